@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install the Debian packages pangu-c needs, only those missing.
+# Usage: .ci/deps.sh [build|test|all]   (test adds the PyTorch reference for
+# regenerating fixtures; nothing else is downloaded).
+set -e
+pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev netcdf-bin"
+case "${1:-build}" in
+  reference|all) pkgs="$pkgs python3-torch python3-h5py python3-netcdf4 python3-numpy" ;;
+esac
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing Debian packages:$missing" >&2
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,79 @@
+# pangu-c: Pangu-Weather in C.  make | make check | make demo | make bench
+CC ?= cc
+CFLAGS ?= -O2
+CFLAGS += -std=c11 -Wall -Wextra -Werror -fopenmp -I.
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
+HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null)
+CFLAGS += $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread
+LDLIBS = -lnetcdf $(HDF5_LIBS) -lopenblas -lm -fopenmp
+BUILD ?= build
+BIN ?= bin
+
+LIB_SRC := $(wildcard util/*.c model/*.c io/*.c data/*.c eval/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+HEADERS := $(wildcard */*.h)
+
+.PHONY: all deps check test asan ubsan bench demo clean fixtures
+all: $(BIN)/pangu
+
+deps:
+	@./.ci/deps.sh build
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libpangu.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BIN)/pangu: $(CLI_OBJ) $(BUILD)/libpangu.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/pangu-tests: $(TEST_OBJ) $(BUILD)/libpangu.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $^ -lcunit $(LDLIBS)
+
+# The tests: every kernel against a plain twin, the whole step against
+# committed fixtures made by ../shared/reference/pangu_ref.py.
+check: deps
+	$(MAKE) $(BIN)/pangu $(BIN)/pangu-tests
+	OMP_NUM_THREADS=2 $(BIN)/pangu-tests
+	tests/cli_test.sh $(BIN)/pangu
+test: check
+
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
+asan: deps
+	$(MAKE) BUILD=build-asan BIN=bin-asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined" \
+	  bin-asan/pangu bin-asan/pangu-tests
+	ASAN_OPTIONS=detect_leaks=0 OMP_NUM_THREADS=2 bin-asan/pangu-tests
+	ASAN_OPTIONS=detect_leaks=0 tests/cli_test.sh bin-asan/pangu
+ubsan: deps
+	$(MAKE) BUILD=build-ubsan BIN=bin-ubsan CFLAGS="$(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined" \
+	  bin-ubsan/pangu bin-ubsan/pangu-tests
+	OMP_NUM_THREADS=2 bin-ubsan/pangu-tests
+	tests/cli_test.sh bin-ubsan/pangu
+
+bench: deps
+	$(MAKE) $(BIN)/pangu $(BIN)/sgemm-bench
+	tests/bench.sh $(BIN)/pangu $(BIN)/sgemm-bench
+$(BIN)/sgemm-bench: tests/sgemm_bench.c
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# Until trained models ship: a random small model and one step of it.
+demo: deps
+	$(MAKE) $(BIN)/pangu
+	tests/demo.sh $(BIN)/pangu
+
+# Regenerate the committed fixtures (needs the PyTorch reference).
+fixtures:
+	./.ci/deps.sh reference
+	tests/make_fixtures.sh
+
+clean:
+	rm -rf build build-asan build-ubsan bin bin-asan bin-ubsan out

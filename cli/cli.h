@@ -1,0 +1,15 @@
+/* cli: the `pangu` command's subcommands. Each returns the process exit
+ * status: 0 on success, 2 on bad input or usage (with one line on stderr). */
+#ifndef PANGU_CLI_H
+#define PANGU_CLI_H
+
+int cli_step(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_init(int argc, char **argv);
+
+/* Print "pangu CMD: message" for the last failure and return 2. */
+int cli_error(const char *cmd, int status);
+/* Parse "a,b,c" into n ints; returns 0 when exactly n positive values. */
+int cli_parse_ints(const char *s, int *out, int n);
+
+#endif

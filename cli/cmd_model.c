@@ -1,0 +1,151 @@
+/* pangu step, info and init. */
+#define _DEFAULT_SOURCE
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../io/io.h"
+#include "../model/model.h"
+#include "../util/util.h"
+#include "cli.h"
+
+int cli_step(int argc, char **argv) {
+    const char *model_path = NULL, *output = NULL, *inputs[16];
+    int ninputs = 0, status = UTIL_OK;
+    long time_index = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) return fprintf(stderr, "pangu step: option %s needs a value\n", a), 2;
+        if (strcmp(a, "--model") == 0) model_path = v;
+        else if (strcmp(a, "--output") == 0) output = v;
+        else if (strcmp(a, "--input") == 0) {
+            if (ninputs == 16) return fprintf(stderr, "pangu step: at most 16 --input files\n"), 2;
+            inputs[ninputs++] = v;
+        } else if (strcmp(a, "--time-index") == 0) {
+            char *end;
+            time_index = strtol(v, &end, 10);
+            if (*end || time_index < 0) return fprintf(stderr, "pangu step: --time-index '%s': expected an index >= 0\n", v), 2;
+        } else return fprintf(stderr, "pangu step: unknown option '%s'\n", a), 2;
+        i++;
+    }
+    if (!model_path || !output || ninputs == 0)
+        return fprintf(stderr, "pangu step: needs --model M.h5 --input FILE --output OUT.nc\n"), 2;
+    model m;
+    io_state in = {0}, out = {0};
+    double t0 = util_now();
+    if ((status = model_load(&m, model_path))) return cli_error("step", status);
+    const model_config *c = &m.cfg;
+    if ((status = io_state_read(&in, inputs, ninputs, time_index, c->H, c->W, c->levels, c->nlev)) ||
+        (status = io_state_check_finite(&in, inputs[0])) ||
+        (status = io_state_alloc(&out, c->H, c->W, c->levels, c->nlev, &in)) ||
+        (status = io_time_add_hours(&out, c->lead_hours)))
+        goto done;
+    double t1 = util_now();
+    if ((status = model_step(&m, out.upper, out.surface, in.upper, in.surface))) goto done;
+    double t2 = util_now();
+    char source[256];
+    snprintf(source, sizeof source, "pangu-c %d h step of %s", c->lead_hours, model_path);
+    if ((status = io_state_write(output, &out, source))) goto done;
+    double flops = model_flops_per_step(c);
+    fprintf(stderr, "pangu step: %d x %d grid, lead %d h: read %.2f s, step %.2f s (%.1f GFLOP/s, %d threads), "
+                    "peak RSS %.0f MB\n",
+            c->H, c->W, c->lead_hours, t1 - t0, t2 - t1, flops / (t2 - t1) / 1e9, omp_get_max_threads(),
+            util_peak_rss_kb() / 1024.0);
+done:
+    io_state_free(&in);
+    io_state_free(&out);
+    model_free(&m);
+    return status ? cli_error("step", status) : 0;
+}
+
+static void print_ints(const char *label, const int *v, int n) {
+    printf("%-18s", label);
+    for (int i = 0; i < n; i++) printf(i ? ", %d" : "%d", v[i]);
+    printf("\n");
+}
+
+int cli_info(int argc, char **argv) {
+    if (argc != 2) return fprintf(stderr, "usage: pangu info M.h5\n"), 2;
+    model m;
+    int status = model_load(&m, argv[1]);
+    if (status) return cli_error("info", status);
+    const model_config *c = &m.cfg;
+    printf("model             %s\n", argv[1]);
+    printf("lead time         %d h\n", c->lead_hours);
+    printf("grid              %d x %d (latitude x longitude)\n", c->H, c->W);
+    printf("levels            %d:", c->nlev);
+    for (int i = 0; i < c->nlev; i++) printf(" %g", c->levels[i]);
+    printf(" hPa\n");
+    printf("dim               %d\n", c->dim);
+    print_ints("depths", c->depths, 4);
+    print_ints("heads", c->heads, 4);
+    print_ints("window", c->window, 3);
+    print_ints("patch", c->patch, 3);
+    printf("token grid        %d x %d x %d, down-sampled %d x %d x %d\n", c->Z, c->Ht, c->Wt, c->Z, c->H2, c->W2);
+    printf("parameters        %zu trainable\n", model_trainable_count(&m));
+    printf("FLOPs per step    %.4g GFLOP\n", model_flops_per_step(c) / 1e9);
+    printf("work memory       %.1f MB (%d threads)\n", model_workspace_bytes(c, omp_get_max_threads()) / 1e6,
+           omp_get_max_threads());
+    model_free(&m);
+    return 0;
+}
+
+static int parse_floats(const char *s, float *out, int max) {
+    int n = 0;
+    const char *p = s;
+    while (*p && n < max) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p) return -1;
+        out[n++] = (float)v;
+        if (*end == ',') p = end + 1;
+        else if (*end == 0) break;
+        else return -1;
+    }
+    return n;
+}
+
+int cli_init(int argc, char **argv) {
+    const char *preset = "tiny", *out = NULL;
+    model_config c;
+    int status;
+    unsigned long long seed = 0;
+    double std = 0.02;
+    /* The preset first, so every other option overrides it. */
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--preset") == 0) preset = argv[i + 1];
+    if ((status = model_config_preset(&c, preset))) return cli_error("init", status);
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!v) return fprintf(stderr, "pangu init: option %s needs a value\n", a), 2;
+        if (strcmp(a, "--preset") == 0) continue;
+        else if (strcmp(a, "--out") == 0) out = v;
+        else if (strcmp(a, "--grid") == 0) {
+            int g[2];
+            bad = cli_parse_ints(v, g, 2);
+            c.H = g[0], c.W = g[1];
+        } else if (strcmp(a, "--dim") == 0) bad = cli_parse_ints(v, &c.dim, 1);
+        else if (strcmp(a, "--lead") == 0) bad = cli_parse_ints(v, &c.lead_hours, 1);
+        else if (strcmp(a, "--depths") == 0) bad = cli_parse_ints(v, c.depths, 4);
+        else if (strcmp(a, "--heads") == 0) bad = cli_parse_ints(v, c.heads, 4);
+        else if (strcmp(a, "--window") == 0) bad = cli_parse_ints(v, c.window, 3);
+        else if (strcmp(a, "--levels") == 0) bad = (c.nlev = parse_floats(v, c.levels, MODEL_MAX_LEVELS)) < 1;
+        else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
+        else if (strcmp(a, "--std") == 0) bad = (std = strtod(v, NULL)) <= 0;
+        else return fprintf(stderr, "pangu init: unknown option '%s'\n", a), 2;
+        if (bad) return fprintf(stderr, "pangu init: %s '%s' is not valid\n", a, v), 2;
+    }
+    if (!out) return fprintf(stderr, "pangu init: needs --out M.h5\n"), 2;
+    if ((status = model_config_derive(&c))) return cli_error("init", status);
+    model m;
+    if ((status = model_create(&m, &c))) return cli_error("init", status);
+    model_init_random(&m, seed, (float)std);
+    status = model_save(&m, out);
+    if (!status)
+        fprintf(stderr, "pangu init: wrote %s (%zu parameters, %d x %d grid, lead %d h)\n", out,
+                model_trainable_count(&m), c.H, c.W, c.lead_hours);
+    model_free(&m);
+    return status ? cli_error("init", status) : 0;
+}

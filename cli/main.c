@@ -1,0 +1,52 @@
+/* pangu: the Pangu-Weather forecaster's single binary. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: pangu COMMAND [options]\n"
+            "  step   --model M.h5 --input FILE [--input FILE ...] --output OUT.nc [--time-index I]\n"
+            "         one model step: the state at t + lead from the state at t\n"
+            "  info   M.h5\n"
+            "         configuration, lead time, parameter count, FLOPs per step\n"
+            "  init   --preset tiny|small|full [--grid H,W] [--dim C] [--depths a,b,c,d] [--heads a,b,c,d]\n"
+            "         [--window z,h,w] [--levels p1,p2,...] [--lead H] [--seed S] [--std X] --out M.h5\n"
+            "         a randomly initialised model\n");
+}
+
+int cli_error(const char *cmd, int status) {
+    fprintf(stderr, "pangu %s: %s\n", cmd, status ? util_last_message() : "usage error");
+    return 2;
+}
+
+int cli_parse_ints(const char *s, int *out, int n) {
+    const char *p = s;
+    for (int k = 0; k < n; k++) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 1000000) return -1;
+        out[k] = (int)v;
+        if (k + 1 < n && *end != ',') return -1;
+        if (k + 1 == n && *end != 0) return -1;
+        p = end + 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "step") == 0) return cli_step(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0) return cli_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "init") == 0) return cli_init(argc - 1, argv + 1);
+    fprintf(stderr, "pangu: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

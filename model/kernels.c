@@ -1,0 +1,387 @@
+/* model kernels: the forward pass one layer at a time. Plain C loops plus
+ * OpenBLAS SGEMM; OpenMP over disjoint output rows, BLAS single-threaded
+ * inside (the caller sets OpenBLAS to one thread). */
+#define _DEFAULT_SOURCE
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "model.h"
+
+static int ceil_to(int n, int m) { return (n + m - 1) / m * m; }
+static int mod(int a, int n) { return ((a % n) + n) % n; }
+
+void model_layernorm_forward(float *out, const float *in, const float *w, const float *b, int rows, int C) {
+    for (int r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * C;
+        float *y = out + (size_t)r * C;
+        double mean = 0, var = 0;
+        for (int i = 0; i < C; i++) mean += x[i];
+        mean /= C;
+        for (int i = 0; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
+        var /= C;
+        float m = (float)mean, rstd = (float)(1.0 / sqrt(var + 1e-5));
+        for (int i = 0; i < C; i++) y[i] = (x[i] - m) * rstd * w[i] + b[i];
+    }
+}
+
+void model_gelu_forward(float *out, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * (float)M_SQRT1_2));
+}
+
+void model_linear_forward(float *out, const float *in, const float *w, const float *b,
+                          int rows, int in_dim, int out_dim) {
+    if (rows <= 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out_dim, in_dim, 1.0f, in, in_dim, w, in_dim,
+                0.0f, out, out_dim);
+    if (b)
+        for (int r = 0; r < rows; r++) {
+            float *y = out + (size_t)r * out_dim;
+            for (int j = 0; j < out_dim; j++) y[j] += b[j];
+        }
+}
+
+void model_bias_index(int *idx, const int window[3]) {
+    int wz = window[0], wh = window[1], ww = window[2], N = wz * wh * ww;
+    for (int i = 0; i < N; i++) {
+        int zi = i / (wh * ww), hi = i / ww % wh, wi = i % ww;
+        for (int j = 0; j < N; j++) {
+            int zj = j / (wh * ww), hj = j / ww % wh, wj = j % ww;
+            idx[i * N + j] = (zi + wz * zj) * (wh * wh * (2 * ww - 1)) + (hi + wh * hj) * (2 * ww - 1) +
+                             (wi - wj + ww - 1);
+        }
+    }
+}
+
+/* Python slice [start, stop) bounds on an axis of n, None given as INT_MIN. */
+static void py_slice(int start, int stop, int has_stop, int n, int *lo, int *hi) {
+    if (start < 0) start += n;
+    if (start < 0) start = 0;
+    if (start > n) start = n;
+    if (!has_stop) stop = n;
+    else {
+        if (stop < 0) stop += n;
+        if (stop < 0) stop = 0;
+        if (stop > n) stop = n;
+    }
+    *lo = start;
+    *hi = stop > start ? stop : start;
+}
+
+/* Swin region of padded position (zp, hp): the last of the reference's nine
+ * slice pairs ([0, -w), [-w, -w/2), [-w/2, end) per axis, assigned in order)
+ * that covers it. */
+static int shift_label(int zp, int hp, int Zp, int Hp, int wz, int wh) {
+    int label = 0, cnt = 0;
+    for (int sz = 0; sz < 3; sz++) {
+        int zlo, zhi;
+        if (sz == 0) py_slice(0, -wz, 1, Zp, &zlo, &zhi);
+        else if (sz == 1) py_slice(-wz, -(wz / 2), 1, Zp, &zlo, &zhi);
+        else py_slice(-(wz / 2), 0, 0, Zp, &zlo, &zhi);
+        for (int sh = 0; sh < 3; sh++, cnt++) {
+            int hlo, hhi;
+            if (sh == 0) py_slice(0, -wh, 1, Hp, &hlo, &hhi);
+            else if (sh == 1) py_slice(-wh, -(wh / 2), 1, Hp, &hlo, &hhi);
+            else py_slice(-(wh / 2), 0, 0, Hp, &hlo, &hhi);
+            if (zp >= zlo && zp < zhi && hp >= hlo && hp < hhi) label = cnt;
+        }
+    }
+    return label;
+}
+
+void model_shift_labels(int *labels, int Zp, int Hp, const int window[3]) {
+    for (int z = 0; z < Zp; z++)
+        for (int h = 0; h < Hp; h++) labels[z * Hp + h] = shift_label(z, h, Zp, Hp, window[0], window[1]);
+}
+
+long model_window_token(int type, int r, int Z, int Hl, int Wl, const int window[3], const int shift[3]) {
+    int wz = window[0], wh = window[1], ww = window[2], N = wz * wh * ww;
+    int Zp = ceil_to(Z, wz), Hp = ceil_to(Hl, wh), nWh = Hp / wh;
+    int w = r / N, i = r % N;
+    int zp = type / nWh * wz + i / (wh * ww), hp = type % nWh * wh + i / ww % wh, wp = w * ww + i % ww;
+    int z = mod(zp + shift[0], Zp), h = mod(hp + shift[1], Hp), x = mod(wp + shift[2], Wl);
+    if (z >= Z || h >= Hl) return -1;
+    return ((long)z * Hl + h) * Wl + x;
+}
+
+void model_window_gather(float *out, const float *x, int type, int Z, int Hl, int Wl, int C,
+                         const int window[3], const int shift[3]) {
+    int N = window[0] * window[1] * window[2], rows = Wl / window[2] * N;
+    for (int r = 0; r < rows; r++) {
+        long t = model_window_token(type, r, Z, Hl, Wl, window, shift);
+        float *o = out + (size_t)r * C;
+        if (t < 0) memset(o, 0, sizeof(float) * C);
+        else memcpy(o, x + (size_t)t * C, sizeof(float) * C);
+    }
+}
+
+void model_bias_gather(float *out, const float *bias, const int *index, int type, int types, int heads, int N) {
+    for (int h = 0; h < heads; h++)
+        for (int p = 0; p < N * N; p++) out[(size_t)h * N * N + p] = bias[((size_t)index[p] * types + type) * heads + h];
+}
+
+void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
+                            int nW, int N, int C, int heads, float *scores) {
+    int d = C / heads;
+    float scale = (float)(1.0 / sqrt((double)d));
+    float *q = scores + N;
+    for (int w = 0; w < nW; w++) {
+        const float *base = qkv + (size_t)w * N * 3 * C;
+        for (int h = 0; h < heads; h++) {
+            const float *bt = bias_t + (size_t)h * N * N;
+            for (int i = 0; i < N; i++) {
+                const float *qi = base + (size_t)i * 3 * C + h * d;
+                for (int k = 0; k < d; k++) q[k] = qi[k] * scale;
+                float mx = -INFINITY;
+                for (int j = 0; j < N; j++) {
+                    const float *kj = base + (size_t)j * 3 * C + C + h * d;
+                    float s = 0;
+                    for (int k = 0; k < d; k++) s += q[k] * kj[k];
+                    s += bt[i * N + j];
+                    if (labels && labels[i] != labels[j]) s += -100.0f;
+                    scores[j] = s;
+                    if (s > mx) mx = s;
+                }
+                float sum = 0;
+                for (int j = 0; j < N; j++) {
+                    scores[j] = expf(scores[j] - mx);
+                    sum += scores[j];
+                }
+                float inv = 1.0f / sum;
+                float *o = out + ((size_t)w * N + i) * C + h * d;
+                for (int k = 0; k < d; k++) o[k] = 0;
+                for (int j = 0; j < N; j++) {
+                    const float *vj = base + (size_t)j * 3 * C + 2 * C + h * d;
+                    float p = scores[j] * inv;
+                    for (int k = 0; k < d; k++) o[k] += p * vj[k];
+                }
+            }
+        }
+    }
+}
+
+/* ---- layers ---- */
+
+enum { MLP_ROWS = 256 };
+
+static int layer_width(const model_config *c, int l) { return (l == 1 || l == 2) ? 2 * c->dim : c->dim; }
+static int layer_h(const model_config *c, int l) { return (l == 1 || l == 2) ? c->H2 : c->Ht; }
+static int layer_w(const model_config *c, int l) { return (l == 1 || l == 2) ? c->W2 : c->Wt; }
+
+size_t model_scratch_floats(const model_config *c) {
+    int N = c->window[0] * c->window[1] * c->window[2];
+    size_t need = 0, C = c->dim;
+    for (int l = 0; l < 4; l++) {
+        size_t Cl = layer_width(c, l), rows = (size_t)layer_w(c, l) / c->window[2] * N;
+        size_t attn = rows * 4 * Cl + (size_t)c->heads[l] * N * N + (size_t)N + Cl + 64;
+        size_t mlp = (size_t)MLP_ROWS * 5 * Cl;
+        if (attn > need) need = attn;
+        if (mlp > need) need = mlp;
+    }
+    size_t K = (size_t)MODEL_NUPPER * c->patch[0] * c->patch[1] * c->patch[2];
+    size_t Ks = (size_t)(MODEL_NSURFACE + MODEL_NCONST) * c->patch[1] * c->patch[2];
+    size_t embed = (size_t)c->Wt * (K > Ks ? K : Ks);
+    size_t down = (size_t)c->W2 * 4 * C;
+    size_t up = (size_t)c->W2 * 4 * C + 2 * (size_t)c->Wt * C;
+    size_t rec = (size_t)c->Wt * (K > Ks ? K : Ks);
+    size_t m = embed > down ? embed : down;
+    m = m > up ? m : up;
+    m = m > rec ? m : rec;
+    if (m > need) need = m;
+    return (need + 15) / 16 * 16;
+}
+
+void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,
+                         const int *bias_index, float *scratch, size_t scratch_stride) {
+    int Z = c->Z, Hl = layer_h(c, layer), Wl = layer_w(c, layer), C = layer_width(c, layer);
+    int heads = c->heads[layer];
+    const int *win = c->window;
+    int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
+    int Zp = ceil_to(Z, win[0]), Hp = ceil_to(Hl, win[1]), nWh = Hp / win[1];
+    int types = (Zp / win[0]) * nWh;
+    int shift[3] = {0, 0, 0};
+    if (roll)
+        for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
+
+    /* Attention: each window type owns a disjoint set of tokens, so each
+     * type's rows are gathered, attended and added back in place. */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < types; t++) {
+        float *s = scratch + (size_t)omp_get_thread_num() * scratch_stride;
+        float *xw = s;                                 // (rows, C), later the attention output
+        float *qkv = xw + (size_t)rows * C;            // (rows, 3C), later the projection
+        float *bias_t = qkv + (size_t)rows * 3 * C;    // (heads, N, N)
+        float *scores = bias_t + (size_t)heads * N * N; // (N + C/heads)
+        int labels[N > 0 ? N : 1];
+        model_window_gather(xw, x, t, Z, Hl, Wl, C, win, shift);
+        model_linear_forward(qkv, xw, blk->qkv_w, blk->qkv_b, rows, C, 3 * C);
+        model_bias_gather(bias_t, blk->bias, bias_index, t, types, heads, N);
+        if (roll) {
+            /* Regions in the rolled, padded frame: the same for every window of a type. */
+            int tz = t / nWh, th = t % nWh;
+            for (int i = 0; i < N; i++)
+                labels[i] = shift_label(tz * win[0] + i / (win[1] * win[2]), th * win[1] + i / win[2] % win[1],
+                                        Zp, Hp, win[0], win[1]);
+        }
+        model_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores);
+        float *pr = qkv;
+        model_linear_forward(pr, xw, blk->proj_w, blk->proj_b, rows, C, C);
+        for (int r = 0; r < rows; r++) {
+            long tok = model_window_token(t, r, Z, Hl, Wl, win, shift);
+            if (tok < 0) continue;
+            float *y = pr + (size_t)r * C, *o = x + (size_t)tok * C;
+            model_layernorm_forward(y, y, blk->norm1_w, blk->norm1_b, 1, C);
+            for (int i = 0; i < C; i++) o[i] += y[i];
+        }
+    }
+
+    /* MLP in row chunks so the 4C hidden layer never exists whole. */
+    long T = (long)Z * Hl * Wl;
+    long chunks = (T + MLP_ROWS - 1) / MLP_ROWS;
+#pragma omp parallel for schedule(static)
+    for (long k = 0; k < chunks; k++) {
+        float *s = scratch + (size_t)omp_get_thread_num() * scratch_stride;
+        int n = (int)((k + 1) * MLP_ROWS <= T ? MLP_ROWS : T - k * MLP_ROWS);
+        float *xr = x + (size_t)k * MLP_ROWS * C;
+        float *hid = s, *y = s + (size_t)MLP_ROWS * 4 * C;
+        model_linear_forward(hid, xr, blk->fc1_w, blk->fc1_b, n, C, 4 * C);
+        model_gelu_forward(hid, hid, (size_t)n * 4 * C);
+        model_linear_forward(y, hid, blk->fc2_w, blk->fc2_b, n, 4 * C, C);
+        model_layernorm_forward(y, y, blk->norm2_w, blk->norm2_b, n, C);
+        for (size_t i = 0; i < (size_t)n * C; i++) xr[i] += y[i];
+    }
+}
+
+void model_patch_embed_forward(float *x, const model *m, const float *upper, const float *surface,
+                               float *scratch, size_t scratch_stride) {
+    const model_config *c = &m->cfg;
+    int C = c->dim, L = c->nlev, H = c->H, W = c->W, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
+    int K = MODEL_NUPPER * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw;
+    size_t HW = (size_t)H * W;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int row = 0; row < c->Z * c->Ht; row++) {
+        int z = row / c->Ht, ht = row % c->Ht;
+        float *p = scratch + (size_t)omp_get_thread_num() * scratch_stride; // (Wt, K or Ks)
+        float *out = x + (size_t)row * c->Wt * C;                            // (Wt, C)
+        if (z == 0) {
+            for (int wt = 0; wt < c->Wt; wt++)
+                for (int ch = 0; ch < MODEL_NSURFACE + MODEL_NCONST; ch++)
+                    for (int kh = 0; kh < ph; kh++)
+                        for (int kw = 0; kw < pw; kw++) {
+                            int lat = ht * ph + kh, lon = wt * pw + kw;
+                            float v = 0;
+                            if (lat < H && lon < W) {
+                                size_t at = (size_t)lat * W + lon;
+                                v = ch < MODEL_NSURFACE
+                                        ? (surface[ch * HW + at] - m->surface_mean[ch]) / m->surface_std[ch]
+                                        : m->constants[(ch - MODEL_NSURFACE) * HW + at];
+                            }
+                            p[(size_t)wt * Ks + (ch * ph + kh) * pw + kw] = v;
+                        }
+            model_linear_forward(out, p, m->embed_sw, m->embed_sb, c->Wt, Ks, C);
+        } else {
+            for (int wt = 0; wt < c->Wt; wt++)
+                for (int v = 0; v < MODEL_NUPPER; v++)
+                    for (int kz = 0; kz < pz; kz++)
+                        for (int kh = 0; kh < ph; kh++)
+                            for (int kw = 0; kw < pw; kw++) {
+                                int lev = (z - 1) * pz + kz, lat = ht * ph + kh, lon = wt * pw + kw;
+                                float val = 0;
+                                if (lev < L && lat < H && lon < W) {
+                                    int s = v * L + lev;
+                                    val = (upper[(size_t)s * HW + (size_t)lat * W + lon] - m->upper_mean[s]) /
+                                          m->upper_std[s];
+                                }
+                                p[(size_t)wt * K + ((v * pz + kz) * ph + kh) * pw + kw] = val;
+                            }
+            model_linear_forward(out, p, m->embed_w, m->embed_b, c->Wt, K, C);
+        }
+    }
+}
+
+void model_downsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride) {
+    const model_config *c = &m->cfg;
+    int C = c->dim;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int row = 0; row < c->Z * c->H2; row++) {
+        int z = row / c->H2, h2 = row % c->H2;
+        float *g = scratch + (size_t)omp_get_thread_num() * scratch_stride; // (W2, 4C)
+        for (int w2 = 0; w2 < c->W2; w2++)
+            for (int dh = 0; dh < 2; dh++)
+                for (int dw = 0; dw < 2; dw++) {
+                    int h = 2 * h2 + dh, w = 2 * w2 + dw;
+                    float *dst = g + (size_t)w2 * 4 * C + (dh * 2 + dw) * C;
+                    if (h < c->Ht && w < c->Wt)
+                        memcpy(dst, in + (((size_t)z * c->Ht + h) * c->Wt + w) * C, sizeof(float) * C);
+                    else
+                        memset(dst, 0, sizeof(float) * C);
+                }
+        model_layernorm_forward(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
+        model_linear_forward(out + (size_t)row * c->W2 * 2 * C, g, m->down_w, NULL, c->W2, 4 * C, 2 * C);
+    }
+}
+
+void model_upsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride) {
+    const model_config *c = &m->cfg;
+    int C = c->dim;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int row = 0; row < c->Z * c->H2; row++) {
+        int z = row / c->H2, h2 = row % c->H2;
+        float *y = scratch + (size_t)omp_get_thread_num() * scratch_stride; // (W2, 4C)
+        float *f = y + (size_t)c->W2 * 4 * C;                               // (Wt, C)
+        model_linear_forward(y, in + (size_t)row * c->W2 * 2 * C, m->up_w1, NULL, c->W2, 2 * C, 4 * C);
+        for (int dh = 0; dh < 2; dh++) {
+            int h = 2 * h2 + dh;
+            if (h >= c->Ht) continue;
+            for (int w = 0; w < c->Wt; w++)
+                model_layernorm_forward(f + (size_t)w * C, y + (size_t)(w / 2) * 4 * C + (dh * 2 + w % 2) * C,
+                                        m->up_norm_w, m->up_norm_b, 1, C);
+            model_linear_forward(out + ((size_t)z * c->Ht + h) * c->Wt * C, f, m->up_w2, NULL, c->Wt, C, C);
+        }
+    }
+}
+
+void model_patch_recovery_forward(float *upper, float *surface, const model *m, const float *skip,
+                                  const float *x, float *scratch, size_t scratch_stride) {
+    const model_config *c = &m->cfg;
+    int C = c->dim, L = c->nlev, H = c->H, W = c->W, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
+    int K = MODEL_NUPPER * pz * ph * pw, Ks = MODEL_NSURFACE * ph * pw;
+    size_t HW = (size_t)H * W;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int row = 0; row < c->Z * c->Ht; row++) {
+        int z = row / c->Ht, ht = row % c->Ht;
+        float *y = scratch + (size_t)omp_get_thread_num() * scratch_stride; // (Wt, K or Ks)
+        const float *a = skip + (size_t)row * c->Wt * C, *b = x + (size_t)row * c->Wt * C;
+        int k = z == 0 ? Ks : K;
+        const float *w = z == 0 ? m->rec_sw : m->rec_w; // (2C, k): the skip's C rows first
+        /* [skip, x] @ W without building the 2C concatenation. */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Wt, k, C, 1.0f, a, C, w, k, 0.0f, y, k);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Wt, k, C, 1.0f, b, C, w + (size_t)C * k, k,
+                    1.0f, y, k);
+        for (int wt = 0; wt < c->Wt; wt++) {
+            const float *yt = y + (size_t)wt * k;
+            if (z == 0) {
+                for (int v = 0; v < MODEL_NSURFACE; v++)
+                    for (int kh = 0; kh < ph; kh++)
+                        for (int kw = 0; kw < pw; kw++) {
+                            int lat = ht * ph + kh, lon = wt * pw + kw;
+                            if (lat >= H || lon >= W) continue;
+                            float val = yt[(v * ph + kh) * pw + kw] + m->rec_sb[v];
+                            surface[v * HW + (size_t)lat * W + lon] = val * m->surface_std[v] + m->surface_mean[v];
+                        }
+            } else {
+                for (int v = 0; v < MODEL_NUPPER; v++)
+                    for (int kz = 0; kz < pz; kz++)
+                        for (int kh = 0; kh < ph; kh++)
+                            for (int kw = 0; kw < pw; kw++) {
+                                int lev = (z - 1) * pz + kz, lat = ht * ph + kh, lon = wt * pw + kw;
+                                if (lev >= L || lat >= H || lon >= W) continue;
+                                int s = v * L + lev;
+                                float val = yt[((v * pz + kz) * ph + kh) * pw + kw] + m->rec_b[v];
+                                upper[(size_t)s * HW + (size_t)lat * W + lon] = val * m->upper_std[s] + m->upper_mean[s];
+                            }
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+/* model: the 3D Earth-Specific Transformer of Pangu-Weather (Bi et al. 2023).
+ * Configuration, parameters (one contiguous block), the HDF5 model file, and
+ * the forward step. Conventions: ../shared/reference/ARCHITECTURE.md. */
+#ifndef PANGU_MODEL_H
+#define PANGU_MODEL_H
+
+#include <stddef.h>
+
+#define MODEL_NUPPER 5      /* z q t u v */
+#define MODEL_NSURFACE 4    /* msl u10 v10 t2m */
+#define MODEL_NCONST 3      /* land_sea_mask soil_type orography */
+#define MODEL_MAX_LEVELS 64
+#define MODEL_FORMAT "pangu-weather-c"
+#define MODEL_FORMAT_VERSION 1
+
+extern const char *const model_upper_names[MODEL_NUPPER];
+extern const char *const model_surface_names[MODEL_NSURFACE];
+extern const char *const model_constant_names[MODEL_NCONST];
+
+typedef struct {
+    int H, W;                     /* grid (latitude, longitude) */
+    int nlev;                     /* pressure levels L */
+    float levels[MODEL_MAX_LEVELS]; /* hPa, model order */
+    int dim;                      /* C */
+    int depths[4], heads[4];
+    int window[3];                /* (wz, wh, ww) */
+    int patch[3];                 /* (pz, ph, pw) */
+    int lead_hours;
+    /* derived by model_config_derive */
+    int Lp, Hp, Wp;               /* padded levels, latitudes, longitudes */
+    int Z, Ht, Wt;                /* token grid, surface at z = 0 */
+    int H2, W2;                   /* token grid after down-sampling */
+} model_config;
+
+/* Fill the derived fields and check every rule of the architecture;
+ * returns UTIL_EINVAL with a message naming the broken rule. */
+int model_config_derive(model_config *c);
+/* Named presets: "tiny", "small", "full" (as in pangu_ref.py). */
+int model_config_preset(model_config *c, const char *name);
+
+/* One Earth-specific block's parameters (pointers into the block). */
+typedef struct {
+    float *norm1_w, *norm1_b;   /* (C) */
+    float *norm2_w, *norm2_b;   /* (C) */
+    float *bias;                /* (wz^2 wh^2 (2ww-1), types, heads) */
+    float *qkv_w, *qkv_b;       /* (3C, C), (3C) */
+    float *proj_w, *proj_b;     /* (C, C), (C) */
+    float *fc1_w, *fc1_b;       /* (4C, C), (4C) */
+    float *fc2_w, *fc2_b;       /* (C, 4C), (C) */
+} model_block;
+
+/* One named tensor of the model file. */
+typedef struct {
+    char name[96];
+    int rank;
+    int shape[5];
+    size_t offset;              /* in floats from the start of the block */
+    size_t count;
+    int trainable;              /* 0 for constants and normalisation */
+} model_tensor;
+
+typedef struct {
+    model_config cfg;
+    float *params;              /* every tensor, one 64-byte aligned block */
+    size_t nparams;             /* floats in params */
+    model_tensor *tensors;
+    int ntensors;
+    /* views into params */
+    float *embed_w, *embed_b;           /* (C, 5, pz, ph, pw), (C) */
+    float *embed_sw, *embed_sb;         /* (C, 7, ph, pw), (C) */
+    float *constants;                   /* (3, H, W) normalised */
+    model_block *blocks[4];             /* blocks[layer][depth] */
+    float *down_norm_w, *down_norm_b;   /* (4C) */
+    float *down_w;                      /* (2C, 4C) */
+    float *up_w1;                       /* (4C, 2C) */
+    float *up_w2;                       /* (C, C) */
+    float *up_norm_w, *up_norm_b;       /* (C) */
+    float *rec_w, *rec_b;               /* (2C, 5, pz, ph, pw), (5) */
+    float *rec_sw, *rec_sb;             /* (2C, 4, ph, pw), (4) */
+    float *upper_mean, *upper_std;      /* (5, L) */
+    float *surface_mean, *surface_std;  /* (4) */
+    int *bias_index;                    /* (N*N) into the bias table rows */
+} model;
+
+/* Window types (rows of windows) of a layer on a token grid of Z x Hl. */
+int model_window_types(const model_config *c, int Hl);
+
+/* Build the tensor table and allocate zeroed parameters for cfg. */
+int model_create(model *m, const model_config *cfg);
+void model_free(model *m);
+const model_tensor *model_find_tensor(const model *m, const char *name);
+size_t model_trainable_count(const model *m);
+double model_flops_per_step(const model_config *c);
+
+/* HDF5 model file: strict validation of format, version, shapes. */
+int model_load(model *m, const char *path);
+int model_save(const model *m, const char *path); /* temporary file, then rename */
+/* Write the configuration and tensors laid out like m->params from `block`
+ * (parameters, or gradients with trainable_only); `loss` becomes a root
+ * attribute unless NaN. Temporary file, then rename. */
+int model_write_tensors(const char *path, const model *m, const float *block, double loss, int trainable_only);
+
+/* Random initialisation (truncated normal, std, LayerNorm weight 1, biases 0)
+ * and plausible normalisation statistics for an untrained model. */
+void model_init_random(model *m, unsigned long long seed, float std);
+
+/* One forward step in physical units.
+ * upper_in/out are (5, L, H, W); surface_in/out are (4, H, W).
+ * in and out may not alias. Returns a status; needs no other allocation
+ * than one work arena sized by model_workspace_bytes. */
+size_t model_workspace_bytes(const model_config *c, int nthreads);
+int model_step(const model *m, float *upper_out, float *surface_out,
+               const float *upper_in, const float *surface_in);
+
+
+/* ---- kernels (model/kernels.c), one per layer and direction ----
+ * Each is plain, single-threaded and allocation-free; callers parallelise
+ * over disjoint rows. Token tensors are (rows, C) with channels last. */
+
+/* out (rows, C) = LayerNorm(in) * w + b, eps 1e-5; out may equal in. */
+void model_layernorm_forward(float *out, const float *in, const float *w, const float *b, int rows, int C);
+/* exact (erf) GELU, elementwise; out may equal in. */
+void model_gelu_forward(float *out, const float *in, size_t n);
+/* out (rows, out_dim) = in (rows, in_dim) @ w^T (w is (out_dim, in_dim)) + b (may be NULL). */
+void model_linear_forward(float *out, const float *in, const float *w, const float *b,
+                          int rows, int in_dim, int out_dim);
+/* idx (N*N): Earth-specific bias table row for each (query, key) pair. */
+void model_bias_index(int *idx, const int window[3]);
+/* labels (Zp, Hp): Swin region of each padded (level, latitude) token in
+ * the rolled frame; keys whose label differs from the query's are masked. */
+void model_shift_labels(int *labels, int Zp, int Hp, const int window[3]);
+/* Gather the nW windows of window type `type` from x (Z, Hl, Wl, C) into
+ * out (nW*N, C): zero padding at the end of z and h, then a roll by -shift
+ * (periodic in longitude), then window order (z, h, w) inside a window. */
+void model_window_gather(float *out, const float *x, int type, int Z, int Hl, int Wl, int C,
+                         const int window[3], const int shift[3]);
+/* Token index in (Z, Hl, Wl) of row r of type `type`'s gathered windows, or
+ * -1 for a padding token. */
+long model_window_token(int type, int r, int Z, int Hl, int Wl, const int window[3], const int shift[3]);
+/* Gather the bias of one window type: out (heads, N, N). */
+void model_bias_gather(float *out, const float *bias, const int *index, int type, int types, int heads, int N);
+/* Attention of nW windows of one type.
+ * out (nW*N, C); qkv (nW*N, 3C) with q, k, v channel slices; bias_t (heads, N, N);
+ * labels (N) region of each window token, or NULL for unshifted blocks;
+ * scores is scratch of N + C/heads floats. */
+void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
+                            int nW, int N, int C, int heads, float *scores);
+
+/* Per-thread scratch (floats) that the layer functions below need. */
+size_t model_scratch_floats(const model_config *c);
+/* Earth-specific block on x (Z, Hl, Wl, C), in place; roll for odd blocks.
+ * scratch holds nthreads * model_scratch_floats floats. */
+void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,
+                         const int *bias_index, float *scratch, size_t scratch_stride);
+/* x (Z, Ht, Wt, C) from normalising and embedding upper (5, L, H, W) and surface (4, H, W). */
+void model_patch_embed_forward(float *x, const model *m, const float *upper, const float *surface,
+                               float *scratch, size_t scratch_stride);
+/* out (Z, H2, W2, 2C) from in (Z, Ht, Wt, C). */
+void model_downsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride);
+/* out (Z, Ht, Wt, C) from in (Z, H2, W2, 2C). */
+void model_upsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride);
+/* upper (5, L, H, W), surface (4, H, W) in physical units from the skip
+ * (Z, Ht, Wt, C) and layer-4 output x (Z, Ht, Wt, C), concatenated [skip, x]. */
+void model_patch_recovery_forward(float *upper, float *surface, const model *m, const float *skip,
+                                  const float *x, float *scratch, size_t scratch_stride);
+
+#endif
