@@ -380,6 +380,15 @@ int io_state_write(const char *path, const io_state *s, const char *source) {
     char ncerr[128] = "", tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     int d_time, d_lev, d_lat, d_lon, v_time, v_lev, v_lat, v_lon, vars[IO_NUPPER + IO_NSURFACE];
+    {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        if (access(slash ? (dir[0] ? dir : "/") : ".", W_OK) != 0)
+            return util_fail(UTIL_EIO, "%s: cannot create the output file: directory '%s' missing or not writable",
+                             path, slash ? dir : ".");
+    }
     NC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc), "%s: cannot create the output file", path);
     open = 1;
     NC(nc_def_dim(nc, "time", NC_UNLIMITED, &d_time), "%s: cannot define dimensions", path);

@@ -170,7 +170,7 @@ int model_load(model *m, const char *path) {
     if (H5Fis_hdf5(path) <= 0)
         return util_fail(UTIL_EFORMAT, "%s: not an HDF5 model file", path);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (file < 0) return util_fail(UTIL_EFORMAT, "%s: cannot open as HDF5", path);
+    if (file < 0) return util_fail(UTIL_EFORMAT, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
     if ((status = read_string_attr(file, path, "format", fmt, sizeof fmt))) goto done;
     if (strcmp(fmt, MODEL_FORMAT) != 0) {
         status = util_fail(UTIL_EFORMAT, "%s: format is '%s', expected '%s'", path, fmt, MODEL_FORMAT);

@@ -1,0 +1,78 @@
+#!/bin/bash
+# End-to-end checks of the pangu command: normal use, and bad input that
+# must give exit status 2, one clear line on stderr and no output file.
+# Usage: tests/cli_test.sh bin/pangu
+set -u
+pangu=${1:-bin/pangu}
+top=$(cd "$(dirname "$0")/.." && pwd)
+fx="$top/tests/fixtures"
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "  ok: $1"; }
+bad() { fail=$((fail + 1)); echo "  FAILED: $1"; }
+
+# expect_fail NAME PATTERN OUTPUT -- command...: exit 2, PATTERN on stderr, no OUTPUT left.
+expect_fail() {
+  local name=$1 pattern=$2 out=$3; shift 4
+  "$@" >"$t/stdout" 2>"$t/stderr"; local rc=$?
+  local lines; lines=$(wc -l <"$t/stderr")
+  if [ $rc -eq 2 ] && grep -q -- "$pattern" "$t/stderr" && [ ! -e "$out" ] && [ "$lines" -eq 1 ] &&
+     [ -z "$(ls "$(dirname "$out")" 2>/dev/null | grep '\.tmp\.' || true)" ]; then
+    ok "$name: $(cat "$t/stderr")"
+  else
+    bad "$name (exit $rc, stderr: $(head -c 300 "$t/stderr"))"
+  fi
+}
+
+echo "pangu command tests"
+# init, info, step on the tiny fixture
+if $pangu init --preset tiny --grid 24,48 --lead 3 --seed 5 --out "$t/m.h5" 2>/dev/null &&
+   $pangu info "$t/m.h5" >"$t/info" && grep -q "lead time         3 h" "$t/info" && grep -q "FLOPs per step" "$t/info"; then
+  ok "init and info"
+else bad "init and info"; fi
+if $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/out.nc" 2>"$t/err" &&
+   ncdump -h "$t/out.nc" | grep -q ':Conventions = "CF-1.8"' &&
+   [ "$(ncdump -v time "$t/out.nc" | sed -n 's/^ *time = \([0-9.]*\) ;/\1/p')" = "6" ]; then
+  ok "step writes a CF state 6 h later"
+else bad "step writes a CF state 6 h later ($(cat "$t/err"))"; fi
+# Two files: pressure levels in one, surface in the other, as the CDS delivers.
+if command -v ncks >/dev/null 2>&1; then
+  ncks -O -v z,q,t,u,v "$fx/tiny_in.nc" "$t/pl.nc" && ncks -O -v msl,u10,v10,t2m "$fx/tiny_in.nc" "$t/sfc.nc" &&
+  $pangu step --model "$fx/tiny.h5" --input "$t/pl.nc" --input "$t/sfc.nc" --output "$t/out2.nc" 2>/dev/null &&
+  cmp -s <(ncdump -v t2m "$t/out.nc" | sed 1,/data:/d) <(ncdump -v t2m "$t/out2.nc" | sed 1,/data:/d) &&
+  ok "step from separate pressure-level and surface files" || bad "step from separate files"
+fi
+
+# bad input
+expect_fail "missing model" "absent.h5" "$t/o1.nc" -- \
+  $pangu step --model "$t/absent.h5" --input "$fx/tiny_in.nc" --output "$t/o1.nc"
+echo "not a model" >"$t/garbage.h5"
+expect_fail "corrupt model" "not an HDF5" "$t/o2.nc" -- \
+  $pangu step --model "$t/garbage.h5" --input "$fx/tiny_in.nc" --output "$t/o2.nc"
+head -c 300000 "$fx/tiny.h5" >"$t/cut.h5"
+expect_fail "truncated model" "cut.h5" "$t/o3.nc" -- \
+  $pangu step --model "$t/cut.h5" --input "$fx/tiny_in.nc" --output "$t/o3.nc"
+expect_fail "state on another grid" "grid is 32 x 64" "$t/o4.nc" -- \
+  $pangu step --model "$fx/tiny.h5" --input "$fx/small_in.nc" --output "$t/o4.nc"
+if command -v ncks >/dev/null 2>&1; then
+  ncks -O -d level,0,11 "$fx/small_in.nc" "$t/no50.nc"
+  expect_fail "state lacking a model level" "level 50 hPa missing" "$t/o5.nc" -- \
+    $pangu step --model "$fx/small.h5" --input "$t/no50.nc" --output "$t/o5.nc"
+fi
+expect_fail "missing input file" "nothing.nc" "$t/o6.nc" -- \
+  $pangu step --model "$fx/tiny.h5" --input "$t/nothing.nc" --output "$t/o6.nc"
+if command -v ncap2 >/dev/null 2>&1; then
+  ncap2 -O -s 'u10(0,3,4)=0.0f/0.0f' "$fx/tiny_in.nc" "$t/nan.nc" 2>/dev/null
+  expect_fail "NaN in the input" "'u10' holds NaN" "$t/o7.nc" -- \
+    $pangu step --model "$fx/tiny.h5" --input "$t/nan.nc" --output "$t/o7.nc"
+fi
+expect_fail "unwritable output directory" "cannot create" "$t/no/such/dir/o8.nc" -- \
+  $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/no/such/dir/o8.nc"
+expect_fail "configuration breaking the window rule" "not divisible by window" "$t/o9.h5" -- \
+  $pangu init --preset tiny --grid 24,52 --out "$t/o9.h5"
+expect_fail "unknown option" "unknown option" "$t/o10.nc" -- \
+  $pangu step --model "$fx/tiny.h5" --inptu "$fx/tiny_in.nc" --output "$t/o10.nc"
+
+echo "cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,24 @@
+/* pangu-tests: every CUnit suite. Exit status 0 only if all pass. */
+#include <CUnit/Basic.h>
+#include <stdlib.h>
+
+#include "tests.h"
+
+const char *tests_fixture_dir(void) {
+    const char *d = getenv("PANGU_FIXTURES");
+    return d ? d : "tests/fixtures";
+}
+
+int main(void) {
+    if (CU_initialize_registry() != CUE_SUCCESS) return 2;
+    if (tests_register_kernels() || tests_register_model()) {
+        CU_cleanup_registry();
+        return 2;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    unsigned run = CU_get_number_of_tests_run();
+    CU_cleanup_registry();
+    return failed || run == 0 ? 1 : 0;
+}

@@ -1,0 +1,12 @@
+/* CUnit suites of pangu-c; each registers its suite and returns 0 on success. */
+#ifndef PANGU_TESTS_H
+#define PANGU_TESTS_H
+
+int tests_register_kernels(void); /* tests/test_kernels.c */
+int tests_register_model(void);   /* tests/test_model.c */
+
+/* Directory holding the committed fixtures (tests/fixtures by default,
+ * PANGU_FIXTURES overrides). */
+const char *tests_fixture_dir(void);
+
+#endif
