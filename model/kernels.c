@@ -123,47 +123,39 @@ void model_bias_gather(float *out, const float *bias, const int *index, int type
 
 void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
                             int nW, int N, int C, int heads, float *scores) {
-    int d = C / heads;
+    int d = C / heads, ld = 3 * C;
     float scale = (float)(1.0 / sqrt((double)d));
-    float *q = scores + N;
     for (int w = 0; w < nW; w++) {
-        const float *base = qkv + (size_t)w * N * 3 * C;
+        const float *base = qkv + (size_t)w * N * ld;
         for (int h = 0; h < heads; h++) {
+            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
             const float *bt = bias_t + (size_t)h * N * N;
+            /* scores (N, N) = (q * scale) k^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, d, scale, q, ld, k, ld, 0.0f, scores, N);
             for (int i = 0; i < N; i++) {
-                const float *qi = base + (size_t)i * 3 * C + h * d;
-                for (int k = 0; k < d; k++) q[k] = qi[k] * scale;
-                float mx = -INFINITY;
+                float *s = scores + (size_t)i * N, mx = -INFINITY, sum = 0;
                 for (int j = 0; j < N; j++) {
-                    const float *kj = base + (size_t)j * 3 * C + C + h * d;
-                    float s = 0;
-                    for (int k = 0; k < d; k++) s += q[k] * kj[k];
-                    s += bt[i * N + j];
-                    if (labels && labels[i] != labels[j]) s += -100.0f;
-                    scores[j] = s;
-                    if (s > mx) mx = s;
+                    s[j] += bt[i * N + j];
+                    if (labels && labels[i] != labels[j]) s[j] += -100.0f;
+                    if (s[j] > mx) mx = s[j];
                 }
-                float sum = 0;
                 for (int j = 0; j < N; j++) {
-                    scores[j] = expf(scores[j] - mx);
-                    sum += scores[j];
+                    s[j] = expf(s[j] - mx);
+                    sum += s[j];
                 }
                 float inv = 1.0f / sum;
-                float *o = out + ((size_t)w * N + i) * C + h * d;
-                for (int k = 0; k < d; k++) o[k] = 0;
-                for (int j = 0; j < N; j++) {
-                    const float *vj = base + (size_t)j * 3 * C + 2 * C + h * d;
-                    float p = scores[j] * inv;
-                    for (int k = 0; k < d; k++) o[k] += p * vj[k];
-                }
+                for (int j = 0; j < N; j++) s[j] *= inv;
             }
+            /* out (N, d) = softmax(scores) v, into this head's channels */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, N, 1.0f, scores, N, v, ld, 0.0f,
+                        out + (size_t)w * N * C + h * d, C);
         }
     }
 }
 
 /* ---- layers ---- */
 
-enum { MLP_ROWS = 256 };
+enum { MLP_ROWS = 1024 }; /* rows per SGEMM: smaller ones run far below the BLAS peak */
 
 static int layer_width(const model_config *c, int l) { return (l == 1 || l == 2) ? 2 * c->dim : c->dim; }
 static int layer_h(const model_config *c, int l) { return (l == 1 || l == 2) ? c->H2 : c->Ht; }
@@ -174,7 +166,7 @@ size_t model_scratch_floats(const model_config *c) {
     size_t need = 0, C = c->dim;
     for (int l = 0; l < 4; l++) {
         size_t Cl = layer_width(c, l), rows = (size_t)layer_w(c, l) / c->window[2] * N;
-        size_t attn = rows * 4 * Cl + (size_t)c->heads[l] * N * N + (size_t)N + Cl + 64;
+        size_t attn = rows * 4 * Cl + (size_t)(c->heads[l] + 1) * N * N + (size_t)N + 64;
         size_t mlp = (size_t)MLP_ROWS * 5 * Cl;
         if (attn > need) need = attn;
         if (mlp > need) need = mlp;
@@ -212,7 +204,7 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         float *xw = s;                                 // (rows, C), later the attention output
         float *qkv = xw + (size_t)rows * C;            // (rows, 3C), later the projection
         float *bias_t = qkv + (size_t)rows * 3 * C;    // (heads, N, N)
-        float *scores = bias_t + (size_t)heads * N * N; // (N + C/heads)
+        float *scores = bias_t + (size_t)heads * N * N; // (N, N)
         int labels[N > 0 ? N : 1];
         model_window_gather(xw, x, t, Z, Hl, Wl, C, win, shift);
         model_linear_forward(qkv, xw, blk->qkv_w, blk->qkv_b, rows, C, 3 * C);

@@ -142,7 +142,7 @@ void model_bias_gather(float *out, const float *bias, const int *index, int type
 /* Attention of nW windows of one type.
  * out (nW*N, C); qkv (nW*N, 3C) with q, k, v channel slices; bias_t (heads, N, N);
  * labels (N) region of each window token, or NULL for unshifted blocks;
- * scores is scratch of N + C/heads floats. */
+ * scores is scratch of N*N floats. */
 void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
                             int nW, int N, int C, int heads, float *scores);
 
