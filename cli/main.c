@@ -6,16 +6,27 @@
 #include "../util/util.h"
 #include "cli.h"
 
+/* One row per subcommand: name, handler, usage lines. */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+} commands[] = {
+    {"step", cli_step,
+     "--model M.h5 --input FILE [--input FILE ...] --output OUT.nc [--time-index I]\n"
+     "         one model step: the state at t + lead from the state at t"},
+    {"info", cli_info, "M.h5\n         configuration, lead time, parameter count, FLOPs per step"},
+    {"init", cli_init,
+     "--preset tiny|small|full [--grid H,W] [--dim C] [--depths a,b,c,d] [--heads a,b,c,d]\n"
+     "         [--window z,h,w] [--levels p1,p2,...] [--lead H] [--seed S] [--std X] --out M.h5\n"
+     "         a randomly initialised model"},
+    /* new subcommands: add a row here and declare the handler in cli.h */
+};
+
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: pangu COMMAND [options]\n"
-            "  step   --model M.h5 --input FILE [--input FILE ...] --output OUT.nc [--time-index I]\n"
-            "         one model step: the state at t + lead from the state at t\n"
-            "  info   M.h5\n"
-            "         configuration, lead time, parameter count, FLOPs per step\n"
-            "  init   --preset tiny|small|full [--grid H,W] [--dim C] [--depths a,b,c,d] [--heads a,b,c,d]\n"
-            "         [--window z,h,w] [--levels p1,p2,...] [--lead H] [--seed S] [--std X] --out M.h5\n"
-            "         a randomly initialised model\n");
+    fprintf(f, "usage: pangu COMMAND [options]\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].usage);
 }
 
 int cli_error(const char *cmd, int status) {
@@ -42,11 +53,9 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "step") == 0) return cli_step(argc - 1, argv + 1);
-    if (strcmp(cmd, "info") == 0) return cli_info(argc - 1, argv + 1);
-    if (strcmp(cmd, "init") == 0) return cli_init(argc - 1, argv + 1);
-    fprintf(stderr, "pangu: unknown command '%s'\n", cmd);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "pangu: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
 }
