@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -110,6 +111,106 @@ double util_rng_trunc_normal(util_rng *r, double std, double lim) {
         double z = util_rng_normal(r);
         if (fabs(z) <= lim) return z * std;
     }
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
+ * (Howard Hinnant's days_from_civil). */
+static long days_from_civil(long y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long)doe - 719468;
+}
+
+static void civil_from_days(long z, int *y, int *m, int *d) {
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long yy = (long)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yy + (*m <= 2));
+}
+
+int util_time_parse(const char *text, double *seconds) {
+    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+    char sep = 0;
+    if (sscanf(text, "%d-%d-%d%n", &y, &mo, &d, &n) != 3)
+        return util_fail(UTIL_EINVAL, "time '%s': expected YYYY-MM-DD[THH[:MM[:SS]]]", text);
+    const char *p = text + n;
+    if (*p == 'T' || *p == ' ') {
+        sep = *p++;
+        int k = 0;
+        if (sscanf(p, "%d%n", &h, &k) != 1) return util_fail(UTIL_EINVAL, "time '%s': bad hour", text);
+        p += k;
+        if (*p == ':') {
+            if (sscanf(p + 1, "%d%n", &mi, &k) != 1) return util_fail(UTIL_EINVAL, "time '%s': bad minute", text);
+            p += 1 + k;
+            if (*p == ':') {
+                double fs;
+                if (sscanf(p + 1, "%lf%n", &fs, &k) != 1) return util_fail(UTIL_EINVAL, "time '%s': bad second", text);
+                sec = (int)fs;
+                p += 1 + k;
+            }
+        }
+    }
+    (void)sep;
+    if (*p == 'Z') p++;
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+        return util_fail(UTIL_EINVAL, "time '%s': expected YYYY-MM-DD[THH[:MM[:SS]]]", text);
+    *seconds = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400.0 + h * 3600.0 + mi * 60.0 + sec;
+    return UTIL_OK;
+}
+
+void util_time_fields(double seconds, int *year, int *month, int *day, int *hour, int *minute, int *second) {
+    double days = floor(seconds / 86400.0);
+    long rem = (long)llround(seconds - days * 86400.0);
+    if (rem >= 86400) days += 1, rem -= 86400;
+    civil_from_days((long)days, year, month, day);
+    *hour = (int)(rem / 3600), *minute = (int)(rem / 60 % 60), *second = (int)(rem % 60);
+}
+
+void util_time_format(double seconds, char *buf, size_t cap) {
+    int y, mo, d, h, mi, s;
+    util_time_fields(seconds, &y, &mo, &d, &h, &mi, &s);
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, h, mi, s);
+}
+
+int util_day_of_year(double seconds) {
+    int y, mo, d, h, mi, s;
+    util_time_fields(seconds, &y, &mo, &d, &h, &mi, &s);
+    return (int)(days_from_civil(y, (unsigned)mo, (unsigned)d) - days_from_civil(y, 1, 1)) + 1;
+}
+
+int util_time_units(const char *units, double *unit_seconds, double *epoch) {
+    char unit[32], since[16], date[64] = "", clock[64] = "";
+    int n = sscanf(units, "%31s %15s %63s %63s", unit, since, date, clock);
+    if (n < 3 || strcasecmp(since, "since") != 0)
+        return util_fail(UTIL_EFORMAT, "time units '%s': expected '<unit> since <date>'", units);
+    static const struct { const char *name; double s; } table[] = {
+        {"seconds", 1}, {"second", 1}, {"secs", 1}, {"s", 1}, {"minutes", 60}, {"minute", 60}, {"mins", 60},
+        {"hours", 3600}, {"hour", 3600}, {"hrs", 3600}, {"h", 3600}, {"days", 86400}, {"day", 86400}, {"d", 86400}};
+    *unit_seconds = 0;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcasecmp(unit, table[i].name) == 0) *unit_seconds = table[i].s;
+    if (*unit_seconds == 0)
+        return util_fail(UTIL_EFORMAT, "time units '%s': unit '%s' is not seconds, minutes, hours or days", units, unit);
+    char text[160];
+    /* "1900-01-01 00:00:00.0", "1970-01-01T00:00:00", "1900-01-01" */
+    if (n >= 4 && strchr(date, 'T') == NULL) snprintf(text, sizeof text, "%s %s", date, clock);
+    else snprintf(text, sizeof text, "%s", date);
+    char *dot = strrchr(text, '.');
+    if (dot && strchr(dot, ':') == NULL && dot > strrchr(text, ':')) *dot = 0; /* drop fractional seconds ".0" */
+    size_t len = strlen(text);
+    if (len > 6 && (strcmp(text + len - 6, "+00:00") == 0 || strcmp(text + len - 6, " UTC") == 0)) text[len - 6] = 0;
+    if (util_time_parse(text, epoch) != UTIL_OK)
+        return util_fail(UTIL_EFORMAT, "time units '%s': cannot read the reference date", units);
+    return UTIL_OK;
 }
 
 double util_now(void) {

@@ -44,6 +44,16 @@ double util_rng_uniform(util_rng *r);             /* [0, 1) */
 double util_rng_normal(util_rng *r);              /* standard normal */
 double util_rng_trunc_normal(util_rng *r, double std, double lim); /* |x| <= lim*std */
 
+/* Times are seconds since 1970-01-01 00:00 UTC (proleptic Gregorian, no
+ * leap seconds) held in a double: exact for whole seconds over millennia. */
+int util_time_parse(const char *text, double *seconds);   /* "2020-01-31", "2020-01-31T06", "...T06:30[:00][Z]" or "2020-01-31 06:00:00" */
+void util_time_format(double seconds, char *buf, size_t cap); /* "2020-01-31T06:00:00" */
+/* CF units "hours since 1900-01-01 00:00:00" (seconds, minutes, hours, days):
+ * seconds per unit and the epoch in seconds since 1970. */
+int util_time_units(const char *units, double *unit_seconds, double *epoch);
+void util_time_fields(double seconds, int *year, int *month, int *day, int *hour, int *minute, int *second);
+int util_day_of_year(double seconds); /* 1..366 */
+
 double util_now(void);            /* monotonic seconds */
 long util_peak_rss_kb(void);      /* peak resident set size of this process */
 
