@@ -1,5 +1,6 @@
 /* pangu step, info and init. */
 #define _DEFAULT_SOURCE
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 int cli_step(int argc, char **argv) {
     const char *model_path = NULL, *output = NULL, *inputs[16];
     int ninputs = 0, status = UTIL_OK;
-    long time_index = 0;
+    double time = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return fprintf(stderr, "pangu step: option %s needs a value\n", a), 2;
@@ -22,10 +23,8 @@ int cli_step(int argc, char **argv) {
         else if (strcmp(a, "--input") == 0) {
             if (ninputs == 16) return fprintf(stderr, "pangu step: at most 16 --input files\n"), 2;
             inputs[ninputs++] = v;
-        } else if (strcmp(a, "--time-index") == 0) {
-            char *end;
-            time_index = strtol(v, &end, 10);
-            if (*end || time_index < 0) return fprintf(stderr, "pangu step: --time-index '%s': expected an index >= 0\n", v), 2;
+        } else if (strcmp(a, "--time") == 0) {
+            if ((status = util_time_parse(v, &time))) return cli_error("step", status);
         } else return fprintf(stderr, "pangu step: unknown option '%s'\n", a), 2;
         i++;
     }
@@ -33,10 +32,16 @@ int cli_step(int argc, char **argv) {
         return fprintf(stderr, "pangu step: needs --model M.h5 --input FILE --output OUT.nc\n"), 2;
     model m;
     io_state in = {0}, out = {0};
+    io_series *series = NULL;
     double t0 = util_now();
     if ((status = model_load(&m, model_path))) return cli_error("step", status);
     const model_config *c = &m.cfg;
-    if ((status = io_state_read(&in, inputs, ninputs, time_index, c->H, c->W, c->levels, c->nlev)) ||
+    if ((status = io_series_open(&series, inputs, ninputs))) goto done;
+    if (isnan(time) && io_series_ntimes(series) == 0) {
+        status = util_fail(UTIL_EINVAL, "%s has no time coordinate: give the valid time with --time", inputs[0]);
+        goto done;
+    }
+    if ((status = io_series_read(series, time, c->H, c->W, c->levels, c->nlev, &in)) ||
         (status = io_state_check_finite(&in, inputs[0])) ||
         (status = io_state_alloc(&out, c->H, c->W, c->levels, c->nlev, &in)) ||
         (status = io_time_add_hours(&out, c->lead_hours)))
@@ -53,6 +58,7 @@ int cli_step(int argc, char **argv) {
             c->H, c->W, c->lead_hours, t1 - t0, t2 - t1, flops / (t2 - t1) / 1e9, omp_get_max_threads(),
             util_peak_rss_kb() / 1024.0);
 done:
+    io_series_close(series);
     io_state_free(&in);
     io_state_free(&out);
     model_free(&m);

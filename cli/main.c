@@ -13,7 +13,7 @@ static const struct {
     const char *usage;
 } commands[] = {
     {"step", cli_step,
-     "--model M.h5 --input FILE [--input FILE ...] --output OUT.nc [--time-index I]\n"
+     "--model M.h5 --input FILE [--input FILE ...] --output OUT.nc [--time YYYY-MM-DDTHH]\n"
      "         one model step: the state at t + lead from the state at t"},
     {"info", cli_info, "M.h5\n         configuration, lead time, parameter count, FLOPs per step"},
     {"init", cli_init,

@@ -13,34 +13,63 @@
 extern const char *const io_upper_names[IO_NUPPER];   /* z q t u v */
 extern const char *const io_surface_names[IO_NSURFACE]; /* msl u10 v10 t2m */
 
+#define IO_EPOCH_1900 (-2208988800.0) /* 1900-01-01 in seconds since 1970 */
+
 typedef struct {
     int H, W, nlev;
     float levels[IO_MAX_LEVELS]; /* hPa */
-    double *lat, *lon;           /* (H), (W): north to south, as in the file's longitudes */
-    double time;                 /* valid time in time_units */
-    char time_units[128];
-    char calendar[64];
-    float *upper;                /* (5, L, H, W) */
-    float *surface;              /* (4, H, W) */
+    double *lat, *lon;           /* (H) north to south, (W) ascending from the first longitude >= 0 */
+    double time;                 /* valid time, seconds since 1970-01-01 (NAN when unknown) */
+    float *upper;                /* (5, L, H, W) z q t u v */
+    float *surface;              /* (4, H, W) msl u10 v10 t2m */
 } io_state;
 
-/* Read the state at time index `time_index` of the given files: each
- * variable is taken from the first file that has it. The grid must be
- * H x W and the files must hold every one of `levels` (hPa, any order,
- * extra levels ignored); the state comes back in the order of `levels`.
- * Packed variables (scale_factor, add_offset) are unpacked and fill or
- * missing values become NaN. */
+/* ---- reading (io/read.c) ----
+ * A series is one or more files read as one time series: pressure-level and
+ * single-level fields in separate files or in one, many times per file, many
+ * files. Accepted: NetCDF-3 and NetCDF-4 (ERA5 as the CDS delivers it, legacy
+ * and 2024 formats; CMIP names; any orientation; levels in hPa or Pa, any
+ * order), HDF5 written by h5py with the same names, and the official
+ * Pangu-Weather .npy inputs (input_upper.npy, input_surface.npy). */
+typedef struct io_series io_series;
+
+int io_series_open(io_series **out, const char *const *paths, int npaths);
+void io_series_close(io_series *s);
+/* Valid times present in the series (sorted, unique, seconds since 1970);
+ * none when no file has a time axis. */
+size_t io_series_ntimes(const io_series *s);
+double io_series_time(const io_series *s, size_t i);
+/* The state at valid time `time` (NAN: the only time, or a series without
+ * times) on an H x W grid at `levels` (hPa, model order). Each variable is
+ * taken from the first file that has it at that time; only the requested
+ * time and levels are read. Fill values become NaN (see io_state_check_finite). */
+int io_series_read(io_series *s, double time, int H, int W, const float *levels, int nlev, io_state *st);
+
+/* Convenience: open, read the time_index-th valid time, close. */
 int io_state_read(io_state *s, const char *const *paths, int npaths, long time_index,
                   int H, int W, const float *levels, int nlev);
-/* Allocate an empty state with the coordinates of `like` (may be NULL). */
+
+/* Allocate an empty state with the coordinates and time of `like` (may be NULL). */
 int io_state_alloc(io_state *s, int H, int W, const float *levels, int nlev, const io_state *like);
 void io_state_free(io_state *s);
-/* First variable and index holding NaN or infinity; 0 when all finite. */
+/* UTIL_ENAN naming the first variable, level and point holding NaN or a
+ * fill value, and how many there are; 0 when all finite. */
 int io_state_check_finite(const io_state *s, const char *path);
 /* Write a CF-1.8 state file (temporary file, then rename). `source` goes in
  * the global attribute of that name. */
 int io_state_write(const char *path, const io_state *s, const char *source);
-/* Convert hours to the state's time units ("hours|seconds|minutes|days since"). */
 int io_time_add_hours(io_state *s, double hours);
+
+/* ---- NumPy .npy (io/npy.c) ---- */
+typedef struct {
+    int rank;
+    size_t shape[8];
+    int word;          /* 4 (float32) or 8 (float64) */
+    int big_endian;
+    size_t data_offset; /* bytes from the file start */
+} io_npy_header;
+/* Parse a .npy header held in buf (n bytes). Only C-order little- or
+ * big-endian float32/float64 arrays are accepted. */
+int io_npy_parse(io_npy_header *h, const unsigned char *buf, size_t n, const char *path);
 
 #endif

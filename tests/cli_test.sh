@@ -64,7 +64,7 @@ expect_fail "missing input file" "nothing.nc" "$t/o6.nc" -- \
   $pangu step --model "$fx/tiny.h5" --input "$t/nothing.nc" --output "$t/o6.nc"
 if command -v ncap2 >/dev/null 2>&1; then
   ncap2 -O -s 'u10(0,3,4)=0.0f/0.0f' "$fx/tiny_in.nc" "$t/nan.nc" 2>/dev/null
-  expect_fail "NaN in the input" "'u10' holds NaN" "$t/o7.nc" -- \
+  expect_fail "NaN in the input" "'u10' holds 1 NaN" "$t/o7.nc" -- \
     $pangu step --model "$fx/tiny.h5" --input "$t/nan.nc" --output "$t/o7.nc"
 fi
 expect_fail "unwritable output directory" "cannot create" "$t/no/such/dir/o8.nc" -- \
