@@ -77,12 +77,21 @@ static const char *const time_names[] = {"valid_time", "time", "t", NULL};
 
 static const char *var_label(int v) { return v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]; }
 
+/* A text attribute, as NC_CHAR (netCDF) or a single NC_STRING (h5py). */
 static int text_att(int nc, int varid, const char *name, char *buf, size_t cap) {
     size_t len;
     nc_type type;
     buf[0] = 0;
-    if (nc_inq_att(nc, varid, name, &type, &len) != NC_NOERR || type != NC_CHAR || len >= cap) return 0;
-    if (nc_get_att_text(nc, varid, name, buf) != NC_NOERR) return 0;
+    if (nc_inq_att(nc, varid, name, &type, &len) != NC_NOERR) return 0;
+    if (type == NC_STRING && len == 1) {
+        char *str = NULL;
+        if (nc_get_att_string(nc, varid, name, &str) != NC_NOERR) return 0;
+        int ok = str && strlen(str) < cap;
+        if (ok) strcpy(buf, str);
+        nc_free_string(1, &str);
+        return ok;
+    }
+    if (type != NC_CHAR || len >= cap || nc_get_att_text(nc, varid, name, buf) != NC_NOERR) return 0;
     buf[len] = 0;
     return 1;
 }
