@@ -20,6 +20,9 @@ static const struct {
      "--preset tiny|small|full [--grid H,W] [--dim C] [--depths a,b,c,d] [--heads a,b,c,d]\n"
      "         [--window z,h,w] [--levels p1,p2,...] [--lead H] [--seed S] [--std X] --out M.h5\n"
      "         a randomly initialised model"},
+    {"plan", cli_plan,
+     "--leads SPEC [--models 1,3,6,24]\n"
+     "         the hierarchical lead-time plan: one line per model call, in execution order"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 

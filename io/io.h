@@ -60,6 +60,38 @@ int io_state_check_finite(const io_state *s, const char *path);
 int io_state_write(const char *path, const io_state *s, const char *source);
 int io_time_add_hours(io_state *s, double hours);
 
+/* ---- forecast files (io/forecast.c) ----
+ * CF-1.8 NetCDF-4: z q t u v on ([member,] step, level, latitude, longitude),
+ * msl u10 v10 t2m on ([member,] step, latitude, longitude); coordinates
+ * time(step) (valid time), forecast_period(step) in hours,
+ * forecast_reference_time, level (air_pressure, hPa), latitude, longitude.
+ * Shuffle + deflate, one latitude-longitude slab per chunk. Written under a
+ * temporary name; io_forecast_finish adds the completion mark
+ * (global attribute complete = "yes") and renames. */
+typedef struct {
+    int H, W;
+    const double *lat, *lon;          /* (H), (W) */
+    int nlev;                          /* levels to write, a subset of the state's */
+    float levels[IO_MAX_LEVELS];
+    int write_var[IO_NUPPER + IO_NSURFACE]; /* 1 to write z q t u v msl u10 v10 t2m */
+    int nsteps;
+    const double *lead_hours;          /* (nsteps) */
+    double init_time;                  /* seconds since 1970 */
+    int members;                       /* 0: no member dimension */
+    const char *source, *history;
+} io_forecast_spec;
+
+typedef struct io_forecast io_forecast;
+int io_forecast_create(io_forecast **out, const char *path, const io_forecast_spec *spec);
+/* Write the state for step index `step` (and member, when members > 0). */
+int io_forecast_write(io_forecast *f, int step, int member, const io_state *s);
+/* Mark complete, close and move into place. Frees f. */
+int io_forecast_finish(io_forecast *f);
+/* Close and delete the temporary file. Frees f. */
+void io_forecast_abort(io_forecast *f);
+/* 1 when path exists and carries the completion mark. */
+int io_forecast_is_complete(const char *path);
+
 /* ---- NumPy .npy (io/npy.c) ---- */
 typedef struct {
     int rank;

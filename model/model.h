@@ -113,6 +113,33 @@ int model_step(const model *m, float *upper_out, float *surface_out,
                const float *upper_in, const float *surface_in);
 
 
+/* ---- lead-time hierarchy (model/plan.c) ----
+ * Each lead is reached greedily (as many of the longest model as fit, then
+ * the next); the calls form a tree whose shared prefixes are computed once.
+ * calls[] is in depth-first execution order: call i reads the state its
+ * parent produced (parent -1: the initial state) at depth - 1, so a runner
+ * needs one state per depth level. */
+#define MODEL_PLAN_MAX_MODELS 16
+typedef struct {
+    int from, to, model; /* hours */
+    int parent;          /* index of the call producing the input, -1 for the initial state */
+    int depth;           /* 1 for calls on the initial state */
+    int writes;          /* 1 when `to` is a requested lead */
+} model_plan_call;
+
+typedef struct {
+    int nmodels, models[MODEL_PLAN_MAX_MODELS]; /* descending */
+    int nleads, *leads;                          /* requested, ascending, unique */
+    int ncalls;
+    model_plan_call *calls;
+    int max_depth;
+} model_plan;
+
+/* "6-168/6,240" -> sorted unique hours; ranges START-END/STEP (STEP default 1). */
+int model_plan_parse_leads(const char *spec, int **leads, int *nleads);
+int model_plan_build(model_plan *p, const int *models, int nmodels, const int *leads, int nleads);
+void model_plan_free(model_plan *p);
+
 /* ---- kernels (model/kernels.c), one per layer and direction ----
  * Each is plain, single-threaded and allocation-free; callers parallelise
  * over disjoint rows. Token tensors are (rows, C) with channels last. */

@@ -1,0 +1,246 @@
+/* io forecast: CF-1.8 forecast files written one lead at a time. */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <netcdf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "io.h"
+
+#define NVARS (IO_NUPPER + IO_NSURFACE)
+
+struct io_forecast {
+    int nc;
+    char path[4096], tmp[4200];
+    io_forecast_spec spec;
+    int varid[NVARS];
+    int lev_index[IO_MAX_LEVELS]; /* filled on the first write: state level of each written level */
+    int nlev_state;
+    float *slab;
+};
+
+static const struct {
+    const char *long_name, *standard_name, *units;
+} meta[NVARS] = {
+    {"Geopotential", "geopotential", "m**2 s**-2"},
+    {"Specific humidity", "specific_humidity", "kg kg**-1"},
+    {"Temperature", "air_temperature", "K"},
+    {"U component of wind", "eastward_wind", "m s**-1"},
+    {"V component of wind", "northward_wind", "m s**-1"},
+    {"Mean sea level pressure", "air_pressure_at_mean_sea_level", "Pa"},
+    {"10 metre U wind component", "eastward_wind", "m s**-1"},
+    {"10 metre V wind component", "northward_wind", "m s**-1"},
+    {"2 metre temperature", "air_temperature", "K"},
+};
+
+static int text(int nc, int varid, const char *name, const char *value) {
+    return nc_put_att_text(nc, varid, name, strlen(value), value);
+}
+
+#define NC(call)                                                                                             \
+    do {                                                                                                     \
+        int rc_ = (call);                                                                                    \
+        if (rc_ != NC_NOERR) {                                                                               \
+            status = util_fail(UTIL_EIO, "%s: cannot write the forecast file (%s)", path, nc_strerror(rc_));  \
+            goto done;                                                                                       \
+        }                                                                                                    \
+    } while (0)
+
+int io_forecast_create(io_forecast **out, const char *path, const io_forecast_spec *spec) {
+    int status = UTIL_OK;
+    *out = NULL;
+    io_forecast *f = calloc(1, sizeof *f);
+    if (!f) return util_fail(UTIL_ENOMEM, "out of memory");
+    f->nc = -1;
+    f->spec = *spec;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%d", path, (int)getpid());
+    f->slab = malloc(sizeof(float) * (size_t)spec->H * spec->W);
+    if (!f->slab) {
+        free(f);
+        return util_fail(UTIL_ENOMEM, "out of memory");
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    if (access(slash ? (dir[0] ? dir : "/") : ".", W_OK) != 0) {
+        status = util_fail(UTIL_EIO, "%s: cannot create the forecast file: directory '%s' missing or not writable", path,
+                           slash ? dir : ".");
+        goto done;
+    }
+    int nc, d_member = -1, d_step, d_lev, d_lat, d_lon, v_time, v_fp, v_ref, v_lev, v_lat, v_lon, v_member = -1;
+    NC(nc_create(f->tmp, NC_CLOBBER | NC_NETCDF4, &nc));
+    f->nc = nc;
+    if (spec->members > 0) NC(nc_def_dim(nc, "member", (size_t)spec->members, &d_member));
+    NC(nc_def_dim(nc, "step", (size_t)spec->nsteps, &d_step));
+    NC(nc_def_dim(nc, "level", (size_t)spec->nlev, &d_lev));
+    NC(nc_def_dim(nc, "latitude", (size_t)spec->H, &d_lat));
+    NC(nc_def_dim(nc, "longitude", (size_t)spec->W, &d_lon));
+    if (d_member >= 0) {
+        NC(nc_def_var(nc, "member", NC_INT, 1, &d_member, &v_member));
+        NC(text(nc, v_member, "long_name", "ensemble member (0: unperturbed control)"));
+        NC(text(nc, v_member, "standard_name", "realization"));
+    }
+    NC(nc_def_var(nc, "time", NC_DOUBLE, 1, &d_step, &v_time));
+    NC(text(nc, v_time, "standard_name", "time"));
+    NC(text(nc, v_time, "long_name", "valid time"));
+    NC(text(nc, v_time, "units", "hours since 1900-01-01 00:00:00"));
+    NC(text(nc, v_time, "calendar", "proleptic_gregorian"));
+    NC(text(nc, v_time, "axis", "T"));
+    NC(nc_def_var(nc, "forecast_period", NC_DOUBLE, 1, &d_step, &v_fp));
+    NC(text(nc, v_fp, "standard_name", "forecast_period"));
+    NC(text(nc, v_fp, "long_name", "lead time"));
+    NC(text(nc, v_fp, "units", "hours"));
+    NC(nc_def_var(nc, "forecast_reference_time", NC_DOUBLE, 0, NULL, &v_ref));
+    NC(text(nc, v_ref, "standard_name", "forecast_reference_time"));
+    NC(text(nc, v_ref, "long_name", "initial time"));
+    NC(text(nc, v_ref, "units", "hours since 1900-01-01 00:00:00"));
+    NC(text(nc, v_ref, "calendar", "proleptic_gregorian"));
+    NC(nc_def_var(nc, "level", NC_FLOAT, 1, &d_lev, &v_lev));
+    NC(text(nc, v_lev, "standard_name", "air_pressure"));
+    NC(text(nc, v_lev, "long_name", "pressure level"));
+    NC(text(nc, v_lev, "units", "hPa"));
+    NC(text(nc, v_lev, "positive", "down"));
+    NC(text(nc, v_lev, "axis", "Z"));
+    NC(nc_def_var(nc, "latitude", NC_DOUBLE, 1, &d_lat, &v_lat));
+    NC(text(nc, v_lat, "standard_name", "latitude"));
+    NC(text(nc, v_lat, "long_name", "latitude"));
+    NC(text(nc, v_lat, "units", "degrees_north"));
+    NC(text(nc, v_lat, "axis", "Y"));
+    NC(nc_def_var(nc, "longitude", NC_DOUBLE, 1, &d_lon, &v_lon));
+    NC(text(nc, v_lon, "standard_name", "longitude"));
+    NC(text(nc, v_lon, "long_name", "longitude"));
+    NC(text(nc, v_lon, "units", "degrees_east"));
+    NC(text(nc, v_lon, "axis", "X"));
+    for (int v = 0; v < NVARS; v++) {
+        f->varid[v] = -1;
+        if (!spec->write_var[v]) continue;
+        int upper = v < IO_NUPPER, dims[5], n = 0;
+        size_t chunk[5];
+        if (d_member >= 0) dims[n] = d_member, chunk[n++] = 1;
+        dims[n] = d_step, chunk[n++] = 1;
+        if (upper) dims[n] = d_lev, chunk[n++] = 1;
+        dims[n] = d_lat, chunk[n++] = (size_t)spec->H;
+        dims[n] = d_lon, chunk[n++] = (size_t)spec->W;
+        if (upper && spec->nlev == 0) continue;
+        const char *name = upper ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
+        NC(nc_def_var(nc, name, NC_FLOAT, n, dims, &f->varid[v]));
+        NC(nc_def_var_chunking(nc, f->varid[v], NC_CHUNKED, chunk));
+        NC(nc_def_var_deflate(nc, f->varid[v], 1, 1, 1));
+        float fill = NC_FILL_FLOAT;
+        NC(nc_def_var_fill(nc, f->varid[v], 0, &fill));
+        NC(text(nc, f->varid[v], "long_name", meta[v].long_name));
+        NC(text(nc, f->varid[v], "standard_name", meta[v].standard_name));
+        NC(text(nc, f->varid[v], "units", meta[v].units));
+        NC(text(nc, f->varid[v], "coordinates", "time forecast_period forecast_reference_time"));
+    }
+    NC(text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
+    NC(text(nc, NC_GLOBAL, "title", "Pangu-Weather forecast"));
+    NC(text(nc, NC_GLOBAL, "institution", "pangu-c"));
+    NC(text(nc, NC_GLOBAL, "source", spec->source ? spec->source : "pangu-c"));
+    if (spec->history) NC(text(nc, NC_GLOBAL, "history", spec->history));
+    NC(text(nc, NC_GLOBAL, "complete", "no"));
+    NC(nc_enddef(nc));
+    if (v_member >= 0)
+        for (int m = 0; m < spec->members; m++) {
+            size_t i = (size_t)m;
+            NC(nc_put_var1_int(nc, v_member, &i, &m));
+        }
+    for (int s = 0; s < spec->nsteps; s++) {
+        size_t i = (size_t)s;
+        double valid = (spec->init_time + spec->lead_hours[s] * 3600.0 - IO_EPOCH_1900) / 3600.0;
+        NC(nc_put_var1_double(nc, v_time, &i, &valid));
+        NC(nc_put_var1_double(nc, v_fp, &i, &spec->lead_hours[s]));
+    }
+    double ref = (spec->init_time - IO_EPOCH_1900) / 3600.0;
+    NC(nc_put_var_double(nc, v_ref, &ref));
+    NC(nc_put_var_float(nc, v_lev, spec->levels));
+    NC(nc_put_var_double(nc, v_lat, spec->lat));
+    NC(nc_put_var_double(nc, v_lon, spec->lon));
+done:
+    if (status) {
+        io_forecast_abort(f);
+        return status;
+    }
+    *out = f;
+    return UTIL_OK;
+}
+
+int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
+    int status = UTIL_OK;
+    const char *path = f->path;
+    const io_forecast_spec *sp = &f->spec;
+    if (step < 0 || step >= sp->nsteps || (sp->members > 0 && (member < 0 || member >= sp->members)))
+        return util_fail(UTIL_EINVAL, "%s: step %d / member %d outside the file", path, step, member);
+    if (s->H != sp->H || s->W != sp->W) return util_fail(UTIL_EINVAL, "%s: state grid differs from the file's", path);
+    for (int k = 0; k < sp->nlev; k++) {
+        f->lev_index[k] = -1;
+        for (int j = 0; j < s->nlev; j++)
+            if (s->levels[j] == sp->levels[k]) f->lev_index[k] = j;
+        if (f->lev_index[k] < 0) return util_fail(UTIL_EINVAL, "%s: level %g hPa not in the state", path, sp->levels[k]);
+    }
+    size_t HW = (size_t)s->H * s->W;
+    for (int v = 0; v < NVARS; v++) {
+        if (f->varid[v] < 0) continue;
+        int upper = v < IO_NUPPER;
+        for (int k = 0; k < (upper ? sp->nlev : 1); k++) {
+            size_t start[5], count[5];
+            int n = 0;
+            if (sp->members > 0) start[n] = (size_t)member, count[n++] = 1;
+            start[n] = (size_t)step, count[n++] = 1;
+            if (upper) start[n] = (size_t)k, count[n++] = 1;
+            start[n] = 0, count[n++] = (size_t)s->H;
+            start[n] = 0, count[n++] = (size_t)s->W;
+            const float *src = upper ? s->upper + ((size_t)v * s->nlev + f->lev_index[k]) * HW
+                                     : s->surface + (size_t)(v - IO_NUPPER) * HW;
+            NC(nc_put_vara_float(f->nc, f->varid[v], start, count, src));
+        }
+    }
+    NC(nc_sync(f->nc));
+done:
+    return status;
+}
+
+int io_forecast_finish(io_forecast *f) {
+    int status = UTIL_OK;
+    const char *path = f->path;
+    NC(nc_redef(f->nc));
+    NC(text(f->nc, NC_GLOBAL, "complete", "yes"));
+    NC(nc_enddef(f->nc));
+    int nc = f->nc;
+    f->nc = -1;
+    NC(nc_close(nc));
+    if (rename(f->tmp, f->path) != 0) status = util_fail(UTIL_EIO, "%s: cannot move the finished file into place", path);
+done:
+    if (status) {
+        io_forecast_abort(f);
+        return status;
+    }
+    free(f->slab);
+    free(f);
+    return UTIL_OK;
+}
+
+void io_forecast_abort(io_forecast *f) {
+    if (!f) return;
+    if (f->nc >= 0) nc_close(f->nc);
+    unlink(f->tmp);
+    free(f->slab);
+    free(f);
+}
+
+int io_forecast_is_complete(const char *path) {
+    int nc;
+    char buf[8] = "";
+    size_t len = 0;
+    if (nc_open(path, NC_NOWRITE, &nc) != NC_NOERR) return 0;
+    int ok = nc_inq_attlen(nc, NC_GLOBAL, "complete", &len) == NC_NOERR && len < sizeof buf &&
+             nc_get_att_text(nc, NC_GLOBAL, "complete", buf) == NC_NOERR;
+    nc_close(nc);
+    buf[len < sizeof buf ? len : 0] = 0;
+    return ok && strcmp(buf, "yes") == 0;
+}
