@@ -5,11 +5,11 @@ CFLAGS += -std=c11 -Wall -Wextra -Werror -fopenmp -I.
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null)
 CFLAGS += $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread
-LDLIBS = -lnetcdf $(HDF5_LIBS) -lopenblas -lm -fopenmp
+LDLIBS = -linih -lnetcdf $(HDF5_LIBS) -lopenblas -lm -fopenmp
 BUILD ?= build
 BIN ?= bin
 
-LIB_SRC := $(wildcard util/*.c model/*.c io/*.c data/*.c eval/*.c)
+LIB_SRC := $(wildcard util/*.c model/*.c io/*.c data/*.c eval/*.c configs/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -23,6 +23,9 @@ static const struct {
     {"plan", cli_plan,
      "--leads SPEC [--models 1,3,6,24]\n"
      "         the hierarchical lead-time plan: one line per model call, in execution order"},
+    {"forecast", cli_forecast,
+     "[--config FILE] [--model-24h M.h5 ...] [--input FILES] [--init TIMES] [--leads SPEC] [--output PATTERN]\n"
+     "         batch forecasts through the lead-time hierarchy (pangu forecast --help for every key)"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 

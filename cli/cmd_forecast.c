@@ -1,0 +1,370 @@
+/* pangu forecast: a batch of forecasts from many initial times, each lead
+ * reached through the hierarchical plan, written as CF NetCDF as soon as it
+ * exists; rerunning resumes (finished files are skipped). */
+#define _DEFAULT_SOURCE
+#include <glob.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../configs/cfg.h"
+#include "../io/io.h"
+#include "../model/model.h"
+#include "../util/util.h"
+#include "cli.h"
+
+static const cfg_key schema[] = {
+    {"models", "model_*", NULL, "model file of each lead time, e.g. model_24h = pangu_24h.h5 (flag --model-24h)"},
+    {"input", "input", NULL, "initial-condition files (comma or space separated, shell globs allowed)"},
+    {"forecast", "init", NULL, "initial times: a list (2020-01-01T00,2020-01-01T12) or START/END/STEP_HOURS"},
+    {"forecast", "leads", "6-168/6", "lead hours: list and ranges START-END/STEP"},
+    {"output", "output", "fc_{init:%Y%m%d%H}.nc", "output path; {init:FORMAT} takes %Y %m %d %H %M of the initial time"},
+    {"output", "variables", "all", "variables to write (z,q,t,u,v,msl,u10,v10,t2m) or all"},
+    {"output", "levels", "all", "pressure levels to write (hPa) or all"},
+    {"ensemble", "members", "0", "ensemble members; 0 for a single deterministic forecast"},
+    {"ensemble", "perturb", "none", "initial perturbation of members 1..N-1: none or perlin"},
+    {"ensemble", "perturb_scale", "0.2", "Perlin noise amplitude in units of each field's normalisation std"},
+    {"ensemble", "seed", "0", "random seed of the perturbations"},
+};
+
+/* Split "a, b c" into words; returns count (at most max). */
+static int split(char *s, char **out, int max) {
+    int n = 0;
+    for (char *t = strtok(s, ", \t"); t && n < max; t = strtok(NULL, ", \t")) out[n++] = t;
+    return n;
+}
+
+static int expand_inputs(const char *spec, glob_t *g) {
+    char *copy = strdup(spec), *words[256];
+    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
+    int n = split(copy, words, 256), status = UTIL_OK;
+    memset(g, 0, sizeof *g);
+    for (int i = 0; i < n; i++) {
+        int rc = glob(words[i], (i ? GLOB_APPEND : 0) | GLOB_NOCHECK, NULL, g);
+        if (rc != 0) {
+            status = util_fail(UTIL_EINVAL, "input '%s': cannot expand", words[i]);
+            break;
+        }
+    }
+    free(copy);
+    if (!status && g->gl_pathc == 0) status = util_fail(UTIL_EINVAL, "no input files given (input = ...)");
+    return status;
+}
+
+static int parse_inits(const char *spec, double **out, int *n) {
+    char *copy = strdup(spec), *words[4096];
+    int status = UTIL_OK, cap = 0;
+    *out = NULL, *n = 0;
+    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
+    int nw = split(copy, words, 4096);
+    for (int i = 0; i < nw && !status; i++) {
+        char *a = words[i], *b = strchr(a, '/');
+        double t0, t1, step = 0;
+        if (b) {
+            *b++ = 0;
+            char *c = strchr(b, '/');
+            if (!c) {
+                status = util_fail(UTIL_EINVAL, "init '%s': a range is START/END/STEP_HOURS", spec);
+                break;
+            }
+            *c++ = 0;
+            step = strtod(c, NULL) * 3600;
+            if ((status = util_time_parse(a, &t0)) || (status = util_time_parse(b, &t1))) break;
+            if (!(step > 0) || t1 < t0) {
+                status = util_fail(UTIL_EINVAL, "init range %s/%s: needs END >= START and STEP > 0 hours", a, b);
+                break;
+            }
+        } else {
+            if ((status = util_time_parse(a, &t0))) break;
+            t1 = t0, step = 1;
+        }
+        for (double t = t0; t <= t1 + 1e-6; t += step) {
+            if (*n == cap) {
+                double *g = realloc(*out, sizeof(double) * (cap = cap ? 2 * cap : 64));
+                if (!g) {
+                    status = util_fail(UTIL_ENOMEM, "out of memory");
+                    break;
+                }
+                *out = g;
+            }
+            (*out)[(*n)++] = t;
+        }
+    }
+    free(copy);
+    if (!status && *n == 0) status = util_fail(UTIL_EINVAL, "no initial times given (init = ...)");
+    if (status) free(*out), *out = NULL;
+    return status;
+}
+
+/* Expand {init:FORMAT} (strftime-like %Y %m %d %H %M) in a path pattern. */
+static int format_path(const char *pattern, double init, char *out, size_t cap) {
+    int y, mo, d, h, mi, s;
+    util_time_fields(init, &y, &mo, &d, &h, &mi, &s);
+    size_t o = 0;
+    for (const char *p = pattern; *p && o + 16 < cap; p++) {
+        if (strncmp(p, "{init:", 6) == 0) {
+            const char *end = strchr(p, '}');
+            if (!end) return util_fail(UTIL_EINVAL, "output '%s': unclosed {init:...}", pattern);
+            for (const char *q = p + 6; q < end && o + 16 < cap; q++) {
+                if (*q != '%' || q + 1 >= end) {
+                    out[o++] = *q;
+                    continue;
+                }
+                q++;
+                int v = *q == 'Y' ? y : *q == 'm' ? mo : *q == 'd' ? d : *q == 'H' ? h : *q == 'M' ? mi : -1;
+                if (v < 0) return util_fail(UTIL_EINVAL, "output '%s': %%%c is not one of %%Y %%m %%d %%H %%M", pattern, *q);
+                o += (size_t)snprintf(out + o, cap - o, *q == 'Y' ? "%04d" : "%02d", v);
+            }
+            p = end;
+        } else out[o++] = *p;
+    }
+    out[o] = 0;
+    return UTIL_OK;
+}
+
+static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, sizeof(float) * n) == 0; }
+
+/* Models must share grid, levels and normalisation statistics. */
+static int check_models(model *const *models, const int *leads, int n, char *const *paths) {
+    const model *a = NULL;
+    int ai = -1;
+    for (int i = 0; i < n; i++) {
+        if (!models[i]) continue;
+        if (!a) {
+            a = models[i], ai = i;
+            continue;
+        }
+        const model *b = models[i];
+        const model_config *x = &a->cfg, *y = &b->cfg;
+        const char *what = NULL;
+        if (x->H != y->H || x->W != y->W) what = "grid";
+        else if (x->nlev != y->nlev || !same_floats(x->levels, y->levels, x->nlev)) what = "levels";
+        else if (!same_floats(a->upper_mean, b->upper_mean, MODEL_NUPPER * x->nlev) ||
+                 !same_floats(a->upper_std, b->upper_std, MODEL_NUPPER * x->nlev) ||
+                 !same_floats(a->surface_mean, b->surface_mean, MODEL_NSURFACE) ||
+                 !same_floats(a->surface_std, b->surface_std, MODEL_NSURFACE))
+            what = "normalisation statistics";
+        if (what)
+            return util_fail(UTIL_EINVAL, "the %d h model %s and the %d h model %s disagree on %s", leads[ai], paths[ai],
+                             leads[i], paths[i], what);
+        if (y->lead_hours != leads[i])
+            return util_fail(UTIL_EINVAL, "%s is a %d h model, configured as the %d h model", paths[i], y->lead_hours, leads[i]);
+    }
+    if (a && a->cfg.lead_hours != leads[ai])
+        return util_fail(UTIL_EINVAL, "%s is a %d h model, configured as the %d h model", paths[ai], a->cfg.lead_hours,
+                         leads[ai]);
+    return UTIL_OK;
+}
+
+int cli_forecast(int argc, char **argv) {
+    cfg c;
+    cfg_init(&c, schema, (int)(sizeof schema / sizeof schema[0]));
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return cfg_print_help(&c, "forecast"), 0;
+    int status = cfg_parse_args(&c, argc, argv);
+    model *models[MODEL_PLAN_MAX_MODELS] = {0};
+    char *model_paths[MODEL_PLAN_MAX_MODELS] = {0};
+    int model_leads[MODEL_PLAN_MAX_MODELS], nmodels = 0, *leads = NULL, nleads = 0, ninit = 0;
+    double *inits = NULL;
+    glob_t inputs = {0};
+    int have_glob = 0;
+    io_series *series = NULL;
+    io_state *stack = NULL;
+    int stack_n = 0;
+    model_plan plan = {0};
+    if (status) goto done;
+    for (int i = 0; i < c.n; i++) {
+        int h;
+        char tail;
+        if (strncmp(c.keys[i], "model_", 6) != 0) continue;
+        if (sscanf(c.keys[i] + 6, "%dh%c", &h, &tail) != 1 || h < 1) {
+            status = util_fail(UTIL_EINVAL, "%s: expected model_<hours>h, e.g. model_24h", c.keys[i]);
+            goto done;
+        }
+        if (nmodels == MODEL_PLAN_MAX_MODELS) {
+            status = util_fail(UTIL_EINVAL, "too many models");
+            goto done;
+        }
+        model_leads[nmodels] = h, model_paths[nmodels++] = c.values[i];
+    }
+    if (!nmodels) {
+        status = util_fail(UTIL_EINVAL, "no models: give model_24h = FILE (and 1h, 3h, 6h) or --model-24h FILE");
+        goto done;
+    }
+    if (!cfg_get(&c, "input")) {
+        status = util_fail(UTIL_EINVAL, "no input files: give input = FILES or --input FILES");
+        goto done;
+    }
+    if (!cfg_get(&c, "init")) {
+        status = util_fail(UTIL_EINVAL, "no initial times: give init = TIMES or --init TIMES");
+        goto done;
+    }
+    if ((status = model_plan_parse_leads(cfg_get(&c, "leads"), &leads, &nleads)) ||
+        (status = model_plan_build(&plan, model_leads, nmodels, leads, nleads)) ||
+        (status = parse_inits(cfg_get(&c, "init"), &inits, &ninit)))
+        goto done;
+    int members = atoi(cfg_get(&c, "members"));
+    if (members < 0 || members > 1000) {
+        status = util_fail(UTIL_EINVAL, "members %d: expected 0 to 1000", members);
+        goto done;
+    }
+    if (members > 1 && strcmp(cfg_get(&c, "perturb"), "perlin") != 0) {
+        status = util_fail(UTIL_EINVAL, "%d members need perturb = perlin (members would be identical)", members);
+        goto done;
+    }
+    /* Load only the models the plan calls. */
+    for (int i = 0; i < nmodels; i++) {
+        int used = 0;
+        for (int k = 0; k < plan.ncalls; k++) used |= plan.calls[k].model == model_leads[i];
+        if (!used) continue;
+        models[i] = malloc(sizeof(model));
+        if (!models[i]) {
+            status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
+        }
+        if ((status = model_load(models[i], model_paths[i]))) {
+            free(models[i]);
+            models[i] = NULL;
+            goto done;
+        }
+    }
+    if ((status = check_models(models, model_leads, nmodels, model_paths))) goto done;
+    const model *ref = NULL;
+    for (int i = 0; i < nmodels && !ref; i++) ref = models[i];
+    if (!ref) { /* only lead 0 requested: no call; the first model gives the grid */
+        models[0] = malloc(sizeof(model));
+        if (!models[0] || (status = model_load(models[0], model_paths[0]))) {
+            free(models[0]), models[0] = NULL;
+            if (!status) status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
+        }
+        ref = models[0];
+    }
+    const model_config *mc = &ref->cfg;
+    /* Output variables and levels. */
+    io_forecast_spec spec = {0};
+    spec.H = mc->H, spec.W = mc->W, spec.nsteps = nleads, spec.members = members > 1 ? members : 0;
+    {
+        char *copy = strdup(cfg_get(&c, "variables")), *words[32];
+        int n = copy ? split(copy, words, 32) : 0;
+        for (int w = 0; w < n; w++) {
+            int found = 0;
+            for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) {
+                const char *name = v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
+                if (!strcmp(words[w], "all") || !strcmp(words[w], name)) spec.write_var[v] = 1, found = 1;
+            }
+            if (!found) {
+                status = util_fail(UTIL_EINVAL, "variables: '%s' is not one of z q t u v msl u10 v10 t2m", words[w]);
+                free(copy);
+                goto done;
+            }
+        }
+        free(copy);
+        copy = strdup(cfg_get(&c, "levels"));
+        n = copy ? split(copy, words, 32) : 0;
+        if (n == 1 && !strcmp(words[0], "all")) {
+            spec.nlev = mc->nlev;
+            memcpy(spec.levels, mc->levels, sizeof(float) * mc->nlev);
+        } else
+            for (int w = 0; w < n; w++) {
+                float p = strtof(words[w], NULL);
+                int found = 0;
+                for (int k = 0; k < mc->nlev; k++) found |= mc->levels[k] == p;
+                if (!found || spec.nlev == IO_MAX_LEVELS) {
+                    status = util_fail(UTIL_EINVAL, "levels: %s hPa is not a model level", words[w]);
+                    free(copy);
+                    goto done;
+                }
+                spec.levels[spec.nlev++] = p;
+            }
+        free(copy);
+    }
+    double *lead_hours = malloc(sizeof(double) * nleads);
+    if (!lead_hours) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nleads; i++) lead_hours[i] = leads[i];
+    spec.lead_hours = lead_hours;
+    char source[256];
+    snprintf(source, sizeof source, "pangu-c hierarchical forecast (models:%s%s%s%s)", "", "", "", "");
+    {
+        size_t o = strlen("pangu-c hierarchical forecast (models:");
+        for (int i = 0; i < nmodels && o + 8 < sizeof source; i++)
+            o += (size_t)snprintf(source + o, sizeof source - o, " %dh", model_leads[i]);
+        snprintf(source + o, sizeof source - o, ")");
+    }
+    spec.source = source;
+
+    if ((status = expand_inputs(cfg_get(&c, "input"), &inputs))) goto done;
+    have_glob = 1;
+    if ((status = io_series_open(&series, (const char *const *)inputs.gl_pathv, (int)inputs.gl_pathc))) goto done;
+    stack_n = plan.max_depth + 1;
+    stack = calloc((size_t)stack_n, sizeof(io_state));
+    if (!stack) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    long total_calls = (long)ninit * plan.ncalls * (members > 1 ? members : 1), done_calls = 0;
+    double t_start = util_now();
+    for (int it = 0; it < ninit && !status; it++) {
+        char out_path[4096], when[64];
+        util_time_format(inits[it], when, sizeof when);
+        if ((status = format_path(cfg_get(&c, "output"), inits[it], out_path, sizeof out_path))) break;
+        if (io_forecast_is_complete(out_path)) {
+            fprintf(stderr, "pangu forecast: %s: %s complete already, skipped\n", when, out_path);
+            total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
+            continue;
+        }
+        if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &stack[0]))) break;
+        if ((status = io_state_check_finite(&stack[0], inputs.gl_pathv[0]))) break;
+        for (int d = 1; d < stack_n; d++)
+            if (!stack[d].upper && (status = io_state_alloc(&stack[d], mc->H, mc->W, mc->levels, mc->nlev, &stack[0])))
+                break;
+        if (status) break;
+        spec.lat = stack[0].lat, spec.lon = stack[0].lon, spec.init_time = inits[it];
+        io_forecast *fc;
+        if ((status = io_forecast_create(&fc, out_path, &spec))) break;
+        for (int i = 0; i < nleads && !status; i++)
+            if (leads[i] == 0) status = io_forecast_write(fc, i, 0, &stack[0]);
+        for (int k = 0; k < plan.ncalls && !status; k++) {
+            const model_plan_call *call = &plan.calls[k];
+            const model *m = NULL;
+            for (int i = 0; i < nmodels; i++)
+                if (model_leads[i] == call->model) m = models[i];
+            io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
+            if ((status = model_step(m, out->upper, out->surface, in->upper, in->surface))) break;
+            out->time = in->time + call->model * 3600.0;
+            if (call->writes)
+                for (int i = 0; i < nleads && !status; i++)
+                    if (leads[i] == call->to) status = io_forecast_write(fc, i, 0, out);
+            done_calls++;
+            double el = util_now() - t_start, per = el / done_calls;
+            fprintf(stderr, "\rpangu forecast: %s %3dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB   ",
+                    when, call->to, done_calls, total_calls, per, per * (total_calls - done_calls),
+                    util_peak_rss_kb() / 1024.0);
+        }
+        if (status) {
+            io_forecast_abort(fc);
+            break;
+        }
+        if ((status = io_forecast_finish(fc))) break;
+        fprintf(stderr, "\npangu forecast: wrote %s\n", out_path);
+    }
+    free(lead_hours);
+done:
+    if (stack)
+        for (int d = 0; d < stack_n; d++) io_state_free(&stack[d]);
+    free(stack);
+    io_series_close(series);
+    if (have_glob) globfree(&inputs);
+    for (int i = 0; i < nmodels; i++)
+        if (models[i]) model_free(models[i]), free(models[i]);
+    model_plan_free(&plan);
+    free(leads);
+    free(inits);
+    cfg_free(&c);
+    return status ? cli_error("forecast", status) : 0;
+}

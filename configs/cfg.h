@@ -1,0 +1,34 @@
+/* cfg: INI configuration files (parsed by Debian's libinih) validated
+ * against a schema, with every key also settable as a command-line flag
+ * (--key value, dashes for underscores). Unknown keys are errors that name
+ * the line. */
+#ifndef PANGU_CFG_H
+#define PANGU_CFG_H
+
+typedef struct {
+    const char *section; /* where the key belongs in a file */
+    const char *key;     /* a trailing '*' matches any suffix: "model_*" */
+    const char *def;     /* default value, or NULL */
+    const char *help;
+} cfg_key;
+
+#define CFG_MAX_VALUES 64
+
+typedef struct {
+    const cfg_key *schema;
+    int nschema;
+    int n;
+    char *keys[CFG_MAX_VALUES], *values[CFG_MAX_VALUES];
+    char path[1024];
+} cfg;
+
+void cfg_init(cfg *c, const cfg_key *schema, int nschema);
+int cfg_load(cfg *c, const char *path);
+/* Apply argv flags (--key value, --config FILE loaded first); returns status. */
+int cfg_parse_args(cfg *c, int argc, char **argv);
+int cfg_set(cfg *c, const char *key, const char *value);
+const char *cfg_get(const cfg *c, const char *key); /* value or the default, NULL if neither */
+void cfg_free(cfg *c);
+void cfg_print_help(const cfg *c, const char *command);
+
+#endif
