@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../configs/cfg.h"
+#include "../data/data.h"
 #include "../io/io.h"
 #include "../model/model.h"
 #include "../util/util.h"
@@ -171,7 +172,7 @@ int cli_forecast(int argc, char **argv) {
     glob_t inputs = {0};
     int have_glob = 0;
     io_series *series = NULL;
-    io_state *stack = NULL;
+    io_state *stack = NULL, initial = {0};
     int stack_n = 0;
     model_plan plan = {0};
     if (status) goto done;
@@ -208,6 +209,12 @@ int cli_forecast(int argc, char **argv) {
     int members = atoi(cfg_get(&c, "members"));
     if (members < 0 || members > 1000) {
         status = util_fail(UTIL_EINVAL, "members %d: expected 0 to 1000", members);
+        goto done;
+    }
+    double perturb_scale = strtod(cfg_get(&c, "perturb_scale"), NULL);
+    uint64_t seed = strtoull(cfg_get(&c, "seed"), NULL, 10);
+    if (strcmp(cfg_get(&c, "perturb"), "perlin") != 0 && strcmp(cfg_get(&c, "perturb"), "none") != 0) {
+        status = util_fail(UTIL_EINVAL, "perturb '%s': expected none or perlin", cfg_get(&c, "perturb"));
         goto done;
     }
     if (members > 1 && strcmp(cfg_get(&c, "perturb"), "perlin") != 0) {
@@ -318,34 +325,47 @@ int cli_forecast(int argc, char **argv) {
             total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
             continue;
         }
-        if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &stack[0]))) break;
-        if ((status = io_state_check_finite(&stack[0], inputs.gl_pathv[0]))) break;
-        for (int d = 1; d < stack_n; d++)
-            if (!stack[d].upper && (status = io_state_alloc(&stack[d], mc->H, mc->W, mc->levels, mc->nlev, &stack[0])))
+        if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &initial))) break;
+        if ((status = io_state_check_finite(&initial, inputs.gl_pathv[0]))) break;
+        for (int d = 0; d < stack_n; d++)
+            if (!stack[d].upper && (status = io_state_alloc(&stack[d], mc->H, mc->W, mc->levels, mc->nlev, &initial)))
                 break;
         if (status) break;
-        spec.lat = stack[0].lat, spec.lon = stack[0].lon, spec.init_time = inits[it];
+        spec.lat = initial.lat, spec.lon = initial.lon, spec.init_time = inits[it];
         io_forecast *fc;
         if ((status = io_forecast_create(&fc, out_path, &spec))) break;
-        for (int i = 0; i < nleads && !status; i++)
-            if (leads[i] == 0) status = io_forecast_write(fc, i, 0, &stack[0]);
-        for (int k = 0; k < plan.ncalls && !status; k++) {
-            const model_plan_call *call = &plan.calls[k];
-            const model *m = NULL;
-            for (int i = 0; i < nmodels; i++)
-                if (model_leads[i] == call->model) m = models[i];
-            io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
-            if ((status = model_step(m, out->upper, out->surface, in->upper, in->surface))) break;
-            out->time = in->time + call->model * 3600.0;
-            if (call->writes)
-                for (int i = 0; i < nleads && !status; i++)
-                    if (leads[i] == call->to) status = io_forecast_write(fc, i, 0, out);
-            done_calls++;
-            double el = util_now() - t_start, per = el / done_calls;
-            fprintf(stderr, "\rpangu forecast: %s %3dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB   ",
-                    when, call->to, done_calls, total_calls, per, per * (total_calls - done_calls),
-                    util_peak_rss_kb() / 1024.0);
+        size_t nu = (size_t)MODEL_NUPPER * mc->nlev * mc->H * mc->W, ns = (size_t)MODEL_NSURFACE * mc->H * mc->W;
+        for (int member = 0; member < (members > 1 ? members : 1) && !status; member++) {
+            memcpy(stack[0].upper, initial.upper, sizeof(float) * nu);
+            memcpy(stack[0].surface, initial.surface, sizeof(float) * ns);
+            stack[0].time = initial.time;
+            /* Member 0 is the unperturbed control. */
+            if (member > 0 &&
+                (status = data_perturb_perlin(stack[0].upper, stack[0].surface, mc->nlev, mc->H, mc->W, ref->upper_std,
+                                              ref->surface_std, perturb_scale,
+                                              seed ^ ((uint64_t)it * 0x2545F4914F6CDD1DULL), member)))
+                break;
+            for (int i = 0; i < nleads && !status; i++)
+                if (leads[i] == 0) status = io_forecast_write(fc, i, member, &stack[0]);
+            for (int k = 0; k < plan.ncalls && !status; k++) {
+                const model_plan_call *call = &plan.calls[k];
+                const model *m = NULL;
+                for (int i = 0; i < nmodels; i++)
+                    if (model_leads[i] == call->model) m = models[i];
+                io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
+                if ((status = model_step(m, out->upper, out->surface, in->upper, in->surface))) break;
+                out->time = in->time + call->model * 3600.0;
+                if (call->writes)
+                    for (int i = 0; i < nleads && !status; i++)
+                        if (leads[i] == call->to) status = io_forecast_write(fc, i, member, out);
+                done_calls++;
+                double el = util_now() - t_start, per = el / done_calls;
+                fprintf(stderr, "\rpangu forecast: %s member %d %4dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB ",
+                        when, member, call->to, done_calls, total_calls, per, per * (total_calls - done_calls),
+                        util_peak_rss_kb() / 1024.0);
+            }
         }
+        io_state_free(&initial);
         if (status) {
             io_forecast_abort(fc);
             break;
@@ -355,6 +375,7 @@ int cli_forecast(int argc, char **argv) {
     }
     free(lead_hours);
 done:
+    io_state_free(&initial);
     if (stack)
         for (int d = 0; d < stack_n; d++) io_state_free(&stack[d]);
     free(stack);

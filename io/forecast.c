@@ -17,6 +17,7 @@ struct io_forecast {
     char path[4096], tmp[4200];
     io_forecast_spec spec;
     int varid[NVARS];
+    int mean_id[NVARS], spread_id[NVARS]; /* ensembles: mean and spread beside the members */
     int lev_index[IO_MAX_LEVELS]; /* filled on the first write: state level of each written level */
     int nlev_state;
     float *slab;
@@ -137,6 +138,24 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
         NC(text(nc, f->varid[v], "standard_name", meta[v].standard_name));
         NC(text(nc, f->varid[v], "units", meta[v].units));
         NC(text(nc, f->varid[v], "coordinates", "time forecast_period forecast_reference_time"));
+        f->mean_id[v] = f->spread_id[v] = -1;
+        if (d_member < 0) continue;
+        for (int which = 0; which < 2; which++) {
+            char vname[64], lname[160];
+            snprintf(vname, sizeof vname, "%s_%s", name, which ? "spread" : "mean");
+            snprintf(lname, sizeof lname, "%s, ensemble %s", meta[v].long_name,
+                     which ? "spread (standard deviation over members, N - 1)" : "mean");
+            int id;
+            NC(nc_def_var(nc, vname, NC_FLOAT, n - 1, dims + 1, &id));
+            NC(nc_def_var_chunking(nc, id, NC_CHUNKED, chunk + 1));
+            NC(nc_def_var_deflate(nc, id, 1, 1, 1));
+            NC(nc_def_var_fill(nc, id, 0, &fill));
+            NC(text(nc, id, "long_name", lname));
+            NC(text(nc, id, "units", meta[v].units));
+            NC(text(nc, id, "coordinates", "time forecast_period forecast_reference_time"));
+            if (!which) NC(text(nc, id, "standard_name", meta[v].standard_name));
+            *(which ? &f->spread_id[v] : &f->mean_id[v]) = id;
+        }
     }
     NC(text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
     NC(text(nc, NC_GLOBAL, "title", "Pangu-Weather forecast"));
@@ -205,9 +224,58 @@ done:
     return status;
 }
 
+/* Ensemble mean and spread of every written field, read back member by
+ * member from the file itself: memory of two slabs, whatever the size. */
+static int write_ensemble_stats(io_forecast *f) {
+    int status = UTIL_OK;
+    const char *path = f->path;
+    const io_forecast_spec *sp = &f->spec;
+    size_t HW = (size_t)sp->H * sp->W;
+    double *sum = malloc(sizeof(double) * HW), *sq = malloc(sizeof(double) * HW);
+    float *out = malloc(sizeof(float) * HW);
+    if (!sum || !sq || !out) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int v = 0; v < NVARS; v++) {
+        if (f->varid[v] < 0) continue;
+        int upper = v < IO_NUPPER;
+        for (int s = 0; s < sp->nsteps; s++)
+            for (int k = 0; k < (upper ? sp->nlev : 1); k++) {
+                size_t start[5], count[5];
+                int n = 0;
+                start[n] = 0, count[n++] = 1;
+                start[n] = (size_t)s, count[n++] = 1;
+                if (upper) start[n] = (size_t)k, count[n++] = 1;
+                start[n] = 0, count[n++] = (size_t)sp->H;
+                start[n] = 0, count[n++] = (size_t)sp->W;
+                for (size_t i = 0; i < HW; i++) sum[i] = sq[i] = 0;
+                for (int m = 0; m < sp->members; m++) {
+                    start[0] = (size_t)m;
+                    NC(nc_get_vara_float(f->nc, f->varid[v], start, count, f->slab));
+                    for (size_t i = 0; i < HW; i++) sum[i] += f->slab[i], sq[i] += (double)f->slab[i] * f->slab[i];
+                }
+                int M = sp->members;
+                for (size_t i = 0; i < HW; i++) out[i] = (float)(sum[i] / M);
+                NC(nc_put_vara_float(f->nc, f->mean_id[v], start + 1, count + 1, out));
+                for (size_t i = 0; i < HW; i++) {
+                    double var = M > 1 ? (sq[i] - sum[i] * sum[i] / M) / (M - 1) : 0;
+                    out[i] = (float)sqrt(var > 0 ? var : 0);
+                }
+                NC(nc_put_vara_float(f->nc, f->spread_id[v], start + 1, count + 1, out));
+            }
+    }
+done:
+    free(sum);
+    free(sq);
+    free(out);
+    return status;
+}
+
 int io_forecast_finish(io_forecast *f) {
     int status = UTIL_OK;
     const char *path = f->path;
+    if (f->spec.members > 0 && (status = write_ensemble_stats(f))) goto done;
     NC(nc_redef(f->nc));
     NC(text(f->nc, NC_GLOBAL, "complete", "yes"));
     NC(nc_enddef(f->nc));
