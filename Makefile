@@ -44,6 +44,7 @@ check: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/pangu-tests
 	OMP_NUM_THREADS=2 $(BIN)/pangu-tests
 	tests/cli_test.sh $(BIN)/pangu
+	tests/forecast_test.sh $(BIN)/pangu
 test: check
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer

@@ -1,4 +1,5 @@
 /* pangu: the Pangu-Weather forecaster's single binary. */
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,9 @@ int cli_parse_ints(const char *s, int *out, int n) {
 }
 
 int main(int argc, char **argv) {
+    /* Files are closed explicitly; HDF5's exit-time cleanup would crash
+     * after a failed write (full disk) left a file half-closed. */
+    H5dont_atexit();
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

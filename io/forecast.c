@@ -1,7 +1,9 @@
 /* io forecast: CF-1.8 forecast files written one lead at a time. */
 #define _DEFAULT_SOURCE
+#include <glob.h>
 #include <math.h>
 #include <netcdf.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +47,28 @@ static int text(int nc, int varid, const char *name, const char *value) {
     do {                                                                                                     \
         int rc_ = (call);                                                                                    \
         if (rc_ != NC_NOERR) {                                                                               \
-            status = util_fail(UTIL_EIO, "%s: cannot write the forecast file (%s)", path, nc_strerror(rc_));  \
+            status = util_fail(UTIL_EIO, "%s: cannot write the forecast file (%s; disk full?)", path, nc_strerror(rc_)); \
             goto done;                                                                                       \
         }                                                                                                    \
     } while (0)
 
+/* Remove temporary files that killed runs left for this path. */
+static void remove_stale(const char *path) {
+    char pattern[4200];
+    glob_t g;
+    snprintf(pattern, sizeof pattern, "%s.tmp.*", path);
+    if (glob(pattern, 0, NULL, &g) != 0) return;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *dot = strrchr(g.gl_pathv[i], '.');
+        long pid = dot ? strtol(dot + 1, NULL, 10) : 0;
+        if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0) unlink(g.gl_pathv[i]);
+    }
+    globfree(&g);
+}
+
 int io_forecast_create(io_forecast **out, const char *path, const io_forecast_spec *spec) {
     int status = UTIL_OK;
+    remove_stale(path);
     *out = NULL;
     io_forecast *f = calloc(1, sizeof *f);
     if (!f) return util_fail(UTIL_ENOMEM, "out of memory");

@@ -1,0 +1,90 @@
+#!/bin/bash
+# End-to-end checks of pangu plan and pangu forecast: the plan's calls, the
+# hierarchy against single steps, resume after a kill, ensembles, bad input.
+# Usage: tests/forecast_test.sh bin/pangu
+set -u
+pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
+top=$(cd "$(dirname "$0")/.." && pwd)
+fx="$top/tests/fixtures"
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+cd "$t" || exit 1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "  ok: $1"; }
+bad() { fail=$((fail + 1)); echo "  FAILED: $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# data section of a NetCDF file (what must be identical between runs)
+data() { ncdump "$1" | sed 1d; }
+
+echo "pangu plan / forecast tests"
+printf '0h -> 24h (24h model)\n24h -> 48h (24h model)\n48h -> 51h (3h model)\n51h -> 52h (1h model)\n52h -> 53h (1h model)\ncalls: 5\n' >want53
+check "plan 53 h = 24 + 24 + 3 + 1 + 1" '$pangu plan --models 1,3,6,24 --leads 53 | cmp -s - want53'
+check "plan 6-168/6 shares states: 28 calls" '[ "$($pangu plan --leads 6-168/6 | tail -1)" = "calls: 28" ]'
+check "plan with 6 and 24 h models only" '[ "$($pangu plan --models 24,6 --leads 30,48 | tr "\n" ";")" = "0h -> 24h (24h model);24h -> 48h (24h model);24h -> 30h (6h model);calls: 3;" ]'
+$pangu plan --models 6,24 --leads 3,6 >/dev/null 2>err; rc=$?
+check "plan: unreachable lead is an error naming it" '[ $rc -eq 2 ] && grep -q "lead 3 h cannot be reached" err'
+
+for h in 1 3 6 24; do $pangu init --preset tiny --lead $h --seed $h --std 0.05 --out m$h.h5 2>/dev/null; done
+models="--model-1h m1.h5 --model-3h m3.h5 --model-6h m6.h5 --model-24h m24.h5"
+run() { $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 "$@" 2>log; }
+run --leads 0-30/6,53 --output 'fc_{init:%Y%m%d%H}.nc'
+check "forecast writes a complete CF file" 'ncdump -h fc_1900010100.nc | grep -q ":complete = \"yes\"" && ncdump -h fc_1900010100.nc | grep -q "step = 7"'
+# The 24 h lead of the hierarchy is one step of the 24 h model; 30 h adds one 6 h step.
+$pangu step --model m24.h5 --input "$fx/tiny_in.nc" --output s24.nc 2>/dev/null
+$pangu step --model m6.h5 --input s24.nc --output s30.nc 2>/dev/null
+check "lead 24 h equals pangu step with the 24 h model" \
+  '[ "$(ncks -H -C -d step,4 -v t2m fc_1900010100.nc | md5sum)" = "$(ncks -H -C -v t2m s24.nc | sed "s/time\[0\]/step[4]/" | md5sum)" ] || cmp -s <(ncks -H -C -s "%.9g\n" -d step,4 -v t2m fc_1900010100.nc) <(ncks -H -C -s "%.9g\n" -v t2m s24.nc)'
+check "lead 30 h equals 24 h then 6 h steps" \
+  'cmp -s <(ncks -H -C -s "%.9g\n" -d step,5 -v z fc_1900010100.nc) <(ncks -H -C -s "%.9g\n" -v z s30.nc)'
+run --leads 0-30/6,53 --output 'fc_{init:%Y%m%d%H}.nc'
+check "rerun skips a finished file" 'grep -q "complete already, skipped" log'
+
+# Killed at any point and rerun: the same output as an uninterrupted run.
+run --leads 0-72/1 --output 'ref_{init:%Y%m%d%H}.nc'
+for delay in 0.05 0.3 0.8; do
+  ( $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 0-72/1 \
+      --output 'kill_{init:%Y%m%d%H}.nc' 2>/dev/null & pid=$!; sleep $delay; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null )
+  run --leads 0-72/1 --output 'kill_{init:%Y%m%d%H}.nc'
+  check "killed after ${delay}s and rerun: identical to an uninterrupted run, no temporary file left" \
+    'cmp -s <(data kill_1900010100.nc) <(data ref_1900010100.nc) && ! ls | grep -q "kill_.*tmp"'
+  rm -f kill_1900010100.nc kill_1900010100.nc.tmp.*
+done
+
+run --leads 0,24 --members 3 --perturb perlin --seed 7 --output 'ens_a.nc'
+run --leads 0,24 --members 3 --perturb perlin --seed 7 --output 'ens_b.nc'
+check "ensemble: member dimension, mean and spread" 'ncdump -h ens_a.nc | grep -q "member = 3" && ncdump -h ens_a.nc | grep -q "float t2m_spread(step, latitude, longitude)"'
+check "ensemble: seeded and reproducible" 'cmp -s <(data ens_a.nc) <(data ens_b.nc)'
+check "ensemble: member 0 is the unperturbed control" \
+  'cmp -s <(ncks -H -C -s "%.9g\n" -d member,0 -d step,1 -v t2m ens_a.nc) <(ncks -H -C -s "%.9g\n" -d step,4 -v t2m fc_1900010100.nc)'
+check "ensemble: members 1 and 2 differ from the control" \
+  '! cmp -s <(ncks -H -C -s "%.9g\n" -d member,0 -d step,0 -v t2m ens_a.nc) <(ncks -H -C -s "%.9g\n" -d member,1 -d step,0 -v t2m ens_a.nc)'
+
+# bad input: exit 2, one clear line, no output
+expect_fail() { # name pattern output -- command...
+  local name=$1 pattern=$2 out=$3; shift 4
+  "$@" >/dev/null 2>err; local rc=$?
+  if [ $rc -eq 2 ] && grep -q -- "$pattern" err && [ ! -e "$out" ] && ! ls "$(dirname "$out")" 2>/dev/null | grep -q '\.tmp\.'; then
+    ok "$name: $(tail -1 err)"
+  else bad "$name (exit $rc: $(tail -c 300 err))"; fi
+}
+expect_fail "no model for a lead the plan needs" "lead 3 h cannot be reached" x1.nc -- \
+  $pangu forecast --model-6h m6.h5 --model-24h m24.h5 --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 3,6 --output x1.nc
+$pangu init --preset tiny --grid 24,96 --lead 6 --out wide6.h5 2>/dev/null
+expect_fail "models disagree on the grid" "disagree on grid" x2.nc -- \
+  $pangu forecast --model-6h wide6.h5 --model-24h m24.h5 --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 30 --output x2.nc
+expect_fail "a model file configured for the wrong lead" "is a 6 h model, configured as the 24 h model" x3.nc -- \
+  $pangu forecast --model-24h m6.h5 --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 24 --output x3.nc
+expect_fail "init time missing from the inputs" "no time 1900-01-02T00:00:00" x4.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-02T00 --leads 6 --output x4.nc
+expect_fail "unwritable output directory" "missing or not writable" nodir/x5.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --output nodir/x5.nc
+( ulimit -f 40; trap '' XFSZ
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 0-72/1 --output full.nc >/dev/null 2>err ); rc=$?
+check "full disk during a write: error, partial file removed ($(tail -c 120 err))" \
+  '[ $rc -eq 2 ] && grep -q "full.nc" err && [ ! -e full.nc ] && ! ls | grep -q "full.nc.tmp"'
+printf '[forecast]\nleads = 6\nlead_time = 3\n' >bad.ini
+expect_fail "unknown configuration key, with its line" "bad.ini:3: unknown key 'lead_time'" x6.nc -- \
+  $pangu forecast --config bad.ini $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --output x6.nc
+
+echo "forecast: $pass passed, $fail failed"
+[ $fail -eq 0 ]
