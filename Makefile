@@ -8,6 +8,13 @@ CFLAGS += $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDLIBS = -linih -lnetcdf $(HDF5_LIBS) -lopenblas -lm -fopenmp
 BUILD ?= build
 BIN ?= bin
+# make MPI=1: Open MPI build in bin-mpi/ (initial times spread over ranks).
+ifeq ($(MPI),1)
+CC = mpicc
+CFLAGS += -DPANGU_MPI
+BUILD = build-mpi
+BIN = bin-mpi
+endif
 
 LIB_SRC := $(wildcard util/*.c model/*.c io/*.c data/*.c eval/*.c configs/*.c)
 CLI_SRC := $(wildcard cli/*.c)
@@ -17,7 +24,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
 
-.PHONY: all deps check test asan ubsan bench demo clean fixtures
+.PHONY: all deps check test asan ubsan bench demo clean fixtures mpi-check
 all: $(BIN)/pangu
 
 deps:
@@ -76,5 +83,11 @@ fixtures:
 	./.ci/deps.sh reference
 	tests/make_fixtures.sh
 
+# Forecasts across processes: outputs of mpirun -np 2 equal a one-process run.
+mpi-check: deps
+	./.ci/deps.sh mpi
+	$(MAKE) MPI=1 bin-mpi/pangu
+	tests/mpi_test.sh bin-mpi/pangu
+
 clean:
-	rm -rf build build-asan build-ubsan bin bin-asan bin-ubsan out
+	rm -rf build build-asan build-ubsan build-mpi bin bin-asan bin-ubsan bin-mpi out

@@ -5,6 +5,9 @@
 set -e
 pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev netcdf-bin nco"
 case "${1:-build}" in
+  mpi) pkgs="$pkgs libopenmpi-dev openmpi-bin" ;;
+esac
+case "${1:-build}" in
   reference|all) pkgs="$pkgs python3-torch python3-h5py python3-netcdf4 python3-numpy" ;;
 esac
 missing=""

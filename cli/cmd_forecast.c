@@ -15,6 +15,9 @@
 #include "../model/model.h"
 #include "../util/util.h"
 #include "cli.h"
+#ifdef PANGU_MPI
+#include <mpi.h>
+#endif
 
 static const cfg_key schema[] = {
     {"models", "model_*", NULL, "model file of each lead time, e.g. model_24h = pangu_24h.h5 (flag --model-24h)"},
@@ -314,9 +317,16 @@ int cli_forecast(int argc, char **argv) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
-    long total_calls = (long)ninit * plan.ncalls * (members > 1 ? members : 1), done_calls = 0;
+    int rank = 0, nranks = 1;
+#ifdef PANGU_MPI
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+#endif
+    int mine = 0; /* initial times of this rank: it % nranks == rank */
+    for (int it = rank; it < ninit; it += nranks) mine++;
+    long total_calls = (long)mine * plan.ncalls * (members > 1 ? members : 1), done_calls = 0;
     double t_start = util_now();
-    for (int it = 0; it < ninit && !status; it++) {
+    for (int it = rank; it < ninit && !status; it += nranks) {
         char out_path[4096], when[64];
         util_time_format(inits[it], when, sizeof when);
         if ((status = format_path(cfg_get(&c, "output"), inits[it], out_path, sizeof out_path))) break;

@@ -1,5 +1,8 @@
 /* pangu: the Pangu-Weather forecaster's single binary. */
 #include <hdf5.h>
+#ifdef PANGU_MPI
+#include <mpi.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +67,18 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+#ifdef PANGU_MPI
+            MPI_Init(&argc, &argv);
+            int rc = commands[i].run(argc - 1, argv + 1), worst = rc;
+            /* Every rank exits with the worst status of all. */
+            MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+            MPI_Finalize();
+            return worst;
+#else
+            return commands[i].run(argc - 1, argv + 1);
+#endif
+        }
     fprintf(stderr, "pangu: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
