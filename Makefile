@@ -52,6 +52,7 @@ check: deps
 	OMP_NUM_THREADS=2 $(BIN)/pangu-tests
 	tests/cli_test.sh $(BIN)/pangu
 	tests/forecast_test.sh $(BIN)/pangu
+	tests/data_test.sh $(BIN)/pangu
 test: check
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../data/data.h"
 #include "../io/io.h"
 #include "../model/model.h"
 #include "../util/util.h"
@@ -113,7 +114,7 @@ static int parse_floats(const char *s, float *out, int max) {
 }
 
 int cli_init(int argc, char **argv) {
-    const char *preset = "tiny", *out = NULL;
+    const char *preset = "tiny", *out = NULL, *stats = NULL, *constants = NULL;
     model_config c;
     int status;
     unsigned long long seed = 0;
@@ -128,6 +129,8 @@ int cli_init(int argc, char **argv) {
         if (!v) return fprintf(stderr, "pangu init: option %s needs a value\n", a), 2;
         if (strcmp(a, "--preset") == 0) continue;
         else if (strcmp(a, "--out") == 0) out = v;
+        else if (strcmp(a, "--stats") == 0) stats = v;
+        else if (strcmp(a, "--constants") == 0) constants = v;
         else if (strcmp(a, "--grid") == 0) {
             int g[2];
             bad = cli_parse_ints(v, g, 2);
@@ -148,7 +151,9 @@ int cli_init(int argc, char **argv) {
     model m;
     if ((status = model_create(&m, &c))) return cli_error("init", status);
     model_init_random(&m, seed, (float)std);
-    status = model_save(&m, out);
+    if (stats) status = data_stats_read(stats, c.levels, c.nlev, m.upper_mean, m.upper_std, m.surface_mean, m.surface_std);
+    if (!status && constants) status = data_constants_read(constants, c.H, c.W, m.constants);
+    if (!status) status = model_save(&m, out);
     if (!status)
         fprintf(stderr, "pangu init: wrote %s (%zu parameters, %d x %d grid, lead %d h)\n", out,
                 model_trainable_count(&m), c.H, c.W, c.lead_hours);

@@ -22,7 +22,8 @@ static const struct {
     {"info", cli_info, "M.h5\n         configuration, lead time, parameter count, FLOPs per step"},
     {"init", cli_init,
      "--preset tiny|small|full [--grid H,W] [--dim C] [--depths a,b,c,d] [--heads a,b,c,d]\n"
-     "         [--window z,h,w] [--levels p1,p2,...] [--lead H] [--seed S] [--std X] --out M.h5\n"
+     "         [--window z,h,w] [--levels p1,p2,...] [--lead H] [--seed S] [--std X]\n"
+     "         [--stats STATS.nc] [--constants INVARIANT.nc] --out M.h5\n"
      "         a randomly initialised model"},
     {"plan", cli_plan,
      "--leads SPEC [--models 1,3,6,24]\n"
@@ -30,6 +31,9 @@ static const struct {
     {"forecast", cli_forecast,
      "[--config FILE] [--model-24h M.h5 ...] [--input FILES] [--init TIMES] [--leads SPEC] [--output PATTERN]\n"
      "         batch forecasts through the lead-time hierarchy (pangu forecast --help for every key)"},
+    {"stats", cli_stats,
+     "--input FILES [--start T] [--end T] [--every H] [--climatology-hours 6] [--smoothing 61] --output S.nc\n"
+     "         per variable and level mean and std (and a day-of-year climatology) over a period"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 

@@ -648,3 +648,66 @@ int io_state_read(io_state *s, const char *const *paths, int npaths, long time_i
     io_series_close(series);
     return status;
 }
+
+int io_series_describe(const io_series *s, int *H, int *W, float *levels, int *nlev) {
+    const io_file *f = &s->files[0];
+    *H = (int)f->nlat, *W = (int)f->nlon, *nlev = 0;
+    for (int i = 0; i < s->nfiles; i++)
+        if (s->files[i].nlev && s->files[i].has[0]) {
+            const io_file *g = &s->files[i];
+            if (g->nlev > IO_MAX_LEVELS)
+                return util_fail(UTIL_EFORMAT, "%s: %zu levels, at most %d supported", g->path, g->nlev, IO_MAX_LEVELS);
+            for (size_t k = 0; k < g->nlev; k++) levels[k] = (float)g->lev[k];
+            *nlev = (int)g->nlev;
+            break;
+        }
+    for (int a = 0; a < *nlev; a++) /* descending pressure: surface first, as the model orders levels */
+        for (int b = a + 1; b < *nlev; b++)
+            if (levels[b] > levels[a]) {
+                float t = levels[a];
+                levels[a] = levels[b], levels[b] = t;
+            }
+    return UTIL_OK;
+}
+
+int io_read_field(const char *path, const char *name, int H, int W, float *out) {
+    io_file f;
+    int status, varid;
+    memset(&f, 0, sizeof f);
+    f.path = path, f.nc = -1, f.kind = KIND_NC;
+    f.lat_dim = f.lon_dim = f.lev_dim = f.time_dim = -1;
+    size_t HW = (size_t)H * W, *perm = NULL;
+    float *field = NULL, *tmp = NULL;
+    double *lon = NULL;
+    if ((status = open_nc(&f))) goto done;
+    if (f.nlat != (size_t)H || f.nlon != (size_t)W) {
+        status = util_fail(UTIL_EFORMAT, "%s: grid is %zu x %zu, expected %d x %d (coarsen with pangu regrid)", path, f.nlat,
+                           f.nlon, H, W);
+        goto done;
+    }
+    if (nc_inq_varid(f.nc, name, &varid) != NC_NOERR) {
+        status = util_fail(UTIL_EFORMAT, "%s: no variable '%s'", path, name);
+        goto done;
+    }
+    var_handle h;
+    /* Fit as a surface field (index of msl: no level dimension allowed). */
+    if (!fit_var(&f, IO_NUPPER, varid, 0, &h)) {
+        status = util_fail(UTIL_EFORMAT, "%s: variable '%s' is not a (time,) latitude, longitude field", path, name);
+        goto done;
+    }
+    h.mul = 1, h.add = 0; /* no unit conversion: the caller knows the field */
+    perm = malloc(sizeof(size_t) * W), lon = malloc(sizeof(double) * W);
+    field = malloc(sizeof(float) * HW), tmp = malloc(sizeof(float) * HW);
+    if (!perm || !lon || !field || !tmp) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((status = read_nc_field(&f, &h, 0, -1, field, tmp)) || (status = lon_order(&f, perm, lon))) goto done;
+    int flip = H > 1 && f.lat[0] < f.lat[H - 1];
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) out[(size_t)i * W + j] = field[(size_t)(flip ? H - 1 - i : i) * W + perm[j]];
+done:
+    close_file(&f);
+    free(perm), free(lon), free(field), free(tmp);
+    return status;
+}

@@ -1,0 +1,285 @@
+/* data stats: normalisation statistics and climatology, streamed. */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <netcdf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../io/io.h"
+#include "../util/util.h"
+#include "data.h"
+
+int data_stats_init(data_stats *st, int H, int W, const float *levels, int nlev, int clim_hours) {
+    memset(st, 0, sizeof *st);
+    if (nlev < 1 || nlev > 64) return util_fail(UTIL_EINVAL, "%d levels: expected 1 to 64", nlev);
+    st->H = H, st->W = W, st->nlev = nlev, st->nfields = 5 * nlev + 4;
+    memcpy(st->levels, levels, sizeof(float) * nlev);
+    st->first_time = st->last_time = NAN;
+    if (clim_hours > 0) {
+        if (24 % clim_hours) return util_fail(UTIL_EINVAL, "climatology every %d h: must divide 24", clim_hours);
+        st->clim_hours = clim_hours, st->clim_slots = 24 / clim_hours;
+        size_t n = (size_t)366 * st->clim_slots * st->nfields * H * W;
+        st->clim_sum = calloc(n, sizeof(float));
+        st->clim_count = calloc((size_t)366 * st->clim_slots, sizeof(int));
+        if (!st->clim_sum || !st->clim_count) {
+            data_stats_free(st);
+            return util_fail(UTIL_ENOMEM, "a climatology of %d x %d x %d fields needs %.1f GB: use a coarser grid "
+                                          "(pangu regrid) or fewer hours per day",
+                             H, W, 5 * nlev + 4, n * 4.0 / 1e9);
+        }
+    }
+    return UTIL_OK;
+}
+
+void data_stats_free(data_stats *st) {
+    free(st->clim_sum);
+    free(st->clim_count);
+    st->clim_sum = NULL, st->clim_count = NULL;
+}
+
+int data_stats_add(data_stats *st, const float *upper, const float *surface, double time) {
+    size_t HW = (size_t)st->H * st->W;
+    int slot = -1, doy = 0;
+    if (st->clim_sum && !isnan(time)) {
+        int y, mo, d, h, mi, s;
+        util_time_fields(time, &y, &mo, &d, &h, &mi, &s);
+        if (mi == 0 && s == 0 && h % st->clim_hours == 0) slot = h / st->clim_hours, doy = util_day_of_year(time) - 1;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int f = 0; f < st->nfields; f++) {
+        const float *x = f < 5 * st->nlev ? upper + (size_t)f * HW : surface + (size_t)(f - 5 * st->nlev) * HW;
+        /* Two-pass mean and M2 of this field, then Chan's merge. */
+        double m = 0, m2 = 0;
+        for (size_t i = 0; i < HW; i++) m += x[i];
+        m /= (double)HW;
+        for (size_t i = 0; i < HW; i++) m2 += (x[i] - m) * (x[i] - m);
+        double n = st->count[f], nb = (double)HW, delta = m - st->mean[f];
+        st->mean[f] += delta * nb / (n + nb);
+        st->m2[f] += m2 + delta * delta * n * nb / (n + nb);
+        st->count[f] = n + nb;
+        if (slot >= 0) {
+            float *c = st->clim_sum + (((size_t)doy * st->clim_slots + slot) * st->nfields + f) * HW;
+            for (size_t i = 0; i < HW; i++) c[i] += x[i];
+        }
+    }
+    if (slot >= 0) st->clim_count[doy * st->clim_slots + slot]++;
+    st->ntimes++;
+    if (!isnan(time)) {
+        if (isnan(st->first_time) || time < st->first_time) st->first_time = time;
+        if (isnan(st->last_time) || time > st->last_time) st->last_time = time;
+    }
+    return UTIL_OK;
+}
+
+static const char *field_var(int f, int nlev) {
+    return f < 5 * nlev ? io_upper_names[f / nlev] : io_surface_names[f - 5 * nlev];
+}
+
+#define NC(call)                                                                                             \
+    do {                                                                                                     \
+        int rc_ = (call);                                                                                    \
+        if (rc_ != NC_NOERR) {                                                                               \
+            status = util_fail(UTIL_EIO, "%s: cannot write statistics (%s)", path, nc_strerror(rc_));        \
+            goto done;                                                                                       \
+        }                                                                                                    \
+    } while (0)
+
+static int text(int nc, int varid, const char *name, const char *value) {
+    return nc_put_att_text(nc, varid, name, strlen(value), value);
+}
+
+int data_stats_write(const data_stats *st, const char *path, int smoothing_days, const char *source) {
+    int status = UTIL_OK, nc = -1;
+    char tmp[4200];
+    float *slab = NULL;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    if (smoothing_days < 0 || (smoothing_days > 0 && smoothing_days % 2 == 0) || smoothing_days > 365)
+        return util_fail(UTIL_EINVAL, "smoothing window %d days: expected 0 or an odd number up to 365", smoothing_days);
+    int d_lev, d_doy = -1, d_hour = -1, d_lat = -1, d_lon = -1, v_lev, v_doy, v_hour, v_lat, v_lon;
+    int mean_id[9], std_id[9], clim_id[9];
+    NC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
+    NC(nc_def_dim(nc, "level", (size_t)st->nlev, &d_lev));
+    NC(nc_def_var(nc, "level", NC_FLOAT, 1, &d_lev, &v_lev));
+    NC(text(nc, v_lev, "units", "hPa"));
+    NC(text(nc, v_lev, "standard_name", "air_pressure"));
+    if (st->clim_sum) {
+        NC(nc_def_dim(nc, "dayofyear", 366, &d_doy));
+        NC(nc_def_dim(nc, "hour", (size_t)st->clim_slots, &d_hour));
+        NC(nc_def_dim(nc, "latitude", (size_t)st->H, &d_lat));
+        NC(nc_def_dim(nc, "longitude", (size_t)st->W, &d_lon));
+        NC(nc_def_var(nc, "dayofyear", NC_INT, 1, &d_doy, &v_doy));
+        NC(text(nc, v_doy, "long_name", "day of year (1 = 1 January)"));
+        NC(nc_def_var(nc, "hour", NC_INT, 1, &d_hour, &v_hour));
+        NC(text(nc, v_hour, "long_name", "hour of day (UTC)"));
+        NC(nc_def_var(nc, "latitude", NC_DOUBLE, 1, &d_lat, &v_lat));
+        NC(text(nc, v_lat, "units", "degrees_north"));
+        NC(text(nc, v_lat, "standard_name", "latitude"));
+        NC(nc_def_var(nc, "longitude", NC_DOUBLE, 1, &d_lon, &v_lon));
+        NC(text(nc, v_lon, "units", "degrees_east"));
+        NC(text(nc, v_lon, "standard_name", "longitude"));
+    }
+    for (int v = 0; v < 9; v++) {
+        int upper = v < 5;
+        const char *name = upper ? io_upper_names[v] : io_surface_names[v - 5];
+        char vname[64];
+        snprintf(vname, sizeof vname, "%s_mean", name);
+        NC(nc_def_var(nc, vname, NC_DOUBLE, upper ? 1 : 0, &d_lev, &mean_id[v]));
+        NC(text(nc, mean_id[v], "long_name", "mean over all grid points and times"));
+        snprintf(vname, sizeof vname, "%s_std", name);
+        NC(nc_def_var(nc, vname, NC_DOUBLE, upper ? 1 : 0, &d_lev, &std_id[v]));
+        NC(text(nc, std_id[v], "long_name", "standard deviation over all grid points and times"));
+        clim_id[v] = -1;
+        if (st->clim_sum) {
+            int dims[5] = {d_doy, d_hour, d_lev, d_lat, d_lon}, dims3[4] = {d_doy, d_hour, d_lat, d_lon};
+            size_t chunk[5] = {1, 1, 1, (size_t)st->H, (size_t)st->W}, chunk3[4] = {1, 1, (size_t)st->H, (size_t)st->W};
+            NC(nc_def_var(nc, name, NC_FLOAT, upper ? 5 : 4, upper ? dims : dims3, &clim_id[v]));
+            NC(nc_def_var_chunking(nc, clim_id[v], NC_CHUNKED, upper ? chunk : chunk3));
+            NC(nc_def_var_deflate(nc, clim_id[v], 1, 1, 1));
+            float fill = NC_FILL_FLOAT;
+            NC(nc_def_var_fill(nc, clim_id[v], 0, &fill));
+            NC(text(nc, clim_id[v], "long_name", "climatology by day of year and hour"));
+        }
+    }
+    NC(text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
+    NC(text(nc, NC_GLOBAL, "title", "pangu-c statistics"));
+    NC(text(nc, NC_GLOBAL, "source", source ? source : "pangu stats"));
+    char period[160] = "unknown", a[64], b[64];
+    if (!isnan(st->first_time)) {
+        util_time_format(st->first_time, a, sizeof a);
+        util_time_format(st->last_time, b, sizeof b);
+        snprintf(period, sizeof period, "%s to %s, %ld times", a, b, st->ntimes);
+    }
+    NC(text(nc, NC_GLOBAL, "period", period));
+    NC(nc_put_att_int(nc, NC_GLOBAL, "smoothing_days", NC_INT, 1, &smoothing_days));
+    NC(nc_enddef(nc));
+    NC(nc_put_var_float(nc, v_lev, st->levels));
+    for (int f = 0; f < st->nfields; f++) {
+        int v = f < 5 * st->nlev ? f / st->nlev : 5 + f - 5 * st->nlev;
+        size_t k = f < 5 * st->nlev ? (size_t)(f % st->nlev) : 0;
+        double mean = st->mean[f], sd = st->count[f] > 1 ? sqrt(st->m2[f] / (st->count[f] - 1)) : NAN;
+        if (v < 5) {
+            NC(nc_put_var1_double(nc, mean_id[v], &k, &mean));
+            NC(nc_put_var1_double(nc, std_id[v], &k, &sd));
+        } else {
+            NC(nc_put_var_double(nc, mean_id[v], &mean));
+            NC(nc_put_var_double(nc, std_id[v], &sd));
+        }
+    }
+    if (st->clim_sum) {
+        int *days = malloc(sizeof(int) * 366), *hours = malloc(sizeof(int) * st->clim_slots);
+        double *lat = malloc(sizeof(double) * st->H), *lon = malloc(sizeof(double) * st->W);
+        if (!days || !hours || !lat || !lon) {
+            free(days), free(hours), free(lat), free(lon);
+            status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (int i = 0; i < 366; i++) days[i] = i + 1;
+        for (int i = 0; i < st->clim_slots; i++) hours[i] = i * st->clim_hours;
+        for (int i = 0; i < st->H; i++) lat[i] = st->H > 1 ? 90.0 - 180.0 * i / (st->H - 1) : 0;
+        for (int i = 0; i < st->W; i++) lon[i] = 360.0 * i / st->W;
+        int rc = nc_put_var_int(nc, v_doy, days);
+        if (rc == NC_NOERR) rc = nc_put_var_int(nc, v_hour, hours);
+        if (rc == NC_NOERR) rc = nc_put_var_double(nc, v_lat, lat);
+        if (rc == NC_NOERR) rc = nc_put_var_double(nc, v_lon, lon);
+        free(days), free(hours), free(lat), free(lon);
+        NC(rc);
+        size_t HW = (size_t)st->H * st->W;
+        int half = smoothing_days / 2;
+        slab = malloc(sizeof(float) * HW);
+        double *acc = malloc(sizeof(double) * HW);
+        if (!slab || !acc) {
+            free(acc);
+            status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
+        }
+        for (int d = 0; d < 366 && !status; d++)
+            for (int h = 0; h < st->clim_slots && !status; h++)
+                for (int f = 0; f < st->nfields && !status; f++) {
+                    /* Mean over the days of the window that have data (periodic in the year). */
+                    long n = 0;
+                    for (size_t i = 0; i < HW; i++) acc[i] = 0;
+                    for (int o = -half; o <= half; o++) {
+                        int dd = ((d + o) % 366 + 366) % 366, c = st->clim_count[dd * st->clim_slots + h];
+                        if (!c) continue;
+                        const float *src = st->clim_sum + (((size_t)dd * st->clim_slots + h) * st->nfields + f) * HW;
+                        for (size_t i = 0; i < HW; i++) acc[i] += src[i];
+                        n += c;
+                    }
+                    for (size_t i = 0; i < HW; i++) slab[i] = n ? (float)(acc[i] / n) : NC_FILL_FLOAT;
+                    int v = f < 5 * st->nlev ? f / st->nlev : 5 + f - 5 * st->nlev;
+                    size_t start[5] = {(size_t)d, (size_t)h, 0, 0, 0}, count[5] = {1, 1, 1, (size_t)st->H, (size_t)st->W};
+                    size_t start3[4] = {(size_t)d, (size_t)h, 0, 0}, count3[4] = {1, 1, (size_t)st->H, (size_t)st->W};
+                    if (v < 5) start[2] = (size_t)(f % st->nlev);
+                    int r = v < 5 ? nc_put_vara_float(nc, clim_id[v], start, count, slab)
+                                  : nc_put_vara_float(nc, clim_id[v], start3, count3, slab);
+                    if (r != NC_NOERR) {
+                        status = util_fail(UTIL_EIO, "%s: cannot write the climatology of '%s' (%s)", path,
+                                           field_var(f, st->nlev), nc_strerror(r));
+                    }
+                }
+        free(acc);
+        if (status) goto done;
+    }
+    int closing = nc;
+    nc = -1;
+    NC(nc_close(closing));
+    if (rename(tmp, path) != 0) status = util_fail(UTIL_EIO, "%s: cannot move the finished file into place", path);
+done:
+    free(slab);
+    if (nc >= 0) nc_close(nc);
+    if (status) unlink(tmp);
+    return status;
+}
+
+int data_stats_read(const char *path, const float *levels, int nlev, float *upper_mean, float *upper_std,
+                    float *surface_mean, float *surface_std) {
+    int nc, status = UTIL_OK, rc, varid, dimid;
+    size_t n;
+    float file_levels[256];
+    if ((rc = nc_open(path, NC_NOWRITE, &nc)) != NC_NOERR)
+        return util_fail(UTIL_EIO, "%s: cannot open the statistics file (%s)", path, nc_strerror(rc));
+    if (nc_inq_varid(nc, "level", &varid) != NC_NOERR || nc_inq_dimid(nc, "level", &dimid) != NC_NOERR ||
+        nc_inq_dimlen(nc, dimid, &n) != NC_NOERR || n > 256 || nc_get_var_float(nc, varid, file_levels) != NC_NOERR) {
+        status = util_fail(UTIL_EFORMAT, "%s: no level coordinate (is this a pangu stats file?)", path);
+        goto done;
+    }
+    for (int v = 0; v < 9; v++) {
+        int upper = v < 5;
+        const char *name = upper ? io_upper_names[v] : io_surface_names[v - 5];
+        for (int which = 0; which < 2; which++) {
+            char vname[64];
+            snprintf(vname, sizeof vname, "%s_%s", name, which ? "std" : "mean");
+            if (nc_inq_varid(nc, vname, &varid) != NC_NOERR) {
+                status = util_fail(UTIL_EFORMAT, "%s: variable '%s' missing", path, vname);
+                goto done;
+            }
+            for (int k = 0; k < (upper ? nlev : 1); k++) {
+                size_t idx = 0;
+                if (upper) {
+                    int found = -1;
+                    for (size_t i = 0; i < n; i++)
+                        if (fabsf(file_levels[i] - levels[k]) < 1e-3f * levels[k]) found = (int)i;
+                    if (found < 0) {
+                        status = util_fail(UTIL_EFORMAT, "%s: level %g hPa missing", path, levels[k]);
+                        goto done;
+                    }
+                    idx = (size_t)found;
+                }
+                double val;
+                if (nc_get_var1_double(nc, varid, upper ? &idx : NULL, &val) != NC_NOERR || !isfinite(val) ||
+                    (which && !(val > 0))) {
+                    status = util_fail(UTIL_EFORMAT, "%s: '%s' unreadable or not a valid value", path, vname);
+                    goto done;
+                }
+                float *dst = upper ? (which ? upper_std : upper_mean) + v * nlev + k
+                                   : (which ? surface_std : surface_mean) + (v - 5);
+                *dst = (float)val;
+            }
+        }
+    }
+done:
+    nc_close(nc);
+    return status;
+}

@@ -1,0 +1,43 @@
+#!/bin/bash
+# pangu stats against NCO on the same files, and init with statistics and
+# constant masks from files. Usage: tests/data_test.sh bin/pangu
+set -u
+pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
+fx="$(cd "$(dirname "$0")" && pwd)/fixtures"
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+cd "$t" || exit 1
+pass=0 fail=0
+check() { if eval "$2"; then pass=$((pass + 1)); echo "  ok: $1"; else fail=$((fail + 1)); echo "  FAILED: $1"; fi; }
+# |a - b| <= tol * |b|
+close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; exit !(d <= t * m + 1e-30) }'; }
+echo "data tests"
+$pangu stats --input "$fx/small_in.nc" --input "$fx/small_out.nc" --output st.nc 2>/dev/null
+ncrcat -O "$fx/small_in.nc" "$fx/small_out.nc" all.nc
+ncwa -O -a time,latitude,longitude all.nc mean.nc
+ncbo -O --op_typ=sub all.nc mean.nc anom.nc
+ncwa -O -y rmssdn -a time,latitude,longitude anom.nc sd.nc
+val() { ncks -H -C -s '%.12g\n' -v "$2" "$1" | sed -n "${3:-1}p"; }
+for v in z t q; do
+  check "stats: $v mean at 500 hPa equals NCO's (ncwa)" "close $(val st.nc ${v}_mean 6) $(val mean.nc $v 6) 1e-6"
+  check "stats: $v std at 500 hPa equals NCO's (ncbo, ncwa -y rmssdn)" "close $(val st.nc ${v}_std 6) $(val sd.nc $v 6) 1e-5"
+done
+for v in msl t2m; do
+  check "stats: $v mean and std equal NCO's" "close $(val st.nc ${v}_mean) $(val mean.nc $v) 1e-6 && close $(val st.nc ${v}_std) $(val sd.nc $v) 1e-5"
+done
+# Statistics and constants into a model file.
+ncap2 -O -v -s 'lsm[$latitude,$longitude]=0.0f; lsm(5:20,10:30)=1.0f; slt=lsm*3.0f; z=lsm*9806.65f' "$fx/small_in.nc" inv.nc
+$pangu init --preset small --stats st.nc --constants inv.nc --out m.h5 2>err; rc=$?
+check "init takes statistics and constants from files" "[ $rc -eq 0 ]"
+# surface_std of the model is (msl, u10, v10, t2m): its last value is t2m's std.
+sstd=$(h5dump -d normalization.surface_std -y -w 0 m.h5 2>/dev/null | sed -n '/DATA {/,/}/p' | tr ', ' '\n\n' | grep -E '^[-0-9.e+]+$' | tail -1)
+check "the model's t2m std is the statistics' ($sstd)" "close ${sstd:-0} $(val st.nc t2m_std) 1e-5"
+lsm=$(h5dump -d patch_embed.constants -y -w 0 m.h5 2>/dev/null | sed -n '/DATA {/,/}/p' | tr ', ' '\n\n' | grep -E '^[-0-9.e+]+$' | sort -u | wc -l)
+check "constants normalised from the invariant file (two values per mask: $lsm distinct)" "[ ${lsm:-0} -ge 2 ] && [ ${lsm:-0} -le 6 ]"
+$pangu stats --input "$fx/small_in.nc" --start 2001-01-01 --output none.nc 2>err; rc=$?
+check "stats: a period with no data is an error" "[ $rc -eq 2 ] && grep -q 'no times' err && [ ! -e none.nc ]"
+$pangu stats --input "$fx/custom_in.nc" --output st7.nc 2>/dev/null
+$pangu init --preset small --stats st7.nc --out bad.h5 2>err; rc=$?
+check "init: statistics lacking a model level" "[ $rc -eq 2 ] && grep -q 'level 925 hPa missing' err && [ ! -e bad.h5 ]"
+echo "data: $pass passed, $fail failed"
+[ $fail -eq 0 ]
