@@ -160,3 +160,47 @@ int cli_init(int argc, char **argv) {
     model_free(&m);
     return status ? cli_error("init", status) : 0;
 }
+
+int cli_grad(int argc, char **argv) {
+    const char *model_path = NULL, *input = NULL, *target = NULL, *output = NULL;
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) return fprintf(stderr, "pangu grad: option %s needs a value\n", a), 2;
+        if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--input")) input = v;
+        else if (!strcmp(a, "--target")) target = v;
+        else if (!strcmp(a, "--output")) output = v;
+        else return fprintf(stderr, "pangu grad: unknown option '%s'\n", a), 2;
+    }
+    if (!model_path || !input || !target || !output)
+        return fprintf(stderr, "usage: pangu grad --model M.h5 --input X.nc --target Y.nc --output G.h5\n"), 2;
+    model m;
+    io_state x = {0}, y = {0};
+    float *g = NULL;
+    double loss = 0;
+    int status = model_load(&m, model_path);
+    if (status) return cli_error("grad", status);
+    const model_config *c = &m.cfg;
+    if ((status = io_state_read(&x, &input, 1, 0, c->H, c->W, c->levels, c->nlev)) ||
+        (status = io_state_check_finite(&x, input)) ||
+        (status = io_state_read(&y, &target, 1, 0, c->H, c->W, c->levels, c->nlev)) ||
+        (status = io_state_check_finite(&y, target)))
+        goto done;
+    g = util_aligned_alloc(sizeof(float) * m.nparams);
+    if (!g) {
+        status = util_fail(UTIL_ENOMEM, "out of memory for gradients");
+        goto done;
+    }
+    double t0 = util_now();
+    if ((status = model_grad(&m, g, &loss, x.upper, x.surface, y.upper, y.surface, NULL, 0.25f))) goto done;
+    double t1 = util_now();
+    if ((status = model_write_tensors(output, &m, g, loss, 1))) goto done;
+    fprintf(stderr, "pangu grad: loss %.6f, forward and backward %.2f s, peak RSS %.0f MB\n", loss, t1 - t0,
+            util_peak_rss_kb() / 1024.0);
+done:
+    free(g);
+    io_state_free(&x);
+    io_state_free(&y);
+    model_free(&m);
+    return status ? cli_error("grad", status) : 0;
+}

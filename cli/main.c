@@ -34,6 +34,9 @@ static const struct {
     {"stats", cli_stats,
      "--input FILES [--start T] [--end T] [--every H] [--climatology-hours 6] [--smoothing 61] --output S.nc\n"
      "         per variable and level mean and std (and a day-of-year climatology) over a period"},
+    {"grad", cli_grad,
+     "--model M.h5 --input X.nc --target Y.nc --output G.h5\n"
+     "         training loss and the gradient of every trainable tensor for one sample"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 

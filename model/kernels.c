@@ -95,6 +95,13 @@ void model_shift_labels(int *labels, int Zp, int Hp, const int window[3]) {
         for (int h = 0; h < Hp; h++) labels[z * Hp + h] = shift_label(z, h, Zp, Hp, window[0], window[1]);
 }
 
+void model_window_labels(int *labels, int type, int Zp, int Hp, const int window[3]) {
+    int nWh = Hp / window[1], tz = type / nWh, th = type % nWh, N = window[0] * window[1] * window[2];
+    for (int i = 0; i < N; i++)
+        labels[i] = shift_label(tz * window[0] + i / (window[1] * window[2]), th * window[1] + i / window[2] % window[1],
+                                Zp, Hp, window[0], window[1]);
+}
+
 long model_window_token(int type, int r, int Z, int Hl, int Wl, const int window[3], const int shift[3]) {
     int wz = window[0], wh = window[1], ww = window[2], N = wz * wh * ww;
     int Zp = ceil_to(Z, wz), Hp = ceil_to(Hl, wh), nWh = Hp / wh;
@@ -209,13 +216,7 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         model_window_gather(xw, x, t, Z, Hl, Wl, C, win, shift);
         model_linear_forward(qkv, xw, blk->qkv_w, blk->qkv_b, rows, C, 3 * C);
         model_bias_gather(bias_t, blk->bias, bias_index, t, types, heads, N);
-        if (roll) {
-            /* Regions in the rolled, padded frame: the same for every window of a type. */
-            int tz = t / nWh, th = t % nWh;
-            for (int i = 0; i < N; i++)
-                labels[i] = shift_label(tz * win[0] + i / (win[1] * win[2]), th * win[1] + i / win[2] % win[1],
-                                        Zp, Hp, win[0], win[1]);
-        }
+        if (roll) model_window_labels(labels, t, Zp, Hp, win); /* the same for every window of a type */
         model_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores);
         float *pr = qkv;
         model_linear_forward(pr, xw, blk->proj_w, blk->proj_b, rows, C, C);

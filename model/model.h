@@ -113,6 +113,17 @@ int model_step(const model *m, float *upper_out, float *surface_out,
                const float *upper_in, const float *surface_in);
 
 
+/* ---- training (model/train.c) ----
+ * Loss of one sample, as pangu_ref.py's training_loss: mean |out - target| /
+ * std over upper-air values plus surface_weight (0.25) times the same over
+ * surface values; grad (laid out like params, nparams floats) accumulates
+ * (+=) the gradient of every trainable tensor. drop (2 per block, in layer
+ * order: attention and MLP branch scales, 0 for a dropped path and
+ * 1/(1-p) for a kept one) or NULL for none. Activations are recomputed per
+ * block, so memory is one block's activations plus every block's input. */
+int model_grad(const model *m, float *grad, double *loss, const float *upper_in, const float *surface_in,
+               const float *upper_target, const float *surface_target, const float *drop, float surface_weight);
+
 /* ---- lead-time hierarchy (model/plan.c) ----
  * Each lead is reached greedily (as many of the longest model as fit, then
  * the next); the calls form a tree whose shared prefixes are computed once.
@@ -161,6 +172,8 @@ void model_shift_labels(int *labels, int Zp, int Hp, const int window[3]);
  * (periodic in longitude), then window order (z, h, w) inside a window. */
 void model_window_gather(float *out, const float *x, int type, int Z, int Hl, int Wl, int C,
                          const int window[3], const int shift[3]);
+/* labels (N): the shift-mask region of each token of a window of type `type`. */
+void model_window_labels(int *labels, int type, int Zp, int Hp, const int window[3]);
 /* Token index in (Z, Hl, Wl) of row r of type `type`'s gathered windows, or
  * -1 for a padding token. */
 long model_window_token(int type, int r, int Z, int Hl, int Wl, const int window[3], const int shift[3]);

@@ -1,0 +1,613 @@
+/* model train: loss and gradients of every trainable parameter for one
+ * sample (llm.c style: one backward per layer, outputs first). The forward
+ * keeps only each block's input; a block's activations are recomputed just
+ * before its backward, so activation memory is one block plus the block
+ * inputs. Weight gradients accumulate (+=) so batches sum. */
+#define _DEFAULT_SOURCE
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+#include "model.h"
+
+static int ceil_to(int n, int m) { return (n + m - 1) / m * m; }
+static int lw(const model_config *c, int l) { return (l == 1 || l == 2) ? 2 * c->dim : c->dim; }
+static int lh(const model_config *c, int l) { return (l == 1 || l == 2) ? c->H2 : c->Ht; }
+static int lwd(const model_config *c, int l) { return (l == 1 || l == 2) ? c->W2 : c->Wt; }
+
+/* ---- row-parallel GEMMs (BLAS single-threaded inside) ---- */
+
+/* out (M, N) = in (M, K) @ w^T (w is (N, K)) + b */
+static void par_linear(float *out, const float *in, const float *w, const float *b, long M, int K, int N) {
+    long chunk = 512, nchunks = (M + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < nchunks; c++) {
+        long r0 = c * chunk, n = M - r0 < chunk ? M - r0 : chunk;
+        model_linear_forward(out + r0 * N, in + r0 * K, w, b, (int)n, K, N);
+    }
+}
+
+/* din (M, K) (+)= dout (M, N) @ w (w is (N, K)) */
+static void par_linear_dinput(float *din, const float *dout, const float *w, long M, int K, int N, float beta) {
+    long chunk = 512, nchunks = (M + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < nchunks; c++) {
+        long r0 = c * chunk, n = M - r0 < chunk ? M - r0 : chunk;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, K, N, 1.0f, dout + r0 * N, N, w, K, beta,
+                    din + r0 * K, K);
+    }
+}
+
+/* dw (N, K) += dout^T (dout is (M, N)) @ in (M, K); db (N) += column sums of dout.
+ * Split over the N output rows: disjoint writes, no atomics. */
+static void par_linear_dweight(float *dw, float *db, const float *dout, const float *in, long M, int K, int N) {
+    int nt = omp_get_max_threads(), per = (N + nt - 1) / nt;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < nt; t++) {
+        int n0 = t * per, n = N - n0 < per ? N - n0 : per;
+        if (n <= 0) continue;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, K, (int)M, 1.0f, dout + n0, N, in, K, 1.0f,
+                    dw + (size_t)n0 * K, K);
+        if (db)
+            for (int j = n0; j < n0 + n; j++) {
+                double s = 0;
+                for (long r = 0; r < M; r++) s += dout[r * N + j];
+                db[j] += (float)s;
+            }
+    }
+}
+
+/* LayerNorm backward of one row: dx (+)= ..., dw/db accumulate. */
+static void layernorm_backward_row(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                                   int C, int accumulate) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < C; i++) mean += x[i];
+    mean /= C;
+    for (int i = 0; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= C;
+    double rstd = 1.0 / sqrt(var + 1e-5), a = 0, b = 0;
+    for (int i = 0; i < C; i++) {
+        double xhat = (x[i] - mean) * rstd, g = (double)dy[i] * w[i];
+        a += g, b += g * xhat;
+        dw[i] += (float)(dy[i] * xhat);
+        db[i] += dy[i];
+    }
+    a /= C, b /= C;
+    for (int i = 0; i < C; i++) {
+        double xhat = (x[i] - mean) * rstd;
+        float v = (float)(rstd * ((double)dy[i] * w[i] - a - xhat * b));
+        dx[i] = accumulate ? dx[i] + v : v;
+    }
+}
+
+/* Per-thread partial LayerNorm parameter gradients, summed at the end. */
+typedef struct {
+    float *buf; /* (nthreads, 2, C) */
+    int C, nt;
+} ln_acc;
+
+static void ln_acc_reduce(const ln_acc *a, float *dw, float *db) {
+    for (int t = 0; t < a->nt; t++)
+        for (int i = 0; i < a->C; i++) {
+            dw[i] += a->buf[(size_t)t * 2 * a->C + i];
+            db[i] += a->buf[(size_t)t * 2 * a->C + a->C + i];
+        }
+}
+
+/* ---- gradients laid out like the parameters ---- */
+typedef struct {
+    const model *m;
+    float *g; /* nparams */
+} grads;
+
+static float *G(const grads *gr, const float *param) { return gr->g + (param - gr->m->params); }
+
+/* ---- one Earth-specific block: forward with cache, backward ---- */
+
+typedef struct {
+    float *xw, *qkv, *att, *pr; /* (Tp, C), (Tp, 3C), (Tp, C), (Tp, C) */
+    float *xmid, *h, *y;        /* (T, C), (T, 4C), (T, C) */
+    float *tmp4;                /* (T, 4C) gelu output / hidden gradients */
+    float *d1, *d2;             /* (Tp, 3C), (Tp, C) */
+    float *scores;              /* nthreads * (heads+2) * N * N */
+    float *lnbuf;               /* nthreads * 2 * C */
+} block_cache;
+
+static void block_forward_cached(float *xout, const float *xin, const model_block *blk, const model_config *c, int layer,
+                                 int roll, const int *bias_index, block_cache *bc, const float *drop) {
+    int Z = c->Z, Hl = lh(c, layer), Wl = lwd(c, layer), C = lw(c, layer), heads = c->heads[layer];
+    const int *win = c->window;
+    int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
+    int Zp = ceil_to(Z, win[0]), Hp = ceil_to(Hl, win[1]), types = (Zp / win[0]) * (Hp / win[1]);
+    int shift[3] = {0, 0, 0};
+    if (roll)
+        for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
+    long T = (long)Z * Hl * Wl, Tp = (long)types * rows;
+    float s_attn = drop ? drop[0] : 1.0f, s_mlp = drop ? drop[1] : 1.0f;
+    for (int t = 0; t < types; t++) model_window_gather(bc->xw + (size_t)t * rows * C, xin, t, Z, Hl, Wl, C, win, shift);
+    par_linear(bc->qkv, bc->xw, blk->qkv_w, blk->qkv_b, Tp, C, 3 * C);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < types; t++) {
+        float *sc = bc->scores + (size_t)omp_get_thread_num() * (heads + 2) * N * N;
+        int labels[N];
+        model_window_labels(labels, t, Zp, Hp, win);
+        model_bias_gather(sc + (size_t)N * N, blk->bias, bias_index, t, types, heads, N);
+        model_window_attention(bc->att + (size_t)t * rows * C, bc->qkv + (size_t)t * rows * 3 * C, sc + (size_t)N * N,
+                               roll ? labels : NULL, nW, N, C, heads, sc);
+    }
+    par_linear(bc->pr, bc->att, blk->proj_w, blk->proj_b, Tp, C, C);
+    memcpy(bc->xmid, xin, sizeof(float) * T * C);
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < Tp; r++) {
+        long tok = model_window_token((int)(r / rows), (int)(r % rows), Z, Hl, Wl, win, shift);
+        if (tok < 0) continue;
+        float y[C];
+        model_layernorm_forward(y, bc->pr + r * C, blk->norm1_w, blk->norm1_b, 1, C);
+        for (int i = 0; i < C; i++) bc->xmid[tok * C + i] += s_attn * y[i];
+    }
+    par_linear(bc->h, bc->xmid, blk->fc1_w, blk->fc1_b, T, C, 4 * C);
+    model_gelu_forward(bc->tmp4, bc->h, (size_t)T * 4 * C);
+    par_linear(bc->y, bc->tmp4, blk->fc2_w, blk->fc2_b, T, 4 * C, C);
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < T; r++) {
+        float z[C];
+        model_layernorm_forward(z, bc->y + r * C, blk->norm2_w, blk->norm2_b, 1, C);
+        for (int i = 0; i < C; i++) xout[r * C + i] = bc->xmid[r * C + i] + s_mlp * z[i];
+    }
+}
+
+/* Attention backward of the nW windows of one type. dqkv (rows, 3C) from
+ * datt (rows, C); dbias_t (heads, N, N) accumulates the pre-softmax score
+ * gradients. sc holds 2 * N * N floats. */
+static void attention_backward(float *dqkv, float *dbias_t, const float *datt, const float *qkv, const float *bias_t,
+                               const int *labels, int nW, int N, int C, int heads, float *sc) {
+    int d = C / heads, ld = 3 * C;
+    float scale = (float)(1.0 / sqrt((double)d));
+    float *P = sc, *dP = sc + (size_t)N * N;
+    for (int w = 0; w < nW; w++) {
+        const float *base = qkv + (size_t)w * N * ld;
+        float *dbase = dqkv + (size_t)w * N * ld;
+        for (int h = 0; h < heads; h++) {
+            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
+            const float *dO = datt + (size_t)w * N * C + h * d;
+            const float *bt = bias_t + (size_t)h * N * N;
+            /* P = softmax(scale q k^T + bias + mask), recomputed */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, d, scale, q, ld, k, ld, 0.0f, P, N);
+            for (int i = 0; i < N; i++) {
+                float *s = P + (size_t)i * N, mx = -INFINITY, sum = 0;
+                for (int j = 0; j < N; j++) {
+                    s[j] += bt[i * N + j];
+                    if (labels && labels[i] != labels[j]) s[j] += -100.0f;
+                    if (s[j] > mx) mx = s[j];
+                }
+                for (int j = 0; j < N; j++) sum += (s[j] = expf(s[j] - mx));
+                for (int j = 0; j < N; j++) s[j] /= sum;
+            }
+            /* dv = P^T dO; dP = dO v^T */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, d, N, 1.0f, P, N, dO, C, 0.0f, dbase + 2 * C + h * d, ld);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, d, 1.0f, dO, C, v, ld, 0.0f, dP, N);
+            /* dS = P * (dP - rowsum(dP * P)) */
+            for (int i = 0; i < N; i++) {
+                float *p = P + (size_t)i * N, *dp = dP + (size_t)i * N;
+                double dot = 0;
+                for (int j = 0; j < N; j++) dot += (double)dp[j] * p[j];
+                for (int j = 0; j < N; j++) dp[j] = p[j] * (dp[j] - (float)dot);
+            }
+            float *db = dbias_t + (size_t)h * N * N;
+            for (int i = 0; i < N * N; i++) db[i] += dP[i];
+            /* dq = scale dS k; dk = scale dS^T q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, N, scale, dP, N, k, ld, 0.0f, dbase + h * d, ld);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, d, N, scale, dP, N, q, ld, 0.0f, dbase + C + h * d, ld);
+        }
+    }
+}
+
+/* dx (T, C) = gradient wrt the block input, given dxout (T, C) (may alias dx). */
+static void block_backward(float *dx, const float *dxout, const float *xin, const model_block *blk, const grads *gr,
+                           const model_config *c, int layer, int roll, const int *bias_index, block_cache *bc,
+                           const float *drop) {
+    int Z = c->Z, Hl = lh(c, layer), Wl = lwd(c, layer), C = lw(c, layer), heads = c->heads[layer];
+    const int *win = c->window;
+    int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
+    int Zp = ceil_to(Z, win[0]), Hp = ceil_to(Hl, win[1]), types = (Zp / win[0]) * (Hp / win[1]);
+    int shift[3] = {0, 0, 0};
+    if (roll)
+        for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
+    long T = (long)Z * Hl * Wl, Tp = (long)types * rows;
+    float s_attn = drop ? drop[0] : 1.0f, s_mlp = drop ? drop[1] : 1.0f;
+    int nt = omp_get_max_threads();
+    ln_acc acc = {bc->lnbuf, C, nt};
+    float *dxmid = bc->d2 + 0; /* reuse: (T, C) fits in (Tp, C) */
+    /* MLP branch: xout = xmid + s * LN2(y) */
+    float *dy = bc->d1; /* (T, C) */
+    memset(acc.buf, 0, sizeof(float) * 2 * C * nt);
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < T; r++) {
+        float *a = acc.buf + (size_t)omp_get_thread_num() * 2 * C, g[C];
+        for (int i = 0; i < C; i++) g[i] = s_mlp * dxout[r * C + i];
+        layernorm_backward_row(dy + r * C, a, a + C, g, bc->y + r * C, blk->norm2_w, C, 0);
+    }
+    ln_acc_reduce(&acc, G(gr, blk->norm2_w), G(gr, blk->norm2_b));
+    model_gelu_forward(bc->tmp4, bc->h, (size_t)T * 4 * C);
+    par_linear_dweight(G(gr, blk->fc2_w), G(gr, blk->fc2_b), dy, bc->tmp4, T, 4 * C, C);
+    par_linear_dinput(bc->tmp4, dy, blk->fc2_w, T, 4 * C, C, 0.0f); /* d gelu output */
+#pragma omp parallel for schedule(static)
+    for (long i = 0; i < T * 4 * C; i++) {
+        double x = bc->h[i];
+        double dg = 0.5 * (1 + erf(x * M_SQRT1_2)) + x * exp(-0.5 * x * x) * 0.3989422804014327;
+        bc->tmp4[i] = (float)(bc->tmp4[i] * dg);
+    }
+    par_linear_dweight(G(gr, blk->fc1_w), G(gr, blk->fc1_b), bc->tmp4, bc->xmid, T, C, 4 * C);
+    memcpy(dxmid, dxout, sizeof(float) * T * C);
+    par_linear_dinput(dxmid, bc->tmp4, blk->fc1_w, T, C, 4 * C, 1.0f);
+    /* Attention branch: xmid = xin + s * LN1(pr) at each token's window row. */
+    float *dpr = bc->d1; /* (Tp, C) */
+    memset(acc.buf, 0, sizeof(float) * 2 * C * nt);
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < Tp; r++) {
+        long tok = model_window_token((int)(r / rows), (int)(r % rows), Z, Hl, Wl, win, shift);
+        if (tok < 0) {
+            memset(dpr + r * C, 0, sizeof(float) * C);
+            continue;
+        }
+        float *a = acc.buf + (size_t)omp_get_thread_num() * 2 * C, g[C];
+        for (int i = 0; i < C; i++) g[i] = s_attn * dxmid[tok * C + i];
+        layernorm_backward_row(dpr + r * C, a, a + C, g, bc->pr + r * C, blk->norm1_w, C, 0);
+    }
+    ln_acc_reduce(&acc, G(gr, blk->norm1_w), G(gr, blk->norm1_b));
+    par_linear_dweight(G(gr, blk->proj_w), G(gr, blk->proj_b), dpr, bc->att, Tp, C, C);
+    float *datt = bc->att; /* the attention output is no longer needed */
+    par_linear_dinput(datt, dpr, blk->proj_w, Tp, C, C, 0.0f);
+    float *dqkv = bc->d1; /* (Tp, 3C): the projection gradient is no longer needed */
+    float *dbias = G(gr, blk->bias);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < types; t++) {
+        float *sc = bc->scores + (size_t)omp_get_thread_num() * (heads + 2) * N * N;
+        float *bias_t = sc + 2 * (size_t)N * N, *dbias_t = bc->scores + (size_t)nt * (heads + 2) * N * N +
+                                                           (size_t)t * heads * N * N;
+        int labels[N];
+        model_window_labels(labels, t, Zp, Hp, win);
+        model_bias_gather(bias_t, blk->bias, bias_index, t, types, heads, N);
+        memset(dbias_t, 0, sizeof(float) * heads * N * N);
+        attention_backward(dqkv + (size_t)t * rows * 3 * C, dbias_t, datt + (size_t)t * rows * C,
+                           bc->qkv + (size_t)t * rows * 3 * C, bias_t, roll ? labels : NULL, nW, N, C, heads, sc);
+        /* Scatter into the bias table: each type owns its column, so threads never collide. */
+        for (int h = 0; h < heads; h++)
+            for (int p = 0; p < N * N; p++)
+                dbias[((size_t)bias_index[p] * types + t) * heads + h] += dbias_t[(size_t)h * N * N + p];
+    }
+    par_linear_dweight(G(gr, blk->qkv_w), G(gr, blk->qkv_b), dqkv, bc->xw, Tp, C, 3 * C);
+    float *dxw = bc->xw; /* (Tp, C) */
+    par_linear_dinput(dxw, dqkv, blk->qkv_w, Tp, C, 3 * C, 0.0f);
+    /* dx = dxmid (residual) + window rows scattered back to their tokens. */
+    if (dx != dxmid) memcpy(dx, dxmid, sizeof(float) * T * C);
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < Tp; r++) {
+        long tok = model_window_token((int)(r / rows), (int)(r % rows), Z, Hl, Wl, win, shift);
+        if (tok < 0) continue;
+        for (int i = 0; i < C; i++) dx[tok * C + i] += dxw[r * C + i];
+    }
+    (void)xin;
+}
+
+/* Lay out one block's cache at base; returns the floats it spans (base may
+ * be NULL to only measure). */
+static size_t block_cache_carve(block_cache *bc, float *base, const model_config *c, int layer, int nt) {
+    int Hl = lh(c, layer), Wl = lwd(c, layer), N = c->window[0] * c->window[1] * c->window[2];
+    size_t C = lw(c, layer), T = (size_t)c->Z * Hl * Wl;
+    size_t types = (size_t)model_window_types(c, Hl), Tp = types * (Wl / c->window[2]) * N;
+    size_t big = Tp > T ? Tp : T;
+    size_t used = 0;
+#define TAKE(ptr, n) (ptr = base ? base + used : NULL, used += ((n) + 15) / 16 * 16)
+    TAKE(bc->xw, big * C);
+    TAKE(bc->qkv, Tp * 3 * C);
+    TAKE(bc->att, big * C);
+    TAKE(bc->pr, Tp * C);
+    TAKE(bc->xmid, T * C);
+    TAKE(bc->h, T * 4 * C);
+    TAKE(bc->y, T * C);
+    TAKE(bc->tmp4, T * 4 * C);
+    TAKE(bc->d1, big * 3 * C);
+    TAKE(bc->d2, big * C);
+    TAKE(bc->scores, (size_t)(nt * (c->heads[layer] + 2) + types * c->heads[layer]) * N * N);
+    TAKE(bc->lnbuf, (size_t)nt * 2 * C);
+#undef TAKE
+    return used;
+}
+
+static size_t block_cache_floats(const model_config *c, int nt) {
+    block_cache bc;
+    size_t need = 0;
+    for (int l = 0; l < 4; l++) {
+        size_t n = block_cache_carve(&bc, NULL, c, l, nt);
+        if (n > need) need = n;
+    }
+    return need;
+}
+
+/* ---- the whole network ---- */
+
+int model_grad(const model *m, float *grad, double *loss_out, const float *upper_in, const float *surface_in,
+               const float *upper_tgt, const float *surface_tgt, const float *drop, float surface_weight) {
+    const model_config *c = &m->cfg;
+    int nt = omp_get_max_threads(), C = c->dim;
+    int pz = c->patch[0], ph = c->patch[1], pw = c->patch[2], L = c->nlev, H = c->H, W = c->W;
+    size_t T1 = (size_t)c->Z * c->Ht * c->Wt, T2 = (size_t)c->Z * c->H2 * c->W2, HW = (size_t)H * W;
+    int K = MODEL_NUPPER * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = Ks > K ? Ks : K;
+    int nblocks = c->depths[0] + c->depths[1] + c->depths[2] + c->depths[3];
+    grads gr = {m, grad};
+    openblas_set_num_threads(1);
+    /* block inputs: layers 0 and 3 at (T1, C), layers 1 and 2 at (T2, 2C) */
+    size_t inputs = (size_t)(c->depths[0] + c->depths[3] + 2) * T1 * C + (size_t)(c->depths[1] + c->depths[2] + 1) * T2 * 2 * C;
+    size_t total = inputs + 4 * T1 * C + 2 * T2 * 4 * C + T1 * C + T1 * (size_t)Kr + 2 * T2 * 2 * C +
+                   block_cache_floats(c, nt) + (size_t)nt * model_scratch_floats(c) + 64 * 64;
+    util_arena arena;
+    int status = util_arena_init(&arena, sizeof(float) * total);
+    if (status) return status;
+#define ALLOC(n) ((float *)util_arena_alloc(&arena, sizeof(float) * (n)))
+    float *in0 = ALLOC((size_t)(c->depths[0] + 1) * T1 * C);  /* layer 0 block inputs, then its output (skip) */
+    float *in1 = ALLOC((size_t)(c->depths[1] + c->depths[2] + 1) * T2 * 2 * C);
+    float *in3 = ALLOC((size_t)(c->depths[3] + 1) * T1 * C);
+    float *dx1 = ALLOC(T1 * C), *dx4 = ALLOC(T1 * C), *tmp1 = ALLOC(T1 * C), *dskip = ALLOC(T1 * C);
+    float *dx2 = ALLOC(T2 * 2 * C), *tmp2 = ALLOC(T2 * 2 * C);
+    float *gbuf = ALLOC(T2 * 4 * C), *ybuf = ALLOC(T2 * 4 * C), *fbuf = ALLOC(T1 * C);
+    float *dY = ALLOC(T1 * (size_t)Kr);
+    float *cache = ALLOC(block_cache_floats(c, nt));
+    size_t stride = model_scratch_floats(c);
+    float *scratch = ALLOC(stride * nt);
+    (void)tmp1;
+    if (!scratch) {
+        util_arena_free(&arena);
+        return util_fail(UTIL_ENOMEM, "training arena too small (internal error)");
+    }
+    block_cache bc;
+    const float *dropb = drop;
+    /* ---- forward, keeping block inputs ---- */
+    model_patch_embed_forward(in0, m, upper_in, surface_in, scratch, stride);
+    int bi = 0;
+    for (int b = 0; b < c->depths[0]; b++, bi++) {
+        memcpy(in0 + (size_t)(b + 1) * T1 * C, in0 + (size_t)b * T1 * C, sizeof(float) * T1 * C);
+        float *x = in0 + (size_t)(b + 1) * T1 * C;
+        if (dropb) {
+            block_cache_carve(&bc, cache, c, 0, nt);
+            block_forward_cached(x, in0 + (size_t)b * T1 * C, &m->blocks[0][b], c, 0, b % 2, m->bias_index, &bc, dropb + 2 * bi);
+        } else
+            model_block_forward(x, &m->blocks[0][b], c, 0, b % 2, m->bias_index, scratch, stride);
+    }
+    float *skip = in0 + (size_t)c->depths[0] * T1 * C;
+    model_downsample_forward(in1, m, skip, scratch, stride);
+    int d12 = c->depths[1] + c->depths[2];
+    for (int k = 0; k < d12; k++, bi++) {
+        int l = k < c->depths[1] ? 1 : 2, b = k < c->depths[1] ? k : k - c->depths[1];
+        float *x = in1 + (size_t)(k + 1) * T2 * 2 * C;
+        memcpy(x, in1 + (size_t)k * T2 * 2 * C, sizeof(float) * T2 * 2 * C);
+        if (dropb) {
+            block_cache_carve(&bc, cache, c, l, nt);
+            block_forward_cached(x, in1 + (size_t)k * T2 * 2 * C, &m->blocks[l][b], c, l, b % 2, m->bias_index, &bc,
+                                 dropb + 2 * bi);
+        } else
+            model_block_forward(x, &m->blocks[l][b], c, l, b % 2, m->bias_index, scratch, stride);
+    }
+    model_upsample_forward(in3, m, in1 + (size_t)d12 * T2 * 2 * C, scratch, stride);
+    for (int b = 0; b < c->depths[3]; b++, bi++) {
+        float *x = in3 + (size_t)(b + 1) * T1 * C;
+        memcpy(x, in3 + (size_t)b * T1 * C, sizeof(float) * T1 * C);
+        if (dropb) {
+            block_cache_carve(&bc, cache, c, 3, nt);
+            block_forward_cached(x, in3 + (size_t)b * T1 * C, &m->blocks[3][b], c, 3, b % 2, m->bias_index, &bc, dropb + 2 * bi);
+        } else
+            model_block_forward(x, &m->blocks[3][b], c, 3, b % 2, m->bias_index, scratch, stride);
+    }
+    float *x4 = in3 + (size_t)c->depths[3] * T1 * C;
+    /* ---- patch recovery, loss and its gradient ---- */
+    double loss_u = 0, loss_s = 0;
+    size_t nu = (size_t)MODEL_NUPPER * L * HW, ns = (size_t)MODEL_NSURFACE * HW;
+    memset(dY, 0, sizeof(float) * T1 * Kr);
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : loss_u, loss_s)
+    for (size_t row = 0; row < (size_t)c->Z * c->Ht; row++) {
+        int z = (int)(row / c->Ht), ht = (int)(row % c->Ht);
+        int k = z == 0 ? MODEL_NSURFACE * ph * pw : K;
+        const float *w = z == 0 ? m->rec_sw : m->rec_w;
+        float *y = scratch + (size_t)omp_get_thread_num() * stride;
+        const float *a = skip + row * c->Wt * C, *b = x4 + row * c->Wt * C;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Wt, k, C, 1.0f, a, C, w, k, 0.0f, y, k);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Wt, k, C, 1.0f, b, C, w + (size_t)C * k, k, 1.0f, y, k);
+        float *dyr = dY + row * c->Wt * Kr;
+        for (int wt = 0; wt < c->Wt; wt++)
+            for (int e = 0; e < k; e++) {
+                int v, lev = 0, kh, kw;
+                if (z == 0) v = e / (ph * pw), kh = e / pw % ph, kw = e % pw;
+                else v = e / (pz * ph * pw), lev = (z - 1) * pz + e / (ph * pw) % pz, kh = e / pw % ph, kw = e % pw;
+                int lat = ht * ph + kh, lon = wt * pw + kw;
+                if (lat >= H || lon >= W || (z > 0 && lev >= L)) continue;
+                size_t at = (size_t)lat * W + lon;
+                float out, tgt, sd, mean;
+                if (z == 0) {
+                    sd = m->surface_std[v], mean = m->surface_mean[v], tgt = surface_tgt[v * HW + at];
+                    out = (y[(size_t)wt * k + e] + m->rec_sb[v]) * sd + mean;
+                } else {
+                    int s = v * L + lev;
+                    sd = m->upper_std[s], mean = m->upper_mean[s], tgt = upper_tgt[(size_t)s * HW + at];
+                    out = (y[(size_t)wt * k + e] + m->rec_b[v]) * sd + mean;
+                }
+                /* The reference's loss: mean |(out - target) / std|, surface weighted. */
+                float dn = (out - tgt) / sd;
+                float sg = dn > 0 ? 1.0f : dn < 0 ? -1.0f : 0.0f;
+                if (z == 0) {
+                    loss_s += fabsf(dn);
+                    dyr[(size_t)wt * Kr + e] = surface_weight * sg / (float)ns;
+                } else {
+                    loss_u += fabsf(dn);
+                    dyr[(size_t)wt * Kr + e] = sg / (float)nu;
+                }
+            }
+    }
+    *loss_out = loss_u / nu + surface_weight * loss_s / ns;
+    /* recovery weights: rows of z = 0 use the surface kernel */
+    {
+        size_t rows0 = (size_t)c->Ht * c->Wt, ks = (size_t)MODEL_NSURFACE * ph * pw;
+        /* dY rows have stride Kr; compact each part for the weight GEMMs */
+        float *dYs = gbuf, *dYu = ybuf; /* (rows0, ks), (T1 - rows0, K): both fit in T2*4C? use fresh views */
+        (void)dYs, (void)dYu;
+        /* surface part */
+        float *Ws = G(&gr, m->rec_sw), *Wu = G(&gr, m->rec_w);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)ks, (int)rows0, 1.0f, skip, C, dY, Kr, 1.0f, Ws, (int)ks);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)ks, (int)rows0, 1.0f, x4, C, dY, Kr, 1.0f,
+                    Ws + (size_t)C * ks, (int)ks);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, K, (int)(T1 - rows0), 1.0f, skip + rows0 * C, C,
+                    dY + rows0 * Kr, Kr, 1.0f, Wu, K);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, K, (int)(T1 - rows0), 1.0f, x4 + rows0 * C, C,
+                    dY + rows0 * Kr, Kr, 1.0f, Wu + (size_t)C * K, K);
+        float *bs = G(&gr, m->rec_sb), *bu = G(&gr, m->rec_b);
+        for (size_t r = 0; r < T1; r++)
+            for (int e = 0; e < (r < rows0 ? (int)ks : K); e++) {
+                float g = dY[r * Kr + e];
+                if (r < rows0) bs[e / (ph * pw)] += g;
+                else bu[e / (pz * ph * pw)] += g;
+            }
+        /* d[skip, x4] = dY @ W^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows0, C, (int)ks, 1.0f, dY, Kr, m->rec_sw, (int)ks,
+                    0.0f, dskip, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows0, C, (int)ks, 1.0f, dY, Kr,
+                    m->rec_sw + (size_t)C * ks, (int)ks, 0.0f, dx4, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, K, 1.0f, dY + rows0 * Kr, Kr, m->rec_w,
+                    K, 0.0f, dskip + rows0 * C, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, K, 1.0f, dY + rows0 * Kr, Kr,
+                    m->rec_w + (size_t)C * K, K, 0.0f, dx4 + rows0 * C, C);
+    }
+    /* ---- layer 3 (recompute each block, then its backward) ---- */
+    bi = nblocks - 1;
+    for (int b = c->depths[3] - 1; b >= 0; b--, bi--) {
+        block_cache_carve(&bc, cache, c, 3, nt);
+        block_forward_cached(tmp1, in3 + (size_t)b * T1 * C, &m->blocks[3][b], c, 3, b % 2, m->bias_index, &bc,
+                             dropb ? dropb + 2 * bi : NULL);
+        block_backward(dx4, dx4, in3 + (size_t)b * T1 * C, &m->blocks[3][b], &gr, c, 3, b % 2, m->bias_index, &bc,
+                       dropb ? dropb + 2 * bi : NULL);
+    }
+    /* ---- up-sampling backward ---- */
+    {
+        const float *xin = in1 + (size_t)d12 * T2 * 2 * C;
+        /* recompute y = xin W1^T and f = LN(y scattered, cropped) */
+        par_linear(ybuf, xin, m->up_w1, NULL, (long)T2, 2 * C, 4 * C);
+        for (size_t z = 0; z < (size_t)c->Z; z++)
+            for (int h = 0; h < c->Ht; h++)
+                for (int w = 0; w < c->Wt; w++) {
+                    size_t src = ((z * c->H2 + h / 2) * c->W2 + w / 2) * 4 * C + (size_t)((h % 2) * 2 + w % 2) * C;
+                    model_layernorm_forward(fbuf + ((z * c->Ht + h) * c->Wt + w) * C, ybuf + src, m->up_norm_w,
+                                            m->up_norm_b, 1, C);
+                }
+        par_linear_dweight(G(&gr, m->up_w2), NULL, dx4, fbuf, (long)T1, C, C);
+        par_linear_dinput(tmp1, dx4, m->up_w2, (long)T1, C, C, 0.0f); /* d f */
+        memset(gbuf, 0, sizeof(float) * T2 * 4 * C);                   /* d y */
+        float *dnw = G(&gr, m->up_norm_w), *dnb = G(&gr, m->up_norm_b);
+        for (size_t z = 0; z < (size_t)c->Z; z++)
+            for (int h = 0; h < c->Ht; h++)
+                for (int w = 0; w < c->Wt; w++) {
+                    size_t src = ((z * c->H2 + h / 2) * c->W2 + w / 2) * 4 * C + (size_t)((h % 2) * 2 + w % 2) * C;
+                    layernorm_backward_row(gbuf + src, dnw, dnb, tmp1 + ((z * c->Ht + h) * c->Wt + w) * C, ybuf + src,
+                                           m->up_norm_w, C, 0);
+                }
+        par_linear_dweight(G(&gr, m->up_w1), NULL, gbuf, xin, (long)T2, 2 * C, 4 * C);
+        par_linear_dinput(dx2, gbuf, m->up_w1, (long)T2, 2 * C, 4 * C, 0.0f);
+    }
+    /* ---- layers 2 and 1 ---- */
+    for (int k = d12 - 1; k >= 0; k--, bi--) {
+        int l = k < c->depths[1] ? 1 : 2, b = k < c->depths[1] ? k : k - c->depths[1];
+        block_cache_carve(&bc, cache, c, l, nt);
+        block_forward_cached(tmp2, in1 + (size_t)k * T2 * 2 * C, &m->blocks[l][b], c, l, b % 2, m->bias_index, &bc,
+                             dropb ? dropb + 2 * bi : NULL);
+        block_backward(dx2, dx2, in1 + (size_t)k * T2 * 2 * C, &m->blocks[l][b], &gr, c, l, b % 2, m->bias_index, &bc,
+                       dropb ? dropb + 2 * bi : NULL);
+    }
+    /* ---- down-sampling backward ---- */
+    {
+        /* recompute g = gather(skip) (T2, 4C) and n = LN(g) */
+        for (size_t z = 0; z < (size_t)c->Z; z++)
+            for (int h2 = 0; h2 < c->H2; h2++)
+                for (int w2 = 0; w2 < c->W2; w2++)
+                    for (int q = 0; q < 4; q++) {
+                        int h = 2 * h2 + q / 2, w = 2 * w2 + q % 2;
+                        float *dst = gbuf + (((z * c->H2 + h2) * c->W2 + w2) * 4 + q) * C;
+                        if (h < c->Ht && w < c->Wt) memcpy(dst, skip + ((z * c->Ht + h) * c->Wt + w) * C, sizeof(float) * C);
+                        else memset(dst, 0, sizeof(float) * C);
+                    }
+        model_layernorm_forward(ybuf, gbuf, m->down_norm_w, m->down_norm_b, (int)T2, 4 * C);
+        par_linear_dweight(G(&gr, m->down_w), NULL, dx2, ybuf, (long)T2, 4 * C, 2 * C);
+        par_linear_dinput(ybuf, dx2, m->down_w, (long)T2, 4 * C, 2 * C, 0.0f); /* d n, overwrites n */
+        float *dnw = G(&gr, m->down_norm_w), *dnb = G(&gr, m->down_norm_b);
+        memcpy(dx1, dskip, sizeof(float) * T1 * C);
+        float g4[4 * C];
+        for (size_t r = 0; r < T2; r++) {
+            layernorm_backward_row(g4, dnw, dnb, ybuf + r * 4 * C, gbuf + r * 4 * C, m->down_norm_w, 4 * C, 0);
+            size_t z = r / ((size_t)c->H2 * c->W2);
+            int h2 = (int)(r / c->W2 % c->H2), w2 = (int)(r % c->W2);
+            for (int q = 0; q < 4; q++) {
+                int h = 2 * h2 + q / 2, w = 2 * w2 + q % 2;
+                if (h >= c->Ht || w >= c->Wt) continue;
+                float *d = dx1 + ((z * c->Ht + h) * c->Wt + w) * C;
+                for (int i = 0; i < C; i++) d[i] += g4[q * C + i];
+            }
+        }
+    }
+    /* ---- layer 0 ---- */
+    for (int b = c->depths[0] - 1; b >= 0; b--, bi--) {
+        block_cache_carve(&bc, cache, c, 0, nt);
+        block_forward_cached(tmp1, in0 + (size_t)b * T1 * C, &m->blocks[0][b], c, 0, b % 2, m->bias_index, &bc,
+                             dropb ? dropb + 2 * bi : NULL);
+        block_backward(dx1, dx1, in0 + (size_t)b * T1 * C, &m->blocks[0][b], &gr, c, 0, b % 2, m->bias_index, &bc,
+                       dropb ? dropb + 2 * bi : NULL);
+    }
+    /* ---- patch embedding: weight gradients from the patches ---- */
+    {
+        size_t rows0 = (size_t)c->Ht * c->Wt;
+        float *P = dY; /* (T1, Kr) patches, rebuilt as the forward gathers them */
+        for (size_t row = 0; row < (size_t)c->Z * c->Ht; row++) {
+            int z = (int)(row / c->Ht), ht = (int)(row % c->Ht);
+            for (int wt = 0; wt < c->Wt; wt++) {
+                float *p = P + (row * c->Wt + wt) * Kr;
+                if (z == 0) {
+                    for (int ch = 0; ch < MODEL_NSURFACE + MODEL_NCONST; ch++)
+                        for (int kh = 0; kh < ph; kh++)
+                            for (int kw = 0; kw < pw; kw++) {
+                                int lat = ht * ph + kh, lon = wt * pw + kw;
+                                float v = 0;
+                                if (lat < H && lon < W) {
+                                    size_t at = (size_t)lat * W + lon;
+                                    v = ch < MODEL_NSURFACE
+                                            ? (surface_in[ch * HW + at] - m->surface_mean[ch]) / m->surface_std[ch]
+                                            : m->constants[(ch - MODEL_NSURFACE) * HW + at];
+                                }
+                                p[(ch * ph + kh) * pw + kw] = v;
+                            }
+                } else {
+                    for (int v = 0; v < MODEL_NUPPER; v++)
+                        for (int kz = 0; kz < pz; kz++)
+                            for (int kh = 0; kh < ph; kh++)
+                                for (int kw = 0; kw < pw; kw++) {
+                                    int lev = (z - 1) * pz + kz, lat = ht * ph + kh, lon = wt * pw + kw;
+                                    float val = 0;
+                                    if (lev < L && lat < H && lon < W) {
+                                        int s = v * L + lev;
+                                        val = (upper_in[(size_t)s * HW + (size_t)lat * W + lon] - m->upper_mean[s]) /
+                                              m->upper_std[s];
+                                    }
+                                    p[((v * pz + kz) * ph + kh) * pw + kw] = val;
+                                }
+                }
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ks, (int)rows0, 1.0f, dx1, C, P, Kr, 1.0f,
+                    G(&gr, m->embed_sw), Ks);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, K, (int)(T1 - rows0), 1.0f, dx1 + rows0 * C, C,
+                    P + rows0 * Kr, Kr, 1.0f, G(&gr, m->embed_w), K);
+        float *bs = G(&gr, m->embed_sb), *bu = G(&gr, m->embed_b);
+        for (size_t r = 0; r < T1; r++)
+            for (int i = 0; i < C; i++) (r < rows0 ? bs : bu)[i] += dx1[r * C + i];
+    }
+#undef ALLOC
+    util_arena_free(&arena);
+    return UTIL_OK;
+}
