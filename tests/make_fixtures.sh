@@ -20,3 +20,10 @@ make_case small --preset small --seed 2 --std 0.05 --lead 24
 # patch, unequal heads, a 5-latitude window.
 make_case custom --preset tiny --seed 3 --std 0.08 --lead 1 --config \
   '{"grid": [27, 93], "dim": 12, "depths": [1, 3, 2, 2], "heads": [3, 4, 6, 2], "window": [2, 5, 6], "levels": [1000, 850, 700, 500, 300, 200, 50]}'
+
+# Gradients: the reference's loss and parameter gradients for one sample.
+for name in tiny custom; do
+  $ref state --model "$dir/$name.h5" --out "$dir/${name}_target.nc" --seed 23
+  $ref grad --model "$dir/$name.h5" --input "$dir/${name}_in.nc" --target "$dir/${name}_target.nc" --out "$dir/${name}_grad.h5"
+done
+echo "gradient fixtures: $(du -ch "$dir"/*_grad.h5 "$dir"/*_target.nc | tail -1 | cut -f1)"
