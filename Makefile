@@ -1,7 +1,8 @@
 # pangu-c: Pangu-Weather in C.  make | make check | make demo | make bench
 CC ?= cc
-CFLAGS ?= -O2
-CFLAGS += -std=c11 -Wall -Wextra -Werror -fopenmp -I.
+# OPT: optimisation and instrumentation (the sanitizer targets change it).
+OPT ?= -O2
+CFLAGS = $(OPT) -std=c11 -Wall -Wextra -Werror -fopenmp -I.
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null)
 CFLAGS += $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread
@@ -57,15 +58,19 @@ test: check
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 asan: deps
-	$(MAKE) BUILD=build-asan BIN=bin-asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined" \
+	$(MAKE) BUILD=build-asan BIN=bin-asan OPT="$(SAN_FLAGS) -fsanitize=address,undefined" \
 	  bin-asan/pangu bin-asan/pangu-tests
 	ASAN_OPTIONS=detect_leaks=0 OMP_NUM_THREADS=2 bin-asan/pangu-tests
 	ASAN_OPTIONS=detect_leaks=0 tests/cli_test.sh bin-asan/pangu
+	ASAN_OPTIONS=detect_leaks=0 tests/forecast_test.sh bin-asan/pangu
+	ASAN_OPTIONS=detect_leaks=0 tests/data_test.sh bin-asan/pangu
 ubsan: deps
-	$(MAKE) BUILD=build-ubsan BIN=bin-ubsan CFLAGS="$(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined" \
+	$(MAKE) BUILD=build-ubsan BIN=bin-ubsan OPT="$(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined" \
 	  bin-ubsan/pangu bin-ubsan/pangu-tests
 	OMP_NUM_THREADS=2 bin-ubsan/pangu-tests
 	tests/cli_test.sh bin-ubsan/pangu
+	tests/forecast_test.sh bin-ubsan/pangu
+	tests/data_test.sh bin-ubsan/pangu
 
 bench: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/sgemm-bench
