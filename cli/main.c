@@ -37,6 +37,9 @@ static const struct {
     {"grad", cli_grad,
      "--model M.h5 --input X.nc --target Y.nc --output G.h5\n"
      "         training loss and the gradient of every trainable tensor for one sample"},
+    {"train", cli_train,
+     "[--config FILE] [--init M.h5] [--input FILES] [--train-start T] [--train-end T] [--steps N] ...\n"
+     "         train one lead-time model (pangu train --help for every key); --resume yes continues"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 

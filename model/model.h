@@ -99,6 +99,17 @@ int model_save(const model *m, const char *path); /* temporary file, then rename
  * (parameters, or gradients with trainable_only); `loss` becomes a root
  * attribute unless NaN. Temporary file, then rename. */
 int model_write_tensors(const char *path, const model *m, const float *block, double loss, int trainable_only);
+/* Training checkpoints: a model file (model_load reads it) plus the AdamW
+ * moments (nparams floats each), the step and the training configuration. */
+int model_checkpoint_save(const char *path, const model *m, const float *adam_m, const float *adam_v, long long step,
+                          const char *config_text);
+int model_checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, long long *step);
+
+/* AdamW (model/train.c): one update of every trainable tensor from grad
+ * (already averaged over the batch); decoupled weight decay on matrices and
+ * the Earth-specific bias, not on biases, LayerNorm parameters or constants. */
+void model_adamw_step(model *m, const float *grad, float *adam_m, float *adam_v, long long step, float lr,
+                      float weight_decay, float beta1, float beta2, float eps);
 
 /* Random initialisation (truncated normal, std, LayerNorm weight 1, biases 0)
  * and plausible normalisation statistics for an untrained model. */

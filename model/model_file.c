@@ -279,12 +279,104 @@ static int write_names_attr(hid_t file, const char *name, const char *const *nam
 }
 
 
+static int write_model_file(const char *path, const model *m, const float *block, double loss, int trainable_only,
+                            int (*extra)(hid_t file, const void *ctx), const void *ctx);
+
 int model_save(const model *m, const char *path) { return model_write_tensors(path, m, m->params, NAN, 0); }
+
+int model_write_tensors(const char *path, const model *m, const float *block, double loss, int trainable_only) {
+    return write_model_file(path, m, block, loss, trainable_only, NULL, NULL);
+}
+
+/* ---- checkpoints: a model file plus the optimiser state ---- */
+
+typedef struct {
+    const model *m;
+    const float *m1, *m2;
+    long long step;
+    const char *note;
+} ckpt;
+
+static int write_flat(hid_t file, const char *name, const float *x, size_t n) {
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t ds = space < 0 ? -1 : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0;
+    if (ds >= 0 && H5Dclose(ds) < 0) bad = 1;
+    if (space >= 0) H5Sclose(space);
+    return bad ? -1 : 0;
+}
+
+static int write_checkpoint_extra(hid_t file, const void *ctx) {
+    const ckpt *k = ctx;
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = space < 0 ? -1 : H5Acreate2(file, "checkpoint_step", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    int bad = attr < 0 || H5Awrite(attr, H5T_NATIVE_LLONG, &k->step) < 0;
+    if (attr >= 0 && H5Aclose(attr) < 0) bad = 1;
+    if (space >= 0) H5Sclose(space);
+    if (bad || write_flat(file, "optimizer.adam_m", k->m1, k->m->nparams) ||
+        write_flat(file, "optimizer.adam_v", k->m2, k->m->nparams) ||
+        (k->note && write_string_attr(file, "checkpoint_config", k->note)))
+        return -1;
+    return 0;
+}
+
+int model_checkpoint_save(const char *path, const model *m, const float *adam_m, const float *adam_v, long long step,
+                          const char *config_text) {
+    ckpt k = {m, adam_m, adam_v, step, config_text};
+    return write_model_file(path, m, m->params, NAN, 0, write_checkpoint_extra, &k);
+}
+
+static int read_flat(hid_t file, const char *path, const char *name, float *x, size_t n) {
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (ds < 0) return util_fail(UTIL_EFORMAT, "%s: '%s' missing (not a training checkpoint?)", path, name);
+    hid_t space = H5Dget_space(ds);
+    hssize_t count = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    int status = UTIL_OK;
+    if (count != (hssize_t)n) status = util_fail(UTIL_EFORMAT, "%s: '%s' has %lld values, expected %zu", path, name, (long long)count, n);
+    else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0)
+        status = util_fail(UTIL_EFORMAT, "%s: cannot read '%s'", path, name);
+    if (space >= 0) H5Sclose(space);
+    H5Dclose(ds);
+    return status;
+}
+
+int model_checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, long long *step) {
+    int status = model_load(m, path);
+    *adam_m = *adam_v = NULL;
+    if (status) return status;
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) {
+        model_free(m);
+        return util_fail(UTIL_EFORMAT, "%s: cannot open", path);
+    }
+    *adam_m = util_aligned_alloc(sizeof(float) * m->nparams);
+    *adam_v = util_aligned_alloc(sizeof(float) * m->nparams);
+    if (!*adam_m || !*adam_v) status = util_fail(UTIL_ENOMEM, "out of memory");
+    if (!status && H5Aexists(file, "checkpoint_step") <= 0)
+        status = util_fail(UTIL_EFORMAT, "%s: no checkpoint_step (a model file, not a training checkpoint)", path);
+    if (!status) {
+        hid_t attr = H5Aopen(file, "checkpoint_step", H5P_DEFAULT);
+        if (attr < 0 || H5Aread(attr, H5T_NATIVE_LLONG, step) < 0) status = util_fail(UTIL_EFORMAT, "%s: bad checkpoint_step", path);
+        if (attr >= 0) H5Aclose(attr);
+    }
+    if (!status) status = read_flat(file, path, "optimizer.adam_m", *adam_m, m->nparams);
+    if (!status) status = read_flat(file, path, "optimizer.adam_v", *adam_v, m->nparams);
+    H5Fclose(file);
+    if (status) {
+        free(*adam_m), free(*adam_v);
+        *adam_m = *adam_v = NULL;
+        model_free(m);
+    }
+    return status;
+}
 
 /* Write the configuration attributes and the tensors of `block` (laid out as
  * m->params) to path via a temporary file; `loss` is stored as a root
- * attribute unless NaN. Shared by model files and gradient files. */
-int model_write_tensors(const char *path, const model *m, const float *block, double loss, int trainable_only) {
+ * attribute unless NaN; `extra` adds more. Shared by model, gradient and
+ * checkpoint files. */
+static int write_model_file(const char *path, const model *m, const float *block, double loss, int trainable_only,
+                            int (*extra)(hid_t file, const void *ctx), const void *ctx) {
     const model_config *c = &m->cfg;
     int status = UTIL_OK, one = MODEL_FORMAT_VERSION;
     char tmp[4096];
@@ -329,6 +421,10 @@ int model_write_tensors(const char *path, const model *m, const float *block, do
             status = util_fail(UTIL_EIO, "%s: cannot write tensor '%s' (disk full?)", path, t->name);
             goto done;
         }
+    }
+    if (extra && extra(file, ctx)) {
+        status = util_fail(UTIL_EIO, "%s: cannot write the optimiser state (disk full?)", path);
+        goto done;
     }
 done:
     if (H5Fclose(file) < 0 && !status) status = util_fail(UTIL_EIO, "%s: cannot finish writing (disk full?)", path);

@@ -611,3 +611,24 @@ int model_grad(const model *m, float *grad, double *loss_out, const float *upper
     util_arena_free(&arena);
     return UTIL_OK;
 }
+
+void model_adamw_step(model *m, const float *grad, float *adam_m, float *adam_v, long long step, float lr,
+                      float weight_decay, float beta1, float beta2, float eps) {
+    double c1 = 1 - pow(beta1, (double)step), c2 = 1 - pow(beta2, (double)step);
+    for (int i = 0; i < m->ntensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        if (!t->trainable) continue;
+        size_t len = strlen(t->name);
+        int decay = t->rank >= 2 && !(len > 5 && !strcmp(t->name + len - 5, ".bias")) && !strstr(t->name, "norm");
+        float *p = m->params + t->offset, *mm = adam_m + t->offset, *vv = adam_v + t->offset;
+        const float *g = grad + t->offset;
+#pragma omp parallel for schedule(static)
+        for (size_t k = 0; k < t->count; k++) {
+            mm[k] = beta1 * mm[k] + (1 - beta1) * g[k];
+            vv[k] = beta2 * vv[k] + (1 - beta2) * g[k] * g[k];
+            double update = (mm[k] / c1) / (sqrt(vv[k] / c2) + eps);
+            if (decay) p[k] -= lr * weight_decay * p[k];
+            p[k] -= (float)(lr * update);
+        }
+    }
+}
