@@ -54,6 +54,7 @@ check: deps
 	tests/cli_test.sh $(BIN)/pangu
 	tests/forecast_test.sh $(BIN)/pangu
 	tests/data_test.sh $(BIN)/pangu
+	tests/train_test.sh $(BIN)/pangu
 test: check
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer

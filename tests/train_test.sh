@@ -1,0 +1,39 @@
+#!/bin/bash
+# pangu train end to end on a series a random 'teacher' model generates:
+# the loss falls, a stopped and resumed run equals an uninterrupted one,
+# and bad configurations fail clearly. Usage: tests/train_test.sh bin/pangu
+set -u
+pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
+fx="$(cd "$(dirname "$0")" && pwd)/fixtures"
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+cd "$t" || exit 1
+pass=0 fail=0
+check() { if eval "$2"; then pass=$((pass + 1)); echo "  ok: $1"; else fail=$((fail + 1)); echo "  FAILED: $1"; fi; }
+echo "train tests"
+$pangu init --preset tiny --lead 1 --seed 9 --std 0.03 --out teacher.h5 2>/dev/null
+cp "$fx/tiny_in.nc" s0.nc
+for k in $(seq 1 30); do $pangu step --model teacher.h5 --input s$((k - 1)).nc --output s$k.nc 2>/dev/null; done
+ncrcat -O $(for k in $(seq 0 30); do echo s$k.nc; done) series.nc
+$pangu init --preset tiny --lead 1 --seed 1 --out init.h5 2>/dev/null
+A="--init init.h5 --input series.nc --train-start 1900-01-01T00 --train-end 1900-01-01T20 --valid-start 1900-01-01T21
+   --valid-end 1900-01-02T05 --steps 40 --batch 2 --lr 2e-3 --validate-every 10 --checkpoint-every 15"
+$pangu train $A --output a.h5 --checkpoint cka.h5 --log a.csv 2>err; rc=$?
+check "train runs and writes the model ($(tail -1 err))" '[ $rc -eq 0 ] && [ -s a.h5 ] && [ $(wc -l <a.csv) -eq 41 ]'
+v10=$(awk -F, '$1 == 10 {print $3}' a.csv); v40=$(awk -F, '$1 == 40 {print $3}' a.csv)
+check "validation loss falls ($v10 at step 10, $v40 at step 40)" "awk -v a=$v10 -v b=$v40 'BEGIN { exit !(b < a) }'"
+check "the trained model forecasts" '$pangu step --model a.h5 --input "$fx/tiny_in.nc" --output f.nc 2>/dev/null'
+$pangu train $A --output b.h5 --checkpoint ckb.h5 --log b.csv --run-steps 17 2>/dev/null
+check "run_steps stops with a checkpoint and no model" '[ -s ckb.h5 ] && [ ! -e b.h5 ]'
+$pangu train $A --output b.h5 --checkpoint ckb.h5 --log b.csv --resume yes 2>/dev/null
+check "resumed run: same losses as an uninterrupted run" 'cmp -s <(cut -d, -f1-4 a.csv) <(cut -d, -f1-4 b.csv)'
+check "resumed run: the same model, bit for bit" 'h5diff -q a.h5 b.h5'
+$pangu train $A --output c.h5 --checkpoint ckc.h5 --train-start 2001-01-01 --train-end 2001-02-01 2>err; rc=$?
+check "no training pairs in the period: $(cat err)" '[ $rc -eq 2 ] && grep -q "no (t, t + 1 h) pairs" err && [ ! -e c.h5 ]'
+$pangu train --init init.h5 --input series.nc --steps 5 2>err; rc=$?
+check "a missing key is named: $(cat err)" '[ $rc -eq 2 ] && grep -q "missing key" err'
+printf '[optim]\nsteps = 5\nbatch_size = 2\n' >bad.ini
+$pangu train --config bad.ini 2>err; rc=$?
+check "unknown key with its line: $(cat err)" '[ $rc -eq 2 ] && grep -q "bad.ini:3: unknown key" err'
+echo "train: $pass passed, $fail failed"
+[ $fail -eq 0 ]
