@@ -40,6 +40,9 @@ static const struct {
     {"train", cli_train,
      "[--config FILE] [--init M.h5] [--input FILES] [--train-start T] [--train-end T] [--steps N] ...\n"
      "         train one lead-time model (pangu train --help for every key); --resume yes continues"},
+    {"synth", cli_synth,
+     "[--grid H,W] [--start T] [--hours N] [--step-hours K] [--format legacy|cds2024] --out DIR\n"
+     "         a synthetic reanalysis in ERA5 layouts (monthly pressure-level and single-level files)"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 
