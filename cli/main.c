@@ -43,6 +43,9 @@ static const struct {
     {"synth", cli_synth,
      "[--grid H,W] [--start T] [--hours N] [--step-hours K] [--format legacy|cds2024] --out DIR\n"
      "         a synthetic reanalysis in ERA5 layouts (monthly pressure-level and single-level files)"},
+    {"eval", cli_eval,
+     "--forecast F [...] --truth T [...] [--climatology C] [--baseline persistence|climatology|NAME=FILES]\n"
+     "         [--rmse-per-time] [--report DIR] --output scores.csv: verification scores"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 

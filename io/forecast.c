@@ -154,7 +154,6 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
         NC(text(nc, f->varid[v], "long_name", meta[v].long_name));
         NC(text(nc, f->varid[v], "standard_name", meta[v].standard_name));
         NC(text(nc, f->varid[v], "units", meta[v].units));
-        NC(text(nc, f->varid[v], "coordinates", "time forecast_period forecast_reference_time"));
         f->mean_id[v] = f->spread_id[v] = -1;
         if (d_member < 0) continue;
         for (int which = 0; which < 2; which++) {
@@ -169,7 +168,6 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
             NC(nc_def_var_fill(nc, id, 0, &fill));
             NC(text(nc, id, "long_name", lname));
             NC(text(nc, id, "units", meta[v].units));
-            NC(text(nc, id, "coordinates", "time forecast_period forecast_reference_time"));
             if (!which) NC(text(nc, id, "standard_name", meta[v].standard_name));
             *(which ? &f->spread_id[v] : &f->mean_id[v]) = id;
         }
