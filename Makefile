@@ -56,6 +56,7 @@ check: deps
 	tests/data_test.sh $(BIN)/pangu
 	tests/train_test.sh $(BIN)/pangu
 	tests/synth_test.sh $(BIN)/pangu
+	tests/eval_test.sh $(BIN)/pangu
 test: check
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
