@@ -25,7 +25,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
 
-.PHONY: all deps check test asan ubsan bench demo clean fixtures mpi-check
+.PHONY: all deps check test asan ubsan bench demo demo-models clean fixtures mpi-check
 all: $(BIN)/pangu
 
 deps:
@@ -82,10 +82,16 @@ $(BIN)/sgemm-bench: tests/sgemm_bench.c
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
-# Until trained models ship: a random small model and one step of it.
+# The main job: hierarchical and iterated-1h forecasts of the shipped demo
+# models on held-out synthetic data, verified with baselines (out/demo/).
 demo: deps
 	$(MAKE) $(BIN)/pangu
-	tests/demo.sh $(BIN)/pangu
+	configs/demo/run.sh $(BIN)/pangu
+
+# Retrain the shipped demo models (minutes each on 2 cores).
+demo-models: deps
+	$(MAKE) $(BIN)/pangu
+	configs/demo/train.sh $(BIN)/pangu
 
 # Regenerate the committed fixtures (needs the PyTorch reference).
 fixtures:
