@@ -25,7 +25,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
 
-.PHONY: all deps check test asan ubsan bench demo demo-models clean fixtures mpi-check
+.PHONY: all deps check test asan ubsan bench demo demo-models clean fixtures mpi-check fuzz
 all: $(BIN)/pangu
 
 deps:
@@ -104,5 +104,17 @@ mpi-check: deps
 	$(MAKE) MPI=1 bin-mpi/pangu
 	tests/mpi_test.sh bin-mpi/pangu
 
+# libFuzzer (clang from Debian) on the parsers: 60 s each.
+FUZZ_SEC ?= 60
+fuzz: deps
+	./.ci/deps.sh fuzz
+	@mkdir -p bin-fuzz out/fuzz/npy out/fuzz/cfg
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. io/npy.c util/util.c tests/fuzz_npy.c -lm -o bin-fuzz/fuzz_npy
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. configs/cfg.c util/util.c tests/fuzz_cfg.c -linih -lm -o bin-fuzz/fuzz_cfg
+	printf '\x93NUMPY\x01\x00v\x00{"descr": "<f4", "fortran_order": False, "shape": (5, 13, 721, 1440), }' >out/fuzz/npy/seed
+	printf '[a]\nx = 2\nmodel_24h = m.h5\n[b]\ny = 3\n' >out/fuzz/cfg/seed
+	bin-fuzz/fuzz_npy -max_total_time=$(FUZZ_SEC) out/fuzz/npy
+	bin-fuzz/fuzz_cfg -max_total_time=$(FUZZ_SEC) out/fuzz/cfg
+
 clean:
-	rm -rf build build-asan build-ubsan build-mpi bin bin-asan bin-ubsan bin-mpi out
+	rm -rf bin-fuzz build build-asan build-ubsan build-mpi bin bin-asan bin-ubsan bin-mpi out

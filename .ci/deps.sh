@@ -6,6 +6,7 @@ set -e
 pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox"
 case "${1:-build}" in
   mpi) pkgs="$pkgs libopenmpi-dev openmpi-bin" ;;
+  fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 esac
 case "${1:-build}" in
   reference|all) pkgs="$pkgs python3-torch python3-h5py python3-netcdf4 python3-numpy" ;;
