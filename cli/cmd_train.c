@@ -189,6 +189,21 @@ int cli_train(int argc, char **argv) {
     const char *ckpt = cfg_get(&c, "checkpoint");
     if (resume && access(ckpt, R_OK) == 0) {
         if ((status = model_checkpoint_load(ckpt, &m, &am, &av, &step))) goto done;
+        /* The checkpoint must be of this configuration's model. */
+        model init;
+        if ((status = model_load(&init, cfg_get(&c, "init")))) goto done;
+        model_config a = m.cfg, b = init.cfg;
+        model_free(&init);
+        if (memcmp(&a, &b, sizeof a) != 0) {
+            status = util_fail(UTIL_EINVAL, "%s: the checkpoint's model (grid %d x %d, dim %d, lead %d h) is not the "
+                                            "configured one (%s: grid %d x %d, dim %d, lead %d h)",
+                               ckpt, a.H, a.W, a.dim, a.lead_hours, cfg_get(&c, "init"), b.H, b.W, b.dim, b.lead_hours);
+            goto done;
+        }
+        if (step > steps) {
+            status = util_fail(UTIL_EINVAL, "%s: the checkpoint is at step %lld, beyond steps = %lld", ckpt, step, steps);
+            goto done;
+        }
         if (rank == 0) fprintf(stderr, "pangu train: resuming %s at step %lld\n", ckpt, step);
     } else {
         if ((status = model_load(&m, cfg_get(&c, "init")))) goto done;
@@ -297,6 +312,14 @@ int cli_train(int argc, char **argv) {
             if ((status = model_grad(&m, grad, &l, bx[cur][b].upper, bx[cur][b].surface, by[cur][b].upper,
                                      by[cur][b].surface, drop, sw)))
                 goto done;
+            if (!isfinite(l)) {
+                char when[64];
+                util_time_format(batch_t[cur][b], when, sizeof when);
+                status = util_fail(UTIL_ENAN, "non-finite loss at step %lld, sample %s -> +%d h; stopped, the last good "
+                                              "checkpoint %s is kept (lower lr or enable clip)",
+                                   step, when, mc->lead_hours, ckpt);
+                goto done;
+            }
             loss += l;
         }
         float scale = 1.0f / (float)(B * nranks);

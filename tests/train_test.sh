@@ -35,5 +35,12 @@ check "a missing key is named: $(cat err)" '[ $rc -eq 2 ] && grep -q "missing ke
 printf '[optim]\nsteps = 5\nbatch_size = 2\n' >bad.ini
 $pangu train --config bad.ini 2>err; rc=$?
 check "unknown key with its line: $(cat err)" '[ $rc -eq 2 ] && grep -q "bad.ini:3: unknown key" err'
+$pangu init --preset tiny --lead 1 --dim 8 --seed 1 --out other.h5 2>/dev/null
+$pangu train $A --init other.h5 --output d.h5 --checkpoint ckb.h5 --resume yes 2>err; rc=$?
+check "a checkpoint from another configuration: $(cat err)" '[ $rc -eq 2 ] && grep -q "is not the configured one" err && [ ! -e d.h5 ]'
+cp cka.h5 ckn.h5
+$pangu train $A --output n.h5 --checkpoint ckn.h5 --lr 1e30 --warmup 1 --steps 45 --resume yes 2>err; rc=$?
+check "a non-finite loss stops, keeps the last checkpoint: $(cat err)" \
+  '[ $rc -eq 2 ] && grep -q "non-finite loss at step" err && h5diff -q cka.h5 ckn.h5 && [ ! -e n.h5 ]'
 echo "train: $pass passed, $fail failed"
 [ $fail -eq 0 ]
