@@ -325,7 +325,7 @@ int cli_forecast(int argc, char **argv) {
     int mine = 0; /* initial times of this rank: it % nranks == rank */
     for (int it = rank; it < ninit; it += nranks) mine++;
     long total_calls = (long)mine * plan.ncalls * (members > 1 ? members : 1), done_calls = 0;
-    double t_start = util_now();
+    double t_start = util_now(), t_model = 0;
     for (int it = rank; it < ninit && !status; it += nranks) {
         char out_path[4096], when[64];
         util_time_format(inits[it], when, sizeof when);
@@ -363,7 +363,9 @@ int cli_forecast(int argc, char **argv) {
                 for (int i = 0; i < nmodels; i++)
                     if (model_leads[i] == call->model) m = models[i];
                 io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
+                double t0 = util_now();
                 if ((status = model_step(m, out->upper, out->surface, in->upper, in->surface))) break;
+                t_model += util_now() - t0;
                 out->time = in->time + call->model * 3600.0;
                 if (call->writes)
                     for (int i = 0; i < nleads && !status; i++)
@@ -384,6 +386,11 @@ int cli_forecast(int argc, char **argv) {
         fprintf(stderr, "\npangu forecast: wrote %s\n", out_path);
     }
     free(lead_hours);
+    if (!status && done_calls > 0) {
+        double total = util_now() - t_start;
+        fprintf(stderr, "pangu forecast: %ld model calls in %.2f s: model %.2f s, planning, reading and writing %.2f s (%.1f%%)\n",
+                done_calls, total, t_model, total - t_model, 100.0 * (total - t_model) / total);
+    }
 done:
     io_state_free(&initial);
     if (stack)

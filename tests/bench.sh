@@ -59,10 +59,41 @@ PY
   fi
 done
 [ $have_torch = 1 ] || rows+=("| - | PyTorch | not installed (python3-torch), skipped | | | |")
+
+# Training: samples/s and peak memory per grid (demo architecture at 32 x 64,
+# the full architecture at 181 x 384), on synthetic data.
+train_rows=()
+for spec in "32,64 small 24 2,2,2,2 20 4" "181,384 full 192 2,6,6,2 2 1"; do
+  set -- $spec
+  g=$1; tag=t${g/,/x}
+  mkdir -p "$tag"
+  [ -s "$tag/era5_pl_201901.nc" ] || $pangu synth --grid "$g" --start 2019-01-01 --hours 30 --format cds2024 --out "$tag" 2>/dev/null
+  $pangu init --preset "$2" --grid "$g" --dim "$3" --depths "$4" --lead 6 --out "$tag/init.h5" 2>/dev/null
+  /usr/bin/time -f "%e %M" -o ttrain.txt $pangu train --init "$tag/init.h5" --input "$tag/era5_pl_201901.nc $tag/era5_sfc_201901.nc" \
+    --train-start 2019-01-01 --train-end 2019-01-02 --steps "$5" --batch "$6" --validate-every 1000 \
+    --output "$tag/out.h5" --checkpoint "$tag/ck.h5" --checkpoint-every 1000 2>train.txt
+  sps=$(grep '^step' train.txt | tail -1 | sed -n 's/.*  \([0-9.]*\) samples\/s.*/\1/p')
+  train_rows+=("| $g | C = $3, depths $4 | $6 | ${sps:-?} | $(awk '{printf "%.0f", $2 / 1024}' ttrain.txt) |")
+done
+# Forecast job overhead: planning, reading and writing against model time (small grid).
+fc_line=""
+if [ -s "$top/models/demo_6h.h5" ]; then
+  mkdir -p fcb && $pangu synth --grid 32,64 --start 2019-03-19 --hours 200 --step-hours 6 --out fcb 2>/dev/null
+  $pangu forecast --model-1h "$top/models/demo_1h.h5" --model-3h "$top/models/demo_3h.h5" --model-6h "$top/models/demo_6h.h5" \
+    --model-24h "$top/models/demo_24h.h5" --input "fcb/era5_pl_*.nc fcb/era5_sfc_*.nc" --init 2019-03-20T00/2019-03-22T00/24 \
+    --leads 1-168/1 --output 'fcb/fc_{init:%Y%m%d%H}.nc' 2>fc.txt
+  fc_line=$(grep "model calls" fc.txt | sed 's/^pangu forecast: //')
+fi
 {
   echo "| grid | implementation | step s | GFLOP/s | share of SGEMM ($rate GFLOP/s) | peak RSS MB |"
   echo "|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
+  echo
+  echo "| training grid | architecture | batch | samples/s | peak RSS MB |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${train_rows[@]}"
+  echo
+  [ -n "$fc_line" ] && echo "Forecast job on the demo models (32 x 64, 3 initial times, hourly leads to 7 days): $fc_line."
   echo
   echo "$threads threads, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%d)"
 } | tee results.md
