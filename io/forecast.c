@@ -234,7 +234,6 @@ int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
             NC(nc_put_vara_float(f->nc, f->varid[v], start, count, src));
         }
     }
-    NC(nc_sync(f->nc));
 done:
     return status;
 }
