@@ -176,17 +176,27 @@ static int fit_var(io_file *f, int v, int varid, int is_height, var_handle *h) {
     int lead = ndims - 2;
     if (upper) {
         if (ndims < 3 || f->lev_dim < 0) return 0;
-        if (dims[ndims - 3] != f->lev_dim && h->len[ndims - 3] != f->nlev) return 0;
+        /* The level axis is the level coordinate's dimension, or, in files
+         * without dimension scales (h5py), an unnamed one of that length;
+         * never a named time axis. */
+        char dn[NC_MAX_NAME + 1] = "";
+        nc_inq_dimname(f->nc, dims[ndims - 3], dn);
+        int phony = !strncmp(dn, "phony_dim", 9);
+        if (dims[ndims - 3] != f->lev_dim && !(phony && h->len[ndims - 3] == f->nlev)) return 0;
+        if (dims[ndims - 3] == f->time_dim && !phony) return 0;
         h->lev_axis = ndims - 3;
         lead = ndims - 3;
     }
     for (int i = 0; i < lead; i++) {
         char dn[NC_MAX_NAME + 1] = "";
         nc_inq_dimname(f->nc, dims[i], dn);
-        if (!upper && f->lev_dim >= 0 && dims[i] == f->lev_dim && h->len[i] > 1) return 0; /* has levels */
-        if (f->time_dim >= 0 && (dims[i] == f->time_dim || (h->time_axis < 0 && h->len[i] == f->ntime && f->ntime > 1 &&
-                                                             !strncmp(dn, "phony_dim", 9))))
+        int phony = !strncmp(dn, "phony_dim", 9);
+        /* Time first: with phony dimensions, time may share its dimension
+         * with the levels (or latitudes) when the lengths agree. */
+        if (f->time_dim >= 0 && h->time_axis < 0 &&
+            (dims[i] == f->time_dim || (phony && h->len[i] == f->ntime && f->ntime > 1)))
             h->time_axis = i;
+        else if (!upper && f->lev_dim >= 0 && dims[i] == f->lev_dim && h->len[i] > 1) return 0; /* has levels */
         else if (!strcmp(dn, "expver")) h->expver_axis = i;
         else if (h->len[i] != 1) return 0;
     }
@@ -241,6 +251,35 @@ static void resolve_nc_vars(io_file *f) {
     }
 }
 
+/* netCDF-C reads zeros past the end of a truncated NetCDF-3 file: compare
+ * the file's size with the bytes its variables need. */
+static int check_classic_size(io_file *f) {
+    int format, nvars;
+    if (nc_inq_format(f->nc, &format) != NC_NOERR || (format != NC_FORMAT_CLASSIC && format != NC_FORMAT_64BIT_OFFSET &&
+                                                      format != NC_FORMAT_CDF5))
+        return UTIL_OK;
+    if (nc_inq_nvars(f->nc, &nvars) != NC_NOERR) return UTIL_OK;
+    double need = 0;
+    for (int v = 0; v < nvars; v++) {
+        int nd, dims[NC_MAX_VAR_DIMS];
+        nc_type t;
+        size_t size, len;
+        if (nc_inq_var(f->nc, v, NULL, &t, &nd, dims, NULL) != NC_NOERR || nc_inq_type(f->nc, t, NULL, &size) != NC_NOERR)
+            continue;
+        double n = (double)size;
+        for (int i = 0; i < nd; i++) n *= nc_inq_dimlen(f->nc, dims[i], &len) == NC_NOERR ? (double)len : 1;
+        need += n;
+    }
+    FILE *fp = fopen(f->path, "rb");
+    if (!fp) return UTIL_OK;
+    fseek(fp, 0, SEEK_END);
+    long have = ftell(fp);
+    fclose(fp);
+    if ((double)have < need)
+        return util_fail(UTIL_EFORMAT, "%s: truncated: %ld bytes, its variables need at least %.0f", f->path, have, need);
+    return UTIL_OK;
+}
+
 static int open_nc(io_file *f) {
     int status, varid, rc = nc_open(f->path, NC_NOWRITE, &f->nc);
     if (rc != NC_NOERR) {
@@ -248,6 +287,7 @@ static int open_nc(io_file *f) {
         if (access(f->path, R_OK) != 0) return util_fail(UTIL_EIO, "%s: cannot read the file", f->path);
         return util_fail(UTIL_EFORMAT, "%s: not a NetCDF, HDF5 or .npy file, or truncated (%s)", f->path, nc_strerror(rc));
     }
+    if ((status = check_classic_size(f))) return status;
     if (!find_var(f->nc, lat_names, &varid))
         return util_fail(UTIL_EFORMAT, "%s: no latitude coordinate (looked for latitude, lat)", f->path);
     if ((status = read_coord(f, varid, "latitude", &f->lat, &f->nlat, &f->lat_dim))) return status;
