@@ -6,7 +6,7 @@ CFLAGS = $(OPT) -std=c11 -Wall -Wextra -Werror -fopenmp -I.
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null)
 CFLAGS += $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread
-LDLIBS = -linih -lnetcdf $(HDF5_LIBS) -lopenblas -lm -fopenmp
+LDLIBS = -linih -lnetcdf $(HDF5_LIBS) -leccodes -lopenblas -lm -fopenmp
 BUILD ?= build
 BIN ?= bin
 # make MPI=1: Open MPI build in bin-mpi/ (initial times spread over ranks).
@@ -52,6 +52,7 @@ check: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/pangu-tests
 	OMP_NUM_THREADS=2 $(BIN)/pangu-tests
 	tests/cli_test.sh $(BIN)/pangu
+	tests/regrid_cdo_test.sh $(BIN)/pangu
 	tests/forecast_test.sh $(BIN)/pangu
 	tests/data_test.sh $(BIN)/pangu
 	tests/train_test.sh $(BIN)/pangu

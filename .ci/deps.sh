@@ -3,7 +3,7 @@
 # Usage: .ci/deps.sh [build|test|all]   (test adds the PyTorch reference for
 # regenerating fixtures; nothing else is downloaded).
 set -e
-pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox"
+pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox"
 case "${1:-build}" in
   mpi) pkgs="$pkgs libopenmpi-dev openmpi-bin" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

@@ -1,6 +1,7 @@
 /* io read: the model state from the files users really have. One series of
- * NetCDF (3 or 4), h5py-style HDF5 (through netCDF-C) and .npy files; only
- * the requested time and levels are read. */
+ * NetCDF (3 or 4), h5py-style HDF5 (through netCDF-C), GRIB 1 and 2
+ * (through ecCodes, io/grib.c) and .npy files; only the requested time and
+ * levels are read. */
 #define _DEFAULT_SOURCE
 #include <math.h>
 #include <netcdf.h>
@@ -11,12 +12,13 @@
 #include <unistd.h>
 
 #include "../util/util.h"
+#include "grib.h"
 #include "io.h"
 
 #define NVARS (IO_NUPPER + IO_NSURFACE)
 #define GRAVITY 9.80665
 
-enum { KIND_NC, KIND_NPY };
+enum { KIND_NC, KIND_NPY, KIND_GRIB };
 
 /* How one model variable is stored in one file. */
 typedef struct {
@@ -36,6 +38,7 @@ typedef struct {
     int nc;
     FILE *fp;
     io_npy_header npy;
+    io_grib *grib;
     size_t nlat, nlon, nlev, ntime;
     double *lat, *lon, *lev; /* lev in hPa */
     double *times;           /* seconds since 1970, NULL without a time axis */
@@ -251,32 +254,60 @@ static void resolve_nc_vars(io_file *f) {
     }
 }
 
+/* Bytes of an attribute list in a classic header (CDF-1/2/5 layout). */
+static double classic_atts(int nc, int varid, int natts, int wide) {
+    double n = 8; /* tag and count, or ABSENT */
+    for (int a = 0; a < natts; a++) {
+        char name[NC_MAX_NAME + 1];
+        nc_type t;
+        size_t len = 0, size = 1;
+        if (nc_inq_attname(nc, varid, a, name) != NC_NOERR || nc_inq_att(nc, varid, name, &t, &len) != NC_NOERR) continue;
+        nc_inq_type(nc, t, NULL, &size);
+        n += 4 + (strlen(name) + 3) / 4 * 4 + 4 + (wide ? 8 : 4) + (len * size + 3) / 4 * 4;
+    }
+    return n;
+}
+
 /* netCDF-C reads zeros past the end of a truncated NetCDF-3 file: compare
- * the file's size with the bytes its variables need. */
+ * the file's size with its header plus the data the header describes. */
 static int check_classic_size(io_file *f) {
-    int format, nvars;
+    int format, nvars, ndims, natts, unlimited = -1;
     if (nc_inq_format(f->nc, &format) != NC_NOERR || (format != NC_FORMAT_CLASSIC && format != NC_FORMAT_64BIT_OFFSET &&
                                                       format != NC_FORMAT_CDF5))
         return UTIL_OK;
-    if (nc_inq_nvars(f->nc, &nvars) != NC_NOERR) return UTIL_OK;
-    double need = 0;
+    if (nc_inq(f->nc, &ndims, &nvars, &natts, &unlimited) != NC_NOERR) return UTIL_OK;
+    int wide = format == NC_FORMAT_CDF5, off8 = format != NC_FORMAT_CLASSIC;
+    double header = 4 + (wide ? 8 : 4) + 8, nonrec = 0, recsize = 0, numrecs = 0;
+    size_t len;
+    char name[NC_MAX_NAME + 1];
+    for (int d = 0; d < ndims; d++)
+        if (nc_inq_dim(f->nc, d, name, &len) == NC_NOERR) header += 4 + (strlen(name) + 3) / 4 * 4 + (wide ? 8 : 4);
+    if (unlimited >= 0 && nc_inq_dimlen(f->nc, unlimited, &len) == NC_NOERR) numrecs = (double)len;
+    header += classic_atts(f->nc, NC_GLOBAL, natts, wide) + 8;
+    int nrecvars = 0;
     for (int v = 0; v < nvars; v++) {
-        int nd, dims[NC_MAX_VAR_DIMS];
+        int nd, dims[NC_MAX_VAR_DIMS], na;
         nc_type t;
-        size_t size, len;
-        if (nc_inq_var(f->nc, v, NULL, &t, &nd, dims, NULL) != NC_NOERR || nc_inq_type(f->nc, t, NULL, &size) != NC_NOERR)
+        size_t size;
+        if (nc_inq_var(f->nc, v, name, &t, &nd, dims, &na) != NC_NOERR || nc_inq_type(f->nc, t, NULL, &size) != NC_NOERR)
             continue;
+        header += 4 + (strlen(name) + 3) / 4 * 4 + (wide ? 8 : 4) + (double)nd * (wide ? 8 : 4) +
+                  classic_atts(f->nc, v, na, wide) + 4 + (wide ? 8 : 4) + (off8 ? 8 : 4);
         double n = (double)size;
-        for (int i = 0; i < nd; i++) n *= nc_inq_dimlen(f->nc, dims[i], &len) == NC_NOERR ? (double)len : 1;
-        need += n;
+        int rec = nd > 0 && dims[0] == unlimited;
+        for (int i = rec; i < nd; i++) n *= nc_inq_dimlen(f->nc, dims[i], &len) == NC_NOERR ? (double)len : 1;
+        if (rec) recsize += ceil(n / 4) * 4, nrecvars++;
+        else nonrec += ceil(n / 4) * 4;
     }
+    double need = header + nonrec + recsize * numrecs - 3; /* a lone record variable is not padded */
     FILE *fp = fopen(f->path, "rb");
     if (!fp) return UTIL_OK;
     fseek(fp, 0, SEEK_END);
     long have = ftell(fp);
     fclose(fp);
+    (void)nrecvars;
     if ((double)have < need)
-        return util_fail(UTIL_EFORMAT, "%s: truncated: %ld bytes, its variables need at least %.0f", f->path, have, need);
+        return util_fail(UTIL_EFORMAT, "%s: truncated: %ld bytes, its header describes at least %.0f", f->path, have, need);
     return UTIL_OK;
 }
 
@@ -363,7 +394,27 @@ static int is_npy(const char *path) {
     return n == 6 && memcmp(magic, "\x93NUMPY", 6) == 0;
 }
 
+/* GRIB (io/grib.c indexes the file): the coordinates and variables found. */
+static int open_grib(io_file *f) {
+    int status = io_grib_open(&f->grib, f->path);
+    if (status) return status;
+    const io_grib *g = f->grib;
+    f->nlat = g->nlat, f->nlon = g->nlon, f->nlev = g->nlev, f->ntime = g->ntime;
+    f->lat = malloc(sizeof(double) * f->nlat), f->lon = malloc(sizeof(double) * f->nlon);
+    f->lev = malloc(sizeof(double) * (f->nlev ? f->nlev : 1)), f->times = malloc(sizeof(double) * (f->ntime ? f->ntime : 1));
+    if (!f->lat || !f->lon || !f->lev || !f->times) return util_fail(UTIL_ENOMEM, "out of memory");
+    memcpy(f->lat, g->lat, sizeof(double) * f->nlat), memcpy(f->lon, g->lon, sizeof(double) * f->nlon);
+    memcpy(f->lev, g->lev, sizeof(double) * f->nlev), memcpy(f->times, g->times, sizeof(double) * f->ntime);
+    for (int v = 0; v < NVARS; v++) {
+        f->has[v] = g->has[v];
+        snprintf(f->var[v].name, sizeof f->var[v].name, "%s", g->name[v]);
+        f->var[v].scale = 1, f->var[v].mul = 1, f->var[v].fill = f->var[v].missing = NAN;
+    }
+    return UTIL_OK;
+}
+
 static void close_file(io_file *f) {
+    io_grib_close(f->grib);
     if (f->kind == KIND_NC && f->nc >= 0) nc_close(f->nc);
     if (f->fp) fclose(f->fp);
     free(f->lat);
@@ -405,8 +456,8 @@ int io_series_open(io_series **out, const char *const *paths, int npaths) {
         f->nc = -1;
         f->lat_dim = f->lon_dim = f->lev_dim = f->time_dim = -1;
         s->nfiles = i + 1;
-        f->kind = is_npy(paths[i]) ? KIND_NPY : KIND_NC;
-        if ((status = f->kind == KIND_NPY ? open_npy(f) : open_nc(f))) goto done;
+        f->kind = is_npy(paths[i]) ? KIND_NPY : io_grib_detect(paths[i]) ? KIND_GRIB : KIND_NC;
+        if ((status = f->kind == KIND_NPY ? open_npy(f) : f->kind == KIND_GRIB ? open_grib(f) : open_nc(f))) goto done;
         int any = 0;
         for (int v = 0; v < NVARS; v++) any |= f->has[v];
         if (!any) {
@@ -594,10 +645,14 @@ int io_series_read(io_series *s, double time, int H, int W, const float *levels,
                 status = util_fail(UTIL_EFORMAT, "%s%s: no time %s for variable '%s' (the inputs cover %s to %s)",
                                    s->files[0].path, s->nfiles > 1 ? " and the other inputs" : "", when, var_label(v),
                                    "", "");
-            else
-                status = util_fail(UTIL_EFORMAT, "%s%s: no variable '%s' (looked for %s, %s and CF standard_name %s)",
+            else {
+                int grib = 0;
+                for (int i = 0; i < s->nfiles; i++) grib |= s->files[i].kind == KIND_GRIB;
+                status = util_fail(UTIL_EFORMAT, "%s%s: no variable '%s' (looked for %s, %s and CF standard_name %s%s%s)",
                                    s->files[0].path, s->nfiles > 1 ? " and the other inputs" : "", var_label(v),
-                                   lookup[v].names[0], lookup[v].names[1], lookup[v].standard_name);
+                                   lookup[v].names[0], lookup[v].names[1], lookup[v].standard_name,
+                                   grib ? "; GRIB shortName " : "", grib ? io_grib_shortnames(v) : "");
+            }
             if (seen && s->ntimes) {
                 char a[64], b[64];
                 util_time_format(s->times[0], a, sizeof a);
@@ -639,7 +694,7 @@ int io_series_read(io_series *s, double time, int H, int W, const float *levels,
         int upper = v < IO_NUPPER;
         for (int k = 0; k < (upper ? nlev : 1); k++) {
             int lev = -1;
-            if (upper) {
+            if (upper && f->kind != KIND_GRIB) { /* GRIB: io_grib_read names what is missing */
                 for (size_t i = 0; i < f->nlev; i++)
                     if (fabs(f->lev[i] - levels[k]) < 1e-3 * levels[k]) lev = (int)i;
                 if (lev < 0) {
@@ -647,7 +702,9 @@ int io_series_read(io_series *s, double time, int H, int W, const float *levels,
                     goto done;
                 }
             }
-            status = f->kind == KIND_NPY ? read_npy_field(f, h, lev, field) : read_nc_field(f, h, t, lev, field, tmp);
+            status = f->kind == KIND_NPY    ? read_npy_field(f, h, lev, field)
+                     : f->kind == KIND_GRIB ? io_grib_read(f->grib, v, levels[k], time, field)
+                                            : read_nc_field(f, h, t, lev, field, tmp);
             if (status) goto done;
             float *dst = upper ? st->upper + ((size_t)v * nlev + k) * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
             for (int i = 0; i < H; i++) {

@@ -57,6 +57,12 @@ static double parse_time(const char *text) {
     return t;
 }
 
+/* Field v (0..8), level k of a state: (H, W). */
+static float *field_of(const io_state *s, int v, int k) {
+    size_t hw = (size_t)s->H * s->W;
+    return v < IO_NUPPER ? s->upper + ((size_t)v * s->nlev + k) * hw : s->surface + (size_t)(v - IO_NUPPER) * hw;
+}
+
 /* The base state, read once. */
 static const io_state *get_base(void) {
     if (!have_base) {
@@ -69,6 +75,23 @@ static const io_state *get_base(void) {
             io_state_free(&base);
             return NULL;
         }
+        /* The reader is the code under test: check the base state against
+         * netCDF-C's own view of the fixture (already in model order). */
+        int nc, id, opened = nc_open(p, NC_NOWRITE, &nc) == NC_NOERR, same = opened;
+        float *raw = malloc(sizeof(float) * L_ * HW);
+        for (int v = 0; v < NV && same && raw; v++) {
+            const char *name = v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
+            size_t n = (v < IO_NUPPER ? L_ : 1) * HW;
+            same = nc_inq_varid(nc, name, &id) == NC_NOERR && nc_get_var_float(nc, id, raw) == NC_NOERR &&
+                   memcmp(raw, field_of(&base, v, 0), n * sizeof(float)) == 0;
+        }
+        if (opened) nc_close(nc);
+        free(raw);
+        if (!same || !raw) {
+            fprintf(stderr, "\n  %s: the reader's base state differs from the file\n", p);
+            io_state_free(&base), io_state_free(&half);
+            return NULL;
+        }
         for (size_t i = 0; i < (size_t)IO_NUPPER * L_ * HW; i++) half.upper[i] = base.upper[i] * 0.5f;
         for (size_t i = 0; i < (size_t)IO_NSURFACE * HW; i++) half.surface[i] = base.surface[i] * 0.5f;
         have_base = 1;
@@ -77,12 +100,6 @@ static const io_state *get_base(void) {
 }
 
 #define BASE() CU_ASSERT_FATAL(get_base() != NULL)
-
-/* Field v (0..8), level k of a state: (H, W). */
-static float *field_of(const io_state *s, int v, int k) {
-    size_t hw = (size_t)s->H * s->W;
-    return v < IO_NUPPER ? s->upper + ((size_t)v * s->nlev + k) * hw : s->surface + (size_t)(v - IO_NUPPER) * hw;
-}
 
 /* Bit-for-bit equality of the fields, with the first difference reported. */
 static int same_fields(const io_state *a, const io_state *b, const char *what) {
@@ -128,6 +145,7 @@ static int fails_with(int status, int code, const char *a, const char *b, const 
 
 typedef struct {
     int cmode;                         /* nc_create mode */
+    int unlimited;                     /* the time dimension is the record dimension */
     const char *tdim, *ldim, *ydim, *xdim; /* dimension and coordinate names; tdim NULL: no time axis */
     const char *name[NV];              /* variable names in model order; NULL: not in this file */
     const char *standard_name[NV], *units[NV];
@@ -206,7 +224,7 @@ static int write_nc(const char *path, layout *L) {
     for (int v = 0; v < IO_NUPPER; v++) any_upper |= L->name[v] != NULL;
     if (L->packed) pack_params(L);
     NCK(nc_create(path, L->cmode, &nc));
-    if (L->tdim) NCK(nc_def_dim(nc, L->tdim, (size_t)L->nt, &dt));
+    if (L->tdim) NCK(nc_def_dim(nc, L->tdim, L->unlimited ? NC_UNLIMITED : (size_t)L->nt, &dt));
     if (L->expver) NCK(nc_def_dim(nc, "expver", 2, &de));
     if (any_upper) NCK(nc_def_dim(nc, L->ldim, (size_t)nlev, &dl));
     NCK(nc_def_dim(nc, L->ydim, (size_t)H, &dy));
@@ -279,7 +297,10 @@ static int write_nc(const char *path, layout *L) {
         for (int k = 0; k < nlev; k++) c[k] = s0->levels[L->ascending ? nlev - 1 - k : k] * (L->pascal ? 100.0 : 1.0);
         NCK(nc_put_var_double(nc, vl, c));
     }
-    if (L->tdim) NCK(nc_put_var_double(nc, vt, L->tval));
+    if (L->tdim) {
+        size_t st = 0, cnt = (size_t)L->nt;
+        NCK(nc_put_vara_double(nc, vt, &st, &cnt, L->tval));
+    }
     if (L->expver) {
         int e[2] = {1, 5};
         NCK(nc_put_var_int(nc, ve, e));
@@ -679,7 +700,7 @@ static void test_era5_expver(void) {
     L.cmode = NC_64BIT_OFFSET | NC_CLOBBER;
     L.nt = 2, L.data[1] = &base, L.tval[0] = 1051896, L.tval[1] = 1051902; /* 2020-01-01T00, T06 */
     L.tunits = "hours since 1900-01-01 00:00:00.0", L.calendar = "gregorian";
-    L.expver = 1, L.packed = 1;
+    L.expver = 1, L.packed = 1, L.unlimited = 1;
     const char *p = tmp("era5_expver.nc");
     CU_ASSERT_FATAL(write_nc(p, &L) == 0);
     int nc, id, nd;
@@ -1011,11 +1032,12 @@ static void test_bad_packing(void) {
     CU_ASSERT(fails_with(io_state_read(&st, &inf, 1, 0, H_, W_, levels13, L_), UTIL_EFORMAT, inf, "'q'", "packing"));
 }
 
-static void copy_half(const char *from, const char *to) {
+/* Copy `from` without its last `drop` bytes (drop < 0: keep the first half). */
+static void copy_cut(const char *from, const char *to, long drop) {
     FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
     CU_ASSERT_FATAL(a && b);
     CU_ASSERT_FATAL(fseek(a, 0, SEEK_END) == 0);
-    long size = ftell(a), left = size / 2;
+    long size = ftell(a), left = drop < 0 ? size / 2 : size - drop;
     rewind(a);
     char buf[65536];
     while (left > 0) {
@@ -1029,23 +1051,32 @@ static void copy_half(const char *from, const char *to) {
 
 static void test_truncated(void) {
     BASE();
-    /* NetCDF-4 (HDF5) and NetCDF-3 files cut in half */
-    for (int classic = 0; classic < 2; classic++) {
-        layout L = layout_plain(&base);
-        if (classic) L.cmode = NC_CLOBBER | NC_64BIT_OFFSET;
-        const char *whole = tmp(classic ? "whole3.nc" : "whole4.nc"), *cut = tmp(classic ? "cut3.nc" : "cut4.nc");
-        CU_ASSERT_FATAL(write_nc(whole, &L) == 0);
-        copy_half(whole, cut);
-        io_state st;
-        int status = io_state_read(&st, &cut, 1, 0, H_, W_, levels13, L_);
-        CU_ASSERT(fails_with(status, UTIL_EFORMAT, cut, NULL, NULL));
-        if (!status) {
-            /* netCDF-C reads past the end of a NetCDF-3 file without error */
-            fprintf(stderr, "\n  %s cut in half read without error; t2m[0] %g (base %g)\n",
-                    classic ? "NetCDF-3" : "NetCDF-4", st.surface[3 * HW], base.surface[3 * HW]);
-            io_state_free(&st);
+    /* NetCDF-4 (HDF5), NetCDF-3 and NetCDF-3 with a record (unlimited) time
+     * dimension, cut in half and missing only their last 100 bytes. netCDF-C
+     * reads past the end of a NetCDF-3 file without error. */
+    static const char *const kind[3] = {"NetCDF-4", "NetCDF-3", "NetCDF-3 records"};
+    for (int k = 0; k < 3; k++)
+        for (int half_cut = 1; half_cut >= 0; half_cut--) {
+            layout L = layout_plain(&base);
+            if (k) L.cmode = NC_CLOBBER | NC_64BIT_OFFSET;
+            L.unlimited = k == 2;
+            char name[32];
+            snprintf(name, sizeof name, "whole%d.nc", k);
+            const char *whole = tmp(name);
+            snprintf(name, sizeof name, "cut%d_%s.nc", k, half_cut ? "half" : "100");
+            const char *cut = tmp(name);
+            CU_ASSERT_FATAL(write_nc(whole, &L) == 0);
+            copy_cut(whole, cut, half_cut ? -1 : 100);
+            io_state st;
+            int status = io_state_read(&st, &cut, 1, 0, H_, W_, levels13, L_);
+            CU_ASSERT(fails_with(status, UTIL_EFORMAT, cut, NULL, NULL));
+            if (!status) {
+                fprintf(stderr, "\n  %s %s read without error; t2m[%zu] %g (base %g)\n", kind[k],
+                        half_cut ? "cut in half" : "without its last 100 bytes", HW - 1, st.surface[4 * HW - 1],
+                        base.surface[4 * HW - 1]);
+                io_state_free(&st);
+            }
         }
-    }
 }
 
 static void test_not_netcdf(void) {

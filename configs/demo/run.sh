@@ -8,17 +8,18 @@ set -euo pipefail
 pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
 cd "$(dirname "$0")/../.."
 out=out/demo
+rm -rf "$out"  # a fresh run: earlier forecasts would be skipped as finished
 mkdir -p "$out/truth" "$out/clim-data"
 start=$(date +%s)
 for h in 1 3 6 24; do [ -s models/demo_${h}h.h5 ] || { echo "models/demo_${h}h.h5 missing: make demo-models" >&2; exit 2; }; done
-echo "== held-out synthetic truth, 2019-03-19 to 2019-04-06 (6-hourly)"
-$pangu synth --grid 32,64 --start 2019-03-19T00 --hours 432 --step-hours 6 --format legacy --out "$out/truth"
+echo "== held-out synthetic truth, 2020-01-31 to 2020-02-18 (6-hourly), a later year than the training data"
+$pangu synth --grid 32,64 --start 2020-01-31T00 --hours 432 --step-hours 6 --format legacy --out "$out/truth"
 echo "== climatology of the training period (6-hourly, 61-day smoothing) for ACC and the climatology baseline"
 $pangu synth --grid 32,64 --start 2019-01-15T00 --hours 1416 --step-hours 6 --format legacy --out "$out/clim-data"
 $pangu stats --input "$out/clim-data/era5_pl_*.nc" --input "$out/clim-data/era5_sfc_*.nc" --climatology-hours 6 \
   --smoothing 61 --output "$out/climatology.nc"
 inputs="$out/truth/era5_pl_*.nc $out/truth/era5_sfc_*.nc"
-common=(--input "$inputs" --init 2019-03-20T00/2019-03-28T00/48 --leads 6-168/6)
+common=(--input "$inputs" --init 2020-02-01T00/2020-02-09T00/48 --leads 6-168/6)
 echo "== hierarchical forecasts (24, 6, 3 and 1 h models)"
 $pangu plan --models 1,3,6,24 --leads 6-168/6 | tail -1
 $pangu forecast --model-1h models/demo_1h.h5 --model-3h models/demo_3h.h5 --model-6h models/demo_6h.h5 \

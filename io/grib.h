@@ -1,0 +1,55 @@
+/* io grib: GRIB 1 and GRIB 2 state files through ecCodes (ERA5 from the
+ * CDS or MARS, IFS, GFS), for the series reader (io/read.c).
+ *
+ * A file may hold many messages: several variables, levels and times. The
+ * file is indexed once when opened; reading a field seeks to its message and
+ * decodes just that one. Messages are selected as ai-models does, by
+ * shortName and level:
+ *   upper air, typeOfLevel isobaricInhPa (or isobaricInPa, level in Pa):
+ *     z (or gh, geopotential height in gpm, times 9.80665), q, t, u, v;
+ *   surface: msl (or prmsl, as GFS names it), 10u, 10v, 2t.
+ * Other messages are ignored. The valid time is validityDate/validityTime
+ * (dataDate/dataTime + step). The messages used must share one regular_ll
+ * grid; points missing in a bitmap read as NaN. */
+#ifndef PANGU_IO_GRIB_H
+#define PANGU_IO_GRIB_H
+
+#include <stddef.h>
+
+#include "io.h"
+
+#define IO_GRIB_NVARS (IO_NUPPER + IO_NSURFACE)
+
+typedef struct io_grib_msg io_grib_msg;
+
+typedef struct {
+    const char *path;
+    /* The grid in the file's own order: lat (nlat = Nj), lon (nlon = Ni);
+     * values are (nlat, nlon) row-major as stored. */
+    size_t nlat, nlon;
+    double *lat, *lon;
+    size_t nlev, ntime;
+    double *lev;   /* union of the upper-air variables' pressure levels, hPa, descending */
+    double *times; /* union of the valid times, seconds since 1970, ascending */
+    int has[IO_GRIB_NVARS];         /* z q t u v msl u10 v10 t2m */
+    char name[IO_GRIB_NVARS][32];   /* the shortName that provides it, e.g. "gh" */
+    /* internal */
+    void *fp;
+    io_grib_msg *msgs;
+    size_t nmsg;
+} io_grib;
+
+/* 1 when the file starts with the GRIB magic. */
+int io_grib_detect(const char *path);
+/* Index the file (one pass over its messages). On failure *out is NULL. */
+int io_grib_open(io_grib **out, const char *path);
+void io_grib_close(io_grib *g);
+/* The shortNames by which model variable v is found, e.g. "z or gh". */
+const char *io_grib_shortnames(int v);
+/* Decode model variable v (index in z q t u v msl u10 v10 t2m) at `level`
+ * (hPa; ignored for surface variables) valid at `time` (seconds since 1970)
+ * into out (nlat * nlon, the file's order), in model units, missing points
+ * as NaN. */
+int io_grib_read(io_grib *g, int v, double level, double time, float *out);
+
+#endif
