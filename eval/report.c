@@ -118,7 +118,7 @@ int eval_report(const char *dir, const char *csv_path, const int *map_leads, int
         snprintf(path, sizeof path, "%s/figures.gp", dir);
         FILE *g = fopen(path, "w");
         if (g) {
-            fprintf(g, "set terminal pngcairo size 800,520 font 'sans,11'\nset grid\nset key top left\nset xlabel 'lead time (h)'\n");
+            fprintf(g, "set terminal pngcairo size 800,520 font 'sans,11' noenhanced\nset grid\nset key top left\nset xlabel 'lead time (h)'\n");
             for (int h = 0; h < NHEAD; h++)
                 for (int m = 0; m < 1 + has_acc; m++) {
                     fprintf(g, "set output '%s/%s_%s.png'\nset ylabel '%s %s%s%s'\nset title '%s %s (global)'\nplot ", dir,
@@ -130,7 +130,7 @@ int eval_report(const char *dir, const char *csv_path, const int *map_leads, int
                     fprintf(g, "\n");
                 }
             fprintf(g, "unset grid\nset size ratio -1\nset xlabel 'longitude'\nset ylabel 'latitude'\nset key off\n"
-                       "set terminal pngcairo size 900,520 font 'sans,11'\n");
+                       "set terminal pngcairo size 900,520 font 'sans,11' noenhanced\n");
             for (int q = 0; q < nmap; q++)
                 for (int v = 0; v < 2; v++)
                     for (int part = 0; part < 3; part++) {
