@@ -52,6 +52,7 @@ check: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/pangu-tests
 	OMP_NUM_THREADS=2 $(BIN)/pangu-tests
 	tests/cli_test.sh $(BIN)/pangu
+	tests/regrid_cdo_test.sh $(BIN)/pangu
 	tests/forecast_test.sh $(BIN)/pangu
 	tests/data_test.sh $(BIN)/pangu
 	tests/train_test.sh $(BIN)/pangu

@@ -46,6 +46,9 @@ static const struct {
     {"eval", cli_eval,
      "--forecast F [...] --truth T [...] [--climatology C] [--baseline persistence|climatology|NAME=FILES]\n"
      "         [--rmse-per-time] [--report DIR] --output scores.csv: verification scores"},
+    {"regrid", cli_regrid,
+     "--factor K --input IN.nc --output OUT.nc\n"
+     "         conservative (area-weighted, as cdo remapcon) coarsening of every latitude-longitude field by K"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 
