@@ -45,7 +45,8 @@ static const struct {
      "         a synthetic reanalysis in ERA5 layouts (monthly pressure-level and single-level files)"},
     {"eval", cli_eval,
      "--forecast F [...] --truth T [...] [--climatology C] [--baseline persistence|climatology|NAME=FILES]\n"
-     "         [--rmse-per-time] [--report DIR] --output scores.csv: verification scores"},
+     "         [--name NAME] [--rmse-per-time] [--regions LIST] [--levels LIST] [--report DIR [--map-leads 24,120]]\n"
+     "         --output scores.csv: verification scores per source, variable, level, lead and region"},
     {"regrid", cli_regrid,
      "--factor K --input IN.nc --output OUT.nc\n"
      "         conservative (area-weighted, as cdo remapcon) coarsening of every latitude-longitude field by K"},

@@ -1,39 +1,203 @@
 /* eval: verification scores as WeatherBench 2 and ECMWF compute them.
- * Latitude weights from the sines of cell edges placed midway between
- * latitudes (poles as half cells), normalised to mean 1 over the scored
- * points; regions by latitude. */
+ *
+ * Latitude weights are WeatherBench 2's: the cell of each latitude spans
+ * from midway to its southern neighbour to midway to its northern one, the
+ * outermost edges at the poles (a pole row is a half cell), the weight is
+ * sin(upper edge) - sin(lower edge), normalised to mean 1 over the grid.
+ * Regional scores are weighted means over the region's points (the weights
+ * normalised over those points). Scores of one field at one time are formed
+ * from weighted sums (eval_sums); over initial times they are accumulated
+ * (eval_accum): RMSE = sqrt(time-mean MSE) (or the mean of per-time RMSEs),
+ * bias, MAE and ACC are means over times.
+ *
+ * eval_run makes one pass over forecast files, streaming one (initial time,
+ * lead) at a time against a truth series read by io_series_*: memory does
+ * not depend on the number of initial times. */
 #ifndef PANGU_EVAL_H
 #define PANGU_EVAL_H
 
 #include <stddef.h>
 
-enum { EVAL_GLOBAL, EVAL_NEXTRA, EVAL_TROPICS, EVAL_SEXTRA, EVAL_NREGIONS };
-extern const char *const eval_region_names[EVAL_NREGIONS];
+#include "../io/io.h"
 
-/* w (H): cell-area weights of latitudes lat (H, either order), normalised
- * to mean 1 over the whole grid. */
-void eval_lat_weights(double *w, const double *lat, int H);
-/* 1 when latitude belongs to region r. */
-int eval_in_region(double lat, int r);
+/* ---- regions (eval/metrics.c) ---- */
+#define EVAL_MAX_REGIONS 16
+#define EVAL_NDEFAULT_REGIONS 4
 
-/* Sums for one field at one time over one region. */
 typedef struct {
-    double w, se, e, ae;   /* sum of weights, of w e^2, w e, w |e| */
-    double fa, oa, ff, oo; /* ACC: sum w f'o', w f'^2, w o'^2 (anomalies), fa unused when no climatology */
-    double crps, spread2;  /* ensembles: sum w crps, sum w ensemble variance */
+    char name[32];
+    double lat_min, lat_max; /* degrees north, inclusive */
+    double lon_min, lon_max; /* degrees east, inclusive; lon_min > lon_max (mod 360) crosses 0; NAN: every longitude */
+} eval_region;
+
+/* global; n_extratropics lat >= 20; tropics -20 <= lat <= 20; s_extratropics lat <= -20 */
+extern const eval_region eval_default_regions[EVAL_NDEFAULT_REGIONS];
+/* "global", "tropics", ... or "NAME=LAT_MIN:LAT_MAX[:LON_MIN:LON_MAX]". */
+int eval_region_parse(const char *spec, eval_region *out);
+int eval_region_contains(const eval_region *r, double lat, double lon);
+
+/* w (H): WeatherBench 2 cell-area weights of latitudes lat (H, any order),
+ * normalised to mean 1 over the H latitudes. */
+void eval_lat_weights(double *w, const double *lat, int H);
+
+/* A grid with its weights and region masks. */
+typedef struct {
+    int H, W, nreg;
+    double *lat, *lon;        /* (H), (W) */
+    double *w;                /* (H) latitude weights */
+    eval_region reg[EVAL_MAX_REGIONS];
+    unsigned char *row, *col; /* (nreg, H), (nreg, W): 1 inside region r */
+    int all_lon[EVAL_MAX_REGIONS];
+} eval_grid;
+
+/* Fails (naming the region) when a region holds no grid point. */
+int eval_grid_init(eval_grid *g, const double *lat, const double *lon, int H, int W, const eval_region *reg, int nreg);
+void eval_grid_free(eval_grid *g);
+
+/* ---- one field at one time (eval/metrics.c) ---- */
+typedef struct {
+    double w;           /* sum of weights of the points scored */
+    double se, e, ae;   /* sums of w e^2, w e, w |e| with e = f - o */
+    double fo, ff, oo;  /* sums of w f'o', w f'^2, w o'^2, anomalies from the climatology */
+    double crps, var;   /* sums of w fair CRPS and w ensemble variance (N - 1) */
+    int has_clim, has_ens;
 } eval_sums;
 
-/* Accumulate one field: forecast f, observation o, climatology c (may be
- * NULL), ensemble members ens (M fields of H*W, may be NULL; f is then the
- * ensemble mean) into sums[EVAL_NREGIONS]. */
-void eval_field(eval_sums *sums, const float *f, const float *o, const float *c, const float *const *ens, int M,
-                const double *lat, const double *w, int H, int W);
-/* Vector wind error: sums of w |(fu - ou, fv - ov)|^2 into se. */
-void eval_wind(eval_sums *sums, const float *fu, const float *fv, const float *ou, const float *ov, const double *lat,
-               const double *w, int H, int W);
+/* Weighted sums of forecast f against truth o (H, W) into sums[g->nreg]:
+ * climatology c (may be NULL) for the anomaly correlation, ensemble members
+ * ens[M] (may be NULL, M >= 2 to be used; f is then the ensemble mean).
+ * Points where any input is NaN are skipped. */
+void eval_field(const eval_grid *g, eval_sums *sums, const float *f, const float *o, const float *c,
+                const float *const *ens, int M);
+/* Vector wind error: se = sum of w ((fu - ou)^2 + (fv - ov)^2). */
+void eval_wind(const eval_grid *g, eval_sums *sums, const float *fu, const float *fv, const float *ou, const float *ov);
+/* Fair CRPS of members x[M] (M >= 2) against y:
+ * mean |x_i - y| - sum_ij |x_i - x_j| / (2 M (M - 1)). */
+double eval_crps_fair(const float *x, int M, double y);
 
-/* report.md, report.html and PNG figures (gnuplot) in dir from a scores
- * CSV; maps from the map_*.dat files eval left in dir for map_leads. */
-int eval_report(const char *dir, const char *csv_path, const int *map_leads, int nmap);
+/* ---- over initial times (eval/metrics.c) ---- */
+enum { EVAL_RMSE, EVAL_BIAS, EVAL_MAE, EVAL_ACC, EVAL_CRPS, EVAL_SPREAD_SKILL, EVAL_WIND_RMSE, EVAL_NMETRICS };
+extern const char *const eval_metric_names[EVAL_NMETRICS];
+
+typedef struct {
+    double n;           /* times added */
+    double mse, rmse;   /* sums over times of MSE and of RMSE */
+    double bias, mae;   /* sums over times */
+    double nacc, acc;   /* times with a defined ACC and the sum of their ACC */
+    double nens, crps, var, ens_mse; /* ensemble times: sums of CRPS, of mean variance, of MSE of the mean */
+} eval_accum;
+
+/* Add one time's sums of one region (ignored when no point was scored). */
+void eval_accum_add(eval_accum *a, const eval_sums *s);
+/* The score over times; 1 when defined. rmse_per_time: mean of per-time
+ * RMSEs (Pangu-Weather paper) instead of sqrt(mean MSE) (WB2, ECMWF); for
+ * EVAL_WIND_RMSE as for EVAL_RMSE. spread_skill = sqrt(mean variance) /
+ * sqrt(mean MSE of the ensemble mean). */
+int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double *value);
+
+/* ---- forecast files (eval/source.c) ----
+ * Two layouts: pangu forecast files (a forecast_period(step) variable,
+ * short variable names on ([member,] step, [level,] latitude, longitude),
+ * any orientation; a member dimension makes an ensemble), and files as
+ * users hold numerical forecasts: anything io_series_* reads (valid times
+ * on a time axis), with the initial time from a scalar
+ * forecast_reference_time variable, an init-time attribute
+ * (forecast_reference_time, init_time, initial_time, reference_time,
+ * analysis_time: global or on the time variable, ISO text or a number in
+ * the time units) or a scalar time next to valid_time (cfgrib). Fields come
+ * out north to south, longitudes ascending from the first at or east of 0,
+ * as the reader gives the truth. */
+typedef struct eval_fc eval_fc;
+
+typedef struct {
+    double init;           /* seconds since 1970 */
+    int nsteps;
+    double *valid, *lead;  /* (nsteps) seconds since 1970, hours */
+    int members;           /* 0: deterministic */
+    int H, W, nlev;
+    float levels[IO_MAX_LEVELS]; /* hPa */
+    int has[IO_NUPPER + IO_NSURFACE];
+    int native;            /* 1: pangu forecast layout */
+} eval_fc_info;
+
+int eval_fc_open(eval_fc **out, const char *path);
+const eval_fc_info *eval_fc_describe(const eval_fc *f);
+/* One field (variable v: 0..8 as z q t u v msl u10 v10 t2m; level in hPa
+ * for upper-air variables) of step `step` into out (H, W); member -1 for a
+ * deterministic file. lat/lon (may be NULL) receive the canonical coordinates. */
+int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *out, double *lat, double *lon);
+void eval_fc_close(eval_fc *f);
+
+/* Source name of a forecast file: the file name without directories,
+ * extension and a trailing _YYYYMMDDHH[MM] initial-time part. */
+void eval_source_name(const char *path, char *out, size_t cap);
+
+/* ---- climatology (eval/source.c) ----
+ * pangu stats --climatology-hours: z q t u v (dayofyear, hour, level,
+ * latitude, longitude) and msl u10 v10 t2m (dayofyear, hour, latitude,
+ * longitude). */
+typedef struct eval_clim eval_clim;
+/* need[v] != 0: variable v must be there (at every level of `levels`). */
+int eval_clim_open(eval_clim **out, const char *path, int H, int W, const float *levels, int nlev, const int *need);
+/* The climatology of variable v at `level` for valid time t (its day of
+ * year and hour of day) into out (H, W). */
+int eval_clim_read(eval_clim *c, double t, int v, float level, float *out);
+void eval_clim_close(eval_clim *c);
+
+/* ---- the verification run (eval/run.c) ---- */
+#define EVAL_MAX_SOURCES 64
+
+typedef struct {
+    char name[128];
+    const char *const *files;
+    int nfiles;
+} eval_source;
+
+typedef struct {
+    const eval_source *sources;   /* forecast sources */
+    int nsources;
+    const char *const *truth;     /* truth series files */
+    int ntruth;
+    const char *climatology;      /* may be NULL */
+    int persistence, climatology_baseline;
+    const float *levels;          /* levels to score (hPa); nlev 0: those of the first forecast */
+    int nlev;
+    const eval_region *regions;   /* nregions 0: the four default regions */
+    int nregions;
+    int rmse_per_time;
+    const char *output;           /* scores CSV */
+    const char *report;           /* report directory, may be NULL */
+    const double *map_leads;      /* nmap 0: the first and last lead */
+    int nmap;
+    double cache_mb;              /* truth states kept for reuse (0: 1024 MB) */
+    int quiet;
+} eval_config;
+
+/* Scores every forecast of every source (and the baselines) and writes the
+ * CSV `source,variable,level,lead_hours,region,metric,value` (temporary
+ * file, then rename); then the report when asked. */
+int eval_run(const eval_config *cfg);
+
+/* ---- report (eval/report.c) ---- */
+typedef struct {
+    char field[16];       /* "z500" or "t2m" */
+    double lead;          /* hours */
+    float *forecast, *truth; /* (H, W) */
+} eval_map;
+
+typedef struct {
+    const char *dir, *csv;
+    const char *notes;    /* markdown paragraph about the run (may be NULL) */
+    const char *map_source, *map_init;
+    const eval_map *maps;
+    int nmaps, H, W;
+    const double *lat, *lon;
+} eval_report_spec;
+
+/* report.md and report.html in dir: headline tables (z500, t850, t2m,
+ * u10, msl RMSE and ACC at 24, 72, 120, 168 h) from the scores CSV and
+ * gnuplot figures (RMSE and ACC against lead, maps); without gnuplot the
+ * report says so and has no figures. */
+int eval_report(const eval_report_spec *spec);
 
 #endif

@@ -1,88 +1,261 @@
-/* eval metrics: weighted sums of one field; scores are formed from them. */
+/* eval metrics: latitude weights, regions, weighted sums of one field and
+ * their accumulation over initial times. */
 #define _DEFAULT_SOURCE
+#include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/util.h"
 #include "eval.h"
 
-const char *const eval_region_names[EVAL_NREGIONS] = {"global", "n_extratropics", "tropics", "s_extratropics"};
+const eval_region eval_default_regions[EVAL_NDEFAULT_REGIONS] = {
+    {"global", -90, 90, NAN, NAN},
+    {"n_extratropics", 20, 90, NAN, NAN},
+    {"tropics", -20, 20, NAN, NAN},
+    {"s_extratropics", -90, -20, NAN, NAN},
+};
+
+const char *const eval_metric_names[EVAL_NMETRICS] = {"rmse", "bias", "mae", "acc", "crps", "spread_skill", "wind_rmse"};
+
+int eval_region_parse(const char *spec, eval_region *out) {
+    memset(out, 0, sizeof *out);
+    const char *eq = strchr(spec, '=');
+    size_t n = eq ? (size_t)(eq - spec) : strlen(spec);
+    if (n == 0 || n >= sizeof out->name)
+        return util_fail(UTIL_EINVAL, "region '%s': expected a name of 1 to %zu characters", spec, sizeof out->name - 1);
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)spec[i]) && spec[i] != '_' && spec[i] != '-')
+            return util_fail(UTIL_EINVAL, "region '%s': names hold letters, digits, '_' and '-'", spec);
+    if (!eq) {
+        for (int r = 0; r < EVAL_NDEFAULT_REGIONS; r++)
+            if (strlen(eval_default_regions[r].name) == n && !strncmp(eval_default_regions[r].name, spec, n)) {
+                *out = eval_default_regions[r];
+                return UTIL_OK;
+            }
+        return util_fail(UTIL_EINVAL, "region '%s': expected global, n_extratropics, tropics, s_extratropics or "
+                                      "NAME=LAT_MIN:LAT_MAX[:LON_MIN:LON_MAX]", spec);
+    }
+    memcpy(out->name, spec, n);
+    out->name[n] = 0;
+    double x[4];
+    int k = 0;
+    const char *p = eq + 1;
+    while (k < 4) {
+        char *end;
+        x[k] = strtod(p, &end);
+        if (end == p || !isfinite(x[k])) break;
+        k++;
+        if (*end == ':') p = end + 1;
+        else {
+            p = end;
+            break;
+        }
+    }
+    if ((k != 2 && k != 4) || *p)
+        return util_fail(UTIL_EINVAL, "region '%s': expected NAME=LAT_MIN:LAT_MAX[:LON_MIN:LON_MAX] in degrees", spec);
+    if (!(x[0] >= -90 && x[1] <= 90 && x[0] <= x[1]))
+        return util_fail(UTIL_EINVAL, "region '%s': latitudes should satisfy -90 <= LAT_MIN <= LAT_MAX <= 90", spec);
+    out->lat_min = x[0], out->lat_max = x[1];
+    out->lon_min = k == 4 ? x[2] : NAN, out->lon_max = k == 4 ? x[3] : NAN;
+    if (k == 4 && (x[3] - x[2] >= 360 || x[2] - x[3] >= 360)) out->lon_min = out->lon_max = NAN;
+    return UTIL_OK;
+}
+
+static double wrap360(double x) {
+    double l = fmod(x, 360.0);
+    return l < 0 ? l + 360.0 : l;
+}
+
+int eval_region_contains(const eval_region *r, double lat, double lon) {
+    const double eps = 1e-9;
+    if (lat < r->lat_min - eps || lat > r->lat_max + eps) return 0;
+    if (isnan(r->lon_min) || isnan(r->lon_max)) return 1;
+    double a = wrap360(r->lon_min), b = wrap360(r->lon_max), l = wrap360(lon);
+    if (a <= b) return l >= a - eps && l <= b + eps;
+    return l >= a - eps || l <= b + eps; /* crosses the 0 meridian */
+}
 
 void eval_lat_weights(double *w, const double *lat, int H) {
+    if (H == 1) {
+        w[0] = 1;
+        return;
+    }
+    /* cell edges midway between latitudes sorted south to north, the outer
+     * edges at the poles (WeatherBench 2's _latitude_cell_bounds) */
+    int asc = lat[0] < lat[H - 1];
     double sum = 0;
     for (int i = 0; i < H; i++) {
-        /* edges midway to the neighbours, clipped to the poles */
-        double up = i > 0 ? (lat[i] + lat[i - 1]) / 2 : NAN, dn = i + 1 < H ? (lat[i] + lat[i + 1]) / 2 : NAN;
-        double hi, lo;
-        if (H == 1) hi = 90, lo = -90;
-        else {
-            double a = i > 0 ? up : lat[i] - (dn - lat[i]), b = i + 1 < H ? dn : lat[i] - (up - lat[i]);
-            hi = fmax(a, b), lo = fmin(a, b);
-        }
-        hi = fmin(hi, 90), lo = fmax(lo, -90);
+        int s = asc ? i - 1 : i + 1, n = asc ? i + 1 : i - 1; /* southern and northern neighbours */
+        double lo = (s >= 0 && s < H) ? (lat[i] + lat[s]) / 2 : -90;
+        double hi = (n >= 0 && n < H) ? (lat[i] + lat[n]) / 2 : 90;
         w[i] = sin(hi * M_PI / 180) - sin(lo * M_PI / 180);
-        if (w[i] < 0) w[i] = 0;
         sum += w[i];
     }
     for (int i = 0; i < H; i++) w[i] *= H / sum;
 }
 
-int eval_in_region(double lat, int r) {
-    switch (r) {
-    case EVAL_GLOBAL: return 1;
-    case EVAL_NEXTRA: return lat >= 20;
-    case EVAL_TROPICS: return lat >= -20 && lat <= 20;
-    case EVAL_SEXTRA: return lat <= -20;
+void eval_grid_free(eval_grid *g) {
+    free(g->lat), free(g->lon), free(g->w), free(g->row), free(g->col);
+    memset(g, 0, sizeof *g);
+}
+
+int eval_grid_init(eval_grid *g, const double *lat, const double *lon, int H, int W, const eval_region *reg, int nreg) {
+    memset(g, 0, sizeof *g);
+    if (nreg < 1 || nreg > EVAL_MAX_REGIONS) return util_fail(UTIL_EINVAL, "%d regions: expected 1 to %d", nreg, EVAL_MAX_REGIONS);
+    g->H = H, g->W = W, g->nreg = nreg;
+    g->lat = malloc(sizeof(double) * H), g->lon = malloc(sizeof(double) * W), g->w = malloc(sizeof(double) * H);
+    g->row = calloc((size_t)nreg * H, 1), g->col = calloc((size_t)nreg * W, 1);
+    if (!g->lat || !g->lon || !g->w || !g->row || !g->col) {
+        eval_grid_free(g);
+        return util_fail(UTIL_ENOMEM, "out of memory");
+    }
+    memcpy(g->lat, lat, sizeof(double) * H), memcpy(g->lon, lon, sizeof(double) * W);
+    eval_lat_weights(g->w, lat, H);
+    for (int r = 0; r < nreg; r++) {
+        g->reg[r] = reg[r];
+        g->all_lon[r] = isnan(reg[r].lon_min) || isnan(reg[r].lon_max);
+        int nrow = 0, ncol = 0;
+        for (int i = 0; i < H; i++) {
+            eval_region band = reg[r];
+            band.lon_min = band.lon_max = NAN;
+            g->row[(size_t)r * H + i] = (unsigned char)eval_region_contains(&band, lat[i], 0);
+        }
+        for (int i = 0; i < H; i++) nrow += g->row[(size_t)r * H + i];
+        for (int j = 0; j < W; j++) {
+            eval_region meridians = reg[r];
+            meridians.lat_min = -90, meridians.lat_max = 90;
+            ncol += g->col[(size_t)r * W + j] = (unsigned char)eval_region_contains(&meridians, 0, lon[j]);
+        }
+        if (!nrow || !ncol) {
+            int status = util_fail(UTIL_EINVAL, "region '%s' holds no point of the %d x %d grid", reg[r].name, H, W);
+            eval_grid_free(g);
+            return status;
+        }
+    }
+    return UTIL_OK;
+}
+
+double eval_crps_fair(const float *x, int M, double y) {
+    /* sum_ij |x_i - x_j| = 2 sum_k (2k - M - 1) x_(k) over the sorted members (k = 1..M) */
+    double sorted[64], *s = M <= 64 ? sorted : malloc(sizeof(double) * M), a = 0, pairs = 0;
+    if (!s) return NAN;
+    for (int i = 0; i < M; i++) {
+        double v = x[i];
+        a += fabs(v - y);
+        int k = i;
+        while (k > 0 && s[k - 1] > v) s[k] = s[k - 1], k--;
+        s[k] = v;
+    }
+    for (int k = 0; k < M; k++) pairs += 2.0 * (2.0 * (k + 1) - M - 1) * s[k];
+    if (s != sorted) free(s);
+    return a / M - pairs / (2.0 * M * (M - 1));
+}
+
+/* Sums of one latitude row over the columns of a mask (NULL: all). */
+typedef struct {
+    double w, se, e, ae, fo, ff, oo, crps, var;
+} row_sums;
+
+static void row_add(eval_sums *s, double w, const row_sums *r) {
+    s->w += w * r->w, s->se += w * r->se, s->e += w * r->e, s->ae += w * r->ae;
+    s->fo += w * r->fo, s->ff += w * r->ff, s->oo += w * r->oo, s->crps += w * r->crps, s->var += w * r->var;
+}
+
+static void point(row_sums *r, const float *f, const float *o, const float *c, const float *const *ens, int M, size_t at) {
+    double fv = f[at], ov = o[at], cv = c ? c[at] : 0;
+    if (!isfinite(fv) || !isfinite(ov) || !isfinite(cv)) return;
+    double crps = 0, var = 0;
+    if (ens) {
+        float x[256];
+        double mean = 0;
+        for (int m = 0; m < M; m++) {
+            x[m] = ens[m][at];
+            if (!isfinite(x[m])) return;
+            mean += x[m];
+        }
+        mean /= M;
+        for (int m = 0; m < M; m++) var += ((double)x[m] - mean) * ((double)x[m] - mean);
+        var /= M - 1;
+        crps = eval_crps_fair(x, M, ov);
+    }
+    double e = fv - ov;
+    r->w += 1, r->se += e * e, r->e += e, r->ae += fabs(e);
+    if (c) {
+        double fa = fv - cv, oa = ov - cv;
+        r->fo += fa * oa, r->ff += fa * fa, r->oo += oa * oa;
+    }
+    r->crps += crps, r->var += var;
+}
+
+void eval_field(const eval_grid *g, eval_sums *sums, const float *f, const float *o, const float *c,
+                const float *const *ens, int M) {
+    if (M < 2 || M > 256) ens = NULL;
+    for (int r = 0; r < g->nreg; r++) sums[r].has_clim = c != NULL, sums[r].has_ens = ens != NULL;
+    for (int i = 0; i < g->H; i++) {
+        row_sums all = {0};
+        for (int j = 0; j < g->W; j++) point(&all, f, o, c, ens, M, (size_t)i * g->W + j);
+        for (int r = 0; r < g->nreg; r++) {
+            if (!g->row[(size_t)r * g->H + i]) continue;
+            if (g->all_lon[r]) {
+                row_add(&sums[r], g->w[i], &all);
+                continue;
+            }
+            row_sums part = {0};
+            for (int j = 0; j < g->W; j++)
+                if (g->col[(size_t)r * g->W + j]) point(&part, f, o, c, ens, M, (size_t)i * g->W + j);
+            row_add(&sums[r], g->w[i], &part);
+        }
+    }
+}
+
+void eval_wind(const eval_grid *g, eval_sums *sums, const float *fu, const float *fv, const float *ou, const float *ov) {
+    for (int r = 0; r < g->nreg; r++) sums[r].has_clim = sums[r].has_ens = 0;
+    for (int i = 0; i < g->H; i++)
+        for (int r = 0; r < g->nreg; r++) {
+            if (!g->row[(size_t)r * g->H + i]) continue;
+            double n = 0, se = 0;
+            for (int j = 0; j < g->W; j++) {
+                if (!g->all_lon[r] && !g->col[(size_t)r * g->W + j]) continue;
+                size_t at = (size_t)i * g->W + j;
+                double du = (double)fu[at] - ou[at], dv = (double)fv[at] - ov[at];
+                if (!isfinite(du) || !isfinite(dv)) continue;
+                n += 1, se += du * du + dv * dv;
+            }
+            sums[r].w += g->w[i] * n, sums[r].se += g->w[i] * se;
+        }
+}
+
+void eval_accum_add(eval_accum *a, const eval_sums *s) {
+    if (!(s->w > 0)) return;
+    double mse = s->se / s->w;
+    a->n += 1, a->mse += mse, a->rmse += sqrt(mse);
+    a->bias += s->e / s->w, a->mae += s->ae / s->w;
+    if (s->has_clim && s->ff > 0 && s->oo > 0) a->nacc += 1, a->acc += s->fo / sqrt(s->ff * s->oo);
+    if (s->has_ens) a->nens += 1, a->crps += s->crps / s->w, a->var += s->var / s->w, a->ens_mse += mse;
+}
+
+int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double *value) {
+    *value = NAN;
+    if (!(a->n > 0)) return 0;
+    switch (metric) {
+    case EVAL_RMSE:
+    case EVAL_WIND_RMSE: *value = rmse_per_time ? a->rmse / a->n : sqrt(a->mse / a->n); return 1;
+    case EVAL_BIAS: *value = a->bias / a->n; return 1;
+    case EVAL_MAE: *value = a->mae / a->n; return 1;
+    case EVAL_ACC:
+        if (!(a->nacc > 0)) return 0;
+        *value = a->acc / a->nacc;
+        return 1;
+    case EVAL_CRPS:
+        if (!(a->nens > 0)) return 0;
+        *value = a->crps / a->nens;
+        return 1;
+    case EVAL_SPREAD_SKILL:
+        if (!(a->nens > 0) || !(a->ens_mse > 0)) return 0;
+        *value = sqrt(a->var / a->nens) / sqrt(a->ens_mse / a->nens);
+        return 1;
     default: return 0;
-    }
-}
-
-void eval_field(eval_sums *sums, const float *f, const float *o, const float *c, const float *const *ens, int M,
-                const double *lat, const double *w, int H, int W) {
-    for (int i = 0; i < H; i++) {
-        double ww = w[i], se = 0, e1 = 0, ae = 0, fa = 0, ff = 0, oo = 0, crps = 0, sp = 0;
-        for (int j = 0; j < W; j++) {
-            size_t at = (size_t)i * W + j;
-            double e = (double)f[at] - o[at];
-            se += e * e, e1 += e, ae += fabs(e);
-            if (c) {
-                double fp = (double)f[at] - c[at], op = (double)o[at] - c[at];
-                fa += fp * op, ff += fp * fp, oo += op * op;
-            }
-            if (ens && M > 1) {
-                /* fair CRPS: mean |X_i - y| - sum_ij |X_i - X_j| / (2 M (M - 1)) */
-                double a = 0, b = 0, mean = 0, var = 0;
-                for (int m = 0; m < M; m++) {
-                    a += fabs((double)ens[m][at] - o[at]);
-                    mean += ens[m][at];
-                    for (int n = m + 1; n < M; n++) b += 2 * fabs((double)ens[m][at] - ens[n][at]);
-                }
-                mean /= M;
-                for (int m = 0; m < M; m++) var += ((double)ens[m][at] - mean) * ((double)ens[m][at] - mean);
-                crps += a / M - b / (2.0 * M * (M - 1));
-                sp += var / (M - 1);
-            }
-        }
-        for (int r = 0; r < EVAL_NREGIONS; r++) {
-            if (!eval_in_region(lat[i], r)) continue;
-            eval_sums *s = &sums[r];
-            s->w += ww * W, s->se += ww * se, s->e += ww * e1, s->ae += ww * ae;
-            s->fa += ww * fa, s->ff += ww * ff, s->oo += ww * oo;
-            s->crps += ww * crps, s->spread2 += ww * sp;
-        }
-    }
-}
-
-void eval_wind(eval_sums *sums, const float *fu, const float *fv, const float *ou, const float *ov, const double *lat,
-               const double *w, int H, int W) {
-    for (int i = 0; i < H; i++) {
-        double se = 0;
-        for (int j = 0; j < W; j++) {
-            size_t at = (size_t)i * W + j;
-            double du = (double)fu[at] - ou[at], dv = (double)fv[at] - ov[at];
-            se += du * du + dv * dv;
-        }
-        for (int r = 0; r < EVAL_NREGIONS; r++)
-            if (eval_in_region(lat[i], r)) sums[r].w += w[i] * W, sums[r].se += w[i] * se;
     }
 }

@@ -1,19 +1,21 @@
-/* eval report: headline table and figures (gnuplot) from scores.csv. */
+/* eval report: headline tables from the scores CSV and figures drawn by
+ * gnuplot (run as a subprocess on a generated script, png terminal). */
 #define _DEFAULT_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../util/util.h"
 #include "eval.h"
 
-typedef struct {
-    char source[128], variable[16], level[16], region[32], metric[16];
-    double lead, value;
-} row;
+#define MAX_SRC 66
+#define MAX_LEADS 1024
 
 static const struct {
     const char *label, *variable, *level, *units;
@@ -21,204 +23,367 @@ static const struct {
                 {"u10", "u10", "", "m s-1"},   {"msl", "msl", "", "Pa"}};
 #define NHEAD (int)(sizeof headline / sizeof headline[0])
 
-static int read_rows(const char *path, row **out, int *n) {
+/* Global RMSE and ACC of the headline variables: value[src][head][lead][metric]. */
+typedef struct {
+    int ns, nl;
+    char src[MAX_SRC][128];
+    double lead[MAX_LEADS];
+    double *value; /* (ns, NHEAD, nl, 2) */
+    int has_head[NHEAD], has_acc;
+} table;
+
+static double *at(table *t, int s, int h, int l, int m) { return &t->value[(((size_t)s * NHEAD + h) * t->nl + l) * 2 + m]; }
+
+static int split_csv(char *line, char **fields) {
+    int n = 0;
+    char *p = line;
+    while (n < 7) {
+        fields[n++] = p;
+        char *c = strchr(p, n < 7 ? ',' : '\n');
+        if (!c) break;
+        *c = 0;
+        p = c + 1;
+    }
+    char *nl = strchr(fields[n - 1], '\n');
+    if (nl) *nl = 0;
+    return n;
+}
+
+static int read_table(const char *path, table *t) {
+    memset(t, 0, sizeof *t);
     FILE *f = fopen(path, "r");
     if (!f) return util_fail(UTIL_EIO, "%s: cannot read the scores", path);
-    char line[512];
-    int cap = 1024;
-    *n = 0;
-    *out = malloc(sizeof(row) * cap);
-    if (!*out || !fgets(line, sizeof line, f)) {
+    char line[1024], *fl[7];
+    /* first pass: sources and leads */
+    if (!fgets(line, sizeof line, f)) {
         fclose(f);
-        return util_fail(UTIL_EFORMAT, "%s: empty scores", path);
+        return util_fail(UTIL_EFORMAT, "%s: empty scores file", path);
     }
     while (fgets(line, sizeof line, f)) {
-        if (*n == cap) {
-            row *g = realloc(*out, sizeof(row) * (cap *= 2));
-            if (!g) break;
-            *out = g;
-        }
-        row *r = &(*out)[*n];
-        char *fields[7], *p = line;
-        for (int i = 0; i < 7; i++) {
-            fields[i] = p;
-            p = strchr(p, i < 6 ? ',' : '\n');
-            if (!p && i < 6) break;
-            if (p) *p++ = 0;
-        }
-        snprintf(r->source, sizeof r->source, "%s", fields[0]);
-        snprintf(r->variable, sizeof r->variable, "%s", fields[1]);
-        snprintf(r->level, sizeof r->level, "%s", fields[2]);
-        r->lead = atof(fields[3]);
-        snprintf(r->region, sizeof r->region, "%s", fields[4]);
-        snprintf(r->metric, sizeof r->metric, "%s", fields[5]);
-        r->value = atof(fields[6]);
-        (*n)++;
+        if (split_csv(line, fl) != 7) continue;
+        int s = 0;
+        while (s < t->ns && strcmp(t->src[s], fl[0])) s++;
+        if (s == t->ns && t->ns < MAX_SRC) snprintf(t->src[t->ns++], sizeof t->src[0], "%s", fl[0]);
+        double lead = atof(fl[3]);
+        int l = 0;
+        while (l < t->nl && t->lead[l] != lead) l++;
+        if (l == t->nl && t->nl < MAX_LEADS) t->lead[t->nl++] = lead;
+    }
+    for (int a = 0; a < t->nl; a++)
+        for (int b = a + 1; b < t->nl; b++)
+            if (t->lead[b] < t->lead[a]) {
+                double x = t->lead[a];
+                t->lead[a] = t->lead[b], t->lead[b] = x;
+            }
+    t->value = malloc(sizeof(double) * (size_t)(t->ns ? t->ns : 1) * NHEAD * (t->nl ? t->nl : 1) * 2);
+    if (!t->value) {
+        fclose(f);
+        return util_fail(UTIL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < (size_t)t->ns * NHEAD * t->nl * 2; i++) t->value[i] = NAN;
+    rewind(f);
+    if (!fgets(line, sizeof line, f)) line[0] = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (split_csv(line, fl) != 7 || strcmp(fl[4], "global")) continue;
+        int m = !strcmp(fl[5], "rmse") ? 0 : !strcmp(fl[5], "acc") ? 1 : -1;
+        if (m < 0) continue;
+        int h = 0;
+        while (h < NHEAD && (strcmp(headline[h].variable, fl[1]) || strcmp(headline[h].level, fl[2]))) h++;
+        if (h == NHEAD) continue;
+        int s = 0, l = 0;
+        double lead = atof(fl[3]);
+        while (s < t->ns && strcmp(t->src[s], fl[0])) s++;
+        while (l < t->nl && t->lead[l] != lead) l++;
+        if (s == t->ns || l == t->nl) continue;
+        *at(t, s, h, l, m) = atof(fl[6]);
+        t->has_head[h] = 1;
+        t->has_acc |= m == 1;
     }
     fclose(f);
     return UTIL_OK;
 }
 
-static double find(const row *rows, int n, const char *src, int h, double lead, const char *metric) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(rows[i].source, src) && !strcmp(rows[i].variable, headline[h].variable) &&
-            !strcmp(rows[i].level, headline[h].level) && rows[i].lead == lead && !strcmp(rows[i].region, "global") &&
-            !strcmp(rows[i].metric, metric))
-            return rows[i].value;
-    return NAN;
+/* gnuplot on PATH? */
+static int have_gnuplot(void) {
+    const char *path = getenv("PATH");
+    if (!path) return 0;
+    char buf[4096];
+    for (const char *p = path; *p;) {
+        const char *e = strchr(p, ':');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        snprintf(buf, sizeof buf, "%.*s/gnuplot", (int)n, n ? p : ".");
+        if (access(buf, X_OK) == 0) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
 }
 
-int eval_report(const char *dir, const char *csv_path, const int *map_leads, int nmap) {
-    row *rows = NULL;
-    int n = 0, status = read_rows(csv_path, &rows, &n);
+/* Run gnuplot on `script` inside dir; its messages go to dir/gnuplot.log. */
+static int run_gnuplot(const char *dir, const char *script) {
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(126);
+        int fd = open("gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
+        execlp("gnuplot", "gnuplot", script, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void html_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else if (*s == '`') continue;
+        else fputc(*s, f);
+    }
+}
+
+/* gnuplot matrix data (lon lat value, a blank line after each row), longitudes ascending. */
+static int write_map(const char *path, const float *x, const double *lat, const double *lon, int H, int W) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    for (int i = 0; i < H; i++) {
+        for (int j = 0; j < W; j++) {
+            fprintf(f, "%.6g %.6g %.7g\n", lon[j], lat[i], x[(size_t)i * W + j]);
+        }
+        fprintf(f, "\n");
+    }
+    return fclose(f);
+}
+
+int eval_report(const eval_report_spec *sp) {
+    table t;
+    int status = read_table(sp->csv, &t);
     if (status) return status;
-    mkdir(dir, 0755);
-    char sources[16][128];
-    int ns = 0;
-    double leads[512];
-    int nl = 0;
-    for (int i = 0; i < n; i++) {
-        int k = 0;
-        while (k < ns && strcmp(sources[k], rows[i].source)) k++;
-        if (k == ns && ns < 16) snprintf(sources[ns++], 128, "%s", rows[i].source);
-        k = 0;
-        while (k < nl && leads[k] != rows[i].lead) k++;
-        if (k == nl && nl < 512) leads[nl++] = rows[i].lead;
+    char path[4400], data[4300];
+    FILE *md = NULL, *html = NULL, *gp = NULL;
+    snprintf(data, sizeof data, "%s/data", sp->dir);
+    if ((mkdir(sp->dir, 0755) != 0 && errno != EEXIST) || (mkdir(data, 0755) != 0 && errno != EEXIST)) {
+        status = util_fail(UTIL_EIO, "%s: cannot create the report directory", sp->dir);
+        goto done;
     }
-    for (int a = 0; a < nl; a++)
-        for (int b = a + 1; b < nl; b++)
-            if (leads[b] < leads[a]) {
-                double t = leads[a];
-                leads[a] = leads[b], leads[b] = t;
-            }
-    /* headline leads: 1, 3, 5 and 7 days where scored, else the scored leads nearest them */
-    double want[4] = {24, 72, 120, 168}, show[4];
+    /* headline leads: 24, 72, 120, 168 h where scored, else up to four spread over the leads */
+    double show[4];
     int nshow = 0;
+    const double want[4] = {24, 72, 120, 168};
     for (int q = 0; q < 4; q++)
-        for (int k = 0; k < nl; k++)
-            if (leads[k] == want[q]) show[nshow++] = want[q];
+        for (int l = 0; l < t.nl; l++)
+            if (t.lead[l] == want[q]) show[nshow++] = want[q];
     if (!nshow)
-        for (int k = 0; k < nl && nshow < 4; k++) show[nshow++] = leads[k * (nl > 4 ? nl / 4 : 1) < nl ? k * (nl > 4 ? nl / 4 : 1) : k];
-    int has_acc = 0;
-    for (int i = 0; i < n; i++) has_acc |= !strcmp(rows[i].metric, "acc");
-    /* data files and gnuplot script */
-    char path[4300];
-    int gnuplot = system("command -v gnuplot >/dev/null 2>&1") == 0;
-    for (int h = 0; h < NHEAD; h++)
-        for (int s = 0; s < ns; s++) {
-            snprintf(path, sizeof path, "%s/%s_%s.dat", dir, headline[h].label, sources[s]);
-            FILE *f = fopen(path, "w");
-            if (!f) continue;
-            for (int k = 0; k < nl; k++)
-                fprintf(f, "%g %.9g %.9g\n", leads[k], find(rows, n, sources[s], h, leads[k], "rmse"),
-                        find(rows, n, sources[s], h, leads[k], "acc"));
-            fclose(f);
-        }
+        for (int q = 0; q < 4 && q < t.nl; q++) show[nshow++] = t.lead[t.nl <= 4 ? q : (int)((double)q * (t.nl - 1) / 3 + 0.5)];
+    int gnuplot = have_gnuplot(), figures = 0;
+    const char *gp_name = "data/figures.gp";
     if (gnuplot) {
-        snprintf(path, sizeof path, "%s/figures.gp", dir);
-        FILE *g = fopen(path, "w");
-        if (g) {
-            fprintf(g, "set terminal pngcairo size 800,520 font 'sans,11' noenhanced\nset grid\nset key top left\nset xlabel 'lead time (h)'\n");
-            for (int h = 0; h < NHEAD; h++)
-                for (int m = 0; m < 1 + has_acc; m++) {
-                    fprintf(g, "set output '%s/%s_%s.png'\nset ylabel '%s %s%s%s'\nset title '%s %s (global)'\nplot ", dir,
-                            m ? "acc" : "rmse", headline[h].label, m ? "ACC" : "RMSE", headline[h].label, m ? "" : ", ",
-                            m ? "" : headline[h].units, headline[h].label, m ? "ACC" : "RMSE");
-                    for (int s = 0; s < ns; s++)
-                        fprintf(g, "%s'%s/%s_%s.dat' using 1:%d with linespoints lw 2 title '%s'", s ? ", " : "", dir,
-                                headline[h].label, sources[s], m ? 3 : 2, sources[s]);
-                    fprintf(g, "\n");
-                }
-            fprintf(g, "unset grid\nset size ratio -1\nset xlabel 'longitude'\nset ylabel 'latitude'\nset key off\n"
-                       "set terminal pngcairo size 900,520 font 'sans,11' noenhanced\n");
-            for (int q = 0; q < nmap; q++)
-                for (int v = 0; v < 2; v++)
-                    for (int part = 0; part < 3; part++) {
-                        const char *vn = v ? "t2m" : "z500", *pn = part == 0 ? "forecast" : part == 1 ? "truth" : "error";
-                        snprintf(path, sizeof path, "%s/map_%s_%dh_%s.dat", dir, vn, map_leads[q], pn);
-                        if (access(path, R_OK) != 0) continue;
-                        fprintf(g, "set output '%s/map_%s_%dh_%s.png'\nset title '%s %s at +%d h (%s)'\n", dir, vn,
-                                map_leads[q], pn, vn, pn, map_leads[q], sources[0]);
-                        fprintf(g, part == 2 ? "set palette defined (-1 'blue', 0 'white', 1 'red')\n" : "set palette rgb 33,13,10\n");
-                        fprintf(g, "plot '%s' using 1:2:3 with image\n", path);
-                    }
-            fclose(g);
-            char cmd[4500];
-            snprintf(cmd, sizeof cmd, "gnuplot '%s/figures.gp' 2>'%s/gnuplot.log'", dir, dir);
-            if (system(cmd) != 0) gnuplot = 0;
+        snprintf(path, sizeof path, "%s/%s", sp->dir, gp_name);
+        gp = fopen(path, "w");
+        if (!gp) {
+            status = util_fail(UTIL_EIO, "%s: cannot write", path);
+            goto done;
         }
+        fprintf(gp, "# pangu eval figures: gnuplot %s (run inside the report directory)\n", gp_name);
+        fprintf(gp, "set terminal png size 800,520 noenhanced\nset grid\nset key top left\nset xlabel 'lead time (h)'\n");
+        for (int h = 0; h < NHEAD; h++) {
+            if (!t.has_head[h]) continue;
+            for (int s = 0; s < t.ns; s++) {
+                snprintf(path, sizeof path, "%s/%s_%s.dat", data, headline[h].label, t.src[s]);
+                FILE *f = fopen(path, "w");
+                if (!f) continue;
+                fprintf(f, "# lead_hours rmse acc (%s, %s, global)\n", t.src[s], headline[h].label);
+                for (int l = 0; l < t.nl; l++)
+                    fprintf(f, "%g %.9g %.9g\n", t.lead[l], *at(&t, s, h, l, 0), *at(&t, s, h, l, 1));
+                fclose(f);
+            }
+            for (int m = 0; m < 1 + t.has_acc; m++) {
+                int any = 0;
+                for (int s = 0; s < t.ns; s++)
+                    for (int l = 0; l < t.nl; l++) any |= isfinite(*at(&t, s, h, l, m));
+                if (!any) continue;
+                fprintf(gp, "set output '%s_%s.png'\nset title '%s %s (global)'\nset ylabel '%s%s%s%s'\n", m ? "acc" : "rmse",
+                        headline[h].label, headline[h].label, m ? "ACC" : "RMSE", m ? "ACC" : "RMSE", m ? "" : " (",
+                        m ? "" : headline[h].units, m ? "" : ")");
+                fprintf(gp, "plot ");
+                int first = 1;
+                for (int s = 0; s < t.ns; s++) {
+                    int has = 0;
+                    for (int l = 0; l < t.nl; l++) has |= isfinite(*at(&t, s, h, l, m));
+                    if (!has) continue;
+                    fprintf(gp, "%s'data/%s_%s.dat' using 1:%d with linespoints lw 2 title '%s'", first ? "" : ", ",
+                            headline[h].label, t.src[s], m ? 3 : 2, t.src[s]);
+                    first = 0;
+                }
+                fprintf(gp, "\n");
+            }
+        }
+        fprintf(gp, "unset grid\nset key off\nset xlabel 'longitude (degrees east)'\nset ylabel 'latitude (degrees north)'\n"
+                    "set size ratio -1\nset autoscale xfix\nset autoscale yfix\nset terminal png size 900,560 noenhanced\n");
+        for (int q = 0; q < sp->nmaps; q++) {
+            const eval_map *m = &sp->maps[q];
+            float *err = malloc(sizeof(float) * (size_t)sp->H * sp->W);
+            if (!err) continue;
+            for (size_t i = 0; i < (size_t)sp->H * sp->W; i++) err[i] = m->forecast[i] - m->truth[i];
+            const char *part[3] = {"forecast", "truth", "error"};
+            const float *x[3] = {m->forecast, m->truth, err};
+            int ok = 1;
+            for (int p = 0; p < 3; p++) {
+                snprintf(path, sizeof path, "%s/map_%s_%gh_%s.dat", data, m->field, m->lead, part[p]);
+                ok &= write_map(path, x[p], sp->lat, sp->lon, sp->H, sp->W) == 0;
+            }
+            /* forecast and truth share one colour range; the error is centred on zero */
+            double lo = INFINITY, hi = -INFINITY;
+            for (size_t i = 0; i < (size_t)sp->H * sp->W; i++) {
+                if (isfinite(m->forecast[i])) lo = fmin(lo, m->forecast[i]), hi = fmax(hi, m->forecast[i]);
+                if (isfinite(m->truth[i])) lo = fmin(lo, m->truth[i]), hi = fmax(hi, m->truth[i]);
+            }
+            double emax = 0;
+            for (size_t i = 0; i < (size_t)sp->H * sp->W; i++)
+                if (isfinite(err[i])) emax = fmax(emax, fabs(err[i]));
+            free(err);
+            if (!ok) continue;
+            if (!(hi > lo)) hi = lo + 1;
+            if (!(emax > 0)) emax = 1;
+            for (int p = 0; p < 3; p++) {
+                fprintf(gp, "set output 'map_%s_%gh_%s.png'\n", m->field, m->lead, part[p]);
+                fprintf(gp, "set title '%s %s, %s from %s, +%g h'\n", m->field, part[p], sp->map_source ? sp->map_source : "",
+                        sp->map_init ? sp->map_init : "", m->lead);
+                if (p < 2) fprintf(gp, "set palette rgbformulae 33,13,10\nset cbrange [%.9g:%.9g]\n", lo, hi);
+                else fprintf(gp, "set palette defined (-1 'blue', 0 'white', 1 'red')\nset cbrange [%.9g:%.9g]\n", -emax, emax);
+                fprintf(gp, "plot 'data/map_%s_%gh_%s.dat' using 1:2:3 with image\n", m->field, m->lead, part[p]);
+            }
+        }
+        int bad = fclose(gp) != 0;
+        gp = NULL;
+        if (bad) {
+            status = util_fail(UTIL_EIO, "%s: cannot write the gnuplot script", sp->dir);
+            goto done;
+        }
+        figures = run_gnuplot(sp->dir, gp_name) == 0;
     }
-    /* report.md and report.html */
-    snprintf(path, sizeof path, "%s/report.md", dir);
-    FILE *md = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/report.html", dir);
-    FILE *html = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/report.md", sp->dir);
+    md = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/report.html", sp->dir);
+    html = fopen(path, "w");
     if (!md || !html) {
-        if (md) fclose(md);
-        if (html) fclose(html);
-        free(rows);
-        return util_fail(UTIL_EIO, "%s: cannot write the report", dir);
+        status = util_fail(UTIL_EIO, "%s: cannot write the report", sp->dir);
+        goto done;
     }
-    fprintf(md, "# Verification report\n\nScores from `%s` (global, latitude-weighted as WeatherBench 2).\n\n", csv_path);
-    fprintf(html, "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Verification report</title>"
-                  "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-                  "td,th{border:1px solid #999;padding:3px 8px;text-align:right}</style></head><body>"
-                  "<h1>Verification report</h1><p>Scores from <code>%s</code> (global, latitude-weighted as WeatherBench 2).</p>",
-            csv_path);
-    for (int m = 0; m < 1 + has_acc; m++) {
-        const char *metric = m ? "acc" : "rmse";
-        fprintf(md, "## %s\n\n| source |", m ? "ACC" : "RMSE");
-        fprintf(html, "<h2>%s</h2><table><tr><th>source</th>", m ? "ACC" : "RMSE");
+    fprintf(md, "# Verification report\n\nScores: `%s` (global scores below; every region in the CSV). Latitude weights as "
+                "WeatherBench 2 (cell areas between midpoints, poles as half cells).\n\n",
+            sp->csv);
+    fprintf(html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Verification report</title>\n"
+                  "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;margin:1em 0}"
+                  "td,th{border:1px solid #999;padding:3px 8px;text-align:right}img{margin:4px}</style></head><body>\n"
+                  "<h1>Verification report</h1>\n<p>Scores: <code>");
+    html_text(html, sp->csv);
+    fprintf(html, "</code> (global scores below; every region in the CSV). Latitude weights as WeatherBench 2 (cell areas "
+                  "between midpoints, poles as half cells).</p>\n");
+    if (sp->notes) {
+        fprintf(md, "%s\n\n", sp->notes);
+        fprintf(html, "<p>");
+        html_text(html, sp->notes);
+        fprintf(html, "</p>\n");
+    }
+    int nhead = 0;
+    for (int h = 0; h < NHEAD; h++) nhead += t.has_head[h];
+    for (int m = 0; m < 1 + t.has_acc; m++) {
+        const char *name = m ? "ACC" : "RMSE";
+        fprintf(md, "## %s\n\n", name);
+        fprintf(html, "<h2>%s</h2>\n", name);
+        if (!nhead) {
+            fprintf(md, "None of z500, t850, t2m, u10, msl was scored.\n\n");
+            fprintf(html, "<p>None of z500, t850, t2m, u10, msl was scored.</p>\n");
+            continue;
+        }
+        fprintf(md, "| source |");
+        fprintf(html, "<table><tr><th>source</th>");
         for (int h = 0; h < NHEAD; h++)
-            for (int q = 0; q < nshow; q++) {
+            for (int q = 0; q < nshow && t.has_head[h]; q++) {
                 fprintf(md, " %s %gh |", headline[h].label, show[q]);
                 fprintf(html, "<th>%s %gh</th>", headline[h].label, show[q]);
             }
         fprintf(md, "\n|---|");
-        for (int h = 0; h < NHEAD * nshow; h++) fprintf(md, "---|");
+        for (int i = 0; i < nhead * nshow; i++) fprintf(md, "---:|");
         fprintf(md, "\n");
-        fprintf(html, "</tr>");
-        for (int s = 0; s < ns; s++) {
-            fprintf(md, "| %s |", sources[s]);
-            fprintf(html, "<tr><th>%s</th>", sources[s]);
+        fprintf(html, "</tr>\n");
+        for (int s = 0; s < t.ns; s++) {
+            fprintf(md, "| %s |", t.src[s]);
+            fprintf(html, "<tr><th>");
+            html_text(html, t.src[s]);
+            fprintf(html, "</th>");
             for (int h = 0; h < NHEAD; h++)
-                for (int q = 0; q < nshow; q++) {
-                    double v = find(rows, n, sources[s], h, show[q], metric);
-                    if (isnan(v)) fprintf(md, " - |"), fprintf(html, "<td>-</td>");
-                    else fprintf(md, " %.4g |", v), fprintf(html, "<td>%.4g</td>", v);
+                for (int q = 0; q < nshow && t.has_head[h]; q++) {
+                    int l = 0;
+                    while (l < t.nl && t.lead[l] != show[q]) l++;
+                    double v = l < t.nl ? *at(&t, s, h, l, m) : NAN;
+                    if (isfinite(v)) fprintf(md, " %.4g |", v), fprintf(html, "<td>%.4g</td>", v);
+                    else fprintf(md, " - |"), fprintf(html, "<td>-</td>");
                 }
             fprintf(md, "\n");
-            fprintf(html, "</tr>");
+            fprintf(html, "</tr>\n");
         }
-        fprintf(md, "\n");
-        fprintf(html, "</table>");
+        if (m) fprintf(md, "\nUncentred anomaly correlation with the climatology at the valid day of year and hour.\n\n");
+        else fprintf(md, "\nUnits: z500 m2 s-2, t850 and t2m K, u10 m s-1, msl Pa.\n\n");
+        fprintf(html, "</table>\n");
     }
     fprintf(md, "## Figures\n\n");
-    fprintf(html, "<h2>Figures</h2>");
+    fprintf(html, "<h2>Figures</h2>\n");
     if (!gnuplot) {
-        fprintf(md, "gnuplot is not installed (Debian gnuplot-nox): figures skipped.\n");
-        fprintf(html, "<p>gnuplot is not installed (Debian gnuplot-nox): figures skipped.</p>");
+        fprintf(md, "gnuplot is not installed (Debian package gnuplot-nox): figures skipped.\n");
+        fprintf(html, "<p>gnuplot is not installed (Debian package gnuplot-nox): figures skipped.</p>\n");
+    } else if (!figures) {
+        fprintf(md, "gnuplot failed (see `gnuplot.log`): figures skipped.\n");
+        fprintf(html, "<p>gnuplot failed (see gnuplot.log): figures skipped.</p>\n");
     } else {
         for (int h = 0; h < NHEAD; h++)
-            for (int m = 0; m < 1 + has_acc; m++) {
-                fprintf(md, "![%s %s](%s_%s.png)\n", m ? "ACC" : "RMSE", headline[h].label, m ? "acc" : "rmse", headline[h].label);
-                fprintf(html, "<img src='%s_%s.png' width='560'>", m ? "acc" : "rmse", headline[h].label);
+            for (int m = 0; m < 2; m++) {
+                snprintf(path, sizeof path, "%s/%s_%s.png", sp->dir, m ? "acc" : "rmse", headline[h].label);
+                if (access(path, R_OK) != 0) continue;
+                fprintf(md, "![%s %s against lead time](%s_%s.png)\n", headline[h].label, m ? "ACC" : "RMSE", m ? "acc" : "rmse",
+                        headline[h].label);
+                fprintf(html, "<img src=\"%s_%s.png\" width=\"560\" alt=\"%s %s\">\n", m ? "acc" : "rmse", headline[h].label,
+                        headline[h].label, m ? "ACC" : "RMSE");
             }
-        for (int q = 0; q < nmap; q++)
-            for (int v = 0; v < 2; v++) {
-                const char *vn = v ? "t2m" : "z500";
-                fprintf(md, "\n%s at +%d h: ", vn, map_leads[q]);
-                for (int part = 0; part < 3; part++) {
-                    const char *pn = part == 0 ? "forecast" : part == 1 ? "truth" : "error";
-                    fprintf(md, "![%s](map_%s_%dh_%s.png) ", pn, vn, map_leads[q], pn);
-                    fprintf(html, "<img src='map_%s_%dh_%s.png' width='360'>", vn, map_leads[q], pn);
-                }
-                fprintf(md, "\n");
+        if (sp->nmaps) {
+            fprintf(md, "\n### Maps: %s from %s\n", sp->map_source ? sp->map_source : "", sp->map_init ? sp->map_init : "");
+            fprintf(html, "<h3>Maps: ");
+            html_text(html, sp->map_source ? sp->map_source : "");
+            fprintf(html, " from %s</h3>\n", sp->map_init ? sp->map_init : "");
+        }
+        for (int q = 0; q < sp->nmaps; q++) {
+            const eval_map *m = &sp->maps[q];
+            fprintf(md, "\n%s at +%g h (forecast, truth, forecast - truth):\n\n", m->field, m->lead);
+            fprintf(html, "<p>%s at +%g h (forecast, truth, forecast - truth)</p>\n", m->field, m->lead);
+            const char *part[3] = {"forecast", "truth", "error"};
+            for (int p = 0; p < 3; p++) {
+                fprintf(md, "![%s %s +%gh](map_%s_%gh_%s.png) ", m->field, part[p], m->lead, m->field, m->lead, part[p]);
+                fprintf(html, "<img src=\"map_%s_%gh_%s.png\" width=\"380\" alt=\"%s %s\">\n", m->field, m->lead, part[p],
+                        m->field, part[p]);
             }
+            fprintf(md, "\n");
+        }
+        if (!sp->nmaps) {
+            fprintf(md, "\nNo maps: neither z500 nor t2m was scored at the map leads.\n");
+            fprintf(html, "<p>No maps: neither z500 nor t2m was scored at the map leads.</p>\n");
+        }
     }
     fprintf(html, "</body></html>\n");
-    int bad = fclose(md) != 0;
-    bad |= fclose(html) != 0;
-    free(rows);
-    return bad ? util_fail(UTIL_EIO, "%s: cannot finish the report", dir) : UTIL_OK;
+    {
+        int bad = fclose(md) != 0;
+        bad |= fclose(html) != 0;
+        md = html = NULL;
+        if (bad) status = util_fail(UTIL_EIO, "%s: cannot finish the report (disk full?)", sp->dir);
+    }
+done:
+    if (gp) fclose(gp);
+    if (md) fclose(md);
+    if (html) fclose(html);
+    free(t.value);
+    return status;
 }

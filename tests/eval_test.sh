@@ -1,82 +1,262 @@
 #!/bin/bash
-# pangu eval end to end on synthetic data: CSV layout, baselines, report,
-# agreement with CDO, bad input. Usage: tests/eval_test.sh bin/pangu
+# pangu eval end to end on files made here: a truth series (pangu step
+# chained from the tiny fixture), forecasts (pangu forecast, deterministic
+# and ensemble), a climatology (pangu stats), numerical forecasts in other
+# layouts; CSV layout, baselines, report; RMSE, bias, MAE, ACC and the
+# time-mean RMSE against CDO on the same files; bad input.
+# Usage: tests/eval_test.sh bin/pangu
 set -u
 pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
+top=$(cd "$(dirname "$0")/.." && pwd)
+fx="$top/tests/fixtures"
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 cd "$t" || exit 1
 pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass + 1)); echo "  ok: $1"; else fail=$((fail + 1)); echo "  FAILED: $1"; fi; }
-echo "eval tests"
-$pangu synth --grid 32,64 --start 2019-01-25 --hours 240 --step-hours 6 --format legacy --out . 2>/dev/null
-$pangu stats --input "era5_pl_201901.nc" --input era5_sfc_201901.nc --input era5_pl_201902.nc --input era5_sfc_201902.nc \
-  --climatology-hours 6 --smoothing 15 --output clim.nc 2>/dev/null
-for h in 6 24; do $pangu init --preset small --lead $h --stats clim.nc --constants invariant.nc --seed $h --std 0.004 --out m$h.h5 2>/dev/null; done
-truth="--truth era5_pl_201901.nc --truth era5_sfc_201901.nc --truth era5_pl_201902.nc --truth era5_sfc_201902.nc"
-$pangu forecast --model-6h m6.h5 --model-24h m24.h5 --input "era5_*_20190*.nc" --init 2019-01-27T00/2019-01-29T00/24 \
-  --leads 6-72/6 --output 'fc_{init:%Y%m%d%H}.nc' 2>/dev/null
-$pangu eval --forecast fc_2019012700.nc --forecast fc_2019012800.nc --forecast fc_2019012900.nc $truth --climatology clim.nc \
-  --baseline persistence --baseline climatology --output scores.csv --report rep 2>err; rc=$?
-check "eval runs ($(tail -c 100 err))" '[ $rc -eq 0 ] && [ -s scores.csv ]'
+ok() { pass=$((pass + 1)); echo "  ok: $1"; }
+bad() { fail=$((fail + 1)); echo "  FAILED: $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# value CSV SOURCE VARIABLE LEVEL LEAD REGION METRIC
+value() { awk -F, -v s="$2" -v v="$3" -v l="$4" -v h="$5" -v r="$6" -v m="$7" \
+  '$1 == s && $2 == v && $3 == l && $4 == h && $5 == r && $6 == m { print $7 }' "$1"; }
+# close A B RELTOL: |A - B| <= RELTOL |B| (both numbers)
+# close A B REL [ABS]: |A - B| <= REL |B| + ABS (both numbers)
+close() { awk -v a="$1" -v b="$2" -v r="$3" -v z="${4:-1e-12}" 'BEGIN { if (a == "" || b == "" || a != a + 0 || b != b + 0) exit 1;
+  d = a - b; if (d < 0) d = -d; s = b < 0 ? -b : b; exit !(d <= r * s + z) }'; }
+reldiff() { awk -v a="$1" -v b="$2" 'BEGIN { d = (a - b) / b; printf "%.2e", d < 0 ? -d : d }'; }
+
+echo "pangu eval tests"
+# ---- data: the tiny fixture with its 5 levels labelled 1000 850 700 500 250 hPa (z500, t850 exist)
+ncap2 -O -s 'level(0)=1000.0f;level(1)=850.0f;level(2)=700.0f;level(3)=500.0f;level(4)=250.0f' "$fx/tiny_in.nc" s0.nc
+lev="--levels 1000,850,700,500,250"
+$pangu init --preset tiny --lead 6 $lev --seed 11 --std 0.05 --out truth6.h5 2>/dev/null
+for i in $(seq 1 16); do $pangu step --model truth6.h5 --input s$((i - 1)).nc --output s$i.nc 2>/dev/null; done
+ncrcat -O $(for i in $(seq 1 16); do echo s$i.nc; done) truth.nc # 1900-01-01T06 to 1900-01-05T00, 6-hourly
+ncks -O -v z,q,t,u,v truth.nc truth_pl.nc && ncks -O -v msl,u10,v10,t2m truth.nc truth_sfc.nc
+truth="--truth truth_pl.nc --truth truth_sfc.nc"
+$pangu init --preset tiny --lead 6 $lev --seed 22 --std 0.05 --out f6.h5 2>/dev/null
+$pangu init --preset tiny --lead 24 $lev --seed 23 --std 0.05 --out f24.h5 2>/dev/null
+$pangu forecast --model-6h f6.h5 --model-24h f24.h5 --input truth.nc --init 1900-01-01T06/1900-01-02T06/12 --leads 6-48/6 \
+  --output 'fc_{init:%Y%m%d%H}.nc' 2>/dev/null
+$pangu forecast --model-6h f6.h5 --model-24h f24.h5 --input truth.nc --init 1900-01-01T06,1900-01-01T18 --leads 6-24/6 \
+  --members 3 --perturb perlin --seed 5 --output 'ens_{init:%Y%m%d%H}.nc' 2>/dev/null
+$pangu forecast --model-6h f6.h5 --model-24h f24.h5 --input truth.nc --init 1900-01-01T18 --leads 6-24/6 \
+  --members 3 --perturb perlin --perturb-scale 0 --output 'same_{init:%Y%m%d%H}.nc' 2>/dev/null
+$pangu stats --input truth.nc --climatology-hours 6 --smoothing 3 --output clim.nc 2>/dev/null
+check "test data made (truth, 3 forecasts, 2 ensembles, climatology)" \
+  '[ -s truth.nc ] && ls fc_1900010106.nc fc_1900010118.nc fc_1900010206.nc ens_1900010106.nc same_1900010118.nc clim.nc >/dev/null'
+
+# ---- the main run
+$pangu eval --forecast 'fc_*.nc' $truth --climatology clim.nc --baseline persistence --baseline climatology \
+  --output scores.csv --report rep 2>err; rc=$?
+check "eval runs: $(tail -1 err)" '[ $rc -eq 0 ] && [ -s scores.csv ] && ! ls | grep -q "scores.csv.tmp"'
 check "CSV columns exactly source,variable,level,lead_hours,region,metric,value" \
   '[ "$(head -1 scores.csv)" = "source,variable,level,lead_hours,region,metric,value" ]'
-check "sources fc, persistence, climatology" '[ "$(cut -d, -f1 scores.csv | sed 1d | sort -u | tr "\n" " ")" = "climatology fc persistence " ]'
-check "surface fields have an empty level" 'grep -q "^fc,t2m,,24,global,rmse," scores.csv && grep -q "^fc,z,500,24,tropics,acc," scores.csv'
-check "every metric and region present" "( for m in rmse bias mae acc wind_rmse; do grep -q \",\$m,\" scores.csv || exit 1; done; for r in global n_extratropics tropics s_extratropics; do grep -q \",\$r,\" scores.csv || exit 1; done )"
-check "report: markdown, html and figures" '[ -s rep/report.md ] && [ -s rep/report.html ] && ls rep/rmse_z500.png rep/acc_t850.png >/dev/null && ls rep/map_z500_*_error.png >/dev/null'
-# Against CDO on the same files, with CDO given the WeatherBench 2 cell areas
-# (its own are great-circle polygons, 1e-4 apart on this grid).
+check "sources: fc (file stem), persistence, climatology" \
+  '[ "$(sed 1d scores.csv | cut -d, -f1 | sort -u | tr "\n" " ")" = "climatology fc persistence " ]'
+check "every lead 6..48 h, every region" \
+  '[ "$(sed 1d scores.csv | cut -d, -f4 | sort -un | tr "\n" " ")" = "6 12 18 24 30 36 42 48 " ] &&
+   [ "$(sed 1d scores.csv | cut -d, -f5 | sort -u | tr "\n" " ")" = "global n_extratropics s_extratropics tropics " ]'
+check "metrics rmse bias mae acc wind_rmse; surface fields with an empty level" \
+  '[ "$(sed 1d scores.csv | cut -d, -f6 | sort -u | tr "\n" " ")" = "acc bias mae rmse wind_rmse " ] &&
+   [ -n "$(value scores.csv fc t2m "" 24 global rmse)" ] && [ -n "$(value scores.csv fc z 500 24 tropics acc)" ]'
+check "vector wind per level and at 10 m" \
+  '[ -n "$(value scores.csv fc wind 850 24 global wind_rmse)" ] && [ -n "$(value scores.csv fc wind10 "" 24 global wind_rmse)" ]'
+check "no ACC for the climatology baseline (its anomaly is zero)" '! grep -q "^climatology,.*,acc," scores.csv'
+check "report: report.md and report.html with the headline tables, one row per source" \
+  'grep -q "^## RMSE" rep/report.md && grep -q "^## ACC" rep/report.md && grep -q "| z500 24h | t850 24h | t2m 24h | u10 24h | msl 24h |" rep/report.md &&
+   [ $(grep -c "^| \(fc\|persistence\|climatology\) |" rep/report.md) -eq 6 ] && grep -q "<table>" rep/report.html'
+png() { for f in "$@"; do [ "$(head -c 4 "$f" 2>/dev/null | od -An -c | tr -d " ")" = "211PNG" ] || return 1; done; }
+if command -v gnuplot >/dev/null 2>&1; then
+  check "figures: RMSE and ACC against lead, maps of forecast, truth and error at the first and last lead" \
+    'png rep/rmse_z500.png rep/acc_t850.png rep/rmse_msl.png rep/map_z500_6h_forecast.png rep/map_z500_6h_truth.png \
+         rep/map_t2m_48h_error.png && grep -q "map_t2m_48h_error.png" rep/report.md'
+fi
+mkdir nognuplot && PATH=/nonexistent $pangu eval --forecast fc_1900010118.nc $truth --output ng.csv --report nognuplot 2>/dev/null; rc=$?
+check "without gnuplot: the report says so, no figures" \
+  '[ $rc -eq 0 ] && grep -q "gnuplot is not installed" nognuplot/report.md && ! ls nognuplot | grep -q png'
+$pangu eval --forecast fc_1900010106.nc $truth --output ml.csv --report ml --map-leads 24,30 2>/dev/null
+command -v gnuplot >/dev/null 2>&1 && check "--map-leads 24,30: maps at those leads only" \
+  'ls ml/map_z500_24h_error.png ml/map_t2m_30h_truth.png >/dev/null && ! ls ml | grep -q "map_.*_6h_"'
+
+# ---- against CDO on the same files. CDO's fldmean weights by cell area; its own areas are
+# spherical polygons with great-circle edges (a few 1e-4 from the latitude-circle cells of WB2 on
+# this coarse grid), so it is given the WB2 areas (sin differences, edges midway, poles as half cells).
 if command -v cdo >/dev/null 2>&1; then
-  cdo -s gridarea era5_pl_201901.nc area.nc
+  cdo() { command cdo -L "$@"; } # chained operators run in threads: lock netCDF I/O (netCDF-C is not thread-safe)
+  cdo -s gridarea -selname,t2m -seltimestep,1 truth.nc area.nc
   cat >wb2.nco <<'NCO'
 *H=$latitude.size; *up[$latitude]=0.0; *dn[$latitude]=0.0; *pi=3.14159265358979323846;
 for(*i=0;i<H;i++){ up(i)=(i==0)?90.0:(latitude(i)+latitude(i-1))/2.0; dn(i)=(i==H-1)?-90.0:(latitude(i)+latitude(i+1))/2.0; }
 cell_area=cell_area*0.0+(sin(up*pi/180.0)-sin(dn*pi/180.0));
 NCO
-  ncap2 -O -S wb2.nco area.nc wb2area.nc 2>/dev/null
-  $pangu eval --forecast fc_2019012800.nc $truth --output one.csv 2>/dev/null
-  ours=$(grep "^fc,z,500,24,global,rmse," one.csv | cut -d, -f7)
-  cdos=$(cdo -s -outputf,%.9g -sqrt -fldmean -sqr -sub -setgridarea,wb2area.nc -sellevel,500 -selname,z -seltimestep,4 fc_2019012800.nc \
-         -setgridarea,wb2area.nc -sellevel,500 -selname,z -seldate,2019-01-29T00:00:00 era5_pl_201901.nc 2>/dev/null)
-  check "z500 RMSE at 24 h equals CDO's (ours $ours, cdo $cdos)" "[ -n \"$ours\" ] && awk -v a=$ours -v b=${cdos:-0} 'BEGIN { d = a - b; exit !(d * d <= 1e-10 * b * b) }'"
-  ours=$(grep "^fc,t2m,,24,global,bias," one.csv | cut -d, -f7)
-  cdos=$(cdo -s -outputf,%.9g -fldmean -sub -setgridarea,wb2area.nc -selname,t2m -seltimestep,4 fc_2019012800.nc \
-         -setgridarea,wb2area.nc -selname,t2m -seldate,2019-01-29T00:00:00 era5_sfc_201901.nc 2>/dev/null)
-  check "t2m bias at 24 h equals CDO's (ours $ours, cdo $cdos)" "[ -n \"$ours\" ] && awk -v a=$ours -v b=${cdos:-0} 'BEGIN { d = a - b; exit !(d * d <= 1e-8 * (b * b + 1e-4)) }'"
-  ours=$(grep "^fc,msl,,24,global,mae," one.csv | cut -d, -f7)
-  cdos=$(cdo -s -outputf,%.9g -fldmean -abs -sub -setgridarea,wb2area.nc -selname,msl -seltimestep,4 fc_2019012800.nc \
-         -setgridarea,wb2area.nc -selname,msl -seldate,2019-01-29T00:00:00 era5_sfc_201901.nc 2>/dev/null)
-  check "msl MAE at 24 h equals CDO's (ours $ours, cdo $cdos)" "[ -n \"$ours\" ] && awk -v a=$ours -v b=${cdos:-0} 'BEGIN { d = a - b; exit !(d * d <= 1e-10 * b * b) }'"
-  # Over init times: RMSE is the square root of the time-mean MSE (cdo -timmean)
-  for d in 27 28 29; do
-    e=$((d + 1)); cdo -s -sqr -sub -setgridarea,wb2area.nc -sellevel,500 -selname,z -seltimestep,4 fc_201901${d}00.nc \
-      -setgridarea,wb2area.nc -sellevel,500 -selname,z -seldate,2019-01-${e}T00:00:00 era5_pl_201901.nc sq$d.nc 2>/dev/null
+  ncap2 -O -S wb2.nco area.nc wb2area.nc
+  A="-setgridarea,wb2area.nc"
+  # one initial time (1900-01-01T18), lead 24 h = step 4, valid 1900-01-02T18
+  $pangu eval --forecast fc_1900010118.nc $truth --climatology clim.nc --baseline climatology --output one.csv 2>/dev/null
+  sel() { echo "-sellevel,$2 -selname,$1"; } # upper-air selection
+  fcs() { echo "$A $1 -seltimestep,4 fc_1900010118.nc"; }
+  trs() { echo "$A $1 -seldate,1900-01-02T18:00:00 truth.nc"; }
+  for spec in "z 500 rmse" "t 850 rmse" "u 250 rmse" "t2m - rmse" "u10 - rmse" "msl - rmse" "t2m - bias" "z 500 bias" \
+              "msl - mae" "q 850 mae"; do
+    set -- $spec
+    if [ "$2" = - ]; then s="-selname,$1"; l=""; else s=$(sel $1 $2); l=$2; fi
+    case $3 in
+      rmse) op="-sqrt -fldmean -sqr -sub" ;; bias) op="-fldmean -sub" ;; mae) op="-fldmean -abs -sub" ;;
+    esac
+    cdov=$(cdo -s -outputf,%.10g $op $(fcs "$s") $(trs "$s") 2>/dev/null | tr -d ' ')
+    ours=$(value one.csv fc $1 "$l" 24 global $3)
+    check "$1${l} $3 at 24 h equals CDO's (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 2e-6 1e-6'
   done
-  cdo -s -O mergetime sq27.nc sq28.nc sq29.nc sq.nc 2>/dev/null
-  cdos=$(cdo -s -outputf,%.9g -sqrt -timmean -fldmean -setgridarea,wb2area.nc sq.nc 2>/dev/null)
-  ours=$(grep "^fc,z,500,24,global,rmse," scores.csv | cut -d, -f7)
-  check "RMSE over 3 init times = sqrt of time-mean MSE (ours $ours, cdo $cdos)" "[ -n \"$ours\" ] && awk -v a=$ours -v b=${cdos:-0} 'BEGIN { d = a - b; exit !(d * d <= 1e-10 * b * b) }'"
-  check "forecast files open in cdo sinfo without warnings" '! cdo sinfo fc_2019012800.nc 2>&1 | grep -qi warning'
+  # regions: CDO's sellonlatbox with the WB2 areas of the selected cells (weights normalised over the region)
+  box() { cdo -s -sellonlatbox,$1 wb2area.nc area_$2.nc; echo "-setgridarea,area_$2.nc -sellonlatbox,$1"; }
+  s=$(sel z 500); B=$(box 0,360,20,90 nh)
+  cdov=$(cdo -s -outputf,%.10g -sqrt -fldmean -sqr -sub $B -seltimestep,4 $s fc_1900010118.nc \
+         $B -seldate,1900-01-02T18:00:00 $s truth.nc 2>/dev/null | tr -d ' ')
+  ours=$(value one.csv fc z 500 24 n_extratropics rmse)
+  check "z500 RMSE in n_extratropics (lat >= 20) equals CDO's on sellonlatbox (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 2e-6'
+  B=$(box 0,360,-20,20 tr)
+  cdov=$(cdo -s -outputf,%.10g -fldmean -sub $B -seltimestep,4 -selname,t2m fc_1900010118.nc \
+         $B -seldate,1900-01-02T18:00:00 -selname,t2m truth.nc 2>/dev/null | tr -d ' ')
+  ours=$(value one.csv fc t2m "" 24 tropics bias)
+  check "t2m bias in the tropics (-20..20) equals CDO's on sellonlatbox (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 2e-6 1e-6'
+  $pangu eval --forecast fc_1900010118.nc $truth --regions 'global,europe=35:72:-12.5:42.5' --output eu.csv 2>/dev/null
+  B=$(box -12.5,42.5,35,72 eu)
+  cdov=$(cdo -s -outputf,%.10g -sqrt -fldmean -sqr -sub $B -seltimestep,4 -selname,t2m fc_1900010118.nc \
+         $B -seldate,1900-01-02T18:00:00 -selname,t2m truth.nc 2>/dev/null | tr -d ' ')
+  ours=$(value eu.csv fc t2m "" 24 europe rmse)
+  check "--regions with a custom box across 0E: t2m RMSE equals CDO's (ours $ours, cdo $cdov), only the regions asked" \
+    'close "$ours" "$cdov" 2e-6 && [ "$(sed 1d eu.csv | cut -d, -f5 | sort -u | tr "\n" " ")" = "europe global " ]'
+  # CDO's own cell areas: agreement to the area difference only
+  cdov=$(cdo -s -outputf,%.10g -sqrt -fldmean -sqr -sub -seltimestep,4 $s fc_1900010118.nc -seldate,1900-01-02T18:00:00 $s truth.nc 2>/dev/null | tr -d ' ')
+  ours=$(value one.csv fc z 500 24 global rmse)
+  check "z500 RMSE against CDO with CDO's own great-circle cell areas: relative difference $(reldiff "$ours" "$cdov") (< 2e-3)" \
+    'close "$ours" "$cdov" 2e-3'
+  # ACC (uncentred) and the climatology baseline: climatology of day 2, 18 UTC (hour index 3)
+  ncks -O -v t2m -d dayofyear,1 -d hour,3 clim.nc c1.nc && ncwa -O -a dayofyear,hour c1.nc c2.nc
+  cdo -s -sub $(fcs "-selname,t2m") c2.nc fa.nc 2>/dev/null
+  cdo -s -sub $(trs "-selname,t2m") c2.nc oa.nc 2>/dev/null
+  fo=$(cdo -s -outputf,%.12g -fldmean $A -mul fa.nc oa.nc 2>/dev/null | tr -d ' ')
+  ff=$(cdo -s -outputf,%.12g -fldmean $A -sqr fa.nc 2>/dev/null | tr -d ' ')
+  oo=$(cdo -s -outputf,%.12g -fldmean $A -sqr oa.nc 2>/dev/null | tr -d ' ')
+  cdov=$(awk -v a="$fo" -v b="$ff" -v c="$oo" 'BEGIN { printf "%.10g", a / sqrt(b * c) }')
+  ours=$(value one.csv fc t2m "" 24 global acc)
+  check "t2m ACC at 24 h equals fldmean(f'o') / sqrt(fldmean(f'^2) fldmean(o'^2)) by CDO (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 1e-5'
+  cdov=$(cdo -s -outputf,%.10g -sqrt -fldmean -sqr $A -sub oa.nc -mulc,0 oa.nc 2>/dev/null | tr -d ' ')
+  ours=$(value one.csv climatology t2m "" 24 global rmse)
+  check "climatology baseline t2m RMSE at 24 h = RMSE of the truth anomaly by CDO (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 2e-6'
+  # Over the 3 initial times: RMSE = sqrt(time-mean MSE) (cdo -timmean), --rmse-per-time = mean of RMSEs
+  $pangu eval --forecast 'fc_*.nc' $truth --rmse-per-time --baseline persistence --output pt.csv 2>/dev/null
+  s=$(sel z 500)
+  for init in 1900010106 1900010118 1900010206; do
+    v=$(date -u -d "${init:0:8} ${init:8:2}:00 24 hours" +%Y-%m-%dT%H:00:00)
+    i=$(date -u -d "${init:0:8} ${init:8:2}:00" +%Y-%m-%dT%H:00:00)
+    cdo -s -sqr -sub $A -seltimestep,4 $s fc_$init.nc $A -seldate,$v $s truth.nc sq_$init.nc 2>/dev/null
+    cdo -s -sub $A -seltimestep,4 $s fc_$init.nc $A -seldate,$v $s truth.nc d_$init.nc 2>/dev/null
+    cdo -s -sqr -sub $A -seldate,$i $s truth.nc $A -seldate,$v $s truth.nc pq_$init.nc 2>/dev/null
+  done
+  cdo -s -O mergetime sq_*.nc sq.nc 2>/dev/null; cdo -s -O mergetime d_*.nc d.nc 2>/dev/null; cdo -s -O mergetime pq_*.nc pq.nc 2>/dev/null
+  cdov=$(cdo -s -outputf,%.10g -sqrt -timmean -fldmean $A sq.nc 2>/dev/null | tr -d ' ')
+  ours=$(value scores.csv fc z 500 24 global rmse)
+  check "z500 RMSE over 3 initial times = sqrt(timmean(fldmean MSE)) by CDO (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 2e-6'
+  cdov=$(cdo -s -outputf,%.10g -timmean -sqrt -fldmean $A sq.nc 2>/dev/null | tr -d ' ')
+  ours=$(value pt.csv fc z 500 24 global rmse)
+  check "--rmse-per-time: mean of per-time RMSEs = timmean(sqrt(fldmean)) by CDO (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 2e-6'
+  cdov=$(cdo -s -outputf,%.10g -timmean -fldmean $A d.nc 2>/dev/null | tr -d ' ')
+  ours=$(value scores.csv fc z 500 24 global bias)
+  check "z500 bias over 3 initial times = timmean(fldmean) by CDO (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 2e-6 1e-6'
+  cdov=$(cdo -s -outputf,%.10g -sqrt -timmean -fldmean $A pq.nc 2>/dev/null | tr -d ' ')
+  ours=$(value scores.csv persistence z 500 24 global rmse)
+  check "persistence z500 RMSE over 3 initial times by CDO on the truth (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 2e-6'
+  # ensemble mean: the deterministic scores of an ensemble file are those of its mean (pangu forecast's t2m_mean)
+  $pangu eval --forecast ens_1900010118.nc $truth --output ens1.csv 2>/dev/null
+  cdov=$(cdo -s -outputf,%.10g -sqrt -fldmean -sqr -sub $A -seltimestep,4 -selname,t2m_mean ens_1900010118.nc \
+         $A -seldate,1900-01-02T18:00:00 -selname,t2m truth.nc 2>/dev/null | tr -d ' ')
+  ours=$(value ens1.csv ens t2m "" 24 global rmse)
+  check "ensemble: t2m RMSE of the ensemble mean equals CDO's on t2m_mean (ours $ours, cdo $cdov)" 'close "$ours" "$cdov" 2e-6'
 else
   echo "  (cdo not installed: CDO comparisons skipped)"
 fi
-# bad input: exit 2, no CSV
-expect_fail() { local name=$1 pattern=$2; shift 2
+
+# ---- ensembles
+$pangu eval --forecast 'ens_*.nc' $truth --climatology clim.nc --output ens.csv 2>err; rc=$?
+check "ensemble: crps and spread_skill, finite and positive ($(tail -1 err))" \
+  '[ $rc -eq 0 ] && [ "$(awk -F, "\$6 == \"crps\" || \$6 == \"spread_skill\"" ens.csv | wc -l)" -gt 0 ] &&
+   awk -F, "NR > 1 && (\$6 == \"crps\" || \$6 == \"spread_skill\") && !(\$7 > 0) { exit 1 }" ens.csv'
+$pangu eval --forecast same_1900010118.nc $truth --output same.csv 2>/dev/null
+c=$(value same.csv same t2m "" 24 global crps); m=$(value same.csv same t2m "" 24 global mae)
+check "ensemble of 3 identical members: fair CRPS = MAE ($c, $m), spread-skill 0" \
+  'close "$c" "$m" 1e-6 && [ "$(value same.csv same z 500 12 tropics spread_skill)" = 0 ]'
+
+# ---- numerical forecasts as users hold them: the same values in other layouts score the same
+cdo -s -f nc4 invertlat -sellonlatbox,-180,180,-90,90 fc_1900010118.nc cdo_1900010118.nc 2>/dev/null # time axis + leadtime
+ncks -O -3 -x -v forecast_period fc_1900010118.nc frt.nc && ncrename -O -d step,time frt.nc frt_1900010118.nc >/dev/null
+ncrename -O -v z,geopotential -v t2m,2m_temperature frt_1900010118.nc # ERA5 long names; scalar forecast_reference_time
+ncks -O -x -v forecast_reference_time frt_1900010118.nc att.nc
+ncatted -O -a init_time,global,c,c,"1900-01-01T18:00:00" att.nc att_1900010118.nc
+$pangu eval --forecast fc_1900010118.nc --forecast cdo_1900010118.nc --forecast frt_1900010118.nc --baseline "ifs=att_1900010118.nc" \
+  $truth --output nwp.csv 2>err; rc=$?
+for s in cdo frt ifs; do
+  check "numerical forecast '$s' (other layout) scores as the pangu file" \
+    '[ $rc -eq 0 ] && cmp -s <(awk -F, "\$1 == \"fc\"" nwp.csv | cut -d, -f2-) <(awk -F, -v s=$s "\$1 == s" nwp.csv | cut -d, -f2-)'
+done
+$pangu eval --forecast 'fc_*.nc' --name pangu $truth --output named.csv 2>/dev/null
+check "--name: one source named pangu over every file" '[ "$(sed 1d named.csv | cut -d, -f1 | sort -u)" = pangu ]'
+$pangu eval --forecast fc_1900010118.nc $truth --levels 500,850 --output lv.csv 2>/dev/null
+check "--levels 500,850: only those levels" '[ "$(sed 1d lv.csv | cut -d, -f3 | sort -u | tr "\n" " ")" = " 500 850 " ]'
+
+# ---- memory independent of the number of initial times: 12 files (some past the truth) against 2
+for k in $(seq 0 11); do
+  ncap2 -O -s "time=time+6*$k;forecast_reference_time=forecast_reference_time+6*$k" fc_1900010106.nc many_$k.nc
+done
+# (under AddressSanitizer without its quarantine of freed memory, which grows with every allocation)
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}quarantine_size_mb=0"
+$pangu eval --forecast many_0.nc --forecast many_1.nc --name many $truth --output m2.csv 2>m2.err
+$pangu eval --forecast 'many_*.nc' --name many $truth --output m12.csv 2>m12.err
+p2=$(sed -n 's/.*peak memory \([0-9]*\) MB.*/\1/p' m2.err); p12=$(sed -n 's/.*peak memory \([0-9]*\) MB.*/\1/p' m12.err)
+check "12 initial times in the peak memory of 2 (${p2} MB, ${p12} MB); valid times past the truth skipped" \
+  '[ -n "$p2" ] && [ -n "$p12" ] && [ "$p12" -le $((p2 + 3)) ] && grep -q "pairs skipped: valid time not in the truth" m12.err'
+
+# ---- bad input: exit 2, one clear line, no CSV and no temporary file
+expect_fail() { # name pattern -- command...
+  local name=$1 pattern=$2; shift 3
   rm -f bad.csv; "$@" >/dev/null 2>err; local rc=$?
-  if [ $rc -eq 2 ] && grep -q -- "$pattern" err && [ ! -e bad.csv ] && ! ls | grep -q 'bad.csv.tmp'; then pass=$((pass + 1)); echo "  ok: $name: $(tail -1 err)"
-  else fail=$((fail + 1)); echo "  FAILED: $name (exit $rc: $(tail -c 300 err))"; fi; }
-mkdir -p coarse && $pangu synth --grid 16,32 --start 2019-01-25 --hours 240 --step-hours 6 --out coarse 2>/dev/null
-expect_fail "truth on another grid suggests regrid" "pangu regrid" $pangu eval --forecast fc_2019012800.nc \
-  --truth coarse/era5_pl_201901.nc --truth coarse/era5_sfc_201901.nc --output bad.csv
-mkdir -p late && $pangu synth --grid 32,64 --start 2019-06-01 --hours 24 --step-hours 6 --out late 2>/dev/null
-expect_fail "no common valid times" "no time" $pangu eval --forecast fc_2019012800.nc --truth late/era5_pl_201906.nc \
-  --truth late/era5_sfc_201906.nc --output bad.csv
+  if [ $rc -eq 2 ] && grep -q -- "$pattern" err && [ ! -e bad.csv ] && ! ls | grep -q 'bad.csv.tmp'; then ok "$name: $(tail -1 err)"
+  else bad "$name (exit $rc: $(tail -c 300 err))"; fi; }
+ncks -O -d latitude,0,,2 truth.nc coarse.nc
+expect_fail "truth on another grid: suggests pangu regrid" "pangu regrid" -- \
+  $pangu eval --forecast fc_1900010118.nc --truth coarse.nc --output bad.csv
+ncap2 -O -s 'latitude=latitude*0.9' truth.nc shifted.nc
+expect_fail "truth with other latitudes (same size)" "latitude 0 is 90, the truth.s 81.*pangu regrid" -- \
+  $pangu eval --forecast fc_1900010118.nc --truth shifted.nc --output bad.csv
+ncap2 -O -s 'time=time+24*400' truth.nc late.nc
+expect_fail "no common valid times" "no common valid times" -- \
+  $pangu eval --forecast fc_1900010118.nc --truth late.nc --output bad.csv
 ncks -O -x -v t2m clim.nc clim_no_t2m.nc
-expect_fail "a climatology lacking a variable" "lacks variable 't2m'" $pangu eval --forecast fc_2019012800.nc $truth \
-  --climatology clim_no_t2m.nc --output bad.csv
-ncks -O -d level,0,11 era5_pl_201901.nc pl_no50.nc
-expect_fail "a truth file missing a requested level" "level 50 hPa missing" $pangu eval --forecast fc_2019012800.nc \
-  --truth pl_no50.nc --truth era5_sfc_201901.nc --output bad.csv
+expect_fail "a climatology lacking a variable" "lacks variable 't2m'" -- \
+  $pangu eval --forecast fc_1900010118.nc $truth --climatology clim_no_t2m.nc --output bad.csv
+ncks -O -d level,0,3 clim.nc clim_no250.nc
+expect_fail "a climatology lacking a level" "lacks level 250 hPa" -- \
+  $pangu eval --forecast fc_1900010118.nc $truth --climatology clim_no250.nc --output bad.csv
+ncks -O -d level,1, truth_pl.nc pl_no1000.nc
+expect_fail "a truth file missing a requested level" "level 1000 hPa missing" -- \
+  $pangu eval --forecast fc_1900010118.nc --truth pl_no1000.nc --truth truth_sfc.nc --output bad.csv
+ncks -O -x -v forecast_reference_time frt_1900010118.nc noinit.nc
+expect_fail "a forecast without an initial time" "cannot tell the initial time" -- \
+  $pangu eval --forecast noinit.nc $truth --output bad.csv
+ncatted -O -a complete,global,o,c,no fc_1900010118.nc unfinished.nc
+expect_fail "an unfinished forecast file (complete = no)" "unfinished forecast" -- \
+  $pangu eval --forecast unfinished.nc $truth --output bad.csv
+expect_fail "the same forecast twice" "two forecasts of source 'fc'" -- \
+  $pangu eval --forecast fc_1900010118.nc --forecast fc_1900010118.nc $truth --output bad.csv
+expect_fail "climatology baseline without a climatology" "needs --climatology" -- \
+  $pangu eval --forecast fc_1900010118.nc $truth --baseline climatology --output bad.csv
+expect_fail "a bad region" "region 'arctic'" -- $pangu eval --forecast fc_1900010118.nc $truth --regions arctic --output bad.csv
+expect_fail "a missing forecast file" "nofile.nc" -- $pangu eval --forecast nofile.nc $truth --output bad.csv
+expect_fail "unknown option" "unknown option" -- $pangu eval --forecast fc_1900010118.nc $truth --output bad.csv --frobnicate 1
+expect_fail "no arguments: usage" "usage: pangu eval" -- $pangu eval
+expect_fail "unwritable output directory" "cannot write the scores" -- \
+  $pangu eval --forecast fc_1900010118.nc $truth --output nodir/bad.csv
+
 echo "eval: $pass passed, $fail failed"
 [ $fail -eq 0 ]

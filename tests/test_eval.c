@@ -1,85 +1,356 @@
-/* Suite "eval": weights, regions and every metric on hand-computed cases. */
+/* Suite "eval": WeatherBench 2 weights, region masks and every metric on
+ * small cases computed by hand; the forecast-file reader on a file written
+ * by io/forecast.c. */
 #define _DEFAULT_SOURCE
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "data/data.h"
 #include "eval/eval.h"
+#include "util/util.h"
 #include "tests.h"
 
+#define NEAR(a, b, tol) CU_ASSERT(fabs((double)(a) - (double)(b)) <= (tol))
+
+/* The 4 x 3 grid of the hand computations: latitudes 90, 30, -30, -90 have
+ * cell edges 90, 60, 0, -60, -90, so sin differences 1 - sin 60, sin 60,
+ * sin 60, 1 - sin 60 (sum 2); normalised to mean 1: a = 2 - sqrt 3 at the
+ * poles, b = sqrt 3 at +-30 (a + b = 2). */
+static const double lat4[4] = {90, 30, -30, -90}, lon3[3] = {0, 120, 240};
+#define WA (2 - sqrt(3.0))
+#define WB (sqrt(3.0))
+
 static void test_weights(void) {
-    /* latitudes 90, 30, -30, -90: edges 90, 60, 0, -60, -90 */
-    double lat[4] = {90, 30, -30, -90}, w[4];
-    eval_lat_weights(w, lat, 4);
-    double s60 = sin(M_PI / 3), raw[4] = {1 - s60, s60, s60, 1 - s60}, sum = 2;
-    for (int i = 0; i < 4; i++) CU_ASSERT(fabs(w[i] - raw[i] * 4 / sum) < 1e-12);
+    double w[4];
+    eval_lat_weights(w, lat4, 4);
+    NEAR(w[0], WA, 1e-12);
+    NEAR(w[1], WB, 1e-12);
+    NEAR(w[2], WB, 1e-12);
+    NEAR(w[3], WA, 1e-12);
+    NEAR(w[0] + w[1] + w[2] + w[3], 4, 1e-12);
+    /* south to north gives the same weights per latitude */
     double rev[4] = {-90, -30, 30, 90}, w2[4];
     eval_lat_weights(w2, rev, 4);
-    for (int i = 0; i < 4; i++) CU_ASSERT(fabs(w2[i] - w[3 - i]) < 1e-12);
-    CU_ASSERT(eval_in_region(20, EVAL_NEXTRA) && eval_in_region(20, EVAL_TROPICS) && !eval_in_region(19.9, EVAL_NEXTRA));
-    CU_ASSERT(eval_in_region(-20, EVAL_SEXTRA) && !eval_in_region(-20.1, EVAL_TROPICS) && eval_in_region(0, EVAL_GLOBAL));
+    for (int i = 0; i < 4; i++) NEAR(w2[i], w[3 - i], 1e-12);
+    /* no poles: latitudes 60, 0, -60 have edges 90, 30, -30, -90: 1 - 1/2, 1, 1/2 -> x 1.5 */
+    double lat3[3] = {60, 0, -60}, w3[3];
+    eval_lat_weights(w3, lat3, 3);
+    NEAR(w3[0], 0.75, 1e-12);
+    NEAR(w3[1], 1.5, 1e-12);
+    NEAR(w3[2], 0.75, 1e-12);
+    /* the 721-latitude ERA5 grid: the pole row is a half cell of width 0.125 degrees */
+    double *lat = malloc(sizeof(double) * 721), *big = malloc(sizeof(double) * 721), sum = 0;
+    for (int i = 0; i < 721; i++) lat[i] = 90 - 0.25 * i;
+    eval_lat_weights(big, lat, 721);
+    for (int i = 0; i < 721; i++) sum += big[i];
+    NEAR(sum / 721, 1, 1e-12);
+    double raw_pole = 1 - sin((90 - 0.125) * M_PI / 180), raw_eq = 2 * sin(0.125 * M_PI / 180);
+    NEAR(big[0] / big[360], raw_pole / raw_eq, 1e-9);
+    free(lat), free(big);
+    double one = 45, w1;
+    eval_lat_weights(&w1, &one, 1);
+    NEAR(w1, 1, 0);
 }
 
-static void test_metrics(void) {
-    /* 2 latitudes (30, -30: equal weights 1), 2 longitudes */
-    double lat[2] = {30, -30}, w[2];
-    eval_lat_weights(w, lat, 2);
-    CU_ASSERT(fabs(w[0] - 1) < 1e-12 && fabs(w[1] - 1) < 1e-12);
-    float f[4] = {1, 2, 3, 4}, o[4] = {0, 2, 5, 4}, c[4] = {1, 1, 4, 4};
-    eval_sums s[EVAL_NREGIONS];
-    memset(s, 0, sizeof s);
-    eval_field(s, f, o, c, NULL, 0, lat, w, 2, 2);
-    /* errors 1, 0, -2, 0: mse 5/4, bias -1/4, mae 3/4 */
-    CU_ASSERT(fabs(s[EVAL_GLOBAL].se / s[EVAL_GLOBAL].w - 1.25) < 1e-12);
-    CU_ASSERT(fabs(s[EVAL_GLOBAL].e / s[EVAL_GLOBAL].w + 0.25) < 1e-12);
-    CU_ASSERT(fabs(s[EVAL_GLOBAL].ae / s[EVAL_GLOBAL].w - 0.75) < 1e-12);
-    /* anomalies f' = 0, 1, -1, 0; o' = -1, 1, 1, 0: sum f'o' = 0, f'^2 = 2, o'^2 = 3 */
-    CU_ASSERT(fabs(s[EVAL_GLOBAL].fa) < 1e-12 && fabs(s[EVAL_GLOBAL].ff - 2) < 1e-12 && fabs(s[EVAL_GLOBAL].oo - 3) < 1e-12);
-    /* regions: the northern row is n_extratropics only */
-    CU_ASSERT(fabs(s[EVAL_NEXTRA].se / s[EVAL_NEXTRA].w - 0.5) < 1e-12);
-    CU_ASSERT(fabs(s[EVAL_SEXTRA].se / s[EVAL_SEXTRA].w - 2.0) < 1e-12);
-    CU_ASSERT(s[EVAL_TROPICS].w == 0);
-    /* ACC of a field with itself is 1, with its negative anomaly -1 */
-    float neg[4];
-    for (int i = 0; i < 4; i++) neg[i] = 2 * c[i] - o[i];
-    memset(s, 0, sizeof s);
-    eval_field(s, o, o, c, NULL, 0, lat, w, 2, 2);
-    CU_ASSERT(fabs(s[0].fa / sqrt(s[0].ff * s[0].oo) - 1) < 1e-12);
-    memset(s, 0, sizeof s);
-    eval_field(s, neg, o, c, NULL, 0, lat, w, 2, 2);
-    CU_ASSERT(fabs(s[0].fa / sqrt(s[0].ff * s[0].oo) + 1) < 1e-12);
+static void test_regions(void) {
+    const eval_region *d = eval_default_regions;
+    CU_ASSERT_STRING_EQUAL(d[0].name, "global");
+    CU_ASSERT_STRING_EQUAL(d[1].name, "n_extratropics");
+    CU_ASSERT_STRING_EQUAL(d[2].name, "tropics");
+    CU_ASSERT_STRING_EQUAL(d[3].name, "s_extratropics");
+    /* boundaries: 20 belongs to both n_extratropics and tropics, -20 to both tropics and s_extratropics */
+    CU_ASSERT(eval_region_contains(&d[1], 20, 0) && eval_region_contains(&d[2], 20, 0) && !eval_region_contains(&d[1], 19.99, 0));
+    CU_ASSERT(eval_region_contains(&d[3], -20, 0) && eval_region_contains(&d[2], -20, 0) && !eval_region_contains(&d[2], -20.01, 0));
+    CU_ASSERT(eval_region_contains(&d[0], -90, 359) && eval_region_contains(&d[0], 90, 0));
+    eval_region r;
+    CU_ASSERT(eval_region_parse("tropics", &r) == 0 && r.lat_min == -20 && r.lat_max == 20);
+    CU_ASSERT(eval_region_parse("europe=35:72:-12.5:42.5", &r) == 0 && !strcmp(r.name, "europe"));
+    CU_ASSERT(eval_region_contains(&r, 50, 350) && eval_region_contains(&r, 50, -10) && eval_region_contains(&r, 50, 40));
+    CU_ASSERT(!eval_region_contains(&r, 50, 45) && !eval_region_contains(&r, 30, 0) && !eval_region_contains(&r, 50, 180));
+    CU_ASSERT(eval_region_parse("pacific=-30:30:150:270", &r) == 0 && eval_region_contains(&r, 0, 200) && !eval_region_contains(&r, 0, 100));
+    CU_ASSERT(eval_region_parse("band=40:60", &r) == 0 && eval_region_contains(&r, 50, 123) && isnan(r.lon_min));
+    CU_ASSERT(eval_region_parse("arctic", &r) != 0);
+    CU_ASSERT(eval_region_parse("x=60:40", &r) != 0);
+    CU_ASSERT(eval_region_parse("x=1:2:3", &r) != 0);
+    CU_ASSERT(eval_region_parse("x=-95:0", &r) != 0);
+    CU_ASSERT(eval_region_parse("a b=0:10", &r) != 0);
+    /* masks on latitudes 90, 45, 0, -45, -90 */
+    double lat5[5] = {90, 45, 0, -45, -90}, lon4[4] = {0, 90, 180, 270};
+    eval_grid g;
+    CU_ASSERT_FATAL(eval_grid_init(&g, lat5, lon4, 5, 4, d, 4) == 0);
+    unsigned char want[4][5] = {{1, 1, 1, 1, 1}, {1, 1, 0, 0, 0}, {0, 0, 1, 0, 0}, {0, 0, 0, 1, 1}};
+    for (int k = 0; k < 4; k++)
+        for (int i = 0; i < 5; i++) CU_ASSERT(g.row[k * 5 + i] == want[k][i]);
+    eval_grid_free(&g);
+    /* a region without grid points is an error */
+    CU_ASSERT(eval_grid_init(&g, lat4, lon3, 4, 3, d, 4) != 0); /* tropics: no latitude in -20..20 */
+    eval_region gap;
+    CU_ASSERT(eval_region_parse("gap=0:80:10:100", &gap) == 0);
+    CU_ASSERT(eval_grid_init(&g, lat4, lon3, 4, 3, &gap, 1) != 0); /* no longitude in 10..100 */
 }
 
-static void test_crps_and_wind(void) {
-    double lat[1] = {0}, w[1];
-    eval_lat_weights(w, lat, 1);
-    /* members 0, 1, 3 at one point, observation 1:
-     * mean |X - y| = (1 + 0 + 2) / 3 = 1; pairs |0-1| + |0-3| + |1-3| = 6, sum over i != j = 12,
-     * fair CRPS = 1 - 12 / (2 * 3 * 2) = 0 */
-    float m0[1] = {0}, m1[1] = {1}, m2[1] = {3}, o[1] = {1}, mean[1] = {4.0f / 3};
+/* Errors e = f - o on the 4 x 3 grid, rows 90, 30, -30, -90:
+ *   1  1  1 | 2  0 -2 | 0  0  3 | -1 -1 -1
+ * sum w = 12; sum w e = 3a + 0 + 3b - 3a = 3b; sum w e^2 = 3a + 8b + 9b + 3a = 6a + 17b;
+ * sum w |e| = 3a + 4b + 3b + 3a = 6a + 7b. */
+static void test_rmse_bias_mae(void) {
+    eval_region reg[4];
+    CU_ASSERT_FATAL(eval_region_parse("global", &reg[0]) == 0 && eval_region_parse("n_extratropics", &reg[1]) == 0 &&
+                    eval_region_parse("s_extratropics", &reg[2]) == 0 && eval_region_parse("east=-90:90:100:260", &reg[3]) == 0);
+    eval_grid g;
+    CU_ASSERT_FATAL(eval_grid_init(&g, lat4, lon3, 4, 3, reg, 4) == 0);
+    float e[12] = {1, 1, 1, 2, 0, -2, 0, 0, 3, -1, -1, -1}, o[12], f[12];
+    for (int i = 0; i < 12; i++) o[i] = 280 + 0.5f * i, f[i] = o[i] + e[i];
+    eval_sums s[4];
+    memset(s, 0, sizeof s);
+    eval_field(&g, s, f, o, NULL, NULL, 0);
+    double a = WA, b = WB;
+    NEAR(s[0].w, 12, 1e-12);
+    NEAR(s[0].e / s[0].w, 3 * b / 12, 1e-12);                 /* bias sqrt(3)/4 */
+    NEAR(sqrt(s[0].se / s[0].w), sqrt((6 * a + 17 * b) / 12), 1e-12); /* rmse sqrt(1 + 11 sqrt(3) / 12) */
+    NEAR(sqrt(s[0].se / s[0].w), 1.60863708, 1e-8);
+    NEAR(s[0].ae / s[0].w, (6 * a + 7 * b) / 12, 1e-12);      /* mae 1 + sqrt(3) / 12 */
+    /* regions: weights normalised over the region's points */
+    NEAR(s[1].w, 3 * a + 3 * b, 1e-12);
+    NEAR(s[1].e / s[1].w, a / 2, 1e-12);
+    NEAR(s[1].se / s[1].w, (3 * a + 8 * b) / 6, 1e-12);
+    NEAR(s[2].e / s[2].w, (b - a) / 2, 1e-12);
+    NEAR(s[2].ae / s[2].w, 1, 1e-12);
+    /* east: longitudes 120 and 240 only: e = 1 1 | 0 -2 | 0 3 | -1 -1, sum w = 8, sum w e = b */
+    NEAR(s[3].w, 8, 1e-12);
+    NEAR(s[3].e / s[3].w, b / 8, 1e-12);
+    NEAR(s[3].se / s[3].w, (2 * a + 4 * b + 9 * b + 2 * a) / 8, 1e-12);
+    /* a NaN in the truth drops the point */
+    o[4] = NAN;
+    memset(s, 0, sizeof s);
+    eval_field(&g, s, f, o, NULL, NULL, 0);
+    NEAR(s[0].w, 12 - b, 1e-12);
+    NEAR(s[0].e, 3 * b, 1e-12);
+    eval_grid_free(&g);
+}
+
+static void test_acc(void) {
+    eval_region glob = eval_default_regions[0];
+    eval_grid g;
+    CU_ASSERT_FATAL(eval_grid_init(&g, lat4, lon3, 4, 3, &glob, 1) == 0);
+    float c[12], o[12], f[12], neg[12];
+    for (int i = 0; i < 12; i++) c[i] = 270 + i, o[i] = c[i] + (float)sin(i + 1.0) * 3, neg[i] = 2 * c[i] - o[i];
+    eval_sums s;
+    memset(&s, 0, sizeof s);
+    eval_field(&g, &s, o, o, c, NULL, 0);
+    NEAR(s.fo / sqrt(s.ff * s.oo), 1, 1e-12);
+    memset(&s, 0, sizeof s);
+    eval_field(&g, &s, neg, o, c, NULL, 0);
+    NEAR(s.fo / sqrt(s.ff * s.oo), -1, 1e-12);
+    /* by hand: o' = 1 on row 30 (3 points, weight b each), f' = 1 at (30, 0) and (-30, 0):
+     * sum w f'o' = b, sum w f'^2 = 2b, sum w o'^2 = 3b: ACC = 1 / sqrt 6 */
+    for (int i = 0; i < 12; i++) o[i] = c[i] + (i >= 3 && i < 6), f[i] = c[i] + (i == 3 || i == 6);
+    memset(&s, 0, sizeof s);
+    eval_field(&g, &s, f, o, c, NULL, 0);
+    NEAR(s.fo, WB, 1e-9);
+    NEAR(s.ff, 2 * WB, 1e-9);
+    NEAR(s.oo, 3 * WB, 1e-9);
+    NEAR(s.fo / sqrt(s.ff * s.oo), 1 / sqrt(6.0), 1e-9);
+    /* uncentred: a forecast anomaly of +1 everywhere against o' = 1 everywhere is ACC 1 (centred it is undefined) */
+    for (int i = 0; i < 12; i++) o[i] = f[i] = c[i] + 1;
+    memset(&s, 0, sizeof s);
+    eval_field(&g, &s, f, o, c, NULL, 0);
+    NEAR(s.fo / sqrt(s.ff * s.oo), 1, 1e-12);
+    eval_grid_free(&g);
+}
+
+static void test_crps_spread_wind(void) {
+    /* members 0, 1, 3: sum_ij |x_i - x_j| = 2 (1 + 3 + 2) = 12, / (2 M (M - 1)) = 12 / 12 = 1 */
+    float x[3] = {3, 0, 1};
+    NEAR(eval_crps_fair(x, 3, 1), (1 + 0 + 2) / 3.0 - 1, 1e-12);     /* 0 */
+    NEAR(eval_crps_fair(x, 3, 2), (2 + 1 + 1) / 3.0 - 1, 1e-12);     /* 1/3 */
+    NEAR(eval_crps_fair(x, 3, 5), (5 + 4 + 2) / 3.0 - 1, 1e-12);     /* 8/3 */
+    /* two members: |x1 - y|/2 + |x2 - y|/2 - |x1 - x2| / 2 */
+    float two[2] = {1, 4};
+    NEAR(eval_crps_fair(two, 2, 2), (1 + 2) / 2.0 - 3 / 2.0, 1e-12);
+    /* against the double sum on 9 members */
+    float m9[9];
+    for (int i = 0; i < 9; i++) m9[i] = (float)(sin(3.7 * i) * 5);
+    double a = 0, pairs = 0;
+    for (int i = 0; i < 9; i++) {
+        a += fabs(m9[i] - 0.3);
+        for (int j = 0; j < 9; j++) pairs += fabs((double)m9[i] - m9[j]);
+    }
+    NEAR(eval_crps_fair(m9, 9, 0.3), a / 9 - pairs / (2.0 * 9 * 8), 1e-9);
+    /* through eval_field on one point: members 0, 1, 3 against 5 */
+    double lat1 = 0, lon1 = 0;
+    eval_region glob = eval_default_regions[0];
+    eval_grid g;
+    CU_ASSERT_FATAL(eval_grid_init(&g, &lat1, &lon1, 1, 1, &glob, 1) == 0);
+    float m0[1] = {0}, m1[1] = {1}, m2[1] = {3}, o[1] = {5}, mean[1] = {4.0f / 3};
     const float *ens[3] = {m0, m1, m2};
-    eval_sums s[EVAL_NREGIONS];
-    memset(s, 0, sizeof s);
-    eval_field(s, mean, o, NULL, ens, 3, lat, w, 1, 1);
-    CU_ASSERT(fabs(s[0].crps / s[0].w) < 1e-6);
-    /* unbiased variance of 0, 1, 3: mean 4/3, squares 16/9 + 1/9 + 25/9 = 42/9, / 2 = 7/3 */
-    CU_ASSERT(fabs(s[0].spread2 / s[0].w - 7.0 / 3) < 1e-6);
-    o[0] = 5; /* observation outside: 1/3 (5 + 4 + 2) - 1 = 8/3 */
-    memset(s, 0, sizeof s);
-    eval_field(s, mean, o, NULL, ens, 3, lat, w, 1, 1);
-    CU_ASSERT(fabs(s[0].crps / s[0].w - 8.0 / 3) < 1e-6);
+    eval_sums s;
+    memset(&s, 0, sizeof s);
+    eval_field(&g, &s, mean, o, NULL, ens, 3);
+    NEAR(s.crps / s.w, 8.0 / 3, 1e-6);
+    /* variance (N - 1) of 0, 1, 3: squares about 4/3 are 16/9 + 1/9 + 25/9 = 42/9, / 2 = 7/3 */
+    NEAR(s.var / s.w, 7.0 / 3, 1e-6);
+    eval_accum acc = {0};
+    eval_accum_add(&acc, &s);
+    double v;
+    /* spread / skill: sqrt(7/3) / |4/3 - 5| */
+    CU_ASSERT(eval_accum_value(&acc, EVAL_SPREAD_SKILL, 0, &v) && fabs(v - sqrt(7.0 / 3) / (11.0 / 3)) < 1e-6);
+    CU_ASSERT(eval_accum_value(&acc, EVAL_CRPS, 0, &v) && fabs(v - 8.0 / 3) < 1e-6);
+    /* vector wind error: (3, 4) against calm is 5 */
     float fu[1] = {3}, fv[1] = {4}, ou[1] = {0}, ov[1] = {0};
-    memset(s, 0, sizeof s);
-    eval_wind(s, fu, fv, ou, ov, lat, w, 1, 1);
-    CU_ASSERT(fabs(sqrt(s[0].se / s[0].w) - 5) < 1e-12);
+    memset(&s, 0, sizeof s);
+    eval_wind(&g, &s, fu, fv, ou, ov);
+    eval_accum wa = {0};
+    eval_accum_add(&wa, &s);
+    CU_ASSERT(eval_accum_value(&wa, EVAL_WIND_RMSE, 0, &v) && fabs(v - 5) < 1e-12);
+    eval_grid_free(&g);
+    /* on the 4 x 3 grid: vector errors (1, 1) on the pole rows and (0, 2) on the +-30 rows:
+     * sum w |e|^2 = 6a * 2 + 6b * 4 = 12a + 24b over 12 */
+    eval_grid g4;
+    CU_ASSERT_FATAL(eval_grid_init(&g4, lat4, lon3, 4, 3, &glob, 1) == 0);
+    float u[12], vv[12], zero[12] = {0};
+    for (int i = 0; i < 12; i++) {
+        int pole = i < 3 || i >= 9;
+        u[i] = pole ? 1 : 0, vv[i] = pole ? 1 : 2;
+    }
+    memset(&s, 0, sizeof s);
+    eval_wind(&g4, &s, u, vv, zero, zero);
+    NEAR(sqrt(s.se / s.w), sqrt((12 * WA + 24 * WB) / 12), 1e-12);
+    eval_grid_free(&g4);
+}
+
+static void test_over_times(void) {
+    /* two times with MSE 1 and 9: RMSE sqrt(5) (WB2, ECMWF) or (1 + 3) / 2 = 2 (per-time mean) */
+    eval_sums t1 = {.w = 2, .se = 2, .e = 2, .ae = 2, .fo = 1, .ff = 1, .oo = 1, .has_clim = 1};
+    eval_sums t2 = {.w = 2, .se = 18, .e = -6, .ae = 6, .fo = -1, .ff = 1, .oo = 1, .has_clim = 1};
+    eval_sums t3 = {.w = 2, .se = 2, .e = 0, .ae = 2, .fo = 0, .ff = 0, .oo = 1, .has_clim = 1}; /* ACC undefined */
+    eval_sums none = {0};
+    eval_accum a = {0};
+    eval_accum_add(&a, &t1), eval_accum_add(&a, &t2), eval_accum_add(&a, &none);
+    double v;
+    CU_ASSERT(eval_accum_value(&a, EVAL_RMSE, 0, &v) && fabs(v - sqrt(5.0)) < 1e-12);
+    CU_ASSERT(eval_accum_value(&a, EVAL_RMSE, 1, &v) && fabs(v - 2) < 1e-12);
+    CU_ASSERT(eval_accum_value(&a, EVAL_BIAS, 0, &v) && fabs(v - (1 - 3) / 2.0) < 1e-12);
+    CU_ASSERT(eval_accum_value(&a, EVAL_MAE, 0, &v) && fabs(v - (1 + 3) / 2.0) < 1e-12);
+    CU_ASSERT(eval_accum_value(&a, EVAL_ACC, 0, &v) && fabs(v) < 1e-12);
+    CU_ASSERT(!eval_accum_value(&a, EVAL_CRPS, 0, &v) && !eval_accum_value(&a, EVAL_SPREAD_SKILL, 0, &v));
+    eval_accum_add(&a, &t3);
+    CU_ASSERT(a.n == 3 && a.nacc == 2);
+    eval_accum empty = {0};
+    CU_ASSERT(!eval_accum_value(&empty, EVAL_RMSE, 0, &v));
+}
+
+static void test_names(void) {
+    char s[128];
+    eval_source_name("out/demo/fc_2020010100.nc", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "fc");
+    eval_source_name("iterated_1h_2019032000.nc", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "iterated_1h");
+    eval_source_name("a.b/ifs_202001011200.nc", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "ifs");
+    eval_source_name("gfs_20200101.nc", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "gfs");
+    eval_source_name("run_12.nc", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "run_12");
+    eval_source_name("2020010100.nc", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "2020010100");
+    eval_source_name("/x/pangu", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "pangu");
+}
+
+/* A two-member forecast file written by io/forecast.c read back field by field. */
+static void test_forecast_reader(void) {
+    int H = 4, W = 6;
+    float levels[2] = {850, 500};
+    io_state st;
+    CU_ASSERT_FATAL(io_state_alloc(&st, H, W, levels, 2, NULL) == 0);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/pangu_test_eval_%d.nc", (int)getpid());
+    double leads[2] = {6, 12}, init;
+    CU_ASSERT_FATAL(util_time_parse("2020-01-31T12", &init) == 0);
+    io_forecast_spec spec = {H, W, st.lat, st.lon, 2, {850, 500}, {1, 1, 1, 1, 1, 1, 1, 1, 1}, 2, leads, init, 2, "test", NULL};
+    io_forecast *f;
+    CU_ASSERT_FATAL(io_forecast_create(&f, path, &spec) == 0);
+    size_t HW = (size_t)H * W;
+    for (int s = 0; s < 2; s++)
+        for (int m = 0; m < 2; m++) {
+            for (size_t i = 0; i < 5 * 2 * HW; i++) st.upper[i] = (float)(1000 * s + 100 * m + i);
+            for (size_t i = 0; i < 4 * HW; i++) st.surface[i] = (float)(-1000 * s - 100 * m - (double)i);
+            CU_ASSERT_FATAL(io_forecast_write(f, s, m, &st) == 0);
+        }
+    CU_ASSERT_FATAL(io_forecast_finish(f) == 0);
+    eval_fc *e;
+    CU_ASSERT_FATAL(eval_fc_open(&e, path) == 0);
+    const eval_fc_info *in = eval_fc_describe(e);
+    CU_ASSERT(in->native && in->members == 2 && in->nsteps == 2 && in->H == H && in->W == W && in->nlev == 2);
+    CU_ASSERT(fabs(in->init - init) < 1e-3 && fabs(in->lead[1] - 12) < 1e-9 && fabs(in->valid[1] - init - 12 * 3600) < 1e-3);
+    float *x = malloc(sizeof(float) * HW);
+    double lat[4], lon[6];
+    /* member 1, step 1, t at 500 hPa: upper index (2 * 2 + 1) * HW */
+    CU_ASSERT(eval_fc_read(e, 1, 1, 2, 500, x, lat, lon) == 0);
+    CU_ASSERT(x[0] == 1000 + 100 + 5 * HW && x[HW - 1] == 1000 + 100 + 6 * HW - 1);
+    CU_ASSERT(lat[0] == 90 && lat[3] == -90 && lon[0] == 0);
+    CU_ASSERT(eval_fc_read(e, 0, 0, 8, 0, x, NULL, NULL) == 0 && x[2] == -(double)(3 * HW + 2));
+    CU_ASSERT(eval_fc_read(e, 0, 0, 0, 700, x, NULL, NULL) != 0); /* level not in the file */
+    CU_ASSERT(eval_fc_read(e, 0, -1, 0, 500, x, NULL, NULL) != 0); /* ensemble: a member is needed */
+    free(x);
+    eval_fc_close(e);
+    unlink(path);
+    io_state_free(&st);
+}
+
+/* A climatology written by pangu stats' writer, read back at a valid time's day of year and hour. */
+static void test_climatology_reader(void) {
+    int H = 3, W = 4;
+    float levels[2] = {850, 500};
+    data_stats st;
+    CU_ASSERT_FATAL(data_stats_init(&st, H, W, levels, 2, 6) == 0);
+    size_t HW = (size_t)H * W;
+    float upper[5 * 2 * 12], surface[4 * 12];
+    double t;
+    CU_ASSERT_FATAL(util_time_parse("2020-01-02T18", &t) == 0);
+    for (size_t i = 0; i < 5 * 2 * HW; i++) upper[i] = (float)i;
+    for (size_t i = 0; i < 4 * HW; i++) surface[i] = 1000.0f + (float)i;
+    CU_ASSERT_FATAL(data_stats_add(&st, upper, surface, t) == 0);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/pangu_test_clim_%d.nc", (int)getpid());
+    CU_ASSERT_FATAL(data_stats_write(&st, path, 0, "test") == 0);
+    data_stats_free(&st);
+    int need[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    eval_clim *c;
+    CU_ASSERT_FATAL(eval_clim_open(&c, path, H, W, levels, 2, need) == 0);
+    float x[12];
+    double valid; /* day 2, 18 UTC of another year */
+    CU_ASSERT_FATAL(util_time_parse("2023-01-02T18", &valid) == 0);
+    CU_ASSERT(eval_clim_read(c, valid, 2, 500, x) == 0 && x[0] == (float)((2 * 2 + 1) * HW) && x[11] == (float)((2 * 2 + 2) * HW - 1));
+    CU_ASSERT(eval_clim_read(c, valid, 8, 0, x) == 0 && x[5] == 1000.0f + 3 * HW + 5);
+    CU_ASSERT_FATAL(util_time_parse("2023-01-02T12", &valid) == 0);
+    CU_ASSERT(eval_clim_read(c, valid, 8, 0, x) != 0 && strstr(util_last_message(), "no data for day of year 2, hour 12"));
+    CU_ASSERT_FATAL(util_time_parse("2023-01-02T03", &valid) == 0);
+    CU_ASSERT(eval_clim_read(c, valid, 8, 0, x) != 0 && strstr(util_last_message(), "hours 0,6,12,18"));
+    eval_clim_close(c);
+    float other[1] = {700};
+    CU_ASSERT(eval_clim_open(&c, path, H, W, other, 1, need) != 0 && strstr(util_last_message(), "lacks level 700 hPa"));
+    CU_ASSERT(eval_clim_open(&c, path, H + 1, W, levels, 2, need) != 0 && strstr(util_last_message(), "grid"));
+    unlink(path);
 }
 
 int tests_register_eval(void) {
     CU_pSuite s = CU_add_suite("eval", NULL, NULL);
     if (!s) return -1;
-    if (!CU_add_test(s, "WeatherBench 2 latitude weights and regions", test_weights) ||
-        !CU_add_test(s, "rmse, bias, mae, acc by hand", test_metrics) ||
-        !CU_add_test(s, "fair CRPS, spread and vector wind error by hand", test_crps_and_wind))
+    if (!CU_add_test(s, "WeatherBench 2 latitude weights by hand", test_weights) ||
+        !CU_add_test(s, "regions and their masks", test_regions) ||
+        !CU_add_test(s, "rmse, bias, mae on a 4 x 3 grid by hand, regions", test_rmse_bias_mae) ||
+        !CU_add_test(s, "uncentred ACC: itself 1, negative -1, by hand", test_acc) ||
+        !CU_add_test(s, "fair CRPS, spread-skill, vector wind error by hand", test_crps_spread_wind) ||
+        !CU_add_test(s, "over initial times: sqrt(mean MSE) and mean RMSE, means", test_over_times) ||
+        !CU_add_test(s, "source names from file names", test_names) ||
+        !CU_add_test(s, "forecast reader on an ensemble file", test_forecast_reader) ||
+        !CU_add_test(s, "climatology reader: day of year and hour, bad requests", test_climatology_reader))
         return -1;
     return 0;
 }

@@ -1,0 +1,650 @@
+/* eval run: one pass over the forecast files in order of initial time,
+ * each (initial time, lead) scored against the truth at its valid time as
+ * it is read; truth states (and their climatology) are kept in a small
+ * least-recently-used cache, so memory depends on the grid, the levels and
+ * the cache size, never on the number of initial times. */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "eval.h"
+
+#define NVARS (IO_NUPPER + IO_NSURFACE)
+
+typedef struct {
+    int src, file;
+    double init;
+} job;
+
+typedef struct {
+    double time;
+    int used, clim_ok;
+    unsigned long stamp;
+    io_state st;
+    float *clim; /* (nf, H, W) */
+} slot;
+
+typedef struct {
+    const eval_config *cfg;
+    io_series *truth;
+    eval_clim *clim;
+    int H, W, nlev, nf, ntask, nreg, nfc, nsrc, nleads;
+    size_t HW;
+    float levels[IO_MAX_LEVELS];
+    double *leads;
+    int has[EVAL_MAX_SOURCES + 2][NVARS]; /* variables scored per source */
+    int members[EVAL_MAX_SOURCES];
+    char names[EVAL_MAX_SOURCES + 2][128];
+    int *tasks[EVAL_MAX_SOURCES + 2], ntasks[EVAL_MAX_SOURCES + 2], nfield_tasks[EVAL_MAX_SOURCES + 2];
+    eval_region regions[EVAL_MAX_REGIONS];
+    eval_grid grid;
+    int grid_ready;
+    eval_accum *acc;
+    slot *cache;
+    int ncache;
+    unsigned long clock;
+    size_t ntimes;
+    double *times; /* truth valid times */
+    long pairs, skipped, skipped_persistence, files_done;
+    /* report maps */
+    eval_map maps[16];
+    int nmaps;
+    char map_init[64];
+} run;
+
+static const char *var_name(int v) { return v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]; }
+
+/* field f: z q t u v at level k as v * nlev + k, then msl u10 v10 t2m */
+static int field_var(const run *R, int f) { return f < IO_NUPPER * R->nlev ? f / R->nlev : IO_NUPPER + f - IO_NUPPER * R->nlev; }
+static float field_level(const run *R, int f) { return f < IO_NUPPER * R->nlev ? R->levels[f % R->nlev] : 0; }
+static float *field_ptr(const run *R, const io_state *s, int f) {
+    return f < IO_NUPPER * R->nlev ? s->upper + (size_t)f * R->HW : s->surface + (size_t)(f - IO_NUPPER * R->nlev) * R->HW;
+}
+static int field_index(const run *R, int v, int k) { return v < IO_NUPPER ? v * R->nlev + k : IO_NUPPER * R->nlev + v - IO_NUPPER; }
+
+static eval_accum *acc_at(const run *R, int src, int li, int task, int r) {
+    return &R->acc[(((size_t)src * R->nleads + li) * R->ntask + task) * R->nreg + r];
+}
+
+static int lead_index(const run *R, double lead) {
+    int lo = 0, hi = R->nleads - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (fabs(R->leads[mid] - lead) < 1e-6) return mid;
+        if (R->leads[mid] < lead) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+static int truth_has(const run *R, double t) {
+    size_t lo = 0, hi = R->ntimes;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (fabs(R->times[mid] - t) < 0.5) return 1;
+        if (R->times[mid] < t) lo = mid + 1;
+        else hi = mid;
+    }
+    return 0;
+}
+
+/* Re-issue the last message with a prefix. */
+static int wrap(int status, const char *prefix) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", util_last_message());
+    return util_fail(status, "%s%s", prefix, msg);
+}
+
+/* The truth at valid time t, from the cache or read. */
+static int truth_at(run *R, double t, slot **out) {
+    slot *s = NULL;
+    for (int i = 0; i < R->ncache; i++)
+        if (R->cache[i].used && fabs(R->cache[i].time - t) < 0.5) s = &R->cache[i];
+    if (!s) {
+        for (int i = 0; i < R->ncache; i++)
+            if (!s || !R->cache[i].used || (s->used && R->cache[i].stamp < s->stamp)) s = &R->cache[i];
+        io_state_free(&s->st);
+        s->used = s->clim_ok = 0;
+        int status = io_series_read(R->truth, t, R->H, R->W, R->levels, R->nlev, &s->st);
+        if (status) return wrap(status, "truth: ");
+        s->time = t, s->used = 1;
+        if (!R->grid_ready) {
+            const eval_region *reg = R->cfg->nregions ? R->cfg->regions : eval_default_regions;
+            if ((status = eval_grid_init(&R->grid, s->st.lat, s->st.lon, R->H, R->W, reg, R->nreg))) return status;
+            R->grid_ready = 1;
+        }
+    }
+    s->stamp = ++R->clock;
+    *out = s;
+    return UTIL_OK;
+}
+
+/* The climatology at the slot's valid time, for every variable scored. */
+static int clim_of(run *R, slot *s) {
+    if (s->clim_ok) return UTIL_OK;
+    for (int f = 0; f < R->nf; f++) {
+        int v = field_var(R, f), any = 0;
+        for (int q = 0; q < R->nsrc; q++) any |= R->has[q][v];
+        if (!any) continue;
+        int status = eval_clim_read(R->clim, s->time, v, field_level(R, f), s->clim + (size_t)f * R->HW);
+        if (status) return status;
+    }
+    s->clim_ok = 1;
+    return UTIL_OK;
+}
+
+typedef struct {
+    const io_state *fc, *truth;
+    const float *clim; /* (nf, HW) or NULL */
+    const float *mem;  /* (ntasks, M, HW) members by task position, or NULL */
+    int M;
+} score_in;
+
+/* Score tasks (fields, then vector winds) of one source at one lead; the
+ * tasks write disjoint accumulators, so they run in parallel. */
+static void score_tasks(run *R, int src, int li, const score_in *in, const int *tasks, int ntasks) {
+    /* threads only pay off on grids larger than the demo's 32 x 64 */
+    int big = R->HW * (in->mem ? (size_t)in->M : 1) >= 16384 && ntasks > 1;
+#pragma omp parallel for schedule(dynamic, 1) if (big)
+    for (int q = 0; q < ntasks; q++) {
+        int t = tasks[q];
+        eval_sums sums[EVAL_MAX_REGIONS];
+        memset(sums, 0, sizeof sums);
+        if (t < R->nf) {
+            const float *ens[256];
+            int M = in->mem ? in->M : 0;
+            for (int m = 0; m < M; m++) ens[m] = in->mem + ((size_t)q * M + m) * R->HW;
+            eval_field(&R->grid, sums, field_ptr(R, in->fc, t), field_ptr(R, in->truth, t),
+                       in->clim ? in->clim + (size_t)t * R->HW : NULL, M > 1 ? ens : NULL, M);
+        } else {
+            int k = t - R->nf, surface = k == R->nlev;
+            int fu = surface ? field_index(R, 6, 0) : field_index(R, 3, k), fv = surface ? field_index(R, 7, 0) : field_index(R, 4, k);
+            eval_wind(&R->grid, sums, field_ptr(R, in->fc, fu), field_ptr(R, in->fc, fv), field_ptr(R, in->truth, fu),
+                      field_ptr(R, in->truth, fv));
+        }
+        for (int r = 0; r < R->nreg; r++) eval_accum_add(acc_at(R, src, li, t, r), &sums[r]);
+    }
+}
+
+/* Tasks of a source: its fields, then u/v per level and u10/v10. */
+static int make_tasks(run *R, int src) {
+    int *t = malloc(sizeof(int) * (size_t)R->ntask), n = 0;
+    if (!t) return util_fail(UTIL_ENOMEM, "out of memory");
+    for (int f = 0; f < R->nf; f++)
+        if (R->has[src][field_var(R, f)]) t[n++] = f;
+    R->nfield_tasks[src] = n;
+    if (R->has[src][3] && R->has[src][4])
+        for (int k = 0; k < R->nlev; k++) t[n++] = R->nf + k;
+    if (R->has[src][6] && R->has[src][7]) t[n++] = R->nf + R->nlev;
+    R->tasks[src] = t, R->ntasks[src] = n;
+    return UTIL_OK;
+}
+
+static int check_grid(const run *R, const char *path, const double *lat, const double *lon) {
+    for (int i = 0; i < R->H; i++)
+        if (fabs(lat[i] - R->grid.lat[i]) > 1e-3)
+            return util_fail(UTIL_EFORMAT, "%s: latitude %d is %g, the truth's %g: put forecast and truth on one grid "
+                                           "(pangu regrid, or cdo remapcon meanwhile)", path, i, lat[i], R->grid.lat[i]);
+    for (int j = 0; j < R->W; j++)
+        if (fabs(lon[j] - R->grid.lon[j]) > 1e-3)
+            return util_fail(UTIL_EFORMAT, "%s: longitude %d is %g, the truth's %g: put forecast and truth on one grid "
+                                           "(pangu regrid, or cdo remapcon meanwhile)", path, j, lon[j], R->grid.lon[j]);
+    return UTIL_OK;
+}
+
+static void keep_map(run *R, const char *field, double lead, const float *f, const float *o) {
+    if (R->nmaps >= 16) return;
+    eval_map *m = &R->maps[R->nmaps];
+    m->forecast = malloc(sizeof(float) * R->HW), m->truth = malloc(sizeof(float) * R->HW);
+    if (!m->forecast || !m->truth) {
+        free(m->forecast), free(m->truth);
+        return;
+    }
+    memcpy(m->forecast, f, sizeof(float) * R->HW), memcpy(m->truth, o, sizeof(float) * R->HW);
+    snprintf(m->field, sizeof m->field, "%s", field);
+    m->lead = lead;
+    R->nmaps++;
+}
+
+/* Score every step of one forecast file; baseline leads are marked in bl. */
+static int score_file(run *R, const job *jb, int map_job, unsigned char *bl, io_state *fc, float *mbuf, int chunk) {
+    const eval_source *src = &R->cfg->sources[jb->src];
+    const char *path = src->files[jb->file];
+    eval_fc *f = NULL;
+    int status = eval_fc_open(&f, path);
+    if (status) return status;
+    const eval_fc_info *in = eval_fc_describe(f);
+    int M = in->members, checked = 0;
+    double *lat = malloc(sizeof(double) * R->H), *lon = malloc(sizeof(double) * R->W);
+    if (!lat || !lon) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    const int *tasks = R->tasks[jb->src];
+    int nft = R->nfield_tasks[jb->src], nt = R->ntasks[jb->src];
+    double first = NAN, last = NAN;
+    for (int s = 0; s < in->nsteps; s++)
+        if (in->lead[s] > 1e-9) {
+            if (isnan(first)) first = in->lead[s];
+            last = in->lead[s];
+        }
+    for (int s = 0; s < in->nsteps && !status; s++) {
+        if (in->lead[s] < -1e-9) continue;
+        int li = lead_index(R, in->lead[s]);
+        if (li < 0) continue;
+        if (!truth_has(R, in->valid[s])) {
+            R->skipped++;
+            continue;
+        }
+        slot *tr;
+        if ((status = truth_at(R, in->valid[s], &tr))) break;
+        if (R->clim && (status = clim_of(R, tr))) break;
+        score_in sc = {fc, &tr->st, R->clim ? tr->clim : NULL, NULL, 0};
+        if (M > 0) {
+            /* members in chunks of fields; the ensemble mean into fc */
+            for (int q0 = 0; q0 < nft && !status; q0 += chunk) {
+                int q1 = q0 + chunk < nft ? q0 + chunk : nft;
+                for (int q = q0; q < q1 && !status; q++) {
+                    int fi = tasks[q];
+                    float *mean = field_ptr(R, fc, fi);
+                    for (size_t i = 0; i < R->HW; i++) mean[i] = 0;
+                    for (int m = 0; m < M && !status; m++) {
+                        float *x = mbuf + ((size_t)(q - q0) * M + m) * R->HW;
+                        status = eval_fc_read(f, s, m, field_var(R, fi), field_level(R, fi), x, checked ? NULL : lat,
+                                              checked ? NULL : lon);
+                        if (!status && !checked) status = check_grid(R, path, lat, lon), checked = 1;
+                        for (size_t i = 0; i < R->HW && !status; i++) mean[i] += x[i] / M;
+                    }
+                }
+                if (status) break;
+                sc.mem = mbuf, sc.M = M;
+                score_tasks(R, jb->src, li, &sc, tasks + q0, q1 - q0);
+            }
+            if (status) break;
+            sc.mem = NULL, sc.M = 0;
+            score_tasks(R, jb->src, li, &sc, tasks + nft, nt - nft);
+        } else {
+            for (int q = 0; q < nft && !status; q++) {
+                int fi = tasks[q];
+                status = eval_fc_read(f, s, -1, field_var(R, fi), field_level(R, fi), field_ptr(R, fc, fi),
+                                      checked ? NULL : lat, checked ? NULL : lon);
+                if (!status && !checked) status = check_grid(R, path, lat, lon), checked = 1;
+            }
+            if (status) break;
+            score_tasks(R, jb->src, li, &sc, tasks, nt);
+        }
+        bl[li] = 1;
+        R->pairs++;
+        if (map_job && R->cfg->report) {
+            int want = 0;
+            if (R->cfg->nmap) {
+                for (int q = 0; q < R->cfg->nmap; q++) want |= fabs(R->cfg->map_leads[q] - in->lead[s]) < 1e-6;
+            } else
+                want = fabs(in->lead[s] - first) < 1e-9 || fabs(in->lead[s] - last) < 1e-9;
+            if (want) {
+                int k500 = -1;
+                for (int k = 0; k < R->nlev; k++)
+                    if (R->levels[k] == 500) k500 = k;
+                if (k500 >= 0 && R->has[jb->src][0])
+                    keep_map(R, "z500", in->lead[s], field_ptr(R, fc, field_index(R, 0, k500)),
+                             field_ptr(R, &tr->st, field_index(R, 0, k500)));
+                if (R->has[jb->src][8])
+                    keep_map(R, "t2m", in->lead[s], field_ptr(R, fc, field_index(R, 8, 0)), field_ptr(R, &tr->st, field_index(R, 8, 0)));
+                util_time_format(jb->init, R->map_init, sizeof R->map_init);
+            }
+        }
+    }
+done:
+    free(lat), free(lon);
+    eval_fc_close(f);
+    return status;
+}
+
+/* Persistence and climatology at the leads marked for one initial time. */
+static int score_baselines(run *R, double init, const unsigned char *bl, io_state *fc) {
+    int status = UTIL_OK, have_init = R->cfg->persistence && truth_has(R, init);
+    for (int li = 0; li < R->nleads && !status; li++) {
+        if (!bl[li]) continue;
+        double valid = init + R->leads[li] * 3600;
+        slot *tr, *t0;
+        int src = R->nfc;
+        if (R->cfg->persistence) {
+            if (!have_init) R->skipped_persistence++;
+            else {
+                if ((status = truth_at(R, init, &t0)) || (status = truth_at(R, valid, &tr))) break;
+                if (R->clim && (status = clim_of(R, tr))) break;
+                score_in sc = {&t0->st, &tr->st, R->clim ? tr->clim : NULL, NULL, 0};
+                score_tasks(R, src, li, &sc, R->tasks[src], R->ntasks[src]);
+            }
+            src++;
+        }
+        if (R->cfg->climatology_baseline) {
+            if ((status = truth_at(R, valid, &tr)) || (status = clim_of(R, tr))) break;
+            for (int q = 0; q < R->nfield_tasks[src]; q++) {
+                int fi = R->tasks[src][q];
+                memcpy(field_ptr(R, fc, fi), tr->clim + (size_t)fi * R->HW, sizeof(float) * R->HW);
+            }
+            score_in sc = {fc, &tr->st, tr->clim, NULL, 0};
+            score_tasks(R, src, li, &sc, R->tasks[src], R->ntasks[src]);
+        }
+    }
+    return status;
+}
+
+static int cmp_job(const void *a, const void *b) {
+    const job *x = a, *y = b;
+    if (x->init != y->init) return x->init < y->init ? -1 : 1;
+    if (x->src != y->src) return x->src - y->src;
+    return x->file - y->file;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int write_csv(run *R, const char *path) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return util_fail(UTIL_EIO, "%s: cannot write the scores (directory missing or not writable?)", path);
+    fprintf(f, "source,variable,level,lead_hours,region,metric,value\n");
+    /* variables in the order z q t u v msl u10 v10 t2m, then wind (u, v) and wind10 (u10, v10) */
+    for (int src = 0; src < R->nsrc; src++)
+        for (int v = 0; v < NVARS + 2; v++)
+            for (int k = 0; k < (v < IO_NUPPER || v == NVARS ? R->nlev : 1); k++) {
+                int task = v < NVARS ? field_index(R, v, k) : v == NVARS ? R->nf + k : R->nf + R->nlev;
+                const char *vn = v < NVARS ? var_name(v) : v == NVARS ? "wind" : "wind10";
+                char lev[32] = "";
+                if (v < IO_NUPPER || v == NVARS) snprintf(lev, sizeof lev, "%g", R->levels[k]);
+                for (int li = 0; li < R->nleads; li++)
+                    for (int r = 0; r < R->nreg; r++) {
+                        const eval_accum *a = acc_at(R, src, li, task, r);
+                        for (int m = 0; m < EVAL_NMETRICS; m++) {
+                            double value;
+                            if ((v < NVARS) == (m == EVAL_WIND_RMSE)) continue;
+                            if (!eval_accum_value(a, m, R->cfg->rmse_per_time, &value)) continue;
+                            fprintf(f, "%s,%s,%s,%g,%s,%s,%.9g\n", R->names[src], vn, lev, R->leads[li], R->grid.reg[r].name,
+                                    eval_metric_names[m], value);
+                        }
+                    }
+            }
+    int bad = ferror(f);
+    bad |= fflush(f) != 0;
+    bad |= fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return util_fail(UTIL_EIO, "%s: cannot finish the scores (disk full?)", path);
+    }
+    return UTIL_OK;
+}
+
+int eval_run(const eval_config *cfg) {
+    run R;
+    memset(&R, 0, sizeof R);
+    R.cfg = cfg;
+    int status = UTIL_OK;
+    job *jobs = NULL;
+    int njobs = 0;
+    io_state fc = {0};
+    float *mbuf = NULL;
+    unsigned char *bl = NULL;
+    double tstart = util_now(), last_progress = tstart;
+    if (cfg->nsources < 1 || cfg->nsources > EVAL_MAX_SOURCES)
+        return util_fail(UTIL_EINVAL, "%d forecast sources: expected 1 to %d", cfg->nsources, EVAL_MAX_SOURCES);
+    if (cfg->ntruth < 1) return util_fail(UTIL_EINVAL, "no truth files (--truth)");
+    if (cfg->climatology_baseline && !cfg->climatology)
+        return util_fail(UTIL_EINVAL, "the climatology baseline needs --climatology FILE");
+    R.nreg = cfg->nregions ? cfg->nregions : EVAL_NDEFAULT_REGIONS;
+    if (R.nreg > EVAL_MAX_REGIONS) return util_fail(UTIL_EINVAL, "%d regions: at most %d", R.nreg, EVAL_MAX_REGIONS);
+    R.nfc = cfg->nsources;
+    R.nsrc = R.nfc + (cfg->persistence != 0) + (cfg->climatology_baseline != 0);
+    for (int s = 0; s < R.nfc; s++) {
+        snprintf(R.names[s], sizeof R.names[s], "%s", cfg->sources[s].name);
+        for (int q = 0; q < s; q++)
+            if (!strcmp(R.names[q], R.names[s])) return util_fail(UTIL_EINVAL, "two sources named '%s'", R.names[s]);
+        if ((cfg->persistence && !strcmp(R.names[s], "persistence")) || (cfg->climatology_baseline && !strcmp(R.names[s], "climatology")))
+            return util_fail(UTIL_EINVAL, "source '%s' has the name of a baseline: choose another (--name)", R.names[s]);
+        njobs += cfg->sources[s].nfiles;
+    }
+    if (cfg->persistence) snprintf(R.names[R.nfc], sizeof R.names[0], "persistence");
+    if (cfg->climatology_baseline) snprintf(R.names[R.nsrc - 1], sizeof R.names[0], "climatology");
+
+    /* the truth */
+    if ((status = io_series_open(&R.truth, cfg->truth, cfg->ntruth))) goto done;
+    R.ntimes = io_series_ntimes(R.truth);
+    if (!R.ntimes) {
+        status = util_fail(UTIL_EFORMAT, "%s: the truth has no time axis: cannot match valid times", cfg->truth[0]);
+        goto done;
+    }
+    R.times = malloc(sizeof(double) * R.ntimes);
+    if (!R.times) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < R.ntimes; i++) R.times[i] = io_series_time(R.truth, i);
+    float truth_levels[IO_MAX_LEVELS];
+    int truth_nlev = 0;
+    if ((status = io_series_describe(R.truth, &R.H, &R.W, truth_levels, &truth_nlev))) goto done;
+    R.HW = (size_t)R.H * R.W;
+
+    /* scan the forecasts: initial times, leads, variables, levels, grids */
+    jobs = malloc(sizeof(job) * (size_t)(njobs ? njobs : 1));
+    double *leads = NULL;
+    size_t nl = 0, lcap = 0;
+    int nj = 0;
+    double fc_first = INFINITY, fc_last = -INFINITY;
+    if (!jobs) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int s = 0; s < R.nfc && !status; s++)
+        for (int i = 0; i < cfg->sources[s].nfiles && !status; i++) {
+            const char *path = cfg->sources[s].files[i];
+            eval_fc *f;
+            if ((status = eval_fc_open(&f, path))) break;
+            const eval_fc_info *in = eval_fc_describe(f);
+            if (in->H != R.H || in->W != R.W) {
+                status = util_fail(UTIL_EFORMAT, "%s: the forecast's grid is %d x %d (latitude x longitude), the truth's (%s) "
+                                                 "%d x %d: put both on one grid (pangu regrid, or cdo remapcon meanwhile)",
+                                   path, in->H, in->W, cfg->truth[0], R.H, R.W);
+            }
+            if (!status && s == 0 && i == 0) {
+                if (cfg->nlev) {
+                    R.nlev = cfg->nlev;
+                    memcpy(R.levels, cfg->levels, sizeof(float) * cfg->nlev);
+                } else {
+                    R.nlev = in->nlev;
+                    memcpy(R.levels, in->levels, sizeof(float) * in->nlev);
+                    for (int a = 0; a < R.nlev; a++) /* descending pressure, as the model orders levels */
+                        for (int b = a + 1; b < R.nlev; b++)
+                            if (R.levels[b] > R.levels[a]) {
+                                float t = R.levels[a];
+                                R.levels[a] = R.levels[b], R.levels[b] = t;
+                            }
+                }
+            }
+            if (!status && i == 0) {
+                memcpy(R.has[s], in->has, sizeof in->has);
+                R.members[s] = in->members;
+                if (!R.nlev)
+                    for (int v = 0; v < IO_NUPPER; v++) R.has[s][v] = 0;
+            }
+            for (int v = 0; v < NVARS && !status; v++)
+                if (R.has[s][v] && !in->has[v])
+                    status = util_fail(UTIL_EFORMAT, "%s: no variable '%s', which the first file of source '%s' (%s) has", path,
+                                       var_name(v), R.names[s], cfg->sources[s].files[0]);
+            for (int k = 0; k < R.nlev && !status; k++) {
+                int any_upper = 0, found = 0;
+                for (int v = 0; v < IO_NUPPER; v++) any_upper |= R.has[s][v];
+                for (int j = 0; j < in->nlev; j++) found |= fabsf(in->levels[j] - R.levels[k]) < 1e-3f * R.levels[k];
+                if (any_upper && !found)
+                    status = util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (the forecast has %d levels)", path, R.levels[k], in->nlev);
+            }
+            if (!status && (in->members > 0) != (R.members[s] > 0))
+                status = util_fail(UTIL_EFORMAT, "%s: source '%s' mixes ensemble and deterministic files", path, R.names[s]);
+            for (int q = 0; q < nj && !status; q++)
+                if (jobs[q].src == s && fabs(jobs[q].init - in->init) < 0.5) {
+                    char when[64];
+                    util_time_format(in->init, when, sizeof when);
+                    status = util_fail(UTIL_EINVAL, "%s and %s: two forecasts of source '%s' from %s", cfg->sources[s].files[jobs[q].file],
+                                       path, R.names[s], when);
+                }
+            for (int k = 0; k < in->nsteps && !status; k++) {
+                if (in->lead[k] < -1e-9) continue;
+                fc_first = fmin(fc_first, in->valid[k]), fc_last = fmax(fc_last, in->valid[k]);
+                if (nl == lcap) {
+                    double *g = realloc(leads, sizeof(double) * (lcap = lcap ? 2 * lcap : 64));
+                    if (!g) {
+                        status = util_fail(UTIL_ENOMEM, "out of memory");
+                        break;
+                    }
+                    leads = g;
+                }
+                leads[nl++] = in->lead[k];
+                if (nl > 4096) { /* keep the list short: sort and dedupe */
+                    qsort(leads, nl, sizeof(double), cmp_double);
+                    size_t u = 0;
+                    for (size_t q = 0; q < nl; q++)
+                        if (!u || fabs(leads[q] - leads[u - 1]) > 1e-6) leads[u++] = leads[q];
+                    nl = u;
+                }
+            }
+            if (!status) jobs[nj++] = (job){s, i, in->init};
+            eval_fc_close(f);
+        }
+    if (!status && !nl) status = util_fail(UTIL_EFORMAT, "%s: no step with a lead time >= 0", cfg->sources[0].files[0]);
+    if (status) {
+        free(leads);
+        goto done;
+    }
+    qsort(leads, nl, sizeof(double), cmp_double);
+    R.leads = leads;
+    for (size_t q = 0; q < nl; q++)
+        if (!R.nleads || fabs(leads[q] - leads[R.nleads - 1]) > 1e-6) leads[R.nleads++] = leads[q];
+    qsort(jobs, (size_t)nj, sizeof(job), cmp_job);
+    njobs = nj;
+
+    if (!R.nlev && truth_nlev) { /* surface fields only: the truth is still read as a state with one level */
+        R.nlev = 1;
+        R.levels[0] = truth_levels[0];
+    }
+    /* baselines score what the forecasts score */
+    R.nf = IO_NUPPER * R.nlev + IO_NSURFACE;
+    R.ntask = R.nf + R.nlev + 1;
+    for (int s = R.nfc; s < R.nsrc; s++)
+        for (int v = 0; v < NVARS; v++)
+            for (int q = 0; q < R.nfc; q++) R.has[s][v] |= R.has[q][v];
+    for (int s = 0; s < R.nsrc && !status; s++) status = make_tasks(&R, s);
+    if (status) goto done;
+    if (cfg->climatology) {
+        int need[NVARS] = {0};
+        for (int s = 0; s < R.nsrc; s++)
+            for (int v = 0; v < NVARS; v++) need[v] |= R.has[s][v];
+        if ((status = eval_clim_open(&R.clim, cfg->climatology, R.H, R.W, R.levels, R.nlev, need))) goto done;
+    }
+    R.acc = calloc((size_t)R.nsrc * R.nleads * R.ntask * R.nreg, sizeof(eval_accum));
+    double state_mb = (double)R.nf * R.HW * sizeof(float) * (cfg->climatology ? 2 : 1) / 1e6;
+    double budget = cfg->cache_mb > 0 ? cfg->cache_mb : 1024;
+    R.ncache = (int)fmin(fmax(2, budget / state_mb), R.nleads + 2);
+    R.cache = calloc((size_t)R.ncache, sizeof(slot));
+    int maxm = 0;
+    for (int s = 0; s < R.nfc; s++) maxm = R.members[s] > maxm ? R.members[s] : maxm;
+    int chunk = maxm ? (int)fmax(1, fmin(R.nf, budget * 1e6 / 4 / ((double)maxm * R.HW * sizeof(float)))) : 0;
+    if (maxm) mbuf = malloc(sizeof(float) * (size_t)chunk * maxm * R.HW);
+    bl = calloc((size_t)R.nleads, 1);
+    if (!R.acc || !R.cache || (maxm && !mbuf) || !bl) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < R.ncache && cfg->climatology; i++)
+        if (!(R.cache[i].clim = malloc(sizeof(float) * R.nf * R.HW))) {
+            status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
+        }
+    if ((status = io_state_alloc(&fc, R.H, R.W, R.levels, R.nlev > 0 ? R.nlev : 1, NULL))) goto done;
+    if (!R.nlev) {
+        status = util_fail(UTIL_EFORMAT, "%s: no pressure levels", cfg->sources[0].files[0]);
+        goto done;
+    }
+    /* the truth grid: weights and regions (the first truth read sets them) */
+    {
+        slot *s0;
+        if ((status = truth_at(&R, R.times[0], &s0))) goto done;
+    }
+
+    /* one pass in order of initial time */
+    int map_job = -1;
+    for (int q = 0; q < njobs && map_job < 0; q++)
+        if (jobs[q].src == 0) map_job = q;
+    for (int g0 = 0; g0 < njobs && !status;) {
+        int g1 = g0;
+        while (g1 < njobs && fabs(jobs[g1].init - jobs[g0].init) < 0.5) g1++;
+        memset(bl, 0, (size_t)R.nleads);
+        for (int q = g0; q < g1 && !status; q++) {
+            status = score_file(&R, &jobs[q], q == map_job, bl, &fc, mbuf, chunk);
+            R.files_done++;
+        }
+        if (!status && (cfg->persistence || cfg->climatology_baseline)) status = score_baselines(&R, jobs[g0].init, bl, &fc);
+        if (!cfg->quiet && util_now() - last_progress > 5) {
+            last_progress = util_now();
+            fprintf(stderr, "pangu eval: %ld of %d files, %ld (forecast, truth) pairs, %.1f pairs/s\n", R.files_done, njobs,
+                    R.pairs, R.pairs / (last_progress - tstart));
+        }
+        g0 = g1;
+    }
+    if (status) goto done;
+    if (!R.pairs) {
+        char a[64], b[64], c[64], d[64];
+        util_time_format(fc_first, a, sizeof a), util_time_format(fc_last, b, sizeof b);
+        util_time_format(R.times[0], c, sizeof c), util_time_format(R.times[R.ntimes - 1], d, sizeof d);
+        status = util_fail(UTIL_EFORMAT, "no common valid times: the forecasts are valid from %s to %s, the truth (%s%s) "
+                                         "holds %zu times from %s to %s", a, b, cfg->truth[0], cfg->ntruth > 1 ? ", ..." : "",
+                           R.ntimes, c, d);
+        goto done;
+    }
+    if ((status = write_csv(&R, cfg->output))) goto done;
+    if (!cfg->quiet) {
+        fprintf(stderr, "pangu eval: %ld (forecast, truth) pairs from %d file%s of %d source%s", R.pairs, njobs, njobs > 1 ? "s" : "", R.nfc,
+                R.nfc > 1 ? "s" : "");
+        if (R.nsrc > R.nfc) fprintf(stderr, " and %d baseline%s", R.nsrc - R.nfc, R.nsrc - R.nfc > 1 ? "s" : "");
+        fprintf(stderr, ", %d leads, %d levels, %d regions; %.1f s, peak memory %ld MB; wrote %s\n", R.nleads, R.nlev, R.nreg,
+                util_now() - tstart, util_peak_rss_kb() / 1024, cfg->output);
+        if (R.skipped)
+            fprintf(stderr, "pangu eval: %ld (initial time, lead) pairs skipped: valid time not in the truth\n", R.skipped);
+        if (R.skipped_persistence)
+            fprintf(stderr, "pangu eval: persistence skipped at %ld (initial time, lead) pairs: initial time not in the truth\n",
+                    R.skipped_persistence);
+    }
+    if (cfg->report) {
+        char notes[2048], a[64], b[64];
+        size_t n = 0;
+        util_time_format(jobs[0].init, a, sizeof a), util_time_format(jobs[njobs - 1].init, b, sizeof b);
+        n += (size_t)snprintf(notes + n, sizeof notes - n,
+                              "%ld (forecast, truth) pairs from %d forecast files, initial times %s to %s; leads %g to %g h. ",
+                              R.pairs, njobs, a, b, R.leads[0], R.leads[R.nleads - 1]);
+        n += (size_t)snprintf(notes + n, sizeof notes - n, "Truth: `%s`%s. ", cfg->truth[0], cfg->ntruth > 1 ? " and others" : "");
+        if (cfg->climatology) n += (size_t)snprintf(notes + n, sizeof notes - n, "Climatology: `%s`. ", cfg->climatology);
+        snprintf(notes + n, sizeof notes - n, "RMSE is %s over initial times; bias, MAE and ACC are means over initial times.",
+                 cfg->rmse_per_time ? "the mean of per-time RMSEs (--rmse-per-time)" : "the square root of the mean MSE");
+        eval_report_spec rs = {cfg->report, cfg->output, notes, R.names[0], R.map_init, R.maps, R.nmaps, R.H, R.W,
+                               R.grid.lat, R.grid.lon};
+        status = eval_report(&rs);
+    }
+done:
+    io_series_close(R.truth);
+    eval_clim_close(R.clim);
+    for (int i = 0; i < R.ncache; i++) io_state_free(&R.cache[i].st), free(R.cache[i].clim);
+    free(R.cache);
+    for (int s = 0; s < R.nsrc; s++) free(R.tasks[s]);
+    for (int m = 0; m < R.nmaps; m++) free(R.maps[m].forecast), free(R.maps[m].truth);
+    eval_grid_free(&R.grid);
+    io_state_free(&fc);
+    free(R.acc), free(R.leads), free(R.times), free(jobs), free(mbuf), free(bl);
+    return status;
+}

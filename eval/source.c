@@ -1,0 +1,657 @@
+/* eval sources: forecast files (pangu's own layout and numerical forecasts
+ * as users hold them) and the day-of-year climatology, read one field at a
+ * time in the reader's orientation (north to south, longitudes ascending
+ * from the first at or east of 0). */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <netcdf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../util/util.h"
+#include "eval.h"
+
+#define NVARS (IO_NUPPER + IO_NSURFACE)
+
+static const char *var_name(int v) { return v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]; }
+
+void eval_source_name(const char *path, char *out, size_t cap) {
+    const char *b = strrchr(path, '/');
+    snprintf(out, cap, "%s", b ? b + 1 : path);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = 0;
+    size_t n = strlen(out), d = 0;
+    while (d < n && out[n - 1 - d] >= '0' && out[n - 1 - d] <= '9') d++;
+    /* _YYYYMMDD, _YYYYMMDDHH or _YYYYMMDDHHMM */
+    if ((d == 8 || d == 10 || d == 12) && n > d + 1 && out[n - 1 - d] == '_') out[n - 1 - d] = 0;
+}
+
+/* A text attribute (NC_CHAR or one NC_STRING); 1 when found. */
+static int text_att(int nc, int varid, const char *name, char *buf, size_t cap) {
+    size_t len;
+    nc_type type;
+    buf[0] = 0;
+    if (nc_inq_att(nc, varid, name, &type, &len) != NC_NOERR) return 0;
+    if (type == NC_STRING && len == 1) {
+        char *str = NULL;
+        if (nc_get_att_string(nc, varid, name, &str) != NC_NOERR) return 0;
+        int ok = str && strlen(str) < cap;
+        if (ok) strcpy(buf, str);
+        nc_free_string(1, &str);
+        return ok;
+    }
+    if (type != NC_CHAR || len >= cap || nc_get_att_text(nc, varid, name, buf) != NC_NOERR) return 0;
+    buf[len] = 0;
+    while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == 0)) buf[--len] = 0;
+    return 1;
+}
+
+static int find_var(int nc, const char *const *names, int *varid) {
+    for (int i = 0; names[i]; i++)
+        if (nc_inq_varid(nc, names[i], varid) == NC_NOERR) return 1;
+    return 0;
+}
+
+static const char *const lat_names[] = {"latitude", "lat", NULL};
+static const char *const lon_names[] = {"longitude", "lon", NULL};
+static const char *const lev_names[] = {"level", "pressure_level", "plev", "isobaricInhPa", "lev", NULL};
+static const char *const init_atts[] = {"forecast_reference_time", "init_time", "initial_time", "reference_time",
+                                        "analysis_time", NULL};
+
+/* A one-dimensional coordinate: values and dimension. */
+static int read_coord(int nc, int varid, const char *path, const char *what, double **out, size_t *n, int *dim) {
+    int ndims;
+    if (nc_inq_varndims(nc, varid, &ndims) != NC_NOERR || ndims != 1 || nc_inq_vardimid(nc, varid, dim) != NC_NOERR ||
+        nc_inq_dimlen(nc, *dim, n) != NC_NOERR)
+        return util_fail(UTIL_EFORMAT, "%s: the %s coordinate should be one-dimensional", path, what);
+    *out = malloc(sizeof(double) * (*n ? *n : 1));
+    if (!*out) return util_fail(UTIL_ENOMEM, "out of memory");
+    int rc = nc_get_var_double(nc, varid, *out);
+    if (rc != NC_NOERR) return util_fail(UTIL_EFORMAT, "%s: cannot read the %s coordinate (%s)", path, what, nc_strerror(rc));
+    return UTIL_OK;
+}
+
+/* The reader's orientation: latitude north to south, longitudes ascending
+ * from the first at or east of 0 (mod 360). */
+typedef struct {
+    int flip;
+    size_t *perm;    /* (W) file column of each output column */
+    double *lat, *lon; /* canonical */
+} orient;
+
+static int cmp_pair(const void *a, const void *b) {
+    const double *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+static int orient_init(orient *o, const double *lat, int H, const double *lon, int W, const char *path) {
+    o->perm = malloc(sizeof(size_t) * W), o->lat = malloc(sizeof(double) * H), o->lon = malloc(sizeof(double) * W);
+    double *key = malloc(sizeof(double) * 2 * W);
+    if (!o->perm || !o->lat || !o->lon || !key) {
+        free(key);
+        return util_fail(UTIL_ENOMEM, "out of memory");
+    }
+    o->flip = H > 1 && lat[0] < lat[H - 1];
+    for (int i = 0; i < H; i++) o->lat[i] = o->flip ? lat[H - 1 - i] : lat[i];
+    for (int j = 0; j < W; j++) {
+        double l = fmod(lon[j], 360.0);
+        key[2 * j] = l < 0 ? l + 360 : l, key[2 * j + 1] = j;
+    }
+    qsort(key, (size_t)W, 2 * sizeof(double), cmp_pair);
+    int status = UTIL_OK;
+    for (int j = 0; j < W; j++) {
+        o->perm[j] = (size_t)key[2 * j + 1], o->lon[j] = key[2 * j];
+        if (j && o->lon[j] == o->lon[j - 1]) status = util_fail(UTIL_EFORMAT, "%s: longitude %g appears twice", path, o->lon[j]);
+    }
+    free(key);
+    return status;
+}
+
+static void orient_free(orient *o) { free(o->perm), free(o->lat), free(o->lon); }
+
+static void orient_apply(const orient *o, const float *in, int H, int W, float *out) {
+    for (int i = 0; i < H; i++) {
+        const float *row = in + (size_t)(o->flip ? H - 1 - i : i) * W;
+        for (int j = 0; j < W; j++) out[(size_t)i * W + j] = row[o->perm[j]];
+    }
+}
+
+/* ---- forecast files ---- */
+
+struct eval_fc {
+    char path[4096];
+    eval_fc_info info;
+    int nc;
+    /* pangu layout */
+    int varid[NVARS], step_dim, member_dim, lev_dim, lat_dim, lon_dim;
+    double *file_lev; /* hPa, file order */
+    size_t file_nlev;
+    orient o;
+    float *tmp;
+    /* other layouts: the reader */
+    io_series *series;
+    int cur_step;
+    io_state cur;
+};
+
+const eval_fc_info *eval_fc_describe(const eval_fc *f) { return &f->info; }
+
+void eval_fc_close(eval_fc *f) {
+    if (!f) return;
+    if (f->nc >= 0) nc_close(f->nc);
+    io_series_close(f->series);
+    io_state_free(&f->cur);
+    orient_free(&f->o);
+    free(f->file_lev), free(f->tmp), free(f->info.valid), free(f->info.lead);
+    free(f);
+}
+
+/* Seconds since 1970 from a value in a variable's CF time units. */
+static int to_seconds(int nc, int varid, const char *path, const char *what, double value, double *out) {
+    char units[128];
+    double unit, epoch;
+    if (!text_att(nc, varid, "units", units, sizeof units))
+        return util_fail(UTIL_EFORMAT, "%s: %s has no units (expected e.g. \"hours since 1900-01-01\")", path, what);
+    if (util_time_units(units, &unit, &epoch)) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", util_last_message());
+        return util_fail(UTIL_EFORMAT, "%s: %s: %s", path, what, msg);
+    }
+    *out = epoch + value * unit;
+    return UTIL_OK;
+}
+
+static int hours_per_unit(const char *units, double *h) {
+    if (!units[0] || !strcasecmp(units, "hours") || !strcasecmp(units, "hour") || !strcasecmp(units, "h")) *h = 1;
+    else if (!strcasecmp(units, "minutes") || !strcasecmp(units, "minute") || !strcasecmp(units, "min")) *h = 1.0 / 60;
+    else if (!strcasecmp(units, "seconds") || !strcasecmp(units, "second") || !strcasecmp(units, "s")) *h = 1.0 / 3600;
+    else if (!strcasecmp(units, "days") || !strcasecmp(units, "day")) *h = 24;
+    else return 0;
+    return 1;
+}
+
+/* The initial time: a scalar forecast_reference_time variable, an init-time
+ * attribute (global or on the time variable), a scalar time variable next
+ * to a valid_time axis (cfgrib), or the valid time minus a forecast_period
+ * (by standard_name) along the time axis (as CDO writes leadtime). 1 when
+ * found, 0 when not, -1 on error. */
+static int find_init(int nc, const char *path, double *init) {
+    int varid, ndims, status;
+    double v;
+    if (nc_inq_varid(nc, "forecast_reference_time", &varid) == NC_NOERR && nc_inq_varndims(nc, varid, &ndims) == NC_NOERR &&
+        ndims == 0) {
+        if (nc_get_var_double(nc, varid, &v) != NC_NOERR) {
+            util_fail(UTIL_EFORMAT, "%s: cannot read forecast_reference_time", path);
+            return -1;
+        }
+        return (status = to_seconds(nc, varid, path, "forecast_reference_time", v, init)) ? -1 : 1;
+    }
+    int tvar = -1;
+    if (nc_inq_varid(nc, "time", &tvar) != NC_NOERR) tvar = -1;
+    int where[2] = {NC_GLOBAL, tvar};
+    for (int w = 0; w < 2; w++) {
+        if (where[w] == -1 && w == 1) break;
+        for (int a = 0; init_atts[a]; a++) {
+            char text[128];
+            nc_type type;
+            size_t len;
+            if (nc_inq_att(nc, where[w], init_atts[a], &type, &len) != NC_NOERR) continue;
+            if (text_att(nc, where[w], init_atts[a], text, sizeof text)) {
+                char *t = text;
+                while (*t == ' ') t++;
+                if (util_time_parse(t, init)) {
+                    util_fail(UTIL_EFORMAT, "%s: attribute %s = \"%s\": expected a time like 2020-01-31T00:00:00", path,
+                              init_atts[a], text);
+                    return -1;
+                }
+                return 1;
+            }
+            if (len == 1 && type != NC_CHAR && type != NC_STRING && tvar >= 0 &&
+                nc_get_att_double(nc, where[w], init_atts[a], &v) == NC_NOERR)
+                return to_seconds(nc, tvar, path, init_atts[a], v, init) ? -1 : 1;
+        }
+    }
+    int vt;
+    if (tvar >= 0 && nc_inq_varid(nc, "valid_time", &vt) == NC_NOERR && nc_inq_varndims(nc, tvar, &ndims) == NC_NOERR &&
+        ndims == 0 && nc_get_var_double(nc, tvar, &v) == NC_NOERR)
+        return to_seconds(nc, tvar, path, "time", v, init) ? -1 : 1;
+    int tdim, nvars = 0;
+    if (tvar >= 0 && nc_inq_varndims(nc, tvar, &ndims) == NC_NOERR && ndims == 1 && nc_inq_vardimid(nc, tvar, &tdim) == NC_NOERR &&
+        nc_inq_nvars(nc, &nvars) == NC_NOERR)
+        for (int id = 0; id < nvars; id++) {
+            char sn[64], units[64];
+            int nd, d;
+            double h, t0, fp0;
+            size_t zero = 0;
+            if (!text_att(nc, id, "standard_name", sn, sizeof sn) || strcmp(sn, "forecast_period") ||
+                nc_inq_varndims(nc, id, &nd) != NC_NOERR || nd != 1 || nc_inq_vardimid(nc, id, &d) != NC_NOERR || d != tdim)
+                continue;
+            text_att(nc, id, "units", units, sizeof units);
+            if (!hours_per_unit(units, &h) || nc_get_var1_double(nc, id, &zero, &fp0) != NC_NOERR ||
+                nc_get_var1_double(nc, tvar, &zero, &t0) != NC_NOERR)
+                continue;
+            if (to_seconds(nc, tvar, path, "time", t0, init)) return -1;
+            *init -= fp0 * h * 3600;
+            return 1;
+        }
+    return 0;
+}
+
+
+/* pangu forecast layout: forecast_period(step), short names on
+ * ([member,] step, [level,] latitude, longitude). */
+static int open_native(eval_fc *f, int fp_var) {
+    int nc = f->nc, status, varid, dim;
+    eval_fc_info *in = &f->info;
+    const char *path = f->path;
+    double *lat = NULL, *lon = NULL, *fp = NULL;
+    size_t H, W, nsteps;
+    char complete[16];
+    if (text_att(nc, NC_GLOBAL, "complete", complete, sizeof complete) && strcmp(complete, "yes"))
+        return util_fail(UTIL_EFORMAT, "%s: an unfinished forecast (complete = \"%s\"): rerun pangu forecast to finish it", path,
+                         complete);
+    if (nc_inq_vardimid(nc, fp_var, &f->step_dim) != NC_NOERR || nc_inq_dimlen(nc, f->step_dim, &nsteps) != NC_NOERR)
+        return util_fail(UTIL_EFORMAT, "%s: cannot read forecast_period", path);
+    if (!find_var(nc, lat_names, &varid)) return util_fail(UTIL_EFORMAT, "%s: no latitude coordinate", path);
+    if ((status = read_coord(nc, varid, path, "latitude", &lat, &H, &f->lat_dim))) goto done;
+    if (!find_var(nc, lon_names, &varid)) {
+        status = util_fail(UTIL_EFORMAT, "%s: no longitude coordinate", path);
+        goto done;
+    }
+    if ((status = read_coord(nc, varid, path, "longitude", &lon, &W, &f->lon_dim))) goto done;
+    in->H = (int)H, in->W = (int)W;
+    if ((status = orient_init(&f->o, lat, (int)H, lon, (int)W, path))) goto done;
+    f->lev_dim = -1;
+    if (find_var(nc, lev_names, &varid)) {
+        if ((status = read_coord(nc, varid, path, "level", &f->file_lev, &f->file_nlev, &f->lev_dim))) goto done;
+        char units[64];
+        text_att(nc, varid, "units", units, sizeof units);
+        double mx = 0;
+        for (size_t i = 0; i < f->file_nlev; i++) mx = fmax(mx, f->file_lev[i]);
+        if (!strcmp(units, "Pa") || !strcmp(units, "pascal") || (!units[0] && mx > 2000))
+            for (size_t i = 0; i < f->file_nlev; i++) f->file_lev[i] /= 100;
+        if (f->file_nlev > IO_MAX_LEVELS) {
+            status = util_fail(UTIL_EFORMAT, "%s: %zu levels, at most %d supported", path, f->file_nlev, IO_MAX_LEVELS);
+            goto done;
+        }
+    }
+    /* steps: leads from forecast_period, valid times from time(step) or init + lead */
+    fp = malloc(sizeof(double) * (nsteps ? nsteps : 1));
+    in->valid = malloc(sizeof(double) * (nsteps ? nsteps : 1)), in->lead = malloc(sizeof(double) * (nsteps ? nsteps : 1));
+    if (!fp || !in->valid || !in->lead) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    in->nsteps = (int)nsteps;
+    char units[64];
+    double hpu;
+    text_att(nc, fp_var, "units", units, sizeof units);
+    if (!hours_per_unit(units, &hpu)) {
+        status = util_fail(UTIL_EFORMAT, "%s: forecast_period units '%s': expected hours, minutes, seconds or days", path, units);
+        goto done;
+    }
+    if (nc_get_var_double(nc, fp_var, fp) != NC_NOERR) {
+        status = util_fail(UTIL_EFORMAT, "%s: cannot read forecast_period", path);
+        goto done;
+    }
+    for (size_t s = 0; s < nsteps; s++) in->lead[s] = fp[s] * hpu;
+    int found = find_init(nc, path, &in->init);
+    if (found < 0) {
+        status = UTIL_EFORMAT;
+        goto done;
+    }
+    int tv, td;
+    if (nc_inq_varid(nc, "time", &tv) == NC_NOERR && nc_inq_varndims(nc, tv, &td) == NC_NOERR && td == 1 &&
+        nc_inq_vardimid(nc, tv, &dim) == NC_NOERR && dim == f->step_dim) {
+        if (nc_get_var_double(nc, tv, in->valid) != NC_NOERR) {
+            status = util_fail(UTIL_EFORMAT, "%s: cannot read time", path);
+            goto done;
+        }
+        for (size_t s = 0; s < nsteps && !status; s++) status = to_seconds(nc, tv, path, "time", in->valid[s], &in->valid[s]);
+        if (status) goto done;
+        if (!found && nsteps) in->init = in->valid[0] - in->lead[0] * 3600, found = 1;
+        for (size_t s = 0; s < nsteps; s++)
+            if (fabs(in->valid[s] - (in->init + in->lead[s] * 3600)) > 1) {
+                char a[64], b[64];
+                util_time_format(in->valid[s], a, sizeof a), util_time_format(in->init, b, sizeof b);
+                status = util_fail(UTIL_EFORMAT, "%s: step %zu is valid at %s, but the initial time %s plus forecast_period "
+                                                 "%g h differs", path, s, a, b, in->lead[s]);
+                goto done;
+            }
+    } else {
+        if (!found) {
+            status = util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time (no forecast_reference_time and no time(step))", path);
+            goto done;
+        }
+        for (size_t s = 0; s < nsteps; s++) in->valid[s] = in->init + in->lead[s] * 3600;
+    }
+    /* variables and the member dimension */
+    f->member_dim = -1;
+    for (int v = 0; v < NVARS; v++) {
+        f->varid[v] = -1;
+        int id, nd, dims[NC_MAX_VAR_DIMS];
+        if (nc_inq_varid(nc, var_name(v), &id) != NC_NOERR || nc_inq_varndims(nc, id, &nd) != NC_NOERR || nd > 5 ||
+            nc_inq_vardimid(nc, id, dims) != NC_NOERR)
+            continue;
+        int upper = v < IO_NUPPER, k = nd - 1, ok = nd >= 3 && dims[k] == f->lon_dim && dims[k - 1] == f->lat_dim;
+        k -= 2;
+        if (ok && upper) ok = k >= 0 && dims[k] == f->lev_dim, k--;
+        if (ok) ok = k >= 0 && dims[k] == f->step_dim, k--;
+        if (ok && k == 0) {
+            if (f->member_dim < 0) f->member_dim = dims[0];
+            ok = dims[0] == f->member_dim;
+        } else if (ok && k > 0) ok = 0;
+        if (!ok) {
+            status = util_fail(UTIL_EFORMAT, "%s: variable '%s' should be on ([member,] step,%s latitude, longitude)", path,
+                               var_name(v), upper ? " level," : "");
+            goto done;
+        }
+        f->varid[v] = id, in->has[v] = 1;
+    }
+    if (f->member_dim >= 0) {
+        size_t m;
+        nc_inq_dimlen(nc, f->member_dim, &m);
+        in->members = (int)m;
+        if (m < 1 || m > 256) {
+            status = util_fail(UTIL_EFORMAT, "%s: %zu ensemble members, expected 1 to 256", path, m);
+            goto done;
+        }
+    }
+    int any = 0;
+    for (int v = 0; v < NVARS; v++) any |= in->has[v];
+    if (!any) {
+        status = util_fail(UTIL_EFORMAT, "%s: none of z q t u v msl u10 v10 t2m on (step, [level,] latitude, longitude)", path);
+        goto done;
+    }
+    in->nlev = (int)f->file_nlev;
+    for (size_t i = 0; i < f->file_nlev; i++) in->levels[i] = (float)f->file_lev[i];
+    f->tmp = malloc(sizeof(float) * H * W);
+    if (!f->tmp) status = util_fail(UTIL_ENOMEM, "out of memory");
+done:
+    free(lat), free(lon), free(fp);
+    return status;
+}
+
+/* Numerical forecasts as users hold them: the reader's layouts, valid
+ * times on the time axis, the initial time from metadata. */
+static int open_series(eval_fc *f) {
+    eval_fc_info *in = &f->info;
+    int status, found = 0;
+    if (f->nc >= 0) {
+        found = find_init(f->nc, f->path, &in->init);
+        if (found < 0) return UTIL_EFORMAT;
+    }
+    if (!found)
+        return util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time: expected a forecast_period(step) variable, a scalar "
+                                       "forecast_reference_time variable or an init_time attribute", f->path);
+    const char *p = f->path;
+    if ((status = io_series_open(&f->series, &p, 1))) return status;
+    if ((status = io_series_describe(f->series, &in->H, &in->W, in->levels, &in->nlev))) return status;
+    size_t n = io_series_ntimes(f->series);
+    if (!n) return util_fail(UTIL_EFORMAT, "%s: no time axis: cannot tell the valid times of the forecast", f->path);
+    in->nsteps = (int)n;
+    in->valid = malloc(sizeof(double) * n), in->lead = malloc(sizeof(double) * n);
+    if (!in->valid || !in->lead) return util_fail(UTIL_ENOMEM, "out of memory");
+    for (size_t s = 0; s < n; s++) {
+        in->valid[s] = io_series_time(f->series, s);
+        in->lead[s] = (in->valid[s] - in->init) / 3600.0;
+    }
+    for (int v = 0; v < NVARS; v++) in->has[v] = 1; /* the reader reads states whole */
+    f->cur_step = -1;
+    return UTIL_OK;
+}
+
+int eval_fc_open(eval_fc **out, const char *path) {
+    *out = NULL;
+    eval_fc *f = calloc(1, sizeof *f);
+    if (!f) return util_fail(UTIL_ENOMEM, "out of memory");
+    snprintf(f->path, sizeof f->path, "%s", path);
+    f->nc = -1, f->cur_step = -1;
+    int status, fp, rc = nc_open(path, NC_NOWRITE, &f->nc);
+    if (rc != NC_NOERR) f->nc = -1;
+    if (f->nc >= 0 && nc_inq_varid(f->nc, "forecast_period", &fp) == NC_NOERR) {
+        int nd;
+        if (nc_inq_varndims(f->nc, fp, &nd) == NC_NOERR && nd == 1) {
+            f->info.native = 1;
+            status = open_native(f, fp);
+            goto done;
+        }
+    }
+    if (f->nc < 0) {
+        FILE *t = fopen(path, "rb");
+        if (!t) {
+            status = util_fail(UTIL_EIO, "%s: cannot read the forecast file", path);
+            goto done;
+        }
+        fclose(t);
+    }
+    status = open_series(f);
+done:
+    if (status) eval_fc_close(f);
+    else *out = f;
+    return status;
+}
+
+int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *out, double *lat, double *lon) {
+    eval_fc_info *in = &f->info;
+    size_t HW = (size_t)in->H * in->W;
+    if (step < 0 || step >= in->nsteps) return util_fail(UTIL_EINVAL, "%s: step %d of %d", f->path, step, in->nsteps);
+    if (!in->has[v]) return util_fail(UTIL_EFORMAT, "%s: no variable '%s'", f->path, var_name(v));
+    if (!f->info.native) {
+        if (member >= 0) return util_fail(UTIL_EFORMAT, "%s: not an ensemble file", f->path);
+        if (f->cur_step != step) {
+            io_state_free(&f->cur);
+            f->cur_step = -1;
+            float lev[IO_MAX_LEVELS];
+            int nlev = in->nlev > 0 ? in->nlev : 1;
+            if (in->nlev > 0) memcpy(lev, in->levels, sizeof(float) * in->nlev);
+            else lev[0] = level > 0 ? level : 1000;
+            int status = io_series_read(f->series, in->valid[step], in->H, in->W, lev, nlev, &f->cur);
+            if (status) return status;
+            f->cur_step = step;
+        }
+        int k = 0;
+        if (v < IO_NUPPER) {
+            k = -1;
+            for (int i = 0; i < f->cur.nlev; i++)
+                if (fabsf(f->cur.levels[i] - level) < 1e-3f * level) k = i;
+            if (k < 0) return util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (variable '%s')", f->path, level, var_name(v));
+        }
+        const float *src = v < IO_NUPPER ? f->cur.upper + ((size_t)v * f->cur.nlev + k) * HW
+                                         : f->cur.surface + (size_t)(v - IO_NUPPER) * HW;
+        memcpy(out, src, sizeof(float) * HW);
+        if (lat) memcpy(lat, f->cur.lat, sizeof(double) * in->H);
+        if (lon) memcpy(lon, f->cur.lon, sizeof(double) * in->W);
+        return UTIL_OK;
+    }
+    if ((member >= 0) != (in->members > 0) || member >= in->members)
+        return util_fail(UTIL_EINVAL, "%s: member %d requested, the file has %d members", f->path, member, in->members);
+    int varid = f->varid[v], nd = 0;
+    size_t start[5], count[5];
+    if (in->members > 0) start[nd] = (size_t)member, count[nd++] = 1;
+    start[nd] = (size_t)step, count[nd++] = 1;
+    if (v < IO_NUPPER) {
+        int k = -1;
+        for (size_t i = 0; i < f->file_nlev; i++)
+            if (fabs(f->file_lev[i] - level) < 1e-3 * level) k = (int)i;
+        if (k < 0) return util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (variable '%s')", f->path, level, var_name(v));
+        start[nd] = (size_t)k, count[nd++] = 1;
+    }
+    start[nd] = 0, count[nd++] = (size_t)in->H;
+    start[nd] = 0, count[nd++] = (size_t)in->W;
+    int rc = nc_get_vara_float(f->nc, varid, start, count, f->tmp);
+    if (rc != NC_NOERR)
+        return util_fail(UTIL_EFORMAT, "%s: cannot read variable '%s' step %d (%s)", f->path, var_name(v), step, nc_strerror(rc));
+    double scale = 1, offset = 0, fill = NC_FILL_FLOAT, missing = NAN;
+    nc_get_att_double(f->nc, varid, "scale_factor", &scale);
+    nc_get_att_double(f->nc, varid, "add_offset", &offset);
+    nc_get_att_double(f->nc, varid, "_FillValue", &fill);
+    nc_get_att_double(f->nc, varid, "missing_value", &missing);
+    float ffill = (float)fill, fmiss = (float)missing;
+    for (size_t i = 0; i < HW; i++) {
+        float x = f->tmp[i];
+        f->tmp[i] = (x == ffill || x == fmiss) ? NAN : (float)(x * scale + offset);
+    }
+    orient_apply(&f->o, f->tmp, in->H, in->W, out);
+    if (lat) memcpy(lat, f->o.lat, sizeof(double) * in->H);
+    if (lon) memcpy(lon, f->o.lon, sizeof(double) * in->W);
+    return UTIL_OK;
+}
+
+/* ---- climatology ---- */
+
+struct eval_clim {
+    char path[4096];
+    int nc, H, W;
+    int varid[NVARS];
+    int nhours, hours[24];
+    size_t ndays;
+    int *days;              /* (ndays) day of year of each index */
+    double *lev;
+    size_t nlev;
+    orient o;
+    float *tmp;
+};
+
+void eval_clim_close(eval_clim *c) {
+    if (!c) return;
+    if (c->nc >= 0) nc_close(c->nc);
+    orient_free(&c->o);
+    free(c->days), free(c->lev), free(c->tmp);
+    free(c);
+}
+
+static int dim_named(int nc, int dimid, const char *name) {
+    char dn[NC_MAX_NAME + 1];
+    return nc_inq_dimname(nc, dimid, dn) == NC_NOERR && !strcmp(dn, name);
+}
+
+int eval_clim_open(eval_clim **out, const char *path, int H, int W, const float *levels, int nlev, const int *need) {
+    *out = NULL;
+    eval_clim *c = calloc(1, sizeof *c);
+    if (!c) return util_fail(UTIL_ENOMEM, "out of memory");
+    snprintf(c->path, sizeof c->path, "%s", path);
+    c->nc = -1, c->H = H, c->W = W;
+    int status = UTIL_OK, varid, dim, hv, dv;
+    double *lat = NULL, *lon = NULL, *hours = NULL, *days = NULL;
+    size_t nlat = 0, nlon = 0, nh = 0;
+    int rc = nc_open(path, NC_NOWRITE, &c->nc);
+    if (rc != NC_NOERR) {
+        c->nc = -1;
+        status = util_fail(UTIL_EIO, "%s: cannot open the climatology (%s)", path, nc_strerror(rc));
+        goto done;
+    }
+    if (nc_inq_varid(c->nc, "hour", &hv) != NC_NOERR || nc_inq_varid(c->nc, "dayofyear", &dv) != NC_NOERR) {
+        status = util_fail(UTIL_EFORMAT, "%s: not a climatology: no dayofyear and hour coordinates "
+                                         "(make one with pangu stats --climatology-hours 6)", path);
+        goto done;
+    }
+    if ((status = read_coord(c->nc, hv, path, "hour", &hours, &nh, &dim)) ||
+        (status = read_coord(c->nc, dv, path, "dayofyear", &days, &c->ndays, &dim)))
+        goto done;
+    if (nh < 1 || nh > 24) {
+        status = util_fail(UTIL_EFORMAT, "%s: %zu hours of day, expected 1 to 24", path, nh);
+        goto done;
+    }
+    c->nhours = (int)nh;
+    for (size_t i = 0; i < nh; i++) c->hours[i] = (int)lround(hours[i]);
+    c->days = malloc(sizeof(int) * (c->ndays ? c->ndays : 1));
+    if (!c->days) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < c->ndays; i++) c->days[i] = (int)lround(days[i]);
+    if (!find_var(c->nc, lat_names, &varid) || (status = read_coord(c->nc, varid, path, "latitude", &lat, &nlat, &dim)) ||
+        !find_var(c->nc, lon_names, &varid) || (status = read_coord(c->nc, varid, path, "longitude", &lon, &nlon, &dim))) {
+        if (!status) status = util_fail(UTIL_EFORMAT, "%s: the climatology has no latitude or longitude coordinate", path);
+        goto done;
+    }
+    if (nlat != (size_t)H || nlon != (size_t)W) {
+        status = util_fail(UTIL_EFORMAT, "%s: the climatology's grid is %zu x %zu, the truth's %d x %d "
+                                         "(make it from data on the truth's grid, or put it there with pangu regrid)",
+                           path, nlat, nlon, H, W);
+        goto done;
+    }
+    if ((status = orient_init(&c->o, lat, H, lon, W, path))) goto done;
+    if (nc_inq_varid(c->nc, "level", &varid) == NC_NOERR &&
+        (status = read_coord(c->nc, varid, path, "level", &c->lev, &c->nlev, &dim)))
+        goto done;
+    for (int v = 0; v < NVARS; v++) {
+        c->varid[v] = -1;
+        if (!need[v]) continue;
+        int id, nd, dims[NC_MAX_VAR_DIMS], upper = v < IO_NUPPER;
+        if (nc_inq_varid(c->nc, var_name(v), &id) != NC_NOERR) {
+            status = util_fail(UTIL_EFORMAT, "%s: the climatology lacks variable '%s' (pangu stats --climatology-hours "
+                                             "writes z q t u v msl u10 v10 t2m)", path, var_name(v));
+            goto done;
+        }
+        nc_inq_varndims(c->nc, id, &nd);
+        nc_inq_vardimid(c->nc, id, dims);
+        if (nd != (upper ? 5 : 4) || !dim_named(c->nc, dims[0], "dayofyear") || !dim_named(c->nc, dims[1], "hour") ||
+            (upper && !dim_named(c->nc, dims[2], "level"))) {
+            status = util_fail(UTIL_EFORMAT, "%s: climatology variable '%s' should be on (dayofyear, hour,%s latitude, longitude)",
+                               path, var_name(v), upper ? " level," : "");
+            goto done;
+        }
+        c->varid[v] = id;
+        for (int k = 0; upper && k < nlev; k++) {
+            int found = 0;
+            for (size_t i = 0; i < c->nlev; i++) found |= fabs(c->lev[i] - levels[k]) < 1e-3 * levels[k];
+            if (!found) {
+                status = util_fail(UTIL_EFORMAT, "%s: the climatology lacks level %g hPa (variable '%s')", path, levels[k],
+                                   var_name(v));
+                goto done;
+            }
+        }
+    }
+    c->tmp = malloc(sizeof(float) * (size_t)H * W);
+    if (!c->tmp) status = util_fail(UTIL_ENOMEM, "out of memory");
+done:
+    free(lat), free(lon), free(hours), free(days);
+    if (status) eval_clim_close(c);
+    else *out = c;
+    return status;
+}
+
+int eval_clim_read(eval_clim *c, double t, int v, float level, float *out) {
+    int y, mo, d, h, mi, s;
+    util_time_fields(t, &y, &mo, &d, &h, &mi, &s);
+    int doy = util_day_of_year(t), hi = -1;
+    long di = -1;
+    char when[64];
+    util_time_format(t, when, sizeof when);
+    for (int i = 0; i < c->nhours; i++)
+        if (c->hours[i] == h && mi == 0 && s == 0) hi = i;
+    if (hi < 0) {
+        char list[128] = "";
+        for (int i = 0; i < c->nhours && strlen(list) < 100; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", c->hours[i]);
+        return util_fail(UTIL_EFORMAT, "%s: the climatology has hours %s of the day, none for valid time %s", c->path, list, when);
+    }
+    for (size_t i = 0; i < c->ndays; i++)
+        if (c->days[i] == doy) di = (long)i;
+    if (di < 0) return util_fail(UTIL_EFORMAT, "%s: the climatology has no day of year %d (valid time %s)", c->path, doy, when);
+    size_t start[5] = {(size_t)di, (size_t)hi, 0, 0, 0}, count[5] = {1, 1, 1, (size_t)c->H, (size_t)c->W};
+    int upper = v < IO_NUPPER;
+    if (upper) {
+        long k = -1;
+        for (size_t i = 0; i < c->nlev; i++)
+            if (fabs(c->lev[i] - level) < 1e-3 * level) k = (long)i;
+        if (k < 0) return util_fail(UTIL_EFORMAT, "%s: the climatology lacks level %g hPa (variable '%s')", c->path, level, var_name(v));
+        start[2] = (size_t)k;
+    } else {
+        start[2] = 0, count[2] = (size_t)c->H, count[3] = (size_t)c->W;
+    }
+    int rc = nc_get_vara_float(c->nc, c->varid[v], start, count, c->tmp);
+    if (rc != NC_NOERR)
+        return util_fail(UTIL_EFORMAT, "%s: cannot read climatology variable '%s' (%s)", c->path, var_name(v), nc_strerror(rc));
+    size_t HW = (size_t)c->H * c->W;
+    for (size_t i = 0; i < HW; i++)
+        if (!isfinite(c->tmp[i]) || c->tmp[i] == NC_FILL_FLOAT)
+            return util_fail(UTIL_EFORMAT, "%s: the climatology of '%s' has no data for day of year %d, hour %d (valid time %s): "
+                                           "make it from a longer period or with --smoothing", c->path, var_name(v), doy, h, when);
+    orient_apply(&c->o, c->tmp, c->H, c->W, out);
+    return UTIL_OK;
+}
