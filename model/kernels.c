@@ -246,50 +246,55 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
     }
 }
 
+void model_patch_gather(float *p, size_t ld, const model *m, const float *upper, const float *surface, int row) {
+    const model_config *c = &m->cfg;
+    int L = c->nlev, H = c->H, W = c->W, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
+    int z = row / c->Ht, ht = row % c->Ht;
+    size_t HW = (size_t)H * W;
+    for (int wt = 0; wt < c->Wt; wt++) {
+        float *q = p + (size_t)wt * ld;
+        if (z == 0) { /* [surface, constants] (7, ph, pw), zero-padded at the ends */
+            for (int ch = 0; ch < MODEL_NSURFACE + MODEL_NCONST; ch++)
+                for (int kh = 0; kh < ph; kh++)
+                    for (int kw = 0; kw < pw; kw++) {
+                        int lat = ht * ph + kh, lon = wt * pw + kw;
+                        float v = 0;
+                        if (lat < H && lon < W) {
+                            size_t at = (size_t)lat * W + lon;
+                            v = ch < MODEL_NSURFACE ? (surface[ch * HW + at] - m->surface_mean[ch]) / m->surface_std[ch]
+                                                    : m->constants[(ch - MODEL_NSURFACE) * HW + at];
+                        }
+                        q[(ch * ph + kh) * pw + kw] = v;
+                    }
+        } else { /* upper air (5, pz, ph, pw) of token level z */
+            for (int v = 0; v < MODEL_NUPPER; v++)
+                for (int kz = 0; kz < pz; kz++)
+                    for (int kh = 0; kh < ph; kh++)
+                        for (int kw = 0; kw < pw; kw++) {
+                            int lev = (z - 1) * pz + kz, lat = ht * ph + kh, lon = wt * pw + kw;
+                            float val = 0;
+                            if (lev < L && lat < H && lon < W) {
+                                int s = v * L + lev;
+                                val = (upper[(size_t)s * HW + (size_t)lat * W + lon] - m->upper_mean[s]) / m->upper_std[s];
+                            }
+                            q[((v * pz + kz) * ph + kh) * pw + kw] = val;
+                        }
+        }
+    }
+}
+
 void model_patch_embed_forward(float *x, const model *m, const float *upper, const float *surface,
                                float *scratch, size_t scratch_stride) {
     const model_config *c = &m->cfg;
-    int C = c->dim, L = c->nlev, H = c->H, W = c->W, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
+    int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
     int K = MODEL_NUPPER * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw;
-    size_t HW = (size_t)H * W;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->Ht; row++) {
-        int z = row / c->Ht, ht = row % c->Ht;
+        int surface_row = row < c->Ht;
         float *p = scratch + (size_t)omp_get_thread_num() * scratch_stride; // (Wt, K or Ks)
-        float *out = x + (size_t)row * c->Wt * C;                            // (Wt, C)
-        if (z == 0) {
-            for (int wt = 0; wt < c->Wt; wt++)
-                for (int ch = 0; ch < MODEL_NSURFACE + MODEL_NCONST; ch++)
-                    for (int kh = 0; kh < ph; kh++)
-                        for (int kw = 0; kw < pw; kw++) {
-                            int lat = ht * ph + kh, lon = wt * pw + kw;
-                            float v = 0;
-                            if (lat < H && lon < W) {
-                                size_t at = (size_t)lat * W + lon;
-                                v = ch < MODEL_NSURFACE
-                                        ? (surface[ch * HW + at] - m->surface_mean[ch]) / m->surface_std[ch]
-                                        : m->constants[(ch - MODEL_NSURFACE) * HW + at];
-                            }
-                            p[(size_t)wt * Ks + (ch * ph + kh) * pw + kw] = v;
-                        }
-            model_linear_forward(out, p, m->embed_sw, m->embed_sb, c->Wt, Ks, C);
-        } else {
-            for (int wt = 0; wt < c->Wt; wt++)
-                for (int v = 0; v < MODEL_NUPPER; v++)
-                    for (int kz = 0; kz < pz; kz++)
-                        for (int kh = 0; kh < ph; kh++)
-                            for (int kw = 0; kw < pw; kw++) {
-                                int lev = (z - 1) * pz + kz, lat = ht * ph + kh, lon = wt * pw + kw;
-                                float val = 0;
-                                if (lev < L && lat < H && lon < W) {
-                                    int s = v * L + lev;
-                                    val = (upper[(size_t)s * HW + (size_t)lat * W + lon] - m->upper_mean[s]) /
-                                          m->upper_std[s];
-                                }
-                                p[(size_t)wt * K + ((v * pz + kz) * ph + kh) * pw + kw] = val;
-                            }
-            model_linear_forward(out, p, m->embed_w, m->embed_b, c->Wt, K, C);
-        }
+        model_patch_gather(p, surface_row ? (size_t)Ks : (size_t)K, m, upper, surface, row);
+        model_linear_forward(x + (size_t)row * c->Wt * C, p, surface_row ? m->embed_sw : m->embed_w,
+                             surface_row ? m->embed_sb : m->embed_b, c->Wt, surface_row ? Ks : K, C);
     }
 }
 

@@ -203,6 +203,9 @@ size_t model_scratch_floats(const model_config *c);
  * scratch holds nthreads * model_scratch_floats floats. */
 void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,
                          const int *bias_index, float *scratch, size_t scratch_stride);
+/* The normalised, zero-padded patches of token row `row` (z * Ht + ht):
+ * p (Wt, ld) holds (7, ph, pw) values for z = 0 and (5, pz, ph, pw) above. */
+void model_patch_gather(float *p, size_t ld, const model *m, const float *upper, const float *surface, int row);
 /* x (Z, Ht, Wt, C) from normalising and embedding upper (5, L, H, W) and surface (4, H, W). */
 void model_patch_embed_forward(float *x, const model *m, const float *upper, const float *surface,
                                float *scratch, size_t scratch_stride);

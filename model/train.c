@@ -564,41 +564,9 @@ int model_grad(const model *m, float *grad, double *loss_out, const float *upper
     {
         size_t rows0 = (size_t)c->Ht * c->Wt;
         float *P = dY; /* (T1, Kr) patches, rebuilt as the forward gathers them */
-        for (size_t row = 0; row < (size_t)c->Z * c->Ht; row++) {
-            int z = (int)(row / c->Ht), ht = (int)(row % c->Ht);
-            for (int wt = 0; wt < c->Wt; wt++) {
-                float *p = P + (row * c->Wt + wt) * Kr;
-                if (z == 0) {
-                    for (int ch = 0; ch < MODEL_NSURFACE + MODEL_NCONST; ch++)
-                        for (int kh = 0; kh < ph; kh++)
-                            for (int kw = 0; kw < pw; kw++) {
-                                int lat = ht * ph + kh, lon = wt * pw + kw;
-                                float v = 0;
-                                if (lat < H && lon < W) {
-                                    size_t at = (size_t)lat * W + lon;
-                                    v = ch < MODEL_NSURFACE
-                                            ? (surface_in[ch * HW + at] - m->surface_mean[ch]) / m->surface_std[ch]
-                                            : m->constants[(ch - MODEL_NSURFACE) * HW + at];
-                                }
-                                p[(ch * ph + kh) * pw + kw] = v;
-                            }
-                } else {
-                    for (int v = 0; v < MODEL_NUPPER; v++)
-                        for (int kz = 0; kz < pz; kz++)
-                            for (int kh = 0; kh < ph; kh++)
-                                for (int kw = 0; kw < pw; kw++) {
-                                    int lev = (z - 1) * pz + kz, lat = ht * ph + kh, lon = wt * pw + kw;
-                                    float val = 0;
-                                    if (lev < L && lat < H && lon < W) {
-                                        int s = v * L + lev;
-                                        val = (upper_in[(size_t)s * HW + (size_t)lat * W + lon] - m->upper_mean[s]) /
-                                              m->upper_std[s];
-                                    }
-                                    p[((v * pz + kz) * ph + kh) * pw + kw] = val;
-                                }
-                }
-            }
-        }
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int row = 0; row < c->Z * c->Ht; row++)
+            model_patch_gather(P + (size_t)row * c->Wt * Kr, (size_t)Kr, m, upper_in, surface_in, row);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ks, (int)rows0, 1.0f, dx1, C, P, Kr, 1.0f,
                     G(&gr, m->embed_sw), Ks);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, K, (int)(T1 - rows0), 1.0f, dx1 + rows0 * C, C,
