@@ -1,99 +1,230 @@
 #!/bin/bash
-# make bench: one table of step time, GFLOP/s, share of the SGEMM rate and
-# peak memory, for pangu-c and (when installed) PyTorch's reference, on the
-# same grids and threads, measured in this run. BENCH_FULL=0 skips the
-# 721 x 1440 grid, BENCH_TORCH=0 skips PyTorch, BENCH_THREADS sets threads.
+# make bench: one table, measured in this run, of step time, GFLOP/s, share of
+# the OpenBLAS SGEMM rate and peak memory, for pangu-c and (when installed)
+# the PyTorch reference, on the same grids, inputs and threads.
+#
+#   tests/bench.sh [bin/pangu] [bin/sgemm-bench]
+#
+# Environment:
+#   BENCH_FULL=0     skip the 721 x 1440 grid (default 1: run it; a few minutes)
+#   BENCH_TORCH=0    skip the PyTorch reference (default 1: run it if importable)
+#   BENCH_THREADS=N  threads for everything (default 2)
+#   BENCH_TRAIN=1    also training samples/s and forecast-job overhead (slow;
+#                    default 0)
+#
+# Grids: 181 x 384 and 721 x 1440, both with the full architecture (C = 192,
+# depths 2,6,6,2, heads 6,12,12,6, window 2,6,12).  Each step is run once,
+# cold (no warm-up), as a separate process.
+#   step s      the model time pangu step prints ("step X s", reading and
+#               writing excluded); for PyTorch one forward under no_grad
+#   GFLOP/s     FLOPs per step from `pangu info` / step s (the same count for both)
+#   share       GFLOP/s / the best OpenBLAS SGEMM rate on the model's shapes
+#   peak RSS    of the whole process: /usr/bin/time (pangu's own report if
+#               /usr/bin/time is missing); getrusage for PyTorch
+# CPU use of every run is printed too: well under THREADS x 100% means other
+# processes shared the cores and the times are not clean.
+# Input state: pangu_ref.py state (random, physical scales) when PyTorch is
+# used, so both implementations read the same file; otherwise pangu synth
+# (no Python needed).  Logs and results.md go to out/bench/.
 set -u
 pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
 sgemm=$(cd "$(dirname "${2:-bin/sgemm-bench}")" && pwd)/$(basename "${2:-bin/sgemm-bench}")
 top=$(cd "$(dirname "$0")/.." && pwd)
-ref="$top/../shared/reference"
+ref=$(cd "$top/../shared/reference" 2>/dev/null && pwd)
 threads=${BENCH_THREADS:-2}
-export OMP_NUM_THREADS=$threads
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 out="$top/out/bench"
 mkdir -p "$out"
 cd "$out" || exit 1
+load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+[ -x "$pangu" ] || { echo "bench: $pangu not built" >&2; exit 1; }
+[ -x "$sgemm" ] || { echo "bench: $sgemm not built" >&2; exit 1; }
+
+# 1. SGEMM reference rate
 echo "== OpenBLAS SGEMM, $threads threads"
 "$sgemm" "$threads" | tee sgemm.txt
-rate=$(awk '/sgemm mean/ {print $3}' sgemm.txt)
+rate=$(awk '/^sgemm median/ {print $6}' sgemm.txt)
+rate_med=$(awk '/^sgemm median/ {print $3}' sgemm.txt)
+[ -n "$rate" ] || { echo "bench: sgemm-bench gave no rate" >&2; exit 1; }
+
+# 2. PyTorch available?
+torch_note=""
+torch_ver=""
 have_torch=0
-if [ "${BENCH_TORCH:-1}" = 1 ] && /usr/bin/python3 -c 'import torch, h5py, netCDF4' 2>/dev/null && [ -f "$ref/pangu_ref.py" ]; then
+if [ "${BENCH_TORCH:-1}" != 1 ]; then
+  torch_note="PyTorch: skipped (BENCH_TORCH=0)"
+elif [ -z "$ref" ] || [ ! -f "$ref/pangu_ref.py" ]; then
+  torch_note="PyTorch: reference pangu_ref.py not found (../shared/reference), skipped"
+elif ! /usr/bin/python3 -c 'import torch, h5py, netCDF4' 2>/dev/null; then
+  torch_note="PyTorch: not installed, skipped"
+else
   have_torch=1
+  torch_ver=$(/usr/bin/python3 -c 'import torch; print(torch.__version__)' 2>/dev/null)
 fi
-grids="181,384"
-[ "${BENCH_FULL:-1}" = 1 ] && grids="$grids 721,1440"
+have_time=0
+/usr/bin/time -v true 2>/dev/null && have_time=1
+
 rows=()
+cpus=()
+ratios=()
+notes=()
+grids="181,384"
+if [ "${BENCH_FULL:-1}" = 1 ]; then grids="$grids 721,1440"; else notes+=("721 x 1440: skipped (BENCH_FULL=0)"); fi
 for g in $grids; do
   tag=${g/,/x}
-  $pangu init --preset full --grid "$g" --seed 1 --out "m_$tag.h5" 2>/dev/null
-  gflop=$($pangu info "m_$tag.h5" | awk '/FLOPs per step/ {print $4}')
-  if [ ! -s "x_$tag.nc" ]; then
-    $pangu synth --grid "$g" --start 2019-01-01 --hours 1 --step-hours 1 --format cds2024 --out . 2>/dev/null
-    mv era5_pl_201901.nc "pl_$tag.nc"; mv era5_sfc_201901.nc "sfc_$tag.nc"; rm -f invariant.nc
-    ln -sf "pl_$tag.nc" "x_$tag.nc"
+  gname="${g/,/ x }"
+  echo
+  echo "== $gname grid, full architecture"
+  if ! "$pangu" init --preset full --grid "$g" --seed 1 --out "m_$tag.h5" 2>"init_$tag.txt"; then
+    cat "init_$tag.txt"; notes+=("$gname: pangu init failed, skipped"); continue
   fi
-  echo "== pangu step, $g grid, full architecture ($gflop GFLOP)"
-  /usr/bin/time -f "%e %M" -o time.txt $pangu step --model "m_$tag.h5" --input "pl_$tag.nc" --input "sfc_$tag.nc" \
-    --time 2019-01-01T00 --output "y_$tag.nc" 2>step.txt
-  cat step.txt
-  secs=$(sed -n 's/.*step \([0-9.]*\) s.*/\1/p' step.txt); rss=$(awk '{printf "%.0f", $2 / 1024}' time.txt)
-  rows+=("| $g | pangu-c FP32 | $secs | $(awk -v f=$gflop -v s=$secs 'BEGIN {printf "%.1f", f / s}') | $(awk -v f=$gflop -v s=$secs -v r=$rate 'BEGIN {printf "%.0f%%", 100 * f / s / r}') | $rss |")
+  gflop=$("$pangu" info "m_$tag.h5" | awk '/FLOPs per step/ {print $4}')
+  "$pangu" info "m_$tag.h5" | grep -E 'token grid|parameters|FLOPs|work memory'
+  # the input state
+  inputs=()
+  rm -f "x_$tag.nc" "y_$tag.nc"
   if [ $have_torch = 1 ]; then
-    echo "== PyTorch reference forward, $g grid, $threads threads"
-    /usr/bin/time -f "%e %M" -o ttime.txt /usr/bin/python3 - "$ref" "m_$tag.h5" "pl_$tag.nc" "sfc_$tag.nc" "$threads" <<'PY' >torch.txt 2>&1
-import sys, time, numpy as np, netCDF4, torch
+    echo "input: pangu_ref.py state"
+    if /usr/bin/python3 "$ref/pangu_ref.py" state --model "m_$tag.h5" --out "x_$tag.nc" --seed 1; then
+      inputs=(--input "x_$tag.nc")
+    fi
+  fi
+  if [ ${#inputs[@]} = 0 ]; then
+    echo "input: pangu synth"
+    rm -rf "synth_$tag"; mkdir -p "synth_$tag"
+    if "$pangu" synth --grid "$g" --start 2019-01-01 --hours 1 --format cds2024 --out "synth_$tag" 2>"synth_$tag.txt"; then
+      inputs=(--input "synth_$tag/era5_pl_201901.nc" --input "synth_$tag/era5_sfc_201901.nc" --time 2019-01-01T00)
+    else
+      cat "synth_$tag.txt"; notes+=("$gname: no input state could be made, skipped"); continue
+    fi
+  fi
+  # pangu-c step
+  echo "pangu step, $threads threads ($gflop GFLOP)"
+  timer=()
+  [ $have_time = 1 ] && timer=(/usr/bin/time -v -o "time_$tag.txt")
+  "${timer[@]}" "$pangu" step --model "m_$tag.h5" "${inputs[@]}" --output "y_$tag.nc" 2>"step_$tag.txt"
+  rc=$?
+  grep -v '^$' "step_$tag.txt"
+  secs=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_$tag.txt" | tail -1)
+  if [ $rc != 0 ] || [ -z "$secs" ]; then
+    rows+=("| $gname | pangu-c | failed (exit $rc, see out/bench/step_$tag.txt) | | | |")
+    continue
+  fi
+  if [ $have_time = 1 ]; then
+    rss=$(awk -F: '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "time_$tag.txt")
+    wall=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "time_$tag.txt")
+    cpu=$(awk -F': ' '/Percent of CPU/ {print $2}' "time_$tag.txt")
+    echo "/usr/bin/time: wall $wall, CPU $cpu (init, read, step, write), peak RSS $rss MB"
+    cpus+=("pangu-c $gname $cpu")
+  else
+    rss=$(sed -n 's/.*peak RSS \([0-9]*\) MB.*/\1/p' "step_$tag.txt" | tail -1)
+  fi
+  gfs=$(awk -v f="$gflop" -v s="$secs" 'BEGIN {printf "%.1f", f / s}')
+  share=$(awk -v x="$gfs" -v r="$rate" 'BEGIN {printf "%.0f%%", 100 * x / r}')
+  rows+=("| $gname | pangu-c FP32 | $secs | $gfs | $share | $rss |")
+  # PyTorch reference forward
+  if [ $have_torch = 1 ] && [ -s "x_$tag.nc" ]; then
+    echo "PyTorch $torch_ver reference forward, $threads threads"
+    /usr/bin/python3 - "$ref" "m_$tag.h5" "x_$tag.nc" "y_$tag.nc" "$threads" <<'PY' >"torch_$tag.txt" 2>&1
+import os, resource, sys, time
 sys.path.insert(0, sys.argv[1])
+import torch
 import pangu_ref as P
 torch.set_num_threads(int(sys.argv[5]))
+torch.set_grad_enabled(False)
+t0 = time.perf_counter()
 m = P.load_h5(sys.argv[2])
-pl, sf = netCDF4.Dataset(sys.argv[3]), netCDF4.Dataset(sys.argv[4])
-up = torch.from_numpy(np.stack([np.asarray(pl[v][0], np.float32) for v in P.UPPER_VARS]))
-su = torch.from_numpy(np.stack([np.asarray(sf[v][0], np.float32) for v in P.SURFACE_VARS]))
+up, sf, _ = P.read_state(sys.argv[3])
+up, sf = torch.from_numpy(up), torch.from_numpy(sf)
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+t1 = time.perf_counter()
 with torch.no_grad():
-    t0 = time.time(); m(up, su); print(f"torch step {time.time() - t0:.2f} s")
+    out_up, out_sf = m(up, sf)
+t2 = time.perf_counter()
+r2 = resource.getrusage(resource.RUSAGE_SELF)
+rss = r2.ru_maxrss / 1024  # kB on Linux
+cpu = (r2.ru_utime + r2.ru_stime - r1.ru_utime - r1.ru_stime) / (t2 - t1)
+print(f"torch load {t1 - t0:.2f} s, step {t2 - t1:.2f} s, peak RSS {rss:.0f} MB, "
+      f"{torch.get_num_threads()} threads, CPU {100 * cpu:.0f}%", flush=True)
+# agreement with pangu-c's output (after the RSS reading: not counted)
+if os.path.exists(sys.argv[4]):
+    try:
+        pu, ps, _ = P.read_state(sys.argv[4])
+        du = ((out_up - torch.from_numpy(pu)).abs() / m.upper_std[:, :, None, None]).max().item()
+        ds = ((out_sf - torch.from_numpy(ps)).abs() / m.surface_std[:, None, None]).max().item()
+        print(f"max |torch - pangu| / std: upper {du:.2e}, surface {ds:.2e}")
+    except Exception as e:  # a different output layout: say so, do not fail the bench
+        print(f"output comparison skipped: {e}")
 PY
-    cat torch.txt
-    tsecs=$(awk '/torch step/ {print $3}' torch.txt)
-    trss=$(awk '{printf "%.0f", $2 / 1024}' ttime.txt)
-    rows+=("| $g | PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') FP32 | ${tsecs:-?} | $(awk -v f=$gflop -v s=${tsecs:-0} 'BEGIN {if (s > 0) printf "%.1f", f / s; else print "?"}') | $(awk -v f=$gflop -v s=${tsecs:-0} -v r=$rate 'BEGIN {if (s > 0) printf "%.0f%%", 100 * f / s / r; else print "?"}') | $trss |")
+    trc=$?
+    cat "torch_$tag.txt"
+    tsecs=$(sed -n 's/^torch load .* step \([0-9.]*\) s,.*/\1/p' "torch_$tag.txt")
+    trss=$(sed -n 's/^torch load .* peak RSS \([0-9]*\) MB.*/\1/p' "torch_$tag.txt")
+    if [ $trc != 0 ] || [ -z "$tsecs" ]; then
+      rows+=("| $gname | PyTorch $torch_ver FP32 | failed (exit $trc, see out/bench/torch_$tag.txt) | | | |")
+    else
+      tgfs=$(awk -v f="$gflop" -v s="$tsecs" 'BEGIN {printf "%.1f", f / s}')
+      tshare=$(awk -v x="$tgfs" -v r="$rate" 'BEGIN {printf "%.0f%%", 100 * x / r}')
+      rows+=("| $gname | PyTorch $torch_ver FP32 | $tsecs | $tgfs | $tshare | $trss |")
+      cpus+=("PyTorch $gname $(sed -n 's/^torch load .* CPU \([0-9]*%\).*/\1/p' "torch_$tag.txt")")
+      ratios+=("$gname: PyTorch / pangu-c step time = $(awk -v a="$tsecs" -v b="$secs" 'BEGIN {printf "%.2f", a / b}')x")
+    fi
   fi
 done
-[ $have_torch = 1 ] || rows+=("| - | PyTorch | not installed (python3-torch), skipped | | | |")
+[ -n "$torch_note" ] && notes+=("$torch_note")
 
-# Training: samples/s and peak memory per grid (demo architecture at 32 x 64,
-# the full architecture at 181 x 384), on synthetic data.
+# Optional: training samples/s and peak memory (demo architecture at 32 x 64,
+# full architecture at 181 x 384, synthetic data), and the overhead of a
+# forecast job on the demo models.
 train_rows=()
-for spec in "32,64 small 24 2,2,2,2 20 4" "181,384 full 192 2,6,6,2 2 1"; do
-  set -- $spec
-  g=$1; tag=t${g/,/x}
-  mkdir -p "$tag"
-  [ -s "$tag/era5_pl_201901.nc" ] || $pangu synth --grid "$g" --start 2019-01-01 --hours 30 --format cds2024 --out "$tag" 2>/dev/null
-  $pangu init --preset "$2" --grid "$g" --dim "$3" --depths "$4" --lead 6 --out "$tag/init.h5" 2>/dev/null
-  /usr/bin/time -f "%e %M" -o ttrain.txt $pangu train --init "$tag/init.h5" --input "$tag/era5_pl_201901.nc $tag/era5_sfc_201901.nc" \
-    --train-start 2019-01-01 --train-end 2019-01-02 --steps "$5" --batch "$6" --validate-every 1000 \
-    --output "$tag/out.h5" --checkpoint "$tag/ck.h5" --checkpoint-every 1000 2>train.txt
-  sps=$(grep '^step' train.txt | tail -1 | sed -n 's/.*  \([0-9.]*\) samples\/s.*/\1/p')
-  train_rows+=("| $g | C = $3, depths $4 | $6 | ${sps:-?} | $(awk '{printf "%.0f", $2 / 1024}' ttrain.txt) |")
-done
-# Forecast job overhead: planning, reading and writing against model time (small grid).
 fc_line=""
-if [ -s "$top/models/demo_6h.h5" ]; then
-  mkdir -p fcb && $pangu synth --grid 32,64 --start 2019-03-19 --hours 200 --step-hours 6 --out fcb 2>/dev/null
-  $pangu forecast --model-1h "$top/models/demo_1h.h5" --model-3h "$top/models/demo_3h.h5" --model-6h "$top/models/demo_6h.h5" \
-    --model-24h "$top/models/demo_24h.h5" --input "fcb/era5_pl_*.nc fcb/era5_sfc_*.nc" --init 2019-03-20T00/2019-03-22T00/24 \
-    --leads 1-168/1 --output 'fcb/fc_{init:%Y%m%d%H}.nc' 2>fc.txt
-  fc_line=$(grep "model calls" fc.txt | sed 's/^pangu forecast: //')
+if [ "${BENCH_TRAIN:-0}" = 1 ]; then
+  for spec in "32,64 small 24 2,2,2,2 20 4" "181,384 full 192 2,6,6,2 2 1"; do
+    # shellcheck disable=SC2086  # split the spec into fields
+    set -- $spec
+    g=$1; tag=t${g/,/x}
+    mkdir -p "$tag"
+    [ -s "$tag/era5_pl_201901.nc" ] || "$pangu" synth --grid "$g" --start 2019-01-01 --hours 30 --format cds2024 --out "$tag" 2>/dev/null
+    "$pangu" init --preset "$2" --grid "$g" --dim "$3" --depths "$4" --lead 6 --out "$tag/init.h5" 2>/dev/null
+    echo "== training, $g grid, C = $3, batch $6, $5 steps"
+    /usr/bin/time -f "%e %M" -o ttrain.txt "$pangu" train --init "$tag/init.h5" --input "$tag/era5_pl_201901.nc $tag/era5_sfc_201901.nc" \
+      --train-start 2019-01-01 --train-end 2019-01-02 --steps "$5" --batch "$6" --validate-every 1000 \
+      --output "$tag/out.h5" --checkpoint "$tag/ck.h5" --checkpoint-every 1000 2>train.txt
+    sps=$(grep '^step' train.txt | tail -1 | sed -n 's/.*  \([0-9.]*\) samples\/s.*/\1/p')
+    train_rows+=("| ${g/,/ x } | C = $3, depths $4 | $6 | ${sps:-?} | $(awk '{printf "%.0f", $2 / 1024}' ttrain.txt) |")
+  done
+  if [ -s "$top/models/demo_6h.h5" ]; then
+    mkdir -p fcb && "$pangu" synth --grid 32,64 --start 2019-03-19 --hours 200 --step-hours 6 --out fcb 2>/dev/null
+    "$pangu" forecast --model-1h "$top/models/demo_1h.h5" --model-3h "$top/models/demo_3h.h5" --model-6h "$top/models/demo_6h.h5" \
+      --model-24h "$top/models/demo_24h.h5" --input "fcb/era5_pl_*.nc fcb/era5_sfc_*.nc" --init 2019-03-20T00/2019-03-22T00/24 \
+      --leads 1-168/1 --output 'fcb/fc_{init:%Y%m%d%H}.nc' 2>fc.txt
+    fc_line=$(grep "model calls" fc.txt | sed 's/^pangu forecast: //')
+  fi
 fi
+
+echo
 {
-  echo "| grid | implementation | step s | GFLOP/s | share of SGEMM ($rate GFLOP/s) | peak RSS MB |"
+  echo "| grid | impl | step s | GFLOP/s | share of SGEMM | peak RSS MB |"
   echo "|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   echo
-  echo "| training grid | architecture | batch | samples/s | peak RSS MB |"
-  echo "|---|---|---|---|---|"
-  printf '%s\n' "${train_rows[@]}"
+  echo "SGEMM (OpenBLAS, C = A B^T, M = 4320, the model's 8 linear-layer shapes, $threads threads):" \
+       "best $rate GFLOP/s (the share's denominator), median $rate_med GFLOP/s."
+  for r in "${ratios[@]}"; do echo "$r"; done
+  [ ${#cpus[@]} -gt 0 ] && echo "CPU use ($threads threads; well under ${threads}00% means the cores were shared or idle):" \
+    "$(printf '%s, ' "${cpus[@]}" | sed 's/, $//')."
+  [ ${#cpus[@]} -gt 0 ] && printf '%s\n' "${cpus[@]}" | awk -v t="$threads" '{c = $NF; sub(/%/, "", c); if (c + 0 < 80 * t) low = 1}
+    END {if (low) print "WARNING: a run got under 80% of its " t " cores: other processes were competing; its times are not clean."}'
+  for n in "${notes[@]}"; do echo "$n"; done
+  if [ ${#train_rows[@]} -gt 0 ]; then
+    echo
+    echo "| training grid | architecture | batch | samples/s | peak RSS MB |"
+    echo "|---|---|---|---|---|"
+    printf '%s\n' "${train_rows[@]}"
+  fi
+  [ -n "$fc_line" ] && { echo; echo "Forecast job on the demo models (32 x 64, 3 initial times, hourly leads to 7 days): $fc_line."; }
   echo
-  [ -n "$fc_line" ] && echo "Forecast job on the demo models (32 x 64, 3 initial times, hourly leads to 7 days): $fc_line."
-  echo
-  echo "$threads threads, $(lscpu | sed -n 's/^Model name: *//p'), $(date -u +%Y-%m-%d)"
+  echo "Each step run once, cold, as its own process; $threads threads;" \
+       "$(lscpu | sed -n 's/^Model name: *//p'); $(date -u +%Y-%m-%d);" \
+       "load average at start ${load0:-?}, at end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)."
 } | tee results.md
