@@ -28,25 +28,6 @@ void eval_source_name(const char *path, char *out, size_t cap) {
     if ((d == 8 || d == 10 || d == 12) && n > d + 1 && out[n - 1 - d] == '_') out[n - 1 - d] = 0;
 }
 
-/* A text attribute (NC_CHAR or one NC_STRING); 1 when found. */
-static int text_att(int nc, int varid, const char *name, char *buf, size_t cap) {
-    size_t len;
-    nc_type type;
-    buf[0] = 0;
-    if (nc_inq_att(nc, varid, name, &type, &len) != NC_NOERR) return 0;
-    if (type == NC_STRING && len == 1) {
-        char *str = NULL;
-        if (nc_get_att_string(nc, varid, name, &str) != NC_NOERR) return 0;
-        int ok = str && strlen(str) < cap;
-        if (ok) strcpy(buf, str);
-        nc_free_string(1, &str);
-        return ok;
-    }
-    if (type != NC_CHAR || len >= cap || nc_get_att_text(nc, varid, name, buf) != NC_NOERR) return 0;
-    buf[len] = 0;
-    while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == 0)) buf[--len] = 0;
-    return 1;
-}
 
 static int find_var(int nc, const char *const *names, int *varid) {
     for (int i = 0; names[i]; i++)
@@ -152,7 +133,7 @@ void eval_fc_close(eval_fc *f) {
 static int to_seconds(int nc, int varid, const char *path, const char *what, double value, double *out) {
     char units[128];
     double unit, epoch;
-    if (!text_att(nc, varid, "units", units, sizeof units))
+    if (!io_text_att(nc, varid, "units", units, sizeof units))
         return util_fail(UTIL_EFORMAT, "%s: %s has no units (expected e.g. \"hours since 1900-01-01\")", path, what);
     if (util_time_units(units, &unit, &epoch)) {
         char msg[512];
@@ -198,7 +179,7 @@ static int find_init(int nc, const char *path, double *init) {
             nc_type type;
             size_t len;
             if (nc_inq_att(nc, where[w], init_atts[a], &type, &len) != NC_NOERR) continue;
-            if (text_att(nc, where[w], init_atts[a], text, sizeof text)) {
+            if (io_text_att(nc, where[w], init_atts[a], text, sizeof text)) {
                 char *t = text;
                 while (*t == ' ') t++;
                 if (util_time_parse(t, init)) {
@@ -225,10 +206,10 @@ static int find_init(int nc, const char *path, double *init) {
             int nd, d;
             double h, t0, fp0;
             size_t zero = 0;
-            if (!text_att(nc, id, "standard_name", sn, sizeof sn) || strcmp(sn, "forecast_period") ||
+            if (!io_text_att(nc, id, "standard_name", sn, sizeof sn) || strcmp(sn, "forecast_period") ||
                 nc_inq_varndims(nc, id, &nd) != NC_NOERR || nd != 1 || nc_inq_vardimid(nc, id, &d) != NC_NOERR || d != tdim)
                 continue;
-            text_att(nc, id, "units", units, sizeof units);
+            io_text_att(nc, id, "units", units, sizeof units);
             if (!hours_per_unit(units, &h) || nc_get_var1_double(nc, id, &zero, &fp0) != NC_NOERR ||
                 nc_get_var1_double(nc, tvar, &zero, &t0) != NC_NOERR)
                 continue;
@@ -249,7 +230,7 @@ static int open_native(eval_fc *f, int fp_var) {
     double *lat = NULL, *lon = NULL, *fp = NULL;
     size_t H, W, nsteps;
     char complete[16];
-    if (text_att(nc, NC_GLOBAL, "complete", complete, sizeof complete) && strcmp(complete, "yes"))
+    if (io_text_att(nc, NC_GLOBAL, "complete", complete, sizeof complete) && strcmp(complete, "yes"))
         return util_fail(UTIL_EFORMAT, "%s: an unfinished forecast (complete = \"%s\"): rerun pangu forecast to finish it", path,
                          complete);
     if (nc_inq_vardimid(nc, fp_var, &f->step_dim) != NC_NOERR || nc_inq_dimlen(nc, f->step_dim, &nsteps) != NC_NOERR)
@@ -267,7 +248,7 @@ static int open_native(eval_fc *f, int fp_var) {
     if (find_var(nc, lev_names, &varid)) {
         if ((status = read_coord(nc, varid, path, "level", &f->file_lev, &f->file_nlev, &f->lev_dim))) goto done;
         char units[64];
-        text_att(nc, varid, "units", units, sizeof units);
+        io_text_att(nc, varid, "units", units, sizeof units);
         double mx = 0;
         for (size_t i = 0; i < f->file_nlev; i++) mx = fmax(mx, f->file_lev[i]);
         if (!strcmp(units, "Pa") || !strcmp(units, "pascal") || (!units[0] && mx > 2000))
@@ -287,7 +268,7 @@ static int open_native(eval_fc *f, int fp_var) {
     in->nsteps = (int)nsteps;
     char units[64];
     double hpu;
-    text_att(nc, fp_var, "units", units, sizeof units);
+    io_text_att(nc, fp_var, "units", units, sizeof units);
     if (!hours_per_unit(units, &hpu)) {
         status = util_fail(UTIL_EFORMAT, "%s: forecast_period units '%s': expected hours, minutes, seconds or days", path, units);
         goto done;

@@ -53,6 +53,11 @@ int io_series_describe(const io_series *s, int *H, int *W, float *levels, int *n
  * invariants lsm, slt, z; time index 0 when the variable has a time axis. */
 int io_read_field(const char *path, const char *name, int H, int W, float *out);
 
+/* A text attribute of a netCDF variable (NC_GLOBAL for the file): NC_CHAR,
+ * or a single NC_STRING as h5py writes; trailing blanks and NULs dropped.
+ * 1 when found and it fits in cap. */
+int io_text_att(int nc, int varid, const char *name, char *buf, size_t cap);
+
 /* Convenience: open, read the time_index-th valid time, close. */
 int io_state_read(io_state *s, const char *const *paths, int npaths, long time_index,
                   int H, int W, const float *levels, int nlev);

@@ -80,8 +80,7 @@ static const char *const time_names[] = {"valid_time", "time", "t", NULL};
 
 static const char *var_label(int v) { return v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]; }
 
-/* A text attribute, as NC_CHAR (netCDF) or a single NC_STRING (h5py). */
-static int text_att(int nc, int varid, const char *name, char *buf, size_t cap) {
+int io_text_att(int nc, int varid, const char *name, char *buf, size_t cap) {
     size_t len;
     nc_type type;
     buf[0] = 0;
@@ -96,6 +95,7 @@ static int text_att(int nc, int varid, const char *name, char *buf, size_t cap) 
     }
     if (type != NC_CHAR || len >= cap || nc_get_att_text(nc, varid, name, buf) != NC_NOERR) return 0;
     buf[len] = 0;
+    while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == 0)) buf[--len] = 0; /* padded or NUL-terminated */
     return 1;
 }
 
@@ -125,9 +125,9 @@ static int read_times(io_file *f) {
     if (!find_var(f->nc, time_names, &varid)) return UTIL_OK;
     if ((status = read_coord(f, varid, "time", &f->times, &f->ntime, &dimid))) return status;
     f->time_dim = dimid;
-    if (!text_att(f->nc, varid, "units", units, sizeof units))
+    if (!io_text_att(f->nc, varid, "units", units, sizeof units))
         return util_fail(UTIL_EFORMAT, "%s: the time coordinate has no units", f->path);
-    if (text_att(f->nc, varid, "calendar", cal, sizeof cal) && strcasecmp(cal, "gregorian") &&
+    if (io_text_att(f->nc, varid, "calendar", cal, sizeof cal) && strcasecmp(cal, "gregorian") &&
         strcasecmp(cal, "standard") && strcasecmp(cal, "proleptic_gregorian"))
         return util_fail(UTIL_EFORMAT, "%s: calendar '%s' is not supported (expected gregorian or proleptic_gregorian)",
                          f->path, cal);
@@ -204,7 +204,7 @@ static int fit_var(io_file *f, int v, int varid, int is_height, var_handle *h) {
         else if (h->len[i] != 1) return 0;
     }
     char units[128];
-    text_att(f->nc, varid, "units", units, sizeof units);
+    io_text_att(f->nc, varid, "units", units, sizeof units);
     convert_units(f, v, units, is_height, h);
     h->scale = 1, h->offset = 0, h->fill = NAN, h->missing = NAN;
     nc_type st = NC_NAT, ot = NC_NAT;
@@ -245,7 +245,7 @@ static void resolve_nc_vars(io_file *f) {
         /* CF standard_name, with or without a level dimension as the variable needs. */
         for (int id = 0; id < nvars && !f->has[v]; id++) {
             char sn[128];
-            if (!text_att(f->nc, id, "standard_name", sn, sizeof sn)) continue;
+            if (!io_text_att(f->nc, id, "standard_name", sn, sizeof sn)) continue;
             if (!strcmp(sn, lookup[v].standard_name) && fit_var(f, v, id, 0, &f->var[v])) f->has[v] = 1;
             else if (lookup[v].height_standard_name && !strcmp(sn, lookup[v].height_standard_name) &&
                      fit_var(f, v, id, 1, &f->var[v]))
@@ -328,7 +328,7 @@ static int open_nc(io_file *f) {
     if (find_var(f->nc, lev_names, &varid)) {
         char units[64];
         if ((status = read_coord(f, varid, "level", &f->lev, &f->nlev, &f->lev_dim))) return status;
-        text_att(f->nc, varid, "units", units, sizeof units);
+        io_text_att(f->nc, varid, "units", units, sizeof units);
         double mx = 0;
         for (size_t i = 0; i < f->nlev; i++) mx = fmax(mx, f->lev[i]);
         int pascal = !strcmp(units, "Pa") || !strcmp(units, "pascal") || (!units[0] && mx > 2000);
