@@ -7,12 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../util/util.h"
 #include "io.h"
 
 #define NVARS (IO_NUPPER + IO_NSURFACE)
+#define QUEUE_MAX 64
+
+typedef struct {
+    int step, member;
+    const io_state *s;
+} write_job;
 
 struct io_forecast {
     int nc;
@@ -23,6 +31,17 @@ struct io_forecast {
     int lev_index[IO_MAX_LEVELS]; /* filled on the first write: state level of each written level */
     int nlev_state;
     float *slab;
+    /* Background writer (spec.background): all netCDF calls between create
+     * and finish happen on this thread. The job at the head stays queued
+     * while it is written, so io_forecast_wait sees it. */
+    int threaded;
+    thrd_t thread;
+    mtx_t lock;
+    cnd_t changed; /* a job queued or done, or stop */
+    write_job queue[QUEUE_MAX];
+    int head, count, stop, discard;
+    int nc_error; /* first netCDF error of a background write */
+    double cpu_seconds;
 };
 
 static const struct {
@@ -38,6 +57,8 @@ static const struct {
     {"10 metre V wind component", "northward_wind", "m s**-1"},
     {"2 metre temperature", "air_temperature", "K"},
 };
+
+static int writer_main(void *arg);
 
 static int text(int nc, int varid, const char *name, const char *value) {
     return nc_put_att_text(nc, varid, name, strlen(value), value);
@@ -179,6 +200,11 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     if (spec->history) NC(text(nc, NC_GLOBAL, "history", spec->history));
     NC(text(nc, NC_GLOBAL, "complete", "no"));
     NC(nc_enddef(nc));
+    /* No chunk cache: each slab is one whole chunk, so it is compressed and
+     * written at once (on the writer thread) instead of piling up for
+     * nc_close. Set in data mode, when the HDF5 datasets exist. */
+    for (int v = 0; v < NVARS; v++)
+        if (f->varid[v] >= 0) NC(nc_set_var_chunk_cache(nc, f->varid[v], 0, 0, 0.75f));
     if (v_member >= 0)
         for (int m = 0; m < spec->members; m++) {
             size_t i = (size_t)m;
@@ -195,6 +221,18 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     NC(nc_put_var_float(nc, v_lev, spec->levels));
     NC(nc_put_var_double(nc, v_lat, spec->lat));
     NC(nc_put_var_double(nc, v_lon, spec->lon));
+    if (spec->background) {
+        /* Without a thread the writes are synchronous: slower, still right. */
+        if (mtx_init(&f->lock, mtx_plain) == thrd_success) {
+            if (cnd_init(&f->changed) == thrd_success) {
+                if (thrd_create(&f->thread, writer_main, f) == thrd_success)
+                    f->threaded = 1;
+                else
+                    cnd_destroy(&f->changed);
+            }
+            if (!f->threaded) mtx_destroy(&f->lock);
+        }
+    }
 done:
     if (status) {
         io_forecast_abort(f);
@@ -204,19 +242,11 @@ done:
     return UTIL_OK;
 }
 
-int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
-    int status = UTIL_OK;
-    const char *path = f->path;
+/* The written fields of one state: netCDF calls only, so that the writer
+ * thread can run it (util_fail is for the calling thread). */
+static int put_state(io_forecast *f, const write_job *job) {
     const io_forecast_spec *sp = &f->spec;
-    if (step < 0 || step >= sp->nsteps || (sp->members > 0 && (member < 0 || member >= sp->members)))
-        return util_fail(UTIL_EINVAL, "%s: step %d / member %d outside the file", path, step, member);
-    if (s->H != sp->H || s->W != sp->W) return util_fail(UTIL_EINVAL, "%s: state grid differs from the file's", path);
-    for (int k = 0; k < sp->nlev; k++) {
-        f->lev_index[k] = -1;
-        for (int j = 0; j < s->nlev; j++)
-            if (s->levels[j] == sp->levels[k]) f->lev_index[k] = j;
-        if (f->lev_index[k] < 0) return util_fail(UTIL_EINVAL, "%s: level %g hPa not in the state", path, sp->levels[k]);
-    }
+    const io_state *s = job->s;
     size_t HW = (size_t)s->H * s->W;
     for (int v = 0; v < NVARS; v++) {
         if (f->varid[v] < 0) continue;
@@ -224,18 +254,113 @@ int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
         for (int k = 0; k < (upper ? sp->nlev : 1); k++) {
             size_t start[5], count[5];
             int n = 0;
-            if (sp->members > 0) start[n] = (size_t)member, count[n++] = 1;
-            start[n] = (size_t)step, count[n++] = 1;
+            if (sp->members > 0) start[n] = (size_t)job->member, count[n++] = 1;
+            start[n] = (size_t)job->step, count[n++] = 1;
             if (upper) start[n] = (size_t)k, count[n++] = 1;
             start[n] = 0, count[n++] = (size_t)s->H;
             start[n] = 0, count[n++] = (size_t)s->W;
             const float *src = upper ? s->upper + ((size_t)v * s->nlev + f->lev_index[k]) * HW
                                      : s->surface + (size_t)(v - IO_NUPPER) * HW;
-            NC(nc_put_vara_float(f->nc, f->varid[v], start, count, src));
+            int rc = nc_put_vara_float(f->nc, f->varid[v], start, count, src);
+            if (rc != NC_NOERR) return rc;
         }
     }
-done:
-    return status;
+    return NC_NOERR;
+}
+
+static int writer_main(void *arg) {
+    io_forecast *f = arg;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    mtx_lock(&f->lock);
+    for (;;) {
+        while (f->count == 0 && !f->stop) cnd_wait(&f->changed, &f->lock);
+        if (f->count == 0) break;
+        write_job job = f->queue[f->head];
+        int skip = f->nc_error || f->discard;
+        mtx_unlock(&f->lock);
+        int rc = skip ? NC_NOERR : put_state(f, &job);
+        mtx_lock(&f->lock);
+        if (rc != NC_NOERR && !f->nc_error) f->nc_error = rc;
+        f->head = (f->head + 1) % QUEUE_MAX;
+        f->count--;
+        cnd_broadcast(&f->changed);
+    }
+    mtx_unlock(&f->lock);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    f->cpu_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    return 0;
+}
+
+static int write_error(const io_forecast *f, int rc) {
+    return util_fail(UTIL_EIO, "%s: cannot write the forecast file (%s; disk full?)", f->path, nc_strerror(rc));
+}
+
+/* Stop the writer thread after the queued jobs (or dropping them). Returns
+ * the first netCDF error of a background write. */
+static int stop_writer(io_forecast *f, int discard) {
+    if (!f->threaded) return NC_NOERR;
+    mtx_lock(&f->lock);
+    f->stop = 1;
+    f->discard |= discard;
+    cnd_broadcast(&f->changed);
+    mtx_unlock(&f->lock);
+    thrd_join(f->thread, NULL);
+    f->threaded = 0;
+    mtx_destroy(&f->lock);
+    cnd_destroy(&f->changed);
+    if (f->spec.writer_cpu_seconds) *f->spec.writer_cpu_seconds += f->cpu_seconds;
+    return f->nc_error;
+}
+
+int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
+    const char *path = f->path;
+    const io_forecast_spec *sp = &f->spec;
+    if (step < 0 || step >= sp->nsteps || (sp->members > 0 && (member < 0 || member >= sp->members)))
+        return util_fail(UTIL_EINVAL, "%s: step %d / member %d outside the file", path, step, member);
+    if (s->H != sp->H || s->W != sp->W) return util_fail(UTIL_EINVAL, "%s: state grid differs from the file's", path);
+    int lev_index[IO_MAX_LEVELS];
+    for (int k = 0; k < sp->nlev; k++) {
+        lev_index[k] = -1;
+        for (int j = 0; j < s->nlev; j++)
+            if (s->levels[j] == sp->levels[k]) lev_index[k] = j;
+        if (lev_index[k] < 0) return util_fail(UTIL_EINVAL, "%s: level %g hPa not in the state", path, sp->levels[k]);
+    }
+    /* The writer thread reads lev_index: set it once, then only compare. */
+    if (f->nlev_state == 0) {
+        memcpy(f->lev_index, lev_index, sizeof lev_index);
+        f->nlev_state = s->nlev;
+    } else if (f->nlev_state != s->nlev || memcmp(f->lev_index, lev_index, sizeof(int) * (size_t)sp->nlev))
+        return util_fail(UTIL_EINVAL, "%s: the state's levels differ from the earlier writes'", path);
+    write_job job = {step, member, s};
+    if (!f->threaded) {
+        int rc = put_state(f, &job);
+        return rc == NC_NOERR ? UTIL_OK : write_error(f, rc);
+    }
+    mtx_lock(&f->lock);
+    while (f->count == QUEUE_MAX && !f->nc_error) cnd_wait(&f->changed, &f->lock);
+    int rc = f->nc_error;
+    if (!rc) {
+        f->queue[(f->head + f->count) % QUEUE_MAX] = job;
+        f->count++;
+        cnd_broadcast(&f->changed);
+    }
+    mtx_unlock(&f->lock);
+    return rc == NC_NOERR ? UTIL_OK : write_error(f, rc);
+}
+
+int io_forecast_wait(io_forecast *f, const io_state *s) {
+    if (!f || !f->threaded) return UTIL_OK;
+    mtx_lock(&f->lock);
+    for (;;) {
+        int busy = 0;
+        for (int i = 0; i < f->count && !busy; i++) busy = f->queue[(f->head + i) % QUEUE_MAX].s == s;
+        if (!busy || f->nc_error) break;
+        cnd_wait(&f->changed, &f->lock);
+    }
+    int rc = f->nc_error;
+    mtx_unlock(&f->lock);
+    return rc == NC_NOERR ? UTIL_OK : write_error(f, rc);
 }
 
 /* Ensemble mean and spread of every written field, read back member by
@@ -289,6 +414,11 @@ done:
 int io_forecast_finish(io_forecast *f) {
     int status = UTIL_OK;
     const char *path = f->path;
+    int rc = stop_writer(f, 0);
+    if (rc != NC_NOERR) {
+        status = write_error(f, rc);
+        goto done;
+    }
     if (f->spec.members > 0 && (status = write_ensemble_stats(f))) goto done;
     NC(nc_redef(f->nc));
     NC(text(f->nc, NC_GLOBAL, "complete", "yes"));
@@ -309,6 +439,7 @@ done:
 
 void io_forecast_abort(io_forecast *f) {
     if (!f) return;
+    stop_writer(f, 1);
     if (f->nc >= 0) nc_close(f->nc);
     unlink(f->tmp);
     free(f->slab);

@@ -92,12 +92,23 @@ typedef struct {
     double init_time;                  /* seconds since 1970 */
     int members;                       /* 0: no member dimension */
     const char *source, *history;
+    /* 1: write on a background thread so writing overlaps the next model
+     * call. io_forecast_write then only queues a reference to the state: call
+     * io_forecast_wait(f, s) before changing or freeing s, and make no other
+     * netCDF or HDF5 call until io_forecast_finish or io_forecast_abort
+     * (neither library is thread-safe). */
+    int background;
+    double *writer_cpu_seconds; /* optional: the writer thread's CPU time is added here */
 } io_forecast_spec;
 
 typedef struct io_forecast io_forecast;
 int io_forecast_create(io_forecast **out, const char *path, const io_forecast_spec *spec);
-/* Write the state for step index `step` (and member, when members > 0). */
+/* Write the state for step index `step` (and member, when members > 0).
+ * With spec.background, queue it (and report any earlier write's error). */
 int io_forecast_write(io_forecast *f, int step, int member, const io_state *s);
+/* Wait until no queued write reads s (at once without spec.background);
+ * reports a background write's error. */
+int io_forecast_wait(io_forecast *f, const io_state *s);
 /* Mark complete, close and move into place. Frees f. */
 int io_forecast_finish(io_forecast *f);
 /* Close and delete the temporary file. Frees f. */

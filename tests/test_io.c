@@ -1163,6 +1163,74 @@ static void test_nan_and_fill(void) {
     io_state_free(&bad);
 }
 
+/* The forecast writer, synchronous and on its background thread: the same
+ * values in the file, with states reused as soon as io_forecast_wait says
+ * their write is done; ensemble mean beside the members. */
+static void fill_scaled(io_state *dst, const io_state *src, float factor) {
+    size_t nu = (size_t)IO_NUPPER * src->nlev * HW, ns = (size_t)IO_NSURFACE * HW;
+    for (size_t i = 0; i < nu; i++) dst->upper[i] = src->upper[i] * factor;
+    for (size_t i = 0; i < ns; i++) dst->surface[i] = src->surface[i] * factor;
+}
+
+static float scale_of(int step, int member) { return 1.0f + 0.125f * step + 0.0625f * member; }
+
+static void test_forecast_writer(void) {
+    BASE();
+    enum { STEPS = 4, MEMBERS = 2 };
+    double leads[STEPS] = {0, 6, 12, 18};
+    io_state scratch[2];
+    CU_ASSERT_FATAL(io_state_alloc(&scratch[0], H_, W_, levels13, L_, &base) == 0);
+    CU_ASSERT_FATAL(io_state_alloc(&scratch[1], H_, W_, levels13, L_, &base) == 0);
+    float *got = malloc(sizeof(float) * MEMBERS * STEPS * 2 * HW);
+    CU_ASSERT_FATAL(got != NULL);
+    for (int background = 0; background < 2; background++) {
+        const char *path = tmp(background ? "fc_background.nc" : "fc_sync.nc");
+        io_forecast_spec spec = {H_, W_, base.lat, base.lon, 2, {500, 850}, {1, 1, 1, 1, 1, 1, 1, 1, 1}, STEPS, leads,
+                                 base.time, MEMBERS, "test", NULL, background, NULL};
+        io_forecast *f;
+        CU_ASSERT_FATAL(io_forecast_create(&f, path, &spec) == 0);
+        int use = 0;
+        for (int m = 0; m < MEMBERS; m++)
+            for (int st = 0; st < STEPS; st++, use ^= 1) {
+                CU_ASSERT_FATAL(io_forecast_wait(f, &scratch[use]) == 0);
+                fill_scaled(&scratch[use], &base, scale_of(st, m));
+                CU_ASSERT_FATAL(io_forecast_write(f, st, m, &scratch[use]) == 0);
+            }
+        CU_ASSERT_FATAL(io_forecast_finish(f) == 0);
+        CU_ASSERT(io_forecast_is_complete(path));
+        int nc, id, mean_id;
+        CU_ASSERT_FATAL(nc_open(path, NC_NOWRITE, &nc) == NC_NOERR);
+        /* t (v = 2) at 850 hPa (written level 1, state level 2) and t2m. */
+        CU_ASSERT_FATAL(nc_inq_varid(nc, "t", &id) == NC_NOERR && nc_get_var_float(nc, id, got) == NC_NOERR);
+        size_t bad = 0;
+        for (int m = 0; m < MEMBERS; m++)
+            for (int st = 0; st < STEPS; st++)
+                for (size_t i = 0; i < HW; i++) {
+                    float want = field_of(&base, 2, 2)[i] * scale_of(st, m);
+                    bad += got[(((size_t)m * STEPS + st) * 2 + 1) * HW + i] != want;
+                }
+        CU_ASSERT(bad == 0);
+        CU_ASSERT_FATAL(nc_inq_varid(nc, "t2m_mean", &mean_id) == NC_NOERR &&
+                        nc_get_var_float(nc, mean_id, got) == NC_NOERR);
+        for (int st = 0; st < STEPS; st++)
+            for (size_t i = 0; i < HW; i++) {
+                double want = field_of(&base, IO_NUPPER + 3, 0)[i] * (scale_of(st, 0) + scale_of(st, 1)) / 2.0;
+                bad += fabs(got[(size_t)st * HW + i] - want) > 1e-6 * fabs(want);
+            }
+        CU_ASSERT(bad == 0);
+        nc_close(nc);
+    }
+    /* Both ways give the same file content. */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "ncdump '%s' | tail -n +2 > '%s' && ncdump '%s' | tail -n +2 > '%s' && cmp -s '%s' '%s'",
+             tmp("fc_sync.nc"), tmp("sync.cdl"), tmp("fc_background.nc"), tmp("background.cdl"), tmp("sync.cdl"),
+             tmp("background.cdl"));
+    CU_ASSERT(system(cmd) == 0);
+    free(got);
+    io_state_free(&scratch[0]);
+    io_state_free(&scratch[1]);
+}
+
 static int suite_init(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pangu-io-tests-XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
@@ -1197,6 +1265,7 @@ int tests_register_io(void) {
         {"bad input: not NetCDF", test_not_netcdf},
         {"bad input: another grid", test_wrong_grid},
         {"bad input: NaN and fill values", test_nan_and_fill},
+        {"forecast writer: synchronous and background", test_forecast_writer},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn)) return -1;
