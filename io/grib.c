@@ -442,3 +442,69 @@ done:
     codes_handle_delete(h);
     return status;
 }
+
+int io_grib_read_named(const char *path, const char *short_name, int H, int W, float *out) {
+    int status = UTIL_OK, err = 0;
+    size_t number = 0, n = 0, HW = (size_t)H * W;
+    io_grib g = {0}; /* only for the path and the grid in error messages */
+    g.path = path;
+    codes_handle *h = NULL;
+    double *vals = NULL, *lon = NULL;
+    size_t *perm = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return util_fail(UTIL_EIO, "%s: cannot read the file", path);
+    for (;;) {
+        if (!(h = codes_handle_new_from_file(NULL, fp, PRODUCT_GRIB, &err))) {
+            status = err ? util_fail(UTIL_EFORMAT, "%s: GRIB message %zu is truncated or corrupt (ecCodes: %s)", path,
+                                     number + 1, codes_get_error_message(err))
+                         : util_fail(UTIL_EFORMAT, "%s: no GRIB message with shortName '%s' (%zu messages)", path,
+                                     short_name, number);
+            goto done;
+        }
+        number++;
+        char name[64];
+        size_t len = sizeof name;
+        if (!codes_get_string(h, "shortName", name, &len) && !strcmp(name, short_name)) break;
+        codes_handle_delete(h);
+    }
+    grid_desc d;
+    if ((status = read_grid(&g, h, number, short_name, &d)) || (status = build_coords(&g, &d))) goto done;
+    if (g.nlat != (size_t)H || g.nlon != (size_t)W) {
+        status = util_fail(UTIL_EFORMAT, "%s: '%s' is on a %zu x %zu grid, expected %d x %d (coarsen with pangu regrid)",
+                           path, short_name, g.nlat, g.nlon, H, W);
+        goto done;
+    }
+    vals = malloc(sizeof(double) * HW), lon = malloc(sizeof(double) * W), perm = malloc(sizeof(size_t) * W);
+    if (!vals || !lon || !perm) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    codes_set_double(h, "missingValue", 1e35);
+    n = HW;
+    if ((err = codes_get_size(h, "values", &n)) || n != HW || (err = codes_get_double_array(h, "values", vals, &n))) {
+        status = util_fail(UTIL_EFORMAT, "%s: cannot decode the values of GRIB message %zu ('%s'%s%s)", path, number,
+                           short_name, err ? "; ecCodes: " : "", err ? codes_get_error_message(err) : "");
+        goto done;
+    }
+    /* North to south, longitudes ascending from 0 (a stable sort of lon mod 360). */
+    for (int j = 0; j < W; j++) {
+        lon[j] = fmod(fmod(g.lon[j], 360.0) + 360.0, 360.0);
+        perm[j] = (size_t)j;
+    }
+    for (int a = 1; a < W; a++)
+        for (int b = a; b > 0 && lon[perm[b]] < lon[perm[b - 1]]; b--) {
+            size_t t = perm[b];
+            perm[b] = perm[b - 1], perm[b - 1] = t;
+        }
+    int flip = H > 1 && g.lat[0] < g.lat[H - 1];
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) {
+            double v = vals[(size_t)(flip ? H - 1 - i : i) * W + perm[j]];
+            out[(size_t)i * W + j] = v == 1e35 ? NAN : (float)v;
+        }
+done:
+    if (h) codes_handle_delete(h);
+    fclose(fp);
+    free(g.lat), free(g.lon), free(vals), free(lon), free(perm);
+    return status;
+}

@@ -52,4 +52,9 @@ const char *io_grib_shortnames(int v);
  * as NaN. */
 int io_grib_read(io_grib *g, int v, double level, double time, float *out);
 
+/* The first message with this shortName (e.g. the ERA5 invariants lsm, slt,
+ * z) as an (H, W) field north to south, longitudes ascending from 0, in the
+ * file's units; missing points as NaN. */
+int io_grib_read_named(const char *path, const char *short_name, int H, int W, float *out);
+
 #endif

@@ -48,8 +48,8 @@ int io_series_read(io_series *s, double time, int H, int W, const float *levels,
 /* The series' grid and pressure levels (hPa, descending), taken from the
  * first file holding an upper-air variable (levels) and the first file. */
 int io_series_describe(const io_series *s, int *H, int *W, float *levels, int *nlev);
-/* Read a two-dimensional (latitude, longitude) field by variable name from
- * a file, north to south and longitude ascending from 0, e.g. the ERA5
+/* Read a two-dimensional (latitude, longitude) field by variable name (GRIB:
+ * shortName) from a NetCDF or GRIB file, north to south and longitude ascending from 0, e.g. the ERA5
  * invariants lsm, slt, z; time index 0 when the variable has a time axis. */
 int io_read_field(const char *path, const char *name, int H, int W, float *out);
 

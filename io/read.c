@@ -768,6 +768,7 @@ int io_series_describe(const io_series *s, int *H, int *W, float *levels, int *n
 }
 
 int io_read_field(const char *path, const char *name, int H, int W, float *out) {
+    if (io_grib_detect(path)) return io_grib_read_named(path, name, H, W, out);
     io_file f;
     int status, varid;
     memset(&f, 0, sizeof f);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/data.h"
 #include "io/io.h"
 #include "model/model.h"
 #include "tests.h"
@@ -398,6 +399,41 @@ static void test_step_same_as_netcdf(void) {
     io_state_free(&b);
 }
 
+/* Invariants (lsm, slt, surface z) from GRIB as MARS delivers them, rows
+ * south to north: io_read_field and the constant masks built from them. */
+static void test_invariants(void) {
+    grib_opts o = grib2_opts();
+    o.south_to_north = 1;
+    size_t HW = (size_t)in.H * in.W;
+    static const char *names[3] = {"lsm", "slt", "z"};
+    float *want = malloc(sizeof(float) * 3 * HW), *got = malloc(sizeof(float) * 3 * HW);
+    CU_ASSERT_FATAL(want && got);
+    for (size_t i = 0; i < HW; i++) {
+        want[i] = in.surface[3 * HW + i] > in.surface[3 * HW] ? 1.0f : 0.0f; /* some land-sea mask */
+        want[HW + i] = (float)(i % 7);
+        want[2 * HW + i] = in.surface[i] - 100000.0f; /* metres-ish geopotential */
+    }
+    FILE *fp = fopen(tmp("invariant.grib2"), "wb");
+    CU_ASSERT_FATAL(fp != NULL);
+    for (int c = 0; c < 3; c++) put(fp, o.sfc_sample, &o, names[c], "surface", 0, want + c * HW, 1, -1);
+    CU_ASSERT_FATAL(fclose(fp) == 0);
+    for (int c = 0; c < 3; c++) {
+        CU_ASSERT_FATAL(io_read_field(tmp("invariant.grib2"), names[c], in.H, in.W, got + c * HW) == 0);
+        size_t bad = 0;
+        for (size_t i = 0; i < HW; i++) bad += got[c * HW + i] != want[c * HW + i];
+        CU_ASSERT(bad == 0);
+    }
+    CU_ASSERT(data_constants_read(tmp("invariant.grib2"), in.H, in.W, got) == 0);
+    double mean = 0;
+    for (size_t i = 0; i < HW; i++) mean += got[2 * HW + i];
+    CU_ASSERT(fabs(mean / (double)HW) < 1e-4); /* normalised orography */
+    CU_ASSERT(io_read_field(tmp("invariant.grib2"), "sdor", in.H, in.W, got) == UTIL_EFORMAT);
+    CU_ASSERT(strstr(util_last_message(), "invariant.grib2") && strstr(util_last_message(), "'sdor'"));
+    CU_ASSERT(io_read_field(tmp("invariant.grib2"), "lsm", in.H + 1, in.W, got) == UTIL_EFORMAT);
+    CU_ASSERT(strstr(util_last_message(), "pangu regrid") != NULL);
+    free(want), free(got);
+}
+
 static int suite_init(void) {
     char mpath[512], ipath[512];
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pangu-grib-XXXXXX");
@@ -436,6 +472,7 @@ int tests_register_grib(void) {
         {"grids: one regular_ll grid", test_bad_grids},
         {"truncated file, no model variables", test_bad_files},
         {"step on GRIB input equals step on NetCDF input", test_step_same_as_netcdf},
+        {"invariants lsm, slt, z from GRIB", test_invariants},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn)) return -1;
