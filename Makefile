@@ -25,7 +25,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
 
-.PHONY: all deps check test asan ubsan bench demo demo-models clean fixtures mpi-check fuzz
+.PHONY: all deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz
 all: $(BIN)/pangu
 
 deps:
@@ -88,6 +88,15 @@ $(BIN)/sgemm-bench: tests/sgemm_bench.c
 demo: deps
 	$(MAKE) $(BIN)/pangu
 	configs/demo/run.sh $(BIN)/pangu
+
+# Optional Python extra: the notebooks of notebooks-export/ redraw the paper's
+# figures from a pangu eval output (NB_OUT, out/demo made first if missing)
+# and are exported there as HTML and Markdown (Debian's Jupyter).
+NB_OUT ?= out/demo
+notebooks:
+	@./.ci/deps.sh notebooks
+	@[ -s $(NB_OUT)/scores.csv ] || [ "$(NB_OUT)" != out/demo ] || $(MAKE) demo
+	notebooks-export/run.sh $(NB_OUT)
 
 # Retrain the shipped demo models (minutes each on 2 cores).
 demo-models: deps

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages pangu-c needs, only those missing.
-# Usage: .ci/deps.sh [build|test|all]   (test adds the PyTorch reference for
-# regenerating fixtures; nothing else is downloaded).
+# Usage: .ci/deps.sh [build|test|notebooks|all]   (test adds the PyTorch reference for
+# regenerating fixtures; nothing else is downloaded). notebooks adds Debian's
+# Jupyter, matplotlib and netCDF4-python for the optional notebooks.
 set -e
 pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox"
 case "${1:-build}" in
@@ -10,6 +11,9 @@ case "${1:-build}" in
 esac
 case "${1:-build}" in
   reference|all) pkgs="$pkgs python3-torch python3-h5py python3-netcdf4 python3-numpy" ;;
+esac
+case "${1:-build}" in
+  notebooks|all) pkgs="$pkgs jupyter-nbconvert python3-nbconvert python3-nbformat python3-ipykernel python3-matplotlib python3-netcdf4 python3-numpy" ;;
 esac
 missing=""
 for p in $pkgs; do
