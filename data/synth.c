@@ -198,8 +198,8 @@ static void truth_waves(const dynamics *d, double time, wave_state *ws) {
     ws->amp = 1, ws->dtemp = 0;
 }
 
-/* The forecast's waves: the truth's at init, then moving at the speed of a steering flow NWP_STEER times
- * the truth's, damped, and a drift. */
+/* The forecast's waves: the truth's at init, then moving at the speed of a steering rotation NWP_STEER
+ * times the truth's, damped, and a drift. */
 static void forecast_waves(const dynamics *d, double init, double time, wave_state *ws) {
     double lead = time - init;
     truth_waves(d, init, ws);
@@ -298,6 +298,7 @@ static int state_with(const synth_spec *s, const dynamics *d, double time, const
                    ((R * R + 2.0 * R + 2.0) - (R + 1.0) * (R + 1.0) * cp * cp);
         }
         for (int k = 0; k < L; k++) rh[k] = rh_mean(lat[i], x[k]);
+        double q_strat = 2.0e-6 + 1.5e-6 * sp * sp; /* stratospheric water vapour, moister toward the poles */
         double *up = row, *vp = row + W, *zp = row + 2 * W;
         for (int j = 0; j < W; j++) {
             up[j] = vp[j] = zp[j] = 0;
@@ -314,7 +315,7 @@ static int state_with(const synth_spec *s, const dynamics *d, double time, const
                 double tt = td + amp_x[k] * zp[j] / RD + bl[k] * diurnal[j], vv = amp[k] * vp[j];
                 double moist = fmin(1.0, rh[k] * (1 + 0.15 * hemi * vv / (8.0 + fabs(vv)))); /* moister in poleward flow */
                 z[j] = (float)(zd + amp[k] * zp[j] + bl_z[k] * diurnal[j]);
-                q[j] = (float)fmax(moist * q_sat(tt, 100.0 * p[k]), 2.5e-6);
+                q[j] = (float)(moist * q_sat(tt, 100.0 * p[k]) + q_strat);
                 t[j] = (float)tt;
                 u[j] = (float)(um[m] + amp[k] * up[j]);
                 v[j] = (float)vv;

@@ -24,11 +24,16 @@ $pangu step --model m.h5 --input legacy/era5_pl_201901.nc --input legacy/era5_pl
 $pangu step --model m.h5 --input cds/era5_pl_201901.nc --input cds/era5_pl_201902.nc --input cds/era5_sfc_201901.nc \
   --input cds/era5_sfc_201902.nc --time 2019-02-01T00 --output b.nc 2>err; rc=$?
 check "a step from each layout at the same valid time" "[ $rc -eq 0 ] && [ -s a.nc ] && [ -s b.nc ]"
-# legacy packs z in steps of (range over all levels) / 65532, about 3 m2 s-2
-ncdiff -O a.nc b.nc d.nc && ncwa -O -y mabs d.nc dmax.nc
+# legacy packs each variable with one scale over all levels: z in steps of about 3 m2 s-2, q in steps of
+# 4e-7 kg/kg (the range is set by the surface's 0.027), which is a fifth of the untrained model's q std at
+# 100 and 50 hPa (1e-6) and of the spread of stratospheric humidity there. So up to 200 hPa the forecasts
+# agree to 10 packing steps of z; above, where that q error matters and the model also scales z by its
+# largest std (4500 m2 s-2 at 50 hPa), to 100 m2 s-2 (2% of that std).
+ncdiff -O a.nc b.nc d.nc && ncwa -O -y mabs d.nc dmax.nc && ncwa -O -y mabs -a step,latitude,longitude d.nc dlev.nc
 zd=$(ncks -H -C -s '%.6g' -v z dmax.nc); td=$(ncks -H -C -s '%.6g' -v t2m dmax.nc)
-check "the two layouts give the same forecast to packing precision (z $zd, t2m $td)" \
-  "[ -n \"$zd\" ] && [ -n \"$td\" ] && awk -v z=$zd -v t=$td 'BEGIN { exit !(z < 30 && t < 0.01) }'"
+zlow=$(ncks -H -C -s '%.6g\n' -v z -d level,200.,1000. dlev.nc | awk 'NF && $1 > m { m = $1 } END { print m + 0 }')
+check "the two layouts give the same forecast to packing precision (z $zlow up to 200 hPa, $zd above; t2m $td)" \
+  "[ -n \"$zd\" ] && [ -n \"$td\" ] && awk -v z=$zlow -v a=$zd -v t=$td 'BEGIN { exit !(z < 30 && a < 100 && t < 0.01) }'"
 $pangu stats --input "legacy/era5_pl_201901.nc" --input legacy/era5_sfc_201901.nc --output st.nc 2>/dev/null
 z500=$(ncks -H -C -s '%.6g\n' -v z_mean st.nc | sed -n 6p); t850=$(ncks -H -C -s '%.6g\n' -v t_mean st.nc | sed -n 3p)
 check "a plausible climate: z500 mean $z500 m2 s-2, t850 mean $t850 K" \
