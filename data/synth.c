@@ -1,4 +1,4 @@
-/* synth: synthetic ERA5-like reanalysis (see synth.h). */
+/* synth: synthetic ERA5-like reanalysis and numerical forecasts (see synth.h). */
 #define _DEFAULT_SOURCE
 #include "synth.h"
 
@@ -16,23 +16,198 @@
 #define G0 9.80665
 #define OMEGA 7.292e-5    /* Earth's rotation */
 #define RADIUS 6.371e6
-#define OMEGA_BG 7.848e-6 /* background solid-body rotation of the RH waves (Williamson et al. 1992) */
+#define T2000 946684800.0 /* 2000-01-01 in seconds since 1970: origin of the waves' phases and the seasons */
+#define NWAVE 2
+
+/* The equatorial column every latitude is balanced against: T = T0 (p / 1000 hPa)^KAPPA (about 6 K/km, a
+ * moist tropical lapse rate) up to the tropopause at T_TP (near 90 hPa), warming by GAMMA_S per unit of
+ * ln p above; PHI0 the 1000 hPa geopotential there (msl near 1012 hPa). */
+#define T0 300.0
+#define KAPPA 0.18
+#define T_TP 195.0
+#define GAMMA_S 12.0
+#define PHI0 1100.0
+#define X_JET 1.5141  /* ln(1000 / 220): the jets' core */
+#define X_WAVE 1.3863 /* ln(1000 / 250): where the waves are largest */
+
+/* Model error of the synthetic numerical forecast (synth.h). */
+#define NWP_STEER 0.90
+#define NWP_DAMP_DAYS 15.0
+#define NWP_DRIFT_K_PER_DAY (-0.05)
+
+static const int wave_R[NWAVE] = {4, 6};
+static const double wave_K[NWAVE] = {2.2e-6, 1.1e-6}, wave_phase0[NWAVE] = {0.3, 1.9};
 
 static double deg(double x) { return x * M_PI / 180.0; }
+static double sq(double x) { return x * x; }
 
-/* Rossby-Haurwitz angular velocity of wavenumber R on a sphere. */
-static double rh_nu(int R) { return (R * (3.0 + R) * OMEGA_BG - 2.0 * OMEGA) / ((1.0 + R) * (2.0 + R)); }
+/* ---- the zonal-mean climate ---- */
 
-/* Zonal-mean temperature (K) at pressure p (hPa), latitude phi (rad), season shift (rad). */
-static double t_mean(double p, double phi, double shift) {
-    double s = sin(phi - shift), ts = 301.0 - 45.0 * s * s;
-    double trop = ts * pow(p / 1000.0, 0.19);            /* 6.5 K/km lapse rate */
-    double strat = 207.0 + 12.0 * s * s;                  /* warmer polar stratosphere */
-    return trop > strat ? trop : strat + 0.2 * (trop - strat) * (p > 150);
+static double x_tp(void) { return log(T0 / T_TP) / KAPPA; }
+
+/* Equatorial temperature and geopotential at x = ln(1000 hPa / p): the second the hypsometric integral of
+ * the first, in closed form. */
+static double t_eq(double x) { return x < x_tp() ? T0 * exp(-KAPPA * x) : T_TP + GAMMA_S * (x - x_tp()); }
+static double phi_eq(double x) {
+    double xt = x_tp(), d = x - xt;
+    if (x < xt) return PHI0 + RD * T0 * (1 - exp(-KAPPA * x)) / KAPPA;
+    return PHI0 + RD * (T0 - T_TP) / KAPPA + RD * (T_TP * d + 0.5 * GAMMA_S * d * d);
 }
 
-/* Amplitude of the waves with height: grows from the surface to the jet. */
-static double wave_amp(double p) { return 0.35 + 0.65 * log(1000.0 / p) / log(1000.0 / 250.0); }
+/* Per hemisphere ([0] north, [1] south) for the season. */
+typedef struct {
+    double jet_lat[2], jet_u[2], front_u[2], strat_u[2], west_lat[2], west_u[2], trade_u[2];
+} climate;
+
+/* Season of a time: +1 in northern mid-winter (January 20), -1 in northern mid-summer; continuous in time. */
+static double season_of(double time) { return cos(2 * M_PI * ((time - T2000) / 86400.0 - 19.0) / 365.2425); }
+
+static void climate_of(double season, climate *c) {
+    for (int h = 0; h < 2; h++) {
+        double winter = h == 0 ? 0.5 * (1 + season) : 0.5 * (1 - season);
+        c->jet_lat[h] = 44.0 - 12.0 * winter; /* subtropical jet in winter, eddy-driven latitude in summer */
+        c->jet_u[h] = h == 0 ? 22.0 + 16.0 * winter : 26.0 + 12.0 * winter;
+        c->front_u[h] = 10.0 * winter;        /* polar-front westerlies near 60 degrees in winter */
+        c->strat_u[h] = 26.0 * winter - 10.0; /* polar-night westerlies in winter, easterlies in summer */
+        c->west_lat[h] = h == 0 ? 47.0 : 50.0; /* eddy-driven surface westerlies, stronger in the south */
+        c->west_u[h] = h == 0 ? 5.5 + 2.0 * winter : 8.0 + 1.0 * winter;
+        c->trade_u[h] = 4.5 + 2.0 * winter;
+    }
+}
+
+/* One hemisphere's zonal-mean zonal wind (m s-1) at a = |latitude| (degrees) and x = ln(1000 hPa / p). */
+static double u_hemi(const climate *c, int h, double a, double x) {
+    double r = x / X_JET, s = c->strat_u[h];
+    double shape = r <= 1 ? sin(0.5 * M_PI * r) : exp(-sq((x - X_JET) / 1.1)); /* sheared below the core */
+    double u = (c->jet_u[h] * exp(-sq((a - c->jet_lat[h]) / 13.0)) + c->front_u[h] * exp(-sq((a - 60.0) / 12.0))) * shape;
+    u += c->west_u[h] * exp(-sq((a - c->west_lat[h]) / 11.0));              /* from the surface up */
+    u -= c->trade_u[h] * exp(-sq((a - 13.0) / 12.0)) * (1 - 0.3 * tanh(x / 1.2)); /* weaker aloft */
+    u -= 3.0 * exp(-sq((a - 74.0) / 8.0)) * (1 - 0.5 * tanh(x));             /* polar easterlies */
+    u -= 7.0 * exp(-sq(a / 16.0)) * exp(-sq((x - 2.1) / 0.55));              /* tropical upper-tropospheric easterlies */
+    /* stratospheric, zero when it changes sign */
+    return u + s * exp(-sq((a - (s > 0 ? 62.0 : 40.0)) / (s > 0 ? 12.0 : 20.0))) / (1 + exp(-(x - 2.3) / 0.35));
+}
+
+/* The zonal-mean zonal wind at latitude lat (degrees): the hemispheres' blended smoothly across the equator,
+ * zero at the poles; smooth in x, so the temperature balanced with it is continuous. */
+static double u_mean(const climate *c, double lat, double x) {
+    double b = fmin(fmax((lat + 6.0) / 12.0, 0.0), 1.0), north = b * b * (3 - 2 * b), u = 0;
+    if (north > 0) u += north * u_hemi(c, 0, fabs(lat), x);
+    if (north < 1) u += (1 - north) * u_hemi(c, 1, fabs(lat), x);
+    return u * (1 - exp(-sq(cos(deg(lat)) / 0.12)));
+}
+
+/* Gradient-wind balance, (1/a) dPhi/dphi = -(f u + u^2 tan(phi) / a): the integrand a f u + u^2 tan(phi)
+ * and its derivative in x (the temperature's, T = (1/Rd) dPhi/dx). */
+static void balance(const climate *c, double phi, double x, double *g, double *gx) {
+    const double h = 1e-4;
+    double lat = phi * 180.0 / M_PI, u = u_mean(c, lat, x);
+    double ux = (u_mean(c, lat, x + h) - u_mean(c, lat, x - h)) / (2 * h);
+    double af = RADIUS * 2 * OMEGA * sin(phi), t = tan(phi);
+    *g = af * u + u * u * t, *gx = (af + 2 * u * t) * ux;
+}
+
+/* Zonal means at level x on latitudes lat[0..H) (degrees, north to south): the wind, the geopotential
+ * Phi = Phi_eq(x) - I(phi) with I the balance integral from the equator, and the temperature
+ * T_eq(x) - (dI/dx) / Rd. I is accumulated outward from the equator by 8-point Gauss-Legendre on pieces of
+ * at most 2 degrees: accurate to rounding for these smooth winds, so a row's values do not depend on the
+ * grid, and a level's not on the other levels. */
+static void zonal_means(const climate *c, double x, const double *lat, int H, double *zm, double *tm, double *um) {
+    static const double node[4] = {0.1834346424956498, 0.5255324099163290, 0.7966664774136267, 0.9602898564975363};
+    static const double weight[4] = {0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
+    double teq = t_eq(x), peq = phi_eq(x);
+    for (int north = 1; north >= 0; north--) {
+        double prev = 0, I = 0, Ix = 0;
+        for (int n = 0; n < H; n++) {
+            int i = north ? H - 1 - n : n; /* from the equator outward */
+            if (north != (lat[i] >= 0)) continue;
+            int pieces = (int)ceil(fabs(lat[i] - prev) / 2.0);
+            for (int k = 0; k < pieces; k++) {
+                double a = prev + (lat[i] - prev) * k / pieces, b = prev + (lat[i] - prev) * (k + 1) / pieces;
+                double mid = 0.5 * deg(a + b), half = 0.5 * deg(b - a);
+                for (int q = 0; q < 8; q++) {
+                    double g, gx, wq = half * weight[q / 2];
+                    balance(c, mid + (q % 2 ? half : -half) * node[q / 2], x, &g, &gx);
+                    I += wq * g, Ix += wq * gx;
+                }
+            }
+            prev = lat[i];
+            zm[i] = peq - I, tm[i] = teq - Ix / RD, um[i] = u_mean(c, lat[i], x);
+        }
+    }
+}
+
+/* Relative humidity: moist boundary layer, dry subtropics, drying with height and above a tropopause that
+ * falls from 110 hPa at the equator to 330 hPa at the poles. */
+static double rh_mean(double lat, double x) {
+    double s = sin(deg(lat)), x_trop = 2.2 - 1.1 * s * s;
+    return (0.82 - 0.22 * exp(-sq((fabs(lat) - 25.0) / 10.0))) * (0.3 + 0.7 * exp(-2 * x)) / (1 + exp((x - x_trop) / 0.15));
+}
+
+/* Saturation specific humidity (kg/kg) at t (K) and p (Pa), Bolton's vapour pressure over water. */
+static double q_sat(double t, double p) {
+    double e = fmin(611.2 * exp(17.67 * (t - 273.15) / (t - 29.65)), 0.5 * p);
+    return 0.622 * e / (p - 0.378 * e);
+}
+
+/* ---- the waves ---- */
+
+/* Vertical structure: 0.35 at 1000 hPa, largest (1) at 250 hPa, slowly weaker above; and its x-derivative
+ * (the temperature's: T' = (1/Rd) A'(x) Phi'). */
+static double wave_amp(double x) { return 0.35 + 0.65 * (x / X_WAVE) * exp(1 - x / X_WAVE); }
+static double wave_amp_x(double x) { return 0.65 / X_WAVE * exp(1 - x / X_WAVE) * (1 - x / X_WAVE); }
+
+/* Rossby-Haurwitz angular velocity of wavenumber R in a flow rotating with omega (Haurwitz 1940). */
+static double rh_nu(int R, double omega) { return (R * (3.0 + R) * omega - 2.0 * OMEGA) / ((1.0 + R) * (2.0 + R)); }
+
+typedef struct {
+    double omega[NWAVE]; /* the steering rotation of each wave */
+    double nu[NWAVE];    /* its angular velocity */
+} dynamics;
+
+/* A wave's steering rotation: the mean angular velocity u / (a cos(phi)) of the annual-mean zonal flow,
+ * weighted by the wave's enstrophy (cos^2R sin^2) and by mass, the first-order (Rayleigh-quotient) estimate
+ * of the advection term of the vorticity equation, exact when the flow is a solid-body rotation. The wave
+ * moves at the Rossby-Haurwitz angular velocity in that rotation: both waves retrogress, as long Rossby
+ * waves do in the real atmosphere's weak mean rotation. Constant, so the phases are analytic in time. */
+static void dynamics_of(dynamics *d) {
+    climate c;
+    climate_of(0, &c);
+    for (int w = 0; w < NWAVE; w++) {
+        int R = wave_R[w];
+        double num = 0, den = 0;
+        for (int k = 0; k < 20; k++) { /* 47.5 hPa layers from 1000 hPa up */
+            double x = log(1000.0 / (1000.0 - 47.5 * (k + 0.5))), a2 = sq(wave_amp(x));
+            for (int i = 0; i < 90; i++) {
+                double lat = -89.0 + 2.0 * i, cp = cos(deg(lat)), sp = sin(deg(lat)), wgt = a2 * pow(cp, 2 * R + 1) * sp * sp;
+                num += wgt * u_mean(&c, lat, x) / (RADIUS * cp), den += wgt;
+            }
+        }
+        d->omega[w] = num / den, d->nu[w] = rh_nu(R, d->omega[w]);
+    }
+}
+
+typedef struct {
+    double phase[NWAVE]; /* theta = R lambda + phase */
+    double amp;          /* amplitude factor: 1 in the truth */
+    double dtemp;        /* temperature offset (K), z hypsometric with it: 0 in the truth */
+} wave_state;
+
+static void truth_waves(const dynamics *d, double time, wave_state *ws) {
+    for (int w = 0; w < NWAVE; w++) ws->phase[w] = wave_phase0[w] - wave_R[w] * d->nu[w] * (time - T2000);
+    ws->amp = 1, ws->dtemp = 0;
+}
+
+/* The forecast's waves: the truth's at init, then moving at the speed of a steering rotation NWP_STEER
+ * times the truth's, damped, and a drift. */
+static void forecast_waves(const dynamics *d, double init, double time, wave_state *ws) {
+    double lead = time - init;
+    truth_waves(d, init, ws);
+    for (int w = 0; w < NWAVE; w++) ws->phase[w] -= wave_R[w] * rh_nu(wave_R[w], NWP_STEER * d->omega[w]) * lead;
+    ws->amp = exp(-lead / (NWP_DAMP_DAYS * 86400.0)), ws->dtemp = NWP_DRIFT_K_PER_DAY * lead / 86400.0;
+}
+
+/* ---- states ---- */
 
 void synth_constants(const synth_spec *s, float *c) {
     int H = s->H, W = s->W;
@@ -64,93 +239,125 @@ void synth_constants(const synth_spec *s, float *c) {
     }
 }
 
-void synth_state(const synth_spec *s, double time, float *upper, float *surface) {
-    int H = s->H, W = s->W, L = s->nlev;
+/* The state at `time` with the waves `ws`. Levels are evaluated one by one (plus 1000 hPa for the surface
+ * fields), so none depends on which others are requested. */
+static int state_with(const synth_spec *s, const dynamics *d, double time, const wave_state *ws, float *upper,
+                      float *surface) {
+    int H = s->H, W = s->W, L = s->nlev, K = L + 1, status = UTIL_OK; /* level L: 1000 hPa, for the surface */
     size_t HW = (size_t)H * W;
-    int doy = util_day_of_year(time);
-    double shift = deg(23.44) * 0.35 * sin(2 * M_PI * (doy - 80) / 365.25), hemi = shift / deg(23.44);
-    double t_s = time - 946684800.0; /* seconds since 2000-01-01 */
-    double day_frac = fmod(time, 86400.0) / 86400.0;
-    static const int R[2] = {4, 6};
-    static const double K[2] = {2.2e-6, 1.1e-6}, phase0[2] = {0.3, 1.9};
-    const float *consts = s->constants;
+    if (W > 4096 || L > 64 || H < 1) return util_fail(UTIL_EINVAL, "synth: grid %d x %d with %d levels", H, W, L);
     float *own = NULL;
+    const float *consts = s->constants;
+    double *lat = malloc(sizeof(double) * H), *zm = malloc(sizeof(double) * K * H), *tm = malloc(sizeof(double) * K * H),
+           *um = malloc(sizeof(double) * K * H), *trig = malloc(sizeof(double) * (2 * NWAVE + 1) * W),
+           *row = malloc(sizeof(double) * 3 * W);
     if (!consts) {
         own = malloc(sizeof(float) * 3 * HW);
-        if (!own) return;
-        synth_constants(s, own);
+        if (own) synth_constants(s, own);
         consts = own;
     }
-    /* levels by descending pressure for the hypsometric integration */
-    int order[64];
-    for (int k = 0; k < L; k++) order[k] = k;
-    for (int a = 0; a < L; a++)
-        for (int b = a + 1; b < L; b++)
-            if (s->levels[order[b]] > s->levels[order[a]]) {
-                int t = order[a];
-                order[a] = order[b], order[b] = t;
-            }
-    double amp[64], cosarg[2][4096], sinarg[2][4096], diurnal[4096];
-    for (int k = 0; k < L; k++) amp[k] = wave_amp(s->levels[k]);
-    for (int j = 0; j < W && j < 4096; j++) {
+    if (!lat || !zm || !tm || !um || !trig || !row || !consts) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    double x[65], p[65], amp[65], amp_x[65], bl[65], bl_z[65];
+    for (int k = 0; k < K; k++) {
+        p[k] = k < L ? s->levels[k] : 1000.0, x[k] = log(1000.0 / p[k]);
+        amp[k] = wave_amp(x[k]) * ws->amp, amp_x[k] = wave_amp_x(x[k]) * ws->amp;
+        /* the diurnal cycle in the boundary layer (0.8 K at 1000 hPa), and its hypsometric effect aloft */
+        bl[k] = 0.8 * exp(-x[k] / 0.08), bl_z[k] = RD * 0.8 * 0.08 * (1 - exp(-x[k] / 0.08));
+    }
+    for (int i = 0; i < H; i++) lat[i] = H > 1 ? 90.0 - 180.0 * i / (H - 1) : 0;
+    climate c;
+    climate_of(season_of(time), &c);
+    for (int k = 0; k < K; k++) zonal_means(&c, x[k], lat, H, zm + (size_t)k * H, tm + (size_t)k * H, um + (size_t)k * H);
+    double *cth = trig, *sth = trig + NWAVE * W, *diurnal = trig + 2 * NWAVE * W;
+    double day_frac = fmod(time, 86400.0) / 86400.0;
+    for (int j = 0; j < W; j++) {
         double lam = 2 * M_PI * j / W;
-        for (int w = 0; w < 2; w++) {
-            double arg = R[w] * (lam - rh_nu(R[w]) * t_s) + phase0[w];
-            cosarg[w][j] = cos(arg), sinarg[w][j] = sin(arg);
+        for (int w = 0; w < NWAVE; w++) {
+            double th = wave_R[w] * lam + ws->phase[w];
+            cth[w * W + j] = cos(th), sth[w * W + j] = sin(th);
         }
-        diurnal[j] = cos(2 * M_PI * (day_frac + lam / (2 * M_PI) - 14.0 / 24.0)); /* 14 local solar time */
+        diurnal[j] = cos(2 * M_PI * (day_frac + lam / (2 * M_PI) - 14.0 / 24.0)); /* warmest at 14 local solar time */
     }
     util_rng rng;
     util_rng_seed(&rng, s->seed ^ (unsigned long long)(time / 60.0));
-    const double tp_scale = (0.65 / log(1000.0 / 250.0)) / RD;
     for (int i = 0; i < H; i++) {
-        double lat = H > 1 ? 90.0 - 180.0 * i / (H - 1) : 0, phi = deg(lat), cphi = cos(phi), sphi = sin(phi);
-        if (cphi < 1e-9) cphi = 0;
-        /* zonal means of this latitude at every level */
-        double zm[64], tm[64], um[64], qm[64];
-        double zprev = 900.0 + 600.0 * cos(2 * phi) * cos(2 * phi), pprev = 1000.0;
-        for (int n = 0; n < L; n++) {
-            int k = order[n];
-            double p = s->levels[k], t = t_mean(p, phi, shift);
-            zm[k] = zprev + RD * 0.5 * (t + t_mean(pprev, phi, shift)) * log(pprev / p);
-            zprev = zm[k], pprev = p, tm[k] = t;
-            um[k] = 32.0 * exp(-pow((fabs(lat) - 38.0 - 8.0 * (lat > 0 ? hemi : -hemi)) / 11.0, 2)) *
-                        fmin(1.0, log(1000.0 / p) / log(1000.0 / 220.0)) * (p < 220 ? pow(p / 220.0, 0.7) : 1.0) -
-                    6.0 * exp(-pow(lat / 14.0, 2)) * (p > 600) + RADIUS * OMEGA_BG * cphi * 0.5;
-            qm[k] = 0.018 * exp(-pow((lat - 6.0 * hemi) / 32.0, 2)) * pow(p / 1000.0, 3.2);
+        double phi = deg(lat[i]), cp = cos(phi), sp = sin(phi), hemi = lat[i] >= 0 ? 1 : -1;
+        if (cp < 1e-9) cp = 0;
+        /* Rossby-Haurwitz winds from the streamfunction a^2 K cos^R sin cos(theta), and the geopotential
+         * balanced with them in the steering rotation (Williamson et al. 1992, case 6, first order in K) */
+        double U[NWAVE], V[NWAVE], Z[NWAVE], rh[65];
+        for (int w = 0; w < NWAVE; w++) {
+            int R = wave_R[w];
+            double cR1 = pow(cp, R - 1), k = wave_K[w];
+            U[w] = RADIUS * k * cR1 * (R * sp * sp - cp * cp);
+            V[w] = -RADIUS * k * R * cR1 * sp;
+            Z[w] = RADIUS * RADIUS * 2 * (OMEGA + d->omega[w]) * k / ((R + 1.0) * (R + 2.0)) * cR1 * cp *
+                   ((R * R + 2.0 * R + 2.0) - (R + 1.0) * (R + 1.0) * cp * cp);
         }
-        double cR1[2], cR[2];
-        for (int w = 0; w < 2; w++) cR1[w] = pow(cphi, R[w] - 1), cR[w] = cR1[w] * cphi;
+        for (int k = 0; k < L; k++) rh[k] = rh_mean(lat[i], x[k]);
+        double q_strat = 2.0e-6 + 1.5e-6 * sp * sp; /* stratospheric water vapour, moister toward the poles */
+        double *up = row, *vp = row + W, *zp = row + 2 * W;
+        for (int j = 0; j < W; j++) {
+            up[j] = vp[j] = zp[j] = 0;
+            for (int w = 0; w < NWAVE; w++)
+                up[j] += U[w] * cth[w * W + j], vp[j] += V[w] * sth[w * W + j], zp[j] += Z[w] * cth[w * W + j];
+        }
+        for (int k = 0; k < L; k++) {
+            size_t m = (size_t)k * H + i;
+            float *z = upper + ((size_t)0 * L + k) * HW + (size_t)i * W, *q = upper + ((size_t)1 * L + k) * HW + (size_t)i * W;
+            float *t = upper + ((size_t)2 * L + k) * HW + (size_t)i * W, *u = upper + ((size_t)3 * L + k) * HW + (size_t)i * W;
+            float *v = upper + ((size_t)4 * L + k) * HW + (size_t)i * W;
+            double zd = zm[m] + RD * ws->dtemp * x[k], td = tm[m] + ws->dtemp;
+            for (int j = 0; j < W; j++) {
+                double tt = td + amp_x[k] * zp[j] / RD + bl[k] * diurnal[j], vv = amp[k] * vp[j];
+                double moist = fmin(1.0, rh[k] * (1 + 0.15 * hemi * vv / (8.0 + fabs(vv)))); /* moister in poleward flow */
+                z[j] = (float)(zd + amp[k] * zp[j] + bl_z[k] * diurnal[j]);
+                q[j] = (float)(moist * q_sat(tt, 100.0 * p[k]) + q_strat);
+                t[j] = (float)tt;
+                u[j] = (float)(um[m] + amp[k] * up[j]);
+                v[j] = (float)vv;
+            }
+        }
+        /* surface fields from 1000 hPa: msl hypsometric below it, 10 m winds slowed and turned toward low
+         * pressure by friction, t2m with the land's larger diurnal cycle and a 6.5 K/km lapse rate */
+        size_t m = (size_t)L * H + i;
+        double turn = deg(20.0) * tanh(lat[i] / 5.0), ct = cos(turn), st = sin(turn);
         for (int j = 0; j < W; j++) {
             size_t at = (size_t)i * W + j;
-            /* Rossby-Haurwitz wave fields (Williamson et al. 1992, case 6 forms); z' geostrophic. */
-            double up = 0, vp = 0, zp = 0;
-            for (int w = 0; w < 2; w++) {
-                up += RADIUS * K[w] * cR1[w] * (R[w] * sphi * sphi - cphi * cphi) * cosarg[w][j];
-                vp += -RADIUS * K[w] * R[w] * cR1[w] * sphi * sinarg[w][j];
-                zp += 2 * OMEGA * RADIUS * RADIUS * K[w] * sphi * sphi * cR[w] * cosarg[w][j];
-            }
-            double tp = zp * tp_scale; /* hypsometric: t' = -(p / Rd) dz'/dp with z' = a(p) zp */
-            for (int k = 0; k < L; k++) {
-                double a = amp[k], p = s->levels[k];
-                upper[((size_t)0 * L + k) * HW + at] = (float)(zm[k] + a * zp);
-                upper[((size_t)1 * L + k) * HW + at] = (float)fmax(qm[k] * (0.85 + 0.15 * cosarg[0][j]), 1e-6);
-                upper[((size_t)2 * L + k) * HW + at] = (float)(tm[k] + tp + (p >= 925 ? 0.8 * diurnal[j] : 0));
-                upper[((size_t)3 * L + k) * HW + at] = (float)(um[k] + a * up);
-                upper[((size_t)4 * L + k) * HW + at] = (float)(a * vp);
-            }
-            int k0 = order[0];
-            double z1000 = upper[(size_t)k0 * HW + at], t1000 = upper[((size_t)2 * L + k0) * HW + at];
-            double lsm = consts[at], oro = consts[2 * HW + at];
-            surface[0 * HW + at] = (float)(100000.0 * exp(z1000 / (RD * t1000)));
-            surface[1 * HW + at] = (float)(0.7 * upper[((size_t)3 * L + k0) * HW + at]);
-            surface[2 * HW + at] = (float)(0.7 * upper[((size_t)4 * L + k0) * HW + at]);
-            surface[3 * HW + at] = (float)(t1000 + 1.5 + (1.0 + 3.0 * lsm) * diurnal[j] - 0.0065 * oro);
+            double dn = diurnal[j], z0 = zm[m] + amp[L] * zp[j], t0 = tm[m] + amp_x[L] * zp[j] / RD + bl[L] * dn + ws->dtemp;
+            double u0 = um[m] + amp[L] * up[j], v0 = amp[L] * vp[j], lsm = consts[at], oro = consts[2 * HW + at];
+            surface[0 * HW + at] = (float)(100000.0 * exp(z0 / (RD * (t0 + 0.0065 * z0 / (2 * G0)))));
+            surface[1 * HW + at] = (float)(0.7 * (u0 * ct - v0 * st));
+            surface[2 * HW + at] = (float)(0.7 * (u0 * st + v0 * ct));
+            surface[3 * HW + at] = (float)(t0 - bl[L] * dn + 1.0 + (1.0 + 3.0 * lsm) * dn - 0.0065 * oro);
             if (s->noise > 0)
-                for (int v = 0; v < 4; v++) surface[v * HW + at] += (float)(s->noise * (v == 0 ? 50 : 1) * util_rng_normal(&rng));
+                for (int n = 0; n < 4; n++) surface[n * HW + at] += (float)(s->noise * (n == 0 ? 50 : 1) * util_rng_normal(&rng));
         }
     }
-    free(own);
+done:
+    free(own), free(lat), free(zm), free(tm), free(um), free(trig), free(row);
+    return status;
+}
+
+int synth_state(const synth_spec *s, double time, float *upper, float *surface) {
+    dynamics d;
+    wave_state ws;
+    dynamics_of(&d);
+    truth_waves(&d, time, &ws);
+    return state_with(s, &d, time, &ws, upper, surface);
+}
+
+int synth_forecast_state(const synth_spec *s, double init, double time, float *upper, float *surface) {
+    dynamics d;
+    wave_state ws;
+    synth_spec quiet = *s;
+    quiet.noise = 0; /* a forecast of the noise-free state */
+    dynamics_of(&d);
+    forecast_waves(&d, init, time, &ws);
+    return state_with(&quiet, &d, time, &ws, upper, surface);
 }
 
 /* ---- files ---- */
@@ -162,6 +369,21 @@ static const char *const std_names[9] = {"geopotential", "specific_humidity", "a
                                          "northward_wind", "air_pressure_at_mean_sea_level", "eastward_wind",
                                          "northward_wind", "air_temperature"};
 static const char *const units[9] = {"m**2 s**-2", "kg kg**-1", "K", "m s**-1", "m s**-1", "Pa", "m s**-1", "m s**-1", "K"};
+
+/* What a file holds: the truth, or the numerical forecast from init. */
+typedef struct {
+    const synth_spec *s;
+    dynamics d;
+    int forecast;
+    double init;
+} source;
+
+static int produce(const source *src, double t, float *up, float *sf) {
+    wave_state ws;
+    if (src->forecast) forecast_waves(&src->d, src->init, t, &ws);
+    else truth_waves(&src->d, t, &ws);
+    return state_with(src->s, &src->d, t, &ws, up, sf);
+}
 
 #define NC(call)                                                                                             \
     do {                                                                                                     \
@@ -176,27 +398,31 @@ static int text(int nc, int varid, const char *name, const char *value) {
     return nc_put_att_text(nc, varid, name, strlen(value), value);
 }
 
-/* One file of the upper (pl = 1) or surface variables for times t[0..n). */
-static int write_file(const synth_spec *s, const char *path, int pl, int legacy, const double *t, long n, float *up,
+/* One file of the upper (vars & 1) and/or surface (vars & 2) variables for times t[0..n). */
+static int write_file(const source *src, const char *path, int vars, int legacy, const double *t, long n, float *up,
                       float *sf) {
-    int status = UTIL_OK, nc = -1;
+    const synth_spec *s = src->s;
+    int status = UTIL_OK, nc = -1, pl = vars & 1;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int H = s->H, W = s->W, L = s->nlev, v0 = pl ? 0 : 5, nv = pl ? 5 : 4;
+    int H = s->H, W = s->W, L = s->nlev;
     size_t HW = (size_t)H * W;
     double lo[9], hi[9], scale[9], offset[9];
+    int in[9];
+    for (int v = 0; v < 9; v++) in[v] = v < 5 ? vars & 1 : (vars & 2) != 0;
     short *packed = NULL;
     if (legacy) { /* packing needs each variable's range over the file: a first pass */
         for (int v = 0; v < 9; v++) lo[v] = INFINITY, hi[v] = -INFINITY;
         for (long i = 0; i < n; i++) {
-            synth_state(s, t[i], up, sf);
-            for (int v = v0; v < v0 + nv; v++) {
+            if ((status = produce(src, t[i], up, sf))) return status;
+            for (int v = 0; v < 9; v++) {
+                if (!in[v]) continue;
                 const float *x = v < 5 ? up + (size_t)v * L * HW : sf + (size_t)(v - 5) * HW;
                 size_t cnt = v < 5 ? (size_t)L * HW : HW;
                 for (size_t k = 0; k < cnt; k++) lo[v] = fmin(lo[v], x[k]), hi[v] = fmax(hi[v], x[k]);
             }
         }
-        for (int v = v0; v < v0 + nv; v++) {
+        for (int v = 0; v < 9; v++) {
             scale[v] = (hi[v] - lo[v]) / 65532.0;
             if (!(scale[v] > 0)) scale[v] = 1;
             offset[v] = (hi[v] + lo[v]) / 2;
@@ -204,12 +430,19 @@ static int write_file(const synth_spec *s, const char *path, int pl, int legacy,
         packed = malloc(sizeof(short) * (size_t)L * HW);
         if (!packed) return util_fail(UTIL_ENOMEM, "out of memory");
     }
-    int d_t, d_l = -1, d_y, d_x, v_t, v_l, v_y, v_x, vars[9];
+    int d_t, d_l = -1, d_y, d_x, v_t, v_l, v_y, v_x, v_frt = -1, vars_id[9];
     NC(nc_create(tmp, NC_CLOBBER | (legacy ? NC_64BIT_OFFSET : NC_NETCDF4), &nc));
     NC(nc_def_dim(nc, legacy ? "time" : "valid_time", legacy ? NC_UNLIMITED : (size_t)n, &d_t));
     if (pl) NC(nc_def_dim(nc, legacy ? "level" : "pressure_level", (size_t)L, &d_l));
     NC(nc_def_dim(nc, "latitude", (size_t)H, &d_y));
     NC(nc_def_dim(nc, "longitude", (size_t)W, &d_x));
+    if (src->forecast) { /* the initial time, as the CDS writes it for forecasts */
+        NC(nc_def_var(nc, "forecast_reference_time", legacy ? NC_INT : NC_INT64, 0, NULL, &v_frt));
+        NC(text(nc, v_frt, "long_name", "initial time of forecast"));
+        NC(text(nc, v_frt, "standard_name", "forecast_reference_time"));
+        NC(text(nc, v_frt, "units", legacy ? "hours since 1900-01-01 00:00:00.0" : "seconds since 1970-01-01"));
+        NC(text(nc, v_frt, "calendar", legacy ? "gregorian" : "proleptic_gregorian"));
+    }
     if (legacy) {
         NC(nc_def_var(nc, "longitude", NC_FLOAT, 1, &d_x, &v_x));
         NC(text(nc, v_x, "units", "degrees_east"));
@@ -259,30 +492,46 @@ static int write_file(const synth_spec *s, const char *path, int pl, int legacy,
         }
         NC(nc_redef(nc));
     }
-    for (int v = v0; v < v0 + nv; v++) {
+    for (int v = 0; v < 9; v++) {
+        if (!in[v]) continue;
         const char *name = v < 5 ? io_upper_names[v] : io_surface_names[v - 5];
         int dims4[4] = {d_t, d_l, d_y, d_x}, dims3[3] = {d_t, d_y, d_x};
-        NC(nc_def_var(nc, name, legacy ? NC_SHORT : NC_FLOAT, pl ? 4 : 3, pl ? dims4 : dims3, &vars[v]));
+        NC(nc_def_var(nc, name, legacy ? NC_SHORT : NC_FLOAT, v < 5 ? 4 : 3, v < 5 ? dims4 : dims3, &vars_id[v]));
         if (legacy) {
             short fill = -32767;
-            NC(nc_put_att_double(nc, vars[v], "scale_factor", NC_DOUBLE, 1, &scale[v]));
-            NC(nc_put_att_double(nc, vars[v], "add_offset", NC_DOUBLE, 1, &offset[v]));
-            NC(nc_put_att_short(nc, vars[v], "_FillValue", NC_SHORT, 1, &fill));
-            NC(nc_put_att_short(nc, vars[v], "missing_value", NC_SHORT, 1, &fill));
+            NC(nc_put_att_double(nc, vars_id[v], "scale_factor", NC_DOUBLE, 1, &scale[v]));
+            NC(nc_put_att_double(nc, vars_id[v], "add_offset", NC_DOUBLE, 1, &offset[v]));
+            NC(nc_put_att_short(nc, vars_id[v], "_FillValue", NC_SHORT, 1, &fill));
+            NC(nc_put_att_short(nc, vars_id[v], "missing_value", NC_SHORT, 1, &fill));
         } else {
             size_t chunk4[4] = {1, 1, (size_t)H, (size_t)W}, chunk3[3] = {1, (size_t)H, (size_t)W};
-            NC(nc_def_var_chunking(nc, vars[v], NC_CHUNKED, pl ? chunk4 : chunk3));
-            NC(nc_def_var_deflate(nc, vars[v], 1, 1, 1));
+            NC(nc_def_var_chunking(nc, vars_id[v], NC_CHUNKED, v < 5 ? chunk4 : chunk3));
+            NC(nc_def_var_deflate(nc, vars_id[v], 1, 1, 1));
         }
-        NC(text(nc, vars[v], "units", units[v]));
-        NC(text(nc, vars[v], "long_name", long_names[v]));
-        NC(text(nc, vars[v], "standard_name", std_names[v]));
+        NC(text(nc, vars_id[v], "units", units[v]));
+        NC(text(nc, vars_id[v], "long_name", long_names[v]));
+        NC(text(nc, vars_id[v], "standard_name", std_names[v]));
     }
     NC(text(nc, NC_GLOBAL, "Conventions", "CF-1.6"));
-    NC(text(nc, NC_GLOBAL, "title", "SYNTHETIC reanalysis in ERA5 layout (pangu synth): not observations"));
     NC(text(nc, NC_GLOBAL, "synthetic", "yes"));
-    NC(text(nc, NC_GLOBAL, "history", "pangu synth: zonal-mean climate with seasons, Rossby-Haurwitz waves R=4 and R=6 "
-                                       "at their analytic phase speeds, diurnal cycle, idealised continents"));
+    if (src->forecast) {
+        char init[64], hist[512];
+        util_time_format(src->init, init, sizeof init);
+        snprintf(hist, sizeof hist,
+                 "pangu synth --forecast-from: the synthetic truth at %s evolved by its own dynamics with model error: "
+                 "wave phase speeds of a steering rotation %.0f%% too weak, waves damped with a %.0f-day e-folding time, "
+                 "a temperature drift of %+.2f K per day (z hypsometric with it)",
+                 init, 100 * (1 - NWP_STEER), NWP_DAMP_DAYS, NWP_DRIFT_K_PER_DAY);
+        NC(text(nc, NC_GLOBAL, "title", "SYNTHETIC numerical forecast in ERA5 layout (pangu synth): not a real forecast"));
+        NC(text(nc, NC_GLOBAL, "init_time", init));
+        NC(text(nc, NC_GLOBAL, "history", hist));
+    } else {
+        NC(text(nc, NC_GLOBAL, "title", "SYNTHETIC reanalysis in ERA5 layout (pangu synth): not observations"));
+        NC(text(nc, NC_GLOBAL, "history",
+                "pangu synth: zonal-mean climate with seasons (jets, trades, geopotential in gradient-wind balance, "
+                "temperature hypsometric), Rossby-Haurwitz waves R=4 and R=6 at their analytic phase speeds in their "
+                "steering flow, diurnal cycle, idealised continents"));
+    }
     NC(nc_enddef(nc));
     {
         double *lat = malloc(sizeof(double) * H), *lon = malloc(sizeof(double) * W);
@@ -299,6 +548,15 @@ static int write_file(const synth_spec *s, const char *path, int pl, int legacy,
         free(lat), free(lon);
         NC(rc);
     }
+    if (src->forecast) {
+        if (legacy) {
+            int hours = (int)lround((src->init - IO_EPOCH_1900) / 3600.0);
+            NC(nc_put_var_int(nc, v_frt, &hours));
+        } else {
+            long long secs = (long long)llround(src->init);
+            NC(nc_put_var_longlong(nc, v_frt, &secs));
+        }
+    }
     for (long i = 0; i < n; i++) {
         size_t at = (size_t)i;
         if (legacy) {
@@ -308,16 +566,18 @@ static int write_file(const synth_spec *s, const char *path, int pl, int legacy,
             long long secs = (long long)llround(t[i]);
             NC(nc_put_var1_longlong(nc, v_t, &at, &secs));
         }
-        synth_state(s, t[i], up, sf);
-        for (int v = v0; v < v0 + nv; v++) {
+        if ((status = produce(src, t[i], up, sf))) goto done;
+        for (int v = 0; v < 9; v++) {
+            if (!in[v]) continue;
             const float *x = v < 5 ? up + (size_t)v * L * HW : sf + (size_t)(v - 5) * HW;
             size_t cnt = v < 5 ? (size_t)L * HW : HW;
-            size_t start[4] = {at, 0, 0, 0}, count4[4] = {1, (size_t)L, (size_t)H, (size_t)W}, count3[3] = {1, (size_t)H, (size_t)W};
+            size_t start4[4] = {at, 0, 0, 0}, count4[4] = {1, (size_t)L, (size_t)H, (size_t)W};
+            size_t start3[3] = {at, 0, 0}, count3[3] = {1, (size_t)H, (size_t)W};
             if (legacy) {
                 for (size_t k = 0; k < cnt; k++) packed[k] = (short)lrint((x[k] - offset[v]) / scale[v]);
-                NC(nc_put_vara_short(nc, vars[v], start, pl ? count4 : count3, packed));
+                NC(nc_put_vara_short(nc, vars_id[v], v < 5 ? start4 : start3, v < 5 ? count4 : count3, packed));
             } else
-                NC(nc_put_vara_float(nc, vars[v], start, pl ? count4 : count3, x));
+                NC(nc_put_vara_float(nc, vars_id[v], v < 5 ? start4 : start3, v < 5 ? count4 : count3, x));
         }
     }
     int closing = nc;
@@ -383,29 +643,41 @@ done:
     return status;
 }
 
-int synth_write(const synth_spec *s, const char *dir, const char *format, double start, long hours, int step_hours) {
-    int legacy = !strcmp(format, "legacy"), status = UTIL_OK;
-    char path[4096];
-    if (!legacy && strcmp(format, "cds2024") != 0)
+/* The checks and buffers both writers share. */
+static int prepare(const synth_spec *s, const char *dir, const char *format, long hours, int step_hours, synth_spec *own,
+                   int *legacy, float **up, float **sf) {
+    *legacy = !strcmp(format, "legacy"), *up = NULL, *sf = NULL, own->constants = NULL;
+    if (!*legacy && strcmp(format, "cds2024") != 0)
         return util_fail(UTIL_EINVAL, "format '%s': expected legacy or cds2024", format);
     if (hours < 1 || step_hours < 1) return util_fail(UTIL_EINVAL, "hours and step must be positive");
+    if (s->W > 4096 || s->nlev < 1 || s->nlev > 64)
+        return util_fail(UTIL_EINVAL, "synth: at most 4096 longitudes and 1 to 64 levels");
     if (access(dir, W_OK) != 0) return util_fail(UTIL_EIO, "%s: directory missing or not writable", dir);
     size_t HW = (size_t)s->H * s->W;
+    *own = *s;
+    own->constants = malloc(sizeof(float) * 3 * HW);
+    *up = malloc(sizeof(float) * 5 * s->nlev * HW), *sf = malloc(sizeof(float) * 4 * HW);
+    if (!own->constants || !*up || !*sf) return util_fail(UTIL_ENOMEM, "out of memory");
+    synth_constants(s, own->constants);
+    return UTIL_OK;
+}
+
+int synth_write(const synth_spec *s, const char *dir, const char *format, double start, long hours, int step_hours) {
+    int legacy, status;
+    char path[4096];
+    synth_spec prepared;
+    float *up, *sf;
     long n = hours / step_hours + 1;
-    if (s->W > 4096) return util_fail(UTIL_EINVAL, "synth: at most 4096 longitudes");
-    synth_spec prepared = *s;
-    prepared.constants = malloc(sizeof(float) * 3 * HW);
-    if (!prepared.constants) return util_fail(UTIL_ENOMEM, "out of memory");
-    synth_constants(s, prepared.constants);
-    s = &prepared;
-    double *t = malloc(sizeof(double) * n);
-    float *up = malloc(sizeof(float) * 5 * s->nlev * HW), *sf = malloc(sizeof(float) * 4 * HW);
-    if (!t || !up || !sf) {
-        free(t), free(up), free(sf);
-        return util_fail(UTIL_ENOMEM, "out of memory");
+    double *t = NULL;
+    if ((status = prepare(s, dir, format, hours, step_hours, &prepared, &legacy, &up, &sf))) goto done;
+    source src = {.s = &prepared};
+    dynamics_of(&src.d);
+    if (!(t = malloc(sizeof(double) * n))) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
     }
     snprintf(path, sizeof path, "%s/invariant.nc", dir);
-    if ((status = write_invariant(s, path))) goto done;
+    if ((status = write_invariant(&prepared, path))) goto done;
     double t0 = util_now();
     long first = 0, files = 0;
     while (first < n && !status) {
@@ -420,7 +692,7 @@ int synth_write(const synth_spec *s, const char *dir, const char *format, double
         }
         for (int pl = 1; pl >= 0 && !status; pl--) {
             snprintf(path, sizeof path, "%s/era5_%s_%04d%02d.nc", dir, pl ? "pl" : "sfc", y, mo);
-            status = write_file(s, path, pl, legacy, t, last - first, up, sf);
+            status = write_file(&src, path, pl ? 1 : 2, legacy, t, last - first, up, sf);
             files++;
         }
         fprintf(stderr, "\rpangu synth: %04d-%02d written, %ld files, %.0f times/s   ", y, mo, files,
@@ -428,6 +700,31 @@ int synth_write(const synth_spec *s, const char *dir, const char *format, double
         first = last;
     }
     fprintf(stderr, "\n");
+done:
+    free(t), free(up), free(sf);
+    free(prepared.constants);
+    return status;
+}
+
+int synth_write_forecast(const synth_spec *s, const char *dir, const char *format, double init, long hours, int step_hours) {
+    int legacy, status, y, mo, d, h, mi, sec;
+    char path[4096];
+    synth_spec prepared;
+    float *up, *sf;
+    long n = hours / step_hours + 1;
+    double *t = NULL;
+    if ((status = prepare(s, dir, format, hours, step_hours, &prepared, &legacy, &up, &sf))) goto done;
+    prepared.noise = 0; /* a forecast of the noise-free state */
+    source src = {.s = &prepared, .forecast = 1, .init = init};
+    dynamics_of(&src.d);
+    if (!(t = malloc(sizeof(double) * n))) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (long i = 0; i < n; i++) t[i] = init + i * step_hours * 3600.0;
+    util_time_fields(init, &y, &mo, &d, &h, &mi, &sec);
+    snprintf(path, sizeof path, "%s/nwp_%04d%02d%02d%02d.nc", dir, y, mo, d, h);
+    status = write_file(&src, path, 3, legacy, t, n, up, sf);
 done:
     free(t), free(up), free(sf);
     free(prepared.constants);

@@ -1,9 +1,19 @@
 /* synth: a synthetic reanalysis with a plausible climate and learnable
- * dynamics, for tests, the demo and benchmarks. Zonal-mean temperature,
- * humidity and jets with a seasonal cycle; two Rossby-Haurwitz waves
- * (wavenumbers 4 and 6) moving at their analytic angular velocities,
- * consistent across z, u, v and t; a diurnal cycle in t2m; msl from the
- * 1000 hPa geopotential; idealised continents and mountains. */
+ * dynamics, for tests, the demo and benchmarks, and synthetic numerical
+ * forecasts of it as a baseline.
+ *
+ * Climate: a zonal-mean wind with seasons (subtropical/midlatitude jets
+ * near 200-250 hPa, surface trades, midlatitude surface westerlies, weak
+ * tropical easterlies, stratospheric winter westerlies and summer
+ * easterlies); the zonal-mean geopotential in gradient-wind balance with
+ * it, the temperature hypsometric from that geopotential (so thermal wind
+ * holds), humidity from a relative-humidity profile. Dynamics: two
+ * Rossby-Haurwitz waves (wavenumbers 4 and 6) at their analytic angular
+ * velocities in the solid-body part of the flow they ride on, their
+ * geopotential balanced and their temperature hypsometric; a diurnal cycle;
+ * msl, 10 m winds and t2m from the 1000 hPa state; idealised continents
+ * and mountains. Every field is an analytic function of latitude, pressure
+ * and time, so a level's values do not depend on which levels are asked. */
 #ifndef PANGU_SYNTH_H
 #define PANGU_SYNTH_H
 
@@ -17,8 +27,14 @@ typedef struct {
 
 /* The state at `time` (seconds since 1970): upper (5, L, H, W) z q t u v,
  * surface (4, H, W) msl u10 v10 t2m, on latitudes 90..-90 and longitudes
- * 0..360-360/W (W <= 4096). Pure and fast. */
-void synth_state(const synth_spec *s, double time, float *upper, float *surface);
+ * 0..360-360/W (W <= 4096, at most 64 levels). Pure and fast; 0 or a UTIL_ code. */
+int synth_state(const synth_spec *s, double time, float *upper, float *surface);
+/* A synthetic numerical forecast from `init` valid at `time` >= init: the
+ * state at init evolved by the same dynamics with model error (wave phase
+ * speeds from a steering rotation 10% too weak, waves damped with a
+ * 15-day e-folding time, a temperature drift of -0.05 K per day with z consistent).
+ * Equals synth_state at the initial time. */
+int synth_forecast_state(const synth_spec *s, double init, double time, float *upper, float *surface);
 /* Constants (3, H, W): land-sea mask (0..1), soil type (0 sea, 1..7),
  * orography (m). */
 void synth_constants(const synth_spec *s, float *constants);
@@ -28,5 +44,10 @@ void synth_constants(const synth_spec *s, float *constants);
  * floats); one pressure-level and one single-level file per month
  * (era5_pl_YYYYMM.nc, era5_sfc_YYYYMM.nc) plus invariant.nc. */
 int synth_write(const synth_spec *s, const char *dir, const char *format, double start, long hours, int step_hours);
+/* Write the numerical forecast from `init` (leads 0..hours every
+ * step_hours) as DIR/nwp_YYYYMMDDHH.nc in the same layouts, pressure-level
+ * and surface variables in one file, with a scalar forecast_reference_time
+ * variable and an init_time attribute (what pangu eval reads). */
+int synth_write_forecast(const synth_spec *s, const char *dir, const char *format, double init, long hours, int step_hours);
 
 #endif

@@ -809,6 +809,33 @@ static void test_npy_inputs(void) {
     CU_ASSERT(fails_with(io_state_read(&st, &pt, 1, 0, H_, W_, levels13, L_), UTIL_EFORMAT, pt, "truncated", NULL));
 }
 
+/* Calendar times: the accepted forms, leap years, and impossible dates
+ * refused instead of rolled over into the next month. */
+static void test_time_parse(void) {
+    double t = NAN;
+    CU_ASSERT(parse_time("1970-01-01") == 0);
+    CU_ASSERT(parse_time("2020-01-31T06") == 1580450400.0);
+    CU_ASSERT(parse_time("2020-01-31T06:30") == 1580452200.0);
+    CU_ASSERT(parse_time("2020-01-31 06:30:00") == 1580452200.0);
+    CU_ASSERT(parse_time("2020-01-31T06:30:00Z") == 1580452200.0);
+    CU_ASSERT(parse_time("2020-02-29T00") == parse_time("2020-03-01T00") - 86400.0); /* a leap year */
+    CU_ASSERT(parse_time("2000-02-29") == parse_time("2000-03-01") - 86400.0);       /* divisible by 400 */
+    CU_ASSERT(parse_time("2019-12-31T24") == parse_time("2020-01-01T00"));
+    CU_ASSERT(parse_time("2019-04-30") == parse_time("2019-05-01") - 86400.0);
+    static const char *const bad[] = {"2019-02-30", "2019-02-29", "1900-02-29", "2100-02-29", "2019-04-31",
+                                      "2019-06-31", "2019-09-31", "2019-11-31", "2019-01-32", "2019-13-01",
+                                      "2019-00-10", "2019-01-00", "2019-01-01T25", "2019-01-01T24:30",
+                                      "2019-01-01T12:60", "2019-01-01x", "20190101"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t = 123;
+        int status = util_time_parse(bad[i], &t);
+        if (status == 0) fprintf(stderr, "\n  accepted '%s'\n", bad[i]);
+        CU_ASSERT(fails_with(status, UTIL_EINVAL, bad[i], NULL, NULL));
+        CU_ASSERT(t == 123); /* untouched */
+    }
+    CU_ASSERT(fails_with(util_time_parse("2019-02-30", &t), UTIL_EINVAL, "2019-02 has 28 days", NULL, NULL));
+}
+
 static void test_npy_parse(void) {
     unsigned char buf[256];
     io_npy_header h;
@@ -1257,6 +1284,7 @@ int tests_register_io(void) {
         {"ERA5 mixed with ERA5T (expver), packed", test_era5_expver},
         {"Pangu-Weather .npy inputs", test_npy_inputs},
         {".npy header parser", test_npy_parse},
+        {"time parsing: forms, leap years, impossible dates refused", test_time_parse},
         {"HDF5 as h5py writes it", test_h5py},
         {"bad input: missing variable or level", test_missing_variable},
         {"bad input: time not in the files", test_missing_time},

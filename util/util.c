@@ -161,8 +161,14 @@ int util_time_parse(const char *text, double *seconds) {
     }
     (void)sep;
     if (*p == 'Z') p++;
-    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 24 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+    /* days in the month (proleptic Gregorian): 2019-02-30 is refused, not read as March 2 */
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (*p || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 24 || (h == 24 && (mi || sec)) || mi < 0 || mi > 59 || sec < 0 ||
+        sec > 60)
         return util_fail(UTIL_EINVAL, "time '%s': expected YYYY-MM-DD[THH[:MM[:SS]]]", text);
+    if (d > mdays[mo - 1] + (mo == 2 && leap))
+        return util_fail(UTIL_EINVAL, "time '%s': %04d-%02d has %d days", text, y, mo, mdays[mo - 1] + (mo == 2 && leap));
     *seconds = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400.0 + h * 3600.0 + mi * 60.0 + sec;
     return UTIL_OK;
 }
