@@ -79,9 +79,9 @@ ubsan: deps
 bench: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/sgemm-bench
 	tests/bench.sh $(BIN)/pangu $(BIN)/sgemm-bench
-$(BIN)/sgemm-bench: tests/sgemm_bench.c
+$(BIN)/sgemm-bench: tests/sgemm_bench.c $(BUILD)/libpangu.a
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The main job: hierarchical and iterated-1h forecasts of the shipped demo
 # models on held-out synthetic data, verified with baselines (out/demo/).

@@ -24,6 +24,7 @@ static const cfg_key schema[] = {
     {"input", "input", NULL, "initial-condition files (comma or space separated, shell globs allowed)"},
     {"forecast", "init", NULL, "initial times: a list (2020-01-01T00,2020-01-01T12) or START/END/STEP_HOURS"},
     {"forecast", "leads", "6-168/6", "lead hours: list and ranges START-END/STEP"},
+    {"forecast", "precision", "fp32", "GEMM precision: fp32, or bf16 (BF16 weights and activations, FP32 accumulation; needs AVX512_BF16)"},
     {"output", "output", "fc_{init:%Y%m%d%H}.nc", "output path; {init:FORMAT} takes %Y %m %d %H %M of the initial time"},
     {"output", "variables", "all", "variables to write (z,q,t,u,v,msl,u10,v10,t2m) or all"},
     {"output", "levels", "all", "pressure levels to write (hPa) or all"},
@@ -224,6 +225,9 @@ int cli_forecast(int argc, char **argv) {
         status = util_fail(UTIL_EINVAL, "%d members need perturb = perlin (members would be identical)", members);
         goto done;
     }
+    int precision;
+    if ((status = model_precision_parse(cfg_get(&c, "precision"), &precision))) goto done;
+    if ((status = model_precision_check(precision))) goto done; /* before loading any model */
     /* Load only the models the plan calls. */
     for (int i = 0; i < nmodels; i++) {
         int used = 0;
@@ -239,6 +243,7 @@ int cli_forecast(int argc, char **argv) {
             models[i] = NULL;
             goto done;
         }
+        if ((status = model_set_precision(models[i], precision))) goto done;
     }
     if ((status = check_models(models, model_leads, nmodels, model_paths))) goto done;
     const model *ref = NULL;
@@ -304,7 +309,7 @@ int cli_forecast(int argc, char **argv) {
         size_t o = strlen("pangu-c hierarchical forecast (models:");
         for (int i = 0; i < nmodels && o + 8 < sizeof source; i++)
             o += (size_t)snprintf(source + o, sizeof source - o, " %dh", model_leads[i]);
-        snprintf(source + o, sizeof source - o, ")");
+        snprintf(source + o, sizeof source - o, precision == MODEL_FP32 ? ")" : "; %s GEMMs)", model_precision_name(precision));
     }
     spec.source = source;
     /* Each lead is written on a background thread while the next model

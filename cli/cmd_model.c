@@ -14,7 +14,7 @@
 
 int cli_step(int argc, char **argv) {
     const char *model_path = NULL, *output = NULL, *inputs[16];
-    int ninputs = 0, status = UTIL_OK;
+    int ninputs = 0, status = UTIL_OK, precision = MODEL_FP32;
     double time = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -26,6 +26,9 @@ int cli_step(int argc, char **argv) {
             inputs[ninputs++] = v;
         } else if (strcmp(a, "--time") == 0) {
             if ((status = util_time_parse(v, &time))) return cli_error("step", status);
+        } else if (strcmp(a, "--precision") == 0) {
+            if ((status = model_precision_parse(v, &precision)) || (status = model_precision_check(precision)))
+                return cli_error("step", status);
         } else return fprintf(stderr, "pangu step: unknown option '%s'\n", a), 2;
         i++;
     }
@@ -37,6 +40,7 @@ int cli_step(int argc, char **argv) {
     double t0 = util_now();
     if ((status = model_load(&m, model_path))) return cli_error("step", status);
     const model_config *c = &m.cfg;
+    if ((status = model_set_precision(&m, precision))) goto done;
     if ((status = io_series_open(&series, inputs, ninputs))) goto done;
     if (isnan(time) && io_series_ntimes(series) == 0) {
         status = util_fail(UTIL_EINVAL, "%s has no time coordinate: give the valid time with --time", inputs[0]);
@@ -51,13 +55,14 @@ int cli_step(int argc, char **argv) {
     if ((status = model_step(&m, out.upper, out.surface, in.upper, in.surface))) goto done;
     double t2 = util_now();
     char source[256];
-    snprintf(source, sizeof source, "pangu-c %d h step of %s", c->lead_hours, model_path);
+    snprintf(source, sizeof source, "pangu-c %d h step of %s%s", c->lead_hours, model_path,
+             precision == MODEL_FP32 ? "" : " (bf16 GEMMs)");
     if ((status = io_state_write(output, &out, source))) goto done;
     double flops = model_flops_per_step(c);
-    fprintf(stderr, "pangu step: %d x %d grid, lead %d h: read %.2f s, step %.2f s (%.1f GFLOP/s, %d threads), "
+    fprintf(stderr, "pangu step: %d x %d grid, lead %d h, %s: read %.2f s, step %.2f s (%.1f GFLOP/s, %d threads), "
                     "peak RSS %.0f MB\n",
-            c->H, c->W, c->lead_hours, t1 - t0, t2 - t1, flops / (t2 - t1) / 1e9, omp_get_max_threads(),
-            util_peak_rss_kb() / 1024.0);
+            c->H, c->W, c->lead_hours, model_precision_name(precision), t1 - t0, t2 - t1, flops / (t2 - t1) / 1e9,
+            omp_get_max_threads(), util_peak_rss_kb() / 1024.0);
 done:
     io_series_close(series);
     io_state_free(&in);

@@ -207,6 +207,7 @@ int model_create(model *m, const model_config *cfg) {
 }
 
 void model_free(model *m) {
+    model_bf16_release(m);
     free(m->params);
     free(m->tensors);
     free(m->bias_index);

@@ -5,6 +5,7 @@
 #define PANGU_MODEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define MODEL_NUPPER 5      /* z q t u v */
 #define MODEL_NSURFACE 4    /* msl u10 v10 t2m */
@@ -38,6 +39,16 @@ int model_config_derive(model_config *c);
 /* Named presets: "tiny", "small", "full" (as in pangu_ref.py). */
 int model_config_preset(model_config *c, const char *name);
 
+/* A weight matrix W (n, k) of y = x W^T packed for the BF16 kernel
+ * (model/bf16.c): panels of MODEL_BF16_PANEL output columns, each holding
+ * per input pair (2q, 2q+1) one 32-bit word per column, bf16(W[j][2q]) in the
+ * low half and bf16(W[j][2q+1]) in the high half; zeros past n and k. */
+#define MODEL_BF16_PANEL 32
+typedef struct {
+    int n, k, kp, panels; /* kp = ceil(k / 2) pairs */
+    uint32_t *data;       /* panels * kp * MODEL_BF16_PANEL words, 64-byte aligned */
+} model_bf16_matrix;
+
 /* One Earth-specific block's parameters (pointers into the block). */
 typedef struct {
     float *norm1_w, *norm1_b;   /* (C) */
@@ -47,6 +58,9 @@ typedef struct {
     float *proj_w, *proj_b;     /* (C, C), (C) */
     float *fc1_w, *fc1_b;       /* (4C, C), (4C) */
     float *fc2_w, *fc2_b;       /* (C, 4C), (C) */
+    /* BF16 copies of the four matrices, NULL in FP32 (model_set_precision) */
+    const model_bf16_matrix *qkv_h, *proj_h, *fc1_h, *fc2_h;
+    int bf16_attention; /* BF16 path: q k^T and p v in BF16 too */
 } model_block;
 
 /* One named tensor of the model file. */
@@ -80,6 +94,13 @@ typedef struct {
     float *upper_mean, *upper_std;      /* (5, L) */
     float *surface_mean, *surface_std;  /* (4) */
     int *bias_index;                    /* (N*N) into the bias table rows */
+    /* precision of the GEMMs in model_step: MODEL_FP32 (default) or
+     * MODEL_BF16, whose packed weights follow (NULL in FP32) */
+    int precision;
+    model_bf16_matrix *bf16;
+    int nbf16;
+    const model_bf16_matrix *embed_h, *embed_sh, *down_h, *up1_h, *up2_h;
+    const model_bf16_matrix *rec_h[2], *rec_sh[2]; /* patch recovery: the skip's rows, then x's */
 } model;
 
 /* Window types (rows of windows) of a layer on a token grid of Z x Hl. */
@@ -217,5 +238,57 @@ void model_upsample_forward(float *out, const model *m, const float *in, float *
  * (Z, Ht, Wt, C) and layer-4 output x (Z, Ht, Wt, C), concatenated [skip, x]. */
 void model_patch_recovery_forward(float *upper, float *surface, const model *m, const float *skip,
                                   const float *x, float *scratch, size_t scratch_stride);
+
+/* ---- reduced precision (model/bf16.c) ----
+ * `--precision bf16`: every linear layer (qkv, proj, fc1, fc2, patch
+ * embedding, down- and up-sampling, patch recovery) multiplies bf16 weights
+ * (packed once by model_set_precision) by activations rounded to bf16 as they
+ * enter the GEMM, accumulating in FP32 with AVX512_BF16; everything else is
+ * FP32. Rounding: nearest, ties to even, denormals to signed zero, NaN quiet
+ * (as VCVTNE2PS2BF16). */
+enum { MODEL_FP32 = 0, MODEL_BF16 = 1 };
+/* 1 when the CPU (and OS) run AVX512_BF16, and PANGU_NO_BF16 is unset or 0. */
+int model_bf16_available(void);
+/* "fp32" or "bf16" -> MODEL_FP32 / MODEL_BF16; UTIL_EINVAL otherwise. */
+int model_precision_parse(const char *text, int *precision);
+const char *model_precision_name(int precision);
+/* UTIL_OK when this CPU runs `precision`; for bf16 without AVX512_BF16,
+ * UTIL_EINVAL with a message saying so. */
+int model_precision_check(int precision);
+/* Pack (MODEL_BF16) or drop (MODEL_FP32) the bf16 weights; UTIL_EINVAL with
+ * a clear message for bf16 on a CPU without AVX512_BF16. Inference only:
+ * repack after changing the parameters; model_grad refuses a BF16 model. */
+int model_set_precision(model *m, int precision);
+void model_bf16_release(model *m); /* back to FP32, packed weights freed (model_free calls it) */
+
+uint16_t model_bf16_round(float x); /* scalar twin of the hardware rounding */
+float model_bf16_float(uint16_t h);
+void model_bf16_convert(uint16_t *dst, const float *src, size_t n);     /* AVX512_BF16 */
+void model_bf16_convert_ref(uint16_t *dst, const float *src, size_t n); /* scalar twin */
+/* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data. */
+size_t model_bf16_packed_words(int n, int k);
+void model_bf16_pack_into(uint32_t *dst, const float *w, int n, int k, size_t sn, size_t sk);
+int model_bf16_pack(model_bf16_matrix *p, const float *w, int n, int k, size_t sn, size_t sk);
+void model_bf16_matrix_free(model_bf16_matrix *p);
+/* out (rows, n; row stride ldo) = [out if accumulate] + [b] + bf16(in) bf16(W)^T
+ * with in (rows, k; row stride ldi), FP32 accumulation. Single-threaded,
+ * no allocation; needs model_bf16_available(). */
+void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
+                               const float *b, int rows, int accumulate);
+/* The FP32 elementwise kernels of the BF16 path, AVX-512 (twins:
+ * model_gelu_forward, the softmax in model_window_attention). */
+void model_gelu_forward_avx512(float *out, const float *in, size_t n);
+/* model_window_attention for the BF16 path: AVX-512 softmax; q k^T and p v
+ * in BF16 (q, k, p, v rounded, FP32 accumulation) when bf16_gemms, else SGEMM.
+ * packs: model_bf16_attention_words(N, C / heads) words of scratch. */
+size_t model_bf16_attention_words(int N, int d);
+void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                                 int C, int heads, float *scores, uint32_t *packs, int bf16_gemms);
+/* Scalar twin of model_bf16_window_attention with bf16_gemms (scores: N*N floats). */
+void model_bf16_window_attention_ref(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                                     int C, int heads, float *scores);
+/* The plain scalar twin: the same sum in k order from the float W. */
+void model_bf16_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
+                           const float *b, int rows, int k, int n, int accumulate);
 
 #endif

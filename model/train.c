@@ -333,6 +333,9 @@ static size_t block_cache_floats(const model_config *c, int nt) {
 int model_grad(const model *m, float *grad, double *loss_out, const float *upper_in, const float *surface_in,
                const float *upper_tgt, const float *surface_tgt, const float *drop, float surface_weight) {
     const model_config *c = &m->cfg;
+    if (m->precision != MODEL_FP32)
+        return util_fail(UTIL_EINVAL, "gradients are computed in FP32 only (the model is set to %s)",
+                         model_precision_name(m->precision));
     int nt = omp_get_max_threads(), C = c->dim;
     int pz = c->patch[0], ph = c->patch[1], pw = c->patch[2], L = c->nlev, H = c->H, W = c->W;
     size_t T1 = (size_t)c->Z * c->Ht * c->Wt, T2 = (size_t)c->Z * c->H2 * c->W2, HW = (size_t)H * W;

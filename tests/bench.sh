@@ -1,7 +1,8 @@
 #!/bin/bash
 # make bench: one table, measured in this run, of step time, GFLOP/s, share of
-# the OpenBLAS SGEMM rate and peak memory, for pangu-c and (when installed)
-# the PyTorch reference, on the same grids, inputs and threads.
+# the OpenBLAS SGEMM rate and peak memory, for pangu-c in FP32 and in BF16
+# (`--precision bf16`, where the CPU has AVX512_BF16) and (when installed) the
+# PyTorch reference, on the same grids, inputs and threads.
 #
 #   tests/bench.sh [bin/pangu] [bin/sgemm-bench]
 #
@@ -11,14 +12,17 @@
 #   BENCH_THREADS=N  threads for everything (default 2)
 #   BENCH_TRAIN=1    also training samples/s and forecast-job overhead (slow;
 #                    default 0)
+#   BENCH_BF16=0     skip the BF16 rows (default 1: run them if the CPU has
+#                    AVX512_BF16)
 #
 # Grids: 181 x 384 and 721 x 1440, both with the full architecture (C = 192,
 # depths 2,6,6,2, heads 6,12,12,6, window 2,6,12).  Each step is run once,
 # cold (no warm-up), as a separate process.
 #   step s      the model time pangu step prints ("step X s", reading and
 #               writing excluded); for PyTorch one forward under no_grad
-#   GFLOP/s     FLOPs per step from `pangu info` / step s (the same count for both)
+#   GFLOP/s     FLOPs per step from `pangu info` / step s (the same count for all)
 #   share       GFLOP/s / the best OpenBLAS SGEMM rate on the model's shapes
+#               (FP32 SGEMM for every row, BF16 too: it can pass 100%)
 #   peak RSS    of the whole process: /usr/bin/time (pangu's own report if
 #               /usr/bin/time is missing); getrusage for PyTorch
 # CPU use of every run is printed too: well under THREADS x 100% means other
@@ -45,6 +49,9 @@ echo "== OpenBLAS SGEMM, $threads threads"
 "$sgemm" "$threads" | tee sgemm.txt
 rate=$(awk '/^sgemm median/ {print $6}' sgemm.txt)
 rate_med=$(awk '/^sgemm median/ {print $3}' sgemm.txt)
+bf_rate=$(awk '/^bf16 median/ {print $6}' sgemm.txt)
+bf_med=$(awk '/^bf16 median/ {print $3}' sgemm.txt)
+sb_line=$(grep -E '^sbgemm(:| median)' sgemm.txt | tail -1)
 [ -n "$rate" ] || { echo "bench: sgemm-bench gave no rate" >&2; exit 1; }
 
 # 2. PyTorch available?
@@ -82,7 +89,7 @@ for g in $grids; do
   "$pangu" info "m_$tag.h5" | grep -E 'token grid|parameters|FLOPs|work memory'
   # the input state
   inputs=()
-  rm -f "x_$tag.nc" "y_$tag.nc"
+  rm -f "x_$tag.nc" "y_$tag.nc" "y_${tag}_bf16.nc"
   if [ $have_torch = 1 ]; then
     echo "input: pangu_ref.py state"
     if /usr/bin/python3 "$ref/pangu_ref.py" state --model "m_$tag.h5" --out "x_$tag.nc" --seed 1; then
@@ -98,34 +105,48 @@ for g in $grids; do
       cat "synth_$tag.txt"; notes+=("$gname: no input state could be made, skipped"); continue
     fi
   fi
-  # pangu-c step
-  echo "pangu step, $threads threads ($gflop GFLOP)"
-  timer=()
-  [ $have_time = 1 ] && timer=(/usr/bin/time -v -o "time_$tag.txt")
-  "${timer[@]}" "$pangu" step --model "m_$tag.h5" "${inputs[@]}" --output "y_$tag.nc" 2>"step_$tag.txt"
-  rc=$?
-  grep -v '^$' "step_$tag.txt"
-  secs=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_$tag.txt" | tail -1)
-  if [ $rc != 0 ] || [ -z "$secs" ]; then
-    rows+=("| $gname | pangu-c | failed (exit $rc, see out/bench/step_$tag.txt) | | | |")
-    continue
-  fi
-  if [ $have_time = 1 ]; then
-    rss=$(awk -F: '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "time_$tag.txt")
-    wall=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "time_$tag.txt")
-    cpu=$(awk -F': ' '/Percent of CPU/ {print $2}' "time_$tag.txt")
-    echo "/usr/bin/time: wall $wall, CPU $cpu (init, read, step, write), peak RSS $rss MB"
-    cpus+=("pangu-c $gname $cpu")
-  else
-    rss=$(sed -n 's/.*peak RSS \([0-9]*\) MB.*/\1/p' "step_$tag.txt" | tail -1)
-  fi
-  gfs=$(awk -v f="$gflop" -v s="$secs" 'BEGIN {printf "%.1f", f / s}')
-  share=$(awk -v x="$gfs" -v r="$rate" 'BEGIN {printf "%.0f%%", 100 * x / r}')
-  rows+=("| $gname | pangu-c FP32 | $secs | $gfs | $share | $rss |")
+  # pangu-c step, FP32 then BF16
+  secs="" bsecs=""
+  for prec in fp32 bf16; do
+    PREC=$(echo $prec | tr a-z A-Z)
+    sfx=$tag; [ $prec = bf16 ] && sfx=${tag}_bf16
+    if [ $prec = bf16 ] && [ "${BENCH_BF16:-1}" != 1 ]; then notes+=("$gname: BF16 skipped (BENCH_BF16=0)"); continue; fi
+    echo "pangu step --precision $prec, $threads threads ($gflop GFLOP)"
+    timer=()
+    [ $have_time = 1 ] && timer=(/usr/bin/time -v -o "time_$sfx.txt")
+    "${timer[@]}" "$pangu" step --precision $prec --model "m_$tag.h5" "${inputs[@]}" --output "y_$sfx.nc" 2>"step_$sfx.txt"
+    rc=$?
+    grep -v '^$' "step_$sfx.txt"
+    psecs=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_$sfx.txt" | tail -1)
+    if [ $prec = bf16 ] && [ $rc = 2 ] && grep -q "AVX512_BF16" "step_$sfx.txt"; then
+      notes+=("$gname: BF16 not run: this CPU has no AVX512_BF16"); continue
+    fi
+    if [ $rc != 0 ] || [ -z "$psecs" ]; then
+      rows+=("| $gname | pangu-c $PREC | failed (exit $rc, see out/bench/step_$sfx.txt) | | | |")
+      continue
+    fi
+    if [ $have_time = 1 ]; then
+      rss=$(awk -F: '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "time_$sfx.txt")
+      wall=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "time_$sfx.txt")
+      cpu=$(awk -F': ' '/Percent of CPU/ {print $2}' "time_$sfx.txt")
+      echo "/usr/bin/time: wall $wall, CPU $cpu (init, read, step, write), peak RSS $rss MB"
+      cpus+=("pangu-c $PREC $gname $cpu")
+    else
+      rss=$(sed -n 's/.*peak RSS \([0-9]*\) MB.*/\1/p' "step_$sfx.txt" | tail -1)
+    fi
+    gfs=$(awk -v f="$gflop" -v s="$psecs" 'BEGIN {printf "%.1f", f / s}')
+    share=$(awk -v x="$gfs" -v r="$rate" 'BEGIN {printf "%.0f%%", 100 * x / r}')
+    rows+=("| $gname | pangu-c $PREC | $psecs | $gfs | $share | $rss |")
+    if [ $prec = fp32 ]; then secs=$psecs; else
+      bsecs=$psecs
+      [ -n "$secs" ] && ratios+=("$gname: pangu-c FP32 / BF16 step time = $(awk -v a="$secs" -v b="$psecs" 'BEGIN {printf "%.2f", a / b}')x")
+    fi
+  done
+  [ -n "$secs" ] || continue
   # PyTorch reference forward
   if [ $have_torch = 1 ] && [ -s "x_$tag.nc" ]; then
     echo "PyTorch $torch_ver reference forward, $threads threads"
-    /usr/bin/python3 - "$ref" "m_$tag.h5" "x_$tag.nc" "y_$tag.nc" "$threads" <<'PY' >"torch_$tag.txt" 2>&1
+    /usr/bin/python3 - "$ref" "m_$tag.h5" "x_$tag.nc" "y_$tag.nc" "$threads" "y_${tag}_bf16.nc" <<'PY' >"torch_$tag.txt" 2>&1
 import os, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 import torch
@@ -146,13 +167,18 @@ rss = r2.ru_maxrss / 1024  # kB on Linux
 cpu = (r2.ru_utime + r2.ru_stime - r1.ru_utime - r1.ru_stime) / (t2 - t1)
 print(f"torch load {t1 - t0:.2f} s, step {t2 - t1:.2f} s, peak RSS {rss:.0f} MB, "
       f"{torch.get_num_threads()} threads, CPU {100 * cpu:.0f}%", flush=True)
-# agreement with pangu-c's output (after the RSS reading: not counted)
-if os.path.exists(sys.argv[4]):
+# agreement with pangu-c's outputs (after the RSS reading: not counted)
+for path, label in ((sys.argv[4], "pangu"), (sys.argv[6], "pangu BF16")):
+    if not os.path.exists(path):
+        continue
     try:
-        pu, ps, _ = P.read_state(sys.argv[4])
-        du = ((out_up - torch.from_numpy(pu)).abs() / m.upper_std[:, :, None, None]).max().item()
-        ds = ((out_sf - torch.from_numpy(ps)).abs() / m.surface_std[:, None, None]).max().item()
-        print(f"max |torch - pangu| / std: upper {du:.2e}, surface {ds:.2e}")
+        pu, ps, _ = P.read_state(path)
+        eu = (out_up - torch.from_numpy(pu)).abs() / m.upper_std[:, :, None, None]
+        es = (out_sf - torch.from_numpy(ps)).abs() / m.surface_std[:, None, None]
+        du, ds = eu.max().item(), es.max().item()
+        # RMS over each field (one variable at one level), the worst field
+        rms = max(eu.pow(2).mean(dim=(2, 3)).sqrt().max().item(), es.pow(2).mean(dim=(1, 2)).sqrt().max().item())
+        print(f"max |torch - {label}| / std: upper {du:.2e}, surface {ds:.2e}; worst field RMS {rms:.2e}")
     except Exception as e:  # a different output layout: say so, do not fail the bench
         print(f"output comparison skipped: {e}")
 PY
@@ -168,6 +194,7 @@ PY
       rows+=("| $gname | PyTorch $torch_ver FP32 | $tsecs | $tgfs | $tshare | $trss |")
       cpus+=("PyTorch $gname $(sed -n 's/^torch load .* CPU \([0-9]*%\).*/\1/p' "torch_$tag.txt")")
       ratios+=("$gname: PyTorch / pangu-c step time = $(awk -v a="$tsecs" -v b="$secs" 'BEGIN {printf "%.2f", a / b}')x")
+      [ -n "$bsecs" ] && ratios+=("$gname: PyTorch FP32 / pangu-c BF16 step time = $(awk -v a="$tsecs" -v b="$bsecs" 'BEGIN {printf "%.2f", a / b}')x")
     fi
   fi
 done
@@ -210,6 +237,8 @@ echo
   echo
   echo "SGEMM (OpenBLAS, C = A B^T, M = 4320, the model's 8 linear-layer shapes, $threads threads):" \
        "best $rate GFLOP/s (the share's denominator), median $rate_med GFLOP/s."
+  [ -n "$bf_rate" ] && echo "BF16 GEMM (pangu-c's AVX512_BF16 kernel, the same shapes): best $bf_rate GFLOP/s, median $bf_med GFLOP/s."
+  [ -n "$sb_line" ] && echo "$sb_line"
   for r in "${ratios[@]}"; do echo "$r"; done
   [ ${#cpus[@]} -gt 0 ] && echo "CPU use ($threads threads; well under ${threads}00% means the cores were shared or idle):" \
     "$(printf '%s, ' "${cpus[@]}" | sed 's/, $//')."

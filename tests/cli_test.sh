@@ -74,5 +74,23 @@ expect_fail "configuration breaking the window rule" "not divisible by window" "
 expect_fail "unknown option" "unknown option" "$t/o10.nc" -- \
   $pangu step --model "$fx/tiny.h5" --inptu "$fx/tiny_in.nc" --output "$t/o10.nc"
 
+# --precision: bf16 where the CPU has AVX512_BF16 (PANGU_NO_BF16=1 stands in for a CPU without it)
+if PANGU_NO_BF16=0 $pangu step --precision bf16 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/bf.nc" 2>"$t/err"; then
+  if grep -q "lead 6 h, bf16:" "$t/err" && ncdump -h "$t/bf.nc" | grep -q "bf16 GEMMs" &&
+     ! cmp -s <(ncdump -v t2m "$t/out.nc" | sed 1,/data:/d) <(ncdump -v t2m "$t/bf.nc" | sed 1,/data:/d); then
+    ok "step --precision bf16"
+  else bad "step --precision bf16 ($(cat "$t/err"))"; fi
+else
+  grep -q "AVX512_BF16" "$t/err" && echo "  note: this CPU has no AVX512_BF16: BF16 step not run" || bad "step --precision bf16 ($(cat "$t/err"))"
+fi
+if $pangu step --precision fp32 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/fp.nc" 2>/dev/null &&
+   cmp -s <(ncdump -v t2m "$t/out.nc" | sed 1,/data:/d) <(ncdump -v t2m "$t/fp.nc" | sed 1,/data:/d); then
+  ok "step --precision fp32 is the default"
+else bad "step --precision fp32 is the default"; fi
+expect_fail "precision bf16 without AVX512_BF16" "needs a CPU with AVX512_BF16" "$t/o11.nc" -- \
+  env PANGU_NO_BF16=1 $pangu step --precision bf16 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/o11.nc"
+expect_fail "unknown precision" "precision 'fp16': expected fp32 or bf16" "$t/o12.nc" -- \
+  $pangu step --precision fp16 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/o12.nc"
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

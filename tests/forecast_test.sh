@@ -86,5 +86,24 @@ printf '[forecast]\nleads = 6\nlead_time = 3\n' >bad.ini
 expect_fail "unknown configuration key, with its line" "bad.ini:3: unknown key 'lead_time'" x6.nc -- \
   $pangu forecast --config bad.ini $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --output x6.nc
 
+# --precision bf16 (flag and configuration key): BF16 GEMMs where the CPU has AVX512_BF16.
+printf '[forecast]\nprecision = bf16\n' >bf16.ini
+if PANGU_NO_BF16=0 "$pangu" step --precision bf16 --model m24.h5 --input "$fx/tiny_in.nc" --output probe.nc 2>/dev/null; then
+  run --leads 0-30/6 --precision bf16 --output 'bf_{init:%Y%m%d%H}.nc'
+  $pangu forecast --config bf16.ini $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 0-30/6 --output bfc.nc 2>/dev/null
+  check "forecast --precision bf16: complete, marked bf16, close to FP32 but not equal" \
+    'ncdump -h bf_1900010100.nc | grep -q "bf16 GEMMs" &&
+     ! cmp -s <(ncks -H -C -s "%.9g\n" -d step,5 -v z bf_1900010100.nc) <(ncks -H -C -s "%.9g\n" -d step,5 -v z fc_1900010100.nc) &&
+     paste <(ncks -H -C -s "%.9g\n" -d step,5 -v t bf_1900010100.nc) <(ncks -H -C -s "%.9g\n" -d step,5 -v t fc_1900010100.nc) |
+       awk "NF == 2 { d = \$1 - \$2; if (d < 0) d = -d; if (d > m) m = d } END { exit !(m > 0 && m < 1) }"'
+  check "precision = bf16 in the configuration file equals the flag" 'cmp -s <(data bfc.nc) <(data bf_1900010100.nc)'
+else
+  echo "  note: this CPU has no AVX512_BF16: BF16 forecasts not run"
+fi
+expect_fail "precision bf16 without AVX512_BF16" "needs a CPU with AVX512_BF16" x7.nc -- \
+  env PANGU_NO_BF16=1 $pangu forecast --config bf16.ini $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --output x7.nc
+expect_fail "unknown precision" "precision 'fp16': expected fp32 or bf16" x8.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --precision fp16 --output x8.nc
+
 echo "forecast: $pass passed, $fail failed"
 [ $fail -eq 0 ]

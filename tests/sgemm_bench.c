@@ -1,5 +1,9 @@
 /* OpenBLAS SGEMM rate on the shapes of the model's linear layers: the
- * reference rate that tests/bench.sh compares pangu's step GFLOP/s with.
+ * reference rate that tests/bench.sh compares pangu's step GFLOP/s with; then
+ * the same shapes in BF16: OpenBLAS's cblas_sbgemm when the library exports
+ * it (Debian's 0.3.21 is built without BUILD_BFLOAT16: the header declares
+ * it, the library has no such symbol), and pangu-c's own AVX512_BF16 kernel
+ * (model_bf16_linear_forward, OpenMP over row blocks as in the model).
  *
  *   sgemm-bench [THREADS] [SECONDS]     (defaults: 2 threads, 1 s per shape)
  *
@@ -9,14 +13,23 @@
  * (30 windows of 2 x 6 x 12 tokens); (N, K) are qkv, proj, fc1 and fc2 at
  * C = 192 and at 2C = 384.  Each shape: one untimed warm-up call, then
  * repeated calls for at least SECONDS timed with clock_gettime(MONOTONIC);
- * the rate is the best of three such rounds.  Last line: median and best
- * over the shapes (tests/bench.sh reads it). */
+ * the rate is the best of three such rounds.  Summary lines: "sgemm median
+ * X GFLOP/s best Y GFLOP/s" (tests/bench.sh reads it) and, on CPUs with
+ * AVX512_BF16, "bf16 median X GFLOP/s best Y GFLOP/s"; the BF16 rows also
+ * print the largest difference from the FP32 result relative to sum |a b|. */
 #define _GNU_SOURCE
 #include <cblas.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "model/model.h"
+#include "util/util.h"
 
 static double now(void) {
     struct timespec t;
@@ -29,6 +42,68 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+typedef void (*sbgemm_fn)(int, int, int, int, int, int, float, const uint16_t *, int, const uint16_t *, int, float,
+                          float *, int);
+
+enum { M = 4320, NSHAPE = 8, ROUNDS = 3 };
+static const struct { int n, k; const char *name; } shapes[NSHAPE] = {
+    {576, 192, "qkv  C=192"},  {192, 192, "proj C=192"},
+    {768, 192, "fc1  C=192"},  {192, 768, "fc2  C=192"},
+    {1152, 384, "qkv  C=384"}, {384, 384, "proj C=384"},
+    {1536, 384, "fc1  C=384"}, {384, 1536, "fc2  C=384"},
+};
+
+typedef struct {
+    int kind; /* 0 sgemm, 1 OpenBLAS sbgemm, 2 pangu-c bf16 kernel */
+    int N, K;
+    const float *A, *B;
+    const uint16_t *Ah, *Bh;
+    const model_bf16_matrix *Bp;
+    sbgemm_fn sbgemm;
+    float *C;
+} job;
+
+static void run(const job *j) {
+    if (j->kind == 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, j->N, j->K, 1.0f, j->A, j->K, j->B, j->K, 0.0f, j->C,
+                    j->N);
+    else if (j->kind == 1)
+        j->sbgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, j->N, j->K, 1.0f, j->Ah, j->K, j->Bh, j->K, 0.0f, j->C,
+                  j->N);
+    else {
+        /* rows split over the threads in blocks of 288 (two windows), as the model splits its work */
+        enum { RB = 288 };
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int r0 = 0; r0 < M; r0 += RB)
+            model_bf16_linear_forward(j->C + (size_t)r0 * j->N, (size_t)j->N, j->A + (size_t)r0 * j->K,
+                                      (size_t)j->K, j->Bp, NULL, M - r0 < RB ? M - r0 : RB, 0);
+    }
+}
+
+static double rate_of(const job *j, double seconds) {
+    run(j); /* warm-up */
+    double best = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        long reps = 0;
+        double t0 = now(), t;
+        do {
+            run(j);
+            reps++;
+        } while ((t = now() - t0) < seconds / ROUNDS);
+        double gf = 2.0 * M * j->N * j->K * (double)reps / t / 1e9;
+        if (gf > best) best = gf;
+    }
+    return best;
+}
+
+static double median_of(const double *rate, int n, double *best) {
+    double sorted[NSHAPE];
+    memcpy(sorted, rate, sizeof(double) * (size_t)n);
+    qsort(sorted, (size_t)n, sizeof sorted[0], cmp_double);
+    *best = sorted[n - 1];
+    return 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+}
+
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     double seconds = argc > 2 ? atof(argv[2]) : 1.0;
@@ -37,22 +112,22 @@ int main(int argc, char **argv) {
         return 2;
     }
     openblas_set_num_threads(threads);
-    enum { M = 4320, NSHAPE = 8, ROUNDS = 3 };
-    static const struct { int n, k; const char *name; } shapes[NSHAPE] = {
-        {576, 192, "qkv  C=192"},  {192, 192, "proj C=192"},
-        {768, 192, "fc1  C=192"},  {192, 768, "fc2  C=192"},
-        {1152, 384, "qkv  C=384"}, {384, 384, "proj C=384"},
-        {1536, 384, "fc1  C=384"}, {384, 1536, "fc2  C=384"},
-    };
+    omp_set_num_threads(threads);
+    sbgemm_fn sbgemm = (sbgemm_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "cblas_sbgemm");
+    int have_bf16 = model_bf16_available();
     printf("OpenBLAS %s, core %s, %d threads; C = A B^T, row-major, M = %d\n",
            openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), M);
-    double rate[NSHAPE];
+    double rate[NSHAPE], rate_sb[NSHAPE], rate_bf[NSHAPE];
+    int nsb = 0, nbf = 0;
     for (int s = 0; s < NSHAPE; s++) {
         int N = shapes[s].n, K = shapes[s].k;
         float *A = malloc(sizeof(float) * (size_t)M * (size_t)K);
         float *B = malloc(sizeof(float) * (size_t)N * (size_t)K);
         float *C = malloc(sizeof(float) * (size_t)M * (size_t)N);
-        if (!A || !B || !C) {
+        float *Cf = malloc(sizeof(float) * (size_t)M * (size_t)N);
+        uint16_t *Ah = malloc(sizeof(uint16_t) * (size_t)M * (size_t)K);
+        uint16_t *Bh = malloc(sizeof(uint16_t) * (size_t)N * (size_t)K);
+        if (!A || !B || !C || !Cf || !Ah || !Bh) {
             fprintf(stderr, "sgemm-bench: out of memory\n");
             return 1;
         }
@@ -60,29 +135,55 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < (size_t)M * (size_t)K; i++) A[i] = (float)((i * 7919u) % 1000u) / 1000.0f - 0.5f;
         for (size_t i = 0; i < (size_t)N * (size_t)K; i++) B[i] = (float)((i * 104729u) % 1000u) / 1000.0f - 0.5f;
         memset(C, 0, sizeof(float) * (size_t)M * (size_t)N);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N); /* warm-up */
-        double best = 0;
-        for (int r = 0; r < ROUNDS; r++) {
-            long reps = 0;
-            double t0 = now(), t;
-            do {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
-                reps++;
-            } while ((t = now() - t0) < seconds / ROUNDS);
-            double gf = 2.0 * M * N * K * (double)reps / t / 1e9;
-            if (gf > best) best = gf;
-        }
-        rate[s] = best;
+        job j = {0, N, K, A, B, NULL, NULL, NULL, NULL, C};
+        rate[s] = rate_of(&j, seconds);
+        memcpy(Cf, C, sizeof(float) * (size_t)M * (size_t)N);
         printf("sgemm %s  M %d x N %4d x K %4d: %7.1f GFLOP/s  (check %.3g)\n", shapes[s].name, M, N, K,
-               best, (double)C[(size_t)(M / 2) * (size_t)N + (size_t)(N / 2)]);
+               rate[s], (double)C[(size_t)(M / 2) * (size_t)N + (size_t)(N / 2)]);
+        /* |C - C_fp32| / sum_k |a b| over a sample of rows: bf16 rounding gives about 2^-8 */
+        double sumab = 0;
+        for (int k = 0; k < K; k++) sumab += fabs((double)A[(size_t)(M / 2) * K + k] * B[(size_t)(N / 2) * K + k]);
+        if (sbgemm) {
+            for (size_t i = 0; i < (size_t)M * (size_t)K; i++) Ah[i] = model_bf16_round(A[i]);
+            for (size_t i = 0; i < (size_t)N * (size_t)K; i++) Bh[i] = model_bf16_round(B[i]);
+            job js = {1, N, K, NULL, NULL, Ah, Bh, NULL, sbgemm, C};
+            rate_sb[nsb++] = rate_of(&js, seconds);
+            size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
+            printf("sbgemm %s (OpenBLAS):  %7.1f GFLOP/s  (|diff from fp32| / sum|ab| %.2g)\n", shapes[s].name,
+                   rate_sb[nsb - 1], fabs((double)C[at] - Cf[at]) / sumab);
+        }
+        if (have_bf16) {
+            model_bf16_matrix Bp;
+            if (model_bf16_pack(&Bp, B, N, K, (size_t)K, 1)) {
+                fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
+                return 1;
+            }
+            job jb = {2, N, K, A, NULL, NULL, NULL, &Bp, NULL, C};
+            rate_bf[nbf++] = rate_of(&jb, seconds);
+            size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
+            printf("bf16  %s (pangu-c):   %7.1f GFLOP/s  (|diff from fp32| / sum|ab| %.2g)\n", shapes[s].name,
+                   rate_bf[nbf - 1], fabs((double)C[at] - Cf[at]) / sumab);
+            model_bf16_matrix_free(&Bp);
+        }
         free(A);
         free(B);
         free(C);
+        free(Cf);
+        free(Ah);
+        free(Bh);
     }
-    double sorted[NSHAPE];
-    memcpy(sorted, rate, sizeof sorted);
-    qsort(sorted, NSHAPE, sizeof sorted[0], cmp_double);
-    double median = 0.5 * (sorted[NSHAPE / 2 - 1] + sorted[NSHAPE / 2]);
-    printf("sgemm median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", median, sorted[NSHAPE - 1], threads);
+    double best, median = median_of(rate, NSHAPE, &best);
+    if (!sbgemm)
+        printf("sbgemm: cblas_sbgemm is not exported by this OpenBLAS (built without BUILD_BFLOAT16): not measured\n");
+    else {
+        double b2, m2 = median_of(rate_sb, nsb, &b2);
+        printf("sbgemm median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
+    }
+    if (!have_bf16) printf("bf16: this CPU has no AVX512_BF16: not measured\n");
+    else {
+        double b2, m2 = median_of(rate_bf, nbf, &b2);
+        printf("bf16 median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
+    }
+    printf("sgemm median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", median, best, threads);
     return 0;
 }
