@@ -107,9 +107,11 @@ static int truth_at(run *R, double t, slot **out) {
     if (!s) {
         for (int i = 0; i < R->ncache; i++)
             if (!s || !R->cache[i].used || (s->used && R->cache[i].stamp < s->stamp)) s = &R->cache[i];
-        io_state_free(&s->st);
         s->used = s->clim_ok = 0;
-        int status = io_series_read(R->truth, t, R->H, R->W, R->levels, R->nlev, &s->st);
+        /* Slots keep their buffers: at 0.25 degrees a fresh state costs more
+         * in page faults than reading it. */
+        int status = s->st.upper ? UTIL_OK : io_state_alloc(&s->st, R->H, R->W, R->levels, R->nlev, NULL);
+        if (!status) status = io_series_read_into(R->truth, t, &s->st);
         if (status) return wrap(status, "truth: ");
         s->time = t, s->used = 1;
         if (!R->grid_ready) {

@@ -423,13 +423,16 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     if (!f->info.native) {
         if (member >= 0) return util_fail(UTIL_EFORMAT, "%s: not an ensemble file", f->path);
         if (f->cur_step != step) {
-            io_state_free(&f->cur);
             f->cur_step = -1;
             float lev[IO_MAX_LEVELS];
             int nlev = in->nlev > 0 ? in->nlev : 1;
             if (in->nlev > 0) memcpy(lev, in->levels, sizeof(float) * in->nlev);
             else lev[0] = level > 0 ? level : 1000;
-            int status = io_series_read(f->series, in->valid[step], in->H, in->W, lev, nlev, &f->cur);
+            /* Keep the buffers from step to step (see io_series_read_into). */
+            if (f->cur.upper && (f->cur.nlev != nlev || memcmp(f->cur.levels, lev, sizeof(float) * nlev)))
+                io_state_free(&f->cur);
+            int status = f->cur.upper ? UTIL_OK : io_state_alloc(&f->cur, in->H, in->W, lev, nlev, NULL);
+            if (!status) status = io_series_read_into(f->series, in->valid[step], &f->cur);
             if (status) return status;
             f->cur_step = step;
         }

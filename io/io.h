@@ -44,6 +44,11 @@ double io_series_time(const io_series *s, size_t i);
  * taken from the first file that has it at that time; only the requested
  * time and levels are read. Fill values become NaN (see io_state_check_finite). */
 int io_series_read(io_series *s, double time, int H, int W, const float *levels, int nlev, io_state *st);
+/* The same into a state already allocated (io_state_alloc) on the grid and
+ * levels wanted: no allocation, so a long run of reads (eval at 0.25
+ * degrees) does not pay for fresh memory each time. On failure the state's
+ * content is undefined. */
+int io_series_read_into(io_series *s, double time, io_state *st);
 
 /* The series' grid and pressure levels (hPa, descending), taken from the
  * first file holding an upper-air variable (levels) and the first file. */

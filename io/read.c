@@ -614,13 +614,20 @@ static int lon_order(const io_file *f, size_t *perm, double *lon_out) {
 }
 
 int io_series_read(io_series *s, double time, int H, int W, const float *levels, int nlev, io_state *st) {
-    int status;
+    int status = io_state_alloc(st, H, W, levels, nlev, NULL);
+    if (status) return status;
+    if ((status = io_series_read_into(s, time, st))) io_state_free(st);
+    return status;
+}
+
+int io_series_read_into(io_series *s, double time, io_state *st) {
+    int status, H = st->H, W = st->W, nlev = st->nlev;
+    const float *levels = st->levels;
     char when[64] = "";
     if (isnan(time) && s->ntimes > 1)
         return util_fail(UTIL_EINVAL, "%s: the inputs hold %zu times: choose one (--time)", s->files[0].path, s->ntimes);
     if (isnan(time) && s->ntimes == 1) time = s->times[0];
     if (!isnan(time)) util_time_format(time, when, sizeof when);
-    if ((status = io_state_alloc(st, H, W, levels, nlev, NULL))) return status;
     st->time = time;
     size_t HW = (size_t)H * W, *perm = malloc(sizeof(size_t) * W);
     float *field = malloc(sizeof(float) * HW), *tmp = malloc(sizeof(float) * HW);
@@ -722,7 +729,6 @@ done:
     free(perm);
     free(field);
     free(tmp);
-    if (status) io_state_free(st);
     return status;
 }
 
