@@ -10,7 +10,10 @@
 #   BENCH_FULL=0     skip the 721 x 1440 grid (default 1: run it; a few minutes)
 #   BENCH_TORCH=0    skip the PyTorch reference (default 1: run it if importable)
 #   BENCH_THREADS=N  threads for everything (default 2)
-#   BENCH_TRAIN=1    also training samples/s and forecast-job overhead (slow;
+#   BENCH_SCALING=0  skip the grid-size scaling table (5.625, 1.5, 1 degrees
+#                    with the full architecture; 0.25 from the main table)
+#   BENCH_JOBS=0     skip the forecast-job overhead and the eval rate
+#   BENCH_TRAIN=1    also training samples/s (slow;
 #                    default 0)
 #   BENCH_BF16=0     skip the BF16 rows (default 1: run them if the CPU has
 #                    AVX512_BF16)
@@ -201,10 +204,8 @@ done
 [ -n "$torch_note" ] && notes+=("$torch_note")
 
 # Optional: training samples/s and peak memory (demo architecture at 32 x 64,
-# full architecture at 181 x 384, synthetic data), and the overhead of a
-# forecast job on the demo models.
+# full architecture at 181 x 384, synthetic data).
 train_rows=()
-fc_line=""
 if [ "${BENCH_TRAIN:-0}" = 1 ]; then
   for spec in "32,64 small 24 2,2,2,2 20 4" "181,384 full 192 2,6,6,2 2 1"; do
     # shellcheck disable=SC2086  # split the spec into fields
@@ -220,12 +221,85 @@ if [ "${BENCH_TRAIN:-0}" = 1 ]; then
     sps=$(grep '^step' train.txt | tail -1 | sed -n 's/.*  \([0-9.]*\) samples\/s.*/\1/p')
     train_rows+=("| ${g/,/ x } | C = $3, depths $4 | $6 | ${sps:-?} | $(awk '{printf "%.0f", $2 / 1024}' ttrain.txt) |")
   done
+fi
+
+# Cost against the number of tokens: the full architecture (C = 192, depths
+# 2,6,6,2) at 5.625, 1.5 and 1 degrees, one step each in FP32 and BF16; the
+# 0.25-degree row is the main table's. Longitude windows that divide these
+# grids' token counts (the preset's 12 needs W a multiple of 96): 8, 10, 9.
+scale_rows=()
+if [ "${BENCH_SCALING:-1}" = 1 ]; then
+  for spec in "5.625 32,64 2,6,8" "1.5 121,240 2,6,10" "1 181,360 2,6,9" "0.25 721,1440 main"; do
+    # shellcheck disable=SC2086  # split the spec into fields
+    set -- $spec
+    deg=$1 g=$2 win=$3 tag=s${2/,/x}
+    if [ "$win" = main ]; then  # from the main table's run
+      [ -s "time_${g/,/x}.txt" ] && [ -s "m_${g/,/x}.h5" ] || continue
+      tag=${g/,/x} win="2,6,12"
+      model="m_$tag.h5"
+    else
+      model="m_$tag.h5"
+      "$pangu" init --preset full --grid "$g" --window "$win" --seed 1 --out "$model" 2>/dev/null || { notes+=("scaling $g: init failed"); continue; }
+      rm -rf "synth_$tag"; mkdir -p "synth_$tag"
+      "$pangu" synth --grid "$g" --start 2019-01-01 --hours 1 --format cds2024 --out "synth_$tag" 2>/dev/null
+      echo "== scaling: $deg degrees ($g), window $win"
+      for prec in fp32 bf16; do
+        [ $prec = bf16 ] && [ "${BENCH_BF16:-1}" != 1 ] && continue
+        sfx=$tag; [ $prec = bf16 ] && sfx=${tag}_bf16
+        /usr/bin/time -v -o "time_$sfx.txt" "$pangu" step --precision $prec --model "$model" \
+          --input "synth_$tag/era5_pl_201901.nc" --input "synth_$tag/era5_sfc_201901.nc" --time 2019-01-01T00 \
+          --output "y_$sfx.nc" 2>"step_$sfx.txt"
+        grep -v '^$' "step_$sfx.txt" | tail -1
+      done
+    fi
+    tokens=$("$pangu" info "$model" | awk '/token grid/ {print $3 * $5 * $7}')
+    gflop=$("$pangu" info "$model" | awk '/FLOPs per step/ {print $4}')
+    f32=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_$tag.txt" 2>/dev/null | tail -1)
+    b16=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_${tag}_bf16.txt" 2>/dev/null | tail -1)
+    r32=$(awk -F: '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "time_$tag.txt" 2>/dev/null)
+    r16=$(awk -F: '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "time_${tag}_bf16.txt" 2>/dev/null)
+    us=$(awk -v s="$f32" -v t="$tokens" 'BEGIN {if (s != "" && t > 0) printf "%.1f", 1e6 * s / t; else print "-"}')
+    usb=$(awk -v s="$b16" -v t="$tokens" 'BEGIN {if (s != "" && t > 0) printf "%.1f", 1e6 * s / t; else print "-"}')
+    scale_rows+=("| $deg | ${g/,/ x } | $win | $tokens | $gflop | ${f32:--} | $us | ${r32:--} | ${b16:--} | $usb | ${r16:--} |")
+  done
+fi
+
+# The forecast job's overhead (planning, reading and writing against model
+# time; writing runs on a thread beside the model) on the demo models at
+# 32 x 64 with hourly leads, the worst case: every call writes a lead and
+# each takes milliseconds. And the eval rate at 0.25 degrees: seconds per
+# (field, time) for a synthetic numerical forecast against synthetic truth.
+fc_line="" eval_line=""
+if [ "${BENCH_JOBS:-1}" = 1 ]; then
   if [ -s "$top/models/demo_6h.h5" ]; then
-    mkdir -p fcb && "$pangu" synth --grid 32,64 --start 2019-03-19 --hours 200 --step-hours 6 --out fcb 2>/dev/null
+    echo "== forecast job: demo models, 32 x 64, 3 initial times, hourly leads to 7 days"
+    rm -rf fcb; mkdir -p fcb && "$pangu" synth --grid 32,64 --start 2019-03-19 --hours 200 --step-hours 6 --out fcb 2>/dev/null
     "$pangu" forecast --model-1h "$top/models/demo_1h.h5" --model-3h "$top/models/demo_3h.h5" --model-6h "$top/models/demo_6h.h5" \
       --model-24h "$top/models/demo_24h.h5" --input "fcb/era5_pl_*.nc fcb/era5_sfc_*.nc" --init 2019-03-20T00/2019-03-22T00/24 \
       --leads 1-168/1 --output 'fcb/fc_{init:%Y%m%d%H}.nc' 2>fc.txt
     fc_line=$(grep "model calls" fc.txt | sed 's/^pangu forecast: //')
+    echo "$fc_line"
+  fi
+  if [ "${BENCH_FULL:-1}" = 1 ]; then
+    echo "== eval at 0.25 degrees: a synthetic NWP forecast (0-24 h, 6-hourly) against synthetic truth"
+    rm -rf evb; mkdir -p evb/truth evb/nwp
+    "$pangu" synth --grid 721,1440 --start 2019-01-01T00 --hours 25 --step-hours 6 --format cds2024 --out evb/truth 2>/dev/null &&
+      "$pangu" synth --forecast-from 2019-01-01T00 --hours 24 --step-hours 6 --grid 721,1440 --format cds2024 --out evb/nwp 2>/dev/null
+    /usr/bin/time -v -o time_eval.txt "$pangu" eval --forecast evb/nwp/nwp_2019010100.nc --truth evb/truth/era5_pl_201901.nc \
+      --truth evb/truth/era5_sfc_201901.nc --output evb/scores.csv 2>eval.txt
+    tail -1 eval.txt
+    esecs=$(awk '/Elapsed \(wall clock\)/ {n = split($NF, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s}' time_eval.txt)
+    erss=$(awk -F: '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' time_eval.txt)
+    ecpu=$(awk -F': ' '/Percent of CPU/ {print $2}' time_eval.txt)
+    npairs=$(sed -n 's/^pangu eval: \([0-9]*\) (forecast, truth) pairs.*/\1/p' eval.txt)
+    if [ -n "$esecs" ] && [ -n "$npairs" ] && [ "$npairs" -gt 0 ]; then
+      eval_line="$(awk -v s="$esecs" -v p="$npairs" 'BEGIN {printf "%.3f", s / (p * 69)}') s per (field, time):"
+      eval_line="$eval_line $npairs (forecast, truth) pairs x 69 fields (z q t u v x 13 levels, msl u10 v10 t2m) in $esecs s"
+      eval_line="$eval_line (reading both compressed files, 4 regions, rmse bias mae wind_rmse), CPU $ecpu, peak RSS $erss MB"
+    else
+      eval_line="eval at 0.25 degrees failed: see out/bench/eval.txt"
+    fi
+    echo "$eval_line"
   fi
 fi
 
@@ -251,7 +325,14 @@ echo
     echo "|---|---|---|---|---|"
     printf '%s\n' "${train_rows[@]}"
   fi
+  if [ ${#scale_rows[@]} -gt 0 ]; then
+    echo
+    echo "| degrees | grid | window | tokens | GFLOP | FP32 s | FP32 us/token | FP32 RSS MB | BF16 s | BF16 us/token | BF16 RSS MB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${scale_rows[@]}"
+  fi
   [ -n "$fc_line" ] && { echo; echo "Forecast job on the demo models (32 x 64, 3 initial times, hourly leads to 7 days): $fc_line."; }
+  [ -n "$eval_line" ] && { echo; echo "Eval at 0.25 degrees: $eval_line."; }
   echo
   echo "Each step run once, cold, as its own process; $threads threads;" \
        "$(lscpu | sed -n 's/^Model name: *//p'); $(date -u +%Y-%m-%d);" \
