@@ -10,6 +10,9 @@
 #   BENCH_FULL=0     skip the 721 x 1440 grid (default 1: run it; a few minutes)
 #   BENCH_TORCH=0    skip the PyTorch reference (default 1: run it if importable)
 #   BENCH_THREADS=N  threads for everything (default 2)
+#   BENCH_ONNX=0     skip onnxruntime (default 1: run it when onnxruntime-node
+#                    is in out/bench/node_modules; BENCH_ONNX_INSTALL=1 npm
+#                    installs it there; needs the PyTorch reference to export)
 #   BENCH_SCALING=0  skip the grid-size scaling table (5.625, 1.5, 1 degrees
 #                    with the full architecture; 0.25 from the main table)
 #   BENCH_JOBS=0     skip the forecast-job overhead and the eval rate
@@ -199,6 +202,29 @@ PY
       ratios+=("$gname: PyTorch / pangu-c step time = $(awk -v a="$tsecs" -v b="$secs" 'BEGIN {printf "%.2f", a / b}')x")
       [ -n "$bsecs" ] && ratios+=("$gname: PyTorch FP32 / pangu-c BF16 step time = $(awk -v a="$tsecs" -v b="$bsecs" 'BEGIN {printf "%.2f", a / b}')x")
     fi
+  fi
+  # onnxruntime (npm onnxruntime-node) on the reference exported to ONNX
+  if [ "${BENCH_ONNX:-1}" = 1 ] && [ $have_torch = 1 ]; then
+    echo "onnxruntime, $threads threads"
+    bash "$top/tests/bench_onnx.sh" "$g" "$threads" "$out" "$pangu" "y_$tag.nc" >"onnx_bench_$tag.txt" 2>&1
+    grep -v '^ONNX_' "onnx_bench_$tag.txt" | tail -4
+    res=$(grep '^ONNX_RESULT' "onnx_bench_$tag.txt" | tail -1)
+    if [ -n "$res" ]; then
+      ov=$(echo "$res" | sed -n 's/.* version=\([^ ]*\).*/\1/p')
+      os=$(echo "$res" | sed -n 's/.* step_s=\([^ ]*\).*/\1/p')
+      orss=$(echo "$res" | sed -n 's/.* rss_mb=\([^ ]*\).*/\1/p')
+      ocpu=$(echo "$res" | sed -n 's/.* cpu=\([^ ]*\).*/\1/p')
+      odiff=$(echo "$res" | sed -n 's/.* maxdiff=\([^ ]*\).*/\1/p')
+      ogfs=$(awk -v f="$gflop" -v s="$os" 'BEGIN {printf "%.1f", f / s}')
+      oshare=$(awk -v x="$ogfs" -v r="$rate" 'BEGIN {printf "%.0f%%", 100 * x / r}')
+      rows+=("| $gname | onnxruntime $ov FP32 | $os | $ogfs | $oshare | $orss |")
+      cpus+=("onnxruntime $gname $ocpu")
+      ratios+=("$gname: onnxruntime / pangu-c step time = $(awk -v a="$os" -v b="$secs" 'BEGIN {printf "%.2f", a / b}')x (outputs differ by at most $odiff of each variable's std)")
+    else
+      notes+=("$gname: onnxruntime: $(sed -n 's/^ONNX_SKIPPED //p' "onnx_bench_$tag.txt" | tail -1)")
+    fi
+  elif [ "${BENCH_ONNX:-1}" = 1 ]; then
+    notes+=("$gname: onnxruntime: needs the PyTorch reference to export the model, skipped")
   fi
 done
 [ -n "$torch_note" ] && notes+=("$torch_note")
