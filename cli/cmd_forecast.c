@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../configs/cfg.h"
 #include "../data/data.h"
@@ -334,7 +335,8 @@ int cli_forecast(int argc, char **argv) {
     int mine = 0; /* initial times of this rank: it % nranks == rank */
     for (int it = rank; it < ninit; it += nranks) mine++;
     long total_calls = (long)mine * plan.ncalls * (members > 1 ? members : 1), done_calls = 0;
-    double t_start = util_now(), t_model = 0;
+    double t_start = util_now(), t_model = 0, t_progress = t_start;
+    int tty = isatty(fileno(stderr));
     for (int it = rank; it < ninit && !status; it += nranks) {
         char out_path[4096], when[64];
         util_time_format(inits[it], when, sizeof when);
@@ -382,10 +384,16 @@ int cli_forecast(int argc, char **argv) {
                     for (int i = 0; i < nleads && !status; i++)
                         if (leads[i] == call->to) status = io_forecast_write(fc, i, member, out);
                 done_calls++;
-                double el = util_now() - t_start, per = el / done_calls;
-                fprintf(stderr, "\rpangu forecast: %s member %d %4dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB ",
-                        when, member, call->to, done_calls, total_calls, per, per * (total_calls - done_calls),
-                        util_peak_rss_kb() / 1024.0);
+                double now = util_now(), el = now - t_start, per = el / done_calls;
+                /* A terminal gets one line rewritten in place; a log file (batch
+                 * jobs) a line every 10 s and at the last call of each init. */
+                int last = k == plan.ncalls - 1;
+                if (tty || last || now - t_progress >= 10) {
+                    fprintf(stderr, "%spangu forecast: %s member %d %4dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB%s",
+                            tty ? "\r" : "", when, member, call->to, done_calls, total_calls, per,
+                            per * (total_calls - done_calls), util_peak_rss_kb() / 1024.0, tty ? " " : "\n");
+                    t_progress = now;
+                }
             }
         }
         io_state_free(&initial);
@@ -394,7 +402,7 @@ int cli_forecast(int argc, char **argv) {
             break;
         }
         if ((status = io_forecast_finish(fc))) break;
-        fprintf(stderr, "\npangu forecast: wrote %s\n", out_path);
+        fprintf(stderr, "%spangu forecast: wrote %s\n", tty ? "\n" : "", out_path);
     }
     free(lead_hours);
     if (!status && done_calls > 0) {
