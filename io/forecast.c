@@ -16,10 +16,16 @@
 
 #define NVARS (IO_NUPPER + IO_NSURFACE)
 #define QUEUE_MAX 64
+/* States up to this size are copied into the queue, so the caller never
+ * waits for their write (small grids, where a write costs as much as a
+ * model call); larger ones are queued by reference, costing no memory. */
+#define COPY_MAX_BYTES ((size_t)32 << 20)
+#define COPIES_MAX 4
 
 typedef struct {
     int step, member;
     const io_state *s;
+    io_state *own; /* a copy owned by the job, or NULL */
 } write_job;
 
 struct io_forecast {
@@ -39,7 +45,7 @@ struct io_forecast {
     mtx_t lock;
     cnd_t changed; /* a job queued or done, or stop */
     write_job queue[QUEUE_MAX];
-    int head, count, stop, discard;
+    int head, count, stop, discard, copies;
     int nc_error; /* first netCDF error of a background write */
     double cpu_seconds;
 };
@@ -280,7 +286,9 @@ static int writer_main(void *arg) {
         int skip = f->nc_error || f->discard;
         mtx_unlock(&f->lock);
         int rc = skip ? NC_NOERR : put_state(f, &job);
+        if (job.own) io_state_free(job.own), free(job.own);
         mtx_lock(&f->lock);
+        if (job.own) f->copies--;
         if (rc != NC_NOERR && !f->nc_error) f->nc_error = rc;
         f->head = (f->head + 1) % QUEUE_MAX;
         f->count--;
@@ -332,15 +340,33 @@ int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
         f->nlev_state = s->nlev;
     } else if (f->nlev_state != s->nlev || memcmp(f->lev_index, lev_index, sizeof(int) * (size_t)sp->nlev))
         return util_fail(UTIL_EINVAL, "%s: the state's levels differ from the earlier writes'", path);
-    write_job job = {step, member, s};
+    write_job job = {step, member, s, NULL};
     if (!f->threaded) {
         int rc = put_state(f, &job);
         return rc == NC_NOERR ? UTIL_OK : write_error(f, rc);
     }
+    size_t nu = (size_t)IO_NUPPER * s->nlev * s->H * s->W, ns = (size_t)IO_NSURFACE * s->H * s->W;
+    if (f->spec.background != 2 && (nu + ns) * sizeof(float) <= COPY_MAX_BYTES) {
+        io_state *c = calloc(1, sizeof *c);
+        if (c) {
+            *c = *s;
+            c->lat = c->lon = NULL;
+            c->upper = malloc(sizeof(float) * nu), c->surface = malloc(sizeof(float) * ns);
+            if (c->upper && c->surface) {
+                memcpy(c->upper, s->upper, sizeof(float) * nu);
+                memcpy(c->surface, s->surface, sizeof(float) * ns);
+                job.s = job.own = c;
+            } else
+                io_state_free(c), free(c); /* no memory for a copy: by reference */
+        }
+    }
     mtx_lock(&f->lock);
-    while (f->count == QUEUE_MAX && !f->nc_error) cnd_wait(&f->changed, &f->lock);
+    while ((f->count == QUEUE_MAX || (job.own && f->copies >= COPIES_MAX)) && !f->nc_error)
+        cnd_wait(&f->changed, &f->lock);
     int rc = f->nc_error;
+    if (rc && job.own) io_state_free(job.own), free(job.own);
     if (!rc) {
+        f->copies += job.own != NULL;
         f->queue[(f->head + f->count) % QUEUE_MAX] = job;
         f->count++;
         cnd_broadcast(&f->changed);

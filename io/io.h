@@ -101,7 +101,9 @@ typedef struct {
      * call. io_forecast_write then only queues a reference to the state: call
      * io_forecast_wait(f, s) before changing or freeing s, and make no other
      * netCDF or HDF5 call until io_forecast_finish or io_forecast_abort
-     * (neither library is thread-safe). */
+     * (neither library is thread-safe). States up to 32 MB are copied
+     * into the queue instead (at most 4 at a time), so their wait returns at
+     * once; 2 forces queueing by reference whatever the size (tests). */
     int background;
     double *writer_cpu_seconds; /* optional: the writer thread's CPU time is added here */
 } io_forecast_spec;

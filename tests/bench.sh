@@ -295,7 +295,7 @@ fi
 # 32 x 64 with hourly leads, the worst case: every call writes a lead and
 # each takes milliseconds. And the eval rate at 0.25 degrees: seconds per
 # (field, time) for a synthetic numerical forecast against synthetic truth.
-fc_line="" eval_line=""
+fc_line="" fcf_line="" eval_line=""
 if [ "${BENCH_JOBS:-1}" = 1 ]; then
   if [ -s "$top/models/demo_6h.h5" ]; then
     echo "== forecast job: demo models, 32 x 64, 3 initial times, hourly leads to 7 days"
@@ -305,6 +305,14 @@ if [ "${BENCH_JOBS:-1}" = 1 ]; then
       --leads 1-168/1 --output 'fcb/fc_{init:%Y%m%d%H}.nc' 2>fc.txt
     fc_line=$(grep "model calls" fc.txt | sed 's/^pangu forecast: //')
     echo "$fc_line"
+  fi
+  if [ -s m_181x384.h5 ]; then
+    echo "== forecast job: the full architecture at 181 x 384 (the main table's model as a 24 h model), leads 24-168/24, a 7-day job"
+    rm -rf fcf; mkdir -p fcf && "$pangu" synth --grid 181,384 --start 2019-01-01T00 --hours 1 --out fcf 2>/dev/null
+    "$pangu" forecast --model-24h m_181x384.h5 --input "fcf/era5_pl_201901.nc fcf/era5_sfc_201901.nc" \
+      --init 2019-01-01T00 --leads 24-168/24 --output 'fcf/fc_{init:%Y%m%d%H}.nc' 2>fcf.txt
+    fcf_line=$(grep "model calls" fcf.txt | sed 's/^pangu forecast: //')
+    echo "$fcf_line"
   fi
   if [ "${BENCH_FULL:-1}" = 1 ]; then
     echo "== eval at 0.25 degrees: a synthetic NWP forecast (0-24 h, 6-hourly) against synthetic truth"
@@ -358,6 +366,7 @@ echo
     printf '%s\n' "${scale_rows[@]}"
   fi
   [ -n "$fc_line" ] && { echo; echo "Forecast job on the demo models (32 x 64, 3 initial times, hourly leads to 7 days): $fc_line."; }
+  [ -n "$fcf_line" ] && { echo; echo "Forecast job, full architecture at 181 x 384 (one initial time, leads 24-168/24): $fcf_line."; }
   [ -n "$eval_line" ] && { echo; echo "Eval at 0.25 degrees: $eval_line."; }
   echo
   echo "Each step run once, cold, as its own process; $threads threads;" \

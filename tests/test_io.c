@@ -1210,8 +1210,9 @@ static void test_forecast_writer(void) {
     CU_ASSERT_FATAL(io_state_alloc(&scratch[1], H_, W_, levels13, L_, &base) == 0);
     float *got = malloc(sizeof(float) * MEMBERS * STEPS * 2 * HW);
     CU_ASSERT_FATAL(got != NULL);
-    for (int background = 0; background < 2; background++) {
-        const char *path = tmp(background ? "fc_background.nc" : "fc_sync.nc");
+    static const char *const names[3] = {"fc_sync.nc", "fc_background.nc", "fc_reference.nc"};
+    for (int background = 0; background < 3; background++) { /* 1: copies queued, 2: references */
+        const char *path = tmp(names[background]);
         io_forecast_spec spec = {H_, W_, base.lat, base.lon, 2, {500, 850}, {1, 1, 1, 1, 1, 1, 1, 1, 1}, STEPS, leads,
                                  base.time, MEMBERS, "test", NULL, background, NULL};
         io_forecast *f;
@@ -1247,11 +1248,14 @@ static void test_forecast_writer(void) {
         CU_ASSERT(bad == 0);
         nc_close(nc);
     }
-    /* Both ways give the same file content. */
+    /* All three ways give the same file content. */
     char cmd[1400];
     snprintf(cmd, sizeof cmd, "ncdump '%s' | tail -n +2 > '%s' && ncdump '%s' | tail -n +2 > '%s' && cmp -s '%s' '%s'",
              tmp("fc_sync.nc"), tmp("sync.cdl"), tmp("fc_background.nc"), tmp("background.cdl"), tmp("sync.cdl"),
              tmp("background.cdl"));
+    CU_ASSERT(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "ncdump '%s' | tail -n +2 > '%s' && cmp -s '%s' '%s'", tmp("fc_reference.nc"),
+             tmp("reference.cdl"), tmp("sync.cdl"), tmp("reference.cdl"));
     CU_ASSERT(system(cmd) == 0);
     free(got);
     io_state_free(&scratch[0]);
