@@ -44,7 +44,8 @@ static const struct {
      "         train one lead-time model (pangu train --help for every key); --resume yes continues"},
     {"synth", cli_synth,
      "[--grid H,W] [--start T] [--hours N] [--step-hours K] [--format legacy|cds2024] --out DIR\n"
-     "         a synthetic reanalysis in ERA5 layouts (monthly pressure-level and single-level files)"},
+     "         a synthetic reanalysis in ERA5 layouts (monthly pressure-level and single-level files);\n"
+     "         --forecast-from T|T0/T1/H: synthetic numerical forecasts from those initial times"},
     {"eval", cli_eval,
      "--forecast F [...] --truth T [...] [--climatology C] [--baseline persistence|climatology|NAME=FILES]\n"
      "         [--name NAME] [--rmse-per-time] [--regions LIST] [--levels LIST] [--report DIR [--map-leads 24,120]]\n"
