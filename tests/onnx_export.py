@@ -17,7 +17,8 @@ export writes into DIR:
                         files in DIR/graph); then io.json says "external_data": true.
   input_upper.bin, input_surface.bin    the input state, raw float32 (C order)
   io.json               names, shapes and files of inputs and outputs, the
-                        model's per-variable std (for compare), export notes
+                        model's per-variable std (for compare), a fingerprint of
+                        what the export was made from (for --reuse)
   torch_upper.bin, torch_surface.bin    with --reference: the PyTorch forward's
                         output on the same input (one forward under no_grad)
 The input state is --state (a NetCDF state, pangu_ref.py state) or, without
@@ -38,7 +39,9 @@ Reshape + Transpose, exact GELU as Erf, LayerNorm as LayerNormalization
 (opset 17).  The folded tables and masks are what make the graph large:
 0.4 GB at 181 x 384, 2.06 GiB at 721 x 1440 (over protobuf's 2 GiB limit for
 one file; torch 1.13 then writes the initializers as ONNX external data, which
---external-data allows).  The exporter's two benign warnings about constant
+--external-data allows; not seen to finish: two tries on a shared 2-core
+machine were stopped after 17 and 24 minutes at up to 10 GB, before any
+file was written).  The exporter's two benign warnings about constant
 folding and prim::Constant shape inference are silenced.
 """
 import argparse
@@ -48,7 +51,6 @@ import os
 import shutil
 import sys
 import time
-
 import warnings
 
 import numpy as np
