@@ -37,9 +37,9 @@
 #include "../util/util.h"
 #include "model.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include "avx512.h"
+#if MODEL_X86
 #define BF16_X86 1
-#include <immintrin.h>
 #define BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
 #define BF16_INLINE static inline __attribute__((always_inline)) BF16_TARGET
 #else
@@ -79,10 +79,7 @@ int model_bf16_available(void) {
     const char *off = getenv("PANGU_NO_BF16"); /* tests: act as a CPU without AVX512_BF16 */
     if (off && *off && strcmp(off, "0") != 0) return 0;
 #if BF16_X86
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bf16");
+    return model_cpu_avx512() && __builtin_cpu_supports("avx512bf16");
 #else
     return 0;
 #endif
@@ -181,9 +178,6 @@ void model_bf16_window_attention_ref(float *out, const float *qkv, const float *
 #if BF16_X86
 /* ---- AVX512_BF16 ---- */
 
-static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
-static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xffffffffu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1); }
-
 /* dst[0, total) = bf16(src[0, valid)) followed by zeros; total even. */
 BF16_INLINE void convert_row(uint16_t *dst, const float *src, int valid, int total) {
     for (int j = 0; j < total; j += 32) {
@@ -266,90 +260,6 @@ BF16_TARGET void model_bf16_linear_forward(float *out, size_t ldo, const float *
 }
 
 
-/* ---- FP32 elementwise work of the BF16 path, vectorised ----
- * GELU and the attention softmax stay FP32; these AVX-512 versions replace
- * glibc's scalar erff and expf, which took a third of the step once the GEMMs
- * ran in BF16. Twins: model_gelu_forward and the softmax of
- * model_window_attention (model/kernels.c). */
-
-/* erf(x) to about 1e-7 (a rational approximation on [-4, 4], odd numerator
- * of degree 13, even denominator of degree 8; erf(4) = 1 - 1.5e-8). */
-BF16_INLINE __m512 erf512(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-4.0f), _mm512_min_ps(_mm512_set1_ps(4.0f), x));
-    __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.77068142495902e-08f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.10102402082508e-06f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-5.69250639462346e-05f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-7.34990630326855e-04f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.95459980854025e-03f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1.60960333262415e-02f));
-    p = _mm512_mul_ps(p, x);
-    __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-2.13374055278905e-04f));
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.68282697438203e-03f));
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-7.37332916720468e-03f));
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.42647390514189e-02f));
-    return _mm512_div_ps(p, q);
-}
-
-/* exp(x) for x <= 88 to about 1 ulp (Cephes' expf polynomial, ln 2 split in
- * two); below -87 it returns exp(-87) ~ 1.6e-38 instead of a denormal. */
-BF16_INLINE __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(y, n);
-}
-
-BF16_TARGET void model_gelu_forward_avx512(float *out, const float *in, size_t n) {
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), rs2 = _mm512_set1_ps((float)M_SQRT1_2);
-    for (size_t j = 0; j < n; j += 16) {
-        __mmask16 m = mask16(n - j > 16 ? 16 : (int)(n - j));
-        __m512 x = _mm512_maskz_loadu_ps(m, in + j);
-        __m512 y = _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, erf512(_mm512_mul_ps(x, rs2))));
-        _mm512_mask_storeu_ps(out + j, m, y);
-    }
-}
-
-/* One row of scores: s = softmax(s * scale + bias (- 100 where the key's
- * label differs from the query's `li`)), as model_window_attention's loop. */
-BF16_INLINE void softmax_row(float *s, const float *bt, const int *labels, int li, int N, float scale) {
-    const __m512 sc = _mm512_set1_ps(scale), pen = _mm512_set1_ps(-100.0f);
-    __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
-    for (int j = 0; j < N; j += 16) {
-        __mmask16 m = mask16(N - j);
-        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, s + j), sc, _mm512_maskz_loadu_ps(m, bt + j));
-        if (labels) {
-            __mmask16 diff = _mm512_mask_cmpneq_epi32_mask(m, _mm512_maskz_loadu_epi32(m, labels + j), _mm512_set1_epi32(li));
-            v = _mm512_mask_add_ps(v, diff, v, pen);
-        }
-        _mm512_mask_storeu_ps(s + j, m, v);
-        mx = _mm512_mask_max_ps(mx, m, mx, v);
-    }
-    __m512 vmax = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-    for (int j = 0; j < N; j += 16) {
-        __mmask16 m = mask16(N - j);
-        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), vmax));
-        _mm512_mask_storeu_ps(s + j, m, e);
-        sum = _mm512_mask_add_ps(sum, m, sum, e);
-    }
-    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-    for (int j = 0; j < N; j += 16) {
-        __mmask16 m = mask16(N - j);
-        _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), inv));
-    }
-}
-
 /* Keys as the weight of q k^T: W (n = key, k = channel); each key's channel
  * pairs are one vector, scattered to the 32 keys of its panel. */
 BF16_INLINE void pack_keys(uint32_t *dst, const float *k, size_t ld, int N, int d) {
@@ -426,7 +336,6 @@ void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t l
     (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows, (void)accumulate;
     abort();
 }
-void model_gelu_forward_avx512(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
 size_t model_bf16_attention_words(int N, int d) { return model_bf16_packed_words(N, d) + model_bf16_packed_words(d, N) + 16; }
 void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms) {
@@ -459,62 +368,112 @@ static void release(model *m) {
     for (int i = 0; i < m->nbf16; i++) model_bf16_matrix_free(&m->bf16[i]);
     free(m->bf16);
     m->bf16 = NULL, m->nbf16 = 0;
+    for (int i = 0; i < m->nf32; i++) model_f32_matrix_free(&m->f32[i]);
+    free(m->f32);
+    m->f32 = NULL, m->nf32 = 0;
     for (int l = 0; l < 4; l++)
         for (int d = 0; m->blocks[l] && d < m->cfg.depths[l]; d++) {
             model_block *k = &m->blocks[l][d];
             k->qkv_h = k->proj_h = k->fc1_h = k->fc2_h = NULL;
+            k->qkv_f = k->proj_f = k->fc1_f = k->fc2_f = NULL;
             k->bf16_attention = 0;
         }
     m->embed_h = m->embed_sh = m->down_h = m->up1_h = m->up2_h = NULL;
-    for (int i = 0; i < 2; i++) m->rec_h[i] = m->rec_sh[i] = NULL;
+    m->embed_f = m->embed_sf = m->down_f = m->up1_f = m->up2_f = NULL;
+    for (int i = 0; i < 2; i++) m->rec_h[i] = m->rec_sh[i] = NULL, m->rec_f[i] = m->rec_sf[i] = NULL;
     m->precision = MODEL_FP32;
 }
 
 void model_bf16_release(model *m) { release(m); }
 
-int model_set_precision(model *m, int precision) {
-    release(m);
-    if (precision == MODEL_FP32) return UTIL_OK;
-    int status = model_precision_check(precision);
-    if (status) return status;
+/* Every linear layer of the step, W (n, k) with element (j, i) at
+ * w[j * sn + i * sk], handed to `pack` with the slot its packed copy is for. */
+typedef int (*pack_fn)(model *m, int slot, const float *w, int n, int k, size_t sn, size_t sk);
+enum { SLOT_QKV, SLOT_PROJ, SLOT_FC1, SLOT_FC2, SLOT_EMBED, SLOT_EMBED_S, SLOT_DOWN, SLOT_UP1, SLOT_UP2, SLOT_REC0,
+       SLOT_REC1, SLOT_REC_S0, SLOT_REC_S1 };
+
+static int pack_all(model *m, pack_fn pack) {
     const model_config *c = &m->cfg;
     int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
     int K = MODEL_NUPPER * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = MODEL_NSURFACE * ph * pw;
-    int total = 9;
-    for (int l = 0; l < 4; l++) total += 4 * c->depths[l];
-    m->bf16 = calloc((size_t)total, sizeof(model_bf16_matrix));
-    if (!m->bf16) return util_fail(UTIL_ENOMEM, "out of memory for bf16 weights");
-#define PACK(dst, w, n, k, sn, sk)                                                           \
-    do {                                                                                     \
-        if (!status && !(status = model_bf16_pack(&m->bf16[m->nbf16], w, n, k, sn, sk))) \
-            dst = &m->bf16[m->nbf16++];                                                      \
-    } while (0)
-    for (int l = 0; l < 4; l++) {
+    int status = UTIL_OK;
+    for (int l = 0; l < 4 && !status; l++) {
         int Cl = (l == 1 || l == 2) ? 2 * C : C;
-        for (int d = 0; d < c->depths[l]; d++) {
+        for (int d = 0; d < c->depths[l] && !status; d++) {
             model_block *k = &m->blocks[l][d];
-            PACK(k->qkv_h, k->qkv_w, 3 * Cl, Cl, Cl, 1);
-            PACK(k->proj_h, k->proj_w, Cl, Cl, Cl, 1);
-            PACK(k->fc1_h, k->fc1_w, 4 * Cl, Cl, Cl, 1);
-            PACK(k->fc2_h, k->fc2_w, Cl, 4 * Cl, 4 * Cl, 1);
-            k->bf16_attention = 1; /* measured: 13% less CPU time, the same accuracy (see the README) */
+            int base = 16 * (l * 65 + d); /* block slots: (layer, depth <= 64, matrix) */
+            if (!(status = pack(m, base + SLOT_QKV, k->qkv_w, 3 * Cl, Cl, Cl, 1)) &&
+                !(status = pack(m, base + SLOT_PROJ, k->proj_w, Cl, Cl, Cl, 1)) &&
+                !(status = pack(m, base + SLOT_FC1, k->fc1_w, 4 * Cl, Cl, Cl, 1)))
+                status = pack(m, base + SLOT_FC2, k->fc2_w, Cl, 4 * Cl, 4 * Cl, 1);
         }
     }
-    PACK(m->embed_h, m->embed_w, C, K, K, 1);
-    PACK(m->embed_sh, m->embed_sw, C, Ks, Ks, 1);
-    PACK(m->down_h, m->down_w, 2 * C, 4 * C, 4 * C, 1);
-    PACK(m->up1_h, m->up_w1, 4 * C, 2 * C, 2 * C, 1);
-    PACK(m->up2_h, m->up_w2, C, C, C, 1);
+    if (!status) status = pack(m, -1 - SLOT_EMBED, m->embed_w, C, K, K, 1);
+    if (!status) status = pack(m, -1 - SLOT_EMBED_S, m->embed_sw, C, Ks, Ks, 1);
+    if (!status) status = pack(m, -1 - SLOT_DOWN, m->down_w, 2 * C, 4 * C, 4 * C, 1);
+    if (!status) status = pack(m, -1 - SLOT_UP1, m->up_w1, 4 * C, 2 * C, 2 * C, 1);
+    if (!status) status = pack(m, -1 - SLOT_UP2, m->up_w2, C, C, C, 1);
     /* patch recovery: y = [skip, x] @ w with w (2C, k): W = w^T, the skip's C inputs apart */
-    PACK(m->rec_h[0], m->rec_w, K, C, 1, K);
-    PACK(m->rec_h[1], m->rec_w + (size_t)C * K, K, C, 1, K);
-    PACK(m->rec_sh[0], m->rec_sw, Kr, C, 1, Kr);
-    PACK(m->rec_sh[1], m->rec_sw + (size_t)C * Kr, Kr, C, 1, Kr);
-#undef PACK
+    if (!status) status = pack(m, -1 - SLOT_REC0, m->rec_w, K, C, 1, K);
+    if (!status) status = pack(m, -1 - SLOT_REC1, m->rec_w + (size_t)C * K, K, C, 1, K);
+    if (!status) status = pack(m, -1 - SLOT_REC_S0, m->rec_sw, Kr, C, 1, Kr);
+    if (!status) status = pack(m, -1 - SLOT_REC_S1, m->rec_sw + (size_t)C * Kr, Kr, C, 1, Kr);
+    return status;
+}
+
+/* The pointer a slot's packed copy goes to. */
+#define SLOT_TARGET(T, sfx)                                                                                   \
+    static const T **slot_##sfx(model *m, int slot) {                                                        \
+        if (slot >= 0) {                                                                                      \
+            model_block *k = &m->blocks[slot / 16 / 65][slot / 16 % 65];                                      \
+            const T **blk[] = {&k->qkv_##sfx, &k->proj_##sfx, &k->fc1_##sfx, &k->fc2_##sfx};                 \
+            return blk[slot % 16];                                                                            \
+        }                                                                                                     \
+        const T **top[] = {NULL, NULL, NULL, NULL, &m->embed_##sfx, &m->embed_s##sfx, &m->down_##sfx,         \
+                           &m->up1_##sfx, &m->up2_##sfx, &m->rec_##sfx[0], &m->rec_##sfx[1], &m->rec_s##sfx[0], \
+                           &m->rec_s##sfx[1]};                                                                \
+        return top[-1 - slot];                                                                                \
+    }
+SLOT_TARGET(model_bf16_matrix, h)
+SLOT_TARGET(model_f32_matrix, f)
+#undef SLOT_TARGET
+
+static int pack_bf16(model *m, int slot, const float *w, int n, int k, size_t sn, size_t sk) {
+    int status = model_bf16_pack(&m->bf16[m->nbf16], w, n, k, sn, sk);
+    if (!status) *slot_h(m, slot) = &m->bf16[m->nbf16++];
+    return status;
+}
+
+static int pack_f32(model *m, int slot, const float *w, int n, int k, size_t sn, size_t sk) {
+    int status = model_f32_pack(&m->f32[m->nf32], w, n, k, sn, sk);
+    if (!status) *slot_f(m, slot) = &m->f32[m->nf32++];
+    return status;
+}
+
+int model_set_precision(model *m, int precision) {
+    release(m);
+    int status = model_precision_check(precision);
+    if (status) return status;
+    if (precision == MODEL_FP32 && !model_f32_available()) return UTIL_OK; /* OpenBLAS on the float weights */
+    const model_config *c = &m->cfg;
+    int total = 9;
+    for (int l = 0; l < 4; l++) total += 4 * c->depths[l];
+    if (precision == MODEL_BF16) {
+        if (!(m->bf16 = calloc((size_t)total, sizeof(model_bf16_matrix))))
+            return util_fail(UTIL_ENOMEM, "out of memory for bf16 weights");
+        status = pack_all(m, pack_bf16);
+        for (int l = 0; l < 4 && !status; l++)
+            for (int d = 0; d < c->depths[l]; d++)
+                m->blocks[l][d].bf16_attention = 1; /* measured: 13% less CPU time, the same accuracy (see the README) */
+    } else {
+        if (!(m->f32 = calloc((size_t)total, sizeof(model_f32_matrix))))
+            return util_fail(UTIL_ENOMEM, "out of memory for packed FP32 weights");
+        status = pack_all(m, pack_f32);
+    }
     if (status) {
         release(m);
         return status;
     }
-    m->precision = MODEL_BF16;
+    m->precision = precision;
     return UTIL_OK;
 }

@@ -162,11 +162,12 @@ void model_window_attention(float *out, const float *qkv, const float *bias_t, c
 
 /* ---- layers ---- */
 
-/* A linear layer in the model's precision: wh is the BF16 copy of w, or
- * NULL in FP32. */
-static void linear(float *out, const float *in, const float *w, const model_bf16_matrix *wh, const float *b, int rows,
-                   int in_dim, int out_dim) {
+/* A linear layer in the model's precision: wh is the BF16 copy of w, wf the
+ * packed FP32 one (AVX-512), both NULL for OpenBLAS on w. */
+static void linear(float *out, const float *in, const float *w, const model_bf16_matrix *wh,
+                   const model_f32_matrix *wf, const float *b, int rows, int in_dim, int out_dim) {
     if (wh) model_bf16_linear_forward(out, (size_t)out_dim, in, (size_t)in_dim, wh, b, rows, 0);
+    else if (wf) model_f32_linear_forward(out, (size_t)out_dim, in, (size_t)in_dim, wf, b, rows, 0);
     else model_linear_forward(out, in, w, b, rows, in_dim, out_dim);
 }
 
@@ -181,8 +182,10 @@ size_t model_scratch_floats(const model_config *c) {
     size_t need = 0, C = c->dim;
     for (int l = 0; l < 4; l++) {
         size_t Cl = layer_width(c, l), rows = (size_t)layer_w(c, l) / c->window[2] * N;
+        size_t packs = model_bf16_attention_words(N, (int)Cl / c->heads[l]);
+        size_t fpacks = model_f32_attention_floats(N, (int)Cl / c->heads[l]);
         size_t attn = rows * 4 * Cl + (size_t)(c->heads[l] + 1) * N * N + (size_t)N + 64 +
-                      model_bf16_attention_words(N, (int)Cl / c->heads[l]);
+                      (packs > fpacks ? packs : fpacks);
         size_t mlp = (size_t)MLP_ROWS * 5 * Cl;
         if (attn > need) need = attn;
         if (mlp > need) need = mlp;
@@ -212,6 +215,9 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
     if (roll)
         for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
 
+    /* AVX-512 GELU and LayerNorm agree with their scalar twins to a few 1e-7
+     * (test_f32); glibc's scalar erff alone was a tenth of the FP32 step. */
+    int vector = model_f32_available();
     /* Attention: each window type owns a disjoint set of tokens, so each
      * type's rows are gathered, attended and added back in place. */
 #pragma omp parallel for schedule(dynamic, 1)
@@ -223,26 +229,31 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         float *scores = bias_t + (size_t)heads * N * N; // (N, N)
         int labels[N > 0 ? N : 1];
         model_window_gather(xw, x, t, Z, Hl, Wl, C, win, shift);
-        linear(qkv, xw, blk->qkv_w, blk->qkv_h, blk->qkv_b, rows, C, 3 * C);
+        linear(qkv, xw, blk->qkv_w, blk->qkv_h, blk->qkv_f, blk->qkv_b, rows, C, 3 * C);
         model_bias_gather(bias_t, blk->bias, bias_index, t, types, heads, N);
         if (roll) model_window_labels(labels, t, Zp, Hp, win); /* the same for every window of a type */
         if (blk->qkv_h) /* BF16 path */
             model_bf16_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
                                         (uint32_t *)(scores + (size_t)N * N), blk->bf16_attention);
+        else if (blk->qkv_f) /* packed FP32 path */
+            model_f32_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
+                                       scores + (size_t)N * N);
         else model_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores);
         float *pr = qkv;
-        linear(pr, xw, blk->proj_w, blk->proj_h, blk->proj_b, rows, C, C);
+        linear(pr, xw, blk->proj_w, blk->proj_h, blk->proj_f, blk->proj_b, rows, C, C);
         for (int r = 0; r < rows; r++) {
             long tok = model_window_token(t, r, Z, Hl, Wl, win, shift);
             if (tok < 0) continue;
             float *y = pr + (size_t)r * C, *o = x + (size_t)tok * C;
-            model_layernorm_forward(y, y, blk->norm1_w, blk->norm1_b, 1, C);
-            for (int i = 0; i < C; i++) o[i] += y[i];
+            if (vector) model_layernorm_add_avx512(o, y, blk->norm1_w, blk->norm1_b, C);
+            else {
+                model_layernorm_forward(y, y, blk->norm1_w, blk->norm1_b, 1, C);
+                for (int i = 0; i < C; i++) o[i] += y[i];
+            }
         }
     }
 
     /* MLP in row chunks so the 4C hidden layer never exists whole. */
-    int vector_gelu = model_bf16_available();
     long T = (long)Z * Hl * Wl;
     long chunks = (T + MLP_ROWS - 1) / MLP_ROWS;
 #pragma omp parallel for schedule(static)
@@ -251,14 +262,17 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         int n = (int)((k + 1) * MLP_ROWS <= T ? MLP_ROWS : T - k * MLP_ROWS);
         float *xr = x + (size_t)k * MLP_ROWS * C;
         float *hid = s, *y = s + (size_t)MLP_ROWS * 4 * C;
-        linear(hid, xr, blk->fc1_w, blk->fc1_h, blk->fc1_b, n, C, 4 * C);
-        /* The AVX-512 GELU agrees with the scalar twin to a few 1e-7 |x|
-         * (test_bf16) and glibc's scalar erff was a tenth of the FP32 step. */
-        if (vector_gelu) model_gelu_forward_avx512(hid, hid, (size_t)n * 4 * C);
+        linear(hid, xr, blk->fc1_w, blk->fc1_h, blk->fc1_f, blk->fc1_b, n, C, 4 * C);
+        if (vector) model_gelu_forward_avx512(hid, hid, (size_t)n * 4 * C);
         else model_gelu_forward(hid, hid, (size_t)n * 4 * C);
-        linear(y, hid, blk->fc2_w, blk->fc2_h, blk->fc2_b, n, 4 * C, C);
-        model_layernorm_forward(y, y, blk->norm2_w, blk->norm2_b, n, C);
-        for (size_t i = 0; i < (size_t)n * C; i++) xr[i] += y[i];
+        linear(y, hid, blk->fc2_w, blk->fc2_h, blk->fc2_f, blk->fc2_b, n, 4 * C, C);
+        if (vector)
+            for (int r = 0; r < n; r++)
+                model_layernorm_add_avx512(xr + (size_t)r * C, y + (size_t)r * C, blk->norm2_w, blk->norm2_b, C);
+        else {
+            model_layernorm_forward(y, y, blk->norm2_w, blk->norm2_b, n, C);
+            for (size_t i = 0; i < (size_t)n * C; i++) xr[i] += y[i];
+        }
     }
 }
 
@@ -310,8 +324,8 @@ void model_patch_embed_forward(float *x, const model *m, const float *upper, con
         float *p = scratch + (size_t)omp_get_thread_num() * scratch_stride; // (Wt, K or Ks)
         model_patch_gather(p, surface_row ? (size_t)Ks : (size_t)K, m, upper, surface, row);
         linear(x + (size_t)row * c->Wt * C, p, surface_row ? m->embed_sw : m->embed_w,
-               surface_row ? m->embed_sh : m->embed_h, surface_row ? m->embed_sb : m->embed_b, c->Wt,
-               surface_row ? Ks : K, C);
+               surface_row ? m->embed_sh : m->embed_h, surface_row ? m->embed_sf : m->embed_f,
+               surface_row ? m->embed_sb : m->embed_b, c->Wt, surface_row ? Ks : K, C);
     }
 }
 
@@ -332,8 +346,9 @@ void model_downsample_forward(float *out, const model *m, const float *in, float
                     else
                         memset(dst, 0, sizeof(float) * C);
                 }
-        model_layernorm_forward(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
-        linear(out + (size_t)row * c->W2 * 2 * C, g, m->down_w, m->down_h, NULL, c->W2, 4 * C, 2 * C);
+        if (model_f32_available()) model_layernorm_forward_avx512(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
+        else model_layernorm_forward(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
+        linear(out + (size_t)row * c->W2 * 2 * C, g, m->down_w, m->down_h, m->down_f, NULL, c->W2, 4 * C, 2 * C);
     }
 }
 
@@ -345,14 +360,14 @@ void model_upsample_forward(float *out, const model *m, const float *in, float *
         int z = row / c->H2, h2 = row % c->H2;
         float *y = scratch + (size_t)omp_get_thread_num() * scratch_stride; // (W2, 4C)
         float *f = y + (size_t)c->W2 * 4 * C;                               // (Wt, C)
-        linear(y, in + (size_t)row * c->W2 * 2 * C, m->up_w1, m->up1_h, NULL, c->W2, 2 * C, 4 * C);
+        linear(y, in + (size_t)row * c->W2 * 2 * C, m->up_w1, m->up1_h, m->up1_f, NULL, c->W2, 2 * C, 4 * C);
         for (int dh = 0; dh < 2; dh++) {
             int h = 2 * h2 + dh;
             if (h >= c->Ht) continue;
             for (int w = 0; w < c->Wt; w++)
                 model_layernorm_forward(f + (size_t)w * C, y + (size_t)(w / 2) * 4 * C + (dh * 2 + w % 2) * C,
                                         m->up_norm_w, m->up_norm_b, 1, C);
-            linear(out + ((size_t)z * c->Ht + h) * c->Wt * C, f, m->up_w2, m->up2_h, NULL, c->Wt, C, C);
+            linear(out + ((size_t)z * c->Ht + h) * c->Wt * C, f, m->up_w2, m->up2_h, m->up2_f, NULL, c->Wt, C, C);
         }
     }
 }
@@ -372,9 +387,13 @@ void model_patch_recovery_forward(float *upper, float *surface, const model *m, 
         const float *w = z == 0 ? m->rec_sw : m->rec_w; // (2C, k): the skip's C rows first
         /* [skip, x] @ W without building the 2C concatenation. */
         const model_bf16_matrix *const *wh = z == 0 ? m->rec_sh : m->rec_h;
+        const model_f32_matrix *const *wf = z == 0 ? m->rec_sf : m->rec_f;
         if (wh[0]) {
             model_bf16_linear_forward(y, (size_t)k, a, (size_t)C, wh[0], NULL, c->Wt, 0);
             model_bf16_linear_forward(y, (size_t)k, b, (size_t)C, wh[1], NULL, c->Wt, 1);
+        } else if (wf[0]) {
+            model_f32_linear_forward(y, (size_t)k, a, (size_t)C, wf[0], NULL, c->Wt, 0);
+            model_f32_linear_forward(y, (size_t)k, b, (size_t)C, wf[1], NULL, c->Wt, 1);
         } else {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Wt, k, C, 1.0f, a, C, w, k, 0.0f, y, k);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Wt, k, C, 1.0f, b, C, w + (size_t)C * k, k,

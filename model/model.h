@@ -49,6 +49,15 @@ typedef struct {
     uint32_t *data;       /* panels * kp * MODEL_BF16_PANEL words, 64-byte aligned */
 } model_bf16_matrix;
 
+/* A weight matrix W (n, k) of y = x W^T packed for the FP32 AVX-512 kernel
+ * (model/f32.c): panels of MODEL_F32_PANEL output columns, each holding per
+ * input i the floats W[j][i] of its columns; zeros past n. */
+#define MODEL_F32_PANEL 32
+typedef struct {
+    int n, k, panels;
+    float *data; /* panels * k * MODEL_F32_PANEL floats, 64-byte aligned */
+} model_f32_matrix;
+
 /* One Earth-specific block's parameters (pointers into the block). */
 typedef struct {
     float *norm1_w, *norm1_b;   /* (C) */
@@ -60,6 +69,8 @@ typedef struct {
     float *fc2_w, *fc2_b;       /* (C, 4C), (C) */
     /* BF16 copies of the four matrices, NULL in FP32 (model_set_precision) */
     const model_bf16_matrix *qkv_h, *proj_h, *fc1_h, *fc2_h;
+    /* packed FP32 copies for the AVX-512 kernel, NULL without AVX-512 or in BF16 */
+    const model_f32_matrix *qkv_f, *proj_f, *fc1_f, *fc2_f;
     int bf16_attention; /* BF16 path: q k^T and p v in BF16 too */
 } model_block;
 
@@ -101,6 +112,11 @@ typedef struct {
     int nbf16;
     const model_bf16_matrix *embed_h, *embed_sh, *down_h, *up1_h, *up2_h;
     const model_bf16_matrix *rec_h[2], *rec_sh[2]; /* patch recovery: the skip's rows, then x's */
+    /* MODEL_FP32 on a CPU with AVX-512: the weights packed for model/f32.c */
+    model_f32_matrix *f32;
+    int nf32;
+    const model_f32_matrix *embed_f, *embed_sf, *down_f, *up1_f, *up2_f;
+    const model_f32_matrix *rec_f[2], *rec_sf[2];
 } model;
 
 /* Window types (rows of windows) of a layer on a token grid of Z x Hl. */
@@ -255,11 +271,13 @@ const char *model_precision_name(int precision);
 /* UTIL_OK when this CPU runs `precision`; for bf16 without AVX512_BF16,
  * UTIL_EINVAL with a message saying so. */
 int model_precision_check(int precision);
-/* Pack (MODEL_BF16) or drop (MODEL_FP32) the bf16 weights; UTIL_EINVAL with
+/* Pack the weights for the step's GEMMs: bf16 (MODEL_BF16), or FP32 panels
+ * for model/f32.c (MODEL_FP32 on a CPU with AVX-512; without it, nothing is
+ * packed and OpenBLAS runs the GEMMs); UTIL_EINVAL with
  * a clear message for bf16 on a CPU without AVX512_BF16. Inference only:
  * repack after changing the parameters; model_grad refuses a BF16 model. */
 int model_set_precision(model *m, int precision);
-void model_bf16_release(model *m); /* back to FP32, packed weights freed (model_free calls it) */
+void model_bf16_release(model *m); /* back to unpacked FP32 (OpenBLAS), packed weights freed (model_free calls it) */
 
 uint16_t model_bf16_round(float x); /* scalar twin of the hardware rounding */
 float model_bf16_float(uint16_t h);
@@ -275,9 +293,12 @@ void model_bf16_matrix_free(model_bf16_matrix *p);
  * no allocation; needs model_bf16_available(). */
 void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                const float *b, int rows, int accumulate);
-/* The FP32 elementwise kernels of the BF16 path, AVX-512 (twins:
- * model_gelu_forward, the softmax in model_window_attention). */
+/* GELU and LayerNorm, AVX-512 (model/f32.c; twins: model_gelu_forward,
+ * model_layernorm_forward); need model_f32_available(). */
 void model_gelu_forward_avx512(float *out, const float *in, size_t n);
+void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C);
+/* x (C) += LayerNorm(y) */
+void model_layernorm_add_avx512(float *x, const float *y, const float *w, const float *b, int C);
 /* model_window_attention for the BF16 path: AVX-512 softmax; q k^T and p v
  * in BF16 (q, k, p, v rounded, FP32 accumulation) when bf16_gemms, else SGEMM.
  * packs: model_bf16_attention_words(N, C / heads) words of scratch. */
@@ -287,6 +308,29 @@ void model_bf16_window_attention(float *out, const float *qkv, const float *bias
 /* Scalar twin of model_bf16_window_attention with bf16_gemms (scores: N*N floats). */
 void model_bf16_window_attention_ref(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                      int C, int heads, float *scores);
+/* ---- packed FP32 GEMMs (model/f32.c) ----
+ * 1 when the CPU runs AVX-512F/BW/VL/DQ and PANGU_NO_AVX512 is unset or 0. */
+int model_f32_available(void);
+size_t model_f32_packed_floats(int n, int k);
+/* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data. */
+void model_f32_pack_into(float *dst, const float *w, int n, int k, size_t sn, size_t sk);
+int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk);
+void model_f32_matrix_free(model_f32_matrix *p);
+/* out (rows, n; row stride ldo) = [out if accumulate] + [b] + in W^T with in
+ * (rows, k; row stride ldi). Single-threaded, no allocation; needs
+ * model_f32_available(). */
+void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                              const float *b, int rows, int accumulate);
+/* The plain twin, summing in double. */
+void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
+                          const float *b, int rows, int k, int n, int accumulate);
+/* model_window_attention with q k^T and p v through the packed kernel and
+ * an AVX-512 softmax; packs: model_f32_attention_floats(N, C / heads) floats
+ * of scratch. */
+size_t model_f32_attention_floats(int N, int d);
+void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                                int C, int heads, float *scores, float *packs);
+
 /* The plain scalar twin: the same sum in k order from the float W. */
 void model_bf16_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
                            const float *b, int rows, int k, int n, int accumulate);

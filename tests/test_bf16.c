@@ -319,8 +319,10 @@ static void step_bf16(const char *name) {
     CU_ASSERT_FATAL(io_state_alloc(&fp32, c->H, c->W, c->levels, c->nlev, &in) == 0);
     CU_ASSERT_FATAL(io_state_alloc(&bf16, c->H, c->W, c->levels, c->nlev, &in) == 0);
     CU_ASSERT_FATAL(io_state_alloc(&bf16_1, c->H, c->W, c->levels, c->nlev, &in) == 0);
+    CU_ASSERT_FATAL(model_set_precision(&m, MODEL_FP32) == 0); /* FP32 as pangu runs it (packed on AVX-512) */
     CU_ASSERT_FATAL(model_step(&m, fp32.upper, fp32.surface, in.upper, in.surface) == 0);
     CU_ASSERT_FATAL(model_set_precision(&m, MODEL_BF16) == 0);
+    CU_ASSERT(m.f32 == NULL && m.blocks[0][0].qkv_f == NULL);
     CU_ASSERT(m.precision == MODEL_BF16);
     CU_ASSERT_FATAL(model_step(&m, bf16.upper, bf16.surface, in.upper, in.surface) == 0);
     /* independent of the thread count, as the FP32 step */

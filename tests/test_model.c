@@ -26,7 +26,7 @@ static char *fixture(const char *name) {
 
 /* Largest |C - reference| in units of each variable's (and level's)
  * normalisation std, over the whole state. */
-static double step_error(const char *name) {
+static double step_error(const char *name, int packed) {
     char mpath[64], ipath[64], opath[64];
     snprintf(mpath, sizeof mpath, "%s.h5", name);
     snprintf(ipath, sizeof ipath, "%s_in.nc", name);
@@ -39,6 +39,10 @@ static double step_error(const char *name) {
     CU_ASSERT_FATAL(io_state_read(&in, &ip, 1, 0, c->H, c->W, c->levels, c->nlev) == 0);
     CU_ASSERT_FATAL(io_state_read(&ref, &op, 1, 0, c->H, c->W, c->levels, c->nlev) == 0);
     CU_ASSERT_FATAL(io_state_alloc(&out, c->H, c->W, c->levels, c->nlev, &in) == 0);
+    /* packed: as pangu runs it (model/f32.c where the CPU has AVX-512);
+     * otherwise OpenBLAS on the weights as loaded */
+    if (packed) CU_ASSERT_FATAL(model_set_precision(&m, MODEL_FP32) == 0);
+    CU_ASSERT((m.f32 != NULL) == (packed && model_f32_available()));
     CU_ASSERT_FATAL(model_step(&m, out.upper, out.surface, in.upper, in.surface) == 0);
     size_t HW = (size_t)c->H * c->W;
     double worst = 0;
@@ -65,19 +69,25 @@ static double step_error(const char *name) {
 }
 
 static void test_step_tiny(void) {
-    double e = step_error("tiny");
-    CU_ASSERT(e <= 1e-4);
-    if (!(e <= 1e-4)) fprintf(stderr, "\n  tiny: max error %.3g std\n", e);
+    for (int packed = 0; packed < 2; packed++) {
+        double e = step_error("tiny", packed);
+        CU_ASSERT(e <= 1e-4);
+        if (!(e <= 1e-4)) fprintf(stderr, "\n  tiny (%s): max error %.3g std\n", packed ? "packed" : "OpenBLAS", e);
+    }
 }
 static void test_step_small(void) {
-    double e = step_error("small");
-    CU_ASSERT(e <= 1e-4);
-    if (!(e <= 1e-4)) fprintf(stderr, "\n  small: max error %.3g std\n", e);
+    for (int packed = 0; packed < 2; packed++) {
+        double e = step_error("small", packed);
+        CU_ASSERT(e <= 1e-4);
+        if (!(e <= 1e-4)) fprintf(stderr, "\n  small (%s): max error %.3g std\n", packed ? "packed" : "OpenBLAS", e);
+    }
 }
 static void test_step_custom(void) {
-    double e = step_error("custom");
-    CU_ASSERT(e <= 1e-4);
-    if (!(e <= 1e-4)) fprintf(stderr, "\n  custom: max error %.3g std\n", e);
+    for (int packed = 0; packed < 2; packed++) {
+        double e = step_error("custom", packed);
+        CU_ASSERT(e <= 1e-4);
+        if (!(e <= 1e-4)) fprintf(stderr, "\n  custom (%s): max error %.3g std\n", packed ? "packed" : "OpenBLAS", e);
+    }
 }
 
 /* The step does not depend on the number of OpenMP threads. */
@@ -90,6 +100,7 @@ static void test_step_threads(void) {
     CU_ASSERT_FATAL(io_state_read(&in, &ip, 1, 0, c->H, c->W, c->levels, c->nlev) == 0);
     CU_ASSERT_FATAL(io_state_alloc(&a, c->H, c->W, c->levels, c->nlev, &in) == 0);
     CU_ASSERT_FATAL(io_state_alloc(&b, c->H, c->W, c->levels, c->nlev, &in) == 0);
+    CU_ASSERT_FATAL(model_set_precision(&m, MODEL_FP32) == 0);
     int nt = omp_get_max_threads();
     CU_ASSERT_FATAL(model_step(&m, a.upper, a.surface, in.upper, in.surface) == 0);
     omp_set_num_threads(1);
@@ -436,9 +447,9 @@ int tests_register_model(void) {
     CU_pSuite s = CU_add_suite("model", suite_init, suite_clean);
     if (!s) return -1;
     struct { const char *name; void (*fn)(void); } tests[] = {
-        {"step matches reference: tiny preset", test_step_tiny},
-        {"step matches reference: small preset", test_step_small},
-        {"step matches reference: custom configuration", test_step_custom},
+        {"step matches reference (OpenBLAS and packed FP32): tiny preset", test_step_tiny},
+        {"step matches reference (OpenBLAS and packed FP32): small preset", test_step_small},
+        {"step matches reference (OpenBLAS and packed FP32): custom configuration", test_step_custom},
         {"step independent of thread count", test_step_threads},
         {"model file round trip", test_model_roundtrip},
         {"random initialisation", test_init_random},

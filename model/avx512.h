@@ -1,0 +1,105 @@
+/* model avx512: AVX-512F helpers shared by the packed FP32 kernels
+ * (model/f32.c) and the BF16 ones (model/bf16.c). Internal to model/.
+ *
+ * Only functions carrying AVX512_TARGET (or a superset) use AVX-512: the rest
+ * of the build stays portable, and model_f32_available() /
+ * model_bf16_available() check the CPU at run time. */
+#ifndef PANGU_MODEL_AVX512_H
+#define PANGU_MODEL_AVX512_H
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MODEL_X86 1
+#include <immintrin.h>
+#include <math.h>
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define AVX512_INLINE static inline __attribute__((always_inline)) AVX512_TARGET
+
+static inline int model_cpu_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xffffffffu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1); }
+
+
+/* ---- FP32 elementwise math, vectorised ----
+ * AVX-512 versions of glibc's scalar erff and expf (a third of the BF16 step
+ * and a sixth of the FP32 step when scalar). Twins: model_gelu_forward and
+ * the softmax of model_window_attention (model/kernels.c). */
+
+/* erf(x) to about 1e-7 (a rational approximation on [-4, 4], odd numerator
+ * of degree 13, even denominator of degree 8; erf(4) = 1 - 1.5e-8). */
+AVX512_INLINE __m512 erf512(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-4.0f), _mm512_min_ps(_mm512_set1_ps(4.0f), x));
+    __m512 x2 = _mm512_mul_ps(x, x);
+    __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.77068142495902e-08f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.10102402082508e-06f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-5.69250639462346e-05f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-7.34990630326855e-04f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.95459980854025e-03f));
+    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1.60960333262415e-02f));
+    p = _mm512_mul_ps(p, x);
+    __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-2.13374055278905e-04f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.68282697438203e-03f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-7.37332916720468e-03f));
+    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.42647390514189e-02f));
+    return _mm512_div_ps(p, q);
+}
+
+/* exp(x) for x <= 88 to about 1 ulp (Cephes' expf polynomial, ln 2 split in
+ * two); below -87 it returns exp(-87) ~ 1.6e-38 instead of a denormal. */
+AVX512_INLINE __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(y, n);
+}
+
+/* One row of scores: s = softmax(s * scale + bias (- 100 where the key's
+ * label differs from the query's `li`)), as model_window_attention's loop. */
+AVX512_INLINE void softmax_row(float *s, const float *bt, const int *labels, int li, int N, float scale) {
+    const __m512 sc = _mm512_set1_ps(scale), pen = _mm512_set1_ps(-100.0f);
+    __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+    for (int j = 0; j < N; j += 16) {
+        __mmask16 m = mask16(N - j);
+        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, s + j), sc, _mm512_maskz_loadu_ps(m, bt + j));
+        if (labels) {
+            __mmask16 diff = _mm512_mask_cmpneq_epi32_mask(m, _mm512_maskz_loadu_epi32(m, labels + j), _mm512_set1_epi32(li));
+            v = _mm512_mask_add_ps(v, diff, v, pen);
+        }
+        _mm512_mask_storeu_ps(s + j, m, v);
+        mx = _mm512_mask_max_ps(mx, m, mx, v);
+    }
+    __m512 vmax = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    for (int j = 0; j < N; j += 16) {
+        __mmask16 m = mask16(N - j);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), vmax));
+        _mm512_mask_storeu_ps(s + j, m, e);
+        sum = _mm512_mask_add_ps(sum, m, sum, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int j = 0; j < N; j += 16) {
+        __mmask16 m = mask16(N - j);
+        _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), inv));
+    }
+}
+
+#else
+#define MODEL_X86 0
+static inline int model_cpu_avx512(void) { return 0; }
+#endif
+
+#endif

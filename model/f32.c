@@ -1,0 +1,268 @@
+/* model f32: the FP32 GEMMs of the step on packed weights, AVX-512.
+ *
+ * Why not OpenBLAS for these: Debian 12's OpenBLAS 0.3.21 picks its AVX2
+ * "Haswell" kernel on CPUs it does not know (AMD Zen 4/5 here; machines may
+ * also pin OPENBLAS_CORETYPE), 191 GFLOP/s on the model's shapes with 2
+ * threads where the same CPU's AVX-512 FMAs reach ~350. This kernel always
+ * uses the CPU it runs on, packs each weight once (OpenBLAS repacks it on
+ * every call) and adds the bias in the accumulators. OpenBLAS SGEMM stays the
+ * plain twin and the path for CPUs without AVX-512 (model_linear_forward).
+ *
+ * Layout: W (n, k) of y = x W^T is packed into panels of 32 output columns;
+ * panel p holds, for each input i, the 32 floats W[32p + j][i] (zeros past n).
+ * Activations are copied in blocks of MC rows by KC inputs (zero rows past
+ * the end), so the micro-kernel never reads outside them. The micro-kernel
+ * keeps a 14 x 32 tile in 28 zmm registers and per input loads two weight
+ * vectors and broadcasts one activation per row: the BF16 kernel's shape
+ * (model/bf16.c) with FMAs. Sums run in input order with FMA, so results
+ * differ from SGEMM's by rounding only (a few 1e-7 relative). */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+#include "avx512.h"
+#include "model.h"
+
+enum {
+    NR = MODEL_F32_PANEL, /* output columns per panel: two zmm vectors */
+    MR = 14,              /* rows per micro-tile: 28 accumulators */
+    MC = 8 * MR,          /* rows per activation block */
+    KC = 256,             /* inputs per block: a 32 KB weight panel slice */
+};
+
+int model_f32_available(void) {
+    const char *off = getenv("PANGU_NO_AVX512"); /* tests: act as a CPU without AVX-512 */
+    if (off && *off && strcmp(off, "0") != 0) return 0;
+    return model_cpu_avx512();
+}
+
+size_t model_f32_packed_floats(int n, int k) { return ((size_t)n + NR - 1) / NR * NR * (size_t)k; }
+
+void model_f32_pack_into(float *dst, const float *w, int n, int k, size_t sn, size_t sk) {
+    int panels = (n + NR - 1) / NR;
+    for (int pn = 0; pn < panels; pn++)
+        for (int i = 0; i < k; i++) {
+            float *o = dst + ((size_t)pn * k + i) * NR;
+            for (int j = 0; j < NR; j++) {
+                int col = pn * NR + j;
+                o[j] = col < n ? w[(size_t)col * sn + (size_t)i * sk] : 0.0f;
+            }
+        }
+}
+
+int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk) {
+    memset(p, 0, sizeof *p);
+    if (n < 1 || k < 1) return util_fail(UTIL_EINVAL, "f32 pack: empty %d x %d matrix", n, k);
+    p->data = util_aligned_alloc(sizeof(float) * model_f32_packed_floats(n, k));
+    if (!p->data) return util_fail(UTIL_ENOMEM, "out of memory for packed FP32 weights");
+    p->n = n, p->k = k, p->panels = (n + NR - 1) / NR;
+    model_f32_pack_into(p->data, w, n, k, sn, sk);
+    return UTIL_OK;
+}
+
+void model_f32_matrix_free(model_f32_matrix *p) {
+    free(p->data);
+    memset(p, 0, sizeof *p);
+}
+
+void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
+                          const float *b, int rows, int k, int n, int accumulate) {
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < n; j++) {
+            double acc = accumulate ? out[(size_t)r * ldo + j] : 0.0;
+            if (b) acc += b[j];
+            for (int i = 0; i < k; i++) acc += (double)in[(size_t)r * ldi + i] * w[(size_t)j * sn + (size_t)i * sk];
+            out[(size_t)r * ldo + j] = (float)acc;
+        }
+}
+
+#if MODEL_X86
+
+/* c (MR x 32 tile, rows < mvalid, columns by masks) = [c if load_c] + [bias]
+ * + a (MR rows of kc inputs, lda apart) . panel (kc inputs x 32). */
+AVX512_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda, const float *b, int kc, int mvalid,
+                                __mmask16 m0, __mmask16 m1, const float *bias, int load_c) {
+    __m512 c0[MR], c1[MR];
+    __m512 i0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    __m512 i1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {
+        c0[i] = i0, c1[i] = i1;
+        if (load_c && i < mvalid) {
+            c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, c + (size_t)i * ldc));
+            c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, c + (size_t)i * ldc + 16));
+        }
+    }
+    for (int q = 0; q < kc; q++) {
+        __m512 b0 = _mm512_load_ps(b + (size_t)q * NR), b1 = _mm512_load_ps(b + (size_t)q * NR + 16);
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[(size_t)i * lda + q]);
+            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+        }
+    }
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
+        if (i < mvalid) {
+            _mm512_mask_storeu_ps(c + (size_t)i * ldc, m0, c0[i]);
+            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, m1, c1[i]);
+        }
+}
+
+/* Activation blocks: one per thread, so the kernel needs no allocation. */
+static _Thread_local float abuf[MC * KC] __attribute__((aligned(64)));
+
+AVX512_TARGET void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
+                                            const model_f32_matrix *w, const float *b, int rows, int accumulate) {
+    int k = w->k, n = w->n;
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0;
+        for (int r0 = 0; r0 < rows; r0 += MC) {
+            int mc = rows - r0 < MC ? rows - r0 : MC, mcp = (mc + MR - 1) / MR * MR;
+            for (int i = 0; i < mcp; i++) {
+                float *dst = abuf + (size_t)i * KC;
+                if (i < mc) memcpy(dst, in + (size_t)(r0 + i) * ldi + k0, sizeof(float) * (size_t)kc);
+                else memset(dst, 0, sizeof(float) * (size_t)kc);
+            }
+            for (int pn = 0; pn < w->panels; pn++) {
+                int n0 = pn * NR;
+                __mmask16 m0 = mask16(n - n0), m1 = mask16(n - n0 - 16);
+                const float *bp = w->data + ((size_t)pn * k + k0) * NR;
+                for (int i0 = 0; i0 < mcp; i0 += MR)
+                    micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, abuf + (size_t)i0 * KC, KC, bp, kc,
+                                 mc - i0, m0, m1, first && b ? b + n0 : NULL, accumulate || !first);
+            }
+        }
+    }
+}
+
+AVX512_TARGET void model_gelu_forward_avx512(float *out, const float *in, size_t n) {
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), rs2 = _mm512_set1_ps((float)M_SQRT1_2);
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 m = mask16(n - j > 16 ? 16 : (int)(n - j));
+        __m512 x = _mm512_maskz_loadu_ps(m, in + j);
+        __m512 y = _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, erf512(_mm512_mul_ps(x, rs2))));
+        _mm512_mask_storeu_ps(out + j, m, y);
+    }
+}
+
+/* mean and 1 / sqrt(var + 1e-5) of one row, two passes in FP32 lanes; the
+ * first sums x - x[0] so a large common offset costs no precision. */
+AVX512_INLINE void row_moments(const float *x, int C, float *mean, float *rstd) {
+    __m512 s = _mm512_setzero_ps(), x0 = _mm512_set1_ps(x[0]);
+    for (int i = 0; i < C; i += 16) {
+        __mmask16 k = mask16(C - i);
+        s = _mm512_add_ps(s, _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), x0));
+    }
+    float m = x[0] + _mm512_reduce_add_ps(s) / (float)C;
+    __m512 vm = _mm512_set1_ps(m), v = _mm512_setzero_ps();
+    for (int i = 0; i < C; i += 16) {
+        __mmask16 k = mask16(C - i);
+        __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), vm);
+        v = _mm512_fmadd_ps(d, d, v);
+    }
+    *mean = m;
+    *rstd = 1.0f / sqrtf(_mm512_reduce_add_ps(v) / (float)C + 1e-5f);
+}
+
+AVX512_TARGET void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows,
+                                                  int C) {
+    for (int r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * C;
+        float *y = out + (size_t)r * C, m, rs;
+        row_moments(x, C, &m, &rs);
+        __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(rs);
+        for (int i = 0; i < C; i += 16) {
+            __mmask16 k = mask16(C - i);
+            __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm), vr);
+            _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i)));
+        }
+    }
+}
+
+AVX512_TARGET void model_layernorm_add_avx512(float *x, const float *y, const float *w, const float *b, int C) {
+    float m, rs;
+    row_moments(y, C, &m, &rs);
+    __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(rs);
+    for (int i = 0; i < C; i += 16) {
+        __mmask16 k = mask16(C - i);
+        __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, y + i), vm), vr);
+        t = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i));
+        _mm512_mask_storeu_ps(x + i, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, x + i), t));
+    }
+}
+
+size_t model_f32_attention_floats(int N, int d) { return model_f32_packed_floats(N, d) + model_f32_packed_floats(d, N) + 16; }
+
+/* Keys as the weight of q k^T: W (n = key, k = channel), so panel p holds per
+ * channel the 32 keys 32p..32p+31: a transpose, 16 x 16 blocks at a time. */
+AVX512_INLINE void pack_keys(float *dst, const float *k, size_t ld, int N, int d) {
+    int panels = (N + NR - 1) / NR;
+    for (int pn = 0; pn < panels; pn++)
+        for (int c = 0; c < d; c++) {
+            float *o = dst + ((size_t)pn * d + c) * NR;
+            for (int j = 0; j < NR; j++) {
+                int key = pn * NR + j;
+                o[j] = key < N ? k[(size_t)key * ld + c] : 0.0f;
+            }
+        }
+}
+
+/* Values as the weight of p v: W (n = channel, k = key): per key, the 32
+ * channels of the panel, a straight copy of each value row. */
+AVX512_INLINE void pack_values(float *dst, const float *v, size_t ld, int N, int d) {
+    int panels = (d + NR - 1) / NR;
+    for (int pn = 0; pn < panels; pn++)
+        for (int key = 0; key < N; key++)
+            for (int j = 0; j < NR; j += 16) {
+                int c0 = pn * NR + j;
+                _mm512_store_ps(dst + ((size_t)pn * N + key) * NR + j,
+                                _mm512_maskz_loadu_ps(mask16(d - c0), v + (size_t)key * ld + c0));
+            }
+}
+
+AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
+                                              int nW, int N, int C, int heads, float *scores, float *packs) {
+    int d = C / heads, ld = 3 * C;
+    float scale = (float)(1.0 / sqrt((double)d));
+    float *kbuf = (float *)(((uintptr_t)packs + 63) & ~(uintptr_t)63);
+    model_f32_matrix kw = {N, d, (N + NR - 1) / NR, kbuf};
+    model_f32_matrix vw = {d, N, (d + NR - 1) / NR, kbuf + model_f32_packed_floats(N, d)};
+    for (int w = 0; w < nW; w++) {
+        const float *base = qkv + (size_t)w * N * ld;
+        for (int h = 0; h < heads; h++) {
+            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
+            const float *bt = bias_t + (size_t)h * N * N;
+            pack_keys(kw.data, k, (size_t)ld, N, d);
+            model_f32_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
+            for (int i = 0; i < N; i++)
+                softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0, N, scale);
+            pack_values(vw.data, v, (size_t)ld, N, d);
+            model_f32_linear_forward(out + (size_t)w * N * C + h * d, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
+        }
+    }
+}
+
+#else /* no x86-64: model_f32_available() is 0 and these are never reached */
+void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                              const float *b, int rows, int accumulate) {
+    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows, (void)accumulate;
+    abort();
+}
+void model_gelu_forward_avx512(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
+void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C) {
+    model_layernorm_forward(out, in, w, b, rows, C);
+}
+void model_layernorm_add_avx512(float *x, const float *y, const float *w, const float *b, int C) {
+    float t[C > 0 ? C : 1];
+    model_layernorm_forward(t, y, w, b, 1, C);
+    for (int i = 0; i < C; i++) x[i] += t[i];
+}
+size_t model_f32_attention_floats(int N, int d) { return model_f32_packed_floats(N, d) + model_f32_packed_floats(d, N) + 16; }
+void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                                int C, int heads, float *scores, float *packs) {
+    (void)packs;
+    model_window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores);
+}
+#endif
