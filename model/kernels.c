@@ -124,8 +124,12 @@ void model_window_gather(float *out, const float *x, int type, int Z, int Hl, in
 }
 
 void model_bias_gather(float *out, const float *bias, const int *index, int type, int types, int heads, int N) {
-    for (int h = 0; h < heads; h++)
-        for (int p = 0; p < N * N; p++) out[(size_t)h * N * N + p] = bias[((size_t)index[p] * types + type) * heads + h];
+    /* position outer: each table row's heads are contiguous, each head's output a sequential stream */
+    size_t NN = (size_t)N * N;
+    for (size_t p = 0; p < NN; p++) {
+        const float *row = bias + ((size_t)index[p] * types + type) * heads;
+        for (int h = 0; h < heads; h++) out[(size_t)h * NN + p] = row[h];
+    }
 }
 
 void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,

@@ -3,7 +3,9 @@
  * the same shapes in BF16: OpenBLAS's cblas_sbgemm when the library exports
  * it (Debian's 0.3.21 is built without BUILD_BFLOAT16: the header declares
  * it, the library has no such symbol), and pangu-c's own AVX512_BF16 kernel
- * (model_bf16_linear_forward, OpenMP over row blocks as in the model).
+ * (model_bf16_linear_forward, OpenMP over row blocks as in the model); and
+ * pangu-c's packed FP32 AVX-512 kernel (model_f32_linear_forward, the same
+ * way), which the FP32 step uses where the CPU has AVX-512.
  *
  *   sgemm-bench [THREADS] [SECONDS]     (defaults: 2 threads, 1 s per shape)
  *
@@ -15,7 +17,8 @@
  * repeated calls for at least SECONDS timed with clock_gettime(MONOTONIC);
  * the rate is the best of three such rounds.  Summary lines: "sgemm median
  * X GFLOP/s best Y GFLOP/s" (tests/bench.sh reads it) and, on CPUs with
- * AVX512_BF16, "bf16 median X GFLOP/s best Y GFLOP/s"; the BF16 rows also
+ * AVX512_BF16, "bf16 median X GFLOP/s best Y GFLOP/s", and on CPUs with
+ * AVX-512, "f32 median X GFLOP/s best Y GFLOP/s"; the BF16 rows also
  * print the largest difference from the FP32 result relative to sum |a b|. */
 #define _GNU_SOURCE
 #include <cblas.h>
@@ -54,11 +57,12 @@ static const struct { int n, k; const char *name; } shapes[NSHAPE] = {
 };
 
 typedef struct {
-    int kind; /* 0 sgemm, 1 OpenBLAS sbgemm, 2 pangu-c bf16 kernel */
+    int kind; /* 0 sgemm, 1 OpenBLAS sbgemm, 2 pangu-c bf16 kernel, 3 pangu-c packed FP32 kernel */
     int N, K;
     const float *A, *B;
     const uint16_t *Ah, *Bh;
     const model_bf16_matrix *Bp;
+    const model_f32_matrix *Bf;
     sbgemm_fn sbgemm;
     float *C;
 } job;
@@ -74,9 +78,14 @@ static void run(const job *j) {
         /* rows split over the threads in blocks of 288 (two windows), as the model splits its work */
         enum { RB = 288 };
 #pragma omp parallel for schedule(dynamic, 1)
-        for (int r0 = 0; r0 < M; r0 += RB)
-            model_bf16_linear_forward(j->C + (size_t)r0 * j->N, (size_t)j->N, j->A + (size_t)r0 * j->K,
-                                      (size_t)j->K, j->Bp, NULL, M - r0 < RB ? M - r0 : RB, 0);
+        for (int r0 = 0; r0 < M; r0 += RB) {
+            if (j->kind == 2)
+                model_bf16_linear_forward(j->C + (size_t)r0 * j->N, (size_t)j->N, j->A + (size_t)r0 * j->K,
+                                          (size_t)j->K, j->Bp, NULL, M - r0 < RB ? M - r0 : RB, 0);
+            else
+                model_f32_linear_forward(j->C + (size_t)r0 * j->N, (size_t)j->N, j->A + (size_t)r0 * j->K,
+                                         (size_t)j->K, j->Bf, NULL, M - r0 < RB ? M - r0 : RB, 0);
+        }
     }
 }
 
@@ -114,11 +123,14 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(threads);
     omp_set_num_threads(threads);
     sbgemm_fn sbgemm = (sbgemm_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "cblas_sbgemm");
-    int have_bf16 = model_bf16_available();
+    /* SGEMM_ONLY=1: OpenBLAS SGEMM alone (tests/bench.sh, second OpenBLAS core) */
+    int sgemm_only = getenv("SGEMM_ONLY") && strcmp(getenv("SGEMM_ONLY"), "1") == 0;
+    int have_bf16 = !sgemm_only && model_bf16_available(), have_f32 = !sgemm_only && model_f32_available();
+    if (sgemm_only) sbgemm = NULL;
     printf("OpenBLAS %s, core %s, %d threads; C = A B^T, row-major, M = %d\n",
            openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), M);
-    double rate[NSHAPE], rate_sb[NSHAPE], rate_bf[NSHAPE];
-    int nsb = 0, nbf = 0;
+    double rate[NSHAPE], rate_sb[NSHAPE], rate_bf[NSHAPE], rate_f[NSHAPE];
+    int nsb = 0, nbf = 0, nf = 0;
     for (int s = 0; s < NSHAPE; s++) {
         int N = shapes[s].n, K = shapes[s].k;
         float *A = malloc(sizeof(float) * (size_t)M * (size_t)K);
@@ -135,7 +147,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < (size_t)M * (size_t)K; i++) A[i] = (float)((i * 7919u) % 1000u) / 1000.0f - 0.5f;
         for (size_t i = 0; i < (size_t)N * (size_t)K; i++) B[i] = (float)((i * 104729u) % 1000u) / 1000.0f - 0.5f;
         memset(C, 0, sizeof(float) * (size_t)M * (size_t)N);
-        job j = {0, N, K, A, B, NULL, NULL, NULL, NULL, C};
+        job j = {0, N, K, A, B, NULL, NULL, NULL, NULL, NULL, C};
         rate[s] = rate_of(&j, seconds);
         memcpy(Cf, C, sizeof(float) * (size_t)M * (size_t)N);
         printf("sgemm %s  M %d x N %4d x K %4d: %7.1f GFLOP/s  (check %.3g)\n", shapes[s].name, M, N, K,
@@ -146,7 +158,7 @@ int main(int argc, char **argv) {
         if (sbgemm) {
             for (size_t i = 0; i < (size_t)M * (size_t)K; i++) Ah[i] = model_bf16_round(A[i]);
             for (size_t i = 0; i < (size_t)N * (size_t)K; i++) Bh[i] = model_bf16_round(B[i]);
-            job js = {1, N, K, NULL, NULL, Ah, Bh, NULL, sbgemm, C};
+            job js = {1, N, K, NULL, NULL, Ah, Bh, NULL, NULL, sbgemm, C};
             rate_sb[nsb++] = rate_of(&js, seconds);
             size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
             printf("sbgemm %s (OpenBLAS):  %7.1f GFLOP/s  (|diff from fp32| / sum|ab| %.2g)\n", shapes[s].name,
@@ -158,12 +170,25 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
                 return 1;
             }
-            job jb = {2, N, K, A, NULL, NULL, NULL, &Bp, NULL, C};
+            job jb = {2, N, K, A, NULL, NULL, NULL, &Bp, NULL, NULL, C};
             rate_bf[nbf++] = rate_of(&jb, seconds);
             size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
             printf("bf16  %s (pangu-c):   %7.1f GFLOP/s  (|diff from fp32| / sum|ab| %.2g)\n", shapes[s].name,
                    rate_bf[nbf - 1], fabs((double)C[at] - Cf[at]) / sumab);
             model_bf16_matrix_free(&Bp);
+        }
+        if (have_f32) {
+            model_f32_matrix Bq;
+            if (model_f32_pack(&Bq, B, N, K, (size_t)K, 1)) {
+                fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
+                return 1;
+            }
+            job jf = {3, N, K, A, NULL, NULL, NULL, NULL, &Bq, NULL, C};
+            rate_f[nf++] = rate_of(&jf, seconds);
+            size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
+            printf("f32   %s (pangu-c):   %7.1f GFLOP/s  (|diff from sgemm| / sum|ab| %.2g)\n", shapes[s].name,
+                   rate_f[nf - 1], fabs((double)C[at] - Cf[at]) / sumab);
+            model_f32_matrix_free(&Bq);
         }
         free(A);
         free(B);
@@ -173,6 +198,10 @@ int main(int argc, char **argv) {
         free(Bh);
     }
     double best, median = median_of(rate, NSHAPE, &best);
+    if (sgemm_only) {
+        printf("sgemm median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", median, best, threads);
+        return 0;
+    }
     if (!sbgemm)
         printf("sbgemm: cblas_sbgemm is not exported by this OpenBLAS (built without BUILD_BFLOAT16): not measured\n");
     else {
@@ -183,6 +212,11 @@ int main(int argc, char **argv) {
     else {
         double b2, m2 = median_of(rate_bf, nbf, &b2);
         printf("bf16 median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
+    }
+    if (!have_f32) printf("f32: this CPU has no AVX-512: not measured\n");
+    else {
+        double b2, m2 = median_of(rate_f, nf, &b2);
+        printf("f32 median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
     }
     printf("sgemm median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", median, best, threads);
     return 0;
