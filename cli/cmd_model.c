@@ -14,10 +14,14 @@
 
 int cli_step(int argc, char **argv) {
     const char *model_path = NULL, *output = NULL, *inputs[16];
-    int ninputs = 0, status = UTIL_OK, precision = MODEL_FP32;
+    int ninputs = 0, status = UTIL_OK, precision = MODEL_FP32, profile = 0;
     double time = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--profile") == 0) {
+            profile = 1;
+            continue;
+        }
         if (!v) return fprintf(stderr, "pangu step: option %s needs a value\n", a), 2;
         if (strcmp(a, "--model") == 0) model_path = v;
         else if (strcmp(a, "--output") == 0) output = v;
@@ -51,9 +55,12 @@ int cli_step(int argc, char **argv) {
         (status = io_state_alloc(&out, c->H, c->W, c->levels, c->nlev, &in)) ||
         (status = io_time_add_hours(&out, c->lead_hours)))
         goto done;
+    model_profile_enable(profile);
+    model_profile_reset();
     double t1 = util_now();
     if ((status = model_step(&m, out.upper, out.surface, in.upper, in.surface))) goto done;
     double t2 = util_now();
+    model_profile_enable(0);
     char source[256];
     snprintf(source, sizeof source, "pangu-c %d h step of %s%s", c->lead_hours, model_path,
              precision == MODEL_FP32 ? "" : " (bf16 GEMMs)");
@@ -63,6 +70,18 @@ int cli_step(int argc, char **argv) {
                     "peak RSS %.0f MB\n",
             c->H, c->W, c->lead_hours, model_precision_name(precision), t1 - t0, t2 - t1, flops / (t2 - t1) / 1e9,
             omp_get_max_threads(), util_peak_rss_kb() / 1024.0);
+    if (profile) {
+        /* thread-seconds over the threads: the share of the step's wall time */
+        model_profile p;
+        model_profile_get(&p);
+        double nt = omp_get_max_threads(), wall = t2 - t1;
+        fprintf(stderr, "pangu step: profile: linear-layer GEMMs %.2f s of the step (%.0f%%, %.1f GFLOP/s in them); "
+                        "window attention %.2f s (%.0f%%, %.1f GFLOP/s); everything else %.2f s (%.0f%%)\n",
+                p.gemm_seconds / nt, 100 * p.gemm_seconds / nt / wall, p.gemm_flops / (p.gemm_seconds / nt) / 1e9,
+                p.attention_seconds / nt, 100 * p.attention_seconds / nt / wall,
+                p.attention_flops / (p.attention_seconds / nt) / 1e9, wall - (p.gemm_seconds + p.attention_seconds) / nt,
+                100 * (1 - (p.gemm_seconds + p.attention_seconds) / nt / wall));
+    }
 done:
     io_series_close(series);
     io_state_free(&in);

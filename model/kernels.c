@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "../util/util.h"
 #include "model.h"
 
 static int ceil_to(int n, int m) { return (n + m - 1) / m * m; }
@@ -166,13 +167,39 @@ void model_window_attention(float *out, const float *qkv, const float *bias_t, c
 
 /* ---- layers ---- */
 
+/* ---- profile: one padded slot per OpenMP thread, no atomics ---- */
+enum { PROFILE_SLOTS = 256 };
+static struct {
+    double v[4]; /* gemm s, gemm flops, attention s, attention flops */
+    char pad[64 - 4 * sizeof(double)];
+} profile[PROFILE_SLOTS] __attribute__((aligned(64)));
+static int profiling;
+
+void model_profile_enable(int on) { profiling = on; }
+void model_profile_reset(void) { memset(profile, 0, sizeof profile); }
+void model_profile_get(model_profile *p) {
+    double t[4] = {0, 0, 0, 0};
+    for (int i = 0; i < PROFILE_SLOTS; i++)
+        for (int j = 0; j < 4; j++) t[j] += profile[i].v[j];
+    p->gemm_seconds = t[0], p->gemm_flops = t[1], p->attention_seconds = t[2], p->attention_flops = t[3];
+}
+static double profile_start(void) { return profiling ? util_now() : 0; }
+static void profile_add(int what, double t0, double flops) {
+    if (!profiling) return;
+    int slot = omp_get_thread_num() % PROFILE_SLOTS;
+    profile[slot].v[2 * what] += util_now() - t0;
+    profile[slot].v[2 * what + 1] += flops;
+}
+
 /* A linear layer in the model's precision: wh is the BF16 copy of w, wf the
  * packed FP32 one (AVX-512), both NULL for OpenBLAS on w. */
 static void linear(float *out, const float *in, const float *w, const model_bf16_matrix *wh,
                    const model_f32_matrix *wf, const float *b, int rows, int in_dim, int out_dim) {
+    double t0 = profile_start();
     if (wh) model_bf16_linear_forward(out, (size_t)out_dim, in, (size_t)in_dim, wh, b, rows, 0);
     else if (wf) model_f32_linear_forward(out, (size_t)out_dim, in, (size_t)in_dim, wf, b, rows, 0);
     else model_linear_forward(out, in, w, b, rows, in_dim, out_dim);
+    profile_add(0, t0, 2.0 * rows * in_dim * out_dim);
 }
 
 enum { MLP_ROWS = 1024 }; /* rows per SGEMM: smaller ones run far below the BLAS peak */
@@ -236,6 +263,7 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         linear(qkv, xw, blk->qkv_w, blk->qkv_h, blk->qkv_f, blk->qkv_b, rows, C, 3 * C);
         model_bias_gather(bias_t, blk->bias, bias_index, t, types, heads, N);
         if (roll) model_window_labels(labels, t, Zp, Hp, win); /* the same for every window of a type */
+        double ta = profile_start();
         if (blk->qkv_h) /* BF16 path */
             model_bf16_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
                                         (uint32_t *)(scores + (size_t)N * N), blk->bf16_attention);
@@ -243,6 +271,7 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
             model_f32_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
                                        scores + (size_t)N * N);
         else model_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores);
+        profile_add(1, ta, 4.0 * nW * N * N * C);
         float *pr = qkv;
         linear(pr, xw, blk->proj_w, blk->proj_h, blk->proj_f, blk->proj_b, rows, C, C);
         for (int r = 0; r < rows; r++) {
@@ -392,6 +421,7 @@ void model_patch_recovery_forward(float *upper, float *surface, const model *m, 
         /* [skip, x] @ W without building the 2C concatenation. */
         const model_bf16_matrix *const *wh = z == 0 ? m->rec_sh : m->rec_h;
         const model_f32_matrix *const *wf = z == 0 ? m->rec_sf : m->rec_f;
+        double t0 = profile_start();
         if (wh[0]) {
             model_bf16_linear_forward(y, (size_t)k, a, (size_t)C, wh[0], NULL, c->Wt, 0);
             model_bf16_linear_forward(y, (size_t)k, b, (size_t)C, wh[1], NULL, c->Wt, 1);
@@ -403,6 +433,7 @@ void model_patch_recovery_forward(float *upper, float *surface, const model *m, 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Wt, k, C, 1.0f, b, C, w + (size_t)C * k, k,
                         1.0f, y, k);
         }
+        profile_add(0, t0, 4.0 * c->Wt * C * k);
         for (int wt = 0; wt < c->Wt; wt++) {
             const float *yt = y + (size_t)wt * k;
             if (z == 0) {

@@ -157,6 +157,19 @@ void model_init_random(model *m, unsigned long long seed, float std);
  * in and out may not alias. Returns a status; needs no other allocation
  * than one work arena sized by model_workspace_bytes. */
 size_t model_workspace_bytes(const model_config *c, int nthreads);
+/* Step profile (model_profile_enable(1), e.g. `pangu step --profile`):
+ * per-thread time and FLOPs inside the linear-layer GEMMs and inside window
+ * attention (its GEMMs, bias, mask and softmax), summed over threads; each
+ * OpenMP thread adds to its own slot, so reading it between steps is exact.
+ * Off by default: two clock reads per GEMM call otherwise. */
+typedef struct {
+    double gemm_seconds, gemm_flops;           /* linear layers */
+    double attention_seconds, attention_flops; /* q k^T, p v and the softmax */
+} model_profile;
+void model_profile_enable(int on);
+void model_profile_reset(void);
+void model_profile_get(model_profile *p);
+
 int model_step(const model *m, float *upper_out, float *surface_out,
                const float *upper_in, const float *surface_in);
 

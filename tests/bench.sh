@@ -107,6 +107,7 @@ rows=()
 cpus=()
 ratios=()
 notes=()
+profiles=()
 grids="181,384"
 if [ "${BENCH_FULL:-1}" = 1 ]; then grids="$grids 721,1440"; else notes+=("721 x 1440: skipped (BENCH_FULL=0)"); fi
 for g in $grids; do
@@ -146,7 +147,7 @@ for g in $grids; do
     echo "pangu step --precision $prec, $threads threads ($gflop GFLOP)"
     timer=()
     [ $have_time = 1 ] && timer=(/usr/bin/time -v -o "time_$sfx.txt")
-    "${timer[@]}" "$pangu" step --precision $prec --model "m_$tag.h5" "${inputs[@]}" --output "y_$sfx.nc" 2>"step_$sfx.txt"
+    "${timer[@]}" "$pangu" step --profile --precision $prec --model "m_$tag.h5" "${inputs[@]}" --output "y_$sfx.nc" 2>"step_$sfx.txt"
     rc=$?
     grep -v '^$' "step_$sfx.txt"
     psecs=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_$sfx.txt" | tail -1)
@@ -169,6 +170,14 @@ for g in $grids; do
     gfs=$(awk -v f="$gflop" -v s="$psecs" 'BEGIN {printf "%.1f", f / s}')
     share=$(awk -v x="$gfs" -v r="$rate" 'BEGIN {printf "%.0f%%", 100 * x / r}')
     rows+=("| $gname | pangu-c $PREC | $psecs | $gfs | $share | $rss |")
+    # where the step's time went (pangu step --profile): the GEMMs' own rate against SGEMM's
+    prof=$(sed -n 's/^pangu step: profile: //p' "step_$sfx.txt" | tail -1)
+    if [ -n "$prof" ]; then
+      grate=$(echo "$prof" | sed -n 's/^linear-layer GEMMs [0-9.]* s of the step ([0-9]*%, \([0-9.]*\) GFLOP\/s in them).*/\1/p')
+      gshare=""
+      [ -n "$grate" ] && gshare=" (the GEMMs at $(awk -v x="$grate" -v r="$rate" 'BEGIN {printf "%.0f%%", 100 * x / r}') of the SGEMM denominator)"
+      profiles+=("$gname pangu-c $PREC: $prof$gshare")
+    fi
     if [ $prec = fp32 ]; then secs=$psecs; else
       bsecs=$psecs
       [ -n "$secs" ] && ratios+=("$gname: pangu-c FP32 / BF16 step time = $(awk -v a="$secs" -v b="$psecs" 'BEGIN {printf "%.2f", a / b}')x")
@@ -375,6 +384,7 @@ echo
   [ -n "$bf_rate" ] && echo "BF16 GEMM (pangu-c's AVX512_BF16 kernel, the same shapes): best $bf_rate GFLOP/s, median $bf_med GFLOP/s."
   [ -n "$sb_line" ] && echo "$sb_line"
   for r in "${ratios[@]}"; do echo "$r"; done
+  [ ${#profiles[@]} -gt 0 ] && { echo "Step profiles (pangu step --profile; thread-seconds / threads as shares of the step):"; printf -- '- %s\n' "${profiles[@]}"; }
   [ ${#cpus[@]} -gt 0 ] && echo "CPU use ($threads threads; well under ${threads}00% means the cores were shared or idle):" \
     "$(printf '%s, ' "${cpus[@]}" | sed 's/, $//')."
   [ ${#cpus[@]} -gt 0 ] && printf '%s\n' "${cpus[@]}" | awk -v t="$threads" '{c = $NF; sub(/%/, "", c); if (c + 0 < 80 * t) low = 1}

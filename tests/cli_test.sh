@@ -36,6 +36,14 @@ if $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/out.n
    [ "$(ncdump -v time "$t/out.nc" | sed -n 's/^ *time = \([0-9.]*\) ;/\1/p')" = "6" ]; then
   ok "step writes a CF state 6 h later"
 else bad "step writes a CF state 6 h later ($(cat "$t/err"))"; fi
+# --profile: one more line, the GEMMs', attention's and the rest's shares add to 100% (+-2 rounding)
+if $pangu step --profile --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/outp.nc" 2>"$t/errp" &&
+   line=$(grep '^pangu step: profile: linear-layer GEMMs' "$t/errp") &&
+   sum=$(echo "$line" | grep -o '([0-9-]*%' | tr -d '(%' | awk '{s += $1} END {print s}') &&
+   [ "$sum" -ge 98 ] && [ "$sum" -le 102 ] &&
+   cmp -s <(ncdump -v t2m "$t/out.nc" | sed 1,/data:/d) <(ncdump -v t2m "$t/outp.nc" | sed 1,/data:/d); then
+  ok "step --profile: $(echo "$line" | cut -c 22-)"
+else bad "step --profile ($(cat "$t/errp"))"; fi
 # Two files: pressure levels in one, surface in the other, as the CDS delivers.
 if command -v ncks >/dev/null 2>&1; then
   ncks -O -v z,q,t,u,v "$fx/tiny_in.nc" "$t/pl.nc" && ncks -O -v msl,u10,v10,t2m "$fx/tiny_in.nc" "$t/sfc.nc" &&
