@@ -1,12 +1,14 @@
 /* model f32: the FP32 GEMMs of the step on packed weights, AVX-512.
  *
- * Why not OpenBLAS for these: Debian 12's OpenBLAS 0.3.21 picks its AVX2
- * "Haswell" kernel on CPUs it does not know (AMD Zen 4/5 here; machines may
- * also pin OPENBLAS_CORETYPE), 191 GFLOP/s on the model's shapes with 2
- * threads where the same CPU's AVX-512 FMAs reach ~350. This kernel always
- * uses the CPU it runs on, packs each weight once (OpenBLAS repacks it on
- * every call) and adds the bias in the accumulators. OpenBLAS SGEMM stays the
- * plain twin and the path for CPUs without AVX-512 (model_linear_forward).
+ * Why not OpenBLAS for these: which OpenBLAS kernel runs depends on its CPU
+ * detection and on OPENBLAS_CORETYPE, which environments set (these machines
+ * pin the AVX2 "Haswell" kernel: 190 GFLOP/s on the model's shapes with 2
+ * threads, against 350-387 for OpenBLAS's own AVX-512 kernel on the same
+ * CPU). This kernel always uses the CPU it runs on, measures on a par with
+ * OpenBLAS's AVX-512 kernel (make bench), packs each weight once where
+ * OpenBLAS repacks it on every call, and adds the bias in the accumulators.
+ * OpenBLAS SGEMM stays the plain twin and the path for CPUs without AVX-512
+ * (model_linear_forward).
  *
  * Layout: W (n, k) of y = x W^T is packed into panels of 32 output columns;
  * panel p holds, for each input i, the 32 floats W[32p + j][i] (zeros past n).
@@ -195,18 +197,47 @@ AVX512_TARGET void model_layernorm_add_avx512(float *x, const float *y, const fl
 
 size_t model_f32_attention_floats(int N, int d) { return model_f32_packed_floats(N, d) + model_f32_packed_floats(d, N) + 16; }
 
+/* r[i] (16 floats each) becomes column i: r[j][i] <- r[i][j]. */
+AVX512_INLINE void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    /* r[4a + b] now holds, per 128-bit lane L, the 4 values of column 4L + b.. from rows 4a..4a+3 */
+    for (int b = 0; b < 4; b++) {
+        __m512 x0 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0x88), x1 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0xdd);
+        __m512 y0 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0x88), y1 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0xdd);
+        t[b] = _mm512_shuffle_f32x4(x0, y0, 0x88);      /* column b */
+        t[8 + b] = _mm512_shuffle_f32x4(x0, y0, 0xdd);  /* column 8 + b */
+        t[4 + b] = _mm512_shuffle_f32x4(x1, y1, 0x88);  /* column 4 + b */
+        t[12 + b] = _mm512_shuffle_f32x4(x1, y1, 0xdd); /* column 12 + b */
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
 /* Keys as the weight of q k^T: W (n = key, k = channel), so panel p holds per
- * channel the 32 keys 32p..32p+31: a transpose, 16 x 16 blocks at a time. */
+ * channel the 32 keys 32p..32p+31: a transpose, 16 x 16 blocks at a time
+ * (zero keys past N, masked channels past d). */
 AVX512_INLINE void pack_keys(float *dst, const float *k, size_t ld, int N, int d) {
     int panels = (N + NR - 1) / NR;
-    for (int pn = 0; pn < panels; pn++)
-        for (int c = 0; c < d; c++) {
-            float *o = dst + ((size_t)pn * d + c) * NR;
-            for (int j = 0; j < NR; j++) {
-                int key = pn * NR + j;
-                o[j] = key < N ? k[(size_t)key * ld + c] : 0.0f;
-            }
+    for (int kb = 0; kb < panels * NR; kb += 16) {
+        int pn = kb / NR, jo = kb % NR;
+        for (int c0 = 0; c0 < d; c0 += 16) {
+            __mmask16 m = mask16(d - c0);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = kb + i < N ? _mm512_maskz_loadu_ps(m, k + (size_t)(kb + i) * ld + c0) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int i = 0; i < 16 && c0 + i < d; i++) _mm512_store_ps(dst + ((size_t)pn * d + c0 + i) * NR + jo, r[i]);
         }
+    }
 }
 
 /* Values as the weight of p v: W (n = channel, k = key): per key, the 32
@@ -220,6 +251,32 @@ AVX512_INLINE void pack_values(float *dst, const float *v, size_t ld, int N, int
                 _mm512_store_ps(dst + ((size_t)pn * N + key) * NR + j,
                                 _mm512_maskz_loadu_ps(mask16(d - c0), v + (size_t)key * ld + c0));
             }
+}
+
+/* softmax_row (model/avx512.h) without its last pass: s holds
+ * exp(v - max) and the returned 1 / sum scales the row of p v instead, d
+ * values rather than N. */
+AVX512_INLINE float softmax_row_unscaled(float *s, const float *bt, const int *labels, int li, int N, float scale) {
+    const __m512 sc = _mm512_set1_ps(scale), pen = _mm512_set1_ps(-100.0f);
+    __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
+    for (int j = 0; j < N; j += 16) {
+        __mmask16 m = mask16(N - j);
+        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, s + j), sc, _mm512_maskz_loadu_ps(m, bt + j));
+        if (labels) {
+            __mmask16 diff = _mm512_mask_cmpneq_epi32_mask(m, _mm512_maskz_loadu_epi32(m, labels + j), _mm512_set1_epi32(li));
+            v = _mm512_mask_add_ps(v, diff, v, pen);
+        }
+        _mm512_mask_storeu_ps(s + j, m, v);
+        mx = _mm512_mask_max_ps(mx, m, mx, v);
+    }
+    __m512 vmax = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    for (int j = 0; j < N; j += 16) {
+        __mmask16 m = mask16(N - j);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), vmax));
+        _mm512_mask_storeu_ps(s + j, m, e);
+        sum = _mm512_mask_add_ps(sum, m, sum, e);
+    }
+    return 1.0f / _mm512_reduce_add_ps(sum);
 }
 
 AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
@@ -236,10 +293,21 @@ AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, cons
             const float *bt = bias_t + (size_t)h * N * N;
             pack_keys(kw.data, k, (size_t)ld, N, d);
             model_f32_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
+            float inv[N > 0 ? N : 1];
             for (int i = 0; i < N; i++)
-                softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0, N, scale);
+                inv[i] = softmax_row_unscaled(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
+                                              N, scale);
             pack_values(vw.data, v, (size_t)ld, N, d);
-            model_f32_linear_forward(out + (size_t)w * N * C + h * d, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
+            float *o = out + (size_t)w * N * C + h * d;
+            model_f32_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
+            for (int i = 0; i < N; i++) {
+                __m512 vi = _mm512_set1_ps(inv[i]);
+                for (int c = 0; c < d; c += 16) {
+                    __mmask16 m = mask16(d - c);
+                    float *oc = o + (size_t)i * C + c;
+                    _mm512_mask_storeu_ps(oc, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, oc), vi));
+                }
+            }
         }
     }
 }
