@@ -29,6 +29,7 @@ static const cfg_key schema[] = {
     {"output", "output", "fc_{init:%Y%m%d%H}.nc", "output path; {init:FORMAT} takes %Y %m %d %H %M of the initial time"},
     {"output", "variables", "all", "variables to write (z,q,t,u,v,msl,u10,v10,t2m) or all"},
     {"output", "levels", "all", "pressure levels to write (hPa) or all"},
+    {"output", "deflate", "1", "deflate level of the files (after shuffle): 1 (fast) to 9, 0 uncompressed (larger files, far less CPU)"},
     {"ensemble", "members", "0", "ensemble members; 0 for a single deterministic forecast"},
     {"ensemble", "perturb", "none", "initial perturbation of members 1..N-1: none or perlin"},
     {"ensemble", "perturb_scale", "0.2", "Perlin noise amplitude in units of each field's normalisation std"},
@@ -216,6 +217,12 @@ int cli_forecast(int argc, char **argv) {
         status = util_fail(UTIL_EINVAL, "members %d: expected 0 to 1000", members);
         goto done;
     }
+    char *end = NULL;
+    long deflate = strtol(cfg_get(&c, "deflate"), &end, 10);
+    if (!end || *end || end == cfg_get(&c, "deflate") || deflate < 0 || deflate > 9) {
+        status = util_fail(UTIL_EINVAL, "deflate '%s': expected a level from 0 (uncompressed) to 9", cfg_get(&c, "deflate"));
+        goto done;
+    }
     double perturb_scale = strtod(cfg_get(&c, "perturb_scale"), NULL);
     uint64_t seed = strtoull(cfg_get(&c, "seed"), NULL, 10);
     if (strcmp(cfg_get(&c, "perturb"), "perlin") != 0 && strcmp(cfg_get(&c, "perturb"), "none") != 0) {
@@ -317,6 +324,7 @@ int cli_forecast(int argc, char **argv) {
      * call runs; between create and finish this thread makes no netCDF call. */
     double writer_cpu = 0;
     spec.background = 1, spec.writer_cpu_seconds = &writer_cpu;
+    spec.deflate = deflate == 0 ? -1 : (int)deflate;
 
     if ((status = expand_inputs(cfg_get(&c, "input"), &inputs))) goto done;
     have_glob = 1;

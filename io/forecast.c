@@ -161,6 +161,7 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     NC(text(nc, v_lon, "long_name", "longitude"));
     NC(text(nc, v_lon, "units", "degrees_east"));
     NC(text(nc, v_lon, "axis", "X"));
+    int level = spec->deflate == 0 ? 1 : spec->deflate < 0 ? 0 : spec->deflate > 9 ? 9 : spec->deflate;
     for (int v = 0; v < NVARS; v++) {
         f->varid[v] = -1;
         if (!spec->write_var[v]) continue;
@@ -175,7 +176,7 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
         const char *name = upper ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
         NC(nc_def_var(nc, name, NC_FLOAT, n, dims, &f->varid[v]));
         NC(nc_def_var_chunking(nc, f->varid[v], NC_CHUNKED, chunk));
-        NC(nc_def_var_deflate(nc, f->varid[v], 1, 1, 1));
+        if (level > 0) NC(nc_def_var_deflate(nc, f->varid[v], 1, 1, level));
         float fill = NC_FILL_FLOAT;
         NC(nc_def_var_fill(nc, f->varid[v], 0, &fill));
         NC(text(nc, f->varid[v], "long_name", meta[v].long_name));
@@ -191,7 +192,7 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
             int id;
             NC(nc_def_var(nc, vname, NC_FLOAT, n - 1, dims + 1, &id));
             NC(nc_def_var_chunking(nc, id, NC_CHUNKED, chunk + 1));
-            NC(nc_def_var_deflate(nc, id, 1, 1, 1));
+            if (level > 0) NC(nc_def_var_deflate(nc, id, 1, 1, level));
             NC(nc_def_var_fill(nc, id, 0, &fill));
             NC(text(nc, id, "long_name", lname));
             NC(text(nc, id, "units", meta[v].units));

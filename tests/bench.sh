@@ -339,6 +339,16 @@ if [ "${BENCH_JOBS:-1}" = 1 ]; then
       --model-24h "$top/models/demo_24h.h5" --input "fcb/era5_pl_*.nc fcb/era5_sfc_*.nc" --init 2019-03-20T00/2019-03-22T00/24 \
       --leads 1-168/1 --output 'fcb/fc_{init:%Y%m%d%H}.nc' 2>fc.txt
     fc_line=$(grep "model calls" fc.txt | sed 's/^pangu forecast: //')
+    size1=$(du -sk fcb/fc_*.nc | awk '{s += $1} END {printf "%.0f", s / 1024}')
+    echo "$fc_line"
+    # the same job writing uncompressed files: deflate's share of the writer
+    rm -f fcb/fc_*.nc
+    "$pangu" forecast --model-1h "$top/models/demo_1h.h5" --model-3h "$top/models/demo_3h.h5" --model-6h "$top/models/demo_6h.h5" \
+      --model-24h "$top/models/demo_24h.h5" --input "fcb/era5_pl_*.nc fcb/era5_sfc_*.nc" --init 2019-03-20T00/2019-03-22T00/24 \
+      --leads 1-168/1 --deflate 0 --output 'fcb/fc_{init:%Y%m%d%H}.nc' 2>fc0.txt
+    size0=$(du -sk fcb/fc_*.nc | awk '{s += $1} END {printf "%.0f", s / 1024}')
+    fc0=$(grep "model calls" fc0.txt | sed 's/^pangu forecast: //')
+    [ -n "$fc0" ] && fc_line="$fc_line ($size1 MB of files); with --deflate 0: $fc0 ($size0 MB)"
     echo "$fc_line"
   fi
   if [ -s m_181x384.h5 ]; then

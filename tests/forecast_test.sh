@@ -104,6 +104,17 @@ expect_fail "precision bf16 without AVX512_BF16" "needs a CPU with AVX512_BF16" 
   env PANGU_NO_BF16=1 $pangu forecast --config bf16.ini $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --output x7.nc
 expect_fail "unknown precision" "precision 'fp16': expected fp32 or bf16" x8.nc -- \
   $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --precision fp16 --output x8.nc
+# deflate: 0 writes uncompressed, 9 the smallest; the values are the same
+run --leads 0-30/6,53 --deflate 0 --output 'd0_{init:%Y%m%d%H}.nc'
+run --leads 0-30/6,53 --deflate 9 --output 'd9_{init:%Y%m%d%H}.nc'
+check "deflate 0 / 1 / 9: the same values; uncompressed, level 1, level 9" \
+  'cmp -s <(data fc_1900010100.nc | grep -v "source\|history") <(data d0_1900010100.nc | grep -v "source\|history") &&
+   cmp -s <(data fc_1900010100.nc | grep -v "source\|history") <(data d9_1900010100.nc | grep -v "source\|history") &&
+   ! ncdump -hs d0_1900010100.nc | grep -q "t2m:_DeflateLevel" &&
+   ncdump -hs fc_1900010100.nc | grep -q "t2m:_DeflateLevel = 1 ;" && ncdump -hs d9_1900010100.nc | grep -q "t2m:_DeflateLevel = 9 ;" &&
+   [ $(stat -c %s d0_1900010100.nc) -gt $(stat -c %s fc_1900010100.nc) ]'
+expect_fail "deflate out of range" "deflate '10': expected a level from 0" x9.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --deflate 10 --output x9.nc
 
 echo "forecast: $pass passed, $fail failed"
 [ $fail -eq 0 ]
