@@ -12,8 +12,9 @@
  *
  * Layout: W (n, k) of y = x W^T is packed into panels of 32 output columns;
  * panel p holds, for each input i, the 32 floats W[32p + j][i] (zeros past n).
- * Activations are copied in blocks of MC rows by KC inputs (zero rows past
- * the end), so the micro-kernel never reads outside them. The micro-kernel
+ * Activations are read in place, in blocks of MC rows by KC inputs; a last
+ * tile of fewer than MR rows is copied and padded with zero rows, so the
+ * micro-kernel never reads outside them. The micro-kernel
  * keeps a 14 x 32 tile in 28 zmm registers and per input loads two weight
  * vectors and broadcasts one activation per row: the BF16 kernel's shape
  * (model/bf16.c) with FMAs. Sums run in input order with FMA, so results
@@ -112,8 +113,8 @@ AVX512_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda
         }
 }
 
-/* Activation blocks: one per thread, so the kernel needs no allocation. */
-static _Thread_local float abuf[MC * KC] __attribute__((aligned(64)));
+/* The last, partial tile of a block: one per thread, so the kernel needs no allocation. */
+static _Thread_local float abuf[MR * KC] __attribute__((aligned(64)));
 
 AVX512_TARGET void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
                                             const model_f32_matrix *w, const float *b, int rows, int accumulate) {
@@ -121,9 +122,13 @@ AVX512_TARGET void model_f32_linear_forward(float *out, size_t ldo, const float 
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0;
         for (int r0 = 0; r0 < rows; r0 += MC) {
-            int mc = rows - r0 < MC ? rows - r0 : MC, mcp = (mc + MR - 1) / MR * MR;
-            for (int i = 0; i < mcp; i++) {
-                float *dst = abuf + (size_t)i * KC;
+            int mc = rows - r0 < MC ? rows - r0 : MC, mcp = (mc + MR - 1) / MR * MR, full = mc / MR * MR;
+            /* Whole tiles read the activations in place; only a last, partial
+             * tile is copied and padded with zero rows (copying every block
+             * cost a third of attention's p v, whose inputs are used by one
+             * 32-column panel only). */
+            for (int i = full; i < mcp; i++) {
+                float *dst = abuf + (size_t)(i - full) * KC;
                 if (i < mc) memcpy(dst, in + (size_t)(r0 + i) * ldi + k0, sizeof(float) * (size_t)kc);
                 else memset(dst, 0, sizeof(float) * (size_t)kc);
             }
@@ -131,9 +136,12 @@ AVX512_TARGET void model_f32_linear_forward(float *out, size_t ldo, const float 
                 int n0 = pn * NR;
                 __mmask16 m0 = mask16(n - n0), m1 = mask16(n - n0 - 16);
                 const float *bp = w->data + ((size_t)pn * k + k0) * NR;
-                for (int i0 = 0; i0 < mcp; i0 += MR)
-                    micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, abuf + (size_t)i0 * KC, KC, bp, kc,
-                                 mc - i0, m0, m1, first && b ? b + n0 : NULL, accumulate || !first);
+                for (int i0 = 0; i0 < mcp; i0 += MR) {
+                    const float *a = i0 < full ? in + (size_t)(r0 + i0) * ldi + k0 : abuf;
+                    size_t lda = i0 < full ? ldi : KC;
+                    micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, a, lda, bp, kc, mc - i0, m0, m1,
+                                 first && b ? b + n0 : NULL, accumulate || !first);
+                }
             }
         }
     }

@@ -272,7 +272,7 @@ static void test_forecast_reader(void) {
     snprintf(path, sizeof path, "/tmp/pangu_test_eval_%d.nc", (int)getpid());
     double leads[2] = {6, 12}, init;
     CU_ASSERT_FATAL(util_time_parse("2020-01-31T12", &init) == 0);
-    io_forecast_spec spec = {H, W, st.lat, st.lon, 2, {850, 500}, {1, 1, 1, 1, 1, 1, 1, 1, 1}, 2, leads, init, 2, "test", NULL, 0, NULL};
+    io_forecast_spec spec = {H, W, st.lat, st.lon, 2, {850, 500}, {1, 1, 1, 1, 1, 1, 1, 1, 1}, 2, leads, init, 2, "test", NULL, 0, NULL, 0};
     io_forecast *f;
     CU_ASSERT_FATAL(io_forecast_create(&f, path, &spec) == 0);
     size_t HW = (size_t)H * W;

@@ -1214,7 +1214,7 @@ static void test_forecast_writer(void) {
     for (int background = 0; background < 3; background++) { /* 1: copies queued, 2: references */
         const char *path = tmp(names[background]);
         io_forecast_spec spec = {H_, W_, base.lat, base.lon, 2, {500, 850}, {1, 1, 1, 1, 1, 1, 1, 1, 1}, STEPS, leads,
-                                 base.time, MEMBERS, "test", NULL, background, NULL};
+                                 base.time, MEMBERS, "test", NULL, background, NULL, 0};
         io_forecast *f;
         CU_ASSERT_FATAL(io_forecast_create(&f, path, &spec) == 0);
         int use = 0;
