@@ -68,9 +68,10 @@ AVX512_INLINE __m512 exp512(__m512 x) {
     return _mm512_scalef_ps(y, n);
 }
 
-/* One row of scores: s = softmax(s * scale + bias (- 100 where the key's
- * label differs from the query's `li`)), as model_window_attention's loop. */
-AVX512_INLINE void softmax_row(float *s, const float *bt, const int *labels, int li, int N, float scale) {
+/* One row of scores, unnormalised: s = exp(v - max v) with v = s * scale +
+ * bias (- 100 where the key's label differs from the query's `li`), as
+ * model_window_attention's loop; returns 1 / sum s. */
+AVX512_INLINE float softmax_row_unscaled(float *s, const float *bt, const int *labels, int li, int N, float scale) {
     const __m512 sc = _mm512_set1_ps(scale), pen = _mm512_set1_ps(-100.0f);
     __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
     for (int j = 0; j < N; j += 16) {
@@ -90,7 +91,13 @@ AVX512_INLINE void softmax_row(float *s, const float *bt, const int *labels, int
         _mm512_mask_storeu_ps(s + j, m, e);
         sum = _mm512_mask_add_ps(sum, m, sum, e);
     }
-    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    return 1.0f / _mm512_reduce_add_ps(sum);
+}
+
+/* One row of scores: s = softmax(s * scale + bias (- 100 where the key's
+ * label differs from the query's `li`)), as model_window_attention's loop. */
+AVX512_INLINE void softmax_row(float *s, const float *bt, const int *labels, int li, int N, float scale) {
+    __m512 inv = _mm512_set1_ps(softmax_row_unscaled(s, bt, labels, li, N, scale));
     for (int j = 0; j < N; j += 16) {
         __mmask16 m = mask16(N - j);
         _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), inv));

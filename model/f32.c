@@ -261,32 +261,6 @@ AVX512_INLINE void pack_values(float *dst, const float *v, size_t ld, int N, int
             }
 }
 
-/* softmax_row (model/avx512.h) without its last pass: s holds
- * exp(v - max) and the returned 1 / sum scales the row of p v instead, d
- * values rather than N. */
-AVX512_INLINE float softmax_row_unscaled(float *s, const float *bt, const int *labels, int li, int N, float scale) {
-    const __m512 sc = _mm512_set1_ps(scale), pen = _mm512_set1_ps(-100.0f);
-    __m512 mx = _mm512_set1_ps(-INFINITY), sum = _mm512_setzero_ps();
-    for (int j = 0; j < N; j += 16) {
-        __mmask16 m = mask16(N - j);
-        __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, s + j), sc, _mm512_maskz_loadu_ps(m, bt + j));
-        if (labels) {
-            __mmask16 diff = _mm512_mask_cmpneq_epi32_mask(m, _mm512_maskz_loadu_epi32(m, labels + j), _mm512_set1_epi32(li));
-            v = _mm512_mask_add_ps(v, diff, v, pen);
-        }
-        _mm512_mask_storeu_ps(s + j, m, v);
-        mx = _mm512_mask_max_ps(mx, m, mx, v);
-    }
-    __m512 vmax = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-    for (int j = 0; j < N; j += 16) {
-        __mmask16 m = mask16(N - j);
-        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), vmax));
-        _mm512_mask_storeu_ps(s + j, m, e);
-        sum = _mm512_mask_add_ps(sum, m, sum, e);
-    }
-    return 1.0f / _mm512_reduce_add_ps(sum);
-}
-
 AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
                                               int nW, int N, int C, int heads, float *scores, float *packs) {
     int d = C / heads, ld = 3 * C;
@@ -301,7 +275,7 @@ AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, cons
             const float *bt = bias_t + (size_t)h * N * N;
             pack_keys(kw.data, k, (size_t)ld, N, d);
             model_f32_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
-            float inv[N > 0 ? N : 1];
+            float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
             for (int i = 0; i < N; i++)
                 inv[i] = softmax_row_unscaled(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
                                               N, scale);
