@@ -2,8 +2,8 @@
  *
  * Why not OpenBLAS for these: which OpenBLAS kernel runs depends on its CPU
  * detection and on OPENBLAS_CORETYPE, which environments set (these machines
- * pin the AVX2 "Haswell" kernel: 190 GFLOP/s on the model's shapes with 2
- * threads, against 350-387 for OpenBLAS's own AVX-512 kernel on the same
+ * pin the AVX2 "Haswell" kernel: 170-200 GFLOP/s on the model's shapes with 2
+ * threads, against 330-388 for OpenBLAS's own AVX-512 kernel on the same
  * CPU). This kernel always uses the CPU it runs on, measures on a par with
  * OpenBLAS's AVX-512 kernel (make bench), packs each weight once where
  * OpenBLAS repacks it on every call, and adds the bias in the accumulators.
