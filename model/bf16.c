@@ -386,67 +386,48 @@ static void release(model *m) {
 
 void model_bf16_release(model *m) { release(m); }
 
-/* Every linear layer of the step, W (n, k) with element (j, i) at
- * w[j * sn + i * sk], handed to `pack` with the slot its packed copy is for. */
-typedef int (*pack_fn)(model *m, int slot, const float *w, int n, int k, size_t sn, size_t sk);
-enum { SLOT_QKV, SLOT_PROJ, SLOT_FC1, SLOT_FC2, SLOT_EMBED, SLOT_EMBED_S, SLOT_DOWN, SLOT_UP1, SLOT_UP2, SLOT_REC0,
-       SLOT_REC1, SLOT_REC_S0, SLOT_REC_S1 };
+/* Pack one linear layer's W (n, k), element (j, i) at w[j * sn + i * sk],
+ * for `precision` into the model's next slot and point *h or *f at it. */
+static int pack_one(model *m, int precision, const model_bf16_matrix **h, const model_f32_matrix **f, const float *w,
+                    int n, int k, size_t sn, size_t sk) {
+    int status;
+    if (precision == MODEL_BF16) {
+        if (!(status = model_bf16_pack(&m->bf16[m->nbf16], w, n, k, sn, sk))) *h = &m->bf16[m->nbf16++];
+    } else if (!(status = model_f32_pack(&m->f32[m->nf32], w, n, k, sn, sk)))
+        *f = &m->f32[m->nf32++];
+    return status;
+}
 
-static int pack_all(model *m, pack_fn pack) {
+/* Every linear layer of the step. */
+static int pack_all(model *m, int precision) {
     const model_config *c = &m->cfg;
     int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
     int K = MODEL_NUPPER * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = MODEL_NSURFACE * ph * pw;
     int status = UTIL_OK;
+/* PACK(m->embed_, ...) packs into m->embed_h or m->embed_f */
+#define PACK(field, w, n, k, sn, sk) \
+    if (!status) status = pack_one(m, precision, &field##h, &field##f, w, n, k, sn, sk)
     for (int l = 0; l < 4 && !status; l++) {
         int Cl = (l == 1 || l == 2) ? 2 * C : C;
         for (int d = 0; d < c->depths[l] && !status; d++) {
             model_block *k = &m->blocks[l][d];
-            int base = 16 * (l * 65 + d); /* block slots: (layer, depth <= 64, matrix) */
-            if (!(status = pack(m, base + SLOT_QKV, k->qkv_w, 3 * Cl, Cl, Cl, 1)) &&
-                !(status = pack(m, base + SLOT_PROJ, k->proj_w, Cl, Cl, Cl, 1)) &&
-                !(status = pack(m, base + SLOT_FC1, k->fc1_w, 4 * Cl, Cl, Cl, 1)))
-                status = pack(m, base + SLOT_FC2, k->fc2_w, Cl, 4 * Cl, 4 * Cl, 1);
+            PACK(k->qkv_, k->qkv_w, 3 * Cl, Cl, Cl, 1);
+            PACK(k->proj_, k->proj_w, Cl, Cl, Cl, 1);
+            PACK(k->fc1_, k->fc1_w, 4 * Cl, Cl, Cl, 1);
+            PACK(k->fc2_, k->fc2_w, Cl, 4 * Cl, 4 * Cl, 1);
         }
     }
-    if (!status) status = pack(m, -1 - SLOT_EMBED, m->embed_w, C, K, K, 1);
-    if (!status) status = pack(m, -1 - SLOT_EMBED_S, m->embed_sw, C, Ks, Ks, 1);
-    if (!status) status = pack(m, -1 - SLOT_DOWN, m->down_w, 2 * C, 4 * C, 4 * C, 1);
-    if (!status) status = pack(m, -1 - SLOT_UP1, m->up_w1, 4 * C, 2 * C, 2 * C, 1);
-    if (!status) status = pack(m, -1 - SLOT_UP2, m->up_w2, C, C, C, 1);
+    PACK(m->embed_, m->embed_w, C, K, K, 1);
+    PACK(m->embed_s, m->embed_sw, C, Ks, Ks, 1);
+    PACK(m->down_, m->down_w, 2 * C, 4 * C, 4 * C, 1);
+    PACK(m->up1_, m->up_w1, 4 * C, 2 * C, 2 * C, 1);
+    PACK(m->up2_, m->up_w2, C, C, C, 1);
     /* patch recovery: y = [skip, x] @ w with w (2C, k): W = w^T, the skip's C inputs apart */
-    if (!status) status = pack(m, -1 - SLOT_REC0, m->rec_w, K, C, 1, K);
-    if (!status) status = pack(m, -1 - SLOT_REC1, m->rec_w + (size_t)C * K, K, C, 1, K);
-    if (!status) status = pack(m, -1 - SLOT_REC_S0, m->rec_sw, Kr, C, 1, Kr);
-    if (!status) status = pack(m, -1 - SLOT_REC_S1, m->rec_sw + (size_t)C * Kr, Kr, C, 1, Kr);
-    return status;
-}
-
-/* The pointer a slot's packed copy goes to. */
-#define SLOT_TARGET(T, sfx)                                                                                   \
-    static const T **slot_##sfx(model *m, int slot) {                                                        \
-        if (slot >= 0) {                                                                                      \
-            model_block *k = &m->blocks[slot / 16 / 65][slot / 16 % 65];                                      \
-            const T **blk[] = {&k->qkv_##sfx, &k->proj_##sfx, &k->fc1_##sfx, &k->fc2_##sfx};                 \
-            return blk[slot % 16];                                                                            \
-        }                                                                                                     \
-        const T **top[] = {NULL, NULL, NULL, NULL, &m->embed_##sfx, &m->embed_s##sfx, &m->down_##sfx,         \
-                           &m->up1_##sfx, &m->up2_##sfx, &m->rec_##sfx[0], &m->rec_##sfx[1], &m->rec_s##sfx[0], \
-                           &m->rec_s##sfx[1]};                                                                \
-        return top[-1 - slot];                                                                                \
-    }
-SLOT_TARGET(model_bf16_matrix, h)
-SLOT_TARGET(model_f32_matrix, f)
-#undef SLOT_TARGET
-
-static int pack_bf16(model *m, int slot, const float *w, int n, int k, size_t sn, size_t sk) {
-    int status = model_bf16_pack(&m->bf16[m->nbf16], w, n, k, sn, sk);
-    if (!status) *slot_h(m, slot) = &m->bf16[m->nbf16++];
-    return status;
-}
-
-static int pack_f32(model *m, int slot, const float *w, int n, int k, size_t sn, size_t sk) {
-    int status = model_f32_pack(&m->f32[m->nf32], w, n, k, sn, sk);
-    if (!status) *slot_f(m, slot) = &m->f32[m->nf32++];
+    if (!status) status = pack_one(m, precision, &m->rec_h[0], &m->rec_f[0], m->rec_w, K, C, 1, K);
+    if (!status) status = pack_one(m, precision, &m->rec_h[1], &m->rec_f[1], m->rec_w + (size_t)C * K, K, C, 1, K);
+    if (!status) status = pack_one(m, precision, &m->rec_sh[0], &m->rec_sf[0], m->rec_sw, Kr, C, 1, Kr);
+    if (!status) status = pack_one(m, precision, &m->rec_sh[1], &m->rec_sf[1], m->rec_sw + (size_t)C * Kr, Kr, C, 1, Kr);
+#undef PACK
     return status;
 }
 
@@ -461,14 +442,14 @@ int model_set_precision(model *m, int precision) {
     if (precision == MODEL_BF16) {
         if (!(m->bf16 = calloc((size_t)total, sizeof(model_bf16_matrix))))
             return util_fail(UTIL_ENOMEM, "out of memory for bf16 weights");
-        status = pack_all(m, pack_bf16);
+        status = pack_all(m, MODEL_BF16);
         for (int l = 0; l < 4 && !status; l++)
             for (int d = 0; d < c->depths[l]; d++)
                 m->blocks[l][d].bf16_attention = 1; /* measured: 13% less CPU time, the same accuracy (see the README) */
     } else {
         if (!(m->f32 = calloc((size_t)total, sizeof(model_f32_matrix))))
             return util_fail(UTIL_ENOMEM, "out of memory for packed FP32 weights");
-        status = pack_all(m, pack_f32);
+        status = pack_all(m, MODEL_FP32);
     }
     if (status) {
         release(m);

@@ -372,7 +372,7 @@ void model_patch_embed_forward(float *x, const model *m, const float *upper, con
 
 void model_downsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride) {
     const model_config *c = &m->cfg;
-    int C = c->dim;
+    int C = c->dim, vector = model_f32_available();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->H2; row++) {
         int z = row / c->H2, h2 = row % c->H2;
@@ -387,7 +387,7 @@ void model_downsample_forward(float *out, const model *m, const float *in, float
                     else
                         memset(dst, 0, sizeof(float) * C);
                 }
-        if (model_f32_available()) model_layernorm_forward_avx512(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
+        if (vector) model_layernorm_forward_avx512(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
         else model_layernorm_forward(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
         linear(out + (size_t)row * c->W2 * 2 * C, g, m->down_w, m->down_h, m->down_f, NULL, c->W2, 4 * C, 2 * C);
     }
