@@ -14,7 +14,7 @@
 
 int cli_step(int argc, char **argv) {
     const char *model_path = NULL, *output = NULL, *inputs[16];
-    int ninputs = 0, status = UTIL_OK, precision = MODEL_FP32, profile = 0;
+    int ninputs = 0, status = UTIL_OK, precision = MODEL_FP32, profile = 0, repeat = 1;
     double time = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -30,6 +30,12 @@ int cli_step(int argc, char **argv) {
             inputs[ninputs++] = v;
         } else if (strcmp(a, "--time") == 0) {
             if ((status = util_time_parse(v, &time))) return cli_error("step", status);
+        } else if (strcmp(a, "--repeat") == 0) {
+            char *end;
+            long r = strtol(v, &end, 10);
+            if (*end || r < 1 || r > 100)
+                return fprintf(stderr, "pangu step: --repeat '%s': expected a count from 1 to 100\n", v), 2;
+            repeat = (int)r;
         } else if (strcmp(a, "--precision") == 0) {
             if ((status = model_precision_parse(v, &precision)) || (status = model_precision_check(precision)))
                 return cli_error("step", status);
@@ -39,7 +45,8 @@ int cli_step(int argc, char **argv) {
     if (!model_path || !output || ninputs == 0)
         return fprintf(stderr, "pangu step: needs --model M.h5 --input FILE --output OUT.nc\n"), 2;
     model m;
-    io_state in = {0}, out = {0};
+    io_state in = {0}, out = {0}, again = {0};
+    double *secs = NULL;
     io_series *series = NULL;
     double t0 = util_now();
     if ((status = model_load(&m, model_path))) return cli_error("step", status);
@@ -55,26 +62,55 @@ int cli_step(int argc, char **argv) {
         (status = io_state_alloc(&out, c->H, c->W, c->levels, c->nlev, &in)) ||
         (status = io_time_add_hours(&out, c->lead_hours)))
         goto done;
+    if (repeat > 1 && (status = io_state_alloc(&again, c->H, c->W, c->levels, c->nlev, &in))) goto done;
+    if (!(secs = malloc(sizeof(double) * (size_t)repeat))) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
     model_profile_enable(profile);
     model_profile_reset();
+    /* --repeat: the same step again, as a forecast job repeats it; each
+     * repeat must give the first one's output to the bit. */
+    size_t nu = (size_t)MODEL_NUPPER * c->nlev * c->H * c->W, ns = (size_t)MODEL_NSURFACE * c->H * c->W;
     double t1 = util_now();
-    if ((status = model_step(&m, out.upper, out.surface, in.upper, in.surface))) goto done;
-    double t2 = util_now();
+    for (int r = 0; r < repeat; r++) {
+        io_state *o = r == 0 ? &out : &again;
+        double ts = util_now();
+        if ((status = model_step(&m, o->upper, o->surface, in.upper, in.surface))) goto done;
+        secs[r] = util_now() - ts;
+        if (r > 0 && (memcmp(out.upper, again.upper, sizeof(float) * nu) || memcmp(out.surface, again.surface, sizeof(float) * ns))) {
+            status = util_fail(UTIL_EINVAL, "repeat %d of the step differs from the first: the step is not deterministic", r + 1);
+            goto done;
+        }
+    }
     model_profile_enable(0);
+    double total = 0, sorted[100];
+    for (int r = 0; r < repeat; r++) total += secs[r], sorted[r] = secs[r];
+    for (int r = 1; r < repeat; r++) /* insertion sort: at most 100 */
+        for (int q = r; q > 0 && sorted[q] < sorted[q - 1]; q--) {
+            double t = sorted[q];
+            sorted[q] = sorted[q - 1], sorted[q - 1] = t;
+        }
+    double median = repeat % 2 ? sorted[repeat / 2] : 0.5 * (sorted[repeat / 2 - 1] + sorted[repeat / 2]);
     char source[256];
     snprintf(source, sizeof source, "pangu-c %d h step of %s%s", c->lead_hours, model_path,
              precision == MODEL_FP32 ? "" : " (bf16 GEMMs)");
     if ((status = io_state_write(output, &out, source))) goto done;
     double flops = model_flops_per_step(c);
-    fprintf(stderr, "pangu step: %d x %d grid, lead %d h, %s: read %.2f s, step %.2f s (%.1f GFLOP/s, %d threads), "
+    char spread[96] = "";
+    if (repeat > 1)
+        snprintf(spread, sizeof spread, ", median of %d: %.2f to %.2f s, outputs identical", repeat, sorted[0],
+                 sorted[repeat - 1]);
+    fprintf(stderr, "pangu step: %d x %d grid, lead %d h, %s: read %.2f s, step %.2f s (%.1f GFLOP/s, %d threads%s), "
                     "peak RSS %.0f MB\n",
-            c->H, c->W, c->lead_hours, model_precision_name(precision), t1 - t0, t2 - t1, flops / (t2 - t1) / 1e9,
-            omp_get_max_threads(), util_peak_rss_kb() / 1024.0);
+            c->H, c->W, c->lead_hours, model_precision_name(precision), t1 - t0, median, flops / median / 1e9,
+            omp_get_max_threads(), spread, util_peak_rss_kb() / 1024.0);
     if (profile) {
         /* thread-seconds over the threads: the share of the step's wall time */
         model_profile p;
         model_profile_get(&p);
-        double nt = omp_get_max_threads(), wall = t2 - t1;
+        p.gemm_flops /= repeat, p.attention_flops /= repeat;
+        double nt = omp_get_max_threads() * (double)repeat, wall = total / repeat; /* per step */
         fprintf(stderr, "pangu step: profile: linear-layer GEMMs %.2f s of the step (%.0f%%, %.1f GFLOP/s in them); "
                         "window attention %.2f s (%.0f%%, %.1f GFLOP/s); everything else %.2f s (%.0f%%)\n",
                 p.gemm_seconds / nt, 100 * p.gemm_seconds / nt / wall, p.gemm_flops / (p.gemm_seconds / nt) / 1e9,
@@ -83,9 +119,11 @@ int cli_step(int argc, char **argv) {
                 100 * (1 - (p.gemm_seconds + p.attention_seconds) / nt / wall));
     }
 done:
+    free(secs);
     io_series_close(series);
     io_state_free(&in);
     io_state_free(&out);
+    io_state_free(&again);
     model_free(&m);
     return status ? cli_error("step", status) : 0;
 }

@@ -20,7 +20,7 @@ static const struct {
 } commands[] = {
     {"step", cli_step,
      "--model M.h5 --input FILE [--input FILE ...] --output OUT.nc [--time YYYY-MM-DDTHH]\n"
-     "         [--precision fp32|bf16] [--profile]\n"
+     "         [--precision fp32|bf16] [--profile] [--repeat N]\n"
      "         one model step: the state at t + lead from the state at t"},
     {"info", cli_info, "M.h5\n         configuration, lead time, parameter count, FLOPs per step"},
     {"init", cli_init,

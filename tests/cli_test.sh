@@ -44,6 +44,19 @@ if $pangu step --profile --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output
    cmp -s <(ncdump -v t2m "$t/out.nc" | sed 1,/data:/d) <(ncdump -v t2m "$t/outp.nc" | sed 1,/data:/d); then
   ok "step --profile: $(echo "$line" | cut -c 22-)"
 else bad "step --profile ($(cat "$t/errp"))"; fi
+# --repeat: the median of the repeats, every repeat's output the same, the written one the single step's
+if $pangu step --repeat 3 --profile --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/outr.nc" 2>"$t/errr" &&
+   grep -q 'median of 3: .* outputs identical' "$t/errr" &&
+   line=$(grep '^pangu step: profile: linear-layer GEMMs' "$t/errr") &&
+   sum=$(echo "$line" | grep -o '([0-9-]*%' | tr -d '(%' | awk '{s += $1} END {print s}') &&
+   [ "$sum" -ge 98 ] && [ "$sum" -le 102 ] &&
+   cmp -s <(ncdump -v t2m,z "$t/out.nc" | sed 1,/data:/d) <(ncdump -v t2m,z "$t/outr.nc" | sed 1,/data:/d); then
+  ok "step --repeat 3: median time, outputs identical"
+else bad "step --repeat 3 ($(cat "$t/errr"))"; fi
+if $pangu step --repeat 0 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/outr0.nc" 2>"$t/errr0"; then
+  bad "step --repeat 0 accepted"
+elif grep -q "expected a count from 1 to 100" "$t/errr0" && [ ! -e "$t/outr0.nc" ]; then ok "step --repeat 0 refused"
+else bad "step --repeat 0: $(cat "$t/errr0")"; fi
 # Two files: pressure levels in one, surface in the other, as the CDS delivers.
 if command -v ncks >/dev/null 2>&1; then
   ncks -O -v z,q,t,u,v "$fx/tiny_in.nc" "$t/pl.nc" && ncks -O -v msl,u10,v10,t2m "$fx/tiny_in.nc" "$t/sfc.nc" &&
