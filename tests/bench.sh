@@ -10,6 +10,8 @@
 #   BENCH_FULL=0     skip the 721 x 1440 grid (default 1: run it; a few minutes)
 #   BENCH_TORCH=0    skip the PyTorch reference (default 1: run it if importable)
 #   BENCH_THREADS=N  threads for everything (default 2)
+#   BENCH_REPEAT=N   steps per implementation and grid, the median reported
+#                    (default 3; PyTorch's 10-minute full-grid forward once)
 #   BENCH_ONNX=0     skip onnxruntime (default 1: run it when onnxruntime-node
 #                    is in out/bench/node_modules; BENCH_ONNX_INSTALL=1 npm
 #                    installs it there; needs the PyTorch reference to export)
@@ -22,10 +24,14 @@
 #                    AVX512_BF16)
 #
 # Grids: 181 x 384 and 721 x 1440, both with the full architecture (C = 192,
-# depths 2,6,6,2, heads 6,12,12,6, window 2,6,12).  Each step is run once,
-# cold (no warm-up), as a separate process.
+# depths 2,6,6,2, heads 6,12,12,6, window 2,6,12).  Each implementation runs
+# in its own process; the step is run BENCH_REPEAT times (default 3) from the
+# same input, as a forecast job repeats it, and the median is reported
+# (pangu step --repeat, which also checks that the repeats agree to the bit).
+# PyTorch's forward is repeated the same way when its first one takes under
+# a minute (181 x 384), else run once (721 x 1440: 10 minutes each).
 #   step s      the model time pangu step prints ("step X s", reading and
-#               writing excluded); for PyTorch one forward under no_grad
+#               writing excluded); for PyTorch the forward under no_grad
 #   GFLOP/s     FLOPs per step from `pangu info` / step s (the same count for all)
 #   share       GFLOP/s / the best OpenBLAS SGEMM rate on the model's shapes
 #               (FP32 SGEMM for every row, BF16 too: it can pass 100%).
@@ -48,6 +54,7 @@ sgemm=$(cd "$(dirname "${2:-bin/sgemm-bench}")" && pwd)/$(basename "${2:-bin/sge
 top=$(cd "$(dirname "$0")/.." && pwd)
 ref=$(cd "$top/../shared/reference" 2>/dev/null && pwd)
 threads=${BENCH_THREADS:-2}
+repeat=${BENCH_REPEAT:-3}
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 out="$top/out/bench"
 mkdir -p "$out"
@@ -147,7 +154,7 @@ for g in $grids; do
     echo "pangu step --precision $prec, $threads threads ($gflop GFLOP)"
     timer=()
     [ $have_time = 1 ] && timer=(/usr/bin/time -v -o "time_$sfx.txt")
-    "${timer[@]}" "$pangu" step --profile --precision $prec --model "m_$tag.h5" "${inputs[@]}" --output "y_$sfx.nc" 2>"step_$sfx.txt"
+    "${timer[@]}" "$pangu" step --profile --repeat "$repeat" --precision $prec --model "m_$tag.h5" "${inputs[@]}" --output "y_$sfx.nc" 2>"step_$sfx.txt"
     rc=$?
     grep -v '^$' "step_$sfx.txt"
     psecs=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_$sfx.txt" | tail -1)
@@ -187,7 +194,7 @@ for g in $grids; do
   # PyTorch reference forward
   if [ $have_torch = 1 ] && [ -s "x_$tag.nc" ]; then
     echo "PyTorch $torch_ver reference forward, $threads threads"
-    env "${blas_env[@]}" /usr/bin/python3 - "$ref" "m_$tag.h5" "x_$tag.nc" "y_$tag.nc" "$threads" "y_${tag}_bf16.nc" <<'PY' >"torch_$tag.txt" 2>&1
+    env "${blas_env[@]}" /usr/bin/python3 - "$ref" "m_$tag.h5" "x_$tag.nc" "y_$tag.nc" "$threads" "y_${tag}_bf16.nc" "$repeat" <<'PY' >"torch_$tag.txt" 2>&1
 import os, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 import torch
@@ -200,14 +207,24 @@ up, sf, _ = P.read_state(sys.argv[3])
 up, sf = torch.from_numpy(up), torch.from_numpy(sf)
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 t1 = time.perf_counter()
-with torch.no_grad():
-    out_up, out_sf = m(up, sf)
+times = []
+while True:  # the median of up to `repeat` forwards; only one when the first takes a minute or more
+    ts = time.perf_counter()
+    with torch.no_grad():
+        out_up, out_sf = m(up, sf)
+    times.append(time.perf_counter() - ts)
+    if len(times) >= int(sys.argv[7]) or times[0] >= 60:
+        break
 t2 = time.perf_counter()
 r2 = resource.getrusage(resource.RUSAGE_SELF)
 rss = r2.ru_maxrss / 1024  # kB on Linux
 cpu = (r2.ru_utime + r2.ru_stime - r1.ru_utime - r1.ru_stime) / (t2 - t1)
-print(f"torch load {t1 - t0:.2f} s, step {t2 - t1:.2f} s, peak RSS {rss:.0f} MB, "
-      f"{torch.get_num_threads()} threads, CPU {100 * cpu:.0f}%", flush=True)
+times.sort()
+n = len(times)
+med = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
+spread = f" (median of {n}: {times[0]:.2f} to {times[-1]:.2f} s)" if n > 1 else " (one forward)"
+print(f"torch load {t1 - t0:.2f} s, step {med:.2f} s, peak RSS {rss:.0f} MB, "
+      f"{torch.get_num_threads()} threads, CPU {100 * cpu:.0f}%{spread}", flush=True)
 # agreement with pangu-c's outputs (after the RSS reading: not counted)
 for path, label in ((sys.argv[4], "pangu"), (sys.argv[6], "pangu BF16")):
     if not os.path.exists(path):
@@ -285,7 +302,7 @@ if [ "${BENCH_TRAIN:-0}" = 1 ]; then
 fi
 
 # Cost against the number of tokens: the full architecture (C = 192, depths
-# 2,6,6,2) at 5.625, 1.5 and 1 degrees, one step each in FP32 and BF16; the
+# 2,6,6,2) at 5.625, 1.5 and 1 degrees, BENCH_REPEAT steps each in FP32 and BF16; the
 # 0.25-degree row is the main table's. Longitude windows that divide these
 # grids' token counts (the preset's 12 needs W a multiple of 96): 8, 10, 9.
 scale_rows=()
@@ -307,7 +324,7 @@ if [ "${BENCH_SCALING:-1}" = 1 ]; then
       for prec in fp32 bf16; do
         [ $prec = bf16 ] && [ "${BENCH_BF16:-1}" != 1 ] && continue
         sfx=$tag; [ $prec = bf16 ] && sfx=${tag}_bf16
-        /usr/bin/time -v -o "time_$sfx.txt" "$pangu" step --precision $prec --model "$model" \
+        /usr/bin/time -v -o "time_$sfx.txt" "$pangu" step --repeat "$repeat" --precision $prec --model "$model" \
           --input "synth_$tag/era5_pl_201901.nc" --input "synth_$tag/era5_sfc_201901.nc" --time 2019-01-01T00 \
           --output "y_$sfx.nc" 2>"step_$sfx.txt"
         grep -v '^$' "step_$sfx.txt" | tail -1
@@ -416,7 +433,8 @@ echo
   [ -n "$fcf_line" ] && { echo; echo "Forecast job, full architecture at 181 x 384 (one initial time, leads 24-168/24): $fcf_line."; }
   [ -n "$eval_line" ] && { echo; echo "Eval at 0.25 degrees: $eval_line."; }
   echo
-  echo "Each step run once, cold, as its own process; $threads threads;" \
+  echo "Step times: the median of $repeat steps in one process per implementation and grid (PyTorch's" \
+       "forward once where it takes a minute or more); $threads threads;" \
        "$(lscpu | sed -n 's/^Model name: *//p'); $(date -u +%Y-%m-%d);" \
        "load average at start ${load0:-?}, at end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)."
 } | tee results.md
