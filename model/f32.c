@@ -116,8 +116,29 @@ AVX512_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda
 /* The last, partial tile of a block: one per thread, so the kernel needs no allocation. */
 static _Thread_local float abuf[MR * KC] __attribute__((aligned(64)));
 
-AVX512_TARGET void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                            const model_f32_matrix *w, const float *b, int rows, int accumulate) {
+AVX512_INLINE void gelu_vec(float *out, const float *in, size_t n) {
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), rs2 = _mm512_set1_ps((float)M_SQRT1_2);
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 m = mask16(n - j > 16 ? 16 : (int)(n - j));
+        __m512 x = _mm512_maskz_loadu_ps(m, in + j);
+        __m512 y = _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, erf512(_mm512_mul_ps(x, rs2))));
+        _mm512_mask_storeu_ps(out + j, m, y);
+    }
+}
+
+AVX512_TARGET void model_gelu_forward_avx512(float *out, const float *in, size_t n) { gelu_vec(out, in, n); }
+
+AVX512_INLINE void gelu_rows(float *out, size_t ldo, int rows, int n) {
+    if ((size_t)n == ldo) gelu_vec(out, out, (size_t)rows * (size_t)n);
+    else
+        for (int r = 0; r < rows; r++) gelu_vec(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
+}
+
+/* gelu: apply GELU to each block of MC output rows right after its last
+ * input block, while it is in L2 (a separate pass over the MLP's 4C hidden
+ * layer reads it back from L3 or memory). */
+AVX512_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                                  const float *b, int rows, int accumulate, int gelu) {
     int k = w->k, n = w->n;
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0;
@@ -143,19 +164,21 @@ AVX512_TARGET void model_f32_linear_forward(float *out, size_t ldo, const float 
                                  first && b ? b + n0 : NULL, accumulate || !first);
                 }
             }
+            if (gelu && k0 + kc == k) gelu_rows(out + (size_t)r0 * ldo, ldo, mc, n);
         }
     }
 }
 
-AVX512_TARGET void model_gelu_forward_avx512(float *out, const float *in, size_t n) {
-    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), rs2 = _mm512_set1_ps((float)M_SQRT1_2);
-    for (size_t j = 0; j < n; j += 16) {
-        __mmask16 m = mask16(n - j > 16 ? 16 : (int)(n - j));
-        __m512 x = _mm512_maskz_loadu_ps(m, in + j);
-        __m512 y = _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, erf512(_mm512_mul_ps(x, rs2))));
-        _mm512_mask_storeu_ps(out + j, m, y);
-    }
+AVX512_TARGET void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
+                                            const model_f32_matrix *w, const float *b, int rows, int accumulate) {
+    linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, 0);
 }
+
+AVX512_TARGET void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,
+                                                 const model_f32_matrix *w, const float *b, int rows) {
+    linear_forward(out, ldo, in, ldi, w, b, rows, 0, 1);
+}
+
 
 /* mean and 1 / sqrt(var + 1e-5) of one row, two passes in FP32 lanes; the
  * first sums x - x[0] so a large common offset costs no precision. */
@@ -301,6 +324,11 @@ void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ld
     abort();
 }
 void model_gelu_forward_avx512(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
+void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                                   const float *b, int rows) {
+    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows;
+    abort();
+}
 void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     model_layernorm_forward(out, in, w, b, rows, C);
 }

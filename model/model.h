@@ -334,6 +334,10 @@ void model_f32_matrix_free(model_f32_matrix *p);
  * model_f32_available(). */
 void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                               const float *b, int rows, int accumulate);
+/* out = GELU(b + in W^T): the MLP's first layer with its activation fused
+ * (the same values as model_f32_linear_forward then model_gelu_forward_avx512). */
+void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                                   const float *b, int rows);
 /* The plain twin, summing in double. */
 void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
                           const float *b, int rows, int k, int n, int accumulate);

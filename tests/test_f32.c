@@ -118,6 +118,37 @@ static void test_linear_kernel(void) {
     check_linear(3, 777, 70, 1, 1, 1, 1);
 }
 
+/* The MLP's first layer with GELU fused: the same bits as the GEMM then the
+ * AVX-512 GELU, and close to the double GEMM twin then the scalar GELU. */
+static void check_linear_gelu(int rows, int k, int n) {
+    float *x = frand((size_t)rows * k, 1.0), *w = frand((size_t)n * k, 0.1), *b = frand((size_t)n, 1.0);
+    size_t len = (size_t)rows * n;
+    float *fused = malloc(sizeof(float) * len), *split = malloc(sizeof(float) * len), *want = malloc(sizeof(float) * len);
+    model_f32_matrix p;
+    CU_ASSERT_FATAL(model_f32_pack(&p, w, n, k, (size_t)k, 1) == 0);
+    model_f32_linear_gelu_forward(fused, (size_t)n, x, (size_t)k, &p, b, rows);
+    model_f32_linear_forward(split, (size_t)n, x, (size_t)k, &p, b, rows, 0);
+    model_gelu_forward_avx512(split, split, len);
+    model_f32_linear_ref(want, (size_t)n, x, (size_t)k, w, (size_t)k, 1, b, rows, k, n, 0);
+    model_gelu_forward(want, want, len);
+    double worst = 0;
+    for (size_t i = 0; i < len; i++) worst = fmax(worst, fabs((double)fused[i] - want[i]) / (1.0 + fabs(want[i])));
+    CU_ASSERT(memcmp(fused, split, sizeof(float) * len) == 0);
+    CU_ASSERT(worst <= 1e-5);
+    if (!(worst <= 1e-5)) fprintf(stderr, "\n    rows %d k %d n %d: fused GELU off the twin by %.3g", rows, k, n, worst);
+    model_f32_matrix_free(&p);
+    free(x), free(w), free(b), free(fused), free(split), free(want);
+}
+
+static void test_linear_gelu(void) {
+    if (!have_avx512("fused GELU")) return;
+    util_rng_seed(&rng, 9);
+    check_linear_gelu(300, 192, 768); /* the 1C layers' fc1, rows past a 112-row block and a tile */
+    check_linear_gelu(130, 384, 1536); /* 2C: two input blocks, GELU after the second */
+    check_linear_gelu(1, 5, 7);
+    check_linear_gelu(15, 300, 40);
+}
+
 /* model_f32_window_attention against model_window_attention (OpenBLAS and
  * glibc's expf): outputs are averages of v (|v| ~ 1), errors absolute. */
 static void check_attention(const int window[3], int C, int heads, int nW, int masked) {
@@ -227,6 +258,7 @@ int tests_register_f32(void) {
     } tests[] = {
         {"packed FP32 layout", test_pack_layout},
         {"packed FP32 GEMM against double twin and OpenBLAS", test_linear_kernel},
+        {"packed FP32 GEMM with fused GELU", test_linear_gelu},
         {"packed FP32 window attention against model_window_attention", test_attention},
         {"AVX-512 LayerNorm against the scalar LayerNorm", test_layernorm},
         {"packed or OpenBLAS FP32 by CPU, dropped for bf16", test_switch},
