@@ -134,11 +134,22 @@ AVX512_INLINE void gelu_rows(float *out, size_t ldo, int rows, int n) {
         for (int r = 0; r < rows; r++) gelu_vec(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
 }
 
-/* gelu: apply GELU to each block of MC output rows right after its last
- * input block, while it is in L2 (a separate pass over the MLP's 4C hidden
- * layer reads it back from L3 or memory). */
+/* What to do with each block of MC output rows right after its last input
+ * block, while it is in L1/L2 (a separate pass reads the whole output back
+ * from L3 or memory): nothing, GELU in place, or x += LayerNorm(out). */
+typedef struct {
+    enum { EPI_NONE, EPI_GELU, EPI_NORM_ADD } kind;
+    float *x;                      /* EPI_NORM_ADD: (rows, n), row stride n */
+    const float *norm_w, *norm_b;  /* (n) */
+} epilogue;
+
+AVX512_INLINE void norm_add_rows(const epilogue *e, const float *out, size_t ldo, int r0, int rows, int n) {
+    for (int r = 0; r < rows; r++)
+        model_layernorm_add_avx512(e->x + (size_t)(r0 + r) * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
+}
+
 AVX512_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                  const float *b, int rows, int accumulate, int gelu) {
+                                  const float *b, int rows, int accumulate, const epilogue *epi) {
     int k = w->k, n = w->n;
     for (int k0 = 0; k0 < k; k0 += KC) {
         int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0;
@@ -164,19 +175,31 @@ AVX512_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_
                                  first && b ? b + n0 : NULL, accumulate || !first);
                 }
             }
-            if (gelu && k0 + kc == k) gelu_rows(out + (size_t)r0 * ldo, ldo, mc, n);
+            if (k0 + kc == k) {
+                if (epi->kind == EPI_GELU) gelu_rows(out + (size_t)r0 * ldo, ldo, mc, n);
+                else if (epi->kind == EPI_NORM_ADD) norm_add_rows(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
+            }
         }
     }
 }
 
 AVX512_TARGET void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
                                             const model_f32_matrix *w, const float *b, int rows, int accumulate) {
-    linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, 0);
+    const epilogue none = {EPI_NONE, NULL, NULL, NULL};
+    linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, &none);
 }
 
 AVX512_TARGET void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,
                                                  const model_f32_matrix *w, const float *b, int rows) {
-    linear_forward(out, ldo, in, ldi, w, b, rows, 0, 1);
+    const epilogue gelu = {EPI_GELU, NULL, NULL, NULL};
+    linear_forward(out, ldo, in, ldi, w, b, rows, 0, &gelu);
+}
+
+AVX512_TARGET void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
+                                                     const model_f32_matrix *w, const float *b, const float *norm_w,
+                                                     const float *norm_b, int rows) {
+    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b};
+    linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
 }
 
 
@@ -327,6 +350,11 @@ void model_gelu_forward_avx512(float *out, const float *in, size_t n) { model_ge
 void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                    const float *b, int rows) {
     (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows;
+    abort();
+}
+void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
+                                       const float *b, const float *norm_w, const float *norm_b, int rows) {
+    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows;
     abort();
 }
 void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C) {

@@ -303,15 +303,19 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         int n = (int)((k + 1) * per <= T ? per : T - k * per);
         float *xr = x + (size_t)k * per * C;
         float *hid = s, *y = s + (size_t)MLP_ROWS * 4 * C;
-        if (blk->fc1_f) { /* packed FP32: GELU fused into the GEMM (counted in its profile time) */
+        if (blk->fc1_f) {
+            /* packed FP32: GELU and the post-norm residual add fused into the
+             * GEMMs (their time counted as GEMM time in the profile) */
             double t0 = profile_start();
             model_f32_linear_gelu_forward(hid, (size_t)4 * C, xr, (size_t)C, blk->fc1_f, blk->fc1_b, n);
-            profile_add(0, t0, 2.0 * n * C * 4 * C);
-        } else {
-            linear(hid, xr, blk->fc1_w, blk->fc1_h, blk->fc1_f, blk->fc1_b, n, C, 4 * C);
-            if (vector) model_gelu_forward_avx512(hid, hid, (size_t)n * 4 * C);
-            else model_gelu_forward(hid, hid, (size_t)n * 4 * C);
+            model_f32_linear_norm_add_forward(xr, y, hid, (size_t)4 * C, blk->fc2_f, blk->fc2_b, blk->norm2_w,
+                                              blk->norm2_b, n);
+            profile_add(0, t0, 4.0 * n * C * 4 * C);
+            continue;
         }
+        linear(hid, xr, blk->fc1_w, blk->fc1_h, blk->fc1_f, blk->fc1_b, n, C, 4 * C);
+        if (vector) model_gelu_forward_avx512(hid, hid, (size_t)n * 4 * C);
+        else model_gelu_forward(hid, hid, (size_t)n * 4 * C);
         linear(y, hid, blk->fc2_w, blk->fc2_h, blk->fc2_f, blk->fc2_b, n, 4 * C, C);
         if (vector)
             for (int r = 0; r < n; r++)

@@ -338,6 +338,12 @@ void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ld
  * (the same values as model_f32_linear_forward then model_gelu_forward_avx512). */
 void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                    const float *b, int rows);
+/* x (rows, n) += LayerNorm(b + in W^T) with norm_w, norm_b: the MLP's
+ * second layer with the block's post-norm residual add fused; y (rows, n)
+ * receives the GEMM's output (the same values as model_f32_linear_forward
+ * then model_layernorm_add_avx512 row by row). */
+void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
+                                       const float *b, const float *norm_w, const float *norm_b, int rows);
 /* The plain twin, summing in double. */
 void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
                           const float *b, int rows, int k, int n, int accumulate);

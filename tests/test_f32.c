@@ -149,6 +149,44 @@ static void test_linear_gelu(void) {
     check_linear_gelu(15, 300, 40);
 }
 
+/* The MLP's second layer with the post-norm residual add fused: x gets the
+ * same bits as the GEMM then model_layernorm_add_avx512 row by row, and
+ * stays close to the double twin then the scalar LayerNorm. */
+static void check_linear_norm_add(int rows, int k, int n) {
+    float *in = frand((size_t)rows * k, 1.0), *w = frand((size_t)n * k, 0.05), *b = frand((size_t)n, 1.0);
+    float *nw = frand((size_t)n, 1.0), *nb = frand((size_t)n, 1.0), *x0 = frand((size_t)rows * n, 1.0);
+    size_t len = (size_t)rows * n;
+    float *fused = malloc(sizeof(float) * len), *split = malloc(sizeof(float) * len), *want = malloc(sizeof(float) * len);
+    float *y = malloc(sizeof(float) * len), *yw = malloc(sizeof(float) * len);
+    memcpy(fused, x0, sizeof(float) * len), memcpy(split, x0, sizeof(float) * len);
+    model_f32_matrix p;
+    CU_ASSERT_FATAL(model_f32_pack(&p, w, n, k, (size_t)k, 1) == 0);
+    model_f32_linear_norm_add_forward(fused, y, in, (size_t)k, &p, b, nw, nb, rows);
+    model_f32_linear_forward(yw, (size_t)n, in, (size_t)k, &p, b, rows, 0);
+    for (int r = 0; r < rows; r++) model_layernorm_add_avx512(split + (size_t)r * n, yw + (size_t)r * n, nw, nb, n);
+    model_f32_linear_ref(yw, (size_t)n, in, (size_t)k, w, (size_t)k, 1, b, rows, k, n, 0);
+    model_layernorm_forward(yw, yw, nw, nb, rows, n);
+    double worst = 0;
+    for (size_t i = 0; i < len; i++) {
+        want[i] = x0[i] + yw[i];
+        worst = fmax(worst, fabs((double)fused[i] - want[i]) / (1.0 + fabs(want[i])));
+    }
+    CU_ASSERT(memcmp(fused, split, sizeof(float) * len) == 0);
+    CU_ASSERT(worst <= 1e-5);
+    if (!(worst <= 1e-5)) fprintf(stderr, "\n    rows %d k %d n %d: fused norm-add off the twin by %.3g", rows, k, n, worst);
+    model_f32_matrix_free(&p);
+    free(in), free(w), free(b), free(nw), free(nb), free(x0), free(fused), free(split), free(want), free(y), free(yw);
+}
+
+static void test_linear_norm_add(void) {
+    if (!have_avx512("fused LayerNorm add")) return;
+    util_rng_seed(&rng, 10);
+    check_linear_norm_add(300, 768, 192);  /* the 1C layers' fc2: three input blocks, rows past a block */
+    check_linear_norm_add(130, 1536, 384); /* 2C */
+    check_linear_norm_add(1, 5, 16);
+    check_linear_norm_add(15, 300, 40);
+}
+
 /* model_f32_window_attention against model_window_attention (OpenBLAS and
  * glibc's expf): outputs are averages of v (|v| ~ 1), errors absolute. */
 static void check_attention(const int window[3], int C, int heads, int nW, int masked) {
@@ -259,6 +297,7 @@ int tests_register_f32(void) {
         {"packed FP32 layout", test_pack_layout},
         {"packed FP32 GEMM against double twin and OpenBLAS", test_linear_kernel},
         {"packed FP32 GEMM with fused GELU", test_linear_gelu},
+        {"packed FP32 GEMM with fused LayerNorm and residual add", test_linear_norm_add},
         {"packed FP32 window attention against model_window_attention", test_attention},
         {"AVX-512 LayerNorm against the scalar LayerNorm", test_layernorm},
         {"packed or OpenBLAS FP32 by CPU, dropped for bf16", test_switch},
