@@ -28,8 +28,9 @@
 # in its own process; the step is run BENCH_REPEAT times (default 3) from the
 # same input, as a forecast job repeats it, and the median is reported
 # (pangu step --repeat, which also checks that the repeats agree to the bit).
-# PyTorch's forward is repeated the same way when its first one takes under
-# a minute (181 x 384), else run once (721 x 1440: 10 minutes each).
+# PyTorch's forward and onnxruntime's run are repeated the same way when the
+# first takes under a minute (181 x 384), else run once (PyTorch on
+# 721 x 1440: 10 minutes each).
 #   step s      the model time pangu step prints ("step X s", reading and
 #               writing excluded); for PyTorch the forward under no_grad
 #   GFLOP/s     FLOPs per step from `pangu info` / step s (the same count for all)
@@ -258,7 +259,7 @@ PY
   # onnxruntime (npm onnxruntime-node) on the reference exported to ONNX
   if [ "${BENCH_ONNX:-1}" = 1 ] && [ $have_torch = 1 ]; then
     echo "onnxruntime, $threads threads"
-    bash "$top/tests/bench_onnx.sh" "$g" "$threads" "$out" "$pangu" "y_$tag.nc" >"onnx_bench_$tag.txt" 2>&1
+    BENCH_REPEAT=$repeat bash "$top/tests/bench_onnx.sh" "$g" "$threads" "$out" "$pangu" "y_$tag.nc" >"onnx_bench_$tag.txt" 2>&1
     grep -v '^ONNX_' "onnx_bench_$tag.txt" | tail -4
     res=$(grep '^ONNX_RESULT' "onnx_bench_$tag.txt" | tail -1)
     if [ -n "$res" ]; then
@@ -433,8 +434,8 @@ echo
   [ -n "$fcf_line" ] && { echo; echo "Forecast job, full architecture at 181 x 384 (one initial time, leads 24-168/24): $fcf_line."; }
   [ -n "$eval_line" ] && { echo; echo "Eval at 0.25 degrees: $eval_line."; }
   echo
-  echo "Step times: the median of $repeat steps in one process per implementation and grid (PyTorch's" \
-       "forward once where it takes a minute or more); $threads threads;" \
+  echo "Step times: the median of $repeat steps in one process per implementation and grid (once where" \
+       "the first takes a minute or more: PyTorch on 721 x 1440); $threads threads;" \
        "$(lscpu | sed -n 's/^Model name: *//p'); $(date -u +%Y-%m-%d);" \
        "load average at start ${load0:-?}, at end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)."
 } | tee results.md

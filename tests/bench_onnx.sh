@@ -1,6 +1,7 @@
 #!/bin/bash
 # onnxruntime as a peer in make bench: the PyTorch reference exported to ONNX
-# and run once, cold, by onnxruntime-node (CPU) on one grid.
+# and run by onnxruntime-node (CPU) on one grid: the median of BENCH_REPEAT
+# runs in one session (default 1; make bench sets it).
 #
 #   tests/bench_onnx.sh GRID THREADS OUTDIR PANGU [REF.nc]
 #
@@ -113,9 +114,9 @@ if [ $erc != 0 ] || [ ! -s "$edir/io.json" ]; then
   skip "$gname: the ONNX export failed (exit $erc, see $outdir/onnx_export_$tag.txt)"
 fi
 
-# 5. one inference
+# 5. the inference
 rm -f "$edir"/onnx_*.bin
-node "$here/onnx_run.mjs" "$edir" "$threads" "$outdir" >"onnx_$tag.txt" 2>&1
+node "$here/onnx_run.mjs" "$edir" "$threads" "$outdir" "${BENCH_REPEAT:-1}" >"onnx_$tag.txt" 2>&1
 rrc=$?
 cat "onnx_$tag.txt"
 line=$(grep '^onnxruntime .*: session .* step ' "onnx_$tag.txt" | tail -1)
