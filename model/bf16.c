@@ -313,6 +313,7 @@ BF16_TARGET void model_bf16_window_attention(float *out, const float *qkv, const
             const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
             const float *bt = bias_t + (size_t)h * N * N;
             float *o = out + (size_t)w * N * C + h * d;
+            prefetch_next_head(base, w, nW, h, heads, N, C);
             if (bf16_gemms) {
                 pack_keys(kw.data, k, (size_t)ld, N, d);
                 model_bf16_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);

@@ -319,6 +319,7 @@ AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, cons
         for (int h = 0; h < heads; h++) {
             const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
             const float *bt = bias_t + (size_t)h * N * N;
+            prefetch_next_head(base, w, nW, h, heads, N, C);
             pack_keys(kw.data, k, (size_t)ld, N, d);
             model_f32_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
             float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
