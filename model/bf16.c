@@ -236,8 +236,17 @@ BF16_INLINE void micro_kernel(float *c, size_t ldc, const uint32_t *a, size_t ld
 /* Activation blocks: one per thread, so the kernel needs no allocation. */
 static _Thread_local uint32_t abuf[MC * KCP] __attribute__((aligned(64)));
 
-BF16_TARGET void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                           const model_bf16_matrix *w, const float *b, int rows, int accumulate) {
+/* What to do with each block of MC output rows right after its last input
+ * block, while it is in L1/L2: nothing, GELU in place, or x += LayerNorm(out)
+ * (as model/f32.c; the FP32 AVX-512 GELU and LayerNorm). */
+typedef struct {
+    enum { EPI_NONE, EPI_GELU, EPI_NORM_ADD } kind;
+    float *x;                     /* EPI_NORM_ADD: (rows, n), row stride n */
+    const float *norm_w, *norm_b; /* (n) */
+} epilogue;
+
+BF16_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
+                                const float *b, int rows, int accumulate, const epilogue *epi) {
     int k = w->k, n = w->n;
     for (int q0 = 0; q0 < w->kp; q0 += KCP) {
         int kc = w->kp - q0 < KCP ? w->kp - q0 : KCP, first = q0 == 0;
@@ -255,8 +264,33 @@ BF16_TARGET void model_bf16_linear_forward(float *out, size_t ldo, const float *
                     micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, abuf + (size_t)i0 * KCP, KCP, bp, kc,
                                  mc - i0, m0, m1, first && b ? b + n0 : NULL, accumulate || !first);
             }
+            if (q0 + kc == w->kp && epi->kind != EPI_NONE)
+                for (int r = 0; r < mc; r++) {
+                    float *y = out + (size_t)(r0 + r) * ldo;
+                    if (epi->kind == EPI_GELU) model_gelu_forward_avx512(y, y, (size_t)n);
+                    else model_layernorm_add_avx512(epi->x + (size_t)(r0 + r) * n, y, epi->norm_w, epi->norm_b, n);
+                }
         }
     }
+}
+
+BF16_TARGET void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
+                                           const model_bf16_matrix *w, const float *b, int rows, int accumulate) {
+    const epilogue none = {EPI_NONE, NULL, NULL, NULL};
+    linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, &none);
+}
+
+BF16_TARGET void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,
+                                                const model_bf16_matrix *w, const float *b, int rows) {
+    const epilogue gelu = {EPI_GELU, NULL, NULL, NULL};
+    linear_forward(out, ldo, in, ldi, w, b, rows, 0, &gelu);
+}
+
+BF16_TARGET void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
+                                                    const model_bf16_matrix *w, const float *b, const float *norm_w,
+                                                    const float *norm_b, int rows) {
+    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b};
+    linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
 }
 
 
@@ -335,6 +369,16 @@ void model_bf16_convert(uint16_t *dst, const float *src, size_t n) { model_bf16_
 void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                const float *b, int rows, int accumulate) {
     (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows, (void)accumulate;
+    abort();
+}
+void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
+                                    const float *b, int rows) {
+    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows;
+    abort();
+}
+void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_bf16_matrix *w,
+                                        const float *b, const float *norm_w, const float *norm_b, int rows) {
+    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows;
     abort();
 }
 size_t model_bf16_attention_words(int N, int d) { return model_bf16_packed_words(N, d) + model_bf16_packed_words(d, N) + 16; }

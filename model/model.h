@@ -306,6 +306,12 @@ void model_bf16_matrix_free(model_bf16_matrix *p);
  * no allocation; needs model_bf16_available(). */
 void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                const float *b, int rows, int accumulate);
+/* The MLP's layers with GELU, and with the post-norm residual add, fused
+ * (as model_f32_linear_gelu_forward and model_f32_linear_norm_add_forward). */
+void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
+                                    const float *b, int rows);
+void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_bf16_matrix *w,
+                                        const float *b, const float *norm_w, const float *norm_b, int rows);
 /* GELU and LayerNorm, AVX-512 (model/f32.c; twins: model_gelu_forward,
  * model_layernorm_forward); need model_f32_available(). */
 void model_gelu_forward_avx512(float *out, const float *in, size_t n);

@@ -211,6 +211,43 @@ static void test_linear_kernel(void) {
     check_linear(3, 777, 70, 1, 1, 1, 1);
 }
 
+/* The MLP's layers with GELU and with the post-norm residual add fused give
+ * the unfused path's bits (GEMM, then the AVX-512 GELU or LayerNorm-add). */
+static void check_fused(int rows, int k, int n) {
+    float *in = frand((size_t)rows * k, 1.0), *w = frand((size_t)n * k, 0.05), *b = frand((size_t)n, 1.0);
+    float *nw = frand((size_t)n, 1.0), *nb = frand((size_t)n, 1.0), *x0 = frand((size_t)rows * n, 1.0);
+    size_t len = (size_t)rows * n;
+    float *g1 = malloc(sizeof(float) * len), *g2 = malloc(sizeof(float) * len);
+    float *x1 = malloc(sizeof(float) * len), *x2 = malloc(sizeof(float) * len), *y = malloc(sizeof(float) * len);
+    model_bf16_matrix p;
+    CU_ASSERT_FATAL(model_bf16_pack(&p, w, n, k, (size_t)k, 1) == 0);
+    model_bf16_linear_gelu_forward(g1, (size_t)n, in, (size_t)k, &p, b, rows);
+    model_bf16_linear_forward(g2, (size_t)n, in, (size_t)k, &p, b, rows, 0);
+    model_gelu_forward_avx512(g2, g2, len);
+    memcpy(x1, x0, sizeof(float) * len), memcpy(x2, x0, sizeof(float) * len);
+    model_bf16_linear_norm_add_forward(x1, y, in, (size_t)k, &p, b, nw, nb, rows);
+    model_bf16_linear_forward(y, (size_t)n, in, (size_t)k, &p, b, rows, 0);
+    for (int r = 0; r < rows; r++) model_layernorm_add_avx512(x2 + (size_t)r * n, y + (size_t)r * n, nw, nb, n);
+    int gelu_same = memcmp(g1, g2, sizeof(float) * len) == 0, add_same = memcmp(x1, x2, sizeof(float) * len) == 0;
+    CU_ASSERT(gelu_same);
+    CU_ASSERT(add_same);
+    if (!gelu_same || !add_same)
+        fprintf(stderr, "\n    rows %d k %d n %d: fused GELU %s, fused LayerNorm-add %s", rows, k, n,
+                gelu_same ? "same" : "DIFFERS", add_same ? "same" : "DIFFERS");
+    model_bf16_matrix_free(&p);
+    free(in), free(w), free(b), free(nw), free(nb), free(x0), free(g1), free(g2), free(x1), free(x2), free(y);
+}
+
+static void test_fused(void) {
+    if (!have_bf16("fused GELU and LayerNorm-add")) return;
+    util_rng_seed(&rng, 11);
+    check_fused(300, 192, 768);  /* fc1's shape at C = 192, rows past a block and a tile */
+    check_fused(130, 768, 192);  /* fc2's: two input blocks, the epilogue after the second */
+    check_fused(57, 1536, 384);
+    check_fused(1, 5, 16);
+    check_fused(15, 401, 40);
+}
+
 /* ---- FP32 elementwise kernels of the BF16 path ---- */
 
 static void test_gelu_vector(void) {
@@ -411,6 +448,7 @@ int tests_register_bf16(void) {
         {"packed weight layout", test_pack_layout},
         {"scalar GEMM twin against exact products", test_linear_twin},
         {"AVX512_BF16 GEMM against its scalar twin", test_linear_kernel},
+        {"AVX512_BF16 GEMM with fused GELU and LayerNorm-add", test_fused},
         {"vector GELU against the scalar GELU", test_gelu_vector},
         {"BF16 window attention against its twins", test_attention},
         {"BF16 step within 1e-2 std (RMS) of reference: tiny preset", test_step_tiny},
