@@ -11,6 +11,8 @@
 #define MODEL_X86 1
 #include <immintrin.h>
 #include <math.h>
+
+#include "model.h"
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #define AVX512_INLINE static inline __attribute__((always_inline)) AVX512_TARGET
 
@@ -102,6 +104,28 @@ AVX512_INLINE void softmax_row(float *s, const float *bt, const int *labels, int
         __mmask16 m = mask16(N - j);
         _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), inv));
     }
+}
+
+/* What a GEMM does with each block of output rows right after the block's
+ * last input block, while it is in L1/L2 (a separate pass would read the
+ * whole output back from L3 or memory): nothing, GELU in place (the MLP's
+ * first layer), or x += LayerNorm(out) (its second layer with the block's
+ * post-norm residual add). Used by model/f32.c and model/bf16.c. */
+typedef struct {
+    enum { EPI_NONE, EPI_GELU, EPI_NORM_ADD } kind;
+    float *x;                     /* EPI_NORM_ADD: (rows, n), row stride n */
+    const float *norm_w, *norm_b; /* (n) */
+} epilogue;
+
+/* out: the block's first row (rows of n, ldo apart), row r0 of the GEMM. */
+AVX512_INLINE void epilogue_rows(const epilogue *e, float *out, size_t ldo, int r0, int rows, int n) {
+    if (e->kind == EPI_GELU) {
+        if ((size_t)n == ldo) model_gelu_forward_avx512(out, out, (size_t)rows * (size_t)n);
+        else
+            for (int r = 0; r < rows; r++) model_gelu_forward_avx512(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
+    } else if (e->kind == EPI_NORM_ADD)
+        for (int r = 0; r < rows; r++)
+            model_layernorm_add_avx512(e->x + (size_t)(r0 + r) * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
 }
 
 /* Window attention, head h of window w (base: the window's first qkv row,

@@ -236,15 +236,7 @@ BF16_INLINE void micro_kernel(float *c, size_t ldc, const uint32_t *a, size_t ld
 /* Activation blocks: one per thread, so the kernel needs no allocation. */
 static _Thread_local uint32_t abuf[MC * KCP] __attribute__((aligned(64)));
 
-/* What to do with each block of MC output rows right after its last input
- * block, while it is in L1/L2: nothing, GELU in place, or x += LayerNorm(out)
- * (as model/f32.c; the FP32 AVX-512 GELU and LayerNorm). */
-typedef struct {
-    enum { EPI_NONE, EPI_GELU, EPI_NORM_ADD } kind;
-    float *x;                     /* EPI_NORM_ADD: (rows, n), row stride n */
-    const float *norm_w, *norm_b; /* (n) */
-} epilogue;
-
+/* out = [out] + [b] + bf16(in) bf16(W)^T, then epi on each block of MC output rows once complete (avx512.h) */
 BF16_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                 const float *b, int rows, int accumulate, const epilogue *epi) {
     int k = w->k, n = w->n;
@@ -264,12 +256,7 @@ BF16_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t 
                     micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, abuf + (size_t)i0 * KCP, KCP, bp, kc,
                                  mc - i0, m0, m1, first && b ? b + n0 : NULL, accumulate || !first);
             }
-            if (q0 + kc == w->kp && epi->kind != EPI_NONE)
-                for (int r = 0; r < mc; r++) {
-                    float *y = out + (size_t)(r0 + r) * ldo;
-                    if (epi->kind == EPI_GELU) model_gelu_forward_avx512(y, y, (size_t)n);
-                    else model_layernorm_add_avx512(epi->x + (size_t)(r0 + r) * n, y, epi->norm_w, epi->norm_b, n);
-                }
+            if (q0 + kc == w->kp) epilogue_rows(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
         }
     }
 }

@@ -116,7 +116,7 @@ AVX512_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda
 /* The last, partial tile of a block: one per thread, so the kernel needs no allocation. */
 static _Thread_local float abuf[MR * KC] __attribute__((aligned(64)));
 
-AVX512_INLINE void gelu_vec(float *out, const float *in, size_t n) {
+AVX512_TARGET void model_gelu_forward_avx512(float *out, const float *in, size_t n) {
     const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f), rs2 = _mm512_set1_ps((float)M_SQRT1_2);
     for (size_t j = 0; j < n; j += 16) {
         __mmask16 m = mask16(n - j > 16 ? 16 : (int)(n - j));
@@ -126,28 +126,7 @@ AVX512_INLINE void gelu_vec(float *out, const float *in, size_t n) {
     }
 }
 
-AVX512_TARGET void model_gelu_forward_avx512(float *out, const float *in, size_t n) { gelu_vec(out, in, n); }
-
-AVX512_INLINE void gelu_rows(float *out, size_t ldo, int rows, int n) {
-    if ((size_t)n == ldo) gelu_vec(out, out, (size_t)rows * (size_t)n);
-    else
-        for (int r = 0; r < rows; r++) gelu_vec(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
-}
-
-/* What to do with each block of MC output rows right after its last input
- * block, while it is in L1/L2 (a separate pass reads the whole output back
- * from L3 or memory): nothing, GELU in place, or x += LayerNorm(out). */
-typedef struct {
-    enum { EPI_NONE, EPI_GELU, EPI_NORM_ADD } kind;
-    float *x;                      /* EPI_NORM_ADD: (rows, n), row stride n */
-    const float *norm_w, *norm_b;  /* (n) */
-} epilogue;
-
-AVX512_INLINE void norm_add_rows(const epilogue *e, const float *out, size_t ldo, int r0, int rows, int n) {
-    for (int r = 0; r < rows; r++)
-        model_layernorm_add_avx512(e->x + (size_t)(r0 + r) * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
-}
-
+/* out = [out] + [b] + in W^T, then epi on each block of MC output rows once complete (avx512.h) */
 AVX512_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                   const float *b, int rows, int accumulate, const epilogue *epi) {
     int k = w->k, n = w->n;
@@ -175,10 +154,7 @@ AVX512_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_
                                  first && b ? b + n0 : NULL, accumulate || !first);
                 }
             }
-            if (k0 + kc == k) {
-                if (epi->kind == EPI_GELU) gelu_rows(out + (size_t)r0 * ldo, ldo, mc, n);
-                else if (epi->kind == EPI_NORM_ADD) norm_add_rows(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
-            }
+            if (k0 + kc == k) epilogue_rows(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
         }
     }
 }
