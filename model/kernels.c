@@ -303,21 +303,18 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         int n = (int)((k + 1) * per <= T ? per : T - k * per);
         float *xr = x + (size_t)k * per * C;
         float *hid = s, *y = s + (size_t)MLP_ROWS * 4 * C;
-        if (blk->fc1_f && blk->fc2_f) {
-            /* packed FP32: GELU and the post-norm residual add fused into the
-             * GEMMs (their time counted as GEMM time in the profile) */
+        if ((blk->fc1_f && blk->fc2_f) || (blk->fc1_h && blk->fc2_h)) {
+            /* packed FP32 or BF16: GELU and the post-norm residual add fused
+             * into the GEMMs (their time counted as GEMM time in the profile) */
             double t0 = profile_start();
-            model_f32_linear_gelu_forward(hid, (size_t)4 * C, xr, (size_t)C, blk->fc1_f, blk->fc1_b, n);
-            model_f32_linear_norm_add_forward(xr, y, hid, (size_t)4 * C, blk->fc2_f, blk->fc2_b, blk->norm2_w,
-                                              blk->norm2_b, n);
-            profile_add(0, t0, 4.0 * n * C * 4 * C);
-            continue;
-        }
-        if (blk->fc1_h && blk->fc2_h) { /* BF16: the same fusions */
-            double t0 = profile_start();
-            model_bf16_linear_gelu_forward(hid, (size_t)4 * C, xr, (size_t)C, blk->fc1_h, blk->fc1_b, n);
-            model_bf16_linear_norm_add_forward(xr, y, hid, (size_t)4 * C, blk->fc2_h, blk->fc2_b, blk->norm2_w,
-                                               blk->norm2_b, n);
+            size_t ld = (size_t)4 * C;
+            if (blk->fc1_f) {
+                model_f32_linear_gelu_forward(hid, ld, xr, (size_t)C, blk->fc1_f, blk->fc1_b, n);
+                model_f32_linear_norm_add_forward(xr, y, hid, ld, blk->fc2_f, blk->fc2_b, blk->norm2_w, blk->norm2_b, n);
+            } else {
+                model_bf16_linear_gelu_forward(hid, ld, xr, (size_t)C, blk->fc1_h, blk->fc1_b, n);
+                model_bf16_linear_norm_add_forward(xr, y, hid, ld, blk->fc2_h, blk->fc2_b, blk->norm2_w, blk->norm2_b, n);
+            }
             profile_add(0, t0, 4.0 * n * C * 4 * C);
             continue;
         }
