@@ -3,6 +3,8 @@
 #ifndef PANGU_CLI_H
 #define PANGU_CLI_H
 
+#include <stddef.h>
+
 int cli_step(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_init(int argc, char **argv);
@@ -21,5 +23,13 @@ int cli_parse_models(const char *s, int *models, int *n);
 int cli_error(const char *cmd, int status);
 /* Parse "a,b,c" into n ints; returns 0 when exactly n positive values. */
 int cli_parse_ints(const char *s, int *out, int n);
+
+/* Provenance of output files. history: "2026-12-01T10:00:00Z: pangu CMD
+ * ARGS..." (arguments with blanks or shell characters in single quotes;
+ * argv as a subcommand receives it, argv[0] the subcommand). source:
+ * "pangu-c VERSION WHAT; models: 24 h PATH (sha256 HEX), ..."; n models
+ * with their lead hours. */
+void cli_history(int argc, char **argv, char *out, size_t cap);
+int cli_source(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n);
 
 #endif

@@ -30,6 +30,10 @@ static const cfg_key schema[] = {
     {"output", "variables", "all", "variables to write (z,q,t,u,v,msl,u10,v10,t2m) or all"},
     {"output", "levels", "all", "pressure levels to write (hPa) or all"},
     {"output", "deflate", "1", "deflate level of the files (after shuffle): 1 (fast) to 9, 0 uncompressed (larger files, far less CPU)"},
+    {"output", "format", "netcdf", "file format: netcdf, or grib2 (ECMWF's GRIB 2 encodings through ecCodes)"},
+    {"output", "layout", "cf", "NetCDF layout: cf (CF-1.8, lead as a CF duration, one file per ensemble member), or wb2 (WeatherBench 2)"},
+    {"output", "grib_bits", "16", "GRIB bits per packed value: N for every variable and/or VAR=N, e.g. 16 z=24"},
+    {"output", "institution", NULL, "the institution attribute of the files (none unless given)"},
     {"ensemble", "members", "0", "ensemble members; 0 for a single deterministic forecast"},
     {"ensemble", "perturb", "none", "initial perturbation of members 1..N-1: none or perlin"},
     {"ensemble", "perturb_scale", "0.2", "Perlin noise amplitude in units of each field's normalisation std"},
@@ -165,6 +169,41 @@ static int check_models(model *const *models, const int *leads, int n, char *con
     return UTIL_OK;
 }
 
+/* [output] format, layout and grib_bits. */
+static int parse_output_format(const cfg *c, int *layout, int *format, int *bits) {
+    const char *f = cfg_get(c, "format"), *l = cfg_get(c, "layout");
+    if (!strcmp(f, "netcdf")) *format = IO_FORMAT_NETCDF;
+    else if (!strcmp(f, "grib2")) *format = IO_FORMAT_GRIB2;
+    else return util_fail(UTIL_EINVAL, "format '%s': expected netcdf or grib2", f);
+    if (!strcmp(l, "cf")) *layout = IO_LAYOUT_CF;
+    else if (!strcmp(l, "wb2")) *layout = IO_LAYOUT_WB2;
+    else return util_fail(UTIL_EINVAL, "layout '%s': expected cf or wb2", l);
+    if (*format == IO_FORMAT_GRIB2 && *layout == IO_LAYOUT_WB2)
+        return util_fail(UTIL_EINVAL, "layout wb2 is a NetCDF layout: give format = netcdf, or layout = cf with grib2");
+    char *copy = strdup(cfg_get(c, "grib_bits")), *words[32];
+    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
+    int n = split(copy, words, 32), status = UTIL_OK;
+    for (int w = 0; w < n && !status; w++) {
+        char *eq = strchr(words[w], '='), *num = eq ? eq + 1 : words[w], *end;
+        long b = strtol(num, &end, 10);
+        if (end == num || *end || b < 1 || b > 32) {
+            status = util_fail(UTIL_EINVAL, "grib_bits '%s': expected bits from 1 to 32, as N or VAR=N", words[w]);
+            break;
+        }
+        int found = 0;
+        for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) {
+            const char *name = v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
+            if (!eq || ((size_t)(eq - words[w]) == strlen(name) && !strncmp(words[w], name, strlen(name))))
+                bits[v] = (int)b, found = 1;
+        }
+        if (!found)
+            status = util_fail(UTIL_EINVAL, "grib_bits '%s': '%.*s' is not one of z q t u v msl u10 v10 t2m", words[w],
+                               (int)(eq - words[w]), words[w]);
+    }
+    free(copy);
+    return status;
+}
+
 int cli_forecast(int argc, char **argv) {
     cfg c;
     cfg_init(&c, schema, (int)(sizeof schema / sizeof schema[0]));
@@ -223,6 +262,8 @@ int cli_forecast(int argc, char **argv) {
         status = util_fail(UTIL_EINVAL, "deflate '%s': expected a level from 0 (uncompressed) to 9", cfg_get(&c, "deflate"));
         goto done;
     }
+    int layout = IO_LAYOUT_CF, format = IO_FORMAT_NETCDF, grib_bits[IO_NUPPER + IO_NSURFACE] = {0};
+    if ((status = parse_output_format(&c, &layout, &format, grib_bits))) goto done;
     double perturb_scale = strtod(cfg_get(&c, "perturb_scale"), NULL);
     uint64_t seed = strtoull(cfg_get(&c, "seed"), NULL, 10);
     if (strcmp(cfg_get(&c, "perturb"), "perlin") != 0 && strcmp(cfg_get(&c, "perturb"), "none") != 0) {
@@ -311,15 +352,32 @@ int cli_forecast(int argc, char **argv) {
     }
     for (int i = 0; i < nleads; i++) lead_hours[i] = leads[i];
     spec.lead_hours = lead_hours;
-    char source[256];
-    snprintf(source, sizeof source, "pangu-c hierarchical forecast (models:%s%s%s%s)", "", "", "", "");
+    /* Provenance: the command line, the version and the model files the
+     * plan calls with their SHA-256, the ensemble settings. */
+    char source[8192], history[8192];
     {
-        size_t o = strlen("pangu-c hierarchical forecast (models:");
-        for (int i = 0; i < nmodels && o + 8 < sizeof source; i++)
-            o += (size_t)snprintf(source + o, sizeof source - o, " %dh", model_leads[i]);
-        snprintf(source + o, sizeof source - o, precision == MODEL_FP32 ? ")" : "; %s GEMMs)", model_precision_name(precision));
+        const char *paths[MODEL_PLAN_MAX_MODELS];
+        int hours[MODEL_PLAN_MAX_MODELS], n = 0;
+        for (int i = 0; i < nmodels; i++)
+            if (models[i]) paths[n] = model_paths[i], hours[n++] = model_leads[i];
+        char what[64];
+        snprintf(what, sizeof what, "hierarchical forecast (%s GEMMs)", model_precision_name(precision));
+        if ((status = cli_source(source, sizeof source, what, hours, paths, n))) {
+            free(lead_hours);
+            goto done;
+        }
     }
-    spec.source = source;
+    cli_history(argc, argv, history, sizeof history);
+    spec.source = source, spec.history = history;
+    spec.layout = layout, spec.format = format;
+    memcpy(spec.grib_bits, grib_bits, sizeof grib_bits);
+    spec.institution = cfg_get(&c, "institution");
+    /* Licence of released model weights: set here when model files carry one. */
+    spec.licence = NULL;
+    if (spec.members > 0) {
+        spec.perturbation = cfg_get(&c, "perturb");
+        spec.perturbation_scale = perturb_scale, spec.seed = (unsigned long long)seed;
+    }
     /* Each lead is written on a background thread while the next model
      * call runs; between create and finish this thread makes no netCDF call. */
     double writer_cpu = 0;

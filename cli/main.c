@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../util/util.h"
 #include "cli.h"
@@ -80,6 +81,40 @@ int cli_parse_ints(const char *s, int *out, int n) {
         p = end + 1;
     }
     return 0;
+}
+
+void cli_history(int argc, char **argv, char *out, size_t cap) {
+    char when[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    size_t o = (size_t)snprintf(out, cap, "%s: pangu", when);
+    for (int i = 0; i < argc && o < cap; i++) {
+        const char *a = argv[i];
+        int quote = !a[0] || strpbrk(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") != NULL;
+        if (!quote) {
+            o += (size_t)snprintf(out + o, cap - o, " %s", a);
+            continue;
+        }
+        o += (size_t)snprintf(out + o, cap - o, " '");
+        for (const char *p = a; *p && o < cap; p++)
+            o += (size_t)(*p == '\'' ? snprintf(out + o, cap - o, "'\\''") : snprintf(out + o, cap - o, "%c", *p));
+        if (o < cap) o += (size_t)snprintf(out + o, cap - o, "'");
+    }
+    if (o >= cap && cap > 4) strcpy(out + cap - 4, "...");
+}
+
+int cli_source(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n) {
+    size_t o = (size_t)snprintf(out, cap, "pangu-c %s %s; model%s:", PANGU_VERSION, what, n == 1 ? "" : "s");
+    for (int i = 0; i < n && o < cap; i++) {
+        char hex[65];
+        int status = util_sha256_file(paths[i], hex);
+        if (status) return status;
+        o += (size_t)snprintf(out + o, cap - o, "%s %d h %s (sha256 %s)", i ? "," : "", leads[i], paths[i], hex);
+    }
+    if (o >= cap) return util_fail(UTIL_EINVAL, "model file paths too long for the source attribute");
+    return UTIL_OK;
 }
 
 int main(int argc, char **argv) {

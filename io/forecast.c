@@ -1,4 +1,4 @@
-/* io forecast: CF-1.8 forecast files written one lead at a time. */
+/* io forecast: forecast files written one lead at a time (layouts in io.h). */
 #define _DEFAULT_SOURCE
 #include <glob.h>
 #include <math.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../util/util.h"
+#include "grib.h"
 #include "io.h"
 
 #define NVARS (IO_NUPPER + IO_NSURFACE)
@@ -21,6 +22,9 @@
  * model call); larger ones are queued by reference, costing no memory. */
 #define COPY_MAX_BYTES ((size_t)32 << 20)
 #define COPIES_MAX 4
+/* Ensemble statistics are accumulated for this many bytes of slabs at a
+ * time, reading the member files once per batch. */
+#define STATS_BUDGET ((size_t)256 << 20)
 
 typedef struct {
     int step, member;
@@ -28,16 +32,24 @@ typedef struct {
     io_state *own; /* a copy owned by the job, or NULL */
 } write_job;
 
+/* The kinds of netCDF file a forecast writes. */
+enum { FILE_SINGLE, FILE_MEMBER, FILE_INDEX };
+
 struct io_forecast {
-    int nc;
     char path[4096], tmp[4200];
     io_forecast_spec spec;
+    int per_member;      /* CF ensemble: one file per member, PATH the index */
+    int nc, nc_member;   /* the netCDF file being written (and its member), -1: none */
     int varid[NVARS];
-    int mean_id[NVARS], spread_id[NVARS]; /* ensembles: mean and spread beside the members */
+    int index_nc;        /* per_member: PATH's file, mean and spread */
+    int mean_id[NVARS], spread_id[NVARS];
+    int members_done;    /* per_member: member files written and closed */
+    FILE *gfp;           /* GRIB output */
+    io_grib_writer *grib;
     int lev_index[IO_MAX_LEVELS]; /* filled on the first write: state level of each written level */
     int nlev_state;
     float *slab;
-    /* Background writer (spec.background): all netCDF calls between create
+    /* Background writer (spec.background): all library calls between create
      * and finish happen on this thread. The job at the head stays queued
      * while it is written, so io_forecast_wait sees it. */
     int threaded;
@@ -46,23 +58,26 @@ struct io_forecast {
     cnd_t changed; /* a job queued or done, or stop */
     write_job queue[QUEUE_MAX];
     int head, count, stop, discard, copies;
-    int nc_error; /* first netCDF error of a background write */
+    int werror;      /* a write failed: werr says why */
+    char werr[512];
     double cpu_seconds;
 };
 
 static const struct {
-    const char *long_name, *standard_name, *units;
+    const char *long_name, *standard_name, *units, *wb2_name, *height;
 } meta[NVARS] = {
-    {"Geopotential", "geopotential", "m**2 s**-2"},
-    {"Specific humidity", "specific_humidity", "kg kg**-1"},
-    {"Temperature", "air_temperature", "K"},
-    {"U component of wind", "eastward_wind", "m s**-1"},
-    {"V component of wind", "northward_wind", "m s**-1"},
-    {"Mean sea level pressure", "air_pressure_at_mean_sea_level", "Pa"},
-    {"10 metre U wind component", "eastward_wind", "m s**-1"},
-    {"10 metre V wind component", "northward_wind", "m s**-1"},
-    {"2 metre temperature", "air_temperature", "K"},
+    {"Geopotential", "geopotential", "m**2 s**-2", "geopotential", NULL},
+    {"Specific humidity", "specific_humidity", "kg kg**-1", "specific_humidity", NULL},
+    {"Temperature", "air_temperature", "K", "temperature", NULL},
+    {"U component of wind", "eastward_wind", "m s**-1", "u_component_of_wind", NULL},
+    {"V component of wind", "northward_wind", "m s**-1", "v_component_of_wind", NULL},
+    {"Mean sea level pressure", "air_pressure_at_mean_sea_level", "Pa", "mean_sea_level_pressure", NULL},
+    {"10 metre U wind component", "eastward_wind", "m s**-1", "10m_u_component_of_wind", "height_10m"},
+    {"10 metre V wind component", "northward_wind", "m s**-1", "10m_v_component_of_wind", "height_10m"},
+    {"2 metre temperature", "air_temperature", "K", "2m_temperature", "height_2m"},
 };
+
+static const char *short_name(int v) { return v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]; }
 
 static int writer_main(void *arg);
 
@@ -79,6 +94,26 @@ static int text(int nc, int varid, const char *name, const char *value) {
         }                                                                                                    \
     } while (0)
 
+/* netCDF calls that may run on the writer thread: the first error's code. */
+#define NCW(call)                                                                                            \
+    do {                                                                                                     \
+        if ((rc = (call)) != NC_NOERR) goto fail;                                                            \
+    } while (0)
+
+void io_forecast_member_path(const char *path, int m, int members, char *out, size_t cap) {
+    int width = 2;
+    for (int n = members - 1; n >= 100; n /= 10) width++;
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path)) dot = path + strlen(path);
+    snprintf(out, cap, "%.*s_m%0*d%s", (int)(dot - path), path, width, m, dot);
+}
+
+static void member_tmp(const io_forecast *f, int m, char *out, size_t cap) {
+    char p[4096];
+    io_forecast_member_path(f->path, m, f->spec.members, p, sizeof p);
+    snprintf(out, cap, "%s.tmp.%d", p, (int)getpid());
+}
+
 /* Remove temporary files that killed runs left for this path. */
 static void remove_stale(const char *path) {
     char pattern[4200];
@@ -93,16 +128,257 @@ static void remove_stale(const char *path) {
     globfree(&g);
 }
 
+/* Provenance and ensemble settings as global attributes. */
+static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member) {
+    int rc;
+    NCW(text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
+    NCW(text(nc, NC_GLOBAL, "title", kind == FILE_INDEX    ? "Pangu-Weather ensemble forecast: mean and spread"
+                                     : kind == FILE_MEMBER ? "Pangu-Weather ensemble forecast: one member"
+                                                           : "Pangu-Weather forecast"));
+    if (sp->institution && sp->institution[0]) NCW(text(nc, NC_GLOBAL, "institution", sp->institution));
+    NCW(text(nc, NC_GLOBAL, "source", sp->source ? sp->source : "pangu-c " PANGU_VERSION));
+    if (sp->history) NCW(text(nc, NC_GLOBAL, "history", sp->history));
+    if (sp->licence && sp->licence[0]) NCW(text(nc, NC_GLOBAL, "licence", sp->licence));
+    if (sp->layout == IO_LAYOUT_CF)
+        /* xarray takes these as coordinates; CDO ignores a global attribute
+         * (on a variable it would warn that it cannot assign them). */
+        NCW(text(nc, NC_GLOBAL, "coordinates",
+                 kind == FILE_MEMBER ? "valid_time forecast_reference_time realization" : "valid_time forecast_reference_time"));
+    if (sp->members > 0) {
+        int m = sp->members;
+        NCW(nc_put_att_int(nc, NC_GLOBAL, "ensemble_members", NC_INT, 1, &m));
+        if (sp->perturbation) {
+            NCW(text(nc, NC_GLOBAL, "ensemble_perturbation", sp->perturbation));
+            NCW(nc_put_att_double(nc, NC_GLOBAL, "ensemble_perturbation_scale", NC_DOUBLE, 1, &sp->perturbation_scale));
+            char seed[32];
+            snprintf(seed, sizeof seed, "%llu", sp->seed);
+            NCW(text(nc, NC_GLOBAL, "ensemble_seed", seed));
+        }
+        if (kind == FILE_MEMBER) NCW(nc_put_att_int(nc, NC_GLOBAL, "ensemble_member", NC_INT, 1, &member));
+    }
+    NCW(text(nc, NC_GLOBAL, "complete", "no"));
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+static int define_coord(int nc, const char *name, nc_type type, int ndims, const int *dims, const char *standard_name,
+                        const char *long_name, const char *units, const char *axis, int *id) {
+    int rc;
+    NCW(nc_def_var(nc, name, type, ndims, dims, id));
+    if (standard_name) NCW(text(nc, *id, "standard_name", standard_name));
+    NCW(text(nc, *id, "long_name", long_name));
+    if (units) NCW(text(nc, *id, "units", units));
+    if (axis) NCW(text(nc, *id, "axis", axis));
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* Create and fill the header and coordinates of one netCDF file of the
+ * forecast (kind FILE_*, member for FILE_MEMBER): library calls only, so the
+ * writer thread can create member files. */
+static int create_file(io_forecast *f, const char *tmp, int kind, int member, int *out_nc) {
+    const io_forecast_spec *sp = &f->spec;
+    int rc, nc = -1, wb2 = sp->layout == IO_LAYOUT_WB2;
+    int d_time = -1, d_real = -1, d_step, d_lev = -1, d_lat, d_lon;
+    int v_time = -1, v_real = -1, v_step, v_valid = -1, v_ref = -1, v_lev = -1, v_lat, v_lon, v_h2 = -1, v_h10 = -1;
+    *out_nc = -1;
+    NCW(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
+    if (wb2) {
+        NCW(nc_def_dim(nc, "time", 1, &d_time));
+        if (sp->members > 0) NCW(nc_def_dim(nc, "realization", (size_t)sp->members, &d_real));
+        NCW(nc_def_dim(nc, "prediction_timedelta", (size_t)sp->nsteps, &d_step));
+    } else
+        /* Unlimited: NCO's ncrcat joins one-lead files (pangu step) into series. */
+        NCW(nc_def_dim(nc, "step", NC_UNLIMITED, &d_step));
+    if (sp->nlev > 0) NCW(nc_def_dim(nc, "level", (size_t)sp->nlev, &d_lev));
+    NCW(nc_def_dim(nc, "latitude", (size_t)sp->H, &d_lat));
+    NCW(nc_def_dim(nc, "longitude", (size_t)sp->W, &d_lon));
+    if (wb2) {
+        NCW(define_coord(nc, "time", NC_DOUBLE, 1, &d_time, "forecast_reference_time", "initial time",
+                         "hours since 1900-01-01 00:00:00", NULL, &v_time));
+        NCW(text(nc, v_time, "calendar", "proleptic_gregorian"));
+        if (d_real >= 0)
+            NCW(define_coord(nc, "realization", NC_INT, 1, &d_real, "realization", "ensemble member (0: unperturbed control)",
+                             NULL, NULL, &v_real));
+        NCW(define_coord(nc, "prediction_timedelta", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours", NULL,
+                         &v_step));
+    } else {
+        /* The lead as a CF duration: xarray decodes it to timedelta64, so
+         * sel(step=np.timedelta64(24, "h")) selects by lead, never by index. */
+        NCW(define_coord(nc, "step", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours", NULL, &v_step));
+        /* CDO takes the lead dimension's coordinate as its time axis and warns
+         * about any second variable on it with units "<hours|days|...> since":
+         * in milliseconds (which CDO does not read as a time unit) and marked
+         * cdi = "ignore", the valid time is a coordinate for xarray and CF
+         * tools and invisible to CDO. */
+        NCW(define_coord(nc, "valid_time", NC_DOUBLE, 1, &d_step, "time", "valid time",
+                         "milliseconds since 1970-01-01 00:00:00", NULL, &v_valid));
+        NCW(text(nc, v_valid, "calendar", "proleptic_gregorian"));
+        NCW(text(nc, v_valid, "cdi", "ignore"));
+        NCW(define_coord(nc, "forecast_reference_time", NC_DOUBLE, 0, NULL, "forecast_reference_time", "initial time",
+                         "hours since 1900-01-01 00:00:00", NULL, &v_ref));
+        NCW(text(nc, v_ref, "calendar", "proleptic_gregorian"));
+        if (kind == FILE_MEMBER)
+            NCW(define_coord(nc, "realization", NC_INT, 0, NULL, "realization", "ensemble member (0: unperturbed control)",
+                             NULL, NULL, &v_real));
+    }
+    if (d_lev >= 0) {
+        NCW(define_coord(nc, "level", NC_FLOAT, 1, &d_lev, "air_pressure", "pressure level", "hPa", "Z", &v_lev));
+        NCW(text(nc, v_lev, "positive", "down"));
+    }
+    NCW(define_coord(nc, "latitude", NC_DOUBLE, 1, &d_lat, "latitude", "latitude", "degrees_north", "Y", &v_lat));
+    NCW(define_coord(nc, "longitude", NC_DOUBLE, 1, &d_lon, "longitude", "longitude", "degrees_east", "X", &v_lon));
+    if (!wb2) {
+        /* Scalar heights tell t2m from t and u10 from u (CF 5.7). */
+        if (sp->write_var[8]) {
+            NCW(define_coord(nc, "height_2m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, &v_h2));
+            NCW(text(nc, v_h2, "positive", "up"));
+        }
+        if (sp->write_var[6] || sp->write_var[7]) {
+            NCW(define_coord(nc, "height_10m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, &v_h10));
+            NCW(text(nc, v_h10, "positive", "up"));
+        }
+    }
+    int level = sp->deflate == 0 ? 1 : sp->deflate < 0 ? 0 : sp->deflate > 9 ? 9 : sp->deflate;
+    float fill = NC_FILL_FLOAT;
+    int *ids = kind == FILE_INDEX ? f->mean_id : f->varid;
+    for (int v = 0; v < NVARS; v++) {
+        if (kind == FILE_INDEX) f->mean_id[v] = f->spread_id[v] = -1;
+        else f->varid[v] = -1;
+        int upper = v < IO_NUPPER, dims[6], n = 0;
+        if (!sp->write_var[v] || (upper && d_lev < 0)) continue;
+        size_t chunk[6];
+        if (wb2) dims[n] = d_time, chunk[n++] = 1;
+        if (d_real >= 0) dims[n] = d_real, chunk[n++] = 1;
+        dims[n] = d_step, chunk[n++] = 1;
+        if (upper) dims[n] = d_lev, chunk[n++] = 1;
+        dims[n] = d_lat, chunk[n++] = (size_t)sp->H;
+        dims[n] = d_lon, chunk[n++] = (size_t)sp->W;
+        for (int which = 0; which < (kind == FILE_INDEX ? 2 : 1); which++) {
+            char name[64];
+            int id;
+            if (kind == FILE_INDEX) snprintf(name, sizeof name, "%s_%s", short_name(v), which ? "spread" : "mean");
+            else snprintf(name, sizeof name, "%s", wb2 ? meta[v].wb2_name : short_name(v));
+            NCW(nc_def_var(nc, name, NC_FLOAT, n, dims, &id));
+            NCW(nc_def_var_chunking(nc, id, NC_CHUNKED, chunk));
+            if (level > 0) NCW(nc_def_var_deflate(nc, id, 1, 1, level));
+            NCW(nc_def_var_fill(nc, id, 0, &fill));
+            char lname[160];
+            snprintf(lname, sizeof lname, "%s%s", meta[v].long_name,
+                     kind != FILE_INDEX ? "" : which ? ", ensemble spread (standard deviation over members, N - 1)"
+                                                     : ", ensemble mean");
+            NCW(text(nc, id, "long_name", lname));
+            NCW(text(nc, id, "standard_name", meta[v].standard_name));
+            NCW(text(nc, id, "units", meta[v].units));
+            if (kind == FILE_INDEX)
+                NCW(text(nc, id, "cell_methods", which ? "realization: standard_deviation" : "realization: mean"));
+            if (!wb2 && meta[v].height) NCW(text(nc, id, "coordinates", meta[v].height));
+            if (kind == FILE_MEMBER) {
+                /* CDI's ensemble attributes: CDO reads the member's number. */
+                int type = member == 0 ? 0 : 3; /* GRIB 2 table 4.6: unperturbed control, positively perturbed */
+                NCW(nc_put_att_int(nc, id, "realization", NC_INT, 1, &member));
+                NCW(nc_put_att_int(nc, id, "ensemble_members", NC_INT, 1, &sp->members));
+                NCW(nc_put_att_int(nc, id, "forecast_init_type", NC_INT, 1, &type));
+            }
+            (which ? f->spread_id : ids)[v] = id;
+        }
+    }
+    NCW(global_atts(nc, sp, kind, member));
+    if (kind == FILE_INDEX) {
+        size_t cap = (size_t)sp->members * 64 + 1, o = 0;
+        char *list = malloc(cap);
+        if (!list) {
+            rc = NC_ENOMEM;
+            goto fail;
+        }
+        for (int m = 0; m < sp->members; m++) {
+            char p[4096];
+            io_forecast_member_path(f->path, m, sp->members, p, sizeof p);
+            const char *b = strrchr(p, '/');
+            o += (size_t)snprintf(list + o, cap - o, "%s%s", m ? " " : "", b ? b + 1 : p);
+            if (o >= cap) o = cap - 1;
+        }
+        rc = text(nc, NC_GLOBAL, "ensemble_member_files", list);
+        free(list);
+        if (rc != NC_NOERR) goto fail;
+    }
+    NCW(nc_enddef(nc));
+    /* No chunk cache: each slab is one whole chunk, so it is compressed and
+     * written at once (on the writer thread) instead of piling up for
+     * nc_close. Set in data mode, when the HDF5 datasets exist. */
+    for (int v = 0; v < NVARS; v++) {
+        if (kind != FILE_INDEX && f->varid[v] >= 0) NCW(nc_set_var_chunk_cache(nc, f->varid[v], 0, 0, 0.75f));
+        if (kind == FILE_INDEX && f->mean_id[v] >= 0) {
+            NCW(nc_set_var_chunk_cache(nc, f->mean_id[v], 0, 0, 0.75f));
+            NCW(nc_set_var_chunk_cache(nc, f->spread_id[v], 0, 0, 0.75f));
+        }
+    }
+    size_t zero = 0, ns = (size_t)sp->nsteps;
+    NCW(nc_put_vara_double(nc, v_step, &zero, &ns, sp->lead_hours));
+    double ref = (sp->init_time - IO_EPOCH_1900) / 3600.0;
+    if (wb2) {
+        NCW(nc_put_var_double(nc, v_time, &ref));
+        if (v_real >= 0)
+            for (int m = 0; m < sp->members; m++) {
+                size_t i = (size_t)m;
+                NCW(nc_put_var1_int(nc, v_real, &i, &m));
+            }
+    } else {
+        for (int s = 0; s < sp->nsteps; s++) {
+            size_t i = (size_t)s;
+            double ms = (sp->init_time + sp->lead_hours[s] * 3600.0) * 1000.0;
+            NCW(nc_put_var1_double(nc, v_valid, &i, &ms));
+        }
+        NCW(nc_put_var_double(nc, v_ref, &ref));
+        if (v_real >= 0) NCW(nc_put_var_int(nc, v_real, &member));
+        double h2 = 2, h10 = 10;
+        if (v_h2 >= 0) NCW(nc_put_var_double(nc, v_h2, &h2));
+        if (v_h10 >= 0) NCW(nc_put_var_double(nc, v_h10, &h10));
+    }
+    if (v_lev >= 0) NCW(nc_put_var_float(nc, v_lev, sp->levels));
+    NCW(nc_put_var_double(nc, v_lat, sp->lat));
+    NCW(nc_put_var_double(nc, v_lon, sp->lon));
+    *out_nc = nc;
+    return NC_NOERR;
+fail:
+    if (nc >= 0) nc_close(nc);
+    unlink(tmp);
+    return rc;
+}
+
+/* Mark a netCDF file complete and close it. */
+static int close_complete(int nc) {
+    int rc = nc_redef(nc);
+    if (rc == NC_NOERR) rc = text(nc, NC_GLOBAL, "complete", "yes");
+    if (rc == NC_NOERR) rc = nc_enddef(nc);
+    int rc2 = nc_close(nc);
+    return rc != NC_NOERR ? rc : rc2;
+}
+
+static void stop_writer_thread(io_forecast *f, int discard);
+
 int io_forecast_create(io_forecast **out, const char *path, const io_forecast_spec *spec) {
     int status = UTIL_OK;
-    remove_stale(path);
     *out = NULL;
+    if (spec->format == IO_FORMAT_GRIB2 && spec->layout != IO_LAYOUT_CF)
+        return util_fail(UTIL_EINVAL, "%s: the WeatherBench 2 layout is NetCDF; GRIB has its own", path);
+    if (spec->nsteps < 1) return util_fail(UTIL_EINVAL, "%s: a forecast needs at least one lead", path);
     io_forecast *f = calloc(1, sizeof *f);
     if (!f) return util_fail(UTIL_ENOMEM, "out of memory");
-    f->nc = -1;
+    f->nc = f->index_nc = -1, f->nc_member = -1;
+    for (int v = 0; v < NVARS; v++) f->varid[v] = f->mean_id[v] = f->spread_id[v] = -1;
     f->spec = *spec;
+    f->per_member = spec->members > 0 && spec->layout == IO_LAYOUT_CF && spec->format == IO_FORMAT_NETCDF;
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%d", path, (int)getpid());
+    remove_stale(path);
+    for (int m = 0; f->per_member && m < spec->members; m++) {
+        char p[4096];
+        io_forecast_member_path(path, m, spec->members, p, sizeof p);
+        remove_stale(p);
+    }
     f->slab = malloc(sizeof(float) * (size_t)spec->H * spec->W);
     if (!f->slab) {
         free(f);
@@ -117,117 +393,17 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
                            slash ? dir : ".");
         goto done;
     }
-    int nc, d_member = -1, d_step, d_lev, d_lat, d_lon, v_time, v_fp, v_ref, v_lev, v_lat, v_lon, v_member = -1;
-    NC(nc_create(f->tmp, NC_CLOBBER | NC_NETCDF4, &nc));
-    f->nc = nc;
-    if (spec->members > 0) NC(nc_def_dim(nc, "member", (size_t)spec->members, &d_member));
-    NC(nc_def_dim(nc, "step", (size_t)spec->nsteps, &d_step));
-    NC(nc_def_dim(nc, "level", (size_t)spec->nlev, &d_lev));
-    NC(nc_def_dim(nc, "latitude", (size_t)spec->H, &d_lat));
-    NC(nc_def_dim(nc, "longitude", (size_t)spec->W, &d_lon));
-    if (d_member >= 0) {
-        NC(nc_def_var(nc, "member", NC_INT, 1, &d_member, &v_member));
-        NC(text(nc, v_member, "long_name", "ensemble member (0: unperturbed control)"));
-        NC(text(nc, v_member, "standard_name", "realization"));
-    }
-    NC(nc_def_var(nc, "time", NC_DOUBLE, 1, &d_step, &v_time));
-    NC(text(nc, v_time, "standard_name", "time"));
-    NC(text(nc, v_time, "long_name", "valid time"));
-    NC(text(nc, v_time, "units", "hours since 1900-01-01 00:00:00"));
-    NC(text(nc, v_time, "calendar", "proleptic_gregorian"));
-    NC(text(nc, v_time, "axis", "T"));
-    NC(nc_def_var(nc, "forecast_period", NC_DOUBLE, 1, &d_step, &v_fp));
-    NC(text(nc, v_fp, "standard_name", "forecast_period"));
-    NC(text(nc, v_fp, "long_name", "lead time"));
-    NC(text(nc, v_fp, "units", "hours"));
-    NC(nc_def_var(nc, "forecast_reference_time", NC_DOUBLE, 0, NULL, &v_ref));
-    NC(text(nc, v_ref, "standard_name", "forecast_reference_time"));
-    NC(text(nc, v_ref, "long_name", "initial time"));
-    NC(text(nc, v_ref, "units", "hours since 1900-01-01 00:00:00"));
-    NC(text(nc, v_ref, "calendar", "proleptic_gregorian"));
-    NC(nc_def_var(nc, "level", NC_FLOAT, 1, &d_lev, &v_lev));
-    NC(text(nc, v_lev, "standard_name", "air_pressure"));
-    NC(text(nc, v_lev, "long_name", "pressure level"));
-    NC(text(nc, v_lev, "units", "hPa"));
-    NC(text(nc, v_lev, "positive", "down"));
-    NC(text(nc, v_lev, "axis", "Z"));
-    NC(nc_def_var(nc, "latitude", NC_DOUBLE, 1, &d_lat, &v_lat));
-    NC(text(nc, v_lat, "standard_name", "latitude"));
-    NC(text(nc, v_lat, "long_name", "latitude"));
-    NC(text(nc, v_lat, "units", "degrees_north"));
-    NC(text(nc, v_lat, "axis", "Y"));
-    NC(nc_def_var(nc, "longitude", NC_DOUBLE, 1, &d_lon, &v_lon));
-    NC(text(nc, v_lon, "standard_name", "longitude"));
-    NC(text(nc, v_lon, "long_name", "longitude"));
-    NC(text(nc, v_lon, "units", "degrees_east"));
-    NC(text(nc, v_lon, "axis", "X"));
-    int level = spec->deflate == 0 ? 1 : spec->deflate < 0 ? 0 : spec->deflate > 9 ? 9 : spec->deflate;
-    for (int v = 0; v < NVARS; v++) {
-        f->varid[v] = -1;
-        if (!spec->write_var[v]) continue;
-        int upper = v < IO_NUPPER, dims[5], n = 0;
-        size_t chunk[5];
-        if (d_member >= 0) dims[n] = d_member, chunk[n++] = 1;
-        dims[n] = d_step, chunk[n++] = 1;
-        if (upper) dims[n] = d_lev, chunk[n++] = 1;
-        dims[n] = d_lat, chunk[n++] = (size_t)spec->H;
-        dims[n] = d_lon, chunk[n++] = (size_t)spec->W;
-        if (upper && spec->nlev == 0) continue;
-        const char *name = upper ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
-        NC(nc_def_var(nc, name, NC_FLOAT, n, dims, &f->varid[v]));
-        NC(nc_def_var_chunking(nc, f->varid[v], NC_CHUNKED, chunk));
-        if (level > 0) NC(nc_def_var_deflate(nc, f->varid[v], 1, 1, level));
-        float fill = NC_FILL_FLOAT;
-        NC(nc_def_var_fill(nc, f->varid[v], 0, &fill));
-        NC(text(nc, f->varid[v], "long_name", meta[v].long_name));
-        NC(text(nc, f->varid[v], "standard_name", meta[v].standard_name));
-        NC(text(nc, f->varid[v], "units", meta[v].units));
-        f->mean_id[v] = f->spread_id[v] = -1;
-        if (d_member < 0) continue;
-        for (int which = 0; which < 2; which++) {
-            char vname[64], lname[160];
-            snprintf(vname, sizeof vname, "%s_%s", name, which ? "spread" : "mean");
-            snprintf(lname, sizeof lname, "%s, ensemble %s", meta[v].long_name,
-                     which ? "spread (standard deviation over members, N - 1)" : "mean");
-            int id;
-            NC(nc_def_var(nc, vname, NC_FLOAT, n - 1, dims + 1, &id));
-            NC(nc_def_var_chunking(nc, id, NC_CHUNKED, chunk + 1));
-            if (level > 0) NC(nc_def_var_deflate(nc, id, 1, 1, level));
-            NC(nc_def_var_fill(nc, id, 0, &fill));
-            NC(text(nc, id, "long_name", lname));
-            NC(text(nc, id, "units", meta[v].units));
-            if (!which) NC(text(nc, id, "standard_name", meta[v].standard_name));
-            *(which ? &f->spread_id[v] : &f->mean_id[v]) = id;
+    if (spec->format == IO_FORMAT_GRIB2) {
+        if ((status = io_grib_writer_open(&f->grib, path, spec))) goto done;
+        if (!(f->gfp = fopen(f->tmp, "wb"))) {
+            status = util_fail(UTIL_EIO, "%s: cannot create the forecast file", path);
+            goto done;
         }
+    } else {
+        int nc;
+        NC(create_file(f, f->tmp, f->per_member ? FILE_INDEX : FILE_SINGLE, -1, &nc));
+        *(f->per_member ? &f->index_nc : &f->nc) = nc;
     }
-    NC(text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
-    NC(text(nc, NC_GLOBAL, "title", "Pangu-Weather forecast"));
-    NC(text(nc, NC_GLOBAL, "institution", "pangu-c"));
-    NC(text(nc, NC_GLOBAL, "source", spec->source ? spec->source : "pangu-c"));
-    if (spec->history) NC(text(nc, NC_GLOBAL, "history", spec->history));
-    NC(text(nc, NC_GLOBAL, "complete", "no"));
-    NC(nc_enddef(nc));
-    /* No chunk cache: each slab is one whole chunk, so it is compressed and
-     * written at once (on the writer thread) instead of piling up for
-     * nc_close. Set in data mode, when the HDF5 datasets exist. */
-    for (int v = 0; v < NVARS; v++)
-        if (f->varid[v] >= 0) NC(nc_set_var_chunk_cache(nc, f->varid[v], 0, 0, 0.75f));
-    if (v_member >= 0)
-        for (int m = 0; m < spec->members; m++) {
-            size_t i = (size_t)m;
-            NC(nc_put_var1_int(nc, v_member, &i, &m));
-        }
-    for (int s = 0; s < spec->nsteps; s++) {
-        size_t i = (size_t)s;
-        double valid = (spec->init_time + spec->lead_hours[s] * 3600.0 - IO_EPOCH_1900) / 3600.0;
-        NC(nc_put_var1_double(nc, v_time, &i, &valid));
-        NC(nc_put_var1_double(nc, v_fp, &i, &spec->lead_hours[s]));
-    }
-    double ref = (spec->init_time - IO_EPOCH_1900) / 3600.0;
-    NC(nc_put_var_double(nc, v_ref, &ref));
-    NC(nc_put_var_float(nc, v_lev, spec->levels));
-    NC(nc_put_var_double(nc, v_lat, spec->lat));
-    NC(nc_put_var_double(nc, v_lon, spec->lon));
     if (spec->background) {
         /* Without a thread the writes are synchronous: slower, still right. */
         if (mtx_init(&f->lock, mtx_plain) == thrd_success) {
@@ -249,30 +425,56 @@ done:
     return UTIL_OK;
 }
 
-/* The written fields of one state: netCDF calls only, so that the writer
- * thread can run it (util_fail is for the calling thread). */
-static int put_state(io_forecast *f, const write_job *job) {
+/* The written fields of one state: library calls only, so that the writer
+ * thread can run it (util_fail is for the calling thread); 0, or an error
+ * described in err. */
+static int put_state(io_forecast *f, const write_job *job, char *err, size_t cap) {
     const io_forecast_spec *sp = &f->spec;
     const io_state *s = job->s;
     size_t HW = (size_t)s->H * s->W;
+    int rc = NC_NOERR;
+    if (f->grib) return io_grib_writer_put(f->grib, f->gfp, job->step, sp->members > 0 ? job->member : -1, s, f->lev_index, err, cap);
+    if (f->per_member && job->member != f->nc_member) {
+        /* Members come in order: the last one's file is complete. */
+        if (f->nc >= 0) {
+            int nc = f->nc;
+            f->nc = -1;
+            NCW(close_complete(nc));
+            f->members_done++;
+        }
+        char tmp[4200];
+        member_tmp(f, job->member, tmp, sizeof tmp);
+        NCW(create_file(f, tmp, FILE_MEMBER, job->member, &f->nc));
+        f->nc_member = job->member;
+    }
+    int wb2 = sp->layout == IO_LAYOUT_WB2;
     for (int v = 0; v < NVARS; v++) {
         if (f->varid[v] < 0) continue;
         int upper = v < IO_NUPPER;
         for (int k = 0; k < (upper ? sp->nlev : 1); k++) {
-            size_t start[5], count[5];
+            size_t start[6], count[6];
             int n = 0;
-            if (sp->members > 0) start[n] = (size_t)job->member, count[n++] = 1;
+            if (wb2) start[n] = 0, count[n++] = 1;
+            if (wb2 && sp->members > 0) start[n] = (size_t)job->member, count[n++] = 1;
             start[n] = (size_t)job->step, count[n++] = 1;
             if (upper) start[n] = (size_t)k, count[n++] = 1;
             start[n] = 0, count[n++] = (size_t)s->H;
             start[n] = 0, count[n++] = (size_t)s->W;
             const float *src = upper ? s->upper + ((size_t)v * s->nlev + f->lev_index[k]) * HW
                                      : s->surface + (size_t)(v - IO_NUPPER) * HW;
-            int rc = nc_put_vara_float(f->nc, f->varid[v], start, count, src);
-            if (rc != NC_NOERR) return rc;
+            NCW(nc_put_vara_float(f->nc, f->varid[v], start, count, src));
         }
     }
-    return NC_NOERR;
+    return 0;
+fail:
+    snprintf(err, cap, "cannot write the forecast file (%s; disk full?)", nc_strerror(rc));
+    return 1;
+}
+
+static void record_error(io_forecast *f, const char *err) {
+    if (f->werror) return;
+    f->werror = 1;
+    snprintf(f->werr, sizeof f->werr, "%s", err);
 }
 
 static int writer_main(void *arg) {
@@ -284,13 +486,14 @@ static int writer_main(void *arg) {
         while (f->count == 0 && !f->stop) cnd_wait(&f->changed, &f->lock);
         if (f->count == 0) break;
         write_job job = f->queue[f->head];
-        int skip = f->nc_error || f->discard;
+        int skip = f->werror || f->discard;
         mtx_unlock(&f->lock);
-        int rc = skip ? NC_NOERR : put_state(f, &job);
+        char err[512] = "";
+        int rc = skip ? 0 : put_state(f, &job, err, sizeof err);
         if (job.own) io_state_free(job.own), free(job.own);
         mtx_lock(&f->lock);
         if (job.own) f->copies--;
-        if (rc != NC_NOERR && !f->nc_error) f->nc_error = rc;
+        if (rc) record_error(f, err);
         f->head = (f->head + 1) % QUEUE_MAX;
         f->count--;
         cnd_broadcast(&f->changed);
@@ -301,14 +504,11 @@ static int writer_main(void *arg) {
     return 0;
 }
 
-static int write_error(const io_forecast *f, int rc) {
-    return util_fail(UTIL_EIO, "%s: cannot write the forecast file (%s; disk full?)", f->path, nc_strerror(rc));
-}
+static int write_error(const io_forecast *f) { return util_fail(UTIL_EIO, "%s: %s", f->path, f->werr); }
 
-/* Stop the writer thread after the queued jobs (or dropping them). Returns
- * the first netCDF error of a background write. */
-static int stop_writer(io_forecast *f, int discard) {
-    if (!f->threaded) return NC_NOERR;
+/* Stop the writer thread after the queued jobs (or dropping them). */
+static void stop_writer_thread(io_forecast *f, int discard) {
+    if (!f->threaded) return;
     mtx_lock(&f->lock);
     f->stop = 1;
     f->discard |= discard;
@@ -319,7 +519,6 @@ static int stop_writer(io_forecast *f, int discard) {
     mtx_destroy(&f->lock);
     cnd_destroy(&f->changed);
     if (f->spec.writer_cpu_seconds) *f->spec.writer_cpu_seconds += f->cpu_seconds;
-    return f->nc_error;
 }
 
 int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
@@ -327,6 +526,8 @@ int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
     const io_forecast_spec *sp = &f->spec;
     if (step < 0 || step >= sp->nsteps || (sp->members > 0 && (member < 0 || member >= sp->members)))
         return util_fail(UTIL_EINVAL, "%s: step %d / member %d outside the file", path, step, member);
+    if (f->per_member && member < f->nc_member)
+        return util_fail(UTIL_EINVAL, "%s: member %d written after member %d: members go in order", path, member, f->nc_member);
     if (s->H != sp->H || s->W != sp->W) return util_fail(UTIL_EINVAL, "%s: state grid differs from the file's", path);
     int lev_index[IO_MAX_LEVELS];
     for (int k = 0; k < sp->nlev; k++) {
@@ -343,8 +544,10 @@ int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
         return util_fail(UTIL_EINVAL, "%s: the state's levels differ from the earlier writes'", path);
     write_job job = {step, member, s, NULL};
     if (!f->threaded) {
-        int rc = put_state(f, &job);
-        return rc == NC_NOERR ? UTIL_OK : write_error(f, rc);
+        char err[512] = "";
+        if (f->werror) return write_error(f);
+        if (put_state(f, &job, err, sizeof err)) record_error(f, err);
+        return f->werror ? write_error(f) : UTIL_OK;
     }
     size_t nu = (size_t)IO_NUPPER * s->nlev * s->H * s->W, ns = (size_t)IO_NSURFACE * s->H * s->W;
     if (f->spec.background != 2 && (nu + ns) * sizeof(float) <= COPY_MAX_BYTES) {
@@ -362,18 +565,17 @@ int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
         }
     }
     mtx_lock(&f->lock);
-    while ((f->count == QUEUE_MAX || (job.own && f->copies >= COPIES_MAX)) && !f->nc_error)
-        cnd_wait(&f->changed, &f->lock);
-    int rc = f->nc_error;
-    if (rc && job.own) io_state_free(job.own), free(job.own);
-    if (!rc) {
+    while ((f->count == QUEUE_MAX || (job.own && f->copies >= COPIES_MAX)) && !f->werror) cnd_wait(&f->changed, &f->lock);
+    int failed = f->werror;
+    if (failed && job.own) io_state_free(job.own), free(job.own);
+    if (!failed) {
         f->copies += job.own != NULL;
         f->queue[(f->head + f->count) % QUEUE_MAX] = job;
         f->count++;
         cnd_broadcast(&f->changed);
     }
     mtx_unlock(&f->lock);
-    return rc == NC_NOERR ? UTIL_OK : write_error(f, rc);
+    return failed ? write_error(f) : UTIL_OK;
 }
 
 int io_forecast_wait(io_forecast *f, const io_state *s) {
@@ -382,56 +584,76 @@ int io_forecast_wait(io_forecast *f, const io_state *s) {
     for (;;) {
         int busy = 0;
         for (int i = 0; i < f->count && !busy; i++) busy = f->queue[(f->head + i) % QUEUE_MAX].s == s;
-        if (!busy || f->nc_error) break;
+        if (!busy || f->werror) break;
         cnd_wait(&f->changed, &f->lock);
     }
-    int rc = f->nc_error;
+    int failed = f->werror;
     mtx_unlock(&f->lock);
-    return rc == NC_NOERR ? UTIL_OK : write_error(f, rc);
+    return failed ? write_error(f) : UTIL_OK;
 }
 
-/* Ensemble mean and spread of every written field, read back member by
- * member from the file itself: memory of two slabs, whatever the size. */
+/* Ensemble mean and spread of every written field into the index file,
+ * read back from the member files: batches of slabs within STATS_BUDGET,
+ * each member file opened once per batch. */
 static int write_ensemble_stats(io_forecast *f) {
-    int status = UTIL_OK;
+    int status = UTIL_OK, nc = -1;
     const char *path = f->path;
     const io_forecast_spec *sp = &f->spec;
     size_t HW = (size_t)sp->H * sp->W;
-    double *sum = malloc(sizeof(double) * HW), *sq = malloc(sizeof(double) * HW);
+    int nslab = 0, slab_v[NVARS * IO_MAX_LEVELS], slab_k[NVARS * IO_MAX_LEVELS];
+    for (int v = 0; v < NVARS; v++)
+        if (f->mean_id[v] >= 0)
+            for (int k = 0; k < (v < IO_NUPPER ? sp->nlev : 1); k++) slab_v[nslab] = v, slab_k[nslab++] = k;
+    size_t per = 2 * sizeof(double) * HW, total = (size_t)nslab * sp->nsteps;
+    size_t batch = STATS_BUDGET / per > 0 ? STATS_BUDGET / per : 1;
+    if (batch > total) batch = total;
+    double *sum = malloc(sizeof(double) * HW * (batch ? batch : 1)), *sq = malloc(sizeof(double) * HW * (batch ? batch : 1));
     float *out = malloc(sizeof(float) * HW);
     if (!sum || !sq || !out) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
-    for (int v = 0; v < NVARS; v++) {
-        if (f->varid[v] < 0) continue;
-        int upper = v < IO_NUPPER;
-        for (int s = 0; s < sp->nsteps; s++)
-            for (int k = 0; k < (upper ? sp->nlev : 1); k++) {
-                size_t start[5], count[5];
-                int n = 0;
-                start[n] = 0, count[n++] = 1;
-                start[n] = (size_t)s, count[n++] = 1;
+    int M = sp->members;
+    for (size_t b0 = 0; b0 < total; b0 += batch) {
+        size_t nb = total - b0 < batch ? total - b0 : batch;
+        memset(sum, 0, sizeof(double) * HW * nb), memset(sq, 0, sizeof(double) * HW * nb);
+        for (int m = 0; m < M; m++) {
+            char tmp[4200];
+            member_tmp(f, m, tmp, sizeof tmp);
+            NC(nc_open(tmp, NC_NOWRITE, &nc));
+            for (size_t j = 0; j < nb; j++) {
+                size_t q = b0 + j;
+                int v = slab_v[q % (size_t)nslab], k = slab_k[q % (size_t)nslab], id, upper = v < IO_NUPPER;
+                size_t start[4] = {q / (size_t)nslab, 0, 0, 0}, count[4] = {1, 1, 1, 1}, n = 1;
                 if (upper) start[n] = (size_t)k, count[n++] = 1;
-                start[n] = 0, count[n++] = (size_t)sp->H;
-                start[n] = 0, count[n++] = (size_t)sp->W;
-                for (size_t i = 0; i < HW; i++) sum[i] = sq[i] = 0;
-                for (int m = 0; m < sp->members; m++) {
-                    start[0] = (size_t)m;
-                    NC(nc_get_vara_float(f->nc, f->varid[v], start, count, f->slab));
-                    for (size_t i = 0; i < HW; i++) sum[i] += f->slab[i], sq[i] += (double)f->slab[i] * f->slab[i];
-                }
-                int M = sp->members;
-                for (size_t i = 0; i < HW; i++) out[i] = (float)(sum[i] / M);
-                NC(nc_put_vara_float(f->nc, f->mean_id[v], start + 1, count + 1, out));
-                for (size_t i = 0; i < HW; i++) {
-                    double var = M > 1 ? (sq[i] - sum[i] * sum[i] / M) / (M - 1) : 0;
-                    out[i] = (float)sqrt(var > 0 ? var : 0);
-                }
-                NC(nc_put_vara_float(f->nc, f->spread_id[v], start + 1, count + 1, out));
+                count[n++] = (size_t)sp->H, count[n++] = (size_t)sp->W;
+                NC(nc_inq_varid(nc, short_name(v), &id));
+                NC(nc_get_vara_float(nc, id, start, count, f->slab));
+                double *s1 = sum + j * HW, *s2 = sq + j * HW;
+                for (size_t i = 0; i < HW; i++) s1[i] += f->slab[i], s2[i] += (double)f->slab[i] * f->slab[i];
             }
+            int c = nc;
+            nc = -1;
+            NC(nc_close(c));
+        }
+        for (size_t j = 0; j < nb; j++) {
+            size_t q = b0 + j;
+            int v = slab_v[q % (size_t)nslab], k = slab_k[q % (size_t)nslab], upper = v < IO_NUPPER;
+            size_t start[4] = {q / (size_t)nslab, 0, 0, 0}, count[4] = {1, 1, 1, 1}, n = 1;
+            if (upper) start[n] = (size_t)k, count[n++] = 1;
+            count[n++] = (size_t)sp->H, count[n++] = (size_t)sp->W;
+            const double *s1 = sum + j * HW, *s2 = sq + j * HW;
+            for (size_t i = 0; i < HW; i++) out[i] = (float)(s1[i] / M);
+            NC(nc_put_vara_float(f->index_nc, f->mean_id[v], start, count, out));
+            for (size_t i = 0; i < HW; i++) {
+                double var = M > 1 ? (s2[i] - s1[i] * s1[i] / M) / (M - 1) : 0;
+                out[i] = (float)sqrt(var > 0 ? var : 0);
+            }
+            NC(nc_put_vara_float(f->index_nc, f->spread_id[v], start, count, out));
+        }
     }
 done:
+    if (nc >= 0) nc_close(nc);
     free(sum);
     free(sq);
     free(out);
@@ -441,24 +663,54 @@ done:
 int io_forecast_finish(io_forecast *f) {
     int status = UTIL_OK;
     const char *path = f->path;
-    int rc = stop_writer(f, 0);
-    if (rc != NC_NOERR) {
-        status = write_error(f, rc);
+    stop_writer_thread(f, 0);
+    if (f->werror) {
+        status = write_error(f);
         goto done;
     }
-    if (f->spec.members > 0 && (status = write_ensemble_stats(f))) goto done;
-    NC(nc_redef(f->nc));
-    NC(text(f->nc, NC_GLOBAL, "complete", "yes"));
-    NC(nc_enddef(f->nc));
-    int nc = f->nc;
-    f->nc = -1;
-    NC(nc_close(nc));
+    if (f->grib) {
+        FILE *fp = f->gfp;
+        f->gfp = NULL;
+        if (fflush(fp) != 0 || ferror(fp) || fclose(fp) != 0) {
+            status = util_fail(UTIL_EIO, "%s: cannot write the forecast file (disk full?)", path);
+            goto done;
+        }
+    } else if (f->per_member) {
+        if (f->nc >= 0) {
+            int nc = f->nc;
+            f->nc = -1;
+            NC(close_complete(nc));
+            f->members_done++;
+        }
+        if (f->members_done != f->spec.members) {
+            status = util_fail(UTIL_EINVAL, "%s: %d of %d ensemble members written", path, f->members_done, f->spec.members);
+            goto done;
+        }
+        if ((status = write_ensemble_stats(f))) goto done;
+        int nc = f->index_nc;
+        f->index_nc = -1;
+        NC(close_complete(nc));
+        for (int m = 0; m < f->spec.members; m++) {
+            char tmp[4200], final[4096];
+            member_tmp(f, m, tmp, sizeof tmp);
+            io_forecast_member_path(path, m, f->spec.members, final, sizeof final);
+            if (rename(tmp, final) != 0) {
+                status = util_fail(UTIL_EIO, "%s: cannot move the finished file into place", final);
+                goto done;
+            }
+        }
+    } else {
+        int nc = f->nc;
+        f->nc = -1;
+        NC(close_complete(nc));
+    }
     if (rename(f->tmp, f->path) != 0) status = util_fail(UTIL_EIO, "%s: cannot move the finished file into place", path);
 done:
     if (status) {
         io_forecast_abort(f);
         return status;
     }
+    io_grib_writer_close(f->grib);
     free(f->slab);
     free(f);
     return UTIL_OK;
@@ -466,14 +718,30 @@ done:
 
 void io_forecast_abort(io_forecast *f) {
     if (!f) return;
-    stop_writer(f, 1);
+    stop_writer_thread(f, 1);
     if (f->nc >= 0) nc_close(f->nc);
+    if (f->index_nc >= 0) nc_close(f->index_nc);
+    if (f->gfp) fclose(f->gfp);
     unlink(f->tmp);
+    for (int m = 0; f->per_member && m < f->spec.members; m++) {
+        char tmp[4200];
+        member_tmp(f, m, tmp, sizeof tmp);
+        unlink(tmp);
+    }
+    io_grib_writer_close(f->grib);
     free(f->slab);
     free(f);
 }
 
 int io_forecast_is_complete(const char *path) {
+    if (io_grib_detect(path)) {
+        /* Renamed into place only when finished; a whole last message ends in 7777. */
+        FILE *fp = fopen(path, "rb");
+        char end[4] = "";
+        int ok = fp && fseek(fp, -4, SEEK_END) == 0 && fread(end, 1, 4, fp) == 4 && memcmp(end, "7777", 4) == 0;
+        if (fp) fclose(fp);
+        return ok;
+    }
     int nc;
     char buf[8] = "";
     size_t len = 0;

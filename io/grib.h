@@ -57,4 +57,20 @@ int io_grib_read(io_grib *g, int v, double level, double time, float *out);
  * file's units; missing points as NaN. */
 int io_grib_read_named(const char *path, const char *short_name, int H, int W, float *out);
 
+/* ---- writing (io/grib_write.c): GRIB 2 forecasts for io/forecast.c ----
+ * One template message per variable on the state's regular grid (north to
+ * south, longitudes ascending), ECMWF's local definition 1 carrying the
+ * MARS keys (class rd, stream oper / enfo, type fc / cf / pf, expver 0001).
+ * io_grib_writer_put may run on the forecast writer thread: it reports
+ * errors in err, not through util_fail. */
+typedef struct io_grib_writer io_grib_writer;
+/* Fails (util_fail) naming the file when the grid is not a regular
+ * latitude-longitude grid or a bit count is outside 1..32. */
+int io_grib_writer_open(io_grib_writer **out, const char *path, const io_forecast_spec *spec);
+/* Append the written fields of state s (file level k is state level
+ * lev_index[k]) as step `step` of member `member` (-1: deterministic) to fp. */
+int io_grib_writer_put(io_grib_writer *w, void *fp, int step, int member, const io_state *s, const int *lev_index,
+                       char *err, size_t cap);
+void io_grib_writer_close(io_grib_writer *w);
+
 #endif

@@ -79,13 +79,37 @@ int io_state_write(const char *path, const io_state *s, const char *source);
 int io_time_add_hours(io_state *s, double hours);
 
 /* ---- forecast files (io/forecast.c) ----
- * CF-1.8 NetCDF-4: z q t u v on ([member,] step, level, latitude, longitude),
- * msl u10 v10 t2m on ([member,] step, latitude, longitude); coordinates
- * time(step) (valid time), forecast_period(step) in hours,
- * forecast_reference_time, level (air_pressure, hPa), latitude, longitude.
- * Shuffle + deflate (spec.deflate), one latitude-longitude slab per chunk. Written under a
- * temporary name; io_forecast_finish adds the completion mark
- * (global attribute complete = "yes") and renames. */
+ * Layouts (spec.layout, spec.format):
+ * - IO_LAYOUT_CF (default), CF-1.8 NetCDF-4 that xarray, CDO, NCO and
+ *   ncdump read as their users expect: z q t u v on (step, level,
+ *   latitude, longitude), msl u10 v10 t2m on (step, latitude, longitude);
+ *   step (unlimited) is the lead as a CF duration (hours, standard_name
+ *   forecast_period: xarray decodes it to timedelta64), valid_time(step)
+ *   and the scalar forecast_reference_time are coordinates (named in the
+ *   global coordinates attribute), scalar height_2m / height_10m on t2m and
+ *   u10, v10. An ensemble is one file per member (io_forecast_member_path:
+ *   PATH with _mNN before the extension, scalar realization, CDI's
+ *   realization / ensemble_members attributes so CDO reads the members) and
+ *   PATH itself holding <var>_mean and <var>_spread (cell_methods
+ *   "realization: mean" / "realization: standard_deviation") and the
+ *   member files' names in the global attribute ensemble_member_files.
+ * - IO_LAYOUT_WB2, WeatherBench 2's forecast layout: geopotential ...
+ *   2m_temperature on (time, [realization,] prediction_timedelta, [level,]
+ *   latitude, longitude), time (length 1) the initial time,
+ *   prediction_timedelta the lead in hours; members in one file.
+ * - IO_FORMAT_GRIB2: GRIB 2 through ecCodes (ECMWF's encodings: shortName
+ *   z q t u v on isobaricInhPa, msl, 10u, 10v, 2t at their levels;
+ *   dataDate/dataTime the initial time, step the lead in hours; members as
+ *   type cf / pf with perturbationNumber), simple packing with
+ *   spec.grib_bits[v] bits (default 16), on a regular latitude-longitude
+ *   grid.
+ * Shuffle + deflate (spec.deflate), one latitude-longitude slab per chunk.
+ * Everything is written under temporary names; io_forecast_finish adds the
+ * completion mark (NetCDF: global attribute complete = "yes"), moves the
+ * member files and then PATH into place. */
+enum { IO_LAYOUT_CF = 0, IO_LAYOUT_WB2 = 1 };
+enum { IO_FORMAT_NETCDF = 0, IO_FORMAT_GRIB2 = 1 };
+
 typedef struct {
     int H, W;
     const double *lat, *lon;          /* (H), (W) */
@@ -95,22 +119,37 @@ typedef struct {
     int nsteps;
     const double *lead_hours;          /* (nsteps) */
     double init_time;                  /* seconds since 1970 */
-    int members;                       /* 0: no member dimension */
-    const char *source, *history;
+    int members;                       /* 0: no members */
+    const char *source, *history;      /* global attributes (NULL: source "pangu-c", no history) */
     /* 1: write on a background thread so writing overlaps the next model
      * call. io_forecast_write then only queues a reference to the state: call
      * io_forecast_wait(f, s) before changing or freeing s, and make no other
-     * netCDF or HDF5 call until io_forecast_finish or io_forecast_abort
-     * (neither library is thread-safe). States up to 32 MB are copied
-     * into the queue instead (at most 4 at a time), so their wait returns at
-     * once; 2 forces queueing by reference whatever the size (tests). */
+     * netCDF, HDF5 or ecCodes call until io_forecast_finish or
+     * io_forecast_abort (the libraries are not thread-safe). States up to
+     * 32 MB are copied into the queue instead (at most 4 at a time), so their
+     * wait returns at once; 2 forces queueing by reference whatever the size
+     * (tests). Members must be written in order (all of member 0, then 1...). */
     int background;
     double *writer_cpu_seconds; /* optional: the writer thread's CPU time is added here */
     /* deflate level after shuffle, 1 to 9; 0 means the default, 1; -1 writes
      * uncompressed (on model output level 1 saves ~30% of the size at ~7 ms
      * of CPU per 32 x 64 state: as much as a small model's call) */
     int deflate;
+    int layout, format;                /* IO_LAYOUT_*, IO_FORMAT_* */
+    int grib_bits[IO_NUPPER + IO_NSURFACE]; /* GRIB bits per value by variable, 0: 16 */
+    const char *institution;           /* NULL or "": no institution attribute */
+    /* The licence of the model weights, for released models (a global
+     * attribute licence; NULL or "": none). */
+    const char *licence;
+    /* Ensembles: the perturbation written as global attributes. */
+    const char *perturbation;          /* e.g. "perlin"; NULL: not recorded */
+    double perturbation_scale;
+    unsigned long long seed;
 } io_forecast_spec;
+
+/* The file of ensemble member m (0-based, of `members`) of the CF layout:
+ * PATH with _mNN (at least two digits) before its extension. */
+void io_forecast_member_path(const char *path, int m, int members, char *out, size_t cap);
 
 typedef struct io_forecast io_forecast;
 int io_forecast_create(io_forecast **out, const char *path, const io_forecast_spec *spec);

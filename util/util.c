@@ -215,13 +215,13 @@ int util_time_units(const char *units, double *unit_seconds, double *epoch) {
     if (n < 3 || strcasecmp(since, "since") != 0)
         return util_fail(UTIL_EFORMAT, "time units '%s': expected '<unit> since <date>'", units);
     static const struct { const char *name; double s; } table[] = {
-        {"seconds", 1}, {"second", 1}, {"secs", 1}, {"s", 1}, {"minutes", 60}, {"minute", 60}, {"mins", 60},
+        {"milliseconds", 1e-3}, {"millisecond", 1e-3}, {"ms", 1e-3}, {"seconds", 1}, {"second", 1}, {"secs", 1}, {"s", 1}, {"minutes", 60}, {"minute", 60}, {"mins", 60},
         {"hours", 3600}, {"hour", 3600}, {"hrs", 3600}, {"h", 3600}, {"days", 86400}, {"day", 86400}, {"d", 86400}};
     *unit_seconds = 0;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcasecmp(unit, table[i].name) == 0) *unit_seconds = table[i].s;
     if (*unit_seconds == 0)
-        return util_fail(UTIL_EFORMAT, "time units '%s': unit '%s' is not seconds, minutes, hours or days", units, unit);
+        return util_fail(UTIL_EFORMAT, "time units '%s': unit '%s' is not milliseconds, seconds, minutes, hours or days", units, unit);
     char text[160];
     /* "1900-01-01 00:00:00.0", "1970-01-01T00:00:00", "1900-01-01" */
     if (n >= 4 && strchr(date, 'T') == NULL) snprintf(text, sizeof text, "%s %s", date, clock);

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The software version written into every output file's provenance. */
+#define PANGU_VERSION "1.0"
+
 /* Status codes shared by every module; 0 is success. */
 enum {
     UTIL_OK = 0,
@@ -48,11 +51,16 @@ double util_rng_trunc_normal(util_rng *r, double std, double lim); /* |x| <= lim
  * leap seconds) held in a double: exact for whole seconds over millennia. */
 int util_time_parse(const char *text, double *seconds);   /* "2020-01-31", "2020-01-31T06", "...T06:30[:00][Z]" or "2020-01-31 06:00:00" */
 void util_time_format(double seconds, char *buf, size_t cap); /* "2020-01-31T06:00:00" */
-/* CF units "hours since 1900-01-01 00:00:00" (seconds, minutes, hours, days):
+/* CF units "hours since 1900-01-01 00:00:00" (milliseconds, seconds, minutes, hours, days):
  * seconds per unit and the epoch in seconds since 1970. */
 int util_time_units(const char *units, double *unit_seconds, double *epoch);
 void util_time_fields(double seconds, int *year, int *month, int *day, int *hour, int *minute, int *second);
 int util_day_of_year(double seconds); /* 1..366 */
+
+/* SHA-256 (FIPS 180-4): of a buffer, and of a file's bytes as 64 lowercase
+ * hex digits (hex holds 65 bytes); the file is read in 1 MB blocks. */
+void util_sha256(const void *data, size_t n, unsigned char digest[32]);
+int util_sha256_file(const char *path, char hex[65]);
 
 double util_now(void);            /* monotonic seconds */
 long util_peak_rss_kb(void);      /* peak resident set size of this process */

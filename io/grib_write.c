@@ -1,0 +1,185 @@
+/* io grib_write: GRIB 2 forecast messages through ecCodes (see grib.h). */
+#define _DEFAULT_SOURCE
+#include <eccodes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+#include "grib.h"
+
+#define NVARS IO_GRIB_NVARS
+
+/* ECMWF's shortNames and their levels (the encodings ai-models writes). */
+static const struct {
+    const char *short_name, *level_type;
+    long level;
+} enc[NVARS] = {
+    {"z", "isobaricInhPa", 0},          {"q", "isobaricInhPa", 0},       {"t", "isobaricInhPa", 0},
+    {"u", "isobaricInhPa", 0},          {"v", "isobaricInhPa", 0},       {"msl", "meanSea", 0},
+    {"10u", "heightAboveGround", 10},   {"10v", "heightAboveGround", 10}, {"2t", "heightAboveGround", 2},
+};
+
+struct io_grib_writer {
+    codes_handle *tmpl[NVARS];
+    io_forecast_spec spec;
+    double *values;
+};
+
+void io_grib_writer_close(io_grib_writer *w) {
+    if (!w) return;
+    for (int v = 0; v < NVARS; v++)
+        if (w->tmpl[v]) codes_handle_delete(w->tmpl[v]);
+    free(w->values);
+    free(w);
+}
+
+/* Equally spaced within 1e-6 of the spacing (a regular grid's coordinates
+ * as float arithmetic leaves them). */
+static int regular(const double *x, int n, double *step) {
+    *step = n > 1 ? (x[n - 1] - x[0]) / (n - 1) : 0;
+    for (int i = 1; i < n; i++)
+        if (fabs(x[i] - x[i - 1] - *step) > 1e-6 * fabs(*step) + 1e-9) return 0;
+    return 1;
+}
+
+#define SETL(key, val)                                                                                       \
+    do {                                                                                                     \
+        if ((rc = codes_set_long(h, key, val))) { what = key; goto fail; }                                   \
+    } while (0)
+#define SETD(key, val)                                                                                       \
+    do {                                                                                                     \
+        if ((rc = codes_set_double(h, key, val))) { what = key; goto fail; }                                 \
+    } while (0)
+#define SETS(key, val)                                                                                       \
+    do {                                                                                                     \
+        size_t len_ = strlen(val);                                                                           \
+        if ((rc = codes_set_string(h, key, val, &len_))) { what = key; goto fail; }                          \
+    } while (0)
+
+int io_grib_writer_open(io_grib_writer **out, const char *path, const io_forecast_spec *spec) {
+    *out = NULL;
+    double dlat, dlon;
+    int H = spec->H, W = spec->W;
+    if (H < 2 || W < 2 || !regular(spec->lat, H, &dlat) || !regular(spec->lon, W, &dlon) || dlat >= 0 || dlon <= 0)
+        return util_fail(UTIL_EINVAL, "%s: GRIB output needs a regular latitude-longitude grid, north to south and "
+                                      "longitudes ascending; this grid's coordinates are not equally spaced",
+                         path);
+    for (int v = 0; v < NVARS; v++)
+        if (spec->write_var[v] && (spec->grib_bits[v] < 0 || spec->grib_bits[v] > 32))
+            return util_fail(UTIL_EINVAL, "%s: %d bits per GRIB value for '%s': expected 1 to 32", path, spec->grib_bits[v],
+                             enc[v].short_name);
+    io_grib_writer *w = calloc(1, sizeof *w);
+    if (!w) return util_fail(UTIL_ENOMEM, "out of memory");
+    w->spec = *spec;
+    w->values = malloc(sizeof(double) * (size_t)H * W);
+    if (!w->values) {
+        io_grib_writer_close(w);
+        return util_fail(UTIL_ENOMEM, "out of memory");
+    }
+    int y, mo, d, hh, mi, s;
+    util_time_fields(spec->init_time, &y, &mo, &d, &hh, &mi, &s);
+    int rc = 0;
+    const char *what = "";
+    for (int v = 0; v < NVARS; v++) {
+        if (!spec->write_var[v] || (v < IO_NUPPER && spec->nlev == 0)) continue;
+        codes_handle *h = w->tmpl[v] = codes_grib_handle_new_from_samples(NULL, "GRIB2");
+        if (!h) {
+            io_grib_writer_close(w);
+            return util_fail(UTIL_EIO, "%s: ecCodes has no GRIB2 sample (is libeccodes-data installed?)", path);
+        }
+        /* ECMWF's local definition carries MARS class, stream, type, expver. */
+        SETL("setLocalDefinition", 1);
+        SETL("localDefinitionNumber", 1);
+        SETS("class", "rd");
+        SETS("stream", spec->members > 0 ? "enfo" : "oper");
+        SETS("type", spec->members > 0 ? "cf" : "fc");
+        SETS("expver", "0001");
+        if (spec->members > 0) {
+            SETL("productDefinitionTemplateNumber", 1);
+            SETL("numberOfForecastsInEnsemble", spec->members);
+        }
+        SETS("shortName", enc[v].short_name);
+        SETS("typeOfLevel", enc[v].level_type);
+        if (v >= IO_NUPPER) SETL("level", enc[v].level);
+        SETL("Ni", W);
+        SETL("Nj", H);
+        SETL("iScansNegatively", 0);
+        SETL("jScansPositively", 0);
+        SETD("latitudeOfFirstGridPointInDegrees", spec->lat[0]);
+        SETD("longitudeOfFirstGridPointInDegrees", spec->lon[0]);
+        SETD("latitudeOfLastGridPointInDegrees", spec->lat[H - 1]);
+        SETD("longitudeOfLastGridPointInDegrees", spec->lon[W - 1]);
+        SETD("iDirectionIncrementInDegrees", dlon);
+        SETD("jDirectionIncrementInDegrees", -dlat);
+        SETL("dataDate", (long)y * 10000 + mo * 100 + d);
+        SETL("dataTime", (long)hh * 100 + mi);
+        SETS("stepUnits", "h");
+        SETL("bitsPerValue", spec->grib_bits[v] > 0 ? spec->grib_bits[v] : 16);
+    }
+    *out = w;
+    return UTIL_OK;
+fail:
+    io_grib_writer_close(w);
+    return util_fail(UTIL_EIO, "%s: cannot set the GRIB key '%s' (ecCodes: %s)", path, what, codes_get_error_message(rc));
+}
+
+int io_grib_writer_put(io_grib_writer *w, void *fp, int step, int member, const io_state *s, const int *lev_index,
+                       char *err, size_t cap) {
+    const io_forecast_spec *sp = &w->spec;
+    size_t HW = (size_t)s->H * s->W;
+    int rc = 0, cur = 0;
+    const char *what = "";
+    double lead = sp->lead_hours[step];
+    if (lead != floor(lead) || lead < 0) {
+        snprintf(err, cap, "lead %g h: GRIB steps are written in whole hours", lead);
+        return 1;
+    }
+    for (int v = 0; v < NVARS; v++) {
+        codes_handle *h = w->tmpl[v];
+        if (!h) continue;
+        int upper = v < IO_NUPPER;
+        cur = v;
+        for (int k = 0; k < (upper ? sp->nlev : 1); k++) {
+            SETL("step", (long)lead);
+            if (member >= 0) {
+                SETS("type", member == 0 ? "cf" : "pf");
+                SETL("perturbationNumber", member);
+            }
+            if (upper) {
+                double p = sp->levels[k];
+                /* Whole hPa as ECMWF writes them; other levels in Pa. */
+                if (p == floor(p)) {
+                    SETS("typeOfLevel", "isobaricInhPa");
+                    SETL("level", (long)p);
+                } else {
+                    SETS("typeOfLevel", "isobaricInPa");
+                    SETL("level", lround(p * 100));
+                }
+            }
+            const float *src = upper ? s->upper + ((size_t)v * s->nlev + lev_index[k]) * HW
+                                     : s->surface + (size_t)(v - IO_NUPPER) * HW;
+            for (size_t i = 0; i < HW; i++) w->values[i] = src[i];
+            if ((rc = codes_set_double_array(h, "values", w->values, HW))) {
+                what = "values";
+                goto fail;
+            }
+            const void *msg;
+            size_t len;
+            if ((rc = codes_get_message(h, &msg, &len))) {
+                what = "message";
+                goto fail;
+            }
+            if (fwrite(msg, 1, len, fp) != len) {
+                snprintf(err, cap, "cannot write the GRIB file (disk full?)");
+                return 1;
+            }
+        }
+    }
+    return 0;
+fail:
+    snprintf(err, cap, "cannot encode GRIB key '%s' of '%s' (ecCodes: %s)", what, enc[cur].short_name,
+             codes_get_error_message(rc));
+    return 1;
+}
