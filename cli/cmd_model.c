@@ -108,10 +108,28 @@ int cli_step(int argc, char **argv) {
             sorted[q] = sorted[q - 1], sorted[q - 1] = t;
         }
     double median = repeat % 2 ? sorted[repeat / 2] : 0.5 * (sorted[repeat / 2 - 1] + sorted[repeat / 2]);
-    char source[256];
-    snprintf(source, sizeof source, "pangu-c %d h step of %s%s", c->lead_hours, model_path,
-             precision == MODEL_FP32 ? "" : " (bf16 GEMMs)");
-    if ((status = io_state_write(output, &out, source))) goto done;
+    /* The output: the layout of pangu forecast with one lead. */
+    {
+        char source[8192], history[8192], what[64];
+        snprintf(what, sizeof what, "%d h step (%s GEMMs)", c->lead_hours, model_precision_name(precision));
+        int lead = c->lead_hours;
+        if ((status = cli_source(source, sizeof source, what, &lead, &model_path, 1))) goto done;
+        cli_history(argc, argv, history, sizeof history);
+        double lead_h = c->lead_hours;
+        io_forecast_spec spec = {0};
+        spec.H = c->H, spec.W = c->W, spec.lat = out.lat, spec.lon = out.lon, spec.nlev = c->nlev;
+        memcpy(spec.levels, c->levels, sizeof(float) * c->nlev);
+        for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) spec.write_var[v] = 1;
+        spec.nsteps = 1, spec.lead_hours = &lead_h, spec.init_time = in.time;
+        spec.source = source, spec.history = history;
+        io_forecast *fc;
+        if ((status = io_forecast_create(&fc, output, &spec))) goto done;
+        if ((status = io_forecast_write(fc, 0, -1, &out))) {
+            io_forecast_abort(fc);
+            goto done;
+        }
+        if ((status = io_forecast_finish(fc))) goto done;
+    }
     double flops = model_flops_per_step(c);
     char spread[96] = "";
     if (repeat > 1)

@@ -96,9 +96,13 @@ void eval_accum_add(eval_accum *a, const eval_sums *s);
 int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double *value);
 
 /* ---- forecast files (eval/source.c) ----
- * Two layouts: pangu forecast files (a forecast_period(step) variable,
- * short variable names on ([member,] step, [level,] latitude, longitude),
- * any orientation; a member dimension makes an ensemble), and files as
+ * Two layouts: pangu forecast files (the lead as forecast_period(step),
+ * as step(step) with standard_name forecast_period, or WeatherBench 2's
+ * prediction_timedelta; short or WeatherBench 2 variable names on
+ * ([member,] step, [level,] latitude, longitude), any orientation; a
+ * member (or realization) dimension makes an ensemble, and so does the
+ * mean and spread file of an ensemble written one file per member, which
+ * names the member files in its attribute ensemble_member_files), and files as
  * users hold numerical forecasts: anything io_series_* reads (valid times
  * on a time axis), with the initial time from a scalar
  * forecast_reference_time variable, an init-time attribute
@@ -118,6 +122,11 @@ typedef struct {
     float levels[IO_MAX_LEVELS]; /* hPa */
     int has[IO_NUPPER + IO_NSURFACE];
     int native;            /* 1: pangu forecast layout */
+    /* 1: one member of an ensemble written one file per member, whose
+     * mean and spread file (ensemble_file, "" when not recorded) opens the
+     * whole ensemble */
+    int member_file;
+    char ensemble_file[4096];
 } eval_fc_info;
 
 int eval_fc_open(eval_fc **out, const char *path);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../util/util.h"
@@ -386,6 +387,15 @@ static int write_csv(run *R, const char *path) {
     return UTIL_OK;
 }
 
+/* 1 when path is one of the source's files (the same file by device and inode). */
+static int listed(const eval_source *src, const char *path) {
+    struct stat a, b;
+    if (stat(path, &a) != 0) return 0;
+    for (int i = 0; i < src->nfiles; i++)
+        if (stat(src->files[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return 1;
+    return 0;
+}
+
 int eval_run(const eval_config *cfg) {
     run R;
     memset(&R, 0, sizeof R);
@@ -445,18 +455,27 @@ int eval_run(const eval_config *cfg) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
+    unsigned char seen[EVAL_MAX_SOURCES] = {0}, any_seen = 0;
     for (int s = 0; s < R.nfc && !status; s++)
         for (int i = 0; i < cfg->sources[s].nfiles && !status; i++) {
             const char *path = cfg->sources[s].files[i];
             eval_fc *f;
             if ((status = eval_fc_open(&f, path))) break;
             const eval_fc_info *in = eval_fc_describe(f);
+            /* A member file of an ensemble whose mean and spread file is in
+             * this source too: scored through that file. */
+            if (in->member_file && in->ensemble_file[0] && listed(&cfg->sources[s], in->ensemble_file)) {
+                eval_fc_close(f);
+                continue;
+            }
+            int first_file = !seen[s], first_all = !any_seen;
+            seen[s] = any_seen = 1;
             if (in->H != R.H || in->W != R.W) {
                 status = util_fail(UTIL_EFORMAT, "%s: the forecast's grid is %d x %d (latitude x longitude), the truth's (%s) "
                                                  "%d x %d: put both on one grid (pangu regrid, or cdo remapcon meanwhile)",
                                    path, in->H, in->W, cfg->truth[0], R.H, R.W);
             }
-            if (!status && s == 0 && i == 0) {
+            if (!status && first_all) {
                 if (cfg->nlev) {
                     R.nlev = cfg->nlev;
                     memcpy(R.levels, cfg->levels, sizeof(float) * cfg->nlev);
@@ -471,7 +490,7 @@ int eval_run(const eval_config *cfg) {
                             }
                 }
             }
-            if (!status && i == 0) {
+            if (!status && first_file) {
                 memcpy(R.has[s], in->has, sizeof in->has);
                 R.members[s] = in->members;
                 if (!R.nlev)

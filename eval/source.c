@@ -101,14 +101,24 @@ static void orient_apply(const orient *o, const float *in, int H, int W, float *
 
 /* ---- forecast files ---- */
 
+/* How the variables of one native file are laid out: per variable its
+ * dimension count and the axes of member, step and level (-1: none). */
+typedef struct {
+    int nc;
+    int varid[NVARS], ndims[NVARS], member_axis[NVARS], step_axis[NVARS], lev_axis[NVARS];
+} fc_vars;
+
 struct eval_fc {
     char path[4096];
     eval_fc_info info;
     int nc;
-    /* pangu layout */
-    int varid[NVARS], step_dim, member_dim, lev_dim, lat_dim, lon_dim;
+    /* pangu layouts */
+    fc_vars main;
+    int step_dim, member_dim, lev_dim, lat_dim, lon_dim;
     double *file_lev; /* hPa, file order */
     size_t file_nlev;
+    fc_vars *mem;     /* ensembles of one file per member: each member's file */
+    int nmem;
     orient o;
     float *tmp;
     /* other layouts: the reader */
@@ -122,6 +132,9 @@ const eval_fc_info *eval_fc_describe(const eval_fc *f) { return &f->info; }
 void eval_fc_close(eval_fc *f) {
     if (!f) return;
     if (f->nc >= 0) nc_close(f->nc);
+    for (int m = 0; m < f->nmem; m++)
+        if (f->mem[m].nc >= 0) nc_close(f->mem[m].nc);
+    free(f->mem);
     io_series_close(f->series);
     io_state_free(&f->cur);
     orient_free(&f->o);
@@ -221,8 +234,114 @@ static int find_init(int nc, const char *path, double *init) {
 }
 
 
-/* pangu forecast layout: forecast_period(step), short names on
- * ([member,] step, [level,] latitude, longitude). */
+/* WeatherBench 2's variable names, by model variable. */
+static const char *const wb2_names[NVARS] = {"geopotential", "specific_humidity", "temperature", "u_component_of_wind",
+                                             "v_component_of_wind", "mean_sea_level_pressure", "10m_u_component_of_wind",
+                                             "10m_v_component_of_wind", "2m_temperature"};
+
+static int dim_is(int nc, int dim, const char *name) {
+    char dn[NC_MAX_NAME + 1];
+    return nc_inq_dimname(nc, dim, dn) == NC_NOERR && !strcmp(dn, name);
+}
+
+/* The variables of a pangu file on (..., step, [level,] latitude,
+ * longitude), by short name (or WeatherBench 2 name); the dimensions before
+ * the step may be a member dimension (member, realization) and dimensions of
+ * length 1 (WeatherBench 2's time). Dimension ids are those of the file. */
+static int scan_vars(eval_fc *f, int nc, const char *path, fc_vars *fv, int *has, int *member_dim) {
+    fv->nc = nc;
+    for (int v = 0; v < NVARS; v++) {
+        fv->varid[v] = -1;
+        int id, nd, dims[NC_MAX_VAR_DIMS];
+        if ((nc_inq_varid(nc, var_name(v), &id) != NC_NOERR && nc_inq_varid(nc, wb2_names[v], &id) != NC_NOERR) ||
+            nc_inq_varndims(nc, id, &nd) != NC_NOERR || nd > 6 || nc_inq_vardimid(nc, id, dims) != NC_NOERR)
+            continue;
+        int upper = v < IO_NUPPER, k = nd - 1, ok = nd >= 3 && dims[k] == f->lon_dim && dims[k - 1] == f->lat_dim;
+        fv->member_axis[v] = fv->lev_axis[v] = -1;
+        k -= 2;
+        if (ok && upper) ok = k >= 0 && dims[k] == f->lev_dim, fv->lev_axis[v] = k--;
+        if (ok) ok = k >= 0 && dims[k] == f->step_dim, fv->step_axis[v] = k--;
+        for (; ok && k >= 0; k--) {
+            size_t len = 0;
+            nc_inq_dimlen(nc, dims[k], &len);
+            if (dim_is(nc, dims[k], "member") || dim_is(nc, dims[k], "realization")) {
+                if (*member_dim < 0) *member_dim = dims[k];
+                ok = dims[k] == *member_dim && fv->member_axis[v] < 0;
+                fv->member_axis[v] = k;
+            } else
+                ok = len == 1;
+        }
+        if (!ok)
+            return util_fail(UTIL_EFORMAT, "%s: variable '%s' should be on ([member,] step,%s latitude, longitude)", path,
+                             var_name(v), upper ? " level," : "");
+        fv->varid[v] = id, fv->ndims[v] = nd, has[v] = 1;
+    }
+    return UTIL_OK;
+}
+
+/* Ensembles written one file per member (the global attribute
+ * ensemble_member_files of the mean and spread file): open every member,
+ * checking it has this file's steps, grid and levels. */
+static int open_members(eval_fc *f, const char *list) {
+    eval_fc_info *in = &f->info;
+    char *copy = strdup(list), *save = NULL;
+    int status = UTIL_OK, cap = 0;
+    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
+    const char *slash = strrchr(f->path, '/');
+    int dirlen = slash ? (int)(slash - f->path + 1) : 0;
+    for (char *name = strtok_r(copy, " ", &save); name && !status; name = strtok_r(NULL, " ", &save)) {
+        if (f->nmem == cap) {
+            fc_vars *g = realloc(f->mem, sizeof *g * (size_t)(cap = cap ? 2 * cap : 16));
+            if (!g) {
+                status = util_fail(UTIL_ENOMEM, "out of memory");
+                break;
+            }
+            f->mem = g;
+        }
+        char p[8192];
+        snprintf(p, sizeof p, "%.*s%s", dirlen, f->path, name);
+        fc_vars *fv = &f->mem[f->nmem];
+        fv->nc = -1;
+        int rc = nc_open(p, NC_NOWRITE, &fv->nc);
+        if (rc != NC_NOERR) {
+            fv->nc = -1;
+            status = util_fail(UTIL_EFORMAT, "%s: cannot open ensemble member file %s (%s)", f->path, p, nc_strerror(rc));
+            break;
+        }
+        f->nmem++;
+        /* The member's dimensions by name, checked against the index file's. */
+        int dims[4] = {f->step_dim, f->lev_dim, f->lat_dim, f->lon_dim}, ids[4] = {-1, -1, -1, -1};
+        for (int i = 0; i < 4 && !status; i++) {
+            if (dims[i] < 0) continue;
+            char dn[NC_MAX_NAME + 1];
+            size_t a = 0, b = 0;
+            nc_inq_dim(f->nc, dims[i], dn, &a);
+            if (nc_inq_dimid(fv->nc, dn, &ids[i]) != NC_NOERR || nc_inq_dimlen(fv->nc, ids[i], &b) != NC_NOERR || a != b)
+                status = util_fail(UTIL_EFORMAT, "%s: dimension '%s' differs from that of %s", p, dn, f->path);
+        }
+        if (status) break;
+        int save_dims[4] = {f->step_dim, f->lev_dim, f->lat_dim, f->lon_dim}, has[NVARS] = {0}, mdim = -1;
+        f->step_dim = ids[0], f->lev_dim = ids[1], f->lat_dim = ids[2], f->lon_dim = ids[3];
+        status = scan_vars(f, fv->nc, p, fv, has, &mdim);
+        f->step_dim = save_dims[0], f->lev_dim = save_dims[1], f->lat_dim = save_dims[2], f->lon_dim = save_dims[3];
+        if (!status && mdim >= 0) status = util_fail(UTIL_EFORMAT, "%s: an ensemble member file with a member dimension", p);
+        for (int v = 0; v < NVARS && !status; v++) {
+            if (f->nmem == 1) in->has[v] = has[v];
+            else if (has[v] != in->has[v])
+                status = util_fail(UTIL_EFORMAT, "%s: variable '%s' %s, unlike the first member's file", p, var_name(v),
+                                   has[v] ? "present" : "missing");
+        }
+    }
+    free(copy);
+    if (!status && f->nmem < 1) status = util_fail(UTIL_EFORMAT, "%s: ensemble_member_files names no file", f->path);
+    in->members = f->nmem;
+    return status;
+}
+
+/* pangu forecast layouts: the lead lead_var(step) (forecast_period, or step
+ * as a CF duration, or WeatherBench 2's prediction_timedelta), variables on
+ * ([member,] step, [level,] latitude, longitude); ensembles with a member
+ * dimension or one file per member. */
 static int open_native(eval_fc *f, int fp_var) {
     int nc = f->nc, status, varid, dim;
     eval_fc_info *in = &f->info;
@@ -234,7 +353,7 @@ static int open_native(eval_fc *f, int fp_var) {
         return util_fail(UTIL_EFORMAT, "%s: an unfinished forecast (complete = \"%s\"): rerun pangu forecast to finish it", path,
                          complete);
     if (nc_inq_vardimid(nc, fp_var, &f->step_dim) != NC_NOERR || nc_inq_dimlen(nc, f->step_dim, &nsteps) != NC_NOERR)
-        return util_fail(UTIL_EFORMAT, "%s: cannot read forecast_period", path);
+        return util_fail(UTIL_EFORMAT, "%s: cannot read the lead coordinate", path);
     if (!find_var(nc, lat_names, &varid)) return util_fail(UTIL_EFORMAT, "%s: no latitude coordinate", path);
     if ((status = read_coord(nc, varid, path, "latitude", &lat, &H, &f->lat_dim))) goto done;
     if (!find_var(nc, lon_names, &varid)) {
@@ -258,7 +377,7 @@ static int open_native(eval_fc *f, int fp_var) {
             goto done;
         }
     }
-    /* steps: leads from forecast_period, valid times from time(step) or init + lead */
+    /* steps: leads from the lead coordinate, valid times from valid_time(step), time(step) or init + lead */
     fp = malloc(sizeof(double) * (nsteps ? nsteps : 1));
     in->valid = malloc(sizeof(double) * (nsteps ? nsteps : 1)), in->lead = malloc(sizeof(double) * (nsteps ? nsteps : 1));
     if (!fp || !in->valid || !in->lead) {
@@ -270,67 +389,63 @@ static int open_native(eval_fc *f, int fp_var) {
     double hpu;
     io_text_att(nc, fp_var, "units", units, sizeof units);
     if (!hours_per_unit(units, &hpu)) {
-        status = util_fail(UTIL_EFORMAT, "%s: forecast_period units '%s': expected hours, minutes, seconds or days", path, units);
+        status = util_fail(UTIL_EFORMAT, "%s: lead units '%s': expected hours, minutes, seconds or days", path, units);
         goto done;
     }
     if (nc_get_var_double(nc, fp_var, fp) != NC_NOERR) {
-        status = util_fail(UTIL_EFORMAT, "%s: cannot read forecast_period", path);
+        status = util_fail(UTIL_EFORMAT, "%s: cannot read the lead coordinate", path);
         goto done;
     }
     for (size_t s = 0; s < nsteps; s++) in->lead[s] = fp[s] * hpu;
-    int found = find_init(nc, path, &in->init);
+    int found = find_init(nc, path, &in->init), tv = -1, td;
     if (found < 0) {
         status = UTIL_EFORMAT;
         goto done;
     }
-    int tv, td;
-    if (nc_inq_varid(nc, "time", &tv) == NC_NOERR && nc_inq_varndims(nc, tv, &td) == NC_NOERR && td == 1 &&
-        nc_inq_vardimid(nc, tv, &dim) == NC_NOERR && dim == f->step_dim) {
-        if (nc_get_var_double(nc, tv, in->valid) != NC_NOERR) {
-            status = util_fail(UTIL_EFORMAT, "%s: cannot read time", path);
+    /* WeatherBench 2: the initial time is time(time), one of it per file. */
+    size_t one = 0;
+    if (!found && nc_inq_varid(nc, "time", &tv) == NC_NOERR && nc_inq_varndims(nc, tv, &td) == NC_NOERR && td == 1 &&
+        nc_inq_vardimid(nc, tv, &dim) == NC_NOERR && nc_inq_dimlen(nc, dim, &one) == NC_NOERR && one == 1 &&
+        dim != f->step_dim) {
+        double v;
+        if (nc_get_var_double(nc, tv, &v) != NC_NOERR || to_seconds(nc, tv, path, "time", v, &in->init)) {
+            status = util_fail(UTIL_EFORMAT, "%s: cannot read the initial time (time)", path);
             goto done;
         }
-        for (size_t s = 0; s < nsteps && !status; s++) status = to_seconds(nc, tv, path, "time", in->valid[s], &in->valid[s]);
+        found = 1;
+    }
+    static const char *const valid_names[] = {"valid_time", "time", NULL};
+    tv = -1;
+    for (int i = 0; valid_names[i] && tv < 0; i++)
+        if (nc_inq_varid(nc, valid_names[i], &varid) == NC_NOERR && nc_inq_varndims(nc, varid, &td) == NC_NOERR && td == 1 &&
+            nc_inq_vardimid(nc, varid, &dim) == NC_NOERR && dim == f->step_dim)
+            tv = varid;
+    if (tv >= 0) {
+        if (nc_get_var_double(nc, tv, in->valid) != NC_NOERR) {
+            status = util_fail(UTIL_EFORMAT, "%s: cannot read the valid times", path);
+            goto done;
+        }
+        for (size_t s = 0; s < nsteps && !status; s++) status = to_seconds(nc, tv, path, "the valid time", in->valid[s], &in->valid[s]);
         if (status) goto done;
         if (!found && nsteps) in->init = in->valid[0] - in->lead[0] * 3600, found = 1;
         for (size_t s = 0; s < nsteps; s++)
             if (fabs(in->valid[s] - (in->init + in->lead[s] * 3600)) > 1) {
                 char a[64], b[64];
                 util_time_format(in->valid[s], a, sizeof a), util_time_format(in->init, b, sizeof b);
-                status = util_fail(UTIL_EFORMAT, "%s: step %zu is valid at %s, but the initial time %s plus forecast_period "
+                status = util_fail(UTIL_EFORMAT, "%s: step %zu is valid at %s, but the initial time %s plus the lead "
                                                  "%g h differs", path, s, a, b, in->lead[s]);
                 goto done;
             }
     } else {
         if (!found) {
-            status = util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time (no forecast_reference_time and no time(step))", path);
+            status = util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time (no forecast_reference_time and no valid time)", path);
             goto done;
         }
         for (size_t s = 0; s < nsteps; s++) in->valid[s] = in->init + in->lead[s] * 3600;
     }
-    /* variables and the member dimension */
+    /* variables and the members: a member dimension, or one file per member */
     f->member_dim = -1;
-    for (int v = 0; v < NVARS; v++) {
-        f->varid[v] = -1;
-        int id, nd, dims[NC_MAX_VAR_DIMS];
-        if (nc_inq_varid(nc, var_name(v), &id) != NC_NOERR || nc_inq_varndims(nc, id, &nd) != NC_NOERR || nd > 5 ||
-            nc_inq_vardimid(nc, id, dims) != NC_NOERR)
-            continue;
-        int upper = v < IO_NUPPER, k = nd - 1, ok = nd >= 3 && dims[k] == f->lon_dim && dims[k - 1] == f->lat_dim;
-        k -= 2;
-        if (ok && upper) ok = k >= 0 && dims[k] == f->lev_dim, k--;
-        if (ok) ok = k >= 0 && dims[k] == f->step_dim, k--;
-        if (ok && k == 0) {
-            if (f->member_dim < 0) f->member_dim = dims[0];
-            ok = dims[0] == f->member_dim;
-        } else if (ok && k > 0) ok = 0;
-        if (!ok) {
-            status = util_fail(UTIL_EFORMAT, "%s: variable '%s' should be on ([member,] step,%s latitude, longitude)", path,
-                               var_name(v), upper ? " level," : "");
-            goto done;
-        }
-        f->varid[v] = id, in->has[v] = 1;
-    }
+    if ((status = scan_vars(f, nc, path, &f->main, in->has, &f->member_dim))) goto done;
     if (f->member_dim >= 0) {
         size_t m;
         nc_inq_dimlen(nc, f->member_dim, &m);
@@ -338,6 +453,32 @@ static int open_native(eval_fc *f, int fp_var) {
         if (m < 1 || m > 256) {
             status = util_fail(UTIL_EFORMAT, "%s: %zu ensemble members, expected 1 to 256", path, m);
             goto done;
+        }
+    }
+    size_t len = 0;
+    if (nc_inq_attlen(nc, NC_GLOBAL, "ensemble_member_files", &len) == NC_NOERR) {
+        char *list = malloc(len + 1);
+        if (!list || nc_get_att_text(nc, NC_GLOBAL, "ensemble_member_files", list) != NC_NOERR) {
+            free(list);
+            status = util_fail(UTIL_EFORMAT, "%s: cannot read ensemble_member_files", path);
+            goto done;
+        }
+        list[len] = 0;
+        status = open_members(f, list);
+        free(list);
+        if (status) goto done;
+        if (in->members > 256) {
+            status = util_fail(UTIL_EFORMAT, "%s: %d ensemble members, expected 1 to 256", path, in->members);
+            goto done;
+        }
+    }
+    /* One member of an ensemble written one file per member. */
+    if (nc_inq_att(nc, NC_GLOBAL, "ensemble_member", NULL, NULL) == NC_NOERR) {
+        char name[1024];
+        in->member_file = 1;
+        if (io_text_att(nc, NC_GLOBAL, "ensemble_file", name, sizeof name)) {
+            const char *slash = strrchr(path, '/');
+            snprintf(in->ensemble_file, sizeof in->ensemble_file, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path, name);
         }
     }
     int any = 0;
@@ -392,13 +533,21 @@ int eval_fc_open(eval_fc **out, const char *path) {
     f->nc = -1, f->cur_step = -1;
     int status, fp, rc = nc_open(path, NC_NOWRITE, &f->nc);
     if (rc != NC_NOERR) f->nc = -1;
-    if (f->nc >= 0 && nc_inq_varid(f->nc, "forecast_period", &fp) == NC_NOERR) {
-        int nd;
-        if (nc_inq_varndims(f->nc, fp, &nd) == NC_NOERR && nd == 1) {
-            f->info.native = 1;
-            status = open_native(f, fp);
-            goto done;
-        }
+    /* pangu's layouts by their lead coordinate: forecast_period(step)
+     * (before 2026-12), step as a CF duration, prediction_timedelta (WB2). */
+    static const char *const lead_names[] = {"forecast_period", "step", "prediction_timedelta", NULL};
+    for (int i = 0; f->nc >= 0 && lead_names[i]; i++) {
+        int nd, dim;
+        char sn[64] = "", dn[NC_MAX_NAME + 1] = "";
+        if (nc_inq_varid(f->nc, lead_names[i], &fp) != NC_NOERR || nc_inq_varndims(f->nc, fp, &nd) != NC_NOERR || nd != 1)
+            continue;
+        nc_inq_vardimid(f->nc, fp, &dim);
+        nc_inq_dimname(f->nc, dim, dn);
+        io_text_att(f->nc, fp, "standard_name", sn, sizeof sn);
+        if (i > 0 && (strcmp(dn, lead_names[i]) || strcmp(sn, "forecast_period"))) continue; /* not a lead dimension */
+        f->info.native = 1;
+        status = open_native(f, fp);
+        goto done;
     }
     if (f->nc < 0) {
         FILE *t = fopen(path, "rb");
@@ -452,27 +601,28 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     }
     if ((member >= 0) != (in->members > 0) || member >= in->members)
         return util_fail(UTIL_EINVAL, "%s: member %d requested, the file has %d members", f->path, member, in->members);
-    int varid = f->varid[v], nd = 0;
-    size_t start[5], count[5];
-    if (in->members > 0) start[nd] = (size_t)member, count[nd++] = 1;
-    start[nd] = (size_t)step, count[nd++] = 1;
+    const fc_vars *fv = f->nmem ? &f->mem[member] : &f->main;
+    int varid = fv->varid[v], nc = fv->nc;
+    size_t start[6] = {0}, count[6] = {1, 1, 1, 1, 1, 1};
+    int nd = fv->ndims[v];
+    if (fv->member_axis[v] >= 0) start[fv->member_axis[v]] = (size_t)member;
+    start[fv->step_axis[v]] = (size_t)step;
     if (v < IO_NUPPER) {
         int k = -1;
         for (size_t i = 0; i < f->file_nlev; i++)
             if (fabs(f->file_lev[i] - level) < 1e-3 * level) k = (int)i;
         if (k < 0) return util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (variable '%s')", f->path, level, var_name(v));
-        start[nd] = (size_t)k, count[nd++] = 1;
+        start[fv->lev_axis[v]] = (size_t)k;
     }
-    start[nd] = 0, count[nd++] = (size_t)in->H;
-    start[nd] = 0, count[nd++] = (size_t)in->W;
-    int rc = nc_get_vara_float(f->nc, varid, start, count, f->tmp);
+    count[nd - 2] = (size_t)in->H, count[nd - 1] = (size_t)in->W;
+    int rc = nc_get_vara_float(nc, varid, start, count, f->tmp);
     if (rc != NC_NOERR)
         return util_fail(UTIL_EFORMAT, "%s: cannot read variable '%s' step %d (%s)", f->path, var_name(v), step, nc_strerror(rc));
     double scale = 1, offset = 0, fill = NC_FILL_FLOAT, missing = NAN;
-    nc_get_att_double(f->nc, varid, "scale_factor", &scale);
-    nc_get_att_double(f->nc, varid, "add_offset", &offset);
-    nc_get_att_double(f->nc, varid, "_FillValue", &fill);
-    nc_get_att_double(f->nc, varid, "missing_value", &missing);
+    nc_get_att_double(nc, varid, "scale_factor", &scale);
+    nc_get_att_double(nc, varid, "add_offset", &offset);
+    nc_get_att_double(nc, varid, "_FillValue", &fill);
+    nc_get_att_double(nc, varid, "missing_value", &missing);
     float ffill = (float)fill, fmiss = (float)missing;
     for (size_t i = 0; i < HW; i++) {
         float x = f->tmp[i];

@@ -36,7 +36,7 @@ typedef struct {
 enum { FILE_SINGLE, FILE_MEMBER, FILE_INDEX };
 
 struct io_forecast {
-    char path[4096], tmp[4200];
+    char path[4096], tmp[4200], part[4300]; /* part: GRIB messages as written, before sorting */
     io_forecast_spec spec;
     int per_member;      /* CF ensemble: one file per member, PATH the index */
     int nc, nc_member;   /* the netCDF file being written (and its member), -1: none */
@@ -373,7 +373,13 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     f->per_member = spec->members > 0 && spec->layout == IO_LAYOUT_CF && spec->format == IO_FORMAT_NETCDF;
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%d", path, (int)getpid());
+    snprintf(f->part, sizeof f->part, "%s.part.tmp.%d", path, (int)getpid());
     remove_stale(path);
+    if (spec->format == IO_FORMAT_GRIB2) {
+        char part[4200];
+        snprintf(part, sizeof part, "%s.part", path);
+        remove_stale(part);
+    }
     for (int m = 0; f->per_member && m < spec->members; m++) {
         char p[4096];
         io_forecast_member_path(path, m, spec->members, p, sizeof p);
@@ -395,7 +401,7 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     }
     if (spec->format == IO_FORMAT_GRIB2) {
         if ((status = io_grib_writer_open(&f->grib, path, spec))) goto done;
-        if (!(f->gfp = fopen(f->tmp, "wb"))) {
+        if (!(f->gfp = fopen(f->part, "wb"))) {
             status = util_fail(UTIL_EIO, "%s: cannot create the forecast file", path);
             goto done;
         }
@@ -671,10 +677,17 @@ int io_forecast_finish(io_forecast *f) {
     if (f->grib) {
         FILE *fp = f->gfp;
         f->gfp = NULL;
-        if (fflush(fp) != 0 || ferror(fp) || fclose(fp) != 0) {
+        int bad = fflush(fp) != 0 || ferror(fp);
+        if (fclose(fp) != 0 || bad) {
             status = util_fail(UTIL_EIO, "%s: cannot write the forecast file (disk full?)", path);
             goto done;
         }
+        char err[512];
+        if (io_grib_writer_sort(f->grib, f->part, f->tmp, err, sizeof err)) {
+            status = util_fail(UTIL_EIO, "%s: %s", path, err);
+            goto done;
+        }
+        unlink(f->part);
     } else if (f->per_member) {
         if (f->nc >= 0) {
             int nc = f->nc;
@@ -723,6 +736,7 @@ void io_forecast_abort(io_forecast *f) {
     if (f->index_nc >= 0) nc_close(f->index_nc);
     if (f->gfp) fclose(f->gfp);
     unlink(f->tmp);
+    if (f->grib) unlink(f->part);
     for (int m = 0; f->per_member && m < f->spec.members; m++) {
         char tmp[4200];
         member_tmp(f, m, tmp, sizeof tmp);

@@ -71,6 +71,9 @@ int io_grib_writer_open(io_grib_writer **out, const char *path, const io_forecas
  * lev_index[k]) as step `step` of member `member` (-1: deterministic) to fp. */
 int io_grib_writer_put(io_grib_writer *w, void *fp, int step, int member, const io_state *s, const int *lev_index,
                        char *err, size_t cap);
+/* Copy the messages of in_path to out_path ordered by step, then member,
+ * then as written (CDO takes time steps in file order). */
+int io_grib_writer_sort(io_grib_writer *w, const char *in_path, const char *out_path, char *err, size_t cap);
 void io_grib_writer_close(io_grib_writer *w);
 
 #endif

@@ -21,10 +21,19 @@ static const struct {
     {"10u", "heightAboveGround", 10},   {"10v", "heightAboveGround", 10}, {"2t", "heightAboveGround", 2},
 };
 
+/* Where each message went: the file is rewritten in (step, member) order
+ * at the end, as CDO reads time steps in file order. */
+typedef struct {
+    int step, member, seq;
+    size_t offset, len;
+} msg_pos;
+
 struct io_grib_writer {
     codes_handle *tmpl[NVARS];
     io_forecast_spec spec;
     double *values;
+    msg_pos *pos;
+    size_t npos, cap, offset;
 };
 
 void io_grib_writer_close(io_grib_writer *w) {
@@ -32,15 +41,16 @@ void io_grib_writer_close(io_grib_writer *w) {
     for (int v = 0; v < NVARS; v++)
         if (w->tmpl[v]) codes_handle_delete(w->tmpl[v]);
     free(w->values);
+    free(w->pos);
     free(w);
 }
 
-/* Equally spaced within 1e-6 of the spacing (a regular grid's coordinates
- * as float arithmetic leaves them). */
+/* Equally spaced within 1e-3 of the spacing (float32 coordinates of a
+ * regular grid; GRIB holds micro-degrees). */
 static int regular(const double *x, int n, double *step) {
     *step = n > 1 ? (x[n - 1] - x[0]) / (n - 1) : 0;
     for (int i = 1; i < n; i++)
-        if (fabs(x[i] - x[i - 1] - *step) > 1e-6 * fabs(*step) + 1e-9) return 0;
+        if (fabs(x[i] - x[i - 1] - *step) > 1e-3 * fabs(*step)) return 0;
     return 1;
 }
 
@@ -175,6 +185,17 @@ int io_grib_writer_put(io_grib_writer *w, void *fp, int step, int member, const 
                 snprintf(err, cap, "cannot write the GRIB file (disk full?)");
                 return 1;
             }
+            if (w->npos == w->cap) {
+                size_t n = w->cap ? 2 * w->cap : 1024;
+                msg_pos *g = realloc(w->pos, n * sizeof *g);
+                if (!g) {
+                    snprintf(err, cap, "out of memory");
+                    return 1;
+                }
+                w->pos = g, w->cap = n;
+            }
+            w->pos[w->npos] = (msg_pos){step, member, (int)w->npos, w->offset, len};
+            w->npos++, w->offset += len;
         }
     }
     return 0;
@@ -182,4 +203,38 @@ fail:
     snprintf(err, cap, "cannot encode GRIB key '%s' of '%s' (ecCodes: %s)", what, enc[cur].short_name,
              codes_get_error_message(rc));
     return 1;
+}
+
+static int cmp_pos(const void *pa, const void *pb) {
+    const msg_pos *a = pa, *b = pb;
+    if (a->step != b->step) return a->step - b->step;
+    if (a->member != b->member) return a->member - b->member;
+    return a->seq - b->seq;
+}
+
+int io_grib_writer_sort(io_grib_writer *w, const char *in_path, const char *out_path, char *err, size_t cap) {
+    FILE *in = fopen(in_path, "rb"), *out = fopen(out_path, "wb");
+    unsigned char *buf = NULL;
+    size_t bufcap = 0;
+    int bad = !in || !out;
+    qsort(w->pos, w->npos, sizeof *w->pos, cmp_pos);
+    for (size_t i = 0; i < w->npos && !bad; i++) {
+        const msg_pos *p = &w->pos[i];
+        if (p->len > bufcap) {
+            unsigned char *g = realloc(buf, p->len);
+            if (!g) {
+                bad = 1;
+                break;
+            }
+            buf = g, bufcap = p->len;
+        }
+        bad = fseeko(in, (off_t)p->offset, SEEK_SET) != 0 || fread(buf, 1, p->len, in) != p->len ||
+              fwrite(buf, 1, p->len, out) != p->len;
+    }
+    free(buf);
+    if (in) fclose(in);
+    if (out && (fflush(out) != 0 || ferror(out))) bad = 1;
+    if (out && fclose(out) != 0) bad = 1;
+    if (bad) snprintf(err, cap, "cannot write the GRIB file in step order (disk full?)");
+    return bad;
 }
