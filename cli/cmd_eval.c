@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../eval/eval.h"
 #include "../util/util.h"
@@ -183,6 +184,16 @@ int cli_eval(int argc, char **argv) {
         goto cleanup;
     }
     for (int i = 0; i < nfc_paths; i++) {
+        /* Member files of an ensemble whose mean and spread file is given
+         * too (as 'ens_*.nc' matches both) are read through that file. */
+        char ens[4096];
+        struct stat a, b;
+        which[i] = -1;
+        int skip = 0;
+        if (eval_fc_member_of(fc_paths[i], ens, sizeof ens) && stat(ens, &a) == 0)
+            for (int j = 0; j < nfc_paths && !skip; j++)
+                skip = stat(fc_paths[j], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        if (skip) continue;
         if (name) snprintf(stems[i], sizeof stems[0], "%s", name);
         else eval_source_name(fc_paths[i], stems[i], sizeof stems[0]);
         int s = 0;
@@ -197,6 +208,9 @@ int cli_eval(int argc, char **argv) {
         which[i] = s;
     }
     int nall = 0;
+    int nskipped = 0;
+    for (int i = 0; i < nfc_paths; i++) nskipped += which[i] < 0;
+    if (!status && nskipped == nfc_paths) status = util_fail(UTIL_EINVAL, "no forecast files left to score");
     const char **all = malloc(sizeof(char *) * ((size_t)nfc_paths + 1));
     size_t total_named = 0;
     for (int s = 0; s < nsrcs; s++) total_named += srcs[s].g.gl_pathc;

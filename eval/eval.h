@@ -130,6 +130,9 @@ typedef struct {
 } eval_fc_info;
 
 int eval_fc_open(eval_fc **out, const char *path);
+/* 1 when path is one member of an ensemble written one file per member;
+ * ensemble receives the path of the ensemble's mean and spread file. */
+int eval_fc_member_of(const char *path, char *ensemble, size_t cap);
 const eval_fc_info *eval_fc_describe(const eval_fc *f);
 /* One field (variable v: 0..8 as z q t u v msl u10 v10 t2m; level in hPa
  * for upper-air variables) of step `step` into out (H, W); member -1 for a

@@ -525,6 +525,21 @@ static int open_series(eval_fc *f) {
     return UTIL_OK;
 }
 
+int eval_fc_member_of(const char *path, char *ensemble, size_t cap) {
+    int nc, found = 0;
+    char name[1024];
+    ensemble[0] = 0;
+    if (nc_open(path, NC_NOWRITE, &nc) != NC_NOERR) return 0;
+    if (nc_inq_att(nc, NC_GLOBAL, "ensemble_member", NULL, NULL) == NC_NOERR &&
+        io_text_att(nc, NC_GLOBAL, "ensemble_file", name, sizeof name)) {
+        const char *slash = strrchr(path, '/');
+        snprintf(ensemble, cap, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path, name);
+        found = 1;
+    }
+    nc_close(nc);
+    return found;
+}
+
 int eval_fc_open(eval_fc **out, const char *path) {
     *out = NULL;
     eval_fc *f = calloc(1, sizeof *f);

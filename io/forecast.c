@@ -61,6 +61,10 @@ struct io_forecast {
     int werror;      /* a write failed: werr says why */
     char werr[512];
     double cpu_seconds;
+    /* The spec's arrays and texts, owned: member files are created on the
+     * writer thread, when the caller may have freed its own. */
+    double *own_lat, *own_lon, *own_leads;
+    char *own_text[6];
 };
 
 static const struct {
@@ -129,7 +133,7 @@ static void remove_stale(const char *path) {
 }
 
 /* Provenance and ensemble settings as global attributes. */
-static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member) {
+static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member, const char *path) {
     int rc;
     NCW(text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
     NCW(text(nc, NC_GLOBAL, "title", kind == FILE_INDEX    ? "Pangu-Weather ensemble forecast: mean and spread"
@@ -154,7 +158,12 @@ static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member)
             snprintf(seed, sizeof seed, "%llu", sp->seed);
             NCW(text(nc, NC_GLOBAL, "ensemble_seed", seed));
         }
-        if (kind == FILE_MEMBER) NCW(nc_put_att_int(nc, NC_GLOBAL, "ensemble_member", NC_INT, 1, &member));
+        if (kind == FILE_MEMBER) {
+            /* the file of the whole ensemble (mean, spread, the members' names) */
+            const char *b = strrchr(path, '/');
+            NCW(nc_put_att_int(nc, NC_GLOBAL, "ensemble_member", NC_INT, 1, &member));
+            NCW(text(nc, NC_GLOBAL, "ensemble_file", b ? b + 1 : path));
+        }
     }
     NCW(text(nc, NC_GLOBAL, "complete", "no"));
     return NC_NOERR;
@@ -285,7 +294,7 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
             (which ? f->spread_id : ids)[v] = id;
         }
     }
-    NCW(global_atts(nc, sp, kind, member));
+    NCW(global_atts(nc, sp, kind, member, f->path));
     if (kind == FILE_INDEX) {
         size_t cap = (size_t)sp->members * 64 + 1, o = 0;
         char *list = malloc(cap);
@@ -359,6 +368,14 @@ static int close_complete(int nc) {
 
 static void stop_writer_thread(io_forecast *f, int discard);
 
+static void free_forecast(io_forecast *f) {
+    io_grib_writer_close(f->grib);
+    free(f->slab);
+    free(f->own_lat), free(f->own_lon), free(f->own_leads);
+    for (int i = 0; i < 6; i++) free(f->own_text[i]);
+    free(f);
+}
+
 int io_forecast_create(io_forecast **out, const char *path, const io_forecast_spec *spec) {
     int status = UTIL_OK;
     *out = NULL;
@@ -370,6 +387,23 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     f->nc = f->index_nc = -1, f->nc_member = -1;
     for (int v = 0; v < NVARS; v++) f->varid[v] = f->mean_id[v] = f->spread_id[v] = -1;
     f->spec = *spec;
+    f->own_lat = malloc(sizeof(double) * (size_t)spec->H), f->own_lon = malloc(sizeof(double) * (size_t)spec->W);
+    f->own_leads = malloc(sizeof(double) * (size_t)spec->nsteps);
+    const char **texts[6] = {&f->spec.source, &f->spec.history, &f->spec.institution, &f->spec.licence,
+                             &f->spec.perturbation, NULL};
+    int short_of_memory = !f->own_lat || !f->own_lon || !f->own_leads;
+    for (int i = 0; texts[i]; i++)
+        if (*texts[i] && !(*texts[i] = f->own_text[i] = strdup(*texts[i]))) short_of_memory = 1;
+    if (short_of_memory) {
+        free(f->own_lat), free(f->own_lon), free(f->own_leads);
+        for (int i = 0; i < 6; i++) free(f->own_text[i]);
+        free(f);
+        return util_fail(UTIL_ENOMEM, "out of memory");
+    }
+    memcpy(f->own_lat, spec->lat, sizeof(double) * (size_t)spec->H);
+    memcpy(f->own_lon, spec->lon, sizeof(double) * (size_t)spec->W);
+    memcpy(f->own_leads, spec->lead_hours, sizeof(double) * (size_t)spec->nsteps);
+    f->spec.lat = f->own_lat, f->spec.lon = f->own_lon, f->spec.lead_hours = f->own_leads;
     f->per_member = spec->members > 0 && spec->layout == IO_LAYOUT_CF && spec->format == IO_FORMAT_NETCDF;
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%d", path, (int)getpid());
@@ -387,7 +421,7 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     }
     f->slab = malloc(sizeof(float) * (size_t)spec->H * spec->W);
     if (!f->slab) {
-        free(f);
+        io_forecast_abort(f);
         return util_fail(UTIL_ENOMEM, "out of memory");
     }
     char dir[4096];
@@ -723,9 +757,7 @@ done:
         io_forecast_abort(f);
         return status;
     }
-    io_grib_writer_close(f->grib);
-    free(f->slab);
-    free(f);
+    free_forecast(f);
     return UTIL_OK;
 }
 
@@ -742,9 +774,7 @@ void io_forecast_abort(io_forecast *f) {
         member_tmp(f, m, tmp, sizeof tmp);
         unlink(tmp);
     }
-    io_grib_writer_close(f->grib);
-    free(f->slab);
-    free(f);
+    free_forecast(f);
 }
 
 int io_forecast_is_complete(const char *path) {

@@ -122,7 +122,21 @@ static int read_coord(io_file *f, int varid, const char *what, double **out, siz
 static int read_times(io_file *f) {
     int varid, dimid, status;
     char units[128], cal[64];
-    if (!find_var(f->nc, time_names, &varid)) return UTIL_OK;
+    int found = 0, nd = 0;
+    for (int i = 0; time_names[i] && !found; i++)
+        /* "t" is a time only when one-dimensional: otherwise temperature */
+        found = nc_inq_varid(f->nc, time_names[i], &varid) == NC_NOERR &&
+                (strcmp(time_names[i], "t") || (nc_inq_varndims(f->nc, varid, &nd) == NC_NOERR && nd == 1));
+    if (!found) {
+        /* A forecast's lead without its valid times (e.g. ncks -v z of a
+         * pangu forecast): say what is missing rather than fail later. */
+        char sn[64];
+        if (nc_inq_varid(f->nc, "step", &varid) == NC_NOERR && io_text_att(f->nc, varid, "standard_name", sn, sizeof sn) &&
+            !strcmp(sn, "forecast_period"))
+            return util_fail(UTIL_EFORMAT, "%s: a forecast with leads (step) but no valid_time: keep valid_time when "
+                                           "extracting variables (e.g. ncks -v z,valid_time)", f->path);
+        return UTIL_OK;
+    }
     if ((status = read_coord(f, varid, "time", &f->times, &f->ntime, &dimid))) return status;
     f->time_dim = dimid;
     if (!io_text_att(f->nc, varid, "units", units, sizeof units))

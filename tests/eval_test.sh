@@ -24,6 +24,13 @@ value() { awk -F, -v s="$2" -v v="$3" -v l="$4" -v h="$5" -v r="$6" -v m="$7" \
 close() { awk -v a="$1" -v b="$2" -v r="$3" -v z="${4:-1e-12}" 'BEGIN { if (a == "" || b == "" || a != a + 0 || b != b + 0) exit 1;
   d = a - b; if (d < 0) d = -d; s = b < 0 ? -b : b; exit !(d <= r * s + z) }'; }
 reldiff() { awk -v a="$1" -v b="$2" 'BEGIN { d = (a - b) / b; printf "%.2e", d < 0 ? -d : d }'; }
+# timeaxis IN OUT: a pangu forecast (lead dimension step, valid_time) on a valid-time axis instead, time(time) in
+# hours since 1900 with forecast_period(time) and forecast_reference_time: the layout of numerical forecasts
+# converted by CDO or ecCodes, and of state series (drop forecast_period and forecast_reference_time)
+timeaxis() {
+  ncks -O -3 "$1" ta1.nc && ncrename -O -d step,time -v step,forecast_period ta1.nc >/dev/null &&
+  ncap2 -O -s 'time[time]=valid_time/3600000.0+613608.0;time@units="hours since 1900-01-01 00:00:00";time@calendar="proleptic_gregorian";time@standard_name="time"' ta1.nc ta2.nc &&
+  ncks -O -x -v valid_time ta2.nc "$2" && ncatted -O -a coordinates,global,d,, "$2"; }
 
 echo "pangu eval tests"
 # ---- data: the tiny fixture with its 5 levels labelled 1000 850 700 500 250 hPa (z500, t850 exist)
@@ -31,7 +38,8 @@ ncap2 -O -s 'level(0)=1000.0f;level(1)=850.0f;level(2)=700.0f;level(3)=500.0f;le
 lev="--levels 1000,850,700,500,250"
 $pangu init --preset tiny --lead 6 $lev --seed 11 --std 0.05 --out truth6.h5 2>/dev/null
 for i in $(seq 1 16); do $pangu step --model truth6.h5 --input s$((i - 1)).nc --output s$i.nc 2>/dev/null; done
-ncrcat -O $(for i in $(seq 1 16); do echo s$i.nc; done) truth.nc # 1900-01-01T06 to 1900-01-05T00, 6-hourly
+ncrcat -O $(for i in $(seq 1 16); do echo s$i.nc; done) truth_fc.nc # 1900-01-01T06 to 1900-01-05T00, 6-hourly
+timeaxis truth_fc.nc ta3.nc && ncks -O -4 -x -v forecast_period,forecast_reference_time ta3.nc truth.nc
 ncks -O -v z,q,t,u,v truth.nc truth_pl.nc && ncks -O -v msl,u10,v10,t2m truth.nc truth_sfc.nc
 truth="--truth truth_pl.nc --truth truth_sfc.nc"
 $pangu init --preset tiny --lead 6 $lev --seed 22 --std 0.05 --out f6.h5 2>/dev/null
@@ -50,6 +58,10 @@ check "test data made (truth, 3 forecasts, 2 ensembles, climatology)" \
 $pangu eval --forecast 'fc_*.nc' $truth --climatology clim.nc --baseline persistence --baseline climatology \
   --output scores.csv --report rep 2>err; rc=$?
 check "eval runs: $(tail -1 err)" '[ $rc -eq 0 ] && [ -s scores.csv ] && ! ls | grep -q "scores.csv.tmp"'
+$pangu eval --forecast 'fc_*.nc' --truth truth_fc.nc --climatology clim.nc --baseline persistence --baseline climatology \
+  --output scores_fc.csv 2>/dev/null
+check "the truth as pangu step's outputs joined by ncrcat (lead layout) scores as the same truth on a time axis" \
+  'cmp -s scores.csv scores_fc.csv'
 check "CSV columns exactly source,variable,level,lead_hours,region,metric,value" \
   '[ "$(head -1 scores.csv)" = "source,variable,level,lead_hours,region,metric,value" ]'
 check "sources: fc (file stem), persistence, climatology" \
@@ -209,8 +221,9 @@ check "ensemble of 3 identical members: fair CRPS = MAE ($c, $m), spread-skill 0
   'close "$c" "$m" 1e-6 && [ "$(value same.csv same z 500 12 tropics spread_skill)" = 0 ]'
 
 # ---- numerical forecasts as users hold them: the same values in other layouts score the same
-cdo -s -f nc4 invertlat -sellonlatbox,-180,180,-90,90 fc_1900010118.nc cdo_1900010118.nc 2>/dev/null # time axis + leadtime
-ncks -O -3 -x -v forecast_period fc_1900010118.nc frt.nc && ncrename -O -d step,time frt.nc frt_1900010118.nc >/dev/null
+timeaxis fc_1900010118.nc tfc.nc
+cdo -s -f nc4 invertlat -sellonlatbox,-180,180,-90,90 tfc.nc cdo_1900010118.nc 2>/dev/null # time axis + leadtime
+ncks -O -3 -x -v forecast_period tfc.nc frt_1900010118.nc
 ncrename -O -v z,geopotential -v t2m,2m_temperature frt_1900010118.nc # ERA5 long names; scalar forecast_reference_time
 ncks -O -x -v forecast_reference_time frt_1900010118.nc att.nc
 ncatted -O -a init_time,global,c,c,"1900-01-01T18:00:00" att.nc att_1900010118.nc
@@ -227,7 +240,7 @@ check "--levels 500,850: only those levels" '[ "$(sed 1d lv.csv | cut -d, -f3 | 
 
 # ---- memory independent of the number of initial times: 12 files (some past the truth) against 2
 for k in $(seq 0 11); do
-  ncap2 -O -s "time=time+6*$k;forecast_reference_time=forecast_reference_time+6*$k" fc_1900010106.nc many_$k.nc
+  ncap2 -O -s "valid_time=valid_time+6*$k*3600000.0;forecast_reference_time=forecast_reference_time+6*$k" fc_1900010106.nc many_$k.nc
 done
 # (under AddressSanitizer without its quarantine of freed memory, which grows with every allocation)
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}quarantine_size_mb=0"

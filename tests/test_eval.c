@@ -262,44 +262,61 @@ static void test_names(void) {
     CU_ASSERT_STRING_EQUAL(s, "pangu");
 }
 
-/* A two-member forecast file written by io/forecast.c read back field by field. */
+/* A two-member forecast written by io/forecast.c read back field by field:
+ * in the CF layout (one file per member, opened through the mean and
+ * spread file) and in WeatherBench 2's (a realization dimension). */
 static void test_forecast_reader(void) {
     int H = 4, W = 6;
     float levels[2] = {850, 500};
     io_state st;
     CU_ASSERT_FATAL(io_state_alloc(&st, H, W, levels, 2, NULL) == 0);
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/pangu_test_eval_%d.nc", (int)getpid());
-    double leads[2] = {6, 12}, init;
-    CU_ASSERT_FATAL(util_time_parse("2020-01-31T12", &init) == 0);
-    io_forecast_spec spec = {H, W, st.lat, st.lon, 2, {850, 500}, {1, 1, 1, 1, 1, 1, 1, 1, 1}, 2, leads, init, 2, "test", NULL, 0, NULL, 0};
-    io_forecast *f;
-    CU_ASSERT_FATAL(io_forecast_create(&f, path, &spec) == 0);
-    size_t HW = (size_t)H * W;
-    for (int s = 0; s < 2; s++)
-        for (int m = 0; m < 2; m++) {
-            for (size_t i = 0; i < 5 * 2 * HW; i++) st.upper[i] = (float)(1000 * s + 100 * m + i);
-            for (size_t i = 0; i < 4 * HW; i++) st.surface[i] = (float)(-1000 * s - 100 * m - (double)i);
-            CU_ASSERT_FATAL(io_forecast_write(f, s, m, &st) == 0);
+    for (int layout = IO_LAYOUT_CF; layout <= IO_LAYOUT_WB2; layout++) {
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/pangu_test_eval_%d_%d.nc", (int)getpid(), layout);
+        double leads[2] = {6, 12}, init;
+        CU_ASSERT_FATAL(util_time_parse("2020-01-31T12", &init) == 0);
+        io_forecast_spec spec = {.H = H, .W = W, .lat = st.lat, .lon = st.lon, .nlev = 2, .levels = {850, 500},
+                                 .write_var = {1, 1, 1, 1, 1, 1, 1, 1, 1}, .nsteps = 2, .lead_hours = leads, .init_time = init,
+                                 .members = 2, .source = "test", .layout = layout};
+        io_forecast *f;
+        CU_ASSERT_FATAL(io_forecast_create(&f, path, &spec) == 0);
+        size_t HW = (size_t)H * W;
+        for (int m = 0; m < 2; m++)
+            for (int s = 0; s < 2; s++) {
+                for (size_t i = 0; i < 5 * 2 * HW; i++) st.upper[i] = (float)(1000 * s + 100 * m + i);
+                for (size_t i = 0; i < 4 * HW; i++) st.surface[i] = (float)(-1000 * s - 100 * m - (double)i);
+                CU_ASSERT_FATAL(io_forecast_write(f, s, m, &st) == 0);
+            }
+        CU_ASSERT_FATAL(io_forecast_finish(f) == 0);
+        eval_fc *e;
+        CU_ASSERT_FATAL(eval_fc_open(&e, path) == 0);
+        const eval_fc_info *in = eval_fc_describe(e);
+        CU_ASSERT(in->native && in->members == 2 && in->nsteps == 2 && in->H == H && in->W == W && in->nlev == 2);
+        CU_ASSERT(fabs(in->init - init) < 1e-3 && fabs(in->lead[1] - 12) < 1e-9 && fabs(in->valid[1] - init - 12 * 3600) < 1e-3);
+        float *x = malloc(sizeof(float) * HW);
+        double lat[4], lon[6];
+        /* member 1, step 1, t at 500 hPa: upper index (2 * 2 + 1) * HW */
+        CU_ASSERT(eval_fc_read(e, 1, 1, 2, 500, x, lat, lon) == 0);
+        CU_ASSERT(x[0] == 1000 + 100 + 5 * HW && x[HW - 1] == 1000 + 100 + 6 * HW - 1);
+        CU_ASSERT(lat[0] == 90 && lat[3] == -90 && lon[0] == 0);
+        CU_ASSERT(eval_fc_read(e, 0, 0, 8, 0, x, NULL, NULL) == 0 && x[2] == -(double)(3 * HW + 2));
+        CU_ASSERT(eval_fc_read(e, 0, 0, 0, 700, x, NULL, NULL) != 0); /* level not in the file */
+        CU_ASSERT(eval_fc_read(e, 0, -1, 0, 500, x, NULL, NULL) != 0); /* ensemble: a member is needed */
+        eval_fc_close(e);
+        if (layout == IO_LAYOUT_CF) {
+            /* A member file alone is a deterministic forecast, pointing at its ensemble. */
+            char member[128];
+            io_forecast_member_path(path, 1, 2, member, sizeof member);
+            CU_ASSERT_FATAL(eval_fc_open(&e, member) == 0);
+            in = eval_fc_describe(e);
+            CU_ASSERT(in->members == 0 && in->member_file && !strcmp(in->ensemble_file, path));
+            CU_ASSERT(eval_fc_read(e, 1, -1, 2, 500, x, NULL, NULL) == 0 && x[0] == 1000 + 100 + 5 * HW);
+            eval_fc_close(e);
+            for (int m = 0; m < 2; m++) io_forecast_member_path(path, m, 2, member, sizeof member), unlink(member);
         }
-    CU_ASSERT_FATAL(io_forecast_finish(f) == 0);
-    eval_fc *e;
-    CU_ASSERT_FATAL(eval_fc_open(&e, path) == 0);
-    const eval_fc_info *in = eval_fc_describe(e);
-    CU_ASSERT(in->native && in->members == 2 && in->nsteps == 2 && in->H == H && in->W == W && in->nlev == 2);
-    CU_ASSERT(fabs(in->init - init) < 1e-3 && fabs(in->lead[1] - 12) < 1e-9 && fabs(in->valid[1] - init - 12 * 3600) < 1e-3);
-    float *x = malloc(sizeof(float) * HW);
-    double lat[4], lon[6];
-    /* member 1, step 1, t at 500 hPa: upper index (2 * 2 + 1) * HW */
-    CU_ASSERT(eval_fc_read(e, 1, 1, 2, 500, x, lat, lon) == 0);
-    CU_ASSERT(x[0] == 1000 + 100 + 5 * HW && x[HW - 1] == 1000 + 100 + 6 * HW - 1);
-    CU_ASSERT(lat[0] == 90 && lat[3] == -90 && lon[0] == 0);
-    CU_ASSERT(eval_fc_read(e, 0, 0, 8, 0, x, NULL, NULL) == 0 && x[2] == -(double)(3 * HW + 2));
-    CU_ASSERT(eval_fc_read(e, 0, 0, 0, 700, x, NULL, NULL) != 0); /* level not in the file */
-    CU_ASSERT(eval_fc_read(e, 0, -1, 0, 500, x, NULL, NULL) != 0); /* ensemble: a member is needed */
-    free(x);
-    eval_fc_close(e);
-    unlink(path);
+        free(x);
+        unlink(path);
+    }
     io_state_free(&st);
 }
 
