@@ -90,6 +90,30 @@ static int text(int nc, int varid, const char *name, const char *value) {
     return nc_put_att_text(nc, varid, name, strlen(value), value);
 }
 
+/* Units, CF standard names and heights of z q t u v msl u10 v10 t2m. */
+static const struct {
+    const char *long_name, *standard_name, *units, *height;
+} meta[9] = {
+    {"geopotential", "geopotential", "m**2 s**-2", NULL},
+    {"specific humidity", "specific_humidity", "kg kg**-1", NULL},
+    {"temperature", "air_temperature", "K", NULL},
+    {"U component of wind", "eastward_wind", "m s**-1", NULL},
+    {"V component of wind", "northward_wind", "m s**-1", NULL},
+    {"mean sea level pressure", "air_pressure_at_mean_sea_level", "Pa", NULL},
+    {"10 metre U wind component", "eastward_wind", "m s**-1", "height_10m"},
+    {"10 metre V wind component", "northward_wind", "m s**-1", "height_10m"},
+    {"2 metre temperature", "air_temperature", "K", "height_2m"},
+};
+
+static int define_height(int nc, const char *name, int *id) {
+    int rc = nc_def_var(nc, name, NC_DOUBLE, 0, NULL, id);
+    if (!rc) rc = text(nc, *id, "standard_name", "height");
+    if (!rc) rc = text(nc, *id, "long_name", "height above the surface");
+    if (!rc) rc = text(nc, *id, "units", "m");
+    if (!rc) rc = text(nc, *id, "positive", "up");
+    return rc;
+}
+
 int data_stats_write(const data_stats *st, const char *path, int smoothing_days, const char *source) {
     int status = UTIL_OK, nc = -1;
     char tmp[4200];
@@ -104,6 +128,12 @@ int data_stats_write(const data_stats *st, const char *path, int smoothing_days,
     NC(nc_def_var(nc, "level", NC_FLOAT, 1, &d_lev, &v_lev));
     NC(text(nc, v_lev, "units", "hPa"));
     NC(text(nc, v_lev, "standard_name", "air_pressure"));
+    NC(text(nc, v_lev, "long_name", "pressure level"));
+    NC(text(nc, v_lev, "positive", "down"));
+    NC(text(nc, v_lev, "axis", "Z"));
+    int v_h2, v_h10;
+    NC(define_height(nc, "height_2m", &v_h2));
+    NC(define_height(nc, "height_10m", &v_h10));
     if (st->clim_sum) {
         NC(nc_def_dim(nc, "dayofyear", 366, &d_doy));
         NC(nc_def_dim(nc, "hour", (size_t)st->clim_slots, &d_hour));
@@ -116,20 +146,34 @@ int data_stats_write(const data_stats *st, const char *path, int smoothing_days,
         NC(nc_def_var(nc, "latitude", NC_DOUBLE, 1, &d_lat, &v_lat));
         NC(text(nc, v_lat, "units", "degrees_north"));
         NC(text(nc, v_lat, "standard_name", "latitude"));
+        NC(text(nc, v_lat, "long_name", "latitude"));
         NC(nc_def_var(nc, "longitude", NC_DOUBLE, 1, &d_lon, &v_lon));
         NC(text(nc, v_lon, "units", "degrees_east"));
         NC(text(nc, v_lon, "standard_name", "longitude"));
+        NC(text(nc, v_lon, "long_name", "longitude"));
     }
     for (int v = 0; v < 9; v++) {
         int upper = v < 5;
         const char *name = upper ? io_upper_names[v] : io_surface_names[v - 5];
         char vname[64];
         snprintf(vname, sizeof vname, "%s_mean", name);
+        char lname[160];
         NC(nc_def_var(nc, vname, NC_DOUBLE, upper ? 1 : 0, &d_lev, &mean_id[v]));
-        NC(text(nc, mean_id[v], "long_name", "mean over all grid points and times"));
+        snprintf(lname, sizeof lname, "%s, mean over all grid points and times", meta[v].long_name);
+        NC(text(nc, mean_id[v], "long_name", lname));
+        NC(text(nc, mean_id[v], "standard_name", meta[v].standard_name));
+        NC(text(nc, mean_id[v], "units", meta[v].units));
+        /* over grid points, unweighted: the normalisation the model uses */
+        NC(text(nc, mean_id[v], "cell_methods", "area: time: mean (comment: unweighted over grid points)"));
+        if (meta[v].height) NC(text(nc, mean_id[v], "coordinates", meta[v].height));
         snprintf(vname, sizeof vname, "%s_std", name);
         NC(nc_def_var(nc, vname, NC_DOUBLE, upper ? 1 : 0, &d_lev, &std_id[v]));
-        NC(text(nc, std_id[v], "long_name", "standard deviation over all grid points and times"));
+        snprintf(lname, sizeof lname, "%s, standard deviation over all grid points and times", meta[v].long_name);
+        NC(text(nc, std_id[v], "long_name", lname));
+        NC(text(nc, std_id[v], "standard_name", meta[v].standard_name));
+        NC(text(nc, std_id[v], "units", meta[v].units));
+        NC(text(nc, std_id[v], "cell_methods", "area: time: standard_deviation (comment: unweighted over grid points)"));
+        if (meta[v].height) NC(text(nc, std_id[v], "coordinates", meta[v].height));
         clim_id[v] = -1;
         if (st->clim_sum) {
             int dims[5] = {d_doy, d_hour, d_lev, d_lat, d_lon}, dims3[4] = {d_doy, d_hour, d_lat, d_lon};
@@ -139,7 +183,16 @@ int data_stats_write(const data_stats *st, const char *path, int smoothing_days,
             NC(nc_def_var_deflate(nc, clim_id[v], 1, 1, 1));
             float fill = NC_FILL_FLOAT;
             NC(nc_def_var_fill(nc, clim_id[v], 0, &fill));
-            NC(text(nc, clim_id[v], "long_name", "climatology by day of year and hour"));
+            snprintf(lname, sizeof lname, "%s, climatology by day of year and hour of day", meta[v].long_name);
+            NC(text(nc, clim_id[v], "long_name", lname));
+            NC(text(nc, clim_id[v], "standard_name", meta[v].standard_name));
+            NC(text(nc, clim_id[v], "units", meta[v].units));
+            char methods[200];
+            snprintf(methods, sizeof methods,
+                     "time: mean (comment: over the times of this day of year and hour of day in the period%s)",
+                     smoothing_days > 1 ? ", in a window of days around it" : "");
+            NC(text(nc, clim_id[v], "cell_methods", methods));
+            if (meta[v].height) NC(text(nc, clim_id[v], "coordinates", meta[v].height));
         }
     }
     NC(text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
@@ -155,6 +208,9 @@ int data_stats_write(const data_stats *st, const char *path, int smoothing_days,
     NC(nc_put_att_int(nc, NC_GLOBAL, "smoothing_days", NC_INT, 1, &smoothing_days));
     NC(nc_enddef(nc));
     NC(nc_put_var_float(nc, v_lev, st->levels));
+    double h2 = 2, h10 = 10;
+    NC(nc_put_var_double(nc, v_h2, &h2));
+    NC(nc_put_var_double(nc, v_h10, &h10));
     for (int f = 0; f < st->nfields; f++) {
         int v = f < 5 * st->nlev ? f / st->nlev : 5 + f - 5 * st->nlev;
         size_t k = f < 5 * st->nlev ? (size_t)(f % st->nlev) : 0;

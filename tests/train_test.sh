@@ -12,7 +12,8 @@ pass=0 fail=0
 check() { if eval "$2"; then pass=$((pass + 1)); echo "  ok: $1"; else fail=$((fail + 1)); echo "  FAILED: $1"; fi; }
 echo "train tests"
 $pangu init --preset tiny --lead 1 --seed 9 --std 0.03 --out teacher.h5 2>/dev/null
-cp "$fx/tiny_in.nc" s0.nc
+# the initial state as pangu step writes states (lead 0), so that ncrcat joins it with the steps
+$pangu forecast --model-1h teacher.h5 --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 0 --output s0.nc 2>/dev/null
 for k in $(seq 1 30); do $pangu step --model teacher.h5 --input s$((k - 1)).nc --output s$k.nc 2>/dev/null; done
 ncrcat -O $(for k in $(seq 0 30); do echo s$k.nc; done) series.nc
 $pangu init --preset tiny --lead 1 --seed 1 --out init.h5 2>/dev/null
