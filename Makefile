@@ -58,6 +58,7 @@ check: deps
 	tests/train_test.sh $(BIN)/pangu
 	tests/synth_test.sh $(BIN)/pangu
 	tests/eval_test.sh $(BIN)/pangu
+	tests/files_test.sh $(BIN)/pangu
 test: check
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer

@@ -4,7 +4,9 @@
 # regenerating fixtures; nothing else is downloaded). notebooks adds Debian's
 # Jupyter, matplotlib and netCDF4-python for the optional notebooks.
 set -e
-pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox"
+# python3-xarray (with dask and netCDF4) and libeccodes-tools: tests/files_test.sh opens the
+# forecast files as xarray's and ecCodes' users do.
+pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox libeccodes-tools python3-xarray python3-dask python3-netcdf4"
 case "${1:-build}" in
   mpi) pkgs="$pkgs libopenmpi-dev openmpi-bin" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

@@ -438,7 +438,9 @@ static int open_native(eval_fc *f, int fp_var) {
             }
     } else {
         if (!found) {
-            status = util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time (no forecast_reference_time and no valid time)", path);
+            status = util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time: no forecast_reference_time and no valid_time "
+                                             "(keep them when extracting variables, e.g. ncks -v z,valid_time,forecast_reference_time)",
+                               path);
             goto done;
         }
         for (size_t s = 0; s < nsteps; s++) in->valid[s] = in->init + in->lead[s] * 3600;
@@ -505,11 +507,18 @@ static int open_series(eval_fc *f) {
         found = find_init(f->nc, f->path, &in->init);
         if (found < 0) return UTIL_EFORMAT;
     }
-    if (!found)
-        return util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time: expected a forecast_period(step) variable, a scalar "
-                                       "forecast_reference_time variable or an init_time attribute", f->path);
     const char *p = f->path;
-    if ((status = io_series_open(&f->series, &p, 1))) return status;
+    if (f->nc < 0) {
+        /* GRIB: the initial time is the messages' dataDate/dataTime */
+        if ((status = io_series_open(&f->series, &p, 1))) return status;
+        in->init = io_series_reference_time(f->series);
+        found = !isnan(in->init);
+    }
+    if (!found)
+        return util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time: expected a lead coordinate (forecast_period or "
+                                       "step), a scalar forecast_reference_time variable, an init_time attribute, or GRIB "
+                                       "messages of one dataDate/dataTime", f->path);
+    if (!f->series && (status = io_series_open(&f->series, &p, 1))) return status;
     if ((status = io_series_describe(f->series, &in->H, &in->W, in->levels, &in->nlev))) return status;
     size_t n = io_series_ntimes(f->series);
     if (!n) return util_fail(UTIL_EFORMAT, "%s: no time axis: cannot tell the valid times of the forecast", f->path);

@@ -18,6 +18,7 @@
  * (0 best), level (hPa, 0 for surface variables), valid time, where it is. */
 struct io_grib_msg {
     int var, rank;
+    long pert; /* perturbationNumber, -1 when not an ensemble member */
     double lev, time;
     off_t offset;
     size_t number; /* 1-based position in the file */
@@ -218,6 +219,17 @@ static int index_message(io_grib *g, codes_handle *h, size_t number, size_t *cap
             return util_fail(UTIL_EFORMAT, "%s: GRIB message %zu (%s): pressure level %g hPa", g->path, number, name, lev);
     }
     if ((status = valid_time(g, h, number, &t))) return status;
+    /* The forecast's initial time, when every message shares one. */
+    long date, hhmm;
+    double init = NAN;
+    char text[64];
+    if (!codes_get_long(h, "dataDate", &date) && !codes_get_long(h, "dataTime", &hhmm)) {
+        snprintf(text, sizeof text, "%04ld-%02ld-%02ldT%02ld:%02ld", date / 10000, date / 100 % 100, date % 100, hhmm / 100,
+                 hhmm % 100);
+        if (util_time_parse(text, &init)) init = NAN;
+    }
+    if (g->nmsg == 0) g->ref_time = init;
+    else if (!(init == g->ref_time)) g->ref_time = NAN;
     char what[256], tmp[128];
     describe(tmp, sizeof tmp, v, lev, t);
     snprintf(what, sizeof what, "shortName %s, %s", name, tmp);
@@ -242,7 +254,9 @@ static int index_message(io_grib *g, codes_handle *h, size_t number, size_t *cap
         if (!m) return util_fail(UTIL_ENOMEM, "out of memory");
         g->msgs = m, *cap = n;
     }
-    g->msgs[g->nmsg++] = (io_grib_msg){v, rank, lev, t, (off_t)offset, number};
+    long member = -1;
+    if (codes_is_defined(h, "perturbationNumber") && codes_get_long(h, "perturbationNumber", &member)) member = -1;
+    g->msgs[g->nmsg++] = (io_grib_msg){v, rank, member, lev, t, (off_t)offset, number};
     return UTIL_OK;
 }
 
@@ -308,6 +322,20 @@ int io_grib_open(io_grib **out, const char *path) {
                            "%s: %zu GRIB messages, none with shortName z, gh, q, t, u, v (typeOfLevel isobaricInhPa or "
                            "isobaricInPa), msl, prmsl, 10u, 10v or 2t",
                            path, number);
+        goto done;
+    }
+    /* Several members of an ensemble would be taken as one field each
+     * (the first): refuse them, naming how to pick one. */
+    long lo = g->msgs[0].pert, hi = lo;
+    for (size_t i = 1; i < g->nmsg; i++) {
+        if (g->msgs[i].pert < lo) lo = g->msgs[i].pert;
+        if (g->msgs[i].pert > hi) hi = g->msgs[i].pert;
+    }
+    if (lo != hi) {
+        status = util_fail(UTIL_EFORMAT,
+                           "%s: an ensemble in one GRIB file (perturbationNumber %ld to %ld); pangu reads one member per file: "
+                           "select one, e.g. grib_copy -w perturbationNumber=%ld %s member.grib",
+                           path, lo < 0 ? 0 : lo, hi, lo < 0 ? 0 : lo, path);
         goto done;
     }
     /* Sort by variable, level, time and preference; keep the first of each. */

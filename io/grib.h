@@ -33,6 +33,7 @@ typedef struct {
     double *times; /* union of the valid times, seconds since 1970, ascending */
     int has[IO_GRIB_NVARS];         /* z q t u v msl u10 v10 t2m */
     char name[IO_GRIB_NVARS][32];   /* the shortName that provides it, e.g. "gh" */
+    double ref_time;                /* dataDate/dataTime shared by every message used (a forecast's initial time), else NAN */
     /* internal */
     void *fp;
     io_grib_msg *msgs;

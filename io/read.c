@@ -787,6 +787,17 @@ int io_series_describe(const io_series *s, int *H, int *W, float *levels, int *n
     return UTIL_OK;
 }
 
+double io_series_reference_time(const io_series *s) {
+    double ref = NAN;
+    for (int i = 0; i < s->nfiles; i++) {
+        if (s->files[i].kind != KIND_GRIB) return NAN;
+        double r = s->files[i].grib->ref_time;
+        if (i == 0) ref = r;
+        else if (!(r == ref)) return NAN;
+    }
+    return ref;
+}
+
 int io_read_field(const char *path, const char *name, int H, int W, float *out) {
     if (io_grib_detect(path)) return io_grib_read_named(path, name, H, W, out);
     io_file f;

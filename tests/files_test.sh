@@ -1,0 +1,255 @@
+#!/bin/bash
+# Forecast files as the field's tools open them: xarray (Debian's
+# python3-xarray and dask), CDO, NCO, netCDF-C's ncdump and ecCodes' tools,
+# on files pangu forecast and pangu step write from the shipped demo models
+# on a synthetic truth: the CF layout (deterministic and one file per
+# ensemble member), WeatherBench 2's layout (opened as WeatherBench 2's
+# evaluation opens forecasts, and scored as it scores them), GRIB 2, the
+# provenance attributes, and files written before this layout (committed
+# fixtures) read by pangu eval with the scores of today's files.
+# Usage: tests/files_test.sh bin/pangu
+#
+# tests/fixtures/old_{det,ens}_2020020100.nc were written by pangu-c at
+# commit 41ad67a (the layout before 2026-12: forecast_period(step),
+# time(step), a member dimension) with
+#   pangu synth --grid 32,64 --start 2020-02-01T00 --hours 48 --step-hours 6 --format legacy --out truth
+#   pangu forecast --model-6h models/demo_6h.h5 --model-24h models/demo_24h.h5 \
+#     --input truth/era5_pl_*.nc,truth/era5_sfc_*.nc --init 2020-02-01T00 --leads 0-24/12 --variables z,t2m \
+#     --levels 500,850 --output old_det_2020020100.nc          (and --members 2 --perturb perlin --seed 3: old_ens)
+set -u
+pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
+top=$(cd "$(dirname "$0")/.." && pwd)
+fx="$top/tests/fixtures"
+models="$top/models"
+py=/usr/bin/python3 # Debian's, with python3-xarray (not a virtual environment's)
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+cd "$t" || exit 1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "  ok: $1"; }
+bad() { fail=$((fail + 1)); echo "  FAILED: $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# close A B REL: |A - B| <= REL |B| (numbers)
+close() { awk -v a="$1" -v b="$2" -v r="$3" 'BEGIN { if (a == "" || b == "" || a != a + 0 || b != b + 0) exit 1;
+  d = a - b; if (d < 0) d = -d; s = b < 0 ? -b : b; exit !(d <= r * s + 1e-12) }'; }
+# nowarn FILE: CDO printed no warning or error
+nowarn() { ! grep -qiE "warning|error|abort|skipped" "$1"; }
+
+echo "forecast files tests (xarray, CDO, NCO, ncdump, ecCodes)"
+for tool in cdo ncks ncdump grib_ls grib_get; do
+  command -v $tool >/dev/null || bad "$tool is not installed (.ci/deps.sh installs it)"
+done
+$py -c 'import xarray, dask, netCDF4' 2>/dev/null || bad "python3-xarray, python3-dask or python3-netcdf4 missing (.ci/deps.sh installs them)"
+
+mkdir truth
+$pangu synth --grid 32,64 --start 2020-02-01T00 --hours 72 --step-hours 6 --format legacy --out truth 2>/dev/null
+m6="$models/demo_6h.h5" m24="$models/demo_24h.h5"
+common=(--model-6h "$m6" --model-24h "$m24" --input "truth/era5_pl_*.nc truth/era5_sfc_*.nc")
+$pangu forecast "${common[@]}" --init 2020-02-01T00/2020-02-02T00/12 --leads 0-24/6 --output 'det_{init:%Y%m%d%H}.nc' 2>/dev/null
+$pangu forecast "${common[@]}" --init 2020-02-01T00 --leads 0-24/6 --members 3 --perturb perlin --seed 4 \
+  --output 'ens_{init:%Y%m%d%H}.nc' 2>/dev/null
+$pangu forecast "${common[@]}" --init 2020-02-01T00/2020-02-02T00/12 --leads 0-24/6 --layout wb2 \
+  --output 'wb2_{init:%Y%m%d%H}.nc' 2>/dev/null
+$pangu forecast "${common[@]}" --init 2020-02-01T00 --leads 0-24/6 --layout wb2 --members 3 --perturb perlin --seed 4 \
+  --output 'wb2ens_{init:%Y%m%d%H}.nc' 2>/dev/null
+$pangu forecast "${common[@]}" --init 2020-02-01T00/2020-02-02T00/12 --leads 0-24/6 --format grib2 \
+  --output 'g_{init:%Y%m%d%H}.grib2' 2>/dev/null
+$pangu forecast "${common[@]}" --init 2020-02-01T00 --leads 0-24/6 --format grib2 --members 3 --perturb perlin --seed 4 \
+  --output 'gens_{init:%Y%m%d%H}.grib2' 2>/dev/null
+$pangu forecast "${common[@]}" --init 2020-02-01T00 --leads 0-24/6 --format grib2 --grib-bits "24 q=12" \
+  --institution "Example Weather Service" --output 'gb_{init:%Y%m%d%H}.grib2' 2>/dev/null
+$pangu step --model "$m24" --input truth/era5_pl_202002.nc --input truth/era5_sfc_202002.nc --time 2020-02-01T00 \
+  --output step24.nc 2>/dev/null
+check "files made: CF deterministic and ensemble, WB2, GRIB, pangu step" \
+  'ls det_2020020100.nc det_2020020112.nc det_2020020200.nc ens_2020020100.nc ens_2020020100_m0{0,1,2}.nc wb2_2020020100.nc \
+      wb2ens_2020020100.nc g_2020020100.grib2 gens_2020020100.grib2 gb_2020020100.grib2 step24.nc >/dev/null'
+
+# ---- xarray: coordinates, selection by lead, initial times combined
+$py - >xr.out 2>&1 <<'EOF'
+import glob, numpy as np, xarray as xr
+ds = xr.open_dataset("det_2020020100.nc")
+assert "step" in ds.indexes and ds.step.dtype == "timedelta64[ns]", ds.step
+for c in ("valid_time", "forecast_reference_time", "height_2m", "height_10m"):
+    assert c in ds.coords, c
+assert ds.valid_time.dtype == "datetime64[ns]" and ds.forecast_reference_time.values == np.datetime64("2020-02-01T00")
+z = ds.z.sel(step=np.timedelta64(24, "h"), level=500)
+assert z.valid_time.values == np.datetime64("2020-02-02T00"), z.valid_time.values
+assert (z.values == ds.z.isel(step=4).sel(level=500).values).all()
+# an integer is no lead: it must not select the 25th step (or any)
+try:
+    ds.z.sel(step=24)
+    raise SystemExit("sel(step=24) selected something")
+except (KeyError, TypeError):
+    pass
+assert (ds.valid_time.values - ds.forecast_reference_time.values == ds.step.values).all()
+assert float(ds.t2m.height_2m) == 2 and float(ds.u10.height_10m) == 10 and "height_10m" in ds.v10.coords
+assert ds.t2m.attrs["standard_name"] == "air_temperature" and ds.t2m.attrs["units"] == "K"
+# initial times combined as cfgrib's users do
+files = sorted(glob.glob("det_*.nc"))
+mf = xr.open_mfdataset(files, combine="nested", concat_dim="forecast_reference_time")
+assert mf.sizes["forecast_reference_time"] == 3 and mf.sizes["step"] == 5, mf.sizes
+assert mf.valid_time.dims == ("forecast_reference_time", "step")
+one = xr.open_dataset(files[2])
+got = mf.t2m.sel(forecast_reference_time=np.datetime64("2020-02-02T00"), step=np.timedelta64(18, "h")).values
+assert (got == one.t2m.sel(step=np.timedelta64(18, "h")).values).all()
+# ensemble members combined by realization; their mean is the file's mean
+ens = xr.open_mfdataset(sorted(glob.glob("ens_2020020100_m*.nc")), combine="nested", concat_dim="realization")
+assert list(ens.realization.values) == [0, 1, 2]
+mean = xr.open_dataset("ens_2020020100.nc")
+d = float(abs(ens.z.mean("realization") - mean.z_mean).max() / abs(mean.z_mean).max())
+assert d < 1e-6, d
+assert mean.z_mean.attrs["cell_methods"] == "realization: mean"
+assert mean.z_spread.attrs["cell_methods"] == "realization: standard_deviation"
+# pangu step: the layout of a one-lead forecast
+st = xr.open_dataset("step24.nc")
+assert st.sizes["step"] == 1 and st.step.values[0] == np.timedelta64(24, "h")
+assert st.valid_time.values[0] == np.datetime64("2020-02-02T00") and st.forecast_reference_time.values == np.datetime64("2020-02-01T00")
+assert (st.z.values[0] == ds.z.sel(step=np.timedelta64(24, "h")).values).all()
+print("xarray ok")
+EOF
+check "xarray: step a timedelta dimension coordinate, sel by np.timedelta64 (an integer refused), valid_time and
+  forecast_reference_time coordinates, heights, open_mfdataset over initial times and over members, pangu step's file
+  ($(tail -1 xr.out))" 'grep -q "^xarray ok" xr.out'
+
+# ---- CDO: every variable of deterministic, ensemble member and mean files, no warning
+cdo sinfon det_2020020100.nc >s1 2>e1
+cdo sinfon ens_2020020100_m02.nc >s2 2>e2
+cdo sinfon ens_2020020100.nc >s3 2>e3
+check "cdo sinfon: 9 variables of a deterministic file, of a member's file, 18 of the mean and spread file, no warning" \
+  'nowarn e1 && nowarn e2 && nowarn e3 && [ $(grep -c "F32z : " s1) -eq 9 ] && [ $(grep -c "F32z : " s2) -eq 9 ] &&
+   [ $(grep -c "F32z : " s3) -eq 18 ] && grep -q "height_2m : 2 m" s1 && grep -q "level : 1000 to 50 hPa" s1'
+cdo -s -outputf,%.9g -fldmean -selname,z -sellevel,500 det_2020020100.nc >f1 2>e4
+cdo -s -outputf,%.9g -fldmean -selname,z -sellevel,500 ens_2020020100_m01.nc >f2 2>e5
+check "cdo -fldmean -selname,z -sellevel,500: one value per lead, no warning" \
+  'nowarn e4 && nowarn e5 && [ $(wc -l <f1) -eq 5 ] && [ $(wc -l <f2) -eq 5 ]'
+# -L: CDO reads its inputs on threads, and netCDF-C 4.9 on HDF5 prints its internal lookups from threads
+cdo -L -s -f nc ensmean ens_2020020100_m00.nc ens_2020020100_m01.nc ens_2020020100_m02.nc em.nc 2>e6
+cdo -s -outputf,%.9g -fldmax -abs -sub -selname,t2m em.nc -chname,t2m_mean,t2m -selname,t2m_mean ens_2020020100.nc >f3 2>>e6
+check "cdo ensmean of the member files = t2m_mean (max difference $(sort -g f3 | tail -1) K)" \
+  'nowarn e6 && [ -s f3 ] && awk "\$1 > 1e-4 { exit 1 }" f3'
+
+# ---- NCO and ncdump
+check "NCO: ncks extracts z with valid_time; ncrcat joins pangu step outputs; ncdump -h reads every file" \
+  'ncks -O -v z,valid_time det_2020020100.nc zv.nc && ncdump -h zv.nc | grep -q "double valid_time(step)" &&
+   $pangu step --model "$m6" --input step24.nc --output step30.nc 2>/dev/null && ncrcat -O step24.nc step30.nc joined.nc &&
+   [ "$(ncks -H -C -s "%g " -v step joined.nc)" = "24 6 " ] &&
+   for f in det_2020020100.nc ens_2020020100.nc ens_2020020100_m00.nc wb2_2020020100.nc step24.nc; do ncdump -h $f >/dev/null || exit 1; done'
+ncks -O -v z det_2020020100.nc nz.nc
+$pangu eval --forecast nz.nc --truth truth/era5_pl_202002.nc --truth truth/era5_sfc_202002.nc --output x.csv 2>err; rc=$?
+check "a lead layout file cut without its times: a clear error ($(tail -1 err))" '[ $rc -eq 2 ] && grep -q "no valid_time" err'
+
+# ---- provenance
+h=$(ncdump -h det_2020020100.nc)
+s6=$(sha256sum "$m6" | cut -c1-64) s24=$(sha256sum "$m24" | cut -c1-64)
+check "provenance: history is the command line, source the version and each model with its lead and SHA-256, no institution" \
+  'echo "$h" | grep -qE ":history = \"20[0-9-]+T[0-9:]+Z: pangu forecast --model-6h .*--output .*det_\{init:%Y%m%d%H\}\.nc.*\"" &&
+   echo "$h" | grep -q ":source = \"pangu-c [0-9.]* hierarchical forecast (fp32 GEMMs); models: 6 h $m6 (sha256 $s6), 24 h $m24 (sha256 $s24)\"" &&
+   ! echo "$h" | grep -q ":institution"'
+check "provenance: ensemble settings (members, perturbation, scale, seed) on the ensemble's files" \
+  'for f in ens_2020020100.nc ens_2020020100_m01.nc; do e=$(ncdump -h $f)
+     echo "$e" | grep -q ":ensemble_members = 3 ;" && echo "$e" | grep -q ":ensemble_perturbation = \"perlin\"" &&
+     echo "$e" | grep -q ":ensemble_perturbation_scale = 0.2 ;" && echo "$e" | grep -q ":ensemble_seed = \"4\"" || exit 1; done'
+$pangu forecast "${common[@]}" --init 2020-02-01T00 --leads 6 --institution "Example Weather Service" --output inst.nc 2>/dev/null
+check "provenance: institution only when the user sets it" 'ncdump -h inst.nc | grep -q ":institution = \"Example Weather Service\""'
+check "statistics and climatology files: units, standard names, cell_methods" \
+  '$pangu stats --input "truth/era5_pl_*.nc" --input "truth/era5_sfc_*.nc" --climatology-hours 6 --output clim.nc 2>/dev/null &&
+   c=$(ncdump -h clim.nc) && echo "$c" | grep -q "z:units = \"m\*\*2 s\*\*-2\"" && echo "$c" | grep -q "t2m:standard_name = \"air_temperature\"" &&
+   echo "$c" | grep -q "t2m:coordinates = \"height_2m\"" && echo "$c" | grep -q "z_std:cell_methods = \"area: time: standard_deviation" &&
+   echo "$c" | grep -q "msl_mean:units = \"Pa\""'
+
+# ---- WeatherBench 2: opened and scored as its evaluation does (weatherbench2 is not in Debian:
+# this is its open_source_files and apply_time_conventions(by_init=True), and its latitude-weighted RMSE)
+$pangu eval --forecast 'det_*.nc' --truth truth/era5_pl_202002.nc --truth truth/era5_sfc_202002.nc --output cf.csv 2>/dev/null
+$pangu eval --forecast 'wb2_*.nc' --name det --truth truth/era5_pl_202002.nc --truth truth/era5_sfc_202002.nc --output wb.csv 2>/dev/null
+$py - >wb2.out 2>&1 <<'EOF'
+import glob, numpy as np, xarray as xr
+fc = xr.open_mfdataset(sorted(glob.glob("wb2_*.nc")), combine="by_coords")
+for d in ("time", "prediction_timedelta", "level", "latitude", "longitude"):
+    assert d in fc.dims, d
+assert fc.prediction_timedelta.dtype == "timedelta64[ns]" and fc.sizes["time"] == 3
+for v in ("geopotential", "temperature", "specific_humidity", "u_component_of_wind", "v_component_of_wind",
+          "2m_temperature", "10m_u_component_of_wind", "10m_v_component_of_wind", "mean_sea_level_pressure"):
+    assert v in fc.data_vars, v
+obs = xr.open_mfdataset(["truth/era5_pl_202002.nc", "truth/era5_sfc_202002.nc"])
+obs = obs.rename({"z": "geopotential", "t2m": "2m_temperature"})
+def make_latitude_increasing(ds):
+    lat = ds.latitude.values
+    return ds.sel(latitude=lat[::-1]) if (np.diff(lat) < 0).all() else ds
+obs, fc = make_latitude_increasing(obs), make_latitude_increasing(fc)
+np.testing.assert_allclose(fc.latitude.data, obs.latitude.data, atol=1e-3)
+fc = fc.assign_coords(latitude=obs.latitude, longitude=obs.longitude)
+fc = fc.rename({"prediction_timedelta": "lead_time", "time": "init_time"})        # by_init=True
+fc.coords["valid_time"] = fc.init_time + fc.lead_time
+# WeatherBench 2's cell-area weights: sines of cell edges midway between latitudes, half cells at the poles
+lat = np.deg2rad(obs.latitude.values)
+edges = np.concatenate([[-np.pi / 2], (lat[1:] + lat[:-1]) / 2, [np.pi / 2]])
+w = np.sin(edges[1:]) - np.sin(edges[:-1])
+w = xr.DataArray(w / w.mean(), dims="latitude", coords={"latitude": obs.latitude})
+lead = np.timedelta64(24, "h")
+f = fc.geopotential.sel(lead_time=lead, level=500)
+o = obs.geopotential.sel(level=500).sel(time=f.valid_time.values)
+mse = ((f.values - o.values) ** 2 * w.values[None, :, None]).mean(axis=(1, 2))
+print("z500", float(np.sqrt(mse.mean())))
+f = fc["2m_temperature"].sel(lead_time=lead)
+o = obs["2m_temperature"].sel(time=f.valid_time.values)
+mse = ((f.values - o.values) ** 2 * w.values[None, :, None]).mean(axis=(1, 2))
+print("t2m", float(np.sqrt(mse.mean())))
+ens = xr.open_dataset("wb2ens_2020020100.nc")
+assert ens.geopotential.dims == ("time", "realization", "prediction_timedelta", "level", "latitude", "longitude")
+print("wb2 ok")
+EOF
+wz=$(awk '$1 == "z500" { print $2 }' wb2.out) wt=$(awk '$1 == "t2m" { print $2 }' wb2.out)
+pz=$(awk -F, '$1 == "det" && $2 == "z" && $3 == 500 && $4 == 24 && $5 == "global" && $6 == "rmse" { print $7 }' wb.csv)
+pt=$(awk -F, '$1 == "det" && $2 == "t2m" && $4 == 24 && $5 == "global" && $6 == "rmse" { print $7 }' wb.csv)
+check "WB2 layout opened as WeatherBench 2's evaluation opens forecasts (time, prediction_timedelta, its names)
+  ($(tail -1 wb2.out)); its RMSE computed as WB2 does equals pangu eval's: z500 $wz / $pz, t2m $wt / $pt" \
+  'grep -q "^wb2 ok" wb2.out && close "$wz" "$pz" 1e-5 && close "$wt" "$pt" 1e-5'
+check "pangu eval scores the WB2 files as their CF twins" 'cmp -s cf.csv wb.csv'
+
+# ---- GRIB 2 through ecCodes
+grib_get -p shortName,typeOfLevel,level,step,dataDate,dataTime,type,bitsPerValue g_2020020112.grib2 >gl 2>ge
+check "GRIB: ECMWF's shortNames and levels, dataDate/dataTime the initial time, step the lead, 16 bits, type fc" \
+  '[ ! -s ge ] && [ "$(grep -c " isobaricInhPa " gl)" -eq $((5 * 5 * 13)) ] && [ $(wc -l <gl) -eq $((5 * (5 * 13 + 4))) ] &&
+   [ "$(cut -d" " -f1 gl | sort -u | tr "\n" " ")" = "10u 10v 2t msl q t u v z " ] &&
+   grep -q "^2t heightAboveGround 2 24 20200201 1200 fc 16$" gl && grep -q "^10u heightAboveGround 10 " gl &&
+   grep -q "^msl meanSea 0 " gl && grep -q "^z isobaricInhPa 500 18 20200201 1200 fc 16$" gl &&
+   [ "$(cut -d" " -f4 gl | uniq | tr "\n" " ")" = "0 6 12 18 24 " ]'
+check "GRIB: bits per value by variable (--grib-bits \"24 q=12\")" \
+  '[ "$(grib_get -w shortName=z,level=500,step=6 -p bitsPerValue gb_2020020100.grib2)" = 24 ] &&
+   [ "$(grib_get -w shortName=q,level=500,step=6 -p bitsPerValue gb_2020020100.grib2)" = 12 ]'
+check "GRIB ensemble: members as perturbationNumber, type cf for member 0 and pf for the others, 3 in the ensemble" \
+  '[ "$(grib_get -w shortName=2t,step=24 -p type,perturbationNumber,numberOfForecastsInEnsemble gens_2020020100.grib2 | tr "\n" ";")" = "cf 0 3;pf 1 3;pf 2 3;" ]'
+cdo sinfon g_2020020100.grib2 >gs 2>gse
+check "GRIB: cdo sinfon reads 9 variables, no warning" 'nowarn gse && [ $(grep -c "P16  : " gs) -eq 9 ]'
+paste <(cdo -s -outputf,%.9g -fldmean -selname,z -sellevel,50000 g_2020020100.grib2 2>/dev/null) \
+      <(cdo -s -outputf,%.9g -fldmean -selname,z -sellevel,500 det_2020020100.nc 2>/dev/null) >gm
+check "GRIB: CDO's z500 field means equal the NetCDF file's within the packing precision ($(head -2 gm | tail -1))" \
+  '[ $(wc -l <gm) -eq 5 ] && awk "NF != 2 { exit 1 } { d = \$1 - \$2; if (d < 0) d = -d; if (d > 0.1) exit 1 }" gm'
+$pangu eval --forecast 'g_*.grib2' --name det --truth truth/era5_pl_202002.nc --truth truth/era5_sfc_202002.nc --output gr.csv 2>err
+# within what 16 bits over a field's range leave (z 0.1 to 3 m2 s-2, msl 0.1 Pa, ...)
+check "pangu eval scores the GRIB forecast as its NetCDF twin within the packing precision ($(tail -1 err))" \
+  'paste -d, <(sort cf.csv) <(sort gr.csv) | awk -F, "BEGIN { tol[\"z\"] = 3; tol[\"msl\"] = 0.2; tol[\"q\"] = 1e-6 }
+     NR > 1 { if (\$1 \$2 \$3 \$4 \$5 \$6 != \$8 \$9 \$10 \$11 \$12 \$13) exit 1; a = \$2 in tol ? tol[\$2] : 0.02;
+     if (\$6 == \"acc\") a = 1e-4; d = \$7 - \$14; if (d < 0) d = -d; s = \$7 < 0 ? -\$7 : \$7;
+     if (d > 1e-3 * s + a) { print; exit 1 } n++ } END { exit n < 100 }"'
+$pangu eval --forecast gens_2020020100.grib2 --truth truth/era5_pl_202002.nc --output ge.csv 2>err; rc=$?
+check "pangu eval refuses a GRIB ensemble instead of scoring one member ($(tail -1 err))" '[ $rc -eq 2 ] && grep -q "perturbationNumber" err'
+
+# ---- files written before this layout: the same scores as today's files
+mkdir old truth48 && cp "$fx/old_det_2020020100.nc" "$fx/old_ens_2020020100.nc" old/
+# the fixtures' truth (48 hours: the packing of the legacy files depends on the period)
+$pangu synth --grid 32,64 --start 2020-02-01T00 --hours 48 --step-hours 6 --format legacy --out truth48 2>/dev/null
+oc=(--model-6h "$m6" --model-24h "$m24" --input "truth48/era5_pl_*.nc truth48/era5_sfc_*.nc" --init 2020-02-01T00 --leads 0-24/12
+    --variables z,t2m --levels 500,850)
+$pangu forecast "${oc[@]}" --output new_det_2020020100.nc 2>/dev/null
+$pangu forecast "${oc[@]}" --members 2 --perturb perlin --seed 3 --output new_ens_2020020100.nc 2>/dev/null
+tr=(--truth truth48/era5_pl_202002.nc --truth truth48/era5_sfc_202002.nc)
+$pangu eval --forecast old/old_det_2020020100.nc --name x "${tr[@]}" --output od.csv 2>/dev/null
+$pangu eval --forecast new_det_2020020100.nc --name x "${tr[@]}" --output nd.csv 2>/dev/null
+$pangu eval --forecast old/old_ens_2020020100.nc --name x "${tr[@]}" --output oe.csv 2>/dev/null
+$pangu eval --forecast 'new_ens_*.nc' --name x "${tr[@]}" --output ne.csv 2>/dev/null
+check "files of the layout before 2026-12 (forecast_period(step), a member dimension) score as today's" \
+  '[ $(wc -l <od.csv) -gt 50 ] && cmp -s od.csv nd.csv && [ $(grep -c ",crps," oe.csv) -gt 5 ] && cmp -s oe.csv ne.csv'
+
+echo "files: $pass passed, $fail failed"
+[ $fail -eq 0 ]
