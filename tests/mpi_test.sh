@@ -15,7 +15,8 @@ export OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
 echo "mpi tests"
 for h in 6 24; do $pangu init --preset tiny --lead $h --seed $h --out m$h.h5 2>/dev/null; done
 # Four initial times, 6 h apart, in one file.
-cp "$fx/tiny_in.nc" s0.nc
+# the initial state as pangu step writes states (lead 0), so that ncrcat joins it with the steps
+$pangu forecast --model-6h m6.h5 --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 0 --output s0.nc 2>/dev/null
 for k in 1 2 3; do $pangu step --model m6.h5 --input s$((k - 1)).nc --output s$k.nc 2>/dev/null; done
 ncrcat -O s0.nc s1.nc s2.nc s3.nc series.nc
 args="--model-6h m6.h5 --model-24h m24.h5 --input series.nc --init 1900-01-01T00/1900-01-01T18/6 --leads 0-48/6"
@@ -23,7 +24,8 @@ $mpi 1 $pangu forecast $args --output 'one_{init:%d%H}.nc' 2>/dev/null
 $mpi 2 $pangu forecast $args --output 'two_{init:%d%H}.nc' 2>log2; rc=$?
 check "mpirun -np 2 finishes" '[ $rc -eq 0 ] && [ $(ls two_*.nc | wc -l) -eq 4 ]'
 same=1
-for f in one_*.nc; do cmp -s <(ncdump "$f" | sed 1d) <(ncdump "two_${f#one_}" | sed 1d) || same=0; done
+# (but the history: the command lines differ)
+for f in one_*.nc; do cmp -s <(ncdump "$f" | sed 1d | grep -v ":history = ") <(ncdump "two_${f#one_}" | sed 1d | grep -v ":history = ") || same=0; done
 check "outputs identical to the one-process run" '[ $same -eq 1 ]'
 $mpi 2 $pangu forecast $args --init 1900-01-03T00 --output 'bad_{init:%d%H}.nc' 2>/dev/null; rc=$?
 check "a failing rank makes every rank exit 2" '[ $rc -eq 2 ]'
