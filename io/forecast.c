@@ -44,6 +44,7 @@ struct io_forecast {
     int index_nc;        /* per_member: PATH's file, mean and spread */
     int mean_id[NVARS], spread_id[NVARS];
     int members_done;    /* per_member: member files written and closed */
+    int last_member;     /* the last member given to io_forecast_write (the caller's thread) */
     FILE *gfp;           /* GRIB output */
     io_grib_writer *grib;
     int lev_index[IO_MAX_LEVELS]; /* filled on the first write: state level of each written level */
@@ -384,7 +385,7 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     if (spec->nsteps < 1) return util_fail(UTIL_EINVAL, "%s: a forecast needs at least one lead", path);
     io_forecast *f = calloc(1, sizeof *f);
     if (!f) return util_fail(UTIL_ENOMEM, "out of memory");
-    f->nc = f->index_nc = -1, f->nc_member = -1;
+    f->nc = f->index_nc = -1, f->nc_member = -1, f->last_member = -1;
     for (int v = 0; v < NVARS; v++) f->varid[v] = f->mean_id[v] = f->spread_id[v] = -1;
     f->spec = *spec;
     f->own_lat = malloc(sizeof(double) * (size_t)spec->H), f->own_lon = malloc(sizeof(double) * (size_t)spec->W);
@@ -566,8 +567,8 @@ int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
     const io_forecast_spec *sp = &f->spec;
     if (step < 0 || step >= sp->nsteps || (sp->members > 0 && (member < 0 || member >= sp->members)))
         return util_fail(UTIL_EINVAL, "%s: step %d / member %d outside the file", path, step, member);
-    if (f->per_member && member < f->nc_member)
-        return util_fail(UTIL_EINVAL, "%s: member %d written after member %d: members go in order", path, member, f->nc_member);
+    if (f->per_member && member < f->last_member)
+        return util_fail(UTIL_EINVAL, "%s: member %d written after member %d: members go in order", path, member, f->last_member);
     if (s->H != sp->H || s->W != sp->W) return util_fail(UTIL_EINVAL, "%s: state grid differs from the file's", path);
     int lev_index[IO_MAX_LEVELS];
     for (int k = 0; k < sp->nlev; k++) {
@@ -582,6 +583,7 @@ int io_forecast_write(io_forecast *f, int step, int member, const io_state *s) {
         f->nlev_state = s->nlev;
     } else if (f->nlev_state != s->nlev || memcmp(f->lev_index, lev_index, sizeof(int) * (size_t)sp->nlev))
         return util_fail(UTIL_EINVAL, "%s: the state's levels differ from the earlier writes'", path);
+    f->last_member = member;
     write_job job = {step, member, s, NULL};
     if (!f->threaded) {
         char err[512] = "";
