@@ -29,7 +29,9 @@ typedef struct {
 } msg_pos;
 
 struct io_grib_writer {
-    codes_handle *tmpl[NVARS];
+    /* one handle per field (variable and level), its keys set once: per
+     * message only the step, the member and the values change */
+    codes_handle *tmpl[NVARS], *lvl[NVARS][IO_MAX_LEVELS];
     io_forecast_spec spec;
     double *values;
     msg_pos *pos;
@@ -40,6 +42,9 @@ void io_grib_writer_close(io_grib_writer *w) {
     if (!w) return;
     for (int v = 0; v < NVARS; v++)
         if (w->tmpl[v]) codes_handle_delete(w->tmpl[v]);
+    for (int v = 0; v < NVARS; v++)
+        for (int k = 0; k < IO_MAX_LEVELS; k++)
+            if (w->lvl[v][k]) codes_handle_delete(w->lvl[v][k]);
     free(w->values);
     free(w->pos);
     free(w);
@@ -127,6 +132,23 @@ int io_grib_writer_open(io_grib_writer **out, const char *path, const io_forecas
         SETL("dataTime", (long)hh * 100 + mi);
         SETS("stepUnits", "h");
         SETL("bitsPerValue", spec->grib_bits[v] > 0 ? spec->grib_bits[v] : 16);
+        for (int k = 0; v < IO_NUPPER && k < spec->nlev; k++) {
+            codes_handle *t = h;
+            if (!(h = w->lvl[v][k] = codes_handle_clone(t))) {
+                io_grib_writer_close(w);
+                return util_fail(UTIL_ENOMEM, "%s: cannot copy a GRIB message (out of memory)", path);
+            }
+            double p = spec->levels[k];
+            /* Whole hPa as ECMWF writes them; other levels in Pa. */
+            if (p == floor(p)) {
+                SETS("typeOfLevel", "isobaricInhPa");
+                SETL("level", (long)p);
+            } else {
+                SETS("typeOfLevel", "isobaricInPa");
+                SETL("level", lround(p * 100));
+            }
+            h = t;
+        }
     }
     *out = w;
     return UTIL_OK;
@@ -147,26 +169,15 @@ int io_grib_writer_put(io_grib_writer *w, void *fp, int step, int member, const 
         return 1;
     }
     for (int v = 0; v < NVARS; v++) {
-        codes_handle *h = w->tmpl[v];
-        if (!h) continue;
+        if (!w->tmpl[v]) continue;
         int upper = v < IO_NUPPER;
         cur = v;
         for (int k = 0; k < (upper ? sp->nlev : 1); k++) {
+            codes_handle *h = upper ? w->lvl[v][k] : w->tmpl[v];
             SETL("step", (long)lead);
             if (member >= 0) {
                 SETS("type", member == 0 ? "cf" : "pf");
                 SETL("perturbationNumber", member);
-            }
-            if (upper) {
-                double p = sp->levels[k];
-                /* Whole hPa as ECMWF writes them; other levels in Pa. */
-                if (p == floor(p)) {
-                    SETS("typeOfLevel", "isobaricInhPa");
-                    SETL("level", (long)p);
-                } else {
-                    SETS("typeOfLevel", "isobaricInPa");
-                    SETL("level", lround(p * 100));
-                }
             }
             const float *src = upper ? s->upper + ((size_t)v * s->nlev + lev_index[k]) * HW
                                      : s->surface + (size_t)(v - IO_NUPPER) * HW;
