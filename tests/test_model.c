@@ -249,9 +249,13 @@ static void test_model_bad_files(void) {
     CU_ASSERT(load_fails(tmp("heads.h5"), UTIL_EFORMAT, "heads.h5", "heads[0] = 3 must divide the layer width 16"));
 
     copy_file(fixture("tiny.h5"), tmp("version.h5"));
-    int version = 2;
+    int version = 3;
     h5_set_int_attr(tmp("version.h5"), "format_version", &version, 1);
-    CU_ASSERT(load_fails(tmp("version.h5"), UTIL_EFORMAT, "format_version is 2", "expected 1"));
+    CU_ASSERT(load_fails(tmp("version.h5"), UTIL_EFORMAT, "format_version is 3", "expected 1 or 2"));
+    /* version 2 names its parts: a version-1 file relabelled lacks them */
+    version = 2;
+    h5_set_int_attr(tmp("version.h5"), "format_version", &version, 1);
+    CU_ASSERT(load_fails(tmp("version.h5"), UTIL_EFORMAT, "version.h5", "'upper_constant_fields' missing"));
 }
 
 static void test_config_rules(void) {
