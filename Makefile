@@ -6,9 +6,12 @@ CFLAGS = $(OPT) -std=c11 -Wall -Wextra -Werror -fopenmp -I.
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null)
 CFLAGS += $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread
-LDLIBS = -linih -lnetcdf $(HDF5_LIBS) -leccodes -lopenblas -lm -fopenmp
+LDLIBS = -linih -lnetcdf $(HDF5_LIBS) -leccodes -lprotobuf-c -lopenblas -lm -fopenmp
 BUILD ?= build
 BIN ?= bin
+# The ONNX schema Debian ships (libonnx-dev), compiled by protoc-c at build time
+# for the importer of the released models (model/onnx.c).
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 # make MPI=1: Open MPI build in bin-mpi/ (initial times spread over ranks).
 ifeq ($(MPI),1)
 CC = mpicc
@@ -20,7 +23,9 @@ endif
 LIB_SRC := $(wildcard util/*.c model/*.c io/*.c data/*.c eval/*.c configs/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+GEN := $(BUILD)/gen
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN)/onnx.pb-c.o
+CFLAGS += -I$(GEN)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
@@ -34,6 +39,14 @@ deps:
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(GEN) $(ONNX_PROTO)
+# generated code: the project's warnings are not its author's
+$(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
+	$(CC) $(OPT) -std=c11 -w -c $< -o $@
+$(BUILD)/model/onnx.o: $(GEN)/onnx.pb-c.h
 
 $(BUILD)/libpangu.a: $(LIB_OBJ)
 	ar rcs $@ $^

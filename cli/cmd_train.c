@@ -191,7 +191,7 @@ int cli_train(int argc, char **argv) {
         if ((status = model_checkpoint_load(ckpt, &m, &am, &av, &step))) goto done;
         /* The checkpoint must be of this configuration's model. */
         model init;
-        if ((status = model_load(&init, cfg_get(&c, "init")))) goto done;
+        if ((status = model_open(&init, cfg_get(&c, "init"), 0))) goto done;
         model_config a = m.cfg, b = init.cfg;
         model_free(&init);
         if (memcmp(&a, &b, sizeof a) != 0) {
@@ -206,7 +206,7 @@ int cli_train(int argc, char **argv) {
         }
         if (rank == 0) fprintf(stderr, "pangu train: resuming %s at step %lld\n", ckpt, step);
     } else {
-        if ((status = model_load(&m, cfg_get(&c, "init")))) goto done;
+        if ((status = model_open(&m, cfg_get(&c, "init"), 0))) goto done;
         am = util_aligned_alloc(sizeof(float) * m.nparams);
         av = util_aligned_alloc(sizeof(float) * m.nparams);
     }

@@ -80,6 +80,8 @@ int model_config_derive(model_config *c) {
         return util_fail(UTIL_EINVAL, "%d upper-air constant fields: expected 0 or 1 (const_h)", c->upper_constants);
     if ((c->recovery_bias_position | c->padded_constants | c->full_bias) & ~1)
         return util_fail(UTIL_EINVAL, "variant flags must be 0 or 1");
+    /* a grid that needs no padding has one form of constants */
+    if (c->padded_constants && c->Hp == c->H && c->Wp == c->W) c->padded_constants = 0;
     return UTIL_OK;
 }
 

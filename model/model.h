@@ -162,6 +162,28 @@ int model_checkpoint_save(const char *path, const model *m, const float *adam_m,
                           const char *config_text);
 int model_checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, long long *step);
 
+/* ---- the released models (model/onnx.c) ----
+ * A file in the released Pangu-Weather ONNX layout (pangu_weather_N.onnx, the
+ * tensors of ../shared/reference/official_onnx_names.csv, as initializers or
+ * Constant nodes, raw_data or float_data, external data beside the file) into
+ * a model of format 2: const_h, recovery bias per position, padded constants,
+ * each Earth-specific bias compact where its expanded form has the compact
+ * structure exactly, else full. lead_hours > 0 gives the lead time, else it
+ * comes from the name pangu_weather_N.onnx. */
+int model_onnx_import(model *m, const char *path, int lead_hours);
+/* The same from a buffer (name for messages; dir: where external data files
+ * are, NULL to refuse external data); lead_hours must be given. */
+int model_onnx_import_memory(model *m, const void *data, size_t len, const char *name, const char *dir,
+                             int lead_hours);
+/* N of a file named pangu_weather_N.onnx; UTIL_EINVAL for another name. */
+int model_onnx_lead_from_name(const char *path, int *lead_hours);
+/* Row i of the table of released tensors: the model tensor's name, the
+ * ONNX name and whether it is a Constant node; NULL past the end. */
+const char *model_onnx_tensor_name(int i, const char **onnx_name, int *constant_node);
+/* A model from an HDF5 model file, or from a released ONNX file (a name
+ * ending in .onnx) imported in memory (lead_hours as model_onnx_import). */
+int model_open(model *m, const char *path, int lead_hours);
+
 /* AdamW (model/train.c): one update of every trainable tensor from grad
  * (already averaged over the batch); decoupled weight decay on matrices and
  * the Earth-specific bias, not on biases, LayerNorm parameters or constants. */
