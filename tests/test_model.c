@@ -90,6 +90,17 @@ static void test_step_custom(void) {
     }
 }
 
+/* The released models' variant (format 2) from pangu_ref.py init: compact and full bias. */
+static void test_step_official(void) {
+    const char *names[2] = {"official", "official_full"};
+    for (int k = 0; k < 2; k++)
+        for (int packed = 0; packed < 2; packed++) {
+            double e = step_error(names[k], packed);
+            CU_ASSERT(e <= 1e-4);
+            if (!(e <= 1e-4)) fprintf(stderr, "\n  %s (%s): max error %.3g std\n", names[k], packed ? "packed" : "OpenBLAS", e);
+        }
+}
+
 /* The step does not depend on the number of OpenMP threads. */
 static void test_step_threads(void) {
     model m;
@@ -454,6 +465,7 @@ int tests_register_model(void) {
         {"step matches reference (OpenBLAS and packed FP32): tiny preset", test_step_tiny},
         {"step matches reference (OpenBLAS and packed FP32): small preset", test_step_small},
         {"step matches reference (OpenBLAS and packed FP32): custom configuration", test_step_custom},
+        {"step matches reference (OpenBLAS and packed FP32): released variant, both bias forms", test_step_official},
         {"step independent of thread count", test_step_threads},
         {"model file round trip", test_model_roundtrip},
         {"random initialisation", test_init_random},
