@@ -71,6 +71,7 @@ check: deps
 	tests/train_test.sh $(BIN)/pangu
 	tests/synth_test.sh $(BIN)/pangu
 	tests/eval_test.sh $(BIN)/pangu
+	tests/released_test.sh $(BIN)/pangu
 test: check
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
@@ -131,13 +132,20 @@ mpi-check: deps
 FUZZ_SEC ?= 60
 fuzz: deps
 	./.ci/deps.sh fuzz
-	@mkdir -p bin-fuzz out/fuzz/npy out/fuzz/cfg
+	@mkdir -p bin-fuzz out/fuzz/npy out/fuzz/cfg out/fuzz/onnx
+	$(MAKE) $(GEN)/onnx.pb-c.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. io/npy.c util/util.c tests/fuzz_npy.c -lm -o bin-fuzz/fuzz_npy
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. configs/cfg.c util/util.c tests/fuzz_cfg.c -linih -lm -o bin-fuzz/fuzz_cfg
 	printf '\x93NUMPY\x01\x00v\x00{"descr": "<f4", "fortran_order": False, "shape": (5, 13, 721, 1440), }' >out/fuzz/npy/seed
 	printf '[a]\nx = 2\nmodel_24h = m.h5\n[b]\ny = 3\n' >out/fuzz/cfg/seed
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -I. -I$(GEN) -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+	  model/onnx.c model/model.c model/kernels.c model/bf16.c model/f32.c util/util.c $(GEN)/onnx.pb-c.c tests/fuzz_onnx.c \
+	  -lprotobuf-c -lopenblas -lm -o bin-fuzz/fuzz_onnx
+	cc -O1 -I$(GEN) tests/fuzz_onnx_seed.c $(GEN)/onnx.pb-c.c -lprotobuf-c -o bin-fuzz/fuzz_onnx_seed
+	bin-fuzz/fuzz_onnx_seed tests/fixtures/released/pangu_weather_24.onnx out/fuzz/onnx/seed
 	bin-fuzz/fuzz_npy -max_total_time=$(FUZZ_SEC) out/fuzz/npy
 	bin-fuzz/fuzz_cfg -max_total_time=$(FUZZ_SEC) out/fuzz/cfg
+	bin-fuzz/fuzz_onnx -max_total_time=$(FUZZ_SEC) -max_len=65536 -rss_limit_mb=4096 out/fuzz/onnx
 
 clean:
 	rm -rf bin-fuzz build build-asan build-ubsan build-mpi bin bin-asan bin-ubsan bin-mpi out

@@ -126,7 +126,8 @@ static size_t bias_rows(const model_config *c) {
     return (size_t)wz * wz * wh * wh * (2 * ww - 1);
 }
 
-int model_create(model *m, const model_config *cfg) {
+/* The tensor table for cfg, and with `allocate` the zeroed parameters and views. */
+static int create(model *m, const model_config *cfg, int allocate) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     const model_config *c = &m->cfg;
@@ -192,6 +193,7 @@ int model_create(model *m, const model_config *cfg) {
     m->tensors = tb.t;
     m->ntensors = tb.n;
     m->nparams = tb.total;
+    if (!allocate) return UTIL_OK;
     m->params = util_aligned_alloc(sizeof(float) * tb.total);
     m->bias_index = malloc(sizeof(int) * (size_t)N * N);
     for (int l = 0; l < 4; l++) m->blocks[l] = calloc(c->depths[l] ? c->depths[l] : 1, sizeof(model_block));
@@ -224,6 +226,9 @@ int model_create(model *m, const model_config *cfg) {
     model_bias_index(m->bias_index, c->window);
     return UTIL_OK;
 }
+
+int model_create(model *m, const model_config *cfg) { return create(m, cfg, 1); }
+int model_create_table(model *m, const model_config *cfg) { return create(m, cfg, 0); }
 
 void model_free(model *m) {
     model_bf16_release(m);

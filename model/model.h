@@ -144,6 +144,9 @@ int model_window_types(const model_config *c, int Hl);
 
 /* Build the tensor table and allocate zeroed parameters for cfg. */
 int model_create(model *m, const model_config *cfg);
+/* Only the tensor table (names, shapes, nparams), no parameters: to check a
+ * file against a configuration before allocating for it; model_free frees it. */
+int model_create_table(model *m, const model_config *cfg);
 void model_free(model *m);
 const model_tensor *model_find_tensor(const model *m, const char *name);
 size_t model_trainable_count(const model *m);

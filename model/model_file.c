@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "../util/util.h"
@@ -275,6 +276,12 @@ done:
     if (H5Fclose(file) < 0 && !status) status = util_fail(UTIL_EIO, "%s: error closing the file", path);
     if (status && m->params) model_free(m);
     return status;
+}
+
+int model_open(model *m, const char *path, int lead_hours) {
+    size_t n = strlen(path);
+    if (n > 5 && strcasecmp(path + n - 5, ".onnx") == 0) return model_onnx_import(m, path, lead_hours);
+    return model_load(m, path);
 }
 
 /* ---- writing ---- */

@@ -497,6 +497,20 @@ static int tensor_values(const importer *x, int k, size_t count, const float **v
     return UTIL_OK;
 }
 
+/* The tensor stores `count` values (checked before they are read, so that
+ * a file's shapes cannot make the importer allocate what its data lacks). */
+static int stored_count(const importer *x, int k, size_t count) {
+    const Onnx__TensorProto *t = x->found[k];
+    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+        return UTIL_OK; /* sized against its file when read */
+    if (t->raw_data.len == count * sizeof(float) || (!t->raw_data.len && t->n_float_data == count)) return UTIL_OK;
+    if (t->raw_data.len)
+        return util_fail(UTIL_EFORMAT, "%s: tensor '%s' holds %zu bytes, expected %zu (%zu floats)", x->path,
+                         names[k].onnx, t->raw_data.len, count * sizeof(float), count);
+    return util_fail(UTIL_EFORMAT, "%s: tensor '%s' holds %zu values, expected %zu", x->path, names[k].onnx,
+                     t->n_float_data, count);
+}
+
 /* Give tensor k's bytes back as soon as they are converted. */
 static void release(importer *x, int k) {
     Onnx__TensorProto *t = x->found[k];
@@ -604,7 +618,18 @@ static int import_parsed(model *m, importer *x, const Onnx__ModelProto *mp, int 
     }
     model_bias_index(index, c.window);
     first_pairs(first, index, P, NN);
-    /* Pass 1: the biases' shapes, and whether every one has the compact structure. */
+    /* Pass 1, before anything is allocated for the model: every tensor's
+     * shape, and whether every bias has the compact structure. */
+    model table;
+    if ((status = model_create_table(&table, &c))) goto done;
+    for (int k = 0; k < NNAMES && !status; k++) {
+        if (names[k].how == HOW_BIAS) continue;
+        const model_tensor *t = model_find_tensor(&table, names[k].tensor);
+        int64_t want[8];
+        if (!t) status = util_fail(UTIL_EINVAL, "internal: no model tensor '%s'", names[k].tensor);
+        else status = check_dims(x, k, want, expected_dims(&c, names[k].how, t, want));
+    }
+    model_free(&table);
     int compact = 1;
     for (int k = 0; k < NNAMES && !status; k++) {
         if (names[k].how != HOW_BIAS) continue;
@@ -612,13 +637,20 @@ static int import_parsed(model *m, importer *x, const Onnx__ModelProto *mp, int 
         int Hl = (l == 1 || l == 2) ? c.H2 : c.Ht;
         int64_t want[5] = {1, model_window_types(&c, Hl), c.heads[l], N, N};
         if ((status = check_dims(x, k, want, 5))) break;
+        size_t count = (size_t)want[1] * want[2] * NN;
+        if ((status = stored_count(x, k, count))) break;
         if (!compact) continue;
         const float *v;
         float *owned;
-        size_t count = (size_t)want[1] * want[2] * NN;
         if ((status = tensor_values(x, k, count, &v, &owned))) break;
         compact = is_compact(v, index, first, (int)(want[1] * want[2]), NN);
         free(owned);
+    }
+    for (int k = 0; k < NNAMES && !status; k++) {
+        if (names[k].how == HOW_BIAS) continue;
+        size_t count = 1;
+        for (size_t i = 0; i < x->found[k]->n_dims; i++) count *= (size_t)x->found[k]->dims[i];
+        status = stored_count(x, k, count);
     }
     if (status) goto done;
     c.full_bias = !compact;
@@ -641,7 +673,7 @@ static int import_parsed(model *m, importer *x, const Onnx__ModelProto *mp, int 
             types = model_window_types(&c, (l == 1 || l == 2) ? c.H2 : c.Ht), heads = c.heads[l];
         }
         size_t count = how == HOW_BIAS ? (size_t)types * heads * NN : t->count;
-        if (how != HOW_BIAS && (status = check_dims(x, k, want, expected_dims(&c, how, t, want)))) break;
+        (void)want;
         if (how == HOW_CHECK_UPPER || how == HOW_CHECK_SURFACE) continue; /* after every input statistic */
         if ((status = tensor_values(x, k, count, &v, &owned))) break;
         switch (how) {
@@ -777,10 +809,4 @@ int model_onnx_import(model *m, const char *path, int lead_hours) {
     status = import_parsed(m, &x, mp, lead_hours);
     onnx__model_proto__free_unpacked(mp, &alloc);
     return status;
-}
-
-int model_open(model *m, const char *path, int lead_hours) {
-    size_t n = strlen(path);
-    if (n > 5 && strcasecmp(path + n - 5, ".onnx") == 0) return model_onnx_import(m, path, lead_hours);
-    return model_load(m, path);
 }
