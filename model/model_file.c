@@ -159,7 +159,20 @@ static int read_variant(hid_t file, const char *path, int version, model_config 
     return UTIL_OK;
 }
 
-static int read_tensor(hid_t file, const char *path, const model_tensor *t, float *dst) {
+/* 1 when dataset ds carries HDF5's Fletcher-32 checksum filter. */
+static int has_checksum(hid_t ds) {
+    hid_t plist = H5Dget_create_plist(ds);
+    if (plist < 0) return 0;
+    unsigned flags;
+    size_t nelmts = 0;
+    char name[32];
+    unsigned config;
+    int yes = H5Pget_filter_by_id2(plist, H5Z_FILTER_FLETCHER32, &flags, &nelmts, NULL, sizeof name, name, &config) >= 0;
+    H5Pclose(plist);
+    return yes;
+}
+
+static int read_tensor(hid_t file, const char *path, const model_tensor *t, float *dst, int *checksummed) {
     int status = UTIL_OK;
     hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
     hsize_t dims[8];
@@ -191,8 +204,12 @@ static int read_tensor(hid_t file, const char *path, const model_tensor *t, floa
         status = util_fail(UTIL_EFORMAT, "%s: tensor '%s' has shape (%s), expected (%s)", path, t->name, got, want);
         goto done;
     }
+    int sum = has_checksum(ds);
+    if (checksummed) *checksummed &= sum;
     if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
-        status = util_fail(UTIL_EFORMAT, "%s: cannot read tensor '%s'", path, t->name);
+        status = util_fail(UTIL_EFORMAT, sum ? "%s: tensor '%s' fails its checksum: the file is damaged"
+                                             : "%s: cannot read tensor '%s' (damaged file?)",
+                           path, t->name);
         goto done;
     }
     for (size_t i = 0; i < t->count; i++)
@@ -258,8 +275,13 @@ int model_load(model *m, const char *path) {
     }
     if ((status = read_variant(file, path, version, &c))) goto done;
     if ((status = model_create(m, &c))) goto done;
+    int checksummed = 1;
     for (int i = 0; i < m->ntensors; i++)
-        if ((status = read_tensor(file, path, &m->tensors[i], m->params + m->tensors[i].offset))) goto done;
+        if ((status = read_tensor(file, path, &m->tensors[i], m->params + m->tensors[i].offset, &checksummed)))
+            goto done;
+    if (!checksummed)
+        util_warn("%s carries no checksums (written by an older pangu-c or another tool): damage to it would go "
+                  "unnoticed; pangu-c writes every tensor with a Fletcher-32 checksum", path);
     for (int i = 0; i < MODEL_NUPPER * c.nlev; i++)
         if (!(m->upper_std[i] > 0)) {
             status = util_fail(UTIL_EFORMAT, "%s: normalization.upper_std[%s, level %g] is %g, expected > 0", path,
@@ -352,10 +374,26 @@ typedef struct {
     const char *note;
 } ckpt;
 
+/* Every tensor is one chunk with a Fletcher-32 checksum, verified by HDF5 at
+ * every read: a damaged model file fails to load instead of stepping to a
+ * wrong answer. */
+static hid_t checksummed_plist(int rank, const hsize_t *dims) {
+    hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    if (plist < 0) return -1;
+    hsize_t chunk[8];
+    for (int i = 0; i < rank; i++) chunk[i] = dims[i] ? dims[i] : 1;
+    if (H5Pset_chunk(plist, rank, chunk) < 0 || H5Pset_fletcher32(plist) < 0) {
+        H5Pclose(plist);
+        return -1;
+    }
+    return plist;
+}
+
 static int write_flat(hid_t file, const char *name, const float *x, size_t n) {
     hsize_t dims[1] = {(hsize_t)n};
-    hid_t space = H5Screate_simple(1, dims, NULL);
-    hid_t ds = space < 0 ? -1 : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(1, dims, NULL), plist = checksummed_plist(1, dims);
+    hid_t ds = space < 0 || plist < 0 ? -1 : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+    if (plist >= 0) H5Pclose(plist);
     int bad = ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0;
     if (ds >= 0 && H5Dclose(ds) < 0) bad = 1;
     if (space >= 0) H5Sclose(space);
@@ -390,7 +428,7 @@ static int read_flat(hid_t file, const char *path, const char *name, float *x, s
     int status = UTIL_OK;
     if (count != (hssize_t)n) status = util_fail(UTIL_EFORMAT, "%s: '%s' has %lld values, expected %zu", path, name, (long long)count, n);
     else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0)
-        status = util_fail(UTIL_EFORMAT, "%s: cannot read '%s'", path, name);
+        status = util_fail(UTIL_EFORMAT, "%s: cannot read '%s' (damaged file? it fails its checksum)", path, name);
     if (space >= 0) H5Sclose(space);
     H5Dclose(ds);
     return status;
@@ -472,8 +510,10 @@ static int write_model_file(const char *path, const model *m, const float *block
         if (trainable_only && !t->trainable) continue;
         hsize_t dims[5];
         for (int k = 0; k < t->rank; k++) dims[k] = (hsize_t)t->shape[k];
-        hid_t space = H5Screate_simple(t->rank, dims, NULL);
-        hid_t ds = space < 0 ? -1 : H5Dcreate2(file, t->name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t space = H5Screate_simple(t->rank, dims, NULL), plist = checksummed_plist(t->rank, dims);
+        hid_t ds = space < 0 || plist < 0 ? -1
+                                          : H5Dcreate2(file, t->name, H5T_IEEE_F32LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+        if (plist >= 0) H5Pclose(plist);
         int bad = ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, block + t->offset) < 0;
         if (ds >= 0 && H5Dclose(ds) < 0) bad = 1;
         if (space >= 0) H5Sclose(space);

@@ -23,6 +23,18 @@ int util_fail(int code, const char *fmt, ...) {
 
 const char *util_last_message(void) { return last_message; }
 
+static int warnings_on = 1;
+void util_warnings(int on) { warnings_on = on; }
+void util_warn(const char *fmt, ...) {
+    if (!warnings_on) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "pangu: warning: %s\n", buf);
+}
+
 const char *util_strerror(int code) {
     switch (code) {
     case UTIL_OK: return "success";

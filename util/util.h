@@ -20,6 +20,10 @@ enum {
  * callers write `return util_fail(UTIL_EFORMAT, "...", ...)`. */
 int util_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *util_last_message(void);
+/* One line "pangu: warning: ..." on stderr (for what is accepted but worth
+ * knowing); util_warnings(0) silences them (tests). */
+void util_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void util_warnings(int on);
 const char *util_strerror(int code);
 
 /* Bump arena: one big 64-byte aligned block, carved without per-call malloc. */
