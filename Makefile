@@ -2,11 +2,24 @@
 CC ?= cc
 # OPT: optimisation and instrumentation (the sanitizer targets change it).
 OPT ?= -O2
-CFLAGS = $(OPT) -std=c11 -Wall -Wextra -Werror -fopenmp -I.
-HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
-HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null)
-CFLAGS += $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread
-LDLIBS = -linih -lnetcdf $(HDF5_LIBS) -leccodes -lprotobuf-c -lopenblas -lm -fopenmp
+# Warnings are errors in a developer build (a git checkout, and CI), not for
+# users building a copy with another compiler: WERROR= (empty) or -Werror.
+WERROR ?= $(if $(wildcard .git),-Werror,)
+CFLAGS = $(OPT) -std=c11 -Wall -Wextra $(WERROR) -fopenmp -I.
+# Include and library paths from pkg-config (environment modules set
+# PKG_CONFIG_PATH); the plain library name where a package has no .pc file.
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pc_libs = $(or $(shell pkg-config --libs $(1) 2>/dev/null),$(2))
+PKG_CFLAGS := $(call pc_cflags,netcdf) $(call pc_cflags,hdf5) $(call pc_cflags,eccodes) $(call pc_cflags,inih) \
+  $(call pc_cflags,libprotobuf-c) $(or $(call pc_cflags,openblas),-I/usr/include/x86_64-linux-gnu/openblas-pthread)
+PKG_LIBS := $(call pc_libs,inih,-linih) $(call pc_libs,netcdf,-lnetcdf) $(call pc_libs,hdf5,-lhdf5) \
+  $(call pc_libs,eccodes,-leccodes) $(call pc_libs,libprotobuf-c,-lprotobuf-c) $(call pc_libs,openblas,-lopenblas)
+CFLAGS += $(PKG_CFLAGS)
+LDLIBS = $(PKG_LIBS) -lm -fopenmp
+# DEPS=0: the libraries come from elsewhere (modules, a site install): the
+# targets do not call apt-get (.ci/deps.sh) before building.
+DEPS ?= 1
+DEPS_SH = $(if $(filter 1,$(DEPS)),./.ci/deps.sh,true)
 BUILD ?= build
 BIN ?= bin
 # The ONNX schema Debian ships (libonnx-dev), compiled by protoc-c at build time
@@ -34,7 +47,7 @@ HEADERS := $(wildcard */*.h)
 all: $(BIN)/pangu
 
 deps:
-	@./.ci/deps.sh build
+	@$(DEPS_SH) build
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -108,7 +121,7 @@ demo: deps
 # and are exported there as HTML and Markdown (Debian's Jupyter).
 NB_OUT ?= out/demo
 notebooks:
-	@./.ci/deps.sh notebooks
+	@$(DEPS_SH) notebooks
 	@[ -s $(NB_OUT)/scores.csv ] || [ "$(NB_OUT)" != out/demo ] || $(MAKE) demo
 	notebooks-export/run.sh $(NB_OUT)
 
@@ -119,28 +132,28 @@ demo-models: deps
 
 # Regenerate the committed fixtures (needs the PyTorch reference).
 fixtures:
-	./.ci/deps.sh reference
+	$(DEPS_SH) reference
 	tests/make_fixtures.sh
 
 # Forecasts across processes: outputs of mpirun -np 2 equal a one-process run.
 mpi-check: deps
-	./.ci/deps.sh mpi
+	$(DEPS_SH) mpi
 	$(MAKE) MPI=1 bin-mpi/pangu
 	tests/mpi_test.sh bin-mpi/pangu
 
 # libFuzzer (clang from Debian) on the parsers: 60 s each.
 FUZZ_SEC ?= 60
 fuzz: deps
-	./.ci/deps.sh fuzz
+	$(DEPS_SH) fuzz
 	@mkdir -p bin-fuzz out/fuzz/npy out/fuzz/cfg out/fuzz/onnx
 	$(MAKE) $(GEN)/onnx.pb-c.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. io/npy.c util/util.c tests/fuzz_npy.c -lm -o bin-fuzz/fuzz_npy
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. configs/cfg.c util/util.c tests/fuzz_cfg.c -linih -lm -o bin-fuzz/fuzz_cfg
 	printf '\x93NUMPY\x01\x00v\x00{"descr": "<f4", "fortran_order": False, "shape": (5, 13, 721, 1440), }' >out/fuzz/npy/seed
 	printf '[a]\nx = 2\nmodel_24h = m.h5\n[b]\ny = 3\n' >out/fuzz/cfg/seed
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -I. -I$(GEN) -I/usr/include/x86_64-linux-gnu/openblas-pthread \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -I. -I$(GEN) $(PKG_CFLAGS) \
 	  model/onnx.c model/model.c model/kernels.c model/bf16.c model/f32.c util/util.c $(GEN)/onnx.pb-c.c tests/fuzz_onnx.c \
-	  -lprotobuf-c -lopenblas -lm -o bin-fuzz/fuzz_onnx
+	  $(PKG_LIBS) -lm -o bin-fuzz/fuzz_onnx
 	cc -O1 -I$(GEN) tests/fuzz_onnx_seed.c $(GEN)/onnx.pb-c.c -lprotobuf-c -o bin-fuzz/fuzz_onnx_seed
 	bin-fuzz/fuzz_onnx_seed tests/fixtures/released/pangu_weather_24.onnx out/fuzz/onnx/seed
 	bin-fuzz/fuzz_npy -max_total_time=$(FUZZ_SEC) out/fuzz/npy
