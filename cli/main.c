@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE /* mallopt */
 #include <hdf5.h>
 #include <malloc.h>
+#include <signal.h>
 #ifdef PANGU_MPI
 #include <mpi.h>
 #endif
@@ -89,6 +90,11 @@ int main(int argc, char **argv) {
     /* Files are closed explicitly; HDF5's exit-time cleanup would crash
      * after a failed write (full disk) left a file half-closed. */
     H5dont_atexit();
+    /* Past `ulimit -f` a write fails with EFBIG and takes the normal error
+     * path (message, temporary file removed) instead of killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
+    /* One line per error: HDF5's own error stack would print dozens first. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     /* HDF5 allocates a buffer per compressed chunk it inflates (4 MB per field
      * at 0.25 degrees). Above glibc's default threshold each would be a fresh
      * mmap, zero-filled page by page and unmapped again: a third of the time
