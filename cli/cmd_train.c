@@ -138,6 +138,34 @@ static double valid_loss(const model *m, const io_state *x, const io_state *y, f
     return lu / nu + surface_weight * ls / ns;
 }
 
+/* A resumed run's log keeps its lines up to the checkpoint's step (a run
+ * killed after the checkpoint logged steps it will do again), so that the log
+ * of a killed and resumed run equals an uninterrupted run's. */
+static int log_keep_until(const char *path, long long last) {
+    FILE *in = fopen(path, "r");
+    if (!in) return UTIL_OK; /* nothing logged yet */
+    char tmp[4096], line[1024];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return util_fail(UTIL_EIO, "%s: cannot rewrite the log", path);
+    }
+    while (fgets(line, sizeof line, in)) {
+        char *end;
+        long long s = strtoll(line, &end, 10);
+        if (end != line && *end == ',' && s > last) break; /* steps past the checkpoint, and all after */
+        fputs(line, out);
+    }
+    int bad = ferror(in);
+    fclose(in);
+    if (fclose(out) != 0 || bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return util_fail(UTIL_EIO, "%s: cannot rewrite the log", path);
+    }
+    return UTIL_OK;
+}
+
 int cli_train(int argc, char **argv) {
     cfg c;
     cfg_init(&c, schema, (int)(sizeof schema / sizeof schema[0]));
@@ -187,6 +215,11 @@ int cli_train(int argc, char **argv) {
     }
     if (!warmup) warmup = steps / 20;
     const char *ckpt = cfg_get(&c, "checkpoint");
+    if (rank == 0) { /* temporaries of a run of this job killed with -9 */
+        util_remove_stale_temps(ckpt);
+        util_remove_stale_temps(cfg_get(&c, "output"));
+        if (cfg_get(&c, "log")) util_remove_stale_temps(cfg_get(&c, "log"));
+    }
     if (resume && access(ckpt, R_OK) == 0) {
         if ((status = model_checkpoint_load(ckpt, &m, &am, &av, &step))) goto done;
         /* The checkpoint must be of this configuration's model. */
@@ -256,6 +289,7 @@ int cli_train(int argc, char **argv) {
     }
     long long perm_epoch = -1;
     if (cfg_get(&c, "log") && rank == 0) {
+        if (resume && (status = log_keep_until(cfg_get(&c, "log"), step))) goto done;
         log = fopen(cfg_get(&c, "log"), resume ? "a" : "w");
         if (!log) {
             status = util_fail(UTIL_EIO, "%s: cannot write the log", cfg_get(&c, "log"));

@@ -475,6 +475,7 @@ static int write_model_file(const char *path, const model *m, const float *block
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     quiet_hdf5();
+    util_remove_stale_temps(path);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return util_fail(UTIL_EIO, "%s: cannot create the file", path);
     int grid[2] = {c->H, c->W};

@@ -10,6 +10,10 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <errno.h>
+#include <glob.h>
+#include <signal.h>
+#include <unistd.h>
 
 static _Thread_local char last_message[1024];
 
@@ -257,4 +261,21 @@ long util_peak_rss_kb(void) {
     struct rusage u;
     if (getrusage(RUSAGE_SELF, &u) != 0) return -1;
     return u.ru_maxrss;
+}
+
+void util_remove_stale_temps(const char *path) {
+    char pattern[4200];
+    if (snprintf(pattern, sizeof pattern, "%s.tmp.*", path) >= (int)sizeof pattern) return;
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0) return;
+    size_t base = strlen(path) + 5;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *p = g.gl_pathv[i] + base;
+        char *end;
+        long pid = strtol(p, &end, 10);
+        /* only PATH.tmp.PID (digits), of a process that no longer exists */
+        if (end == p || *end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) unlink(g.gl_pathv[i]);
+    }
+    globfree(&g);
 }

@@ -58,6 +58,11 @@ int util_time_units(const char *units, double *unit_seconds, double *epoch);
 void util_time_fields(double seconds, int *year, int *month, int *day, int *hour, int *minute, int *second);
 int util_day_of_year(double seconds); /* 1..366 */
 
+/* Writers put PATH.tmp.PID beside PATH and rename it when complete; a run
+ * killed with -9 leaves its temporary behind. Remove those of PATH whose
+ * process is gone (the next run of the same job calls this). */
+void util_remove_stale_temps(const char *path);
+
 double util_now(void);            /* monotonic seconds */
 long util_peak_rss_kb(void);      /* peak resident set size of this process */
 
