@@ -5,7 +5,8 @@ OPT ?= -O2
 # Warnings are errors in a developer build (a git checkout, and CI), not for
 # users building a copy with another compiler: WERROR= (empty) or -Werror.
 WERROR ?= $(if $(wildcard .git),-Werror,)
-CFLAGS = $(OPT) -std=c11 -Wall -Wextra $(WERROR) -fopenmp -I.
+# (omitted trailing fields of an initializer are zero: schemas list only the fields they need)
+CFLAGS = $(OPT) -std=c11 -Wall -Wextra -Wno-missing-field-initializers $(WERROR) -fopenmp -I.
 # Include and library paths from pkg-config (environment modules set
 # PKG_CONFIG_PATH); the plain library name where a package has no .pc file.
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)

@@ -3,6 +3,8 @@
 #include "cfg.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <ini.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -32,8 +34,24 @@ static const cfg_key *find_key(const cfg *c, const char *key) {
     return NULL;
 }
 
-int cfg_set(cfg *c, const char *key, const char *value) {
-    if (!find_key(c, key)) return util_fail(UTIL_EINVAL, "unknown option '%s'", key);
+/* The value must be of the key's type and in its range (key: the name to show). */
+static int check_value(const cfg_key *k, const char *key, const char *value) {
+    long long i;
+    double d;
+    int b;
+    switch (k->type) {
+    case CFG_INT: return util_parse_long(key, value, (long long)k->min, (long long)k->max, &i);
+    case CFG_REAL: return util_parse_double(key, value, k->min, k->max, &d);
+    case CFG_YESNO: return util_parse_yesno(key, value, &b);
+    }
+    return UTIL_OK;
+}
+
+static int set_value(cfg *c, const char *key, const char *value, const char *shown) {
+    const cfg_key *k = find_key(c, key);
+    if (!k) return util_fail(UTIL_EINVAL, "unknown option '%s'", shown);
+    int status = check_value(k, shown, value);
+    if (status) return status;
     for (int i = 0; i < c->n; i++)
         if (strcmp(c->keys[i], key) == 0) {
             char *v = strdup(value);
@@ -58,6 +76,8 @@ int cfg_set(cfg *c, const char *key, const char *value) {
  * continuation of the previous value. */
 enum { CFG_MAX_BYTES = 1 << 20, CFG_SHORT_LINE = 150, CFG_MAX_LONG = 256 };
 #define LONG_TOKEN "@pangu-long-value-"
+
+int cfg_set(cfg *c, const char *key, const char *value) { return set_value(c, key, value, key); }
 
 typedef struct {
     cfg *c;
@@ -198,7 +218,8 @@ int cfg_parse_args(cfg *c, int argc, char **argv) {
         for (char *p = key; *p; p++)
             if (*p == '-') *p = '_';
         if (!find_key(c, key)) return util_fail(UTIL_EINVAL, "unknown option '%s'", a);
-        if ((status = cfg_set(c, key, argv[++i]))) return status;
+        if ((status = set_value(c, key, argv[i + 1], a))) return status;
+        i++;
     }
     return UTIL_OK;
 }
@@ -210,11 +231,33 @@ const char *cfg_get(const cfg *c, const char *key) {
     return k ? k->def : NULL;
 }
 
+long long cfg_get_int(const cfg *c, const char *key) {
+    long long v = 0;
+    const char *s = cfg_get(c, key);
+    return s && !util_parse_long(key, s, LLONG_MIN, LLONG_MAX, &v) ? v : 0;
+}
+
+double cfg_get_real(const cfg *c, const char *key) {
+    double v = 0;
+    const char *s = cfg_get(c, key);
+    return s && !util_parse_double(key, s, -HUGE_VAL, HUGE_VAL, &v) ? v : 0;
+}
+
+int cfg_get_yesno(const cfg *c, const char *key) {
+    int v = 0;
+    const char *s = cfg_get(c, key);
+    return s && !util_parse_yesno(key, s, &v) ? v : 0;
+}
+
 void cfg_print_help(const cfg *c, const char *command) {
     printf("usage: pangu %s [--config FILE] [--KEY VALUE ...]\nkeys (file section, flag, default):\n", command);
     for (int i = 0; i < c->nschema; i++) {
         const cfg_key *k = &c->schema[i];
-        printf("  [%s] --%s%s%s\n      %s\n", k->section, k->key, k->def ? "  default: " : "", k->def ? k->def : "",
-               k->help);
+        char range[96] = "";
+        if (k->type == CFG_INT) snprintf(range, sizeof range, "  (a whole number, %.0f to %.0f)", k->min, k->max);
+        else if (k->type == CFG_REAL) snprintf(range, sizeof range, "  (a number, %g to %g)", k->min, k->max);
+        else if (k->type == CFG_YESNO) snprintf(range, sizeof range, "  (yes or no)");
+        printf("  [%s] --%s%s%s%s\n      %s\n", k->section, k->key, k->def ? "  default: " : "", k->def ? k->def : "",
+               range, k->help);
     }
 }

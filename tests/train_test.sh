@@ -42,6 +42,17 @@ cp cka.h5 ckn.h5
 $pangu train $A --output n.h5 --checkpoint ckn.h5 --lr 1e30 --warmup 1 --steps 45 --resume yes 2>err; rc=$?
 check "a non-finite loss stops, keeps the last checkpoint: $(cat err)" \
   '[ $rc -eq 2 ] && grep -q "non-finite loss at step" err && h5diff -q cka.h5 ckn.h5 && [ ! -e n.h5 ]'
+# Numbers and settings checked strictly, each refused with its name, nothing written.
+for bad in "--min-lr -1|--min-lr '-1': expected a number from 0" "--steps abc|--steps 'abc'" "--steps 5x|--steps '5x'" \
+           "--resume maybe|--resume 'maybe': expected yes or no" "--lr nan|--lr 'nan'" "--lr 0|--lr '0'" \
+           "--batch 0|--batch '0'" "--drop-path 1|--drop-path '1'" "--min-lr 1|min_lr 1 is above lr" \
+           "--valid-end 1900-01-02T05|give both valid_start and valid_end" "--checkpoint ./s.h5|checkpoint and output are the same file"; do
+  args=${bad%%|*} want=${bad#*|}
+  $pangu train --init init.h5 --input series.nc --train-start 1900-01-01T00 --train-end 1900-01-01T20 --steps 3 \
+    --output s.h5 --checkpoint cks.h5 $args 2>err; rc=$?
+  check "train $args refused: $(cat err)" '[ $rc -eq 2 ] && [ $(wc -l <err) -eq 1 ] && grep -q -- "$want" err && [ ! -e s.h5 ] && [ ! -e cks.h5 ]'
+done
+
 # kill -9 at 10 moments, each followed by a resumed run: the final model and
 # the log equal an uninterrupted run's, and no temporary file is left.
 K="--init init.h5 --input series.nc --train-start 1900-01-01T00 --train-end 1900-01-01T20 --valid-start 1900-01-01T21

@@ -26,6 +26,14 @@ void util_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void util_warnings(int on);
 const char *util_strerror(int code);
 
+/* Strict numbers for options and configuration keys: the whole text is one
+ * number (no trailing characters, not empty), finite and within [min, max];
+ * otherwise UTIL_EINVAL with "NAME 'TEXT': expected ..." naming the option. */
+int util_parse_long(const char *name, const char *text, long long min, long long max, long long *out);
+int util_parse_double(const char *name, const char *text, double min, double max, double *out);
+/* yes/no (also true/false, on/off, 1/0) */
+int util_parse_yesno(const char *name, const char *text, int *out);
+
 /* Bump arena: one big 64-byte aligned block, carved without per-call malloc. */
 typedef struct {
     unsigned char *base;
@@ -57,6 +65,17 @@ void util_time_format(double seconds, char *buf, size_t cap); /* "2020-01-31T06:
 int util_time_units(const char *units, double *unit_seconds, double *epoch);
 void util_time_fields(double seconds, int *year, int *month, int *day, int *hour, int *minute, int *second);
 int util_day_of_year(double seconds); /* 1..366 */
+
+/* Outputs never replace inputs: UTIL_EINVAL when `output` names one of the
+ * inputs (the same file, links followed, by device and inode) or exists and
+ * is not a regular file (a device such as /dev/full, a directory). NULL
+ * inputs are skipped. */
+int util_check_output(const char *output, const char *const *inputs, int ninputs);
+/* Two outputs of one run (say a checkpoint and the model) must be different files. */
+int util_check_distinct_outputs(const char *name_a, const char *a, const char *name_b, const char *b);
+/* 1 when a and b are the same file: by device and inode where both exist,
+ * else by their canonical paths. */
+int util_same_file(const char *a, const char *b);
 
 /* Writers put PATH.tmp.PID beside PATH and rename it when complete; a run
  * killed with -9 leaves its temporary behind. Remove those of PATH whose
