@@ -194,6 +194,13 @@ static int create(model *m, const model_config *cfg, int allocate) {
     m->ntensors = tb.n;
     m->nparams = tb.total;
     if (!allocate) return UTIL_OK;
+    char what[160];
+    snprintf(what, sizeof what, "a model of %d x %d grid points, dim %d (its parameters)", c->H, c->W, c->dim);
+    int status = util_check_memory(sizeof(float) * tb.total, what);
+    if (status) {
+        model_free(m);
+        return status;
+    }
     m->params = util_aligned_alloc(sizeof(float) * tb.total);
     m->bias_index = malloc(sizeof(int) * (size_t)N * N);
     for (int l = 0; l < 4; l++) m->blocks[l] = calloc(c->depths[l] ? c->depths[l] : 1, sizeof(model_block));

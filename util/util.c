@@ -77,10 +77,24 @@ void *util_aligned_alloc(size_t bytes) {
     return p;
 }
 
+int util_check_memory(size_t bytes, const char *what) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (double)rl.rlim_cur < have)
+        have = (double)rl.rlim_cur;
+    if (have > 0 && (double)bytes > have)
+        return util_fail(UTIL_ENOMEM, "%s needs %.1f GB, more than this machine's %.1f GB", what, bytes / 1e9, have / 1e9);
+    return UTIL_OK;
+}
+
 int util_arena_init(util_arena *a, size_t bytes) {
     void *p = NULL;
     a->size = util_align_up(bytes ? bytes : UTIL_ALIGN);
     a->used = a->peak = 0;
+    a->base = NULL;
+    int status = util_check_memory(a->size, "the work arena");
+    if (status) return status;
     /* Not zeroed here: pages are first touched by the threads that use them. */
     if (!(p = big_alloc(a->size))) {
         a->base = NULL;

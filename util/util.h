@@ -47,6 +47,11 @@ void util_arena_free(util_arena *a);
 #define UTIL_ALIGN 64
 static inline size_t util_align_up(size_t n) { return (n + UTIL_ALIGN - 1) & ~(size_t)(UTIL_ALIGN - 1); }
 void *util_aligned_alloc(size_t bytes); /* zeroed, 64-byte aligned; free with free() */
+/* UTIL_ENOMEM, with the estimate and what the machine has in the message,
+ * when `bytes` for `what` exceed the physical memory (or RLIMIT_AS): checked
+ * before a large allocation, so that a mistaken grid fails at once instead of
+ * paging the machine to a halt. */
+int util_check_memory(size_t bytes, const char *what);
 
 /* xoshiro256** seeded through splitmix64: reproducible across platforms. */
 typedef struct { uint64_t s[4]; } util_rng;
