@@ -6,13 +6,13 @@
 set -e
 # python3-xarray (with dask and netCDF4) and libeccodes-tools: tests/files_test.sh opens the
 # forecast files as xarray's and ecCodes' users do.
-pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox libeccodes-tools python3-xarray python3-dask python3-netcdf4"
+pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox libeccodes-tools python3-xarray python3-dask python3-netcdf4"
 case "${1:-build}" in
   mpi) pkgs="$pkgs libopenmpi-dev openmpi-bin" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 esac
 case "${1:-build}" in
-  reference|all) pkgs="$pkgs python3-torch python3-h5py python3-netcdf4 python3-numpy" ;;
+  reference|all) pkgs="$pkgs python3-torch python3-h5py python3-netcdf4 python3-numpy python3-onnx" ;;
 esac
 case "${1:-build}" in
   notebooks|all) pkgs="$pkgs jupyter-nbconvert python3-nbconvert python3-nbformat python3-ipykernel python3-matplotlib python3-netcdf4 python3-numpy" ;;
