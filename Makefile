@@ -9,6 +9,17 @@ CFLAGS += $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDLIBS = -linih -lnetcdf $(HDF5_LIBS) -leccodes -lopenblas -lm -fopenmp
 BUILD ?= build
 BIN ?= bin
+# make CURL=0: without libcurl in bin-nocurl/ (pangu fetch then says it was
+# built without network access); by default pangu fetch uses Debian's libcurl
+# and cJSON (the services' JSON indexes and replies).
+CURL ?= 1
+ifeq ($(CURL),1)
+CFLAGS += -DPANGU_CURL
+LDLIBS += -lcurl -lcjson
+else
+BUILD = build-nocurl
+BIN = bin-nocurl
+endif
 # make MPI=1: Open MPI build in bin-mpi/ (initial times spread over ranks).
 ifeq ($(MPI),1)
 CC = mpicc
@@ -127,4 +138,4 @@ fuzz: deps
 	bin-fuzz/fuzz_cfg -max_total_time=$(FUZZ_SEC) out/fuzz/cfg
 
 clean:
-	rm -rf bin-fuzz build build-asan build-ubsan build-mpi bin bin-asan bin-ubsan bin-mpi out
+	rm -rf bin-fuzz build build-asan build-ubsan build-mpi build-nocurl bin bin-asan bin-ubsan bin-mpi bin-nocurl out

@@ -54,6 +54,9 @@ static const struct {
     {"regrid", cli_regrid,
      "--factor K --input IN.nc --output OUT.nc\n"
      "         conservative (area-weighted, as cdo remapcon) coarsening of every latitude-longitude field by K"},
+    {"fetch", cli_fetch,
+     "--source ecmwf-opendata|gfs|cds --time T[/T1/H] [--leads SPEC] [--url ROOT] --out DIR\n"
+     "         initial conditions (or IFS, GFS forecasts) from ECMWF open data, NCEP or the CDS (pangu fetch --help)"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 
