@@ -39,6 +39,10 @@ void io_series_close(io_series *s);
  * none when no file has a time axis. */
 size_t io_series_ntimes(const io_series *s);
 double io_series_time(const io_series *s, size_t i);
+/* The earliest and latest reference (initial) time the GRIB files of the
+ * series declare (dataDate/dataTime); how many GRIB files there are (0: the
+ * series has no reference time). */
+int io_series_reference_time(const io_series *s, double *first, double *last);
 /* The state at valid time `time` (NAN: the only time, or a series without
  * times) on an H x W grid at `levels` (hPa, model order). Each variable is
  * taken from the first file that has it at that time; only the requested

@@ -10,37 +10,18 @@
 set -u
 pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
 top=$(cd "$(dirname "$0")/.." && pwd)
-py=/usr/bin/python3; [ -x $py ] || py=python3
 t=$(mktemp -d)
-srv=""
-trap '[ -n "$srv" ] && kill $srv 2>/dev/null; rm -rf "$t"' EXIT
 cd "$t" || exit 1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "  ok: $1"; }
-bad() { fail=$((fail + 1)); echo "  FAILED: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; echo "    [$(( $(date +%s) - start )) s]"; }
+. "$top/tests/fetch_lib.sh"
 echo "fetch tests"
-# a safety net: anything but the local server goes to a port where nothing listens
-export ALL_PROXY=http://127.0.0.1:9 all_proxy=http://127.0.0.1:9 NO_PROXY=127.0.0.1 no_proxy=127.0.0.1
 if $pangu fetch 2>&1 | grep -q "without network"; then
   echo "  (pangu built without libcurl: fetch tests skipped)"; exit 0
 fi
 start=$(date +%s)
-"$top/tests/fetch_data.sh" "$pangu" data || { echo "  FAILED: making the test server's files"; exit 1; }
+serve_test_files
 echo "  (test data: $(( $(date +%s) - start )) s)"
-echo '[]' >faults.json
-$py "$top/tests/fetch_server.py" serve --root data/root --port-file port --log log --faults faults.json \
-  --cds-key test-key-123 --cds-polls 2 &
-srv=$!
-for i in $(seq 1 100); do [ -s port ] && break; sleep 0.1; done
-[ -s port ] || { echo "  FAILED: the test server did not start"; exit 1; }
-base=http://127.0.0.1:$(cat port)
 E="--url $base/ecmwf" G="--url $base/gfs" C="--url $base/cds/api"
 quick="--retries 3 --backoff 0.05 --backoff-max 0.2 --timeout 2"
-# faults 'JSON': the server's fault rules from now on
-faults() { echo "$1" >faults.tmp && mv faults.tmp faults.json; }
-mark() { wc -l <log; }
-since() { tail -n +$(($1 + 1)) log; }
 # the fields pangu needs, as the service's own file holds them (in its order)
 wanted() { grib_copy -w shortName=gh/q/t/u/v/msl/prmsl/10u/10v/2t "$1" "$2" 2>/dev/null; }
 src_ifs=data/root/ecmwf/20261201/00z/ifs/0p25/oper/20261201000000-0h-oper-fc.grib2
