@@ -165,16 +165,16 @@ int io_fetch_parse_ecmwf_index(const char *text, size_t len, double init, int st
             }
             if (v >= 0 && !strcmp(levtype, v < 5 ? "pl" : "sfc") && (v >= 5 || json_long(o, "levelist", &lev))) {
                 int slot = field_slot(v, (int)lev);
-                const char *sstep = json_string(o, "step");
                 if (slot >= 0) {
                     if (!json_long(o, "_offset", &off) || !json_long(o, "_length", &length) || off < 0 || length < 16) {
                         status = util_fail(UTIL_EFORMAT, "%s: line %zu (%s): no valid _offset and _length", what, line, param);
-                    } else if (!json_long(o, "date", &date) || !json_long(o, "time", &time) || !sstep) {
-                        status = util_fail(UTIL_EFORMAT, "%s: line %zu (%s): no date, time or step", what, line, param);
-                    } else if (date != ymd || time != hh * 100 + mm || !json_long(o, "step", &st) || st != step) {
-                        status = util_fail(UTIL_EFORMAT, "%s: line %zu (%s) is of date %lld time %04lld step %s, not the run "
+                    } else if (!json_long(o, "date", &date) || !json_long(o, "time", &time) || !json_long(o, "step", &st)) {
+                        status = util_fail(UTIL_EFORMAT, "%s: line %zu (%s): no date, time or step (a whole number of hours)",
+                                           what, line, param);
+                    } else if (date != ymd || time != hh * 100 + mm || st != step) {
+                        status = util_fail(UTIL_EFORMAT, "%s: line %zu (%s) is of date %lld time %04lld step %lld, not the run "
                                                          "asked for (%ld %02d%02d step %d)",
-                                           what, line, param, date, time, sstep, ymd, hh, mm, step);
+                                           what, line, param, date, time, st, ymd, hh, mm, step);
                     } else if (found[slot] && rank[slot] == r) {
                         status = util_fail(UTIL_EFORMAT, "%s: line %zu: %s%s%s appears twice", what, line, param,
                                            v < 5 ? " at " : "", v < 5 ? json_string(o, "levelist") ? json_string(o, "levelist") : "?" : "");

@@ -437,7 +437,7 @@ static int transfer(io_http *h, const char *url, FILE *fp, const char *path, lon
     s.h = h, s.fp = fp, s.allow_restart = allow_restart;
     double t0 = util_now();
     int attempt = 0, status = UTIL_OK;
-    long long done = 0;
+    long long done = 0, best = 0;
     *total = -1;
     for (;;) {
         s.from = from + done;
@@ -491,7 +491,9 @@ static int transfer(io_http *h, const char *url, FILE *fp, const char *path, lon
             status = util_fail(UTIL_EIO, "%s: %s", url, reason);
             break;
         }
-        if (s.got > 0) attempt = 0; /* progress: the connection works, keep going */
+        /* more of the file than ever before: the connection works, keep going
+         * (a server that restarts the file each time gets no more attempts) */
+        if (done > best) attempt = 0, best = done;
         if ((status = retry_or_fail(h, url, reason, &attempt, t0))) break;
     }
     free(s.mem);

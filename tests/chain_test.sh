@@ -40,17 +40,17 @@ same_scores() {
 }
 
 # ---- the chain, as the README shows it
-$pangu fetch --source ecmwf-opendata --time 2026-12-01T00 $E --out ic 2>err; rc=$?
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 $E --out ic 2>err; rc=$?
 check "1. fetch the IFS analysis of 2026-12-01T00" '[ $rc -eq 0 ] && [ -s ic/ifs_2026120100.grib2 ]'
 m="$top/models"
 mkdir fc
 $pangu forecast --model-6h $m/demo_6h.h5 --model-24h $m/demo_24h.h5 --input ic/ifs_2026120100.grib2 \
   --init 2026-12-01T00 --leads 24-120/24 --output 'fc/pangu_{init:%Y%m%d%H}.nc' 2>err; rc=$?
 check "2. a 5-day forecast from it (demo models): $(tail -1 err | cut -c1-80)" '[ $rc -eq 0 ] && [ -s fc/pangu_2026120100.nc ]'
-$pangu fetch --source ecmwf-opendata --time 2026-12-01T00 --leads 24-120/24 $E --out ifs 2>err; rc=$?
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 --leads 24-120/24 $E --out ifs 2>err; rc=$?
 check "3. fetch the IFS forecast from the same initial time (5 files, one per step)" \
   '[ $rc -eq 0 ] && [ $(ls ifs/ifs_2026120100_f*.grib2 | wc -l) = 5 ]'
-$pangu fetch --source ecmwf-opendata --time 2026-12-02T00/2026-12-06T00/24 $E --out an 2>err; rc=$?
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-02T00/2026-12-06T00/24 $E --out an 2>err; rc=$?
 check "4. fetch the IFS analyses at the valid times" '[ $rc -eq 0 ] && [ $(ls an/*.grib2 | wc -l) = 5 ]'
 $pangu eval --forecast fc/pangu_2026120100.nc --baseline 'ifs=ifs/ifs_2026120100_f*.grib2' --baseline persistence \
   --truth 'ic/*.grib2' --truth 'an/*.grib2' --output scores.csv 2>err; rc=$?

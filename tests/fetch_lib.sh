@@ -11,6 +11,8 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "  ok: $1"; }
 bad() { fail=$((fail + 1)); echo "  FAILED: $1"; }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+# every command under a time limit: a bug that loops fails the test instead of hanging it
+limit() { timeout 120 "$@"; }
 # serve_test_files: make the files, start the server, set $base
 serve_test_files() {
   "$top/tests/fetch_data.sh" "$pangu" data || { echo "  FAILED: making the test server's files"; exit 1; }
