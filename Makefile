@@ -36,7 +36,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
 
-.PHONY: all deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz
+.PHONY: all deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz nocurl-check
 all: $(BIN)/pangu
 
 deps:
@@ -69,7 +69,15 @@ check: deps
 	tests/train_test.sh $(BIN)/pangu
 	tests/synth_test.sh $(BIN)/pangu
 	tests/eval_test.sh $(BIN)/pangu
+	tests/fetch_test.sh $(BIN)/pangu
+	tests/chain_test.sh $(BIN)/pangu
 test: check
+
+# The build without libcurl: pangu fetch says it has no network access.
+nocurl-check: deps
+	$(MAKE) CURL=0 bin-nocurl/pangu
+	bin-nocurl/pangu fetch --source gfs --time 2026-12-01 --out /tmp/pangu-nocurl 2>&1 | grep -q "built without network access"
+	@echo "nocurl: pangu fetch says it was built without network access"
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 asan: deps
@@ -79,6 +87,7 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=0 tests/cli_test.sh bin-asan/pangu
 	ASAN_OPTIONS=detect_leaks=0 tests/forecast_test.sh bin-asan/pangu
 	ASAN_OPTIONS=detect_leaks=0 tests/data_test.sh bin-asan/pangu
+	ASAN_OPTIONS=detect_leaks=0 tests/fetch_test.sh bin-asan/pangu
 ubsan: deps
 	$(MAKE) BUILD=build-ubsan BIN=bin-ubsan OPT="$(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined" \
 	  bin-ubsan/pangu bin-ubsan/pangu-tests
@@ -86,6 +95,7 @@ ubsan: deps
 	tests/cli_test.sh bin-ubsan/pangu
 	tests/forecast_test.sh bin-ubsan/pangu
 	tests/data_test.sh bin-ubsan/pangu
+	tests/fetch_test.sh bin-ubsan/pangu
 
 bench: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/sgemm-bench

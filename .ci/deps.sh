@@ -5,6 +5,8 @@
 # Jupyter, matplotlib and netCDF4-python for the optional notebooks.
 set -e
 pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox"
+# pangu fetch: libcurl and cJSON; its tests: ecCodes tools (grib_filter, grib_copy) and Python for the local server
+pkgs="$pkgs libcurl4-gnutls-dev libcjson-dev libeccodes-tools python3"
 case "${1:-build}" in
   mpi) pkgs="$pkgs libopenmpi-dev openmpi-bin" ;;
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

@@ -979,8 +979,9 @@ static int cds_request(ctx *c, const cds_dataset *ds, const char *name, const do
     }
     io_http_progress_add(c->http, size > have ? size - have : 0);
     io_http_progress_label(c->http, name);
-    long long got = 0;
-    status = io_http_get_file(c->http, link, fp, part, have, size, &got);
+    long long got = have;
+    /* all there already (the earlier run stopped before checking it): nothing to ask for */
+    if (size < 0 || have < size) status = io_http_get_file(c->http, link, fp, part, have, size, &got);
     int keep = status && !strstr(util_last_message(), "cannot write");
     if (!status) {
         status = close_checked(fp, part);
@@ -1012,7 +1013,7 @@ static int cds_request(ctx *c, const cds_dataset *ds, const char *name, const do
         return status;
     }
     unlink(jobfile);
-    c->bytes += got;
+    c->bytes += got - have;
     io_http_progress_line(c->http, 1);
     io_http_note(c->http, "wrote %s (%d times, %.1f MB)", final, nt, got / 1e6);
     c->files_written++;
