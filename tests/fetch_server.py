@@ -158,7 +158,6 @@ class State:
         self.faults, self.faults_mtime, self.counts = [], None, []
         self.key = args.get("cds-key", "")
         self.polls = int(args.get("cds-polls", "2"))
-        self.unlicensed = args.get("cds-unlicensed", "")
         self.jobs = {}
         self.lock = threading.Lock()
         cat = os.path.join(self.root, "cds", "catalogue.json")
@@ -306,9 +305,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ds = m.group(1)
             if ds not in CDS_SETS:
                 return self.json(404, {"title": "Process not found", "detail": f"no dataset {ds}"})
-            if ds in S.unlicensed.split(","):
-                return self.json(403, {"title": "Operation not allowed",
-                                       "detail": "required licences not accepted: licence-to-use-copernicus-products"})
             n = int(self.headers.get("Content-Length", "0"))
             try:
                 req = json.loads(self.rfile.read(n))["inputs"]

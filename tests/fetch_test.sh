@@ -55,6 +55,18 @@ limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 $E $quick --out 
 check "a rerun skips finished files, downloads nothing" \
   '[ $rc -eq 0 ] && grep -q "exists, skipped" err && [ "$(since $m | wc -l)" = 0 ]'
 
+faults '[{"match": "-fc\\.grib2$", "kind": "trickle", "rate": 400000, "count": -1}]'
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-02T00 $E $quick --out slow 2>err; rc=$?
+faults '[]'
+check "a slow transfer (400 kB/s): progress lines with rate and ETA ($(grep ETA err | head -1 | cut -c1-70))" \
+  '[ $rc -eq 0 ] && [ -s slow/ifs_2026120200.grib2 ] && [ "$(grep -c "pangu fetch: [0-9.]* [kMG]*B of [0-9.]* [kMG]*B  [0-9.]* [kMG]*B/s  ETA [0-9]* s" err)" -ge 3 ]'
+printf '[fetch]\nsource = ecmwf-opendata\ntime = 2026-12-01T12\nretries = 1\n[urls]\necmwf_opendata_url = %s/ecmwf\ngfs_url = %s/gfs\n' \
+  "$base" "$base" >site.ini
+limit $pangu fetch --config site.ini --out cfg 2>err; rc=$?
+limit $pangu fetch --config site.ini --source gfs --time 2026-12-01T06 --out cfg 2>err2; rc2=$?
+check "a configuration file with the mirrors of the sources ([urls]); flags override its keys" \
+  '[ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ -s cfg/ifs_2026120112.grib2 ] && [ -s cfg/gfs_2026120106.grib2 ]'
+
 # ---- NCEP GFS
 m=$(mark)
 limit $pangu fetch --source gfs --time 2026-12-01T00 --leads 24 $G $quick --out gfs 2>err; rc=$?
