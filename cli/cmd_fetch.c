@@ -13,6 +13,9 @@
 #include "../model/model.h"
 #include "../util/util.h"
 #include "cli.h"
+#ifdef PANGU_MPI
+#include <mpi.h>
+#endif
 
 static const cfg_key schema[] = {
     {"fetch", "source", NULL, "ecmwf-opendata (IFS HRES 0.25 deg, GRIB2), gfs (NCEP GFS 0.25 deg, GRIB2) or cds (ERA5)"},
@@ -103,6 +106,15 @@ int cli_fetch(int argc, char **argv) {
                    "--format grib); the CDS key as cdsapi reads it (CDSAPI_URL/CDSAPI_KEY, CDSAPI_RC or ~/.cdsapirc).\n");
             return 0;
         }
+#ifdef PANGU_MPI
+    /* under mpirun one rank fetches: the others would write the same files */
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank) {
+        cfg_free(&c);
+        return 0;
+    }
+#endif
     double *times = NULL;
     int *leads = NULL, ntimes = 0, nleads = 0, status = cfg_parse_args(&c, argc, argv);
     io_fetch_spec sp;

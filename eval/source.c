@@ -504,13 +504,17 @@ int eval_fc_peek(const char *path, double *init, int *native) {
         return 1;
     }
     if (nc < 0) {
+        unsigned char magic[6] = {0};
         FILE *t = fopen(path, "rb");
         if (!t) {
             util_fail(UTIL_EIO, "%s: cannot read the forecast file", path);
             return -1;
         }
+        size_t n = fread(magic, 1, 6, t);
         fclose(t);
-        return 0; /* .npy: no metadata */
+        if (n == 6 && !memcmp(magic, "\x93NUMPY", 6)) return 0; /* .npy: no metadata */
+        util_fail(UTIL_EFORMAT, "%s: not a forecast file (neither NetCDF, HDF5, GRIB nor .npy)", path);
+        return -1;
     }
     int found = find_init(nc, path, init);
     nc_close(nc);

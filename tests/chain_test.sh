@@ -95,6 +95,9 @@ ev --forecast cdo.nc --init 2026-12-02T00 --output bad.csv 2>err; rc=$?
 ev --forecast all.grib2 --init 2026-12-02T00 --output bad.csv 2>err2; rc2=$?
 check "a given initial time that contradicts the file's: refused ($(tail -1 err2 | cut -c1-100))" \
   '[ $rc -eq 0 ] && [ $rc2 -eq 2 ] && grep -q "declares the initial time 2026-12-01T00:00:00, but 2026-12-02T00:00:00 is given" err2'
+echo "not a forecast" >junk.grib2
+ev --forecast junk.grib2 --output bad.csv 2>err; rc=$?
+check "a file that is no forecast at all: named" '[ $rc -eq 2 ] && grep -q "junk.grib2: not a forecast file" err'
 cat ic/ifs_2026120100.grib2 an/ifs_2026120200.grib2 >tworuns.grib2
 ev --forecast tworuns.grib2 --output bad.csv 2>err; rc=$?
 check "GRIB messages of two runs in one file: refused" '[ $rc -eq 2 ] && grep -q "GRIB messages from several initial times" err'
