@@ -2,20 +2,37 @@
 CC ?= cc
 # OPT: optimisation and instrumentation (the sanitizer targets change it).
 OPT ?= -O2
-CFLAGS = $(OPT) -std=c11 -Wall -Wextra -Werror -fopenmp -I.
-HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
-HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null)
-CFLAGS += $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread
-LDLIBS = -linih -lnetcdf $(HDF5_LIBS) -leccodes -lopenblas -lm -fopenmp
+# Warnings are errors in a developer build (a git checkout, and CI), not for
+# users building a copy with another compiler: WERROR= (empty) or -Werror.
+WERROR ?= $(if $(wildcard .git),-Werror,)
+# (omitted trailing fields of an initializer are zero: schemas list only the fields they need)
+CFLAGS = $(OPT) -std=c11 -Wall -Wextra -Wno-missing-field-initializers $(WERROR) -fopenmp -I.
+# Include and library paths from pkg-config (environment modules set
+# PKG_CONFIG_PATH); the plain library name where a package has no .pc file.
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pc_libs = $(or $(shell pkg-config --libs $(1) 2>/dev/null),$(2))
+PKG_CFLAGS := $(call pc_cflags,netcdf) $(call pc_cflags,hdf5) $(call pc_cflags,eccodes) $(call pc_cflags,inih) \
+  $(call pc_cflags,libprotobuf-c) $(or $(call pc_cflags,openblas),-I/usr/include/x86_64-linux-gnu/openblas-pthread)
+PKG_LIBS := $(call pc_libs,inih,-linih) $(call pc_libs,netcdf,-lnetcdf) $(call pc_libs,hdf5,-lhdf5) \
+  $(call pc_libs,eccodes,-leccodes) $(call pc_libs,libprotobuf-c,-lprotobuf-c) $(call pc_libs,openblas,-lopenblas)
+CFLAGS += $(PKG_CFLAGS)
+LDLIBS = $(PKG_LIBS) -lm -fopenmp
+# DEPS=0: the libraries come from elsewhere (modules, a site install): the
+# targets do not call apt-get (.ci/deps.sh) before building.
+DEPS ?= 1
+DEPS_SH = $(if $(filter 1,$(DEPS)),./.ci/deps.sh,true)
 BUILD ?= build
 BIN ?= bin
+# The ONNX schema Debian ships (libonnx-dev), compiled by protoc-c at build time
+# for the importer of the released models (model/onnx.c).
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 # make CURL=0: without libcurl in bin-nocurl/ (pangu fetch then says it was
 # built without network access); by default pangu fetch uses Debian's libcurl
 # and cJSON (the services' JSON indexes and replies).
 CURL ?= 1
 ifeq ($(CURL),1)
-CFLAGS += -DPANGU_CURL
-LDLIBS += -lcurl -lcjson
+CFLAGS += -DPANGU_CURL $(call pc_cflags,libcurl)
+LDLIBS += $(call pc_libs,libcurl,-lcurl) $(call pc_libs,libcjson,-lcjson)
 else
 BUILD = build-nocurl
 BIN = bin-nocurl
@@ -31,7 +48,9 @@ endif
 LIB_SRC := $(wildcard util/*.c model/*.c io/*.c data/*.c eval/*.c configs/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+GEN := $(BUILD)/gen
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN)/onnx.pb-c.o
+CFLAGS += -I$(GEN)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
@@ -40,11 +59,19 @@ HEADERS := $(wildcard */*.h)
 all: $(BIN)/pangu
 
 deps:
-	@./.ci/deps.sh build
+	@$(DEPS_SH) build
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(GEN) $(ONNX_PROTO)
+# generated code: the project's warnings are not its author's
+$(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
+	$(CC) $(OPT) -std=c11 -w -c $< -o $@
+$(BUILD)/model/onnx.o: $(GEN)/onnx.pb-c.h
 
 $(BUILD)/libpangu.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -71,6 +98,7 @@ check: deps
 	tests/eval_test.sh $(BIN)/pangu
 	tests/fetch_test.sh $(BIN)/pangu
 	tests/chain_test.sh $(BIN)/pangu
+	tests/released_test.sh $(BIN)/pangu
 test: check
 
 # The build without libcurl: pangu fetch says it has no network access.
@@ -115,7 +143,7 @@ demo: deps
 # and are exported there as HTML and Markdown (Debian's Jupyter).
 NB_OUT ?= out/demo
 notebooks:
-	@./.ci/deps.sh notebooks
+	@$(DEPS_SH) notebooks
 	@[ -s $(NB_OUT)/scores.csv ] || [ "$(NB_OUT)" != out/demo ] || $(MAKE) demo
 	notebooks-export/run.sh $(NB_OUT)
 
@@ -126,26 +154,33 @@ demo-models: deps
 
 # Regenerate the committed fixtures (needs the PyTorch reference).
 fixtures:
-	./.ci/deps.sh reference
+	$(DEPS_SH) reference
 	tests/make_fixtures.sh
 
 # Forecasts across processes: outputs of mpirun -np 2 equal a one-process run.
 mpi-check: deps
-	./.ci/deps.sh mpi
+	$(DEPS_SH) mpi
 	$(MAKE) MPI=1 bin-mpi/pangu
 	tests/mpi_test.sh bin-mpi/pangu
 
 # libFuzzer (clang from Debian) on the parsers: 60 s each.
 FUZZ_SEC ?= 60
 fuzz: deps
-	./.ci/deps.sh fuzz
-	@mkdir -p bin-fuzz out/fuzz/npy out/fuzz/cfg
+	$(DEPS_SH) fuzz
+	@mkdir -p bin-fuzz out/fuzz/npy out/fuzz/cfg out/fuzz/onnx
+	$(MAKE) $(GEN)/onnx.pb-c.c
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. io/npy.c util/util.c tests/fuzz_npy.c -lm -o bin-fuzz/fuzz_npy
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. configs/cfg.c util/util.c tests/fuzz_cfg.c -linih -lm -o bin-fuzz/fuzz_cfg
 	printf '\x93NUMPY\x01\x00v\x00{"descr": "<f4", "fortran_order": False, "shape": (5, 13, 721, 1440), }' >out/fuzz/npy/seed
 	printf '[a]\nx = 2\nmodel_24h = m.h5\n[b]\ny = 3\n' >out/fuzz/cfg/seed
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp -I. -I$(GEN) $(PKG_CFLAGS) \
+	  model/onnx.c model/model.c model/kernels.c model/bf16.c model/f32.c util/util.c $(GEN)/onnx.pb-c.c tests/fuzz_onnx.c \
+	  $(PKG_LIBS) -lm -o bin-fuzz/fuzz_onnx
+	cc -O1 -I$(GEN) tests/fuzz_onnx_seed.c $(GEN)/onnx.pb-c.c -lprotobuf-c -o bin-fuzz/fuzz_onnx_seed
+	bin-fuzz/fuzz_onnx_seed tests/fixtures/released/pangu_weather_24.onnx out/fuzz/onnx/seed
 	bin-fuzz/fuzz_npy -max_total_time=$(FUZZ_SEC) out/fuzz/npy
 	bin-fuzz/fuzz_cfg -max_total_time=$(FUZZ_SEC) out/fuzz/cfg
+	bin-fuzz/fuzz_onnx -max_total_time=$(FUZZ_SEC) -max_len=65536 -rss_limit_mb=4096 out/fuzz/onnx
 
 clean:
 	rm -rf bin-fuzz build build-asan build-ubsan build-mpi build-nocurl bin bin-asan bin-ubsan bin-mpi bin-nocurl out

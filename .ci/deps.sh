@@ -4,7 +4,7 @@
 # regenerating fixtures; nothing else is downloaded). notebooks adds Debian's
 # Jupyter, matplotlib and netCDF4-python for the optional notebooks.
 set -e
-pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox"
+pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev netcdf-bin nco hdf5-tools cdo gnuplot-nox"
 # pangu fetch: libcurl and cJSON; its tests: ecCodes tools (grib_filter, grib_copy) and Python for the local server
 pkgs="$pkgs libcurl4-gnutls-dev libcjson-dev libeccodes-tools python3"
 case "${1:-build}" in
@@ -12,7 +12,7 @@ case "${1:-build}" in
   fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
 esac
 case "${1:-build}" in
-  reference|all) pkgs="$pkgs python3-torch python3-h5py python3-netcdf4 python3-numpy" ;;
+  reference|all) pkgs="$pkgs python3-torch python3-h5py python3-netcdf4 python3-numpy python3-onnx" ;;
 esac
 case "${1:-build}" in
   notebooks|all) pkgs="$pkgs jupyter-nbconvert python3-nbconvert python3-nbformat python3-ipykernel python3-matplotlib python3-netcdf4 python3-numpy" ;;

@@ -5,6 +5,7 @@
 
 int cli_step(int argc, char **argv);
 int cli_info(int argc, char **argv);
+int cli_import(int argc, char **argv);
 int cli_init(int argc, char **argv);
 int cli_plan(int argc, char **argv);
 int cli_forecast(int argc, char **argv);

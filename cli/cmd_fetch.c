@@ -24,26 +24,16 @@ static const cfg_key schema[] = {
     {"fetch", "out", NULL, "output directory (created if missing)"},
     {"fetch", "url", NULL, "root URL of the source (a mirror, or a test server); default: the [urls] entry, else the service"},
     {"fetch", "format", "netcdf", "cds: netcdf or grib"},
-    {"fetch", "retries", "5", "attempts after the first on time-outs, cut transfers, 408, 429 and 5xx"},
-    {"fetch", "backoff", "1", "first wait in seconds before a retry (doubled each time) and between CDS polls (x1.5)"},
-    {"fetch", "backoff_max", "120", "longest wait in seconds"},
-    {"fetch", "timeout", "60", "seconds without a byte before a transfer is abandoned (and retried)"},
+    {"fetch", "retries", "5", "attempts after the first on time-outs, cut transfers, 408, 429 and 5xx", CFG_INT, 0, 1000},
+    {"fetch", "backoff", "1", "first wait in seconds before a retry (doubled each time) and between CDS polls (x1.5)", CFG_REAL,
+     0, 3600},
+    {"fetch", "backoff_max", "120", "longest wait in seconds", CFG_REAL, 0, 86400},
+    {"fetch", "timeout", "60", "seconds without a byte before a transfer is abandoned (and retried)", CFG_REAL, 1, 86400},
     {"urls", "ecmwf_opendata_url", "https://data.ecmwf.int/forecasts", "root of ECMWF open data (or a mirror)"},
     {"urls", "gfs_url", "https://nomads.ncep.noaa.gov/pub/data/nccf/com/gfs/prod",
      "root of NCEP GFS (or a mirror, e.g. https://noaa-gfs-bdp-pds.s3.amazonaws.com)"},
     {"urls", "cds_url", NULL, "CDS API root; default CDSAPI_URL, the url of ~/.cdsapirc, else https://cds.climate.copernicus.eu/api"},
 };
-
-/* Strict positive number. */
-static int parse_number(const char *key, const char *s, double lo, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v < lo)
-        return util_fail(UTIL_EINVAL, "--%s '%s': expected a number >= %g", key, s, lo);
-    *out = v;
-    return UTIL_OK;
-}
 
 /* "T", "T0/T1/H" or "T,T,..." into times. */
 static int parse_times(const char *spec, double **out, int *n) {
@@ -145,17 +135,10 @@ int cli_fetch(int argc, char **argv) {
     sp.grib = !strcmp(format, "grib");
     if ((status = parse_times(cfg_get(&c, "time"), &times, &ntimes))) goto done;
     if (cfg_get(&c, "leads") && (status = model_plan_parse_leads(cfg_get(&c, "leads"), &leads, &nleads))) goto done;
-    double retries;
-    if ((status = parse_number("retries", cfg_get(&c, "retries"), 0, &retries)) ||
-        (status = parse_number("backoff", cfg_get(&c, "backoff"), 0, &sp.backoff)) ||
-        (status = parse_number("backoff-max", cfg_get(&c, "backoff_max"), 0, &sp.backoff_max)) ||
-        (status = parse_number("timeout", cfg_get(&c, "timeout"), 1, &sp.timeout)))
-        goto done;
-    if (retries != floor(retries) || retries > 1000) {
-        status = util_fail(UTIL_EINVAL, "--retries '%s': expected a whole number from 0 to 1000", cfg_get(&c, "retries"));
-        goto done;
-    }
-    sp.retries = (int)retries;
+    /* typed keys: checked when set */
+    sp.retries = (int)cfg_get_int(&c, "retries");
+    sp.backoff = cfg_get_real(&c, "backoff"), sp.backoff_max = cfg_get_real(&c, "backoff_max");
+    sp.timeout = cfg_get_real(&c, "timeout");
     sp.url = cfg_get(&c, "url");
     if (!sp.url || !sp.url[0])
         sp.url = cfg_get(&c, sp.source == IO_FETCH_ECMWF_OPENDATA ? "ecmwf_opendata_url" : sp.source == IO_FETCH_GFS ? "gfs_url"

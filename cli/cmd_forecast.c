@@ -246,7 +246,7 @@ int cli_forecast(int argc, char **argv) {
             status = util_fail(UTIL_ENOMEM, "out of memory");
             goto done;
         }
-        if ((status = model_load(models[i], model_paths[i]))) {
+        if ((status = model_open(models[i], model_paths[i], model_leads[i]))) {
             free(models[i]);
             models[i] = NULL;
             goto done;
@@ -258,7 +258,7 @@ int cli_forecast(int argc, char **argv) {
     for (int i = 0; i < nmodels && !ref; i++) ref = models[i];
     if (!ref) { /* only lead 0 requested: no call; the first model gives the grid */
         models[0] = malloc(sizeof(model));
-        if (!models[0] || (status = model_load(models[0], model_paths[0]))) {
+        if (!models[0] || (status = model_open(models[0], model_paths[0], model_leads[0]))) {
             free(models[0]), models[0] = NULL;
             if (!status) status = util_fail(UTIL_ENOMEM, "out of memory");
             goto done;

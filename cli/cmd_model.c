@@ -26,7 +26,7 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
 
 int cli_step(int argc, char **argv) {
     const char *model_path = NULL, *output = NULL, *inputs[16];
-    int ninputs = 0, status = UTIL_OK, precision = MODEL_FP32, profile = 0, repeat = 1;
+    int ninputs = 0, status = UTIL_OK, precision = MODEL_FP32, profile = 0, repeat = 1, lead = 0;
     double time = NAN;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -42,6 +42,8 @@ int cli_step(int argc, char **argv) {
             inputs[ninputs++] = v;
         } else if (strcmp(a, "--time") == 0) {
             if ((status = util_time_parse(v, &time))) return cli_error("step", status);
+        } else if (strcmp(a, "--lead") == 0) {
+            if (cli_parse_ints(v, &lead, 1)) return fprintf(stderr, "pangu step: --lead '%s': expected hours\n", v), 2;
         } else if (strcmp(a, "--repeat") == 0) {
             char *end;
             long r = strtol(v, &end, 10);
@@ -61,7 +63,7 @@ int cli_step(int argc, char **argv) {
     double *secs = NULL;
     io_series *series = NULL;
     double t0 = util_now();
-    if ((status = model_load(&m, model_path))) return cli_error("step", status);
+    if ((status = model_open(&m, model_path, lead))) return cli_error("step", status);
     const model_config *c = &m.cfg;
     if ((status = model_set_precision(&m, precision))) goto done;
     if ((status = io_series_open(&series, inputs, ninputs))) goto done;
@@ -150,12 +152,24 @@ static void print_ints(const char *label, const int *v, int n) {
 }
 
 int cli_info(int argc, char **argv) {
-    if (argc != 2) return fprintf(stderr, "usage: pangu info M.h5\n"), 2;
+    const char *path = NULL;
+    int lead = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--lead") == 0 && i + 1 < argc) {
+            if (cli_parse_ints(argv[++i], &lead, 1))
+                return fprintf(stderr, "pangu info: --lead '%s': expected hours\n", argv[i]), 2;
+        } else if ((strcmp(argv[i], "--model") == 0) && i + 1 < argc && !path) path = argv[++i];
+        else if (argv[i][0] != '-' && !path) path = argv[i];
+        else return fprintf(stderr, "usage: pangu info M.h5|M.onnx [--lead H]\n"), 2;
+    }
+    if (!path) return fprintf(stderr, "usage: pangu info M.h5|M.onnx [--lead H]\n"), 2;
     model m;
-    int status = model_load(&m, argv[1]);
+    int status = model_open(&m, path, lead);
     if (status) return cli_error("info", status);
     const model_config *c = &m.cfg;
-    printf("model             %s\n", argv[1]);
+    printf("model             %s\n", path);
+    printf("format            %d (%s)\n", model_config_format_version(c),
+           model_config_format_version(c) == 2 ? "the released models' variant" : "pangu-c");
     printf("lead time         %d h\n", c->lead_hours);
     printf("grid              %d x %d (latitude x longitude)\n", c->H, c->W);
     printf("levels            %d:", c->nlev);
@@ -167,6 +181,10 @@ int cli_info(int argc, char **argv) {
     print_ints("window", c->window, 3);
     print_ints("patch", c->patch, 3);
     printf("token grid        %d x %d x %d, down-sampled %d x %d x %d\n", c->Z, c->Ht, c->Wt, c->Z, c->H2, c->W2);
+    printf("upper constants   %s\n", c->upper_constants ? "const_h" : "none");
+    printf("recovery bias     %s\n", c->recovery_bias_position ? "per variable and patch position" : "per variable");
+    printf("constant masks    %s\n", c->padded_constants ? "on the padded grid" : "on the grid, zero-padded");
+    printf("Earth bias        %s\n", c->full_bias ? "full (types, heads, N, N)" : "compact table");
     printf("parameters        %zu trainable\n", model_trainable_count(&m));
     printf("FLOPs per step    %.4g GFLOP\n", model_flops_per_step(c) / 1e9);
     printf("work memory       %.1f MB (%d threads)\n", model_workspace_bytes(c, omp_get_max_threads()) / 1e6,
@@ -240,10 +258,14 @@ int cli_init(int argc, char **argv) {
 
 int cli_grad(int argc, char **argv) {
     const char *model_path = NULL, *input = NULL, *target = NULL, *output = NULL;
+    int lead = 0;
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return fprintf(stderr, "pangu grad: option %s needs a value\n", a), 2;
         if (!strcmp(a, "--model")) model_path = v;
+        else if (!strcmp(a, "--lead")) {
+            if (cli_parse_ints(v, &lead, 1)) return fprintf(stderr, "pangu grad: --lead '%s': expected hours\n", v), 2;
+        }
         else if (!strcmp(a, "--input")) input = v;
         else if (!strcmp(a, "--target")) target = v;
         else if (!strcmp(a, "--output")) output = v;
@@ -255,7 +277,7 @@ int cli_grad(int argc, char **argv) {
     io_state x = {0}, y = {0};
     float *g = NULL;
     double loss = 0;
-    int status = model_load(&m, model_path);
+    int status = model_open(&m, model_path, lead);
     if (status) return cli_error("grad", status);
     const model_config *c = &m.cfg;
     if ((status = io_state_read(&x, &input, 1, 0, c->H, c->W, c->levels, c->nlev)) ||
@@ -280,4 +302,36 @@ done:
     io_state_free(&y);
     model_free(&m);
     return status ? cli_error("grad", status) : 0;
+}
+
+int cli_import(int argc, char **argv) {
+    const char *onnx = NULL, *out = NULL;
+    int lead = 0;
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) return fprintf(stderr, "pangu import: option %s needs a value\n", a), 2;
+        if (!strcmp(a, "--onnx")) onnx = v;
+        else if (!strcmp(a, "--out") || !strcmp(a, "--output")) out = v;
+        else if (!strcmp(a, "--lead")) {
+            if (cli_parse_ints(v, &lead, 1)) return fprintf(stderr, "pangu import: --lead '%s': expected hours\n", v), 2;
+        } else return fprintf(stderr, "pangu import: unknown option '%s'\n", a), 2;
+    }
+    if (!onnx || !out)
+        return fprintf(stderr, "usage: pangu import --onnx pangu_weather_24.onnx [--lead 24] --out M.h5\n"), 2;
+    if (!strcmp(onnx, out)) return fprintf(stderr, "pangu import: --out must not be the ONNX file itself\n"), 2;
+    model m;
+    double t0 = util_now();
+    int status = model_onnx_import(&m, onnx, lead);
+    if (status) return cli_error("import", status);
+    double t1 = util_now();
+    status = model_save(&m, out);
+    const model_config *c = &m.cfg;
+    if (!status)
+        fprintf(stderr,
+                "pangu import: %s: %d h, %d x %d grid, %d levels, dim %d, heads %d,%d,%d,%d, %s Earth-specific bias; "
+                "read %.2f s, wrote %s in %.2f s, peak RSS %.0f MB\n",
+                onnx, c->lead_hours, c->H, c->W, c->nlev, c->dim, c->heads[0], c->heads[1], c->heads[2], c->heads[3],
+                c->full_bias ? "full" : "compact", t1 - t0, out, util_now() - t1, util_peak_rss_kb() / 1024.0);
+    model_free(&m);
+    return status ? cli_error("import", status) : 0;
 }

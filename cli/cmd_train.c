@@ -28,25 +28,25 @@ static const cfg_key schema[] = {
     {"data", "train_end", NULL, "last initial time of the training period"},
     {"data", "valid_start", NULL, "first initial time of the validation period (optional)"},
     {"data", "valid_end", NULL, "last initial time of the validation period"},
-    {"data", "sample_every", "1", "hours between initial times used as samples"},
-    {"optim", "steps", "1000", "optimiser steps"},
-    {"optim", "batch", "1", "samples per step (per MPI rank)"},
-    {"optim", "lr", "5e-4", "peak learning rate (AdamW)"},
-    {"optim", "min_lr", "0", "learning rate at the end of the cosine decay"},
-    {"optim", "warmup", "0", "warm-up steps (linear from 0); 0 means 5% of the steps"},
-    {"optim", "weight_decay", "3e-6", "decoupled weight decay"},
-    {"optim", "drop_path", "0.2", "drop-path rate of the last block (rising linearly from 0 over the blocks)"},
-    {"optim", "clip", "0", "clip the global gradient norm to this value (0: off)"},
-    {"optim", "surface_weight", "0.25", "weight of the surface term of the loss"},
+    {"data", "sample_every", "1", "hours between initial times used as samples", CFG_REAL, 1e-3, 1e6},
+    {"optim", "steps", "1000", "optimiser steps", CFG_INT, 1, 1e12},
+    {"optim", "batch", "1", "samples per step (per MPI rank)", CFG_INT, 1, 64},
+    {"optim", "lr", "5e-4", "peak learning rate (AdamW)", CFG_REAL, 1e-12, 1e30},
+    {"optim", "min_lr", "0", "learning rate at the end of the cosine decay (at most lr)", CFG_REAL, 0, 1e30},
+    {"optim", "warmup", "0", "warm-up steps (linear from 0); 0 means 5% of the steps", CFG_INT, 0, 1e12},
+    {"optim", "weight_decay", "3e-6", "decoupled weight decay", CFG_REAL, 0, 1},
+    {"optim", "drop_path", "0.2", "drop-path rate of the last block (rising linearly from 0 over the blocks)", CFG_REAL, 0, 0.99},
+    {"optim", "clip", "0", "clip the global gradient norm to this value (0: off)", CFG_REAL, 0, 1e12},
+    {"optim", "surface_weight", "0.25", "weight of the surface term of the loss", CFG_REAL, 0, 1e6},
     {"run", "output", NULL, "trained model file"},
     {"run", "checkpoint", NULL, "checkpoint file (model + optimiser + step), written atomically"},
-    {"run", "checkpoint_every", "100", "steps between checkpoints (and one at exit)"},
-    {"run", "validate_every", "100", "steps between validation losses"},
-    {"run", "valid_samples", "8", "validation pairs used (evenly spread over the period)"},
+    {"run", "checkpoint_every", "100", "steps between checkpoints (and one at exit)", CFG_INT, 1, 1e12},
+    {"run", "validate_every", "100", "steps between validation losses", CFG_INT, 1, 1e12},
+    {"run", "valid_samples", "8", "validation pairs used (evenly spread over the period)", CFG_INT, 1, 1000000},
     {"run", "log", NULL, "CSV log of step, loss, validation loss, learning rate, samples/s"},
-    {"run", "seed", "0", "seed of the shuffling and drop path"},
-    {"run", "resume", "no", "yes: continue from the checkpoint exactly where it stopped"},
-    {"run", "run_steps", "0", "stop (with a checkpoint) after this many steps in this invocation, for batch-job time limits; 0: no limit"},
+    {"run", "seed", "0", "seed of the shuffling and drop path", CFG_INT, 0, 9007199254740992.0},
+    {"run", "resume", "no", "yes: continue from the checkpoint exactly where it stopped", CFG_YESNO},
+    {"run", "run_steps", "0", "stop (with a checkpoint) after this many steps in this invocation, for batch-job time limits; 0: no limit", CFG_INT, 0, 1e12},
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -138,6 +138,34 @@ static double valid_loss(const model *m, const io_state *x, const io_state *y, f
     return lu / nu + surface_weight * ls / ns;
 }
 
+/* A resumed run's log keeps its lines up to the checkpoint's step (a run
+ * killed after the checkpoint logged steps it will do again), so that the log
+ * of a killed and resumed run equals an uninterrupted run's. */
+static int log_keep_until(const char *path, long long last) {
+    FILE *in = fopen(path, "r");
+    if (!in) return UTIL_OK; /* nothing logged yet */
+    char tmp[4096], line[1024];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fclose(in);
+        return util_fail(UTIL_EIO, "%s: cannot rewrite the log", path);
+    }
+    while (fgets(line, sizeof line, in)) {
+        char *end;
+        long long s = strtoll(line, &end, 10);
+        if (end != line && *end == ',' && s > last) break; /* steps past the checkpoint, and all after */
+        fputs(line, out);
+    }
+    int bad = ferror(in);
+    fclose(in);
+    if (fclose(out) != 0 || bad || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return util_fail(UTIL_EIO, "%s: cannot rewrite the log", path);
+    }
+    return UTIL_OK;
+}
+
 int cli_train(int argc, char **argv) {
     cfg c;
     cfg_init(&c, schema, (int)(sizeof schema / sizeof schema[0]));
@@ -167,31 +195,42 @@ int cli_train(int argc, char **argv) {
             status = util_fail(UTIL_EINVAL, "missing key '%s' (pangu train --help lists every key)", need[i]);
             goto done;
         }
-    long long steps = atoll(cfg_get(&c, "steps"));
-    B = atoi(cfg_get(&c, "batch"));
-    float lr_max = strtof(cfg_get(&c, "lr"), NULL), lr_min = strtof(cfg_get(&c, "min_lr"), NULL);
-    float wd = strtof(cfg_get(&c, "weight_decay"), NULL), dp_rate = strtof(cfg_get(&c, "drop_path"), NULL);
-    float clip = strtof(cfg_get(&c, "clip"), NULL), sw = strtof(cfg_get(&c, "surface_weight"), NULL);
-    long long warmup = atoll(cfg_get(&c, "warmup")), ck_every = atoll(cfg_get(&c, "checkpoint_every"));
-    long long va_every = atoll(cfg_get(&c, "validate_every"));
-    int nvs = atoi(cfg_get(&c, "valid_samples"));
-    unsigned long long seed = strtoull(cfg_get(&c, "seed"), NULL, 10);
-    double every = strtod(cfg_get(&c, "sample_every"), NULL);
-    int resume = !strcmp(cfg_get(&c, "resume"), "yes");
-    long long run_steps = atoll(cfg_get(&c, "run_steps"));
-    if (steps < 1 || B < 1 || B > 64 || !(lr_max > 0) || wd < 0 || dp_rate < 0 || dp_rate >= 1 || clip < 0 || ck_every < 1 ||
-        va_every < 1 || !(every > 0)) {
-        status = util_fail(UTIL_EINVAL, "steps, batch (1-64), lr, weight_decay, drop_path (0-1), clip, checkpoint_every, "
-                                        "validate_every and sample_every must be positive");
+    /* every number was checked against its range when it was set */
+    long long steps = cfg_get_int(&c, "steps");
+    B = (int)cfg_get_int(&c, "batch");
+    float lr_max = (float)cfg_get_real(&c, "lr"), lr_min = (float)cfg_get_real(&c, "min_lr");
+    float wd = (float)cfg_get_real(&c, "weight_decay"), dp_rate = (float)cfg_get_real(&c, "drop_path");
+    float clip = (float)cfg_get_real(&c, "clip"), sw = (float)cfg_get_real(&c, "surface_weight");
+    long long warmup = cfg_get_int(&c, "warmup"), ck_every = cfg_get_int(&c, "checkpoint_every");
+    long long va_every = cfg_get_int(&c, "validate_every");
+    int nvs = (int)cfg_get_int(&c, "valid_samples");
+    unsigned long long seed = (unsigned long long)cfg_get_int(&c, "seed");
+    double every = cfg_get_real(&c, "sample_every");
+    int resume = cfg_get_yesno(&c, "resume");
+    long long run_steps = cfg_get_int(&c, "run_steps");
+    if (lr_min > lr_max) {
+        status = util_fail(UTIL_EINVAL, "min_lr %g is above lr %g: the cosine decay goes from lr down to min_lr", lr_min,
+                           lr_max);
         goto done;
     }
+    if (!cfg_get(&c, "valid_start") != !cfg_get(&c, "valid_end")) {
+        status = util_fail(UTIL_EINVAL, "give both valid_start and valid_end (a validation period), or neither");
+        goto done;
+    }
+    if ((status = util_check_distinct_outputs("checkpoint", cfg_get(&c, "checkpoint"), "output", cfg_get(&c, "output"))))
+        goto done;
     if (!warmup) warmup = steps / 20;
     const char *ckpt = cfg_get(&c, "checkpoint");
+    if (rank == 0) { /* temporaries of a run of this job killed with -9 */
+        util_remove_stale_temps(ckpt);
+        util_remove_stale_temps(cfg_get(&c, "output"));
+        if (cfg_get(&c, "log")) util_remove_stale_temps(cfg_get(&c, "log"));
+    }
     if (resume && access(ckpt, R_OK) == 0) {
         if ((status = model_checkpoint_load(ckpt, &m, &am, &av, &step))) goto done;
         /* The checkpoint must be of this configuration's model. */
         model init;
-        if ((status = model_load(&init, cfg_get(&c, "init")))) goto done;
+        if ((status = model_open(&init, cfg_get(&c, "init"), 0))) goto done;
         model_config a = m.cfg, b = init.cfg;
         model_free(&init);
         if (memcmp(&a, &b, sizeof a) != 0) {
@@ -206,7 +245,7 @@ int cli_train(int argc, char **argv) {
         }
         if (rank == 0) fprintf(stderr, "pangu train: resuming %s at step %lld\n", ckpt, step);
     } else {
-        if ((status = model_load(&m, cfg_get(&c, "init")))) goto done;
+        if ((status = model_open(&m, cfg_get(&c, "init"), 0))) goto done;
         am = util_aligned_alloc(sizeof(float) * m.nparams);
         av = util_aligned_alloc(sizeof(float) * m.nparams);
     }
@@ -256,6 +295,7 @@ int cli_train(int argc, char **argv) {
     }
     long long perm_epoch = -1;
     if (cfg_get(&c, "log") && rank == 0) {
+        if (resume && (status = log_keep_until(cfg_get(&c, "log"), step))) goto done;
         log = fopen(cfg_get(&c, "log"), resume ? "a" : "w");
         if (!log) {
             status = util_fail(UTIL_EIO, "%s: cannot write the log", cfg_get(&c, "log"));

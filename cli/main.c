@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE /* mallopt */
 #include <hdf5.h>
 #include <malloc.h>
+#include <signal.h>
 #ifdef PANGU_MPI
 #include <mpi.h>
 #endif
@@ -19,10 +20,13 @@ static const struct {
     const char *usage;
 } commands[] = {
     {"step", cli_step,
-     "--model M.h5 --input FILE [--input FILE ...] --output OUT.nc [--time YYYY-MM-DDTHH]\n"
-     "         [--precision fp32|bf16] [--profile] [--repeat N]\n"
+     "--model M.h5|M.onnx --input FILE [--input FILE ...] --output OUT.nc [--time YYYY-MM-DDTHH]\n"
+     "         [--lead H] [--precision fp32|bf16] [--profile] [--repeat N]\n"
      "         one model step: the state at t + lead from the state at t"},
-    {"info", cli_info, "M.h5\n         configuration, lead time, parameter count, FLOPs per step"},
+    {"info", cli_info, "M.h5|M.onnx [--lead H]\n         configuration, variant, lead time, parameter count, FLOPs per step"},
+    {"import", cli_import,
+     "--onnx pangu_weather_24.onnx [--lead 24] --out M.h5\n"
+     "         a released Pangu-Weather ONNX model into the HDF5 model format (version 2)"},
     {"init", cli_init,
      "--preset tiny|small|full [--grid H,W] [--dim C] [--depths a,b,c,d] [--heads a,b,c,d]\n"
      "         [--window z,h,w] [--levels p1,p2,...] [--lead H] [--seed S] [--std X]\n"
@@ -38,7 +42,7 @@ static const struct {
      "--input FILES [--start T] [--end T] [--every H] [--climatology-hours 6] [--smoothing 61] --output S.nc\n"
      "         per variable and level mean and std (and a day-of-year climatology) over a period"},
     {"grad", cli_grad,
-     "--model M.h5 --input X.nc --target Y.nc --output G.h5\n"
+     "--model M.h5|M.onnx --input X.nc --target Y.nc --output G.h5 [--lead H]\n"
      "         training loss and the gradient of every trainable tensor for one sample"},
     {"train", cli_train,
      "[--config FILE] [--init M.h5] [--input FILES] [--train-start T] [--train-end T] [--steps N] ...\n"
@@ -89,6 +93,11 @@ int main(int argc, char **argv) {
     /* Files are closed explicitly; HDF5's exit-time cleanup would crash
      * after a failed write (full disk) left a file half-closed. */
     H5dont_atexit();
+    /* Past `ulimit -f` a write fails with EFBIG and takes the normal error
+     * path (message, temporary file removed) instead of killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
+    /* One line per error: HDF5's own error stack would print dozens first. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     /* HDF5 allocates a buffer per compressed chunk it inflates (4 MB per field
      * at 0.25 degrees). Above glibc's default threshold each would be a fresh
      * mmap, zero-filled page by page and unmapped again: a third of the time

@@ -2,7 +2,11 @@
 #define _DEFAULT_SOURCE
 #include "cfg.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <ini.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +34,24 @@ static const cfg_key *find_key(const cfg *c, const char *key) {
     return NULL;
 }
 
-int cfg_set(cfg *c, const char *key, const char *value) {
-    if (!find_key(c, key)) return util_fail(UTIL_EINVAL, "unknown option '%s'", key);
+/* The value must be of the key's type and in its range (key: the name to show). */
+static int check_value(const cfg_key *k, const char *key, const char *value) {
+    long long i;
+    double d;
+    int b;
+    switch (k->type) {
+    case CFG_INT: return util_parse_long(key, value, (long long)k->min, (long long)k->max, &i);
+    case CFG_REAL: return util_parse_double(key, value, k->min, k->max, &d);
+    case CFG_YESNO: return util_parse_yesno(key, value, &b);
+    }
+    return UTIL_OK;
+}
+
+static int set_value(cfg *c, const char *key, const char *value, const char *shown) {
+    const cfg_key *k = find_key(c, key);
+    if (!k) return util_fail(UTIL_EINVAL, "unknown option '%s'", shown);
+    int status = check_value(k, shown, value);
+    if (status) return status;
     for (int i = 0; i < c->n; i++)
         if (strcmp(c->keys[i], key) == 0) {
             char *v = strdup(value);
@@ -48,15 +68,34 @@ int cfg_set(cfg *c, const char *key, const char *value) {
     return UTIL_OK;
 }
 
+/* libinih (Debian's build) reads lines into a fixed 200-byte buffer: a longer
+ * line would be split into bogus lines. Before inih parses a file, each long
+ * `key = value` line gets its value replaced by a short token, restored in the
+ * handler; long comments become empty comments. Line numbers are unchanged.
+ * Leading blanks are removed so that an indented key is a key, not an inih
+ * continuation of the previous value. */
+enum { CFG_MAX_BYTES = 1 << 20, CFG_SHORT_LINE = 150, CFG_MAX_LONG = 256 };
+#define LONG_TOKEN "@pangu-long-value-"
+
+int cfg_set(cfg *c, const char *key, const char *value) { return set_value(c, key, value, key); }
+
 typedef struct {
     cfg *c;
-    int line;
     char message[512];
+    char *long_values[CFG_MAX_LONG];
+    int nlong;
+    char *seen[CFG_MAX_VALUES];
+    int nseen;
 } parse_state;
 
 static int handler(void *user, const char *section, const char *name, const char *value) {
     parse_state *ps = user;
     if (ps->message[0]) return 0;
+    size_t tl = strlen(LONG_TOKEN);
+    if (strncmp(value, LONG_TOKEN, tl) == 0) {
+        int k = atoi(value + tl);
+        if (k >= 0 && k < ps->nlong) value = ps->long_values[k];
+    }
     const cfg_key *k = find_key(ps->c, name);
     if (!k) {
         snprintf(ps->message, sizeof ps->message, "unknown key '%s' in section [%s]", name, section);
@@ -66,6 +105,15 @@ static int handler(void *user, const char *section, const char *name, const char
         snprintf(ps->message, sizeof ps->message, "key '%s' belongs in section [%s], not [%s]", name, k->section, section);
         return 0;
     }
+    for (int i = 0; i < ps->nseen; i++)
+        if (strcmp(ps->seen[i], name) == 0) {
+            snprintf(ps->message, sizeof ps->message, "key '%s' is set twice in this file (set each key once)", name);
+            return 0;
+        }
+    if (ps->nseen < CFG_MAX_VALUES && !(ps->seen[ps->nseen++] = strdup(name))) {
+        snprintf(ps->message, sizeof ps->message, "out of memory");
+        return 0;
+    }
     if (cfg_set(ps->c, name, value)) {
         snprintf(ps->message, sizeof ps->message, "%s", util_last_message());
         return 0;
@@ -73,15 +121,84 @@ static int handler(void *user, const char *section, const char *name, const char
     return 1;
 }
 
-int cfg_load(cfg *c, const char *path) {
-    parse_state ps = {c, 0, ""};
-    snprintf(c->path, sizeof c->path, "%s", path);
-    int rc = ini_parse(path, handler, &ps);
-    if (rc == -1) return util_fail(UTIL_EIO, "%s: cannot read the configuration file", path);
-    if (rc == -2) return util_fail(UTIL_ENOMEM, "out of memory");
-    if (rc > 0)
-        return util_fail(UTIL_EINVAL, "%s:%d: %s", path, rc, ps.message[0] ? ps.message : "syntax error (expected key = value)");
+static int is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
+
+/* Append line (n bytes, no newline) to out as inih should see it. */
+static int prepare_line(parse_state *ps, char *out, size_t *used, const char *line, size_t n) {
+    while (n && is_blank(*line)) line++, n--;
+    char buf[CFG_SHORT_LINE + 64];
+    const char *emit = line;
+    size_t len = n;
+    if (n >= CFG_SHORT_LINE) {
+        const char *eq = memchr(line, '=', n), *colon = memchr(line, ':', n);
+        if (colon && (!eq || colon < eq)) eq = colon;
+        if (*line == ';' || *line == '#') { /* a long comment */
+            emit = ";", len = 1;
+        } else if (*line != '[' && eq && eq - line < CFG_SHORT_LINE / 2) {
+            const char *v = eq + 1, *end = line + n;
+            while (v < end && is_blank(*v)) v++;
+            for (const char *q = v; q < end; q++) /* an inline comment: ';' after a blank */
+                if (*q == ';' && q > v && is_blank(q[-1])) {
+                    end = q;
+                    break;
+                }
+            while (end > v && is_blank(end[-1])) end--;
+            if (ps->nlong == CFG_MAX_LONG) return util_fail(UTIL_EINVAL, "more than %d long lines", CFG_MAX_LONG);
+            if (!(ps->long_values[ps->nlong] = strndup(v, (size_t)(end - v)))) return util_fail(UTIL_ENOMEM, "out of memory");
+            int w = snprintf(buf, sizeof buf, "%.*s= %s%d", (int)(eq - line), line, LONG_TOKEN, ps->nlong++);
+            emit = buf, len = (size_t)w;
+        } else
+            len = CFG_SHORT_LINE; /* no key = value form: inih reports it at this line */
+    }
+    memcpy(out + *used, emit, len);
+    *used += len;
+    out[(*used)++] = '\n';
     return UTIL_OK;
+}
+
+int cfg_load(cfg *c, const char *path) {
+    parse_state ps;
+    memset(&ps, 0, sizeof ps);
+    ps.c = c;
+    snprintf(c->path, sizeof c->path, "%s", path);
+    struct stat st;
+    if (stat(path, &st) != 0) return util_fail(UTIL_EIO, "%s: cannot read the configuration file: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return util_fail(UTIL_EINVAL, "%s: a directory, not a configuration file", path);
+    if (!S_ISREG(st.st_mode)) return util_fail(UTIL_EINVAL, "%s: not a regular file (a configuration file is)", path);
+    if (st.st_size > CFG_MAX_BYTES)
+        return util_fail(UTIL_EINVAL, "%s: %lld bytes, more than a configuration file has (at most %d)", path,
+                         (long long)st.st_size, CFG_MAX_BYTES);
+    int status = UTIL_OK;
+    FILE *f = fopen(path, "rb");
+    char *text = malloc((size_t)st.st_size + 1), *prepared = malloc(2 * (size_t)st.st_size + 64);
+    if (!f) status = util_fail(UTIL_EIO, "%s: cannot read the configuration file: %s", path, strerror(errno));
+    else if (!text || !prepared) status = util_fail(UTIL_ENOMEM, "out of memory");
+    size_t n = 0, used = 0;
+    if (!status) {
+        n = fread(text, 1, (size_t)st.st_size, f);
+        if (ferror(f)) status = util_fail(UTIL_EIO, "%s: cannot read the configuration file", path);
+    }
+    for (size_t a = 0; !status && a < n;) {
+        const char *nl = memchr(text + a, '\n', n - a);
+        size_t b = nl ? (size_t)(nl - text) : n;
+        if (memchr(text + a, 0, b - a)) status = util_fail(UTIL_EINVAL, "%s: not a text file (a zero byte)", path);
+        else status = prepare_line(&ps, prepared, &used, text + a, b - a);
+        a = b + 1;
+    }
+    if (!status) {
+        prepared[used] = 0;
+        int rc = ini_parse_string(prepared, handler, &ps);
+        if (rc == -2) status = util_fail(UTIL_ENOMEM, "out of memory");
+        else if (rc != 0)
+            status = util_fail(UTIL_EINVAL, "%s:%d: %s", path, rc,
+                               ps.message[0] ? ps.message : "syntax error (expected [section] or key = value)");
+    }
+    if (f) fclose(f);
+    free(text);
+    free(prepared);
+    for (int i = 0; i < ps.nlong; i++) free(ps.long_values[i]);
+    for (int i = 0; i < ps.nseen; i++) free(ps.seen[i]);
+    return status;
 }
 
 int cfg_parse_args(cfg *c, int argc, char **argv) {
@@ -101,7 +218,8 @@ int cfg_parse_args(cfg *c, int argc, char **argv) {
         for (char *p = key; *p; p++)
             if (*p == '-') *p = '_';
         if (!find_key(c, key)) return util_fail(UTIL_EINVAL, "unknown option '%s'", a);
-        if ((status = cfg_set(c, key, argv[++i]))) return status;
+        if ((status = set_value(c, key, argv[i + 1], a))) return status;
+        i++;
     }
     return UTIL_OK;
 }
@@ -113,11 +231,33 @@ const char *cfg_get(const cfg *c, const char *key) {
     return k ? k->def : NULL;
 }
 
+long long cfg_get_int(const cfg *c, const char *key) {
+    long long v = 0;
+    const char *s = cfg_get(c, key);
+    return s && !util_parse_long(key, s, LLONG_MIN, LLONG_MAX, &v) ? v : 0;
+}
+
+double cfg_get_real(const cfg *c, const char *key) {
+    double v = 0;
+    const char *s = cfg_get(c, key);
+    return s && !util_parse_double(key, s, -HUGE_VAL, HUGE_VAL, &v) ? v : 0;
+}
+
+int cfg_get_yesno(const cfg *c, const char *key) {
+    int v = 0;
+    const char *s = cfg_get(c, key);
+    return s && !util_parse_yesno(key, s, &v) ? v : 0;
+}
+
 void cfg_print_help(const cfg *c, const char *command) {
     printf("usage: pangu %s [--config FILE] [--KEY VALUE ...]\nkeys (file section, flag, default):\n", command);
     for (int i = 0; i < c->nschema; i++) {
         const cfg_key *k = &c->schema[i];
-        printf("  [%s] --%s%s%s\n      %s\n", k->section, k->key, k->def ? "  default: " : "", k->def ? k->def : "",
-               k->help);
+        char range[96] = "";
+        if (k->type == CFG_INT) snprintf(range, sizeof range, "  (a whole number, %.0f to %.0f)", k->min, k->max);
+        else if (k->type == CFG_REAL) snprintf(range, sizeof range, "  (a number, %g to %g)", k->min, k->max);
+        else if (k->type == CFG_YESNO) snprintf(range, sizeof range, "  (yes or no)");
+        printf("  [%s] --%s%s%s%s\n      %s\n", k->section, k->key, k->def ? "  default: " : "", k->def ? k->def : "",
+               range, k->help);
     }
 }

@@ -434,7 +434,8 @@ static int pack_one(model *m, int precision, const model_bf16_matrix **h, const 
 static int pack_all(model *m, int precision) {
     const model_config *c = &m->cfg;
     int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
-    int K = MODEL_NUPPER * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = MODEL_NSURFACE * ph * pw;
+    int K = model_upper_channels(c) * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw;
+    int Kr = MODEL_NSURFACE * ph * pw, Ku = MODEL_NUPPER * pz * ph * pw; /* recovery: the 5 variables only */
     int status = UTIL_OK;
 /* PACK(m->embed_, ...) packs into m->embed_h or m->embed_f */
 #define PACK(field, w, n, k, sn, sk) \
@@ -455,8 +456,8 @@ static int pack_all(model *m, int precision) {
     PACK(m->up1_, m->up_w1, 4 * C, 2 * C, 2 * C, 1);
     PACK(m->up2_, m->up_w2, C, C, C, 1);
     /* patch recovery: y = [skip, x] @ w with w (2C, k): W = w^T, the skip's C inputs apart */
-    if (!status) status = pack_one(m, precision, &m->rec_h[0], &m->rec_f[0], m->rec_w, K, C, 1, K);
-    if (!status) status = pack_one(m, precision, &m->rec_h[1], &m->rec_f[1], m->rec_w + (size_t)C * K, K, C, 1, K);
+    if (!status) status = pack_one(m, precision, &m->rec_h[0], &m->rec_f[0], m->rec_w, Ku, C, 1, Ku);
+    if (!status) status = pack_one(m, precision, &m->rec_h[1], &m->rec_f[1], m->rec_w + (size_t)C * Ku, Ku, C, 1, Ku);
     if (!status) status = pack_one(m, precision, &m->rec_sh[0], &m->rec_sf[0], m->rec_sw, Kr, C, 1, Kr);
     if (!status) status = pack_one(m, precision, &m->rec_sh[1], &m->rec_sf[1], m->rec_sw + (size_t)C * Kr, Kr, C, 1, Kr);
 #undef PACK

@@ -133,6 +133,13 @@ void model_bias_gather(float *out, const float *bias, const int *index, int type
     }
 }
 
+const float *model_block_bias(float *scratch, const float *bias, int full_bias, const int *index, int type, int types,
+                              int heads, int N) {
+    if (full_bias) return bias + (size_t)type * heads * N * N; /* stored as the attention adds it */
+    model_bias_gather(scratch, bias, index, type, types, heads, N);
+    return scratch;
+}
+
 void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
                             int nW, int N, int C, int heads, float *scores) {
     int d = C / heads, ld = 3 * C;
@@ -221,7 +228,7 @@ size_t model_scratch_floats(const model_config *c) {
         if (attn > need) need = attn;
         if (mlp > need) need = mlp;
     }
-    size_t K = (size_t)MODEL_NUPPER * c->patch[0] * c->patch[1] * c->patch[2];
+    size_t K = (size_t)model_upper_channels(c) * c->patch[0] * c->patch[1] * c->patch[2];
     size_t Ks = (size_t)(MODEL_NSURFACE + MODEL_NCONST) * c->patch[1] * c->patch[2];
     size_t embed = (size_t)c->Wt * (K > Ks ? K : Ks);
     size_t down = (size_t)c->W2 * 4 * C;
@@ -256,12 +263,12 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         float *s = scratch + (size_t)omp_get_thread_num() * scratch_stride;
         float *xw = s;                                 // (rows, C), later the attention output
         float *qkv = xw + (size_t)rows * C;            // (rows, 3C), later the projection
-        float *bias_t = qkv + (size_t)rows * 3 * C;    // (heads, N, N)
-        float *scores = bias_t + (size_t)heads * N * N; // (N, N)
+        float *bias_s = qkv + (size_t)rows * 3 * C;    // (heads, N, N) gathered compact bias
+        float *scores = bias_s + (size_t)heads * N * N; // (N, N)
         int labels[N > 0 ? N : 1];
         model_window_gather(xw, x, t, Z, Hl, Wl, C, win, shift);
         linear(qkv, xw, blk->qkv_w, blk->qkv_h, blk->qkv_f, blk->qkv_b, rows, C, 3 * C);
-        model_bias_gather(bias_t, blk->bias, bias_index, t, types, heads, N);
+        const float *bias_t = model_block_bias(bias_s, blk->bias, c->full_bias, bias_index, t, types, heads, N);
         if (roll) model_window_labels(labels, t, Zp, Hp, win); /* the same for every window of a type */
         double ta = profile_start();
         if (blk->qkv_h) /* BF16 path */
@@ -335,8 +342,10 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
 void model_patch_gather(float *p, size_t ld, const model *m, const float *upper, const float *surface, int row) {
     const model_config *c = &m->cfg;
     int L = c->nlev, H = c->H, W = c->W, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
-    int z = row / c->Ht, ht = row % c->Ht;
+    int z = row / c->Ht, ht = row % c->Ht, nch = model_upper_channels(c);
     size_t HW = (size_t)H * W;
+    /* constants on the padded grid (3, Hp, Wp) are used as given, else (3, H, W) zero-padded */
+    int CH = c->padded_constants ? c->Hp : H, CW = c->padded_constants ? c->Wp : W;
     for (int wt = 0; wt < c->Wt; wt++) {
         float *q = p + (size_t)wt * ld;
         if (z == 0) { /* [surface, constants] (7, ph, pw), zero-padded at the ends */
@@ -345,23 +354,27 @@ void model_patch_gather(float *p, size_t ld, const model *m, const float *upper,
                     for (int kw = 0; kw < pw; kw++) {
                         int lat = ht * ph + kh, lon = wt * pw + kw;
                         float v = 0;
-                        if (lat < H && lon < W) {
-                            size_t at = (size_t)lat * W + lon;
-                            v = ch < MODEL_NSURFACE ? (surface[ch * HW + at] - m->surface_mean[ch]) / m->surface_std[ch]
-                                                    : m->constants[(ch - MODEL_NSURFACE) * HW + at];
-                        }
+                        if (ch < MODEL_NSURFACE) {
+                            if (lat < H && lon < W)
+                                v = (surface[ch * HW + (size_t)lat * W + lon] - m->surface_mean[ch]) / m->surface_std[ch];
+                        } else if (lat < CH && lon < CW)
+                            v = m->constants[((size_t)(ch - MODEL_NSURFACE) * CH + lat) * CW + lon];
                         q[(ch * ph + kh) * pw + kw] = v;
                     }
-        } else { /* upper air (5, pz, ph, pw) of token level z */
-            for (int v = 0; v < MODEL_NUPPER; v++)
+        } else { /* upper air (5 + constants, pz, ph, pw) of token level z */
+            for (int v = 0; v < nch; v++)
                 for (int kz = 0; kz < pz; kz++)
                     for (int kh = 0; kh < ph; kh++)
                         for (int kw = 0; kw < pw; kw++) {
                             int lev = (z - 1) * pz + kz, lat = ht * ph + kh, lon = wt * pw + kw;
                             float val = 0;
                             if (lev < L && lat < H && lon < W) {
-                                int s = v * L + lev;
-                                val = (upper[(size_t)s * HW + (size_t)lat * W + lon] - m->upper_mean[s]) / m->upper_std[s];
+                                size_t at = (size_t)lat * W + lon;
+                                if (v < MODEL_NUPPER) {
+                                    int s = v * L + lev;
+                                    val = (upper[(size_t)s * HW + at] - m->upper_mean[s]) / m->upper_std[s];
+                                } else /* const_h joins the normalised variables before the padding */
+                                    val = m->upper_constants[((size_t)(v - MODEL_NUPPER) * L + lev) * HW + at];
                             }
                             q[((v * pz + kz) * ph + kh) * pw + kw] = val;
                         }
@@ -373,7 +386,7 @@ void model_patch_embed_forward(float *x, const model *m, const float *upper, con
                                float *scratch, size_t scratch_stride) {
     const model_config *c = &m->cfg;
     int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
-    int K = MODEL_NUPPER * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw;
+    int K = model_upper_channels(c) * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->Ht; row++) {
         int surface_row = row < c->Ht;
@@ -433,6 +446,7 @@ void model_patch_recovery_forward(float *upper, float *surface, const model *m, 
     const model_config *c = &m->cfg;
     int C = c->dim, L = c->nlev, H = c->H, W = c->W, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
     int K = MODEL_NUPPER * pz * ph * pw, Ks = MODEL_NSURFACE * ph * pw;
+    int pos = c->recovery_bias_position; /* bias per (variable, patch position) or per variable */
     size_t HW = (size_t)H * W;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->Ht; row++) {
@@ -465,7 +479,8 @@ void model_patch_recovery_forward(float *upper, float *surface, const model *m, 
                         for (int kw = 0; kw < pw; kw++) {
                             int lat = ht * ph + kh, lon = wt * pw + kw;
                             if (lat >= H || lon >= W) continue;
-                            float val = yt[(v * ph + kh) * pw + kw] + m->rec_sb[v];
+                            int e = (v * ph + kh) * pw + kw;
+                            float val = yt[e] + m->rec_sb[pos ? e : v];
                             surface[v * HW + (size_t)lat * W + lon] = val * m->surface_std[v] + m->surface_mean[v];
                         }
             } else {
@@ -476,7 +491,8 @@ void model_patch_recovery_forward(float *upper, float *surface, const model *m, 
                                 int lev = (z - 1) * pz + kz, lat = ht * ph + kh, lon = wt * pw + kw;
                                 if (lev >= L || lat >= H || lon >= W) continue;
                                 int s = v * L + lev;
-                                float val = yt[((v * pz + kz) * ph + kh) * pw + kw] + m->rec_b[v];
+                                int e = ((v * pz + kz) * ph + kh) * pw + kw;
+                                float val = yt[e] + m->rec_b[pos ? e : v];
                                 upper[(size_t)s * HW + (size_t)lat * W + lon] = val * m->upper_std[s] + m->upper_mean[s];
                             }
             }

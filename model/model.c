@@ -38,6 +38,10 @@ int model_config_preset(model_config *c, const char *name) {
     return model_config_derive(c);
 }
 
+int model_config_format_version(const model_config *c) {
+    return c->upper_constants || c->recovery_bias_position || c->padded_constants || c->full_bias ? 2 : 1;
+}
+
 int model_config_derive(model_config *c) {
     if (c->H < 1 || c->W < 1) return util_fail(UTIL_EINVAL, "grid %d x %d: both sizes must be positive", c->H, c->W);
     if (c->nlev < 1 || c->nlev > MODEL_MAX_LEVELS)
@@ -72,6 +76,12 @@ int model_config_derive(model_config *c) {
         return util_fail(UTIL_EINVAL, "down-sampled longitude tokens %d not divisible by window %d",
                          c->W2, c->window[2]);
     if (c->lead_hours < 1) return util_fail(UTIL_EINVAL, "lead time %d h: expected positive", c->lead_hours);
+    if (c->upper_constants < 0 || c->upper_constants > MODEL_MAX_UPPER_CONSTANTS)
+        return util_fail(UTIL_EINVAL, "%d upper-air constant fields: expected 0 or 1 (const_h)", c->upper_constants);
+    if ((c->recovery_bias_position | c->padded_constants | c->full_bias) & ~1)
+        return util_fail(UTIL_EINVAL, "variant flags must be 0 or 1");
+    /* a grid that needs no padding has one form of constants */
+    if (c->padded_constants && c->Hp == c->H && c->Wp == c->W) c->padded_constants = 0;
     return UTIL_OK;
 }
 
@@ -116,18 +126,24 @@ static size_t bias_rows(const model_config *c) {
     return (size_t)wz * wz * wh * wh * (2 * ww - 1);
 }
 
-int model_create(model *m, const model_config *cfg) {
+/* The tensor table for cfg, and with `allocate` the zeroed parameters and views. */
+static int create(model *m, const model_config *cfg, int allocate) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     const model_config *c = &m->cfg;
     int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
     table tb = {0};
     char name[96];
-    int idx_embed_w = add(&tb, 1, "patch_embed.conv.weight", 5, C, MODEL_NUPPER, pz, ph, pw);
+    int N = c->window[0] * c->window[1] * c->window[2];
+    int idx_embed_w = add(&tb, 1, "patch_embed.conv.weight", 5, C, model_upper_channels(c), pz, ph, pw);
     int idx_embed_b = add(&tb, 1, "patch_embed.conv.bias", 1, C, 0, 0, 0, 0);
     int idx_embed_sw = add(&tb, 1, "patch_embed.conv_surface.weight", 4, C, MODEL_NSURFACE + MODEL_NCONST, ph, pw, 0);
     int idx_embed_sb = add(&tb, 1, "patch_embed.conv_surface.bias", 1, C, 0, 0, 0, 0);
-    int idx_const = add(&tb, 0, "patch_embed.constants", 3, MODEL_NCONST, c->H, c->W, 0, 0);
+    int idx_const = c->padded_constants ? add(&tb, 0, "patch_embed.constants", 3, MODEL_NCONST, c->Hp, c->Wp, 0, 0)
+                                        : add(&tb, 0, "patch_embed.constants", 3, MODEL_NCONST, c->H, c->W, 0, 0);
+    int idx_uconst = c->upper_constants
+                         ? add(&tb, 0, "patch_embed.upper_constants", 4, c->upper_constants, c->nlev, c->H, c->W, 0)
+                         : -1;
     int first_block[4];
     for (int l = 0; l < 4; l++) {
         int Cl = (l == 1 || l == 2) ? 2 * C : C;
@@ -139,7 +155,8 @@ int model_create(model *m, const model_config *cfg) {
             add(&tb, 1, P("norm1.bias"), 1, Cl, 0, 0, 0, 0);
             add(&tb, 1, P("norm2.weight"), 1, Cl, 0, 0, 0, 0);
             add(&tb, 1, P("norm2.bias"), 1, Cl, 0, 0, 0, 0);
-            add(&tb, 1, P("attn.earth_specific_bias"), 3, (int)bias_rows(c), types, c->heads[l], 0, 0);
+            if (c->full_bias) add(&tb, 1, P("attn.earth_specific_bias"), 4, types, c->heads[l], N, N, 0);
+            else add(&tb, 1, P("attn.earth_specific_bias"), 3, (int)bias_rows(c), types, c->heads[l], 0, 0);
             add(&tb, 1, P("attn.qkv.weight"), 2, 3 * Cl, Cl, 0, 0, 0);
             add(&tb, 1, P("attn.qkv.bias"), 1, 3 * Cl, 0, 0, 0, 0);
             add(&tb, 1, P("attn.proj.weight"), 2, Cl, Cl, 0, 0, 0);
@@ -159,9 +176,12 @@ int model_create(model *m, const model_config *cfg) {
     int idx_un_w = add(&tb, 1, "upsample.norm.weight", 1, C, 0, 0, 0, 0);
     int idx_un_b = add(&tb, 1, "upsample.norm.bias", 1, C, 0, 0, 0, 0);
     int idx_rw = add(&tb, 1, "patch_recovery.conv.weight", 5, 2 * C, MODEL_NUPPER, pz, ph, pw);
-    int idx_rb = add(&tb, 1, "patch_recovery.conv.bias", 1, MODEL_NUPPER, 0, 0, 0, 0);
+    int idx_rb = c->recovery_bias_position ? add(&tb, 1, "patch_recovery.conv.bias", 4, MODEL_NUPPER, pz, ph, pw, 0)
+                                           : add(&tb, 1, "patch_recovery.conv.bias", 1, MODEL_NUPPER, 0, 0, 0, 0);
     int idx_rsw = add(&tb, 1, "patch_recovery.conv_surface.weight", 4, 2 * C, MODEL_NSURFACE, ph, pw, 0);
-    int idx_rsb = add(&tb, 1, "patch_recovery.conv_surface.bias", 1, MODEL_NSURFACE, 0, 0, 0, 0);
+    int idx_rsb = c->recovery_bias_position
+                      ? add(&tb, 1, "patch_recovery.conv_surface.bias", 3, MODEL_NSURFACE, ph, pw, 0, 0)
+                      : add(&tb, 1, "patch_recovery.conv_surface.bias", 1, MODEL_NSURFACE, 0, 0, 0, 0);
     int idx_um = add(&tb, 0, "normalization.upper_mean", 2, MODEL_NUPPER, c->nlev, 0, 0, 0);
     int idx_us = add(&tb, 0, "normalization.upper_std", 2, MODEL_NUPPER, c->nlev, 0, 0, 0);
     int idx_sm = add(&tb, 0, "normalization.surface_mean", 1, MODEL_NSURFACE, 0, 0, 0, 0);
@@ -173,8 +193,15 @@ int model_create(model *m, const model_config *cfg) {
     m->tensors = tb.t;
     m->ntensors = tb.n;
     m->nparams = tb.total;
+    if (!allocate) return UTIL_OK;
+    char what[160];
+    snprintf(what, sizeof what, "a model of %d x %d grid points, dim %d (its parameters)", c->H, c->W, c->dim);
+    int status = util_check_memory(sizeof(float) * tb.total, what);
+    if (status) {
+        model_free(m);
+        return status;
+    }
     m->params = util_aligned_alloc(sizeof(float) * tb.total);
-    int WZ = c->window[0], WH = c->window[1], WW = c->window[2], N = WZ * WH * WW;
     m->bias_index = malloc(sizeof(int) * (size_t)N * N);
     for (int l = 0; l < 4; l++) m->blocks[l] = calloc(c->depths[l] ? c->depths[l] : 1, sizeof(model_block));
     if (!m->params || !m->bias_index || !m->blocks[0] || !m->blocks[1] || !m->blocks[2] || !m->blocks[3]) {
@@ -185,6 +212,7 @@ int model_create(model *m, const model_config *cfg) {
     m->embed_w = V(idx_embed_w), m->embed_b = V(idx_embed_b);
     m->embed_sw = V(idx_embed_sw), m->embed_sb = V(idx_embed_sb);
     m->constants = V(idx_const);
+    m->upper_constants = idx_uconst >= 0 ? V(idx_uconst) : NULL;
     for (int l = 0; l < 4; l++)
         for (int b = 0; b < c->depths[l]; b++) {
             int i = first_block[l] + 13 * b;
@@ -205,6 +233,9 @@ int model_create(model *m, const model_config *cfg) {
     model_bias_index(m->bias_index, c->window);
     return UTIL_OK;
 }
+
+int model_create(model *m, const model_config *cfg) { return create(m, cfg, 1); }
+int model_create_table(model *m, const model_config *cfg) { return create(m, cfg, 0); }
 
 void model_free(model *m) {
     model_bf16_release(m);
@@ -234,7 +265,7 @@ double model_flops_per_step(const model_config *c) {
     double C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
     double T1 = (double)c->Z * c->Ht * c->Wt, T2 = (double)c->Z * c->H2 * c->W2;
     double N = (double)c->window[0] * c->window[1] * c->window[2];
-    double f = 2 * (c->Z - 1) * (double)c->Ht * c->Wt * C * MODEL_NUPPER * pz * ph * pw;
+    double f = 2 * (c->Z - 1) * (double)c->Ht * c->Wt * C * model_upper_channels(c) * pz * ph * pw;
     f += 2 * (double)c->Ht * c->Wt * C * (MODEL_NSURFACE + MODEL_NCONST) * ph * pw;
     for (int l = 0; l < 4; l++) {
         int Hl = (l == 1 || l == 2) ? c->H2 : c->Ht, Wl = (l == 1 || l == 2) ? c->W2 : c->Wt;

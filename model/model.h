@@ -12,7 +12,8 @@
 #define MODEL_NCONST 3      /* land_sea_mask soil_type orography */
 #define MODEL_MAX_LEVELS 64
 #define MODEL_FORMAT "pangu-weather-c"
-#define MODEL_FORMAT_VERSION 1
+#define MODEL_FORMAT_VERSION 2 /* written when a model has a version-2 part; plain models stay version 1 */
+#define MODEL_MAX_UPPER_CONSTANTS 1 /* const_h of the released models */
 
 extern const char *const model_upper_names[MODEL_NUPPER];
 extern const char *const model_surface_names[MODEL_NSURFACE];
@@ -27,12 +28,30 @@ typedef struct {
     int window[3];                /* (wz, wh, ww) */
     int patch[3];                 /* (pz, ph, pw) */
     int lead_hours;
+    /* The released models' variant (format version 2; all 0 in version 1):
+     * upper_constants: constant upper-air channels appended to the five
+     * normalised variables before the padding (1: const_h), so the upper
+     * patch embedding takes 5 + upper_constants channels;
+     * recovery_bias_position: patch recovery bias per variable and patch
+     * position, (5, pz, ph, pw) and (4, ph, pw), instead of (5) and (4);
+     * padded_constants: the constant masks given on the padded grid (3, Hp, Wp),
+     * their padding used as given, instead of (3, H, W) zero-padded;
+     * full_bias: each Earth-specific bias stored expanded, (types, heads, N, N),
+     * instead of the compact table (wz^2 wh^2 (2ww-1), types, heads). */
+    int upper_constants;
+    int recovery_bias_position;
+    int padded_constants;
+    int full_bias;
     /* derived by model_config_derive */
     int Lp, Hp, Wp;               /* padded levels, latitudes, longitudes */
     int Z, Ht, Wt;                /* token grid, surface at z = 0 */
     int H2, W2;                   /* token grid after down-sampling */
 } model_config;
 
+/* Channels of the upper-air patch embedding: the 5 variables and the constants. */
+static inline int model_upper_channels(const model_config *c) { return MODEL_NUPPER + c->upper_constants; }
+/* 2 when any part of the released models' variant is on, else 1. */
+int model_config_format_version(const model_config *c);
 /* Fill the derived fields and check every rule of the architecture;
  * returns UTIL_EINVAL with a message naming the broken rule. */
 int model_config_derive(model_config *c);
@@ -62,7 +81,7 @@ typedef struct {
 typedef struct {
     float *norm1_w, *norm1_b;   /* (C) */
     float *norm2_w, *norm2_b;   /* (C) */
-    float *bias;                /* (wz^2 wh^2 (2ww-1), types, heads) */
+    float *bias;                /* (wz^2 wh^2 (2ww-1), types, heads), or (types, heads, N, N) with full_bias */
     float *qkv_w, *qkv_b;       /* (3C, C), (3C) */
     float *proj_w, *proj_b;     /* (C, C), (C) */
     float *fc1_w, *fc1_b;       /* (4C, C), (4C) */
@@ -91,17 +110,18 @@ typedef struct {
     model_tensor *tensors;
     int ntensors;
     /* views into params */
-    float *embed_w, *embed_b;           /* (C, 5, pz, ph, pw), (C) */
+    float *embed_w, *embed_b;           /* (C, 5 + upper_constants, pz, ph, pw), (C) */
     float *embed_sw, *embed_sb;         /* (C, 7, ph, pw), (C) */
-    float *constants;                   /* (3, H, W) normalised */
+    float *constants;                   /* (3, H, W) normalised, or (3, Hp, Wp) with padded_constants */
+    float *upper_constants;             /* (upper_constants, L, H, W), NULL without */
     model_block *blocks[4];             /* blocks[layer][depth] */
     float *down_norm_w, *down_norm_b;   /* (4C) */
     float *down_w;                      /* (2C, 4C) */
     float *up_w1;                       /* (4C, 2C) */
     float *up_w2;                       /* (C, C) */
     float *up_norm_w, *up_norm_b;       /* (C) */
-    float *rec_w, *rec_b;               /* (2C, 5, pz, ph, pw), (5) */
-    float *rec_sw, *rec_sb;             /* (2C, 4, ph, pw), (4) */
+    float *rec_w, *rec_b;               /* (2C, 5, pz, ph, pw), (5) or (5, pz, ph, pw) */
+    float *rec_sw, *rec_sb;             /* (2C, 4, ph, pw), (4) or (4, ph, pw) */
     float *upper_mean, *upper_std;      /* (5, L) */
     float *surface_mean, *surface_std;  /* (4) */
     int *bias_index;                    /* (N*N) into the bias table rows */
@@ -124,6 +144,9 @@ int model_window_types(const model_config *c, int Hl);
 
 /* Build the tensor table and allocate zeroed parameters for cfg. */
 int model_create(model *m, const model_config *cfg);
+/* Only the tensor table (names, shapes, nparams), no parameters: to check a
+ * file against a configuration before allocating for it; model_free frees it. */
+int model_create_table(model *m, const model_config *cfg);
 void model_free(model *m);
 const model_tensor *model_find_tensor(const model *m, const char *name);
 size_t model_trainable_count(const model *m);
@@ -141,6 +164,28 @@ int model_write_tensors(const char *path, const model *m, const float *block, do
 int model_checkpoint_save(const char *path, const model *m, const float *adam_m, const float *adam_v, long long step,
                           const char *config_text);
 int model_checkpoint_load(const char *path, model *m, float **adam_m, float **adam_v, long long *step);
+
+/* ---- the released models (model/onnx.c) ----
+ * A file in the released Pangu-Weather ONNX layout (pangu_weather_N.onnx, the
+ * tensors of ../shared/reference/official_onnx_names.csv, as initializers or
+ * Constant nodes, raw_data or float_data, external data beside the file) into
+ * a model of format 2: const_h, recovery bias per position, padded constants,
+ * each Earth-specific bias compact where its expanded form has the compact
+ * structure exactly, else full. lead_hours > 0 gives the lead time, else it
+ * comes from the name pangu_weather_N.onnx. */
+int model_onnx_import(model *m, const char *path, int lead_hours);
+/* The same from a buffer (name for messages; dir: where external data files
+ * are, NULL to refuse external data); lead_hours must be given. */
+int model_onnx_import_memory(model *m, const void *data, size_t len, const char *name, const char *dir,
+                             int lead_hours);
+/* N of a file named pangu_weather_N.onnx; UTIL_EINVAL for another name. */
+int model_onnx_lead_from_name(const char *path, int *lead_hours);
+/* Row i of the table of released tensors: the model tensor's name, the
+ * ONNX name and whether it is a Constant node; NULL past the end. */
+const char *model_onnx_tensor_name(int i, const char **onnx_name, int *constant_node);
+/* A model from an HDF5 model file, or from a released ONNX file (a name
+ * ending in .onnx) imported in memory (lead_hours as model_onnx_import). */
+int model_open(model *m, const char *path, int lead_hours);
 
 /* AdamW (model/train.c): one update of every trainable tensor from grad
  * (already averaged over the batch); decoupled weight decay on matrices and
@@ -240,6 +285,10 @@ void model_window_labels(int *labels, int type, int Zp, int Hp, const int window
 long model_window_token(int type, int r, int Z, int Hl, int Wl, const int window[3], const int shift[3]);
 /* Gather the bias of one window type: out (heads, N, N). */
 void model_bias_gather(float *out, const float *bias, const int *index, int type, int types, int heads, int N);
+/* The bias of window type `type` as (heads, N, N): a view into a full bias,
+ * or the compact table gathered into scratch (heads * N * N floats). */
+const float *model_block_bias(float *scratch, const float *bias, int full_bias, const int *index, int type, int types,
+                              int heads, int N);
 /* Attention of nW windows of one type.
  * out (nW*N, C); qkv (nW*N, 3C) with q, k, v channel slices; bias_t (heads, N, N);
  * labels (N) region of each window token, or NULL for unshifted blocks;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "../util/util.h"
@@ -111,7 +112,67 @@ static int check_names(hid_t file, const char *path, const char *attr, const cha
     return UTIL_OK;
 }
 
-static int read_tensor(hid_t file, const char *path, const model_tensor *t, float *dst) {
+/* Rank and dimensions of dataset `name`, or -1 when it is missing or unreadable. */
+static int dataset_dims(hid_t file, const char *name, hsize_t dims[8]) {
+    if (H5Lexists(file, name, H5P_DEFAULT) <= 0) return -1;
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (ds < 0) return -1;
+    hid_t space = H5Dget_space(ds);
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    if (rank > 8 || (rank >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) < 0)) rank = -1;
+    if (space >= 0) H5Sclose(space);
+    H5Dclose(ds);
+    return rank;
+}
+
+/* The version-2 parts of a model file (ARCHITECTURE.md, "The released
+ * models"): the attributes upper_constant_fields and recovery_bias, and the
+ * forms that the shapes of patch_embed.constants and the Earth-specific
+ * biases take. c holds the derived version-1 configuration. */
+static int read_variant(hid_t file, const char *path, int version, model_config *c) {
+    char buf[256];
+    int status;
+    if (version == 2) {
+        if ((status = read_string_attr(file, path, "upper_constant_fields", buf, sizeof buf))) return status;
+        if (strcmp(buf, "const_h") == 0) c->upper_constants = 1;
+        else if (buf[0]) return util_fail(UTIL_EFORMAT, "%s: upper_constant_fields is '%s', expected 'const_h' or ''", path, buf);
+        if ((status = read_string_attr(file, path, "recovery_bias", buf, sizeof buf))) return status;
+        if (strcmp(buf, "position") == 0) c->recovery_bias_position = 1;
+        else if (strcmp(buf, "variable") != 0)
+            return util_fail(UTIL_EFORMAT, "%s: recovery_bias is '%s', expected 'variable' or 'position'", path, buf);
+    }
+    hsize_t d[8];
+    int rank = dataset_dims(file, "patch_embed.constants", d);
+    if (rank == 3 && d[0] == MODEL_NCONST && d[1] == (hsize_t)c->Hp && d[2] == (hsize_t)c->Wp &&
+        (c->Hp != c->H || c->Wp != c->W))
+        c->padded_constants = 1;
+    /* the first block's bias says which form every block's takes */
+    for (int l = 0; l < 4; l++)
+        if (c->depths[l] > 0) {
+            snprintf(buf, sizeof buf, "layers.%d.blocks.0.attn.earth_specific_bias", l);
+            c->full_bias = dataset_dims(file, buf, d) == 4;
+            break;
+        }
+    if (version == 1 && model_config_format_version(c) != 1)
+        return util_fail(UTIL_EFORMAT, "%s: format_version is 1 but the file has %s (a version-2 part)", path,
+                         c->padded_constants ? "constants on the padded grid" : "a full Earth-specific bias");
+    return UTIL_OK;
+}
+
+/* 1 when dataset ds carries HDF5's Fletcher-32 checksum filter. */
+static int has_checksum(hid_t ds) {
+    hid_t plist = H5Dget_create_plist(ds);
+    if (plist < 0) return 0;
+    unsigned flags;
+    size_t nelmts = 0;
+    char name[32];
+    unsigned config;
+    int yes = H5Pget_filter_by_id2(plist, H5Z_FILTER_FLETCHER32, &flags, &nelmts, NULL, sizeof name, name, &config) >= 0;
+    H5Pclose(plist);
+    return yes;
+}
+
+static int read_tensor(hid_t file, const char *path, const model_tensor *t, float *dst, int *checksummed) {
     int status = UTIL_OK;
     hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
     hsize_t dims[8];
@@ -143,8 +204,12 @@ static int read_tensor(hid_t file, const char *path, const model_tensor *t, floa
         status = util_fail(UTIL_EFORMAT, "%s: tensor '%s' has shape (%s), expected (%s)", path, t->name, got, want);
         goto done;
     }
+    int sum = has_checksum(ds);
+    if (checksummed) *checksummed &= sum;
     if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
-        status = util_fail(UTIL_EFORMAT, "%s: cannot read tensor '%s'", path, t->name);
+        status = util_fail(UTIL_EFORMAT, sum ? "%s: tensor '%s' fails its checksum: the file is damaged"
+                                             : "%s: cannot read tensor '%s' (damaged file?)",
+                           path, t->name);
         goto done;
     }
     for (size_t i = 0; i < t->count; i++)
@@ -177,8 +242,8 @@ int model_load(model *m, const char *path) {
         goto done;
     }
     if ((status = read_num_attr(file, path, "format_version", H5T_NATIVE_INT, &version, 1))) goto done;
-    if (version != MODEL_FORMAT_VERSION) {
-        status = util_fail(UTIL_EFORMAT, "%s: format_version is %d, expected %d", path, version, MODEL_FORMAT_VERSION);
+    if (version != 1 && version != 2) {
+        status = util_fail(UTIL_EFORMAT, "%s: format_version is %d, expected 1 or 2", path, version);
         goto done;
     }
     int grid[2];
@@ -208,9 +273,15 @@ int model_load(model *m, const char *path) {
         status = util_fail(UTIL_EFORMAT, "%s: invalid configuration: %s", path, msg);
         goto done;
     }
+    if ((status = read_variant(file, path, version, &c))) goto done;
     if ((status = model_create(m, &c))) goto done;
+    int checksummed = 1;
     for (int i = 0; i < m->ntensors; i++)
-        if ((status = read_tensor(file, path, &m->tensors[i], m->params + m->tensors[i].offset))) goto done;
+        if ((status = read_tensor(file, path, &m->tensors[i], m->params + m->tensors[i].offset, &checksummed)))
+            goto done;
+    if (!checksummed)
+        util_warn("%s carries no checksums (written by an older pangu-c or another tool): damage to it would go "
+                  "unnoticed; pangu-c writes every tensor with a Fletcher-32 checksum", path);
     for (int i = 0; i < MODEL_NUPPER * c.nlev; i++)
         if (!(m->upper_std[i] > 0)) {
             status = util_fail(UTIL_EFORMAT, "%s: normalization.upper_std[%s, level %g] is %g, expected > 0", path,
@@ -227,6 +298,12 @@ done:
     if (H5Fclose(file) < 0 && !status) status = util_fail(UTIL_EIO, "%s: error closing the file", path);
     if (status && m->params) model_free(m);
     return status;
+}
+
+int model_open(model *m, const char *path, int lead_hours) {
+    size_t n = strlen(path);
+    if (n > 5 && strcasecmp(path + n - 5, ".onnx") == 0) return model_onnx_import(m, path, lead_hours);
+    return model_load(m, path);
 }
 
 /* ---- writing ---- */
@@ -297,10 +374,26 @@ typedef struct {
     const char *note;
 } ckpt;
 
+/* Every tensor is one chunk with a Fletcher-32 checksum, verified by HDF5 at
+ * every read: a damaged model file fails to load instead of stepping to a
+ * wrong answer. */
+static hid_t checksummed_plist(int rank, const hsize_t *dims) {
+    hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    if (plist < 0) return -1;
+    hsize_t chunk[8];
+    for (int i = 0; i < rank; i++) chunk[i] = dims[i] ? dims[i] : 1;
+    if (H5Pset_chunk(plist, rank, chunk) < 0 || H5Pset_fletcher32(plist) < 0) {
+        H5Pclose(plist);
+        return -1;
+    }
+    return plist;
+}
+
 static int write_flat(hid_t file, const char *name, const float *x, size_t n) {
     hsize_t dims[1] = {(hsize_t)n};
-    hid_t space = H5Screate_simple(1, dims, NULL);
-    hid_t ds = space < 0 ? -1 : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(1, dims, NULL), plist = checksummed_plist(1, dims);
+    hid_t ds = space < 0 || plist < 0 ? -1 : H5Dcreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+    if (plist >= 0) H5Pclose(plist);
     int bad = ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0;
     if (ds >= 0 && H5Dclose(ds) < 0) bad = 1;
     if (space >= 0) H5Sclose(space);
@@ -335,7 +428,7 @@ static int read_flat(hid_t file, const char *path, const char *name, float *x, s
     int status = UTIL_OK;
     if (count != (hssize_t)n) status = util_fail(UTIL_EFORMAT, "%s: '%s' has %lld values, expected %zu", path, name, (long long)count, n);
     else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0)
-        status = util_fail(UTIL_EFORMAT, "%s: cannot read '%s'", path, name);
+        status = util_fail(UTIL_EFORMAT, "%s: cannot read '%s' (damaged file? it fails its checksum)", path, name);
     if (space >= 0) H5Sclose(space);
     H5Dclose(ds);
     return status;
@@ -378,14 +471,15 @@ int model_checkpoint_load(const char *path, model *m, float **adam_m, float **ad
 static int write_model_file(const char *path, const model *m, const float *block, double loss, int trainable_only,
                             int (*extra)(hid_t file, const void *ctx), const void *ctx) {
     const model_config *c = &m->cfg;
-    int status = UTIL_OK, one = MODEL_FORMAT_VERSION;
+    int status = UTIL_OK, version = model_config_format_version(c);
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     quiet_hdf5();
+    util_remove_stale_temps(path);
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (file < 0) return util_fail(UTIL_EIO, "%s: cannot create the file", path);
     int grid[2] = {c->H, c->W};
-    if (write_string_attr(file, "format", MODEL_FORMAT) || write_int_attr(file, "format_version", &one, 1, 1) ||
+    if (write_string_attr(file, "format", MODEL_FORMAT) || write_int_attr(file, "format_version", &version, 1, 1) ||
         write_int_attr(file, "lead_time_hours", &c->lead_hours, 1, 1) || write_int_attr(file, "grid", grid, 2, 0) ||
         write_float_attr(file, "levels", c->levels, c->nlev) || write_int_attr(file, "dim", &c->dim, 1, 1) ||
         write_int_attr(file, "depths", c->depths, 4, 0) || write_int_attr(file, "heads", c->heads, 4, 0) ||
@@ -393,6 +487,11 @@ static int write_model_file(const char *path, const model *m, const float *block
         write_names_attr(file, "upper_variables", model_upper_names, MODEL_NUPPER) ||
         write_names_attr(file, "surface_variables", model_surface_names, MODEL_NSURFACE) ||
         write_names_attr(file, "constant_fields", model_constant_names, MODEL_NCONST)) {
+        status = util_fail(UTIL_EIO, "%s: cannot write the attributes", path);
+        goto done;
+    }
+    if (version == 2 && (write_string_attr(file, "upper_constant_fields", c->upper_constants ? "const_h" : "") ||
+                         write_string_attr(file, "recovery_bias", c->recovery_bias_position ? "position" : "variable"))) {
         status = util_fail(UTIL_EIO, "%s: cannot write the attributes", path);
         goto done;
     }
@@ -412,8 +511,10 @@ static int write_model_file(const char *path, const model *m, const float *block
         if (trainable_only && !t->trainable) continue;
         hsize_t dims[5];
         for (int k = 0; k < t->rank; k++) dims[k] = (hsize_t)t->shape[k];
-        hid_t space = H5Screate_simple(t->rank, dims, NULL);
-        hid_t ds = space < 0 ? -1 : H5Dcreate2(file, t->name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t space = H5Screate_simple(t->rank, dims, NULL), plist = checksummed_plist(t->rank, dims);
+        hid_t ds = space < 0 || plist < 0 ? -1
+                                          : H5Dcreate2(file, t->name, H5T_IEEE_F32LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+        if (plist >= 0) H5Pclose(plist);
         int bad = ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, block + t->offset) < 0;
         if (ds >= 0 && H5Dclose(ds) < 0) bad = 1;
         if (space >= 0) H5Sclose(space);

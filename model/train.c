@@ -134,8 +134,8 @@ static void block_forward_cached(float *xout, const float *xin, const model_bloc
         float *sc = bc->scores + (size_t)omp_get_thread_num() * (heads + 2) * N * N;
         int labels[N];
         model_window_labels(labels, t, Zp, Hp, win);
-        model_bias_gather(sc + (size_t)N * N, blk->bias, bias_index, t, types, heads, N);
-        model_window_attention(bc->att + (size_t)t * rows * C, bc->qkv + (size_t)t * rows * 3 * C, sc + (size_t)N * N,
+        const float *bias_t = model_block_bias(sc + (size_t)N * N, blk->bias, c->full_bias, bias_index, t, types, heads, N);
+        model_window_attention(bc->att + (size_t)t * rows * C, bc->qkv + (size_t)t * rows * 3 * C, bias_t,
                                roll ? labels : NULL, nW, N, C, heads, sc);
     }
     par_linear(bc->pr, bc->att, blk->proj_w, blk->proj_b, Tp, C, C);
@@ -266,18 +266,21 @@ static void block_backward(float *dx, const float *dxout, const float *xin, cons
 #pragma omp parallel for schedule(dynamic, 1)
     for (int t = 0; t < types; t++) {
         float *sc = bc->scores + (size_t)omp_get_thread_num() * (heads + 2) * N * N;
-        float *bias_t = sc + 2 * (size_t)N * N, *dbias_t = bc->scores + (size_t)nt * (heads + 2) * N * N +
-                                                           (size_t)t * heads * N * N;
+        /* a full bias's gradient accumulates in place: each type owns its slice */
+        float *dbias_t = c->full_bias ? dbias + (size_t)t * heads * N * N
+                                      : bc->scores + (size_t)nt * (heads + 2) * N * N + (size_t)t * heads * N * N;
         int labels[N];
         model_window_labels(labels, t, Zp, Hp, win);
-        model_bias_gather(bias_t, blk->bias, bias_index, t, types, heads, N);
-        memset(dbias_t, 0, sizeof(float) * heads * N * N);
+        const float *bias_t =
+            model_block_bias(sc + 2 * (size_t)N * N, blk->bias, c->full_bias, bias_index, t, types, heads, N);
+        if (!c->full_bias) memset(dbias_t, 0, sizeof(float) * heads * N * N);
         attention_backward(dqkv + (size_t)t * rows * 3 * C, dbias_t, datt + (size_t)t * rows * C,
                            bc->qkv + (size_t)t * rows * 3 * C, bias_t, roll ? labels : NULL, nW, N, C, heads, sc);
         /* Scatter into the bias table: each type owns its column, so threads never collide. */
-        for (int h = 0; h < heads; h++)
-            for (int p = 0; p < N * N; p++)
-                dbias[((size_t)bias_index[p] * types + t) * heads + h] += dbias_t[(size_t)h * N * N + p];
+        if (!c->full_bias)
+            for (int h = 0; h < heads; h++)
+                for (int p = 0; p < N * N; p++)
+                    dbias[((size_t)bias_index[p] * types + t) * heads + h] += dbias_t[(size_t)h * N * N + p];
     }
     par_linear_dweight(G(gr, blk->qkv_w), G(gr, blk->qkv_b), dqkv, bc->xw, Tp, C, 3 * C);
     float *dxw = bc->xw; /* (Tp, C) */
@@ -339,7 +342,10 @@ int model_grad(const model *m, float *grad, double *loss_out, const float *upper
     int nt = omp_get_max_threads(), C = c->dim;
     int pz = c->patch[0], ph = c->patch[1], pw = c->patch[2], L = c->nlev, H = c->H, W = c->W;
     size_t T1 = (size_t)c->Z * c->Ht * c->Wt, T2 = (size_t)c->Z * c->H2 * c->W2, HW = (size_t)H * W;
-    int K = MODEL_NUPPER * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = Ks > K ? Ks : K;
+    /* K: the upper patch (constants included); Ku: the recovered variables' patch */
+    int K = model_upper_channels(c) * pz * ph * pw, Ku = MODEL_NUPPER * pz * ph * pw;
+    int Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = Ks > K ? Ks : K;
+    int pos = c->recovery_bias_position;
     int nblocks = c->depths[0] + c->depths[1] + c->depths[2] + c->depths[3];
     grads gr = {m, grad};
     openblas_set_num_threads(1);
@@ -412,7 +418,7 @@ int model_grad(const model *m, float *grad, double *loss_out, const float *upper
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : loss_u, loss_s)
     for (size_t row = 0; row < (size_t)c->Z * c->Ht; row++) {
         int z = (int)(row / c->Ht), ht = (int)(row % c->Ht);
-        int k = z == 0 ? MODEL_NSURFACE * ph * pw : K;
+        int k = z == 0 ? MODEL_NSURFACE * ph * pw : Ku;
         const float *w = z == 0 ? m->rec_sw : m->rec_w;
         float *y = scratch + (size_t)omp_get_thread_num() * stride;
         const float *a = skip + row * c->Wt * C, *b = x4 + row * c->Wt * C;
@@ -430,11 +436,11 @@ int model_grad(const model *m, float *grad, double *loss_out, const float *upper
                 float out, tgt, sd, mean;
                 if (z == 0) {
                     sd = m->surface_std[v], mean = m->surface_mean[v], tgt = surface_tgt[v * HW + at];
-                    out = (y[(size_t)wt * k + e] + m->rec_sb[v]) * sd + mean;
+                    out = (y[(size_t)wt * k + e] + m->rec_sb[pos ? e : v]) * sd + mean;
                 } else {
                     int s = v * L + lev;
                     sd = m->upper_std[s], mean = m->upper_mean[s], tgt = upper_tgt[(size_t)s * HW + at];
-                    out = (y[(size_t)wt * k + e] + m->rec_b[v]) * sd + mean;
+                    out = (y[(size_t)wt * k + e] + m->rec_b[pos ? e : v]) * sd + mean;
                 }
                 /* The reference's loss: mean |(out - target) / std|, surface weighted. */
                 float dn = (out - tgt) / sd;
@@ -460,26 +466,26 @@ int model_grad(const model *m, float *grad, double *loss_out, const float *upper
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)ks, (int)rows0, 1.0f, skip, C, dY, Kr, 1.0f, Ws, (int)ks);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)ks, (int)rows0, 1.0f, x4, C, dY, Kr, 1.0f,
                     Ws + (size_t)C * ks, (int)ks);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, K, (int)(T1 - rows0), 1.0f, skip + rows0 * C, C,
-                    dY + rows0 * Kr, Kr, 1.0f, Wu, K);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, K, (int)(T1 - rows0), 1.0f, x4 + rows0 * C, C,
-                    dY + rows0 * Kr, Kr, 1.0f, Wu + (size_t)C * K, K);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ku, (int)(T1 - rows0), 1.0f, skip + rows0 * C, C,
+                    dY + rows0 * Kr, Kr, 1.0f, Wu, Ku);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ku, (int)(T1 - rows0), 1.0f, x4 + rows0 * C, C,
+                    dY + rows0 * Kr, Kr, 1.0f, Wu + (size_t)C * Ku, Ku);
         float *bs = G(&gr, m->rec_sb), *bu = G(&gr, m->rec_b);
         for (size_t r = 0; r < T1; r++)
-            for (int e = 0; e < (r < rows0 ? (int)ks : K); e++) {
+            for (int e = 0; e < (r < rows0 ? (int)ks : Ku); e++) {
                 float g = dY[r * Kr + e];
-                if (r < rows0) bs[e / (ph * pw)] += g;
-                else bu[e / (pz * ph * pw)] += g;
+                if (r < rows0) bs[pos ? e : e / (ph * pw)] += g;
+                else bu[pos ? e : e / (pz * ph * pw)] += g;
             }
         /* d[skip, x4] = dY @ W^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows0, C, (int)ks, 1.0f, dY, Kr, m->rec_sw, (int)ks,
                     0.0f, dskip, C);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows0, C, (int)ks, 1.0f, dY, Kr,
                     m->rec_sw + (size_t)C * ks, (int)ks, 0.0f, dx4, C);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, K, 1.0f, dY + rows0 * Kr, Kr, m->rec_w,
-                    K, 0.0f, dskip + rows0 * C, C);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, K, 1.0f, dY + rows0 * Kr, Kr,
-                    m->rec_w + (size_t)C * K, K, 0.0f, dx4 + rows0 * C, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, Ku, 1.0f, dY + rows0 * Kr, Kr, m->rec_w,
+                    Ku, 0.0f, dskip + rows0 * C, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, Ku, 1.0f, dY + rows0 * Kr, Kr,
+                    m->rec_w + (size_t)C * Ku, Ku, 0.0f, dx4 + rows0 * C, C);
     }
     /* ---- layer 3 (recompute each block, then its backward) ---- */
     bi = nblocks - 1;

@@ -20,6 +20,9 @@
 #   BENCH_JOBS=0     skip the forecast-job overhead and the eval rate
 #   BENCH_TRAIN=1    also training samples/s (slow;
 #                    default 0)
+#   BENCH_RELEASED=0 skip the released models' layout at full size (import
+#                    time and memory, steps of imported models; needs
+#                    python3-torch and python3-onnx for pangu_ref.py official-onnx)
 #   BENCH_BF16=0     skip the BF16 rows (default 1: run them if the CPU has
 #                    AVX512_BF16)
 #
@@ -400,6 +403,59 @@ if [ "${BENCH_JOBS:-1}" = 1 ]; then
   fi
 fi
 
+# The released models' layout at full size: pangu_ref.py official-onnx writes
+# a 721 x 1440, C = 192 file laid out as pangu_weather_24.onnx with random
+# weights (1.2 GB; never committed; kept in out/bench/released for reuse),
+# with the compact structure in its expanded biases and without (--full-bias).
+# pangu import's wall time and peak memory against the full-grid step; the
+# step of each imported model beside the format-1 model of the same size, run
+# again right before them so that the machine's drift does not enter the
+# ratio; the step straight from the .onnx (imported in memory) for its peak.
+rel_rows=()
+if [ "${BENCH_RELEASED:-1}" != 1 ]; then notes+=("released models: skipped (BENCH_RELEASED=0)")
+elif [ "${BENCH_FULL:-1}" != 1 ]; then notes+=("released models: skipped with the full grid (BENCH_FULL=0)")
+elif [ $have_torch != 1 ] || ! /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+  notes+=("released models: skipped (needs pangu_ref.py with python3-torch and python3-onnx)")
+elif [ ! -s x_721x1440.nc ] || [ ! -s m_721x1440.h5 ]; then notes+=("released models: skipped (no full-grid model or input)")
+else
+  echo
+  echo "== the released models' layout at 721 x 1440, C = 192 (pangu_ref.py official-onnx, random weights)"
+  rel_secs() { sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "$1" | tail -1; }
+  rel_rss() { awk -F: '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"; }
+  rel_wall() { awk '/Elapsed \(wall clock\)/ {n = split($NF, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s}' "$1"; }
+  /usr/bin/time -v -o time_rel_f1.txt "$pangu" step --repeat "$repeat" --model m_721x1440.h5 --input x_721x1440.nc \
+    --output y_rel_f1.nc 2>step_rel_f1.txt
+  f1=$(rel_secs step_rel_f1.txt)
+  echo "format 1 (pangu init --preset full), again: step $f1 s, peak RSS $(rel_rss time_rel_f1.txt) MB"
+  rel_rows+=("| pangu init --preset full (format 1) | step | $f1 | 1.00 | $(rel_rss time_rel_f1.txt) |")
+  for form in compact full; do
+    f=released/$form/pangu_weather_24.onnx
+    if [ ! -s "$f" ]; then
+      mkdir -p released/$form
+      fb=(); [ $form = full ] && fb=(--full-bias)
+      echo "pangu_ref.py official-onnx ${fb[*]} (about a minute)"
+      /usr/bin/python3 "$ref/pangu_ref.py" official-onnx --config '{"grid": [721, 1440], "dim": 192}' "${fb[@]}" \
+        --seed 3 --std 0.02 --out "$f.tmp.onnx" && mv "$f.tmp.onnx" "$f"
+    fi
+    [ -s "$f" ] || { notes+=("released models: official-onnx ($form) failed"); continue; }
+    fmb=$(du -m "$f" | cut -f1)
+    /usr/bin/time -v -o time_import_$form.txt "$pangu" import --onnx "$f" --out released/m_$form.h5 2>import_$form.txt
+    cat import_$form.txt
+    iw=$(rel_wall time_import_$form.txt) ir=$(rel_rss time_import_$form.txt)
+    rel_rows+=("| import, $form bias ($fmb MB file) | pangu import | $iw | $(awk -v a="$iw" -v b="$f1" 'BEGIN {printf "%.2f", a / b}') | $ir |")
+    /usr/bin/time -v -o time_rel_$form.txt "$pangu" step --repeat "$repeat" --model released/m_$form.h5 \
+      --input x_721x1440.nc --output y_rel_$form.nc 2>step_rel_$form.txt
+    s2=$(rel_secs step_rel_$form.txt)
+    grep '^pangu step:' step_rel_$form.txt | head -1
+    rel_rows+=("| imported, $form bias | step | $s2 | $(awk -v a="$s2" -v b="$f1" 'BEGIN {printf "%.2f", a / b}') | $(rel_rss time_rel_$form.txt) |")
+    if [ $form = compact ]; then
+      /usr/bin/time -v -o time_rel_onnx.txt "$pangu" step --model "$f" --input x_721x1440.nc --output y_rel_onnx.nc 2>step_rel_onnx.txt
+      s3=$(rel_secs step_rel_onnx.txt)
+      rel_rows+=("| the .onnx itself, compact bias (imported in memory) | step, one | $s3 | $(awk -v a="$s3" -v b="$f1" 'BEGIN {printf "%.2f", a / b}') | $(rel_rss time_rel_onnx.txt) |")
+    fi
+  done
+fi
+
 echo
 {
   echo "| grid | impl | step s | GFLOP/s | share of SGEMM | peak RSS MB |"
@@ -429,6 +485,14 @@ echo
     echo "| degrees | grid | window | tokens | GFLOP | FP32 s | FP32 us/token | FP32 RSS MB | BF16 s | BF16 us/token | BF16 RSS MB |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${scale_rows[@]}"
+  fi
+  if [ ${#rel_rows[@]} -gt 0 ]; then
+    echo
+    echo "The released models' layout at 721 x 1440, C = 192 (random weights; wall s for import, the step's median otherwise):"
+    echo
+    echo "| model | what | s | / format-1 step | peak RSS MB |"
+    echo "|---|---|---|---|---|"
+    printf '%s\n' "${rel_rows[@]}"
   fi
   [ -n "$fc_line" ] && { echo; echo "Forecast job on the demo models (32 x 64, 3 initial times, hourly leads to 7 days): $fc_line."; }
   [ -n "$fcf_line" ] && { echo; echo "Forecast job, full architecture at 181 x 384 (one initial time, leads 24-168/24): $fcf_line."; }

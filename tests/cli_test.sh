@@ -113,5 +113,8 @@ expect_fail "precision bf16 without AVX512_BF16" "needs a CPU with AVX512_BF16" 
 expect_fail "unknown precision" "precision 'fp16': expected fp32 or bf16" "$t/o12.nc" -- \
   $pangu step --precision fp16 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/o12.nc"
 
+# Memory is estimated before it is allocated: a grid the machine cannot hold fails at once.
+expect_fail "a model larger than the machine" "more than this machine's" "$t/huge.h5" -- \
+  timeout 20 $pangu init --preset full --grid 90000,180000 --out "$t/huge.h5"
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -116,5 +116,22 @@ check "deflate 0 / 1 / 9: the same values; uncompressed, level 1, level 9" \
 expect_fail "deflate out of range" "deflate '10': expected a level from 0" x9.nc -- \
   $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --deflate 10 --output x9.nc
 
+# Configuration files: lines of any length with their true line numbers, a key
+# set twice, what is not a regular text file.
+long=$(for i in $(seq 1 40); do printf '%s ' "$fx/tiny_in.nc"; done)
+printf '[models]\n  model_24h = m24.h5 ; indented keys are keys\n[input]\ninput = %s ; the list\n[forecast]\ninit = 1900-01-01T00\nleads = 24\n; %s\n[output]\noutput = cfg_long.nc\n' \
+  "$long" "$(printf 'x%.0s' $(seq 1 400))" >long.ini
+check "a 1,000-character input line and a 400-character comment ($(wc -L <long.ini) characters)" \
+  '$pangu forecast --config long.ini 2>err && [ -s cfg_long.nc ]'
+printf '[forecast]\nleads = 24\n; %s\nleads = 48\n' "$(printf 'y%.0s' $(seq 1 300))" >twice.ini
+expect_fail "a key set twice, the true line after a long comment" "twice.ini:4: key 'leads' is set twice" x8.nc -- \
+  $pangu forecast --config twice.ini $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --output x8.nc
+printf '[forecast]\n%s\n' "$(printf 'z%.0s' $(seq 1 300))" >syntax.ini
+expect_fail "a long line that is not key = value" "syntax.ini:2: syntax error" x9.nc -- \
+  $pangu forecast --config syntax.ini $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --output x9.nc
+expect_fail "a directory as --config" "a directory, not a configuration file" x10.nc -- \
+  $pangu forecast --config "$t" $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --output x10.nc
+expect_fail "/dev/zero as --config (no hang)" "not a regular file" x11.nc -- \
+  timeout 10 $pangu forecast --config /dev/zero $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --output x11.nc
 echo "forecast: $pass passed, $fail failed"
 [ $fail -eq 0 ]

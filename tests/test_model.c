@@ -90,6 +90,17 @@ static void test_step_custom(void) {
     }
 }
 
+/* The released models' variant (format 2) from pangu_ref.py init: compact and full bias. */
+static void test_step_official(void) {
+    const char *names[2] = {"official", "official_full"};
+    for (int k = 0; k < 2; k++)
+        for (int packed = 0; packed < 2; packed++) {
+            double e = step_error(names[k], packed);
+            CU_ASSERT(e <= 1e-4);
+            if (!(e <= 1e-4)) fprintf(stderr, "\n  %s (%s): max error %.3g std\n", names[k], packed ? "packed" : "OpenBLAS", e);
+        }
+}
+
 /* The step does not depend on the number of OpenMP threads. */
 static void test_step_threads(void) {
     model m;
@@ -147,6 +158,35 @@ static void test_model_roundtrip(void) {
     CU_ASSERT(memcmp(a.params, b.params, sizeof(float) * a.nparams) == 0);
     model_free(&a);
     model_free(&b);
+}
+
+/* A model file pangu-c writes carries a Fletcher-32 checksum per tensor: 4 KiB of
+ * flipped bits inside one tensor's data make the load fail, naming the tensor. */
+static int load_fails(const char *path, int code, const char *needle1, const char *needle2);
+static void test_model_checksums(void) {
+    model a;
+    CU_ASSERT_FATAL(model_load(&a, fixture("tiny.h5")) == 0);
+    CU_ASSERT_FATAL(model_save(&a, tmp("sum.h5")) == 0);
+    model_free(&a);
+    const char *name = "layers.1.blocks.0.mlp.fc1.weight";
+    hid_t f = H5Fopen(tmp("sum.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t size = 0;
+    unsigned mask;
+    hid_t space = H5Dget_space(d);
+    CU_ASSERT_FATAL(H5Dget_chunk_info(d, space, 0, NULL, &mask, &addr, &size) >= 0 && size > 8192);
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(f);
+    FILE *fp = fopen(tmp("sum.h5"), "r+b");
+    CU_ASSERT_FATAL(fp && fseek(fp, (long)addr + 2048, SEEK_SET) == 0);
+    unsigned char buf[4096];
+    CU_ASSERT_FATAL(fread(buf, 1, sizeof buf, fp) == sizeof buf);
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] ^= 0x5a;
+    CU_ASSERT_FATAL(fseek(fp, (long)addr + 2048, SEEK_SET) == 0 && fwrite(buf, 1, sizeof buf, fp) == sizeof buf);
+    fclose(fp);
+    CU_ASSERT(load_fails(tmp("sum.h5"), UTIL_EFORMAT, name, "fails its checksum: the file is damaged"));
 }
 
 static void test_init_random(void) {
@@ -249,9 +289,13 @@ static void test_model_bad_files(void) {
     CU_ASSERT(load_fails(tmp("heads.h5"), UTIL_EFORMAT, "heads.h5", "heads[0] = 3 must divide the layer width 16"));
 
     copy_file(fixture("tiny.h5"), tmp("version.h5"));
-    int version = 2;
+    int version = 3;
     h5_set_int_attr(tmp("version.h5"), "format_version", &version, 1);
-    CU_ASSERT(load_fails(tmp("version.h5"), UTIL_EFORMAT, "format_version is 2", "expected 1"));
+    CU_ASSERT(load_fails(tmp("version.h5"), UTIL_EFORMAT, "format_version is 3", "expected 1 or 2"));
+    /* version 2 names its parts: a version-1 file relabelled lacks them */
+    version = 2;
+    h5_set_int_attr(tmp("version.h5"), "format_version", &version, 1);
+    CU_ASSERT(load_fails(tmp("version.h5"), UTIL_EFORMAT, "version.h5", "'upper_constant_fields' missing"));
 }
 
 static void test_config_rules(void) {
@@ -450,6 +494,8 @@ int tests_register_model(void) {
         {"step matches reference (OpenBLAS and packed FP32): tiny preset", test_step_tiny},
         {"step matches reference (OpenBLAS and packed FP32): small preset", test_step_small},
         {"step matches reference (OpenBLAS and packed FP32): custom configuration", test_step_custom},
+        {"step matches reference (OpenBLAS and packed FP32): released variant, both bias forms", test_step_official},
+        {"model files carry checksums: a damaged tensor fails to load", test_model_checksums},
         {"step independent of thread count", test_step_threads},
         {"model file round trip", test_model_roundtrip},
         {"random initialisation", test_init_random},

@@ -92,6 +92,9 @@ static void check_against_reference(const char *name) {
 
 static void test_grad_tiny(void) { check_against_reference("tiny"); }
 static void test_grad_custom(void) { check_against_reference("custom"); }
+/* the released models' variant: const_h, recovery bias per position, padded constants; compact and full bias */
+static void test_grad_official(void) { check_against_reference("official"); }
+static void test_grad_official_full(void) { check_against_reference("official_full"); }
 
 /* Central differences on the tiny model for the largest gradient entry of
  * several tensors of every kind. */
@@ -177,6 +180,8 @@ int tests_register_train(void) {
     if (!s) return -1;
     if (!CU_add_test(s, "gradients match reference: tiny", test_grad_tiny) ||
         !CU_add_test(s, "gradients match reference: custom", test_grad_custom) ||
+        !CU_add_test(s, "gradients match reference: released variant, compact bias", test_grad_official) ||
+        !CU_add_test(s, "gradients match reference: released variant, full bias", test_grad_official_full) ||
         !CU_add_test(s, "gradients match finite differences", test_finite_differences) ||
         !CU_add_test(s, "drop path and accumulation", test_drop_path_and_accumulation))
         return -1;

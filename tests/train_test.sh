@@ -42,5 +42,37 @@ cp cka.h5 ckn.h5
 $pangu train $A --output n.h5 --checkpoint ckn.h5 --lr 1e30 --warmup 1 --steps 45 --resume yes 2>err; rc=$?
 check "a non-finite loss stops, keeps the last checkpoint: $(cat err)" \
   '[ $rc -eq 2 ] && grep -q "non-finite loss at step" err && h5diff -q cka.h5 ckn.h5 && [ ! -e n.h5 ]'
+# Numbers and settings checked strictly, each refused with its name, nothing written.
+for bad in "--min-lr -1|--min-lr '-1': expected a number from 0" "--steps abc|--steps 'abc'" "--steps 5x|--steps '5x'" \
+           "--resume maybe|--resume 'maybe': expected yes or no" "--lr nan|--lr 'nan'" "--lr 0|--lr '0'" \
+           "--batch 0|--batch '0'" "--drop-path 1|--drop-path '1'" "--min-lr 1|min_lr 1 is above lr" \
+           "--valid-end 1900-01-02T05|give both valid_start and valid_end" "--checkpoint ./s.h5|checkpoint and output are the same file"; do
+  args=${bad%%|*} want=${bad#*|}
+  $pangu train --init init.h5 --input series.nc --train-start 1900-01-01T00 --train-end 1900-01-01T20 --steps 3 \
+    --output s.h5 --checkpoint cks.h5 $args 2>err; rc=$?
+  check "train $args refused: $(cat err)" '[ $rc -eq 2 ] && [ $(wc -l <err) -eq 1 ] && grep -q -- "$want" err && [ ! -e s.h5 ] && [ ! -e cks.h5 ]'
+done
+
+# kill -9 at 10 moments, each followed by a resumed run: the final model and
+# the log equal an uninterrupted run's, and no temporary file is left.
+K="--init init.h5 --input series.nc --train-start 1900-01-01T00 --train-end 1900-01-01T20 --valid-start 1900-01-01T21
+   --valid-end 1900-01-02T05 --steps 24 --batch 2 --lr 2e-3 --validate-every 8 --checkpoint-every 5"
+t0=$(date +%s%N)
+$pangu train $K --output u.h5 --checkpoint cku.h5 --log u.csv 2>/dev/null
+dur=$(( ($(date +%s%N) - t0) / 1000000 ))  # ms: the kills spread over an uninterrupted run's time
+same=0 moments=""
+for k in 1 2 3 4 5 6 7 8 9 10; do
+  ms=$((dur * k / 11))
+  rm -f k.h5 ckk.h5 k.csv
+  timeout -s KILL "$(awk -v m=$ms 'BEGIN {printf "%.2f", m / 1000}')" $pangu train $K --output k.h5 --checkpoint ckk.h5 --log k.csv 2>/dev/null
+  at=$( [ -s k.csv ] && tail -1 k.csv | cut -d, -f1 || echo 0)
+  $pangu train $K --output k.h5 --checkpoint ckk.h5 --log k.csv --resume yes 2>/dev/null
+  if h5diff -q u.h5 k.h5 >/dev/null 2>&1 && cmp -s <(cut -d, -f1-4 u.csv) <(cut -d, -f1-4 k.csv) && [ -z "$(ls | grep '\.tmp\.')" ]; then
+    same=$((same + 1)); moments="$moments $at"
+  else
+    moments="$moments $at(differs: $(h5diff -q u.h5 k.h5 >/dev/null 2>&1 && echo model-same || echo model-differs) $(cmp -s <(cut -d, -f1-4 u.csv) <(cut -d, -f1-4 k.csv) && echo log-same || echo log-differs) $(ls | grep '\.tmp\.' | tr '\n' ' '))"
+  fi
+done
+check "kill -9 at 10 moments (logged steps$moments), resumed: model and log as uninterrupted, no temporary left ($same of 10)" '[ $same -eq 10 ]'
 echo "train: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -10,6 +10,13 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <errno.h>
+#include <glob.h>
+#include <signal.h>
+#include <unistd.h>
+#include <limits.h>
+#include <libgen.h>
+#include <sys/stat.h>
 
 static _Thread_local char last_message[1024];
 
@@ -22,6 +29,18 @@ int util_fail(int code, const char *fmt, ...) {
 }
 
 const char *util_last_message(void) { return last_message; }
+
+static int warnings_on = 1;
+void util_warnings(int on) { warnings_on = on; }
+void util_warn(const char *fmt, ...) {
+    if (!warnings_on) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "pangu: warning: %s\n", buf);
+}
 
 const char *util_strerror(int code) {
     switch (code) {
@@ -58,10 +77,24 @@ void *util_aligned_alloc(size_t bytes) {
     return p;
 }
 
+int util_check_memory(size_t bytes, const char *what) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (double)rl.rlim_cur < have)
+        have = (double)rl.rlim_cur;
+    if (have > 0 && (double)bytes > have)
+        return util_fail(UTIL_ENOMEM, "%s needs %.1f GB, more than this machine's %.1f GB", what, bytes / 1e9, have / 1e9);
+    return UTIL_OK;
+}
+
 int util_arena_init(util_arena *a, size_t bytes) {
     void *p = NULL;
     a->size = util_align_up(bytes ? bytes : UTIL_ALIGN);
     a->used = a->peak = 0;
+    a->base = NULL;
+    int status = util_check_memory(a->size, "the work arena");
+    if (status) return status;
     /* Not zeroed here: pages are first touched by the threads that use them. */
     if (!(p = big_alloc(a->size))) {
         a->base = NULL;
@@ -245,4 +278,90 @@ long util_peak_rss_kb(void) {
     struct rusage u;
     if (getrusage(RUSAGE_SELF, &u) != 0) return -1;
     return u.ru_maxrss;
+}
+
+void util_remove_stale_temps(const char *path) {
+    char pattern[4200];
+    if (snprintf(pattern, sizeof pattern, "%s.tmp.*", path) >= (int)sizeof pattern) return;
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0) return;
+    size_t base = strlen(path) + 5;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *p = g.gl_pathv[i] + base;
+        char *end;
+        long pid = strtol(p, &end, 10);
+        /* only PATH.tmp.PID (digits), of a process that no longer exists */
+        if (end == p || *end || pid <= 0 || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) unlink(g.gl_pathv[i]);
+    }
+    globfree(&g);
+}
+
+int util_parse_long(const char *name, const char *text, long long min, long long max, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = text ? strtoll(text, &end, 10) : 0;
+    if (!text || !*text || end == text || *end || errno || v < min || v > max)
+        return util_fail(UTIL_EINVAL, "%s '%s': expected a whole number from %lld to %lld", name, text ? text : "", min,
+                         max);
+    *out = v;
+    return UTIL_OK;
+}
+
+int util_parse_double(const char *name, const char *text, double min, double max, double *out) {
+    char *end;
+    errno = 0;
+    double v = text ? strtod(text, &end) : NAN;
+    if (!text || !*text || end == text || *end || errno == ERANGE || !isfinite(v) || v < min || v > max)
+        return util_fail(UTIL_EINVAL, "%s '%s': expected a number from %g to %g", name, text ? text : "", min, max);
+    *out = v;
+    return UTIL_OK;
+}
+
+int util_parse_yesno(const char *name, const char *text, int *out) {
+    static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false", "off", "0"};
+    for (int i = 0; text && i < 4; i++) {
+        if (!strcasecmp(text, yes[i])) return *out = 1, UTIL_OK;
+        if (!strcasecmp(text, no[i])) return *out = 0, UTIL_OK;
+    }
+    return util_fail(UTIL_EINVAL, "%s '%s': expected yes or no", name, text ? text : "");
+}
+
+/* The canonical path of a file that may not exist yet: its directory resolved. */
+static int canonical(const char *path, char *out, size_t cap) {
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    if (realpath(path, out)) return 0;
+    snprintf(tmp, sizeof tmp, "%s", path);
+    char *base = basename(tmp);
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    if (!realpath(dirname(copy), dir)) return -1;
+    return snprintf(out, cap, "%s/%s", dir, base) >= (int)cap ? -1 : 0;
+}
+
+int util_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char ca[PATH_MAX], cb[PATH_MAX];
+    if (canonical(a, ca, sizeof ca) || canonical(b, cb, sizeof cb)) return strcmp(a, b) == 0;
+    return strcmp(ca, cb) == 0;
+}
+
+int util_check_output(const char *output, const char *const *inputs, int ninputs) {
+    struct stat st;
+    if (!output) return UTIL_OK;
+    if (stat(output, &st) == 0 && !S_ISREG(st.st_mode))
+        return util_fail(UTIL_EINVAL, "%s: not a regular file (%s): outputs are written to a temporary file and renamed "
+                                      "over a regular file only", output, S_ISDIR(st.st_mode) ? "a directory" : "a device or special file");
+    for (int i = 0; i < ninputs; i++)
+        if (inputs[i] && util_same_file(output, inputs[i]))
+            return util_fail(UTIL_EINVAL, "%s is also an input (%s): an output never replaces an input; choose another "
+                                          "output name", output, inputs[i]);
+    return UTIL_OK;
+}
+
+int util_check_distinct_outputs(const char *name_a, const char *a, const char *name_b, const char *b) {
+    if (a && b && util_same_file(a, b))
+        return util_fail(UTIL_EINVAL, "%s and %s are the same file (%s): give them different names", name_a, name_b, a);
+    return UTIL_OK;
 }

@@ -20,7 +20,19 @@ enum {
  * callers write `return util_fail(UTIL_EFORMAT, "...", ...)`. */
 int util_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *util_last_message(void);
+/* One line "pangu: warning: ..." on stderr (for what is accepted but worth
+ * knowing); util_warnings(0) silences them (tests). */
+void util_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void util_warnings(int on);
 const char *util_strerror(int code);
+
+/* Strict numbers for options and configuration keys: the whole text is one
+ * number (no trailing characters, not empty), finite and within [min, max];
+ * otherwise UTIL_EINVAL with "NAME 'TEXT': expected ..." naming the option. */
+int util_parse_long(const char *name, const char *text, long long min, long long max, long long *out);
+int util_parse_double(const char *name, const char *text, double min, double max, double *out);
+/* yes/no (also true/false, on/off, 1/0) */
+int util_parse_yesno(const char *name, const char *text, int *out);
 
 /* Bump arena: one big 64-byte aligned block, carved without per-call malloc. */
 typedef struct {
@@ -35,6 +47,11 @@ void util_arena_free(util_arena *a);
 #define UTIL_ALIGN 64
 static inline size_t util_align_up(size_t n) { return (n + UTIL_ALIGN - 1) & ~(size_t)(UTIL_ALIGN - 1); }
 void *util_aligned_alloc(size_t bytes); /* zeroed, 64-byte aligned; free with free() */
+/* UTIL_ENOMEM, with the estimate and what the machine has in the message,
+ * when `bytes` for `what` exceed the physical memory (or RLIMIT_AS): checked
+ * before a large allocation, so that a mistaken grid fails at once instead of
+ * paging the machine to a halt. */
+int util_check_memory(size_t bytes, const char *what);
 
 /* xoshiro256** seeded through splitmix64: reproducible across platforms. */
 typedef struct { uint64_t s[4]; } util_rng;
@@ -53,6 +70,22 @@ void util_time_format(double seconds, char *buf, size_t cap); /* "2020-01-31T06:
 int util_time_units(const char *units, double *unit_seconds, double *epoch);
 void util_time_fields(double seconds, int *year, int *month, int *day, int *hour, int *minute, int *second);
 int util_day_of_year(double seconds); /* 1..366 */
+
+/* Outputs never replace inputs: UTIL_EINVAL when `output` names one of the
+ * inputs (the same file, links followed, by device and inode) or exists and
+ * is not a regular file (a device such as /dev/full, a directory). NULL
+ * inputs are skipped. */
+int util_check_output(const char *output, const char *const *inputs, int ninputs);
+/* Two outputs of one run (say a checkpoint and the model) must be different files. */
+int util_check_distinct_outputs(const char *name_a, const char *a, const char *name_b, const char *b);
+/* 1 when a and b are the same file: by device and inode where both exist,
+ * else by their canonical paths. */
+int util_same_file(const char *a, const char *b);
+
+/* Writers put PATH.tmp.PID beside PATH and rename it when complete; a run
+ * killed with -9 leaves its temporary behind. Remove those of PATH whose
+ * process is gone (the next run of the same job calls this). */
+void util_remove_stale_temps(const char *path);
 
 double util_now(void);            /* monotonic seconds */
 long util_peak_rss_kb(void);      /* peak resident set size of this process */
