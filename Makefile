@@ -26,6 +26,17 @@ BIN ?= bin
 # The ONNX schema Debian ships (libonnx-dev), compiled by protoc-c at build time
 # for the importer of the released models (model/onnx.c).
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+# make CURL=0: without libcurl in bin-nocurl/ (pangu fetch then says it was
+# built without network access); by default pangu fetch uses Debian's libcurl
+# and cJSON (the services' JSON indexes and replies).
+CURL ?= 1
+ifeq ($(CURL),1)
+CFLAGS += -DPANGU_CURL $(call pc_cflags,libcurl)
+LDLIBS += $(call pc_libs,libcurl,-lcurl) $(call pc_libs,libcjson,-lcjson)
+else
+BUILD = build-nocurl
+BIN = bin-nocurl
+endif
 # make MPI=1: Open MPI build in bin-mpi/ (initial times spread over ranks).
 ifeq ($(MPI),1)
 CC = mpicc
@@ -44,7 +55,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
 
-.PHONY: all deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz
+.PHONY: all deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz nocurl-check
 all: $(BIN)/pangu
 
 deps:
@@ -85,9 +96,17 @@ check: deps
 	tests/train_test.sh $(BIN)/pangu
 	tests/synth_test.sh $(BIN)/pangu
 	tests/eval_test.sh $(BIN)/pangu
+	tests/fetch_test.sh $(BIN)/pangu
+	tests/chain_test.sh $(BIN)/pangu
 	tests/released_test.sh $(BIN)/pangu
 	tests/files_test.sh $(BIN)/pangu
 test: check
+
+# The build without libcurl: pangu fetch says it has no network access.
+nocurl-check: deps
+	$(MAKE) CURL=0 bin-nocurl/pangu
+	bin-nocurl/pangu fetch --source gfs --time 2026-12-01 --out /tmp/pangu-nocurl 2>&1 | grep -q "built without network access"
+	@echo "nocurl: pangu fetch says it was built without network access"
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 asan: deps
@@ -97,6 +116,7 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=0 tests/cli_test.sh bin-asan/pangu
 	ASAN_OPTIONS=detect_leaks=0 tests/forecast_test.sh bin-asan/pangu
 	ASAN_OPTIONS=detect_leaks=0 tests/data_test.sh bin-asan/pangu
+	ASAN_OPTIONS=detect_leaks=0 tests/fetch_test.sh bin-asan/pangu
 ubsan: deps
 	$(MAKE) BUILD=build-ubsan BIN=bin-ubsan OPT="$(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined" \
 	  bin-ubsan/pangu bin-ubsan/pangu-tests
@@ -104,6 +124,7 @@ ubsan: deps
 	tests/cli_test.sh bin-ubsan/pangu
 	tests/forecast_test.sh bin-ubsan/pangu
 	tests/data_test.sh bin-ubsan/pangu
+	tests/fetch_test.sh bin-ubsan/pangu
 
 bench: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/sgemm-bench
@@ -163,4 +184,4 @@ fuzz: deps
 	bin-fuzz/fuzz_onnx -max_total_time=$(FUZZ_SEC) -max_len=65536 -rss_limit_mb=4096 out/fuzz/onnx
 
 clean:
-	rm -rf bin-fuzz build build-asan build-ubsan build-mpi bin bin-asan bin-ubsan bin-mpi out
+	rm -rf bin-fuzz build build-asan build-ubsan build-mpi build-nocurl bin bin-asan bin-ubsan bin-mpi bin-nocurl out

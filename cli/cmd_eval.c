@@ -19,12 +19,17 @@
 static const char *const usage_text =
     "usage: pangu eval --forecast F [--forecast F ...] --truth T [--truth T ...] --output scores.csv\n"
     "                  [--climatology C] [--baseline persistence] [--baseline climatology]\n"
-    "                  [--baseline NAME=FILE[,FILE...]] [--name NAME] [--rmse-per-time]\n"
+    "                  [--baseline NAME=FILE[,FILE...][@INIT]] [--name NAME] [--init T] [--rmse-per-time]\n"
     "                  [--regions global,tropics,NAME=LAT0:LAT1[:LON0:LON1],...] [--levels 500,850]\n"
     "                  [--report DIR] [--map-leads 24,120] [--cache-mb 1024] [--quiet]\n"
     "  --forecast F     forecast files (shell globs and comma-separated lists allowed): pangu forecast files\n"
-    "                   (one per initial time, ensembles with a member dimension) or numerical forecasts\n"
-    "                   with valid times on a time axis and a forecast_reference_time (or init_time attribute)\n"
+    "                   (one per initial time, ensembles with a member dimension) or numerical forecasts as\n"
+    "                   delivered: GRIB 1/2 (initial time from dataDate/dataTime, lead from step), NetCDF with\n"
+    "                   valid times on a time axis and a forecast_reference_time (or init_time attribute); the\n"
+    "                   files of one option that share an initial time are one forecast (pressure levels and\n"
+    "                   surface fields apart, one file per step)\n"
+    "  --init T         the initial time of --forecast files that carry none (CDO conversions often lose it);\n"
+    "                   for a baseline: NAME=FILES@T\n"
     "  --truth T        the verifying series, any layout the reader takes (globs allowed)\n"
     "  --climatology C  pangu stats --climatology-hours output: ACC and the climatology baseline\n"
     "  --baseline       persistence (truth at the initial time), climatology, or another forecast source\n"
@@ -39,6 +44,7 @@ static const char *const usage_text =
 typedef struct {
     char name[128];
     int named;       /* from --baseline NAME=... */
+    double init;     /* NAME=FILES@T */
     glob_t g;
     int used;
 } src_files;
@@ -76,20 +82,68 @@ static int parse_list(const char *s, double *out, int max, const char *what) {
     return n;
 }
 
+/* "NAME=FILES[@T]": the name, the files and the initial time (NAN: none). */
+static int parse_baseline(const char *v, src_files *s) {
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1] || eq - v >= (long)sizeof s->name)
+        return util_fail(UTIL_EINVAL, "--baseline '%s': expected persistence, climatology or NAME=FILE[,FILE...][@INIT]", v);
+    snprintf(s->name, sizeof s->name, "%.*s", (int)(eq - v), v);
+    s->named = 1, s->init = NAN;
+    char *files = strdup(eq + 1);
+    if (!files) return util_fail(UTIL_ENOMEM, "out of memory");
+    char *at = strrchr(files, '@');
+    int status = UTIL_OK;
+    if (at) {
+        *at = 0;
+        if (util_time_parse(at + 1, &s->init))
+            status = util_fail(UTIL_EINVAL, "--baseline '%s': '%s' after @ is not an initial time (YYYY-MM-DDTHH)", v, at + 1);
+        else if (!files[0]) status = util_fail(UTIL_EINVAL, "--baseline '%s': no files before @", v);
+    }
+    if (!status) status = add_paths(&s->g, &s->used, files);
+    free(files);
+    return status;
+}
+
+/* Member files of an ensemble whose mean and spread file is given too (as
+ * 'ens_*.nc' matches both) are read through that file: they move to the end
+ * of paths (still freed by globfree) and the count left to score is returned. */
+static int drop_members(char **paths, int n) {
+    int kept = n;
+    for (int i = 0; i < kept;) {
+        char ens[4096];
+        struct stat a, b;
+        int skip = 0;
+        if (eval_fc_member_of(paths[i], ens, sizeof ens) && stat(ens, &a) == 0)
+            for (int j = 0; j < n && !skip; j++)
+                skip = j != i && stat(paths[j], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+        if (!skip) {
+            i++;
+            continue;
+        }
+        char *t = paths[i]; /* keep the order of the others */
+        memmove(paths + i, paths + i + 1, sizeof(char *) * (size_t)(n - i - 1));
+        paths[n - 1] = t;
+        kept--;
+    }
+    return kept;
+}
+
 int cli_eval(int argc, char **argv) {
-    static src_files srcs[EVAL_MAX_SOURCES];
-    int nsrcs = 0, status = UTIL_OK, usage = 0;
-    glob_t fc_g, truth_g;
-    int fc_used = 0, truth_used = 0;
-    memset(&fc_g, 0, sizeof fc_g), memset(&truth_g, 0, sizeof truth_g);
-    memset(srcs, 0, sizeof srcs);
+    /* every --forecast option, then every --baseline NAME=FILES */
+    static src_files fcs[EVAL_MAX_SOURCES], bls[EVAL_MAX_SOURCES];
+    int nfcs = 0, nbls = 0, status = UTIL_OK, usage = 0;
+    glob_t truth_g;
+    int truth_used = 0;
+    double init = NAN;
+    memset(&truth_g, 0, sizeof truth_g);
+    memset(fcs, 0, sizeof fcs), memset(bls, 0, sizeof bls);
     eval_config cfg;
     memset(&cfg, 0, sizeof cfg);
     const char *name = NULL;
     eval_region regions[EVAL_MAX_REGIONS];
     float levels[IO_MAX_LEVELS];
     double map_leads[16];
-    eval_source sources[EVAL_MAX_SOURCES];
+    static eval_source sources[2 * EVAL_MAX_SOURCES];
     for (int i = 1; i < argc && !status && !usage; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -109,30 +163,21 @@ int cli_eval(int argc, char **argv) {
             break;
         }
         i++;
-        if (!strcmp(a, "--forecast")) status = add_paths(&fc_g, &fc_used, v);
-        else if (!strcmp(a, "--truth")) status = add_paths(&truth_g, &truth_used, v);
+        if (!strcmp(a, "--forecast")) {
+            if (nfcs == EVAL_MAX_SOURCES) status = util_fail(UTIL_EINVAL, "more than %d --forecast options", EVAL_MAX_SOURCES);
+            else status = add_paths(&fcs[nfcs].g, &fcs[nfcs].used, v), nfcs++;
+        } else if (!strcmp(a, "--truth")) status = add_paths(&truth_g, &truth_used, v);
         else if (!strcmp(a, "--climatology")) cfg.climatology = v;
         else if (!strcmp(a, "--output")) cfg.output = v;
         else if (!strcmp(a, "--name")) name = v;
-        else if (!strcmp(a, "--report")) cfg.report = v;
+        else if (!strcmp(a, "--init")) {
+            if (util_time_parse(v, &init)) status = util_fail(UTIL_EINVAL, "--init '%s': expected an initial time (YYYY-MM-DDTHH)", v);
+        } else if (!strcmp(a, "--report")) cfg.report = v;
         else if (!strcmp(a, "--baseline")) {
             if (!strcmp(v, "persistence")) cfg.persistence = 1;
             else if (!strcmp(v, "climatology")) cfg.climatology_baseline = 1;
-            else {
-                const char *eq = strchr(v, '=');
-                if (!eq || eq == v || !eq[1] || eq - v >= (long)sizeof srcs[0].name) {
-                    status = util_fail(UTIL_EINVAL, "--baseline '%s': expected persistence, climatology or NAME=FILE[,FILE...]", v);
-                    break;
-                }
-                if (nsrcs == EVAL_MAX_SOURCES) {
-                    status = util_fail(UTIL_EINVAL, "more than %d sources", EVAL_MAX_SOURCES);
-                    break;
-                }
-                src_files *s = &srcs[nsrcs++];
-                snprintf(s->name, sizeof s->name, "%.*s", (int)(eq - v), v);
-                s->named = 1;
-                status = add_paths(&s->g, &s->used, eq + 1);
-            }
+            else if (nbls == EVAL_MAX_SOURCES) status = util_fail(UTIL_EINVAL, "more than %d sources", EVAL_MAX_SOURCES);
+            else status = parse_baseline(v, &bls[nbls++]);
         } else if (!strcmp(a, "--regions")) {
             char *copy = strdup(v);
             cfg.nregions = 0;
@@ -166,91 +211,44 @@ int cli_eval(int argc, char **argv) {
             if (*end || !(cfg.cache_mb > 0)) status = util_fail(UTIL_EINVAL, "--cache-mb '%s': expected megabytes > 0", v);
         } else status = util_fail(UTIL_EINVAL, "unknown option '%s' (pangu eval --help)", a);
     }
-    if (!status && (!fc_used || !truth_used || !cfg.output)) usage = 1;
+    if (!status && (!nfcs || !truth_used || !cfg.output)) usage = 1;
     if (status || usage) goto cleanup;
 
-    /* --forecast files: one source named --name, else one per file stem */
-    src_files fcs[EVAL_MAX_SOURCES];
-    int nfcs = 0;
-    memset(fcs, 0, sizeof fcs);
-    char **fc_paths = fc_g.gl_pathv;
-    int nfc_paths = (int)fc_g.gl_pathc;
-    /* group --forecast paths by name (in order of first appearance), then the named baselines */
-    int *which = malloc(sizeof(int) * (size_t)(nfc_paths ? nfc_paths : 1));
-    char (*stems)[128] = malloc(sizeof *stems * (size_t)(nfc_paths ? nfc_paths : 1));
-    if (!which || !stems) {
-        free(which), free(stems);
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    for (int i = 0; i < nfc_paths; i++) {
-        /* Member files of an ensemble whose mean and spread file is given
-         * too (as 'ens_*.nc' matches both) are read through that file. */
-        char ens[4096];
-        struct stat a, b;
-        which[i] = -1;
-        int skip = 0;
-        if (eval_fc_member_of(fc_paths[i], ens, sizeof ens) && stat(ens, &a) == 0)
-            for (int j = 0; j < nfc_paths && !skip; j++)
-                skip = stat(fc_paths[j], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-        if (skip) continue;
-        if (name) snprintf(stems[i], sizeof stems[0], "%s", name);
-        else eval_source_name(fc_paths[i], stems[i], sizeof stems[0]);
-        int s = 0;
-        while (s < nfcs && strcmp(fcs[s].name, stems[i])) s++;
-        if (s == nfcs) {
-            if (nfcs + nsrcs >= EVAL_MAX_SOURCES) {
-                status = util_fail(UTIL_EINVAL, "more than %d sources", EVAL_MAX_SOURCES);
-                break;
-            }
-            snprintf(fcs[nfcs++].name, sizeof fcs[0].name, "%s", stems[i]);
+    int n = 0;
+    for (int k = 0; k < nfcs; k++, n++) {
+        int nk = drop_members(fcs[k].g.gl_pathv, (int)fcs[k].g.gl_pathc);
+        if (!nk) {
+            status = util_fail(UTIL_EINVAL, "--forecast %s: no forecast files left to score", fcs[k].g.gl_pathv[0]);
+            goto cleanup;
         }
-        which[i] = s;
+        sources[n] = (eval_source){{0}, (const char *const *)fcs[k].g.gl_pathv, nk, init, 0};
+        if (name) snprintf(sources[n].name, sizeof sources[n].name, "%.127s", name);
     }
-    int nall = 0;
-    int nskipped = 0;
-    for (int i = 0; i < nfc_paths; i++) nskipped += which[i] < 0;
-    if (!status && nskipped == nfc_paths) status = util_fail(UTIL_EINVAL, "no forecast files left to score");
-    const char **all = malloc(sizeof(char *) * ((size_t)nfc_paths + 1));
-    size_t total_named = 0;
-    for (int s = 0; s < nsrcs; s++) total_named += srcs[s].g.gl_pathc;
-    const char **named = malloc(sizeof(char *) * (total_named + 1));
-    if (!status && (!all || !named)) status = util_fail(UTIL_ENOMEM, "out of memory");
-    for (int s = 0; s < nfcs && !status; s++) {
-        sources[s] = (eval_source){{0}, all + nall, 0};
-        snprintf(sources[s].name, sizeof sources[s].name, "%.127s", fcs[s].name);
-        for (int i = 0; i < nfc_paths; i++)
-            if (which[i] == s) all[nall++] = fc_paths[i], sources[s].nfiles++;
+    for (int k = 0; k < nbls; k++, n++) {
+        int nk = drop_members(bls[k].g.gl_pathv, (int)bls[k].g.gl_pathc);
+        sources[n] = (eval_source){{0}, (const char *const *)bls[k].g.gl_pathv, nk, bls[k].init, 1};
+        snprintf(sources[n].name, sizeof sources[n].name, "%.127s", bls[k].name);
     }
-    size_t nn = 0;
-    for (int s = 0; s < nsrcs && !status; s++) {
-        eval_source *e = &sources[nfcs + s];
-        *e = (eval_source){{0}, named + nn, (int)srcs[s].g.gl_pathc};
-        snprintf(e->name, sizeof e->name, "%.127s", srcs[s].name);
-        for (size_t i = 0; i < srcs[s].g.gl_pathc; i++) named[nn++] = srcs[s].g.gl_pathv[i];
-    }
-    if (!status) {
-        cfg.sources = sources;
-        cfg.nsources = nfcs + nsrcs;
-        cfg.truth = (const char *const *)truth_g.gl_pathv;
-        cfg.ntruth = (int)truth_g.gl_pathc;
-        cfg.levels = levels;
-        cfg.regions = regions;
-        cfg.map_leads = map_leads;
+    cfg.sources = sources;
+    cfg.nsources = n;
+    cfg.truth = (const char *const *)truth_g.gl_pathv;
+    cfg.ntruth = (int)truth_g.gl_pathc;
+    cfg.levels = levels;
+    cfg.regions = regions;
+    cfg.map_leads = map_leads;
 #ifdef __GLIBC__
-        /* States are allocated and freed at every step: a fixed mmap threshold returns them to the
-         * system, where glibc's sliding threshold would move them to a heap that fragments and
-         * grows with the number of files read. */
-        mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    /* States are allocated and freed at every step: a fixed mmap threshold returns them to the
+     * system, where glibc's sliding threshold would move them to a heap that fragments and
+     * grows with the number of files read. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
-        status = eval_run(&cfg);
-    }
-    free(which), free(stems), free(all), free(named);
+    status = eval_run(&cfg);
 cleanup:
-    if (fc_used) globfree(&fc_g);
+    for (int k = 0; k < nfcs; k++)
+        if (fcs[k].used) globfree(&fcs[k].g);
+    for (int k = 0; k < nbls; k++)
+        if (bls[k].used) globfree(&bls[k].g);
     if (truth_used) globfree(&truth_g);
-    for (int s = 0; s < nsrcs; s++)
-        if (srcs[s].used) globfree(&srcs[s].g);
     if (usage) {
         fputs(usage_text, stderr);
         return 2;

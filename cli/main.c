@@ -53,12 +53,15 @@ static const struct {
      "         a synthetic reanalysis in ERA5 layouts (monthly pressure-level and single-level files);\n"
      "         --forecast-from T|T0/T1/H: synthetic numerical forecasts from those initial times"},
     {"eval", cli_eval,
-     "--forecast F [...] --truth T [...] [--climatology C] [--baseline persistence|climatology|NAME=FILES]\n"
-     "         [--name NAME] [--rmse-per-time] [--regions LIST] [--levels LIST] [--report DIR [--map-leads 24,120]]\n"
+     "--forecast F [...] --truth T [...] [--climatology C] [--baseline persistence|climatology|NAME=FILES[@T]]\n"
+     "         [--name NAME] [--init T] [--rmse-per-time] [--regions LIST] [--levels LIST] [--report DIR [--map-leads 24,120]]\n"
      "         --output scores.csv: verification scores per source, variable, level, lead and region"},
     {"regrid", cli_regrid,
      "--factor K --input IN.nc --output OUT.nc\n"
      "         conservative (area-weighted, as cdo remapcon) coarsening of every latitude-longitude field by K"},
+    {"fetch", cli_fetch,
+     "--source ecmwf-opendata|gfs|cds --time T[/T1/H] [--leads SPEC] [--url ROOT] --out DIR\n"
+     "         initial conditions (or IFS, GFS forecasts) from ECMWF open data, NCEP or the CDS (pangu fetch --help)"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 

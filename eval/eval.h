@@ -104,13 +104,16 @@ int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double 
  * mean and spread file of an ensemble written one file per member, which
  * names the member files in its attribute ensemble_member_files), and files as
  * users hold numerical forecasts: anything io_series_* reads (valid times
- * on a time axis), with the initial time from a scalar
- * forecast_reference_time variable, an init-time attribute
- * (forecast_reference_time, init_time, initial_time, reference_time,
- * analysis_time: global or on the time variable, ISO text or a number in
- * the time units) or a scalar time next to valid_time (cfgrib). Fields come
- * out north to south, longitudes ascending from the first at or east of 0,
- * as the reader gives the truth. */
+ * on a time axis, or GRIB messages), one file or several read as one
+ * series (pressure levels and single levels apart, one file per step), with
+ * the initial time from a scalar forecast_reference_time variable, an
+ * init-time attribute (forecast_reference_time, init_time, initial_time,
+ * reference_time, analysis_time: global or on the time variable, ISO text
+ * or a number in the time units), a scalar time next to valid_time
+ * (cfgrib), GRIB's dataDate/dataTime (every message of the files the same),
+ * or, for files that carry none, the time given (--init, NAME=FILES@T).
+ * Fields come out north to south, longitudes ascending from the first at or
+ * east of 0, as the reader gives the truth. */
 typedef struct eval_fc eval_fc;
 
 typedef struct {
@@ -129,7 +132,13 @@ typedef struct {
     char ensemble_file[4096];
 } eval_fc_info;
 
-int eval_fc_open(eval_fc **out, const char *path);
+/* One forecast from npaths files (a pangu file is one by itself); init is
+ * the initial time for files that declare none (NAN: none given); files
+ * declaring another one are an error. */
+int eval_fc_open(eval_fc **out, const char *const *paths, int npaths, double init);
+/* The initial time a file declares, without reading its fields: 1 when it
+ * declares one, 0 when not, -1 on error; *native = 1 for a pangu forecast file. */
+int eval_fc_peek(const char *path, double *init, int *native);
 /* 1 when path is one member of an ensemble written one file per member;
  * ensemble receives the path of the ensemble's mean and spread file. */
 int eval_fc_member_of(const char *path, char *ensemble, size_t cap);
@@ -141,7 +150,8 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
 void eval_fc_close(eval_fc *f);
 
 /* Source name of a forecast file: the file name without directories,
- * extension and a trailing _YYYYMMDDHH[MM] initial-time part. */
+ * extension and a trailing _YYYYMMDDHH[MM] initial-time part (and a step
+ * part after it: _fNNN or _NNNh, as in ifs_2026120100_f024.grib2). */
 void eval_source_name(const char *path, char *out, size_t cap);
 
 /* ---- climatology (eval/source.c) ----
@@ -159,14 +169,21 @@ void eval_clim_close(eval_clim *c);
 /* ---- the verification run (eval/run.c) ---- */
 #define EVAL_MAX_SOURCES 64
 
+/* One --forecast option or one --baseline NAME=FILES: files of it that
+ * share an initial time are one forecast. Forecast options are named by
+ * their files (eval_source_name; a forecast split over files takes the
+ * common part of their names) unless name is set (--name), and options
+ * giving one name are one source; a baseline is one source by itself. */
 typedef struct {
-    char name[128];
+    char name[128];           /* "": from the file names */
     const char *const *files;
     int nfiles;
+    double init;              /* initial time of files that carry none (NAN: none given) */
+    int baseline;             /* 1: --baseline NAME=FILES */
 } eval_source;
 
 typedef struct {
-    const eval_source *sources;   /* forecast sources */
+    const eval_source *sources;   /* --forecast options, then --baseline NAME=FILES */
     int nsources;
     const char *const *truth;     /* truth series files */
     int ntruth;

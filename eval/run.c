@@ -16,9 +16,13 @@
 
 #define NVARS (IO_NUPPER + IO_NSURFACE)
 
+/* One forecast: the files of one option that share an initial time (a
+ * pangu forecast file alone). */
 typedef struct {
-    int src, file;
+    int src, opt, native;
     double init;
+    const char **files;
+    int nfiles;
 } job;
 
 typedef struct {
@@ -40,6 +44,7 @@ typedef struct {
     int has[EVAL_MAX_SOURCES + 2][NVARS]; /* variables scored per source */
     int members[EVAL_MAX_SOURCES];
     char names[EVAL_MAX_SOURCES + 2][128];
+    const char *first_file[EVAL_MAX_SOURCES]; /* of each source, for messages */
     int *tasks[EVAL_MAX_SOURCES + 2], ntasks[EVAL_MAX_SOURCES + 2], nfield_tasks[EVAL_MAX_SOURCES + 2];
     eval_region regions[EVAL_MAX_REGIONS];
     eval_grid grid;
@@ -215,10 +220,9 @@ static void keep_map(run *R, const char *field, double lead, const float *f, con
 
 /* Score every step of one forecast file; baseline leads are marked in bl. */
 static int score_file(run *R, const job *jb, int map_job, unsigned char *bl, io_state *fc, float *mbuf, int chunk) {
-    const eval_source *src = &R->cfg->sources[jb->src];
-    const char *path = src->files[jb->file];
+    const char *path = jb->files[0];
     eval_fc *f = NULL;
-    int status = eval_fc_open(&f, path);
+    int status = eval_fc_open(&f, jb->files, jb->nfiles, jb->init);
     if (status) return status;
     const eval_fc_info *in = eval_fc_describe(f);
     int M = in->members, checked = 0;
@@ -342,7 +346,145 @@ static int cmp_job(const void *a, const void *b) {
     const job *x = a, *y = b;
     if (x->init != y->init) return x->init < y->init ? -1 : 1;
     if (x->src != y->src) return x->src - y->src;
-    return x->file - y->file;
+    return x->files < y->files ? -1 : x->files > y->files;
+}
+
+/* The name files share: their common beginning without trailing separators
+ * (ifs_pl and ifs_sfc: ifs), else the first one's. */
+static void common_name(char names[][128], int n, char *out, size_t cap) {
+    size_t k = strlen(names[0]);
+    for (int i = 1; i < n; i++) {
+        size_t j = 0;
+        while (j < k && names[i][j] == names[0][j]) j++;
+        k = j;
+    }
+    while (k > 0 && (names[0][k - 1] == '_' || names[0][k - 1] == '-' || names[0][k - 1] == '.')) k--;
+    if (!k) k = strlen(names[0]);
+    snprintf(out, cap, "%.*s", (int)k, names[0]);
+}
+
+/* Options into forecasts (files of one option sharing an initial time) and
+ * forecasts into sources; *pool holds every job's file list. */
+static int build_jobs(run *R, job **out, int *nout, const char ***pool) {
+    const eval_config *cfg = R->cfg;
+    int total = 0, status = UTIL_OK, nj = 0;
+    for (int o = 0; o < cfg->nsources; o++) total += cfg->sources[o].nfiles;
+    if (!total) return util_fail(UTIL_EINVAL, "no forecast files");
+    job *jobs = calloc((size_t)total, sizeof(job));
+    int *jof = malloc(sizeof(int) * total), *fill = calloc((size_t)total, sizeof(int));
+    char (*stem)[128] = malloc(sizeof *stem * total), (*tmp)[128] = malloc(sizeof *tmp * total);
+    const char **files = malloc(sizeof(char *) * total);
+    *out = NULL, *nout = 0, *pool = NULL;
+    if (!jobs || !jof || !fill || !stem || !tmp || !files) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    int f0 = 0;
+    for (int o = 0; o < cfg->nsources && !status; o++) {
+        const eval_source *src = &cfg->sources[o];
+        for (int i = 0; i < src->nfiles && !status; i++) {
+            const char *path = src->files[i];
+            double init = NAN;
+            int native = 0, found = eval_fc_peek(path, &init, &native);
+            if (found < 0) {
+                status = UTIL_EFORMAT;
+                break;
+            }
+            if (!found && isnan(src->init)) {
+                status = util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time (no forecast_period(step) or "
+                                                 "forecast_reference_time variable, no init_time attribute, no GRIB "
+                                                 "dataDate/dataTime): give it with --init T (for --forecast) or NAME=FILES@T "
+                                                 "(for --baseline NAME=FILES)", path);
+                break;
+            }
+            if (found && !isnan(src->init) && fabs(init - src->init) > 0.5) {
+                char a[64], b[64];
+                util_time_format(init, a, sizeof a), util_time_format(src->init, b, sizeof b);
+                status = util_fail(UTIL_EFORMAT, "%s declares the initial time %s, but %s is given for it", path, a, b);
+                break;
+            }
+            if (!found) init = src->init;
+            eval_source_name(path, stem[f0 + i], sizeof stem[0]);
+            int j = -1;
+            for (int q = 0; q < nj && j < 0 && !native; q++)
+                if (jobs[q].opt == o && !jobs[q].native && fabs(jobs[q].init - init) < 0.5) j = q;
+            if (j < 0) {
+                j = nj++;
+                jobs[j] = (job){-1, o, native, init, NULL, 0};
+            }
+            jof[f0 + i] = j, jobs[j].nfiles++;
+            files[f0 + i] = path;
+        }
+        f0 += src->nfiles;
+    }
+    if (status) goto done;
+    /* file lists in option order */
+    int at = 0;
+    for (int q = 0; q < nj; q++) fill[q] = at, at += jobs[q].nfiles;
+    const char **p = malloc(sizeof(char *) * total);
+    if (!p) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    *pool = p;
+    for (int q = 0; q < nj; q++) jobs[q].files = p + fill[q], jobs[q].nfiles = 0;
+    for (int i = 0; i < total; i++) {
+        job *jb = &jobs[jof[i]];
+        jb->files[jb->nfiles] = files[i];
+        snprintf(tmp[fill[jof[i]] + jb->nfiles], sizeof tmp[0], "%s", stem[i]);
+        jb->nfiles++;
+    }
+    /* sources: forecast options by name, each baseline by itself */
+    R->nfc = 0;
+    int src_opt[EVAL_MAX_SOURCES];
+    for (int q = 0; q < nj && !status; q++) {
+        const eval_source *src = &cfg->sources[jobs[q].opt];
+        char name[128];
+        if (src->name[0]) snprintf(name, sizeof name, "%s", src->name);
+        else common_name(tmp + fill[q], jobs[q].nfiles, name, sizeof name);
+        int s = -1;
+        for (int k = 0; k < R->nfc && s < 0; k++)
+            if (!strcmp(R->names[k], name)) {
+                int other = src_opt[k];
+                if (!src->baseline && !cfg->sources[other].baseline) s = k;
+                else if (other != jobs[q].opt)
+                    status = util_fail(UTIL_EINVAL, "two sources named '%s' (a --baseline and %s): choose another name", name,
+                                       src->baseline && cfg->sources[other].baseline ? "another --baseline" : "--forecast files");
+                else s = k;
+            }
+        if (status) break;
+        if (s < 0) {
+            if (R->nfc == EVAL_MAX_SOURCES) {
+                status = util_fail(UTIL_EINVAL, "more than %d sources", EVAL_MAX_SOURCES);
+                break;
+            }
+            s = R->nfc++;
+            snprintf(R->names[s], sizeof R->names[s], "%s", name);
+            src_opt[s] = jobs[q].opt;
+            R->first_file[s] = jobs[q].files[0];
+            if ((cfg->persistence && !strcmp(name, "persistence")) || (cfg->climatology_baseline && !strcmp(name, "climatology")))
+                status = util_fail(UTIL_EINVAL, "source '%s' has the name of a baseline: choose another (--name)", name);
+        }
+        jobs[q].src = s;
+        for (int r = 0; r < q && !status; r++)
+            if (jobs[r].src == s && fabs(jobs[r].init - jobs[q].init) < 0.5) {
+                char when[64];
+                util_time_format(jobs[q].init, when, sizeof when);
+                status = util_fail(UTIL_EINVAL, "%s and %s: two forecasts of source '%s' from %s%s", jobs[r].files[0],
+                                   jobs[q].files[0], name, when,
+                                   jobs[r].opt == jobs[q].opt ? " (pangu forecast files are one forecast each)"
+                                                              : " (files of one forecast go in one option: a list or a glob)");
+            }
+    }
+done:
+    free(jof), free(fill), free(stem), free(tmp), free(files);
+    if (status) {
+        free(jobs), free(*pool);
+        *pool = NULL;
+        return status;
+    }
+    *out = jobs, *nout = nj;
+    return UTIL_OK;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -387,21 +529,13 @@ static int write_csv(run *R, const char *path) {
     return UTIL_OK;
 }
 
-/* 1 when path is one of the source's files (the same file by device and inode). */
-static int listed(const eval_source *src, const char *path) {
-    struct stat a, b;
-    if (stat(path, &a) != 0) return 0;
-    for (int i = 0; i < src->nfiles; i++)
-        if (stat(src->files[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return 1;
-    return 0;
-}
-
 int eval_run(const eval_config *cfg) {
     run R;
     memset(&R, 0, sizeof R);
     R.cfg = cfg;
     int status = UTIL_OK;
     job *jobs = NULL;
+    const char **pool = NULL;
     int njobs = 0;
     io_state fc = {0};
     float *mbuf = NULL;
@@ -414,16 +548,8 @@ int eval_run(const eval_config *cfg) {
         return util_fail(UTIL_EINVAL, "the climatology baseline needs --climatology FILE");
     R.nreg = cfg->nregions ? cfg->nregions : EVAL_NDEFAULT_REGIONS;
     if (R.nreg > EVAL_MAX_REGIONS) return util_fail(UTIL_EINVAL, "%d regions: at most %d", R.nreg, EVAL_MAX_REGIONS);
-    R.nfc = cfg->nsources;
+    if ((status = build_jobs(&R, &jobs, &njobs, &pool))) goto done;
     R.nsrc = R.nfc + (cfg->persistence != 0) + (cfg->climatology_baseline != 0);
-    for (int s = 0; s < R.nfc; s++) {
-        snprintf(R.names[s], sizeof R.names[s], "%s", cfg->sources[s].name);
-        for (int q = 0; q < s; q++)
-            if (!strcmp(R.names[q], R.names[s])) return util_fail(UTIL_EINVAL, "two sources named '%s'", R.names[s]);
-        if ((cfg->persistence && !strcmp(R.names[s], "persistence")) || (cfg->climatology_baseline && !strcmp(R.names[s], "climatology")))
-            return util_fail(UTIL_EINVAL, "source '%s' has the name of a baseline: choose another (--name)", R.names[s]);
-        njobs += cfg->sources[s].nfiles;
-    }
     if (cfg->persistence) snprintf(R.names[R.nfc], sizeof R.names[0], "persistence");
     if (cfg->climatology_baseline) snprintf(R.names[R.nsrc - 1], sizeof R.names[0], "climatology");
 
@@ -446,36 +572,25 @@ int eval_run(const eval_config *cfg) {
     R.HW = (size_t)R.H * R.W;
 
     /* scan the forecasts: initial times, leads, variables, levels, grids */
-    jobs = malloc(sizeof(job) * (size_t)(njobs ? njobs : 1));
     double *leads = NULL;
     size_t nl = 0, lcap = 0;
-    int nj = 0;
     double fc_first = INFINITY, fc_last = -INFINITY;
-    if (!jobs) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    unsigned char seen[EVAL_MAX_SOURCES] = {0}, any_seen = 0;
-    for (int s = 0; s < R.nfc && !status; s++)
-        for (int i = 0; i < cfg->sources[s].nfiles && !status; i++) {
-            const char *path = cfg->sources[s].files[i];
+    int seen[EVAL_MAX_SOURCES] = {0};
+    for (int jq = 0; jq < njobs && !status; jq++) {
+        {
+            const job *jb = &jobs[jq];
+            const char *path = jb->files[0];
+            int s = jb->src, first_of_source = !seen[s];
+            seen[s] = 1;
             eval_fc *f;
-            if ((status = eval_fc_open(&f, path))) break;
+            if ((status = eval_fc_open(&f, jb->files, jb->nfiles, jb->init))) break;
             const eval_fc_info *in = eval_fc_describe(f);
-            /* A member file of an ensemble whose mean and spread file is in
-             * this source too: scored through that file. */
-            if (in->member_file && in->ensemble_file[0] && listed(&cfg->sources[s], in->ensemble_file)) {
-                eval_fc_close(f);
-                continue;
-            }
-            int first_file = !seen[s], first_all = !any_seen;
-            seen[s] = any_seen = 1;
             if (in->H != R.H || in->W != R.W) {
                 status = util_fail(UTIL_EFORMAT, "%s: the forecast's grid is %d x %d (latitude x longitude), the truth's (%s) "
                                                  "%d x %d: put both on one grid (pangu regrid, or cdo remapcon meanwhile)",
                                    path, in->H, in->W, cfg->truth[0], R.H, R.W);
             }
-            if (!status && first_all) {
+            if (!status && jq == 0) {
                 if (cfg->nlev) {
                     R.nlev = cfg->nlev;
                     memcpy(R.levels, cfg->levels, sizeof(float) * cfg->nlev);
@@ -490,7 +605,7 @@ int eval_run(const eval_config *cfg) {
                             }
                 }
             }
-            if (!status && first_file) {
+            if (!status && first_of_source) {
                 memcpy(R.has[s], in->has, sizeof in->has);
                 R.members[s] = in->members;
                 if (!R.nlev)
@@ -499,7 +614,7 @@ int eval_run(const eval_config *cfg) {
             for (int v = 0; v < NVARS && !status; v++)
                 if (R.has[s][v] && !in->has[v])
                     status = util_fail(UTIL_EFORMAT, "%s: no variable '%s', which the first file of source '%s' (%s) has", path,
-                                       var_name(v), R.names[s], cfg->sources[s].files[0]);
+                                       var_name(v), R.names[s], R.first_file[s]);
             for (int k = 0; k < R.nlev && !status; k++) {
                 int any_upper = 0, found = 0;
                 for (int v = 0; v < IO_NUPPER; v++) any_upper |= R.has[s][v];
@@ -509,13 +624,6 @@ int eval_run(const eval_config *cfg) {
             }
             if (!status && (in->members > 0) != (R.members[s] > 0))
                 status = util_fail(UTIL_EFORMAT, "%s: source '%s' mixes ensemble and deterministic files", path, R.names[s]);
-            for (int q = 0; q < nj && !status; q++)
-                if (jobs[q].src == s && fabs(jobs[q].init - in->init) < 0.5) {
-                    char when[64];
-                    util_time_format(in->init, when, sizeof when);
-                    status = util_fail(UTIL_EINVAL, "%s and %s: two forecasts of source '%s' from %s", cfg->sources[s].files[jobs[q].file],
-                                       path, R.names[s], when);
-                }
             for (int k = 0; k < in->nsteps && !status; k++) {
                 if (in->lead[k] < -1e-9) continue;
                 fc_first = fmin(fc_first, in->valid[k]), fc_last = fmax(fc_last, in->valid[k]);
@@ -536,10 +644,10 @@ int eval_run(const eval_config *cfg) {
                     nl = u;
                 }
             }
-            if (!status) jobs[nj++] = (job){s, i, in->init};
             eval_fc_close(f);
         }
-    if (!status && !nl) status = util_fail(UTIL_EFORMAT, "%s: no step with a lead time >= 0", cfg->sources[0].files[0]);
+    }
+    if (!status && !nl) status = util_fail(UTIL_EFORMAT, "%s: no step with a lead time >= 0", jobs[0].files[0]);
     if (status) {
         free(leads);
         goto done;
@@ -548,8 +656,7 @@ int eval_run(const eval_config *cfg) {
     R.leads = leads;
     for (size_t q = 0; q < nl; q++)
         if (!R.nleads || fabs(leads[q] - leads[R.nleads - 1]) > 1e-6) leads[R.nleads++] = leads[q];
-    qsort(jobs, (size_t)nj, sizeof(job), cmp_job);
-    njobs = nj;
+    qsort(jobs, (size_t)njobs, sizeof(job), cmp_job);
 
     if (!R.nlev && truth_nlev) { /* surface fields only: the truth is still read as a state with one level */
         R.nlev = 1;
@@ -590,7 +697,7 @@ int eval_run(const eval_config *cfg) {
         }
     if ((status = io_state_alloc(&fc, R.H, R.W, R.levels, R.nlev > 0 ? R.nlev : 1, NULL))) goto done;
     if (!R.nlev) {
-        status = util_fail(UTIL_EFORMAT, "%s: no pressure levels", cfg->sources[0].files[0]);
+        status = util_fail(UTIL_EFORMAT, "%s: no pressure levels", jobs[0].files[0]);
         goto done;
     }
     /* the truth grid: weights and regions (the first truth read sets them) */
@@ -666,6 +773,6 @@ done:
     for (int m = 0; m < R.nmaps; m++) free(R.maps[m].forecast), free(R.maps[m].truth);
     eval_grid_free(&R.grid);
     io_state_free(&fc);
-    free(R.acc), free(R.leads), free(R.times), free(jobs), free(mbuf), free(bl);
+    free(R.acc), free(R.leads), free(R.times), free(jobs), free(pool), free(mbuf), free(bl);
     return status;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../io/grib.h"
 #include "../util/util.h"
 #include "eval.h"
 
@@ -17,17 +18,32 @@
 
 static const char *var_name(int v) { return v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]; }
 
+/* Length of name without a trailing _YYYYMMDD[HH[MM]] part (n when none). */
+static size_t strip_init(const char *name, size_t n) {
+    size_t d = 0;
+    while (d < n && name[n - 1 - d] >= '0' && name[n - 1 - d] <= '9') d++;
+    return (d == 8 || d == 10 || d == 12) && n > d + 1 && name[n - 1 - d] == '_' ? n - 1 - d : n;
+}
+
 void eval_source_name(const char *path, char *out, size_t cap) {
     const char *b = strrchr(path, '/');
     snprintf(out, cap, "%s", b ? b + 1 : path);
     char *dot = strrchr(out, '.');
     if (dot && dot != out) *dot = 0;
-    size_t n = strlen(out), d = 0;
-    while (d < n && out[n - 1 - d] >= '0' && out[n - 1 - d] <= '9') d++;
-    /* _YYYYMMDD, _YYYYMMDDHH or _YYYYMMDDHHMM */
-    if ((d == 8 || d == 10 || d == 12) && n > d + 1 && out[n - 1 - d] == '_') out[n - 1 - d] = 0;
+    size_t n = strlen(out);
+    /* a step part (_f024, _024h) after the initial time: one file per step */
+    size_t k = n, cut = n;
+    int hours = k > 0 && out[k - 1] == 'h';
+    if (hours) k--;
+    size_t dend = k;
+    while (k > 0 && out[k - 1] >= '0' && out[k - 1] <= '9') k--;
+    if (dend - k >= 1 && dend - k <= 4) {
+        if (!hours && k >= 2 && out[k - 1] == 'f' && out[k - 2] == '_') cut = k - 2;
+        else if (hours && k >= 1 && out[k - 1] == '_') cut = k - 1;
+    }
+    if (cut < n && strip_init(out, cut) < cut) n = cut;
+    out[strip_init(out, n)] = 0;
 }
-
 
 static int find_var(int nc, const char *const *names, int *varid) {
     for (int i = 0; names[i]; i++)
@@ -109,7 +125,7 @@ typedef struct {
 } fc_vars;
 
 struct eval_fc {
-    char path[4096];
+    char path[4096]; /* for messages: the first file (and how many others) */
     eval_fc_info info;
     int nc;
     /* pangu layouts */
@@ -498,27 +514,56 @@ done:
     return status;
 }
 
-/* Numerical forecasts as users hold them: the reader's layouts, valid
- * times on the time axis, the initial time from metadata. */
-static int open_series(eval_fc *f) {
+static const char *const init_help =
+    "give it with --init T (for --forecast) or NAME=FILES@T (for --baseline NAME=FILES)";
+
+/* Numerical forecasts as users hold them: the reader's layouts, one series
+ * over the files, valid times on the time axis (or GRIB's validity time),
+ * the initial time from the files or as given. */
+static int open_series(eval_fc *f, const char *const *paths, int npaths, double given) {
     eval_fc_info *in = &f->info;
-    int status, found = 0;
-    if (f->nc >= 0) {
-        found = find_init(f->nc, f->path, &in->init);
+    int status;
+    double declared = NAN;
+    const char *who = NULL;
+    for (int i = 0; i < npaths; i++) {
+        int nc, found = 0;
+        double t;
+        if (io_grib_detect(paths[i]) || nc_open(paths[i], NC_NOWRITE, &nc) != NC_NOERR) continue;
+        found = find_init(nc, paths[i], &t);
+        nc_close(nc);
         if (found < 0) return UTIL_EFORMAT;
+        if (!found) continue;
+        if (isnan(declared)) declared = t, who = paths[i];
+        else if (fabs(t - declared) > 0.5) {
+            char a[64], b[64];
+            util_time_format(declared, a, sizeof a), util_time_format(t, b, sizeof b);
+            return util_fail(UTIL_EFORMAT, "%s declares the initial time %s, %s %s: files of one forecast must share it", who, a,
+                             paths[i], b);
+        }
     }
-    const char *p = f->path;
-    if (f->nc < 0) {
-        /* GRIB: the initial time is the messages' dataDate/dataTime */
-        if ((status = io_series_open(&f->series, &p, 1))) return status;
-        in->init = io_series_reference_time(f->series);
-        found = !isnan(in->init);
+    if ((status = io_series_open(&f->series, paths, npaths))) return status;
+    double r0, r1;
+    if (io_series_reference_time(f->series, &r0, &r1)) {
+        char a[64], b[64];
+        util_time_format(r0, a, sizeof a), util_time_format(r1, b, sizeof b);
+        if (r1 - r0 > 0.5)
+            return util_fail(UTIL_EFORMAT, "%s: GRIB messages from several initial times (dataDate/dataTime from %s to %s): a "
+                                           "forecast is the files of one run", f->path, a, b);
+        if (!isnan(declared) && fabs(r0 - declared) > 0.5) {
+            util_time_format(declared, b, sizeof b);
+            return util_fail(UTIL_EFORMAT, "%s: its GRIB files are of the run of %s, %s declares %s", f->path, a, who, b);
+        }
+        if (isnan(declared)) declared = r0, who = f->path;
     }
-    if (!found)
-        return util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time: expected a lead coordinate (forecast_period or "
-                                       "step), a scalar forecast_reference_time variable, an init_time attribute, or GRIB "
-                                       "messages of one dataDate/dataTime", f->path);
-    if (!f->series && (status = io_series_open(&f->series, &p, 1))) return status;
+    if (isnan(declared) && isnan(given))
+        return util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time (no forecast_period(step) or forecast_reference_time "
+                                       "variable, no init_time attribute, no GRIB dataDate/dataTime): %s", f->path, init_help);
+    if (!isnan(declared) && !isnan(given) && fabs(declared - given) > 0.5) {
+        char a[64], b[64];
+        util_time_format(declared, a, sizeof a), util_time_format(given, b, sizeof b);
+        return util_fail(UTIL_EFORMAT, "%s declares the initial time %s, but %s is given for it", who, a, b);
+    }
+    in->init = isnan(declared) ? given : declared;
     if ((status = io_series_describe(f->series, &in->H, &in->W, in->levels, &in->nlev))) return status;
     size_t n = io_series_ntimes(f->series);
     if (!n) return util_fail(UTIL_EFORMAT, "%s: no time axis: cannot tell the valid times of the forecast", f->path);
@@ -549,43 +594,101 @@ int eval_fc_member_of(const char *path, char *ensemble, size_t cap) {
     return found;
 }
 
-int eval_fc_open(eval_fc **out, const char *path) {
-    *out = NULL;
-    eval_fc *f = calloc(1, sizeof *f);
-    if (!f) return util_fail(UTIL_ENOMEM, "out of memory");
-    snprintf(f->path, sizeof f->path, "%s", path);
-    f->nc = -1, f->cur_step = -1;
-    int status, fp, rc = nc_open(path, NC_NOWRITE, &f->nc);
-    if (rc != NC_NOERR) f->nc = -1;
-    /* pangu's layouts by their lead coordinate: forecast_period(step)
-     * (before 2026-12), step as a CF duration, prediction_timedelta (WB2). */
+/* A pangu forecast file? Then *fp is its lead variable and *nc open. pangu's
+ * layouts by their lead coordinate: forecast_period(step) (before 2026-12),
+ * step as a CF duration, prediction_timedelta (WB2). */
+static int is_native(const char *path, int *nc, int *fp) {
+    *nc = -1;
+    if (io_grib_detect(path) || nc_open(path, NC_NOWRITE, nc) != NC_NOERR) {
+        *nc = -1;
+        return 0;
+    }
     static const char *const lead_names[] = {"forecast_period", "step", "prediction_timedelta", NULL};
-    for (int i = 0; f->nc >= 0 && lead_names[i]; i++) {
+    for (int i = 0; lead_names[i]; i++) {
         int nd, dim;
         char sn[64] = "", dn[NC_MAX_NAME + 1] = "";
-        if (nc_inq_varid(f->nc, lead_names[i], &fp) != NC_NOERR || nc_inq_varndims(f->nc, fp, &nd) != NC_NOERR || nd != 1)
+        if (nc_inq_varid(*nc, lead_names[i], fp) != NC_NOERR || nc_inq_varndims(*nc, *fp, &nd) != NC_NOERR || nd != 1)
             continue;
-        nc_inq_vardimid(f->nc, fp, &dim);
-        nc_inq_dimname(f->nc, dim, dn);
-        io_text_att(f->nc, fp, "standard_name", sn, sizeof sn);
+        nc_inq_vardimid(*nc, *fp, &dim);
+        nc_inq_dimname(*nc, dim, dn);
+        io_text_att(*nc, *fp, "standard_name", sn, sizeof sn);
         if (i > 0 && (strcmp(dn, lead_names[i]) || strcmp(sn, "forecast_period"))) continue; /* not a lead dimension */
-        f->info.native = 1;
-        status = open_native(f, fp);
-        goto done;
+        return 1;
     }
-    if (f->nc < 0) {
-        FILE *t = fopen(path, "rb");
-        if (!t) {
-            status = util_fail(UTIL_EIO, "%s: cannot read the forecast file", path);
+    return 0;
+}
+
+int eval_fc_open(eval_fc **out, const char *const *paths, int npaths, double init) {
+    *out = NULL;
+    if (npaths < 1) return util_fail(UTIL_EINVAL, "no forecast files");
+    eval_fc *f = calloc(1, sizeof *f);
+    if (!f) return util_fail(UTIL_ENOMEM, "out of memory");
+    if (npaths == 1) snprintf(f->path, sizeof f->path, "%s", paths[0]);
+    else snprintf(f->path, sizeof f->path, "%.3000s (and %d other file%s of that forecast)", paths[0], npaths - 1, npaths > 2 ? "s" : "");
+    f->nc = -1, f->cur_step = -1;
+    int status = UTIL_OK, fp;
+    for (int i = 0; i < npaths && !status; i++) {
+        FILE *t = fopen(paths[i], "rb");
+        if (!t) status = util_fail(UTIL_EIO, "%s: cannot read the forecast file", paths[i]);
+        else fclose(t);
+    }
+    if (status) goto done;
+    for (int i = 0; i < npaths; i++) {
+        int nc;
+        int native = is_native(paths[i], &nc, &fp);
+        if (native && npaths == 1) {
+            f->nc = nc;
+            f->info.native = 1;
+            status = open_native(f, fp);
+            if (!status && !isnan(init) && fabs(f->info.init - init) > 0.5) {
+                char a[64], b[64];
+                util_time_format(f->info.init, a, sizeof a), util_time_format(init, b, sizeof b);
+                status = util_fail(UTIL_EFORMAT, "%s declares the initial time %s, but %s is given for it", paths[0], a, b);
+            }
             goto done;
         }
-        fclose(t);
+        if (nc >= 0) nc_close(nc);
+        if (native) {
+            status = util_fail(UTIL_EINVAL, "%s is a pangu forecast file, a forecast by itself: it cannot be read together with "
+                                            "%s", paths[i], paths[i == 0 ? 1 : 0]);
+            goto done;
+        }
     }
-    status = open_series(f);
+    status = open_series(f, paths, npaths, init);
 done:
     if (status) eval_fc_close(f);
     else *out = f;
     return status;
+}
+
+int eval_fc_peek(const char *path, double *init, int *native) {
+    int nc, fp;
+    *native = 0;
+    if (io_grib_detect(path)) return io_grib_reference_time(path, init);
+    if (is_native(path, &nc, &fp)) {
+        nc_close(nc);
+        eval_fc *f;
+        if (eval_fc_open(&f, &path, 1, NAN)) return -1;
+        *init = f->info.init, *native = 1;
+        eval_fc_close(f);
+        return 1;
+    }
+    if (nc < 0) {
+        unsigned char magic[6] = {0};
+        FILE *t = fopen(path, "rb");
+        if (!t) {
+            util_fail(UTIL_EIO, "%s: cannot read the forecast file", path);
+            return -1;
+        }
+        size_t n = fread(magic, 1, 6, t);
+        fclose(t);
+        if (n == 6 && !memcmp(magic, "\x93NUMPY", 6)) return 0; /* .npy: no metadata */
+        util_fail(UTIL_EFORMAT, "%s: not a forecast file (neither NetCDF, HDF5, GRIB nor .npy)", path);
+        return -1;
+    }
+    int found = find_init(nc, path, init);
+    nc_close(nc);
+    return found;
 }
 
 int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *out, double *lat, double *lon) {

@@ -91,6 +91,59 @@ static int get_double(const io_grib *g, codes_handle *h, size_t number, const ch
     return UTIL_OK;
 }
 
+/* A date (YYYYMMDD) and time (HHMM) pair of keys as seconds since 1970. */
+static int date_time(const io_grib *g, codes_handle *h, size_t number, const char *dkey, const char *tkey, double *t) {
+    long date, hhmm;
+    int status;
+    if ((status = get_long(g, h, number, dkey, &date)) || (status = get_long(g, h, number, tkey, &hhmm))) return status;
+    char text[64];
+    snprintf(text, sizeof text, "%04ld-%02ld-%02ldT%02ld:%02ld", date / 10000, date / 100 % 100, date % 100, hhmm / 100,
+             hhmm % 100);
+    if (date < 0 || hhmm < 0 || util_time_parse(text, t))
+        return util_fail(UTIL_EFORMAT, "%s: GRIB message %zu: invalid %s %ld %s %ld", g->path, number, dkey, date, tkey, hhmm);
+    return UTIL_OK;
+}
+
+static int model_variable(codes_handle *h) {
+    char name[64], tol[64] = "";
+    size_t len = sizeof name;
+    if (codes_get_string(h, "shortName", name, &len)) return -1;
+    for (int k = 0; k < NVARS; k++)
+        for (int r = 0; r < 2; r++)
+            if (lookup[k].names[r] && !strcmp(name, lookup[k].names[r])) {
+                if (k >= IO_NUPPER) return k;
+                len = sizeof tol;
+                if (codes_get_string(h, "typeOfLevel", tol, &len)) return -1;
+                return !strcmp(tol, "isobaricInhPa") || !strcmp(tol, "isobaricInPa") ? k : -1;
+            }
+    return -1;
+}
+
+int io_grib_reference_time(const char *path, double *t) {
+    io_grib g = {0};
+    g.path = path;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        util_fail(UTIL_EIO, "%s: cannot read the file", path);
+        return -1;
+    }
+    int found = 0, err = 0;
+    size_t number = 0;
+    codes_handle *h;
+    while (!found && (h = codes_handle_new_from_file(NULL, fp, PRODUCT_GRIB, &err))) {
+        number++;
+        if (model_variable(h) >= 0) found = date_time(&g, h, number, "dataDate", "dataTime", t) ? -1 : 1;
+        codes_handle_delete(h);
+    }
+    if (!found && err) {
+        util_fail(UTIL_EFORMAT, "%s: GRIB message %zu is truncated or corrupt (ecCodes: %s)", path, number + 1,
+                  codes_get_error_message(err));
+        found = -1;
+    }
+    fclose(fp);
+    return found;
+}
+
 /* An optional increment: NAN when absent or coded missing. */
 static double increment(codes_handle *h, const char *coded, const char *degrees) {
     int err = 0;
@@ -182,18 +235,7 @@ static int build_coords(io_grib *g, const grid_desc *d) {
 }
 
 static int valid_time(const io_grib *g, codes_handle *h, size_t number, double *t) {
-    long date, hhmm;
-    int status;
-    if ((status = get_long(g, h, number, "validityDate", &date)) ||
-        (status = get_long(g, h, number, "validityTime", &hhmm)))
-        return status;
-    char text[64];
-    snprintf(text, sizeof text, "%04ld-%02ld-%02ldT%02ld:%02ld", date / 10000, date / 100 % 100, date % 100, hhmm / 100,
-             hhmm % 100);
-    if (date < 0 || hhmm < 0 || util_time_parse(text, t))
-        return util_fail(UTIL_EFORMAT, "%s: GRIB message %zu: invalid validityDate %ld validityTime %ld", g->path,
-                         number, date, hhmm);
-    return UTIL_OK;
+    return date_time(g, h, number, "validityDate", "validityTime", t);
 }
 
 /* Index one message: which model variable it is, if any, and where. */
@@ -218,18 +260,11 @@ static int index_message(io_grib *g, codes_handle *h, size_t number, size_t *cap
         if (!(lev > 0))
             return util_fail(UTIL_EFORMAT, "%s: GRIB message %zu (%s): pressure level %g hPa", g->path, number, name, lev);
     }
-    if ((status = valid_time(g, h, number, &t))) return status;
-    /* The forecast's initial time, when every message shares one. */
-    long date, hhmm;
-    double init = NAN;
-    char text[64];
-    if (!codes_get_long(h, "dataDate", &date) && !codes_get_long(h, "dataTime", &hhmm)) {
-        snprintf(text, sizeof text, "%04ld-%02ld-%02ldT%02ld:%02ld", date / 10000, date / 100 % 100, date % 100, hhmm / 100,
-                 hhmm % 100);
-        if (util_time_parse(text, &init)) init = NAN;
-    }
-    if (g->nmsg == 0) g->ref_time = init;
-    else if (!(init == g->ref_time)) g->ref_time = NAN;
+    double rt;
+    if ((status = valid_time(g, h, number, &t)) || (status = date_time(g, h, number, "dataDate", "dataTime", &rt)))
+        return status;
+    if (!g->nmsg || rt < g->ref_first) g->ref_first = rt;
+    if (!g->nmsg || rt > g->ref_last) g->ref_last = rt;
     char what[256], tmp[128];
     describe(tmp, sizeof tmp, v, lev, t);
     snprintf(what, sizeof what, "shortName %s, %s", name, tmp);

@@ -9,7 +9,8 @@
  *     z (or gh, geopotential height in gpm, times 9.80665), q, t, u, v;
  *   surface: msl (or prmsl, as GFS names it), 10u, 10v, 2t.
  * Other messages are ignored. The valid time is validityDate/validityTime
- * (dataDate/dataTime + step). The messages used must share one regular_ll
+ * (dataDate/dataTime + step, or forecastTime in GRIB 2); the reference time
+ * dataDate/dataTime is the initial time of a forecast. The messages used must share one regular_ll
  * grid; points missing in a bitmap read as NaN. */
 #ifndef PANGU_IO_GRIB_H
 #define PANGU_IO_GRIB_H
@@ -31,9 +32,9 @@ typedef struct {
     size_t nlev, ntime;
     double *lev;   /* union of the upper-air variables' pressure levels, hPa, descending */
     double *times; /* union of the valid times, seconds since 1970, ascending */
+    double ref_first, ref_last; /* earliest and latest reference (initial) time, dataDate/dataTime, of the messages used */
     int has[IO_GRIB_NVARS];         /* z q t u v msl u10 v10 t2m */
     char name[IO_GRIB_NVARS][32];   /* the shortName that provides it, e.g. "gh" */
-    double ref_time;                /* dataDate/dataTime shared by every message used (a forecast's initial time), else NAN */
     /* internal */
     void *fp;
     io_grib_msg *msgs;
@@ -45,6 +46,10 @@ int io_grib_detect(const char *path);
 /* Index the file (one pass over its messages). On failure *out is NULL. */
 int io_grib_open(io_grib **out, const char *path);
 void io_grib_close(io_grib *g);
+/* The reference (initial) time, dataDate/dataTime, of the file's first
+ * message of a model variable, without indexing the file: 1 when found, 0
+ * when the file holds none, -1 on error (message set). */
+int io_grib_reference_time(const char *path, double *t);
 /* The shortNames by which model variable v is found, e.g. "z or gh". */
 const char *io_grib_shortnames(int v);
 /* Decode model variable v (index in z q t u v msl u10 v10 t2m) at `level`

@@ -39,6 +39,10 @@ void io_series_close(io_series *s);
  * none when no file has a time axis. */
 size_t io_series_ntimes(const io_series *s);
 double io_series_time(const io_series *s, size_t i);
+/* The earliest and latest reference (initial) time the GRIB files of the
+ * series declare (dataDate/dataTime); how many GRIB files there are (0: the
+ * series has no reference time). */
+int io_series_reference_time(const io_series *s, double *first, double *last);
 /* The state at valid time `time` (NAN: the only time, or a series without
  * times) on an H x W grid at `levels` (hPa, model order). Each variable is
  * taken from the first file that has it at that time; only the requested
@@ -53,10 +57,6 @@ int io_series_read_into(io_series *s, double time, io_state *st);
 /* The series' grid and pressure levels (hPa, descending), taken from the
  * first file holding an upper-air variable (levels) and the first file. */
 int io_series_describe(const io_series *s, int *H, int *W, float *levels, int *nlev);
-/* The initial time of a forecast held in GRIB (dataDate/dataTime shared by
- * every message of every file of the series, seconds since 1970); NAN when
- * there is none (NetCDF, or analyses with one dataDate per time). */
-double io_series_reference_time(const io_series *s);
 /* Read a two-dimensional (latitude, longitude) field by variable name (GRIB:
  * shortName) from a NetCDF or GRIB file, north to south and longitude ascending from 0, e.g. the ERA5
  * invariants lsm, slt, z; time index 0 when the variable has a time axis. */

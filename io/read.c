@@ -68,8 +68,8 @@ static const struct {
     {{"u", "u_component_of_wind", "ua", "U", NULL}, {NULL}, "eastward_wind", NULL},
     {{"v", "v_component_of_wind", "va", "V", NULL}, {NULL}, "northward_wind", NULL},
     {{"msl", "mean_sea_level_pressure", "psl", "prmsl", "MSL", NULL}, {NULL}, "air_pressure_at_mean_sea_level", NULL},
-    {{"u10", "10m_u_component_of_wind", "uas", "U10", NULL}, {NULL}, "eastward_wind", NULL},
-    {{"v10", "10m_v_component_of_wind", "vas", "V10", NULL}, {NULL}, "northward_wind", NULL},
+    {{"u10", "10m_u_component_of_wind", "uas", "U10", "10u", NULL}, {NULL}, "eastward_wind", NULL}, /* 10u: CDO from GRIB */
+    {{"v10", "10m_v_component_of_wind", "vas", "V10", "10v", NULL}, {NULL}, "northward_wind", NULL},
     {{"t2m", "2m_temperature", "tas", "T2M", "2t", NULL}, {NULL}, "air_temperature", NULL},
 };
 
@@ -500,6 +500,18 @@ done:
 }
 
 size_t io_series_ntimes(const io_series *s) { return s->ntimes; }
+
+int io_series_reference_time(const io_series *s, double *first, double *last) {
+    int n = 0;
+    for (int i = 0; i < s->nfiles; i++) {
+        const io_file *f = &s->files[i];
+        if (f->kind != KIND_GRIB) continue;
+        if (!n || f->grib->ref_first < *first) *first = f->grib->ref_first;
+        if (!n || f->grib->ref_last > *last) *last = f->grib->ref_last;
+        n++;
+    }
+    return n;
+}
 double io_series_time(const io_series *s, size_t i) { return i < s->ntimes ? s->times[i] : NAN; }
 
 static long file_time_index(const io_file *f, double t) {
@@ -785,17 +797,6 @@ int io_series_describe(const io_series *s, int *H, int *W, float *levels, int *n
                 levels[a] = levels[b], levels[b] = t;
             }
     return UTIL_OK;
-}
-
-double io_series_reference_time(const io_series *s) {
-    double ref = NAN;
-    for (int i = 0; i < s->nfiles; i++) {
-        if (s->files[i].kind != KIND_GRIB) return NAN;
-        double r = s->files[i].grib->ref_time;
-        if (i == 0) ref = r;
-        else if (!(r == ref)) return NAN;
-    }
-    return ref;
 }
 
 int io_read_field(const char *path, const char *name, int H, int W, float *out) {

@@ -260,6 +260,15 @@ static void test_names(void) {
     CU_ASSERT_STRING_EQUAL(s, "2020010100");
     eval_source_name("/x/pangu", s, sizeof s);
     CU_ASSERT_STRING_EQUAL(s, "pangu");
+    /* one file per step: the step part after the initial time goes too */
+    eval_source_name("fc/ifs_2026120100_f024.grib2", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "ifs");
+    eval_source_name("gfs_2026120100_120h.grib2", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "gfs");
+    eval_source_name("iterated_1h.nc", s, sizeof s); /* no initial time: 1h is not a step */
+    CU_ASSERT_STRING_EQUAL(s, "iterated_1h");
+    eval_source_name("run_f024.nc", s, sizeof s);
+    CU_ASSERT_STRING_EQUAL(s, "run_f024");
 }
 
 /* A two-member forecast written by io/forecast.c read back field by field:
@@ -289,7 +298,8 @@ static void test_forecast_reader(void) {
             }
         CU_ASSERT_FATAL(io_forecast_finish(f) == 0);
         eval_fc *e;
-        CU_ASSERT_FATAL(eval_fc_open(&e, path) == 0);
+        const char *paths[1] = {path};
+        CU_ASSERT_FATAL(eval_fc_open(&e, paths, 1, NAN) == 0);
         const eval_fc_info *in = eval_fc_describe(e);
         CU_ASSERT(in->native && in->members == 2 && in->nsteps == 2 && in->H == H && in->W == W && in->nlev == 2);
         CU_ASSERT(fabs(in->init - init) < 1e-3 && fabs(in->lead[1] - 12) < 1e-9 && fabs(in->valid[1] - init - 12 * 3600) < 1e-3);
@@ -307,7 +317,8 @@ static void test_forecast_reader(void) {
             /* A member file alone is a deterministic forecast, pointing at its ensemble. */
             char member[128];
             io_forecast_member_path(path, 1, 2, member, sizeof member);
-            CU_ASSERT_FATAL(eval_fc_open(&e, member) == 0);
+            const char *mpaths[1] = {member};
+            CU_ASSERT_FATAL(eval_fc_open(&e, mpaths, 1, NAN) == 0);
             in = eval_fc_describe(e);
             CU_ASSERT(in->members == 0 && in->member_file && !strcmp(in->ensemble_file, path));
             CU_ASSERT(eval_fc_read(e, 1, -1, 2, 500, x, NULL, NULL) == 0 && x[0] == 1000 + 100 + 5 * HW);
