@@ -372,8 +372,8 @@ int cli_forecast(int argc, char **argv) {
     spec.layout = layout, spec.format = format;
     memcpy(spec.grib_bits, grib_bits, sizeof grib_bits);
     spec.institution = cfg_get(&c, "institution");
-    /* Licence of released model weights: set here when model files carry one. */
-    spec.licence = NULL;
+    /* the terms of the released weights, for models of their variant */
+    spec.licence = model_licence(mc);
     if (spec.members > 0) {
         spec.perturbation = cfg_get(&c, "perturb");
         spec.perturbation_scale = perturb_scale, spec.seed = (unsigned long long)seed;

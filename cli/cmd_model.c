@@ -123,7 +123,7 @@ int cli_step(int argc, char **argv) {
         memcpy(spec.levels, c->levels, sizeof(float) * c->nlev);
         for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) spec.write_var[v] = 1;
         spec.nsteps = 1, spec.lead_hours = &lead_h, spec.init_time = in.time;
-        spec.source = source, spec.history = history;
+        spec.source = source, spec.history = history, spec.licence = model_licence(c);
         io_forecast *fc;
         if ((status = io_forecast_create(&fc, output, &spec))) goto done;
         if ((status = io_forecast_write(fc, 0, -1, &out))) {

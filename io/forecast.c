@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
+#include <hdf5.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -520,6 +521,8 @@ static void record_error(io_forecast *f, const char *err) {
 
 static int writer_main(void *arg) {
     io_forecast *f = arg;
+    /* HDF5's error stack is per thread: one line per error here too */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     mtx_lock(&f->lock);

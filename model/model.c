@@ -42,6 +42,14 @@ int model_config_format_version(const model_config *c) {
     return c->upper_constants || c->recovery_bias_position || c->padded_constants || c->full_bias ? 2 : 1;
 }
 
+const char *model_licence(const model_config *c) {
+    return model_config_format_version(c) == 2
+               ? "the released Pangu-Weather models' variant: if its weights are the released ones (or derived from "
+                 "them), they are licensed under CC BY-NC-SA 4.0 (https://creativecommons.org/licenses/by-nc-sa/4.0/), "
+                 "no commercial use; see https://github.com/198808xc/Pangu-Weather"
+               : NULL;
+}
+
 int model_config_derive(model_config *c) {
     if (c->H < 1 || c->W < 1) return util_fail(UTIL_EINVAL, "grid %d x %d: both sizes must be positive", c->H, c->W);
     if (c->nlev < 1 || c->nlev > MODEL_MAX_LEVELS)

@@ -52,6 +52,9 @@ typedef struct {
 static inline int model_upper_channels(const model_config *c) { return MODEL_NUPPER + c->upper_constants; }
 /* 2 when any part of the released models' variant is on, else 1. */
 int model_config_format_version(const model_config *c);
+/* The terms of the released Pangu-Weather weights, for outputs of a model of
+ * their variant (format 2), else NULL. */
+const char *model_licence(const model_config *c);
 /* Fill the derived fields and check every rule of the architecture;
  * returns UTIL_EINVAL with a message naming the broken rule. */
 int model_config_derive(model_config *c);

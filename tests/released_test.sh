@@ -42,6 +42,7 @@ $pangu info "$fx/tiny.h5" >"$t/info1" 2>&1
 check "info: a format-1 model stays format 1" 'grep -q "^format            1" "$t/info1" && grep -q "upper constants   none" "$t/info1"'
 $pangu step --model "$onnx" --input "$fx/released_in.nc" --output "$t/a.nc" 2>/dev/null &&
   $pangu step --model "$t/m24.h5" --input "$fx/released_in.nc" --output "$t/b.nc" 2>/dev/null
+check "outputs of the released variant carry its licence" 'ncdump -h "$t/a.nc" | grep -q "licence = .*CC BY-NC-SA 4.0"'
 check "step on the .onnx equals step on its import" 'same_data "$t/a.nc" "$t/b.nc" z && same_data "$t/a.nc" "$t/b.nc" t2m'
 cp "$onnx" "$t/finetuned.onnx"
 expect_fail "a lead that cannot be known" "cannot tell the lead time" "$t/x.h5" -- \
