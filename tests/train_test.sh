@@ -65,13 +65,17 @@ same=0 moments=""
 for k in 1 2 3 4 5 6 7 8 9 10; do
   ms=$((dur * k / 11))
   rm -f k.h5 ckk.h5 k.csv
-  timeout -s KILL "$(awk -v m=$ms 'BEGIN {printf "%.2f", m / 1000}')" $pangu train $K --output k.h5 --checkpoint ckk.h5 --log k.csv 2>/dev/null
+  $pangu train $K --output k.h5 --checkpoint ckk.h5 --log k.csv 2>/dev/null &
+  victim=$!
+  sleep "$(awk -v m=$ms 'BEGIN {printf "%.3f", m / 1000}')"
+  kill -9 $victim 2>/dev/null
+  wait $victim 2>/dev/null
   at=$( [ -s k.csv ] && tail -1 k.csv | cut -d, -f1 || echo 0)
   $pangu train $K --output k.h5 --checkpoint ckk.h5 --log k.csv --resume yes 2>/dev/null
   if h5diff -q u.h5 k.h5 >/dev/null 2>&1 && cmp -s <(cut -d, -f1-4 u.csv) <(cut -d, -f1-4 k.csv) && [ -z "$(ls | grep '\.tmp\.')" ]; then
     same=$((same + 1)); moments="$moments $at"
   else
-    moments="$moments $at(differs: $(h5diff -q u.h5 k.h5 >/dev/null 2>&1 && echo model-same || echo model-differs) $(cmp -s <(cut -d, -f1-4 u.csv) <(cut -d, -f1-4 k.csv) && echo log-same || echo log-differs) $(ls | grep '\.tmp\.' | tr '\n' ' '))"
+    moments="$moments $at(differs: $(h5diff -q u.h5 k.h5 >/dev/null 2>&1 && echo model-same || echo model-differs) $(cmp -s <(cut -d, -f1-4 u.csv) <(cut -d, -f1-4 k.csv) && echo log-same || echo log-differs) $(ls | grep '\.tmp\.' | tr '\n' ' ')killed $victim)"
   fi
 done
 check "kill -9 at 10 moments (logged steps$moments), resumed: model and log as uninterrupted, no temporary left ($same of 10)" '[ $same -eq 10 ]'
