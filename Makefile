@@ -99,6 +99,7 @@ check: deps
 	tests/fetch_test.sh $(BIN)/pangu
 	tests/chain_test.sh $(BIN)/pangu
 	tests/released_test.sh $(BIN)/pangu
+	tests/plausible_test.sh $(BIN)/pangu
 	tests/files_test.sh $(BIN)/pangu
 test: check
 

@@ -414,6 +414,9 @@ int cli_forecast(int argc, char **argv) {
         }
         if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &initial))) break;
         if ((status = io_state_check_finite(&initial, inputs.gl_pathv[0]))) break;
+        if ((status = io_state_check_plausible(&initial, ref->upper_mean, ref->upper_std, ref->surface_mean,
+                                               ref->surface_std)))
+            break;
         for (int d = 0; d < stack_n; d++)
             if (!stack[d].upper && (status = io_state_alloc(&stack[d], mc->H, mc->W, mc->levels, mc->nlev, &initial)))
                 break;

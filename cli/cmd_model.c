@@ -73,6 +73,7 @@ int cli_step(int argc, char **argv) {
     }
     if ((status = io_series_read(series, time, c->H, c->W, c->levels, c->nlev, &in)) ||
         (status = io_state_check_finite(&in, inputs[0])) ||
+        (status = io_state_check_plausible(&in, m.upper_mean, m.upper_std, m.surface_mean, m.surface_std)) ||
         (status = io_state_alloc(&out, c->H, c->W, c->levels, c->nlev, &in)) ||
         (status = io_time_add_hours(&out, c->lead_hours)))
         goto done;
@@ -300,8 +301,10 @@ int cli_grad(int argc, char **argv) {
     const model_config *c = &m.cfg;
     if ((status = io_state_read(&x, &input, 1, 0, c->H, c->W, c->levels, c->nlev)) ||
         (status = io_state_check_finite(&x, input)) ||
+        (status = io_state_check_plausible(&x, m.upper_mean, m.upper_std, m.surface_mean, m.surface_std)) ||
         (status = io_state_read(&y, &target, 1, 0, c->H, c->W, c->levels, c->nlev)) ||
-        (status = io_state_check_finite(&y, target)))
+        (status = io_state_check_finite(&y, target)) ||
+        (status = io_state_check_plausible(&y, m.upper_mean, m.upper_std, m.surface_mean, m.surface_std)))
         goto done;
     g = util_aligned_alloc(sizeof(float) * m.nparams);
     if (!g) {

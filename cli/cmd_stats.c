@@ -65,7 +65,8 @@ int cli_stats(int argc, char **argv) {
         double t = io_series_time(s, i);
         if (t < t0 || t > t1 || t < last + every * 3600 - 0.5) continue;
         last = t;
-        if ((status = io_series_read(s, t, H, W, levels, nlev, &x)) || (status = io_state_check_finite(&x, g.gl_pathv[0])))
+        if ((status = io_series_read(s, t, H, W, levels, nlev, &x)) || (status = io_state_check_finite(&x, g.gl_pathv[0])) ||
+            (status = io_state_check_plausible(&x, NULL, NULL, NULL, NULL)))
             goto done;
         data_stats_add(&st, x.upper, x.surface, t);
         io_state_free(&x);

@@ -60,6 +60,7 @@ typedef struct {
     io_state *x, *y;     /* n each */
     int status;
     char message[1024];
+    const model *m;      /* its statistics judge each sample's plausibility */
 } batch_job;
 
 static void *read_batch(void *arg) {
@@ -72,7 +73,11 @@ static void *read_batch(void *arg) {
         if ((j->status = io_series_read(j->series, j->times[i], c->H, c->W, c->levels, c->nlev, &j->x[i])) ||
             (j->status = io_series_read(j->series, j->times[i] + j->lead * 3600.0, c->H, c->W, c->levels, c->nlev, &j->y[i])) ||
             (j->status = io_state_check_finite(&j->x[i], "training input")) ||
-            (j->status = io_state_check_finite(&j->y[i], "training target")))
+            (j->status = io_state_check_finite(&j->y[i], "training target")) ||
+            (j->status = io_state_check_plausible(&j->x[i], j->m->upper_mean, j->m->upper_std, j->m->surface_mean,
+                                                  j->m->surface_std)) ||
+            (j->status = io_state_check_plausible(&j->y[i], j->m->upper_mean, j->m->upper_std, j->m->surface_mean,
+                                                  j->m->surface_std)))
             snprintf(j->message, sizeof j->message, "%s", util_last_message());
     }
     return NULL;
@@ -316,7 +321,7 @@ int cli_train(int argc, char **argv) {
     int cur = 0;
     if (step < steps) {
         FILL_TIMES(cur, step + 1);
-        job[cur] = (batch_job){series, mc, batch_t[cur], B, mc->lead_hours, bx[cur], by[cur], 0, ""};
+        job[cur] = (batch_job){series, mc, batch_t[cur], B, mc->lead_hours, bx[cur], by[cur], 0, "", &m};
         read_batch(&job[cur]);
         if (job[cur].status) {
             status = util_fail(job[cur].status, "%s", job[cur].message);
@@ -330,7 +335,7 @@ int cli_train(int argc, char **argv) {
         int nxt = 1 - cur;
         if (step < steps) { /* read the next batch while this one computes */
             FILL_TIMES(nxt, step + 1);
-            job[nxt] = (batch_job){series, mc, batch_t[nxt], B, mc->lead_hours, bx[nxt], by[nxt], 0, ""};
+            job[nxt] = (batch_job){series, mc, batch_t[nxt], B, mc->lead_hours, bx[nxt], by[nxt], 0, "", &m};
             if (pthread_create(&th, NULL, read_batch, &job[nxt]) != 0) {
                 status = util_fail(UTIL_ENOMEM, "cannot start the data thread");
                 goto done;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../io/io.h"
 #include "../util/util.h"
 #include "cli.h"
 
@@ -97,6 +98,7 @@ void cli_history(int argc, char **argv, char *out, size_t cap) {
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     size_t o = (size_t)snprintf(out, cap, "%s: pangu", when);
+    if (!io_plausibility_on()) o += (size_t)snprintf(out + o, cap - o, " --no-plausibility-check");
     for (int i = 0; i < argc && o < cap; i++) {
         const char *a = argv[i];
         int quote = !a[0] || strpbrk(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") != NULL;
@@ -144,6 +146,15 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* --no-plausibility-check (any command): the expert override of the
+     * checks of units and grids (io_state_check_plausible), taken out here */
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-plausibility-check") == 0) io_plausibility(0);
+        else argv[kept++] = argv[i];
+    }
+    argc = kept;
+    argv[argc] = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
 #ifdef PANGU_MPI

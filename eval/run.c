@@ -118,6 +118,7 @@ static int truth_at(run *R, double t, slot **out) {
          * in page faults than reading it. */
         int status = s->st.upper ? UTIL_OK : io_state_alloc(&s->st, R->H, R->W, R->levels, R->nlev, NULL);
         if (!status) status = io_series_read_into(R->truth, t, &s->st);
+        if (!status) status = io_state_check_plausible(&s->st, NULL, NULL, NULL, NULL);
         if (status) return wrap(status, "truth: ");
         s->time = t, s->used = 1;
         if (!R->grid_ready) {

@@ -22,7 +22,24 @@ typedef struct {
     double time;                 /* valid time, seconds since 1970-01-01 (NAN when unknown) */
     float *upper;                /* (5, L, H, W) z q t u v */
     float *surface;              /* (4, H, W) msl u10 v10 t2m */
+    char source[IO_NUPPER + IO_NSURFACE][256]; /* the file each variable was read from ("" when made here) */
 } io_state;
+
+/* ---- plausibility (io/plausible.c) ----
+ * Inputs in wrong units or on broken grids would give errors of many
+ * standard deviations with exit 0. Readers refuse coordinates that are not a
+ * global latitude-longitude grid (latitudes in [-90, 90], strictly monotonic,
+ * evenly spaced; longitudes evenly spaced round the globe), and
+ * io_state_check_plausible refuses fields whose mean is far from what they
+ * should be, saying the likely cause ("msl looks like hPa"). An expert
+ * override (--no-plausibility-check) turns both off. */
+void io_plausibility(int on);
+int io_plausibility_on(void);
+/* Against a model's normalisation statistics (mean and std per variable and
+ * level, upper (5, nlev) in st's level order, surface (4)) when given (NULL:
+ * fixed physical bounds instead). */
+int io_state_check_plausible(const io_state *st, const float *upper_mean, const float *upper_std,
+                             const float *surface_mean, const float *surface_std);
 
 /* ---- reading (io/read.c) ----
  * A series is one or more files read as one time series: pressure-level and

@@ -616,6 +616,37 @@ static int check_not_height(const char *path, const char *name, const io_state *
                      path, name, mean[hi], st->levels[hi], mean[hi] * GRAVITY);
 }
 
+/* The file's grid must be a global latitude-longitude grid: latitudes in
+ * [-90, 90], strictly monotonic and evenly spaced; longitudes (sorted)
+ * evenly spaced round the whole globe, as the model's periodic longitude
+ * windows assume. */
+static int check_grid(const io_file *f, const double *lon_sorted) {
+    if (!io_plausibility_on()) return UTIL_OK;
+    size_t H = f->nlat, W = f->nlon;
+    for (size_t i = 0; i < H; i++)
+        if (!(fabs(f->lat[i]) <= 90.0 + 1e-3)) /* float coordinates: -90.00001 is the pole */
+            return util_fail(UTIL_EFORMAT, "%s: latitude %g is outside [-90, 90] (a shifted or mislabelled grid?)",
+                             f->path, f->lat[i]);
+    if (H > 1) {
+        double d = (f->lat[H - 1] - f->lat[0]) / (double)(H - 1);
+        if (!(fabs(d) > 0))
+            return util_fail(UTIL_EFORMAT, "%s: the latitudes are not monotonic (%g to %g)", f->path, f->lat[0], f->lat[H - 1]);
+        for (size_t i = 1; i < H; i++)
+            if (!(fabs(f->lat[i] - f->lat[i - 1] - d) <= 0.01 * fabs(d) + 1e-3))
+                return util_fail(UTIL_EFORMAT, "%s: latitudes not evenly spaced or not monotonic (%g, %g after %g, spacing "
+                                               "%g expected)", f->path, f->lat[i - 1], f->lat[i], f->lat[i > 1 ? i - 2 : 0], d);
+    }
+    if (W > 1) {
+        double d = 360.0 / (double)W;
+        for (size_t i = 1; i < W; i++)
+            if (!(fabs(lon_sorted[i] - lon_sorted[i - 1] - d) <= 0.01 * d + 1e-3))
+                return util_fail(UTIL_EFORMAT, "%s: %zu longitudes are not evenly spaced round the globe (%g then %g; "
+                                               "spacing %g expected): the model needs a global grid", f->path, W,
+                                 lon_sorted[i - 1], lon_sorted[i], d);
+    }
+    return UTIL_OK;
+}
+
 /* Reorder longitudes to ascending from the first at or east of 0 degrees. */
 static int lon_order(const io_file *f, size_t *perm, double *lon_out) {
     size_t W = f->nlon;
@@ -655,7 +686,7 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
     if (isnan(time) && s->ntimes == 1) time = s->times[0];
     if (!isnan(time)) util_time_format(time, when, sizeof when);
     st->time = time;
-    size_t HW = (size_t)H * W, *perm = malloc(sizeof(size_t) * W);
+    size_t HW = (size_t)H * W, *perm = malloc(sizeof(size_t) * W), *dperm = NULL;
     float *field = malloc(sizeof(float) * HW), *tmp = malloc(sizeof(float) * HW);
     int grid_set = 0;
     if (!perm || !field || !tmp) {
@@ -709,6 +740,7 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
             goto done;
         }
         status = lon_order(f, perm, lon_sorted);
+        if (!status) status = check_grid(f, lon_sorted);
         if (!status && !grid_set) {
             for (int i = 0; i < H; i++) st->lat[i] = flip ? f->lat[H - 1 - i] : f->lat[i];
             memcpy(st->lon, lon_sorted, sizeof(double) * W);
@@ -725,6 +757,29 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
         if (status) goto done;
         const var_handle *h = &f->var[v];
         int upper = v < IO_NUPPER;
+        snprintf(st->source[v], sizeof st->source[v], "%s", f->path);
+        /* Another record of this variable at this time (in a later file, or
+         * again in this file's time axis) must hold the same data. */
+        io_file *dup = NULL;
+        long dup_t = -1;
+        if (!isnan(time)) {
+            for (size_t q = (size_t)t + 1; f->times && q < f->ntime && !dup; q++)
+                if (fabs(f->times[q] - time) < 0.5) dup = f, dup_t = (long)q;
+            for (int i = (int)(f - s->files) + 1; i < s->nfiles && !dup; i++) {
+                long k = s->files[i].has[v] ? file_time_index(&s->files[i], time) : -2;
+                if (k != -2 && s->files[i].nlat == f->nlat && s->files[i].nlon == f->nlon) dup = &s->files[i], dup_t = k;
+            }
+        }
+        dperm = NULL;
+        int dflip = 0;
+        if (dup) {
+            double *dl = malloc(sizeof(double) * W);
+            if (!(dperm = malloc(sizeof(size_t) * W)) || !dl) status = util_fail(UTIL_ENOMEM, "out of memory");
+            else status = lon_order(dup, dperm, dl);
+            free(dl);
+            dflip = H > 1 && dup->lat[0] < dup->lat[H - 1];
+            if (status) goto done;
+        }
         for (int k = 0; k < (upper ? nlev : 1); k++) {
             int lev = -1;
             if (upper && f->kind != KIND_GRIB) { /* GRIB: io_grib_read names what is missing */
@@ -744,7 +799,33 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
                 const float *row = field + (size_t)(flip ? H - 1 - i : i) * W;
                 for (int j = 0; j < W; j++) dst[(size_t)i * W + j] = row[perm[j]];
             }
+            if (dup) {
+                int dlev = -1;
+                if (upper && dup->kind != KIND_GRIB)
+                    for (size_t i = 0; i < dup->nlev; i++)
+                        if (fabs(dup->lev[i] - levels[k]) < 1e-3 * levels[k]) dlev = (int)i;
+                if (upper && dup->kind != KIND_GRIB && dlev < 0) continue; /* the other file lacks this level */
+                status = dup->kind == KIND_NPY    ? read_npy_field(dup, &dup->var[v], dlev, field)
+                         : dup->kind == KIND_GRIB ? io_grib_read(dup->grib, v, levels[k], time, field)
+                                                  : read_nc_field(dup, &dup->var[v], dup_t, dlev, field, tmp);
+                for (int i = 0; i < H && !status; i++) {
+                    const float *row = field + (size_t)(dflip ? H - 1 - i : i) * W;
+                    for (int j = 0; j < W; j++) {
+                        float a = dst[(size_t)i * W + j], b = row[dperm[j]];
+                        if (a != b && !(isnan(a) && isnan(b)) && !(fabsf(a - b) <= 1e-5f * fabsf(a))) {
+                            status = util_fail(UTIL_EFORMAT, "%s and %s: two records of '%s'%s at %s with different data "
+                                                             "(%g against %g at latitude %g, longitude %g): which one is meant?",
+                                               f->path, dup->path, h->name, upper ? " (an upper-air level)" : "", when, a, b,
+                                               st->lat[i], st->lon[j]);
+                            break;
+                        }
+                    }
+                }
+                if (status) goto done;
+            }
         }
+        free(dperm);
+        dperm = NULL;
     }
     for (int i = 0; i < s->nfiles; i++)
         if (s->files[i].has[0] && s->files[i].var[0].check_height) {
@@ -752,6 +833,7 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
             break;
         }
 done:
+    free(dperm);
     free(perm);
     free(field);
     free(tmp);

@@ -67,7 +67,7 @@ int io_state_check_finite(const io_state *s, const char *path) {
             return util_fail(UTIL_ENAN,
                              "%s: variable '%s'%s holds %zu NaN or fill values of %zu, the first at latitude %g, "
                              "longitude %g; the model needs complete fields",
-                             path, upper ? io_upper_names[v] : io_surface_names[v - IO_NUPPER], level, bad, HW,
+                             s->source[v][0] ? s->source[v] : path, upper ? io_upper_names[v] : io_surface_names[v - IO_NUPPER], level, bad, HW,
                              s->lat[first / s->W], s->lon[first % s->W]);
         }
     }

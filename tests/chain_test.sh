@@ -82,9 +82,9 @@ cdo -s -f nc4 copy all.grib2 cdo.nc 2>/dev/null
 ev --forecast cdo.nc --output bad.csv 2>err; rc=$?
 check "NetCDF from CDO has no initial time: the error says both ways ($(tail -1 err | sed 's/.*dataDate)://' | cut -c1-90))" \
   '[ $rc -eq 2 ] && grep -q "cannot tell the initial time.*--init T (for --forecast) or NAME=FILES@T (for --baseline" err && [ ! -e bad.csv ]'
-ev --forecast cdo.nc --init 2026-12-01T00 --output s4.csv 2>err; rc=$?
+ev --forecast cdo.nc --init 2026-12-01T00 --output s4.csv 2>err; rc=$?; cp err err4
 ev --baseline "cdo=cdo.nc@2026-12-01T00" --forecast fc/pangu_2026120100.nc --output s5.csv 2>err5; rc5=$?
-check "NetCDF from CDO (10u, 2t, plev in Pa) with --init T, and as a baseline NAME=FILE@T, scores as the GRIB (z: gh in float32)" \
+check "NetCDF from CDO (10u, 2t, plev in Pa) with --init T, and as a baseline NAME=FILE@T, scores as the GRIB (z: gh in float32) ($(tail -1 err4 | cut -c1-200))" \
   '[ $rc -eq 0 ] && [ $rc5 -eq 0 ] && same_scores s1.csv ifs s4.csv cdo z=0.02 && same_scores s1.csv ifs s5.csv cdo z=0.02'
 grib_copy -w typeOfLevel=isobaricInhPa all.grib2 pl.grib2; grib_copy -w typeOfLevel!=isobaricInhPa all.grib2 sfc.grib2
 grib_to_netcdf -D NC_FLOAT -o ecc_pl.nc pl.grib2 >/dev/null && grib_to_netcdf -D NC_FLOAT -o ecc_sfc.nc sfc.grib2 >/dev/null

@@ -72,11 +72,12 @@ $pangu train --init "$onnx" --input "$t/s0.nc $t/s1.nc $t/s2.nc $t/s3.nc" --trai
 check "train --init the .onnx: $(tail -1 "$t/err")" '[ $rc -eq 0 ] && $pangu info "$t/tuned.h5" | grep -q "^format            2" &&
   ! h5diff -q "$t/tuned.h5" "$t/m24.h5" >/dev/null 2>&1'
 
-# The reproduction script: the paper's table from a 3-initial-time run on synthetic data.
+# The reproduction script: the paper's table from a 3-initial-time run on
+# synthetic data (the random model's statistics do not fit it: no plausibility check).
 mkdir -p "$t/models" "$t/era5"
 for h in 1 3 6 24; do cp "$onnx" "$t/models/pangu_weather_$h.onnx"; done
 $pangu synth --grid 9,96 --start 2018-01-01T00 --hours 192 --step-hours 12 --out "$t/era5" >/dev/null 2>&1
-"$top/configs/reproduce/run.sh" --pangu "$pangu" --models "$t/models" --input "$t/era5/era5_pl_*.nc $t/era5/era5_sfc_*.nc" \
+PANGU_NO_PLAUSIBILITY_CHECK=1 "$top/configs/reproduce/run.sh" --pangu "$pangu" --models "$t/models" --input "$t/era5/era5_pl_*.nc $t/era5/era5_sfc_*.nc" \
   --init 2018-01-01T00/2018-01-02T00/12 --out "$t/repro" >"$t/repro.log" 2>&1; rc=$?
 cat "$t/repro.log" | sed -n "/^RMSE/,/^reproduce/p"
 check "reproduction script runs ($(tail -1 "$t/repro.log"))" '[ $rc -eq 0 ] && [ -s "$t/repro/scores.csv" ]'
