@@ -55,8 +55,19 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
 
-.PHONY: all deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz nocurl-check
-all: $(BIN)/pangu
+.PHONY: all man deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz nocurl-check
+all: $(BIN)/pangu man
+
+# Man pages from every command's --help (Debian's help2man): pangu.1 and
+# pangu-COMMAND.1 in $(BUILD)/man; skipped, with a note, without help2man.
+PANGU_COMMANDS = step info import init plan forecast stats grad train synth eval regrid fetch
+man: $(BIN)/pangu
+	@if command -v help2man >/dev/null; then mkdir -p $(BUILD)/man && \
+	  help2man -N -n "Pangu-Weather forecasts, training and verification" --version-string="$$($(BIN)/pangu --version | head -1 | cut -d' ' -f3)" \
+	    -o $(BUILD)/man/pangu.1 $(BIN)/pangu && \
+	  for c in $(PANGU_COMMANDS); do help2man -N -n "pangu $$c" --version-string="$$($(BIN)/pangu --version | head -1 | cut -d' ' -f3)" \
+	    -o $(BUILD)/man/pangu-$$c.1 "$(BIN)/pangu $$c" || exit 1; done; \
+	else echo "help2man not installed: no man pages (apt-get install help2man)"; fi
 
 deps:
 	@$(DEPS_SH) build
@@ -100,6 +111,7 @@ check: deps
 	tests/chain_test.sh $(BIN)/pangu
 	tests/released_test.sh $(BIN)/pangu
 	tests/plausible_test.sh $(BIN)/pangu
+	tests/configs_test.sh $(BIN)/pangu
 	tests/files_test.sh $(BIN)/pangu
 test: check
 

@@ -3,6 +3,10 @@
 #ifndef PANGU_CLI_H
 #define PANGU_CLI_H
 
+#include <glob.h>
+
+#include "../configs/cfg.h"
+
 #include <stddef.h>
 
 int cli_step(int argc, char **argv);
@@ -33,5 +37,19 @@ int cli_parse_ints(const char *s, int *out, int n);
  * with their lead hours. */
 void cli_history(int argc, char **argv, char *out, size_t cap);
 int cli_source(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n);
+
+/* ---- options (cli/args.c) ----
+ * Parse argv by schema: 0, or -1 after printing --help (exit 0), or 2 after
+ * printing the error (exit 2). */
+int cli_args(cfg *c, const cfg_key *schema, int nschema, int argc, char **argv, const char *command,
+             const char *synopsis, const char *summary);
+/* 2 (message printed) when one of the keys has no value. */
+int cli_require(const cfg *c, const char *command, const char *const *keys, int n);
+/* Every occurrence of a CFG_MULTI key, each split on blanks and commas and
+ * expanded as shell globs (a pattern matching nothing is kept as given, so
+ * that the reader names it); globfree(g) after a call. */
+int cli_expand(const cfg *c, const char *key, glob_t *g);
+#define CLI_ARGS(c, schema, argc, argv, command, synopsis, summary) \
+    cli_args(c, schema, (int)(sizeof schema / sizeof schema[0]), argc, argv, command, synopsis, summary)
 
 #endif

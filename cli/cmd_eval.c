@@ -212,6 +212,19 @@ int cli_eval(int argc, char **argv) {
         } else status = util_fail(UTIL_EINVAL, "unknown option '%s' (pangu eval --help)", a);
     }
     if (!status && (!nfcs || !truth_used || !cfg.output)) usage = 1;
+    if (!status && !usage && cfg.nmap && !cfg.report)
+        status = util_fail(UTIL_EINVAL, "--map-leads draws maps in the report: give --report DIR too");
+    for (int k = 0; k < cfg.nlev && !status; k++)
+        for (int q = 0; q < k && !status; q++)
+            if (levels[q] == levels[k]) status = util_fail(UTIL_EINVAL, "--levels: %g hPa twice", levels[k]);
+    /* the scores never replace an input */
+    for (int k = 0; k < nfcs && !status && !usage; k++)
+        status = util_check_output(cfg.output, (const char *const *)fcs[k].g.gl_pathv, (int)fcs[k].g.gl_pathc);
+    for (int k = 0; k < nbls && !status && !usage; k++)
+        status = util_check_output(cfg.output, (const char *const *)bls[k].g.gl_pathv, (int)bls[k].g.gl_pathc);
+    if (!status && !usage && truth_used)
+        status = util_check_output(cfg.output, (const char *const *)truth_g.gl_pathv, (int)truth_g.gl_pathc);
+    if (!status && !usage && cfg.climatology) status = util_check_output(cfg.output, &cfg.climatology, 1);
     if (status || usage) goto cleanup;
 
     int n = 0;

@@ -21,7 +21,7 @@ static const cfg_key schema[] = {
     {"fetch", "source", NULL, "ecmwf-opendata (IFS HRES 0.25 deg, GRIB2), gfs (NCEP GFS 0.25 deg, GRIB2) or cds (ERA5)"},
     {"fetch", "time", NULL, "analysis (initial) times: T, T0/T1/STEP_HOURS or a comma-separated list, e.g. 2026-12-01T00"},
     {"fetch", "leads", NULL, "forecast steps (hours) instead of the analysis, e.g. 0-240/6 (ecmwf-opendata, gfs)"},
-    {"fetch", "out", NULL, "output directory (created if missing)"},
+    {"fetch", "output", NULL, "output directory (created if missing)", 0, 0, 0, "out"},
     {"fetch", "url", NULL, "root URL of the source (a mirror, or a test server); default: the [urls] entry, else the service"},
     {"fetch", "format", "netcdf", "cds: netcdf or grib"},
     {"fetch", "retries", "5", "attempts after the first on time-outs, cut transfers, 408, 429 and 5xx", CFG_INT, 0, 1000},
@@ -114,7 +114,7 @@ int cli_fetch(int argc, char **argv) {
         status = io_fetch_run(&sp); /* says it was built without network access */
         goto done;
     }
-    const char *source = cfg_get(&c, "source"), *out = cfg_get(&c, "out");
+    const char *source = cfg_get(&c, "source"), *out = cfg_get(&c, "output");
     if (!source || !cfg_get(&c, "time") || !out) {
         status = util_fail(UTIL_EINVAL, "usage: pangu fetch --source ecmwf-opendata|gfs|cds --time T[/T1/H] [--leads SPEC] "
                                         "[--url ROOT] --out DIR (pangu fetch --help)");

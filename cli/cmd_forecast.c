@@ -22,22 +22,24 @@
 
 static const cfg_key schema[] = {
     {"models", "model_*", NULL, "model file of each lead time, e.g. model_24h = pangu_24h.h5 (flag --model-24h)"},
-    {"input", "input", NULL, "initial-condition files (comma or space separated, shell globs allowed)"},
+    {"input", "input", NULL, "initial-condition files (comma or space separated, shell globs allowed; the flag repeatable)", CFG_MULTI},
     {"forecast", "init", NULL, "initial times: a list (2020-01-01T00,2020-01-01T12) or START/END/STEP_HOURS"},
     {"forecast", "leads", "6-168/6", "lead hours: list and ranges START-END/STEP"},
     {"forecast", "precision", "fp32", "GEMM precision: fp32, or bf16 (BF16 weights and activations, FP32 accumulation; needs AVX512_BF16)"},
     {"output", "output", "fc_{init:%Y%m%d%H}.nc", "output path; {init:FORMAT} takes %Y %m %d %H %M of the initial time"},
     {"output", "variables", "all", "variables to write (z,q,t,u,v,msl,u10,v10,t2m) or all"},
     {"output", "levels", "all", "pressure levels to write (hPa) or all"},
-    {"output", "deflate", "1", "deflate level of the files (after shuffle): 1 (fast) to 9, 0 uncompressed (larger files, far less CPU)"},
+    {"output", "deflate", "1", "deflate level of the files (after shuffle): 1 (fast) to 9, 0 uncompressed (larger files, far less CPU)", CFG_INT, 0, 9},
+    {"output", "overwrite", "no", "rewrite a complete file whose recorded request (models, leads, variables, levels, members, precision, format) differs from this one's; without it that is an error", CFG_SWITCH},
+    {"output", "dry_run", "no", "print the plan (files, model calls, estimated time and memory) and exit", CFG_SWITCH},
     {"output", "format", "netcdf", "file format: netcdf, or grib2 (ECMWF's GRIB 2 encodings through ecCodes)"},
     {"output", "layout", "cf", "NetCDF layout: cf (CF-1.8, lead as a CF duration, one file per ensemble member), or wb2 (WeatherBench 2)"},
     {"output", "grib_bits", "16", "GRIB bits per packed value: N for every variable and/or VAR=N, e.g. 16 z=24"},
     {"output", "institution", NULL, "the institution attribute of the files (none unless given)"},
-    {"ensemble", "members", "0", "ensemble members; 0 for a single deterministic forecast"},
+    {"ensemble", "members", "0", "ensemble members; 0 for a single deterministic forecast", CFG_INT, 0, 1000},
     {"ensemble", "perturb", "none", "initial perturbation of members 1..N-1: none or perlin"},
-    {"ensemble", "perturb_scale", "0.2", "Perlin noise amplitude in units of each field's normalisation std"},
-    {"ensemble", "seed", "0", "random seed of the perturbations"},
+    {"ensemble", "perturb_scale", "0.2", "Perlin noise amplitude in units of each field's normalisation std", CFG_REAL, 0, 10},
+    {"ensemble", "seed", "0", "random seed of the perturbations", CFG_INT, 0, 9007199254740992.0},
 };
 
 /* Split "a, b c" into words; returns count (at most max). */
@@ -45,23 +47,6 @@ static int split(char *s, char **out, int max) {
     int n = 0;
     for (char *t = strtok(s, ", \t"); t && n < max; t = strtok(NULL, ", \t")) out[n++] = t;
     return n;
-}
-
-static int expand_inputs(const char *spec, glob_t *g) {
-    char *copy = strdup(spec), *words[256];
-    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
-    int n = split(copy, words, 256), status = UTIL_OK;
-    memset(g, 0, sizeof *g);
-    for (int i = 0; i < n; i++) {
-        int rc = glob(words[i], (i ? GLOB_APPEND : 0) | GLOB_NOCHECK, NULL, g);
-        if (rc != 0) {
-            status = util_fail(UTIL_EINVAL, "input '%s': cannot expand", words[i]);
-            break;
-        }
-    }
-    free(copy);
-    if (!status && g->gl_pathc == 0) status = util_fail(UTIL_EINVAL, "no input files given (input = ...)");
-    return status;
 }
 
 static int parse_inits(const char *spec, double **out, int *n) {
@@ -81,10 +66,19 @@ static int parse_inits(const char *spec, double **out, int *n) {
                 break;
             }
             *c++ = 0;
-            step = strtod(c, NULL) * 3600;
-            if ((status = util_time_parse(a, &t0)) || (status = util_time_parse(b, &t1))) break;
-            if (!(step > 0) || t1 < t0) {
-                status = util_fail(UTIL_EINVAL, "init range %s/%s: needs END >= START and STEP > 0 hours", a, b);
+            double hours;
+            if ((status = util_parse_double("init step (hours)", c, 1.0 / 60, 1e6, &hours)) ||
+                (status = util_time_parse(a, &t0)) || (status = util_time_parse(b, &t1)))
+                break;
+            step = hours * 3600;
+            if (t1 < t0) {
+                status = util_fail(UTIL_EINVAL, "init range %s/%s: needs END >= START", a, b);
+                break;
+            }
+            /* counted before anything is allocated for them */
+            if ((t1 - t0) / step + *n > 1e6) {
+                status = util_fail(UTIL_EINVAL, "init '%s': %.3g initial times, more than the 1,000,000 a job may have",
+                                   spec, (t1 - t0) / step + 1);
                 break;
             }
         } else {
@@ -107,6 +101,35 @@ static int parse_inits(const char *spec, double **out, int *n) {
     if (!status && *n == 0) status = util_fail(UTIL_EINVAL, "no initial times given (init = ...)");
     if (status) free(*out), *out = NULL;
     return status;
+}
+
+/* The request a forecast file records (io_forecast_spec.request): what
+ * decides its content, not where its inputs lie. The models by SHA-256 (as
+ * the source attribute names them), leads, variables, levels, members and
+ * perturbation, precision and file format. */
+static void build_request(char *out, size_t cap, const char *source, const io_forecast_spec *sp, const int *leads,
+                          int nleads, int members, const char *perturb, double scale, unsigned long long seed,
+                          int precision, const char *format, const char *layout, long deflate, const char *bits) {
+    size_t o = (size_t)snprintf(out, cap, "pangu-c forecast request 1; models:");
+    for (const char *p = strstr(source, "; model"); p && (p = strstr(p, " h ")) && o < cap;) {
+        const char *h = p; /* "<lead> h PATH (sha256 HEX)" */
+        while (h > source && h[-1] >= '0' && h[-1] <= '9') h--;
+        const char *sha = strstr(p, "(sha256 ");
+        if (!sha) break;
+        o += (size_t)snprintf(out + o, cap - o, " %.*sh %.64s", (int)(p - h), h, sha + 8);
+        p = sha + 8;
+    }
+    o += (size_t)snprintf(out + o, cap - o, "; leads:");
+    for (int i = 0; i < nleads && o < cap; i++) o += (size_t)snprintf(out + o, cap - o, " %d", leads[i]);
+    o += (size_t)snprintf(out + o, cap - o, "; variables:");
+    for (int v = 0; v < IO_NUPPER + IO_NSURFACE && o < cap; v++)
+        if (sp->write_var[v]) o += (size_t)snprintf(out + o, cap - o, " %s", v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]);
+    o += (size_t)snprintf(out + o, cap - o, "; levels:");
+    for (int k = 0; k < sp->nlev && o < cap; k++) o += (size_t)snprintf(out + o, cap - o, " %g", sp->levels[k]);
+    if (o < cap)
+        snprintf(out + o, cap - o, "; members: %d; perturb: %s %g seed %llu; precision: %s; format: %s %s; deflate: %ld; grib_bits: %s",
+                 members, members > 1 ? perturb : "none", members > 1 ? scale : 0.0, members > 1 ? seed : 0ULL,
+                 model_precision_name(precision), format, layout, deflate, bits);
 }
 
 /* Expand {init:FORMAT} (strftime-like %Y %m %d %H %M) in a path pattern. */
@@ -251,21 +274,12 @@ int cli_forecast(int argc, char **argv) {
         (status = model_plan_build(&plan, model_leads, nmodels, leads, nleads)) ||
         (status = parse_inits(cfg_get(&c, "init"), &inits, &ninit)))
         goto done;
-    int members = atoi(cfg_get(&c, "members"));
-    if (members < 0 || members > 1000) {
-        status = util_fail(UTIL_EINVAL, "members %d: expected 0 to 1000", members);
-        goto done;
-    }
-    char *end = NULL;
-    long deflate = strtol(cfg_get(&c, "deflate"), &end, 10);
-    if (!end || *end || end == cfg_get(&c, "deflate") || deflate < 0 || deflate > 9) {
-        status = util_fail(UTIL_EINVAL, "deflate '%s': expected a level from 0 (uncompressed) to 9", cfg_get(&c, "deflate"));
-        goto done;
-    }
+    int members = (int)cfg_get_int(&c, "members"); /* numbers were checked when set */
+    long deflate = (long)cfg_get_int(&c, "deflate");
     int layout = IO_LAYOUT_CF, format = IO_FORMAT_NETCDF, grib_bits[IO_NUPPER + IO_NSURFACE] = {0};
     if ((status = parse_output_format(&c, &layout, &format, grib_bits))) goto done;
-    double perturb_scale = strtod(cfg_get(&c, "perturb_scale"), NULL);
-    uint64_t seed = strtoull(cfg_get(&c, "seed"), NULL, 10);
+    double perturb_scale = cfg_get_real(&c, "perturb_scale");
+    uint64_t seed = (uint64_t)cfg_get_int(&c, "seed");
     if (strcmp(cfg_get(&c, "perturb"), "perlin") != 0 && strcmp(cfg_get(&c, "perturb"), "none") != 0) {
         status = util_fail(UTIL_EINVAL, "perturb '%s': expected none or perlin", cfg_get(&c, "perturb"));
         goto done;
@@ -313,6 +327,11 @@ int cli_forecast(int argc, char **argv) {
     {
         char *copy = strdup(cfg_get(&c, "variables")), *words[32];
         int n = copy ? split(copy, words, 32) : 0;
+        if (!n) {
+            status = util_fail(UTIL_EINVAL, "variables: none given (all, or some of z q t u v msl u10 v10 t2m)");
+            free(copy);
+            goto done;
+        }
         for (int w = 0; w < n; w++) {
             int found = 0;
             for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) {
@@ -327,17 +346,29 @@ int cli_forecast(int argc, char **argv) {
         }
         free(copy);
         copy = strdup(cfg_get(&c, "levels"));
-        n = copy ? split(copy, words, 32) : 0;
+        n = copy ? split(copy, words, 65) : 0;
+        if (!n) {
+            status = util_fail(UTIL_EINVAL, "levels: none given (all, or model levels in hPa)");
+            free(copy);
+            goto done;
+        }
         if (n == 1 && !strcmp(words[0], "all")) {
             spec.nlev = mc->nlev;
             memcpy(spec.levels, mc->levels, sizeof(float) * mc->nlev);
         } else
             for (int w = 0; w < n; w++) {
-                float p = strtof(words[w], NULL);
-                int found = 0;
+                double pv;
+                int found = 0, twice = 0;
+                if ((status = util_parse_double("levels", words[w], 1e-3, 1e4, &pv))) {
+                    free(copy);
+                    goto done;
+                }
+                float p = (float)pv;
                 for (int k = 0; k < mc->nlev; k++) found |= mc->levels[k] == p;
-                if (!found || spec.nlev == IO_MAX_LEVELS) {
-                    status = util_fail(UTIL_EINVAL, "levels: %s hPa is not a model level", words[w]);
+                for (int k = 0; k < spec.nlev; k++) twice |= spec.levels[k] == p;
+                if (!found || twice || spec.nlev == IO_MAX_LEVELS) {
+                    status = util_fail(UTIL_EINVAL, twice ? "levels: %s hPa twice" : "levels: %s hPa is not a model level",
+                                       words[w]);
                     free(copy);
                     goto done;
                 }
@@ -378,14 +409,50 @@ int cli_forecast(int argc, char **argv) {
         spec.perturbation = cfg_get(&c, "perturb");
         spec.perturbation_scale = perturb_scale, spec.seed = (unsigned long long)seed;
     }
+    char request[4096];
+    build_request(request, sizeof request, source, &spec, leads, nleads, members, cfg_get(&c, "perturb"), perturb_scale,
+                  (unsigned long long)seed, precision, cfg_get(&c, "format"), cfg_get(&c, "layout"), deflate,
+                  cfg_get(&c, "grib_bits"));
+    spec.request = request;
+    int overwrite = cfg_get_yesno(&c, "overwrite");
+    if (cfg_get_yesno(&c, "dry_run")) {
+        /* the plan without running it: files, calls, estimated time and memory */
+        double gflop = model_flops_per_step(mc) / 1e9, params = 0;
+        for (int i = 0; i < nmodels; i++)
+            if (models[i]) params += (double)models[i]->nparams * sizeof(float) * 2; /* and their packed copies */
+        double state = (double)(MODEL_NUPPER * mc->nlev + MODEL_NSURFACE) * mc->H * mc->W * sizeof(float);
+        double memory = params + (double)model_workspace_bytes(mc, omp_get_max_threads()) + state * (plan.max_depth + 6);
+        long calls = (long)plan.ncalls * (members > 1 ? members : 1);
+        for (int it = 0; it < ninit; it++) {
+            char out_path[4096], when[64], had[4096];
+            util_time_format(inits[it], when, sizeof when);
+            if ((status = format_path(cfg_get(&c, "output"), inits[it], out_path, sizeof out_path))) goto done;
+            const char *state_s = !io_forecast_is_complete(out_path) ? "to write"
+                                  : io_forecast_request(out_path, had, sizeof had) && !strcmp(had, request)
+                                      ? "complete, skipped"
+                                  : overwrite ? "complete for another request: rewritten (--overwrite)"
+                                              : "complete for another request: an error (--overwrite rewrites it)";
+            printf("%s  %s  %ld model calls  %s\n", when, out_path, calls, state_s);
+        }
+        const double rate = 100.0 * omp_get_max_threads(); /* GFLOP/s: the FP32 step per core measured on an AMD EPYC */
+        printf("plan: %d initial times x %ld model calls (%d per member) of %.4g GFLOP each = %.4g TFLOP; about %.0f s at "
+               "%.0f GFLOP/s (%d threads); memory about %.2f GB\n",
+               ninit, calls, plan.ncalls, gflop, gflop * calls * ninit / 1e3, gflop * calls * ninit / rate, rate,
+               omp_get_max_threads(), memory / 1e9);
+        goto done;
+    }
     /* Each lead is written on a background thread while the next model
      * call runs; between create and finish this thread makes no netCDF call. */
     double writer_cpu = 0;
     spec.background = 1, spec.writer_cpu_seconds = &writer_cpu;
     spec.deflate = deflate == 0 ? -1 : (int)deflate;
 
-    if ((status = expand_inputs(cfg_get(&c, "input"), &inputs))) goto done;
+    if ((status = cli_expand(&c, "input", &inputs))) goto done;
     have_glob = 1;
+    if (!inputs.gl_pathc) {
+        status = util_fail(UTIL_EINVAL, "no input files given (input = ...)");
+        goto done;
+    }
     if ((status = io_series_open(&series, (const char *const *)inputs.gl_pathv, (int)inputs.gl_pathc))) goto done;
     stack_n = plan.max_depth + 1;
     stack = calloc((size_t)stack_n, sizeof(io_state));
@@ -408,9 +475,32 @@ int cli_forecast(int argc, char **argv) {
         util_time_format(inits[it], when, sizeof when);
         if ((status = format_path(cfg_get(&c, "output"), inits[it], out_path, sizeof out_path))) break;
         if (io_forecast_is_complete(out_path)) {
-            fprintf(stderr, "pangu forecast: %s: %s complete already, skipped\n", when, out_path);
-            total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
-            continue;
+            char had[4096];
+            if (io_forecast_request(out_path, had, sizeof had) && !strcmp(had, request)) {
+                fprintf(stderr, "pangu forecast: %s: %s complete already, skipped\n", when, out_path);
+                total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
+                continue;
+            }
+            if (!overwrite) {
+                status = util_fail(UTIL_EINVAL, "%s: complete, but %s: --overwrite rewrites it, or choose another output",
+                                   out_path, had[0] ? "for another request (models, leads, variables, levels, members, "
+                                                      "precision or format differ)"
+                                                    : "its request is not recorded (an older pangu-c)");
+                break;
+            }
+            fprintf(stderr, "pangu forecast: %s: %s complete for another request, rewritten (--overwrite)\n", when, out_path);
+        }
+        if ((status = util_check_output(out_path, (const char *const *)inputs.gl_pathv, (int)inputs.gl_pathc)) ||
+            (status = util_check_output(out_path, (const char *const *)model_paths, nmodels)))
+            break;
+        {
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s", out_path);
+            char *slash = strrchr(dir, '/');
+            if (slash && slash != dir) {
+                *slash = 0;
+                if ((status = util_mkdirs(dir))) break;
+            }
         }
         if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &initial))) break;
         if ((status = io_state_check_finite(&initial, inputs.gl_pathv[0]))) break;

@@ -24,40 +24,44 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
+static const cfg_key step_keys[] = {
+    {"step", "model", NULL, "the model: an HDF5 model file (pangu init, import, train) or a released .onnx"},
+    {"step", "input", NULL, "the initial state: files or globs, several per option (blank- or comma-separated) and the "
+                            "option repeated; pressure levels and single levels may be apart", CFG_MULTI},
+    {"step", "output", NULL, "the forecast file (the forecast layout with one lead; never one of the inputs)"},
+    {"step", "time", NULL, "valid time of the initial state (YYYY-MM-DDTHH), needed when the inputs hold several"},
+    {"step", "lead", "0", "lead time in hours of a .onnx whose name does not say it (pangu_weather_N.onnx); 0: from the name",
+     CFG_INT, 0, 100000},
+    {"step", "precision", "fp32", "fp32, or bf16 on CPUs with AVX512_BF16 (faster, within about 1e-2 of each field's std)"},
+    {"step", "profile", NULL, "print the time in the GEMMs, in attention and in the rest", CFG_SWITCH},
+    {"step", "repeat", "1", "run the step this many times, report the median, fail unless all agree to the bit",
+     CFG_INT, 1, 100},
+};
+
 int cli_step(int argc, char **argv) {
-    const char *model_path = NULL, *output = NULL, *inputs[16];
-    int ninputs = 0, status = UTIL_OK, precision = MODEL_FP32, profile = 0, repeat = 1, lead = 0;
+    cfg opt;
+    int rc = CLI_ARGS(&opt, step_keys, argc, argv, "step", "--model M.h5|M.onnx --input FILE [--input FILE ...] --output OUT.nc",
+                      "One model step: the state at t + lead from the state at t.");
+    if (rc) return rc < 0 ? 0 : rc;
+    static const char *const need[] = {"model", "input", "output"};
+    if (cli_require(&opt, "step", need, 3)) return cfg_free(&opt), 2;
+    const char *model_path = cfg_get(&opt, "model"), *output = cfg_get(&opt, "output");
+    int status = UTIL_OK, precision = MODEL_FP32, profile = cfg_get_yesno(&opt, "profile");
+    int repeat = (int)cfg_get_int(&opt, "repeat"), lead = (int)cfg_get_int(&opt, "lead");
     double time = NAN;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--profile") == 0) {
-            profile = 1;
-            continue;
-        }
-        if (!v) return fprintf(stderr, "pangu step: option %s needs a value\n", a), 2;
-        if (strcmp(a, "--model") == 0) model_path = v;
-        else if (strcmp(a, "--output") == 0) output = v;
-        else if (strcmp(a, "--input") == 0) {
-            if (ninputs == 16) return fprintf(stderr, "pangu step: at most 16 --input files\n"), 2;
-            inputs[ninputs++] = v;
-        } else if (strcmp(a, "--time") == 0) {
-            if ((status = util_time_parse(v, &time))) return cli_error("step", status);
-        } else if (strcmp(a, "--lead") == 0) {
-            if (cli_parse_ints(v, &lead, 1)) return fprintf(stderr, "pangu step: --lead '%s': expected hours\n", v), 2;
-        } else if (strcmp(a, "--repeat") == 0) {
-            char *end;
-            long r = strtol(v, &end, 10);
-            if (*end || r < 1 || r > 100)
-                return fprintf(stderr, "pangu step: --repeat '%s': expected a count from 1 to 100\n", v), 2;
-            repeat = (int)r;
-        } else if (strcmp(a, "--precision") == 0) {
-            if ((status = model_precision_parse(v, &precision)) || (status = model_precision_check(precision)))
-                return cli_error("step", status);
-        } else return fprintf(stderr, "pangu step: unknown option '%s'\n", a), 2;
-        i++;
+    glob_t gin;
+    if ((status = cli_expand(&opt, "input", &gin)) ||
+        (cfg_get(&opt, "time") && (status = util_time_parse(cfg_get(&opt, "time"), &time))) ||
+        (status = model_precision_parse(cfg_get(&opt, "precision"), &precision)) ||
+        (status = model_precision_check(precision)) ||
+        (status = util_check_output(output, (const char *const *)gin.gl_pathv, (int)gin.gl_pathc)) ||
+        (status = util_check_output(output, &model_path, 1))) {
+        globfree(&gin);
+        cfg_free(&opt);
+        return cli_error("step", status);
     }
-    if (!model_path || !output || ninputs == 0)
-        return fprintf(stderr, "pangu step: needs --model M.h5 --input FILE --output OUT.nc\n"), 2;
+    const char *const *inputs = (const char *const *)gin.gl_pathv;
+    int ninputs = (int)gin.gl_pathc;
     model m;
     io_state in = {0}, out = {0};
     double *secs = NULL;
@@ -156,6 +160,8 @@ int cli_step(int argc, char **argv) {
                 100 * (1 - (p.gemm_seconds + p.attention_seconds) / nt / wall));
     }
 done:
+    globfree(&gin);
+    cfg_free(&opt);
     free(secs);
     io_series_close(series);
     io_state_free(&in);
@@ -170,18 +176,30 @@ static void print_ints(const char *label, const int *v, int n) {
     printf("\n");
 }
 
+static const cfg_key info_keys[] = {
+    {"info", "model", NULL, "the model file (HDF5 or a released .onnx); also given alone: pangu info M.h5"},
+    {"info", "lead", "0", "lead time of a .onnx whose name does not say it; 0: from the name", CFG_INT, 0, 100000},
+};
+
 int cli_info(int argc, char **argv) {
-    const char *path = NULL;
-    int lead = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--lead") == 0 && i + 1 < argc) {
-            if (cli_parse_ints(argv[++i], &lead, 1))
-                return fprintf(stderr, "pangu info: --lead '%s': expected hours\n", argv[i]), 2;
-        } else if ((strcmp(argv[i], "--model") == 0) && i + 1 < argc && !path) path = argv[++i];
-        else if (argv[i][0] != '-' && !path) path = argv[i];
-        else return fprintf(stderr, "usage: pangu info M.h5|M.onnx [--lead H]\n"), 2;
+    cfg opt;
+    cfg_init(&opt, info_keys, 2);
+    opt.positional = "model";
+    if (cfg_wants_help(argc, argv)) {
+        cfg_print_usage(&opt, "info", "M.h5|M.onnx [--lead H]",
+                        "The model's configuration, variant, lead time, parameter count and FLOPs per step.", 0);
+        return 0;
     }
-    if (!path) return fprintf(stderr, "usage: pangu info M.h5|M.onnx [--lead H]\n"), 2;
+    if (cfg_parse_args(&opt, argc, argv)) {
+        fprintf(stderr, "pangu info: %s (pangu info --help)\n", util_last_message());
+        return 2;
+    }
+    static const char *const need[] = {"model"};
+    if (cli_require(&opt, "info", need, 1)) return 2;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", cfg_get(&opt, "model"));
+    int lead = (int)cfg_get_int(&opt, "lead");
+    cfg_free(&opt);
     model m;
     int status = model_open(&m, path, lead);
     if (status) return cli_error("info", status);
@@ -212,55 +230,84 @@ int cli_info(int argc, char **argv) {
     return 0;
 }
 
+/* "a,b,c" into at most max positive finite numbers; -1 for anything else
+ * (more than max included: nothing is cut silently). */
 static int parse_floats(const char *s, float *out, int max) {
     int n = 0;
     const char *p = s;
-    while (*p && n < max) {
+    while (*p) {
         char *end;
         double v = strtod(p, &end);
-        if (end == p) return -1;
+        if (end == p || n == max || !isfinite(v) || !(v > 0)) return -1;
         out[n++] = (float)v;
-        if (*end == ',') p = end + 1;
+        if (*end == ',' && end[1]) p = end + 1;
         else if (*end == 0) break;
         else return -1;
     }
     return n;
 }
 
+static const cfg_key init_keys[] = {
+    {"init", "preset", "tiny", "the architecture to start from: tiny, small, full (721 x 1440, C = 192) or lite "
+                               "(the authors' Pangu-Weather-lite: patch 2,8,8, one 24 h model); the options below override it"},
+    {"init", "grid", NULL, "H,W: latitudes and longitudes"},
+    {"init", "dim", NULL, "C: the width of layers 1 and 4 (2C in layers 2 and 3)", CFG_INT, 1, 4096},
+    {"init", "depths", NULL, "blocks per layer, four numbers"},
+    {"init", "heads", NULL, "attention heads per layer, four numbers"},
+    {"init", "window", NULL, "window (level, latitude, longitude) in tokens, three numbers"},
+    {"init", "patch", NULL, "patch (level, latitude, longitude) in grid points, three numbers"},
+    {"init", "levels", NULL, "pressure levels in hPa, comma-separated, each once"},
+    {"init", "lead", NULL, "lead time in hours", CFG_INT, 1, 100000},
+    {"init", "seed", "0", "seed of the random weights", CFG_INT, 0, 9007199254740992.0},
+    {"init", "std", "0.02", "std of the truncated-normal weights", CFG_REAL, 1e-9, 10},
+    {"init", "stats", NULL, "normalisation statistics (pangu stats output) instead of standard-atmosphere ones"},
+    {"init", "constants", NULL, "invariant file with land-sea mask, soil type and orography (NetCDF or GRIB)"},
+    {"init", "output", NULL, "the model file to write", 0, 0, 0, "out"},
+};
+
+/* "a,b,c": exactly n positive whole numbers */
+static int ints_opt(const cfg *c, const char *key, int *out, int n) {
+    const char *v = cfg_get(c, key);
+    if (v && cli_parse_ints(v, out, n))
+        return util_fail(UTIL_EINVAL, "--%s '%s': expected %d positive whole numbers separated by commas", key, v, n);
+    return UTIL_OK;
+}
+
 int cli_init(int argc, char **argv) {
-    const char *preset = "tiny", *out = NULL, *stats = NULL, *constants = NULL;
+    cfg opt;
+    int rc = CLI_ARGS(&opt, init_keys, argc, argv, "init", "--preset tiny|small|full|lite [--grid H,W] ... --output M.h5",
+                      "A randomly initialised model (truncated normal weights, LayerNorm 1, biases 0).");
+    if (rc) return rc < 0 ? 0 : rc;
+    const char *preset = cfg_get(&opt, "preset"), *out = cfg_get(&opt, "output");
+    const char *stats = cfg_get(&opt, "stats"), *constants = cfg_get(&opt, "constants");
     model_config c;
-    int status;
-    unsigned long long seed = 0;
-    double std = 0.02;
-    /* The preset first, so every other option overrides it. */
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--preset") == 0) preset = argv[i + 1];
-    if ((status = model_config_preset(&c, preset))) return cli_error("init", status);
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!v) return fprintf(stderr, "pangu init: option %s needs a value\n", a), 2;
-        if (strcmp(a, "--preset") == 0) continue;
-        else if (strcmp(a, "--out") == 0) out = v;
-        else if (strcmp(a, "--stats") == 0) stats = v;
-        else if (strcmp(a, "--constants") == 0) constants = v;
-        else if (strcmp(a, "--grid") == 0) {
-            int g[2];
-            bad = cli_parse_ints(v, g, 2);
-            c.H = g[0], c.W = g[1];
-        } else if (strcmp(a, "--dim") == 0) bad = cli_parse_ints(v, &c.dim, 1);
-        else if (strcmp(a, "--lead") == 0) bad = cli_parse_ints(v, &c.lead_hours, 1);
-        else if (strcmp(a, "--depths") == 0) bad = cli_parse_ints(v, c.depths, 4);
-        else if (strcmp(a, "--heads") == 0) bad = cli_parse_ints(v, c.heads, 4);
-        else if (strcmp(a, "--window") == 0) bad = cli_parse_ints(v, c.window, 3);
-        else if (strcmp(a, "--levels") == 0) bad = (c.nlev = parse_floats(v, c.levels, MODEL_MAX_LEVELS)) < 1;
-        else if (strcmp(a, "--seed") == 0) seed = strtoull(v, NULL, 10);
-        else if (strcmp(a, "--std") == 0) bad = (std = strtod(v, NULL)) <= 0;
-        else return fprintf(stderr, "pangu init: unknown option '%s'\n", a), 2;
-        if (bad) return fprintf(stderr, "pangu init: %s '%s' is not valid\n", a, v), 2;
+    int status, g[2];
+    unsigned long long seed = (unsigned long long)cfg_get_int(&opt, "seed");
+    double std = cfg_get_real(&opt, "std");
+    int lite = !strcmp(preset, "lite");
+    if ((status = model_config_preset(&c, lite ? "full" : preset))) return cli_error("init", status);
+    if (lite) c.patch[1] = c.patch[2] = 8, c.window[2] = 6; /* Pangu-Weather-lite: patch 2 x 8 x 8 */
+    if (cfg_get(&opt, "grid")) {
+        if ((status = ints_opt(&opt, "grid", g, 2))) return cli_error("init", status);
+        c.H = g[0], c.W = g[1];
     }
-    if (!out) return fprintf(stderr, "pangu init: needs --out M.h5\n"), 2;
+    if (cfg_get(&opt, "dim")) c.dim = (int)cfg_get_int(&opt, "dim");
+    if (cfg_get(&opt, "lead")) c.lead_hours = (int)cfg_get_int(&opt, "lead");
+    if ((status = ints_opt(&opt, "depths", c.depths, 4)) || (status = ints_opt(&opt, "heads", c.heads, 4)) ||
+        (status = ints_opt(&opt, "window", c.window, 3)) || (status = ints_opt(&opt, "patch", c.patch, 3)))
+        return cli_error("init", status);
+    if (cfg_get(&opt, "levels")) {
+        const char *v = cfg_get(&opt, "levels");
+        c.nlev = parse_floats(v, c.levels, MODEL_MAX_LEVELS);
+        if (c.nlev < 1)
+            return fprintf(stderr, "pangu init: --levels '%s': expected 1 to %d pressures in hPa separated by commas\n", v,
+                           MODEL_MAX_LEVELS), 2;
+        for (int i = 0; i < c.nlev; i++)
+            for (int j = 0; j < i; j++)
+                if (c.levels[i] == c.levels[j])
+                    return fprintf(stderr, "pangu init: --levels '%s': %g hPa twice\n", v, c.levels[i]), 2;
+    }
+    if (!out) return fprintf(stderr, "pangu init: needs --output M.h5 (pangu init --help)\n"), 2;
     if ((status = model_config_derive(&c))) return cli_error("init", status);
     model m;
     if ((status = model_create(&m, &c))) return cli_error("init", status);
@@ -275,23 +322,32 @@ int cli_init(int argc, char **argv) {
     return status ? cli_error("init", status) : 0;
 }
 
+static const cfg_key grad_keys[] = {
+    {"grad", "model", NULL, "the model (HDF5 or a released .onnx)"},
+    {"grad", "input", NULL, "the sample's initial state (files or globs, repeatable; the first time in them)", CFG_MULTI},
+    {"grad", "target", NULL, "the state at t + lead (files or globs, repeatable; the first time in them)", CFG_MULTI},
+    {"grad", "output", NULL, "the HDF5 file of the loss and every trainable tensor's gradient"},
+    {"grad", "lead", "0", "lead time of a .onnx whose name does not say it; 0: from the name", CFG_INT, 0, 100000},
+};
+
 int cli_grad(int argc, char **argv) {
-    const char *model_path = NULL, *input = NULL, *target = NULL, *output = NULL;
-    int lead = 0;
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return fprintf(stderr, "pangu grad: option %s needs a value\n", a), 2;
-        if (!strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "--lead")) {
-            if (cli_parse_ints(v, &lead, 1)) return fprintf(stderr, "pangu grad: --lead '%s': expected hours\n", v), 2;
-        }
-        else if (!strcmp(a, "--input")) input = v;
-        else if (!strcmp(a, "--target")) target = v;
-        else if (!strcmp(a, "--output")) output = v;
-        else return fprintf(stderr, "pangu grad: unknown option '%s'\n", a), 2;
-    }
-    if (!model_path || !input || !target || !output)
-        return fprintf(stderr, "usage: pangu grad --model M.h5 --input X.nc --target Y.nc --output G.h5\n"), 2;
+    cfg opt;
+    int rc = CLI_ARGS(&opt, grad_keys, argc, argv, "grad", "--model M.h5 --input X.nc --target Y.nc --output G.h5",
+                      "The training loss of one sample and the gradient of every trainable tensor.");
+    if (rc) return rc < 0 ? 0 : rc;
+    static const char *const need[] = {"model", "input", "target", "output"};
+    if (cli_require(&opt, "grad", need, 4)) return 2;
+    const char *model_path = cfg_get(&opt, "model"), *output = cfg_get(&opt, "output");
+    int lead = (int)cfg_get_int(&opt, "lead");
+    glob_t gi, gt;
+    int st0 = cli_expand(&opt, "input", &gi);
+    if (!st0) st0 = cli_expand(&opt, "target", &gt);
+    if (!st0) st0 = util_check_output(output, (const char *const *)gi.gl_pathv, (int)gi.gl_pathc);
+    if (!st0) st0 = util_check_output(output, (const char *const *)gt.gl_pathv, (int)gt.gl_pathc);
+    if (!st0) st0 = util_check_output(output, &model_path, 1);
+    if (st0) return cli_error("grad", st0);
+    const char *const *input = (const char *const *)gi.gl_pathv, *const *target = (const char *const *)gt.gl_pathv;
+    int ninput = (int)gi.gl_pathc, ntarget = (int)gt.gl_pathc;
     model m;
     io_state x = {0}, y = {0};
     float *g = NULL;
@@ -299,11 +355,11 @@ int cli_grad(int argc, char **argv) {
     int status = model_open(&m, model_path, lead);
     if (status) return cli_error("grad", status);
     const model_config *c = &m.cfg;
-    if ((status = io_state_read(&x, &input, 1, 0, c->H, c->W, c->levels, c->nlev)) ||
-        (status = io_state_check_finite(&x, input)) ||
+    if ((status = io_state_read(&x, input, ninput, 0, c->H, c->W, c->levels, c->nlev)) ||
+        (status = io_state_check_finite(&x, input[0])) ||
         (status = io_state_check_plausible(&x, m.upper_mean, m.upper_std, m.surface_mean, m.surface_std)) ||
-        (status = io_state_read(&y, &target, 1, 0, c->H, c->W, c->levels, c->nlev)) ||
-        (status = io_state_check_finite(&y, target)) ||
+        (status = io_state_read(&y, target, ntarget, 0, c->H, c->W, c->levels, c->nlev)) ||
+        (status = io_state_check_finite(&y, target[0])) ||
         (status = io_state_check_plausible(&y, m.upper_mean, m.upper_std, m.surface_mean, m.surface_std)))
         goto done;
     g = util_aligned_alloc(sizeof(float) * m.nparams);
@@ -325,21 +381,22 @@ done:
     return status ? cli_error("grad", status) : 0;
 }
 
+static const cfg_key import_keys[] = {
+    {"import", "onnx", NULL, "a released Pangu-Weather ONNX file (pangu_weather_1.onnx, _3, _6, _24, or one laid out as they are)"},
+    {"import", "output", NULL, "the HDF5 model file (format 2) to write", 0, 0, 0, "out"},
+    {"import", "lead", "0", "lead time in hours; 0: from the file name pangu_weather_N.onnx", CFG_INT, 0, 100000},
+};
+
 int cli_import(int argc, char **argv) {
-    const char *onnx = NULL, *out = NULL;
-    int lead = 0;
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return fprintf(stderr, "pangu import: option %s needs a value\n", a), 2;
-        if (!strcmp(a, "--onnx")) onnx = v;
-        else if (!strcmp(a, "--out") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--lead")) {
-            if (cli_parse_ints(v, &lead, 1)) return fprintf(stderr, "pangu import: --lead '%s': expected hours\n", v), 2;
-        } else return fprintf(stderr, "pangu import: unknown option '%s'\n", a), 2;
-    }
-    if (!onnx || !out)
-        return fprintf(stderr, "usage: pangu import --onnx pangu_weather_24.onnx [--lead 24] --out M.h5\n"), 2;
-    if (!strcmp(onnx, out)) return fprintf(stderr, "pangu import: --out must not be the ONNX file itself\n"), 2;
+    cfg opt;
+    int rc = CLI_ARGS(&opt, import_keys, argc, argv, "import", "--onnx pangu_weather_24.onnx [--lead 24] --output M.h5",
+                      "A released Pangu-Weather ONNX model into the HDF5 model format (version 2).");
+    if (rc) return rc < 0 ? 0 : rc;
+    static const char *const need[] = {"onnx", "output"};
+    if (cli_require(&opt, "import", need, 2)) return 2;
+    const char *onnx = cfg_get(&opt, "onnx"), *out = cfg_get(&opt, "output");
+    int lead = (int)cfg_get_int(&opt, "lead");
+    if (util_check_output(out, &onnx, 1)) return cli_error("import", UTIL_EINVAL);
     model m;
     double t0 = util_now();
     int status = model_onnx_import(&m, onnx, lead);

@@ -22,15 +22,19 @@ int cli_parse_models(const char *s, int *models, int *n) {
     return *n ? 0 : -1;
 }
 
+static const cfg_key plan_keys[] = {
+    {"plan", "leads", NULL, "lead times in hours: a list and ranges START-END/STEP, e.g. 6-168/6,240"},
+    {"plan", "models", "1,3,6,24", "the models' lead times in hours"},
+};
+
 int cli_plan(int argc, char **argv) {
-    const char *models_arg = "1,3,6,24", *leads_arg = NULL;
-    for (int i = 1; i < argc; i += 2) {
-        if (i + 1 >= argc) return fprintf(stderr, "pangu plan: option %s needs a value\n", argv[i]), 2;
-        if (strcmp(argv[i], "--models") == 0) models_arg = argv[i + 1];
-        else if (strcmp(argv[i], "--leads") == 0) leads_arg = argv[i + 1];
-        else return fprintf(stderr, "pangu plan: unknown option '%s'\n", argv[i]), 2;
-    }
-    if (!leads_arg) return fprintf(stderr, "pangu plan: needs --leads SPEC (e.g. 6-168/6)\n"), 2;
+    cfg opt;
+    int rc = CLI_ARGS(&opt, plan_keys, argc, argv, "plan", "--leads SPEC [--models 1,3,6,24]",
+                      "The hierarchical lead-time plan: one line per model call, in execution order.");
+    if (rc) return rc < 0 ? 0 : rc;
+    static const char *const need[] = {"leads"};
+    if (cli_require(&opt, "plan", need, 1)) return 2;
+    const char *models_arg = cfg_get(&opt, "models"), *leads_arg = cfg_get(&opt, "leads");
     int models[MODEL_PLAN_MAX_MODELS], nmodels, *leads, nleads, status;
     if (cli_parse_models(models_arg, models, &nmodels))
         return fprintf(stderr, "pangu plan: --models '%s': expected hours like 1,3,6,24\n", models_arg), 2;
@@ -43,5 +47,6 @@ int cli_plan(int argc, char **argv) {
         printf("%dh -> %dh (%dh model)\n", p.calls[i].from, p.calls[i].to, p.calls[i].model);
     printf("calls: %d\n", p.ncalls);
     model_plan_free(&p);
+    cfg_free(&opt);
     return 0;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../data/regrid.h"
+#include "../io/io.h"
 #include "../util/util.h"
 #include "cli.h"
 
@@ -542,6 +543,7 @@ static int run(job *jb, int K, int argc, char **argv) {
         return util_fail(UTIL_EFORMAT, "%s: not a NetCDF file, or truncated (%s)", jb->in, nc_strerror(rc));
     }
     jb->in_open = 1;
+    if ((status = io_nc_check_size(jb->nc, jb->in))) return status;
     if (nc_inq_grps(jb->nc, &ngrps, NULL) == NC_NOERR && ngrps > 0)
         return util_fail(UTIL_EFORMAT, "%s: has %d groups: only files without groups are supported", jb->in, ngrps);
     if (nc_inq_nvars(jb->nc, &jb->nvars) != NC_NOERR)
@@ -578,34 +580,26 @@ static int run(job *jb, int K, int argc, char **argv) {
     return UTIL_OK;
 }
 
+static const cfg_key regrid_keys[] = {
+    {"regrid", "factor", NULL, "K: every K-th longitude from the first (K divides W); every K-th latitude when the grid "
+                              "runs from pole to pole (K divides H - 1), else blocks of K latitudes (K divides H)",
+     CFG_INT, 2, 1000000},
+    {"regrid", "input", NULL, "the NetCDF file to coarsen"},
+    {"regrid", "output", NULL, "the coarsened NetCDF file (never the input)"},
+};
+
 int cli_regrid(int argc, char **argv) {
-    const char *factor_s = NULL;
     job jb = {.lat_var = -1, .lon_var = -1};
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: pangu regrid --factor K --input IN.nc --output OUT.nc\n"
-                   "  conservative (area-weighted, as cdo remapcon) coarsening of every (..., latitude, longitude)\n"
-                   "  variable by K: every K-th longitude from the first (K divides W); every K-th latitude when the\n"
-                   "  grid runs from pole to pole (K divides H - 1), else blocks of K latitudes (K divides H)\n");
-            return 0;
-        }
-        if (!v) return fprintf(stderr, "pangu regrid: option %s needs a value\n", a), 2;
-        if (!strcmp(a, "--factor"))
-            factor_s = v;
-        else if (!strcmp(a, "--input"))
-            jb.in = v;
-        else if (!strcmp(a, "--output"))
-            jb.out = v;
-        else
-            return fprintf(stderr, "pangu regrid: unknown option '%s'\n", a), 2;
-    }
-    if (!factor_s || !jb.in || !jb.out)
-        return fprintf(stderr, "usage: pangu regrid --factor K --input IN.nc --output OUT.nc\n"), 2;
-    char *end;
-    long K = strtol(factor_s, &end, 10);
-    if (end == factor_s || *end || K < 2 || K > 1000000)
-        return fprintf(stderr, "pangu regrid: --factor '%s': expected an integer of at least 2\n", factor_s), 2;
+    cfg opt;
+    int rc = CLI_ARGS(&opt, regrid_keys, argc, argv, "regrid", "--factor K --input IN.nc --output OUT.nc",
+                      "Conservative (area-weighted, as cdo remapcon) coarsening of every (..., latitude, longitude) "
+                      "variable by K.");
+    if (rc) return rc < 0 ? 0 : rc;
+    static const char *const need[] = {"factor", "input", "output"};
+    if (cli_require(&opt, "regrid", need, 3)) return 2;
+    jb.in = cfg_get(&opt, "input"), jb.out = cfg_get(&opt, "output");
+    long K = (long)cfg_get_int(&opt, "factor");
+    if (util_check_output(jb.out, &jb.in, 1)) return cli_error("regrid", UTIL_EINVAL);
     int status = run(&jb, (int)K, argc, argv);
     if (jb.out_open) nc_close(jb.ncout);
     if (jb.tmp[0] && status) unlink(jb.tmp);

@@ -11,30 +11,36 @@
 #include "../util/util.h"
 #include "cli.h"
 
+static const cfg_key stats_keys[] = {
+    {"stats", "input", NULL, "the series: files or globs, several per option and the option repeated", CFG_MULTI},
+    {"stats", "output", NULL, "the statistics file (NetCDF; pangu init --stats reads it)"},
+    {"stats", "start", NULL, "first time used (YYYY-MM-DDTHH; default: the series' first)"},
+    {"stats", "end", NULL, "last time used (default: the series' last)"},
+    {"stats", "every", "1", "hours between the times used", CFG_REAL, 1e-3, 1e6},
+    {"stats", "climatology_hours", "0", "also a day-of-year climatology every this many hours of the day (0: none; "
+                                        "a divisor of 24)", CFG_INT, 0, 24},
+    {"stats", "smoothing", "61", "days of the climatology's running smoothing window (odd)", CFG_INT, 1, 365},
+};
+
 int cli_stats(int argc, char **argv) {
-    const char *output = NULL, *start_s = NULL, *end_s = NULL;
-    int clim_hours = 0, smoothing = 61, status = UTIL_OK, npaths = 0;
-    double every = 1;
-    glob_t g = {0};
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return fprintf(stderr, "pangu stats: option %s needs a value\n", a), 2;
-        if (!strcmp(a, "--input")) {
-            if (glob(v, (npaths++ ? GLOB_APPEND : 0) | GLOB_NOCHECK, NULL, &g) != 0)
-                return fprintf(stderr, "pangu stats: cannot expand '%s'\n", v), 2;
-        } else if (!strcmp(a, "--output")) output = v;
-        else if (!strcmp(a, "--start")) start_s = v;
-        else if (!strcmp(a, "--end")) end_s = v;
-        else if (!strcmp(a, "--every")) every = strtod(v, NULL);
-        else if (!strcmp(a, "--climatology-hours")) clim_hours = atoi(v);
-        else if (!strcmp(a, "--smoothing")) smoothing = atoi(v);
-        else return fprintf(stderr, "pangu stats: unknown option '%s'\n", a), 2;
-    }
-    if (!npaths || !output) {
-        if (npaths) globfree(&g);
-        return fprintf(stderr, "usage: pangu stats --input FILES [--input ...] [--start T] [--end T] [--every HOURS]\n"
-                               "       [--climatology-hours 6] [--smoothing 61] --output STATS.nc\n"),
-               2;
+    cfg opt;
+    int rc = CLI_ARGS(&opt, stats_keys, argc, argv, "stats", "--input FILES [--input ...] --output S.nc",
+                      "Normalisation statistics (mean and std per variable and level) and a day-of-year climatology.");
+    if (rc) return rc < 0 ? 0 : rc;
+    static const char *const need[] = {"input", "output"};
+    if (cli_require(&opt, "stats", need, 2)) return 2;
+    const char *output = cfg_get(&opt, "output"), *start_s = cfg_get(&opt, "start"), *end_s = cfg_get(&opt, "end");
+    int clim_hours = (int)cfg_get_int(&opt, "climatology_hours"), smoothing = (int)cfg_get_int(&opt, "smoothing");
+    double every = cfg_get_real(&opt, "every");
+    glob_t g;
+    int status = cli_expand(&opt, "input", &g);
+    if (!status && clim_hours && 24 % clim_hours)
+        status = util_fail(UTIL_EINVAL, "--climatology-hours %d: expected a divisor of 24 (or 0 for none)", clim_hours);
+    if (!status && smoothing % 2 == 0) status = util_fail(UTIL_EINVAL, "--smoothing %d: expected an odd number of days", smoothing);
+    if (!status) status = util_check_output(output, (const char *const *)g.gl_pathv, (int)g.gl_pathc);
+    if (status) {
+        globfree(&g);
+        return cli_error("stats", status);
     }
     io_series *s = NULL;
     data_stats st = {0};

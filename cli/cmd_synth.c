@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #include "../data/synth.h"
 #include "../util/util.h"
@@ -60,46 +61,63 @@ static int parse_inits(const char *spec, double *out, int cap, int *n) {
     return UTIL_OK;
 }
 
+static const cfg_key synth_keys[] = {
+    {"synth", "output", NULL, "the directory to write (created when missing)", 0, 0, 0, "out"},
+    {"synth", "grid", "32,64", "H,W: latitudes 90..-90 and longitudes from 0"},
+    {"synth", "start", "2019-01-01T00", "the first time"},
+    {"synth", "hours", NULL, "hours after the first time (default 24; with --forecast-from the forecast length, 168)",
+     CFG_INT, 1, 1000000},
+    {"synth", "step_hours", NULL, "hours between times (default 1; with --forecast-from 6)", CFG_INT, 1, 100000},
+    {"synth", "format", "legacy", "legacy (NetCDF-3, packed shorts, hours since 1900) or cds2024 (NetCDF-4, valid_time, "
+                                  "compressed floats)"},
+    {"synth", "levels", NULL, "pressure levels in hPa, comma-separated, each once (default the 13 of Pangu-Weather)"},
+    {"synth", "noise", "0", "std of seeded white noise on the surface fields", CFG_REAL, 0, 1e6},
+    {"synth", "seed", "0", "seed of the noise", CFG_INT, 0, 9007199254740992.0},
+    {"synth", "forecast_from", NULL, "instead, SYNTHETIC numerical forecasts from initial time T or T0/T1/H (every H hours), "
+                                     "one file per initial time, DIR/nwp_YYYYMMDDHH.nc"},
+};
+
 int cli_synth(int argc, char **argv) {
     synth_spec s = {.H = 32, .W = 64, .nlev = 13, .levels = {1000, 925, 850, 700, 600, 500, 400, 300, 250, 200, 150, 100, 50}};
-    const char *format = "legacy", *out = NULL, *start_s = "2019-01-01T00", *from = NULL;
-    long hours = -1;
-    int step = -1, status;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(usage_text, stdout), 0;
-    for (int i = 1; i < argc; i += 2) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!v) return fprintf(stderr, "pangu synth: option %s needs a value\n", a), 2;
-        if (!strcmp(a, "--grid")) {
-            int g[2];
-            bad = cli_parse_ints(v, g, 2) || g[0] < 2 || g[1] < 4;
-            s.H = g[0], s.W = g[1];
-        } else if (!strcmp(a, "--start")) start_s = v;
-        else if (!strcmp(a, "--forecast-from")) from = v;
-        else if (!strcmp(a, "--hours")) bad = (hours = atol(v)) < 1;
-        else if (!strcmp(a, "--step-hours")) bad = (step = atoi(v)) < 1;
-        else if (!strcmp(a, "--format")) format = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--seed")) s.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--noise")) bad = (s.noise = strtod(v, NULL)) < 0;
-        else if (!strcmp(a, "--levels")) {
-            s.nlev = 0;
-            for (char *p = (char *)v; *p && s.nlev < 64;) {
-                char *end;
-                double x = strtod(p, &end);
-                if (end == p || !(x > 0)) {
-                    bad = 1;
-                    break;
-                }
-                s.levels[s.nlev++] = (float)x;
-                p = *end == ',' ? end + 1 : end;
-                if (*end && *end != ',') bad = 1;
-                if (bad || !*end) break;
-            }
-        } else return fprintf(stderr, "pangu synth: unknown option '%s' (pangu synth --help)\n", a), 2;
-        if (bad) return fprintf(stderr, "pangu synth: %s '%s' is not valid\n", a, v), 2;
+    cfg opt;
+    if (cfg_wants_help(argc, argv)) {
+        cfg_init(&opt, synth_keys, (int)(sizeof synth_keys / sizeof synth_keys[0]));
+        fputs(usage_text, stdout);
+        printf("\n");
+        cfg_print_usage(&opt, "synth", "[--grid H,W] [--start T] [--hours N] ... --output DIR",
+                        "A SYNTHETIC reanalysis in ERA5 layouts, or synthetic numerical forecasts of it.", 0);
+        return 0;
     }
+    int rc = CLI_ARGS(&opt, synth_keys, argc, argv, "synth", "", "");
+    if (rc) return rc < 0 ? 0 : rc;
+    const char *format = cfg_get(&opt, "format"), *out = cfg_get(&opt, "output"), *start_s = cfg_get(&opt, "start");
+    const char *from = cfg_get(&opt, "forecast_from");
+    long hours = cfg_get(&opt, "hours") ? (long)cfg_get_int(&opt, "hours") : -1;
+    int step = cfg_get(&opt, "step_hours") ? (int)cfg_get_int(&opt, "step_hours") : -1, status;
+    int g[2];
+    if (cli_parse_ints(cfg_get(&opt, "grid"), g, 2) || g[0] < 2 || g[1] < 4)
+        return fprintf(stderr, "pangu synth: --grid '%s': expected H,W (at least 2,4)\n", cfg_get(&opt, "grid")), 2;
+    s.H = g[0], s.W = g[1];
+    s.seed = (unsigned long long)cfg_get_int(&opt, "seed");
+    s.noise = cfg_get_real(&opt, "noise");
+    if (strcmp(format, "legacy") && strcmp(format, "cds2024"))
+        return fprintf(stderr, "pangu synth: --format '%s': expected legacy or cds2024\n", format), 2;
+    if (cfg_get(&opt, "levels")) {
+        const char *v = cfg_get(&opt, "levels");
+        s.nlev = 0;
+        for (const char *p = v; *p;) {
+            char *end;
+            double x = strtod(p, &end);
+            if (end == p || !(x > 0) || !isfinite(x) || s.nlev == 64 || (*end && (*end != ',' || !end[1])))
+                return fprintf(stderr, "pangu synth: --levels '%s': expected 1 to 64 pressures in hPa, comma-separated\n", v), 2;
+            for (int k = 0; k < s.nlev; k++)
+                if (s.levels[k] == (float)x) return fprintf(stderr, "pangu synth: --levels '%s': %g hPa twice\n", v, x), 2;
+            s.levels[s.nlev++] = (float)x;
+            p = *end ? end + 1 : end;
+        }
+        if (!s.nlev) return fprintf(stderr, "pangu synth: --levels '': expected 1 to 64 pressures in hPa\n"), 2;
+    }
+    if (out && (status = util_mkdirs(out))) return cli_error("synth", status);
     if (!out) return fputs(usage_text, stderr), 2;
     if (hours < 0) hours = from ? 168 : 24;
     if (step < 0) step = from ? 6 : 1;

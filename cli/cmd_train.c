@@ -23,7 +23,7 @@
 
 static const cfg_key schema[] = {
     {"model", "init", NULL, "model file to start from (architecture, statistics, constants): pangu init --stats --constants"},
-    {"data", "input", NULL, "training data files (comma or space separated, shell globs allowed)"},
+    {"data", "input", NULL, "training data files (comma or space separated, shell globs allowed; the flag repeatable)", CFG_MULTI},
     {"data", "train_start", NULL, "first initial time of the training period"},
     {"data", "train_end", NULL, "last initial time of the training period"},
     {"data", "valid_start", NULL, "first initial time of the validation period (optional)"},
@@ -272,7 +272,7 @@ int cli_train(int argc, char **argv) {
     {
         char *copy = strdup(cfg_get(&c, "input"));
         int k = 0;
-        for (char *w = strtok(copy, ", \t"); w; w = strtok(NULL, ", \t"))
+        for (char *w = strtok(copy, ", \t\n"); w; w = strtok(NULL, ", \t\n"))
             if (glob(w, (k++ ? GLOB_APPEND : 0) | GLOB_NOCHECK, NULL, &g) != 0) break;
         free(copy);
         have_glob = k > 0;

@@ -1,7 +1,10 @@
 /* pangu: the Pangu-Weather forecaster's single binary. */
-#define _DEFAULT_SOURCE /* mallopt */
+#define _GNU_SOURCE /* mallopt, sched_getaffinity */
 #include <hdf5.h>
+#include <netcdf.h>
 #include <malloc.h>
+#include <omp.h>
+#include <sched.h>
 #include <signal.h>
 #ifdef PANGU_MPI
 #include <mpi.h>
@@ -27,12 +30,12 @@ static const struct {
      "         one model step: the state at t + lead from the state at t"},
     {"info", cli_info, "M.h5|M.onnx [--lead H]\n         configuration, variant, lead time, parameter count, FLOPs per step"},
     {"import", cli_import,
-     "--onnx pangu_weather_24.onnx [--lead 24] --out M.h5\n"
+     "--onnx pangu_weather_24.onnx [--lead 24] --output M.h5\n"
      "         a released Pangu-Weather ONNX model into the HDF5 model format (version 2)"},
     {"init", cli_init,
      "--preset tiny|small|full [--grid H,W] [--dim C] [--depths a,b,c,d] [--heads a,b,c,d]\n"
      "         [--window z,h,w] [--levels p1,p2,...] [--lead H] [--seed S] [--std X]\n"
-     "         [--stats STATS.nc] [--constants INVARIANT.nc] --out M.h5\n"
+     "         [--stats STATS.nc] [--constants INVARIANT.nc] --output M.h5\n"
      "         a randomly initialised model"},
     {"plan", cli_plan,
      "--leads SPEC [--models 1,3,6,24]\n"
@@ -50,7 +53,7 @@ static const struct {
      "[--config FILE] [--init M.h5] [--input FILES] [--train-start T] [--train-end T] [--steps N] ...\n"
      "         train one lead-time model (pangu train --help for every key); --resume yes continues"},
     {"synth", cli_synth,
-     "[--grid H,W] [--start T] [--hours N] [--step-hours K] [--format legacy|cds2024] --out DIR\n"
+     "[--grid H,W] [--start T] [--hours N] [--step-hours K] [--format legacy|cds2024] --output DIR\n"
      "         a synthetic reanalysis in ERA5 layouts (monthly pressure-level and single-level files);\n"
      "         --forecast-from T|T0/T1/H: synthetic numerical forecasts from those initial times"},
     {"eval", cli_eval,
@@ -61,15 +64,19 @@ static const struct {
      "--factor K --input IN.nc --output OUT.nc\n"
      "         conservative (area-weighted, as cdo remapcon) coarsening of every latitude-longitude field by K"},
     {"fetch", cli_fetch,
-     "--source ecmwf-opendata|gfs|cds --time T[/T1/H] [--leads SPEC] [--url ROOT] --out DIR\n"
+     "--source ecmwf-opendata|gfs|cds --time T[/T1/H] [--leads SPEC] [--url ROOT] --output DIR\n"
      "         initial conditions (or IFS, GFS forecasts) from ECMWF open data, NCEP or the CDS (pangu fetch --help)"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 
 static void usage(FILE *f) {
+    fprintf(f, "pangu %s: Pangu-Weather forecasts, training and verification\n", PANGU_VERSION);
     fprintf(f, "usage: pangu COMMAND [options]\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].usage);
+    fprintf(f, "Every command: --help (every option, its range and default), --threads N, --no-plausibility-check.\n"
+               "pangu help COMMAND is pangu COMMAND --help; pangu --version prints the version.\n"
+               "Older spellings are accepted: --out for --output, pangu info M.h5 for --model M.h5.\n");
 }
 
 int cli_error(const char *cmd, int status) {
@@ -146,15 +153,49 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("pangu (pangu-c) %s\nPangu-Weather (Bi et al., Nature 2023) in C; built with netCDF-C %s, HDF5 %d.%d.%d\n",
+               PANGU_VERSION, nc_inq_libvers(), H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
+        return 0;
+    }
+    /* pangu help [COMMAND]: the command's --help */
+    if (strcmp(argv[1], "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return 0;
+        }
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (strcmp(argv[2], commands[i].name) == 0) {
+                char *hargv[3] = {argv[2], "--help", NULL};
+                return commands[i].run(2, hargv);
+            }
+        fprintf(stderr, "pangu help: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return 2;
+    }
     /* --no-plausibility-check (any command): the expert override of the
      * checks of units and grids (io_state_check_plausible), taken out here */
-    int kept = 1;
+    /* --threads N (any command): OpenMP threads, by default the cores this
+     * process may use (its CPU affinity, as a batch system sets it) */
+    int kept = 1, threads = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--no-plausibility-check") == 0) io_plausibility(0);
-        else argv[kept++] = argv[i];
+        else if (strcmp(argv[i], "--threads") == 0 || strncmp(argv[i], "--threads=", 10) == 0) {
+            const char *v = argv[i][9] == '=' ? argv[i] + 10 : i + 1 < argc ? argv[++i] : NULL;
+            long long n;
+            if (util_parse_long("--threads", v, 1, 4096, &n)) return fprintf(stderr, "pangu: %s\n", util_last_message()), 2;
+            threads = (int)n;
+        } else argv[kept++] = argv[i];
     }
     argc = kept;
     argv[argc] = NULL;
+    if (!threads) {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof set, &set) == 0) threads = CPU_COUNT(&set);
+        const char *env = getenv("OMP_NUM_THREADS");
+        if (env && *env) threads = 0; /* the user's own setting wins */
+    }
+    if (threads > 0) omp_set_num_threads(threads);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
 #ifdef PANGU_MPI

@@ -34,6 +34,13 @@ static const cfg_key *find_key(const cfg *c, const char *key) {
     return NULL;
 }
 
+/* The schema key an alias (an older spelling) stands for, else key itself. */
+static const char *canonical_key(const cfg *c, const char *key) {
+    for (int i = 0; i < c->nschema; i++)
+        if (c->schema[i].alias && strcmp(c->schema[i].alias, key) == 0) return c->schema[i].key;
+    return key;
+}
+
 /* The value must be of the key's type and in its range (key: the name to show). */
 static int check_value(const cfg_key *k, const char *key, const char *value) {
     long long i;
@@ -42,31 +49,44 @@ static int check_value(const cfg_key *k, const char *key, const char *value) {
     switch (k->type) {
     case CFG_INT: return util_parse_long(key, value, (long long)k->min, (long long)k->max, &i);
     case CFG_REAL: return util_parse_double(key, value, k->min, k->max, &d);
-    case CFG_YESNO: return util_parse_yesno(key, value, &b);
+    case CFG_YESNO:
+    case CFG_SWITCH: return util_parse_yesno(key, value, &b);
     }
     return UTIL_OK;
 }
 
-static int set_value(cfg *c, const char *key, const char *value, const char *shown) {
+static int set_value(cfg *c, const char *key, const char *value, const char *shown, int flag) {
+    key = canonical_key(c, key);
     const cfg_key *k = find_key(c, key);
     if (!k) return util_fail(UTIL_EINVAL, "unknown option '%s'", shown);
     int status = check_value(k, shown, value);
     if (status) return status;
     for (int i = 0; i < c->n; i++)
         if (strcmp(c->keys[i], key) == 0) {
-            char *v = strdup(value);
+            char *v;
+            /* a repeated flag adds an occurrence; a flag replaces a file's value */
+            if (k->type == CFG_MULTI && flag && c->from_flag[i]) {
+                size_t a = strlen(c->values[i]), b = strlen(value);
+                v = malloc(a + b + 2);
+                if (v) memcpy(v, c->values[i], a), v[a] = '\n', memcpy(v + a + 1, value, b + 1);
+            } else
+                v = strdup(value);
             if (!v) return util_fail(UTIL_ENOMEM, "out of memory");
             free(c->values[i]);
             c->values[i] = v;
+            c->from_flag[i] = (unsigned char)flag;
             return UTIL_OK;
         }
     if (c->n == CFG_MAX_VALUES) return util_fail(UTIL_EINVAL, "too many settings");
     c->keys[c->n] = strdup(key);
     c->values[c->n] = strdup(value);
+    c->from_flag[c->n] = (unsigned char)flag;
     if (!c->keys[c->n] || !c->values[c->n]) return util_fail(UTIL_ENOMEM, "out of memory");
     c->n++;
     return UTIL_OK;
 }
+
+int cfg_set(cfg *c, const char *key, const char *value) { return set_value(c, key, value, key, 0); }
 
 /* libinih (Debian's build) reads lines into a fixed 200-byte buffer: a longer
  * line would be split into bogus lines. Before inih parses a file, each long
@@ -76,8 +96,6 @@ static int set_value(cfg *c, const char *key, const char *value, const char *sho
  * continuation of the previous value. */
 enum { CFG_MAX_BYTES = 1 << 20, CFG_SHORT_LINE = 150, CFG_MAX_LONG = 256 };
 #define LONG_TOKEN "@pangu-long-value-"
-
-int cfg_set(cfg *c, const char *key, const char *value) { return set_value(c, key, value, key); }
 
 typedef struct {
     cfg *c;
@@ -96,6 +114,7 @@ static int handler(void *user, const char *section, const char *name, const char
         int k = atoi(value + tl);
         if (k >= 0 && k < ps->nlong) value = ps->long_values[k];
     }
+    name = canonical_key(ps->c, name);
     const cfg_key *k = find_key(ps->c, name);
     if (!k) {
         snprintf(ps->message, sizeof ps->message, "unknown key '%s' in section [%s]", name, section);
@@ -201,25 +220,44 @@ int cfg_load(cfg *c, const char *path) {
     return status;
 }
 
+int cfg_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
 int cfg_parse_args(cfg *c, int argc, char **argv) {
-    int status;
+    int status, npos = 0;
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--config") == 0 && (status = cfg_load(c, argv[i + 1]))) return status;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0) return util_fail(UTIL_EINVAL, "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return util_fail(UTIL_EINVAL, "option %s needs a value", a);
-        if (strcmp(a, "--config") == 0) {
-            i++;
-            continue;
+        if (strncmp(a, "--", 2) != 0) {
+            if (c->positional && !npos++) {
+                if ((status = set_value(c, c->positional, a, a, 1))) return status;
+                continue;
+            }
+            return util_fail(UTIL_EINVAL, "unexpected argument '%s' (options are --name value)", a);
         }
+        /* --key value or --key=value; dashes for underscores */
         char key[128];
-        snprintf(key, sizeof key, "%s", a + 2);
+        const char *eq = strchr(a, '='), *value = NULL;
+        snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - a - 2) : (int)strlen(a + 2), a + 2);
         for (char *p = key; *p; p++)
             if (*p == '-') *p = '_';
-        if (!find_key(c, key)) return util_fail(UTIL_EINVAL, "unknown option '%s'", a);
-        if ((status = set_value(c, key, argv[i + 1], a))) return status;
-        i++;
+        const char *canon = canonical_key(c, key);
+        const cfg_key *k = find_key(c, canon);
+        if (strcmp(key, "config") != 0 && !k) return util_fail(UTIL_EINVAL, "unknown option '%.*s'", eq ? (int)(eq - a) : (int)strlen(a), a);
+        if (eq) value = eq + 1;
+        else if (k && k->type == CFG_SWITCH) value = "yes";
+        else if (i + 1 < argc) value = argv[++i];
+        else return util_fail(UTIL_EINVAL, "option %s needs a value", a);
+        if (strcmp(key, "config") == 0) continue; /* loaded first */
+        char shown[160];
+        snprintf(shown, sizeof shown, "--%s", k->key);
+        for (char *p = shown; *p; p++)
+            if (*p == '_') *p = '-';
+        if ((status = set_value(c, canon, value, shown, 1))) return status;
     }
     return UTIL_OK;
 }
@@ -249,15 +287,52 @@ int cfg_get_yesno(const cfg *c, const char *key) {
     return s && !util_parse_yesno(key, s, &v) ? v : 0;
 }
 
-void cfg_print_help(const cfg *c, const char *command) {
-    printf("usage: pangu %s [--config FILE] [--KEY VALUE ...]\nkeys (file section, flag, default):\n", command);
+int cfg_get_multi(const cfg *c, const char *key, const char **out, int cap) {
+    for (int i = 0; i < c->n; i++) {
+        if (strcmp(c->keys[i], key) != 0) continue;
+        int n = 0;
+        for (char *p = c->values[i]; n < cap;) { /* occurrences are kept one per line */
+            out[n++] = p;
+            char *nl = strchr(p, '\n');
+            if (!nl) break;
+            *nl = 0, p = nl + 1;
+        }
+        return n;
+    }
+    const cfg_key *k = find_key(c, key);
+    if (k && k->def && cap > 0) return out[0] = k->def, 1;
+    return 0;
+}
+
+void cfg_print_usage(const cfg *c, const char *command, const char *synopsis, const char *summary, int files) {
+    printf("Usage: pangu %s %s\n\n%s\n\nOptions:\n", command, synopsis, summary);
     for (int i = 0; i < c->nschema; i++) {
         const cfg_key *k = &c->schema[i];
-        char range[96] = "";
-        if (k->type == CFG_INT) snprintf(range, sizeof range, "  (a whole number, %.0f to %.0f)", k->min, k->max);
-        else if (k->type == CFG_REAL) snprintf(range, sizeof range, "  (a number, %g to %g)", k->min, k->max);
-        else if (k->type == CFG_YESNO) snprintf(range, sizeof range, "  (yes or no)");
-        printf("  [%s] --%s%s%s%s\n      %s\n", k->section, k->key, k->def ? "  default: " : "", k->def ? k->def : "",
-               range, k->help);
+        char flag[160], what[128] = "";
+        snprintf(flag, sizeof flag, "--%s", k->key);
+        for (char *p = flag; *p; p++)
+            if (*p == '_') *p = '-';
+        if (flag[strlen(flag) - 1] == '*') snprintf(flag + strlen(flag) - 1, sizeof flag - strlen(flag) + 1, "NAME");
+        switch (k->type) {
+        case CFG_INT: snprintf(what, sizeof what, " N   (a whole number, %.0f to %.0f)", k->min, k->max); break;
+        case CFG_REAL: snprintf(what, sizeof what, " X   (a number, %g to %g)", k->min, k->max); break;
+        case CFG_YESNO: snprintf(what, sizeof what, " yes|no"); break;
+        case CFG_SWITCH: break;
+        case CFG_MULTI: snprintf(what, sizeof what, " VALUE   (repeatable)"); break;
+        default: snprintf(what, sizeof what, " VALUE");
+        }
+        printf("  %s%s\n      %s", flag, what, k->help);
+        if (k->def) printf(" (default: %s)", k->def);
+        if (k->alias) printf(" (also --%s, an older spelling)", k->alias);
+        if (files) printf(" [file section %s]", k->section);
+        printf("\n");
     }
+    printf("  --config FILE\n      read the options from an INI file first (sections as above); the command line "
+           "overrides it\n  --no-plausibility-check\n      use inputs whose units or grid look wrong "
+           "(an expert override)\n  --threads N\n      OpenMP threads (default: the cores this process may use)\n"
+           "  -h, --help\n      this help\n");
+}
+
+void cfg_print_help(const cfg *c, const char *command) {
+    cfg_print_usage(c, command, "[--config FILE] [--KEY VALUE ...]", "Every key of a configuration file is also a flag.", 1);
 }

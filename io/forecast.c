@@ -66,7 +66,7 @@ struct io_forecast {
     /* The spec's arrays and texts, owned: member files are created on the
      * writer thread, when the caller may have freed its own. */
     double *own_lat, *own_lon, *own_leads;
-    char *own_text[6];
+    char *own_text[7];
 };
 
 static const struct {
@@ -145,6 +145,7 @@ static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member,
     NCW(text(nc, NC_GLOBAL, "source", sp->source ? sp->source : "pangu-c " PANGU_VERSION));
     if (sp->history) NCW(text(nc, NC_GLOBAL, "history", sp->history));
     if (sp->licence && sp->licence[0]) NCW(text(nc, NC_GLOBAL, "licence", sp->licence));
+    if (sp->request && sp->request[0] && kind != FILE_MEMBER) NCW(text(nc, NC_GLOBAL, "pangu_request", sp->request));
     if (sp->layout == IO_LAYOUT_CF)
         /* xarray takes these as coordinates; CDO ignores a global attribute
          * (on a variable it would warn that it cannot assign them). */
@@ -374,7 +375,7 @@ static void free_forecast(io_forecast *f) {
     io_grib_writer_close(f->grib);
     free(f->slab);
     free(f->own_lat), free(f->own_lon), free(f->own_leads);
-    for (int i = 0; i < 6; i++) free(f->own_text[i]);
+    for (int i = 0; i < 7; i++) free(f->own_text[i]);
     free(f);
 }
 
@@ -391,14 +392,14 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     f->spec = *spec;
     f->own_lat = malloc(sizeof(double) * (size_t)spec->H), f->own_lon = malloc(sizeof(double) * (size_t)spec->W);
     f->own_leads = malloc(sizeof(double) * (size_t)spec->nsteps);
-    const char **texts[6] = {&f->spec.source, &f->spec.history, &f->spec.institution, &f->spec.licence,
-                             &f->spec.perturbation, NULL};
+    const char **texts[7] = {&f->spec.source, &f->spec.history, &f->spec.institution, &f->spec.licence,
+                             &f->spec.perturbation, &f->spec.request, NULL};
     int short_of_memory = !f->own_lat || !f->own_lon || !f->own_leads;
     for (int i = 0; texts[i]; i++)
         if (*texts[i] && !(*texts[i] = f->own_text[i] = strdup(*texts[i]))) short_of_memory = 1;
     if (short_of_memory) {
         free(f->own_lat), free(f->own_lon), free(f->own_leads);
-        for (int i = 0; i < 6; i++) free(f->own_text[i]);
+        for (int i = 0; i < 7; i++) free(f->own_text[i]);
         free(f);
         return util_fail(UTIL_ENOMEM, "out of memory");
     }
@@ -727,6 +728,19 @@ int io_forecast_finish(io_forecast *f) {
             goto done;
         }
         unlink(f->part);
+        if (f->spec.request && f->spec.request[0]) { /* GRIB has no place for it: a file beside */
+            char req[4200], tmp[4300];
+            snprintf(req, sizeof req, "%s.request", path);
+            snprintf(tmp, sizeof tmp, "%s.tmp.%d", req, (int)getpid());
+            FILE *rq = fopen(tmp, "w");
+            int bad = !rq || fputs(f->spec.request, rq) < 0;
+            if (rq && fclose(rq) != 0) bad = 1;
+            if (bad || rename(tmp, req) != 0) {
+                unlink(tmp);
+                status = util_fail(UTIL_EIO, "%s: cannot write the request record (disk full?)", req);
+                goto done;
+            }
+        }
     } else if (f->per_member) {
         if (f->nc >= 0) {
             int nc = f->nc;
@@ -780,6 +794,28 @@ void io_forecast_abort(io_forecast *f) {
         unlink(tmp);
     }
     free_forecast(f);
+}
+
+int io_forecast_request(const char *path, char *buf, size_t cap) {
+    buf[0] = 0;
+    if (io_grib_detect(path)) {
+        char req[4200];
+        snprintf(req, sizeof req, "%s.request", path);
+        FILE *fp = fopen(req, "r");
+        if (!fp) return 0;
+        size_t n = fread(buf, 1, cap - 1, fp);
+        fclose(fp);
+        buf[n] = 0;
+        return 1;
+    }
+    int nc;
+    size_t len = 0;
+    if (nc_open(path, NC_NOWRITE, &nc) != NC_NOERR) return 0;
+    int ok = nc_inq_attlen(nc, NC_GLOBAL, "pangu_request", &len) == NC_NOERR && len < cap &&
+             nc_get_att_text(nc, NC_GLOBAL, "pangu_request", buf) == NC_NOERR;
+    nc_close(nc);
+    buf[ok ? len : 0] = 0;
+    return ok;
 }
 
 int io_forecast_is_complete(const char *path) {

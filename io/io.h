@@ -25,6 +25,11 @@ typedef struct {
     char source[IO_NUPPER + IO_NSURFACE][256]; /* the file each variable was read from ("" when made here) */
 } io_state;
 
+/* A classic NetCDF file (CDF-1, 2 or 5) open as ncid must be as long as
+ * its header says: netCDF-C reads a truncated one's missing data as fill
+ * values without an error. UTIL_EFORMAT naming the file when it is short. */
+int io_nc_check_size(int ncid, const char *path);
+
 /* ---- plausibility (io/plausible.c) ----
  * Inputs in wrong units or on broken grids would give errors of many
  * standard deviations with exit 0. Readers refuse coordinates that are not a
@@ -162,6 +167,11 @@ typedef struct {
     /* The licence of the model weights, for released models (a global
      * attribute licence; NULL or "": none). */
     const char *licence;
+    /* What was asked for (models' SHA-256, leads, variables, levels,
+     * members, precision, format...): a rerun takes a complete file as
+     * done only when its recorded request is the same (NetCDF: the global
+     * attribute pangu_request; GRIB: the file PATH.request beside it). */
+    const char *request;
     /* Ensembles: the perturbation written as global attributes. */
     const char *perturbation;          /* e.g. "perlin"; NULL: not recorded */
     double perturbation_scale;
@@ -186,6 +196,9 @@ int io_forecast_finish(io_forecast *f);
 void io_forecast_abort(io_forecast *f);
 /* 1 when path exists and carries the completion mark. */
 int io_forecast_is_complete(const char *path);
+/* The request recorded in a forecast file (see io_forecast_spec.request):
+ * 1 and buf filled when there is one, 0 when none (an older file). */
+int io_forecast_request(const char *path, char *buf, size_t cap);
 
 /* ---- NumPy .npy (io/npy.c) ---- */
 typedef struct {

@@ -284,7 +284,13 @@ static double classic_atts(int nc, int varid, int natts, int wide) {
 
 /* netCDF-C reads zeros past the end of a truncated NetCDF-3 file: compare
  * the file's size with its header plus the data the header describes. */
-static int check_classic_size(io_file *f) {
+static int check_classic_size(io_file *f) { return io_nc_check_size(f->nc, f->path); }
+
+int io_nc_check_size(int ncid, const char *path) {
+    struct {
+        int nc;
+        const char *path;
+    } file = {ncid, path}, *f = &file;
     int format, nvars, ndims, natts, unlimited = -1;
     if (nc_inq_format(f->nc, &format) != NC_NOERR || (format != NC_FORMAT_CLASSIC && format != NC_FORMAT_64BIT_OFFSET &&
                                                       format != NC_FORMAT_CDF5))

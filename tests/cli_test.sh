@@ -57,7 +57,7 @@ if $pangu step --repeat 3 --profile --model "$fx/tiny.h5" --input "$fx/tiny_in.n
 else bad "step --repeat 3 ($(cat "$t/errr"))"; fi
 if $pangu step --repeat 0 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/outr0.nc" 2>"$t/errr0"; then
   bad "step --repeat 0 accepted"
-elif grep -q "expected a count from 1 to 100" "$t/errr0" && [ ! -e "$t/outr0.nc" ]; then ok "step --repeat 0 refused"
+elif grep -q "repeat .0.: expected a whole number from 1 to 100" "$t/errr0" && [ ! -e "$t/outr0.nc" ]; then ok "step --repeat 0 refused"
 else bad "step --repeat 0: $(cat "$t/errr0")"; fi
 # Two files: pressure levels in one, surface in the other, as the CDS delivers.
 if command -v ncks >/dev/null 2>&1; then
@@ -114,6 +114,36 @@ expect_fail "precision bf16 without AVX512_BF16" "needs a CPU with AVX512_BF16" 
   env PANGU_NO_BF16=1 $pangu step --precision bf16 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/o11.nc"
 expect_fail "unknown precision" "precision 'fp16': expected fp32 or bf16" "$t/o12.nc" -- \
   $pangu step --precision fp16 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/o12.nc"
+
+# Every command documents its options: --help exits 0 and names each option it takes.
+allhelp=1
+for c in step info import init plan forecast stats grad train synth eval regrid fetch; do
+  $pangu $c --help >"$t/help" 2>&1 || { allhelp=0; echo "    $c --help failed"; }
+  $pangu help $c | cmp -s - "$t/help" || { allhelp=0; echo "    pangu help $c differs"; }
+  grep -q -- "--output\|--leads\|--model" "$t/help" || { allhelp=0; echo "    $c --help lists no option"; }
+done
+[ $allhelp = 1 ] && ok "--help of every command (and pangu help COMMAND)" || bad "--help of every command"
+if $pangu --version | grep -q "^pangu (pangu-c) [0-9]"; then ok "pangu --version: $($pangu --version | head -1)"; else bad "pangu --version"; fi
+# the step's documented options are exactly those it takes
+for o in $($pangu step --help | sed -n 's/^  \(--[a-z-]*\).*/\1/p' | grep -v -- "--config\|--threads\|--no-plausibility\|--help"); do
+  $pangu step $o >/dev/null 2>"$t/err"; grep -q "unknown option" "$t/err" && { bad "step --help lists $o, which step refuses"; allhelp=2; }
+done
+[ $allhelp != 2 ] && ok "every option step --help lists is one it takes"
+# older spellings: --out for --output, info M.h5 for --model
+$pangu init --preset tiny --out "$t/alias.h5" 2>/dev/null && [ -s "$t/alias.h5" ] && ok "init --out (the older spelling of --output)" ||
+  bad "init --out"
+$pangu info --model "$t/alias.h5" | cmp -s - <($pangu info "$t/alias.h5") && ok "info --model M.h5 = info M.h5" || bad "info --model"
+$pangu step --threads 1 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/th1.nc" 2>"$t/err" &&
+  grep -q "1 threads" "$t/err" && cmp -s <(ncdump -v t2m "$t/out.nc" | sed 1,/data:/d) <(ncdump -v t2m "$t/th1.nc" | sed 1,/data:/d) &&
+  ok "--threads 1: one thread, the same forecast" || bad "--threads 1 ($(cat "$t/err"))"
+expect_fail "--threads 0" "--threads '0': expected a whole number from 1" "$t/th0.nc" -- \
+  $pangu step --threads 0 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/th0.nc"
+expect_fail "an option given a number it cannot take" "std 'inf': expected a number" "$t/inf.h5" -- \
+  $pangu init --std inf --output "$t/inf.h5"
+expect_fail "the output is an input" "is also an input" "$t/none" -- \
+  $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$fx/tiny_in.nc"
+expect_fail "a device as the output" "not a regular file" "$t/none" -- \
+  $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output /dev/null
 
 # Memory is estimated before it is allocated: a grid the machine cannot hold fails at once.
 expect_fail "a model larger than the machine" "more than this machine's" "$t/huge.h5" -- \

@@ -87,8 +87,9 @@ expect_fail "a model file configured for the wrong lead" "is a 6 h model, config
   $pangu forecast --model-24h m6.h5 --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 24 --output x3.nc
 expect_fail "init time missing from the inputs" "no time 1900-01-02T00:00:00" x4.nc -- \
   $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-02T00 --leads 6 --output x4.nc
-expect_fail "unwritable output directory" "missing or not writable" nodir/x5.nc -- \
-  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --output nodir/x5.nc
+echo file >afile
+expect_fail "an output directory that cannot be made" "exists and is not a directory" afile/x5.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --output afile/x5.nc
 ( ulimit -f 40
   $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 0-72/1 --output full.nc >/dev/null 2>err ); rc=$?
 check "full disk during a write (no SIGXFSZ trap): one line, partial file removed ($(tail -c 120 err))" \
@@ -119,13 +120,50 @@ expect_fail "unknown precision" "precision 'fp16': expected fp32 or bf16" x8.nc 
 run --leads 0-30/6,53 --deflate 0 --output 'd0_{init:%Y%m%d%H}.nc'
 run --leads 0-30/6,53 --deflate 9 --output 'd9_{init:%Y%m%d%H}.nc'
 check "deflate 0 / 1 / 9: the same values; uncompressed, level 1, level 9" \
-  'cmp -s <(data fc_1900010100.nc | grep -v "source\|history") <(data d0_1900010100.nc | grep -v "source\|history") &&
-   cmp -s <(data fc_1900010100.nc | grep -v "source\|history") <(data d9_1900010100.nc | grep -v "source\|history") &&
+  'cmp -s <(data fc_1900010100.nc | grep -v "source\|history\|pangu_request") <(data d0_1900010100.nc | grep -v "source\|history\|pangu_request") &&
+   cmp -s <(data fc_1900010100.nc | grep -v "source\|history\|pangu_request") <(data d9_1900010100.nc | grep -v "source\|history\|pangu_request") &&
    ! ncdump -hs d0_1900010100.nc | grep -q "t2m:_DeflateLevel" &&
    ncdump -hs fc_1900010100.nc | grep -q "t2m:_DeflateLevel = 1 ;" && ncdump -hs d9_1900010100.nc | grep -q "t2m:_DeflateLevel = 9 ;" &&
    [ $(stat -c %s d0_1900010100.nc) -gt $(stat -c %s fc_1900010100.nc) ]'
-expect_fail "deflate out of range" "deflate '10': expected a level from 0" x9.nc -- \
+expect_fail "deflate out of range" "deflate '10': expected a whole number from 0 to 9" x9.nc -- \
   $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --deflate 10 --output x9.nc
+
+# Jobs that mean what they say: a complete file counts as done only for the same request.
+run --leads 6,12 --output 'req/r_{init:%Y%m%d%H}.nc'
+check "the output directory is created" '[ -s req/r_1900010100.nc ]'
+run --leads 6,12 --output 'req/r_{init:%Y%m%d%H}.nc'
+check "the same request again: skipped" 'grep -q "complete already, skipped" log'
+cp req/r_1900010100.nc keep.nc
+run --leads 6,18 --output 'req/r_{init:%Y%m%d%H}.nc'; rc=$?
+check "other leads: an error naming --overwrite, the file kept ($(tail -1 log | cut -c1-120))" \
+  '[ $rc -eq 2 ] && grep -q "complete, but for another request.*--overwrite" log && cmp -s keep.nc req/r_1900010100.nc'
+run --leads 6 --variables z,t --output 'req/r_{init:%Y%m%d%H}.nc'; rc=$?
+check "other variables: an error too" '[ $rc -eq 2 ] && grep -q "for another request" log'
+run --leads 6,18 --overwrite --output 'req/r_{init:%Y%m%d%H}.nc'; rc=$?
+check "--overwrite rewrites it with the new leads" '[ $rc -eq 0 ] && grep -q "rewritten (--overwrite)" log &&
+  [ "$(ncdump -v step req/r_1900010100.nc | sed -n "s/^ *step = \(.*\) ;/\1/p")" = "6, 18" ]'
+$pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00/1900-01-03T00/24 --leads 6-48/6 --dry-run \
+  --output 'dry_{init:%Y%m%d%H}.nc' >dry.txt 2>log; rc=$?
+check "--dry-run prints files, calls, time and memory, writes nothing ($(tail -1 dry.txt | cut -c1-110))" \
+  '[ $rc -eq 0 ] && [ $(grep -c "dry_19000" dry.txt) -eq 3 ] && grep -q "^plan: 3 initial times x 8 model calls" dry.txt &&
+   grep -q "memory about" dry.txt && ! ls dry_* >/dev/null 2>&1'
+check "repeated --input accumulates (pressure levels and surface apart)" \
+  'ncks -O -v z,q,t,u,v "$fx/tiny_in.nc" pl.nc && ncks -O -v msl,u10,v10,t2m "$fx/tiny_in.nc" sfc.nc &&
+   $pangu forecast $models --input pl.nc --input sfc.nc --init 1900-01-01T00 --leads 6 --output two.nc 2>log'
+expect_fail "an init range with a tiny step is refused before it is allocated" "more than the 1,000,000" x12.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00/2100-01-01T00/1 --leads 6 --output x12.nc
+expect_fail "members abc" "members 'abc': expected a whole number" x13.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --members abc --output x13.nc
+expect_fail "perturb_scale nan" "perturb-scale 'nan'" x14.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --members 3 --perturb perlin --perturb-scale nan --output x14.nc
+expect_fail "levels 850abc" "levels '850abc'" x15.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --levels 850abc --output x15.nc
+expect_fail "levels twice" "hPa twice" x16.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --levels 850,850 --output x16.nc
+expect_fail "no levels" "levels: none given" x17.nc -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --levels "" --output x17.nc
+expect_fail "the output is an input" "is also an input" "$t/nothing" -- \
+  $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --output "$fx/tiny_in.nc"
 
 # Configuration files: lines of any length with their true line numbers, a key
 # set twice, what is not a regular text file.

@@ -132,7 +132,10 @@ $pangu synth --forecast-from 2019-02-30T00 --out nwp 2>err; rc=$?
 check "an impossible initial time: exit 2 ($(cat err))" '[ $rc -eq 2 ] && grep -q "2019-02 has 28 days" err'
 $pangu synth --help >help.txt; rc=$?
 check "--help documents --forecast-from" '[ $rc -eq 0 ] && grep -q -- "--forecast-from T" help.txt'
-$pangu synth --grid 32,64 --hours 3 --out nowhere/dir 2>err; rc=$?
-check "unwritable directory: exit 2 ($(cat err))" '[ $rc -eq 2 ]'
+$pangu synth --grid 32,64 --hours 3 --out made/here 2>err; rc=$?
+check "a missing output directory is created" '[ $rc -eq 0 ] && [ -s made/here/invariant.nc ]'
+echo file >afile
+$pangu synth --grid 32,64 --hours 3 --output afile/dir 2>err; rc=$?
+check "a directory that cannot be made: exit 2 ($(cat err))" '[ $rc -eq 2 ] && grep -q "not a directory" err'
 echo "synth: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -365,3 +365,23 @@ int util_check_distinct_outputs(const char *name_a, const char *a, const char *n
         return util_fail(UTIL_EINVAL, "%s and %s are the same file (%s): give them different names", name_a, name_b, a);
     return UTIL_OK;
 }
+
+int util_mkdirs(const char *dir) {
+    char p[PATH_MAX];
+    if (!dir || !*dir || snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+        return util_fail(UTIL_EINVAL, "'%s': not a directory name", dir ? dir : "");
+    for (char *q = p + 1;; q++) {
+        char ch = *q;
+        if (ch != '/' && ch) continue;
+        *q = 0;
+        struct stat st;
+        if (stat(p, &st) != 0) {
+            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+                return util_fail(UTIL_EIO, "%s: cannot create the directory: %s", p, strerror(errno));
+        } else if (!S_ISDIR(st.st_mode))
+            return util_fail(UTIL_EIO, "%s: exists and is not a directory", p);
+        *q = ch;
+        if (!ch) break;
+    }
+    return UTIL_OK;
+}

@@ -90,6 +90,9 @@ int util_check_distinct_outputs(const char *name_a, const char *a, const char *n
  * else by their canonical paths. */
 int util_same_file(const char *a, const char *b);
 
+/* mkdir -p: the directory and its parents (0777 & umask); UTIL_EIO naming it. */
+int util_mkdirs(const char *dir);
+
 /* Writers put PATH.tmp.PID beside PATH and rename it when complete; a run
  * killed with -9 leaves its temporary behind. Remove those of PATH whose
  * process is gone (the next run of the same job calls this). */
