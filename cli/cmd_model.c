@@ -362,6 +362,14 @@ int cli_grad(int argc, char **argv) {
         (status = io_state_check_finite(&y, target[0])) ||
         (status = io_state_check_plausible(&y, m.upper_mean, m.upper_std, m.surface_mean, m.surface_std)))
         goto done;
+    /* the target must be the input's time plus the model's lead */
+    if (!isnan(x.time) && !isnan(y.time) && fabs(y.time - x.time - c->lead_hours * 3600.0) > 1) {
+        char a[64], b[64];
+        util_time_format(x.time, a, sizeof a), util_time_format(y.time, b, sizeof b);
+        status = util_fail(UTIL_EINVAL, "%s is at %s, %.4g h after the input (%s, at %s): a %d h model needs its target %d h later",
+                           target[0], b, (y.time - x.time) / 3600, input[0], a, c->lead_hours, c->lead_hours);
+        goto done;
+    }
     g = util_aligned_alloc(sizeof(float) * m.nparams);
     if (!g) {
         status = util_fail(UTIL_ENOMEM, "out of memory for gradients");
