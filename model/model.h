@@ -71,13 +71,15 @@ typedef struct {
     uint32_t *data;       /* panels * kp * MODEL_BF16_PANEL words, 64-byte aligned */
 } model_bf16_matrix;
 
-/* A weight matrix W (n, k) of y = x W^T packed for the FP32 AVX-512 kernel
- * (model/f32.c): panels of MODEL_F32_PANEL output columns, each holding per
- * input i the floats W[j][i] of its columns; zeros past n. */
+/* A weight matrix W (n, k) of y = x W^T packed for the FP32 kernels
+ * (model/f32.c on AVX-512, model/avx2.c on AVX2 + FMA): panels of
+ * MODEL_F32_PANEL output columns, each holding per input i the floats
+ * W[j][i] of its columns; zeros past n. */
 #define MODEL_F32_PANEL 32
 typedef struct {
     int n, k, panels;
     float *data; /* panels * k * MODEL_F32_PANEL floats, 64-byte aligned */
+    int kernel;  /* MODEL_KERNEL_AVX512 or MODEL_KERNEL_AVX2: which kernel runs it (model_kernel() when packed) */
 } model_f32_matrix;
 
 /* One Earth-specific block's parameters (pointers into the block). */
@@ -379,8 +381,42 @@ void model_bf16_window_attention(float *out, const float *qkv, const float *bias
 /* Scalar twin of model_bf16_window_attention with bf16_gemms (scores: N*N floats). */
 void model_bf16_window_attention_ref(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                      int C, int heads, float *scores);
-/* ---- packed FP32 GEMMs (model/f32.c) ----
- * 1 when the CPU runs AVX-512F/BW/VL/DQ and PANGU_NO_AVX512 is unset or 0. */
+/* ---- kernel choice (model/f32.c) ----
+ * The FP32 step runs one of three kernel sets, the widest this CPU runs:
+ * avx512 (model/f32.c: AVX-512F/BW/VL/DQ), avx2 (model/avx2.c: AVX2 + FMA),
+ * blas (OpenBLAS SGEMM and scalar loops, model/kernels.c: the plain twins).
+ * PANGU_NO_AVX512=1 acts as a CPU without AVX-512 (avx2; no BF16 either),
+ * PANGU_NO_AVX2=1 as one without AVX2 (blas), so every path runs on one
+ * machine. Read from the environment at each call. There is no AMX path:
+ * model_cpu_amx() only reports whether the CPU has AMX-BF16. */
+enum { MODEL_KERNEL_BLAS = 0, MODEL_KERNEL_AVX2 = 1, MODEL_KERNEL_AVX512 = 2 };
+int model_kernel(void);
+const char *model_kernel_name(int kernel); /* "blas", "avx2", "avx512" */
+int model_cpu_amx(void);                   /* 1 when CPUID reports amx_bf16 */
+
+/* ---- blocking of the packed kernels (model/tune.c) ----
+ * mc rows by kc inputs per block of activations (mc is rounded down to the
+ * kernel's micro-tile, kc at most MODEL_KC_MAX). Defaults derived from the
+ * cache sizes (sysconf, else CPUID); `pangu tune` measures a few candidates
+ * and caches the best per CPU model; model_tune_load applies the cache.
+ * Results do not depend on the blocking (sums in input order either way). */
+#define MODEL_KC_MAX 1024
+typedef struct {
+    int mc, kc;
+} model_blocking;
+void model_blocking_get(int kernel, model_blocking *b);
+/* UTIL_EINVAL for values out of range (mc 1..4096, kc 8..MODEL_KC_MAX);
+ * NULL: back to the default. Set before a step, not during one. */
+int model_blocking_set(int kernel, const model_blocking *b);
+/* Data or unified cache of level 1, 2 or 3 in bytes (sysconf, else CPUID, else a typical size). */
+long model_cache_bytes(int level);
+/* The CPU's model string (CPUID brand string, else /proc/cpuinfo), blanks trimmed. */
+void model_cpu_name(char *buf, size_t len);
+/* The blocking derived from the caches, without tuning. */
+void model_blocking_default(int kernel, model_blocking *b);
+
+/* ---- packed FP32 GEMMs (model/f32.c, model/avx2.c) ----
+ * 1 when model_kernel() is avx512 or avx2: the weights are packed. */
 int model_f32_available(void);
 size_t model_f32_packed_floats(int n, int k);
 /* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data. */
@@ -411,6 +447,22 @@ void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, c
 size_t model_f32_attention_floats(int N, int d);
 void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                 int C, int heads, float *scores, float *packs);
+
+/* The AVX2 + FMA kernels (model/avx2.c) on the same panels, with the
+ * contracts of the model_f32_ and _avx512 functions above; need AVX2 and FMA.
+ * model_f32_linear_forward and its fused forms run a matrix packed for avx2
+ * through these. */
+void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                               const float *b, int rows, int accumulate);
+void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                                    const float *b, int rows);
+void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
+                                        const float *b, const float *norm_w, const float *norm_b, int rows);
+void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                                 int C, int heads, float *scores, float *packs);
+void model_gelu_forward_avx2(float *out, const float *in, size_t n);
+void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C);
+void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C);
 
 /* The plain scalar twin: the same sum in k order from the float W. */
 void model_bf16_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
