@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define MODEL_NUPPER 5      /* z q t u v */
 #define MODEL_NSURFACE 4    /* msl u10 v10 t2m */
@@ -412,6 +413,39 @@ int model_blocking_set(int kernel, const model_blocking *b);
 long model_cache_bytes(int level);
 /* The CPU's model string (CPUID brand string, else /proc/cpuinfo), blanks trimmed. */
 void model_cpu_name(char *buf, size_t len);
+
+/* Autotuning (`pangu tune`): the measured blockings and rates of this CPU. */
+typedef struct {
+    char cpu[128];
+    int kernel, threads;            /* the step's kernel and the threads when measured */
+    model_blocking blocking[3];     /* per MODEL_KERNEL_*; kc 0: not measured */
+    double gflops[3];               /* at that blocking */
+    double fp32_gflops, bf16_gflops; /* the step's FP32 kernel and BF16; 0: not measured */
+} model_tune;
+/* GFLOP/s of the linear layers of a C = 192 block (2880 rows over the
+ * OpenMP threads) through `kernel` (MODEL_KERNEL_AVX512 or _AVX2) at
+ * blocking b (NULL: the current one), or BF16 (kernel -1), for `seconds`. */
+int model_tune_rate(double *gflops, int kernel, const model_blocking *b, double seconds);
+/* Measure up to 9 blockings around the default per packed kernel this CPU
+ * runs (and BF16), about `seconds` in all; one line per candidate on log. */
+int model_tune_run(model_tune *t, double seconds, FILE *log);
+/* $XDG_CACHE_HOME/pangu-c/tune-CPU.txt, else $HOME/.cache/pangu-c/tune-CPU.txt
+ * (CPU: model_cpu_name with other characters than [A-Za-z0-9.-] as _). */
+int model_tune_path(char *buf, size_t len);
+/* key=value lines (cpu, kernel, threads, avx512_mc, avx512_kc,
+ * avx512_gflops, avx2_mc, avx2_kc, avx2_gflops, fp32_gflops, bf16_gflops);
+ * written to a temporary and renamed. path NULL: model_tune_path. */
+int model_tune_save(const model_tune *t, const char *path);
+/* Strict: an unknown or repeated key, a number out of range or a file of
+ * another CPU is UTIL_EFORMAT naming the file and line. No file: UTIL_OK
+ * with t->cpu empty. */
+int model_tune_read(model_tune *t, const char *path);
+/* Read the cache and apply its blockings (every command, unless --no-tune). */
+int model_tune_load(const char *path);
+/* --no-tune: the blockings derived from the caches only, the tune cache
+ * neither read nor written (reproducible timing). */
+void model_tune_disable(void);
+int model_tune_enabled(void);
 /* The blocking derived from the caches, without tuning. */
 void model_blocking_default(int kernel, model_blocking *b);
 
