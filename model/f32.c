@@ -68,28 +68,39 @@ int model_f32_available(void) { return model_kernel() != MODEL_KERNEL_BLAS; }
 
 size_t model_f32_packed_floats(int n, int k) { return ((size_t)n + NR - 1) / NR * NR * (size_t)k; }
 
-void model_f32_pack_into(float *dst, const float *w, int n, int k, size_t sn, size_t sk) {
-    int panels = (n + NR - 1) / NR;
+int model_f32_panel_width(int kernel) { return kernel == MODEL_KERNEL_AVX2 ? MODEL_AVX2_PANEL : MODEL_F32_PANEL; }
+
+void model_f32_pack_into_width(float *dst, int nr, const float *w, int n, int k, size_t sn, size_t sk) {
+    int panels = (n + nr - 1) / nr;
     for (int pn = 0; pn < panels; pn++)
         for (int i = 0; i < k; i++) {
-            float *o = dst + ((size_t)pn * k + i) * NR;
-            for (int j = 0; j < NR; j++) {
-                int col = pn * NR + j;
+            float *o = dst + ((size_t)pn * k + i) * nr;
+            for (int j = 0; j < nr; j++) {
+                int col = pn * nr + j;
                 o[j] = col < n ? w[(size_t)col * sn + (size_t)i * sk] : 0.0f;
             }
         }
 }
 
-int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk) {
+void model_f32_pack_into(float *dst, const float *w, int n, int k, size_t sn, size_t sk) {
+    model_f32_pack_into_width(dst, NR, w, n, k, sn, sk);
+}
+
+int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, int k, size_t sn, size_t sk) {
     memset(p, 0, sizeof *p);
     if (n < 1 || k < 1) return util_fail(UTIL_EINVAL, "f32 pack: empty %d x %d matrix", n, k);
+    /* the AVX2 panels are narrower: never more floats than model_f32_packed_floats */
     p->data = util_aligned_alloc(sizeof(float) * model_f32_packed_floats(n, k));
     if (!p->data) return util_fail(UTIL_ENOMEM, "out of memory for packed FP32 weights");
-    p->n = n, p->k = k, p->panels = (n + NR - 1) / NR;
-    /* a matrix packed while the choice is blas (tests) runs the scalar loop of packed_ref */
-    p->kernel = model_kernel();
-    model_f32_pack_into(p->data, w, n, k, sn, sk);
+    int nr = model_f32_panel_width(kernel);
+    p->n = n, p->k = k, p->panels = (n + nr - 1) / nr, p->kernel = kernel;
+    model_f32_pack_into_width(p->data, nr, w, n, k, sn, sk);
     return UTIL_OK;
+}
+
+int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk) {
+    /* a matrix packed while the choice is blas (tests) runs the scalar loop of packed_ref */
+    return model_f32_pack_for(p, model_kernel(), w, n, k, sn, sk);
 }
 
 void model_f32_matrix_free(model_f32_matrix *p) {
@@ -112,11 +123,12 @@ void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, c
  * matrix packed under the blas choice runs. */
 static void packed_ref(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w, const float *b,
                        int rows, int accumulate, int gelu) {
+    int nr = model_f32_panel_width(w->kernel);
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < w->n; j++) {
             float acc = (accumulate ? out[(size_t)r * ldo + j] : 0.0f) + (b ? b[j] : 0.0f);
-            const float *col = w->data + (size_t)(j / NR) * w->k * NR + j % NR;
-            for (int i = 0; i < w->k; i++) acc = fmaf(in[(size_t)r * ldi + i], col[(size_t)i * NR], acc);
+            const float *col = w->data + (size_t)(j / nr) * w->k * nr + j % nr;
+            for (int i = 0; i < w->k; i++) acc = fmaf(in[(size_t)r * ldi + i], col[(size_t)i * nr], acc);
             out[(size_t)r * ldo + j] = acc;
         }
     if (gelu)

@@ -72,11 +72,12 @@ typedef struct {
     uint32_t *data;       /* panels * kp * MODEL_BF16_PANEL words, 64-byte aligned */
 } model_bf16_matrix;
 
-/* A weight matrix W (n, k) of y = x W^T packed for the FP32 kernels
- * (model/f32.c on AVX-512, model/avx2.c on AVX2 + FMA): panels of
- * MODEL_F32_PANEL output columns, each holding per input i the floats
- * W[j][i] of its columns; zeros past n. */
+/* A weight matrix W (n, k) of y = x W^T packed for the FP32 kernels: panels
+ * of MODEL_F32_PANEL output columns (model/f32.c, AVX-512) or of
+ * MODEL_AVX2_PANEL (model/avx2.c, AVX2 + FMA), each holding per input i the
+ * floats W[j][i] of its columns; zeros past n. */
 #define MODEL_F32_PANEL 32
+#define MODEL_AVX2_PANEL 16
 typedef struct {
     int n, k, panels;
     float *data; /* panels * k * MODEL_F32_PANEL floats, 64-byte aligned */
@@ -453,9 +454,15 @@ void model_blocking_default(int kernel, model_blocking *b);
  * 1 when model_kernel() is avx512 or avx2: the weights are packed. */
 int model_f32_available(void);
 size_t model_f32_packed_floats(int n, int k);
-/* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data. */
+/* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data
+ * (model_f32_packed_floats(n, k) floats, enough for either width).
+ * model_f32_pack packs for model_kernel(), _pack_for for a given kernel;
+ * _pack_into writes MODEL_F32_PANEL panels, _pack_into_width nr-column ones. */
 void model_f32_pack_into(float *dst, const float *w, int n, int k, size_t sn, size_t sk);
+void model_f32_pack_into_width(float *dst, int nr, const float *w, int n, int k, size_t sn, size_t sk);
 int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk);
+int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, int k, size_t sn, size_t sk);
+int model_f32_panel_width(int kernel); /* columns per panel of `kernel`'s packing */
 void model_f32_matrix_free(model_f32_matrix *p);
 /* out (rows, n; row stride ldo) = [out if accumulate] + [b] + in W^T with in
  * (rows, k; row stride ldi). Single-threaded, no allocation; needs

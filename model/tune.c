@@ -185,7 +185,7 @@ static int tune_data_init(tune_data *d, int kernel) {
     for (int s = 0; s < TUNE_SHAPES && !status; s++) {
         int n = tune_shape[s][0], k = tune_shape[s][1];
         if (kernel < 0) status = model_bf16_pack(&d->h[s], w, n, k, (size_t)k, 1);
-        else if (!(status = model_f32_pack(&d->f[s], w, n, k, (size_t)k, 1))) d->f[s].kernel = kernel;
+        else status = model_f32_pack_for(&d->f[s], kernel, w, n, k, (size_t)k, 1);
     }
     d->bf16 = kernel < 0;
 done:

@@ -198,7 +198,7 @@ int main(int argc, char **argv) {
         }
         if (have_f32) {
             model_f32_matrix Bq;
-            if (model_f32_pack(&Bq, B, N, K, (size_t)K, 1)) {
+            if (model_f32_pack_for(&Bq, MODEL_KERNEL_AVX512, B, N, K, (size_t)K, 1)) {
                 fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
                 return 1;
             }
@@ -211,11 +211,10 @@ int main(int argc, char **argv) {
         }
         if (have_avx2) {
             model_f32_matrix Bq;
-            if (model_f32_pack(&Bq, B, N, K, (size_t)K, 1)) {
+            if (model_f32_pack_for(&Bq, MODEL_KERNEL_AVX2, B, N, K, (size_t)K, 1)) {
                 fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
                 return 1;
             }
-            Bq.kernel = MODEL_KERNEL_AVX2; /* the same panels, run by model/avx2.c */
             job jf = {3, N, K, A, NULL, NULL, NULL, NULL, &Bq, NULL, C};
             rate_a[na++] = rate_of(&jf, seconds);
             size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);

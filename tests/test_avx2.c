@@ -62,10 +62,18 @@ static float *frand(size_t n, double sd) {
 
 /* W packed for the AVX2 kernel. */
 static void pack_avx2(model_f32_matrix *p, const float *w, int n, int k) {
-    choose(MODEL_KERNEL_AVX2);
-    CU_ASSERT_FATAL(model_f32_pack(p, w, n, k, (size_t)k, 1) == 0);
-    restore();
-    CU_ASSERT(p->kernel == MODEL_KERNEL_AVX2);
+    CU_ASSERT_FATAL(model_f32_pack_for(p, MODEL_KERNEL_AVX2, w, n, k, (size_t)k, 1) == 0);
+    CU_ASSERT(p->kernel == MODEL_KERNEL_AVX2 && p->panels == (n + 15) / 16);
+    /* the layout: panel p, input i, column j holds W[16p + j][i], zeros past n */
+    int bad = 0;
+    for (int pn = 0; pn < p->panels; pn++)
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < 16; j++) {
+                int col = pn * 16 + j;
+                float want = col < n ? w[(size_t)col * k + i] : 0.0f, got = p->data[((size_t)pn * k + i) * 16 + j];
+                bad += memcmp(&want, &got, sizeof got) != 0;
+            }
+    CU_ASSERT(bad == 0);
 }
 
 /* out = [out] + [b] + x W^T against the double twin and OpenBLAS, in units of
@@ -121,10 +129,7 @@ static void check_linear(int rows, int k, int n, int ldi_extra, int ldo_extra, i
     /* the AVX-512 kernel sums in the same order: the same bits */
     if (cpu_runs(MODEL_KERNEL_AVX512)) {
         model_f32_matrix q;
-        choose(MODEL_KERNEL_AVX512);
-        CU_ASSERT_FATAL(model_f32_pack(&q, w, n, k, (size_t)k, 1) == 0);
-        restore();
-        CU_ASSERT(q.kernel == MODEL_KERNEL_AVX512);
+        CU_ASSERT_FATAL(model_f32_pack_for(&q, MODEL_KERNEL_AVX512, w, n, k, (size_t)k, 1) == 0);
         memcpy(again, y0, sizeof(float) * len);
         model_f32_linear_forward(again, ldo, x, ldi, &q, b, rows, accumulate);
         CU_ASSERT(memcmp(again, got, sizeof(float) * len) == 0);

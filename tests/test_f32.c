@@ -40,8 +40,8 @@ static void test_pack_layout(void) {
     for (int j = 0; j < n; j++)
         for (int i = 0; i < k; i++) wt[(size_t)i * n + j] = w[(size_t)j * k + i];
     model_f32_matrix p, q;
-    CU_ASSERT_FATAL(model_f32_pack(&p, w, n, k, (size_t)k, 1) == 0);
-    CU_ASSERT_FATAL(model_f32_pack(&q, wt, n, k, 1, (size_t)n) == 0); /* the transpose, read with swapped strides */
+    CU_ASSERT_FATAL(model_f32_pack_for(&p, MODEL_KERNEL_AVX512, w, n, k, (size_t)k, 1) == 0);
+    CU_ASSERT_FATAL(model_f32_pack_for(&q, MODEL_KERNEL_AVX512, wt, n, k, 1, (size_t)n) == 0); /* the transpose, read with swapped strides */
     CU_ASSERT(p.n == n && p.k == k && p.panels == 2);
     CU_ASSERT(model_f32_packed_floats(n, k) == 2 * 32 * (size_t)k);
     CU_ASSERT(((uintptr_t)p.data & 63) == 0);
