@@ -447,6 +447,18 @@ int model_tune_load(const char *path);
  * neither read nor written (reproducible timing). */
 void model_tune_disable(void);
 int model_tune_enabled(void);
+
+/* `--precision auto`: BF16 only where allowed (allow_bf16), the CPU runs
+ * AVX512_BF16 and its measured BF16 rate beats FP32's by 10% (the rates of
+ * the linear layers' GEMMs: pangu tune's, else measured here, about half a
+ * second, and cached), else FP32. Nothing is measured when not allowed. */
+int model_precision_auto(int *precision, int allow_bf16);
+/* The FP32 (the step's kernel) and BF16 GEMM rates, cached or measured;
+ * both 0 where this CPU has no BF16. */
+int model_precision_rates(double *fp32, double *bf16);
+/* An explicit bf16 where the CPU runs it slower than FP32: one warning
+ * line with both rates on log, once per process. */
+int model_precision_warn(int precision, FILE *log);
 /* The blocking derived from the caches, without tuning. */
 void model_blocking_default(int kernel, model_blocking *b);
 

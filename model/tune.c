@@ -463,3 +463,55 @@ int model_tune_load(const char *path) {
         if (t.blocking[k].kc) status = model_blocking_set(k, &t.blocking[k]);
     return status;
 }
+
+/* ---- precision that pays ---- */
+
+int model_precision_rates(double *fp32, double *bf16) {
+    *fp32 = *bf16 = 0;
+    int kern = model_kernel(), status;
+    if (!model_bf16_available() || kern == MODEL_KERNEL_BLAS) return UTIL_OK;
+    model_tune t;
+    if (!tune_off) {
+        if ((status = model_tune_read(&t, NULL))) return status;
+        if (t.cpu[0] && t.fp32_gflops > 0 && t.bf16_gflops > 0 && t.kernel == kern) {
+            *fp32 = t.fp32_gflops, *bf16 = t.bf16_gflops;
+            return UTIL_OK;
+        }
+    } else
+        memset(&t, 0, sizeof t);
+    /* first use: a short measurement (about half a second), cached with the blockings */
+    if ((status = model_tune_rate(fp32, kern, NULL, 0.25)) || (status = model_tune_rate(bf16, -1, NULL, 0.25))) return status;
+    if (tune_off) return UTIL_OK; /* --no-tune: the cache neither read nor written */
+    if (!t.cpu[0]) {
+        model_cpu_name(t.cpu, sizeof t.cpu);
+        t.threads = omp_get_max_threads();
+    }
+    t.kernel = kern, t.fp32_gflops = *fp32, t.bf16_gflops = *bf16;
+    return model_tune_save(&t, NULL);
+}
+
+int model_precision_auto(int *precision, int allow_bf16) {
+    *precision = MODEL_FP32;
+    if (!allow_bf16 || !model_bf16_available()) return UTIL_OK; /* nothing measured: FP32 is the answer either way */
+    double f, b;
+    int status = model_precision_rates(&f, &b);
+    if (status) return status;
+    /* a 10% margin: the rates are of the GEMMs, measured on a machine that may be shared */
+    if (f > 0 && b > 1.1 * f) *precision = MODEL_BF16;
+    return UTIL_OK;
+}
+
+int model_precision_warn(int precision, FILE *log) {
+    static int warned;
+    if (precision != MODEL_BF16 || warned) return UTIL_OK;
+    double f, b;
+    int status = model_precision_rates(&f, &b);
+    if (status) return status;
+    if (f > 0 && b > 0 && b < f) {
+        warned = 1;
+        if (log)
+            fprintf(log, "pangu: warning: BF16 is slower than FP32 on this CPU (%.0f against %.0f GFLOP/s measured): "
+                         "--precision fp32 or auto would be faster and exact\n", b, f);
+    }
+    return UTIL_OK;
+}

@@ -489,6 +489,56 @@ static void test_tune_cache(void) {
     CU_ASSERT(model_tune_read(&r, path) == 0 && r.cpu[0] == 0); /* no file: nothing, no error */
 }
 
+/* --precision auto against cached rates (XDG_CACHE_HOME in a temporary
+ * directory): FP32 unless allowed; BF16 only where it is 10% faster; the
+ * warning for an explicit bf16 that is slower. */
+static void test_precision_auto(void) {
+    char dir[256], path[1024], cpu[128], text[512];
+    snprintf(dir, sizeof dir, "/tmp/pangu_test_xdg_%d", (int)getpid());
+    const char *old = getenv("XDG_CACHE_HOME");
+    char saved[512] = "";
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    setenv("XDG_CACHE_HOME", dir, 1);
+    CU_ASSERT_FATAL(model_tune_path(path, sizeof path) == 0);
+    CU_ASSERT(strncmp(path, dir, strlen(dir)) == 0 && strstr(path, "/pangu-c/tune-") != NULL);
+    model_cpu_name(cpu, sizeof cpu);
+    int p = -1;
+    CU_ASSERT(model_precision_auto(&p, 0) == 0 && p == MODEL_FP32); /* not allowed: nothing measured or written */
+    FILE *f = fopen(path, "r");
+    CU_ASSERT(f == NULL);
+    if (f) fclose(f);
+    model_tune t = {{0}};
+    snprintf(t.cpu, sizeof t.cpu, "%s", cpu);
+    t.kernel = model_kernel(), t.threads = 2, t.fp32_gflops = 100, t.bf16_gflops = 200;
+    CU_ASSERT_FATAL(model_tune_save(&t, NULL) == 0);
+    CU_ASSERT(model_precision_auto(&p, 1) == 0);
+    CU_ASSERT(p == (model_bf16_available() ? MODEL_BF16 : MODEL_FP32));
+    t.bf16_gflops = 105; /* faster, but within the margin */
+    CU_ASSERT_FATAL(model_tune_save(&t, NULL) == 0);
+    CU_ASSERT(model_precision_auto(&p, 1) == 0 && p == MODEL_FP32);
+    t.bf16_gflops = 60;
+    CU_ASSERT_FATAL(model_tune_save(&t, NULL) == 0);
+    CU_ASSERT(model_precision_auto(&p, 1) == 0 && p == MODEL_FP32);
+    if (model_bf16_available()) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *log = open_memstream(&buf, &len);
+        CU_ASSERT(model_precision_warn(MODEL_BF16, log) == 0);
+        CU_ASSERT(model_precision_warn(MODEL_BF16, log) == 0); /* once */
+        fclose(log);
+        CU_ASSERT(buf && strstr(buf, "60 against 100 GFLOP/s") != NULL && strchr(buf, '\n') == buf + len - 1);
+        free(buf);
+    }
+    snprintf(text, sizeof text, "cpu=%s\nbf16_gflops=fast\n", cpu);
+    write_text(path, text);
+    CU_ASSERT(model_precision_auto(&p, 1) == (model_bf16_available() ? UTIL_EFORMAT : 0));
+    remove(path);
+    snprintf(text, sizeof text, "%s/pangu-c", dir);
+    rmdir(text), rmdir(dir);
+    if (old) setenv("XDG_CACHE_HOME", saved, 1);
+    else unsetenv("XDG_CACHE_HOME");
+}
+
 int tests_register_avx2(void) {
     CU_pSuite s = CU_add_suite("avx2", NULL, NULL);
     if (!s) return -1;
@@ -504,6 +554,7 @@ int tests_register_avx2(void) {
         {"whole step of every fixture under each kernel choice", test_steps},
         {"whole step under two blockings", test_blocking_step},
         {"tune cache: round trip, applied, strict parsing", test_tune_cache},
+        {"precision auto from the cached rates, the slower-BF16 warning", test_precision_auto},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn)) return -1;
