@@ -436,7 +436,7 @@ void model_downsample_forward(float *out, const model *m, const float *in, float
 
 void model_upsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride) {
     const model_config *c = &m->cfg;
-    int C = c->dim, kern = model_kernel();
+    int C = c->dim;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->H2; row++) {
         int z = row / c->H2, h2 = row % c->H2;
@@ -447,8 +447,9 @@ void model_upsample_forward(float *out, const model *m, const float *in, float *
             int h = 2 * h2 + dh;
             if (h >= c->Ht) continue;
             for (int w = 0; w < c->Wt; w++)
-                layernorm(kern, f + (size_t)w * C, y + (size_t)(w / 2) * 4 * C + (dh * 2 + w % 2) * C, m->up_norm_w,
-                          m->up_norm_b, 1, C);
+                /* scalar on purpose: forecasts stay bit-identical to earlier versions' (tests/files_test.sh) */
+                model_layernorm_forward(f + (size_t)w * C, y + (size_t)(w / 2) * 4 * C + (dh * 2 + w % 2) * C,
+                                        m->up_norm_w, m->up_norm_b, 1, C);
             linear(out + ((size_t)z * c->Ht + h) * c->Wt * C, f, m->up_w2, m->up2_h, m->up2_f, NULL, c->Wt, C, C);
         }
     }

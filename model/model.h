@@ -453,11 +453,12 @@ int model_tune_enabled(void);
  * the linear layers' GEMMs: pangu tune's, else measured here, about half a
  * second, and cached), else FP32. Nothing is measured when not allowed. */
 int model_precision_auto(int *precision, int allow_bf16);
-/* The FP32 (the step's kernel) and BF16 GEMM rates, cached or measured;
- * both 0 where this CPU has no BF16. */
-int model_precision_rates(double *fp32, double *bf16);
+/* The FP32 (the step's kernel) and BF16 GEMM rates, cached or measured
+ * (and then cached if save); both 0 where this CPU has no BF16. */
+int model_precision_rates(double *fp32, double *bf16, int save);
 /* An explicit bf16 where the CPU runs it slower than FP32: one warning
- * line with both rates on log, once per process. */
+ * line with both rates on log, once per process (rates cached, else
+ * measured and not cached). */
 int model_precision_warn(int precision, FILE *log);
 /* The blocking derived from the caches, without tuning. */
 void model_blocking_default(int kernel, model_blocking *b);

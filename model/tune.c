@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <omp.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "../util/util.h"
@@ -116,17 +117,19 @@ void model_blocking_default(int kernel, model_blocking *b) {
     b->mc = clampi(l2 / 8 / (4L * b->kc) / 2 * 2, 16, 4096);
 }
 
+/* The defaults, derived once before any kernel reads them (the first call
+ * may come from inside an OpenMP loop). */
+static model_blocking derived[3];
+static pthread_once_t derived_once = PTHREAD_ONCE_INIT;
+static void derive(void) {
+    for (int k = 0; k < 3; k++) model_blocking_default(k, &derived[k]);
+}
+
 void model_blocking_get(int kernel, model_blocking *b) {
     int k = kernel >= 0 && kernel < 3 ? kernel : 0;
     if (chosen[k].kc) *b = chosen[k];
     else {
-        /* derived once; a data race on the first call is benign (the same values) */
-        static model_blocking derived[3];
-        if (!derived[k].kc) {
-            model_blocking d;
-            model_blocking_default(k, &d);
-            derived[k] = d;
-        }
+        pthread_once(&derived_once, derive);
         *b = derived[k];
     }
 }
@@ -466,7 +469,7 @@ int model_tune_load(const char *path) {
 
 /* ---- precision that pays ---- */
 
-int model_precision_rates(double *fp32, double *bf16) {
+int model_precision_rates(double *fp32, double *bf16, int save) {
     *fp32 = *bf16 = 0;
     int kern = model_kernel(), status;
     if (!model_bf16_available() || kern == MODEL_KERNEL_BLAS) return UTIL_OK;
@@ -481,7 +484,7 @@ int model_precision_rates(double *fp32, double *bf16) {
         memset(&t, 0, sizeof t);
     /* first use: a short measurement (about half a second), cached with the blockings */
     if ((status = model_tune_rate(fp32, kern, NULL, 0.25)) || (status = model_tune_rate(bf16, -1, NULL, 0.25))) return status;
-    if (tune_off) return UTIL_OK; /* --no-tune: the cache neither read nor written */
+    if (tune_off || !save) return UTIL_OK; /* --no-tune: the cache neither read nor written */
     if (!t.cpu[0]) {
         model_cpu_name(t.cpu, sizeof t.cpu);
         t.threads = omp_get_max_threads();
@@ -494,7 +497,7 @@ int model_precision_auto(int *precision, int allow_bf16) {
     *precision = MODEL_FP32;
     if (!allow_bf16 || !model_bf16_available()) return UTIL_OK; /* nothing measured: FP32 is the answer either way */
     double f, b;
-    int status = model_precision_rates(&f, &b);
+    int status = model_precision_rates(&f, &b, 1);
     if (status) return status;
     /* a 10% margin: the rates are of the GEMMs, measured on a machine that may be shared */
     if (f > 0 && b > 1.1 * f) *precision = MODEL_BF16;
@@ -505,7 +508,9 @@ int model_precision_warn(int precision, FILE *log) {
     static int warned;
     if (precision != MODEL_BF16 || warned) return UTIL_OK;
     double f, b;
-    int status = model_precision_rates(&f, &b);
+    /* measured if nothing is cached, but not written: an explicit precision
+     * has not asked for the cache (and test scripts run it) */
+    int status = model_precision_rates(&f, &b, 0);
     if (status) return status;
     if (f > 0 && b > 0 && b < f) {
         warned = 1;
