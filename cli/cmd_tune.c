@@ -22,6 +22,8 @@ static const cfg_key tune_keys[] = {
 };
 
 static void show(const char *path) {
+    /* main does not load the cache for pangu tune (which replaces a damaged one): here, as any other command would */
+    int bad = model_tune_enabled() && model_tune_load(path);
     char cpu[128];
     model_cpu_name(cpu, sizeof cpu);
     int k = model_kernel();
@@ -36,7 +38,8 @@ static void show(const char *path) {
         model_blocking_get(kern, &b);
         printf("blocking %s: mc %d kc %d (from the caches: mc %d kc %d)\n", model_kernel_name(kern), b.mc, b.kc, d.mc, d.kc);
     }
-    printf("tune cache: %s%s\n", path, model_tune_enabled() ? "" : " (not used: --no-tune)");
+    if (bad) printf("tune cache: %s, not usable: %s\n", path, util_last_message());
+    else printf("tune cache: %s%s\n", path, model_tune_enabled() ? "" : " (not used: --no-tune)");
 }
 
 int cli_tune(int argc, char **argv) {

@@ -206,7 +206,8 @@ int main(int argc, char **argv) {
     /* --no-tune (any command): the kernels' blocking from the cache sizes
      * only; otherwise pangu tune's cache for this CPU, if there is one */
     if (!tune) model_tune_disable();
-    else if (model_tune_load(NULL)) return fprintf(stderr, "pangu: %s\n", util_last_message()), 2;
+    else if (strcmp(argv[1], "tune") != 0 && model_tune_load(NULL)) /* pangu tune replaces a damaged cache */
+        return fprintf(stderr, "pangu: %s\n", util_last_message()), 2;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
 #ifdef PANGU_MPI

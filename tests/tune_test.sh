@@ -51,6 +51,8 @@ if [ "$kern" != blas ]; then
     '[ $rc = 2 ] && [ $(wc -l <"$t/err") = 1 ] && grep -q "$f line [0-9]*: " "$t/err"'
   "$pangu" --no-tune info "$fx/tiny.h5" >/dev/null 2>&1
   check "--no-tune runs despite a damaged cache" '[ $? = 0 ]'
+  "$pangu" tune --seconds 0.5 >/dev/null 2>&1
+  check "pangu tune replaces a damaged cache" '[ $? = 0 ] && ! grep -q abc "$f" && "$pangu" info "$fx/tiny.h5" >/dev/null 2>&1'
   cp "$t/good.txt" "$f"
 fi
 
