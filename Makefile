@@ -60,7 +60,7 @@ all: $(BIN)/pangu man
 
 # Man pages from every command's --help (Debian's help2man): pangu.1 and
 # pangu-COMMAND.1 in $(BUILD)/man; skipped, with a note, without help2man.
-PANGU_COMMANDS = step info import init plan forecast stats grad train synth eval regrid fetch
+PANGU_COMMANDS = step info import init plan forecast stats grad train synth eval regrid fetch tune
 man: $(BIN)/pangu
 	@if command -v help2man >/dev/null; then mkdir -p $(BUILD)/man && \
 	  help2man -N -n "Pangu-Weather forecasts, training and verification" --version-string="$$($(BIN)/pangu --version | head -1 | cut -d' ' -f3)" \
@@ -113,6 +113,7 @@ check: deps
 	tests/plausible_test.sh $(BIN)/pangu
 	tests/configs_test.sh $(BIN)/pangu
 	tests/files_test.sh $(BIN)/pangu
+	tests/tune_test.sh $(BIN)/pangu
 test: check
 
 # The build without libcurl: pangu fetch says it has no network access.

@@ -22,6 +22,7 @@ int cli_synth(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_regrid(int argc, char **argv);
 int cli_fetch(int argc, char **argv);
+int cli_tune(int argc, char **argv);
 /* "1,3,6,24" -> model lead hours; 0 on success. */
 int cli_parse_models(const char *s, int *models, int *n);
 

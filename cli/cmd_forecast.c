@@ -25,7 +25,8 @@ static const cfg_key schema[] = {
     {"input", "input", NULL, "initial-condition files (comma or space separated, shell globs allowed; the flag repeatable)", CFG_MULTI},
     {"forecast", "init", NULL, "initial times: a list (2020-01-01T00,2020-01-01T12) or START/END/STEP_HOURS"},
     {"forecast", "leads", "6-168/6", "lead hours: list and ranges START-END/STEP"},
-    {"forecast", "precision", "fp32", "GEMM precision: fp32, or bf16 (BF16 weights and activations, FP32 accumulation; needs AVX512_BF16)"},
+    {"forecast", "precision", "auto", "GEMM precision: auto (bf16 where allow_bf16 = yes and this CPU runs BF16 faster than FP32, as pangu tune or a first short measurement found; else fp32), fp32, or bf16 (BF16 weights and activations, FP32 accumulation, about 1e-2 of each field's std; needs AVX512_BF16; no AMX path)"},
+    {"forecast", "allow_bf16", "no", "let precision = auto take BF16 (reduced precision) where it is faster", CFG_YESNO},
     {"output", "output", "fc_{init:%Y%m%d%H}.nc", "output path; {init:FORMAT} takes %Y %m %d %H %M of the initial time"},
     {"output", "variables", "all", "variables to write (z,q,t,u,v,msl,u10,v10,t2m) or all"},
     {"output", "levels", "all", "pressure levels to write (hPa) or all"},
@@ -289,8 +290,12 @@ int cli_forecast(int argc, char **argv) {
         goto done;
     }
     int precision;
-    if ((status = model_precision_parse(cfg_get(&c, "precision"), &precision))) goto done;
-    if ((status = model_precision_check(precision))) goto done; /* before loading any model */
+    if (strcmp(cfg_get(&c, "precision"), "auto") == 0) {
+        if ((status = model_precision_auto(&precision, cfg_get_yesno(&c, "allow_bf16")))) goto done;
+    } else if ((status = model_precision_parse(cfg_get(&c, "precision"), &precision)) ||
+               (status = model_precision_check(precision)) || /* before loading any model */
+               (status = model_precision_warn(precision, stderr)))
+        goto done;
     /* Load only the models the plan calls. */
     for (int i = 0; i < nmodels; i++) {
         int used = 0;

@@ -53,7 +53,7 @@ int cli_step(int argc, char **argv) {
     if ((status = cli_expand(&opt, "input", &gin)) ||
         (cfg_get(&opt, "time") && (status = util_time_parse(cfg_get(&opt, "time"), &time))) ||
         (status = model_precision_parse(cfg_get(&opt, "precision"), &precision)) ||
-        (status = model_precision_check(precision)) ||
+        (status = model_precision_check(precision)) || (status = model_precision_warn(precision, stderr)) ||
         (status = util_check_output(output, (const char *const *)gin.gl_pathv, (int)gin.gl_pathc)) ||
         (status = util_check_output(output, &model_path, 1))) {
         globfree(&gin);

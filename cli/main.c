@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../io/io.h"
+#include "../model/model.h"
 #include "../util/util.h"
 #include "cli.h"
 
@@ -66,6 +67,9 @@ static const struct {
     {"fetch", cli_fetch,
      "--source ecmwf-opendata|gfs|cds --time T[/T1/H] [--leads SPEC] [--url ROOT] --output DIR\n"
      "         initial conditions (or IFS, GFS forecasts) from ECMWF open data, NCEP or the CDS (pangu fetch --help)"},
+    {"tune", cli_tune,
+     "[--seconds 3] [--show] [--output FILE]\n"
+     "         measure the FP32 kernels' blocking on this CPU and cache it for every command (--no-tune: not used)"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 
@@ -74,7 +78,9 @@ static void usage(FILE *f) {
     fprintf(f, "usage: pangu COMMAND [options]\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].usage);
-    fprintf(f, "Every command: --help (every option, its range and default), --threads N, --no-plausibility-check.\n"
+    fprintf(f, "Every command: --help (every option, its range and default), --threads N, --no-plausibility-check,\n"
+               "--no-tune (the blocking from the cache sizes, not pangu tune's cache: reproducible timing).\n"
+               "Kernels: avx512, avx2 (PANGU_NO_AVX512=1), OpenBLAS (PANGU_NO_AVX2=1); no AMX path (pangu tune --show).\n"
                "pangu help COMMAND is pangu COMMAND --help; pangu --version prints the version.\n"
                "Older spellings are accepted: --out for --output, pangu info M.h5 for --model M.h5.\n");
 }
@@ -177,9 +183,10 @@ int main(int argc, char **argv) {
      * checks of units and grids (io_state_check_plausible), taken out here */
     /* --threads N (any command): OpenMP threads, by default the cores this
      * process may use (its CPU affinity, as a batch system sets it) */
-    int kept = 1, threads = 0;
+    int kept = 1, threads = 0, tune = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--no-plausibility-check") == 0) io_plausibility(0);
+        else if (strcmp(argv[i], "--no-tune") == 0) tune = 0;
         else if (strcmp(argv[i], "--threads") == 0 || strncmp(argv[i], "--threads=", 10) == 0) {
             const char *v = argv[i][9] == '=' ? argv[i] + 10 : i + 1 < argc ? argv[++i] : NULL;
             long long n;
@@ -196,6 +203,11 @@ int main(int argc, char **argv) {
         if (env && *env) threads = 0; /* the user's own setting wins */
     }
     if (threads > 0) omp_set_num_threads(threads);
+    /* --no-tune (any command): the kernels' blocking from the cache sizes
+     * only; otherwise pangu tune's cache for this CPU, if there is one */
+    if (!tune) model_tune_disable();
+    else if (strcmp(argv[1], "tune") != 0 && model_tune_load(NULL)) /* pangu tune replaces a damaged cache */
+        return fprintf(stderr, "pangu: %s\n", util_last_message()), 2;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
 #ifdef PANGU_MPI

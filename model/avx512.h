@@ -22,6 +22,11 @@ static inline int model_cpu_avx512(void) {
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 }
 
+static inline int model_cpu_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
 static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xffffffffu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1); }
 
@@ -147,6 +152,7 @@ AVX512_INLINE void prefetch_next_head(const float *base, int w, int nW, int h, i
 #else
 #define MODEL_X86 0
 static inline int model_cpu_avx512(void) { return 0; }
+static inline int model_cpu_avx2(void) { return 0; }
 #endif
 
 #endif

@@ -79,7 +79,8 @@ int model_bf16_available(void) {
     const char *off = getenv("PANGU_NO_BF16"); /* tests: act as a CPU without AVX512_BF16 */
     if (off && *off && strcmp(off, "0") != 0) return 0;
 #if BF16_X86
-    return model_cpu_avx512() && __builtin_cpu_supports("avx512bf16");
+    /* PANGU_NO_AVX512 / PANGU_NO_AVX2 act as a CPU without AVX-512: no BF16 either */
+    return model_kernel() == MODEL_KERNEL_AVX512 && __builtin_cpu_supports("avx512bf16");
 #else
     return 0;
 #endif

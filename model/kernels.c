@@ -209,6 +209,28 @@ static void linear(float *out, const float *in, const float *w, const model_bf16
     profile_add(0, t0, 2.0 * rows * in_dim * out_dim);
 }
 
+/* The vectorised GELU and LayerNorms of the chosen kernel set (model_kernel()),
+ * else the scalar twins. */
+static void gelu(int kern, float *out, const float *in, size_t n) {
+    if (kern == MODEL_KERNEL_AVX512) model_gelu_forward_avx512(out, in, n);
+    else if (kern == MODEL_KERNEL_AVX2) model_gelu_forward_avx2(out, in, n);
+    else model_gelu_forward(out, in, n);
+}
+static void layernorm(int kern, float *out, const float *in, const float *w, const float *b, int rows, int C) {
+    if (kern == MODEL_KERNEL_AVX512) model_layernorm_forward_avx512(out, in, w, b, rows, C);
+    else if (kern == MODEL_KERNEL_AVX2) model_layernorm_forward_avx2(out, in, w, b, rows, C);
+    else model_layernorm_forward(out, in, w, b, rows, C);
+}
+/* x (C) += LayerNorm(y); the scalar path normalises y in place */
+static void layernorm_add(int kern, float *x, float *y, const float *w, const float *b, int C) {
+    if (kern == MODEL_KERNEL_AVX512) model_layernorm_add_avx512(x, y, w, b, C);
+    else if (kern == MODEL_KERNEL_AVX2) model_layernorm_add_avx2(x, y, w, b, C);
+    else {
+        model_layernorm_forward(y, y, w, b, 1, C);
+        for (int i = 0; i < C; i++) x[i] += y[i];
+    }
+}
+
 enum { MLP_ROWS = 1024 }; /* rows per SGEMM: smaller ones run far below the BLAS peak */
 
 static int layer_width(const model_config *c, int l) { return (l == 1 || l == 2) ? 2 * c->dim : c->dim; }
@@ -253,9 +275,10 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
     if (roll)
         for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
 
-    /* AVX-512 GELU and LayerNorm agree with their scalar twins to a few 1e-7
-     * (test_f32); glibc's scalar erff alone was a tenth of the FP32 step. */
-    int vector = model_f32_available();
+    /* AVX-512 and AVX2 GELU and LayerNorm agree with their scalar twins to a
+     * few 1e-7 (test_f32, test_avx2); glibc's scalar erff alone was a tenth
+     * of the FP32 step. */
+    int kern = model_kernel();
     /* Attention: each window type owns a disjoint set of tokens, so each
      * type's rows are gathered, attended and added back in place. */
 #pragma omp parallel for schedule(dynamic, 1)
@@ -274,7 +297,10 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         if (blk->qkv_h) /* BF16 path */
             model_bf16_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
                                         (uint32_t *)(scores + (size_t)N * N), blk->bf16_attention);
-        else if (blk->qkv_f) /* packed FP32 path */
+        else if (blk->qkv_f && blk->qkv_f->kernel == MODEL_KERNEL_AVX2) /* packed FP32 path, AVX2 */
+            model_avx2_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
+                                        scores + (size_t)N * N);
+        else if (blk->qkv_f) /* packed FP32 path, AVX-512 */
             model_f32_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
                                        scores + (size_t)N * N);
         else model_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores);
@@ -284,12 +310,7 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         for (int r = 0; r < rows; r++) {
             long tok = model_window_token(t, r, Z, Hl, Wl, win, shift);
             if (tok < 0) continue;
-            float *y = pr + (size_t)r * C, *o = x + (size_t)tok * C;
-            if (vector) model_layernorm_add_avx512(o, y, blk->norm1_w, blk->norm1_b, C);
-            else {
-                model_layernorm_forward(y, y, blk->norm1_w, blk->norm1_b, 1, C);
-                for (int i = 0; i < C; i++) o[i] += y[i];
-            }
+            layernorm_add(kern, x + (size_t)tok * C, pr + (size_t)r * C, blk->norm1_w, blk->norm1_b, C);
         }
     }
 
@@ -326,16 +347,9 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
             continue;
         }
         linear(hid, xr, blk->fc1_w, blk->fc1_h, blk->fc1_f, blk->fc1_b, n, C, 4 * C);
-        if (vector) model_gelu_forward_avx512(hid, hid, (size_t)n * 4 * C);
-        else model_gelu_forward(hid, hid, (size_t)n * 4 * C);
+        gelu(kern, hid, hid, (size_t)n * 4 * C);
         linear(y, hid, blk->fc2_w, blk->fc2_h, blk->fc2_f, blk->fc2_b, n, 4 * C, C);
-        if (vector)
-            for (int r = 0; r < n; r++)
-                model_layernorm_add_avx512(xr + (size_t)r * C, y + (size_t)r * C, blk->norm2_w, blk->norm2_b, C);
-        else {
-            model_layernorm_forward(y, y, blk->norm2_w, blk->norm2_b, n, C);
-            for (size_t i = 0; i < (size_t)n * C; i++) xr[i] += y[i];
-        }
+        for (int r = 0; r < n; r++) layernorm_add(kern, xr + (size_t)r * C, y + (size_t)r * C, blk->norm2_w, blk->norm2_b, C);
     }
 }
 
@@ -400,7 +414,7 @@ void model_patch_embed_forward(float *x, const model *m, const float *upper, con
 
 void model_downsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride) {
     const model_config *c = &m->cfg;
-    int C = c->dim, vector = model_f32_available();
+    int C = c->dim, kern = model_kernel();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->H2; row++) {
         int z = row / c->H2, h2 = row % c->H2;
@@ -415,8 +429,7 @@ void model_downsample_forward(float *out, const model *m, const float *in, float
                     else
                         memset(dst, 0, sizeof(float) * C);
                 }
-        if (vector) model_layernorm_forward_avx512(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
-        else model_layernorm_forward(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
+        layernorm(kern, g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
         linear(out + (size_t)row * c->W2 * 2 * C, g, m->down_w, m->down_h, m->down_f, NULL, c->W2, 4 * C, 2 * C);
     }
 }
@@ -434,6 +447,7 @@ void model_upsample_forward(float *out, const model *m, const float *in, float *
             int h = 2 * h2 + dh;
             if (h >= c->Ht) continue;
             for (int w = 0; w < c->Wt; w++)
+                /* scalar on purpose: forecasts stay bit-identical to earlier versions' (tests/files_test.sh) */
                 model_layernorm_forward(f + (size_t)w * C, y + (size_t)(w / 2) * 4 * C + (dh * 2 + w % 2) * C,
                                         m->up_norm_w, m->up_norm_b, 1, C);
             linear(out + ((size_t)z * c->Ht + h) * c->Wt * C, f, m->up_w2, m->up2_h, m->up2_f, NULL, c->Wt, C, C);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define MODEL_NUPPER 5      /* z q t u v */
 #define MODEL_NSURFACE 4    /* msl u10 v10 t2m */
@@ -71,13 +72,16 @@ typedef struct {
     uint32_t *data;       /* panels * kp * MODEL_BF16_PANEL words, 64-byte aligned */
 } model_bf16_matrix;
 
-/* A weight matrix W (n, k) of y = x W^T packed for the FP32 AVX-512 kernel
- * (model/f32.c): panels of MODEL_F32_PANEL output columns, each holding per
- * input i the floats W[j][i] of its columns; zeros past n. */
+/* A weight matrix W (n, k) of y = x W^T packed for the FP32 kernels: panels
+ * of MODEL_F32_PANEL output columns (model/f32.c, AVX-512) or of
+ * MODEL_AVX2_PANEL (model/avx2.c, AVX2 + FMA), each holding per input i the
+ * floats W[j][i] of its columns; zeros past n. */
 #define MODEL_F32_PANEL 32
+#define MODEL_AVX2_PANEL 16
 typedef struct {
     int n, k, panels;
     float *data; /* panels * k * MODEL_F32_PANEL floats, 64-byte aligned */
+    int kernel;  /* MODEL_KERNEL_AVX512 or MODEL_KERNEL_AVX2: which kernel runs it (model_kernel() when packed) */
 } model_f32_matrix;
 
 /* One Earth-specific block's parameters (pointers into the block). */
@@ -379,13 +383,99 @@ void model_bf16_window_attention(float *out, const float *qkv, const float *bias
 /* Scalar twin of model_bf16_window_attention with bf16_gemms (scores: N*N floats). */
 void model_bf16_window_attention_ref(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                      int C, int heads, float *scores);
-/* ---- packed FP32 GEMMs (model/f32.c) ----
- * 1 when the CPU runs AVX-512F/BW/VL/DQ and PANGU_NO_AVX512 is unset or 0. */
+/* ---- kernel choice (model/f32.c) ----
+ * The FP32 step runs one of three kernel sets, the widest this CPU runs:
+ * avx512 (model/f32.c: AVX-512F/BW/VL/DQ), avx2 (model/avx2.c: AVX2 + FMA),
+ * blas (OpenBLAS SGEMM and scalar loops, model/kernels.c: the plain twins).
+ * PANGU_NO_AVX512=1 acts as a CPU without AVX-512 (avx2; no BF16 either),
+ * PANGU_NO_AVX2=1 as one without AVX2 (blas), so every path runs on one
+ * machine. Read from the environment at each call. There is no AMX path:
+ * model_cpu_amx() only reports whether the CPU has AMX-BF16. */
+enum { MODEL_KERNEL_BLAS = 0, MODEL_KERNEL_AVX2 = 1, MODEL_KERNEL_AVX512 = 2 };
+int model_kernel(void);
+const char *model_kernel_name(int kernel); /* "blas", "avx2", "avx512" */
+int model_cpu_amx(void);                   /* 1 when CPUID reports amx_bf16 */
+
+/* ---- blocking of the packed kernels (model/tune.c) ----
+ * mc rows by kc inputs per block of activations (mc is rounded down to the
+ * kernel's micro-tile, kc at most MODEL_KC_MAX). Defaults derived from the
+ * cache sizes (sysconf, else CPUID); `pangu tune` measures a few candidates
+ * and caches the best per CPU model; model_tune_load applies the cache.
+ * Results do not depend on the blocking (sums in input order either way). */
+#define MODEL_KC_MAX 1024
+typedef struct {
+    int mc, kc;
+} model_blocking;
+void model_blocking_get(int kernel, model_blocking *b);
+/* UTIL_EINVAL for values out of range (mc 1..4096, kc 8..MODEL_KC_MAX);
+ * NULL: back to the default. Set before a step, not during one. */
+int model_blocking_set(int kernel, const model_blocking *b);
+/* Data or unified cache of level 1, 2 or 3 in bytes (sysconf, else CPUID, else a typical size). */
+long model_cache_bytes(int level);
+/* The CPU's model string (CPUID brand string, else /proc/cpuinfo), blanks trimmed. */
+void model_cpu_name(char *buf, size_t len);
+
+/* Autotuning (`pangu tune`): the measured blockings and rates of this CPU. */
+typedef struct {
+    char cpu[128];
+    int kernel, threads;            /* the step's kernel and the threads when measured */
+    model_blocking blocking[3];     /* per MODEL_KERNEL_*; kc 0: not measured */
+    double gflops[3];               /* at that blocking */
+    double fp32_gflops, bf16_gflops; /* the step's FP32 kernel and BF16; 0: not measured */
+} model_tune;
+/* GFLOP/s of the linear layers of a C = 192 block (2880 rows over the
+ * OpenMP threads) through `kernel` (MODEL_KERNEL_AVX512 or _AVX2) at
+ * blocking b (NULL: the current one), or BF16 (kernel -1), for `seconds`. */
+int model_tune_rate(double *gflops, int kernel, const model_blocking *b, double seconds);
+/* Measure up to 9 blockings around the default per packed kernel this CPU
+ * runs (and BF16), about `seconds` in all; one line per candidate on log. */
+int model_tune_run(model_tune *t, double seconds, FILE *log);
+/* $XDG_CACHE_HOME/pangu-c/tune-CPU.txt, else $HOME/.cache/pangu-c/tune-CPU.txt
+ * (CPU: model_cpu_name with other characters than [A-Za-z0-9.-] as _). */
+int model_tune_path(char *buf, size_t len);
+/* key=value lines (cpu, kernel, threads, avx512_mc, avx512_kc,
+ * avx512_gflops, avx2_mc, avx2_kc, avx2_gflops, fp32_gflops, bf16_gflops);
+ * written to a temporary and renamed. path NULL: model_tune_path. */
+int model_tune_save(const model_tune *t, const char *path);
+/* Strict: an unknown or repeated key, a number out of range or a file of
+ * another CPU is UTIL_EFORMAT naming the file and line. No file: UTIL_OK
+ * with t->cpu empty. */
+int model_tune_read(model_tune *t, const char *path);
+/* Read the cache and apply its blockings (every command, unless --no-tune). */
+int model_tune_load(const char *path);
+/* --no-tune: the blockings derived from the caches only, the tune cache
+ * neither read nor written (reproducible timing). */
+void model_tune_disable(void);
+int model_tune_enabled(void);
+
+/* `--precision auto`: BF16 only where allowed (allow_bf16), the CPU runs
+ * AVX512_BF16 and its measured BF16 rate beats FP32's by 10% (the rates of
+ * the linear layers' GEMMs: pangu tune's, else measured here, about half a
+ * second, and cached), else FP32. Nothing is measured when not allowed. */
+int model_precision_auto(int *precision, int allow_bf16);
+/* The FP32 (the step's kernel) and BF16 GEMM rates, cached or measured
+ * (and then cached if save); both 0 where this CPU has no BF16. */
+int model_precision_rates(double *fp32, double *bf16, int save);
+/* An explicit bf16 where the CPU runs it slower than FP32: one warning
+ * line with both rates on log, once per process (rates cached, else
+ * measured and not cached). */
+int model_precision_warn(int precision, FILE *log);
+/* The blocking derived from the caches, without tuning. */
+void model_blocking_default(int kernel, model_blocking *b);
+
+/* ---- packed FP32 GEMMs (model/f32.c, model/avx2.c) ----
+ * 1 when model_kernel() is avx512 or avx2: the weights are packed. */
 int model_f32_available(void);
 size_t model_f32_packed_floats(int n, int k);
-/* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data. */
+/* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data
+ * (model_f32_packed_floats(n, k) floats, enough for either width).
+ * model_f32_pack packs for model_kernel(), _pack_for for a given kernel;
+ * _pack_into writes MODEL_F32_PANEL panels, _pack_into_width nr-column ones. */
 void model_f32_pack_into(float *dst, const float *w, int n, int k, size_t sn, size_t sk);
+void model_f32_pack_into_width(float *dst, int nr, const float *w, int n, int k, size_t sn, size_t sk);
 int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk);
+int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, int k, size_t sn, size_t sk);
+int model_f32_panel_width(int kernel); /* columns per panel of `kernel`'s packing */
 void model_f32_matrix_free(model_f32_matrix *p);
 /* out (rows, n; row stride ldo) = [out if accumulate] + [b] + in W^T with in
  * (rows, k; row stride ldi). Single-threaded, no allocation; needs
@@ -411,6 +501,22 @@ void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, c
 size_t model_f32_attention_floats(int N, int d);
 void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                 int C, int heads, float *scores, float *packs);
+
+/* The AVX2 + FMA kernels (model/avx2.c) on the same panels, with the
+ * contracts of the model_f32_ and _avx512 functions above; need AVX2 and FMA.
+ * model_f32_linear_forward and its fused forms run a matrix packed for avx2
+ * through these. */
+void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                               const float *b, int rows, int accumulate);
+void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                                    const float *b, int rows);
+void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
+                                        const float *b, const float *norm_w, const float *norm_b, int rows);
+void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                                 int C, int heads, float *scores, float *packs);
+void model_gelu_forward_avx2(float *out, const float *in, size_t n);
+void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C);
+void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C);
 
 /* The plain scalar twin: the same sum in k order from the float W. */
 void model_bf16_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,

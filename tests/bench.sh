@@ -25,6 +25,9 @@
 #                    python3-torch and python3-onnx for pangu_ref.py official-onnx)
 #   BENCH_BF16=0     skip the BF16 rows (default 1: run them if the CPU has
 #                    AVX512_BF16)
+#   BENCH_KERNELS=0  skip the kernel table (the CPU, the kernel choice and
+#                    blocking, AVX2 against OpenBLAS Haswell, the 181 x 384
+#                    step under avx512, avx2 and OpenBLAS)
 #
 # Grids: 181 x 384 and 721 x 1440, both with the full architecture (C = 192,
 # depths 2,6,6,2, heads 6,12,12,6, window 2,6,12).  Each implementation runs
@@ -344,6 +347,60 @@ if [ "${BENCH_SCALING:-1}" = 1 ]; then
     usb=$(awk -v s="$b16" -v t="$tokens" 'BEGIN {if (s != "" && t > 0) printf "%.1f", 1e6 * s / t; else print "-"}')
     scale_rows+=("| $deg | ${g/,/ x } | $win | $tokens | $gflop | ${f32:--} | $us | ${r32:--} | ${b16:--} | $usb | ${r16:--} |")
   done
+fi
+
+# Kernels by CPU (issue 18; BENCH_KERNELS=0 skips): the CPU, the FP32
+# kernel the step chooses (avx512 / avx2 / blas) and its blocking (pangu tune
+# --show); pangu-c's AVX2 kernel against OpenBLAS's AVX2 (Haswell) SGEMM on
+# the model's shapes, in one sgemm-bench run; and the 181 x 384 step under
+# each kernel choice (PANGU_NO_AVX512=1: avx2 as on a CPU without AVX-512;
+# PANGU_NO_AVX2=1: OpenBLAS), each as a share of the best SGEMM rate of this
+# run ($rate) and of the Haswell SGEMM rate. --no-tune: the blocking from
+# the cache sizes, reproducible (not pangu tune's cache).
+if [ "${BENCH_KERNELS:-1}" = 1 ] && [ -s m_181x384.h5 ]; then
+  echo
+  echo "== kernels: this CPU, the kernel choice, AVX2 against OpenBLAS Haswell"
+  "$pangu" --no-tune tune --show | tee kernels_show.txt
+  OPENBLAS_CORETYPE=HASWELL "$sgemm" "$threads" | tee sgemm_haswell.txt
+  hsw_med=$(awk '/^sgemm median/ {print $3}' sgemm_haswell.txt)
+  hsw_best=$(awk '/^sgemm median/ {print $6}' sgemm_haswell.txt)
+  a2_med=$(awk '/^avx2 median/ {print $3}' sgemm_haswell.txt)
+  a2_best=$(awk '/^avx2 median/ {print $6}' sgemm_haswell.txt)
+  # per shape: the AVX2 kernel's rate / SGEMM's on the same shape, measured one after the other
+  shape_ratios=$(awk '/^sgemm (qkv|proj|fc1|fc2)/ {s[$2 " " $3] = $(NF - 3)} /^avx2  / {k = $2 " " $3; if (k in s) printf "%s%s %.2f", (n++ ? ", " : ""), k, $(NF - 7) / s[k]}' sgemm_haswell.txt)
+  kin=()
+  if [ -s x_181x384.nc ]; then kin=(--input x_181x384.nc)
+  else kin=(--input synth_181x384/era5_pl_201901.nc --input synth_181x384/era5_sfc_201901.nc --time 2019-01-01T00); fi
+  kgflop=$("$pangu" info m_181x384.h5 | awk '/FLOPs per step/ {print $4}')
+  krows=()
+  for kern in avx512 avx2 blas; do
+    kenv=()
+    [ $kern = avx2 ] && kenv=(PANGU_NO_AVX512=1)
+    [ $kern = blas ] && kenv=(PANGU_NO_AVX2=1)
+    if [ $kern = avx512 ] && ! grep -q '^kernel: avx512' kernels_show.txt; then continue; fi
+    if [ $kern = avx2 ] && grep -q '^kernel: blas' kernels_show.txt; then continue; fi
+    env "${kenv[@]}" "$pangu" --no-tune step --profile --repeat "$repeat" --model m_181x384.h5 "${kin[@]}" \
+      --output "y_k_$kern.nc" 2>"step_k_$kern.txt"
+    ks=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_k_$kern.txt" | tail -1)
+    [ -n "$ks" ] || { krows+=("| $kern | failed (out/bench/step_k_$kern.txt) | | | | |"); continue; }
+    kg=$(awk -v f="$kgflop" -v s="$ks" 'BEGIN {printf "%.1f", f / s}')
+    kp=$(sed -n 's/^pangu step: profile: linear-layer GEMMs [0-9.]* s of the step (\([0-9]*%\), \([0-9.]*\) GFLOP\/s in them); window attention [0-9.]* s (\([0-9]*%\), [0-9.]* GFLOP\/s); everything else [0-9.]* s (\([0-9]*%\)).*/GEMMs \1 at \2 GFLOP\/s, attention \3, rest \4/p' "step_k_$kern.txt" | tail -1)
+    krows+=("| $kern | $ks | $kg | $(awk -v x="$kg" -v r="$rate" 'BEGIN {printf "%.0f%%", 100 * x / r}') | $(awk -v x="$kg" -v r="$hsw_best" 'BEGIN {if (r > 0) printf "%.0f%%", 100 * x / r}') | ${kp:--} |")
+    echo "kernel $kern: step $ks s, $kg GFLOP/s; $kp"
+  done
+  {
+    echo "Kernels by CPU: $(sed -n 's/^cpu: //p' kernels_show.txt); $(sed -n 's/^caches: //p' kernels_show.txt);" \
+      "$(sed -n 's/^kernel: //p' kernels_show.txt); $(grep '^blocking' kernels_show.txt | sed 's/ (from the caches.*//' | paste -sd ',' - | sed 's/,/, /g')."
+    echo "AVX2 kernel against OpenBLAS SGEMM with OPENBLAS_CORETYPE=HASWELL (the model's 8 shapes, one run, $threads threads):" \
+      "median $a2_med against $hsw_med GFLOP/s ($(awk -v a="$a2_med" -v b="$hsw_med" 'BEGIN {if (b > 0) printf "%.2f", a / b}')x), best $a2_best against $hsw_best;" \
+      "per shape (AVX2 / SGEMM): $shape_ratios."
+    echo
+    echo "| 181 x 384 step, kernel | step s | GFLOP/s | share of best SGEMM ($rate) | share of Haswell SGEMM ($hsw_best) | profile |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${krows[@]}"
+  } > kernels.md
+  cat kernels.md
+  notes+=("$(cat kernels.md)")
 fi
 
 # The forecast job's overhead (planning, reading and writing against model

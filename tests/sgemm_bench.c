@@ -19,7 +19,11 @@
  * X GFLOP/s best Y GFLOP/s" (tests/bench.sh reads it) and, on CPUs with
  * AVX512_BF16, "bf16 median X GFLOP/s best Y GFLOP/s", and on CPUs with
  * AVX-512, "f32 median X GFLOP/s best Y GFLOP/s"; the BF16 rows also
- * print the largest difference from the FP32 result relative to sum |a b|. */
+ * print the largest difference from the FP32 result relative to sum |a b|.
+ * On CPUs with AVX2 + FMA, pangu-c's AVX2 kernel (model/avx2.c, the FP32
+ * step's kernel where the CPU has no AVX-512) on the same panels:
+ * "avx2 median X GFLOP/s best Y GFLOP/s". The first lines name the CPU, the
+ * kernel the step chooses and the blockings in use. */
 #define _GNU_SOURCE
 #include <cblas.h>
 #include <dlfcn.h>
@@ -126,11 +130,26 @@ int main(int argc, char **argv) {
     /* SGEMM_ONLY=1: OpenBLAS SGEMM alone (tests/bench.sh, second OpenBLAS core) */
     int sgemm_only = getenv("SGEMM_ONLY") && strcmp(getenv("SGEMM_ONLY"), "1") == 0;
     int have_bf16 = !sgemm_only && model_bf16_available(), have_f32 = !sgemm_only && model_f32_available();
+    int have_avx2 = 0;
+    if (!sgemm_only && have_f32) { /* the AVX2 kernel runs wherever a packed kernel does (AVX-512 implies AVX2) */
+        have_avx2 = model_kernel() >= MODEL_KERNEL_AVX2;
+        have_f32 = model_kernel() == MODEL_KERNEL_AVX512;
+    }
+    if (!sgemm_only) {
+        char cpu[128];
+        model_cpu_name(cpu, sizeof cpu);
+        model_blocking b5, b2;
+        model_blocking_get(MODEL_KERNEL_AVX512, &b5);
+        model_blocking_get(MODEL_KERNEL_AVX2, &b2);
+        printf("cpu %s; L1d %ld KB, L2 %ld KB; step kernel %s; blocking avx512 mc %d kc %d, avx2 mc %d kc %d\n", cpu,
+               model_cache_bytes(1) / 1024, model_cache_bytes(2) / 1024, model_kernel_name(model_kernel()), b5.mc, b5.kc,
+               b2.mc, b2.kc);
+    }
     if (sgemm_only) sbgemm = NULL;
     printf("OpenBLAS %s, core %s, %d threads; C = A B^T, row-major, M = %d\n",
            openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(), M);
-    double rate[NSHAPE], rate_sb[NSHAPE], rate_bf[NSHAPE], rate_f[NSHAPE];
-    int nsb = 0, nbf = 0, nf = 0;
+    double rate[NSHAPE], rate_sb[NSHAPE], rate_bf[NSHAPE], rate_f[NSHAPE], rate_a[NSHAPE];
+    int nsb = 0, nbf = 0, nf = 0, na = 0;
     for (int s = 0; s < NSHAPE; s++) {
         int N = shapes[s].n, K = shapes[s].k;
         float *A = malloc(sizeof(float) * (size_t)M * (size_t)K);
@@ -179,7 +198,7 @@ int main(int argc, char **argv) {
         }
         if (have_f32) {
             model_f32_matrix Bq;
-            if (model_f32_pack(&Bq, B, N, K, (size_t)K, 1)) {
+            if (model_f32_pack_for(&Bq, MODEL_KERNEL_AVX512, B, N, K, (size_t)K, 1)) {
                 fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
                 return 1;
             }
@@ -188,6 +207,19 @@ int main(int argc, char **argv) {
             size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
             printf("f32   %s (pangu-c):   %7.1f GFLOP/s  (|diff from sgemm| / sum|ab| %.2g)\n", shapes[s].name,
                    rate_f[nf - 1], fabs((double)C[at] - Cf[at]) / sumab);
+            model_f32_matrix_free(&Bq);
+        }
+        if (have_avx2) {
+            model_f32_matrix Bq;
+            if (model_f32_pack_for(&Bq, MODEL_KERNEL_AVX2, B, N, K, (size_t)K, 1)) {
+                fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
+                return 1;
+            }
+            job jf = {3, N, K, A, NULL, NULL, NULL, NULL, &Bq, NULL, C};
+            rate_a[na++] = rate_of(&jf, seconds);
+            size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
+            printf("avx2  %s (pangu-c):   %7.1f GFLOP/s  (|diff from sgemm| / sum|ab| %.2g)\n", shapes[s].name,
+                   rate_a[na - 1], fabs((double)C[at] - Cf[at]) / sumab);
             model_f32_matrix_free(&Bq);
         }
         free(A);
@@ -217,6 +249,11 @@ int main(int argc, char **argv) {
     else {
         double b2, m2 = median_of(rate_f, nf, &b2);
         printf("f32 median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
+    }
+    if (!have_avx2) printf("avx2: this CPU has no AVX2 + FMA (or PANGU_NO_AVX2 is set): not measured\n");
+    else {
+        double b2, m2 = median_of(rate_a, na, &b2);
+        printf("avx2 median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
     }
     printf("sgemm median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", median, best, threads);
     return 0;

@@ -2,8 +2,8 @@
  * plain twins: the GEMM against a double-precision loop and OpenBLAS, the
  * packed layout against its definition, window attention against
  * model_window_attention, LayerNorm and GELU against the scalar ones, and the
- * switch between packed and OpenBLAS FP32 (PANGU_NO_AVX512 stands in for a
- * CPU without AVX-512). Whole packed steps against the PyTorch fixtures are
+ * switch between packed and OpenBLAS FP32 (PANGU_NO_AVX2 stands in for a
+ * CPU without AVX2 or AVX-512; the AVX2 kernels: the avx2 suite). Whole packed steps against the PyTorch fixtures are
  * in the "model" suite. On a CPU without AVX-512 the kernel tests print a
  * note and only the fallback is checked. */
 #define _DEFAULT_SOURCE
@@ -20,7 +20,7 @@
 static util_rng rng;
 
 static int have_avx512(const char *test) {
-    if (model_f32_available()) return 1;
+    if (model_kernel() == MODEL_KERNEL_AVX512) return 1;
     fprintf(stderr, "\n    note: %s skipped: this CPU has no AVX-512 ", test);
     return 0;
 }
@@ -40,8 +40,8 @@ static void test_pack_layout(void) {
     for (int j = 0; j < n; j++)
         for (int i = 0; i < k; i++) wt[(size_t)i * n + j] = w[(size_t)j * k + i];
     model_f32_matrix p, q;
-    CU_ASSERT_FATAL(model_f32_pack(&p, w, n, k, (size_t)k, 1) == 0);
-    CU_ASSERT_FATAL(model_f32_pack(&q, wt, n, k, 1, (size_t)n) == 0); /* the transpose, read with swapped strides */
+    CU_ASSERT_FATAL(model_f32_pack_for(&p, MODEL_KERNEL_AVX512, w, n, k, (size_t)k, 1) == 0);
+    CU_ASSERT_FATAL(model_f32_pack_for(&q, MODEL_KERNEL_AVX512, wt, n, k, 1, (size_t)n) == 0); /* the transpose, read with swapped strides */
     CU_ASSERT(p.n == n && p.k == k && p.panels == 2);
     CU_ASSERT(model_f32_packed_floats(n, k) == 2 * 32 * (size_t)k);
     CU_ASSERT(((uintptr_t)p.data & 63) == 0);
@@ -248,23 +248,24 @@ static void test_layernorm(void) {
     }
 }
 
-/* PANGU_NO_AVX512: nothing is packed, FP32 runs on OpenBLAS; without it
- * (on AVX-512) every linear layer is packed; bf16 and back drops them. */
+/* PANGU_NO_AVX2 (the blas choice): nothing is packed, FP32 runs on
+ * OpenBLAS; without it (on AVX-512) every linear layer is packed; bf16 and
+ * back drops them. PANGU_NO_AVX512 alone: the avx2 suite. */
 static void test_switch(void) {
     char path[512];
     snprintf(path, sizeof path, "%s/tiny.h5", tests_fixture_dir());
     model m;
     CU_ASSERT_FATAL(model_load(&m, path) == 0);
     CU_ASSERT(m.f32 == NULL && m.precision == MODEL_FP32); /* as loaded: nothing packed */
-    const char *old = getenv("PANGU_NO_AVX512");
+    const char *old = getenv("PANGU_NO_AVX2");
     char saved[64] = "";
     if (old) snprintf(saved, sizeof saved, "%s", old);
-    setenv("PANGU_NO_AVX512", "1", 1);
+    setenv("PANGU_NO_AVX2", "1", 1);
     CU_ASSERT(model_f32_available() == 0);
     CU_ASSERT(model_set_precision(&m, MODEL_FP32) == 0);
     CU_ASSERT(m.f32 == NULL && m.blocks[0][0].qkv_f == NULL && m.embed_f == NULL);
-    if (old) setenv("PANGU_NO_AVX512", saved, 1);
-    else unsetenv("PANGU_NO_AVX512");
+    if (old) setenv("PANGU_NO_AVX2", saved, 1);
+    else unsetenv("PANGU_NO_AVX2");
     if (model_f32_available()) {
         CU_ASSERT_FATAL(model_set_precision(&m, MODEL_FP32) == 0);
         int blocks = 0;

@@ -11,6 +11,7 @@ int tests_register_grib(void);    /* tests/test_grib.c */
 int tests_register_regrid(void);  /* tests/test_regrid.c */
 int tests_register_bf16(void);    /* tests/test_bf16.c */
 int tests_register_f32(void);     /* tests/test_f32.c */
+int tests_register_avx2(void);    /* tests/test_avx2.c */
 int tests_register_onnx(void);    /* tests/test_onnx.c */
 int tests_register_fetch(void);   /* tests/test_fetch.c */
 

@@ -1,0 +1,421 @@
+/* model avx2: the FP32 step's kernels for CPUs with AVX2 and FMA but no
+ * AVX-512 (Haswell to Ice Lake client parts, Xeons of those generations,
+ * AMD Zen 1-3 EPYCs): the packed GEMM, GELU, LayerNorm and the window
+ * attention's softmax in ymm registers.
+ *
+ * Why not OpenBLAS on these CPUs: which OpenBLAS kernel runs depends on its
+ * CPU detection and OPENBLAS_CORETYPE; OpenBLAS repacks each weight on every
+ * call; and the bias, GELU and the post-norm residual add are separate passes
+ * over outputs that have left the caches. The kernel below packs each weight
+ * once and fuses them, as model/f32.c does on AVX-512.
+ *
+ * Layout: panels of MODEL_AVX2_PANEL = 16 output columns (model/f32.c's
+ * with 16 instead of 32: per input the 16 floats of its columns, zeros past
+ * n). The micro-kernel keeps a 6 x 16 tile in 12 ymm accumulators and per
+ * input loads the two weight vectors and broadcasts one activation per row
+ * (15 of 16 registers: the classic Haswell shape). A panel's slice of KC
+ * inputs (KC x 64 B, contiguous) stays in L1 while the block's MC rows of
+ * activations (L2) stream past. (Run on the AVX-512 kernel's 32-column
+ * panels as two halves, the slice's 64-byte lines were 128 bytes apart: half
+ * of L1's sets held it, and the kernel ran 20% slower.)
+ * Sums run in input order with FMA from [out] + [bias], as the AVX-512
+ * kernel: the two give the same bits, and neither depends on the blocking.
+ *
+ * Only the functions marked AVX2_TARGET use AVX2 instructions; model_kernel()
+ * (model/f32.c) checks the CPU at run time. Twins: model_f32_linear_ref,
+ * model_gelu_forward, model_layernorm_forward, model_window_attention. */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+#include "avx512.h"
+#include "model.h"
+
+#if MODEL_X86
+
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVX2_INLINE static inline __attribute__((always_inline)) AVX2_TARGET
+
+enum {
+    NR = MODEL_AVX2_PANEL, /* columns per panel and micro-tile: two ymm vectors */
+    MR = 6,               /* rows per micro-tile: 12 accumulators */
+};
+
+/* lanes < n set */
+AVX2_INLINE __m256i mask8(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+AVX2_INLINE __m256 loadn(const float *p, int n) {
+    return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask8(n));
+}
+AVX2_INLINE void storen(float *p, __m256 v, int n) {
+    if (n >= 8) _mm256_storeu_ps(p, v);
+    else if (n > 0) _mm256_maskstore_ps(p, mask8(n), v);
+}
+AVX2_INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+AVX2_INLINE float hmax8(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* erf512 and exp512 of avx512.h, lane for lane: the same operations in the
+ * same order, so the same bits. */
+AVX2_INLINE __m256 erf256(__m256 x) {
+    x = _mm256_max_ps(_mm256_set1_ps(-4.0f), _mm256_min_ps(_mm256_set1_ps(4.0f), x));
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-2.72614225801306e-10f);
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.77068142495902e-08f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.10102402082508e-06f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-5.69250639462346e-05f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-7.34990630326855e-04f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.95459980854025e-03f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.60960333262415e-02f));
+    p = _mm256_mul_ps(p, x);
+    __m256 q = _mm256_set1_ps(-1.45660718464996e-05f);
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-2.13374055278905e-04f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.68282697438203e-03f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-7.37332916720468e-03f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.42647390514189e-02f));
+    return _mm256_div_ps(p, q);
+}
+
+/* 2^n is built in the exponent field (n in [-126, 127] after the clamp):
+ * y * 2^n is exact, as AVX-512's scalef. */
+AVX2_INLINE __m256 exp256(__m256 x) {
+    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), _mm256_min_ps(_mm256_set1_ps(88.0f), x));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+AVX2_TARGET void model_gelu_forward_avx2(float *out, const float *in, size_t n) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), rs2 = _mm256_set1_ps((float)M_SQRT1_2);
+    for (size_t j = 0; j < n; j += 8) {
+        int m = n - j > 8 ? 8 : (int)(n - j);
+        __m256 x = loadn(in + j, m);
+        storen(out + j, _mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_add_ps(one, erf256(_mm256_mul_ps(x, rs2)))), m);
+    }
+}
+
+/* mean and 1 / sqrt(var + 1e-5) of one row, two passes in FP32 lanes; the
+ * first sums x - x[0] so a large common offset costs no precision (masked
+ * lanes load 0 and subtract nothing: the blend keeps them 0). */
+AVX2_INLINE void row_moments(const float *x, int C, float *mean, float *rstd) {
+    __m256 s = _mm256_setzero_ps(), x0 = _mm256_set1_ps(x[0]);
+    int i = 0;
+    for (; i + 8 <= C; i += 8) s = _mm256_add_ps(s, _mm256_sub_ps(_mm256_loadu_ps(x + i), x0));
+    if (i < C) {
+        __m256i k = mask8(C - i);
+        s = _mm256_add_ps(s, _mm256_and_ps(_mm256_castsi256_ps(k), _mm256_sub_ps(_mm256_maskload_ps(x + i, k), x0)));
+    }
+    float m = x[0] + hsum8(s) / (float)C;
+    __m256 vm = _mm256_set1_ps(m), v = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= C; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), vm);
+        v = _mm256_fmadd_ps(d, d, v);
+    }
+    if (i < C) {
+        __m256i k = mask8(C - i);
+        __m256 d = _mm256_and_ps(_mm256_castsi256_ps(k), _mm256_sub_ps(_mm256_maskload_ps(x + i, k), vm));
+        v = _mm256_fmadd_ps(d, d, v);
+    }
+    *mean = m;
+    *rstd = 1.0f / sqrtf(hsum8(v) / (float)C + 1e-5f);
+}
+
+AVX2_TARGET void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows,
+                                              int C) {
+    for (int r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * C;
+        float *y = out + (size_t)r * C, m, rs;
+        row_moments(x, C, &m, &rs);
+        __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(rs);
+        for (int i = 0; i < C; i += 8) {
+            int k = C - i;
+            __m256 t = _mm256_mul_ps(_mm256_sub_ps(loadn(x + i, k), vm), vr);
+            storen(y + i, _mm256_fmadd_ps(t, loadn(w + i, k), loadn(b + i, k)), k);
+        }
+    }
+}
+
+AVX2_TARGET void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C) {
+    float m, rs;
+    row_moments(y, C, &m, &rs);
+    __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(rs);
+    for (int i = 0; i < C; i += 8) {
+        int k = C - i;
+        __m256 t = _mm256_mul_ps(_mm256_sub_ps(loadn(y + i, k), vm), vr);
+        t = _mm256_fmadd_ps(t, loadn(w + i, k), loadn(b + i, k));
+        storen(x + i, _mm256_add_ps(loadn(x + i, k), t), k);
+    }
+}
+
+/* c (MR x 16 tile: rows < mvalid, columns < ncols) = [c if load_c] + [bias]
+ * + a (MR rows of kc inputs, lda apart) . b (kc inputs, NR floats apart). */
+AVX2_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda, const float *b, int kc, int mvalid,
+                              int ncols, const float *bias, int load_c) {
+    __m256 c0[MR], c1[MR];
+    __m256 i0 = bias ? loadn(bias, ncols) : _mm256_setzero_ps();
+    __m256 i1 = bias ? loadn(bias + 8, ncols - 8) : _mm256_setzero_ps();
+    if (ncols < 8) i1 = _mm256_setzero_ps();
+    _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {
+        c0[i] = i0, c1[i] = i1;
+        if (load_c && i < mvalid) {
+            c0[i] = _mm256_add_ps(c0[i], loadn(c + (size_t)i * ldc, ncols));
+            if (ncols > 8) c1[i] = _mm256_add_ps(c1[i], loadn(c + (size_t)i * ldc + 8, ncols - 8));
+        }
+    }
+    for (int q = 0; q < kc; q++) {
+        __m256 b0 = _mm256_load_ps(b + (size_t)q * NR), b1 = _mm256_load_ps(b + (size_t)q * NR + 8);
+        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + (size_t)i * lda + q);
+            c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+        }
+    }
+    if (ncols >= NR) {
+        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) if (i < mvalid) {
+            _mm256_storeu_ps(c + (size_t)i * ldc, c0[i]);
+            _mm256_storeu_ps(c + (size_t)i * ldc + 8, c1[i]);
+        }
+    } else {
+        /* unrolled too: a loop indexing the arrays would keep them in memory */
+        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) if (i < mvalid) {
+            storen(c + (size_t)i * ldc, c0[i], ncols);
+            storen(c + (size_t)i * ldc + 8, c1[i], ncols - 8);
+        }
+    }
+}
+
+/* The last, partial tile of a block: one per thread, so the kernel needs no allocation. */
+static _Thread_local float abuf[MR * MODEL_KC_MAX] __attribute__((aligned(64)));
+
+AVX2_INLINE void epilogue_rows2(const epilogue *e, float *out, size_t ldo, int r0, int rows, int n) {
+    if (e->kind == EPI_GELU) {
+        if ((size_t)n == ldo) model_gelu_forward_avx2(out, out, (size_t)rows * (size_t)n);
+        else
+            for (int r = 0; r < rows; r++) model_gelu_forward_avx2(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
+    } else if (e->kind == EPI_NORM_ADD)
+        for (int r = 0; r < rows; r++)
+            model_layernorm_add_avx2(e->x + (size_t)(r0 + r) * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
+}
+
+/* out = [out] + [b] + in W^T, then epi on each block of MC output rows once
+ * complete; blocking from model_blocking_get (model/tune.c). */
+AVX2_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                                const float *b, int rows, int accumulate, const epilogue *epi) {
+    int k = w->k, n = w->n;
+    model_blocking bl;
+    model_blocking_get(MODEL_KERNEL_AVX2, &bl);
+    int KC = bl.kc, MC = bl.mc / MR * MR;
+    if (MC < MR) MC = MR;
+    for (int k0 = 0; k0 < k; k0 += KC) {
+        int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0;
+        for (int r0 = 0; r0 < rows; r0 += MC) {
+            int mc = rows - r0 < MC ? rows - r0 : MC, mcp = (mc + MR - 1) / MR * MR, full = mc / MR * MR;
+            for (int i = full; i < mcp; i++) {
+                float *dst = abuf + (size_t)(i - full) * KC;
+                if (i < mc) memcpy(dst, in + (size_t)(r0 + i) * ldi + k0, sizeof(float) * (size_t)kc);
+                else memset(dst, 0, sizeof(float) * (size_t)kc);
+            }
+            for (int pn = 0; pn < w->panels; pn++) {
+                int n0 = pn * NR;
+                const float *bp = w->data + ((size_t)pn * k + k0) * NR;
+                for (int i0 = 0; i0 < mcp; i0 += MR) {
+                    const float *a = i0 < full ? in + (size_t)(r0 + i0) * ldi + k0 : abuf;
+                    size_t lda = i0 < full ? ldi : (size_t)KC;
+                    micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, a, lda, bp, kc, mc - i0, n - n0,
+                                 first && b ? b + n0 : NULL, accumulate || !first);
+                }
+            }
+            if (k0 + kc == k) epilogue_rows2(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
+        }
+    }
+}
+
+AVX2_TARGET void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
+                                           const model_f32_matrix *w, const float *b, int rows, int accumulate) {
+    const epilogue none = {EPI_NONE, NULL, NULL, NULL};
+    linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, &none);
+}
+
+AVX2_TARGET void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,
+                                                const model_f32_matrix *w, const float *b, int rows) {
+    const epilogue gelu = {EPI_GELU, NULL, NULL, NULL};
+    linear_forward(out, ldo, in, ldi, w, b, rows, 0, &gelu);
+}
+
+AVX2_TARGET void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
+                                                    const model_f32_matrix *w, const float *b, const float *norm_w,
+                                                    const float *norm_b, int rows) {
+    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b};
+    linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
+}
+
+/* r[i] (8 floats each) becomes column i: r[j][i] <- r[i][j]. */
+AVX2_INLINE void transpose8(__m256 r[8]) {
+    __m256 t[8], s[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+        r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+    }
+}
+
+/* Keys as the weight of q k^T (as model/f32.c's pack_keys): panel p holds per
+ * channel the 16 keys 16p..16p+15, a transpose 8 x 8 at a time. */
+AVX2_INLINE void pack_keys(float *dst, const float *k, size_t ld, int N, int d) {
+    int panels = (N + NR - 1) / NR;
+    for (int kb = 0; kb < panels * NR; kb += 8) {
+        int pn = kb / NR, jo = kb % NR;
+        for (int c0 = 0; c0 < d; c0 += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = kb + i < N ? loadn(k + (size_t)(kb + i) * ld + c0, d - c0) : _mm256_setzero_ps();
+            transpose8(r);
+            for (int i = 0; i < 8 && c0 + i < d; i++) _mm256_store_ps(dst + ((size_t)pn * d + c0 + i) * NR + jo, r[i]);
+        }
+    }
+}
+
+/* Values as the weight of p v: per key, the 16 channels of the panel. */
+AVX2_INLINE void pack_values(float *dst, const float *v, size_t ld, int N, int d) {
+    int panels = (d + NR - 1) / NR;
+    for (int pn = 0; pn < panels; pn++)
+        for (int key = 0; key < N; key++)
+            for (int j = 0; j < NR; j += 8) {
+                int c0 = pn * NR + j;
+                _mm256_store_ps(dst + ((size_t)pn * N + key) * NR + j,
+                                c0 < d ? loadn(v + (size_t)key * ld + c0, d - c0) : _mm256_setzero_ps());
+            }
+}
+
+/* softmax_row_unscaled of avx512.h: s = exp(v - max v), v = s * scale + bias
+ * (- 100 where the key's label differs from `li`); returns 1 / sum s. */
+AVX2_INLINE float softmax_row8(float *s, const float *bt, const int *labels, int li, int N, float scale) {
+    const __m256 sc = _mm256_set1_ps(scale), pen = _mm256_set1_ps(-100.0f), ninf = _mm256_set1_ps(-INFINITY);
+    const __m256i vli = _mm256_set1_epi32(li);
+    __m256 mx = ninf, sum = _mm256_setzero_ps();
+    for (int j = 0; j < N; j += 8) {
+        int m = N - j;
+        __m256 v = _mm256_fmadd_ps(loadn(s + j, m), sc, loadn(bt + j, m));
+        if (labels) {
+            __m256i lj = m >= 8 ? _mm256_loadu_si256((const __m256i *)(labels + j))
+                                : _mm256_maskload_epi32(labels + j, mask8(m));
+            __m256 diff = _mm256_castsi256_ps(_mm256_cmpeq_epi32(lj, vli));
+            v = _mm256_add_ps(v, _mm256_andnot_ps(diff, pen));
+        }
+        storen(s + j, v, m);
+        if (m < 8) v = _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(mask8(m)));
+        mx = _mm256_max_ps(mx, v);
+    }
+    __m256 vmax = _mm256_set1_ps(hmax8(mx));
+    for (int j = 0; j < N; j += 8) {
+        int m = N - j;
+        __m256 e = exp256(_mm256_sub_ps(loadn(s + j, m), vmax));
+        storen(s + j, e, m);
+        if (m < 8) e = _mm256_and_ps(e, _mm256_castsi256_ps(mask8(m)));
+        sum = _mm256_add_ps(sum, e);
+    }
+    return 1.0f / hsum8(sum);
+}
+
+AVX2_TARGET void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
+                                             int nW, int N, int C, int heads, float *scores, float *packs) {
+    int d = C / heads, ld = 3 * C;
+    float scale = (float)(1.0 / sqrt((double)d));
+    float *kbuf = (float *)(((uintptr_t)packs + 63) & ~(uintptr_t)63);
+    model_f32_matrix kw = {N, d, (N + NR - 1) / NR, kbuf, MODEL_KERNEL_AVX2};
+    model_f32_matrix vw = {d, N, (d + NR - 1) / NR, kbuf + model_f32_packed_floats(N, d), MODEL_KERNEL_AVX2};
+    for (int w = 0; w < nW; w++) {
+        const float *base = qkv + (size_t)w * N * ld;
+        for (int h = 0; h < heads; h++) {
+            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
+            const float *bt = bias_t + (size_t)h * N * N;
+            /* the next head's rows while this one computes (see avx512.h) */
+            if (!(w == nW - 1 && h == heads - 1)) {
+                const float *next = h + 1 < heads ? base + (size_t)(h + 1) * d : base + (size_t)N * ld;
+                for (int i = 0; i < N; i++)
+                    for (int part = 0; part < 3; part++)
+                        for (int c = 0; c < d; c += 16)
+                            _mm_prefetch((const char *)(next + (size_t)i * ld + (size_t)part * C + c), _MM_HINT_T0);
+            }
+            pack_keys(kw.data, k, (size_t)ld, N, d);
+            model_avx2_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
+            float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
+            for (int i = 0; i < N; i++)
+                inv[i] = softmax_row8(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
+                                              N, scale);
+            pack_values(vw.data, v, (size_t)ld, N, d);
+            float *o = out + (size_t)w * N * C + h * d;
+            model_avx2_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
+            for (int i = 0; i < N; i++) {
+                __m256 vi = _mm256_set1_ps(inv[i]);
+                for (int c = 0; c < d; c += 8) {
+                    float *oc = o + (size_t)i * C + c;
+                    storen(oc, _mm256_mul_ps(loadn(oc, d - c), vi), d - c);
+                }
+            }
+        }
+    }
+}
+
+#else /* no x86-64: model_kernel() never chooses AVX2 and these are never reached */
+void model_gelu_forward_avx2(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
+void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C) {
+    model_layernorm_forward(out, in, w, b, rows, C);
+}
+void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C) {
+    float t[C > 0 ? C : 1];
+    model_layernorm_forward(t, y, w, b, 1, C);
+    for (int i = 0; i < C; i++) x[i] += t[i];
+}
+void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                               const float *b, int rows, int accumulate) {
+    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows, (void)accumulate;
+    abort();
+}
+void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                                    const float *b, int rows) {
+    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows;
+    abort();
+}
+void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
+                                        const float *b, const float *norm_w, const float *norm_b, int rows) {
+    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows;
+    abort();
+}
+void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                                 int C, int heads, float *scores, float *packs) {
+    (void)packs;
+    model_window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores);
+}
+#endif
