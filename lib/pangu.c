@@ -114,13 +114,20 @@ int pangu_model_set_precision(pangu_model *m, int precision) {
     return status ? status : model_set_precision(&m->m, precision);
 }
 
-/* A state over caller arrays (no coordinates): for the checks of io/. */
-static io_state view(const model_config *c, float *upper, float *surface) {
-    io_state s = {0};
-    s.H = c->H, s.W = c->W, s.nlev = c->nlev, s.time = NAN;
-    memcpy(s.levels, c->levels, sizeof(float) * c->nlev);
-    s.upper = upper, s.surface = surface;
-    return s;
+/* A state over caller arrays, for the checks of io/: coordinates of the
+ * regular global grid (latitudes 90 to -90, longitudes from 0), which the
+ * messages name; lat and lon (H + W doubles) freed by the caller. */
+static int view(io_state *s, const model_config *c, float *upper, float *surface) {
+    memset(s, 0, sizeof *s);
+    s->H = c->H, s->W = c->W, s->nlev = c->nlev, s->time = NAN;
+    memcpy(s->levels, c->levels, sizeof(float) * c->nlev);
+    s->upper = upper, s->surface = surface;
+    s->lat = malloc(sizeof(double) * (size_t)(c->H + c->W));
+    if (!s->lat) return util_fail(UTIL_ENOMEM, "out of memory");
+    s->lon = s->lat + c->H;
+    for (int i = 0; i < c->H; i++) s->lat[i] = c->H > 1 ? 90 - 180.0 * i / (c->H - 1) : 0;
+    for (int j = 0; j < c->W; j++) s->lon[j] = 360.0 * j / c->W;
+    return UTIL_OK;
 }
 
 int pangu_read_input(const pangu_model *m, const char *const *paths, int npaths, const char *time, float *upper,
@@ -165,10 +172,10 @@ int pangu_step(const pangu_model *m, float *upper_out, float *surface_out, const
         overlap(upper_out, nu, surface_out, ns))
         return util_fail(UTIL_EINVAL, "pangu_step: the output arrays overlap the inputs or each other");
     /* the checks of `pangu step` on what it read: finite, plausible */
-    io_state in = view(&m->m.cfg, (float *)upper_in, (float *)surface_in);
-    int status;
-    if ((status = io_state_check_finite(&in, "the input arrays")) ||
-        (status = io_state_check_plausible(&in, m->m.upper_mean, m->m.upper_std, m->m.surface_mean, m->m.surface_std)))
-        return status;
-    return model_step(&m->m, upper_out, surface_out, upper_in, surface_in);
+    io_state in;
+    int status = view(&in, &m->m.cfg, (float *)upper_in, (float *)surface_in);
+    if (!status && !(status = io_state_check_finite(&in, "the input arrays")))
+        status = io_state_check_plausible(&in, m->m.upper_mean, m->m.upper_std, m->m.surface_mean, m->m.surface_std);
+    free(in.lat);
+    return status ? status : model_step(&m->m, upper_out, surface_out, upper_in, surface_in);
 }

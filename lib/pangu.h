@@ -111,7 +111,7 @@ PANGU_API int pangu_read_input(const pangu_model *m, const char *const *paths, i
  * outputs in physical units (normalised with the model's statistics
  * inside, as `pangu step`); the outputs may not alias the inputs. Inputs
  * with NaN or infinity are refused (PANGU_ENAN), implausible ones too
- * (PANGU_EINVAL) unless the checks are off. */
+ * (PANGU_EFORMAT, naming the likely cause) unless the checks are off. */
 PANGU_API int pangu_step(const pangu_model *m, float *upper_out, float *surface_out, const float *upper_in,
                          const float *surface_in);
 
