@@ -272,7 +272,7 @@ void pangu_forecast_options_init(pangu_forecast_options *o) {
 }
 
 /* The default of a string option left NULL. */
-static const char *or(const char *value, const char *fallback) { return value ? value : fallback; }
+static const char *or_default(const char *value, const char *fallback) { return value ? value : fallback; }
 
 int pangu_forecast(const pangu_forecast_options *o) {
     lib_init();
@@ -281,9 +281,9 @@ int pangu_forecast(const pangu_forecast_options *o) {
                                       "library (version %d, this library knows 1 to %d)",
                          o ? o->version : 0, PANGU_FORECAST_OPTIONS_VERSION);
     const int nmodels = o->nmodels, members = o->members, ranks = o->nranks > 0 ? o->nranks : 1;
-    const char *output = or(o->output, "fc_{init:%Y%m%d%H}.nc"), *perturb = or(o->perturb, "none");
-    const char *format_name = or(o->format, "netcdf"), *layout_name = or(o->layout, "cf");
-    const char *grib_bits_text = or(o->grib_bits, "16");
+    const char *output = or_default(o->output, "fc_{init:%Y%m%d%H}.nc"), *perturb = or_default(o->perturb, "none");
+    const char *format_name = or_default(o->format, "netcdf"), *layout_name = or_default(o->layout, "cf");
+    const char *grib_bits_text = or_default(o->grib_bits, "16");
     const long deflate = o->deflate;
     const double perturb_scale = o->perturb_scale;
     const uint64_t seed = (uint64_t)o->seed;
@@ -335,7 +335,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
         status = util_fail(UTIL_EINVAL, "rank %d of %d ranks", o->rank, ranks);
         goto done;
     }
-    if ((status = model_plan_parse_leads(or(o->leads, "6-168/6"), &leads, &nleads)) ||
+    if ((status = model_plan_parse_leads(or_default(o->leads, "6-168/6"), &leads, &nleads)) ||
         (status = model_plan_build(&plan, model_leads, nmodels, leads, nleads)) ||
         (status = parse_inits(o->init, &inits, &ninit)))
         goto done;
@@ -387,7 +387,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
     /* Output variables and levels. */
     io_forecast_spec spec = {0};
     spec.H = mc->H, spec.W = mc->W, spec.nsteps = nleads, spec.members = members > 1 ? members : 0;
-    if ((status = parse_selection(&spec, or(o->variables, "all"), or(o->levels, "all"), mc))) goto done;
+    if ((status = parse_selection(&spec, or_default(o->variables, "all"), or_default(o->levels, "all"), mc))) goto done;
     if (!(lead_hours = malloc(sizeof(double) * nleads))) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
