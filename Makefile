@@ -45,7 +45,7 @@ BUILD = build-mpi
 BIN = bin-mpi
 endif
 
-LIB_SRC := $(wildcard util/*.c model/*.c io/*.c data/*.c eval/*.c configs/*.c)
+LIB_SRC := $(wildcard util/*.c model/*.c io/*.c data/*.c eval/*.c configs/*.c lib/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 GEN := $(BUILD)/gen
@@ -56,7 +56,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h)
 
 .PHONY: all man deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz nocurl-check
-all: $(BIN)/pangu man
+all: $(BIN)/pangu lib man
 
 # Man pages from every command's --help (Debian's help2man): pangu.1 and
 # pangu-COMMAND.1 in $(BUILD)/man; skipped, with a note, without help2man.
@@ -81,7 +81,7 @@ $(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: $(ONNX_PROTO)
 	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(GEN) $(ONNX_PROTO)
 # generated code: the project's warnings are not its author's
 $(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
-	$(CC) $(OPT) -std=c11 -w -c $< -o $@
+	$(CC) $(OPT) $(LIB_PIC) -std=c11 -w -c $< -o $@
 $(BUILD)/model/onnx.o: $(GEN)/onnx.pb-c.h
 
 $(BUILD)/libpangu.a: $(LIB_OBJ)
@@ -94,6 +94,58 @@ $(BIN)/pangu: $(CLI_OBJ) $(BUILD)/libpangu.a
 $(BIN)/pangu-tests: $(TEST_OBJ) $(BUILD)/libpangu.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -o $@ $^ -lcunit $(LDLIBS)
+
+# ---- the library: libpangu.so, libpangu.a, pangu.h, pangu.pc; install ----
+# One set of objects serves both libraries: position-independent, and only
+# the public API (lib/pangu.h, PANGU_API) visible outside libpangu.so; the
+# version script names the same symbols (PANGU_1). The pangu binary links
+# libpangu.a, so the installed copy runs from any prefix without rpath.
+LIB_PIC = -fPIC -fvisibility=hidden
+CFLAGS += $(LIB_PIC)
+SO_MAJOR = 1
+SO_REAL = libpangu.so.$(SO_MAJOR).0.0
+$(BUILD)/$(SO_REAL): $(LIB_OBJ) lib/pangu.map
+	$(CC) -shared -Wl,-soname,libpangu.so.$(SO_MAJOR) -Wl,--version-script=lib/pangu.map -Wl,-z,defs \
+	  -o $@ $(LIB_OBJ) $(LDLIBS)
+	ln -sf $(SO_REAL) $(BUILD)/libpangu.so.$(SO_MAJOR)
+	ln -sf libpangu.so.$(SO_MAJOR) $(BUILD)/libpangu.so
+
+# make install PREFIX=/opt/pangu [DESTDIR=staging]: bin/pangu, lib/libpangu.{so,a},
+# include/pangu.h, lib/pkgconfig/pangu.pc, share/man/man1/pangu*.1.
+# pangu.pc (lib/pc.sh): the dependencies in Requires.private, or their
+# flags in Libs.private, so that pkg-config --static links libpangu.a.
+PREFIX ?= /usr/local
+DESTDIR ?=
+PC_DEPS = netcdf=-lnetcdf hdf5=-lhdf5 eccodes=-leccodes inih=-linih libprotobuf-c=-lprotobuf-c openblas=-lopenblas \
+  $(if $(filter 1,$(CURL)),libcurl=-lcurl libcjson=-lcjson)
+I_DIRS = $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+  $(DESTDIR)$(PREFIX)/share/man/man1
+I_MAN = pangu.1 $(PANGU_COMMANDS:%=pangu-%.1)
+.PHONY: lib install uninstall install-check
+lib: $(BUILD)/libpangu.a $(BUILD)/$(SO_REAL)
+install: $(BIN)/pangu lib man
+	@mkdir -p $(BUILD)
+	lib/pc.sh '$(PREFIX)' '$(PANGU_VERSION_STRING)' '$(CC)' $(PC_DEPS) >$(BUILD)/pangu.pc
+	install -d $(I_DIRS)
+	install -m 755 $(BIN)/pangu $(DESTDIR)$(PREFIX)/bin/pangu
+	install -m 644 $(BUILD)/libpangu.a $(DESTDIR)$(PREFIX)/lib/libpangu.a
+	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(PREFIX)/lib/$(SO_REAL)
+	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/libpangu.so.$(SO_MAJOR)
+	ln -sf libpangu.so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/libpangu.so
+	install -m 644 lib/pangu.h $(DESTDIR)$(PREFIX)/include/pangu.h
+	install -m 644 $(BUILD)/pangu.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/pangu.pc
+	@for m in $(I_MAN); do [ ! -f $(BUILD)/man/$$m ] || install -m 644 $(BUILD)/man/$$m $(DESTDIR)$(PREFIX)/share/man/man1/$$m || exit 1; done
+# Removes what install put, then those of its directories left empty.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/pangu $(DESTDIR)$(PREFIX)/include/pangu.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/pangu.pc \
+	  $(DESTDIR)$(PREFIX)/lib/libpangu.a $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) $(DESTDIR)$(PREFIX)/lib/libpangu.so.$(SO_MAJOR) \
+	  $(DESTDIR)$(PREFIX)/lib/libpangu.so $(I_MAN:%=$(DESTDIR)$(PREFIX)/share/man/man1/%)
+	-@for d in bin include lib/pkgconfig lib share/man/man1 share/man share; do \
+	  [ ! -d $(DESTDIR)$(PREFIX)/$$d ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(PREFIX)/$$d; done
+# The installed copy in a temporary prefix: a program built with pkg-config against it (tests/install_test.sh).
+install-check: $(BIN)/pangu lib man
+	tests/install_test.sh
+PANGU_VERSION_STRING = $(shell sed -n 's/^\#define PANGU_VERSION "\(.*\)"/\1/p' util/util.h)
 
 # The tests: every kernel against a plain twin, the whole step against
 # committed fixtures made by ../shared/reference/pangu_ref.py.
@@ -114,6 +166,7 @@ check: deps
 	tests/configs_test.sh $(BIN)/pangu
 	tests/files_test.sh $(BIN)/pangu
 	tests/tune_test.sh $(BIN)/pangu
+	tests/install_test.sh
 test: check
 
 # The build without libcurl: pangu fetch says it has no network access.

@@ -1,18 +1,14 @@
-/* pangu forecast: a batch of forecasts from many initial times, each lead
- * reached through the hierarchical plan, written as CF NetCDF as soon as it
- * exists; rerunning resumes (finished files are skipped). */
+/* pangu forecast: the options of a forecast job (configuration file and
+ * flags) into a pangu_forecast_options; the job itself is the library's
+ * pangu_forecast (lib/forecast.c). */
 #define _DEFAULT_SOURCE
 #include <glob.h>
-#include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../configs/cfg.h"
-#include "../data/data.h"
-#include "../io/io.h"
+#include "../lib/pangu.h"
 #include "../model/model.h"
 #include "../util/util.h"
 #include "cli.h"
@@ -43,207 +39,16 @@ static const cfg_key schema[] = {
     {"ensemble", "seed", "0", "random seed of the perturbations", CFG_INT, 0, 9007199254740992.0},
 };
 
-/* Split "a, b c" into words; returns count (at most max). */
-static int split(char *s, char **out, int max) {
-    int n = 0;
-    for (char *t = strtok(s, ", \t"); t && n < max; t = strtok(NULL, ", \t")) out[n++] = t;
-    return n;
-}
-
-static int parse_inits(const char *spec, double **out, int *n) {
-    char *copy = strdup(spec), *words[4096];
-    int status = UTIL_OK, cap = 0;
-    *out = NULL, *n = 0;
-    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
-    int nw = split(copy, words, 4096);
-    for (int i = 0; i < nw && !status; i++) {
-        char *a = words[i], *b = strchr(a, '/');
-        double t0, t1, step = 0;
-        if (b) {
-            *b++ = 0;
-            char *c = strchr(b, '/');
-            if (!c) {
-                status = util_fail(UTIL_EINVAL, "init '%s': a range is START/END/STEP_HOURS", spec);
-                break;
-            }
-            *c++ = 0;
-            double hours;
-            if ((status = util_parse_double("init step (hours)", c, 1.0 / 60, 1e6, &hours)) ||
-                (status = util_time_parse(a, &t0)) || (status = util_time_parse(b, &t1)))
-                break;
-            step = hours * 3600;
-            if (t1 < t0) {
-                status = util_fail(UTIL_EINVAL, "init range %s/%s: needs END >= START", a, b);
-                break;
-            }
-            /* counted before anything is allocated for them */
-            if ((t1 - t0) / step + *n > 1e6) {
-                status = util_fail(UTIL_EINVAL, "init '%s': %.3g initial times, more than the 1,000,000 a job may have",
-                                   spec, (t1 - t0) / step + 1);
-                break;
-            }
-        } else {
-            if ((status = util_time_parse(a, &t0))) break;
-            t1 = t0, step = 1;
-        }
-        for (double t = t0; t <= t1 + 1e-6; t += step) {
-            if (*n == cap) {
-                double *g = realloc(*out, sizeof(double) * (cap = cap ? 2 * cap : 64));
-                if (!g) {
-                    status = util_fail(UTIL_ENOMEM, "out of memory");
-                    break;
-                }
-                *out = g;
-            }
-            (*out)[(*n)++] = t;
-        }
-    }
-    free(copy);
-    if (!status && *n == 0) status = util_fail(UTIL_EINVAL, "no initial times given (init = ...)");
-    if (status) free(*out), *out = NULL;
-    return status;
-}
-
-/* The request a forecast file records (io_forecast_spec.request): what
- * decides its content, not where its inputs lie. The models by SHA-256 (as
- * the source attribute names them), leads, variables, levels, members and
- * perturbation, precision and file format. */
-static void build_request(char *out, size_t cap, const char *source, const io_forecast_spec *sp, const int *leads,
-                          int nleads, int members, const char *perturb, double scale, unsigned long long seed,
-                          int precision, const char *format, const char *layout, long deflate, const char *bits) {
-    size_t o = (size_t)snprintf(out, cap, "pangu-c forecast request 1; models:");
-    for (const char *p = strstr(source, "; model"); p && (p = strstr(p, " h ")) && o < cap;) {
-        const char *h = p; /* "<lead> h PATH (sha256 HEX)" */
-        while (h > source && h[-1] >= '0' && h[-1] <= '9') h--;
-        const char *sha = strstr(p, "(sha256 ");
-        if (!sha) break;
-        o += (size_t)snprintf(out + o, cap - o, " %.*sh %.64s", (int)(p - h), h, sha + 8);
-        p = sha + 8;
-    }
-    o += (size_t)snprintf(out + o, cap - o, "; leads:");
-    for (int i = 0; i < nleads && o < cap; i++) o += (size_t)snprintf(out + o, cap - o, " %d", leads[i]);
-    o += (size_t)snprintf(out + o, cap - o, "; variables:");
-    for (int v = 0; v < IO_NUPPER + IO_NSURFACE && o < cap; v++)
-        if (sp->write_var[v]) o += (size_t)snprintf(out + o, cap - o, " %s", v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]);
-    o += (size_t)snprintf(out + o, cap - o, "; levels:");
-    for (int k = 0; k < sp->nlev && o < cap; k++) o += (size_t)snprintf(out + o, cap - o, " %g", sp->levels[k]);
-    if (o < cap)
-        snprintf(out + o, cap - o, "; members: %d; perturb: %s %g seed %llu; precision: %s; format: %s %s; deflate: %ld; grib_bits: %s",
-                 members, members > 1 ? perturb : "none", members > 1 ? scale : 0.0, members > 1 ? seed : 0ULL,
-                 model_precision_name(precision), format, layout, deflate, bits);
-}
-
-/* Expand {init:FORMAT} (strftime-like %Y %m %d %H %M) in a path pattern. */
-static int format_path(const char *pattern, double init, char *out, size_t cap) {
-    int y, mo, d, h, mi, s;
-    util_time_fields(init, &y, &mo, &d, &h, &mi, &s);
-    size_t o = 0;
-    for (const char *p = pattern; *p && o + 16 < cap; p++) {
-        if (strncmp(p, "{init:", 6) == 0) {
-            const char *end = strchr(p, '}');
-            if (!end) return util_fail(UTIL_EINVAL, "output '%s': unclosed {init:...}", pattern);
-            for (const char *q = p + 6; q < end && o + 16 < cap; q++) {
-                if (*q != '%' || q + 1 >= end) {
-                    out[o++] = *q;
-                    continue;
-                }
-                q++;
-                int v = *q == 'Y' ? y : *q == 'm' ? mo : *q == 'd' ? d : *q == 'H' ? h : *q == 'M' ? mi : -1;
-                if (v < 0) return util_fail(UTIL_EINVAL, "output '%s': %%%c is not one of %%Y %%m %%d %%H %%M", pattern, *q);
-                o += (size_t)snprintf(out + o, cap - o, *q == 'Y' ? "%04d" : "%02d", v);
-            }
-            p = end;
-        } else out[o++] = *p;
-    }
-    out[o] = 0;
-    return UTIL_OK;
-}
-
-static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, sizeof(float) * n) == 0; }
-
-/* Models must share grid, levels and normalisation statistics. */
-static int check_models(model *const *models, const int *leads, int n, char *const *paths) {
-    const model *a = NULL;
-    int ai = -1;
-    for (int i = 0; i < n; i++) {
-        if (!models[i]) continue;
-        if (!a) {
-            a = models[i], ai = i;
-            continue;
-        }
-        const model *b = models[i];
-        const model_config *x = &a->cfg, *y = &b->cfg;
-        const char *what = NULL;
-        if (x->H != y->H || x->W != y->W) what = "grid";
-        else if (x->nlev != y->nlev || !same_floats(x->levels, y->levels, x->nlev)) what = "levels";
-        else if (!same_floats(a->upper_mean, b->upper_mean, MODEL_NUPPER * x->nlev) ||
-                 !same_floats(a->upper_std, b->upper_std, MODEL_NUPPER * x->nlev) ||
-                 !same_floats(a->surface_mean, b->surface_mean, MODEL_NSURFACE) ||
-                 !same_floats(a->surface_std, b->surface_std, MODEL_NSURFACE))
-            what = "normalisation statistics";
-        if (what)
-            return util_fail(UTIL_EINVAL, "the %d h model %s and the %d h model %s disagree on %s", leads[ai], paths[ai],
-                             leads[i], paths[i], what);
-        if (y->lead_hours != leads[i])
-            return util_fail(UTIL_EINVAL, "%s is a %d h model, configured as the %d h model", paths[i], y->lead_hours, leads[i]);
-    }
-    if (a && a->cfg.lead_hours != leads[ai])
-        return util_fail(UTIL_EINVAL, "%s is a %d h model, configured as the %d h model", paths[ai], a->cfg.lead_hours,
-                         leads[ai]);
-    return UTIL_OK;
-}
-
-/* [output] format, layout and grib_bits. */
-static int parse_output_format(const cfg *c, int *layout, int *format, int *bits) {
-    const char *f = cfg_get(c, "format"), *l = cfg_get(c, "layout");
-    if (!strcmp(f, "netcdf")) *format = IO_FORMAT_NETCDF;
-    else if (!strcmp(f, "grib2")) *format = IO_FORMAT_GRIB2;
-    else return util_fail(UTIL_EINVAL, "format '%s': expected netcdf or grib2", f);
-    if (!strcmp(l, "cf")) *layout = IO_LAYOUT_CF;
-    else if (!strcmp(l, "wb2")) *layout = IO_LAYOUT_WB2;
-    else return util_fail(UTIL_EINVAL, "layout '%s': expected cf or wb2", l);
-    if (*format == IO_FORMAT_GRIB2 && *layout == IO_LAYOUT_WB2)
-        return util_fail(UTIL_EINVAL, "layout wb2 is a NetCDF layout: give format = netcdf, or layout = cf with grib2");
-    char *copy = strdup(cfg_get(c, "grib_bits")), *words[32];
-    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
-    int n = split(copy, words, 32), status = UTIL_OK;
-    for (int w = 0; w < n && !status; w++) {
-        char *eq = strchr(words[w], '='), *num = eq ? eq + 1 : words[w], *end;
-        long b = strtol(num, &end, 10);
-        if (end == num || *end || b < 1 || b > 32) {
-            status = util_fail(UTIL_EINVAL, "grib_bits '%s': expected bits from 1 to 32, as N or VAR=N", words[w]);
-            break;
-        }
-        int found = 0;
-        for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) {
-            const char *name = v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
-            if (!eq || ((size_t)(eq - words[w]) == strlen(name) && !strncmp(words[w], name, strlen(name))))
-                bits[v] = (int)b, found = 1;
-        }
-        if (!found)
-            status = util_fail(UTIL_EINVAL, "grib_bits '%s': '%.*s' is not one of z q t u v msl u10 v10 t2m", words[w],
-                               (int)(eq - words[w]), words[w]);
-    }
-    free(copy);
-    return status;
-}
-
 int cli_forecast(int argc, char **argv) {
     cfg c;
     cfg_init(&c, schema, (int)(sizeof schema / sizeof schema[0]));
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return cfg_print_help(&c, "forecast"), 0;
     int status = cfg_parse_args(&c, argc, argv);
-    model *models[MODEL_PLAN_MAX_MODELS] = {0};
-    char *model_paths[MODEL_PLAN_MAX_MODELS] = {0};
-    int model_leads[MODEL_PLAN_MAX_MODELS], nmodels = 0, *leads = NULL, nleads = 0, ninit = 0;
-    double *inits = NULL;
+    const char *model_paths[MODEL_PLAN_MAX_MODELS] = {0};
+    int model_leads[MODEL_PLAN_MAX_MODELS], nmodels = 0;
     glob_t inputs = {0};
     int have_glob = 0;
-    io_series *series = NULL;
-    io_state *stack = NULL, initial = {0};
-    int stack_n = 0;
-    model_plan plan = {0};
     if (status) goto done;
     for (int i = 0; i < c.n; i++) {
         int h;
@@ -271,323 +76,38 @@ int cli_forecast(int argc, char **argv) {
         status = util_fail(UTIL_EINVAL, "no initial times: give init = TIMES or --init TIMES");
         goto done;
     }
-    if ((status = model_plan_parse_leads(cfg_get(&c, "leads"), &leads, &nleads)) ||
-        (status = model_plan_build(&plan, model_leads, nmodels, leads, nleads)) ||
-        (status = parse_inits(cfg_get(&c, "init"), &inits, &ninit)))
-        goto done;
-    int members = (int)cfg_get_int(&c, "members"); /* numbers were checked when set */
-    long deflate = (long)cfg_get_int(&c, "deflate");
-    int layout = IO_LAYOUT_CF, format = IO_FORMAT_NETCDF, grib_bits[IO_NUPPER + IO_NSURFACE] = {0};
-    if ((status = parse_output_format(&c, &layout, &format, grib_bits))) goto done;
-    double perturb_scale = cfg_get_real(&c, "perturb_scale");
-    uint64_t seed = (uint64_t)cfg_get_int(&c, "seed");
-    if (strcmp(cfg_get(&c, "perturb"), "perlin") != 0 && strcmp(cfg_get(&c, "perturb"), "none") != 0) {
-        status = util_fail(UTIL_EINVAL, "perturb '%s': expected none or perlin", cfg_get(&c, "perturb"));
-        goto done;
-    }
-    if (members > 1 && strcmp(cfg_get(&c, "perturb"), "perlin") != 0) {
-        status = util_fail(UTIL_EINVAL, "%d members need perturb = perlin (members would be identical)", members);
-        goto done;
-    }
-    int precision;
-    if (strcmp(cfg_get(&c, "precision"), "auto") == 0) {
-        if ((status = model_precision_auto(&precision, cfg_get_yesno(&c, "allow_bf16")))) goto done;
-    } else if ((status = model_precision_parse(cfg_get(&c, "precision"), &precision)) ||
-               (status = model_precision_check(precision)) || /* before loading any model */
-               (status = model_precision_warn(precision, stderr)))
-        goto done;
-    /* Load only the models the plan calls. */
-    for (int i = 0; i < nmodels; i++) {
-        int used = 0;
-        for (int k = 0; k < plan.ncalls; k++) used |= plan.calls[k].model == model_leads[i];
-        if (!used) continue;
-        models[i] = malloc(sizeof(model));
-        if (!models[i]) {
-            status = util_fail(UTIL_ENOMEM, "out of memory");
-            goto done;
-        }
-        if ((status = model_open(models[i], model_paths[i], model_leads[i]))) {
-            free(models[i]);
-            models[i] = NULL;
-            goto done;
-        }
-        if ((status = model_set_precision(models[i], precision))) goto done;
-    }
-    if ((status = check_models(models, model_leads, nmodels, model_paths))) goto done;
-    const model *ref = NULL;
-    for (int i = 0; i < nmodels && !ref; i++) ref = models[i];
-    if (!ref) { /* only lead 0 requested: no call; the first model gives the grid */
-        models[0] = malloc(sizeof(model));
-        if (!models[0] || (status = model_open(models[0], model_paths[0], model_leads[0]))) {
-            free(models[0]), models[0] = NULL;
-            if (!status) status = util_fail(UTIL_ENOMEM, "out of memory");
-            goto done;
-        }
-        ref = models[0];
-    }
-    const model_config *mc = &ref->cfg;
-    /* Output variables and levels. */
-    io_forecast_spec spec = {0};
-    spec.H = mc->H, spec.W = mc->W, spec.nsteps = nleads, spec.members = members > 1 ? members : 0;
-    {
-        char *copy = strdup(cfg_get(&c, "variables")), *words[32];
-        int n = copy ? split(copy, words, 32) : 0;
-        if (!n) {
-            status = util_fail(UTIL_EINVAL, "variables: none given (all, or some of z q t u v msl u10 v10 t2m)");
-            free(copy);
-            goto done;
-        }
-        for (int w = 0; w < n; w++) {
-            int found = 0;
-            for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) {
-                const char *name = v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
-                if (!strcmp(words[w], "all") || !strcmp(words[w], name)) spec.write_var[v] = 1, found = 1;
-            }
-            if (!found) {
-                status = util_fail(UTIL_EINVAL, "variables: '%s' is not one of z q t u v msl u10 v10 t2m", words[w]);
-                free(copy);
-                goto done;
-            }
-        }
-        free(copy);
-        copy = strdup(cfg_get(&c, "levels"));
-        n = copy ? split(copy, words, 65) : 0;
-        if (!n) {
-            status = util_fail(UTIL_EINVAL, "levels: none given (all, or model levels in hPa)");
-            free(copy);
-            goto done;
-        }
-        if (n == 1 && !strcmp(words[0], "all")) {
-            spec.nlev = mc->nlev;
-            memcpy(spec.levels, mc->levels, sizeof(float) * mc->nlev);
-        } else
-            for (int w = 0; w < n; w++) {
-                double pv;
-                int found = 0, twice = 0;
-                if ((status = util_parse_double("levels", words[w], 1e-3, 1e4, &pv))) {
-                    free(copy);
-                    goto done;
-                }
-                float p = (float)pv;
-                for (int k = 0; k < mc->nlev; k++) found |= mc->levels[k] == p;
-                for (int k = 0; k < spec.nlev; k++) twice |= spec.levels[k] == p;
-                if (!found || twice || spec.nlev == IO_MAX_LEVELS) {
-                    status = util_fail(UTIL_EINVAL, twice ? "levels: %s hPa twice" : "levels: %s hPa is not a model level",
-                                       words[w]);
-                    free(copy);
-                    goto done;
-                }
-                spec.levels[spec.nlev++] = p;
-            }
-        free(copy);
-    }
-    double *lead_hours = malloc(sizeof(double) * nleads);
-    if (!lead_hours) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nleads; i++) lead_hours[i] = leads[i];
-    spec.lead_hours = lead_hours;
-    /* Provenance: the command line, the version and the model files the
-     * plan calls with their SHA-256, the ensemble settings. */
-    char source[8192], history[8192];
-    {
-        const char *paths[MODEL_PLAN_MAX_MODELS];
-        int hours[MODEL_PLAN_MAX_MODELS], n = 0;
-        for (int i = 0; i < nmodels; i++)
-            if (models[i]) paths[n] = model_paths[i], hours[n++] = model_leads[i];
-        char what[64];
-        snprintf(what, sizeof what, "hierarchical forecast (%s GEMMs)", model_precision_name(precision));
-        if ((status = cli_source(source, sizeof source, what, hours, paths, n))) {
-            free(lead_hours);
-            goto done;
-        }
-    }
-    cli_history(argc, argv, history, sizeof history);
-    spec.source = source, spec.history = history;
-    spec.layout = layout, spec.format = format;
-    memcpy(spec.grib_bits, grib_bits, sizeof grib_bits);
-    spec.institution = cfg_get(&c, "institution");
-    /* the terms of the released weights, for models of their variant */
-    spec.licence = model_licence(mc);
-    if (spec.members > 0) {
-        spec.perturbation = cfg_get(&c, "perturb");
-        spec.perturbation_scale = perturb_scale, spec.seed = (unsigned long long)seed;
-    }
-    char request[4096];
-    build_request(request, sizeof request, source, &spec, leads, nleads, members, cfg_get(&c, "perturb"), perturb_scale,
-                  (unsigned long long)seed, precision, cfg_get(&c, "format"), cfg_get(&c, "layout"), deflate,
-                  cfg_get(&c, "grib_bits"));
-    spec.request = request;
-    int overwrite = cfg_get_yesno(&c, "overwrite");
-    if (cfg_get_yesno(&c, "dry_run")) {
-        /* the plan without running it: files, calls, estimated time and memory */
-        double gflop = model_flops_per_step(mc) / 1e9, params = 0;
-        for (int i = 0; i < nmodels; i++)
-            if (models[i]) params += (double)models[i]->nparams * sizeof(float) * 2; /* and their packed copies */
-        double state = (double)(MODEL_NUPPER * mc->nlev + MODEL_NSURFACE) * mc->H * mc->W * sizeof(float);
-        double memory = params + (double)model_workspace_bytes(mc, omp_get_max_threads()) + state * (plan.max_depth + 6);
-        long calls = (long)plan.ncalls * (members > 1 ? members : 1);
-        for (int it = 0; it < ninit; it++) {
-            char out_path[4096], when[64], had[4096];
-            util_time_format(inits[it], when, sizeof when);
-            if ((status = format_path(cfg_get(&c, "output"), inits[it], out_path, sizeof out_path))) goto done;
-            const char *state_s = !io_forecast_is_complete(out_path) ? "to write"
-                                  : io_forecast_request(out_path, had, sizeof had) && !strcmp(had, request)
-                                      ? "complete, skipped"
-                                  : overwrite ? "complete for another request: rewritten (--overwrite)"
-                                              : "complete for another request: an error (--overwrite rewrites it)";
-            printf("%s  %s  %ld model calls  %s\n", when, out_path, calls, state_s);
-        }
-        const double rate = 100.0 * omp_get_max_threads(); /* GFLOP/s: the FP32 step per core measured on an AMD EPYC */
-        printf("plan: %d initial times x %ld model calls (%d per member) of %.4g GFLOP each = %.4g TFLOP; about %.0f s at "
-               "%.0f GFLOP/s (%d threads); memory about %.2f GB\n",
-               ninit, calls, plan.ncalls, gflop, gflop * calls * ninit / 1e3, gflop * calls * ninit / rate, rate,
-               omp_get_max_threads(), memory / 1e9);
-        goto done;
-    }
-    /* Each lead is written on a background thread while the next model
-     * call runs; between create and finish this thread makes no netCDF call. */
-    double writer_cpu = 0;
-    spec.background = 1, spec.writer_cpu_seconds = &writer_cpu;
-    spec.deflate = deflate == 0 ? -1 : (int)deflate;
-
     if ((status = cli_expand(&c, "input", &inputs))) goto done;
     have_glob = 1;
-    if (!inputs.gl_pathc) {
-        status = util_fail(UTIL_EINVAL, "no input files given (input = ...)");
+    pangu_forecast_options o;
+    pangu_forecast_options_init(&o);
+    o.nmodels = nmodels, o.model_files = model_paths, o.model_leads = model_leads;
+    o.ninputs = (int)inputs.gl_pathc, o.input_files = (const char *const *)inputs.gl_pathv;
+    o.init = cfg_get(&c, "init"), o.leads = cfg_get(&c, "leads"), o.output = cfg_get(&c, "output");
+    o.variables = cfg_get(&c, "variables"), o.levels = cfg_get(&c, "levels");
+    o.format = cfg_get(&c, "format"), o.layout = cfg_get(&c, "layout"), o.grib_bits = cfg_get(&c, "grib_bits");
+    o.deflate = (int)cfg_get_int(&c, "deflate"); /* numbers were checked when set */
+    o.institution = cfg_get(&c, "institution");
+    o.members = (int)cfg_get_int(&c, "members");
+    o.perturb = cfg_get(&c, "perturb"), o.perturb_scale = cfg_get_real(&c, "perturb_scale");
+    o.seed = (unsigned long long)cfg_get_int(&c, "seed");
+    if (strcmp(cfg_get(&c, "precision"), "auto") == 0) {
+        if ((status = model_precision_auto(&o.precision, cfg_get_yesno(&c, "allow_bf16")))) goto done;
+    } else if ((status = model_precision_parse(cfg_get(&c, "precision"), &o.precision)) ||
+               (status = model_precision_check(o.precision)) || /* before loading any model */
+               (status = model_precision_warn(o.precision, stderr)))
         goto done;
-    }
-    if ((status = io_series_open(&series, (const char *const *)inputs.gl_pathv, (int)inputs.gl_pathc))) goto done;
-    stack_n = plan.max_depth + 1;
-    stack = calloc((size_t)stack_n, sizeof(io_state));
-    if (!stack) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    int rank = 0, nranks = 1;
+    o.overwrite = cfg_get_yesno(&c, "overwrite"), o.dry_run = cfg_get_yesno(&c, "dry_run");
+    char history[8192];
+    cli_history(argc, argv, history, sizeof history);
+    o.history = history;
+    o.log = stderr, o.plan = stdout;
 #ifdef PANGU_MPI
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    MPI_Comm_rank(MPI_COMM_WORLD, &o.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &o.nranks);
 #endif
-    int mine = 0; /* initial times of this rank: it % nranks == rank */
-    for (int it = rank; it < ninit; it += nranks) mine++;
-    long total_calls = (long)mine * plan.ncalls * (members > 1 ? members : 1), done_calls = 0;
-    double t_start = util_now(), t_model = 0, t_progress = t_start;
-    int tty = isatty(fileno(stderr));
-    for (int it = rank; it < ninit && !status; it += nranks) {
-        char out_path[4096], when[64];
-        util_time_format(inits[it], when, sizeof when);
-        if ((status = format_path(cfg_get(&c, "output"), inits[it], out_path, sizeof out_path))) break;
-        if (io_forecast_is_complete(out_path)) {
-            char had[4096];
-            if (io_forecast_request(out_path, had, sizeof had) && !strcmp(had, request)) {
-                fprintf(stderr, "pangu forecast: %s: %s complete already, skipped\n", when, out_path);
-                total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
-                continue;
-            }
-            if (!overwrite) {
-                status = util_fail(UTIL_EINVAL, "%s: complete, but %s: --overwrite rewrites it, or choose another output",
-                                   out_path, had[0] ? "for another request (models, leads, variables, levels, members, "
-                                                      "precision or format differ)"
-                                                    : "its request is not recorded (an older pangu-c)");
-                break;
-            }
-            fprintf(stderr, "pangu forecast: %s: %s complete for another request, rewritten (--overwrite)\n", when, out_path);
-        }
-        if ((status = util_check_output(out_path, (const char *const *)inputs.gl_pathv, (int)inputs.gl_pathc)) ||
-            (status = util_check_output(out_path, (const char *const *)model_paths, nmodels)))
-            break;
-        {
-            char dir[4096];
-            snprintf(dir, sizeof dir, "%s", out_path);
-            char *slash = strrchr(dir, '/');
-            if (slash && slash != dir) {
-                *slash = 0;
-                if ((status = util_mkdirs(dir))) break;
-            }
-        }
-        if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &initial))) break;
-        if ((status = io_state_check_finite(&initial, inputs.gl_pathv[0]))) break;
-        if ((status = io_state_check_plausible(&initial, ref->upper_mean, ref->upper_std, ref->surface_mean,
-                                               ref->surface_std)))
-            break;
-        for (int d = 0; d < stack_n; d++)
-            if (!stack[d].upper && (status = io_state_alloc(&stack[d], mc->H, mc->W, mc->levels, mc->nlev, &initial)))
-                break;
-        if (status) break;
-        spec.lat = initial.lat, spec.lon = initial.lon, spec.init_time = inits[it];
-        io_forecast *fc;
-        if ((status = io_forecast_create(&fc, out_path, &spec))) break;
-        size_t nu = (size_t)MODEL_NUPPER * mc->nlev * mc->H * mc->W, ns = (size_t)MODEL_NSURFACE * mc->H * mc->W;
-        for (int member = 0; member < (members > 1 ? members : 1) && !status; member++) {
-            if ((status = io_forecast_wait(fc, &stack[0]))) break;
-            memcpy(stack[0].upper, initial.upper, sizeof(float) * nu);
-            memcpy(stack[0].surface, initial.surface, sizeof(float) * ns);
-            stack[0].time = initial.time;
-            /* Member 0 is the unperturbed control. */
-            if (member > 0 &&
-                (status = data_perturb_perlin(stack[0].upper, stack[0].surface, mc->nlev, mc->H, mc->W, ref->upper_std,
-                                              ref->surface_std, perturb_scale,
-                                              seed ^ ((uint64_t)it * 0x2545F4914F6CDD1DULL), member)))
-                break;
-            for (int i = 0; i < nleads && !status; i++)
-                if (leads[i] == 0) status = io_forecast_write(fc, i, member, &stack[0]);
-            for (int k = 0; k < plan.ncalls && !status; k++) {
-                const model_plan_call *call = &plan.calls[k];
-                const model *m = NULL;
-                for (int i = 0; i < nmodels; i++)
-                    if (model_leads[i] == call->model) m = models[i];
-                io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
-                if ((status = io_forecast_wait(fc, out))) break; /* its last lead may still be being written */
-                double t0 = util_now();
-                if ((status = model_step(m, out->upper, out->surface, in->upper, in->surface))) break;
-                t_model += util_now() - t0;
-                out->time = in->time + call->model * 3600.0;
-                if (call->writes)
-                    for (int i = 0; i < nleads && !status; i++)
-                        if (leads[i] == call->to) status = io_forecast_write(fc, i, member, out);
-                done_calls++;
-                double now = util_now(), el = now - t_start, per = el / done_calls;
-                /* A terminal gets one line rewritten in place; a log file (batch
-                 * jobs) a line every 10 s and at the last call of each init. */
-                int last = k == plan.ncalls - 1;
-                if (tty || last || now - t_progress >= 10) {
-                    fprintf(stderr, "%spangu forecast: %s member %d %4dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB%s",
-                            tty ? "\r" : "", when, member, call->to, done_calls, total_calls, per,
-                            per * (total_calls - done_calls), util_peak_rss_kb() / 1024.0, tty ? " " : "\n");
-                    t_progress = now;
-                }
-            }
-        }
-        io_state_free(&initial);
-        if (status) {
-            io_forecast_abort(fc);
-            break;
-        }
-        if ((status = io_forecast_finish(fc))) break;
-        fprintf(stderr, "%spangu forecast: wrote %s\n", tty ? "\n" : "", out_path);
-    }
-    free(lead_hours);
-    if (!status && done_calls > 0) {
-        double total = util_now() - t_start;
-        fprintf(stderr,
-                "pangu forecast: %ld model calls in %.2f s: model %.2f s, planning, reading and writing %.2f s (%.1f%%); "
-                "the writer thread used %.2f s of CPU beside the model\n",
-                done_calls, total, t_model, total - t_model, 100.0 * (total - t_model) / total, writer_cpu);
-    }
+    status = pangu_forecast(&o);
 done:
-    io_state_free(&initial);
-    if (stack)
-        for (int d = 0; d < stack_n; d++) io_state_free(&stack[d]);
-    free(stack);
-    io_series_close(series);
     if (have_glob) globfree(&inputs);
-    for (int i = 0; i < nmodels; i++)
-        if (models[i]) model_free(models[i]), free(models[i]);
-    model_plan_free(&plan);
-    free(leads);
-    free(inits);
     cfg_free(&c);
     return status ? cli_error("forecast", status) : 0;
 }

@@ -1,0 +1,592 @@
+/* The forecast job (pangu_forecast, lib/pangu.h): a batch of forecasts from
+ * many initial times, each lead reached through the hierarchical plan,
+ * written as soon as it exists; rerunning resumes (finished files of the same
+ * request are skipped). `pangu forecast` (cli/cmd_forecast.c) only parses
+ * its options into a pangu_forecast_options and calls this. */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../data/data.h"
+#include "../io/io.h"
+#include "../model/model.h"
+#include "../util/util.h"
+#include "lib.h"
+#include "pangu.h"
+
+/* Split "a, b c" into words; returns count (at most max). */
+static int split(char *s, char **out, int max) {
+    int n = 0;
+    for (char *t = strtok(s, ", \t"); t && n < max; t = strtok(NULL, ", \t")) out[n++] = t;
+    return n;
+}
+
+static int parse_inits(const char *spec, double **out, int *n) {
+    char *copy = strdup(spec), *words[4096];
+    int status = UTIL_OK, cap = 0;
+    *out = NULL, *n = 0;
+    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
+    int nw = split(copy, words, 4096);
+    for (int i = 0; i < nw && !status; i++) {
+        char *a = words[i], *b = strchr(a, '/');
+        double t0, t1, step = 0;
+        if (b) {
+            *b++ = 0;
+            char *c = strchr(b, '/');
+            if (!c) {
+                status = util_fail(UTIL_EINVAL, "init '%s': a range is START/END/STEP_HOURS", spec);
+                break;
+            }
+            *c++ = 0;
+            double hours;
+            if ((status = util_parse_double("init step (hours)", c, 1.0 / 60, 1e6, &hours)) ||
+                (status = util_time_parse(a, &t0)) || (status = util_time_parse(b, &t1)))
+                break;
+            step = hours * 3600;
+            if (t1 < t0) {
+                status = util_fail(UTIL_EINVAL, "init range %s/%s: needs END >= START", a, b);
+                break;
+            }
+            /* counted before anything is allocated for them */
+            if ((t1 - t0) / step + *n > 1e6) {
+                status = util_fail(UTIL_EINVAL, "init '%s': %.3g initial times, more than the 1,000,000 a job may have",
+                                   spec, (t1 - t0) / step + 1);
+                break;
+            }
+        } else {
+            if ((status = util_time_parse(a, &t0))) break;
+            t1 = t0, step = 1;
+        }
+        for (double t = t0; t <= t1 + 1e-6; t += step) {
+            if (*n == cap) {
+                double *g = realloc(*out, sizeof(double) * (cap = cap ? 2 * cap : 64));
+                if (!g) {
+                    status = util_fail(UTIL_ENOMEM, "out of memory");
+                    break;
+                }
+                *out = g;
+            }
+            (*out)[(*n)++] = t;
+        }
+    }
+    free(copy);
+    if (!status && *n == 0) status = util_fail(UTIL_EINVAL, "no initial times given (init = ...)");
+    if (status) free(*out), *out = NULL;
+    return status;
+}
+
+/* The request a forecast file records (io_forecast_spec.request): what
+ * decides its content, not where its inputs lie. The models by SHA-256 (as
+ * the source attribute names them), leads, variables, levels, members and
+ * perturbation, precision and file format. */
+static void build_request(char *out, size_t cap, const char *source, const io_forecast_spec *sp, const int *leads,
+                          int nleads, int members, const char *perturb, double scale, unsigned long long seed,
+                          int precision, const char *format, const char *layout, long deflate, const char *bits) {
+    size_t o = (size_t)snprintf(out, cap, "pangu-c forecast request 1; models:");
+    for (const char *p = strstr(source, "; model"); p && (p = strstr(p, " h ")) && o < cap;) {
+        const char *h = p; /* "<lead> h PATH (sha256 HEX)" */
+        while (h > source && h[-1] >= '0' && h[-1] <= '9') h--;
+        const char *sha = strstr(p, "(sha256 ");
+        if (!sha) break;
+        o += (size_t)snprintf(out + o, cap - o, " %.*sh %.64s", (int)(p - h), h, sha + 8);
+        p = sha + 8;
+    }
+    o += (size_t)snprintf(out + o, cap - o, "; leads:");
+    for (int i = 0; i < nleads && o < cap; i++) o += (size_t)snprintf(out + o, cap - o, " %d", leads[i]);
+    o += (size_t)snprintf(out + o, cap - o, "; variables:");
+    for (int v = 0; v < IO_NUPPER + IO_NSURFACE && o < cap; v++)
+        if (sp->write_var[v]) o += (size_t)snprintf(out + o, cap - o, " %s", v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]);
+    o += (size_t)snprintf(out + o, cap - o, "; levels:");
+    for (int k = 0; k < sp->nlev && o < cap; k++) o += (size_t)snprintf(out + o, cap - o, " %g", sp->levels[k]);
+    if (o < cap)
+        snprintf(out + o, cap - o, "; members: %d; perturb: %s %g seed %llu; precision: %s; format: %s %s; deflate: %ld; grib_bits: %s",
+                 members, members > 1 ? perturb : "none", members > 1 ? scale : 0.0, members > 1 ? seed : 0ULL,
+                 model_precision_name(precision), format, layout, deflate, bits);
+}
+
+/* Expand {init:FORMAT} (strftime-like %Y %m %d %H %M) in a path pattern. */
+static int format_path(const char *pattern, double init, char *out, size_t cap) {
+    int y, mo, d, h, mi, s;
+    util_time_fields(init, &y, &mo, &d, &h, &mi, &s);
+    size_t o = 0;
+    for (const char *p = pattern; *p && o + 16 < cap; p++) {
+        if (strncmp(p, "{init:", 6) == 0) {
+            const char *end = strchr(p, '}');
+            if (!end) return util_fail(UTIL_EINVAL, "output '%s': unclosed {init:...}", pattern);
+            for (const char *q = p + 6; q < end && o + 16 < cap; q++) {
+                if (*q != '%' || q + 1 >= end) {
+                    out[o++] = *q;
+                    continue;
+                }
+                q++;
+                int v = *q == 'Y' ? y : *q == 'm' ? mo : *q == 'd' ? d : *q == 'H' ? h : *q == 'M' ? mi : -1;
+                if (v < 0) return util_fail(UTIL_EINVAL, "output '%s': %%%c is not one of %%Y %%m %%d %%H %%M", pattern, *q);
+                o += (size_t)snprintf(out + o, cap - o, *q == 'Y' ? "%04d" : "%02d", v);
+            }
+            p = end;
+        } else out[o++] = *p;
+    }
+    out[o] = 0;
+    return UTIL_OK;
+}
+
+static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, sizeof(float) * n) == 0; }
+
+/* Models must share grid, levels and normalisation statistics. */
+static int check_models(model *const *models, const int *leads, int n, const char *const *paths) {
+    const model *a = NULL;
+    int ai = -1;
+    for (int i = 0; i < n; i++) {
+        if (!models[i]) continue;
+        if (!a) {
+            a = models[i], ai = i;
+            continue;
+        }
+        const model *b = models[i];
+        const model_config *x = &a->cfg, *y = &b->cfg;
+        const char *what = NULL;
+        if (x->H != y->H || x->W != y->W) what = "grid";
+        else if (x->nlev != y->nlev || !same_floats(x->levels, y->levels, x->nlev)) what = "levels";
+        else if (!same_floats(a->upper_mean, b->upper_mean, MODEL_NUPPER * x->nlev) ||
+                 !same_floats(a->upper_std, b->upper_std, MODEL_NUPPER * x->nlev) ||
+                 !same_floats(a->surface_mean, b->surface_mean, MODEL_NSURFACE) ||
+                 !same_floats(a->surface_std, b->surface_std, MODEL_NSURFACE))
+            what = "normalisation statistics";
+        if (what)
+            return util_fail(UTIL_EINVAL, "the %d h model %s and the %d h model %s disagree on %s", leads[ai], paths[ai],
+                             leads[i], paths[i], what);
+        if (y->lead_hours != leads[i])
+            return util_fail(UTIL_EINVAL, "%s is a %d h model, configured as the %d h model", paths[i], y->lead_hours, leads[i]);
+    }
+    if (a && a->cfg.lead_hours != leads[ai])
+        return util_fail(UTIL_EINVAL, "%s is a %d h model, configured as the %d h model", paths[ai], a->cfg.lead_hours,
+                         leads[ai]);
+    return UTIL_OK;
+}
+
+/* format, layout and grib_bits. */
+static int parse_output_format(const char *f, const char *l, const char *grib_bits, int *layout, int *format, int *bits) {
+    if (!strcmp(f, "netcdf")) *format = IO_FORMAT_NETCDF;
+    else if (!strcmp(f, "grib2")) *format = IO_FORMAT_GRIB2;
+    else return util_fail(UTIL_EINVAL, "format '%s': expected netcdf or grib2", f);
+    if (!strcmp(l, "cf")) *layout = IO_LAYOUT_CF;
+    else if (!strcmp(l, "wb2")) *layout = IO_LAYOUT_WB2;
+    else return util_fail(UTIL_EINVAL, "layout '%s': expected cf or wb2", l);
+    if (*format == IO_FORMAT_GRIB2 && *layout == IO_LAYOUT_WB2)
+        return util_fail(UTIL_EINVAL, "layout wb2 is a NetCDF layout: give format = netcdf, or layout = cf with grib2");
+    char *copy = strdup(grib_bits), *words[32];
+    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
+    int n = split(copy, words, 32), status = UTIL_OK;
+    for (int w = 0; w < n && !status; w++) {
+        char *eq = strchr(words[w], '='), *num = eq ? eq + 1 : words[w], *end;
+        long b = strtol(num, &end, 10);
+        if (end == num || *end || b < 1 || b > 32) {
+            status = util_fail(UTIL_EINVAL, "grib_bits '%s': expected bits from 1 to 32, as N or VAR=N", words[w]);
+            break;
+        }
+        int found = 0;
+        for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) {
+            const char *name = v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
+            if (!eq || ((size_t)(eq - words[w]) == strlen(name) && !strncmp(words[w], name, strlen(name))))
+                bits[v] = (int)b, found = 1;
+        }
+        if (!found)
+            status = util_fail(UTIL_EINVAL, "grib_bits '%s': '%.*s' is not one of z q t u v msl u10 v10 t2m", words[w],
+                               (int)(eq - words[w]), words[w]);
+    }
+    free(copy);
+    return status;
+}
+
+/* "pangu-c VERSION WHAT; models: 24 h PATH (sha256 HEX), ...": the source
+ * attribute (as cli_source writes it for the other commands). */
+static int forecast_source(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n) {
+    size_t o = (size_t)snprintf(out, cap, "pangu-c %s %s; model%s:", PANGU_VERSION, what, n == 1 ? "" : "s");
+    for (int i = 0; i < n && o < cap; i++) {
+        char hex[65];
+        int status = util_sha256_file(paths[i], hex);
+        if (status) return status;
+        o += (size_t)snprintf(out + o, cap - o, "%s %d h %s (sha256 %s)", i ? "," : "", leads[i], paths[i], hex);
+    }
+    if (o >= cap) return util_fail(UTIL_EINVAL, "model file paths too long for the source attribute");
+    return UTIL_OK;
+}
+
+/* Output variables ("all" or names) and levels ("all" or model levels in hPa). */
+static int parse_selection(io_forecast_spec *spec, const char *variables, const char *levels, const model_config *mc) {
+    char *copy = strdup(variables), *words[IO_MAX_LEVELS + 1];
+    int n = copy ? split(copy, words, 32) : 0, status = UTIL_OK;
+    if (!n) {
+        free(copy);
+        return util_fail(UTIL_EINVAL, "variables: none given (all, or some of z q t u v msl u10 v10 t2m)");
+    }
+    for (int w = 0; w < n && !status; w++) {
+        int found = 0;
+        for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) {
+            const char *name = v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER];
+            if (!strcmp(words[w], "all") || !strcmp(words[w], name)) spec->write_var[v] = 1, found = 1;
+        }
+        if (!found) status = util_fail(UTIL_EINVAL, "variables: '%s' is not one of z q t u v msl u10 v10 t2m", words[w]);
+    }
+    free(copy);
+    if (status) return status;
+    copy = strdup(levels);
+    n = copy ? split(copy, words, IO_MAX_LEVELS + 1) : 0;
+    if (!n) {
+        free(copy);
+        return util_fail(UTIL_EINVAL, "levels: none given (all, or model levels in hPa)");
+    }
+    if (n == 1 && !strcmp(words[0], "all")) {
+        spec->nlev = mc->nlev;
+        memcpy(spec->levels, mc->levels, sizeof(float) * mc->nlev);
+    } else
+        for (int w = 0; w < n && !status; w++) {
+            double pv;
+            int found = 0, twice = 0;
+            if ((status = util_parse_double("levels", words[w], 1e-3, 1e4, &pv))) break;
+            float p = (float)pv;
+            for (int k = 0; k < mc->nlev; k++) found |= mc->levels[k] == p;
+            for (int k = 0; k < spec->nlev; k++) twice |= spec->levels[k] == p;
+            if (!found || twice || spec->nlev == IO_MAX_LEVELS)
+                status = util_fail(UTIL_EINVAL, twice ? "levels: %s hPa twice" : "levels: %s hPa is not a model level",
+                                   words[w]);
+            else spec->levels[spec->nlev++] = p;
+        }
+    free(copy);
+    return status;
+}
+
+void pangu_forecast_options_init(pangu_forecast_options *o) {
+    memset(o, 0, sizeof *o);
+    o->version = PANGU_FORECAST_OPTIONS_VERSION;
+    o->leads = "6-168/6", o->output = "fc_{init:%Y%m%d%H}.nc";
+    o->variables = "all", o->levels = "all";
+    o->format = "netcdf", o->layout = "cf", o->grib_bits = "16";
+    o->deflate = 1, o->perturb = "none", o->perturb_scale = 0.2;
+    o->precision = PANGU_FP32, o->nranks = 1;
+}
+
+/* The default of a string option left NULL. */
+static const char *or_default(const char *value, const char *fallback) { return value ? value : fallback; }
+
+int pangu_forecast(const pangu_forecast_options *o) {
+    lib_init();
+    if (!o || o->version < 1 || o->version > PANGU_FORECAST_OPTIONS_VERSION)
+        return util_fail(UTIL_EINVAL, "pangu_forecast: options not set up by pangu_forecast_options_init of this "
+                                      "library (version %d, this library knows 1 to %d)",
+                         o ? o->version : 0, PANGU_FORECAST_OPTIONS_VERSION);
+    const int nmodels = o->nmodels, members = o->members, ranks = o->nranks > 0 ? o->nranks : 1;
+    const char *output = or_default(o->output, "fc_{init:%Y%m%d%H}.nc"), *perturb = or_default(o->perturb, "none");
+    const char *format_name = or_default(o->format, "netcdf"), *layout_name = or_default(o->layout, "cf");
+    const char *grib_bits_text = or_default(o->grib_bits, "16");
+    const long deflate = o->deflate;
+    const double perturb_scale = o->perturb_scale;
+    const uint64_t seed = (uint64_t)o->seed;
+    const int precision = o->precision, overwrite = o->overwrite;
+    FILE *log = o->log;
+    model *models[MODEL_PLAN_MAX_MODELS] = {0};
+    const char *const *model_paths = o->model_files;
+    const int *model_leads = o->model_leads;
+    int *leads = NULL, nleads = 0, ninit = 0;
+    double *inits = NULL, *lead_hours = NULL;
+    io_series *series = NULL;
+    io_state *stack = NULL, initial = {0};
+    int stack_n = 0, status = UTIL_OK;
+    model_plan plan = {0};
+    if (nmodels < 1 || !model_paths || !model_leads) {
+        status = util_fail(UTIL_EINVAL, "no models: give model_24h = FILE (and 1h, 3h, 6h) or --model-24h FILE");
+        goto done;
+    }
+    if (nmodels > MODEL_PLAN_MAX_MODELS) {
+        status = util_fail(UTIL_EINVAL, "too many models (%d, at most %d)", nmodels, MODEL_PLAN_MAX_MODELS);
+        goto done;
+    }
+    for (int i = 0; i < nmodels; i++)
+        if (!model_paths[i] || model_leads[i] < 1) {
+            status = util_fail(UTIL_EINVAL, "model %d: needs a file and a lead of at least 1 h", i + 1);
+            goto done;
+        }
+    if (o->ninputs < 1 || !o->input_files) {
+        status = util_fail(UTIL_EINVAL, "no input files: give input = FILES or --input FILES");
+        goto done;
+    }
+    if (!o->init) {
+        status = util_fail(UTIL_EINVAL, "no initial times: give init = TIMES or --init TIMES");
+        goto done;
+    }
+    if (members < 0 || members > 1000) {
+        status = util_fail(UTIL_EINVAL, "members %d: expected 0 to 1000", members);
+        goto done;
+    }
+    if (deflate < 0 || deflate > 9) {
+        status = util_fail(UTIL_EINVAL, "deflate %ld: expected 0 (uncompressed) to 9", deflate);
+        goto done;
+    }
+    if (!(perturb_scale >= 0 && perturb_scale <= 10)) {
+        status = util_fail(UTIL_EINVAL, "perturb_scale %g: expected 0 to 10", perturb_scale);
+        goto done;
+    }
+    if (o->rank < 0 || o->rank >= ranks) {
+        status = util_fail(UTIL_EINVAL, "rank %d of %d ranks", o->rank, ranks);
+        goto done;
+    }
+    if ((status = model_plan_parse_leads(or_default(o->leads, "6-168/6"), &leads, &nleads)) ||
+        (status = model_plan_build(&plan, model_leads, nmodels, leads, nleads)) ||
+        (status = parse_inits(o->init, &inits, &ninit)))
+        goto done;
+    int layout = IO_LAYOUT_CF, format = IO_FORMAT_NETCDF, grib_bits[IO_NUPPER + IO_NSURFACE] = {0};
+    if ((status = parse_output_format(format_name, layout_name, grib_bits_text, &layout, &format, grib_bits))) goto done;
+    if (strcmp(perturb, "perlin") != 0 && strcmp(perturb, "none") != 0) {
+        status = util_fail(UTIL_EINVAL, "perturb '%s': expected none or perlin", perturb);
+        goto done;
+    }
+    if (members > 1 && strcmp(perturb, "perlin") != 0) {
+        status = util_fail(UTIL_EINVAL, "%d members need perturb = perlin (members would be identical)", members);
+        goto done;
+    }
+    if (precision != MODEL_FP32 && precision != MODEL_BF16) {
+        status = util_fail(UTIL_EINVAL, "precision %d: expected PANGU_FP32 or PANGU_BF16", precision);
+        goto done;
+    }
+    if ((status = model_precision_check(precision))) goto done; /* before loading any model */
+    /* Load only the models the plan calls. */
+    for (int i = 0; i < nmodels; i++) {
+        int used = 0;
+        for (int k = 0; k < plan.ncalls; k++) used |= plan.calls[k].model == model_leads[i];
+        if (!used) continue;
+        models[i] = malloc(sizeof(model));
+        if (!models[i]) {
+            status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
+        }
+        if ((status = model_open(models[i], model_paths[i], model_leads[i]))) {
+            free(models[i]);
+            models[i] = NULL;
+            goto done;
+        }
+        if ((status = model_set_precision(models[i], precision))) goto done;
+    }
+    if ((status = check_models(models, model_leads, nmodels, model_paths))) goto done;
+    const model *ref = NULL;
+    for (int i = 0; i < nmodels && !ref; i++) ref = models[i];
+    if (!ref) { /* only lead 0 requested: no call; the first model gives the grid */
+        models[0] = malloc(sizeof(model));
+        if (!models[0] || (status = model_open(models[0], model_paths[0], model_leads[0]))) {
+            free(models[0]), models[0] = NULL;
+            if (!status) status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
+        }
+        ref = models[0];
+    }
+    const model_config *mc = &ref->cfg;
+    /* Output variables and levels. */
+    io_forecast_spec spec = {0};
+    spec.H = mc->H, spec.W = mc->W, spec.nsteps = nleads, spec.members = members > 1 ? members : 0;
+    if ((status = parse_selection(&spec, or_default(o->variables, "all"), or_default(o->levels, "all"), mc))) goto done;
+    if (!(lead_hours = malloc(sizeof(double) * nleads))) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nleads; i++) lead_hours[i] = leads[i];
+    spec.lead_hours = lead_hours;
+    /* Provenance: the command line (or the call), the version and the model
+     * files the plan calls with their SHA-256, the ensemble settings. */
+    char source[8192], history[8192];
+    {
+        const char *paths[MODEL_PLAN_MAX_MODELS];
+        int hours[MODEL_PLAN_MAX_MODELS], n = 0;
+        for (int i = 0; i < nmodels; i++)
+            if (models[i]) paths[n] = model_paths[i], hours[n++] = model_leads[i];
+        char what[64];
+        snprintf(what, sizeof what, "hierarchical forecast (%s GEMMs)", model_precision_name(precision));
+        if ((status = forecast_source(source, sizeof source, what, hours, paths, n))) goto done;
+    }
+    if (o->history) snprintf(history, sizeof history, "%s", o->history);
+    else {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(history, sizeof history, "%Y-%m-%dT%H:%M:%SZ: pangu_forecast (libpangu)", &tm);
+    }
+    spec.source = source, spec.history = history;
+    spec.layout = layout, spec.format = format;
+    memcpy(spec.grib_bits, grib_bits, sizeof grib_bits);
+    spec.institution = o->institution;
+    /* the terms of the released weights, for models of their variant */
+    spec.licence = model_licence(mc);
+    if (spec.members > 0) {
+        spec.perturbation = perturb;
+        spec.perturbation_scale = perturb_scale, spec.seed = (unsigned long long)seed;
+    }
+    char request[4096];
+    build_request(request, sizeof request, source, &spec, leads, nleads, members, perturb, perturb_scale,
+                  (unsigned long long)seed, precision, format_name, layout_name, deflate, grib_bits_text);
+    spec.request = request;
+    if (o->dry_run) {
+        /* the plan without running it: files, calls, estimated time and memory */
+        FILE *out = o->plan ? o->plan : stdout;
+        double gflop = model_flops_per_step(mc) / 1e9, params = 0;
+        for (int i = 0; i < nmodels; i++)
+            if (models[i]) params += (double)models[i]->nparams * sizeof(float) * 2; /* and their packed copies */
+        double state = (double)(MODEL_NUPPER * mc->nlev + MODEL_NSURFACE) * mc->H * mc->W * sizeof(float);
+        double memory = params + (double)model_workspace_bytes(mc, omp_get_max_threads()) + state * (plan.max_depth + 6);
+        long calls = (long)plan.ncalls * (members > 1 ? members : 1);
+        for (int it = 0; it < ninit; it++) {
+            char out_path[4096], when[64], had[4096];
+            util_time_format(inits[it], when, sizeof when);
+            if ((status = format_path(output, inits[it], out_path, sizeof out_path))) goto done;
+            const char *state_s = !io_forecast_is_complete(out_path) ? "to write"
+                                  : io_forecast_request(out_path, had, sizeof had) && !strcmp(had, request)
+                                      ? "complete, skipped"
+                                  : overwrite ? "complete for another request: rewritten (--overwrite)"
+                                              : "complete for another request: an error (--overwrite rewrites it)";
+            fprintf(out, "%s  %s  %ld model calls  %s\n", when, out_path, calls, state_s);
+        }
+        const double rate = 100.0 * omp_get_max_threads(); /* GFLOP/s: the FP32 step per core measured on an AMD EPYC */
+        fprintf(out,
+                "plan: %d initial times x %ld model calls (%d per member) of %.4g GFLOP each = %.4g TFLOP; about %.0f s at "
+                "%.0f GFLOP/s (%d threads); memory about %.2f GB\n",
+                ninit, calls, plan.ncalls, gflop, gflop * calls * ninit / 1e3, gflop * calls * ninit / rate, rate,
+                omp_get_max_threads(), memory / 1e9);
+        fflush(out);
+        goto done;
+    }
+    /* Each lead is written on a background thread while the next model
+     * call runs; between create and finish this thread makes no netCDF call. */
+    double writer_cpu = 0;
+    spec.background = 1, spec.writer_cpu_seconds = &writer_cpu;
+    spec.deflate = deflate == 0 ? -1 : (int)deflate;
+
+    const char *const *inputs = o->input_files;
+    const int ninputs = o->ninputs;
+    if ((status = io_series_open(&series, inputs, ninputs))) goto done;
+    stack_n = plan.max_depth + 1;
+    stack = calloc((size_t)stack_n, sizeof(io_state));
+    if (!stack) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    int mine = 0; /* initial times of this rank: it % ranks == rank */
+    for (int it = o->rank; it < ninit; it += ranks) mine++;
+    long total_calls = (long)mine * plan.ncalls * (members > 1 ? members : 1), done_calls = 0;
+    double t_start = util_now(), t_model = 0, t_progress = t_start;
+    int tty = log && isatty(fileno(log));
+    for (int it = o->rank; it < ninit && !status; it += ranks) {
+        char out_path[4096], when[64];
+        util_time_format(inits[it], when, sizeof when);
+        if ((status = format_path(output, inits[it], out_path, sizeof out_path))) break;
+        if (io_forecast_is_complete(out_path)) {
+            char had[4096];
+            if (io_forecast_request(out_path, had, sizeof had) && !strcmp(had, request)) {
+                if (log) fprintf(log, "pangu forecast: %s: %s complete already, skipped\n", when, out_path);
+                total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
+                continue;
+            }
+            if (!overwrite) {
+                status = util_fail(UTIL_EINVAL, "%s: complete, but %s: --overwrite rewrites it, or choose another output",
+                                   out_path, had[0] ? "for another request (models, leads, variables, levels, members, "
+                                                      "precision or format differ)"
+                                                    : "its request is not recorded (an older pangu-c)");
+                break;
+            }
+            if (log) fprintf(log, "pangu forecast: %s: %s complete for another request, rewritten (--overwrite)\n", when, out_path);
+        }
+        if ((status = util_check_output(out_path, inputs, ninputs)) ||
+            (status = util_check_output(out_path, model_paths, nmodels)))
+            break;
+        {
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s", out_path);
+            char *slash = strrchr(dir, '/');
+            if (slash && slash != dir) {
+                *slash = 0;
+                if ((status = util_mkdirs(dir))) break;
+            }
+        }
+        if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &initial))) break;
+        if ((status = io_state_check_finite(&initial, inputs[0]))) break;
+        if ((status = io_state_check_plausible(&initial, ref->upper_mean, ref->upper_std, ref->surface_mean,
+                                               ref->surface_std)))
+            break;
+        for (int d = 0; d < stack_n; d++)
+            if (!stack[d].upper && (status = io_state_alloc(&stack[d], mc->H, mc->W, mc->levels, mc->nlev, &initial)))
+                break;
+        if (status) break;
+        spec.lat = initial.lat, spec.lon = initial.lon, spec.init_time = inits[it];
+        io_forecast *fc;
+        if ((status = io_forecast_create(&fc, out_path, &spec))) break;
+        size_t nu = (size_t)MODEL_NUPPER * mc->nlev * mc->H * mc->W, ns = (size_t)MODEL_NSURFACE * mc->H * mc->W;
+        for (int member = 0; member < (members > 1 ? members : 1) && !status; member++) {
+            if ((status = io_forecast_wait(fc, &stack[0]))) break;
+            memcpy(stack[0].upper, initial.upper, sizeof(float) * nu);
+            memcpy(stack[0].surface, initial.surface, sizeof(float) * ns);
+            stack[0].time = initial.time;
+            /* Member 0 is the unperturbed control. */
+            if (member > 0 &&
+                (status = data_perturb_perlin(stack[0].upper, stack[0].surface, mc->nlev, mc->H, mc->W, ref->upper_std,
+                                              ref->surface_std, perturb_scale,
+                                              seed ^ ((uint64_t)it * 0x2545F4914F6CDD1DULL), member)))
+                break;
+            for (int i = 0; i < nleads && !status; i++)
+                if (leads[i] == 0) status = io_forecast_write(fc, i, member, &stack[0]);
+            for (int k = 0; k < plan.ncalls && !status; k++) {
+                const model_plan_call *call = &plan.calls[k];
+                const model *m = NULL;
+                for (int i = 0; i < nmodels; i++)
+                    if (model_leads[i] == call->model) m = models[i];
+                io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
+                if ((status = io_forecast_wait(fc, out))) break; /* its last lead may still be being written */
+                double t0 = util_now();
+                if ((status = model_step(m, out->upper, out->surface, in->upper, in->surface))) break;
+                t_model += util_now() - t0;
+                out->time = in->time + call->model * 3600.0;
+                if (call->writes)
+                    for (int i = 0; i < nleads && !status; i++)
+                        if (leads[i] == call->to) status = io_forecast_write(fc, i, member, out);
+                done_calls++;
+                double now = util_now(), el = now - t_start, per = el / done_calls;
+                /* A terminal gets one line rewritten in place; a log file (batch
+                 * jobs) a line every 10 s and at the last call of each init. */
+                int last = k == plan.ncalls - 1;
+                if (log && (tty || last || now - t_progress >= 10)) {
+                    fprintf(log, "%spangu forecast: %s member %d %4dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB%s",
+                            tty ? "\r" : "", when, member, call->to, done_calls, total_calls, per,
+                            per * (total_calls - done_calls), util_peak_rss_kb() / 1024.0, tty ? " " : "\n");
+                    t_progress = now;
+                }
+            }
+        }
+        io_state_free(&initial);
+        if (status) {
+            io_forecast_abort(fc);
+            break;
+        }
+        if ((status = io_forecast_finish(fc))) break;
+        if (log) fprintf(log, "%spangu forecast: wrote %s\n", tty ? "\n" : "", out_path);
+    }
+    if (!status && done_calls > 0 && log) {
+        double total = util_now() - t_start;
+        fprintf(log,
+                "pangu forecast: %ld model calls in %.2f s: model %.2f s, planning, reading and writing %.2f s (%.1f%%); "
+                "the writer thread used %.2f s of CPU beside the model\n",
+                done_calls, total, t_model, total - t_model, 100.0 * (total - t_model) / total, writer_cpu);
+    }
+done:
+    free(lead_hours);
+    io_state_free(&initial);
+    if (stack)
+        for (int d = 0; d < stack_n; d++) io_state_free(&stack[d]);
+    free(stack);
+    io_series_close(series);
+    for (int i = 0; i < MODEL_PLAN_MAX_MODELS; i++)
+        if (models[i]) model_free(models[i]), free(models[i]);
+    model_plan_free(&plan);
+    free(leads);
+    free(inits);
+    return status;
+}
