@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../io/io.h"
+#include "../util/threads.h"
 #include "../util/util.h"
 #include "cli.h"
 
@@ -178,6 +179,8 @@ int main(int argc, char **argv) {
     /* --threads N (any command): OpenMP threads, by default the cores this
      * process may use (its CPU affinity, as a batch system sets it) */
     int kept = 1, threads = 0;
+    char **argv0 = malloc(sizeof *argv0 * (size_t)(argc + 1)); /* for a re-exec: argv is edited below */
+    if (argv0) memcpy(argv0, argv, sizeof *argv0 * (size_t)(argc + 1));
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--no-plausibility-check") == 0) io_plausibility(0);
         else if (strcmp(argv[i], "--threads") == 0 || strncmp(argv[i], "--threads=", 10) == 0) {
@@ -189,6 +192,11 @@ int main(int argc, char **argv) {
     }
     argc = kept;
     argv[argc] = NULL;
+    if (argc < 2) { /* only global options (pangu --threads 2): no command */
+        free(argv0);
+        usage(stderr);
+        return 2;
+    }
     if (!threads) {
         cpu_set_t set;
         if (sched_getaffinity(0, sizeof set, &set) == 0) threads = CPU_COUNT(&set);
@@ -196,6 +204,12 @@ int main(int argc, char **argv) {
         if (env && *env) threads = 0; /* the user's own setting wins */
     }
     if (threads > 0) omp_set_num_threads(threads);
+    /* Commands whose OpenMP threads compute: their idle threads must sleep,
+     * not spin (util_threads_passive; it re-executes pangu once). */
+    static const char *const parallel[] = {"step", "forecast", "grad", "train", "stats", "eval", "regrid"};
+    for (size_t i = 0; argv0 && i < sizeof parallel / sizeof parallel[0]; i++)
+        if (strcmp(argv[1], parallel[i]) == 0 && omp_get_max_threads() > 1) util_threads_passive(argv0);
+    free(argv0);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
 #ifdef PANGU_MPI
