@@ -1,5 +1,5 @@
-/* util threads: the wait policy, OpenBLAS's threads, threads per amount of
- * work (issue 17: threads that do not fight). */
+/* util threads: the OpenMP wait policy and OpenBLAS's threads (issue 17:
+ * threads that do not fight). */
 #define _GNU_SOURCE /* execv of /proc/self/exe */
 #include <cblas.h>
 #include <stdio.h>
@@ -34,15 +34,4 @@ void util_threads_passive(char **argv) {
 
 void util_blas_serial(void) {
     if (openblas_get_parallel() == 1) openblas_set_num_threads(1);
-}
-
-const char *util_blas_threading(void) {
-    int p = openblas_get_parallel();
-    return p == 1 ? "pthread" : p == 2 ? "openmp" : "serial";
-}
-
-int util_threads_for(double flops, int max_threads) {
-    double n = flops / UTIL_FLOPS_PER_THREAD;
-    if (n < 1) n = 1;
-    return n < max_threads ? (int)n : max_threads;
 }

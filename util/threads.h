@@ -1,6 +1,5 @@
 /* util threads: how pangu's threads share the cores with each other and with
- * other processes (OpenMP's wait policy, OpenBLAS's threads, the number of
- * compute threads for small grids). */
+ * other processes (OpenMP's wait policy, OpenBLAS's threads). */
 #ifndef PANGU_UTIL_THREADS_H
 #define PANGU_UTIL_THREADS_H
 
@@ -21,15 +20,5 @@ void util_threads_passive(char **argv);
  * every later OpenMP loop to one thread; that build is serial inside a
  * parallel region already. */
 void util_blas_serial(void);
-
-/* OpenBLAS's threading: "pthread", "openmp" or "serial". */
-const char *util_blas_threading(void);
-
-/* Below this much work (FLOP) per thread and model step, one more thread
- * costs more in waking and joining than it saves (measured on the demo
- * models, make bench): a step of flops runs on
- * min(max_threads, max(1, flops / UTIL_FLOPS_PER_THREAD)) threads. */
-#define UTIL_FLOPS_PER_THREAD 0.5e9
-int util_threads_for(double flops, int max_threads);
 
 #endif
