@@ -207,6 +207,9 @@ int main(int argc, char **argv) {
     /* Commands whose OpenMP threads compute: their idle threads must sleep,
      * not spin (util_threads_passive; it re-executes pangu once). */
     static const char *const parallel[] = {"step", "forecast", "grad", "train", "stats", "eval", "regrid"};
+    for (int i = 2; argv0 && i < argc; i++) /* nothing computes: no second start-up */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--dry-run") == 0)
+            free(argv0), argv0 = NULL;
     for (size_t i = 0; argv0 && i < sizeof parallel / sizeof parallel[0]; i++)
         if (strcmp(argv[1], parallel[i]) == 0 && omp_get_max_threads() > 1) util_threads_passive(argv0);
     free(argv0);
