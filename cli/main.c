@@ -16,6 +16,7 @@
 
 #include "../io/io.h"
 #include "../model/model.h"
+#include "../util/threads.h"
 #include "../util/util.h"
 #include "cli.h"
 
@@ -184,6 +185,8 @@ int main(int argc, char **argv) {
     /* --threads N (any command): OpenMP threads, by default the cores this
      * process may use (its CPU affinity, as a batch system sets it) */
     int kept = 1, threads = 0, tune = 1;
+    char **argv0 = malloc(sizeof *argv0 * (size_t)(argc + 1)); /* for a re-exec: argv is edited below */
+    if (argv0) memcpy(argv0, argv, sizeof *argv0 * (size_t)(argc + 1));
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--no-plausibility-check") == 0) io_plausibility(0);
         else if (strcmp(argv[i], "--no-tune") == 0) tune = 0;
@@ -196,6 +199,11 @@ int main(int argc, char **argv) {
     }
     argc = kept;
     argv[argc] = NULL;
+    if (argc < 2) { /* only global options (pangu --threads 2): no command */
+        free(argv0);
+        usage(stderr);
+        return 2;
+    }
     if (!threads) {
         cpu_set_t set;
         if (sched_getaffinity(0, sizeof set, &set) == 0) threads = CPU_COUNT(&set);
@@ -203,6 +211,15 @@ int main(int argc, char **argv) {
         if (env && *env) threads = 0; /* the user's own setting wins */
     }
     if (threads > 0) omp_set_num_threads(threads);
+    /* Commands whose OpenMP threads compute: their idle threads must sleep,
+     * not spin (util_threads_passive; it re-executes pangu once). */
+    static const char *const parallel[] = {"step", "forecast", "grad", "train", "stats", "eval", "regrid"};
+    for (int i = 2; argv0 && i < argc; i++) /* nothing computes: no second start-up */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--dry-run") == 0)
+            free(argv0), argv0 = NULL;
+    for (size_t i = 0; argv0 && i < sizeof parallel / sizeof parallel[0]; i++)
+        if (strcmp(argv[1], parallel[i]) == 0 && omp_get_max_threads() > 1) util_threads_passive(argv0);
+    free(argv0);
     /* --no-tune (any command): the kernels' blocking from the cache sizes
      * only; otherwise pangu tune's cache for this CPU, if there is one */
     if (!tune) model_tune_disable();

@@ -329,7 +329,9 @@ void cfg_print_usage(const cfg *c, const char *command, const char *synopsis, co
     }
     printf("  --config FILE\n      read the options from an INI file first (sections as above); the command line "
            "overrides it\n  --no-plausibility-check\n      use inputs whose units or grid look wrong "
-           "(an expert override)\n  --threads N\n      OpenMP threads (default: the cores this process may use)\n"
+           "(an expert override)\n  --threads N\n      OpenMP threads (default: the cores this process may use); idle threads "
+           "sleep instead of spinning (pangu sets OMP_WAIT_POLICY=passive unless it is set), so other processes "
+           "and the forecast's writer thread keep their share of the cores\n"
            "  -h, --help\n      this help\n");
 }
 

@@ -448,7 +448,12 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
         *(f->per_member ? &f->index_nc : &f->nc) = nc;
     }
     if (spec->background) {
-        /* Without a thread the writes are synchronous: slower, still right. */
+        /* Without a thread the writes are synchronous: slower, still right.
+         * The writer keeps the default priority: on small grids its deflate
+         * is the job's critical path (the demo: 1.2 s of writing beside
+         * 0.6 s of model calls), and nice +5 or +19 on it made the demo's
+         * forecast slower, not faster (tests/bench_threads.sh). What keeps
+         * it a core is that idle OpenMP threads sleep (util_threads_passive). */
         if (mtx_init(&f->lock, mtx_plain) == thrd_success) {
             if (cnd_init(&f->changed) == thrd_success) {
                 if (thrd_create(&f->thread, writer_main, f) == thrd_success)

@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "../util/threads.h"
 #include "../util/util.h"
 #include "model.h"
 
@@ -21,7 +22,7 @@ int model_step(const model *m, float *upper_out, float *surface_out,
     int status = util_arena_init(&arena, model_workspace_bytes(c, nthreads));
     if (status) return status;
     /* BLAS runs single-threaded inside our OpenMP loops over disjoint rows. */
-    openblas_set_num_threads(1);
+    util_blas_serial();
     float *x1 = util_arena_alloc(&arena, sizeof(float) * T1 * C);     // (Z, Ht, Wt, C), the skip
     float *x2 = util_arena_alloc(&arena, sizeof(float) * T2 * 2 * C); // (Z, H2, W2, 2C)
     float *x4 = util_arena_alloc(&arena, sizeof(float) * T1 * C);     // (Z, Ht, Wt, C)

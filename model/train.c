@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/threads.h"
 #include "../util/util.h"
 #include "model.h"
 
@@ -348,7 +349,7 @@ int model_grad(const model *m, float *grad, double *loss_out, const float *upper
     int pos = c->recovery_bias_position;
     int nblocks = c->depths[0] + c->depths[1] + c->depths[2] + c->depths[3];
     grads gr = {m, grad};
-    openblas_set_num_threads(1);
+    util_blas_serial();
     /* block inputs: layers 0 and 3 at (T1, C), layers 1 and 2 at (T2, 2C) */
     size_t inputs = (size_t)(c->depths[0] + c->depths[3] + 2) * T1 * C + (size_t)(c->depths[1] + c->depths[2] + 1) * T2 * 2 * C;
     size_t total = inputs + 4 * T1 * C + 2 * T2 * 4 * C + T1 * C + T1 * (size_t)Kr + 2 * T2 * 2 * C +

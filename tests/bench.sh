@@ -560,3 +560,4 @@ echo
        "$(lscpu | sed -n 's/^Model name: *//p'); $(date -u +%Y-%m-%d);" \
        "load average at start ${load0:-?}, at end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)."
 } | tee results.md
+[ "${BENCH_CONTENTION:-1}" != 1 ] || "$top/tests/bench_threads.sh" "$pangu" # 1 vs 2 threads, quiet and beside a busy process (BENCH_CONTENTION=0: skip)
