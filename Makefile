@@ -113,6 +113,7 @@ check: deps
 	tests/plausible_test.sh $(BIN)/pangu
 	tests/configs_test.sh $(BIN)/pangu
 	tests/files_test.sh $(BIN)/pangu
+	tests/robust_test.sh $(BIN)/pangu
 test: check
 
 # The build without libcurl: pangu fetch says it has no network access.

@@ -415,6 +415,7 @@ int cli_forecast(int argc, char **argv) {
                   cfg_get(&c, "grib_bits"));
     spec.request = request;
     int overwrite = cfg_get_yesno(&c, "overwrite");
+    spec.overwrite = overwrite;
     if (cfg_get_yesno(&c, "dry_run")) {
         /* the plan without running it: files, calls, estimated time and memory */
         double gflop = model_flops_per_step(mc) / 1e9, params = 0;
