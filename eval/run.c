@@ -497,7 +497,12 @@ static int cmp_double(const void *a, const void *b) {
  * (util_output_commit) once the report is complete too, or aborts. */
 static int write_csv(run *R, const char *path, char *tmp, size_t cap) {
     int status = util_output_begin(path, tmp, cap);
-    if (status) return status;
+    if (status) {
+        char msg[1024];
+        size_t n = strlen(path);
+        snprintf(msg, sizeof msg, "%s", util_last_message());
+        return util_fail(status, "%s: cannot write the scores (%s)", path, strncmp(msg, path, n) ? msg : msg + n + 2);
+    }
     FILE *f = fopen(tmp, "w");
     if (!f) {
         util_output_abort(path, tmp);

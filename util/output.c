@@ -143,7 +143,7 @@ int util_lock_output(const char *path) {
     }
     for (int tries = 0;; tries++) {
         if ((fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0) {
-            status = util_fail(UTIL_EIO, "%s: cannot create the lock file %s (%s): directory missing or not writable?",
+            status = util_fail(UTIL_EIO, "%s: cannot create the output file: directory missing or not writable (lock %s: %s)",
                                path, lp, strerror(errno));
             goto done;
         }
