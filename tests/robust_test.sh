@@ -160,7 +160,21 @@ if command -v gnuplot >/dev/null; then
   chmod +x fakebin/gnuplot
   refused "eval --report with gnuplot failing on a full disk: no CSV, report or broken PNG" "gnuplot failed.*No space left" . -- \
     env PATH="$t/fakebin:$PATH" "$pangu" eval --forecast "f_*.nc" --truth "$tp" --truth "$ts" --output out/sc.csv --report out/rep --quiet
-  rm -rf fakebin
+  # SIGTERM while gnuplot draws: no CSV, no report, no temporary directory or lock
+  printf '#!/bin/sh\nexec sleep 20\n' >fakebin/gnuplot
+  env PATH="$t/fakebin:$PATH" "$pangu" eval --forecast "f_*.nc" --truth "$tp" --truth "$ts" --output out/sc.csv \
+    --report out/rep --quiet 2>/dev/null & pid=$!
+  wait_for "out/rep/.report.tmp.*/data/figures.gp"
+  kill -TERM $pid; wait $pid; rc=$?
+  check "SIGTERM during eval --report: exit $rc, no CSV, report, temporary or lock left ($(ls -A out out/rep 2>/dev/null | tr '\n' ' '))" \
+    '[ $rc -eq 143 ] && [ ! -e out/sc.csv ] && [ -z "$(ls -A out/rep)" ] && [ -z "$(leftovers out)" ]'
+  rm -rf fakebin out/rep
+  # a report rerun into the same directory replaces the earlier one (its data/ directory too)
+  "$pangu" eval --forecast "f_*.nc" --truth "$tp" --truth "$ts" --output rr.csv --report rr --quiet 2>/dev/null &&
+    "$pangu" eval --forecast "f_2020013100.nc" --truth "$tp" --truth "$ts" --output rr.csv --report rr --quiet 2>rr.err; rc=$?
+  check "eval --report twice into one directory: exit $rc, the second report in place, nothing left ($(head -c 200 rr.err))" \
+    '[ $rc -eq 0 ] && grep -q "1 forecast files" rr/report.md && [ -s rr/data/figures.gp ] && [ -z "$(leftovers rr)" ]'
+  rm -rf rr rr.csv rr.err
 fi
 # the progress lines of forecast, train and synth may come before the error line
 progress='calls [0-9]+/[0-9]+|^step [0-9]+/|parameters, .* training pairs|written, [0-9]+ files' \

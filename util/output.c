@@ -58,26 +58,40 @@ void util_temp_unregister(const char *path) {
     pthread_mutex_unlock(&registry_mutex);
 }
 
-/* A flat directory's entries and then itself, with system calls only
- * (opendir and readdir are not async-signal-safe, getdents64 is a syscall). */
-static void remove_flat_dir_signal_safe(const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        char buf[4096] __attribute__((aligned(8)));
-        /* entries removed while reading may shift the rest: passes until none is left */
-        for (int pass = 0, removed = 1; pass < 8 && removed; pass++) {
-            removed = 0;
-            lseek(fd, 0, SEEK_SET);
-            for (long n; (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0;)
-                for (long off = 0; off < n;) {
-                    /* struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name */
-                    unsigned short reclen;
-                    memcpy(&reclen, buf + off + 16, sizeof reclen);
-                    const char *name = buf + off + 19;
-                    if (strcmp(name, ".") && strcmp(name, "..") && unlinkat(fd, name, 0) == 0) removed = 1;
-                    off += reclen;
+/* A directory's entries (subdirectories to a depth of 3: a report's data/)
+ * and then itself, with system calls only (opendir and readdir are not
+ * async-signal-safe; getdents64 is a system call). */
+static void remove_entries_signal_safe(int fd, int depth) {
+    char buf[4096] __attribute__((aligned(8)));
+    /* entries removed while reading may shift the rest: passes until none is left */
+    for (int pass = 0, removed = 1; pass < 8 && removed; pass++) {
+        removed = 0;
+        lseek(fd, 0, SEEK_SET);
+        for (long n; (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0;)
+            for (long off = 0; off < n;) {
+                /* struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name */
+                unsigned short reclen;
+                memcpy(&reclen, buf + off + 16, sizeof reclen);
+                const char *name = buf + off + 19;
+                off += reclen;
+                if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+                if (unlinkat(fd, name, 0) == 0) {
+                    removed = 1;
+                    continue;
                 }
-        }
+                int sub = depth < 3 ? openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+                if (sub < 0) continue;
+                remove_entries_signal_safe(sub, depth + 1);
+                close(sub);
+                if (unlinkat(fd, name, AT_REMOVEDIR) == 0) removed = 1;
+            }
+    }
+}
+
+static void remove_dir_signal_safe(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        remove_entries_signal_safe(fd, 0);
         close(fd);
     }
     rmdir(path);
@@ -87,7 +101,7 @@ static void on_fatal_signal(int sig) {
     int saved = errno;
     for (int i = 0; i < TEMP_SLOTS; i++) {
         if (temps[i].used == 1) unlink(temps[i].path);
-        else if (temps[i].used == 2) remove_flat_dir_signal_safe(temps[i].path);
+        else if (temps[i].used == 2) remove_dir_signal_safe(temps[i].path);
     }
     errno = saved;
     /* the default action (termination by sig, as the caller expects) once this returns */
@@ -301,7 +315,11 @@ int util_outdir_commit(const char *dir, const char *name, const char *tmp) {
             status = util_fail(UTIL_EINVAL, "%s: path too long", dir);
             break;
         }
-        if (rename(from, to) != 0) status = util_fail(UTIL_EIO, "%s: cannot move %s into place (%s)", to, from, strerror(errno));
+        struct stat st;
+        /* a directory of an earlier run (a report's data/) is replaced as a whole */
+        if (rename(from, to) != 0 && (errno != ENOTEMPTY && errno != EEXIST ? 1
+                                      : lstat(to, &st) != 0 || !S_ISDIR(st.st_mode) || util_remove_tree(to) || rename(from, to) != 0))
+            status = util_fail(UTIL_EIO, "%s: cannot move %s into place (%s)", to, from, strerror(errno));
     }
     if (d) closedir(d);
     util_outdir_abort(dir, name, tmp);
