@@ -80,7 +80,7 @@ for sig in TERM INT; do
   d=sig$sig
   mkdir $d
   env --default-signal=INT "$pangu" forecast --model-24h "$M/demo_24h.h5" --input "$tp" --input "$ts" --init 2020-01-31T00 \
-    --leads 24-480/24 --output "$d/f.nc" >/dev/null 2>$d.err & pid=$!
+    --leads 24-2400/24 --output "$d/f.nc" >/dev/null 2>$d.err & pid=$!
   wait_for "$d/f.nc.tmp.*"
   sleep 0.5
   kill -$sig $pid
@@ -92,7 +92,7 @@ done
 # kill -9: the temporary and lock stay; a rerun of the same job removes them and completes
 d=kill9
 mkdir $d
-"$pangu" forecast --model-24h "$M/demo_24h.h5" --input "$tp" --input "$ts" --init 2020-01-31T00 --leads 24-480/24 \
+"$pangu" forecast --model-24h "$M/demo_24h.h5" --input "$tp" --input "$ts" --init 2020-01-31T00 --leads 24-2400/24 \
   --output "$d/f.nc" >/dev/null 2>&1 & pid=$!
 wait_for "$d/f.nc.tmp.*"
 sleep 0.5
