@@ -167,6 +167,7 @@ check: deps
 	tests/files_test.sh $(BIN)/pangu
 	tests/tune_test.sh $(BIN)/pangu
 	tests/install_test.sh
+	tests/robust_test.sh $(BIN)/pangu
 test: check
 
 # The build without libcurl: pangu fetch says it has no network access.

@@ -566,7 +566,7 @@ static int run(job *jb, int K, int argc, char **argv) {
         return util_fail(status, "%s: %s", jb->in, msg);
     }
     if ((status = classify(jb)) || (status = check_output_dir(jb->out))) return status;
-    snprintf(jb->tmp, sizeof jb->tmp, "%s.tmp.%d", jb->out, (int)getpid());
+    if ((status = util_output_begin(jb->out, jb->tmp, sizeof jb->tmp))) return status;
     if ((rc = nc_create(jb->tmp, NC_CLOBBER | NC_NETCDF4, &jb->ncout)) != NC_NOERR)
         return util_fail(UTIL_EIO, "%s: cannot create the output file (%s)", jb->out, nc_strerror(rc));
     jb->out_open = 1;
@@ -574,9 +574,9 @@ static int run(job *jb, int K, int argc, char **argv) {
     jb->out_open = 0;
     if ((rc = nc_close(jb->ncout)) != NC_NOERR)
         return util_fail(UTIL_EIO, "%s: cannot finish the output file (%s)", jb->out, nc_strerror(rc));
-    if (rename(jb->tmp, jb->out) != 0)
-        return util_fail(UTIL_EIO, "%s: cannot move the finished file into place", jb->out);
+    status = util_output_commit(jb->out, jb->tmp);
     jb->tmp[0] = 0;
+    if (status) return status;
     return UTIL_OK;
 }
 
@@ -602,7 +602,7 @@ int cli_regrid(int argc, char **argv) {
     if (util_check_output(jb.out, &jb.in, 1)) return cli_error("regrid", UTIL_EINVAL);
     int status = run(&jb, (int)K, argc, argv);
     if (jb.out_open) nc_close(jb.ncout);
-    if (jb.tmp[0] && status) unlink(jb.tmp);
+    if (jb.tmp[0] && status) util_output_abort(jb.out, jb.tmp);
     if (jb.in_open) nc_close(jb.nc);
     int H = jb.w.H, W = jb.w.W, Ho = jb.w.Ho, Wo = jb.w.Wo, nreg = 0;
     for (int i = 0; i < jb.nvars && jb.v; i++) nreg += jb.v[i].kind == KIND_REGRID;

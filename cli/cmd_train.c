@@ -149,11 +149,16 @@ static double valid_loss(const model *m, const io_state *x, const io_state *y, f
 static int log_keep_until(const char *path, long long last) {
     FILE *in = fopen(path, "r");
     if (!in) return UTIL_OK; /* nothing logged yet */
-    char tmp[4096], line[1024];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    char tmp[4200], line[1024];
+    int status = util_output_begin(path, tmp, sizeof tmp);
+    if (status) {
+        fclose(in);
+        return status;
+    }
     FILE *out = fopen(tmp, "w");
     if (!out) {
         fclose(in);
+        util_output_abort(path, tmp);
         return util_fail(UTIL_EIO, "%s: cannot rewrite the log", path);
     }
     while (fgets(line, sizeof line, in)) {
@@ -164,11 +169,11 @@ static int log_keep_until(const char *path, long long last) {
     }
     int bad = ferror(in);
     fclose(in);
-    if (fclose(out) != 0 || bad || rename(tmp, path) != 0) {
-        unlink(tmp);
+    if (fclose(out) != 0 || bad) {
+        util_output_abort(path, tmp);
         return util_fail(UTIL_EIO, "%s: cannot rewrite the log", path);
     }
-    return UTIL_OK;
+    return util_output_commit(path, tmp);
 }
 
 int cli_train(int argc, char **argv) {
@@ -190,7 +195,7 @@ int cli_train(int argc, char **argv) {
     glob_t g = {0};
     FILE *log = NULL;
     pthread_t th;
-    int running = 0, B = 0;
+    int running = 0, B = 0, locked = 0;
     batch_job job[2];
     long long step = 0;
     if (status) goto done;
@@ -226,7 +231,14 @@ int cli_train(int argc, char **argv) {
         goto done;
     if (!warmup) warmup = steps / 20;
     const char *ckpt = cfg_get(&c, "checkpoint");
-    if (rank == 0) { /* temporaries of a run of this job killed with -9 */
+    if (rank == 0) { /* one run of this job at a time: a second fails at once, naming the first's pid */
+        if ((status = util_lock_output(ckpt))) goto done;
+        locked = 1;
+        if ((status = util_lock_output(cfg_get(&c, "output")))) goto done;
+        locked = 2;
+        if (cfg_get(&c, "log") && (status = util_lock_output(cfg_get(&c, "log")))) goto done;
+        locked = 3;
+        /* temporaries of a run of this job killed with -9 */
         util_remove_stale_temps(ckpt);
         util_remove_stale_temps(cfg_get(&c, "output"));
         if (cfg_get(&c, "log")) util_remove_stale_temps(cfg_get(&c, "log"));
@@ -440,6 +452,9 @@ done:
     }
     io_state_free(&vx), io_state_free(&vy);
     if (log) fclose(log);
+    if (locked >= 3 && cfg_get(&c, "log")) util_unlock_output(cfg_get(&c, "log"));
+    if (locked >= 2) util_unlock_output(cfg_get(&c, "output"));
+    if (locked >= 1) util_unlock_output(cfg_get(&c, "checkpoint"));
     io_series_close(series);
     if (have_glob) globfree(&g);
     free(grad), free(am), free(av), free(drop), free(vu), free(vs), free(train_t), free(valid_t), free(perm);

@@ -147,6 +147,7 @@ int main(int argc, char **argv) {
     /* Past `ulimit -f` a write fails with EFBIG and takes the normal error
      * path (message, temporary file removed) instead of killing the process. */
     signal(SIGXFSZ, SIG_IGN);
+    util_cleanup_on_signals(); /* SIGINT/SIGTERM: temporaries removed, then the default action */
     /* One line per error: HDF5's own error stack would print dozens first. */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     /* HDF5 allocates a buffer per compressed chunk it inflates (4 MB per field

@@ -118,9 +118,10 @@ int data_stats_write(const data_stats *st, const char *path, int smoothing_days,
     int status = UTIL_OK, nc = -1;
     char tmp[4200];
     float *slab = NULL;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     if (smoothing_days < 0 || (smoothing_days > 0 && smoothing_days % 2 == 0) || smoothing_days > 365)
         return util_fail(UTIL_EINVAL, "smoothing window %d days: expected 0 or an odd number up to 365", smoothing_days);
+    if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
+    int begun = 1;
     int d_lev, d_doy = -1, d_hour = -1, d_lat = -1, d_lon = -1, v_lev, v_doy, v_hour, v_lat, v_lon;
     int mean_id[9], std_id[9], clim_id[9];
     NC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
@@ -281,11 +282,12 @@ int data_stats_write(const data_stats *st, const char *path, int smoothing_days,
     int closing = nc;
     nc = -1;
     NC(nc_close(closing));
-    if (rename(tmp, path) != 0) status = util_fail(UTIL_EIO, "%s: cannot move the finished file into place", path);
+    begun = 0;
+    status = util_output_commit(path, tmp);
 done:
     free(slab);
     if (nc >= 0) nc_close(nc);
-    if (status) unlink(tmp);
+    if (begun) util_output_abort(path, tmp);
     return status;
 }
 

@@ -404,7 +404,8 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
     const synth_spec *s = src->s;
     int status = UTIL_OK, nc = -1, pl = vars & 1;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
+    int begun = 1;
     int H = s->H, W = s->W, L = s->nlev;
     size_t HW = (size_t)H * W;
     double lo[9], hi[9], scale[9], offset[9];
@@ -583,10 +584,11 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
     int closing = nc;
     nc = -1;
     NC(nc_close(closing));
-    if (rename(tmp, path) != 0) status = util_fail(UTIL_EIO, "%s: cannot move the finished file into place", path);
+    begun = 0;
+    status = util_output_commit(path, tmp);
 done:
     if (nc >= 0) nc_close(nc);
-    if (status) unlink(tmp);
+    if (begun) util_output_abort(path, tmp);
     free(packed);
     return status;
 }
@@ -594,7 +596,8 @@ done:
 static int write_invariant(const synth_spec *s, const char *path) {
     int status = UTIL_OK, nc = -1, d_t, d_y, d_x, v_t, v_y, v_x, vars[3];
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
+    int begun = 1;
     size_t HW = (size_t)s->H * s->W;
     float *c = malloc(sizeof(float) * 3 * HW);
     double *lat = malloc(sizeof(double) * s->H), *lon = malloc(sizeof(double) * s->W);
@@ -635,10 +638,11 @@ static int write_invariant(const synth_spec *s, const char *path) {
     int closing = nc;
     nc = -1;
     NC(nc_close(closing));
-    if (rename(tmp, path) != 0) status = util_fail(UTIL_EIO, "%s: cannot move the finished file into place", path);
+    begun = 0;
+    status = util_output_commit(path, tmp);
 done:
     if (nc >= 0) nc_close(nc);
-    if (status) unlink(tmp);
+    if (begun) util_output_abort(path, tmp);
     free(c), free(lat), free(lon);
     return status;
 }
@@ -662,9 +666,12 @@ static int prepare(const synth_spec *s, const char *dir, const char *format, lon
     return UTIL_OK;
 }
 
+/* The data set is written into a temporary directory in dir and its files
+ * moved into dir once all are complete: a full disk or a signal leaves no
+ * partial data set. */
 int synth_write(const synth_spec *s, const char *dir, const char *format, double start, long hours, int step_hours) {
-    int legacy, status;
-    char path[4096];
+    int legacy, status, begun = 0;
+    char path[4400], out[4200];
     synth_spec prepared;
     float *up, *sf;
     long n = hours / step_hours + 1;
@@ -676,7 +683,9 @@ int synth_write(const synth_spec *s, const char *dir, const char *format, double
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
-    snprintf(path, sizeof path, "%s/invariant.nc", dir);
+    if ((status = util_outdir_begin(dir, "synth", out, sizeof out))) goto done;
+    begun = 1;
+    snprintf(path, sizeof path, "%s/invariant.nc", out);
     if ((status = write_invariant(&prepared, path))) goto done;
     double t0 = util_now();
     long first = 0, files = 0;
@@ -691,7 +700,7 @@ int synth_write(const synth_spec *s, const char *dir, const char *format, double
             last++;
         }
         for (int pl = 1; pl >= 0 && !status; pl--) {
-            snprintf(path, sizeof path, "%s/era5_%s_%04d%02d.nc", dir, pl ? "pl" : "sfc", y, mo);
+            snprintf(path, sizeof path, "%s/era5_%s_%04d%02d.nc", out, pl ? "pl" : "sfc", y, mo);
             status = write_file(&src, path, pl ? 1 : 2, legacy, t, last - first, up, sf);
             files++;
         }
@@ -700,7 +709,21 @@ int synth_write(const synth_spec *s, const char *dir, const char *format, double
         first = last;
     }
     fprintf(stderr, "\n");
+    if (!status) {
+        begun = 0;
+        status = util_outdir_commit(dir, "synth", out);
+    }
+    if (status && begun) { /* name the file of the data set, not its temporary directory */
+        const char *msg = util_last_message();
+        size_t n = strlen(out);
+        if (!strncmp(msg, out, n)) {
+            char named[1200];
+            snprintf(named, sizeof named, "%s%s", dir, msg + n);
+            util_fail(status, "%s", named);
+        }
+    }
 done:
+    if (begun) util_outdir_abort(dir, "synth", out);
     free(t), free(up), free(sf);
     free(prepared.constants);
     return status;

@@ -221,6 +221,7 @@ typedef struct {
     const eval_map *maps;
     int nmaps, H, W;
     const double *lat, *lon;
+    const char *csv_data; /* where the CSV is read from while not yet at csv (its temporary), or NULL */
 } eval_report_spec;
 
 /* report.md and report.html in dir: headline tables (z500, t850, t2m,

@@ -156,18 +156,26 @@ static int write_map(const char *path, const float *x, const double *lat, const 
         }
         fprintf(f, "\n");
     }
-    return fclose(f);
+    int bad = ferror(f);
+    return fclose(f) != 0 || bad ? -1 : 0;
 }
 
 int eval_report(const eval_report_spec *sp) {
     table t;
-    int status = read_table(sp->csv, &t);
+    int status = read_table(sp->csv_data ? sp->csv_data : sp->csv, &t);
     if (status) return status;
-    char path[4400], data[4300];
+    /* Everything is written into a temporary directory beside the report's
+     * files and moved into place when all is complete: a full disk leaves no
+     * report.md, html, PNGs or data, only the error. */
+    char path[4400], data[4300], dir[4200];
     FILE *md = NULL, *html = NULL, *gp = NULL;
-    snprintf(data, sizeof data, "%s/data", sp->dir);
-    if ((mkdir(sp->dir, 0755) != 0 && errno != EEXIST) || (mkdir(data, 0755) != 0 && errno != EEXIST)) {
-        status = util_fail(UTIL_EIO, "%s: cannot create the report directory", sp->dir);
+    if ((status = util_outdir_begin(sp->dir, "report", dir, sizeof dir))) {
+        free(t.value);
+        return status;
+    }
+    snprintf(data, sizeof data, "%s/data", dir);
+    if (mkdir(data, 0755) != 0 && errno != EEXIST) {
+        status = util_fail(UTIL_EIO, "%s: cannot create the report directory (%s)", sp->dir, strerror(errno));
         goto done;
     }
     /* headline leads: 24, 72, 120, 168 h where scored, else up to four spread over the leads */
@@ -182,7 +190,7 @@ int eval_report(const eval_report_spec *sp) {
     int gnuplot = have_gnuplot(), figures = 0;
     const char *gp_name = "data/figures.gp";
     if (gnuplot) {
-        snprintf(path, sizeof path, "%s/%s", sp->dir, gp_name);
+        snprintf(path, sizeof path, "%s/%s", dir, gp_name);
         gp = fopen(path, "w");
         if (!gp) {
             status = util_fail(UTIL_EIO, "%s: cannot write", path);
@@ -195,11 +203,18 @@ int eval_report(const eval_report_spec *sp) {
             for (int s = 0; s < t.ns; s++) {
                 snprintf(path, sizeof path, "%s/%s_%s.dat", data, headline[h].label, t.src[s]);
                 FILE *f = fopen(path, "w");
-                if (!f) continue;
+                if (!f) {
+                    status = util_fail(UTIL_EIO, "%s: cannot write the figure data (%s)", sp->dir, strerror(errno));
+                    goto done;
+                }
                 fprintf(f, "# lead_hours rmse acc (%s, %s, global)\n", t.src[s], headline[h].label);
                 for (int l = 0; l < t.nl; l++)
                     fprintf(f, "%g %.9g %.9g\n", t.lead[l], *at(&t, s, h, l, 0), *at(&t, s, h, l, 1));
-                fclose(f);
+                int bad = ferror(f);
+                if (fclose(f) != 0 || bad) {
+                    status = util_fail(UTIL_EIO, "%s: cannot write the figure data (disk full?)", sp->dir);
+                    goto done;
+                }
             }
             for (int m = 0; m < 1 + t.has_acc; m++) {
                 int any = 0;
@@ -246,7 +261,10 @@ int eval_report(const eval_report_spec *sp) {
             for (size_t i = 0; i < (size_t)sp->H * sp->W; i++)
                 if (isfinite(err[i])) emax = fmax(emax, fabs(err[i]));
             free(err);
-            if (!ok) continue;
+            if (!ok) {
+                status = util_fail(UTIL_EIO, "%s: cannot write the map data (disk full?)", sp->dir);
+                goto done;
+            }
             if (!(hi > lo)) hi = lo + 1;
             if (!(emax > 0)) emax = 1;
             for (int p = 0; p < 3; p++) {
@@ -258,17 +276,31 @@ int eval_report(const eval_report_spec *sp) {
                 fprintf(gp, "plot 'data/map_%s_%gh_%s.dat' using 1:2:3 with image\n", m->field, m->lead, part[p]);
             }
         }
-        int bad = fclose(gp) != 0;
+        int bad = ferror(gp);
+        bad |= fclose(gp) != 0;
         gp = NULL;
         if (bad) {
             status = util_fail(UTIL_EIO, "%s: cannot write the gnuplot script", sp->dir);
             goto done;
         }
-        figures = run_gnuplot(sp->dir, gp_name) == 0;
+        figures = run_gnuplot(dir, gp_name) == 0;
+        if (!figures) {
+            /* a report without the figures it should have (a full disk leaves broken PNGs) is an error */
+            char line[512] = "", last[512] = "";
+            snprintf(path, sizeof path, "%s/gnuplot.log", dir);
+            FILE *lf = fopen(path, "r");
+            while (lf && fgets(line, sizeof line, lf))
+                if (line[0] != '\n') snprintf(last, sizeof last, "%s", line);
+            if (lf) fclose(lf);
+            last[strcspn(last, "\n")] = 0;
+            status = util_fail(UTIL_EIO, "%s: gnuplot failed drawing the figures (disk full?)%s%s", sp->dir,
+                               last[0] ? ": " : "", last);
+            goto done;
+        }
     }
-    snprintf(path, sizeof path, "%s/report.md", sp->dir);
+    snprintf(path, sizeof path, "%s/report.md", dir);
     md = fopen(path, "w");
-    snprintf(path, sizeof path, "%s/report.html", sp->dir);
+    snprintf(path, sizeof path, "%s/report.html", dir);
     html = fopen(path, "w");
     if (!md || !html) {
         status = util_fail(UTIL_EIO, "%s: cannot write the report", sp->dir);
@@ -343,7 +375,7 @@ int eval_report(const eval_report_spec *sp) {
     } else {
         for (int h = 0; h < NHEAD; h++)
             for (int m = 0; m < 2; m++) {
-                snprintf(path, sizeof path, "%s/%s_%s.png", sp->dir, m ? "acc" : "rmse", headline[h].label);
+                snprintf(path, sizeof path, "%s/%s_%s.png", dir, m ? "acc" : "rmse", headline[h].label);
                 if (access(path, R_OK) != 0) continue;
                 fprintf(md, "![%s %s against lead time](%s_%s.png)\n", headline[h].label, m ? "ACC" : "RMSE", m ? "acc" : "rmse",
                         headline[h].label);
@@ -385,5 +417,7 @@ done:
     if (md) fclose(md);
     if (html) fclose(html);
     free(t.value);
+    if (status) util_outdir_abort(sp->dir, "report", dir);
+    else status = util_outdir_commit(sp->dir, "report", dir);
     return status;
 }

@@ -493,11 +493,21 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int write_csv(run *R, const char *path) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+/* The scores into tmp (PATH.tmp.PID, PATH locked): the caller commits it
+ * (util_output_commit) once the report is complete too, or aborts. */
+static int write_csv(run *R, const char *path, char *tmp, size_t cap) {
+    int status = util_output_begin(path, tmp, cap);
+    if (status) {
+        char msg[1024];
+        size_t n = strlen(path);
+        snprintf(msg, sizeof msg, "%s", util_last_message());
+        return util_fail(status, "%s: cannot write the scores (%s)", path, strncmp(msg, path, n) ? msg : msg + n + 2);
+    }
     FILE *f = fopen(tmp, "w");
-    if (!f) return util_fail(UTIL_EIO, "%s: cannot write the scores (directory missing or not writable?)", path);
+    if (!f) {
+        util_output_abort(path, tmp);
+        return util_fail(UTIL_EIO, "%s: cannot write the scores (directory missing or not writable?)", path);
+    }
     fprintf(f, "source,variable,level,lead_hours,region,metric,value\n");
     /* variables in the order z q t u v msl u10 v10 t2m, then wind (u, v) and wind10 (u10, v10) */
     for (int src = 0; src < R->nsrc; src++)
@@ -523,8 +533,8 @@ static int write_csv(run *R, const char *path) {
     bad |= fflush(f) != 0;
     bad |= fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
+    if (bad) {
+        util_output_abort(path, tmp);
         return util_fail(UTIL_EIO, "%s: cannot finish the scores (disk full?)", path);
     }
     return UTIL_OK;
@@ -534,7 +544,8 @@ int eval_run(const eval_config *cfg) {
     run R;
     memset(&R, 0, sizeof R);
     R.cfg = cfg;
-    int status = UTIL_OK;
+    int status = UTIL_OK, csv_pending = 0;
+    char csv_tmp[4200] = "";
     job *jobs = NULL;
     const char **pool = NULL;
     int njobs = 0;
@@ -737,7 +748,8 @@ int eval_run(const eval_config *cfg) {
                            R.ntimes, c, d);
         goto done;
     }
-    if ((status = write_csv(&R, cfg->output))) goto done;
+    if ((status = write_csv(&R, cfg->output, csv_tmp, sizeof csv_tmp))) goto done;
+    csv_pending = 1;
     if (!cfg->quiet) {
         fprintf(stderr, "pangu eval: %ld (forecast, truth) pairs from %d file%s of %d source%s", R.pairs, njobs, njobs > 1 ? "s" : "", R.nfc,
                 R.nfc > 1 ? "s" : "");
@@ -763,9 +775,13 @@ int eval_run(const eval_config *cfg) {
                  cfg->rmse_per_time ? "the mean of per-time RMSEs (--rmse-per-time)" : "the square root of the mean MSE");
         eval_report_spec rs = {cfg->report, cfg->output, notes, R.names[0], R.map_init, R.maps, R.nmaps, R.H, R.W,
                                R.grid.lat, R.grid.lon};
-        status = eval_report(&rs);
+        rs.csv_data = csv_tmp;
+        if ((status = eval_report(&rs))) goto done;
     }
+    csv_pending = 0;
+    status = util_output_commit(cfg->output, csv_tmp);
 done:
+    if (csv_pending) util_output_abort(cfg->output, csv_tmp);
     io_series_close(R.truth);
     eval_clim_close(R.clim);
     for (int i = 0; i < R.ncache; i++) io_state_free(&R.cache[i].st), free(R.cache[i].clim);

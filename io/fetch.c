@@ -565,7 +565,21 @@ static int close_checked(FILE *fp, const char *path) {
 }
 
 /* One run (init) and step of ECMWF open data or GFS into one GRIB file. */
+static int fetch_grib_step_locked(ctx *c, double init, int step);
+/* One job at a time downloads a file (its .part resumes: two jobs would mix
+ * their bytes): a second fails at once naming the first's pid. */
 static int fetch_grib_step(ctx *c, double init, int step) {
+    char name[128], final[2200];
+    grib_name(c->sp->source == IO_FETCH_GFS ? "gfs" : "ifs", init, step, c->sp->nleads > 0, name, sizeof name);
+    snprintf(final, sizeof final, "%s/%s", c->sp->out, name);
+    int status = util_lock_output(final);
+    if (status) return status;
+    status = fetch_grib_step_locked(c, init, step);
+    util_unlock_output(final);
+    return status;
+}
+
+static int fetch_grib_step_locked(ctx *c, double init, int step) {
     const io_fetch_spec *sp = c->sp;
     int gfs = sp->source == IO_FETCH_GFS, status = UTIL_OK;
     long ymd;
@@ -1083,7 +1097,11 @@ static int fetch_cds(ctx *c) {
         for (int q = 0; q < 2 && !status; q++) {
             char name[128];
             snprintf(name, sizeof name, "%s_%s.%s", cds_sets[q].prefix, stamp, sp->grib ? "grib" : "nc");
+            char final[2300];
+            snprintf(final, sizeof final, "%s/%s", sp->out, name);
+            if ((status = util_lock_output(final))) break; /* one job at a time per file (see fetch_grib_step) */
             status = cds_request(c, &cds_sets[q], name, t, nt, &y, 1, &mo, 1, days, nd, hours, nh, key, where);
+            util_unlock_output(final);
         }
     }
 out:

@@ -39,6 +39,7 @@ enum { FILE_SINGLE, FILE_MEMBER, FILE_INDEX };
 struct io_forecast {
     char path[4096], tmp[4200], part[4300]; /* part: GRIB messages as written, before sorting */
     io_forecast_spec spec;
+    int locked;          /* this job holds the output's lock (util_lock_output) */
     int per_member;      /* CF ensemble: one file per member, PATH the index */
     int nc, nc_member;   /* the netCDF file being written (and its member), -1: none */
     int varid[NVARS];
@@ -118,20 +119,6 @@ static void member_tmp(const io_forecast *f, int m, char *out, size_t cap) {
     char p[4096];
     io_forecast_member_path(f->path, m, f->spec.members, p, sizeof p);
     snprintf(out, cap, "%s.tmp.%d", p, (int)getpid());
-}
-
-/* Remove temporary files that killed runs left for this path. */
-static void remove_stale(const char *path) {
-    char pattern[4200];
-    glob_t g;
-    snprintf(pattern, sizeof pattern, "%s.tmp.*", path);
-    if (glob(pattern, 0, NULL, &g) != 0) return;
-    for (size_t i = 0; i < g.gl_pathc; i++) {
-        const char *dot = strrchr(g.gl_pathv[i], '.');
-        long pid = dot ? strtol(dot + 1, NULL, 10) : 0;
-        if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0) unlink(g.gl_pathv[i]);
-    }
-    globfree(&g);
 }
 
 /* Provenance and ensemble settings as global attributes. */
@@ -372,6 +359,14 @@ static int close_complete(int nc) {
 static void stop_writer_thread(io_forecast *f, int discard);
 
 static void free_forecast(io_forecast *f) {
+    /* the temporaries are gone (renamed or removed): the signal handler forgets them, the lock is released */
+    util_temp_unregister(f->tmp), util_temp_unregister(f->part);
+    for (int m = 0; f->per_member && m < f->spec.members; m++) {
+        char tmp[4200];
+        member_tmp(f, m, tmp, sizeof tmp);
+        util_temp_unregister(tmp);
+    }
+    if (f->locked) util_unlock_output(f->path);
     io_grib_writer_close(f->grib);
     free(f->slab);
     free(f->own_lat), free(f->own_lon), free(f->own_leads);
@@ -411,16 +406,32 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     snprintf(f->path, sizeof f->path, "%s", path);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%d", path, (int)getpid());
     snprintf(f->part, sizeof f->part, "%s.part.tmp.%d", path, (int)getpid());
-    remove_stale(path);
+    /* One job at a time writes this forecast: a second fails at once, naming
+     * the first's pid (never a mix of two jobs' files). */
+    if ((status = util_lock_output(path))) goto done;
+    f->locked = 1;
+    char had[4096];
+    if (!spec->overwrite && io_forecast_is_complete(path) &&
+        !(spec->request && io_forecast_request(path, had, sizeof had) && !strcmp(had, spec->request))) {
+        status = util_fail(UTIL_EINVAL, "%s: completed meanwhile by another job for another request: --overwrite "
+                                        "rewrites it, or choose another output", path);
+        goto done;
+    }
+    /* after the lock, temporaries of killed runs of this job: PATH.tmp.PID of a process that is gone */
+    util_remove_stale_temps(path);
+    util_temp_register(f->tmp);
     if (spec->format == IO_FORMAT_GRIB2) {
         char part[4200];
         snprintf(part, sizeof part, "%s.part", path);
-        remove_stale(part);
+        util_remove_stale_temps(part);
+        util_temp_register(f->part);
     }
     for (int m = 0; f->per_member && m < spec->members; m++) {
-        char p[4096];
+        char p[4096], tmp[4200];
         io_forecast_member_path(path, m, spec->members, p, sizeof p);
-        remove_stale(p);
+        util_remove_stale_temps(p);
+        member_tmp(f, m, tmp, sizeof tmp);
+        util_temp_register(tmp);
     }
     f->slab = malloc(sizeof(float) * (size_t)spec->H * spec->W);
     if (!f->slab) {
@@ -736,15 +747,16 @@ int io_forecast_finish(io_forecast *f) {
         if (f->spec.request && f->spec.request[0]) { /* GRIB has no place for it: a file beside */
             char req[4200], tmp[4300];
             snprintf(req, sizeof req, "%s.request", path);
-            snprintf(tmp, sizeof tmp, "%s.tmp.%d", req, (int)getpid());
+            if ((status = util_output_begin(req, tmp, sizeof tmp))) goto done;
             FILE *rq = fopen(tmp, "w");
             int bad = !rq || fputs(f->spec.request, rq) < 0;
             if (rq && fclose(rq) != 0) bad = 1;
-            if (bad || rename(tmp, req) != 0) {
-                unlink(tmp);
+            if (bad) {
+                util_output_abort(req, tmp);
                 status = util_fail(UTIL_EIO, "%s: cannot write the request record (disk full?)", req);
                 goto done;
             }
+            if ((status = util_output_commit(req, tmp))) goto done;
         }
     } else if (f->per_member) {
         if (f->nc >= 0) {

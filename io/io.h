@@ -176,6 +176,10 @@ typedef struct {
     const char *perturbation;          /* e.g. "perlin"; NULL: not recorded */
     double perturbation_scale;
     unsigned long long seed;
+    /* 1: the caller rewrites a complete file of another request (--overwrite);
+     * 0: such a file found once the output is locked (another job finished it
+     * meanwhile) is an error. */
+    int overwrite;
 } io_forecast_spec;
 
 /* The file of ensemble member m (0-based, of `members`) of the CF layout:

@@ -98,9 +98,8 @@ static int put_text(int nc, int varid, const char *name, const char *value) {
 }
 
 int io_state_write(const char *path, const io_state *s, const char *source) {
-    int status = UTIL_OK, nc = -1, open = 0;
+    int status = UTIL_OK, nc = -1, open = 0, begun = 0;
     char ncerr[128] = "", tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     int d_time, d_lev, d_lat, d_lon, v_time, v_lev, v_lat, v_lon, vars[IO_NUPPER + IO_NSURFACE];
     {
         char dir[4096];
@@ -111,6 +110,8 @@ int io_state_write(const char *path, const io_state *s, const char *source) {
             return util_fail(UTIL_EIO, "%s: cannot create the output file: directory '%s' missing or not writable",
                              path, slash ? dir : ".");
     }
+    if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
+    begun = 1;
     NC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc), "%s: cannot create the output file", path);
     open = 1;
     NC(nc_def_dim(nc, "time", NC_UNLIMITED, &d_time), "%s: cannot define dimensions", path);
@@ -171,7 +172,8 @@ int io_state_write(const char *path, const io_state *s, const char *source) {
     }
     open = 0;
     NC(nc_close(nc), "%s: cannot finish writing (disk full?)", path);
-    if (rename(tmp, path) != 0) status = util_fail(UTIL_EIO, "%s: cannot move the finished file into place", path);
+    begun = 0;
+    status = util_output_commit(path, tmp);
 done:
     if (status && ncerr[0]) {
         char msg[1024];
@@ -179,6 +181,6 @@ done:
         util_fail(status, "%s", msg);
     }
     if (open) nc_close(nc);
-    if (status) unlink(tmp);
+    if (begun) util_output_abort(path, tmp);
     return status;
 }

@@ -427,6 +427,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
     build_request(request, sizeof request, source, &spec, leads, nleads, members, perturb, perturb_scale,
                   (unsigned long long)seed, precision, format_name, layout_name, deflate, grib_bits_text);
     spec.request = request;
+    spec.overwrite = overwrite;
     if (o->dry_run) {
         /* the plan without running it: files, calls, estimated time and memory */
         FILE *out = o->plan ? o->plan : stdout;

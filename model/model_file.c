@@ -472,12 +472,14 @@ static int write_model_file(const char *path, const model *m, const float *block
                             int (*extra)(hid_t file, const void *ctx), const void *ctx) {
     const model_config *c = &m->cfg;
     int status = UTIL_OK, version = model_config_format_version(c);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    char tmp[4200];
     quiet_hdf5();
-    util_remove_stale_temps(path);
+    if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
     hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file < 0) return util_fail(UTIL_EIO, "%s: cannot create the file", path);
+    if (file < 0) {
+        util_output_abort(path, tmp);
+        return util_fail(UTIL_EIO, "%s: cannot create the file", path);
+    }
     int grid[2] = {c->H, c->W};
     if (write_string_attr(file, "format", MODEL_FORMAT) || write_int_attr(file, "format_version", &version, 1, 1) ||
         write_int_attr(file, "lead_time_hours", &c->lead_hours, 1, 1) || write_int_attr(file, "grid", grid, 2, 0) ||
@@ -529,10 +531,7 @@ static int write_model_file(const char *path, const model *m, const float *block
     }
 done:
     if (H5Fclose(file) < 0 && !status) status = util_fail(UTIL_EIO, "%s: cannot finish writing (disk full?)", path);
-    if (status) unlink(tmp);
-    else if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        status = util_fail(UTIL_EIO, "%s: cannot move the finished file into place", path);
-    }
+    if (status) util_output_abort(path, tmp);
+    else status = util_output_commit(path, tmp);
     return status;
 }

@@ -28,6 +28,11 @@ src_ifs=data/root/ecmwf/20261201/00z/ifs/0p25/oper/20261201000000-0h-oper-fc.gri
 src_gfs=data/root/gfs/gfs.20261201/00/atmos/gfs.t00z.pgrb2.0p25.f024
 nofiles() { ! ls -A "$1" 2>/dev/null | grep -q .; } # DIR holds nothing, hidden files included
 
+# ---- a full disk (files limited to 8 KB): the error in one line after the progress lines, exit 2, no file left
+(ulimit -f 8 && exec $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 $E $quick --out fulldisk) 2>err; rc=$?
+check "fetch on a full disk: exit $rc, one error line, nothing left ($(tail -1 err))" \
+  '[ $rc -eq 2 ] && [ $(grep -Evc " of .*/s|^ *$" err) -eq 1 ] && tail -1 err | grep -Eq "fulldisk.*(disk full|cannot|File too large)" && nofiles fulldisk'
+
 # ---- ECMWF open data
 m=$(mark)
 limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 $E $quick --out an 2>err; rc=$?

@@ -280,23 +280,6 @@ long util_peak_rss_kb(void) {
     return u.ru_maxrss;
 }
 
-void util_remove_stale_temps(const char *path) {
-    char pattern[4200];
-    if (snprintf(pattern, sizeof pattern, "%s.tmp.*", path) >= (int)sizeof pattern) return;
-    glob_t g;
-    if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0) return;
-    size_t base = strlen(path) + 5;
-    for (size_t i = 0; i < g.gl_pathc; i++) {
-        const char *p = g.gl_pathv[i] + base;
-        char *end;
-        long pid = strtol(p, &end, 10);
-        /* only PATH.tmp.PID (digits), of a process that no longer exists */
-        if (end == p || *end || pid <= 0 || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) unlink(g.gl_pathv[i]);
-    }
-    globfree(&g);
-}
-
 int util_parse_long(const char *name, const char *text, long long min, long long max, long long *out) {
     char *end;
     errno = 0;

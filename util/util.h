@@ -93,10 +93,38 @@ int util_same_file(const char *a, const char *b);
 /* mkdir -p: the directory and its parents (0777 & umask); UTIL_EIO naming it. */
 int util_mkdirs(const char *dir);
 
-/* Writers put PATH.tmp.PID beside PATH and rename it when complete; a run
- * killed with -9 leaves its temporary behind. Remove those of PATH whose
- * process is gone (the next run of the same job calls this). */
+/* Writing a file (util/output.c). util_output_begin takes the advisory lock
+ * of PATH for this job (flock of PATH.lock: a second job writing the same
+ * file fails at once with a message naming it and the other job's pid; never
+ * a mix of two jobs' writes), removes the temporaries that killed runs of the
+ * job left (PATH.tmp.PID of a process that is gone) and gives tmp =
+ * PATH.tmp.PID, registered for removal on SIGINT/SIGTERM/SIGHUP.
+ * util_output_commit renames tmp over PATH (UTIL_EIO, tmp removed, when it
+ * cannot); util_output_abort removes tmp. Both release the lock. */
+int util_output_begin(const char *path, char *tmp, size_t cap);
+int util_output_commit(const char *path, const char *tmp);
+void util_output_abort(const char *path, const char *tmp);
+/* The lock alone, counted: a job may hold it around several writes of one
+ * file (train's checkpoints) and util_output_begin then takes it again. */
+int util_lock_output(const char *path);
+void util_unlock_output(const char *path);
+/* Outputs that are several files in DIR (a report, a synthetic data set):
+ * written into the temporary directory DIR/.NAME.tmp.PID (tmp), moved into
+ * DIR only when all are complete (renames: no space needed), removed
+ * otherwise; locked as DIR/.NAME. */
+int util_outdir_begin(const char *dir, const char *name, char *tmp, size_t cap);
+int util_outdir_commit(const char *dir, const char *name, const char *tmp);
+void util_outdir_abort(const char *dir, const char *name, const char *tmp);
+/* A temporary file of this process removed by the signal handler. */
+int util_temp_register(const char *path);
+void util_temp_unregister(const char *path);
+/* SIGINT, SIGTERM, SIGHUP: remove the registered temporaries and lock files
+ * (unlink only: async-signal-safe), then die of the signal (main calls it). */
+void util_cleanup_on_signals(void);
+/* Remove PATH.tmp.PID (files or directories) whose process is gone. */
 void util_remove_stale_temps(const char *path);
+/* rm -r */
+int util_remove_tree(const char *path);
 
 double util_now(void);            /* monotonic seconds */
 long util_peak_rss_kb(void);      /* peak resident set size of this process */
