@@ -7,6 +7,7 @@ pangu=${1:-bin/pangu}
 top=$(cd "$(dirname "$0")/.." && pwd)
 fx="$top/tests/fixtures"
 t=$(mktemp -d)
+. "$top/tests/lib.sh" # files_state, unchanged_since (and the counters)
 trap 'rm -rf "$t"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "  ok: $1"; }
@@ -15,13 +16,15 @@ bad() { fail=$((fail + 1)); echo "  FAILED: $1"; }
 # expect_fail NAME PATTERN OUTPUT -- command...: exit 2, PATTERN on stderr, no OUTPUT left.
 expect_fail() {
   local name=$1 pattern=$2 out=$3; shift 4
+  local before changed; before=$(files_state "$t" "$fx")
   "$@" >"$t/stdout" 2>"$t/stderr"; local rc=$?
+  changed=$(unchanged_since "$before" "$t" "$fx")
   local lines; lines=$(wc -l <"$t/stderr")
   if [ $rc -eq 2 ] && grep -q -- "$pattern" "$t/stderr" && [ ! -e "$out" ] && [ "$lines" -eq 1 ] &&
-     [ -z "$(ls "$(dirname "$out")" 2>/dev/null | grep '\.tmp\.' || true)" ]; then
+     [ -z "$(ls "$(dirname "$out")" 2>/dev/null | grep '\.tmp\.' || true)" ] && [ -z "$changed" ]; then
     ok "$name: $(cat "$t/stderr")"
   else
-    bad "$name (exit $rc, stderr: $(head -c 300 "$t/stderr"))"
+    bad "$name (exit $rc, stderr: $(head -c 300 "$t/stderr"); files changed: $changed)"
   fi
 }
 

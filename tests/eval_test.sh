@@ -14,6 +14,7 @@ pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
 top=$(cd "$(dirname "$0")/.." && pwd)
 fx="$top/tests/fixtures"
 t=$(mktemp -d)
+. "$top/tests/lib.sh" # files_state, unchanged_since (and the counters)
 trap 'rm -rf "$t"' EXIT
 cd "$t" || exit 1
 pass=0 fail=0
@@ -257,9 +258,12 @@ check "12 initial times in the peak memory of 2 (${p2} MB, ${p12} MB); valid tim
 # ---- bad input: exit 2, one clear line, no CSV and no temporary file
 expect_fail() { # name pattern -- command...
   local name=$1 pattern=$2; shift 3
-  rm -f bad.csv; "$@" >/dev/null 2>err; local rc=$?
-  if [ $rc -eq 2 ] && grep -q -- "$pattern" err && [ ! -e bad.csv ] && ! ls | grep -q 'bad.csv.tmp'; then ok "$name: $(tail -1 err)"
-  else bad "$name (exit $rc: $(tail -c 300 err))"; fi; }
+  rm -f bad.csv; local before changed; before=$(files_state "$t" "$fx")
+  "$@" >/dev/null 2>err; local rc=$?
+  changed=$(unchanged_since "$before" "$t" "$fx")
+  if [ $rc -eq 2 ] && grep -q -- "$pattern" err && { [ -n "${usage_ok:-}" ] || [ "$(wc -l <err)" -eq 1 ]; } && [ ! -e bad.csv ] && ! ls | grep -q 'bad.csv.tmp' &&
+     [ -z "$changed" ]; then ok "$name: $(tail -1 err)"
+  else bad "$name (exit $rc: $(tail -c 300 err); files changed: $changed)"; fi; }
 ncks -O -d latitude,0,,2 truth.nc coarse.nc
 expect_fail "truth on another grid: suggests pangu regrid" "pangu regrid" -- \
   $pangu eval --forecast fc_1900010118.nc --truth coarse.nc --output bad.csv
@@ -291,7 +295,7 @@ expect_fail "climatology baseline without a climatology" "needs --climatology" -
 expect_fail "a bad region" "region 'arctic'" -- $pangu eval --forecast fc_1900010118.nc $truth --regions arctic --output bad.csv
 expect_fail "a missing forecast file" "nofile.nc" -- $pangu eval --forecast nofile.nc $truth --output bad.csv
 expect_fail "unknown option" "unknown option" -- $pangu eval --forecast fc_1900010118.nc $truth --output bad.csv --frobnicate 1
-expect_fail "no arguments: usage" "usage: pangu eval" -- $pangu eval
+usage_ok=1 expect_fail "no arguments: usage" "usage: pangu eval" -- $pangu eval # the usage text, not one line
 expect_fail "unwritable output directory" "cannot write the scores" -- \
   $pangu eval --forecast fc_1900010118.nc $truth --output nodir/bad.csv
 

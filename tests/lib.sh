@@ -49,3 +49,20 @@ summary() {
   echo "$1: $pass passed, $fail failed"
   [ "$fail" -eq 0 ]
 }
+
+# files_state DIR...: every file under the DIRs by path, size, modification
+# time and inode (cheap enough for every refused case of the older scripts;
+# a replaced or rewritten input changes its inode or time). The scripts'
+# own captures (stdout, stderr, err) are left out.
+files_state() {
+  local d
+  for d in "$@"; do
+    [ -d "$d" ] && find "$d" -path "$d/.lib" -prune -o -type f ! -name stdout ! -name stderr ! -name err \
+      -printf '%p %s %T@ %i\n'
+  done | LC_ALL=C sort
+}
+# unchanged_since STATE DIR...: empty when the DIRs' files are as STATE says,
+# else the first differences, one line.
+unchanged_since() {
+  diff <(echo "$1") <(shift; files_state "$@") | grep '^[<>]' | head -4 | tr '\n' ' '
+}

@@ -11,6 +11,7 @@
 set -u
 pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
 t=$(mktemp -d)
+. "$(dirname "$0")/lib.sh" # files_state, unchanged_since (and the counters)
 trap 'rm -rf "$t"' EXIT
 cd "$t" || exit 1
 pass=0 fail=0
@@ -103,12 +104,14 @@ check "offset grid: blocks of 4 latitudes ($(cat err))" 'grep -q "blocks of K la
 # expect_fail NAME PATTERN OUTPUT -- command...: exit 2, PATTERN on one line of stderr, no OUTPUT, no temporary.
 expect_fail() {
   local name=$1 pattern=$2 out=$3; shift 4
+  local before changed; before=$(files_state "$t")
   "$@" >stdout 2>stderr; local rc=$?
+  changed=$(unchanged_since "$before" "$t")
   if [ $rc -eq 2 ] && grep -q -- "$pattern" stderr && [ "$(wc -l <stderr)" -eq 1 ] && [ ! -e "$out" ] &&
-     [ -z "$(ls "$(dirname "$out")" 2>/dev/null | grep '\.tmp\.')" ]; then
+     [ -z "$(ls "$(dirname "$out")" 2>/dev/null | grep '\.tmp\.')" ] && [ -z "$changed" ]; then
     pass=$((pass + 1)); echo "  ok: $name: $(cat stderr)"
   else
-    fail=$((fail + 1)); echo "  FAILED: $name (exit $rc, stderr: $(head -c 300 stderr))"
+    fail=$((fail + 1)); echo "  FAILED: $name (exit $rc, stderr: $(head -c 300 stderr); files changed: $changed)"
   fi
 }
 expect_fail "missing input" "missing.nc: cannot read the file" out.nc -- $pangu regrid --factor 4 --input missing.nc --output out.nc

@@ -9,6 +9,7 @@ pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
 top=$(cd "$(dirname "$0")/.." && pwd)
 fx="$top/tests/fixtures"
 t=$(mktemp -d)
+. "$top/tests/lib.sh" # files_state, unchanged_since (and the counters)
 trap 'rm -rf "$t"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "  ok: $1"; }
@@ -17,12 +18,14 @@ check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 # expect_fail NAME PATTERN OUTPUT -- command...: exit 2, PATTERN on stderr, one line, no OUTPUT or temporary left.
 expect_fail() {
   local name=$1 pattern=$2 out=$3; shift 4
+  local before changed; before=$(files_state "$t" "$fx")
   "$@" >"$t/stdout" 2>"$t/stderr"; local rc=$?
+  changed=$(unchanged_since "$before" "$t" "$fx")
   if [ $rc -eq 2 ] && grep -q -- "$pattern" "$t/stderr" && [ ! -e "$out" ] && [ "$(wc -l <"$t/stderr")" -eq 1 ] &&
-     [ -z "$(ls "$(dirname "$out")" | grep '\.tmp\.' || true)" ]; then
+     [ -z "$(ls "$(dirname "$out")" | grep '\.tmp\.' || true)" ] && [ -z "$changed" ]; then
     ok "$name: $(cat "$t/stderr")"
   else
-    bad "$name (exit $rc, stderr: $(head -c 300 "$t/stderr"))"
+    bad "$name (exit $rc, stderr: $(head -c 300 "$t/stderr"); files changed: $changed)"
   fi
 }
 same_data() { cmp -s <(ncdump -v "$3" "$1" | sed 1,/data:/d) <(ncdump -v "$3" "$2" | sed 1,/data:/d); }
