@@ -194,6 +194,7 @@ int cli_train(int argc, char **argv) {
     io_series *series = NULL;
     glob_t g = {0};
     FILE *log = NULL;
+    int log_created = 0, checkpointed = 0; /* a log this run began, and a checkpoint this run wrote */
     pthread_t th;
     int running = 0, B = 0, locked = 0;
     batch_job job[2];
@@ -318,7 +319,12 @@ int cli_train(int argc, char **argv) {
             status = util_fail(UTIL_EIO, "%s: cannot write the log", cfg_get(&c, "log"));
             goto done;
         }
-        if (!resume || ftell(log) == 0) fprintf(log, "step,loss,valid_loss,lr,samples_per_s\n");
+        log_created = !resume;
+        if ((!resume || ftell(log) == 0) &&
+            (fprintf(log, "step,loss,valid_loss,lr,samples_per_s\n") < 0 || fflush(log) != 0)) {
+            status = util_fail(UTIL_EIO, "%s: cannot write the log (disk full?)", cfg_get(&c, "log"));
+            goto done;
+        }
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -423,8 +429,11 @@ int cli_train(int argc, char **argv) {
             fprintf(stderr, "  lr %.2e  |g| %.3g  %.2f samples/s  ETA %.0f s\n", lr, norm, rate,
                     (double)(steps - step) * B * nranks / rate);
             if (log) {
-                fprintf(log, "%lld,%.7f,%s%.7f,%.4e,%.3f\n", step, loss, "", vloss, lr, rate);
-                fflush(log);
+                if (fprintf(log, "%lld,%.7f,%s%.7f,%.4e,%.3f\n", step, loss, "", vloss, lr, rate) < 0 ||
+                    fflush(log) != 0) {
+                    status = util_fail(UTIL_EIO, "%s: cannot write the log (disk full?)", cfg_get(&c, "log"));
+                    goto done;
+                }
             }
         }
         if (run_steps > 0 && step - first >= run_steps) stop_requested = 1;
@@ -437,6 +446,7 @@ int cli_train(int argc, char **argv) {
             status = model_checkpoint_save(ckpt, &m, am, av, step, note);
             free(note);
             if (status) goto done;
+            checkpointed = 1;
         }
         cur = nxt;
     }
@@ -451,7 +461,12 @@ done:
         free(bx[k]), free(by[k]), free(batch_t[k]);
     }
     io_state_free(&vx), io_state_free(&vy);
-    if (log) fclose(log);
+    if (log && fclose(log) != 0 && !status)
+        status = util_fail(UTIL_EIO, "%s: cannot write the log (disk full?)", cfg_get(&c, "log"));
+    /* a failed run that began the log and never checkpointed leaves nothing
+     * to resume: no log either (a resumable run keeps it, cut to the
+     * checkpoint's step when resumed) */
+    if (status && log_created && !checkpointed) unlink(cfg_get(&c, "log"));
     if (locked >= 3 && cfg_get(&c, "log")) util_unlock_output(cfg_get(&c, "log"));
     if (locked >= 2) util_unlock_output(cfg_get(&c, "output"));
     if (locked >= 1) util_unlock_output(cfg_get(&c, "checkpoint"));

@@ -182,7 +182,8 @@ refused "forecast on a full disk" "$full" . -- limited 8 "$pangu" forecast --mod
   --input "$ts" --init 2020-01-31T00 --leads 24 --output out/fc.nc
 progress='calls [0-9]+/[0-9]+|^step [0-9]+/|parameters, .* training pairs|written, [0-9]+ files' \
 refused "train on a full disk" "$full" . -- limited 8 "$pangu" train --init "$M/demo_6h.h5" --input "$tp" --input "$ts" \
-  --train-start 2020-01-31T00 --train-end 2020-02-01T00 --steps 1 --batch 1 --output out/tr.h5 --checkpoint out/ck.h5
+  --train-start 2020-01-31T00 --train-end 2020-02-01T00 --steps 1 --batch 1 --output out/tr.h5 --checkpoint out/ck.h5 \
+  --log out/tr.csv
 progress='calls [0-9]+/[0-9]+|^step [0-9]+/|parameters, .* training pairs|written, [0-9]+ files' \
 refused "synth on a full disk: no partial data set" "$full" . -- limited 100 "$pangu" synth --grid 32,64 --start 2020-01-31T00 \
   --hours 48 --step-hours 6 --format cds2024 --out out/ds
