@@ -274,6 +274,9 @@ void pangu_forecast_options_init(pangu_forecast_options *o) {
 /* The default of a string option left NULL. */
 static const char *or_default(const char *value, const char *fallback) { return value ? value : fallback; }
 
+/* Below this many FLOPs per model call the forecast computes on one thread. */
+#define SMALL_MODEL_FLOPS 2e9
+
 int pangu_forecast(const pangu_forecast_options *o) {
     lib_init();
     if (!o || o->version < 1 || o->version > PANGU_FORECAST_OPTIONS_VERSION)
@@ -281,6 +284,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
                                       "library (version %d, this library knows 1 to %d)",
                          o ? o->version : 0, PANGU_FORECAST_OPTIONS_VERSION);
     const int nmodels = o->nmodels, members = o->members, ranks = o->nranks > 0 ? o->nranks : 1;
+    const int threads_given = omp_get_max_threads(); /* restored at the end (a library call) */
     const char *output = or_default(o->output, "fc_{init:%Y%m%d%H}.nc"), *perturb = or_default(o->perturb, "none");
     const char *format_name = or_default(o->format, "netcdf"), *layout_name = or_default(o->layout, "cf");
     const char *grib_bits_text = or_default(o->grib_bits, "16");
@@ -428,6 +432,11 @@ int pangu_forecast(const pangu_forecast_options *o) {
                   (unsigned long long)seed, precision, format_name, layout_name, deflate, grib_bits_text);
     spec.request = request;
     spec.overwrite = overwrite;
+    /* A model this small (the demo's: 0.2 GFLOP a call, 20 ms) gains nothing
+     * from a second compute thread, while the writer thread needs that core:
+     * make bench (tests/bench_threads.sh) measured 2 threads 5% (quiet) and
+     * 12% (beside a busy process) slower than 1 on the demo's forecast. */
+    if (model_flops_per_step(mc) < SMALL_MODEL_FLOPS && threads_given > 1) omp_set_num_threads(1);
     if (o->dry_run) {
         /* the plan without running it: files, calls, estimated time and memory */
         FILE *out = o->plan ? o->plan : stdout;
@@ -589,5 +598,6 @@ done:
     model_plan_free(&plan);
     free(leads);
     free(inits);
+    omp_set_num_threads(threads_given);
     return status;
 }
