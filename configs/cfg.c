@@ -332,6 +332,8 @@ void cfg_print_usage(const cfg *c, const char *command, const char *synopsis, co
            "(an expert override)\n  --threads N\n      OpenMP threads (default: the cores this process may use); idle threads "
            "sleep instead of spinning (pangu sets OMP_WAIT_POLICY=passive unless it is set), so other processes "
            "and the forecast's writer thread keep their share of the cores\n"
+           "  --no-tune\n      the kernels' blocking from the CPU's cache sizes only, not pangu tune's cache "
+           "(reproducible timing)\n"
            "  -h, --help\n      this help\n");
 }
 
