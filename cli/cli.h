@@ -33,11 +33,9 @@ int cli_parse_ints(const char *s, int *out, int n);
 
 /* Provenance of output files. history: "2026-12-01T10:00:00Z: pangu CMD
  * ARGS..." (arguments with blanks or shell characters in single quotes;
- * argv as a subcommand receives it, argv[0] the subcommand). source:
- * "pangu-c VERSION WHAT; models: 24 h PATH (sha256 HEX), ..."; n models
- * with their lead hours. */
+ * argv as a subcommand receives it, argv[0] the subcommand); the source
+ * attribute is util_source_attribute's. */
 void cli_history(int argc, char **argv, char *out, size_t cap);
-int cli_source(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n);
 
 /* ---- options (cli/args.c) ----
  * Parse argv by schema: 0, or -1 after printing --help (exit 0), or 2 after

@@ -120,7 +120,7 @@ int cli_step(int argc, char **argv) {
         char source[8192], history[8192], what[64];
         snprintf(what, sizeof what, "%d h step (%s GEMMs)", c->lead_hours, model_precision_name(precision));
         int lead = c->lead_hours;
-        if ((status = cli_source(source, sizeof source, what, &lead, &model_path, 1))) goto done;
+        if ((status = util_source_attribute(source, sizeof source, what, &lead, &model_path, 1))) goto done;
         cli_history(argc, argv, history, sizeof history);
         double lead_h = c->lead_hours;
         io_forecast_spec spec = {0};

@@ -128,18 +128,6 @@ void cli_history(int argc, char **argv, char *out, size_t cap) {
     if (o >= cap && cap > 4) strcpy(out + cap - 4, "...");
 }
 
-int cli_source(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n) {
-    size_t o = (size_t)snprintf(out, cap, "pangu-c %s %s; model%s:", PANGU_VERSION, what, n == 1 ? "" : "s");
-    for (int i = 0; i < n && o < cap; i++) {
-        char hex[65];
-        int status = util_sha256_file(paths[i], hex);
-        if (status) return status;
-        o += (size_t)snprintf(out + o, cap - o, "%s %d h %s (sha256 %s)", i ? "," : "", leads[i], paths[i], hex);
-    }
-    if (o >= cap) return util_fail(UTIL_EINVAL, "model file paths too long for the source attribute");
-    return UTIL_OK;
-}
-
 int main(int argc, char **argv) {
     /* Files are closed explicitly; HDF5's exit-time cleanup would crash
      * after a failed write (full disk) left a file half-closed. */

@@ -203,20 +203,6 @@ static int parse_output_format(const char *f, const char *l, const char *grib_bi
     return status;
 }
 
-/* "pangu-c VERSION WHAT; models: 24 h PATH (sha256 HEX), ...": the source
- * attribute (as cli_source writes it for the other commands). */
-static int forecast_source(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n) {
-    size_t o = (size_t)snprintf(out, cap, "pangu-c %s %s; model%s:", PANGU_VERSION, what, n == 1 ? "" : "s");
-    for (int i = 0; i < n && o < cap; i++) {
-        char hex[65];
-        int status = util_sha256_file(paths[i], hex);
-        if (status) return status;
-        o += (size_t)snprintf(out + o, cap - o, "%s %d h %s (sha256 %s)", i ? "," : "", leads[i], paths[i], hex);
-    }
-    if (o >= cap) return util_fail(UTIL_EINVAL, "model file paths too long for the source attribute");
-    return UTIL_OK;
-}
-
 /* Output variables ("all" or names) and levels ("all" or model levels in hPa). */
 static int parse_selection(io_forecast_spec *spec, const char *variables, const char *levels, const model_config *mc) {
     char *copy = strdup(variables), *words[IO_MAX_LEVELS + 1];
@@ -408,7 +394,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
             if (models[i]) paths[n] = model_paths[i], hours[n++] = model_leads[i];
         char what[64];
         snprintf(what, sizeof what, "hierarchical forecast (%s GEMMs)", model_precision_name(precision));
-        if ((status = forecast_source(source, sizeof source, what, hours, paths, n))) goto done;
+        if ((status = util_source_attribute(source, sizeof source, what, hours, paths, n))) goto done;
     }
     if (o->history) snprintf(history, sizeof history, "%s", o->history);
     else {

@@ -368,3 +368,17 @@ int util_mkdirs(const char *dir) {
     }
     return UTIL_OK;
 }
+
+/* "pangu-c VERSION WHAT; models: 24 h PATH (sha256 HEX), ...": the source
+ * attribute of every file a model wrote (provenance). */
+int util_source_attribute(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n) {
+    size_t o = (size_t)snprintf(out, cap, "pangu-c %s %s; model%s:", PANGU_VERSION, what, n == 1 ? "" : "s");
+    for (int i = 0; i < n && o < cap; i++) {
+        char hex[65];
+        int status = util_sha256_file(paths[i], hex);
+        if (status) return status;
+        o += (size_t)snprintf(out + o, cap - o, "%s %d h %s (sha256 %s)", i ? "," : "", leads[i], paths[i], hex);
+    }
+    if (o >= cap) return util_fail(UTIL_EINVAL, "model file paths too long for the source attribute");
+    return UTIL_OK;
+}

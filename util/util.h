@@ -129,4 +129,7 @@ int util_remove_tree(const char *path);
 double util_now(void);            /* monotonic seconds */
 long util_peak_rss_kb(void);      /* peak resident set size of this process */
 
+/* The source attribute: "pangu-c VERSION WHAT; models: 24 h PATH (sha256 HEX), ...". */
+int util_source_attribute(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n);
+
 #endif
