@@ -15,6 +15,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 t=$(mktemp -d)
 cd "$t" || exit 1
 . "$top/tests/fetch_lib.sh"
+. "$top/tests/cdo_lib.sh"
 echo "chain tests (fetch -> forecast -> fetch IFS forecast -> eval)"
 if $pangu fetch 2>&1 | grep -q "without network"; then
   echo "  (pangu built without libcurl: chain tests skipped)"; exit 0
@@ -78,7 +79,7 @@ cat ifs/*.grib1 >all.grib1
 ev --forecast all.grib1 --output s3.csv 2>err; rc=$?
 check "GRIB 1 (grib_set -s edition=1, repacked), all steps in one file: the same to the repacking" \
   '[ $rc -eq 0 ] && same_scores s1.csv ifs s3.csv all z=0.05 msl=0.05 t=5e-4 t2m=5e-4 q=1e-8 u=1e-4 v=1e-4 u10=1e-5 v10=1e-5 wind=1e-6'
-cdo -s -f nc4 copy all.grib2 cdo.nc 2>/dev/null
+cdo_stable -s -f nc4 copy all.grib2 cdo.nc 2>/dev/null
 ev --forecast cdo.nc --output bad.csv 2>err; rc=$?
 check "NetCDF from CDO has no initial time: the error says both ways ($(tail -1 err | sed 's/.*dataDate)://' | cut -c1-90))" \
   '[ $rc -eq 2 ] && grep -q "cannot tell the initial time.*--init T (for --forecast) or NAME=FILES@T (for --baseline" err && [ ! -e bad.csv ]'
@@ -106,7 +107,7 @@ check "the same run in two --forecast options: two forecasts, refused with the r
   '[ $rc -eq 2 ] && grep -q "two forecasts of source .ifs. from 2026-12-01T00:00:00 (files of one forecast go in one option" err'
 
 # ---- against CDO on the same GRIB files (WeatherBench 2 cell areas given to CDO, as in eval_test.sh)
-cdo -s -f nc gridarea -selname,2t -seltimestep,1 all.grib2 area.nc 2>/dev/null
+cdo_stable -s -f nc gridarea -selname,2t -seltimestep,1 all.grib2 area.nc 2>/dev/null
 cat >wb2.nco <<'NCO'
 *H=$lat.size; *up[$lat]=0.0; *dn[$lat]=0.0; *pi=3.14159265358979323846;
 for(*i=0;i<H;i++){ up(i)=(i==0)?90.0:(lat(i)+lat(i-1))/2.0; dn(i)=(i==H-1)?-90.0:(lat(i)+lat(i+1))/2.0; }
@@ -118,7 +119,7 @@ for spec in "gh z 500 9.80665 48" "t t 850 1 72" "2t t2m - 1 24" "msl msl - 1 12
   set -- $spec
   if [ "$3" = - ]; then sel="-selname,$1"; lev=""; else sel="-sellevel,$(( $3 * 100 )) -selname,$1"; lev=$3; fi # CDO: Pa
   v=$(date -u -d "2026-12-01 00:00 $5 hours" +%Y%m%d)
-  cdov=$(cdo -s -outputf,%.10g -mulc,$4 -sqrt -fldmean -sqr -sub $A $sel ifs/ifs_2026120100_f$(printf %03d $5).grib2 \
+  cdov=$(cdo_stable -s -outputf,%.10g -mulc,$4 -sqrt -fldmean -sqr -sub $A $sel ifs/ifs_2026120100_f$(printf %03d $5).grib2 \
          $A $sel an/ifs_${v}00.grib2 2>/dev/null | tr -d ' ')
   ours=$(value s1.csv ifs $2 "$lev" $5 global rmse)
   # (fields in float32 here, in double in CDO)

@@ -100,27 +100,8 @@ command -v gnuplot >/dev/null 2>&1 && check "--map-leads 24,30: maps at those le
 # spherical polygons with great-circle edges (a few 1e-4 from the latitude-circle cells of WB2 on
 # this coarse grid), so it is given the WB2 areas (sin differences, edges midway, poles as half cells).
 if command -v cdo >/dev/null 2>&1; then
-  # CDO runs chained operators in threads; reading two netCDF inputs at once
-  # now and then crashes it or returns wrong values, even with -L (seen here
-  # about 1 run in 20). A reference value counts only when two runs agree.
-  cdo() {
-    local last="${!#}" a b i
-    if [[ "$last" == *.nc && "$*" != *outputf* && "$*" != *info* ]]; then
-      local args=("${@:1:$(($# - 1))}")
-      for i in 1 2 3 4; do
-        command cdo -L --no_history "${args[@]}" "$last.r1" 2>/dev/null
-        command cdo -L --no_history "${args[@]}" "$last.r2" 2>/dev/null
-        if [ -s "$last.r1" ] && cmp -s "$last.r1" "$last.r2"; then mv "$last.r1" "$last"; rm -f "$last.r2"; return 0; fi
-      done
-      rm -f "$last.r1" "$last.r2"
-      return 1
-    fi
-    for i in 1 2 3 4; do
-      a=$(command cdo -L "$@" 2>/dev/null); b=$(command cdo -L "$@" 2>/dev/null)
-      if [ -n "$a" ] && [ "$a" = "$b" ]; then printf '%s\n' "$a"; return 0; fi
-    done
-    return 1
-  }
+  . "$top/tests/cdo_lib.sh"
+  cdo() { cdo_stable "$@"; } # every reference value from two agreeing runs
   cdo -s gridarea -selname,t2m -seltimestep,1 truth.nc area.nc
   cat >wb2.nco <<'NCO'
 *H=$latitude.size; *up[$latitude]=0.0; *dn[$latitude]=0.0; *pi=3.14159265358979323846;

@@ -13,6 +13,7 @@ set -eu
 pangu=$1 d=$2
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3; [ -x $py ] || py=python3
+. "$here/cdo_lib.sh"
 mkdir -p "$d/syn" "$d/work" "$d/root"
 cd "$d"
 $pangu synth --grid 32,64 --start 2026-11-30T00 --hours 144 --step-hours 6 --format legacy --out syn >/dev/null 2>&1
@@ -39,7 +40,7 @@ to_grib() {
   [ $mode = fc ] && ref="-setreftime,2026-12-01,00:00:00,hours"
   local z="-selname,z $sel $pl" r=""
   [ $zname = gh ] && z="-chname,z,gh -divc,9.80665 -selname,z $sel $pl" r="-chname,q,r -mulc,40000 -selname,q $sel $pl"
-  cdo -s -f grb2 -b P16 $ref -setpartabn,work/partab,convert -merge $z -selname,q,t,u,v $sel "$pl" $r \
+  cdo_stable -s -f grb2 -b P16 $ref -setpartabn,work/partab,convert -merge $z -selname,q,t,u,v $sel "$pl" $r \
     -selname,msl,u10,v10,t2m $sel "$sfc" work/all.grb2 >/dev/null 2>&1
   local prmsl="" an=""
   [ $centre = kwbc ] && prmsl="set parameterNumber = 1;"
