@@ -33,6 +33,8 @@ static const cfg_key step_keys[] = {
     {"step", "lead", "0", "lead time in hours of a .onnx whose name does not say it (pangu_weather_N.onnx); 0: from the name",
      CFG_INT, 0, 100000},
     {"step", "precision", "fp32", "fp32, or bf16 on CPUs with AVX512_BF16 (faster, within about 1e-2 of each field's std)"},
+    {"step", "overwrite", "no", "rewrite OUT.nc if it is a complete forecast file already; without it that is an error, "
+     "found before the step is computed", CFG_SWITCH},
     {"step", "profile", NULL, "print the time in the GEMMs, in attention and in the rest", CFG_SWITCH},
     {"step", "repeat", "1", "run the step this many times, report the median, fail unless all agree to the bit",
      CFG_INT, 1, 100},
@@ -47,6 +49,7 @@ int cli_step(int argc, char **argv) {
     if (cli_require(&opt, "step", need, 3)) return cfg_free(&opt), 2;
     const char *model_path = cfg_get(&opt, "model"), *output = cfg_get(&opt, "output");
     int status = UTIL_OK, precision = MODEL_FP32, profile = cfg_get_yesno(&opt, "profile");
+    int overwrite = cfg_get_yesno(&opt, "overwrite");
     int repeat = (int)cfg_get_int(&opt, "repeat"), lead = (int)cfg_get_int(&opt, "lead");
     double time = NAN;
     glob_t gin;
@@ -55,7 +58,11 @@ int cli_step(int argc, char **argv) {
         (status = model_precision_parse(cfg_get(&opt, "precision"), &precision)) ||
         (status = model_precision_check(precision)) || (status = model_precision_warn(precision, stderr)) ||
         (status = util_check_output(output, (const char *const *)gin.gl_pathv, (int)gin.gl_pathc)) ||
-        (status = util_check_output(output, &model_path, 1))) {
+        (status = util_check_output(output, &model_path, 1)) ||
+        /* before the step, not after it: at 0.25 degrees that is half a minute */
+        (!overwrite && io_forecast_is_complete(output) &&
+         (status = util_fail(UTIL_EINVAL, "%s: a complete forecast file is there already: --overwrite rewrites it, "
+                                          "or choose another output", output)))) {
         globfree(&gin);
         cfg_free(&opt);
         return cli_error("step", status);
@@ -129,6 +136,7 @@ int cli_step(int argc, char **argv) {
         for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) spec.write_var[v] = 1;
         spec.nsteps = 1, spec.lead_hours = &lead_h, spec.init_time = in.time;
         spec.source = source, spec.history = history, spec.licence = model_licence(c);
+        spec.overwrite = overwrite;
         io_forecast *fc;
         if ((status = io_forecast_create(&fc, output, &spec))) goto done;
         if ((status = io_forecast_write(fc, 0, -1, &out))) {

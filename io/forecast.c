@@ -413,8 +413,8 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
     char had[4096];
     if (!spec->overwrite && io_forecast_is_complete(path) &&
         !(spec->request && io_forecast_request(path, had, sizeof had) && !strcmp(had, spec->request))) {
-        status = util_fail(UTIL_EINVAL, "%s: completed meanwhile by another job for another request: --overwrite "
-                                        "rewrites it, or choose another output", path);
+        status = util_fail(UTIL_EINVAL, "%s: completed meanwhile by another job%s: --overwrite rewrites it, or choose "
+                                        "another output", path, spec->request ? " for another request" : "");
         goto done;
     }
     /* after the lock, temporaries of killed runs of this job: PATH.tmp.PID of a process that is gone */

@@ -209,4 +209,12 @@ refused "regrid of a truncated NetCDF-3 file" "cut_pl.nc.*(truncated|shorter)" .
 refused "step from a truncated NetCDF-3 file" "cut_pl.nc.*(truncated|shorter)" . -- "$pangu" step --model "$M/demo_24h.h5" \
   --input cut_pl.nc --input "$ts" --time 2020-01-31T00 --output out/s.nc
 
+# ---- 7. a complete output of an earlier step: an error before the step, unless --overwrite
+"$pangu" step --model "$M/demo_24h.h5" --input x_pl.nc --input x_sf.nc --output out/s.nc >/dev/null 2>&1
+refused "step onto a complete output of an earlier step" "out/s.nc: a complete forecast file is there already: --overwrite" \
+  . -- "$pangu" step --model "$M/demo_6h.h5" --input x_pl.nc --input x_sf.nc --output out/s.nc
+"$pangu" step --model "$M/demo_6h.h5" --input x_pl.nc --input x_sf.nc --output out/s.nc --overwrite 2>err; rc=$?
+check "step --overwrite rewrites it (now the 6 h step)" \
+  '[ $rc -eq 0 ] && ncdump -v step out/s.nc | grep -Eq "step = 6 ;|step = 21600" && ! ls out/s.nc.tmp.* >/dev/null 2>&1'
+
 summary "robust tests"

@@ -20,6 +20,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The registry the signal handler reads: fixed slots, no allocation, a slot
@@ -165,6 +166,11 @@ int util_lock_output(const char *path) {
             int e = errno;
             char pid[32] = "";
             ssize_t n = e == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) : 0;
+            /* the holder writes its pid just after taking the lock: give it 50 ms */
+            for (int wait = 0; e == EWOULDBLOCK && n <= 0 && wait < 50; wait++) {
+                nanosleep(&(struct timespec){0, 1000000}, NULL);
+                n = pread(fd, pid, sizeof pid - 1, 0);
+            }
             pid[n > 0 ? n : 0] = 0;
             pid[strcspn(pid, "\n")] = 0;
             close(fd);
@@ -189,7 +195,8 @@ int util_lock_output(const char *path) {
     }
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+    /* written, then cut to length: a job reading it meanwhile never sees it empty */
+    if (pwrite(fd, pid, (size_t)n, 0) != n || ftruncate(fd, n) != 0) {
         /* the lock holds all the same; only the other job's message lacks the pid */
     }
     locks[slot].fd = fd, locks[slot].count = 1;
