@@ -322,7 +322,7 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
     long chunks = (T + MLP_ROWS - 1) / MLP_ROWS;
     chunks = (chunks + nth - 1) / nth * nth;
     long per = (T + chunks - 1) / chunks;
-    per = (per + 15) / 16 * 16; /* whole micro-tiles and vectors; still <= MLP_ROWS */
+    per = (per + 15) / 16 * 16; /* whole vectors; still <= MLP_ROWS (a 48 multiple for whole 12-row tiles unbalanced the chunks) */
     if (per > MLP_ROWS) per = MLP_ROWS;
     chunks = (T + per - 1) / per;
 #pragma omp parallel for schedule(static)

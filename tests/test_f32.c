@@ -104,8 +104,9 @@ static void check_linear(int rows, int k, int n, int ldi_extra, int ldo_extra, i
 static void test_linear_kernel(void) {
     if (!have_avx512("FP32 kernel vs twin")) return;
     util_rng_seed(&rng, 5);
-    /* the model's shapes, then edges: one row, rows past a 14-row tile and a
-     * 112-row block, k past a 256-input block, n not a multiple of 16 or 32 */
+    /* the model's shapes, then edges: one row, rows past a 12-row (and the
+     * BF16 kernel's 14-row) tile and a 112-row block, k past a 256-input
+     * block, n not a multiple of 16 or 32 */
     check_linear(300, 192, 576, 0, 0, 1, 0);
     check_linear(130, 768, 192, 0, 0, 1, 0);
     check_linear(57, 1536, 384, 0, 0, 1, 0);
@@ -115,6 +116,7 @@ static void test_linear_kernel(void) {
     check_linear(113, 257, 33, 0, 0, 0, 0);
     check_linear(29, 513, 17, 5, 7, 1, 1);
     check_linear(14, 2, 48, 0, 0, 0, 1);
+    check_linear(25, 40, 64, 0, 0, 1, 0);
     check_linear(3, 777, 70, 1, 1, 1, 1);
 }
 
