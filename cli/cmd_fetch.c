@@ -35,53 +35,9 @@ static const cfg_key schema[] = {
     {"urls", "cds_url", NULL, "CDS API root; default CDSAPI_URL, the url of ~/.cdsapirc, else https://cds.climate.copernicus.eu/api"},
 };
 
-/* "T", "T0/T1/H" or "T,T,..." into times. */
 static int parse_times(const char *spec, double **out, int *n) {
-    char *copy = strdup(spec);
-    int cap = 0, status = UTIL_OK;
-    *out = NULL, *n = 0;
-    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
-    for (char *save = NULL, *w = strtok_r(copy, ", ", &save); w && !status; w = strtok_r(NULL, ", ", &save)) {
-        double t0, t1, step = 3600;
-        char *b = strchr(w, '/');
-        if (b) {
-            *b++ = 0;
-            char *h = strchr(b, '/'), *end;
-            if (!h) {
-                status = util_fail(UTIL_EINVAL, "--time '%s': a range is START/END/STEP_HOURS", spec);
-                break;
-            }
-            *h++ = 0;
-            errno = 0;
-            step = strtod(h, &end) * 3600;
-            if ((status = util_time_parse(w, &t0)) || (status = util_time_parse(b, &t1))) break;
-            if (end == h || *end || errno || !(step > 0) || t1 < t0) {
-                status = util_fail(UTIL_EINVAL, "--time '%s': needs END >= START and STEP > 0 hours", spec);
-                break;
-            }
-        } else {
-            if ((status = util_time_parse(w, &t0))) break;
-            t1 = t0;
-        }
-        for (double t = t0; t <= t1 + 1e-6 && !status; t += step) {
-            if (*n == cap) {
-                if (cap >= 1 << 20) {
-                    status = util_fail(UTIL_EINVAL, "--time '%s': more than %d times", spec, cap);
-                    break;
-                }
-                double *g = realloc(*out, sizeof(double) * (cap = cap ? 2 * cap : 64));
-                if (!g) {
-                    status = util_fail(UTIL_ENOMEM, "out of memory");
-                    break;
-                }
-                *out = g;
-            }
-            (*out)[(*n)++] = t;
-        }
-    }
-    free(copy);
-    if (!status && !*n) status = util_fail(UTIL_EINVAL, "--time: no times given");
-    if (status) free(*out), *out = NULL, *n = 0;
+    int status = util_time_list(spec, "--time", out, n);
+    if (!status && *n == 0) status = util_fail(UTIL_EINVAL, "--time: no times given");
     return status;
 }
 

@@ -27,56 +27,8 @@ static int split(char *s, char **out, int max) {
 }
 
 static int parse_inits(const char *spec, double **out, int *n) {
-    char *copy = strdup(spec), *words[4096];
-    int status = UTIL_OK, cap = 0;
-    *out = NULL, *n = 0;
-    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
-    int nw = split(copy, words, 4096);
-    for (int i = 0; i < nw && !status; i++) {
-        char *a = words[i], *b = strchr(a, '/');
-        double t0, t1, step = 0;
-        if (b) {
-            *b++ = 0;
-            char *c = strchr(b, '/');
-            if (!c) {
-                status = util_fail(UTIL_EINVAL, "init '%s': a range is START/END/STEP_HOURS", spec);
-                break;
-            }
-            *c++ = 0;
-            double hours;
-            if ((status = util_parse_double("init step (hours)", c, 1.0 / 60, 1e6, &hours)) ||
-                (status = util_time_parse(a, &t0)) || (status = util_time_parse(b, &t1)))
-                break;
-            step = hours * 3600;
-            if (t1 < t0) {
-                status = util_fail(UTIL_EINVAL, "init range %s/%s: needs END >= START", a, b);
-                break;
-            }
-            /* counted before anything is allocated for them */
-            if ((t1 - t0) / step + *n > 1e6) {
-                status = util_fail(UTIL_EINVAL, "init '%s': %.3g initial times, more than the 1,000,000 a job may have",
-                                   spec, (t1 - t0) / step + 1);
-                break;
-            }
-        } else {
-            if ((status = util_time_parse(a, &t0))) break;
-            t1 = t0, step = 1;
-        }
-        for (double t = t0; t <= t1 + 1e-6; t += step) {
-            if (*n == cap) {
-                double *g = realloc(*out, sizeof(double) * (cap = cap ? 2 * cap : 64));
-                if (!g) {
-                    status = util_fail(UTIL_ENOMEM, "out of memory");
-                    break;
-                }
-                *out = g;
-            }
-            (*out)[(*n)++] = t;
-        }
-    }
-    free(copy);
+    int status = util_time_list(spec, "init", out, n);
     if (!status && *n == 0) status = util_fail(UTIL_EINVAL, "no initial times given (init = ...)");
-    if (status) free(*out), *out = NULL;
     return status;
 }
 

@@ -202,6 +202,32 @@ static void test_listings(void) {
     CU_ASSERT(io_fetch_listed_dates(html, strlen(html), NULL, d, 2) == 2);
 }
 
+/* util_time_list: the time lists of fetch --time and forecast init */
+static void test_time_list(void) {
+    double *t = NULL, t0;
+    int n = -1;
+    CU_ASSERT_FATAL(util_time_parse("2026-12-01T00", &t0) == 0);
+    CU_ASSERT(util_time_list("2026-12-01T00/2026-12-02T00/6, 2026-12-03T12 2026-12-04", "x", &t, &n) == 0);
+    CU_ASSERT_EQUAL(n, 7);
+    if (n == 7) {
+        for (int i = 0; i < 5; i++) CU_ASSERT_DOUBLE_EQUAL(t[i], t0 + 6 * 3600.0 * i, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(t[5], t0 + 60 * 3600.0, 1e-9);
+        CU_ASSERT_DOUBLE_EQUAL(t[6], t0 + 72 * 3600.0, 1e-9);
+    }
+    free(t);
+    CU_ASSERT(util_time_list("", "x", &t, &n) == 0 && n == 0 && t == NULL);
+    CU_ASSERT(util_time_list("2026-12-01T00/2026-12-01T00/1", "x", &t, &n) == 0 && n == 1);
+    free(t);
+    const char *bad[] = {"2026-12-02/2026-12-01/6", "2026-12-01/2026-12-02", "2026-12-01/2026-12-02/abc",
+                         "2026-12-01/2026-12-02/0", "2026-12-01/2026-12-02/6x", "2026-13-01", "1900-01-01/2100-01-01/0.02"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t = (double *)&t0, n = 5;
+        CU_ASSERT(util_time_list(bad[i], "--time", &t, &n) != 0);
+        CU_ASSERT(t == NULL && n == 0);
+    }
+    CU_ASSERT(strstr(util_last_message(), "--time") != NULL);
+}
+
 static void test_backoff(void) {
     CU_ASSERT(io_fetch_backoff(1, 60, 0) == 1 && io_fetch_backoff(1, 60, 3) == 8);
     CU_ASSERT(io_fetch_backoff(0.5, 3, 1) == 1 && io_fetch_backoff(0.5, 3, 10) == 3);
@@ -214,7 +240,8 @@ int tests_register_fetch(void) {
         !CU_add_test(s, "GFS .idx: lengths from the next offset, the last to the end", test_gfs_idx) ||
         !CU_add_test(s, "CDS key as cdsapi reads it: environment, then the rc file", test_cds_credentials) ||
         !CU_add_test(s, "dates of directory listings (HTML, S3)", test_listings) ||
-        !CU_add_test(s, "exponential back-off with a cap", test_backoff))
+        !CU_add_test(s, "exponential back-off with a cap", test_backoff) ||
+        !CU_add_test(s, "time lists: ranges, lists, refused ranges and steps", test_time_list))
         return 1;
     return 0;
 }

@@ -222,6 +222,61 @@ int util_time_parse(const char *text, double *seconds) {
     return UTIL_OK;
 }
 
+int util_time_list(const char *spec, const char *what, double **out, int *n) {
+    enum { MAX_TIMES = 1000000 };
+    char *copy = strdup(spec);
+    int status = UTIL_OK, cap = 0;
+    *out = NULL, *n = 0;
+    if (!copy) return util_fail(UTIL_ENOMEM, "out of memory");
+    char step_name[96];
+    snprintf(step_name, sizeof step_name, "%s step (hours)", what);
+    for (char *save = NULL, *w = strtok_r(copy, ", \t", &save); w && !status; w = strtok_r(NULL, ", \t", &save)) {
+        double t0, t1, step = 1;
+        char *b = strchr(w, '/');
+        if (b) {
+            *b++ = 0;
+            char *h = strchr(b, '/');
+            if (!h) {
+                status = util_fail(UTIL_EINVAL, "%s '%s': a range is START/END/STEP_HOURS", what, spec);
+                break;
+            }
+            *h++ = 0;
+            double hours;
+            if ((status = util_time_parse(w, &t0)) || (status = util_time_parse(b, &t1)) ||
+                (status = util_parse_double(step_name, h, 1.0 / 60, 1e6, &hours)))
+                break;
+            step = hours * 3600;
+            if (t1 < t0) {
+                status = util_fail(UTIL_EINVAL, "%s range %s/%s: needs END >= START", what, w, b);
+                break;
+            }
+        } else {
+            if ((status = util_time_parse(w, &t0))) break;
+            t1 = t0;
+        }
+        /* counted before anything is allocated for them */
+        if ((t1 - t0) / step + 1 + *n > MAX_TIMES) {
+            status = util_fail(UTIL_EINVAL, "%s '%s': %.3g times, more than the 1,000,000 a job may have", what, spec,
+                               (t1 - t0) / step + 1 + *n);
+            break;
+        }
+        for (double t = t0; t <= t1 + 1e-6; t += step) {
+            if (*n == cap) {
+                double *g = realloc(*out, sizeof(double) * (cap = cap ? 2 * cap : 64));
+                if (!g) {
+                    status = util_fail(UTIL_ENOMEM, "out of memory");
+                    break;
+                }
+                *out = g;
+            }
+            (*out)[(*n)++] = t;
+        }
+    }
+    free(copy);
+    if (status) free(*out), *out = NULL, *n = 0;
+    return status;
+}
+
 void util_time_fields(double seconds, int *year, int *month, int *day, int *hour, int *minute, int *second) {
     double days = floor(seconds / 86400.0);
     long rem = (long)llround(seconds - days * 86400.0);
