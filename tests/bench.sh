@@ -161,7 +161,7 @@ for g in $grids; do
     echo "pangu step --precision $prec, $threads threads ($gflop GFLOP)"
     timer=()
     [ $have_time = 1 ] && timer=(/usr/bin/time -v -o "time_$sfx.txt")
-    "${timer[@]}" "$pangu" step --profile --repeat "$repeat" --precision $prec --model "m_$tag.h5" "${inputs[@]}" --output "y_$sfx.nc" 2>"step_$sfx.txt"
+    "${timer[@]}" "$pangu" step --overwrite --profile --repeat "$repeat" --precision $prec --model "m_$tag.h5" "${inputs[@]}" --output "y_$sfx.nc" 2>"step_$sfx.txt"
     rc=$?
     grep -v '^$' "step_$sfx.txt"
     psecs=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_$sfx.txt" | tail -1)
@@ -331,7 +331,7 @@ if [ "${BENCH_SCALING:-1}" = 1 ]; then
       for prec in fp32 bf16; do
         [ $prec = bf16 ] && [ "${BENCH_BF16:-1}" != 1 ] && continue
         sfx=$tag; [ $prec = bf16 ] && sfx=${tag}_bf16
-        /usr/bin/time -v -o "time_$sfx.txt" "$pangu" step --repeat "$repeat" --precision $prec --model "$model" \
+        /usr/bin/time -v -o "time_$sfx.txt" "$pangu" step --overwrite --repeat "$repeat" --precision $prec --model "$model" \
           --input "synth_$tag/era5_pl_201901.nc" --input "synth_$tag/era5_sfc_201901.nc" --time 2019-01-01T00 \
           --output "y_$sfx.nc" 2>"step_$sfx.txt"
         grep -v '^$' "step_$sfx.txt" | tail -1
@@ -379,7 +379,7 @@ if [ "${BENCH_KERNELS:-1}" = 1 ] && [ -s m_181x384.h5 ]; then
     [ $kern = blas ] && kenv=(PANGU_NO_AVX2=1)
     if [ $kern = avx512 ] && ! grep -q '^kernel: avx512' kernels_show.txt; then continue; fi
     if [ $kern = avx2 ] && grep -q '^kernel: blas' kernels_show.txt; then continue; fi
-    env "${kenv[@]}" "$pangu" --no-tune step --profile --repeat "$repeat" --model m_181x384.h5 "${kin[@]}" \
+    env "${kenv[@]}" "$pangu" --no-tune step --overwrite --profile --repeat "$repeat" --model m_181x384.h5 "${kin[@]}" \
       --output "y_k_$kern.nc" 2>"step_k_$kern.txt"
     ks=$(sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "step_k_$kern.txt" | tail -1)
     [ -n "$ks" ] || { krows+=("| $kern | failed (out/bench/step_k_$kern.txt) | | | | |"); continue; }
@@ -480,7 +480,7 @@ else
   rel_secs() { sed -n 's/.* step \([0-9.]*\) s.*/\1/p' "$1" | tail -1; }
   rel_rss() { awk -F: '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$1"; }
   rel_wall() { awk '/Elapsed \(wall clock\)/ {n = split($NF, a, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + a[i]; print s}' "$1"; }
-  /usr/bin/time -v -o time_rel_f1.txt "$pangu" step --repeat "$repeat" --model m_721x1440.h5 --input x_721x1440.nc \
+  /usr/bin/time -v -o time_rel_f1.txt "$pangu" step --overwrite --repeat "$repeat" --model m_721x1440.h5 --input x_721x1440.nc \
     --output y_rel_f1.nc 2>step_rel_f1.txt
   f1=$(rel_secs step_rel_f1.txt)
   echo "format 1 (pangu init --preset full), again: step $f1 s, peak RSS $(rel_rss time_rel_f1.txt) MB"
@@ -500,7 +500,7 @@ else
     cat import_$form.txt
     iw=$(rel_wall time_import_$form.txt) ir=$(rel_rss time_import_$form.txt)
     rel_rows+=("| import, $form bias ($fmb MB file) | pangu import | $iw | $(awk -v a="$iw" -v b="$f1" 'BEGIN {printf "%.2f", a / b}') | $ir |")
-    /usr/bin/time -v -o time_rel_$form.txt "$pangu" step --repeat "$repeat" --model released/m_$form.h5 \
+    /usr/bin/time -v -o time_rel_$form.txt "$pangu" step --overwrite --repeat "$repeat" --model released/m_$form.h5 \
       --input x_721x1440.nc --output y_rel_$form.nc 2>step_rel_$form.txt
     s2=$(rel_secs step_rel_$form.txt)
     grep '^pangu step:' step_rel_$form.txt | head -1
