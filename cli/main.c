@@ -219,12 +219,15 @@ int main(int argc, char **argv) {
 #ifdef PANGU_MPI
             MPI_Init(&argc, &argv);
             int rc = commands[i].run(argc - 1, argv + 1), worst = rc;
+            if (rc) util_remove_created_dirs();
             /* Every rank exits with the worst status of all. */
             MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
             MPI_Finalize();
             return worst;
 #else
-            return commands[i].run(argc - 1, argv + 1);
+            int rc = commands[i].run(argc - 1, argv + 1);
+            if (rc) util_remove_created_dirs(); /* a failed command leaves no empty output directory */
+            return rc;
 #endif
         }
     fprintf(stderr, "pangu: unknown command '%s'\n", argv[1]);

@@ -217,4 +217,11 @@ refused "step onto a complete output of an earlier step" "out/s.nc: a complete f
 check "step --overwrite rewrites it (now the 6 h step)" \
   '[ $rc -eq 0 ] && ncdump -v step out/s.nc | grep -Eq "step = 6 ;|step = 21600" && ! ls out/s.nc.tmp.* >/dev/null 2>&1'
 
+# ---- 8. a failed command leaves no output directory it created (forecast, synth)
+refused "forecast that fails after creating its output directories: none left" "no time 2021-01-01T00:00:00" . -- \
+  "$pangu" forecast --model-24h "$M/demo_24h.h5" --input "$tp" --input "$ts" --init 2021-01-01T00 --leads 24 \
+  --output 'new/sub/f_{init:%Y%m%d%H}.nc'
+refused "synth into a new directory on a full disk: none left" "$full" . -- limited 8 "$pangu" synth --grid 32,64 \
+  --start 2020-01-01T00 --hours 24 --step-hours 6 --format legacy --out newsyn/a
+
 summary "robust tests"

@@ -404,6 +404,17 @@ int util_check_distinct_outputs(const char *name_a, const char *a, const char *n
     return UTIL_OK;
 }
 
+/* directories util_mkdirs made, for util_remove_created_dirs */
+enum { CREATED_MAX = 32 };
+static char created[CREATED_MAX][PATH_MAX];
+static int ncreated;
+
+void util_remove_created_dirs(void) {
+    /* deepest first; rmdir removes only empty ones, so files already written stay */
+    for (int i = ncreated - 1; i >= 0; i--) rmdir(created[i]);
+    ncreated = 0;
+}
+
 int util_mkdirs(const char *dir) {
     char p[PATH_MAX];
     if (!dir || !*dir || snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
@@ -414,7 +425,9 @@ int util_mkdirs(const char *dir) {
         *q = 0;
         struct stat st;
         if (stat(p, &st) != 0) {
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            if (mkdir(p, 0777) == 0) {
+                if (ncreated < CREATED_MAX) snprintf(created[ncreated++], PATH_MAX, "%s", p);
+            } else if (errno != EEXIST)
                 return util_fail(UTIL_EIO, "%s: cannot create the directory: %s", p, strerror(errno));
         } else if (!S_ISDIR(st.st_mode))
             return util_fail(UTIL_EIO, "%s: exists and is not a directory", p);

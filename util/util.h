@@ -96,6 +96,9 @@ int util_same_file(const char *a, const char *b);
 
 /* mkdir -p: the directory and its parents (0777 & umask); UTIL_EIO naming it. */
 int util_mkdirs(const char *dir);
+/* rmdir, deepest first, the directories util_mkdirs created in this process
+ * that are still empty: what a failed command leaves no trace of */
+void util_remove_created_dirs(void);
 
 /* Writing a file (util/output.c). util_output_begin takes the advisory lock
  * of PATH for this job (flock of PATH.lock: a second job writing the same
