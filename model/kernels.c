@@ -133,10 +133,33 @@ void model_bias_gather(float *out, const float *bias, const int *index, int type
     }
 }
 
-const float *model_block_bias(float *scratch, const float *bias, int full_bias, const int *index, int type, int types,
-                              int heads, int N) {
+size_t model_bias_table_rows(const int window[3]) {
+    return (size_t)window[0] * window[0] * window[1] * window[1] * (2 * window[2] - 1);
+}
+
+void model_bias_gather_staged(float *out, float *table, const float *bias, const int *index, int type, int types,
+                              int heads, int N, const int window[3]) {
+    /* The table's rows for this type are types * heads floats apart, so a
+     * gather straight from it waits on a cache miss per (position, head)
+     * (a few % of the step). Copied per head into one contiguous column
+     * first (tens of KB, in L1/L2), each head's gather then hits cache. */
+    size_t rows = model_bias_table_rows(window), NN = (size_t)N * N;
+    for (size_t i = 0; i < rows; i++) {
+        const float *row = bias + (i * types + type) * heads;
+        for (int h = 0; h < heads; h++) table[(size_t)h * rows + i] = row[h];
+    }
+    for (int h = 0; h < heads; h++) {
+        const float *col = table + (size_t)h * rows;
+        float *o = out + (size_t)h * NN;
+        for (size_t p = 0; p < NN; p++) o[p] = col[index[p]];
+    }
+}
+
+const float *model_block_bias(float *scratch, float *table, const float *bias, int full_bias, const int *index,
+                              int type, int types, int heads, int N, const int window[3]) {
     if (full_bias) return bias + (size_t)type * heads * N * N; /* stored as the attention adds it */
-    model_bias_gather(scratch, bias, index, type, types, heads, N);
+    if (table) model_bias_gather_staged(scratch, table, bias, index, type, types, heads, N, window);
+    else model_bias_gather(scratch, bias, index, type, types, heads, N);
     return scratch;
 }
 
@@ -245,7 +268,7 @@ size_t model_scratch_floats(const model_config *c) {
         size_t packs = model_bf16_attention_words(N, (int)Cl / c->heads[l]);
         size_t fpacks = model_f32_attention_floats(N, (int)Cl / c->heads[l]);
         size_t attn = rows * 4 * Cl + (size_t)(c->heads[l] + 1) * N * N + (size_t)N + 64 +
-                      (packs > fpacks ? packs : fpacks);
+                      (packs > fpacks ? packs : fpacks) + (size_t)c->heads[l] * model_bias_table_rows(c->window);
         size_t mlp = (size_t)MLP_ROWS * 5 * Cl;
         if (attn > need) need = attn;
         if (mlp > need) need = mlp;
@@ -291,7 +314,11 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         int labels[N > 0 ? N : 1];
         model_window_gather(xw, x, t, Z, Hl, Wl, C, win, shift);
         linear(qkv, xw, blk->qkv_w, blk->qkv_h, blk->qkv_f, blk->qkv_b, rows, C, 3 * C);
-        const float *bias_t = model_block_bias(bias_s, blk->bias, c->full_bias, bias_index, t, types, heads, N);
+        /* the staged bias table after the attention's packs (see model_scratch_floats) */
+        size_t packs_floats = model_f32_attention_floats(N, C / heads), bpacks = model_bf16_attention_words(N, C / heads);
+        float *table = scores + (size_t)N * N + (packs_floats > bpacks ? packs_floats : bpacks) + 64;
+        const float *bias_t =
+            model_block_bias(bias_s, table, blk->bias, c->full_bias, bias_index, t, types, heads, N, win);
         if (roll) model_window_labels(labels, t, Zp, Hp, win); /* the same for every window of a type */
         double ta = profile_start();
         if (blk->qkv_h) /* BF16 path */

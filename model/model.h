@@ -292,10 +292,17 @@ void model_window_labels(int *labels, int type, int Zp, int Hp, const int window
 long model_window_token(int type, int r, int Z, int Hl, int Wl, const int window[3], const int shift[3]);
 /* Gather the bias of one window type: out (heads, N, N). */
 void model_bias_gather(float *out, const float *bias, const int *index, int type, int types, int heads, int N);
+/* Rows of the compact Earth-specific bias table: wz^2 wh^2 (2ww-1). */
+size_t model_bias_table_rows(const int window[3]);
+/* model_bias_gather's result (bit for bit) by way of table (heads *
+ * model_bias_table_rows floats): the type's column copied contiguous first. */
+void model_bias_gather_staged(float *out, float *table, const float *bias, const int *index, int type, int types,
+                              int heads, int N, const int window[3]);
 /* The bias of window type `type` as (heads, N, N): a view into a full bias,
- * or the compact table gathered into scratch (heads * N * N floats). */
-const float *model_block_bias(float *scratch, const float *bias, int full_bias, const int *index, int type, int types,
-                              int heads, int N);
+ * or the compact table gathered into scratch (heads * N * N floats), staged
+ * through table when it is not NULL. */
+const float *model_block_bias(float *scratch, float *table, const float *bias, int full_bias, const int *index,
+                              int type, int types, int heads, int N, const int window[3]);
 /* Attention of nW windows of one type.
  * out (nW*N, C); qkv (nW*N, 3C) with q, k, v channel slices; bias_t (heads, N, N);
  * labels (N) region of each window token, or NULL for unshifted blocks;

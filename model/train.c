@@ -135,7 +135,7 @@ static void block_forward_cached(float *xout, const float *xin, const model_bloc
         float *sc = bc->scores + (size_t)omp_get_thread_num() * (heads + 2) * N * N;
         int labels[N];
         model_window_labels(labels, t, Zp, Hp, win);
-        const float *bias_t = model_block_bias(sc + (size_t)N * N, blk->bias, c->full_bias, bias_index, t, types, heads, N);
+        const float *bias_t = model_block_bias(sc + (size_t)N * N, NULL, blk->bias, c->full_bias, bias_index, t, types, heads, N, win);
         model_window_attention(bc->att + (size_t)t * rows * C, bc->qkv + (size_t)t * rows * 3 * C, bias_t,
                                roll ? labels : NULL, nW, N, C, heads, sc);
     }
@@ -273,7 +273,7 @@ static void block_backward(float *dx, const float *dxout, const float *xin, cons
         int labels[N];
         model_window_labels(labels, t, Zp, Hp, win);
         const float *bias_t =
-            model_block_bias(sc + 2 * (size_t)N * N, blk->bias, c->full_bias, bias_index, t, types, heads, N);
+            model_block_bias(sc + 2 * (size_t)N * N, NULL, blk->bias, c->full_bias, bias_index, t, types, heads, N, win);
         if (!c->full_bias) memset(dbias_t, 0, sizeof(float) * heads * N * N);
         attention_backward(dqkv + (size_t)t * rows * 3 * C, dbias_t, datt + (size_t)t * rows * C,
                            bc->qkv + (size_t)t * rows * 3 * C, bias_t, roll ? labels : NULL, nW, N, C, heads, sc);

@@ -372,6 +372,38 @@ static void test_linear(void) {
 
 /* ---- bias index, shift labels ---- */
 
+/* The staged gather (the forward's) against the direct one, bit for bit,
+ * and both against the table read by hand at a few positions. */
+static void test_bias_gather(void) {
+    const int wins[][3] = {{2, 6, 12}, {2, 3, 6}, {1, 1, 1}, {3, 2, 5}, {1, 3, 2}};
+    const int shapes[][2] = {{3, 6}, {1, 1}, {5, 4}, {2, 12}, {7, 3}}; /* (types, heads) */
+    for (size_t k = 0; k < sizeof wins / sizeof wins[0]; k++) {
+        int types = shapes[k][0], heads = shapes[k][1], N = wins[k][0] * wins[k][1] * wins[k][2];
+        size_t rows = model_bias_table_rows(wins[k]), NN = (size_t)N * N;
+        CU_ASSERT(rows == (size_t)wins[k][0] * wins[k][0] * wins[k][1] * wins[k][1] * (2 * wins[k][2] - 1));
+        float *bias = falloc(rows * types * heads), *table = falloc((size_t)heads * rows);
+        float *direct = falloc((size_t)heads * NN), *staged = falloc((size_t)heads * NN);
+        int *idx = ialloc(NN);
+        for (size_t i = 0; i < rows * types * heads; i++) bias[i] = (float)i * 0.5f - 7.0f;
+        model_bias_index(idx, wins[k]);
+        for (int t = 0; t < types; t++) {
+            memset(staged, 0xff, sizeof(float) * heads * NN); /* NaN: every entry must be written */
+            model_bias_gather(direct, bias, idx, t, types, heads, N);
+            model_bias_gather_staged(staged, table, bias, idx, t, types, heads, N, wins[k]);
+            CU_ASSERT(memcmp(direct, staged, sizeof(float) * heads * NN) == 0);
+            int h = heads - 1;
+            size_t p = NN - 1;
+            CU_ASSERT(staged[h * NN + p] == bias[((size_t)idx[p] * types + t) * heads + h]);
+            CU_ASSERT(staged[0] == bias[((size_t)idx[0] * types + t) * heads]);
+            const float *view = model_block_bias(staged, table, bias, 0, idx, t, types, heads, N, wins[k]);
+            CU_ASSERT(view == staged && memcmp(direct, staged, sizeof(float) * heads * NN) == 0);
+            view = model_block_bias(staged, NULL, bias, 1, idx, t, types, heads, N, wins[k]); /* a full bias */
+            CU_ASSERT(view == bias + (size_t)t * heads * NN);
+        }
+        free(bias), free(table), free(direct), free(staged), free(idx);
+    }
+}
+
 static void test_bias_index(void) {
     /* tiny case by hand: window (1, 1, 2), N = 2: only wi - wj + 1 */
     int w112[3] = {1, 1, 2}, small[4];
@@ -928,6 +960,7 @@ int tests_register_kernels(void) {
         {"exact GELU: hand values and erf sweep, in place", test_gelu},
         {"linear against a triple loop, with and without bias", test_linear},
         {"Earth-specific bias index: hand values and meshgrid formula", test_bias_index},
+        {"Earth-specific bias gather: staged equals direct, bit for bit", test_bias_gather},
         {"shift-mask labels against Python slices (and per window type)", test_shift_labels},
         {"window gather and token map against pad/roll/partition and inverse", test_window_partition},
         {"window attention against a naive twin, with and without labels", test_attention},
