@@ -216,8 +216,10 @@ AVX2_INLINE void epilogue_rows2(const epilogue *e, float *out, size_t ldo, int r
         else
             for (int r = 0; r < rows; r++) model_gelu_forward_avx2(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
     } else if (e->kind == EPI_NORM_ADD)
-        for (int r = 0; r < rows; r++)
-            model_layernorm_add_avx2(e->x + (size_t)(r0 + r) * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
+        for (int r = 0; r < rows; r++) {
+            long xr = e->tok ? e->tok[r0 + r] : r0 + r;
+            if (xr >= 0) model_layernorm_add_avx2(e->x + (size_t)xr * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
+        }
 }
 
 /* out = [out] + [b] + in W^T, then epi on each block of MC output rows once
@@ -267,8 +269,8 @@ AVX2_TARGET void model_avx2_linear_gelu_forward(float *out, size_t ldo, const fl
 
 AVX2_TARGET void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
                                                     const model_f32_matrix *w, const float *b, const float *norm_w,
-                                                    const float *norm_b, int rows) {
-    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b};
+                                                    const float *norm_b, int rows, const long *tok) {
+    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b, tok};
     linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
 }
 
@@ -409,8 +411,8 @@ void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, siz
     abort();
 }
 void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                        const float *b, const float *norm_w, const float *norm_b, int rows) {
-    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows;
+                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
+    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows, (void)tok;
     abort();
 }
 void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,

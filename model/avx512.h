@@ -120,6 +120,7 @@ typedef struct {
     enum { EPI_NONE, EPI_GELU, EPI_NORM_ADD } kind;
     float *x;                     /* EPI_NORM_ADD: (rows, n), row stride n */
     const float *norm_w, *norm_b; /* (n) */
+    const long *tok;              /* EPI_NORM_ADD: x's row for each GEMM row (< 0: none), or NULL for the same row */
 } epilogue;
 
 /* out: the block's first row (rows of n, ldo apart), row r0 of the GEMM. */
@@ -129,8 +130,10 @@ AVX512_INLINE void epilogue_rows(const epilogue *e, float *out, size_t ldo, int 
         else
             for (int r = 0; r < rows; r++) model_gelu_forward_avx512(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
     } else if (e->kind == EPI_NORM_ADD)
-        for (int r = 0; r < rows; r++)
-            model_layernorm_add_avx512(e->x + (size_t)(r0 + r) * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
+        for (int r = 0; r < rows; r++) {
+            long xr = e->tok ? e->tok[r0 + r] : r0 + r;
+            if (xr >= 0) model_layernorm_add_avx512(e->x + (size_t)xr * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
+        }
 }
 
 /* Window attention, head h of window w (base: the window's first qkv row,

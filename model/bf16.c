@@ -276,8 +276,8 @@ BF16_TARGET void model_bf16_linear_gelu_forward(float *out, size_t ldo, const fl
 
 BF16_TARGET void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
                                                     const model_bf16_matrix *w, const float *b, const float *norm_w,
-                                                    const float *norm_b, int rows) {
-    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b};
+                                                    const float *norm_b, int rows, const long *tok) {
+    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b, tok};
     linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
 }
 
@@ -365,8 +365,8 @@ void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, siz
     abort();
 }
 void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_bf16_matrix *w,
-                                        const float *b, const float *norm_w, const float *norm_b, int rows) {
-    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows;
+                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
+    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows, (void)tok;
     abort();
 }
 size_t model_bf16_attention_words(int N, int d) { return model_bf16_packed_words(N, d) + model_bf16_packed_words(d, N) + 16; }

@@ -143,7 +143,7 @@ static void avx512_linear(float *out, size_t ldo, const float *in, size_t ldi, c
 static void avx512_linear_gelu(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                const float *b, int rows);
 static void avx512_linear_norm_add(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                   const float *b, const float *norm_w, const float *norm_b, int rows);
+                                   const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
 
 void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                               const float *b, int rows, int accumulate) {
@@ -160,17 +160,19 @@ void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size
 }
 
 void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                       const float *b, const float *norm_w, const float *norm_b, int rows) {
-    if (w->kernel == MODEL_KERNEL_AVX512) avx512_linear_norm_add(x, y, in, ldi, w, b, norm_w, norm_b, rows);
-    else if (w->kernel == MODEL_KERNEL_AVX2) model_avx2_linear_norm_add_forward(x, y, in, ldi, w, b, norm_w, norm_b, rows);
+                                       const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
+    if (w->kernel == MODEL_KERNEL_AVX512) avx512_linear_norm_add(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
+    else if (w->kernel == MODEL_KERNEL_AVX2) model_avx2_linear_norm_add_forward(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
     else {
         int n = w->n;
         packed_ref(y, (size_t)n, in, ldi, w, b, rows, 0, 0);
         float *t = malloc(sizeof(float) * (size_t)n);
         if (!t) abort(); /* test-only path */
         for (int r = 0; r < rows; r++) {
+            long xr = tok ? tok[r] : r;
+            if (xr < 0) continue;
             model_layernorm_forward(t, y + (size_t)r * n, norm_w, norm_b, 1, n);
-            for (int i = 0; i < n; i++) x[(size_t)r * n + i] += t[i];
+            for (int i = 0; i < n; i++) x[(size_t)xr * n + i] += t[i];
         }
         free(t);
     }
@@ -271,8 +273,8 @@ AVX512_TARGET static void avx512_linear_gelu(float *out, size_t ldo, const float
 
 AVX512_TARGET static void avx512_linear_norm_add(float *x, float *y, const float *in, size_t ldi,
                                                 const model_f32_matrix *w, const float *b, const float *norm_w,
-                                                const float *norm_b, int rows) {
-    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b};
+                                                const float *norm_b, int rows, const long *tok) {
+    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b, tok};
     linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
 }
 
@@ -426,8 +428,8 @@ static void avx512_linear_gelu(float *out, size_t ldo, const float *in, size_t l
     packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
 }
 static void avx512_linear_norm_add(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                   const float *b, const float *norm_w, const float *norm_b, int rows) {
-    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows;
+                                   const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
+    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows, (void)tok;
     abort();
 }
 void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C) {

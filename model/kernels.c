@@ -144,8 +144,10 @@ void model_bias_gather_staged(float *out, float *table, const float *bias, const
      * (a few % of the step). Copied per head into one contiguous column
      * first (tens of KB, in L1/L2), each head's gather then hits cache. */
     size_t rows = model_bias_table_rows(window), NN = (size_t)N * N;
+    enum { AHEAD = 16 }; /* rows ahead: the table is larger than the caches, its lines come from memory */
     for (size_t i = 0; i < rows; i++) {
         const float *row = bias + (i * types + type) * heads;
+        if (i + AHEAD < rows) __builtin_prefetch(row + (size_t)AHEAD * types * heads);
         for (int h = 0; h < heads; h++) table[(size_t)h * rows + i] = row[h];
     }
     for (int h = 0; h < heads; h++) {
@@ -268,7 +270,8 @@ size_t model_scratch_floats(const model_config *c) {
         size_t packs = model_bf16_attention_words(N, (int)Cl / c->heads[l]);
         size_t fpacks = model_f32_attention_floats(N, (int)Cl / c->heads[l]);
         size_t attn = rows * 4 * Cl + (size_t)(c->heads[l] + 1) * N * N + (size_t)N + 64 +
-                      (packs > fpacks ? packs : fpacks) + (size_t)c->heads[l] * model_bias_table_rows(c->window);
+                      (packs > fpacks ? packs : fpacks) + (size_t)c->heads[l] * model_bias_table_rows(c->window) +
+                      2 * rows + 32; /* the staged bias table, then the rows' tokens (longs, aligned) */
         size_t mlp = (size_t)MLP_ROWS * 5 * Cl;
         if (attn > need) need = attn;
         if (mlp > need) need = mlp;
@@ -333,6 +336,21 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         else model_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores);
         profile_add(1, ta, 4.0 * nW * N * N * C);
         float *pr = qkv;
+        if (blk->proj_f || blk->proj_h) {
+            /* packed FP32 or BF16: the post-norm residual add fused into the
+             * projection, each block of rows added to its tokens while in cache */
+            long *tok = (long *)(((uintptr_t)(table + (size_t)heads * model_bias_table_rows(win)) + 63) & ~(uintptr_t)63);
+            for (int r = 0; r < rows; r++) tok[r] = model_window_token(t, r, Z, Hl, Wl, win, shift);
+            double t0 = profile_start();
+            if (blk->proj_f)
+                model_f32_linear_norm_add_forward(x, pr, xw, (size_t)C, blk->proj_f, blk->proj_b, blk->norm1_w,
+                                                  blk->norm1_b, rows, tok);
+            else
+                model_bf16_linear_norm_add_forward(x, pr, xw, (size_t)C, blk->proj_h, blk->proj_b, blk->norm1_w,
+                                                   blk->norm1_b, rows, tok);
+            profile_add(0, t0, 2.0 * rows * C * C);
+            continue;
+        }
         linear(pr, xw, blk->proj_w, blk->proj_h, blk->proj_f, blk->proj_b, rows, C, C);
         for (int r = 0; r < rows; r++) {
             long tok = model_window_token(t, r, Z, Hl, Wl, win, shift);
@@ -365,10 +383,10 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
             size_t ld = (size_t)4 * C;
             if (blk->fc1_f) {
                 model_f32_linear_gelu_forward(hid, ld, xr, (size_t)C, blk->fc1_f, blk->fc1_b, n);
-                model_f32_linear_norm_add_forward(xr, y, hid, ld, blk->fc2_f, blk->fc2_b, blk->norm2_w, blk->norm2_b, n);
+                model_f32_linear_norm_add_forward(xr, y, hid, ld, blk->fc2_f, blk->fc2_b, blk->norm2_w, blk->norm2_b, n, NULL);
             } else {
                 model_bf16_linear_gelu_forward(hid, ld, xr, (size_t)C, blk->fc1_h, blk->fc1_b, n);
-                model_bf16_linear_norm_add_forward(xr, y, hid, ld, blk->fc2_h, blk->fc2_b, blk->norm2_w, blk->norm2_b, n);
+                model_bf16_linear_norm_add_forward(xr, y, hid, ld, blk->fc2_h, blk->fc2_b, blk->norm2_w, blk->norm2_b, n, NULL);
             }
             profile_add(0, t0, 4.0 * n * C * 4 * C);
             continue;

@@ -374,7 +374,7 @@ void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t l
 void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                     const float *b, int rows);
 void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_bf16_matrix *w,
-                                        const float *b, const float *norm_w, const float *norm_b, int rows);
+                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
 /* GELU and LayerNorm, AVX-512 (model/f32.c; twins: model_gelu_forward,
  * model_layernorm_forward); need model_f32_available(). */
 void model_gelu_forward_avx512(float *out, const float *in, size_t n);
@@ -496,9 +496,11 @@ void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size
 /* x (rows, n) += LayerNorm(b + in W^T) with norm_w, norm_b: the MLP's
  * second layer with the block's post-norm residual add fused; y (rows, n)
  * receives the GEMM's output (the same values as model_f32_linear_forward
- * then model_layernorm_add_avx512 row by row). */
+ * then model_layernorm_add_avx512 row by row). With tok (rows) not NULL,
+ * GEMM row r is added to x's row tok[r] instead, and to none where
+ * tok[r] < 0 (the attention projection: window rows back to their tokens). */
 void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                       const float *b, const float *norm_w, const float *norm_b, int rows);
+                                       const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
 /* The plain twin, summing in double. */
 void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
                           const float *b, int rows, int k, int n, int accumulate);
@@ -518,7 +520,7 @@ void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t l
 void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                     const float *b, int rows);
 void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                        const float *b, const float *norm_w, const float *norm_b, int rows);
+                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
 void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, float *packs);
 void model_gelu_forward_avx2(float *out, const float *in, size_t n);

@@ -225,7 +225,7 @@ static void check_fused(int rows, int k, int n) {
     model_bf16_linear_forward(g2, (size_t)n, in, (size_t)k, &p, b, rows, 0);
     model_gelu_forward_avx512(g2, g2, len);
     memcpy(x1, x0, sizeof(float) * len), memcpy(x2, x0, sizeof(float) * len);
-    model_bf16_linear_norm_add_forward(x1, y, in, (size_t)k, &p, b, nw, nb, rows);
+    model_bf16_linear_norm_add_forward(x1, y, in, (size_t)k, &p, b, nw, nb, rows, NULL);
     model_bf16_linear_forward(y, (size_t)n, in, (size_t)k, &p, b, rows, 0);
     for (int r = 0; r < rows; r++) model_layernorm_add_avx512(x2 + (size_t)r * n, y + (size_t)r * n, nw, nb, n);
     int gelu_same = memcmp(g1, g2, sizeof(float) * len) == 0, add_same = memcmp(x1, x2, sizeof(float) * len) == 0;
@@ -234,6 +234,16 @@ static void check_fused(int rows, int k, int n) {
     if (!gelu_same || !add_same)
         fprintf(stderr, "\n    rows %d k %d n %d: fused GELU %s, fused LayerNorm-add %s", rows, k, n,
                 gelu_same ? "same" : "DIFFERS", add_same ? "same" : "DIFFERS");
+    /* the attention projection's form: row r added to token tok[r], none where tok[r] < 0 */
+    long *tok = malloc(sizeof(long) * (size_t)rows);
+    for (int r = 0; r < rows; r++) tok[r] = r % 3 == 1 ? -1 : rows - 1 - r;
+    memcpy(x1, x0, sizeof(float) * len), memcpy(x2, x0, sizeof(float) * len);
+    model_bf16_linear_norm_add_forward(x1, g1, in, (size_t)k, &p, b, nw, nb, rows, tok);
+    model_bf16_linear_forward(y, (size_t)n, in, (size_t)k, &p, b, rows, 0);
+    for (int r = 0; r < rows; r++)
+        if (tok[r] >= 0) model_layernorm_add_avx512(x2 + (size_t)tok[r] * n, y + (size_t)r * n, nw, nb, n);
+    CU_ASSERT(memcmp(x1, x2, sizeof(float) * len) == 0);
+    free(tok);
     model_bf16_matrix_free(&p);
     free(in), free(w), free(b), free(nw), free(nb), free(x0), free(g1), free(g2), free(x1), free(x2), free(y);
 }
