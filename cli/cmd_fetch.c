@@ -100,11 +100,9 @@ int cli_fetch(int argc, char **argv) {
         sp.url = cfg_get(&c, sp.source == IO_FETCH_ECMWF_OPENDATA ? "ecmwf_opendata_url" : sp.source == IO_FETCH_GFS ? "gfs_url"
                                                                                                                  : "cds_url");
     sp.times = times, sp.ntimes = ntimes, sp.leads = leads, sp.nleads = nleads, sp.out = out;
-    struct stat st;
-    if (stat(out, &st) != 0 && mkdir(out, 0777) != 0) {
-        status = util_fail(UTIL_EIO, "%s: cannot create the output directory (%s)", out, strerror(errno));
-        goto done;
-    }
+    /* with its parents, as every output directory; removed again if the
+     * fetch fails before anything is in it (cli/main.c) */
+    if ((status = util_mkdirs(out)) != 0) goto done;
     status = io_fetch_run(&sp);
 done:
     free(times), free(leads);

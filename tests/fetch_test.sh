@@ -33,6 +33,14 @@ nofiles() { ! ls -A "$1" 2>/dev/null | grep -q .; } # DIR holds nothing, hidden 
 check "fetch on a full disk: exit $rc, one error line, nothing left ($(tail -1 err))" \
   '[ $rc -eq 2 ] && [ $(grep -Evc " of .*/s|^ *$" err) -eq 1 ] && tail -1 err | grep -Eq "fulldisk.*(disk full|cannot|File too large)" && nofiles fulldisk'
 
+# ---- --out naming a file that is not a directory: refused before anything is fetched
+: > notadir
+m=$(mark)
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 $E $quick --out notadir 2>err; rc=$?
+check "--out naming a plain file: refused ($(tail -1 err)), no request made" \
+  '[ $rc -eq 2 ] && grep -q "notadir: exists and is not a directory" err && [ -f notadir ] && [ ! -s notadir ] &&
+   ! since $m | grep -q status'
+
 # ---- ECMWF open data
 m=$(mark)
 limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 $E $quick --out an 2>err; rc=$?
@@ -94,8 +102,8 @@ faults '[{"match": ".index", "kind": "503", "count": -1}]'
 s0=$(date +%s.%N)
 limit $pangu fetch --source ecmwf-opendata --time 2026-12-02T00 $E --retries 2 --backoff 0.2 --backoff-max 5 --out r2 2>err; rc=$?
 el=$(awk -v a=$s0 -v b=$(date +%s.%N) 'BEGIN { print b - a }')
-check "503 for ever: gives up after 3 attempts, exponential waits 0.2 + 0.4 s (${el} s), no file ($(tail -1 err))" \
-  '[ $rc -eq 2 ] && grep -q "503 Service Unavailable, still after 3 attempts" err && nofiles r2 &&
+check "503 for ever: gives up after 3 attempts, exponential waits 0.2 + 0.4 s (${el} s), no file, no new directory r2 ($(tail -1 err))" \
+  '[ $rc -eq 2 ] && grep -q "503 Service Unavailable, still after 3 attempts" err && [ ! -e r2 ] &&
    awk -v e=$el "BEGIN { exit !(e >= 0.6 && e < 5) }"'
 faults '[{"match": ".index", "kind": "503", "count": 1, "retry_after": 1}]'
 s0=$(date +%s.%N)
