@@ -470,29 +470,45 @@ int io_series_open(io_series **out, const char *const *paths, int npaths) {
         return util_fail(UTIL_EINVAL, "no input files");
     }
     size_t total = 0;
+    int skipped = -1; /* the first input without state variables */
     for (int i = 0; i < npaths; i++) {
-        io_file *f = &s->files[i];
+        io_file *f = &s->files[s->nfiles];
+        memset(f, 0, sizeof *f);
         f->path = paths[i];
         f->nc = -1;
         f->lat_dim = f->lon_dim = f->lev_dim = f->time_dim = -1;
-        s->nfiles = i + 1;
+        s->nfiles++;
         f->kind = is_npy(paths[i]) ? KIND_NPY : io_grib_detect(paths[i]) ? KIND_GRIB : KIND_NC;
         if ((status = f->kind == KIND_NPY ? open_npy(f) : f->kind == KIND_GRIB ? open_grib(f) : open_nc(f))) goto done;
         int any = 0;
         for (int v = 0; v < NVARS; v++) any |= f->has[v];
         if (!any) {
-            status = util_fail(UTIL_EFORMAT, "%s: none of z q t u v msl u10 v10 t2m (or their ERA5, CMIP or CF names) "
-                                             "on its latitude x longitude grid", paths[i]);
-            goto done;
+            /* an invariant-fields file or the like in a directory's glob:
+             * left out, with a warning; an error if no input has any */
+            if (skipped < 0) skipped = i;
+            close_file(f);
+            s->nfiles--;
+            continue;
         }
         total += f->ntime;
+    }
+    if (s->nfiles == 0) {
+        status = util_fail(UTIL_EFORMAT, "%s%s: none of z q t u v msl u10 v10 t2m (or their ERA5, CMIP or CF names) "
+                                         "on its latitude x longitude grid", paths[0], npaths > 1 ? " and the other inputs" : "");
+        goto done;
+    }
+    for (int i = 0; i < npaths && skipped >= 0; i++) {
+        int kept = 0;
+        for (int k = 0; k < s->nfiles && !kept; k++) kept = s->files[k].path == paths[i];
+        if (!kept)
+            util_warn("%s: none of z q t u v msl u10 v10 t2m on its latitude x longitude grid: not used as an input", paths[i]);
     }
     s->times = malloc(sizeof(double) * (total ? total : 1));
     if (!s->times) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; i < npaths; i++)
+    for (int i = 0; i < s->nfiles; i++)
         for (size_t k = 0; k < s->files[i].ntime; k++) s->times[s->ntimes++] = s->files[i].times[k];
     qsort(s->times, s->ntimes, sizeof(double), cmp_double);
     size_t u = 0;

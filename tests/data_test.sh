@@ -43,5 +43,18 @@ check "stats: a period with no data is an error" "[ $rc -eq 2 ] && grep -q 'no t
 $pangu stats --input "$fx/custom_in.nc" --output st7.nc 2>/dev/null
 $pangu init --preset small --stats st7.nc --out bad.h5 2>err; rc=$?
 check "init: statistics lacking a model level" "[ $rc -eq 2 ] && grep -q 'level 925 hPa missing' err && [ ! -e bad.h5 ]"
+# an input without any state variable (a synth directory's invariant.nc in a glob): left out with a warning,
+# the same forecast as without it; alone, or with only such files, an error naming it
+$pangu synth --grid 32,64 --start 2020-01-01T00 --hours 6 --step-hours 6 --out syn 2>/dev/null
+M="$fx/../../models/demo_24h.h5"
+$pangu step --model "$M" --input 'syn/*.nc' --time 2020-01-01T00 --output g1.nc 2>err; rc=$?
+$pangu step --model "$M" --input syn/era5_pl_202001.nc --input syn/era5_sfc_202001.nc --time 2020-01-01T00 \
+  --output g2.nc 2>/dev/null; rc2=$?
+same=$(cmp -s <(ncdump -v z g1.nc | sed 1d | grep -v history) <(ncdump -v z g2.nc | sed 1d | grep -v history) && echo yes)
+check "step on a glob with invariant.nc: warned ($(grep -c warning err) line), the same forecast as without it" \
+  "[ $rc -eq 0 ] && [ $rc2 -eq 0 ] && grep -q 'syn/invariant.nc: none of z q t .*not used as an input' err && [ '$same' = yes ]"
+$pangu step --model "$M" --input syn/invariant.nc --time 2020-01-01T00 --output g3.nc 2>err; rc=$?
+check "step on invariant.nc alone: refused, naming it" \
+  "[ $rc -eq 2 ] && grep -q 'syn/invariant.nc: none of z q t u v msl u10 v10 t2m' err && [ ! -e g3.nc ]"
 echo "data: $pass passed, $fail failed"
 [ $fail -eq 0 ]
