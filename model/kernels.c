@@ -262,16 +262,31 @@ static int layer_width(const model_config *c, int l) { return (l == 1 || l == 2)
 static int layer_h(const model_config *c, int l) { return (l == 1 || l == 2) ? c->H2 : c->Ht; }
 static int layer_w(const model_config *c, int l) { return (l == 1 || l == 2) ? c->W2 : c->Wt; }
 
+/* One thread's attention scratch, offsets in floats from its start. The
+ * attention kernels align their packs themselves (16 spare floats each). */
+typedef struct {
+    size_t qkv, bias, scores, packs, table, tok, total;
+} attention_scratch;
+static attention_scratch attention_layout(size_t rows, size_t C, int heads, int N, const int window[3]) {
+    attention_scratch a;
+    size_t NN = (size_t)N * N, d = C / (size_t)heads;
+    size_t bpacks = model_bf16_attention_words(N, (int)d), fpacks = model_f32_attention_floats(N, (int)d);
+    a.qkv = rows * C;                                  /* after xw (rows, C): (rows, 3C), later the projection */
+    a.bias = a.qkv + rows * 3 * C;                     /* (heads, N, N) gathered compact bias */
+    a.scores = a.bias + (size_t)heads * NN;            /* (N, N) */
+    a.packs = a.scores + NN;                           /* keys and values packed (uint32 words in BF16) */
+    a.table = a.packs + (bpacks > fpacks ? bpacks : fpacks) + 64; /* the staged bias table */
+    a.tok = (a.table + (size_t)heads * model_bias_table_rows(window) + 15) / 16 * 16; /* (rows) longs, 64 B aligned */
+    a.total = a.tok + rows * sizeof(long) / sizeof(float) + (size_t)N;
+    return a;
+}
+
 size_t model_scratch_floats(const model_config *c) {
     int N = c->window[0] * c->window[1] * c->window[2];
     size_t need = 0, C = c->dim;
     for (int l = 0; l < 4; l++) {
         size_t Cl = layer_width(c, l), rows = (size_t)layer_w(c, l) / c->window[2] * N;
-        size_t packs = model_bf16_attention_words(N, (int)Cl / c->heads[l]);
-        size_t fpacks = model_f32_attention_floats(N, (int)Cl / c->heads[l]);
-        size_t attn = rows * 4 * Cl + (size_t)(c->heads[l] + 1) * N * N + (size_t)N + 64 +
-                      (packs > fpacks ? packs : fpacks) + (size_t)c->heads[l] * model_bias_table_rows(c->window) +
-                      2 * rows + 32; /* the staged bias table, then the rows' tokens (longs, aligned) */
+        size_t attn = attention_layout(rows, Cl, c->heads[l], N, c->window).total;
         size_t mlp = (size_t)MLP_ROWS * 5 * Cl;
         if (attn > need) need = attn;
         if (mlp > need) need = mlp;
@@ -310,36 +325,34 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
 #pragma omp parallel for schedule(dynamic, 1)
     for (int t = 0; t < types; t++) {
         float *s = scratch + (size_t)omp_get_thread_num() * scratch_stride;
-        float *xw = s;                                 // (rows, C), later the attention output
-        float *qkv = xw + (size_t)rows * C;            // (rows, 3C), later the projection
-        float *bias_s = qkv + (size_t)rows * 3 * C;    // (heads, N, N) gathered compact bias
-        float *scores = bias_s + (size_t)heads * N * N; // (N, N)
+        attention_scratch at = attention_layout((size_t)rows, (size_t)C, heads, N, win);
+        float *xw = s;              // (rows, C), later the attention output
+        float *qkv = s + at.qkv;    // (rows, 3C), later the projection
+        float *bias_s = s + at.bias; // (heads, N, N)
+        float *scores = s + at.scores, *table = s + at.table;
+        long *tok = (long *)(s + at.tok);
         int labels[N > 0 ? N : 1];
         model_window_gather(xw, x, t, Z, Hl, Wl, C, win, shift);
         linear(qkv, xw, blk->qkv_w, blk->qkv_h, blk->qkv_f, blk->qkv_b, rows, C, 3 * C);
-        /* the staged bias table after the attention's packs (see model_scratch_floats) */
-        size_t packs_floats = model_f32_attention_floats(N, C / heads), bpacks = model_bf16_attention_words(N, C / heads);
-        float *table = scores + (size_t)N * N + (packs_floats > bpacks ? packs_floats : bpacks) + 64;
         const float *bias_t =
             model_block_bias(bias_s, table, blk->bias, c->full_bias, bias_index, t, types, heads, N, win);
         if (roll) model_window_labels(labels, t, Zp, Hp, win); /* the same for every window of a type */
         double ta = profile_start();
         if (blk->qkv_h) /* BF16 path */
             model_bf16_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
-                                        (uint32_t *)(scores + (size_t)N * N), blk->bf16_attention);
+                                        (uint32_t *)(s + at.packs), blk->bf16_attention);
         else if (blk->qkv_f && blk->qkv_f->kernel == MODEL_KERNEL_AVX2) /* packed FP32 path, AVX2 */
             model_avx2_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
-                                        scores + (size_t)N * N);
+                                        s + at.packs);
         else if (blk->qkv_f) /* packed FP32 path, AVX-512 */
             model_f32_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores,
-                                       scores + (size_t)N * N);
+                                       s + at.packs);
         else model_window_attention(xw, qkv, bias_t, roll ? labels : NULL, nW, N, C, heads, scores);
         profile_add(1, ta, 4.0 * nW * N * N * C);
         float *pr = qkv;
         if (blk->proj_f || blk->proj_h) {
             /* packed FP32 or BF16: the post-norm residual add fused into the
              * projection, each block of rows added to its tokens while in cache */
-            long *tok = (long *)(((uintptr_t)(table + (size_t)heads * model_bias_table_rows(win)) + 63) & ~(uintptr_t)63);
             for (int r = 0; r < rows; r++) tok[r] = model_window_token(t, r, Z, Hl, Wl, win, shift);
             double t0 = profile_start();
             if (blk->proj_f)

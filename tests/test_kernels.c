@@ -685,22 +685,29 @@ static void test_block(void) {
         }
         size_t stride;
         float *s = scratch_for(&c, &stride);
-        for (int layer = 0; layer < 2; layer++)
-            for (int roll = 0; roll < 2; roll++) {
-                int mid = layer == 1;
-                int Hl = mid ? c.H2 : c.Ht, Wl = mid ? c.W2 : c.Wt, C = mid ? 2 * c.dim : c.dim;
-                size_t T = (size_t)c.Z * Hl * Wl;
-                float *x = falloc(T * C);
-                double *want = dalloc(T * C);
-                fill(x, T * C, 0, 1);
-                twin_block(want, x, &m, layer, roll);
-                model_block_forward(x, &m.blocks[layer][roll], &c, layer, roll, m.bias_index, s, stride);
-                char what[96];
-                snprintf(what, sizeof what, "block variant %d layer %d roll %d (%dx%dx%d, C %d)", variant, layer, roll,
-                         c.Z, Hl, Wl, C);
-                CU_ASSERT(check_close(what, x, want, T * C, 1e-5));
-                free(x), free(want);
-            }
+        /* pass 0: the unpacked weights (OpenBLAS); pass 1: the packed FP32
+         * kernel with its fused epilogues (the projection's token map with
+         * padded and shifted windows), where this CPU has one */
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1 && (!model_f32_available() || model_set_precision(&m, MODEL_FP32) != 0 || !m.blocks[0][0].qkv_f))
+                break;
+            for (int layer = 0; layer < 2; layer++)
+                for (int roll = 0; roll < 2; roll++) {
+                    int mid = layer == 1;
+                    int Hl = mid ? c.H2 : c.Ht, Wl = mid ? c.W2 : c.Wt, C = mid ? 2 * c.dim : c.dim;
+                    size_t T = (size_t)c.Z * Hl * Wl;
+                    float *x = falloc(T * C);
+                    double *want = dalloc(T * C);
+                    fill(x, T * C, 0, 1);
+                    twin_block(want, x, &m, layer, roll);
+                    model_block_forward(x, &m.blocks[layer][roll], &c, layer, roll, m.bias_index, s, stride);
+                    char what[112];
+                    snprintf(what, sizeof what, "block variant %d layer %d roll %d (%dx%dx%d, C %d)%s", variant, layer,
+                             roll, c.Z, Hl, Wl, C, pass ? ", packed FP32" : "");
+                    CU_ASSERT(check_close(what, x, want, T * C, 1e-5));
+                    free(x), free(want);
+                }
+        }
         free(s);
         model_free(&m);
     }
