@@ -21,7 +21,7 @@ static const cfg_key schema[] = {
     {"input", "input", NULL, "initial-condition files (comma or space separated, shell globs allowed; the flag repeatable)", CFG_MULTI},
     {"forecast", "init", NULL, "initial times: a list (2020-01-01T00,2020-01-01T12) or START/END/STEP_HOURS"},
     {"forecast", "leads", "6-168/6", "lead hours: list and ranges START-END/STEP"},
-    {"forecast", "precision", "auto", "GEMM precision: auto (bf16 where allow_bf16 = yes and this CPU runs BF16 faster than FP32, as pangu tune or a first short measurement found; else fp32), fp32, or bf16 (BF16 weights and activations, FP32 accumulation, about 1e-2 of each field's std; needs AVX512_BF16; no AMX path)"},
+    {"forecast", "precision", "auto", "GEMM precision: auto (bf16 where allow_bf16 = yes and this CPU runs BF16 faster than FP32, as pangu tune or a first short measurement found; else fp32), fp32, or bf16 (BF16 weights and activations, FP32 accumulation, about 1e-2 of each field's std; needs AVX512_BF16; on AMX tiles where the CPU and Linux allow, pangu tune --show)"},
     {"forecast", "allow_bf16", "no", "let precision = auto take BF16 (reduced precision) where it is faster", CFG_YESNO},
     {"output", "output", "fc_{init:%Y%m%d%H}.nc", "output path; {init:FORMAT} takes %Y %m %d %H %M of the initial time"},
     {"output", "variables", "all", "variables to write (z,q,t,u,v,msl,u10,v10,t2m) or all"},

@@ -32,7 +32,7 @@ static const cfg_key step_keys[] = {
     {"step", "time", NULL, "valid time of the initial state (YYYY-MM-DDTHH), needed when the inputs hold several"},
     {"step", "lead", "0", "lead time in hours of a .onnx whose name does not say it (pangu_weather_N.onnx); 0: from the name",
      CFG_INT, 0, 100000},
-    {"step", "precision", "fp32", "fp32, or bf16 on CPUs with AVX512_BF16 (faster, within about 1e-2 of each field's std)"},
+    {"step", "precision", "fp32", "fp32, or bf16 on CPUs with AVX512_BF16 (faster where pangu tune measures it so, within about 1e-2 of each field's std; on AMX tiles where the CPU and Linux allow)"},
     {"step", "overwrite", "no", "rewrite OUT.nc if it is a complete forecast file already; without it that is an error, "
      "found before the step is computed", CFG_SWITCH},
     {"step", "profile", NULL, "print the time in the GEMMs, in attention and in the rest", CFG_SWITCH},
@@ -150,9 +150,12 @@ int cli_step(int argc, char **argv) {
     if (repeat > 1)
         snprintf(spread, sizeof spread, ", median of %d: %.2f to %.2f s, outputs identical", repeat, sorted[0],
                  sorted[repeat - 1]);
-    fprintf(stderr, "pangu step: %d x %d grid, lead %d h, %s: read %.2f s, step %.2f s (%.1f GFLOP/s, %d threads%s), "
+    int amx = precision == MODEL_BF16 ? model_bf16_amx() : MODEL_AMX_OFF;
+    fprintf(stderr, "pangu step: %d x %d grid, lead %d h, %s%s: read %.2f s, step %.2f s (%.1f GFLOP/s, %d threads%s), "
                     "peak RSS %.0f MB\n",
-            c->H, c->W, c->lead_hours, model_precision_name(precision), t1 - t0, median, flops / median / 1e9,
+            c->H, c->W, c->lead_hours, model_precision_name(precision),
+            amx == MODEL_AMX_ON ? " on AMX tiles" : amx == MODEL_AMX_EMULATED ? " on emulated AMX tiles" : "", t1 - t0,
+            median, flops / median / 1e9,
             omp_get_max_threads(), spread, util_peak_rss_kb() / 1024.0);
     if (profile) {
         /* thread-seconds over the threads: the share of the step's wall time */

@@ -30,8 +30,9 @@ static void show(const char *path) {
     printf("cpu: %s\n", cpu);
     printf("caches: L1d %ld KB, L2 %ld KB, L3 %ld KB\n", model_cache_bytes(1) / 1024, model_cache_bytes(2) / 1024,
            model_cache_bytes(3) / 1024);
-    printf("kernel: %s (FP32); bf16: %s; amx_bf16: %s (pangu-c has no AMX path)\n", model_kernel_name(k),
+    printf("kernel: %s (FP32); bf16: %s; amx_bf16: %s\n", model_kernel_name(k),
            model_bf16_available() ? "AVX512_BF16" : "no", model_cpu_amx() ? "yes" : "no");
+    printf("amx tile path: %s\n", model_bf16_amx_status());
     for (int kern = MODEL_KERNEL_AVX512; kern >= MODEL_KERNEL_AVX2; kern--) {
         model_blocking d, b;
         model_blocking_default(kern, &d);

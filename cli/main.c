@@ -81,7 +81,8 @@ static void usage(FILE *f) {
         fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].usage);
     fprintf(f, "Every command: --help (every option, its range and default), --threads N, --no-plausibility-check,\n"
                "--no-tune (the blocking from the cache sizes, not pangu tune's cache: reproducible timing).\n"
-               "Kernels: avx512, avx2 (PANGU_NO_AVX512=1), OpenBLAS (PANGU_NO_AVX2=1); no AMX path (pangu tune --show).\n"
+               "Kernels: avx512, avx2 (PANGU_NO_AVX512=1), OpenBLAS (PANGU_NO_AVX2=1); BF16 on AMX tiles where available\n"
+               "(PANGU_NO_AMX=1: AVX512_BF16; pangu tune --show says which).\n"
                "pangu help COMMAND is pangu COMMAND --help; pangu --version prints the version.\n"
                "Older spellings are accepted: --out for --output, pangu info M.h5 for --model M.h5.\n");
 }

@@ -27,10 +27,14 @@
  * signed zero and NaN kept quiet: what VCVTNE2PS2BF16 does, so the scalar
  * twins (model_bf16_round, model_bf16_linear_ref) give the same bf16 values. */
 #define _DEFAULT_SOURCE
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -237,9 +241,307 @@ BF16_INLINE void micro_kernel(float *c, size_t ldc, const uint32_t *a, size_t ld
 /* Activation blocks: one per thread, so the kernel needs no allocation. */
 static _Thread_local uint32_t abuf[MC * KCP] __attribute__((aligned(64)));
 
+/* ---- Intel AMX (AMX-TILE + AMX-BF16) ----
+ *
+ * The same GEMM on the tile unit, where the CPU has it and Linux grants the
+ * tile state (arch_prctl ARCH_REQ_XCOMP_PERM, Linux 5.16 or later). The
+ * packed weights need no second layout: a panel's words for 16 consecutive
+ * input pairs and 16 of its columns are a B tile as TDPBF16PS reads it (16
+ * rows of 16 bf16 pairs, the panel's 128-byte rows apart), and a block of
+ * activations rounded to bf16 is an A tile (16 rows of 32 bf16). A 32 x 32
+ * micro-tile keeps its sums in four C tiles over the block's inputs: per 16
+ * input pairs two A and two B tile loads and four TDPBF16PS. Blocks of
+ * activations are padded with zeros to 32 rows and 16 pairs; the last partial
+ * 16 pairs of weights are copied to a zeroed tile, so nothing past the
+ * packed matrix is read. Edge micro-tiles (rows or columns past the end) and
+ * a bias added to accumulated output go through a 32 x 32 buffer.
+ *
+ * Emulation. No machine this was written on has AMX, so every tile
+ * instruction also exists as a plain C function on a per-thread tile file
+ * (amx_emu_*): the same kernel runs with `emulate` set on any AVX512_BF16 CPU
+ * and is tested against the scalar twin (bit for bit: TDPBF16PS, as
+ * documented, adds the two exact products of each pair in turn, in input
+ * order, as model_bf16_linear_ref does). On a CPU with AMX the tile path is
+ * used only after it has matched the twin on a test GEMM at first use;
+ * otherwise pangu warns once and keeps the AVX512_BF16 kernel. */
+enum {
+    AMX_MR = 32,            /* rows per micro-tile: two A tiles */
+    AMX_MC = 4 * AMX_MR,    /* rows converted per block */
+    AMX_KT = 16,            /* input pairs per tile step */
+};
+
+static _Thread_local uint32_t amx_abuf[AMX_MC * KCP] __attribute__((aligned(64)));
+
+typedef union {
+    uint32_t u[16][16];
+    float f[16][16];
+} amx_tile;
+static _Thread_local amx_tile amx_emu[8];
+
+/* tile t = 16 rows of 64 bytes, `stride` bytes apart */
+static void amx_emu_load(int t, const void *base, size_t stride) {
+    for (int r = 0; r < 16; r++) memcpy(amx_emu[t].u[r], (const char *)base + (size_t)r * stride, 64);
+}
+static void amx_emu_store(int t, void *base, size_t stride) {
+    for (int r = 0; r < 16; r++) memcpy((char *)base + (size_t)r * stride, amx_emu[t].u[r], 64);
+}
+static void amx_emu_zero(int t) { memset(&amx_emu[t], 0, sizeof amx_emu[t]); }
+/* TDPBF16PS c, a, b: c[m][n] += a[m][2k] b[k][2n] + a[m][2k+1] b[k][2n+1] over k, pair by pair */
+static void amx_emu_dp(int c, int a, int b) {
+    for (int m = 0; m < 16; m++)
+        for (int k = 0; k < 16; k++) {
+            uint32_t aw = amx_emu[a].u[m][k];
+            float a0 = model_bf16_float((uint16_t)aw), a1 = model_bf16_float((uint16_t)(aw >> 16));
+            for (int n = 0; n < 16; n++) {
+                uint32_t bw = amx_emu[b].u[k][n];
+                float s = amx_emu[c].f[m][n];
+                s += a0 * model_bf16_float((uint16_t)bw);
+                s += a1 * model_bf16_float((uint16_t)(bw >> 16));
+                amx_emu[c].f[m][n] = s;
+            }
+        }
+}
+
+#define AMX_TARGET __attribute__((target("amx-tile,amx-bf16,avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
+#define AMX_INLINE static inline __attribute__((always_inline)) AMX_TARGET
+/* tile registers are immediates: t, a, b, c below are literal 0-7 */
+/* GCC's _tile_loadd is an asm statement that does not say it reads memory: the
+ * barrier makes the stores to the buffers it loads happen before it */
+#define AMX_LOAD(t, p, s) \
+    do { \
+        if (emulate) amx_emu_load(t, p, s); \
+        else { \
+            __asm__ volatile("" ::"r"(p) : "memory"); \
+            _tile_loadd(t, p, (long)(s)); \
+        } \
+    } while (0)
+#define AMX_STORE(t, p, s) do { if (emulate) amx_emu_store(t, p, s); else _tile_stored(t, p, (long)(s)); } while (0)
+#define AMX_ZERO(t) do { if (emulate) amx_emu_zero(t); else _tile_zero(t); } while (0)
+#define AMX_DP(c, a, b) do { if (emulate) amx_emu_dp(c, a, b); else _tile_dpbf16ps(c, a, b); } while (0)
+
+/* c (32 x 32, rows < mvalid, columns < nvalid) = [c if load_c] + [bias] +
+ * a (32 rows of steps * 16 pairs, lda words apart) . b (16-pair steps of the
+ * panel, NR words per pair; the last step from `tail` when not NULL). */
+AMX_INLINE void amx_micro(float *c, size_t ldc, const uint32_t *a, size_t lda, const uint32_t *b, const uint32_t *tail,
+                          int steps, int mvalid, int nvalid, const float *bias, const float *bias_rows, int load_c,
+                          int emulate) {
+    float cbuf[AMX_MR][NR] __attribute__((aligned(64)));
+    int full = mvalid >= AMX_MR && nvalid >= NR;
+    const size_t ldb = (size_t)ldc * sizeof(float), row = NR * sizeof(float);
+    if (full && load_c && !bias) {
+        AMX_LOAD(0, c, ldb); AMX_LOAD(1, c + 16, ldb);
+        AMX_LOAD(2, c + 16 * ldc, ldb); AMX_LOAD(3, c + 16 * ldc + 16, ldb);
+    } else if (full && bias && !load_c) {
+        AMX_LOAD(0, bias_rows, row); AMX_LOAD(1, bias_rows + 16, row);
+        AMX_LOAD(2, bias_rows, row); AMX_LOAD(3, bias_rows + 16, row);
+    } else if (full && !load_c) {
+        AMX_ZERO(0); AMX_ZERO(1); AMX_ZERO(2); AMX_ZERO(3);
+    } else {
+        for (int i = 0; i < AMX_MR; i++)
+            for (int j = 0; j < NR; j++) {
+                float v = 0;
+                if (i < mvalid && j < nvalid) {
+                    if (load_c) v = c[(size_t)i * ldc + j];
+                    if (bias) v += bias[j];
+                }
+                cbuf[i][j] = v;
+            }
+        AMX_LOAD(0, &cbuf[0][0], row); AMX_LOAD(1, &cbuf[0][16], row);
+        AMX_LOAD(2, &cbuf[16][0], row); AMX_LOAD(3, &cbuf[16][16], row);
+    }
+    const size_t lab = lda * sizeof(uint32_t);
+    for (int s = 0; s < steps; s++) {
+        const uint32_t *bs = tail && s == steps - 1 ? tail : b + (size_t)s * AMX_KT * NR;
+        AMX_LOAD(4, a + (size_t)s * AMX_KT, lab);
+        AMX_LOAD(5, a + 16 * lda + (size_t)s * AMX_KT, lab);
+        AMX_LOAD(6, bs, row);
+        AMX_LOAD(7, bs + 16, row);
+        AMX_DP(0, 4, 6);
+        AMX_DP(1, 4, 7);
+        AMX_DP(2, 5, 6);
+        AMX_DP(3, 5, 7);
+    }
+    if (full) {
+        AMX_STORE(0, c, ldb); AMX_STORE(1, c + 16, ldb);
+        AMX_STORE(2, c + 16 * ldc, ldb); AMX_STORE(3, c + 16 * ldc + 16, ldb);
+    } else {
+        AMX_STORE(0, &cbuf[0][0], row); AMX_STORE(1, &cbuf[0][16], row);
+        AMX_STORE(2, &cbuf[16][0], row); AMX_STORE(3, &cbuf[16][16], row);
+        for (int i = 0; i < mvalid && i < AMX_MR; i++)
+            memcpy(c + (size_t)i * ldc, cbuf[i], sizeof(float) * (size_t)(nvalid < NR ? nvalid : NR));
+    }
+}
+
+/* linear_forward's contract on the tile unit (emulate: the C tile file) */
+__attribute__((noinline)) AMX_TARGET static void amx_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
+                                                                    const model_bf16_matrix *w, const float *b, int rows,
+                                                                    int accumulate, const epilogue *epi, int emulate) {
+    /* palette 1; tiles 0-7 all 16 rows of 64 bytes */
+    struct {
+        uint8_t palette, start_row, reserved[14];
+        uint16_t colsb[16];
+        uint8_t rows[16];
+    } cfg __attribute__((aligned(64)));
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    /* not _tile_loadconfig: its asm says it reads 8 bytes, so the compiler could drop the stores to the rest */
+    if (!emulate) __asm__ volatile("ldtilecfg %0" ::"m"(cfg));
+    uint32_t tail[AMX_KT][NR] __attribute__((aligned(64)));
+    float bias_rows[16][NR] __attribute__((aligned(64)));
+    int k = w->k, n = w->n;
+    for (int q0 = 0; q0 < w->kp; q0 += KCP) {
+        int kc = w->kp - q0 < KCP ? w->kp - q0 : KCP, first = q0 == 0;
+        int kvalid = k - 2 * q0 < 2 * kc ? k - 2 * q0 : 2 * kc;
+        int steps = (kc + AMX_KT - 1) / AMX_KT, part = kc % AMX_KT; /* KCP is a multiple of AMX_KT */
+        for (int r0 = 0; r0 < rows; r0 += AMX_MC) {
+            int mc = rows - r0 < AMX_MC ? rows - r0 : AMX_MC, mcp = (mc + AMX_MR - 1) / AMX_MR * AMX_MR;
+            for (int i = 0; i < mcp; i++)
+                convert_row((uint16_t *)(amx_abuf + (size_t)i * KCP), in + (size_t)(r0 + i) * ldi + 2 * q0,
+                            i < mc ? kvalid : 0, 2 * steps * AMX_KT);
+            for (int pn = 0; pn < w->panels; pn++) {
+                int n0 = pn * NR;
+                const uint32_t *bp = w->data + ((size_t)pn * w->kp + q0) * NR;
+                const float *bias = first && b ? b + n0 : NULL;
+                if (part) {
+                    memset(tail, 0, sizeof tail);
+                    memcpy(tail, bp + (size_t)(steps - 1) * AMX_KT * NR, sizeof(uint32_t) * (size_t)part * NR);
+                }
+                if (bias)
+                    for (int r = 0; r < 16; r++)
+                        for (int j = 0; j < NR; j++) bias_rows[r][j] = n0 + j < n ? bias[j] : 0.0f;
+                for (int i0 = 0; i0 < mcp; i0 += AMX_MR)
+                    amx_micro(out + (size_t)(r0 + i0) * ldo + n0, ldo, amx_abuf + (size_t)i0 * KCP, KCP, bp,
+                              part ? &tail[0][0] : NULL, steps, mc - i0, n - n0, bias, &bias_rows[0][0],
+                              accumulate || !first, emulate);
+            }
+            if (q0 + kc == w->kp) epilogue_rows(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
+        }
+    }
+    if (!emulate) _tile_release();
+}
+
+/* AMX state: decided once (first BF16 GEMM or model_bf16_amx()), or set by model_bf16_amx_select */
+static int amx_forced = -1, amx_detected = MODEL_AMX_OFF;
+static char amx_reason[200] = "not checked yet";
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+
+static int amx_cpu(void) {
+    /* CPUID leaf 7, subleaf 0: EDX bit 22 AMX-BF16, bit 24 AMX-TILE */
+    unsigned a, bx, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(bx), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    if (a < 7) return 0;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(bx), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    return ((d >> 22) & 1) && ((d >> 24) & 1);
+}
+
+/* The tile path against the twin on one GEMM with every edge (partial
+ * micro-tiles, a partial pair step, two input blocks, bias, accumulation):
+ * the largest difference relative to sum |x w|. */
+double model_bf16_amx_check(int emulate) {
+    if (!model_bf16_available()) return INFINITY;
+    enum { R = 45, K = 2 * KCP + 37, N = 40 };
+    float *x = malloc(sizeof(float) * R * K), *wt = malloc(sizeof(float) * N * K), *bias = malloc(sizeof(float) * N);
+    float *got = malloc(sizeof(float) * R * N), *want = malloc(sizeof(float) * R * N);
+    double worst = INFINITY;
+    model_bf16_matrix p = {0};
+    uint32_t seed = 12345;
+#define NEXT(scale) (seed = seed * 1664525u + 1013904223u, (float)((int)(seed >> 8) % 2001 - 1000) / (scale))
+    if (x && wt && bias && got && want) {
+        for (int i = 0; i < R * K; i++) x[i] = NEXT(500.0f);
+        for (int i = 0; i < N * K; i++) wt[i] = NEXT(5000.0f);
+        for (int i = 0; i < N; i++) bias[i] = NEXT(300.0f);
+    }
+#undef NEXT
+    if (x && wt && bias && got && want && !model_bf16_pack(&p, wt, N, K, K, 1)) {
+        const epilogue none = {EPI_NONE, NULL, NULL, NULL, NULL};
+        worst = 0;
+        for (int acc = 0; acc < 2; acc++) {
+            for (int i = 0; i < R * N; i++) got[i] = want[i] = (float)(i % 13) - 6.0f;
+            amx_linear_forward(got, N, x, K, &p, bias, R, acc, &none, emulate);
+            model_bf16_linear_ref(want, N, x, K, wt, K, 1, bias, R, K, N, acc);
+            for (int r = 0; r < R; r++)
+                for (int j = 0; j < N; j++) {
+                    double scale = 1e-30 + (acc ? fabs(want[r * N + j]) : 0);
+                    for (int i = 0; i < K; i++) scale += fabs((double)x[r * K + i] * wt[j * K + i]);
+                    double e = fabs((double)got[r * N + j] - want[r * N + j]) / scale;
+                    if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+                }
+        }
+    }
+    model_bf16_matrix_free(&p);
+    free(x), free(wt), free(bias), free(got), free(want);
+    return worst;
+}
+
+static void amx_detect(void) {
+    const char *off = getenv("PANGU_NO_AMX");
+    if (off && *off && strcmp(off, "0") != 0) {
+        snprintf(amx_reason, sizeof amx_reason, "off: PANGU_NO_AMX is set");
+        return;
+    }
+    const char *emu = getenv("PANGU_AMX_EMULATE"); /* tests: the tile path on the C tile file, on any AVX512_BF16 CPU */
+    if (emu && *emu && strcmp(emu, "0") != 0 && model_bf16_available()) {
+        amx_detected = MODEL_AMX_EMULATED;
+        snprintf(amx_reason, sizeof amx_reason, "emulated: PANGU_AMX_EMULATE is set (the tile path in plain C: for tests, slow)");
+        return;
+    }
+    if (!model_bf16_available() || !amx_cpu()) {
+        snprintf(amx_reason, sizeof amx_reason, "no: this CPU has no %s", model_bf16_available() ? "AMX-TILE and AMX-BF16" : "AVX512_BF16");
+        return;
+    }
+    /* Linux 5.16+: a process asks for the tile data state before its first tile instruction */
+    if (syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) != 0) {
+        snprintf(amx_reason, sizeof amx_reason, "no: the kernel refused the AMX tile state (arch_prctl: %s; Linux 5.16 or later grants it)",
+                 strerror(errno));
+        return;
+    }
+    double e = model_bf16_amx_check(0);
+    if (!(e <= 1e-5)) { /* as the AVX512_BF16 kernel against the twin (tests): FP32 summation order */
+        snprintf(amx_reason, sizeof amx_reason, "off: the tile path differed from the scalar twin (%.3g of sum |x w|) on its first-use check", e);
+        util_warn("AMX %s; using the AVX512_BF16 kernel", amx_reason);
+        return;
+    }
+    amx_detected = MODEL_AMX_ON;
+    snprintf(amx_reason, sizeof amx_reason, "on: the BF16 GEMMs run on the tile unit (checked against the scalar twin: %.2g)", e);
+}
+
+static int amx_mode(void) {
+    if (amx_forced >= 0) return amx_forced;
+    pthread_once(&amx_once, amx_detect);
+    return amx_detected;
+}
+
+int model_bf16_amx(void) { return amx_mode(); }
+
+const char *model_bf16_amx_status(void) {
+    pthread_once(&amx_once, amx_detect);
+    if (amx_forced == MODEL_AMX_OFF) return "off: model_bf16_amx_select";
+    if (amx_forced == MODEL_AMX_EMULATED) return "emulated: model_bf16_amx_select (the tile path in plain C: for tests, slow)";
+    return amx_reason;
+}
+
+int model_bf16_amx_select(int mode) {
+    pthread_once(&amx_once, amx_detect);
+    if (mode == MODEL_AMX_ON && amx_detected != MODEL_AMX_ON)
+        return util_fail(UTIL_EINVAL, "AMX tile path: not available (%s)", amx_reason);
+    if (mode == MODEL_AMX_EMULATED && !model_bf16_available())
+        return util_fail(UTIL_EINVAL, "AMX emulation needs AVX512_BF16, which this CPU lacks");
+    if (mode != -1 && mode != MODEL_AMX_OFF && mode != MODEL_AMX_ON && mode != MODEL_AMX_EMULATED)
+        return util_fail(UTIL_EINVAL, "AMX mode %d: expected -1, MODEL_AMX_OFF, MODEL_AMX_ON or MODEL_AMX_EMULATED", mode);
+    amx_forced = mode;
+    return UTIL_OK;
+}
+
+
 /* out = [out] + [b] + bf16(in) bf16(W)^T, then epi on each block of MC output rows once complete (avx512.h) */
 BF16_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                 const float *b, int rows, int accumulate, const epilogue *epi) {
+    int amx = amx_mode();
+    if (amx != MODEL_AMX_OFF) {
+        amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi, amx == MODEL_AMX_EMULATED);
+        return;
+    }
     int k = w->k, n = w->n;
     for (int q0 = 0; q0 < w->kp; q0 += KCP) {
         int kc = w->kp - q0 < KCP ? w->kp - q0 : KCP, first = q0 == 0;
@@ -353,6 +655,15 @@ BF16_TARGET void model_bf16_window_attention(float *out, const float *qkv, const
 }
 
 #else /* no x86-64: model_bf16_available() is 0 and these are never reached */
+int model_bf16_amx(void) { return MODEL_AMX_OFF; }
+const char *model_bf16_amx_status(void) { return "no: not an x86-64 build"; }
+int model_bf16_amx_select(int mode) {
+    return mode == MODEL_AMX_OFF || mode == -1 ? UTIL_OK : util_fail(UTIL_EINVAL, "AMX tile path: not an x86-64 build");
+}
+double model_bf16_amx_check(int emulate) {
+    (void)emulate;
+    return INFINITY;
+}
 void model_bf16_convert(uint16_t *dst, const float *src, size_t n) { model_bf16_convert_ref(dst, src, n); }
 void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                const float *b, int rows, int accumulate) {

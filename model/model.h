@@ -387,6 +387,23 @@ void model_layernorm_add_avx512(float *x, const float *y, const float *w, const 
 size_t model_bf16_attention_words(int N, int d);
 void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms);
+/* Intel AMX: where the CPU has AMX-TILE and AMX-BF16, Linux grants the tile
+ * state (arch_prctl, 5.16+) and the tile path matches the scalar twin on a
+ * test GEMM at first use, every BF16 GEMM above (linear layers, attention's
+ * q k^T and p v) runs on the tile unit; otherwise on AVX512_BF16. The
+ * packed layout is the same. PANGU_NO_AMX=1 keeps AVX512_BF16;
+ * PANGU_AMX_EMULATE=1 (tests) runs the tile path with each tile instruction
+ * emulated in C, on any AVX512_BF16 CPU. */
+enum { MODEL_AMX_OFF = 0, MODEL_AMX_ON = 1, MODEL_AMX_EMULATED = 2 };
+int model_bf16_amx(void);                /* the mode in use (decided at the first call) */
+const char *model_bf16_amx_status(void); /* "on: ...", "no: <why>", "off: ...", "emulated: ..." */
+/* Tests: force MODEL_AMX_OFF or MODEL_AMX_EMULATED (MODEL_AMX_ON only where
+ * detected), -1 back to the detected mode. Not while GEMMs run. */
+int model_bf16_amx_select(int mode);
+/* The tile path (emulate: in C) against model_bf16_linear_ref on one GEMM
+ * with every edge: the largest error relative to sum |x w| (INFINITY
+ * without AVX512_BF16). The first-use check on AMX hardware. */
+double model_bf16_amx_check(int emulate);
 /* Scalar twin of model_bf16_window_attention with bf16_gemms (scores: N*N floats). */
 void model_bf16_window_attention_ref(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                      int C, int heads, float *scores);
@@ -396,8 +413,8 @@ void model_bf16_window_attention_ref(float *out, const float *qkv, const float *
  * blas (OpenBLAS SGEMM and scalar loops, model/kernels.c: the plain twins).
  * PANGU_NO_AVX512=1 acts as a CPU without AVX-512 (avx2; no BF16 either),
  * PANGU_NO_AVX2=1 as one without AVX2 (blas), so every path runs on one
- * machine. Read from the environment at each call. There is no AMX path:
- * model_cpu_amx() only reports whether the CPU has AMX-BF16. */
+ * machine. Read from the environment at each call. The BF16 GEMMs' AMX
+ * path: model_bf16_amx() above; model_cpu_amx() reports the CPUID bit. */
 enum { MODEL_KERNEL_BLAS = 0, MODEL_KERNEL_AVX2 = 1, MODEL_KERNEL_AVX512 = 2 };
 int model_kernel(void);
 const char *model_kernel_name(int kernel); /* "blas", "avx2", "avx512" */

@@ -77,6 +77,7 @@ rate=$(awk '/^sgemm median/ {print $6}' sgemm.txt)
 rate_med=$(awk '/^sgemm median/ {print $3}' sgemm.txt)
 bf_rate=$(awk '/^bf16 median/ {print $6}' sgemm.txt)
 bf_med=$(awk '/^bf16 median/ {print $3}' sgemm.txt)
+bf_kern=$(sed -n 's/^bf16 kernel: \(.*\) (amx tile path.*/\1/p' sgemm.txt)
 sb_line=$(grep -E '^sbgemm(:| median)' sgemm.txt | tail -1)
 f32_rate=$(awk '/^f32 median/ {print $6}' sgemm.txt)
 f32_med=$(awk '/^f32 median/ {print $3}' sgemm.txt)
@@ -522,7 +523,7 @@ echo
   echo "SGEMM (OpenBLAS, C = A B^T, M = 4320, the model's 8 linear-layer shapes, $threads threads):" \
        "$blas_note. Share's denominator: $rate GFLOP/s."
   [ -n "$f32_rate" ] && echo "FP32 GEMM (pangu-c's packed AVX-512 kernel, which the FP32 step uses, the same shapes): best $f32_rate GFLOP/s, median $f32_med GFLOP/s."
-  [ -n "$bf_rate" ] && echo "BF16 GEMM (pangu-c's AVX512_BF16 kernel, the same shapes): best $bf_rate GFLOP/s, median $bf_med GFLOP/s."
+  [ -n "$bf_rate" ] && echo "BF16 GEMM (pangu-c's ${bf_kern:-AVX512_BF16} kernel, the same shapes): best $bf_rate GFLOP/s, median $bf_med GFLOP/s."
   [ -n "$sb_line" ] && echo "$sb_line"
   for r in "${ratios[@]}"; do echo "$r"; done
   [ ${#profiles[@]} -gt 0 ] && { echo "Step profiles (pangu step --profile; thread-seconds / threads as shares of the step):"; printf -- '- %s\n' "${profiles[@]}"; }

@@ -102,10 +102,22 @@ expect_fail "unknown option" "unknown option" "$t/o10.nc" -- \
 
 # --precision: bf16 where the CPU has AVX512_BF16 (PANGU_NO_BF16=1 stands in for a CPU without it)
 if PANGU_NO_BF16=0 $pangu step --precision bf16 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/bf.nc" 2>"$t/err"; then
-  if grep -q "lead 6 h, bf16:" "$t/err" && ncdump -h "$t/bf.nc" | grep -q "bf16 GEMMs" &&
+  if grep -Eq "lead 6 h, bf16( on AMX tiles)?:" "$t/err" && ncdump -h "$t/bf.nc" | grep -q "bf16 GEMMs" &&
      ! cmp -s <(ncdump -v t2m "$t/out.nc" | sed 1,/data:/d) <(ncdump -v t2m "$t/bf.nc" | sed 1,/data:/d); then
     ok "step --precision bf16"
   else bad "step --precision bf16 ($(cat "$t/err"))"; fi
+  # the AMX tile path, its tile instructions emulated in C (PANGU_AMX_EMULATE): the same forecast to BF16's summation order
+  t2m() { ncdump -v t2m "$1" | sed 1,/data:/d | tr -s ' ,;' '\n\n\n' | grep -E '^-?[0-9]'; }
+  if PANGU_AMX_EMULATE=1 $pangu step --precision bf16 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/bfa.nc" 2>"$t/err" &&
+     grep -q "lead 6 h, bf16 on emulated AMX tiles:" "$t/err" &&
+     paste <(t2m "$t/bf.nc") <(t2m "$t/bfa.nc") | awk '{d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d; n++}
+       END {exit !(n == 24 * 48 && m <= 0.01)}'; then
+    ok "step --precision bf16 on the (emulated) AMX tile path: t2m within 0.01 K of AVX512_BF16's"
+  else bad "step --precision bf16 on emulated AMX tiles ($(cat "$t/err"))"; fi
+  if PANGU_NO_AMX=1 $pangu step --precision bf16 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/bfn.nc" 2>"$t/err" &&
+     grep -q "lead 6 h, bf16:" "$t/err"; then
+    ok "PANGU_NO_AMX=1: BF16 on AVX512_BF16, not on AMX tiles"
+  else bad "PANGU_NO_AMX=1 ($(cat "$t/err"))"; fi
 else
   grep -q "AVX512_BF16" "$t/err" && echo "  note: this CPU has no AVX512_BF16: BF16 step not run" || bad "step --precision bf16 ($(cat "$t/err"))"
 fi

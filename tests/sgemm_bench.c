@@ -244,6 +244,8 @@ int main(int argc, char **argv) {
     else {
         double b2, m2 = median_of(rate_bf, nbf, &b2);
         printf("bf16 median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
+        printf("bf16 kernel: %s (amx tile path: %s)\n", model_bf16_amx() == MODEL_AMX_ON ? "AMX tiles" : "AVX512_BF16",
+               model_bf16_amx_status());
     }
     if (!have_f32) printf("f32: this CPU has no AVX-512: not measured\n");
     else {

@@ -159,6 +159,8 @@ static void test_linear_twin(void) {
     free(x), free(w), free(b), free(y);
 }
 
+static int exact_twin; /* the AMX path: the twin's bits, not only its value */
+
 static void check_linear(int rows, int k, int n, int ldi_extra, int ldo_extra, int with_bias, int accumulate) {
     size_t ldi = (size_t)k + ldi_extra, ldo = (size_t)n + ldo_extra;
     float *x = frand((size_t)rows * ldi, 1.0), *w = frand((size_t)n * k, 0.05), *b = with_bias ? frand((size_t)n, 1.0) : NULL;
@@ -187,16 +189,15 @@ static void check_linear(int rows, int k, int n, int ldi_extra, int ldo_extra, i
     }
     CU_ASSERT(untouched);
     CU_ASSERT(worst <= 1e-5);
-    if (!(worst <= 1e-5) || !untouched)
+    if (exact_twin) CU_ASSERT(worst == 0);
+    if (!(worst <= 1e-5) || !untouched || (exact_twin && worst != 0))
         fprintf(stderr, "\n    rows %d k %d n %d bias %d acc %d: worst %.3g relative to sum |x w|, gap %s", rows, k, n,
                 with_bias, accumulate, worst, untouched ? "kept" : "WRITTEN");
     model_bf16_matrix_free(&p);
     free(x), free(w), free(b), free(y0), free(got), free(want);
 }
 
-static void test_linear_kernel(void) {
-    if (!have_bf16("kernel vs twin")) return;
-    util_rng_seed(&rng, 7);
+static void linear_shapes(void) {
     /* the model's shapes, then edges: one row, rows past a 14-row tile and a
      * 112-row block, odd k, k past a 384-input block, n not a multiple of 16 or 32 */
     check_linear(300, 192, 576, 0, 0, 1, 0);
@@ -209,6 +210,12 @@ static void test_linear_kernel(void) {
     check_linear(29, 400, 17, 5, 7, 1, 1);
     check_linear(14, 2, 48, 0, 0, 0, 1);
     check_linear(3, 777, 70, 1, 1, 1, 1);
+}
+
+static void test_linear_kernel(void) {
+    if (!have_bf16("kernel vs twin")) return;
+    util_rng_seed(&rng, 7);
+    linear_shapes();
 }
 
 /* The MLP's layers with GELU and with the post-norm residual add fused give
@@ -328,6 +335,42 @@ static void test_attention(void) {
     check_attention((const int[3]){2, 4, 9}, 96, 1, 1, 0);   /* d = 96: three key panels of channel pairs */
 }
 
+/* ---- the AMX tile path, its tile instructions emulated in C ---- */
+
+/* The GEMM on the tile path gives the scalar twin's bits on every shape
+ * above (TDPBF16PS adds each pair's two exact products in input order, as
+ * the twin does), the fused epilogues and attention as on AVX512_BF16. */
+static void test_amx_kernels(void) {
+    if (!have_bf16("AMX tile path (emulated)")) return;
+    /* this machine's own mode, and ON refused where the CPU or kernel lacks it */
+    const char *status = model_bf16_amx_status();
+    CU_ASSERT(strncmp(status, "on:", 3) == 0 || strncmp(status, "no:", 3) == 0 || strncmp(status, "off:", 4) == 0 ||
+              strncmp(status, "emulated:", 9) == 0);
+    if (model_bf16_amx() != MODEL_AMX_ON) {
+        CU_ASSERT(model_bf16_amx_select(MODEL_AMX_ON) == UTIL_EINVAL);
+        CU_ASSERT(strstr(util_last_message(), "AMX tile path: not available") != NULL);
+    }
+    CU_ASSERT(model_bf16_amx_select(7) == UTIL_EINVAL);
+    CU_ASSERT(model_bf16_amx_check(1) == 0); /* the first-use check, on the emulated tiles */
+    CU_ASSERT_FATAL(model_bf16_amx_select(MODEL_AMX_EMULATED) == 0);
+    CU_ASSERT(model_bf16_amx() == MODEL_AMX_EMULATED);
+    util_rng_seed(&rng, 7);
+    exact_twin = 1;
+    linear_shapes();
+    check_linear(33, 64, 64, 0, 0, 1, 0); /* whole 32 x 32 micro-tiles, bias from its rows, then the edge row */
+    check_linear(64, 32, 96, 0, 0, 0, 1);  /* whole tiles, accumulated, no bias */
+    check_linear(32, 34, 32, 0, 3, 1, 1);  /* bias and accumulation together: through the buffer */
+    exact_twin = 0;
+    util_rng_seed(&rng, 11);
+    check_fused(300, 192, 768);
+    check_fused(130, 768, 192);
+    check_fused(15, 401, 40);
+    check_attention((const int[3]){2, 6, 12}, 192, 6, 2, 0);
+    check_attention((const int[3]){1, 3, 5}, 15, 3, 2, 1);
+    CU_ASSERT(model_bf16_amx_select(-1) == 0);
+    CU_ASSERT(model_bf16_amx() != MODEL_AMX_EMULATED || getenv("PANGU_AMX_EMULATE"));
+}
+
 /* ---- whole steps ---- */
 
 /* |a - b| in units of each variable's (and level's) normalisation std:
@@ -413,6 +456,14 @@ static void test_step_small(void) {
 static void test_step_custom(void) {
     if (have_bf16("BF16 step, custom")) step_bf16("custom");
 }
+/* A whole BF16 step with every GEMM on the (emulated) tile path */
+static void test_step_amx(void) {
+    if (!have_bf16("BF16 step on the AMX tile path")) return;
+    CU_ASSERT_FATAL(model_bf16_amx_select(MODEL_AMX_EMULATED) == 0);
+    step_bf16("tiny");
+    step_bf16("custom");
+    CU_ASSERT(model_bf16_amx_select(-1) == 0);
+}
 
 /* Without AVX512_BF16 (PANGU_NO_BF16 stands in for such a CPU) bf16 is refused
  * with a clear message and the model stays FP32; training refuses BF16. */
@@ -464,6 +515,8 @@ int tests_register_bf16(void) {
         {"BF16 step within 1e-2 std (RMS) of reference: tiny preset", test_step_tiny},
         {"BF16 step within 1e-2 std (RMS) of reference: small preset", test_step_small},
         {"BF16 step within 1e-2 std (RMS) of reference: custom configuration", test_step_custom},
+        {"AMX tile path (tile instructions emulated) against the twins", test_amx_kernels},
+        {"BF16 step on the AMX tile path (emulated) within 1e-2 std (RMS) of reference", test_step_amx},
         {"bf16 refused without AVX512_BF16, and by training", test_refusal},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)

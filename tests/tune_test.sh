@@ -21,9 +21,9 @@ check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 echo "tune and kernel tests"
 
 "$pangu" tune --show >"$t/show0.txt"
-check "tune --show: the CPU, caches, kernel, blockings, no AMX path, the cache path under XDG_CACHE_HOME" \
+check "tune --show: the CPU, caches, kernel, blockings, the AMX tile path's state, the cache path under XDG_CACHE_HOME" \
   'grep -q "^cpu: ." "$t/show0.txt" && grep -q "^caches: L1d [0-9]* KB" "$t/show0.txt" && grep -q "^kernel: " "$t/show0.txt" &&
-   grep -q "no AMX path" "$t/show0.txt" && grep -q "^tune cache: $XDG_CACHE_HOME/pangu-c/tune-" "$t/show0.txt"'
+   grep -Eq "^amx tile path: (on|no|off|emulated): ." "$t/show0.txt" && grep -q "^tune cache: $XDG_CACHE_HOME/pangu-c/tune-" "$t/show0.txt"'
 kern=$(sed -n 's/^kernel: \([a-z0-9]*\).*/\1/p' "$t/show0.txt")
 if [ "$kern" != blas ]; then
   "$pangu" tune --seconds 0.5 >"$t/tune.txt" 2>"$t/tune.err"
