@@ -422,7 +422,7 @@ __attribute__((noinline)) AMX_TARGET static void amx_linear_forward(float *out, 
 }
 
 /* AMX state: decided once (first BF16 GEMM or model_bf16_amx()), or set by model_bf16_amx_select */
-static int amx_forced = -1, amx_detected = MODEL_AMX_OFF;
+static int amx_forced = -1, amx_detected = MODEL_AMX_OFF, amx_permitted;
 static char amx_reason[200] = "not checked yet";
 static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
 
@@ -438,8 +438,7 @@ static int amx_cpu(void) {
 /* The tile path against the twin on one GEMM with every edge (partial
  * micro-tiles, a partial pair step, two input blocks, bias, accumulation):
  * the largest difference relative to sum |x w|. */
-double model_bf16_amx_check(int emulate) {
-    if (!model_bf16_available()) return INFINITY;
+static double amx_check(int emulate) {
     enum { R = 45, K = 2 * KCP + 37, N = 40 };
     float *x = malloc(sizeof(float) * R * K), *wt = malloc(sizeof(float) * N * K), *bias = malloc(sizeof(float) * N);
     float *got = malloc(sizeof(float) * R * N), *want = malloc(sizeof(float) * R * N);
@@ -496,7 +495,8 @@ static void amx_detect(void) {
                  strerror(errno));
         return;
     }
-    double e = model_bf16_amx_check(0);
+    amx_permitted = 1;
+    double e = amx_check(0);
     if (!(e <= 1e-5)) { /* as the AVX512_BF16 kernel against the twin (tests): FP32 summation order */
         snprintf(amx_reason, sizeof amx_reason, "off: the tile path differed from the scalar twin (%.3g of sum |x w|) on its first-use check", e);
         util_warn("AMX %s; using the AVX512_BF16 kernel", amx_reason);
@@ -513,6 +513,15 @@ static int amx_mode(void) {
 }
 
 int model_bf16_amx(void) { return amx_mode(); }
+
+double model_bf16_amx_check(int emulate) {
+    if (!model_bf16_available()) return INFINITY;
+    if (!emulate) { /* the hardware only once Linux has granted the tile state: else SIGILL */
+        pthread_once(&amx_once, amx_detect);
+        if (!amx_permitted) return INFINITY;
+    }
+    return amx_check(emulate);
+}
 
 const char *model_bf16_amx_status(void) {
     pthread_once(&amx_once, amx_detect);

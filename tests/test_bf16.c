@@ -350,6 +350,7 @@ static void test_amx_kernels(void) {
         CU_ASSERT(model_bf16_amx_select(MODEL_AMX_ON) == UTIL_EINVAL);
         CU_ASSERT(strstr(util_last_message(), "AMX tile path: not available") != NULL);
     }
+    if (strncmp(status, "no:", 3) == 0) CU_ASSERT(isinf(model_bf16_amx_check(0))); /* no tile instruction without AMX */
     CU_ASSERT(model_bf16_amx_select(7) == UTIL_EINVAL);
     CU_ASSERT(model_bf16_amx_check(1) == 0); /* the first-use check, on the emulated tiles */
     CU_ASSERT_FATAL(model_bf16_amx_select(MODEL_AMX_EMULATED) == 0);
