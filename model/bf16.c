@@ -259,11 +259,13 @@ static _Thread_local uint32_t abuf[MC * KCP] __attribute__((aligned(64)));
  * Emulation. No machine this was written on has AMX, so every tile
  * instruction also exists as a plain C function on a per-thread tile file
  * (amx_emu_*): the same kernel runs with `emulate` set on any AVX512_BF16 CPU
- * and is tested against the scalar twin (bit for bit: TDPBF16PS, as
- * documented, adds the two exact products of each pair in turn, in input
- * order, as model_bf16_linear_ref does). On a CPU with AMX the tile path is
- * used only after it has matched the twin on a test GEMM at first use;
- * otherwise pangu warns once and keeps the AVX512_BF16 kernel. */
+ * and the emulation gives the scalar twin's bits (TDPBF16PS, as documented,
+ * adds the two exact products of each pair in turn, in input order, as
+ * model_bf16_linear_ref does). The hardware also flushes denormal inputs
+ * and outputs to zero and its rounding is not observable here, so on a CPU
+ * with AMX the tile path is used only after it has matched the twin to
+ * 1e-5 of sum |x w| on a test GEMM at first use; otherwise pangu warns
+ * once and keeps the AVX512_BF16 kernel. */
 enum {
     AMX_MR = 32,            /* rows per micro-tile: two A tiles */
     AMX_MC = 4 * AMX_MR,    /* rows converted per block */
