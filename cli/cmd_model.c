@@ -52,6 +52,7 @@ int cli_step(int argc, char **argv) {
     int overwrite = cfg_get_yesno(&opt, "overwrite");
     int repeat = (int)cfg_get_int(&opt, "repeat"), lead = (int)cfg_get_int(&opt, "lead");
     double time = NAN;
+    model_workspace ws = {NULL, 0}; /* kept across --repeat, as a forecast keeps it across its steps */
     glob_t gin;
     if ((status = cli_expand(&opt, "input", &gin)) ||
         (cfg_get(&opt, "time") && (status = util_time_parse(cfg_get(&opt, "time"), &time))) ||
@@ -103,7 +104,7 @@ int cli_step(int argc, char **argv) {
     double t1 = util_now();
     for (int r = 0; r < repeat; r++) {
         double ts = util_now();
-        if ((status = model_step(&m, out.upper, out.surface, in.upper, in.surface))) goto done;
+        if ((status = model_step_in(&m, &ws, out.upper, out.surface, in.upper, in.surface))) goto done;
         secs[r] = util_now() - ts;
         if (repeat == 1) break;
         uint64_t h = fnv1a(fnv1a(0xcbf29ce484222325ULL, out.upper, sizeof(float) * nu), out.surface, sizeof(float) * ns);
@@ -177,6 +178,7 @@ done:
     io_series_close(series);
     io_state_free(&in);
     io_state_free(&out);
+    model_workspace_free(&ws);
     model_free(&m);
     return status ? cli_error("step", status) : 0;
 }

@@ -230,6 +230,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
     const double perturb_scale = o->perturb_scale;
     const uint64_t seed = (uint64_t)o->seed;
     const int precision = o->precision, overwrite = o->overwrite;
+    model_workspace ws = {NULL, 0}; /* one work arena for every step of the job */
     FILE *log = o->log;
     model *models[MODEL_PLAN_MAX_MODELS] = {0};
     const char *const *model_paths = o->model_files;
@@ -490,7 +491,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
                 io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
                 if ((status = io_forecast_wait(fc, out))) break; /* its last lead may still be being written */
                 double t0 = util_now();
-                if ((status = model_step(m, out->upper, out->surface, in->upper, in->surface))) break;
+                if ((status = model_step_in(m, &ws, out->upper, out->surface, in->upper, in->surface))) break;
                 t_model += util_now() - t0;
                 out->time = in->time + call->model * 3600.0;
                 if (call->writes)
@@ -534,6 +535,7 @@ done:
     for (int i = 0; i < MODEL_PLAN_MAX_MODELS; i++)
         if (models[i]) model_free(models[i]), free(models[i]);
     model_plan_free(&plan);
+    model_workspace_free(&ws);
     free(leads);
     free(inits);
     omp_set_num_threads(threads_given);

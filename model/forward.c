@@ -1,6 +1,7 @@
 /* model forward: one step of the whole network in one work arena. */
 #include <cblas.h>
 #include <omp.h>
+#include <stdlib.h>
 
 #include "../util/threads.h"
 #include "../util/util.h"
@@ -13,14 +14,20 @@ size_t model_workspace_bytes(const model_config *c, int nthreads) {
     return b;
 }
 
-int model_step(const model *m, float *upper_out, float *surface_out,
-               const float *upper_in, const float *surface_in) {
+int model_step_in(const model *m, model_workspace *ws, float *upper_out, float *surface_out,
+                  const float *upper_in, const float *surface_in) {
     const model_config *c = &m->cfg;
     size_t T1 = (size_t)c->Z * c->Ht * c->Wt, T2 = (size_t)c->Z * c->H2 * c->W2, C = c->dim;
     int nthreads = omp_get_max_threads();
-    util_arena arena;
-    int status = util_arena_init(&arena, model_workspace_bytes(c, nthreads));
-    if (status) return status;
+    size_t need = model_workspace_bytes(c, nthreads);
+    if (!ws->base || ws->size < need) {
+        model_workspace_free(ws);
+        util_arena fresh;
+        int status = util_arena_init(&fresh, need);
+        if (status) return status;
+        ws->base = fresh.base, ws->size = fresh.size;
+    }
+    util_arena arena = {ws->base, ws->size, 0, 0};
     /* BLAS runs single-threaded inside our OpenMP loops over disjoint rows. */
     util_blas_serial();
     float *x1 = util_arena_alloc(&arena, sizeof(float) * T1 * C);     // (Z, Ht, Wt, C), the skip
@@ -40,6 +47,19 @@ int model_step(const model *m, float *upper_out, float *surface_out,
     for (int b = 0; b < c->depths[3]; b++)
         model_block_forward(x4, &m->blocks[3][b], c, 3, b % 2, m->bias_index, scratch, stride);
     model_patch_recovery_forward(upper_out, surface_out, m, x1, x4, scratch, stride);
-    util_arena_free(&arena);
     return UTIL_OK;
+}
+
+int model_step(const model *m, float *upper_out, float *surface_out,
+               const float *upper_in, const float *surface_in) {
+    model_workspace ws = {NULL, 0};
+    int status = model_step_in(m, &ws, upper_out, surface_out, upper_in, surface_in);
+    model_workspace_free(&ws);
+    return status;
+}
+
+void model_workspace_free(model_workspace *ws) {
+    free(ws->base);
+    ws->base = NULL;
+    ws->size = 0;
 }

@@ -126,6 +126,98 @@ static void test_step_threads(void) {
     model_free(&m);
 }
 
+/* One precision's step on `in` with the attention's windows grouped by
+ * about `rows` rows (0: from the L2 size). */
+static void step_grouped(model *m, io_state *out, const io_state *in, int rows) {
+    model_attention_rows_set(rows);
+    CU_ASSERT_FATAL(model_step(m, out->upper, out->surface, in->upper, in->surface) == 0);
+    model_attention_rows_set(0);
+}
+
+/* The attention's window groups change where each row is computed, not
+ * what: one window per group, whole window types and the L2-derived default
+ * give the same bits in OpenBLAS, packed FP32 and (where the CPU has it)
+ * BF16, on a configuration with several windows per type and on the
+ * released variant's full Earth-specific bias. */
+static void test_step_attention_groups(void) {
+    const char *names[2] = {"custom", "official_full"};
+    for (int k = 0; k < 2; k++) {
+        char mp[64], ipn[64];
+        snprintf(mp, sizeof mp, "%s.h5", names[k]);
+        snprintf(ipn, sizeof ipn, "%s_in.nc", names[k]);
+        for (int prec = -1; prec <= MODEL_BF16; prec++) { /* -1: OpenBLAS on the loaded weights */
+            if (prec == MODEL_BF16 && !model_bf16_available()) continue;
+            model m;
+            io_state in, a, b, d;
+            const char *ip = fixture(ipn);
+            CU_ASSERT_FATAL(model_load(&m, fixture(mp)) == 0);
+            const model_config *c = &m.cfg;
+            CU_ASSERT_FATAL(c->Wt / c->window[2] >= 2); /* several windows per type: groups differ */
+            CU_ASSERT_FATAL(io_state_read(&in, &ip, 1, 0, c->H, c->W, c->levels, c->nlev) == 0);
+            CU_ASSERT_FATAL(io_state_alloc(&a, c->H, c->W, c->levels, c->nlev, &in) == 0);
+            CU_ASSERT_FATAL(io_state_alloc(&b, c->H, c->W, c->levels, c->nlev, &in) == 0);
+            CU_ASSERT_FATAL(io_state_alloc(&d, c->H, c->W, c->levels, c->nlev, &in) == 0);
+            if (prec >= 0) CU_ASSERT_FATAL(model_set_precision(&m, prec) == 0);
+            int N = c->window[0] * c->window[1] * c->window[2];
+            CU_ASSERT(model_attention_group(N, c->dim, 4) == 4 || model_cache_bytes(2) < 16L * c->dim * 4 * N);
+            model_attention_rows_set(1);
+            CU_ASSERT(model_attention_group(N, c->dim, 4) == 1);
+            model_attention_rows_set(3 * N);
+            CU_ASSERT(model_attention_group(N, c->dim, 4) == 2); /* 3 + 1 windows rebalanced as 2 + 2 */
+            model_attention_rows_set(0);
+            step_grouped(&m, &a, &in, 1);
+            step_grouped(&m, &b, &in, 1 << 30);
+            step_grouped(&m, &d, &in, 0);
+            size_t nu = (size_t)MODEL_NUPPER * c->nlev * c->H * c->W, ns = (size_t)MODEL_NSURFACE * c->H * c->W;
+            CU_ASSERT(memcmp(a.upper, b.upper, nu * sizeof(float)) == 0);
+            CU_ASSERT(memcmp(a.surface, b.surface, ns * sizeof(float)) == 0);
+            CU_ASSERT(memcmp(a.upper, d.upper, nu * sizeof(float)) == 0);
+            CU_ASSERT(memcmp(a.surface, d.surface, ns * sizeof(float)) == 0);
+            io_state_free(&in);
+            io_state_free(&a);
+            io_state_free(&b);
+            io_state_free(&d);
+            model_free(&m);
+        }
+    }
+}
+
+/* A workspace kept across steps (model_step_in) gives a fresh arena's
+ * results: the step reads nothing it did not write in the same step (the
+ * workspace is filled with NaN bytes between the steps), on two inputs in
+ * turn, in packed FP32 and OpenBLAS. */
+static void test_step_workspace(void) {
+    for (int packed = 0; packed <= 1; packed++) {
+        model m;
+        io_state in[2], fresh, kept;
+        const char *paths[2] = {fixture("custom_in.nc"), fixture("custom_target.nc")};
+        CU_ASSERT_FATAL(model_load(&m, fixture("custom.h5")) == 0);
+        const model_config *c = &m.cfg;
+        for (int i = 0; i < 2; i++)
+            CU_ASSERT_FATAL(io_state_read(&in[i], &paths[i], 1, 0, c->H, c->W, c->levels, c->nlev) == 0);
+        CU_ASSERT_FATAL(io_state_alloc(&fresh, c->H, c->W, c->levels, c->nlev, &in[0]) == 0);
+        CU_ASSERT_FATAL(io_state_alloc(&kept, c->H, c->W, c->levels, c->nlev, &in[0]) == 0);
+        if (packed) CU_ASSERT_FATAL(model_set_precision(&m, MODEL_FP32) == 0);
+        model_workspace ws = {NULL, 0};
+        size_t nu = (size_t)MODEL_NUPPER * c->nlev * c->H * c->W, ns = (size_t)MODEL_NSURFACE * c->H * c->W;
+        for (int step = 0; step < 4; step++) {
+            const io_state *x = &in[step % 2];
+            CU_ASSERT_FATAL(model_step(&m, fresh.upper, fresh.surface, x->upper, x->surface) == 0);
+            CU_ASSERT_FATAL(model_step_in(&m, &ws, kept.upper, kept.surface, x->upper, x->surface) == 0);
+            CU_ASSERT_FATAL(ws.base != NULL && ws.size >= model_workspace_bytes(c, omp_get_max_threads()));
+            CU_ASSERT(memcmp(fresh.upper, kept.upper, nu * sizeof(float)) == 0);
+            CU_ASSERT(memcmp(fresh.surface, kept.surface, ns * sizeof(float)) == 0);
+            memset(ws.base, 0xff, ws.size);
+        }
+        model_workspace_free(&ws);
+        CU_ASSERT(ws.base == NULL && ws.size == 0);
+        for (int i = 0; i < 2; i++) io_state_free(&in[i]);
+        io_state_free(&fresh);
+        io_state_free(&kept);
+        model_free(&m);
+    }
+}
+
 /* ---- model file ---- */
 
 static char tmpdir[256];
@@ -497,6 +589,8 @@ int tests_register_model(void) {
         {"step matches reference (OpenBLAS and packed FP32): released variant, both bias forms", test_step_official},
         {"model files carry checksums: a damaged tensor fails to load", test_model_checksums},
         {"step independent of thread count", test_step_threads},
+        {"step independent of the attention's window groups", test_step_attention_groups},
+        {"step in a kept workspace equals a fresh arena's", test_step_workspace},
         {"model file round trip", test_model_roundtrip},
         {"random initialisation", test_init_random},
         {"bad model files", test_model_bad_files},
