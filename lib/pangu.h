@@ -111,7 +111,10 @@ PANGU_API int pangu_read_input(const pangu_model *m, const char *const *paths, i
  * outputs in physical units (normalised with the model's statistics
  * inside, as `pangu step`); the outputs may not alias the inputs. Inputs
  * with NaN or infinity are refused (PANGU_ENAN), implausible ones too
- * (PANGU_EFORMAT, naming the likely cause) unless the checks are off. */
+ * (PANGU_EFORMAT, naming the likely cause) unless the checks are off.
+ * Each call allocates and frees its own work arena (about 1 GB at 0.25
+ * degrees, whose fresh pages cost up to a tenth of a step there);
+ * pangu_forecast keeps one arena for all of a job's steps. */
 PANGU_API int pangu_step(const pangu_model *m, float *upper_out, float *surface_out, const float *upper_in,
                          const float *surface_in);
 
