@@ -112,9 +112,11 @@ PANGU_API int pangu_read_input(const pangu_model *m, const char *const *paths, i
  * inside, as `pangu step`); the outputs may not alias the inputs. Inputs
  * with NaN or infinity are refused (PANGU_ENAN), implausible ones too
  * (PANGU_EFORMAT, naming the likely cause) unless the checks are off.
- * Each call allocates and frees its own work arena (about 1 GB at 0.25
- * degrees, whose fresh pages cost up to a tenth of a step there);
- * pangu_forecast keeps one arena for all of a job's steps. */
+ * The work arena (about 1 GB at 0.25 degrees) is kept between calls and
+ * shared by all open models, so repeated steps skip the fresh pages' cost
+ * (up to a tenth of a step there); it is freed when the last model is
+ * closed. A call made while another thread steps gets its own arena for
+ * that call. pangu_forecast keeps one arena for all of a job's steps. */
 PANGU_API int pangu_step(const pangu_model *m, float *upper_out, float *surface_out, const float *upper_in,
                          const float *surface_in);
 

@@ -96,6 +96,47 @@ static void test_step(void) {
     pangu_model_close(m);
 }
 
+/* One step of the model at `path` through the API (the shared arena) and
+ * through model_step (a fresh arena): bit-identical. */
+static int step_matches_fresh(pangu_model *m, const char *path, const char *input) {
+    size_t nu = pangu_model_upper_size(m), ns = pangu_model_surface_size(m);
+    float *u = malloc(sizeof(float) * nu), *s = malloc(sizeof(float) * ns);
+    float *uo = malloc(sizeof(float) * nu), *so = malloc(sizeof(float) * ns);
+    float *ur = malloc(sizeof(float) * nu), *sr = malloc(sizeof(float) * ns);
+    const char *in[1] = {input};
+    model ref = {0};
+    int ok = u && s && uo && so && ur && sr && pangu_read_input(m, in, 1, NULL, u, s, NULL) == PANGU_OK &&
+             pangu_step(m, uo, so, u, s) == PANGU_OK && model_open(&ref, path, 0) == 0 &&
+             model_set_precision(&ref, MODEL_FP32) == 0 && model_step(&ref, ur, sr, u, s) == 0 &&
+             memcmp(uo, ur, sizeof(float) * nu) == 0 && memcmp(so, sr, sizeof(float) * ns) == 0;
+    model_free(&ref);
+    free(u), free(s), free(uo), free(so), free(ur), free(sr);
+    return ok;
+}
+
+/* pangu_step's arena is shared by the open models and kept between calls:
+ * a small model, a larger one (the arena grows), the small one again, then
+ * the larger one after every model was closed (the arena freed and made
+ * anew) all step as with a fresh arena. */
+static void test_step_shared_arena(void) {
+    char path_small[512], path_small_in[512];
+    snprintf(path_small, sizeof path_small, "%s/small.h5", tests_fixture_dir());
+    snprintf(path_small_in, sizeof path_small_in, "%s/small_in.nc", tests_fixture_dir());
+    pangu_model *tiny, *small;
+    CU_ASSERT_EQUAL_FATAL(pangu_model_open(&tiny, path_tiny, 0), PANGU_OK);
+    CU_ASSERT_EQUAL_FATAL(pangu_model_open(&small, path_small, 0), PANGU_OK);
+    CU_ASSERT(pangu_model_upper_size(small) > pangu_model_upper_size(tiny));
+    CU_ASSERT(step_matches_fresh(tiny, path_tiny, path_in));
+    CU_ASSERT(step_matches_fresh(small, path_small, path_small_in));
+    CU_ASSERT(step_matches_fresh(tiny, path_tiny, path_in));
+    pangu_model_close(tiny);
+    CU_ASSERT(step_matches_fresh(small, path_small, path_small_in));
+    pangu_model_close(small);
+    CU_ASSERT_EQUAL_FATAL(pangu_model_open(&small, path_small, 0), PANGU_OK);
+    CU_ASSERT(step_matches_fresh(small, path_small, path_small_in));
+    pangu_model_close(small);
+}
+
 static void test_forecast_options(void) {
     pangu_forecast_options o;
     memset(&o, 0, sizeof o);
@@ -148,6 +189,7 @@ int tests_register_api(void) {
     if (!s) return -1;
     if (!CU_add_test(s, "error codes and messages naming the file", test_errors) ||
         !CU_add_test(s, "model shape, reading, pangu_step = model_step, bad arrays", test_step) ||
+        !CU_add_test(s, "pangu_step: one arena kept and shared by the open models", test_step_shared_arena) ||
         !CU_add_test(s, "forecast job: options checked, dry run", test_forecast_options))
         return -1;
     return 0;
