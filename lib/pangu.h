@@ -114,7 +114,7 @@ PANGU_API int pangu_read_input(const pangu_model *m, const char *const *paths, i
  * (PANGU_EFORMAT, naming the likely cause) unless the checks are off.
  * The work arena (about 1 GB at 0.25 degrees) is kept between calls and
  * shared by all open models, so repeated steps skip the fresh pages' cost
- * (up to a tenth of a step there); it is freed when the last model is
+ * (2% to 8% of a step there, by machine); it is freed when the last model is
  * closed. A call made while another thread steps gets its own arena for
  * that call. pangu_forecast keeps one arena for all of a job's steps. */
 PANGU_API int pangu_step(const pangu_model *m, float *upper_out, float *surface_out, const float *upper_in,
