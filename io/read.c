@@ -472,6 +472,10 @@ int io_series_open(io_series **out, const char *const *paths, int npaths) {
     size_t total = 0;
     int skipped = -1; /* the first input without state variables */
     for (int i = 0; i < npaths; i++) {
+        if (!paths[i] || !*paths[i]) { /* would reach open() */
+            status = util_fail(UTIL_EINVAL, "input file %d of %d: %s name", i + 1, npaths, paths[i] ? "an empty" : "no (NULL)");
+            goto done;
+        }
         io_file *f = &s->files[s->nfiles];
         memset(f, 0, sizeof *f);
         f->path = paths[i];

@@ -200,6 +200,10 @@ static int parse_selection(io_forecast_spec *spec, const char *variables, const 
 }
 
 void pangu_forecast_options_init(pangu_forecast_options *o) {
+    if (!o) {
+        util_fail(UTIL_EINVAL, "pangu_forecast_options_init: the options are NULL");
+        return;
+    }
     memset(o, 0, sizeof *o);
     o->version = PANGU_FORECAST_OPTIONS_VERSION;
     o->leads = "6-168/6", o->output = "fc_{init:%Y%m%d%H}.nc";

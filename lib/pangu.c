@@ -97,24 +97,53 @@ void pangu_model_close(pangu_model *m) {
     pthread_mutex_unlock(&step_lock);
 }
 
-void pangu_model_shape(const pangu_model *m, int *H, int *W, int *nlev) {
-    if (H) *H = m->m.cfg.H;
-    if (W) *W = m->m.cfg.W;
-    if (nlev) *nlev = m->m.cfg.nlev;
+/* A NULL model handle: EINVAL naming the function. */
+static int no_model(const char *function) {
+    return util_fail(UTIL_EINVAL, "%s: the model is NULL (not opened, or pangu_model_open failed)", function);
+}
+
+int pangu_model_shape(const pangu_model *m, int *H, int *W, int *nlev) {
+    if (H) *H = m ? m->m.cfg.H : 0;
+    if (W) *W = m ? m->m.cfg.W : 0;
+    if (nlev) *nlev = m ? m->m.cfg.nlev : 0;
+    return m ? UTIL_OK : no_model(__func__);
 }
 
 int pangu_model_levels(const pangu_model *m, float *levels, int cap) {
+    if (!m) return -no_model(__func__);
+    if (cap < 0 || (!levels && cap > 0))
+        return -util_fail(UTIL_EINVAL, "pangu_model_levels: levels %s with cap %d: expected an array of cap floats, "
+                                       "or NULL with cap 0 to ask for the number of levels",
+                          levels ? "given" : "NULL", cap);
     for (int k = 0; k < m->m.cfg.nlev && k < cap; k++) levels[k] = m->m.cfg.levels[k];
     return m->m.cfg.nlev;
 }
 
-int pangu_model_lead_hours(const pangu_model *m) { return m->m.cfg.lead_hours; }
-int pangu_model_format(const pangu_model *m) { return model_config_format_version(&m->m.cfg); }
+int pangu_model_lead_hours(const pangu_model *m) { return m ? m->m.cfg.lead_hours : -no_model(__func__); }
+int pangu_model_format(const pangu_model *m) {
+    return m ? model_config_format_version(&m->m.cfg) : -no_model(__func__);
+}
 size_t pangu_model_upper_size(const pangu_model *m) {
+    if (!m) {
+        no_model(__func__);
+        return 0;
+    }
     return (size_t)MODEL_NUPPER * m->m.cfg.nlev * m->m.cfg.H * m->m.cfg.W;
 }
-size_t pangu_model_surface_size(const pangu_model *m) { return (size_t)MODEL_NSURFACE * m->m.cfg.H * m->m.cfg.W; }
-const char *pangu_model_licence(const pangu_model *m) { return model_licence(&m->m.cfg); }
+size_t pangu_model_surface_size(const pangu_model *m) {
+    if (!m) {
+        no_model(__func__);
+        return 0;
+    }
+    return (size_t)MODEL_NSURFACE * m->m.cfg.H * m->m.cfg.W;
+}
+const char *pangu_model_licence(const pangu_model *m) {
+    if (!m) {
+        no_model(__func__);
+        return NULL;
+    }
+    return model_licence(&m->m.cfg);
+}
 
 const char *pangu_variable_name(int i) {
     if (i < 0 || i >= MODEL_NUPPER + MODEL_NSURFACE) return NULL;
@@ -122,10 +151,37 @@ const char *pangu_variable_name(int i) {
 }
 
 int pangu_model_set_precision(pangu_model *m, int precision) {
+    if (!m) return no_model(__func__);
     if (precision != MODEL_FP32 && precision != MODEL_BF16)
         return util_fail(UTIL_EINVAL, "precision %d: expected PANGU_FP32 or PANGU_BF16", precision);
     int status = model_precision_check(precision);
     return status ? status : model_set_precision(&m->m, precision);
+}
+
+/* One of the caller's arrays: its name in the header, where it is, the
+ * floats it holds (as the caller says), and whether it is an upper-air
+ * array (else a surface one). */
+typedef struct {
+    const char *name;
+    const float *data;
+    size_t len;
+    int upper;
+} array_arg;
+
+/* Each array present and of the length the model's grid needs: a wrong
+ * length means arrays of another grid, which the model would read or write
+ * past their end. */
+static int check_arrays(const char *function, const pangu_model *m, const array_arg *a, int n) {
+    const model_config *c = &m->m.cfg;
+    for (int i = 0; i < n; i++) {
+        size_t need = a[i].upper ? pangu_model_upper_size(m) : pangu_model_surface_size(m);
+        if (!a[i].data) return util_fail(UTIL_EINVAL, "%s: %s is NULL", function, a[i].name);
+        if (a[i].len != need)
+            return util_fail(UTIL_EINVAL, "%s: %s holds %zu floats, the model's %d x %d grid with %d levels needs %zu (%s)",
+                             function, a[i].name, a[i].len, c->H, c->W, c->nlev, need,
+                             a[i].upper ? "pangu_model_upper_size" : "pangu_model_surface_size");
+    }
+    return UTIL_OK;
 }
 
 /* A state over caller arrays, for the checks of io/: coordinates of the
@@ -144,11 +200,19 @@ static int view(io_state *s, const model_config *c, float *upper, float *surface
     return UTIL_OK;
 }
 
-int pangu_read_input(const pangu_model *m, const char *const *paths, int npaths, const char *time, float *upper,
-                     float *surface, double *valid_time) {
-    lib_init();
-    if (!m || !paths || npaths < 1 || !upper || !surface)
-        return util_fail(UTIL_EINVAL, "pangu_read_input: needs a model, input files and the two arrays");
+/* Each input path present: a NULL or empty entry would reach open(). */
+static int check_paths(const char *function, const char *const *paths, int npaths) {
+    if (!paths || npaths < 1)
+        return util_fail(UTIL_EINVAL, "%s: no input files (paths %s, npaths %d)", function, paths ? "given" : "NULL", npaths);
+    for (int i = 0; i < npaths; i++)
+        if (!paths[i] || !*paths[i])
+            return util_fail(UTIL_EINVAL, "%s: paths[%d] of %d is %s: expected a file name", function, i, npaths,
+                             paths[i] ? "empty" : "NULL");
+    return UTIL_OK;
+}
+
+static int read_input(const pangu_model *m, const char *const *paths, int npaths, const char *time, float *upper,
+                      float *surface, double *valid_time) {
     const model_config *c = &m->m.cfg;
     double t = NAN;
     io_series *series = NULL;
@@ -173,19 +237,43 @@ done:
     return status;
 }
 
+/* The paths and the two arrays checked, then the read. */
+static int read_checked(const char *function, const pangu_model *m, const char *const *paths, int npaths,
+                        const char *time, const array_arg arrays[2], double *valid_time) {
+    lib_init();
+    if (!m) return no_model(function);
+    int status = check_paths(function, paths, npaths);
+    if (!status) status = check_arrays(function, m, arrays, 2);
+    return status ? status
+                  : read_input(m, paths, npaths, time, (float *)arrays[0].data, (float *)arrays[1].data, valid_time);
+}
+
+int pangu_read_input(const pangu_model *m, const char *const *paths, int npaths, const char *time, float *upper,
+                     float *surface, double *valid_time) {
+    const array_arg arrays[] = {{"upper", upper, pangu_model_upper_size(m), 1},
+                                {"surface", surface, pangu_model_surface_size(m), 0}};
+    return read_checked(__func__, m, paths, npaths, time, arrays, valid_time);
+}
+
+int pangu_read_input_sized(const pangu_model *m, const char *const *paths, int npaths, const char *time,
+                           float *upper, size_t upper_len, float *surface, size_t surface_len, double *valid_time) {
+    const array_arg arrays[] = {{"upper", upper, upper_len, 1}, {"surface", surface, surface_len, 0}};
+    return read_checked(__func__, m, paths, npaths, time, arrays, valid_time);
+}
+
 /* The arrays overlap (the step reads its inputs after writing outputs). */
 static int overlap(const float *a, size_t na, const float *b, size_t nb) { return a < b + nb && b < a + na; }
 
-int pangu_step(const pangu_model *m, float *upper_out, float *surface_out, const float *upper_in,
-               const float *surface_in) {
-    if (!m || !upper_out || !surface_out || !upper_in || !surface_in)
-        return util_fail(UTIL_EINVAL, "pangu_step: needs a model and four arrays");
+/* The step on arrays of the model's sizes: no overlap, inputs finite and
+ * plausible (the checks of `pangu step` on what it read), then the model in
+ * the shared arena, or a fresh one while another thread holds it. */
+static int step(const char *function, const pangu_model *m, float *upper_out, float *surface_out, const float *upper_in,
+                const float *surface_in) {
     size_t nu = pangu_model_upper_size(m), ns = pangu_model_surface_size(m);
     if (overlap(upper_out, nu, upper_in, nu) || overlap(upper_out, nu, surface_in, ns) ||
         overlap(surface_out, ns, upper_in, nu) || overlap(surface_out, ns, surface_in, ns) ||
         overlap(upper_out, nu, surface_out, ns))
-        return util_fail(UTIL_EINVAL, "pangu_step: the output arrays overlap the inputs or each other");
-    /* the checks of `pangu step` on what it read: finite, plausible */
+        return util_fail(UTIL_EINVAL, "%s: the output arrays overlap the inputs or each other", function);
     io_state in;
     int status = view(&in, &m->m.cfg, (float *)upper_in, (float *)surface_in);
     if (!status && !(status = io_state_check_finite(&in, "the input arrays")))
@@ -197,3 +285,34 @@ int pangu_step(const pangu_model *m, float *upper_out, float *surface_out, const
     pthread_mutex_unlock(&step_lock);
     return status;
 }
+
+/* The model and the four arrays checked, then the step. */
+static int step_checked(const char *function, const pangu_model *m, const array_arg arrays[4]) {
+    if (!m) return no_model(function);
+    int status = check_arrays(function, m, arrays, 4);
+    return status ? status
+                  : step(function, m, (float *)arrays[0].data, (float *)arrays[1].data, arrays[2].data, arrays[3].data);
+}
+
+/* Unchecked lengths: the arrays are taken to be of the model's sizes. */
+int pangu_step(const pangu_model *m, float *upper_out, float *surface_out, const float *upper_in,
+               const float *surface_in) {
+    size_t nu = pangu_model_upper_size(m), ns = pangu_model_surface_size(m);
+    const array_arg arrays[] = {{"upper_out", upper_out, nu, 1},
+                                {"surface_out", surface_out, ns, 0},
+                                {"upper_in", upper_in, nu, 1},
+                                {"surface_in", surface_in, ns, 0}};
+    return step_checked(__func__, m, arrays);
+}
+
+int pangu_step_sized(const pangu_model *m, float *upper_out, size_t upper_out_len, float *surface_out,
+                     size_t surface_out_len, const float *upper_in, size_t upper_in_len, const float *surface_in,
+                     size_t surface_in_len) {
+    const array_arg arrays[] = {{"upper_out", upper_out, upper_out_len, 1},
+                                {"surface_out", surface_out, surface_out_len, 0},
+                                {"upper_in", upper_in, upper_in_len, 1},
+                                {"surface_in", surface_in, surface_in_len, 0}};
+    return step_checked(__func__, m, arrays);
+}
+
+int pangu_version_number(void) { return PANGU_VERSION_NUMBER; }

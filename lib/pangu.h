@@ -6,10 +6,16 @@
  * Every name starts with pangu_ (PANGU_ for macros). Functions returning
  * int return a status: PANGU_OK (0) or one of the error codes below, with a
  * one-line message naming the file or option (pangu_last_error, per
- * thread). Arrays are float32 in physical units and the model's variable
+ * thread). Every pointer argument is checked (NULL where the function does
+ * not allow it: PANGU_EINVAL; functions returning a value say what they
+ * return then). Arrays are float32 in physical units and the model's variable
  * and level order, C order, latitude north to south:
  *     upper-air (5, L, H, W): z (m2 s-2) q (kg kg-1) t (K) u v (m s-1)
  *     surface   (4, H, W):    msl (Pa) u10 v10 (m s-1) t2m (K)
+ * Strings returned: pangu_version, pangu_strerror, pangu_variable_name and
+ * pangu_model_licence are constants (never freed, valid for the process);
+ * pangu_last_error is the calling thread's buffer, valid until that
+ * thread's next failing call (copy it to keep it).
  * Stability: functions and enum values are only ever added; the options
  * struct of pangu_forecast only grows at its end (pangu_forecast_options_init
  * records the layout the program was compiled with). The soname's major
@@ -37,13 +43,20 @@ extern "C" {
 #endif
 
 #define PANGU_VERSION_MAJOR 1
-#define PANGU_VERSION_MINOR 0
+#define PANGU_VERSION_MINOR 1
 #define PANGU_NUPPER 5   /* z q t u v */
 #define PANGU_NSURFACE 4 /* msl u10 v10 t2m */
 #define PANGU_MAX_LEVELS 64
+/* The version as one number, MAJOR * 10000 + MINOR * 100 (ecCodes'
+ * convention): the header's; pangu_version_number() is the library's. */
+#define PANGU_VERSION_NUMBER (PANGU_VERSION_MAJOR * 10000 + PANGU_VERSION_MINOR * 100)
 
-/* "1.0": the library's version (the same as `pangu --version`). */
+/* "1.1": the library's version (the same as `pangu --version`). */
 PANGU_API const char *pangu_version(void);
+/* The running library's PANGU_VERSION_NUMBER, e.g. 10100 for 1.1: a program
+ * compiled against a newer header can check the library it runs with
+ * (since 1.1). */
+PANGU_API int pangu_version_number(void);
 
 /* ---- errors ---- */
 enum {
@@ -79,17 +92,24 @@ enum { PANGU_FP32 = 0, PANGU_BF16 = 1 }; /* GEMM precision */
  * or the lead it must have. *out is NULL on failure. */
 PANGU_API int pangu_model_open(pangu_model **out, const char *path, int lead_hours);
 PANGU_API void pangu_model_close(pangu_model *m); /* NULL is ignored */
-/* Grid H x W and levels L (any pointer may be NULL). */
-PANGU_API void pangu_model_shape(const pangu_model *m, int *H, int *W, int *nlev);
-/* The pressure levels (hPa, model order) into levels[0..cap); returns L. */
+/* Grid H x W and levels L (any of the three may be NULL). A NULL model:
+ * PANGU_EINVAL, and 0 in each. (Returned void before 1.1.) */
+PANGU_API int pangu_model_shape(const pangu_model *m, int *H, int *W, int *nlev);
+/* The pressure levels (hPa, model order) into levels[0..cap); returns L
+ * (levels NULL with cap 0: only L). A NULL model, levels NULL with cap > 0
+ * or cap < 0: -PANGU_EINVAL (negative), nothing written. */
 PANGU_API int pangu_model_levels(const pangu_model *m, float *levels, int cap);
+/* The lead in hours; -PANGU_EINVAL for a NULL model. */
 PANGU_API int pangu_model_lead_hours(const pangu_model *m);
-/* 1: the original layout; 2: the released models' variant. */
+/* 1: the original layout; 2: the released models' variant; -PANGU_EINVAL
+ * for a NULL model. */
 PANGU_API int pangu_model_format(const pangu_model *m);
-/* Floats of one upper-air array (5 L H W) and one surface array (4 H W). */
+/* Floats of one upper-air array (5 L H W) and one surface array (4 H W);
+ * 0 for a NULL model (pangu_last_error says so). */
 PANGU_API size_t pangu_model_upper_size(const pangu_model *m);
 PANGU_API size_t pangu_model_surface_size(const pangu_model *m);
-/* The licence of the weights for released models (CC BY-NC-SA 4.0), else NULL. */
+/* The licence of the weights for released models (CC BY-NC-SA 4.0), else
+ * NULL (for a NULL model too, pangu_last_error saying so). */
 PANGU_API const char *pangu_model_licence(const pangu_model *m);
 /* Variable i in array order: 0..4 z q t u v, 5..8 msl u10 v10 t2m; NULL past. */
 PANGU_API const char *pangu_variable_name(int i);
@@ -103,9 +123,16 @@ PANGU_API int pangu_model_set_precision(pangu_model *m, int precision);
  * the model's grid and levels: upper (pangu_model_upper_size floats),
  * surface (pangu_model_surface_size); *valid_time (may be NULL) gets the
  * time in seconds since 1970. Checks as `pangu step` does: no NaN or fill
- * value, plausible units. */
+ * value, plausible units. paths: npaths >= 1 file names, none NULL or
+ * empty. The array lengths are not checked: see pangu_read_input_sized. */
 PANGU_API int pangu_read_input(const pangu_model *m, const char *const *paths, int npaths, const char *time,
                                float *upper, float *surface, double *valid_time);
+/* pangu_read_input with the arrays' lengths in floats, checked against the
+ * model's (PANGU_EINVAL naming the array and the length needed) before
+ * anything is read (since 1.1). */
+PANGU_API int pangu_read_input_sized(const pangu_model *m, const char *const *paths, int npaths, const char *time,
+                                     float *upper, size_t upper_len, float *surface, size_t surface_len,
+                                     double *valid_time);
 
 /* One model step on caller arrays: the state lead hours later. Inputs and
  * outputs in physical units (normalised with the model's statistics
@@ -116,9 +143,18 @@ PANGU_API int pangu_read_input(const pangu_model *m, const char *const *paths, i
  * shared by all open models, so repeated steps skip the fresh pages' cost
  * (2% to 8% of a step there, by machine); it is freed when the last model is
  * closed. A call made while another thread steps gets its own arena for
- * that call. pangu_forecast keeps one arena for all of a job's steps. */
+ * that call. pangu_forecast keeps one arena for all of a job's steps.
+ * UNCHECKED lengths: each array must hold pangu_model_upper_size or
+ * pangu_model_surface_size floats of this model; arrays of another grid
+ * are read and written past their end. pangu_step_sized checks them. */
 PANGU_API int pangu_step(const pangu_model *m, float *upper_out, float *surface_out, const float *upper_in,
                          const float *surface_in);
+/* pangu_step with each array's length in floats, checked against the
+ * model's grid before any work: PANGU_EINVAL naming the array and the
+ * length it needs (since 1.1). */
+PANGU_API int pangu_step_sized(const pangu_model *m, float *upper_out, size_t upper_out_len, float *surface_out,
+                               size_t surface_out_len, const float *upper_in, size_t upper_in_len,
+                               const float *surface_in, size_t surface_in_len);
 
 /* ---- forecast jobs: what `pangu forecast` does ----
  * For each initial time, each lead through the hierarchy of the models
@@ -157,7 +193,7 @@ typedef struct {
     FILE *plan;                       /* the dry run's lines; NULL: stdout */
     int rank, nranks;                 /* this process's share of the initial times (i % nranks == rank); 0, 1 */
 } pangu_forecast_options;
-PANGU_API void pangu_forecast_options_init(pangu_forecast_options *o);
+PANGU_API void pangu_forecast_options_init(pangu_forecast_options *o); /* NULL is ignored */
 PANGU_API int pangu_forecast(const pangu_forecast_options *o);
 
 #ifdef __cplusplus

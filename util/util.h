@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 /* The software version written into every output file's provenance. */
-#define PANGU_VERSION "1.0"
+#define PANGU_VERSION "1.1"
 
 /* Status codes shared by every module; 0 is success. */
 enum {
