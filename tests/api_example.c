@@ -24,9 +24,11 @@ int main(int argc, char **argv) {
     int status = pangu_model_open(&m, argv[1], 0);
     if (status) return fail("open", status);
     int H, W, L;
-    pangu_model_shape(m, &H, &W, &L);
     float levels[PANGU_MAX_LEVELS];
-    pangu_model_levels(m, levels, PANGU_MAX_LEVELS);
+    if ((status = pangu_model_shape(m, &H, &W, &L)) || pangu_model_levels(m, levels, PANGU_MAX_LEVELS) != L) {
+        pangu_model_close(m);
+        return fail("shape", status ? status : PANGU_EINVAL);
+    }
     printf("libpangu %s: %s: %d x %d grid, %d levels (%g to %g hPa), %d h, format %d, %d threads\n", pangu_version(),
            argv[1], H, W, L, levels[0], levels[L - 1], pangu_model_lead_hours(m), pangu_model_format(m), pangu_threads());
     size_t nu = pangu_model_upper_size(m), ns = pangu_model_surface_size(m);
@@ -40,11 +42,12 @@ int main(int argc, char **argv) {
     }
     const char *inputs[1] = {argv[2]};
     double valid;
-    if ((status = pangu_read_input(m, inputs, 1, NULL, upper, surface, &valid))) {
+    /* the _sized forms check the arrays' lengths against the model's grid */
+    if ((status = pangu_read_input_sized(m, inputs, 1, NULL, upper, nu, surface, ns, &valid))) {
         rc = fail("read", status);
         goto done;
     }
-    if ((status = pangu_step(m, upper_out, surface_out, upper, surface))) {
+    if ((status = pangu_step_sized(m, upper_out, nu, surface_out, ns, upper, nu, surface, ns))) {
         rc = fail("step", status);
         goto done;
     }
