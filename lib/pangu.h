@@ -73,13 +73,17 @@ PANGU_API const char *pangu_strerror(int status);
  * "cannot open model file x.h5: No such file or directory"; "" if none. */
 PANGU_API const char *pangu_last_error(void);
 
-/* ---- settings (process-wide) ---- */
-/* OpenMP threads of the steps: n >= 1, or 0 for the CPUs the process may
- * use (its affinity, as a batch system sets it). */
+/* ---- settings ---- */
+/* OpenMP threads of the library's work (steps, forecast jobs) called from
+ * this thread: n >= 1, or 0 for the CPUs the process may use (its
+ * affinity, as a batch system sets it). OpenMP keeps this per thread
+ * (omp_set_num_threads): another thread of the program keeps its own
+ * (OMP_NUM_THREADS, else all CPUs) until it calls this too. */
 PANGU_API int pangu_set_threads(int n);
-PANGU_API int pangu_threads(void);
-/* Plausibility checks of inputs (units, grids): on (1, the default unless
- * PANGU_NO_PLAUSIBILITY_CHECK=1 is set) or off (0, expert override). */
+PANGU_API int pangu_threads(void); /* this thread's */
+/* Plausibility checks of inputs (units, grids), process-wide: on (1, the
+ * default unless PANGU_NO_PLAUSIBILITY_CHECK=1 is set) or off (0, expert
+ * override). */
 PANGU_API void pangu_set_plausibility_check(int on);
 
 /* ---- models ---- */
@@ -162,7 +166,10 @@ PANGU_API int pangu_step_sized(const pangu_model *m, float *upper_out, size_t up
  * as a file per initial time (temporary name, then rename). A complete file
  * whose recorded request equals this one is skipped; one of another request
  * is an error unless overwrite. Strings are the configuration keys' values
- * of `pangu forecast --help`; NULL takes the default shown. */
+ * of `pangu forecast --help`; NULL takes the default shown. For a model
+ * below 2 GFLOP a step the job computes on one thread (the writer needs the
+ * other core); the calling thread's OpenMP thread count (pangu_set_threads)
+ * is restored before it returns, on every path. */
 #define PANGU_FORECAST_OPTIONS_VERSION 1
 typedef struct {
     int version;                      /* set by pangu_forecast_options_init */
