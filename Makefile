@@ -98,11 +98,12 @@ $(BIN)/pangu-tests: $(TEST_OBJ) $(BUILD)/libpangu.a
 # ---- the library: libpangu.so, libpangu.a, pangu.h, pangu.pc; install ----
 # One set of objects serves both libraries: position-independent, and only
 # the public API (lib/pangu.h, PANGU_API) visible outside libpangu.so; the
-# version script names the same symbols (PANGU_1). The pangu binary links
-# libpangu.a, so the installed copy runs from any prefix without rpath.
+# version script names the same symbols (PANGU_1, PANGU_1.1 ...). The pangu
+# binary links libpangu.a, so the installed copy runs from any prefix without rpath.
 LIB_PIC = -fPIC -fvisibility=hidden
 CFLAGS += $(LIB_PIC)
-SO_MAJOR = 1
+# the soname's major number is pangu.h's, so the two cannot disagree
+SO_MAJOR := $(shell sed -n 's/^\#define PANGU_VERSION_MAJOR \([0-9]*\).*/\1/p' lib/pangu.h)
 SO_REAL = libpangu.so.$(SO_MAJOR).0.0
 $(BUILD)/$(SO_REAL): $(LIB_OBJ) lib/pangu.map
 	$(CC) -shared -Wl,-soname,libpangu.so.$(SO_MAJOR) -Wl,--version-script=lib/pangu.map -Wl,-z,defs \
