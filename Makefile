@@ -82,7 +82,7 @@ $(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: $(ONNX_PROTO)
 # generated code: the project's warnings are not its author's
 $(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
 	$(CC) $(OPT) $(LIB_PIC) -std=c11 -w -c $< -o $@
-$(BUILD)/model/onnx.o: $(GEN)/onnx.pb-c.h
+$(BUILD)/model/onnx.o $(BUILD)/tests/test_onnx.o: $(GEN)/onnx.pb-c.h
 
 $(BUILD)/libpangu.a: $(LIB_OBJ)
 	ar rcs $@ $^
