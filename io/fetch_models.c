@@ -100,7 +100,9 @@ static int close_checked(FILE *fp, const char *path) {
 }
 
 /* The check pangu import makes (model_onnx_import), on path as the lead h
- * model; what names the file in messages; *H x *W: its grid, for notes. */
+ * model (the file does not hold its lead time: the released 6 h and 24 h
+ * models have the same layout, and import takes the lead from the name);
+ * what names the file in messages; *H x *W: its grid, for notes. */
 static int check_model(const char *path, int h, const char *what, int *H, int *W) {
     unsigned char head[64];
     FILE *fp = fopen(path, "rb");
@@ -113,8 +115,6 @@ static int check_model(const char *path, int h, const char *what, int *H, int *W
                          what, file_size(path), h);
     model m;
     int status = model_onnx_import(&m, path, h);
-    if (!status && m.cfg.lead_hours != h)
-        status = util_fail(UTIL_EFORMAT, "%s: a %d h model where the %d h one was asked", what, m.cfg.lead_hours, h);
     if (!status) *H = m.cfg.H, *W = m.cfg.W;
     model_free(&m);
     if (status) {
@@ -146,6 +146,7 @@ static int keep_existing(models_ctx *c, const char *final, const char *url, int 
     if (size >= 0 && have != size)
         return util_fail(UTIL_EINVAL, "%s: exists with %lld bytes, %s has %lld: not the released file (a copy cut short, "
                                       "or another file of that name); move it away and rerun", final, have, url, size);
+    io_http_note(c->http, "%s exists: checking it as pangu import reads it", final);
     int H = 0, W = 0, status = check_model(final, h, final, &H, &W);
     if (status) {
         char why[1400];
@@ -211,6 +212,7 @@ static int fetch_model_locked(models_ctx *c, int h) {
     if (file_size(final) >= 0) return keep_existing(c, final, url, h, size);
     if ((status = download(c, url, part, final, name, size))) return status;
     int H = 0, W = 0;
+    io_http_note(c->http, "%s: checking it as pangu import reads it", name); /* the real files: some 20 s each */
     if ((status = check_model(part, h, url, &H, &W))) {
         unlink(part); /* complete but wrong: nothing to resume */
         return status;
