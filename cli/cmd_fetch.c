@@ -119,7 +119,8 @@ int cli_fetch(int argc, char **argv) {
     else if (!strcmp(source, "gfs")) sp.source = IO_FETCH_GFS;
     else if (!strcmp(source, "cds")) sp.source = IO_FETCH_CDS;
     else {
-        status = util_fail(UTIL_EINVAL, "--source '%s': expected ecmwf-opendata, gfs, cds or pangu-models", source);
+        status = util_fail(UTIL_EINVAL, "--source '%s': expected ecmwf-opendata, gfs or cds (data), or pangu-models (the released models)",
+                           source);
         goto done;
     }
     const char *format = cfg_get(&c, "format");
