@@ -29,10 +29,6 @@
 
 #include "../util/util.h"
 
-/* The released models: the official README's list; the mirror serves those
- * that ai-models runs, in its download_files order. */
-static const int mirror_leads[2] = {24, 6};
-
 int io_fetch_models_check_leads(const int *leads, int nleads) {
     for (int i = 0; i < nleads; i++) {
         int h = leads[i];
@@ -76,6 +72,9 @@ int io_fetch_models_run(const io_fetch_spec *spec) {
 #include <unistd.h>
 
 #include "../model/model.h"
+
+/* The files the mirror serves: those ai-models runs, in its download_files order. */
+static const int mirror_leads[2] = {24, 6};
 
 typedef struct {
     io_http *http;
