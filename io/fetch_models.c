@@ -119,6 +119,9 @@ static int check_model(const char *path, int h, const char *what, int *H, int *W
     if (status) {
         char why[1024];
         snprintf(why, sizeof why, "%s", util_last_message());
+        /* no memory, a read error: the file may be right, only not checked here */
+        if (status == UTIL_ENOMEM || status == UTIL_EIO)
+            return util_fail(status, "%s: cannot be checked as pangu import reads it (%s)", what, why);
         return util_fail(UTIL_EFORMAT, "%s: not a Pangu-Weather ONNX model as pangu import reads it (%s)", what, why);
     }
     return UTIL_OK;
@@ -147,11 +150,12 @@ static int keep_existing(models_ctx *c, const char *final, const char *url, int 
                                       "or another file of that name); move it away and rerun", final, have, url, size);
     io_http_note(c->http, "%s exists: checking it as pangu import reads it", final);
     int H = 0, W = 0, status = check_model(final, h, final, &H, &W);
-    if (status) {
+    if (status == UTIL_EFORMAT) {
         char why[1400];
         snprintf(why, sizeof why, "%s", util_last_message());
         return util_fail(status, "%s; it exists already: move it away and rerun", why);
     }
+    if (status) return status;
     io_http_note(c->http, "%s exists (%lld bytes%s, a %d h model on a %d x %d grid), skipped", final, have,
                  size >= 0 ? ", as on the mirror" : "", h, H, W);
     c->skipped++;
@@ -213,7 +217,8 @@ static int fetch_model_locked(models_ctx *c, int h) {
     int H = 0, W = 0;
     io_http_note(c->http, "%s: checking it as pangu import reads it", name); /* the real files: some 20 s each */
     if ((status = check_model(part, h, url, &H, &W))) {
-        unlink(part); /* complete but wrong: nothing to resume */
+        if (status == UTIL_EFORMAT) unlink(part); /* complete but wrong: nothing to resume */
+        else io_http_note(c->http, "the download is kept as %s: rerun to check it", part);
         return status;
     }
     if (rename(part, final)) {
