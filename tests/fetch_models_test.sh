@@ -102,6 +102,15 @@ check "a rerun keeps both, downloads nothing (HEADs only)" \
   '[ $rc -eq 0 ] && [ $(grep -c "exists ([0-9]* bytes, as on the mirror, a [0-9]* h model" err) -eq 2 ] &&
    ! since $m | grep -q "\"GET\"" && grep -q "0 files written, 2 already there" err'
 
+# ---- the mirror from a configuration file ([urls] pangu_models_url), as the other sources' roots
+printf '[fetch]\nsource = pangu-models\nleads = 6\nretries = 1\n[urls]\npangu_models_url = %s/repository/test-data/ai-models/pangu-weather/\n' \
+  "$base" >site.ini
+m=$(mark)
+limit $pangu fetch --config site.ini --output cfg 2>err; rc=$?
+check "a configuration file: source, leads and the mirror's root ([urls] pangu_models_url)" \
+  '[ $rc -eq 0 ] && [ "$(ls -A cfg)" = pangu_weather_6.onnx ] && cmp -s cfg/pangu_weather_6.onnx "$src6" &&
+   since $m | grep -q "\"path\": \"/repository/test-data/ai-models/pangu-weather/pangu_weather_6.onnx\""'
+
 # ---- a .part an earlier run left: resumed from its end
 mkdir part && head -c 3000000 "$src24" >part/.pangu_weather_24.onnx.part
 m=$(mark)
