@@ -161,6 +161,7 @@ check: deps
 	tests/synth_test.sh $(BIN)/pangu
 	tests/eval_test.sh $(BIN)/pangu
 	tests/fetch_test.sh $(BIN)/pangu
+	tests/fetch_models_test.sh $(BIN)/pangu
 	tests/chain_test.sh $(BIN)/pangu
 	tests/released_test.sh $(BIN)/pangu
 	tests/plausible_test.sh $(BIN)/pangu
@@ -186,6 +187,7 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=0 tests/forecast_test.sh bin-asan/pangu
 	ASAN_OPTIONS=detect_leaks=0 tests/data_test.sh bin-asan/pangu
 	ASAN_OPTIONS=detect_leaks=0 tests/fetch_test.sh bin-asan/pangu
+	ASAN_OPTIONS=detect_leaks=0 tests/fetch_models_test.sh bin-asan/pangu
 ubsan: deps
 	$(MAKE) BUILD=build-ubsan BIN=bin-ubsan OPT="$(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined" \
 	  bin-ubsan/pangu bin-ubsan/pangu-tests
@@ -194,6 +196,7 @@ ubsan: deps
 	tests/forecast_test.sh bin-ubsan/pangu
 	tests/data_test.sh bin-ubsan/pangu
 	tests/fetch_test.sh bin-ubsan/pangu
+	tests/fetch_models_test.sh bin-ubsan/pangu
 
 bench: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/sgemm-bench

@@ -67,7 +67,8 @@ static const struct {
      "         conservative (area-weighted, as cdo remapcon) coarsening of every latitude-longitude field by K"},
     {"fetch", cli_fetch,
      "--source ecmwf-opendata|gfs|cds --time T[/T1/H] [--leads SPEC] [--url ROOT] --output DIR\n"
-     "         initial conditions (or IFS, GFS forecasts) from ECMWF open data, NCEP or the CDS (pangu fetch --help)"},
+     "         initial conditions (or IFS, GFS forecasts) from ECMWF open data, NCEP or the CDS (pangu fetch --help);\n"
+     "         --source pangu-models [--leads 24,6] --output DIR: the released models from ai-models' mirror"},
     {"tune", cli_tune,
      "[--seconds 3] [--show] [--output FILE]\n"
      "         measure the FP32 kernels' blocking on this CPU and cache it for every command (--no-tune: not used)"},

@@ -143,4 +143,20 @@ void io_http_note(io_http *h, const char *fmt, ...) __attribute__((format(printf
 /* A short reason for an HTTP status ("404 Not Found"). */
 const char *io_http_reason(long code);
 
+/* ---- the released Pangu-Weather models (io/fetch_models.c) ----
+ * pangu_weather_24.onnx and pangu_weather_6.onnx from the mirror ECMWF's
+ * ai-models downloads them from (ROOT/pangu_weather_N.onnx), each checked
+ * as pangu import reads it before it is renamed into place; the 1 h and 3 h
+ * models are only on the official repository's drives. io_fetch_run does not
+ * take this source: spec->leads (24, 6; none: both), url, out and the retry
+ * settings are read, times are not. */
+enum { IO_FETCH_PANGU_MODELS = IO_FETCH_CDS + 1 };
+#define IO_FETCH_MODELS_URL "https://get.ecmwf.int/repository/test-data/ai-models/pangu-weather"
+/* UTIL_EINVAL naming the first lead the mirror does not serve, and where
+ * the 1 h and 3 h models are. */
+int io_fetch_models_check_leads(const int *leads, int nleads);
+/* 1 when the first bytes of a download are an HTML page, not a model. */
+int io_fetch_models_looks_html(const unsigned char *head, size_t n);
+int io_fetch_models_run(const io_fetch_spec *spec);
+
 #endif

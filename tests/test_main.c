@@ -14,7 +14,8 @@ int main(void) {
     if (tests_register_kernels() || tests_register_model() || tests_register_train() || tests_register_eval() ||
         tests_register_io() || tests_register_grib() || tests_register_regrid() ||
         tests_register_bf16() || tests_register_f32() || tests_register_avx2() || tests_register_onnx() ||
-        tests_register_fetch() || tests_register_api()) {
+        tests_register_fetch() || tests_register_api() ||
+        tests_register_fetch_models()) {
         CU_cleanup_registry();
         return 2;
     }

@@ -15,6 +15,7 @@ int tests_register_avx2(void);    /* tests/test_avx2.c */
 int tests_register_onnx(void);    /* tests/test_onnx.c */
 int tests_register_fetch(void);   /* tests/test_fetch.c */
 int tests_register_api(void);     /* tests/test_api.c */
+int tests_register_fetch_models(void); /* tests/test_fetch_models.c */
 
 /* Directory holding the committed fixtures (tests/fixtures by default,
  * PANGU_FIXTURES overrides). */
