@@ -23,8 +23,10 @@
  * the reader before it is renamed into place from a hidden temporary
  * (DIR/.NAME.part), so a failed fetch leaves nothing a glob of DIR could
  * take for complete. Time-outs, cut transfers and 5xx (and 408, 429) are
- * retried with exponential back-off; a cut transfer resumes where it
- * stopped, and a rerun resumes a .part file and skips finished files.
+ * retried with exponential back-off within a deadline per transfer; a cut
+ * transfer resumes where it stopped, and a rerun resumes a .part file
+ * (kept only when it can) and skips finished files. Requests to NOMADS are
+ * paced below its published limit.
  * HTTP through libcurl; built without it (make CURL=0) io_fetch_run says
  * so. */
 #ifndef PANGU_IO_FETCH_H

@@ -395,7 +395,7 @@ int io_http_request(io_http *h, const char *url, const char *json, io_http_reply
     for (;;) {
         CURLcode rc;
         long code;
-        s.budget = deadline - s.spent;
+        s.budget = fmax(deadline - s.spent, 0.001); /* spent: this attempt times out at once */
         perform(h, url, json, 0, &s, &rc, &code);
         char reason[256];
         reason_of(rc, code, &s, reason, sizeof reason);
@@ -412,6 +412,11 @@ int io_http_request(io_http *h, const char *url, const char *json, io_http_reply
             r->body = s.mem ? s.mem : calloc(1, 1), r->len = s.len, s.mem = NULL;
             snprintf(r->content_type, sizeof r->content_type, "%s", s.ctype);
             if (!r->body) status = util_fail(UTIL_ENOMEM, "out of memory");
+            break;
+        }
+        if (rc == CURLE_UNSUPPORTED_PROTOCOL && s.location[0]) {
+            status = util_fail(UTIL_EIO, "%s: the server redirects to %s: only http and https redirects are followed", url,
+                               s.location);
             break;
         }
         if ((rc != CURLE_OK && !retryable_curl(rc))) {
@@ -433,7 +438,7 @@ int io_http_size(io_http *h, const char *url, long long *size) {
     for (;;) {
         CURLcode rc;
         long code;
-        s.budget = deadline - s.spent;
+        s.budget = fmax(deadline - s.spent, 0.001); /* spent: this attempt times out at once */
         perform(h, url, NULL, 1, &s, &rc, &code);
         char reason[256];
         reason_of(rc, code, &s, reason, sizeof reason);
@@ -485,7 +490,7 @@ static int transfer(io_http *h, const char *url, FILE *fp, const char *path, lon
         s.want = length >= 0 ? length - done : -1;
         CURLcode rc;
         long code;
-        s.budget = deadline - s.spent;
+        s.budget = fmax(deadline - s.spent, 0.001); /* spent: this attempt times out at once */
         perform(h, url, NULL, 0, &s, &rc, &code);
         if (s.restarted) done = 0, from = 0, s.restarted = 0;
         done += s.got;
