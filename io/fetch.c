@@ -96,9 +96,10 @@ static int ecmwf_urls(const char *root, double init, int step, char *url, size_t
     if (init < utc("2024-02-28T06")) {
         char when[64];
         util_time_format(init, when, sizeof when);
-        return util_fail(UTIL_EINVAL, "--time %s: ECMWF open data before 2024-02-28 06 UTC is the 0.4-degree '0p4-beta' product "
-                                      "(ROOT/yyyymmdd/HHz/0p4-beta/...), another grid and layout than the 0.25-degree IFS files "
-                                      "pangu fetch takes; for earlier dates use ERA5 (--source cds)", when);
+        return util_fail(UTIL_EINVAL, "--time %s: ECMWF open data before 2024-02-28 06 UTC is in its older layout (without "
+                                      "ifs/; until February 2024 the 0.4-degree '0p4-beta' product, another grid than Pangu's "
+                                      "0.25 degrees): pangu fetch takes the ifs/0p25 files from then on; for earlier dates use "
+                                      "ERA5 (--source cds)", when);
     }
     const char *stream = (hh == 6 || hh == 18) && init < utc("2026-05-12T00") ? "scda" : "oper";
     int status = fmt(url, url_cap, "%s/%ld/%02dz/ifs/0p25/%s/%ld%02d0000-%dh-%s-fc.grib2", root, ymd, hh, stream, ymd, hh, step,
