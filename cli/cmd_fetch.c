@@ -33,6 +33,10 @@ static const cfg_key schema[] = {
      0, 3600},
     {"fetch", "backoff_max", "120", "longest wait in seconds", CFG_REAL, 0, 86400},
     {"fetch", "timeout", "60", "seconds without a byte before a transfer is abandoned (and retried)", CFG_REAL, 1, 86400},
+    {"fetch", "deadline", "0", "seconds one transfer may take over all its attempts; 0: 4 x timeout + its size at 10 kB/s",
+     CFG_REAL, 0, 1e7},
+    {"fetch", "rate_limit", "0", "requests per minute to the server; 0: 100 to NOMADS (its limit is 120), no limit elsewhere",
+     CFG_REAL, 0, 1e6},
     {"urls", "ecmwf_opendata_url", "https://data.ecmwf.int/forecasts", "root of ECMWF open data (or a mirror)"},
     {"urls", "gfs_url", "https://nomads.ncep.noaa.gov/pub/data/nccf/com/gfs/prod",
      "root of NCEP GFS (or a mirror, e.g. https://noaa-gfs-bdp-pds.s3.amazonaws.com)"},
@@ -135,6 +139,7 @@ int cli_fetch(int argc, char **argv) {
     sp.retries = (int)cfg_get_int(&c, "retries");
     sp.backoff = cfg_get_real(&c, "backoff"), sp.backoff_max = cfg_get_real(&c, "backoff_max");
     sp.timeout = cfg_get_real(&c, "timeout");
+    sp.deadline = cfg_get_real(&c, "deadline"), sp.rate_limit = cfg_get_real(&c, "rate_limit");
     sp.url = cfg_get(&c, "url");
     if (!sp.url || !sp.url[0])
         sp.url = cfg_get(&c, sp.source == IO_FETCH_ECMWF_OPENDATA ? "ecmwf_opendata_url" : sp.source == IO_FETCH_GFS ? "gfs_url"

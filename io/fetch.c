@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,113 @@ const char *io_fetch_default_url(int source) {
     case IO_FETCH_CDS: return "https://cds.climate.copernicus.eu/api";
     default: return "";
     }
+}
+
+/* snprintf of a path or URL that fails rather than truncates. */
+static int fmt(char *buf, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static int fmt(char *buf, size_t cap, const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    int n = vsnprintf(buf, cap, f, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap) return util_fail(UTIL_EINVAL, "a path or URL is longer than %zu characters: %.80s...", cap - 1, buf);
+    return UTIL_OK;
+}
+
+static void date_parts(double t, long *ymd, int *hh, int *mm) {
+    int y, mo, d, h, mi, s;
+    util_time_fields(t, &y, &mo, &d, &h, &mi, &s);
+    *ymd = y * 10000L + mo * 100 + d, *hh = h, *mm = mi;
+}
+
+double io_fetch_deadline(double deadline, double timeout, long long bytes) {
+    if (deadline > 0) return deadline;
+    /* silence is caught by the time-out; this bounds a server that sends a
+     * byte now and then: four silences' worth, plus the bytes at 10 kB/s */
+    return 4 * (timeout > 0 ? timeout : 60) + (bytes > 0 ? bytes / 1e4 : 0);
+}
+
+/* The host of a URL ("nomads.ncep.noaa.gov"), lower case, without port or user. */
+static void url_host(const char *url, char *host, size_t cap) {
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', n);
+    if (at) n -= (size_t)(at + 1 - p), p = at + 1;
+    size_t k = 0;
+    for (size_t i = 0; i < n && p[i] != ':' && k + 1 < cap; i++) k++;
+    for (size_t i = 0; i < k; i++) host[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+    host[k] = 0;
+}
+
+double io_fetch_pace(const char *url, double rate_limit) {
+    if (rate_limit > 0) return 60.0 / rate_limit;
+    char host[256];
+    url_host(url, host, sizeof host);
+    /* NOMADS allows 120 requests a minute per client (NCEP's NOMADS usage
+     * notice; more are blocked for a while): 100 a minute stays below it */
+    return strcmp(host, "nomads.ncep.noaa.gov") ? 0 : 0.6;
+}
+
+static double utc(const char *when) {
+    double t = 0;
+    util_time_parse(when, &t);
+    return t;
+}
+
+/* ECMWF open data as ECMWF's own client names it (ecmwf/ecmwf-opendata,
+ * ecmwf/opendata/client.py): HOURLY_PATTERN
+ * {_url}/{_yyyymmdd}/{_H}z/{model}/{resol}/{_stream}/{_yyyymmddHHMMSS}-{step}h-{_stream}-{type}.grib2
+ * with model ifs, resol 0p25, type fc; the stream from Client.patch_stream
+ * (06 and 18 UTC runs under scda for dates before IFS_50R1_DATE, 2026-05-12,
+ * under oper from that date on); the inventory from Client.get_parts:
+ * os.path.splitext(url)[0] + ".index". Runs before 2024-02-28 06 UTC are
+ * in the older layout without ifs/ (0.4-degree 0p4-beta until February
+ * 2024): blaylockbk/Herbie src/herbie/models/ecmwf.py, ifs.template;
+ * client.py Client._get_urls drops /ifs/ for 0p4-beta. */
+static int ecmwf_urls(const char *root, double init, int step, char *url, size_t url_cap, char *index_url, size_t index_cap) {
+    long ymd;
+    int hh, mm;
+    date_parts(init, &ymd, &hh, &mm);
+    if (init < utc("2024-02-28T06")) {
+        char when[64];
+        util_time_format(init, when, sizeof when);
+        return util_fail(UTIL_EINVAL, "--time %s: ECMWF open data before 2024-02-28 06 UTC is in its older layout (without "
+                                      "ifs/; until February 2024 the 0.4-degree '0p4-beta' product, another grid than Pangu's "
+                                      "0.25 degrees): pangu fetch takes the ifs/0p25 files from then on; for earlier dates use "
+                                      "ERA5 (--source cds)", when);
+    }
+    const char *stream = (hh == 6 || hh == 18) && init < utc("2026-05-12T00") ? "scda" : "oper";
+    int status = fmt(url, url_cap, "%s/%ld/%02dz/ifs/0p25/%s/%ld%02d0000-%dh-%s-fc.grib2", root, ymd, hh, stream, ymd, hh, step,
+                     stream);
+    if (!status) status = fmt(index_url, index_cap, "%.*s.index", (int)(strlen(url) - strlen(".grib2")), url);
+    return status;
+}
+
+/* GFS: ROOT/gfs.yyyymmdd/HH/atmos/gfs.tHHz.pgrb2.0p25.fNNN from GFS v16 on,
+ * without atmos/ before (blaylockbk/Herbie src/herbie/models/gfs.py,
+ * gfs.template: "GFS update version 16.0"); v16 ran from the 12 UTC run of
+ * 2021-03-22 (NCEP's implementation notice; Herbie switches at
+ * 2021-03-23 00 UTC, so for the two runs between, fetch_grib_step_locked
+ * tries the other layout when the first is missing). The inventory is
+ * the file's name + ".idx" (Herbie IDX_SUFFIX). */
+static int gfs_urls(const char *root, double init, int step, int atmos, char *url, size_t url_cap, char *index_url,
+                    size_t index_cap) {
+    long ymd;
+    int hh, mm;
+    date_parts(init, &ymd, &hh, &mm);
+    int status = fmt(url, url_cap, "%s/gfs.%ld/%02d/%sgfs.t%02dz.pgrb2.0p25.f%03d", root, ymd, hh, atmos ? "atmos/" : "", hh, step);
+    if (!status) status = fmt(index_url, index_cap, "%s.idx", url);
+    return status;
+}
+
+static int gfs_v16(double init) { return init >= utc("2021-03-22T12"); }
+
+int io_fetch_grib_urls(int source, const char *root, double init, int step, char *url, size_t url_cap, char *index_url,
+                       size_t index_cap) {
+    if (source == IO_FETCH_GFS) return gfs_urls(root, init, step, gfs_v16(init), url, url_cap, index_url, index_cap);
+    if (source == IO_FETCH_ECMWF_OPENDATA) return ecmwf_urls(root, init, step, url, url_cap, index_url, index_cap);
+    return util_fail(UTIL_EINVAL, "source %d has no GRIB files by run and step", source);
 }
 
 #ifndef PANGU_CURL
@@ -49,17 +157,6 @@ int io_fetch_run(const io_fetch_spec *spec) {
 #include "io.h"
 
 int io_fetch_available(void) { return 1; }
-
-/* snprintf of a path or URL that fails rather than truncates. */
-static int fmt(char *buf, size_t cap, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static int fmt(char *buf, size_t cap, const char *f, ...) {
-    va_list ap;
-    va_start(ap, f);
-    int n = vsnprintf(buf, cap, f, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cap) return util_fail(UTIL_EINVAL, "a path or URL is longer than %zu characters: %.80s...", cap - 1, buf);
-    return UTIL_OK;
-}
 
 /* model variables: z q t u v msl u10 v10 t2m */
 static const char *const var_label[9] = {"z", "q", "t", "u", "v", "msl", "u10", "v10", "t2m"};
@@ -102,12 +199,6 @@ static void missing_text(const int *found, const char *const *names, char *buf, 
         }
         if (!first && v < 5 && n + 8 < cap) n += (size_t)snprintf(buf + n, cap - n, " hPa");
     }
-}
-
-static void date_parts(double t, long *ymd, int *hh, int *mm) {
-    int y, mo, d, h, mi, s;
-    util_time_fields(t, &y, &mo, &d, &h, &mi, &s);
-    *ymd = y * 10000L + mo * 100 + d, *hh = h, *mm = mi;
 }
 
 static const char *json_string(const cJSON *o, const char *key) {
@@ -448,13 +539,23 @@ static int list_dir(ctx *c, const char *url, const char *pattern, strset *out) {
     return n;
 }
 
-/* 404 (or 403, as S3 mirrors answer for keys that do not exist) on a run's
- * index: say which dates, runs and steps the server lists. */
-static int explain_missing(ctx *c, long code, const char *url, double init, int step) {
+/* 404 (or 403, as S3 mirrors answer for keys that do not exist; 410) */
+static int is_missing(long code) { return code == 404 || code == 403 || code == 410; }
+
+/* A missing index: is the data file there without it (nothing can be
+ * picked out of it), or is the run missing (which dates, runs and steps
+ * the server lists)? */
+static int explain_missing(ctx *c, long code, const char *index_url, const char *url, double init, int step) {
     long ymd;
     int hh, mm;
     date_parts(init, &ymd, &hh, &mm);
     int gfs = c->sp->source == IO_FETCH_GFS;
+    const char *what = io_http_reason(code);
+    long long size = -1;
+    if (!io_http_size(c->http, url, &size))
+        return util_fail(UTIL_EIO, "%s: %s: the inventory is missing, though its data file %s is there: without the inventory "
+                                   "the fields cannot be picked out of it (a mirror that copies the data without the %s files?); "
+                                   "try again later or another --url", index_url, what, url, gfs ? ".idx" : ".index");
     char sdate[16], srun[8], list[1024], dir[1400];
     snprintf(sdate, sizeof sdate, "%ld", ymd);
     snprintf(srun, sizeof srun, gfs ? "%02d" : "%02dz", hh);
@@ -462,11 +563,11 @@ static int explain_missing(ctx *c, long code, const char *url, double init, int 
     if (!buf) return util_fail(UTIL_ENOMEM, "out of memory");
     strset s = {buf, 0, 4096};
     int status;
-    const char *what = code == 404 ? "404 Not Found" : io_http_reason(code);
     snprintf(dir, sizeof dir, "%s/", c->root);
     if (!list_dir(c, dir, gfs ? "(^|[^0-9A-Za-z._-])gfs\\.([0-9]{8})/" : "(^|[^0-9A-Za-z._-])([0-9]{8})/", &s)) {
-        status = util_fail(UTIL_EIO, "%s: %s: the run of %s %02d UTC (step %d h) is not there: not published yet, or already "
-                                     "removed; %s does not list the dates it holds", url, what, sdate, hh, step, c->root);
+        status = util_fail(UTIL_EIO, "%s: %s, and so is its data file: the run of %s %02d UTC (step %d h) is not there: not "
+                                     "published yet, or already removed; %s does not list the dates it holds", index_url, what,
+                           sdate, hh, step, c->root);
         goto done;
     }
     int have_date = 0;
@@ -474,8 +575,8 @@ static int explain_missing(ctx *c, long code, const char *url, double init, int 
     if (!have_date) {
         list_text(&s, list, sizeof list);
         const char *when = strcmp(sdate, s.s[s.n - 1]) > 0 ? "not published yet" : strcmp(sdate, s.s[0]) < 0 ? "already removed from this service" : "not on this service";
-        status = util_fail(UTIL_EIO, "%s: %s: no runs of %s at %s (%s); it holds the dates %s", url, what, sdate, c->root, when,
-                           list);
+        status = util_fail(UTIL_EIO, "%s: %s: no runs of %s at %s (%s); it holds the dates %s", index_url, what, sdate, c->root,
+                           when, list);
         goto done;
     }
     snprintf(dir, sizeof dir, "%s/%s%s/", c->root, gfs ? "gfs." : "", sdate);
@@ -484,13 +585,13 @@ static int explain_missing(ctx *c, long code, const char *url, double init, int 
         for (int i = 0; i < s.n; i++) have_run |= !strcmp(s.s[i], srun);
         if (!have_run) {
             list_text(&s, list, sizeof list);
-            status = util_fail(UTIL_EIO, "%s: %s: %s has no %s UTC run of %s (not published yet?); its runs: %s", url, what,
-                               c->root, srun, sdate, list);
+            status = util_fail(UTIL_EIO, "%s: %s: %s has no %s UTC run of %s (not published yet?); its runs: %s", index_url,
+                               what, c->root, srun, sdate, list);
             goto done;
         }
     }
-    status = util_fail(UTIL_EIO, "%s: %s: the %s %02d UTC run is there, step %d h is not (not published yet, or a step this "
-                                 "service does not publish)", url, what, sdate, hh, step);
+    status = util_fail(UTIL_EIO, "%s: %s, and so is its data file: the %s %02d UTC run is there, step %d h is not (not "
+                                 "published yet, or a step this service does not publish)", index_url, what, sdate, hh, step);
 done:
     free(buf);
     return status;
@@ -582,9 +683,6 @@ static int fetch_grib_step(ctx *c, double init, int step) {
 static int fetch_grib_step_locked(ctx *c, double init, int step) {
     const io_fetch_spec *sp = c->sp;
     int gfs = sp->source == IO_FETCH_GFS, status = UTIL_OK;
-    long ymd;
-    int hh, mm;
-    date_parts(init, &ymd, &hh, &mm);
     char name[128], final[2048], part[2048], url[2048], index_url[2100], what[2200];
     grib_name(gfs ? "gfs" : "ifs", init, step, sp->nleads > 0, name, sizeof name);
     snprintf(final, sizeof final, "%s/%s", sp->out, name);
@@ -594,19 +692,28 @@ static int fetch_grib_step_locked(ctx *c, double init, int step) {
         c->files_skipped++;
         return UTIL_OK;
     }
-    if (gfs) snprintf(url, sizeof url, "%s/gfs.%ld/%02d/atmos/gfs.t%02dz.pgrb2.0p25.f%03d", c->root, ymd, hh, hh, step);
-    else {
-        const char *stream = hh == 6 || hh == 18 ? "scda" : "oper";
-        snprintf(url, sizeof url, "%s/%ld/%02dz/ifs/0p25/%s/%ld%02d0000-%dh-%s-fc.grib2", c->root, ymd, hh, stream, ymd, hh,
-                 step, stream);
-    }
-    snprintf(index_url, sizeof index_url, "%s%s", url, gfs ? ".idx" : ".index");
+    if ((status = io_fetch_grib_urls(sp->source, c->root, init, step, url, sizeof url, index_url, sizeof index_url))) return status;
     io_http_reply r;
     if ((status = io_http_request(c->http, index_url, NULL, &r))) return status;
-    if (r.code == 404 || r.code == 403 || r.code == 410) {
+    if (gfs && is_missing(r.code) && init < utc("2021-03-23T00") && gfs_v16(init)) {
+        /* the runs where NCEP's v16 date and Herbie's differ: the other layout */
+        char url2[2048], index2[2100];
+        io_http_reply r2;
+        if ((status = gfs_urls(c->root, init, step, 0, url2, sizeof url2, index2, sizeof index2)) ||
+            (status = io_http_request(c->http, index2, NULL, &r2))) {
+            io_http_reply_free(&r);
+            return status;
+        }
+        if (r2.code == 200) {
+            io_http_reply_free(&r);
+            r = r2;
+            snprintf(url, sizeof url, "%s", url2), snprintf(index_url, sizeof index_url, "%s", index2);
+        } else io_http_reply_free(&r2);
+    }
+    if (is_missing(r.code)) {
         long code = r.code;
         io_http_reply_free(&r);
-        return explain_missing(c, code, index_url, init, step);
+        return explain_missing(c, code, index_url, url, init, step);
     }
     if (r.code != 200) {
         status = util_fail(UTIL_EIO, "%s: HTTP %s", index_url, io_http_reason(r.code));
@@ -683,7 +790,8 @@ static int fetch_grib_step_locked(ctx *c, double init, int step) {
     }
     if (status) {
         fclose(fp);
-        if (disk) unlink(part);
+        /* keep it only when a rerun can finish it */
+        if (disk || !io_http_resumable(c->http) || file_size(part) <= 0) unlink(part);
         else io_http_note(c->http, "the partial download is kept as %s: rerun to resume", part);
         return status;
     }
@@ -996,7 +1104,7 @@ static int cds_request(ctx *c, const cds_dataset *ds, const char *name, const do
     long long got = have;
     /* all there already (the earlier run stopped before checking it): nothing to ask for */
     if (size < 0 || have < size) status = io_http_get_file(c->http, link, fp, part, have, size, &got);
-    int keep = status && !strstr(util_last_message(), "cannot write");
+    int keep = status && !strstr(util_last_message(), "cannot write") && io_http_resumable(c->http);
     if (!status) {
         status = close_checked(fp, part);
     } else fclose(fp);
@@ -1017,7 +1125,7 @@ static int cds_request(ctx *c, const cds_dataset *ds, const char *name, const do
         keep = 0;
     }
     if (status) {
-        if (keep) io_http_note(c->http, "the partial download is kept as %s: rerun to resume", part);
+        if (keep && file_size(part) > 0) io_http_note(c->http, "the partial download is kept as %s: rerun to resume", part);
         else unlink(part);
         return status;
     }
@@ -1130,9 +1238,26 @@ int io_fetch_run(const io_fetch_spec *sp) {
     }
     for (int i = 0; i < sp->nleads; i++)
         if (sp->leads[i] < 0) return util_fail(UTIL_EINVAL, "--leads: %d h is negative", sp->leads[i]);
+    if (sp->source == IO_FETCH_ECMWF_OPENDATA) {
+        const char *root = sp->url && sp->url[0] ? sp->url : io_fetch_default_url(sp->source);
+        char host[256], u[2048], iu[2100];
+        url_host(root, host, sizeof host);
+        size_t n = strlen(host), k = strlen(".blob.core.windows.net");
+        /* ecmwf-opendata client.py: source "azure" gets a token first (Client._get_azure_sas_token) */
+        if (n >= k && !strcmp(host + n - k, ".blob.core.windows.net"))
+            return util_fail(UTIL_EINVAL, "--url %s: the Azure mirror of ECMWF open data needs a Planetary Computer SAS token, "
+                                          "which pangu fetch does not get; use ECMWF's own root, the AWS mirror "
+                                          "https://ecmwf-forecasts.s3.eu-central-1.amazonaws.com or Google's "
+                                          "https://storage.googleapis.com/ecmwf-open-data", root);
+        /* runs of another product refused before any request */
+        for (int i = 0; i < sp->ntimes; i++) {
+            int status = io_fetch_grib_urls(sp->source, "", sp->times[i], 0, u, sizeof u, iu, sizeof iu);
+            if (status) return status;
+        }
+    }
     ctx c = {0};
     c.sp = sp;
-    io_http_opts o = {sp->retries, sp->backoff, sp->backoff_max, sp->timeout};
+    io_http_opts o = {sp->retries, sp->backoff, sp->backoff_max, sp->timeout, sp->deadline, sp->rate_limit};
     int status = io_http_open(&c.http, &o);
     if (status) return status;
     double t0 = util_now();

@@ -5,11 +5,12 @@
  *
  *   ecmwf-opendata  IFS HRES 0.25 degrees, GRIB2:
  *                   ROOT/yyyymmdd/HHz/ifs/0p25/STREAM/yyyymmddHH0000-<step>h-STREAM-fc.grib2
- *                   (STREAM oper for 00 and 12 UTC, scda for 06 and 18) and its
- *                   .index (one JSON object per field with _offset and _length);
+ *                   (STREAM oper; scda for 06 and 18 UTC before 2026-05-12) and its
+ *                   inventory ROOT/.../yyyymmddHH0000-<step>h-STREAM-fc.index (one JSON
+ *                   object per field with _offset and _length);
  *   gfs             NCEP GFS 0.25 degrees, GRIB2:
- *                   ROOT/gfs.yyyymmdd/HH/atmos/gfs.tHHz.pgrb2.0p25.fNNN and its .idx
- *                   inventory ("n:offset:d=YYYYMMDDHH:VAR:LEVEL:FORECAST:");
+ *                   ROOT/gfs.yyyymmdd/HH/atmos/gfs.tHHz.pgrb2.0p25.fNNN (no atmos/ before
+ *                   GFS v16) and its .idx inventory ("n:offset:d=YYYYMMDDHH:VAR:LEVEL:FORECAST:");
  *   cds             ERA5 from the Climate Data Store's API (since 2024):
  *                   POST ROOT/retrieve/v1/processes/DATASET/execution, poll the
  *                   job, download the asset its results link to. The key is
@@ -22,8 +23,10 @@
  * the reader before it is renamed into place from a hidden temporary
  * (DIR/.NAME.part), so a failed fetch leaves nothing a glob of DIR could
  * take for complete. Time-outs, cut transfers and 5xx (and 408, 429) are
- * retried with exponential back-off; a cut transfer resumes where it
- * stopped, and a rerun resumes a .part file and skips finished files.
+ * retried with exponential back-off within a deadline per transfer; a cut
+ * transfer resumes where it stopped, and a rerun resumes a .part file
+ * (kept only when it can) and skips finished files. Requests to NOMADS are
+ * paced below its published limit.
  * HTTP through libcurl; built without it (make CURL=0) io_fetch_run says
  * so. */
 #ifndef PANGU_IO_FETCH_H
@@ -50,6 +53,8 @@ typedef struct {
     double backoff;         /* first wait (s); doubled at each retry, and x1.5 per CDS poll */
     double backoff_max;     /* longest wait (s) */
     double timeout;         /* seconds without a byte before a transfer is abandoned (and to connect) */
+    double deadline;        /* seconds one transfer may take in all; 0: io_fetch_deadline */
+    double rate_limit;      /* requests per minute to the server; 0: io_fetch_pace's default */
 } io_fetch_spec;
 
 /* 1 when built with libcurl. */
@@ -89,6 +94,18 @@ int io_fetch_cds_credentials(const char *rc_path, char *url, size_t url_cap, cha
 int io_fetch_listed_dates(const char *body, size_t len, const char *prefix, long *dates, int cap);
 /* The wait (s) before retry `attempt` (0 first): backoff * 2^attempt, at most max. */
 double io_fetch_backoff(double backoff, double max, int attempt);
+/* The data file's URL and its inventory's of a run (init) and step of
+ * ecmwf-opendata or gfs under root, as the services lay them out on that
+ * date; fails (naming why) for runs pangu fetch cannot take. */
+int io_fetch_grib_urls(int source, const char *root, double init, int step, char *url, size_t url_cap, char *index_url,
+                       size_t index_cap);
+/* The time (s) one transfer may take over all its attempts: deadline when
+ * > 0, else 4 x timeout plus the expected bytes (-1: unknown) at 10 kB/s. */
+double io_fetch_deadline(double deadline, double timeout, long long bytes);
+/* The least interval (s) between two requests to url's host: 60 /
+ * rate_limit when > 0, else 0.6 s for NOMADS (it publishes a limit of 120
+ * requests a minute) and none for other hosts. */
+double io_fetch_pace(const char *url, double rate_limit);
 
 /* ---- HTTP through libcurl (io/http.c; only with PANGU_CURL) ----
  * One connection reused for every request. A request is retried with
@@ -101,6 +118,7 @@ typedef struct io_http io_http;
 typedef struct {
     int retries;
     double backoff, backoff_max, timeout;
+    double deadline, rate_limit; /* as in io_fetch_spec */
 } io_http_opts;
 
 typedef struct {
@@ -134,6 +152,11 @@ int io_http_get_range(io_http *h, const char *url, long long offset, long long l
  * is the size the service announced (-1: unknown). *size receives the size. */
 int io_http_get_file(io_http *h, const char *url, FILE *fp, const char *path, long long have, long long expect,
                      long long *size);
+/* After a failed get_range or get_file: 1 when what the file received is
+ * worth keeping for a rerun (time-outs, cut transfers, 5xx, the deadline),
+ * 0 when a rerun cannot finish it (416, 4xx, a server ignoring ranges, an
+ * HTML page for the bytes, a redirect to another protocol). */
+int io_http_resumable(const io_http *h);
 /* Progress line on stderr: bytes, rate, ETA against a planned total. */
 void io_http_progress_add(io_http *h, long long planned_bytes);
 void io_http_progress_label(io_http *h, const char *label);

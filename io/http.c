@@ -24,6 +24,8 @@ struct io_http {
     io_http_opts o;
     char token_prefix[1024], token_header[1024];
     char user_agent[64];
+    double last_request; /* when the last request was sent (util_now), for pacing */
+    int resumable;       /* see io_http_resumable */
     /* progress */
     long long planned, done, done_print;
     double t_first, t_print;
@@ -46,6 +48,9 @@ typedef struct {
     int ignored_range, wrong_range, too_long;
     long long cr_start, cr_total; /* Content-Range (-1: absent) */
     char ctype[128];
+    char location[512];  /* a redirect's Location */
+    double budget;       /* seconds this attempt may take (<= 0: no limit) */
+    double spent;        /* seconds the attempts took so far */
     char *mem;
     size_t len, cap;
 } sink;
@@ -196,6 +201,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *user) {
     if (!strncasecmp(line, "HTTP/", 5)) { /* a new answer (after a redirect or 100): forget the last one's headers */
         s->cr_start = s->cr_total = -1;
         s->ctype[0] = 0;
+    } else if (!strncasecmp(line, "Location:", 9)) {
+        const char *v = line + 9;
+        while (*v == ' ') v++;
+        snprintf(s->location, sizeof s->location, "%.*s", (int)strcspn(v, "\r\n"), v);
     } else if (!strncasecmp(line, "Content-Range:", 14)) {
         long long a, b, t;
         if (sscanf(line + 14, " bytes %lld-%lld/%lld", &a, &b, &t) == 3) s->cr_start = a, s->cr_total = t;
@@ -273,6 +282,12 @@ static size_t on_write(char *p, size_t size, size_t n, void *user) {
     return len;
 }
 
+static void sleep_s(double s) {
+    if (!(s > 0)) return;
+    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
+}
+
 /* One attempt. *rc and *code say how it ended. */
 static void perform(io_http *h, const char *url, const char *json, int head, sink *s, CURLcode *rc, long *code) {
     CURL *c = h->curl;
@@ -292,6 +307,9 @@ static void perform(io_http *h, const char *url, const char *json, int head, sin
     /* redirects only without the key: curl would send it to the next host too */
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, token ? 0L : 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 8L);
+    /* never to file:// or another protocol a server should not choose */
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    if (s->budget > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ceil(s->budget * 1000));
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
@@ -311,19 +329,19 @@ static void perform(io_http *h, const char *url, const char *json, int head, sin
         curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
     }
     if (hdr) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    s->mode = 0, s->got = 0, s->cr_start = s->cr_total = -1, s->ctype[0] = 0, s->len = 0;
+    s->mode = 0, s->got = 0, s->cr_start = s->cr_total = -1, s->ctype[0] = 0, s->len = 0, s->location[0] = 0;
     s->ignored_range = s->wrong_range = s->too_long = s->werr = 0;
     if (s->mem) s->mem[0] = 0;
+    /* a service's published request rate (io_fetch_pace): wait for our turn */
+    double gap = io_fetch_pace(url, h->o.rate_limit), now = util_now();
+    if (gap > 0 && h->last_request > 0 && now - h->last_request < gap) sleep_s(gap - (now - h->last_request));
+    double t0 = util_now();
+    h->last_request = t0;
     *rc = curl_easy_perform(c);
+    s->spent += util_now() - t0;
     *code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
     curl_slist_free_all(hdr);
-}
-
-static void sleep_s(double s) {
-    if (!(s > 0)) return;
-    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
 }
 
 /* Wait before the next attempt; 0 when attempts remain, else the final error. */
@@ -357,18 +375,34 @@ static void reason_of(CURLcode rc, long code, const sink *s, char *buf, size_t c
     }
 }
 
+/* Did the attempt end on the transfer's deadline (rather than on a silence)? */
+static int over_deadline(const sink *s, CURLcode rc, double deadline) {
+    return rc == CURLE_OPERATION_TIMEDOUT && s->spent >= deadline - 0.05;
+}
+
+static int deadline_fail(const char *url, double deadline, double spent, long long received) {
+    return util_fail(UTIL_EIO, "%s: not complete after %.0f s (%lld bytes received, %.3g bytes/s): over the deadline of %.0f s "
+                               "for this transfer (4 x --timeout plus the expected size at 10 kB/s, or --deadline S)",
+                     url, spent, received, spent > 0 ? received / spent : 0, deadline);
+}
+
 int io_http_request(io_http *h, const char *url, const char *json, io_http_reply *r) {
     memset(r, 0, sizeof *r);
     sink s = {0};
     s.h = h, s.want = -1;
-    double t0 = util_now();
+    double t0 = util_now(), deadline = io_fetch_deadline(h->o.deadline, h->o.timeout, -1);
     int attempt = 0, status = UTIL_OK;
     for (;;) {
         CURLcode rc;
         long code;
+        s.budget = fmax(deadline - s.spent, 0.001); /* spent: this attempt times out at once */
         perform(h, url, json, 0, &s, &rc, &code);
         char reason[256];
         reason_of(rc, code, &s, reason, sizeof reason);
+        if (over_deadline(&s, rc, deadline)) {
+            status = deadline_fail(url, deadline, s.spent, (long long)s.len);
+            break;
+        }
         if (s.too_long) {
             status = util_fail(UTIL_EFORMAT, "%s: the answer is larger than %u MB, not an index or a reply", url, MEM_MAX >> 20);
             break;
@@ -378,6 +412,11 @@ int io_http_request(io_http *h, const char *url, const char *json, io_http_reply
             r->body = s.mem ? s.mem : calloc(1, 1), r->len = s.len, s.mem = NULL;
             snprintf(r->content_type, sizeof r->content_type, "%s", s.ctype);
             if (!r->body) status = util_fail(UTIL_ENOMEM, "out of memory");
+            break;
+        }
+        if (rc == CURLE_UNSUPPORTED_PROTOCOL && s.location[0]) {
+            status = util_fail(UTIL_EIO, "%s: the server redirects to %s: only http and https redirects are followed", url,
+                               s.location);
             break;
         }
         if ((rc != CURLE_OK && !retryable_curl(rc))) {
@@ -393,15 +432,20 @@ int io_http_request(io_http *h, const char *url, const char *json, io_http_reply
 int io_http_size(io_http *h, const char *url, long long *size) {
     sink s = {0};
     s.h = h, s.want = -1;
-    double t0 = util_now();
+    double t0 = util_now(), deadline = io_fetch_deadline(h->o.deadline, h->o.timeout, -1);
     int attempt = 0, status = UTIL_OK;
     *size = -1;
     for (;;) {
         CURLcode rc;
         long code;
+        s.budget = fmax(deadline - s.spent, 0.001); /* spent: this attempt times out at once */
         perform(h, url, NULL, 1, &s, &rc, &code);
         char reason[256];
         reason_of(rc, code, &s, reason, sizeof reason);
+        if (over_deadline(&s, rc, deadline)) {
+            status = deadline_fail(url, deadline, s.spent, 0);
+            break;
+        }
         if (rc == CURLE_OK && code == 200) {
             curl_off_t n = -1;
             if (curl_easy_getinfo(h->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &n) == CURLE_OK) *size = n;
@@ -432,19 +476,21 @@ static void body_excerpt(const sink *s, char *buf, size_t cap) {
 /* Shared by get_range and get_file: bytes from `from` to the end (length
  * -1) or `length` of them, appended to fp. */
 static int transfer(io_http *h, const char *url, FILE *fp, const char *path, long long from, long long length,
-                    int allow_restart, long long *got, long long *total) {
+                    long long expect, int allow_restart, long long *got, long long *total) {
     sink s = {0};
     s.h = h, s.fp = fp, s.allow_restart = allow_restart;
-    double t0 = util_now();
+    double t0 = util_now(), deadline = io_fetch_deadline(h->o.deadline, h->o.timeout, length >= 0 ? length : expect);
     int attempt = 0, status = UTIL_OK;
     long long done = 0, best = 0;
     *total = -1;
+    h->resumable = 1; /* cleared below where a rerun could not finish the file */
     for (;;) {
         s.from = from + done;
         s.range = allow_restart ? s.from > 0 : 1;
         s.want = length >= 0 ? length - done : -1;
         CURLcode rc;
         long code;
+        s.budget = fmax(deadline - s.spent, 0.001); /* spent: this attempt times out at once */
         perform(h, url, NULL, 0, &s, &rc, &code);
         if (s.restarted) done = 0, from = 0, s.restarted = 0;
         done += s.got;
@@ -457,6 +503,16 @@ static int transfer(io_http *h, const char *url, FILE *fp, const char *path, lon
         reason_of(rc, code, &s, reason, sizeof reason);
         if (s.werr) {
             status = write_error(path, s.werr);
+            break;
+        }
+        if (over_deadline(&s, rc, deadline)) {
+            status = deadline_fail(url, deadline, s.spent, done);
+            break;
+        }
+        h->resumable = 0;
+        if (s.ignored_range && !strcasecmp(s.ctype, "text/html")) {
+            status = util_fail(UTIL_EIO, "%s: the server answered 200 with an HTML page (text/html) instead of the bytes from %lld "
+                                         "asked for: an error or login page, not the file", url, s.from);
             break;
         }
         if (s.ignored_range) {
@@ -473,6 +529,12 @@ static int transfer(io_http *h, const char *url, FILE *fp, const char *path, lon
             status = util_fail(UTIL_EIO, "%s: the server sent more than the %lld bytes asked for", url, s.want);
             break;
         }
+        if (rc == CURLE_UNSUPPORTED_PROTOCOL && s.location[0]) {
+            status = util_fail(UTIL_EIO, "%s: the server redirects to %s: only http and https redirects are followed", url,
+                               s.location);
+            break;
+        }
+        h->resumable = 1;
         int complete = rc == CURLE_OK && s.mode == 1 &&
                        (length >= 0 ? done == length : *total < 0 || from + done == *total);
         if (complete) break;
@@ -485,10 +547,12 @@ static int transfer(io_http *h, const char *url, FILE *fp, const char *path, lon
                                              "server?)", url, s.from);
             else
                 status = util_fail(UTIL_EIO, "%s: HTTP %s%s%s", url, io_http_reason(code), body[0] ? ": " : "", body);
+            h->resumable = 0;
             break;
         }
         if (rc != CURLE_OK && !retryable_curl(rc) && rc != CURLE_WRITE_ERROR) {
             status = util_fail(UTIL_EIO, "%s: %s", url, reason);
+            h->resumable = 0;
             break;
         }
         /* more of the file than ever before: the connection works, keep going
@@ -504,13 +568,13 @@ static int transfer(io_http *h, const char *url, FILE *fp, const char *path, lon
 int io_http_get_range(io_http *h, const char *url, long long offset, long long length, FILE *fp, const char *path,
                       long long *got) {
     long long total;
-    return transfer(h, url, fp, path, offset, length, 0, got, &total);
+    return transfer(h, url, fp, path, offset, length, -1, 0, got, &total);
 }
 
 int io_http_get_file(io_http *h, const char *url, FILE *fp, const char *path, long long have, long long expect,
                      long long *size) {
     long long got = 0, total = -1;
-    int status = transfer(h, url, fp, path, have, -1, 1, &got, &total);
+    int status = transfer(h, url, fp, path, have, -1, expect >= 0 ? expect - have : -1, 1, &got, &total);
     if (status) return status;
     /* after a restart `have` no longer counts: the file holds what the last answer sent */
     long long pos = ftello(fp);
@@ -519,6 +583,8 @@ int io_http_get_file(io_http *h, const char *url, FILE *fp, const char *path, lo
         return util_fail(UTIL_EIO, "%s: received %lld bytes, the service announced %lld", url, pos, expect);
     return UTIL_OK;
 }
+
+int io_http_resumable(const io_http *h) { return h->resumable; }
 
 void io_http_note(io_http *h, const char *fmt, ...) {
     va_list ap;

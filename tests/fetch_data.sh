@@ -8,7 +8,8 @@
 # z). Usage: tests/fetch_data.sh bin/pangu DIR
 #   DIR/syn      the truth (era5_*_YYYYMM.nc, 2026-11-30T00 to 2026-12-06T00, 6-hourly) and
 #                nwp_2026120100.nc (leads 0 to 120 h every 24 h)
-#   DIR/root     the server's root: ecmwf/, gfs/, cds/
+#   DIR/root     the server's root: ecmwf/, gfs/, cds/; ecmwf-archive/ and gfs-archive/ with
+#                runs of earlier dates (the layouts before IFS 50r1 and GFS v16)
 set -eu
 pangu=$1 d=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -65,6 +66,20 @@ to_grib ecmf fc work/ifs_fc syn/nwp_2026120100.nc syn/nwp_2026120100.nc gh -selt
 to_grib kwbc an work/gfs_an syn/era5_pl_202612.nc syn/era5_sfc_202612.nc gh -seltimestep,1/2
 to_grib kwbc fc work/gfs_fc syn/nwp_2026120100.nc syn/nwp_2026120100.nc gh -seltimestep,2/3
 to_grib ecmf an work/era5 syn/era5_pl_202612.nc syn/era5_sfc_202612.nc z -seltimestep,1/8
+# earlier runs for the archive roots (as the cloud mirrors keep them): the same fields relabelled,
+# a 06 UTC run the day before IFS cycle 50r1 (2026-05-11, stream scda) and on its first day
+# (2026-05-12, oper); GFS runs before v16 (2021-03-01 00 UTC) and between NCEP's v16 start
+# and Herbie's (2021-03-22 12 UTC), both without atmos/ as Herbie lays them out
+relabel() { # relabel SRC-FILE NEW-DATE NEW-HHMM OUT-DIR
+  mkdir -p "$4"
+  grib_set -s dataDate=$2,dataTime=$3 "$1" "$4/$2_$3_0.grib2"
+}
+relabel work/ifs_an/20261201_0600_0.grib2 20260511 0600 work/ifs_old
+relabel work/ifs_an/20261201_0600_0.grib2 20260512 0600 work/ifs_old
+relabel work/gfs_an/20261201_0000_0.grib2 20210301 0000 work/gfs_old
+relabel work/gfs_an/20261201_0600_0.grib2 20210322 1200 work/gfs_old
+$py "$here/fetch_server.py" layout ecmwf root/ecmwf-archive work/ifs_old/*.grib2
+$py "$here/fetch_server.py" layout gfs root/gfs-archive work/gfs_old/*.grib2
 $py "$here/fetch_server.py" layout ecmwf root/ecmwf work/ifs_an/*.grib2 work/ifs_fc/*.grib2
 $py "$here/fetch_server.py" layout gfs root/gfs work/gfs_an/*.grib2 work/gfs_fc/*.grib2
 $py "$here/fetch_server.py" layout cds root/cds work/era5/*.grib2

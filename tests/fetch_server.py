@@ -5,7 +5,9 @@ never contacts the real services.
 
   fetch_server.py layout ecmwf|gfs ROOT FILE...   lay GRIB files (one per run and step, named
                                                   DATE_TIME_STEP.grib2 by grib_filter) out as the
-                                                  service does, with its .index / .idx
+                                                  service does, with its .index / .idx (the
+                                                  layouts from the services' own clients: see
+                                                  ecmwf_path and gfs_path)
   fetch_server.py layout cds DIR FILE...          the CDS emulation's catalogue of GRIB messages
   fetch_server.py serve --root DIR --port-file F --log F --faults F --cds-key KEY [--cds-polls N]
 
@@ -18,10 +20,13 @@ serve answers on 127.0.0.1 (a free port, written to the port file):
 Faults (a JSON list in the faults file, reread when it changes), each
 {"match": substring of the path, "kind": ..., "count": times (default 1, -1 always)}:
   "503" (or any status code) an error answer; "slow" wait "delay" seconds before answering;
-  "trickle" send the body at "rate" bytes/s; "cut" send "bytes" bytes of the body, then close;
-  "norange" ignore Range headers.
+  "trickle" send the body at "rate" bytes/s; "drip" send one byte every "every" seconds;
+  "cut" send "bytes" bytes of the body, then close; "norange" ignore Range headers;
+  "html" answer 200 with an HTML page (as a portal's error or login page); "redirect" answer
+  302 to "location" (e.g. a file:// URL).
 Every request is logged as one JSON line: method, path, range, status, bytes, token.
 """
+import datetime
 import http.server
 import json
 import os
@@ -91,6 +96,36 @@ def ncep_level(m):
     return "surface"
 
 
+# ECMWF open data as ECMWF's own client asks for it (ecmwf/ecmwf-opendata,
+# ecmwf/opendata/client.py, not pangu's code):
+#   Client._get_urls formats HOURLY_PATTERN (model "ifs", resol "0p25", type "fc");
+#   Client.patch_stream puts 06 and 18 UTC runs under stream scda for dates before
+#   IFS_50R1_DATE (2026-05-12), under oper from that date on;
+#   Client.get_parts reads the inventory at os.path.splitext(url)[0] + ".index".
+HOURLY_PATTERN = ("{_url}/{_yyyymmdd}/{_H}z/{model}/{resol}/{_stream}/"
+                  "{_yyyymmddHHMMSS}-{step}h-{_stream}-{type}.{_extension}")
+IFS_50R1_DATE = datetime.date(2026, 5, 12)
+
+
+def ecmwf_path(root, date, hh, step):
+    """(data file, its .index) of a run as client.py names them."""
+    d = datetime.datetime.strptime(date + hh, "%Y%m%d%H")
+    stream = "scda" if hh in ("06", "18") and d.date() < IFS_50R1_DATE else "oper"
+    url = HOURLY_PATTERN.format(_url=root, _yyyymmdd=date, _H=hh, model="ifs", resol="0p25", _stream=stream,
+                                _yyyymmddHHMMSS=d.strftime("%Y%m%d%H%M%S"), step=int(step), type="fc", _extension="grib2")
+    return url, os.path.splitext(url)[0] + ".index", stream
+
+
+# NCEP GFS as blaylockbk/Herbie's template lays it out (src/herbie/models/gfs.py,
+# gfs.template): gfs.{date:%Y%m%d/%H}/atmos/gfs.t{%H}z.pgrb2.0p25.f{fxx:03d} from GFS v16,
+# without atmos/ for dates before 2021-03-23; inventory IDX_SUFFIX ".idx".
+def gfs_path(root, date, hh, step):
+    d = datetime.datetime.strptime(date + hh, "%Y%m%d%H")
+    atmos = "" if d < datetime.datetime(2021, 3, 23) else "atmos/"
+    url = f"{root}/gfs.{date}/{hh}/{atmos}gfs.t{hh}z.pgrb2.0p25.f{int(step):03d}"
+    return url, url + ".idx"
+
+
 def layout(kind, root, files):
     for path, msgs in zip(files, messages(files)):
         name = os.path.basename(path)
@@ -98,20 +133,20 @@ def layout(kind, root, files):
         hh = hhmm[:2]
         msgs = sorted(msgs, key=lambda x: order_key(x[0]))
         if kind == "ecmwf":
-            stream = "scda" if hh in ("06", "18") else "oper"
-            d = os.path.join(root, date, f"{hh}z", "ifs", "0p25", stream)
-            base = os.path.join(d, f"{date}{hh}0000-{int(step)}h-{stream}-fc.grib2")
+            base, index, stream = ecmwf_path(root, date, hh, step)
         else:
             # GFS files end with the 2 m temperature: its length runs to the end of the file
             msgs.sort(key=lambda x: x[0]["shortName"] == "2t")
-            d = os.path.join(root, f"gfs.{date}", hh, "atmos")
-            base = os.path.join(d, f"gfs.t{hh}z.pgrb2.0p25.f{int(step):03d}")
+            base, index = gfs_path(root, date, hh, step)
+        d = os.path.dirname(base)
         os.makedirs(d, exist_ok=True)
         lines, off = [], 0
         with open(base, "wb") as f:
             for i, (m, b) in enumerate(msgs):
                 f.write(b)
                 if kind == "ecmwf":
+                    # the keys of a line of ECMWF's .index (get_parts matches param, levtype,
+                    # levelist, step ... and takes _offset and _length)
                     e = {"domain": "g", "date": m["dataDate"], "time": f"{int(m['dataTime']):04d}", "expver": "0001",
                          "class": "od", "type": "fc", "stream": stream, "step": str(int(m["step"])), "levtype": levtype(m)}
                     if levtype(m) == "pl":
@@ -123,7 +158,7 @@ def layout(kind, root, files):
                     lines.append(f"{i + 1}:{off}:d={m['dataDate']}{int(m['dataTime']) // 100:02d}:"
                                  f"{NCEP.get(m['shortName'], m['shortName'].upper())}:{ncep_level(m)}:{fc}:")
                 off += len(b)
-        with open(base + (".index" if kind == "ecmwf" else ".idx"), "w") as f:
+        with open(index, "w") as f:
             f.write("\n".join(lines) + "\n")
 
 
@@ -160,6 +195,7 @@ class State:
         self.polls = int(args.get("cds-polls", "2"))
         self.jobs = {}
         self.lock = threading.Lock()
+        self.job_lock = threading.Lock()
         cat = os.path.join(self.root, "cds", "catalogue.json")
         self.catalogue = json.load(open(cat)) if os.path.exists(cat) else []
 
@@ -230,6 +266,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if f and f["kind"] == "slow":
             time.sleep(float(f.get("delay", 3)))
             f = None
+        if f and f["kind"] == "html":
+            return self.answer(200, "<html><body><h1>Service temporarily unavailable</h1></body></html>", "text/html")
+        if f and f["kind"] == "redirect":
+            return self.answer(302, "", headers=[("Location", f.get("location", "file:///etc/passwd"))])
         if f and f["kind"].isdigit():
             code = int(f["kind"])
             body = {"title": f.get("title", http.server.BaseHTTPRequestHandler.responses.get(code, ("",))[0]),
@@ -283,6 +323,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return self.note(status, n)
+        if f and f["kind"] == "drip":
+            every, sent = float(f.get("every", 0.4)), 0
+            try:
+                while sent < len(body):
+                    self.wfile.write(body[sent:sent + 1])
+                    self.wfile.flush()
+                    sent += 1
+                    time.sleep(every)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return self.note(status, sent)
         if f and f["kind"] == "trickle":
             rate, sent = float(f.get("rate", 20000)), 0
             while sent < len(body):
@@ -332,7 +384,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if job["state"] in ("accepted", "running"):
                     job["state"] = "accepted" if job["polls"] < 2 else "running"
                     if job["polls"] > S.polls:
-                        self.finish_job(m.group(1), job)
+                        # one poll finishes the job: a client that timed out and polls again
+                        # while the result is being made must not make it a second time
+                        with S.job_lock:
+                            if job["state"] in ("accepted", "running"):
+                                self.finish_job(m.group(1), job)
                 return self.json(200, {"processID": job["dataset"], "jobID": m.group(1), "status": job["state"]})
             if job["state"] == "failed":
                 return self.json(400, {"type": "job failed", "title": "The job has failed", "detail": job["error"]})

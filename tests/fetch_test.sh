@@ -6,7 +6,10 @@
 # download resumed by a rerun; the size of every field checked against the
 # index; 401, 403, 404 (with the dates the server lists), a failed CDS job, a
 # full disk; nothing left behind that a later command could take for
-# complete. Never contacts the real services. Usage: tests/fetch_test.sh bin/pangu
+# complete. The server lays files out as the services' own clients ask for
+# them (tests/fetch_server.py: ecmwf-opendata's client.py, Herbie's GFS
+# template), not as pangu's code does. Never contacts the real services.
+# Usage: tests/fetch_test.sh bin/pangu
 set -u
 pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,9 +51,9 @@ wanted $src_ifs want.grib2
 nrange=$(since $m | grep -c '"range": "bytes=')
 check "ecmwf-opendata analysis: the 69 fields, byte for byte the service's ($(tail -1 err))" \
   '[ $rc -eq 0 ] && cmp -s an/ifs_2026120100.grib2 want.grib2 && [ "$(grib_count an/ifs_2026120100.grib2)" = 69 ]'
-check "only the index and range requests ($nrange of them for 69 fields, the relative humidity skipped); no whole-file GET" \
+check "only the index (...-0h-oper-fc.index, as client.py's get_parts names it) and range requests ($nrange of them for 69 fields, the relative humidity skipped); no whole-file GET" \
   '[ $nrange -ge 2 ] && [ $nrange -lt 69 ] && ! since $m | grep "oper-fc.grib2\"" | grep -q "\"range\": null" &&
-   since $m | grep -q "oper-fc.grib2.index"'
+   since $m | grep -q "20261201000000-0h-oper-fc.index\"" && ! since $m | grep -q "grib2.index"'
 check "nothing else in the output directory (no temporary file left)" '[ "$(ls -A an)" = ifs_2026120100.grib2 ]'
 check "progress lines: bytes, rate (and a line per tenth of the bytes)" 'grep -q "pangu fetch: .* of .*/s" err'
 $pangu stats --input an/ifs_2026120100.grib2 --output st.nc 2>/dev/null
@@ -60,9 +63,10 @@ limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 --leads 24-72/24
 check "--leads 24-72/24: one file per step, each at its valid time" \
   '[ $rc -eq 0 ] && [ "$(ls fc | tr "\n" " ")" = "ifs_2026120100_f024.grib2 ifs_2026120100_f048.grib2 ifs_2026120100_f072.grib2 " ] &&
    [ "$(grib_get -p validityDate,step fc/ifs_2026120100_f048.grib2 | sort -u)" = "20261203 48" ]'
-limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T06/2026-12-01T18/12 $E $quick --out scda 2>err; rc=$?
-check "06 and 18 UTC runs from the scda stream (--time T0/T1/H)" \
-  '[ $rc -eq 0 ] && [ -s scda/ifs_2026120106.grib2 ] && [ -s scda/ifs_2026120118.grib2 ] && grep -q "/06z/ifs/0p25/scda/" log'
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T06/2026-12-01T18/12 $E $quick --out oper6 2>err; rc=$?
+check "06 and 18 UTC runs since IFS 50r1 (2026-05-12) from the oper stream (--time T0/T1/H)" \
+  '[ $rc -eq 0 ] && [ -s oper6/ifs_2026120106.grib2 ] && [ -s oper6/ifs_2026120118.grib2 ] &&
+   grep -q "/06z/ifs/0p25/oper/20261201060000-0h-oper-fc.index" log && ! grep -q "/scda/" log'
 m=$(mark)
 limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 $E $quick --out an 2>err; rc=$?
 check "a rerun skips finished files, downloads nothing" \
@@ -80,6 +84,33 @@ limit $pangu fetch --config site.ini --source gfs --time 2026-12-01T06 --out cfg
 check "a configuration file with the mirrors of the sources ([urls]); flags override its keys" \
   '[ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ -s cfg/ifs_2026120112.grib2 ] && [ -s cfg/gfs_2026120106.grib2 ]'
 
+# ---- ECMWF open data by date, as ecmwf-opendata's client.py names it
+A="--url $base/ecmwf-archive"
+m=$(mark)
+limit $pangu fetch --source ecmwf-opendata --time 2026-05-11T06 $A $quick --out old6 2>err; rc=$?
+check "a 06 UTC run before IFS 50r1 (2026-05-11) from the scda stream, its index ...-scda-fc.index" \
+  '[ $rc -eq 0 ] && [ -s old6/ifs_2026051106.grib2 ] && since $m | grep -q "/20260511/06z/ifs/0p25/scda/20260511060000-0h-scda-fc.index\""'
+m=$(mark)
+limit $pangu fetch --source ecmwf-opendata --time 2026-05-12T06 $A $quick --out old6 2>err; rc=$?
+check "the first 06 UTC run of IFS 50r1 (2026-05-12) from the oper stream" \
+  '[ $rc -eq 0 ] && [ -s old6/ifs_2026051206.grib2 ] && since $m | grep -q "/20260512/06z/ifs/0p25/oper/" && ! since $m | grep -q scda'
+m=$(mark)
+limit $pangu fetch --source ecmwf-opendata --time 2024-02-28T06,2024-02-27T12 $A $quick --out beta 2>err; rc=$?
+check "a run of the 0.4-degree 0p4-beta years refused before any request ($(tail -1 err | cut -c1-110)...)" \
+  '[ $rc -eq 2 ] && grep -q "2024-02-27T12.*0p4-beta.*another grid" err && [ "$(since $m | wc -l)" = 0 ] && nofiles beta'
+m=$(mark)
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 --url https://ai4edataeuwest.blob.core.windows.net/ecmwf $quick --out az 2>err; rc=$?
+check "the Azure mirror refused: it needs a SAS token ($(tail -1 err | cut -c1-100)...)" \
+  '[ $rc -eq 2 ] && grep -q "Azure mirror of ECMWF open data needs a Planetary Computer SAS token" err && nofiles az'
+# the issue's case: a current 06 UTC run through a server with 503s and cut transfers
+faults '[{"match": "-fc\\.index$", "kind": "503", "count": 2}, {"match": "-fc\\.grib2$", "kind": "cut", "bytes": 5000, "count": 2}]'
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T06 $E $quick --out cur6 2>err; rc=$?
+faults '[]'
+wanted data/root/ecmwf/20261201/06z/ifs/0p25/oper/20261201060000-0h-oper-fc.grib2 want6.grib2
+check "a current 06 UTC run through 503s and cut transfers: the 69 fields byte for byte" \
+  '[ $rc -eq 0 ] && cmp -s cur6/ifs_2026120106.grib2 want6.grib2 && [ "$(grep -c "503 Service Unavailable; retry" err)" = 2 ] &&
+   [ "$(grep -c "after 5000 bytes; retry" err)" = 2 ]'
+
 # ---- NCEP GFS
 m=$(mark)
 limit $pangu fetch --source gfs --time 2026-12-01T00 --leads 24 $G $quick --out gfs 2>err; rc=$?
@@ -90,6 +121,33 @@ check "gfs: the last field's length from a HEAD request (it runs to the end of t
   'since $m | grep -q "\"method\": \"HEAD\", \"path\": \"/gfs/gfs.20261201/00/atmos/gfs.t00z.pgrb2.0p25.f024\""'
 limit $pangu fetch --source gfs --time 2026-12-01T06 $G $quick --out gfs 2>err; rc=$?
 check "gfs analysis (f000, anl)" '[ $rc -eq 0 ] && [ -s gfs/gfs_2026120106.grib2 ]'
+m=$(mark)
+limit $pangu fetch --source gfs --time 2021-03-01T00 --url $base/gfs-archive $quick --out gfsold 2>err; rc=$?
+check "gfs before v16 (2021-03-01): gfs.YYYYMMDD/HH/gfs.tHHz... without atmos/ (Herbie's gfs template)" \
+  '[ $rc -eq 0 ] && [ -s gfsold/gfs_2021030100.grib2 ] && since $m | grep -q "\"/gfs-archive/gfs.20210301/00/gfs.t00z.pgrb2.0p25.f000.idx\"" &&
+   ! since $m | grep -q atmos'
+m=$(mark)
+limit $pangu fetch --source gfs --time 2021-03-22T12 --url $base/gfs-archive $quick --out gfsold 2>err; rc=$?
+check "gfs 2021-03-22 12 UTC (NCEP's v16 start, Herbie's still without atmos/): atmos/ first, then the other layout" \
+  '[ $rc -eq 0 ] && [ -s gfsold/gfs_2021032212.grib2 ] && since $m | head -1 | grep -q "/gfs.20210322/12/atmos/" &&
+   since $m | grep -q "\"/gfs-archive/gfs.20210322/12/gfs.t12z.pgrb2.0p25.f000.idx\", \"range\": null, \"status\": 200"'
+m=$(mark); s0=$(date +%s.%N)
+limit $pangu fetch --source gfs --time 2026-12-01T00 --leads 48 $G $quick --rate-limit 600 --out gfspace 2>err; rc=$?
+el=$(awk -v a=$s0 -v b=$(date +%s.%N) 'BEGIN { print b - a }'); nreq=$(since $m | wc -l)
+check "--rate-limit 600: $nreq requests at least 0.1 s apart (${el} s)" \
+  '[ $rc -eq 0 ] && [ $nreq -ge 4 ] && awk -v e=$el -v n=$nreq "BEGIN { exit !(e >= (n - 1) * 0.1) }"'
+# NOMADS (its published limit: 120 requests a minute) is paced by default; every other host is not.
+# Through the dead proxy of fetch_lib.sh: 4 refused attempts each, nothing leaves this machine.
+s0=$(date +%s.%N)
+limit $pangu fetch --source gfs --time 2026-12-01T00 --url https://nomads.ncep.noaa.gov/pub/data/nccf/com/gfs/prod \
+  --retries 3 --backoff 0.01 --out nomads 2>err; rc=$?
+el=$(awk -v a=$s0 -v b=$(date +%s.%N) 'BEGIN { print b - a }')
+s0=$(date +%s.%N)
+limit $pangu fetch --source gfs --time 2026-12-01T00 --url https://noaa-gfs-bdp-pds.s3.amazonaws.com \
+  --retries 3 --backoff 0.01 --out aws 2>err2; rc2=$?
+el2=$(awk -v a=$s0 -v b=$(date +%s.%N) 'BEGIN { print b - a }')
+check "requests to NOMADS 0.6 s apart by default (4 attempts: ${el} s), to the AWS mirror not (${el2} s)" \
+  '[ $rc -eq 2 ] && [ $rc2 -eq 2 ] && grep -q "still after 4 attempts" err && awk -v e=$el -v f=$el2 "BEGIN { exit !(e >= 1.8 && f < 1.2) }"'
 
 # ---- retries, time-outs, cut transfers, resume
 faults '[{"match": ".index", "kind": "503", "count": 2}]'
@@ -143,9 +201,40 @@ check "a server that ignores range requests is named ($(tail -1 err | cut -c1-10
   '[ $rc -eq 2 ] && grep -q "ignores HTTP range requests" err && [ -z "$(ls r8)" ]'
 faults '[]'
 
+# ---- the deadline of a transfer: a server that sends a byte every 0.4 s
+faults '[{"match": "-fc\\.index$", "kind": "drip", "every": 0.4, "count": -1}]'
+s0=$(date +%s.%N)
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-06T00 $E --retries 3 --backoff 0.05 --timeout 1 --out d1 2>err; rc=$?
+el=$(awk -v a=$s0 -v b=$(date +%s.%N) 'BEGIN { print b - a }')
+check "an index sent a byte every 0.4 s: given up at the default deadline (4 x --timeout 1) in ${el} s ($(tail -1 err | sed 's/.*: not complete/not complete/' | cut -c1-90)...)" \
+  '[ $rc -eq 2 ] && grep -q "over the deadline of 4 s for this transfer" err && awk -v e=$el "BEGIN { exit !(e >= 3.5 && e < 8) }" && nofiles d1'
+faults '[{"match": "-fc\\.grib2$", "kind": "drip", "every": 0.4, "count": -1}]'
+s0=$(date +%s.%N)
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-06T00 $E --retries 3 --backoff 0.05 --timeout 1 --deadline 2 --out d2 2>err; rc=$?
+el=$(awk -v a=$s0 -v b=$(date +%s.%N) 'BEGIN { print b - a }')
+faults '[]'
+check "a field sent a byte every 0.4 s with --deadline 2: given up in ${el} s, the bytes received kept to resume" \
+  '[ $rc -eq 2 ] && grep -q "over the deadline of 2 s" err && awk -v e=$el "BEGIN { exit !(e < 5) }" &&
+   ls -A d2 | grep -q "^.ifs_2026120600.grib2.part$" && grep -q "kept as .*rerun to resume" err'
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-06T00 $E $quick --out d2 2>err; rc=$?
+wanted data/root/ecmwf/20261206/00z/ifs/0p25/oper/20261206000000-0h-oper-fc.grib2 want6b.grib2
+check "... and the rerun resumes it" '[ $rc -eq 0 ] && grep -q "resuming after" err && cmp -s d2/ifs_2026120600.grib2 want6b.grib2'
+
+# ---- a failure a rerun cannot resume leaves no .part and does not say "rerun to resume"
+unresumable() { # DIR NAME FAULT PATTERN: the first range cut after 20000 bytes, then FAULT
+  faults "[{\"match\": \"-fc\\\\.grib2\$\", \"kind\": \"cut\", \"bytes\": 20000, \"count\": 1}, $3]"
+  limit $pangu fetch --source ecmwf-opendata --time 2026-12-05T00 $E $quick --out $1 2>err; local rc=$?
+  faults '[]'
+  check "$2 after a cut: exit 2, no .part kept, no 'rerun to resume' ($(tail -1 err | sed 's/.*grib2: //' | cut -c1-90))" \
+    "[ $rc -eq 2 ] && grep -q \"$4\" err && nofiles $1 && ! grep -q 'rerun to resume' err"
+}
+unresumable p1 "HTTP 416 past the end of the file" '{"match": "-fc\\.grib2$", "kind": "416", "count": -1}' "416: bytes from 20000 are past the end"
+unresumable p2 "an HTML page answered with 200" '{"match": "-fc\\.grib2$", "kind": "html", "count": -1}' "an HTML page (text/html)"
+unresumable p3 "a redirect to file://" '{"match": "-fc\\.grib2$", "kind": "redirect", "location": "file:///etc/passwd", "count": -1}' "redirects to file:///etc/passwd"
+
 # ---- the index checked
 mkdir -p data/root/bad && cp -r data/root/ecmwf/20261201 data/root/bad/
-idx=data/root/bad/20261201/00z/ifs/0p25/oper/20261201000000-0h-oper-fc.grib2.index
+idx=data/root/bad/20261201/00z/ifs/0p25/oper/20261201000000-0h-oper-fc.index
 $py - "$idx" <<'EOF'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
@@ -157,11 +246,15 @@ EOF
 limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 --url $base/bad $quick --out b1 2>err; rc=$?
 check "a field whose size disagrees with the index: named, no file ($(tail -1 err | cut -c1-110)...)" \
   '[ $rc -eq 2 ] && grep -q "t at 500 from bytes .* is not one GRIB message of the .* bytes its index gives" err && nofiles b1'
-cp data/root/ecmwf/20261201/00z/ifs/0p25/oper/20261201000000-0h-oper-fc.grib2.index $idx
+cp data/root/ecmwf/20261201/00z/ifs/0p25/oper/20261201000000-0h-oper-fc.index $idx
 sed -i '/"levelist": "850", "param": "q"/d; /"param": "2t"/d' $idx
 limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 --url $base/bad $quick --out b2 2>err; rc=$?
 check "an index lacking fields names them ($(tail -1 err | cut -c1-120)...)" \
   '[ $rc -eq 2 ] && grep -q "lacks q at 850 hPa; 2t" err && nofiles b2'
+rm $idx
+limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 --url $base/bad $quick --out b3 2>err; rc=$?
+check "404 on the index of a data file that is there: says which URL is missing and that the data is there ($(tail -1 err | sed 's/.*404/404/' | cut -c1-90)...)" \
+  '[ $rc -eq 2 ] && grep -q "/bad/20261201/00z/ifs/0p25/oper/20261201000000-0h-oper-fc.index: 404 Not Found: the inventory is missing, though its data file .*-0h-oper-fc.grib2 is there" err && nofiles b3'
 
 # ---- 404: what the server has
 limit $pangu fetch --source ecmwf-opendata --time 2026-12-09T00 $E $quick --out n1 2>err; rc=$?
@@ -174,6 +267,8 @@ check "a run not there: the runs of that date ($(tail -1 err | sed 's/.*its runs
   '[ $rc -eq 2 ] && grep -q "has no 06z UTC run of 20261130 (not published yet?); its runs: 00z 12z" err'
 limit $pangu fetch --source ecmwf-opendata --time 2026-12-01T00 --leads 240 $E $quick --out n4 2>err; rc=$?
 check "a step not published" '[ $rc -eq 2 ] && grep -q "run is there, step 240 h is not" err'
+check "... the message names the index URL missing, and that its data file is missing too ($(tail -1 err | sed 's/.*404/404/' | cut -c1-60)...)" \
+  'grep -q "240h-oper-fc.index: 404 Not Found, and so is its data file" err'
 limit $pangu fetch --source gfs --time 2026-12-03T00 $G $quick --out n5 2>err; rc=$?
 check "gfs: the gfs.YYYYMMDD dates listed" '[ $rc -eq 2 ] && grep -q "it holds the dates 20261201" err'
 faults '[{"match": ".index", "kind": "403", "count": -1}]'

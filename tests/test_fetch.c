@@ -233,6 +233,57 @@ static void test_backoff(void) {
     CU_ASSERT(io_fetch_backoff(0.5, 3, 1) == 1 && io_fetch_backoff(0.5, 3, 10) == 3);
 }
 
+/* The URL of (source, time, step) and its inventory's. */
+static int urls_of(int source, const char *when, int step, char *url, char *index) {
+    double t;
+    CU_ASSERT_FATAL(util_time_parse(when, &t) == 0);
+    return io_fetch_grib_urls(source, "R", t, step, url, 512, index, 512);
+}
+
+/* ecmwf/ecmwf-opendata ecmwf/opendata/client.py: HOURLY_PATTERN, Client.patch_stream
+ * (IFS_50R1_DATE = 2026-05-12, compared by date), Client.get_parts (splitext + ".index");
+ * Herbie src/herbie/models/ecmwf.py: the ifs/ layout from 2024-02-28 06 UTC. */
+static void test_ecmwf_urls(void) {
+    char url[512], index[512];
+    CU_ASSERT(urls_of(IO_FETCH_ECMWF_OPENDATA, "2026-12-01T00", 24, url, index) == 0);
+    CU_ASSERT_STRING_EQUAL(url, "R/20261201/00z/ifs/0p25/oper/20261201000000-24h-oper-fc.grib2");
+    CU_ASSERT_STRING_EQUAL(index, "R/20261201/00z/ifs/0p25/oper/20261201000000-24h-oper-fc.index");
+    CU_ASSERT(urls_of(IO_FETCH_ECMWF_OPENDATA, "2026-05-12T06", 0, url, index) == 0);
+    CU_ASSERT_STRING_EQUAL(index, "R/20260512/06z/ifs/0p25/oper/20260512060000-0h-oper-fc.index");
+    CU_ASSERT(urls_of(IO_FETCH_ECMWF_OPENDATA, "2026-05-11T18", 6, url, index) == 0);
+    CU_ASSERT_STRING_EQUAL(url, "R/20260511/18z/ifs/0p25/scda/20260511180000-6h-scda-fc.grib2");
+    CU_ASSERT_STRING_EQUAL(index, "R/20260511/18z/ifs/0p25/scda/20260511180000-6h-scda-fc.index");
+    CU_ASSERT(urls_of(IO_FETCH_ECMWF_OPENDATA, "2026-05-11T12", 0, url, index) == 0);
+    CU_ASSERT(strstr(url, "/12z/ifs/0p25/oper/") != NULL);
+    CU_ASSERT(urls_of(IO_FETCH_ECMWF_OPENDATA, "2024-02-28T06", 0, url, index) == 0);
+    CU_ASSERT(urls_of(IO_FETCH_ECMWF_OPENDATA, "2024-02-28T00", 0, url, index) != 0);
+    CU_ASSERT(strstr(util_last_message(), "0p4-beta") != NULL);
+}
+
+/* blaylockbk/Herbie src/herbie/models/gfs.py: atmos/ from GFS v16 (NCEP: the 12 UTC run of 2021-03-22). */
+static void test_gfs_urls(void) {
+    char url[512], index[512];
+    CU_ASSERT(urls_of(IO_FETCH_GFS, "2026-12-01T06", 24, url, index) == 0);
+    CU_ASSERT_STRING_EQUAL(url, "R/gfs.20261201/06/atmos/gfs.t06z.pgrb2.0p25.f024");
+    CU_ASSERT_STRING_EQUAL(index, "R/gfs.20261201/06/atmos/gfs.t06z.pgrb2.0p25.f024.idx");
+    CU_ASSERT(urls_of(IO_FETCH_GFS, "2021-03-22T12", 0, url, index) == 0);
+    CU_ASSERT_STRING_EQUAL(url, "R/gfs.20210322/12/atmos/gfs.t12z.pgrb2.0p25.f000");
+    CU_ASSERT(urls_of(IO_FETCH_GFS, "2021-03-22T06", 6, url, index) == 0);
+    CU_ASSERT_STRING_EQUAL(url, "R/gfs.20210322/06/gfs.t06z.pgrb2.0p25.f006");
+    CU_ASSERT_STRING_EQUAL(index, "R/gfs.20210322/06/gfs.t06z.pgrb2.0p25.f006.idx");
+}
+
+static void test_pace_deadline(void) {
+    CU_ASSERT(io_fetch_pace("https://nomads.ncep.noaa.gov/pub/data/nccf/com/gfs/prod/x", 0) == 0.6);
+    CU_ASSERT(io_fetch_pace("https://NOMADS.ncep.noaa.gov:443/pub", 0) == 0.6);
+    CU_ASSERT(io_fetch_pace("https://noaa-gfs-bdp-pds.s3.amazonaws.com/gfs.20261201", 0) == 0);
+    CU_ASSERT(io_fetch_pace("http://127.0.0.1:8080/nomads.ncep.noaa.gov/", 0) == 0);
+    CU_ASSERT(io_fetch_pace("http://127.0.0.1:8080/", 120) == 0.5);
+    CU_ASSERT(io_fetch_deadline(0, 60, -1) == 240);
+    CU_ASSERT(io_fetch_deadline(0, 2, 1000000) == 108);
+    CU_ASSERT(io_fetch_deadline(30, 60, 1000000) == 30);
+}
+
 int tests_register_fetch(void) {
     CU_pSuite s = CU_add_suite("fetch", NULL, NULL);
     if (!s) return 1;
@@ -241,7 +292,10 @@ int tests_register_fetch(void) {
         !CU_add_test(s, "CDS key as cdsapi reads it: environment, then the rc file", test_cds_credentials) ||
         !CU_add_test(s, "dates of directory listings (HTML, S3)", test_listings) ||
         !CU_add_test(s, "exponential back-off with a cap", test_backoff) ||
-        !CU_add_test(s, "time lists: ranges, lists, refused ranges and steps", test_time_list))
+        !CU_add_test(s, "time lists: ranges, lists, refused ranges and steps", test_time_list) ||
+        !CU_add_test(s, "ECMWF open data URLs as client.py forms them: stream by date, .index, 0p4-beta refused", test_ecmwf_urls) ||
+        !CU_add_test(s, "GFS URLs: atmos/ from v16 on", test_gfs_urls) ||
+        !CU_add_test(s, "NOMADS pacing by host; the deadline scaled to the size", test_pace_deadline))
         return 1;
     return 0;
 }
