@@ -60,6 +60,7 @@ static int fetch_models(cfg *c, io_fetch_spec *sp, int **leads) {
     sp->retries = (int)cfg_get_int(c, "retries");
     sp->backoff = cfg_get_real(c, "backoff"), sp->backoff_max = cfg_get_real(c, "backoff_max");
     sp->timeout = cfg_get_real(c, "timeout");
+    sp->deadline = cfg_get_real(c, "deadline"), sp->rate_limit = cfg_get_real(c, "rate_limit");
     sp->url = cfg_get(c, "url");
     if (!sp->url || !sp->url[0]) sp->url = cfg_get(c, "pangu_models_url");
     if ((status = util_mkdirs(out)) != 0) return status;

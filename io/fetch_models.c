@@ -194,7 +194,7 @@ static int download(models_ctx *c, const char *url, const char *part, const char
     if (status) {
         int disk = strstr(util_last_message(), "cannot write") != NULL;
         fclose(fp);
-        if (!disk && file_size(part) > 0) io_http_note(c->http, "the partial download is kept as %s: rerun to resume", part);
+        if (!disk && file_size(part) > 0 && io_http_resumable(c->http)) io_http_note(c->http, "the partial download is kept as %s: rerun to resume", part);
         else unlink(part);
         return status;
     }
@@ -264,7 +264,8 @@ int io_fetch_models_run(const io_fetch_spec *sp) {
     c.out = sp->out;
     snprintf(c.root, sizeof c.root, "%s", root);
     for (size_t n = strlen(c.root); n > 1 && c.root[n - 1] == '/'; n--) c.root[n - 1] = 0;
-    io_http_opts o = {.retries = sp->retries, .backoff = sp->backoff, .backoff_max = sp->backoff_max, .timeout = sp->timeout};
+    io_http_opts o = {.retries = sp->retries, .backoff = sp->backoff, .backoff_max = sp->backoff_max, .timeout = sp->timeout,
+                      .deadline = sp->deadline, .rate_limit = sp->rate_limit};
     if ((status = io_http_open(&c.http, &o))) return status;
     /* the terms of the official repository's README.md, "License" */
     io_http_note(c.http, "the released Pangu-Weather models (Huawei Cloud; https://github.com/198808xc/Pangu-Weather) are "
