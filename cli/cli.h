@@ -23,6 +23,10 @@ int cli_eval(int argc, char **argv);
 int cli_regrid(int argc, char **argv);
 int cli_fetch(int argc, char **argv);
 int cli_tune(int argc, char **argv);
+/* The --precision vocabulary of every command (cli/cmd_forecast.c): fp32,
+ * bf16 (refused without AVX512_BF16), or auto (model_precision_auto: bf16
+ * only where allow_bf16 and faster); a util status. */
+int cli_precision(const char *text, int allow_bf16, int *precision);
 /* "1,3,6,24" -> model lead hours; 0 on success. */
 int cli_parse_models(const char *s, int *models, int *n);
 

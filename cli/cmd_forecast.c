@@ -32,12 +32,29 @@ static const cfg_key schema[] = {
     {"output", "format", "netcdf", "file format: netcdf, or grib2 (ECMWF's GRIB 2 encodings through ecCodes)"},
     {"output", "layout", "cf", "NetCDF layout: cf (CF-1.8, lead as a CF duration, one file per ensemble member), or wb2 (WeatherBench 2)"},
     {"output", "grib_bits", "16", "GRIB bits per packed value: N for every variable and/or VAR=N, e.g. 16 z=24"},
+    {"output", "grib_class", NULL, "GRIB MARS class (format grib2 only): 2 letters or digits of ECMWF's class table; "
+                                   "default ml, as ai-models labels Pangu-Weather"},
+    {"output", "grib_stream", NULL, "GRIB MARS stream (format grib2 only): 4 letters or digits of ECMWF's stream table; "
+                                    "default oper (enfo for ensemble members), as ai-models and earthkit-data label them"},
+    {"output", "grib_expver", NULL, "GRIB MARS experiment version (format grib2 only): 4 lowercase letters or digits; "
+                                    "default pguw, as ai-models labels Pangu-Weather"},
     {"output", "institution", NULL, "the institution attribute of the files (none unless given)"},
     {"ensemble", "members", "0", "ensemble members; 0 for a single deterministic forecast", CFG_INT, 0, 1000},
     {"ensemble", "perturb", "none", "initial perturbation of members 1..N-1: none or perlin"},
     {"ensemble", "perturb_scale", "0.2", "Perlin noise amplitude in units of each field's normalisation std", CFG_REAL, 0, 10},
     {"ensemble", "seed", "0", "random seed of the perturbations", CFG_INT, 0, 9007199254740992.0},
 };
+
+int cli_precision(const char *text, int allow_bf16, int *precision) {
+    if (text && strcmp(text, "auto") == 0) return model_precision_auto(precision, allow_bf16);
+    if (!text || (strcmp(text, "fp32") != 0 && strcmp(text, "bf16") != 0))
+        return util_fail(UTIL_EINVAL, "precision '%s': expected fp32 or bf16, or auto (bf16 where allow_bf16 = yes and "
+                                      "this CPU runs it faster, else fp32)", text ? text : "");
+    int status = model_precision_parse(text, precision);
+    if (!status) status = model_precision_check(*precision); /* before loading any model */
+    if (!status) status = model_precision_warn(*precision, stderr);
+    return status;
+}
 
 int cli_forecast(int argc, char **argv) {
     cfg c;
@@ -85,17 +102,14 @@ int cli_forecast(int argc, char **argv) {
     o.init = cfg_get(&c, "init"), o.leads = cfg_get(&c, "leads"), o.output = cfg_get(&c, "output");
     o.variables = cfg_get(&c, "variables"), o.levels = cfg_get(&c, "levels");
     o.format = cfg_get(&c, "format"), o.layout = cfg_get(&c, "layout"), o.grib_bits = cfg_get(&c, "grib_bits");
+    o.grib_class = cfg_get(&c, "grib_class"), o.grib_stream = cfg_get(&c, "grib_stream");
+    o.grib_expver = cfg_get(&c, "grib_expver");
     o.deflate = (int)cfg_get_int(&c, "deflate"); /* numbers were checked when set */
     o.institution = cfg_get(&c, "institution");
     o.members = (int)cfg_get_int(&c, "members");
     o.perturb = cfg_get(&c, "perturb"), o.perturb_scale = cfg_get_real(&c, "perturb_scale");
     o.seed = (unsigned long long)cfg_get_int(&c, "seed");
-    if (strcmp(cfg_get(&c, "precision"), "auto") == 0) {
-        if ((status = model_precision_auto(&o.precision, cfg_get_yesno(&c, "allow_bf16")))) goto done;
-    } else if ((status = model_precision_parse(cfg_get(&c, "precision"), &o.precision)) ||
-               (status = model_precision_check(o.precision)) || /* before loading any model */
-               (status = model_precision_warn(o.precision, stderr)))
-        goto done;
+    if ((status = cli_precision(cfg_get(&c, "precision"), cfg_get_yesno(&c, "allow_bf16"), &o.precision))) goto done;
     o.overwrite = cfg_get_yesno(&c, "overwrite"), o.dry_run = cfg_get_yesno(&c, "dry_run");
     char history[8192];
     cli_history(argc, argv, history, sizeof history);

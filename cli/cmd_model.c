@@ -32,7 +32,8 @@ static const cfg_key step_keys[] = {
     {"step", "time", NULL, "valid time of the initial state (YYYY-MM-DDTHH), needed when the inputs hold several"},
     {"step", "lead", "0", "lead time in hours of a .onnx whose name does not say it (pangu_weather_N.onnx); 0: from the name",
      CFG_INT, 0, 100000},
-    {"step", "precision", "fp32", "fp32, or bf16 on CPUs with AVX512_BF16 (faster where pangu tune measures it so, within about 1e-2 of each field's std; on AMX tiles where the CPU and Linux allow)"},
+    {"step", "precision", "auto", "GEMM precision, as pangu forecast's: auto (bf16 where allow_bf16 = yes and this CPU runs BF16 faster than FP32, else fp32), fp32, or bf16 on CPUs with AVX512_BF16 (faster where pangu tune measures it so, within about 1e-2 of each field's std; on AMX tiles where the CPU and Linux allow)"},
+    {"step", "allow_bf16", "no", "let precision = auto take BF16 (reduced precision) where it is faster", CFG_YESNO},
     {"step", "overwrite", "no", "rewrite OUT.nc if it is a complete forecast file already; without it that is an error, "
      "found before the step is computed", CFG_SWITCH},
     {"step", "profile", NULL, "print the time in the GEMMs, in attention and in the rest", CFG_SWITCH},
@@ -56,8 +57,7 @@ int cli_step(int argc, char **argv) {
     glob_t gin;
     if ((status = cli_expand(&opt, "input", &gin)) ||
         (cfg_get(&opt, "time") && (status = util_time_parse(cfg_get(&opt, "time"), &time))) ||
-        (status = model_precision_parse(cfg_get(&opt, "precision"), &precision)) ||
-        (status = model_precision_check(precision)) || (status = model_precision_warn(precision, stderr)) ||
+        (status = cli_precision(cfg_get(&opt, "precision"), cfg_get_yesno(&opt, "allow_bf16"), &precision)) ||
         (status = util_check_output(output, (const char *const *)gin.gl_pathv, (int)gin.gl_pathc)) ||
         (status = util_check_output(output, &model_path, 1)) ||
         /* before the step, not after it: at 0.25 degrees that is half a minute */

@@ -28,7 +28,7 @@ static const struct {
 } commands[] = {
     {"step", cli_step,
      "--model M.h5|M.onnx --input FILE [--input FILE ...] --output OUT.nc [--time YYYY-MM-DDTHH]\n"
-     "         [--lead H] [--precision fp32|bf16] [--profile] [--repeat N]\n"
+     "         [--lead H] [--precision auto|fp32|bf16] [--profile] [--repeat N]\n"
      "         one model step: the state at t + lead from the state at t"},
     {"info", cli_info, "M.h5|M.onnx [--lead H]\n         configuration, variant, lead time, parameter count, FLOPs per step"},
     {"import", cli_import,

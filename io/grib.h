@@ -66,9 +66,19 @@ int io_grib_read_named(const char *path, const char *short_name, int H, int W, f
 /* ---- writing (io/grib_write.c): GRIB 2 forecasts for io/forecast.c ----
  * One template message per variable on the state's regular grid (north to
  * south, longitudes ascending), ECMWF's local definition 1 carrying the
- * MARS keys (class rd, stream oper / enfo, type fc / cf / pf, expver 0001).
+ * MARS keys as ai-models labels Pangu-Weather's output: class ml, stream
+ * oper (enfo for members), type fc (members cf / pf), expver pguw,
+ * generatingProcessIdentifier 1 (ai-models' model version); class, stream
+ * and expver may be replaced (io_forecast_spec.grib_class ...).
  * io_grib_writer_put may run on the forecast writer thread: it reports
  * errors in err, not through util_fail. */
+#define IO_GRIB_CLASS "ml"
+#define IO_GRIB_EXPVER "pguw"
+/* Site labels (each NULL: the default): expver 4 lowercase letters or
+ * digits, class 2 and stream 4 of them, named in ECMWF's MARS tables (the
+ * installed ecCodes', and for class also the codes added since ecCodes
+ * 2.28, such as ml). Fails (util_fail) naming the key. */
+int io_grib_check_labels(const char *cls, const char *stream, const char *expver);
 typedef struct io_grib_writer io_grib_writer;
 /* Fails (util_fail) naming the file when the grid is not a regular
  * latitude-longitude grid or a bit count is outside 1..32. */

@@ -21,6 +21,72 @@ static const struct {
     {"10u", "heightAboveGround", 10},   {"10v", "heightAboveGround", 10}, {"2t", "heightAboveGround", 2},
 };
 
+/* The MARS labels of ai-models' Pangu-Weather output. ecmwf-lab/ai-models
+ * src/ai_models/outputs/__init__.py, GribOutputBase.__init__ and
+ * grib_keys: class "ml", stream "oper", expver the model's, edition 2,
+ * generatingProcessIdentifier the model's version; src/ai_models/model.py,
+ * Model: version = 1 (ai-models-panguweather's PanguWeather, in
+ * src/ai_models_panguweather/model.py, sets expver = "pguw" and keeps
+ * version 1). Its messages take an analysis as template with a step, and
+ * earthkit-data's encoder (ecmwf/earthkit-data
+ * src/earthkit/data/encoders/grib.py, _update_metadata) makes type an fc. */
+#define GENERATING_PROCESS_AI_MODELS 1
+
+/* MARS classes that ecCodes tables older than 2.30 (Debian 12 ships 2.28)
+ * lack: ecmwf/eccodes definitions/mars/class.table, ml added by ECC-1557
+ * (2023). Written by their number where the installed ecCodes has no name
+ * for them; a newer ecCodes reads the name back. */
+static const struct {
+    const char *name;
+    long code;
+} newer_classes[] = {{"ml", 45}, {"d1", 46}, {"o6", 47}, {"eh", 48}, {"gh", 49}, {"ci", 50},
+                     {"ai", 51}, {"ed", 52}, {"ng", 53}, {"lr", 54}, {"a5", 55}};
+
+/* Set the MARS class by name, else by its number from newer_classes. */
+static int set_class(codes_handle *h, const char *name) {
+    size_t len = strlen(name);
+    int rc = codes_set_string(h, "class", name, &len);
+    for (size_t i = 0; rc && i < sizeof newer_classes / sizeof newer_classes[0]; i++)
+        if (!strcmp(newer_classes[i].name, name)) rc = codes_set_long(h, "class", newer_classes[i].code);
+    return rc;
+}
+
+/* n characters, each a lowercase letter or a digit. */
+static int lower_alnum(const char *s, size_t n) {
+    if (strlen(s) != n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9'))) return 0;
+    return 1;
+}
+
+int io_grib_check_labels(const char *cls, const char *stream, const char *expver) {
+    if (expver && !lower_alnum(expver, 4))
+        return util_fail(UTIL_EINVAL, "grib_expver '%s': expected 4 lowercase letters or digits (a MARS experiment "
+                                      "version, e.g. pguw as ai-models labels Pangu-Weather)", expver);
+    if (cls && !lower_alnum(cls, 2))
+        return util_fail(UTIL_EINVAL, "grib_class '%s': expected a MARS class, 2 lowercase letters or digits (e.g. ml, "
+                                      "od, rd)", cls);
+    if (stream && !lower_alnum(stream, 4))
+        return util_fail(UTIL_EINVAL, "grib_stream '%s': expected a MARS stream, 4 lowercase letters or digits (e.g. "
+                                      "oper, enfo)", stream);
+    if (!cls && !stream) return UTIL_OK;
+    /* the tables decide: ecCodes refuses a name its table does not hold */
+    codes_handle *h = codes_grib_handle_new_from_samples(NULL, "GRIB2");
+    if (!h) return util_fail(UTIL_EIO, "ecCodes has no GRIB2 sample (is libeccodes-data installed?)");
+    size_t len = stream ? strlen(stream) : 0;
+    int status = UTIL_OK;
+    if (codes_set_long(h, "setLocalDefinition", 1) || codes_set_long(h, "localDefinitionNumber", 1))
+        status = util_fail(UTIL_EIO, "ecCodes cannot add ECMWF's local section to a GRIB 2 message");
+    else if (cls && set_class(h, cls))
+        status = util_fail(UTIL_EINVAL, "grib_class '%s': not a class of ECMWF's MARS class table (ecCodes "
+                                        "definitions/mars/class.table; e.g. ml, od, rd)", cls);
+    else if (stream && codes_set_string(h, "stream", stream, &len))
+        status = util_fail(UTIL_EINVAL, "grib_stream '%s': not a stream of ECMWF's MARS stream table (ecCodes "
+                                        "definitions/mars/stream.table; e.g. oper, enfo)", stream);
+    codes_handle_delete(h);
+    return status;
+}
+
 /* Where each message went: the file is rewritten in (step, member) order
  * at the end, as CDO reads time steps in file order. */
 typedef struct {
@@ -104,13 +170,19 @@ int io_grib_writer_open(io_grib_writer **out, const char *path, const io_forecas
             io_grib_writer_close(w);
             return util_fail(UTIL_EIO, "%s: ecCodes has no GRIB2 sample (is libeccodes-data installed?)", path);
         }
-        /* ECMWF's local definition carries MARS class, stream, type, expver. */
+        /* ECMWF's local definition carries MARS class, stream, type, expver;
+         * members are stream enfo as earthkit-data's encoder labels them
+         * (_update_metadata: "number" without a stream) */
         SETL("setLocalDefinition", 1);
         SETL("localDefinitionNumber", 1);
-        SETS("class", "rd");
-        SETS("stream", spec->members > 0 ? "enfo" : "oper");
+        if ((rc = set_class(h, spec->grib_class ? spec->grib_class : IO_GRIB_CLASS))) {
+            what = "class";
+            goto fail;
+        }
+        SETS("stream", spec->grib_stream ? spec->grib_stream : spec->members > 0 ? "enfo" : "oper");
         SETS("type", spec->members > 0 ? "cf" : "fc");
-        SETS("expver", "0001");
+        SETS("expver", spec->grib_expver ? spec->grib_expver : IO_GRIB_EXPVER);
+        SETL("generatingProcessIdentifier", GENERATING_PROCESS_AI_MODELS);
         if (spec->members > 0) {
             SETL("productDefinitionTemplateNumber", 1);
             SETL("numberOfForecastsInEnsemble", spec->members);

@@ -163,6 +163,9 @@ typedef struct {
     int deflate;
     int layout, format;                /* IO_LAYOUT_*, IO_FORMAT_* */
     int grib_bits[IO_NUPPER + IO_NSURFACE]; /* GRIB bits per value by variable, 0: 16 */
+    /* GRIB MARS labels (io_grib_check_labels); NULL: ai-models' class ml,
+     * stream oper (enfo for members), expver pguw (io/grib.h) */
+    const char *grib_class, *grib_stream, *grib_expver;
     const char *institution;           /* NULL or "": no institution attribute */
     /* The licence of the model weights, for released models (a global
      * attribute licence; NULL or "": none). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../data/data.h"
+#include "../io/grib.h"
 #include "../io/io.h"
 #include "../model/model.h"
 #include "../util/util.h"
@@ -155,6 +156,16 @@ static int parse_output_format(const char *f, const char *l, const char *grib_bi
     return status;
 }
 
+/* The GRIB MARS labels (NULL: the defaults), given with format grib2 only. */
+static int check_grib_labels(int format, const char *cls, const char *stream, const char *expver) {
+    const char *key = cls ? "class" : stream ? "stream" : expver ? "expver" : NULL;
+    if (key && format != IO_FORMAT_GRIB2)
+        return util_fail(UTIL_EINVAL, "grib_%s (--grib-%s) '%s' labels GRIB messages and does nothing with format = "
+                                      "netcdf (--format netcdf): give format = grib2, or leave grib_%s out",
+                         key, key, cls ? cls : stream ? stream : expver, key);
+    return io_grib_check_labels(cls, stream, expver);
+}
+
 /* Output variables ("all" or names) and levels ("all" or model levels in hPa). */
 static int parse_selection(io_forecast_spec *spec, const char *variables, const char *levels, const model_config *mc) {
     char *copy = strdup(variables), *words[IO_MAX_LEVELS + 1];
@@ -288,6 +299,9 @@ int pangu_forecast(const pangu_forecast_options *o) {
         goto done;
     int layout = IO_LAYOUT_CF, format = IO_FORMAT_NETCDF, grib_bits[IO_NUPPER + IO_NSURFACE] = {0};
     if ((status = parse_output_format(format_name, layout_name, grib_bits_text, &layout, &format, grib_bits))) goto done;
+    const char *grib_class = o->version >= 2 ? o->grib_class : NULL, *grib_stream = o->version >= 2 ? o->grib_stream : NULL,
+               *grib_expver = o->version >= 2 ? o->grib_expver : NULL;
+    if ((status = check_grib_labels(format, grib_class, grib_stream, grib_expver))) goto done;
     if (strcmp(perturb, "perlin") != 0 && strcmp(perturb, "none") != 0) {
         status = util_fail(UTIL_EINVAL, "perturb '%s': expected none or perlin", perturb);
         goto done;
@@ -363,6 +377,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
     spec.source = source, spec.history = history;
     spec.layout = layout, spec.format = format;
     memcpy(spec.grib_bits, grib_bits, sizeof grib_bits);
+    spec.grib_class = grib_class, spec.grib_stream = grib_stream, spec.grib_expver = grib_expver;
     spec.institution = o->institution;
     /* the terms of the released weights, for models of their variant */
     spec.licence = model_licence(mc);
@@ -373,6 +388,10 @@ int pangu_forecast(const pangu_forecast_options *o) {
     char request[4096];
     build_request(request, sizeof request, source, &spec, leads, nleads, members, perturb, perturb_scale,
                   (unsigned long long)seed, precision, format_name, layout_name, deflate, grib_bits_text);
+    if (format == IO_FORMAT_GRIB2) /* files of other labels are another request */
+        snprintf(request + strlen(request), sizeof request - strlen(request), "; grib labels: %s %s %s",
+                 grib_class ? grib_class : IO_GRIB_CLASS, grib_stream ? grib_stream : spec.members > 0 ? "enfo" : "oper",
+                 grib_expver ? grib_expver : IO_GRIB_EXPVER);
     spec.request = request;
     spec.overwrite = overwrite;
     /* A model this small (the demo's: 0.2 GFLOP a call, 20 ms) gains nothing
@@ -443,7 +462,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
             if (!overwrite) {
                 status = util_fail(UTIL_EINVAL, "%s: complete, but %s: --overwrite rewrites it, or choose another output",
                                    out_path, had[0] ? "for another request (models, leads, variables, levels, members, "
-                                                      "precision or format differ)"
+                                                      "precision, format or GRIB labels differ)"
                                                     : "its request is not recorded (an older pangu-c)");
                 break;
             }

@@ -170,7 +170,7 @@ PANGU_API int pangu_step_sized(const pangu_model *m, float *upper_out, size_t up
  * below 2 GFLOP a step the job computes on one thread (the writer needs the
  * other core); the calling thread's OpenMP thread count (pangu_set_threads)
  * is restored before it returns, on every path. */
-#define PANGU_FORECAST_OPTIONS_VERSION 1
+#define PANGU_FORECAST_OPTIONS_VERSION 2
 typedef struct {
     int version;                      /* set by pangu_forecast_options_init */
     int nmodels;                      /* models: model_files[i] is the model of model_leads[i] hours */
@@ -199,6 +199,10 @@ typedef struct {
     FILE *log;                        /* progress lines; NULL: none */
     FILE *plan;                       /* the dry run's lines; NULL: stdout */
     int rank, nranks;                 /* this process's share of the initial times (i % nranks == rank); 0, 1 */
+    /* version 2: GRIB MARS labels, for format "grib2" only; NULL: as
+     * ai-models labels Pangu-Weather, class "ml", stream "oper" ("enfo" for
+     * members), expver "pguw" */
+    const char *grib_class, *grib_stream, *grib_expver;
 } pangu_forecast_options;
 PANGU_API void pangu_forecast_options_init(pangu_forecast_options *o); /* NULL is ignored */
 PANGU_API int pangu_forecast(const pangu_forecast_options *o);

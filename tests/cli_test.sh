@@ -140,7 +140,7 @@ done
 [ $allhelp = 1 ] && ok "--help of every command (and pangu help COMMAND)" || bad "--help of every command"
 if $pangu --version | grep -q "^pangu (pangu-c) [0-9]"; then ok "pangu --version: $($pangu --version | head -1)"; else bad "pangu --version"; fi
 # the step's documented options are exactly those it takes
-for o in $($pangu step --help | sed -n 's/^  \(--[a-z-]*\).*/\1/p' | grep -v -- "--config\|--threads\|--no-plausibility\|--help"); do
+for o in $($pangu step --help | sed -n 's/^  \(--[a-z0-9-]*\).*/\1/p' | grep -v -- "--config\|--threads\|--no-plausibility\|--help"); do
   $pangu step $o >/dev/null 2>"$t/err"; grep -q "unknown option" "$t/err" && { bad "step --help lists $o, which step refuses"; allhelp=2; }
 done
 [ $allhelp != 2 ] && ok "every option step --help lists is one it takes"

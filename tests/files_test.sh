@@ -238,6 +238,47 @@ check "pangu eval scores the GRIB forecast as its NetCDF twin within the packing
 $pangu eval --forecast gens_2020020100.grib2 --truth truth/era5_pl_202002.nc --output ge.csv 2>err; rc=$?
 check "pangu eval refuses a GRIB ensemble instead of scoring one member ($(tail -1 err))" '[ $rc -eq 2 ] && grep -q "perturbationNumber" err'
 
+# ---- GRIB MARS labels as ai-models writes Pangu-Weather's output: ecmwf-lab/ai-models
+# src/ai_models/outputs/__init__.py (GribOutputBase: class ml, stream oper, expver the model's, edition 2,
+# generatingProcessIdentifier the model's version) and src/ai_models/model.py (Model.version = 1),
+# ecmwf-lab/ai-models-panguweather src/ai_models_panguweather/model.py (PanguWeather.expver = "pguw");
+# type fc from earthkit-data's encoder (src/earthkit/data/encoders/grib.py, _update_metadata: an with a
+# step is fc). ecCodes before 2.30 (Debian 12 has 2.28) has no name for class 45, ml (ecmwf/eccodes
+# definitions/mars/class.table, added by ECC-1557): such an ecCodes reads with that one row added, as
+# a current ecCodes reads.
+defs=$(codes_info -d)
+if grep -q "^45 ml " "$defs/mars/class.table"; then ecc=(env); else
+  mkdir -p eccdefs/mars && cp "$defs/mars/class.table" eccdefs/mars/ && echo "45 ml Machine learning" >>eccdefs/mars/class.table
+  ecc=(env ECCODES_DEFINITION_PATH="$PWD/eccdefs:$defs"); fi
+labels() { "${ecc[@]}" grib_get -p class,stream,type,expver,generatingProcessIdentifier "$1" | sort | uniq -c | tr -s " " | sed "s/^ //"; }
+check "GRIB labels as ai-models': grib_ls -p class,stream,expver reads ml oper pguw ($(labels g_2020020100.grib2 | tr "\n" ";"))" \
+  '[ "$("${ecc[@]}" grib_ls -p class,stream,expver g_2020020100.grib2 | awk "NR > 2 && NF == 3 { print \$1, \$2, \$3 }" | sort | uniq -c | tr -s " ")" = " 345 ml oper pguw" ] &&
+   [ "$(labels g_2020020100.grib2)" = "345 ml oper fc pguw 1" ] && [ "$(grib_get -p class:l g_2020020100.grib2 | sort -u)" = 45 ]'
+check "GRIB labels: a MARS-style selection by class and expver finds every message, none as IFS's expver 0001" \
+  '[ $("${ecc[@]}" grib_get -w class=ml,expver=pguw -p shortName g_2020020112.grib2 | wc -l) = 345 ] &&
+   [ -z "$(grib_get -w expver=0001 -p shortName g_2020020112.grib2)" ]'
+check "GRIB labels of an ensemble: stream enfo, type cf and pf ($(labels gens_2020020100.grib2 | tr "\n" ";"))" \
+  '[ "$(labels gens_2020020100.grib2 | tr "\n" ";")" = "345 ml enfo cf pguw 1;690 ml enfo pf pguw 1;" ]'
+printf "[output]\ngrib_class = rd\ngrib_expver = 0042\n" >site.ini
+gl=(--init 2020-02-01T00 --leads 0-24/6 --format grib2 --variables t2m)
+$pangu forecast "${common[@]}" "${gl[@]}" --grib-class od --grib-stream scda --grib-expver 0042 --output site.grib2 2>/dev/null
+$pangu forecast --config site.ini "${common[@]}" "${gl[@]}" --output siteini.grib2 2>/dev/null
+check "GRIB labels of a site: --grib-class od --grib-stream scda --grib-expver 0042, and grib_class, grib_expver in [output]" \
+  '[ "$(labels site.grib2)" = "5 od scda fc 0042 1" ] && [ "$(labels siteini.grib2)" = "5 rd oper fc 0042 1" ]'
+$pangu forecast "${common[@]}" "${gl[@]}" --grib-expver 0043 --output site.grib2 2>err; rc=$?
+check "GRIB labels: a complete file of other labels is another request ($(tail -1 err))" \
+  '[ $rc = 2 ] && grep -q "another request" err && [ "$(labels site.grib2)" = "5 od scda fc 0042 1" ]'
+glbad() { # EXPECTED-MESSAGE ARGS...: exit 2, one line saying it, no file
+  local want=$1; shift
+  $pangu forecast "${common[@]}" --init 2020-02-01T00 --leads 6 --variables t2m "$@" --output bad_gl.out 2>err; rc=$?
+  [ $rc = 2 ] && [ $(wc -l <err) = 1 ] && grep -q -- "$want" err && ! ls bad_gl.out* >/dev/null 2>&1
+}
+check "GRIB labels refused, one line each: expver of 3 characters, an unknown class, an uppercase stream, a label with format netcdf" \
+  'glbad "grib_expver .pgu.: expected 4 lowercase letters or digits" --format grib2 --grib-expver pgu &&
+   glbad "grib_class .zz.: not a class of ECMWF.s MARS class table" --format grib2 --grib-class zz &&
+   glbad "grib_stream .OPER.: expected a MARS stream" --format grib2 --grib-stream OPER &&
+   glbad "grib_expver (--grib-expver) .pguw. labels GRIB messages and does nothing with format = netcdf (--format netcdf)" --grib-expver pguw'
+
 # ---- files written before this layout: the same scores as today's files
 mkdir old truth48 && cp "$fx/old_det_2020020100.nc" "$fx/old_ens_2020020100.nc" old/
 # the fixtures' truth (48 hours: the packing of the legacy files depends on the period)

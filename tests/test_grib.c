@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "data/data.h"
+#include "io/grib.h"
 #include "io/io.h"
 #include "model/model.h"
 #include "tests.h"
@@ -434,6 +435,105 @@ static void test_invariants(void) {
     free(want), free(got);
 }
 
+/* Write the tiny state as a one-step GRIB forecast (lead 6 h) with these
+ * labels (NULL: the defaults) and members (0: deterministic; else member 1). */
+static int write_forecast(const char *path, const char *cls, const char *stream, const char *expver, int members) {
+    io_forecast_spec sp = {0};
+    double lead = 6;
+    int lev_index[IO_MAX_LEVELS];
+    sp.H = in.H, sp.W = in.W, sp.lat = in.lat, sp.lon = in.lon, sp.nlev = in.nlev, sp.nsteps = 1;
+    memcpy(sp.levels, in.levels, sizeof(float) * (size_t)in.nlev);
+    for (int k = 0; k < in.nlev; k++) lev_index[k] = k;
+    for (int v = 0; v < IO_GRIB_NVARS; v++) sp.write_var[v] = 1;
+    sp.lead_hours = &lead, sp.init_time = 1577880000, sp.members = members; /* 2020-01-01T12 */
+    sp.grib_class = cls, sp.grib_stream = stream, sp.grib_expver = expver;
+    io_grib_writer *w;
+    char err[256];
+    int status = io_grib_writer_open(&w, path, &sp);
+    if (status) return status;
+    FILE *fp = fopen(path, "wb");
+    status = !fp || io_grib_writer_put(w, fp, 0, members ? 1 : -1, &in, lev_index, err, sizeof err);
+    if (fp && fclose(fp)) status = 1;
+    io_grib_writer_close(w);
+    return status;
+}
+
+/* The MARS labels of every message of path, as "class stream type expver
+ * generatingProcessIdentifier" with the class by number (ecCodes 2.28 has
+ * no name for ml); "" when they differ between messages. */
+static void labels_of(const char *path, char *out, size_t cap) {
+    FILE *fp = fopen(path, "rb");
+    int rc = 0, n = 0;
+    codes_handle *h;
+    out[0] = 0;
+    while (fp && (h = codes_handle_new_from_file(NULL, fp, PRODUCT_GRIB, &rc))) {
+        char stream[16] = "", type[16] = "", expver[16] = "", one[128];
+        size_t ls = sizeof stream, lt = sizeof type, le = sizeof expver;
+        long cls = -1, gpi = -1;
+        codes_get_long(h, "class", &cls), codes_get_long(h, "generatingProcessIdentifier", &gpi);
+        codes_get_string(h, "stream", stream, &ls), codes_get_string(h, "type", type, &lt);
+        codes_get_string(h, "expver", expver, &le);
+        snprintf(one, sizeof one, "%ld %s %s %s %ld", cls, stream, type, expver, gpi);
+        if (n++ == 0) snprintf(out, cap, "%s", one);
+        else if (strcmp(out, one) != 0) out[0] = 0;
+        codes_handle_delete(h);
+    }
+    if (fp) fclose(fp);
+}
+
+/* Our forecast GRIB carries ai-models' labels of Pangu-Weather output
+ * (ecmwf-lab/ai-models outputs/__init__.py GribOutputBase: class ml,
+ * stream oper, expver of the model, "pguw" in ai-models-panguweather,
+ * generatingProcessIdentifier the model version, 1), or a site's; our
+ * reader reads it back. */
+static void test_written_labels(void) {
+    char got[128];
+    CU_ASSERT_FATAL(write_forecast(tmp("fc.grib2"), NULL, NULL, NULL, 0) == 0);
+    labels_of(tmp("fc.grib2"), got, sizeof got);
+    CU_ASSERT_STRING_EQUAL(got, "45 oper fc pguw 1"); /* ml is class 45 (ecCodes definitions/mars/class.table) */
+    CU_ASSERT_FATAL(write_forecast(tmp("ens.grib2"), NULL, NULL, NULL, 3) == 0);
+    labels_of(tmp("ens.grib2"), got, sizeof got);
+    CU_ASSERT_STRING_EQUAL(got, "45 enfo pf pguw 1");
+    CU_ASSERT_FATAL(write_forecast(tmp("site.grib2"), "rd", "scda", "0042", 0) == 0);
+    labels_of(tmp("site.grib2"), got, sizeof got);
+    CU_ASSERT_STRING_EQUAL(got, "2 scda fc 0042 1");
+    io_grib *g;
+    float *t2m = malloc(sizeof(float) * (size_t)in.H * in.W);
+    CU_ASSERT_FATAL(t2m && io_grib_open(&g, tmp("fc.grib2")) == 0);
+    CU_ASSERT(g->ref_first == 1577880000 && g->ntime == 1 && g->times[0] == 1577880000 + 6 * 3600);
+    CU_ASSERT(io_grib_read(g, IO_GRIB_NVARS - 1, 0, g->times[0], t2m) == 0);
+    double worst = 0;
+    for (size_t i = 0; i < (size_t)in.H * in.W; i++)
+        worst = fmax(worst, fabs(t2m[i] - in.surface[3 * (size_t)in.H * in.W + i]));
+    CU_ASSERT(worst < 0.01); /* 16 bits over t2m's range */
+    io_grib_close(g);
+    free(t2m);
+}
+
+/* Site labels are checked before anything is written: one message naming
+ * the key and the rule. */
+static void test_label_checks(void) {
+    CU_ASSERT(io_grib_check_labels(NULL, NULL, NULL) == 0);
+    CU_ASSERT(io_grib_check_labels("ml", "oper", "pguw") == 0);
+    CU_ASSERT(io_grib_check_labels("od", "enfo", "0001") == 0);
+    static const struct {
+        const char *cls, *stream, *expver, *says;
+    } bad[] = {
+        {NULL, NULL, "pgu", "grib_expver 'pgu': expected 4 lowercase letters or digits"},
+        {NULL, NULL, "pguwx", "grib_expver 'pguwx'"},
+        {NULL, NULL, "PGUW", "grib_expver 'PGUW'"},
+        {"m", NULL, NULL, "grib_class 'm': expected a MARS class"},
+        {"ML", NULL, NULL, "grib_class 'ML'"},
+        {"xx", NULL, NULL, "grib_class 'xx': not a class of ECMWF's MARS class table"},
+        {NULL, "op", NULL, "grib_stream 'op': expected a MARS stream"},
+        {NULL, "zzzz", NULL, "grib_stream 'zzzz': not a stream of ECMWF's MARS stream table"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT(io_grib_check_labels(bad[i].cls, bad[i].stream, bad[i].expver) == UTIL_EINVAL);
+        CU_ASSERT(message_has(bad[i].says));
+    }
+}
+
 static int suite_init(void) {
     char mpath[512], ipath[512];
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pangu-grib-XXXXXX");
@@ -473,6 +573,8 @@ int tests_register_grib(void) {
         {"truncated file, no model variables", test_bad_files},
         {"step on GRIB input equals step on NetCDF input", test_step_same_as_netcdf},
         {"invariants lsm, slt, z from GRIB", test_invariants},
+        {"written forecasts: ai-models' labels (ml oper pguw), a site's, read back", test_written_labels},
+        {"site GRIB labels checked: expver, class, stream", test_label_checks},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn)) return -1;

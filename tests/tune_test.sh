@@ -4,8 +4,8 @@
 # by other commands, ignored with --no-tune; a damaged cache refused by
 # every command naming the file (exit 2); the step under each kernel choice
 # (avx512 where the CPU has it, avx2 via PANGU_NO_AVX512, OpenBLAS via
-# PANGU_NO_AVX2) equal within 1e-5 of each variable's std; forecast's
-# precision auto stays fp32 unless allow_bf16.
+# PANGU_NO_AVX2) equal within 1e-5 of each variable's std; precision auto
+# (forecast and step alike) stays fp32 unless allow_bf16.
 # Usage: tests/tune_test.sh bin/pangu
 set -u
 pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
@@ -85,6 +85,23 @@ check "forecast: precision auto without allow_bf16 runs fp32 and measures nothin
 "$pangu" forecast --model-6h "$top/models/demo_6h.h5" --input "$t/in/era5_*.nc" --init 2019-03-19T00 --leads 6 \
   --precision fast --output "$t/fx_{init:%Y%m%d%H}.nc" 2>"$t/err"
 check "forecast: an unknown precision is refused (exit 2)" '[ $? = 2 ] && grep -q "precision" "$t/err"'
+# step: the same vocabulary and the same auto rule as forecast's
+st=(--model "$top/models/demo_6h.h5" --input "$t/in/era5_*.nc" --time 2019-03-19T00)
+"$pangu" step "${st[@]}" --precision auto --output "$t/st_auto.nc" 2>"$t/err"; rc=$?
+"$pangu" step "${st[@]}" --precision fp32 --output "$t/st_fp32.nc" 2>/dev/null
+check "step: precision auto without allow_bf16 runs fp32, the same file as --precision fp32 ($(tail -1 "$t/err"))" \
+  '[ $rc = 0 ] && ncdump -h "$t/st_auto.nc" | grep -q "fp32 GEMMs" &&
+   cmp -s <(ncdump -v z,t2m "$t/st_auto.nc" | sed 1,/data:/d) <(ncdump -v z,t2m "$t/st_fp32.nc" | sed 1,/data:/d)'
+"$pangu" step "${st[@]}" --precision auto --allow-bf16 yes --output "$t/st_ab.nc" 2>"$t/err"; rc=$?
+"$pangu" forecast --model-6h "$top/models/demo_6h.h5" --input "$t/in/era5_*.nc" --init 2019-03-19T00 --leads 6 \
+  --precision auto --allow-bf16 yes --output "$t/fab_{init:%Y%m%d%H}.nc" 2>/dev/null
+sp=$(ncdump -h "$t/st_ab.nc" 2>/dev/null | grep -o "[a-z0-9]* GEMMs" | head -1)
+fp=$(ncdump -h "$t/fab_2019031900.nc" 2>/dev/null | grep -o "precision: [a-z0-9]*" | head -1)
+check "step: precision auto with allow_bf16 chooses as forecast does (step ${sp:-?}, forecast ${fp:-?})" \
+  '[ $rc = 0 ] && [ -n "$sp" ] && [ "${sp% GEMMs}" = "${fp#precision: }" ]'
+"$pangu" step "${st[@]}" --precision fast --output "$t/st_bad.nc" 2>"$t/err"; rc=$?
+check "step: an unknown precision is refused naming all three ($(cat "$t/err"))" \
+  '[ $rc = 2 ] && [ $(wc -l <"$t/err") = 1 ] && grep -q "precision .fast.: expected fp32 or bf16, or auto" "$t/err" && [ ! -e "$t/st_bad.nc" ]'
 
 echo "tune: $pass passed, $fail failed"
 [ $fail -eq 0 ]
