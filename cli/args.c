@@ -76,39 +76,49 @@ static int one_of(const cfg_key *k, const char *value, const char *patterns) {
     return 0;
 }
 
+/* key as a flag: dashes for underscores */
+static void flag_of(const char *key, char *out, size_t cap) {
+    snprintf(out, cap, "--%s", key);
+    for (char *p = out; *p; p++)
+        if (*p == '_') *p = '-';
+}
+
+/* Whether rule r's other option is as the option needs it. */
+static int other_fits(const cfg *c, size_t r, const cfg_key *o) {
+    const char *ov = cfg_get(c, applies[r].other);
+    switch (applies[r].when) {
+    case WHEN_GIVEN: return given(c, applies[r].other) != NULL;
+    case WHEN_NOT_GIVEN: return given(c, applies[r].other) == NULL;
+    case WHEN_ONE_OF: return ov && one_of(o, ov, applies[r].values);
+    default: return !(ov && one_of(o, ov, applies[r].values));
+    }
+}
+
+/* The one line for rule r, broken: both options, what the first needs. */
+static int refuse(const cfg *c, size_t r, const cfg_key *o) {
+    char opt[128], other[128];
+    const char *ov = cfg_get(c, applies[r].other);
+    flag_of(applies[r].option, opt, sizeof opt);
+    flag_of(applies[r].other, other, sizeof other);
+    if (applies[r].when == WHEN_GIVEN)
+        return util_fail(UTIL_EINVAL, "%s does nothing without %s: give %s too, or drop %s", opt, other, other, opt);
+    if (applies[r].when == WHEN_NOT_GIVEN || o->type == CFG_SWITCH)
+        return util_fail(UTIL_EINVAL, "%s does nothing %s %s: drop one of them", opt,
+                         applies[r].when == WHEN_ONE_OF ? "without" : "with", other);
+    return util_fail(UTIL_EINVAL, "%s does nothing with %s %s: it applies only with %s %s%s", opt, other, ov ? ov : "(none)",
+                     other, applies[r].when == WHEN_NONE_OF ? "other than " : "", applies[r].values);
+}
+
 static int check_applies(const cfg *c, const char *command) {
     for (size_t r = 0; r < sizeof applies / sizeof applies[0]; r++) {
         if (strcmp(applies[r].command, command) != 0) continue;
         const cfg_key *k = schema_key(c, applies[r].option), *o = schema_key(c, applies[r].other);
-        if (!k || !o) return util_fail(UTIL_EINVAL, "internal: cli/args.c names an option %s lacks", command);
-        const char *v = given(c, applies[r].option), *ov = cfg_get(c, applies[r].other);
-        if (!v || (applies[r].inert && one_of(k, v, applies[r].inert))) continue;
-        char opt[128], other[128];
-        snprintf(opt, sizeof opt, "%s", applies[r].option);
-        snprintf(other, sizeof other, "%s", applies[r].other);
-        for (char *p = opt; *p; p++)
-            if (*p == '_') *p = '-';
-        for (char *p = other; *p; p++)
-            if (*p == '_') *p = '-';
-        switch (applies[r].when) {
-        case WHEN_GIVEN:
-            if (!given(c, applies[r].other))
-                return util_fail(UTIL_EINVAL, "--%s does nothing without --%s: give --%s too, or drop --%s", opt, other, other, opt);
-            break;
-        case WHEN_NOT_GIVEN:
-            if (given(c, applies[r].other))
-                return util_fail(UTIL_EINVAL, "--%s does nothing with --%s: drop one of them", opt, other);
-            break;
-        default: {
-            int in = ov && one_of(o, ov, applies[r].values);
-            if (in != (applies[r].when == WHEN_ONE_OF) && o->type == CFG_SWITCH)
-                return util_fail(UTIL_EINVAL, "--%s does nothing %s --%s: drop one of them", opt, in ? "with" : "without", other);
-            if (in != (applies[r].when == WHEN_ONE_OF))
-                return util_fail(UTIL_EINVAL, "--%s does nothing with --%s %s: it applies only with --%s %s%s", opt, other,
-                                 ov ? ov : "(none)", other, applies[r].when == WHEN_NONE_OF ? "other than " : "",
-                                 applies[r].values);
-        }
-        }
+        if (!k || !o) /* a row that does not match the schema: found by any run of the command */
+            return util_fail(UTIL_EINVAL, "internal: cli/args.c names '%s' or '%s', not options of %s", applies[r].option,
+                             applies[r].other, command);
+        const char *v = given(c, applies[r].option);
+        if (!v || (applies[r].inert && one_of(k, v, applies[r].inert)) || other_fits(c, r, o)) continue;
+        return refuse(c, r, o);
     }
     return UTIL_OK;
 }
