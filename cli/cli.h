@@ -46,6 +46,13 @@ void cli_history(int argc, char **argv, char *out, size_t cap);
  * printing the error (exit 2). */
 int cli_args(cfg *c, const cfg_key *schema, int nschema, int argc, char **argv, const char *command,
              const char *synopsis, const char *summary);
+/* cfg_parse_args, then refuse an option that does nothing with the others
+ * (the table in cli/args.c: --grib-bits without --format grib2, ...);
+ * returns a status (message in util_last_message). cli_args calls it. */
+int cli_parse(cfg *c, const char *command, int argc, char **argv);
+/* For a command that parses argv itself (eval): UTIL_EINVAL naming the flag
+ * and both values when a flag not in repeatable (NULL-terminated) is given twice. */
+int cli_check_repeats(int argc, char **argv, const char *const *repeatable);
 /* 2 (message printed) when one of the keys has no value. */
 int cli_require(const cfg *c, const char *command, const char *const *keys, int n);
 /* Every occurrence of a CFG_MULTI key, each split on blanks and commas and

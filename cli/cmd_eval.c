@@ -144,6 +144,7 @@ int cli_eval(int argc, char **argv) {
     float levels[IO_MAX_LEVELS];
     double map_leads[16];
     static eval_source sources[2 * EVAL_MAX_SOURCES];
+    status = cli_check_repeats(argc, argv, (const char *const[]){"--forecast", "--truth", "--baseline", NULL});
     for (int i = 1; i < argc && !status && !usage; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -101,7 +101,7 @@ int cli_fetch(int argc, char **argv) {
     }
 #endif
     double *times = NULL;
-    int *leads = NULL, ntimes = 0, nleads = 0, status = cfg_parse_args(&c, argc, argv);
+    int *leads = NULL, ntimes = 0, nleads = 0, status = cli_parse(&c, "fetch", argc, argv);
     io_fetch_spec sp;
     memset(&sp, 0, sizeof sp);
     if (status) goto done;

@@ -61,7 +61,7 @@ int cli_forecast(int argc, char **argv) {
     cfg_init(&c, schema, (int)(sizeof schema / sizeof schema[0]));
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return cfg_print_help(&c, "forecast"), 0;
-    int status = cfg_parse_args(&c, argc, argv);
+    int status = cli_parse(&c, "forecast", argc, argv);
     const char *model_paths[MODEL_PLAN_MAX_MODELS] = {0};
     int model_leads[MODEL_PLAN_MAX_MODELS], nmodels = 0;
     glob_t inputs = {0};

@@ -203,7 +203,7 @@ int cli_info(int argc, char **argv) {
                         "The model's configuration, variant, lead time, parameter count and FLOPs per step.", 0);
         return 0;
     }
-    if (cfg_parse_args(&opt, argc, argv)) {
+    if (cli_parse(&opt, "info", argc, argv)) {
         fprintf(stderr, "pangu info: %s (pangu info --help)\n", util_last_message());
         return 2;
     }

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -529,8 +530,7 @@ static int check_output_dir(const char *path) {
         *slash = 0;
     const char *d = slash ? dir : ".";
     if (access(d, W_OK) != 0)
-        return util_fail(UTIL_EIO, "%s: cannot create the output file: directory '%s' missing or not writable", path,
-                         d);
+        return util_fail(UTIL_EIO, "%s: cannot create the output file in '%s': %s", path, d, strerror(errno));
     return UTIL_OK;
 }
 

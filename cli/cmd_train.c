@@ -181,7 +181,7 @@ int cli_train(int argc, char **argv) {
     cfg_init(&c, schema, (int)(sizeof schema / sizeof schema[0]));
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return cfg_print_help(&c, "train"), 0;
-    int status = cfg_parse_args(&c, argc, argv), rank = 0, nranks = 1, have_glob = 0;
+    int status = cli_parse(&c, "train", argc, argv), rank = 0, nranks = 1, have_glob = 0;
 #ifdef PANGU_MPI
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);

@@ -175,16 +175,23 @@ int main(int argc, char **argv) {
      * checks of units and grids (io_state_check_plausible), taken out here */
     /* --threads N (any command): OpenMP threads, by default the cores this
      * process may use (its CPU affinity, as a batch system sets it) */
-    int kept = 1, threads = 0, tune = 1;
+    int kept = 1, threads = 0, tune = 1, plausibility = 1;
     char **argv0 = malloc(sizeof *argv0 * (size_t)(argc + 1)); /* for a re-exec: argv is edited below */
     if (argv0) memcpy(argv0, argv, sizeof *argv0 * (size_t)(argc + 1));
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--no-plausibility-check") == 0) io_plausibility(0);
-        else if (strcmp(argv[i], "--no-tune") == 0) tune = 0;
-        else if (strcmp(argv[i], "--threads") == 0 || strncmp(argv[i], "--threads=", 10) == 0) {
+        /* each once, as every command's options */
+        if (strcmp(argv[i], "--no-plausibility-check") == 0) {
+            if (!plausibility) return fprintf(stderr, "pangu: --no-plausibility-check given twice: give it once\n"), 2;
+            io_plausibility(plausibility = 0);
+        } else if (strcmp(argv[i], "--no-tune") == 0) {
+            if (!tune) return fprintf(stderr, "pangu: --no-tune given twice: give it once\n"), 2;
+            tune = 0;
+        } else if (strcmp(argv[i], "--threads") == 0 || strncmp(argv[i], "--threads=", 10) == 0) {
             const char *v = argv[i][9] == '=' ? argv[i] + 10 : i + 1 < argc ? argv[++i] : NULL;
             long long n;
             if (util_parse_long("--threads", v, 1, 4096, &n)) return fprintf(stderr, "pangu: %s\n", util_last_message()), 2;
+            if (threads)
+                return fprintf(stderr, "pangu: --threads given twice ('%d' and '%s'): it takes one value\n", threads, v), 2;
             threads = (int)n;
         } else argv[kept++] = argv[i];
     }

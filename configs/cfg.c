@@ -55,6 +55,15 @@ static int check_value(const cfg_key *k, const char *key, const char *value) {
     return UTIL_OK;
 }
 
+/* key as a flag name, dashes for underscores (in a static buffer) */
+static const char *flag_name(const char *key) {
+    static _Thread_local char flag[128];
+    snprintf(flag, sizeof flag, "%s", key);
+    for (char *p = flag; *p; p++)
+        if (*p == '_') *p = '-';
+    return flag;
+}
+
 static int set_value(cfg *c, const char *key, const char *value, const char *shown, int flag) {
     key = canonical_key(c, key);
     const cfg_key *k = find_key(c, key);
@@ -64,6 +73,10 @@ static int set_value(cfg *c, const char *key, const char *value, const char *sho
     for (int i = 0; i < c->n; i++)
         if (strcmp(c->keys[i], key) == 0) {
             char *v;
+            /* as a key set twice in a file: the second value would silently win */
+            if (flag && c->from_flag[i] && k->type != CFG_MULTI)
+                return util_fail(UTIL_EINVAL, "--%s given twice ('%s' and '%s'): it takes one value (only options "
+                                              "marked repeatable in --help accumulate)", flag_name(key), c->values[i], value);
             /* a repeated flag adds an occurrence; a flag replaces a file's value */
             if (k->type == CFG_MULTI && flag && c->from_flag[i]) {
                 size_t a = strlen(c->values[i]), b = strlen(value);
@@ -228,8 +241,13 @@ int cfg_wants_help(int argc, char **argv) {
 
 int cfg_parse_args(cfg *c, int argc, char **argv) {
     int status, npos = 0;
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--config") == 0 && (status = cfg_load(c, argv[i + 1]))) return status;
+    const char *config = NULL;
+    for (int i = 1; i < argc; i++) { /* --config FILE or --config=FILE */
+        const char *path = !strncmp(argv[i], "--config=", 9) ? argv[i] + 9 : !strcmp(argv[i], "--config") && i + 1 < argc ? argv[++i] : NULL;
+        if (!path) continue;
+        if (config) return util_fail(UTIL_EINVAL, "--config given twice ('%s' and '%s'): give one file", config, path);
+        if ((status = cfg_load(c, config = path))) return status;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) != 0) {

@@ -6,6 +6,7 @@
 #include <netcdf.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -656,7 +657,7 @@ static int prepare(const synth_spec *s, const char *dir, const char *format, lon
     if (hours < 1 || step_hours < 1) return util_fail(UTIL_EINVAL, "hours and step must be positive");
     if (s->W > 4096 || s->nlev < 1 || s->nlev > 64)
         return util_fail(UTIL_EINVAL, "synth: at most 4096 longitudes and 1 to 64 levels");
-    if (access(dir, W_OK) != 0) return util_fail(UTIL_EIO, "%s: directory missing or not writable", dir);
+    if (access(dir, W_OK) != 0) return util_fail(UTIL_EIO, "%s: cannot write in the directory: %s", dir, strerror(errno));
     size_t HW = (size_t)s->H * s->W;
     *own = *s;
     own->constants = malloc(sizeof(float) * 3 * HW);

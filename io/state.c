@@ -4,6 +4,7 @@
 #include <netcdf.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -107,8 +108,8 @@ int io_state_write(const char *path, const io_state *s, const char *source) {
         char *slash = strrchr(dir, '/');
         if (slash) *slash = 0;
         if (access(slash ? (dir[0] ? dir : "/") : ".", W_OK) != 0)
-            return util_fail(UTIL_EIO, "%s: cannot create the output file: directory '%s' missing or not writable",
-                             path, slash ? dir : ".");
+            return util_fail(UTIL_EIO, "%s: cannot create the output file in '%s': %s", path, slash ? dir : ".",
+                             strerror(errno));
     }
     if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
     begun = 1;

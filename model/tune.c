@@ -356,6 +356,19 @@ int model_tune_save(const model_tune *t, const char *path) {
     return UTIL_OK;
 }
 
+/* A cache that cannot be read (a HOME of another user, as batch systems may
+ * leave it: EACCES; a directory in its place) is as none: the blocking from
+ * the cache sizes, with a warning (once) naming it. Nothing is saved over it. */
+static int cache_unreadable;
+
+static int unreadable(const char *path, int err) {
+    if (!cache_unreadable)
+        util_warn("cannot read the tune cache %s (%s): the kernels' blocking from the CPU's cache sizes instead", path,
+                  strerror(err));
+    cache_unreadable = 1;
+    return UTIL_OK;
+}
+
 /* strict number: the whole value, in range */
 static int tune_number(const char *path, int line, const char *key, const char *v, double lo, double hi, double *out) {
     char *end;
@@ -377,7 +390,7 @@ int model_tune_read(model_tune *t, const char *path) {
         path = def;
     }
     FILE *f = fopen(path, "r");
-    if (!f) return errno == ENOENT ? UTIL_OK : util_fail(UTIL_EIO, "cannot read the tune cache %s: %s", path, strerror(errno));
+    if (!f) return errno == ENOENT ? UTIL_OK : unreadable(path, errno);
     unsigned seen = 0;
     static const char *const keys[] = {"cpu", "kernel", "threads", "avx512_mc", "avx512_kc", "avx512_gflops",
                                        "avx2_mc", "avx2_kc", "avx2_gflops", "fp32_gflops", "bf16_gflops"};
@@ -434,8 +447,12 @@ int model_tune_read(model_tune *t, const char *path) {
             }
         }
     }
-    if (!status && ferror(f)) status = util_fail(UTIL_EIO, "cannot read the tune cache %s", path);
+    int read_error = ferror(f) ? errno : 0;
     fclose(f);
+    if (!status && read_error) {
+        memset(t, 0, sizeof *t);
+        return unreadable(path, read_error);
+    }
     for (int kern = 1; !status && kern <= 2; kern++)
         if ((t->blocking[kern].mc != 0) != (t->blocking[kern].kc != 0))
             status = util_fail(UTIL_EFORMAT, "%s: %s_mc and %s_kc go together", path, model_kernel_name(kern), model_kernel_name(kern));
@@ -484,7 +501,7 @@ int model_precision_rates(double *fp32, double *bf16, int save) {
         memset(&t, 0, sizeof t);
     /* first use: a short measurement (about half a second), cached with the blockings */
     if ((status = model_tune_rate(fp32, kern, NULL, 0.25)) || (status = model_tune_rate(bf16, -1, NULL, 0.25))) return status;
-    if (tune_off || !save) return UTIL_OK; /* --no-tune: the cache neither read nor written */
+    if (tune_off || !save || cache_unreadable) return UTIL_OK; /* --no-tune: the cache neither read nor written */
     if (!t.cpu[0]) {
         model_cpu_name(t.cpu, sizeof t.cpu);
         t.threads = omp_get_max_threads();

@@ -302,7 +302,7 @@ if [ "${BENCH_TRAIN:-0}" = 1 ]; then
     "$pangu" init --preset "$2" --grid "$g" --dim "$3" --depths "$4" --lead 6 --out "$tag/init.h5" 2>/dev/null
     echo "== training, $g grid, C = $3, batch $6, $5 steps"
     /usr/bin/time -f "%e %M" -o ttrain.txt "$pangu" train --init "$tag/init.h5" --input "$tag/era5_pl_201901.nc $tag/era5_sfc_201901.nc" \
-      --train-start 2019-01-01 --train-end 2019-01-02 --steps "$5" --batch "$6" --validate-every 1000 \
+      --train-start 2019-01-01 --train-end 2019-01-02 --steps "$5" --batch "$6" \
       --output "$tag/out.h5" --checkpoint "$tag/ck.h5" --checkpoint-every 1000 2>train.txt
     sps=$(grep '^step' train.txt | tail -1 | sed -n 's/.*  \([0-9.]*\) samples\/s.*/\1/p')
     train_rows+=("| ${g/,/ x } | C = $3, depths $4 | $6 | ${sps:-?} | $(awk '{printf "%.0f", $2 / 1024}' ttrain.txt) |")

@@ -160,6 +160,77 @@ expect_fail "the output is an input" "is also an input" "$t/none" -- \
 expect_fail "a device as the output" "not a regular file" "$t/none" -- \
   $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output /dev/null
 
+# Every option is given once unless --help marks it repeatable, as a key in a configuration file:
+# a second value never silently replaces the first (issue 28).
+expect_fail "a flag given twice (plan --leads)" "--leads given twice ('12' and '18')" "$t/none" -- \
+  $pangu plan --leads 12 --leads 18
+expect_fail "an option and its older spelling (--out, --output)" "--output given twice ('$t/r1.h5' and '$t/r2.h5')" "$t/r1.h5" -- \
+  $pangu init --preset tiny --out "$t/r1.h5" --output "$t/r2.h5"
+expect_fail "a switch given twice (step --profile)" "--profile given twice" "$t/r3.nc" -- \
+  $pangu step --profile --profile --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/r3.nc"
+expect_fail "forecast --leads twice" "--leads given twice ('12' and '18')" "$t/r4.nc" -- \
+  $pangu forecast --model-6h "$fx/tiny.h5" --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 12 --leads 18 --output "$t/r4.nc"
+expect_fail "forecast --model-6h twice" "--model-6h given twice" "$t/r5.nc" -- \
+  $pangu forecast --model-6h "$fx/tiny.h5" --model-6h "$fx/small.h5" --input "$fx/tiny_in.nc" --init 1900-01-01T00 --output "$t/r5.nc"
+expect_fail "eval --output twice" "--output given twice ('$t/r6.csv' and '$t/r7.csv')" "$t/r6.csv" -- \
+  $pangu eval --forecast "$fx/tiny_out.nc" --truth "$fx/tiny_in.nc" --output "$t/r6.csv" --output "$t/r7.csv"
+expect_fail "info: the model alone and as --model" "--model given twice" "$t/none" -- \
+  $pangu info "$fx/tiny.h5" --model "$fx/small.h5"
+expect_fail "--threads twice (an option of every command)" "--threads given twice ('1' and '2')" "$t/r8.nc" -- \
+  $pangu --threads 1 step --threads 2 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/r8.nc"
+printf '[plan]\nleads = 6,12\n' >"$t/plan.ini"
+expect_fail "--config twice" "--config given twice" "$t/none" -- $pangu plan --config "$t/plan.ini" --config "$t/plan.ini"
+[ "$($pangu plan --config="$t/plan.ini" 2>&1 | tail -1)" = "calls: 2" ] && ok "--config=FILE reads the file (as --config FILE)" ||
+  bad "--config=FILE: $($pangu plan --config="$t/plan.ini" 2>&1 | tail -1)"
+[ "$($pangu plan --config "$t/plan.ini" --leads 24 2>&1 | tail -1)" = "calls: 1" ] &&
+  ok "a flag still overrides the configuration file's key" || bad "a flag overriding the file's key"
+# An option that does nothing with the others is refused, naming both (the table in cli/args.c).
+fc=(forecast --model-6h "$fx/tiny.h5" --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6)
+expect_fail "forecast --grib-bits with NetCDF output" "--grib-bits does nothing with --format netcdf: it applies only with --format grib2" \
+  "$t/a1.nc" -- $pangu "${fc[@]}" --grib-bits 24 --output "$t/a1.nc"
+expect_fail "forecast --deflate with GRIB output" "--deflate does nothing with --format grib2" "$t/a2.grib2" -- \
+  $pangu "${fc[@]}" --format grib2 --deflate 5 --output "$t/a2.grib2"
+expect_fail "forecast --institution with GRIB output" "--institution does nothing with --format grib2" "$t/a3.grib2" -- \
+  $pangu "${fc[@]}" --format grib2 --institution X --output "$t/a3.grib2"
+expect_fail "forecast --perturb perlin without members" "--perturb does nothing with --members 0" "$t/a4.nc" -- \
+  $pangu "${fc[@]}" --perturb perlin --output "$t/a4.nc"
+expect_fail "forecast --seed without a perturbation" "--seed does nothing with --perturb none" "$t/a5.nc" -- \
+  $pangu "${fc[@]}" --seed 3 --output "$t/a5.nc"
+expect_fail "forecast --allow-bf16 with --precision fp32" "--allow-bf16 does nothing with --precision fp32" "$t/a6.nc" -- \
+  $pangu "${fc[@]}" --precision fp32 --allow-bf16 yes --output "$t/a6.nc"
+printf '[output]\ngrib_bits = 16\n' >"$t/bits.ini"
+expect_fail "grib_bits in a configuration file with NetCDF output" "--grib-bits does nothing with --format netcdf" "$t/a7.nc" -- \
+  $pangu "${fc[@]}" --config "$t/bits.ini" --output "$t/a7.nc"
+expect_fail "step --lead with an HDF5 model (its lead is recorded)" "--lead does nothing with --model .*tiny.h5: it applies only with --model \*.onnx" \
+  "$t/a8.nc" -- $pangu step --model "$fx/tiny.h5" --lead 6 --input "$fx/tiny_in.nc" --output "$t/a8.nc"
+expect_fail "stats --smoothing without a climatology" "--smoothing does nothing with --climatology-hours 0" "$t/a9.nc" -- \
+  $pangu stats --input "$fx/small_in.nc" --smoothing 31 --output "$t/a9.nc"
+expect_fail "synth --noise with --forecast-from" "--noise does nothing with --forecast-from" "$t/a10/nwp_2020010100.nc" -- \
+  $pangu synth --forecast-from 2020-01-01T00 --noise 1 --out "$t/a10"
+expect_fail "tune --seconds with --show" "--seconds does nothing with --show" "$t/none" -- $pangu tune --show --seconds 2
+expect_fail "fetch --format with GFS" "--format does nothing with --source gfs: it applies only with --source cds" "$t/a11" -- \
+  $pangu fetch --source gfs --format grib --time 2020-01-01T00 --url http://127.0.0.1:9 --out "$t/a11"
+expect_fail "train --validate-every without a validation period" "--validate-every does nothing without --valid-start" "$t/a12.h5" -- \
+  $pangu train --init "$fx/tiny.h5" --input "$fx/tiny_in.nc" --train-start 1900-01-01 --train-end 1900-01-01 \
+  --validate-every 5 --output "$t/a12.h5" --checkpoint "$t/a12c.h5"
+# inert values are fine: perturb none without members, --lead 0 with an HDF5 model
+$pangu "${fc[@]}" --perturb none --output "$t/a13.nc" 2>"$t/err" && [ -s "$t/a13.nc" ] &&
+  $pangu step --model "$fx/tiny.h5" --lead 0 --input "$fx/tiny_in.nc" --output "$t/a14.nc" 2>>"$t/err" &&
+  ok "the 'off' value of such an option is taken (--perturb none, --lead 0)" || bad "inert values ($(cat "$t/err"))"
+
+# An output name the file system cannot take says so (not 'directory missing'); the OS's reason otherwise.
+long=$(printf 'n%.0s' $(seq 1 260)).nc
+expect_fail "a file name longer than NAME_MAX" "file name longer than NAME_MAX (255) bytes (263 bytes)" "$t/$long" -- \
+  $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/$long"
+long=$(printf 'n%.0s' $(seq 1 247)).nc
+expect_fail "a name whose temporary files would pass NAME_MAX" "file name of 250 bytes: its temporary files .* use at most 238 bytes" \
+  "$t/$long" -- $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/$long"
+expect_fail "an output in a missing directory: the OS's reason" "cannot create the output file in '$t/no/': No such file or directory" \
+  "$t/no/o.nc" -- $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/no/o.nc"
+: >"$t/plain"
+expect_fail "an output under a plain file" "cannot create the output file in '$t/plain/': Not a directory" "$t/plain/o.nc" -- \
+  $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/plain/o.nc"
+
 # Memory is estimated before it is allocated: a grid the machine cannot hold fails at once.
 expect_fail "a model larger than the machine" "more than this machine's" "$t/huge.h5" -- \
   timeout 20 $pangu init --preset full --grid 90000,180000 --out "$t/huge.h5"

@@ -40,9 +40,29 @@ lsm=$(h5dump -d patch_embed.constants -y -w 0 m.h5 2>/dev/null | sed -n '/DATA {
 check "constants normalised from the invariant file (two values per mask: $lsm distinct)" "[ ${lsm:-0} -ge 2 ] && [ ${lsm:-0} -le 6 ]"
 $pangu stats --input "$fx/small_in.nc" --start 2001-01-01 --output none.nc 2>err; rc=$?
 check "stats: a period with no data is an error" "[ $rc -eq 2 ] && grep -q 'no times' err && [ ! -e none.nc ]"
-$pangu stats --input "$fx/custom_in.nc" --output st7.nc 2>/dev/null
+# (two times: statistics over time need them)
+$pangu stats --input "$fx/custom_in.nc" --input "$fx/custom_out.nc" --output st7.nc 2>/dev/null
 $pangu init --preset small --stats st7.nc --out bad.h5 2>err; rc=$?
 check "init: statistics lacking a model level" "[ $rc -eq 2 ] && grep -q 'level 925 hPa missing' err && [ ! -e bad.h5 ]"
+# Statistics over time need two times or more (one would give a std over space only), and --every a
+# whole number of the data's steps (--every 5 on 6-hourly data was every 6 h, silently) (issue 28).
+$pangu synth --grid 32,64 --start 2020-01-01T00 --hours 24 --step-hours 6 --out six 2>/dev/null
+$pangu stats --input "$fx/small_in.nc" --output one.nc 2>err; rc=$?
+check "stats on a single time: refused, naming the file ($(cat err))" \
+  "[ $rc -eq 2 ] && [ \$(wc -l <err) -eq 1 ] && grep -q 'small_in.nc: 1 time used in the period, statistics over time need at least two (time step found: none' err && [ ! -e one.nc ]"
+$pangu stats --input 'six/era5_*.nc' --end 2020-01-01T00 --output one.nc 2>err; rc=$?
+check "stats on a period holding one time: refused ($(cat err))" \
+  "[ $rc -eq 2 ] && grep -q 'six/era5_pl_202001.nc and 1 other file: 1 time used' err && [ ! -e one.nc ]"
+$pangu stats --input 'six/era5_*.nc' --every 5 --output e5.nc 2>err; rc=$?
+check "stats --every 5 on 6-hourly data: refused, naming the step found ($(cat err))" \
+  "[ $rc -eq 2 ] && [ \$(wc -l <err) -eq 1 ] && grep -q -- '--every 5: not a multiple of the time step of six/era5_pl_202001.nc and 1 other file (6 h)' err && [ ! -e e5.nc ]"
+$pangu stats --input 'six/era5_*.nc' --every 24 --output e24.nc 2>err; rc=$?
+check "stats --every 24 on 6-hourly data: every fourth time ($(tail -1 err))" \
+  "[ $rc -eq 0 ] && grep -q 'wrote e24.nc (2 times' err && ncdump -h e24.nc | grep -q '2020-01-01T00:00:00 to 2020-01-02T00:00:00, 2 times'"
+$pangu stats --input 'six/era5_*.nc' --output eall.nc 2>err; rc=$?
+check "stats without --every: every time of the data ($(tail -1 err))" "[ $rc -eq 0 ] && grep -q 'wrote eall.nc (5 times' err"
+$pangu stats --input 'six/era5_*.nc' --every 12 --every 24 --output e2.nc 2>err; rc=$?
+check "stats --every given twice: refused ($(cat err))" "[ $rc -eq 2 ] && grep -q -- \"--every given twice ('12' and '24')\" err && [ ! -e e2.nc ]"
 # an input without any state variable (a synth directory's invariant.nc in a glob): left out with a warning,
 # the same forecast as without it; alone, or with only such files, an error naming it
 $pangu synth --grid 32,64 --start 2020-01-01T00 --hours 6 --step-hours 6 --out syn 2>/dev/null

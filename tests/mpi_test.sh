@@ -23,9 +23,9 @@ for h in 6 24; do $pangu init --preset tiny --lead $h --seed $h --out m$h.h5 2>/
 $pangu forecast --model-6h m6.h5 --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 0 --output s0.nc 2>/dev/null
 for k in 1 2 3; do $pangu step --model m6.h5 --input s$((k - 1)).nc --output s$k.nc 2>/dev/null; done
 ncrcat -O s0.nc s1.nc s2.nc s3.nc series.nc
-args="--model-6h m6.h5 --model-24h m24.h5 --input series.nc --init 1900-01-01T00/1900-01-01T18/6 --leads 0-48/6"
-$mpi 1 $pangu forecast $args --output 'one_{init:%d%H}.nc' 2>/dev/null
-$mpi 2 $pangu forecast $args --output 'two_{init:%d%H}.nc' 2>log2; rc=$?
+args="--model-6h m6.h5 --model-24h m24.h5 --input series.nc --leads 0-48/6" inits="--init 1900-01-01T00/1900-01-01T18/6"
+$mpi 1 $pangu forecast $args $inits --output 'one_{init:%d%H}.nc' 2>/dev/null
+$mpi 2 $pangu forecast $args $inits --output 'two_{init:%d%H}.nc' 2>log2; rc=$?
 check "mpirun -np 2 finishes" '[ $rc -eq 0 ] && [ $(ls two_*.nc | wc -l) -eq 4 ]'
 same=1
 # (but the history: the command lines differ)
@@ -35,7 +35,7 @@ $mpi 2 $pangu forecast $args --init 1900-01-03T00 --output 'bad_{init:%d%H}.nc' 
 check "a failing rank makes every rank exit 2" '[ $rc -eq 2 ]'
 # Data-parallel training: 2 ranks x batch 1 is one rank x batch 2.
 $pangu init --preset tiny --lead 6 --seed 3 --out init6.h5 2>/dev/null
-T="--init init6.h5 --input series.nc --train-start 1900-01-01T00 --train-end 1900-01-01T12 --steps 3 --lr 1e-3 --validate-every 100"
+T="--init init6.h5 --input series.nc --train-start 1900-01-01T00 --train-end 1900-01-01T12 --steps 3 --lr 1e-3"
 $mpi 1 $pangu train $T --batch 2 --output one.h5 --checkpoint ck1.h5 --log one.csv 2>/dev/null
 $mpi 2 $pangu train $T --batch 1 --output two.h5 --checkpoint ck2.h5 --log two.csv 2>/dev/null; rc=$?
 check "training on 2 ranks finishes" '[ $rc -eq 0 ] && [ -s two.h5 ]'

@@ -21,8 +21,10 @@ $pangu forecast --model-1h teacher.h5 --input "$fx/tiny_in.nc" --init 1900-01-01
 for k in $(seq 1 30); do $pangu step --model teacher.h5 --input s$((k - 1)).nc --output s$k.nc 2>/dev/null; done
 ncrcat -O $(for k in $(seq 0 30); do echo s$k.nc; done) series.nc
 $pangu init --preset tiny --lead 1 --seed 1 --out init.h5 2>/dev/null
-A="--init init.h5 --input series.nc --train-start 1900-01-01T00 --train-end 1900-01-01T20 --valid-start 1900-01-01T21
-   --valid-end 1900-01-02T05 --steps 40 --batch 2 --lr 2e-3 --validate-every 10 --checkpoint-every 15"
+# (the parts A_* so that a case can change one: a flag given twice is an error)
+A_init="--init init.h5" A_period="--train-start 1900-01-01T00 --train-end 1900-01-01T20" A_optim="--steps 40 --lr 2e-3"
+A_rest="--input series.nc --valid-start 1900-01-01T21 --valid-end 1900-01-02T05 --batch 2 --validate-every 10 --checkpoint-every 15"
+A="$A_init $A_period $A_optim $A_rest"
 $pangu train $A --output a.h5 --checkpoint cka.h5 --log a.csv 2>err; rc=$?
 check "train runs and writes the model ($(tail -1 err))" '[ $rc -eq 0 ] && [ -s a.h5 ] && [ $(wc -l <a.csv) -eq 41 ]'
 v10=$(awk -F, '$1 == 10 {print $3}' a.csv); v40=$(awk -F, '$1 == 40 {print $3}' a.csv)
@@ -33,7 +35,7 @@ check "run_steps stops with a checkpoint and no model" '[ -s ckb.h5 ] && [ ! -e 
 $pangu train $A --output b.h5 --checkpoint ckb.h5 --log b.csv --resume yes 2>/dev/null
 check "resumed run: same losses as an uninterrupted run" 'cmp -s <(cut -d, -f1-4 a.csv) <(cut -d, -f1-4 b.csv)'
 check "resumed run: the same model, bit for bit" 'h5diff -q a.h5 b.h5'
-$pangu train $A --output c.h5 --checkpoint ckc.h5 --train-start 2001-01-01 --train-end 2001-02-01 2>err; rc=$?
+$pangu train $A_init $A_optim $A_rest --output c.h5 --checkpoint ckc.h5 --train-start 2001-01-01 --train-end 2001-02-01 2>err; rc=$?
 check "no training pairs in the period: $(cat err)" '[ $rc -eq 2 ] && grep -q "no (t, t + 1 h) pairs" err && [ ! -e c.h5 ]'
 $pangu train --init init.h5 --input series.nc --steps 5 2>err; rc=$?
 check "a missing key is named: $(cat err)" '[ $rc -eq 2 ] && grep -q "missing key" err'
@@ -41,10 +43,10 @@ printf '[optim]\nsteps = 5\nbatch_size = 2\n' >bad.ini
 $pangu train --config bad.ini 2>err; rc=$?
 check "unknown key with its line: $(cat err)" '[ $rc -eq 2 ] && grep -q "bad.ini:3: unknown key" err'
 $pangu init --preset tiny --lead 1 --dim 8 --seed 1 --out other.h5 2>/dev/null
-$pangu train $A --init other.h5 --output d.h5 --checkpoint ckb.h5 --resume yes 2>err; rc=$?
+$pangu train $A_period $A_optim $A_rest --init other.h5 --output d.h5 --checkpoint ckb.h5 --resume yes 2>err; rc=$?
 check "a checkpoint from another configuration: $(cat err)" '[ $rc -eq 2 ] && grep -q "is not the configured one" err && [ ! -e d.h5 ]'
 cp cka.h5 ckn.h5
-$pangu train $A --output n.h5 --checkpoint ckn.h5 --lr 1e30 --warmup 1 --steps 45 --resume yes 2>err; rc=$?
+$pangu train $A_init $A_period $A_rest --output n.h5 --checkpoint ckn.h5 --lr 1e30 --warmup 1 --steps 45 --resume yes 2>err; rc=$?
 check "a non-finite loss stops, keeps the last checkpoint: $(cat err)" \
   '[ $rc -eq 2 ] && grep -q "non-finite loss at step" err && h5diff -q cka.h5 ckn.h5 && [ ! -e n.h5 ]'
 # Numbers and settings checked strictly, each refused with its name, nothing written.
@@ -52,9 +54,10 @@ for bad in "--min-lr -1|--min-lr '-1': expected a number from 0" "--steps abc|--
            "--resume maybe|--resume 'maybe': expected yes or no" "--lr nan|--lr 'nan'" "--lr 0|--lr '0'" \
            "--batch 0|--batch '0'" "--drop-path 1|--drop-path '1'" "--min-lr 1|min_lr 1 is above lr" \
            "--valid-end 1900-01-02T05|give both valid_start and valid_end" "--checkpoint ./s.h5|checkpoint and output are the same file"; do
-  args=${bad%%|*} want=${bad#*|}
+  args=${bad%%|*} want=${bad#*|} ck="--checkpoint cks.h5"
+  case $args in --checkpoint*) ck= ;; esac # (given twice would be the error)
   $pangu train --init init.h5 --input series.nc --train-start 1900-01-01T00 --train-end 1900-01-01T20 --steps 3 \
-    --output s.h5 --checkpoint cks.h5 $args 2>err; rc=$?
+    --output s.h5 $ck $args 2>err; rc=$?
   check "train $args refused: $(cat err)" '[ $rc -eq 2 ] && [ $(wc -l <err) -eq 1 ] && grep -q -- "$want" err && [ ! -e s.h5 ] && [ ! -e cks.h5 ]'
 done
 

@@ -103,5 +103,38 @@ check "step: precision auto with allow_bf16 chooses as forecast does (step ${sp:
 check "step: an unknown precision is refused naming all three ($(cat "$t/err"))" \
   '[ $rc = 2 ] && [ $(wc -l <"$t/err") = 1 ] && grep -q "precision .fast.: expected fp32 or bf16, or auto" "$t/err" && [ ! -e "$t/st_bad.nc" ]'
 
+# A cache that cannot be read (anything but ENOENT: another user's HOME as batch systems leave it, a
+# directory in its place) is as none: one warning naming it, the blocking from the cache sizes (issue 28).
+cache_name=$(basename "$(sed -n 's/^tune cache: //p' "$t/show0.txt")")
+from_sizes() { # every blocking line of tune --show equals the one from the caches
+  [ "$(grep -c '^blocking' "$1")" -ge 1 ] &&
+    ! grep '^blocking' "$1" | sed 's/^blocking [a-z0-9]*: mc \([0-9]*\) kc \([0-9]*\) (from the caches: mc \([0-9]*\) kc \([0-9]*\))$/\1 \2 \3 \4/' |
+      awk '$1 != $3 || $2 != $4 || NF != 4 {bad = 1} END {exit !bad}'
+}
+unreadable() { # NAME ERRNO-TEXT env...: tune --show and info under that cache
+  local name=$1 why=$2; shift 2
+  env "$@" "$pangu" tune --show >"$t/u_show.txt" 2>"$t/u_show.err"; local rc1=$?
+  env "$@" "$pangu" info "$fx/tiny.h5" >/dev/null 2>"$t/u_info.err"; local rc2=$?
+  if [ $rc1 = 0 ] && [ $rc2 = 0 ] && [ "$(wc -l <"$t/u_info.err")" = 1 ] &&
+     grep -q "^pangu: warning: cannot read the tune cache .*/pangu-c/$cache_name ($why): the kernels' blocking from the CPU's cache sizes instead\$" "$t/u_info.err" &&
+     from_sizes "$t/u_show.txt"; then
+    ok "$name: a warning, the blocking from the cache sizes ($(cat "$t/u_info.err"))"
+  else bad "$name (exit $rc1, $rc2: $(cat "$t/u_show.err" "$t/u_info.err"))"; fi
+}
+: >"$t/plainfile"
+unreadable "a cache path under a plain file (ENOTDIR)" "Not a directory" XDG_CACHE_HOME="$t/plainfile"
+mkdir -p "$t/dircache/pangu-c/$cache_name"
+unreadable "a directory in the cache's place (EISDIR)" "Is a directory" XDG_CACHE_HOME="$t/dircache"
+# EACCES needs a user other than the cache's owner: root runs it as nobody (setpriv), when nobody can run pangu
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && chmod 755 "$t" &&
+   setpriv --reuid=65534 --regid=65534 --clear-groups "$pangu" info "$fx/tiny.h5" >/dev/null 2>&1; then
+  # the tuned cache of above (mc 30 kc 64), were it read
+  mkdir -p "$t/other/pangu-c" && cp "$t/good.txt" "$t/other/pangu-c/$cache_name" 2>/dev/null; chmod 700 "$t/other/pangu-c"
+  unreadable "another user's cache (EACCES)" "Permission denied" XDG_CACHE_HOME="$t/other" \
+    setpriv --reuid=65534 --regid=65534 --clear-groups
+else
+  echo "  note: not root or no setpriv: the EACCES case (ENOTDIR and EISDIR above take the same path) not run"
+fi
+
 echo "tune: $pass passed, $fail failed"
 [ $fail -eq 0 ]

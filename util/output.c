@@ -140,9 +140,42 @@ static int lock_path(const char *path, char *out, size_t cap) {
     return snprintf(out, cap, "%s.lock", path) >= (int)cap ? -1 : 0;
 }
 
+/* The longest suffix an output's name gets for its temporary files:
+ * NAME.part.tmp.PID (GRIB forecasts; a pid has at most 7 digits on Linux). */
+#define LONGEST_TEMP_SUFFIX ".part.tmp.4194304"
+
+/* A name the file system cannot take is refused as such (not as a missing
+ * directory), before anything is created. */
+/* The directory path is created in ("dir/", or "." for a bare name) into dir[PATH_MAX]; its name. */
+static const char *dir_and_name(const char *path, char *dir) {
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, PATH_MAX, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    return slash ? slash + 1 : path;
+}
+
+static int check_name_length(const char *path) {
+    char dir[PATH_MAX];
+    const char *base = dir_and_name(path, dir);
+    long max = pathconf(dir, _PC_NAME_MAX);
+    if (max <= 0) max = NAME_MAX;
+    size_t n = strlen(base), extra = strlen(LONGEST_TEMP_SUFFIX);
+    if (n > (size_t)max)
+        return util_fail(UTIL_EINVAL, "%s: file name longer than NAME_MAX (%ld) bytes (%zu bytes): choose a shorter name",
+                         path, max, n);
+    if (n + extra > (size_t)max)
+        return util_fail(UTIL_EINVAL, "%s: file name of %zu bytes: its temporary files (NAME%s) would be longer than "
+                                      "NAME_MAX (%ld) bytes; use at most %zu bytes", path, n, LONGEST_TEMP_SUFFIX, max,
+                         (size_t)max - extra);
+    if (strlen(path) + extra >= PATH_MAX)
+        return util_fail(UTIL_EINVAL, "%s: path longer than PATH_MAX (%d) bytes with its temporary files' suffix", path,
+                         PATH_MAX);
+    return UTIL_OK;
+}
+
 int util_lock_output(const char *path) {
     char lp[PATH_MAX];
     int status = UTIL_OK, fd = -1, slot = -1;
+    if ((status = check_name_length(path))) return status;
     if (lock_path(path, lp, sizeof lp)) return util_fail(UTIL_EINVAL, "%s: path too long", path);
     pthread_mutex_lock(&lock_mutex);
     for (int i = 0; i < LOCK_SLOTS; i++)
@@ -158,8 +191,11 @@ int util_lock_output(const char *path) {
     }
     for (int tries = 0;; tries++) {
         if ((fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666)) < 0) {
-            status = util_fail(UTIL_EIO, "%s: cannot create the output file: directory missing or not writable (lock %s: %s)",
-                               path, lp, strerror(errno));
+            /* the OS's reason: a missing directory, no permission, a read-only file system, ... */
+            char dir[PATH_MAX];
+            int e = errno;
+            dir_and_name(path, dir);
+            status = util_fail(UTIL_EIO, "%s: cannot create the output file in '%s': %s", path, dir, strerror(e));
             goto done;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
