@@ -25,6 +25,9 @@ static const struct {
     const char *inert;            /* a value of option that is fine whatever the other (the "off" value), or NULL */
 } applies[] = {
     {"forecast", "grib_bits", "format", WHEN_ONE_OF, "grib2", NULL},
+    {"forecast", "grib_class", "format", WHEN_ONE_OF, "grib2", NULL},
+    {"forecast", "grib_stream", "format", WHEN_ONE_OF, "grib2", NULL},
+    {"forecast", "grib_expver", "format", WHEN_ONE_OF, "grib2", NULL},
     {"forecast", "layout", "format", WHEN_ONE_OF, "netcdf", NULL},
     {"forecast", "deflate", "format", WHEN_ONE_OF, "netcdf", NULL},
     {"forecast", "institution", "format", WHEN_ONE_OF, "netcdf", NULL},

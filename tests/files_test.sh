@@ -278,7 +278,7 @@ check "GRIB labels refused, one line each: expver of 3 characters, an unknown cl
   'glbad "grib_expver .pgu.: expected 4 lowercase letters or digits" --format grib2 --grib-expver pgu &&
    glbad "grib_class .zz.: not a class of ECMWF.s MARS class table" --format grib2 --grib-class zz &&
    glbad "grib_stream .OPER.: expected a MARS stream" --format grib2 --grib-stream OPER &&
-   glbad "grib_expver (--grib-expver) .pguw. labels GRIB messages and does nothing with format = netcdf (--format netcdf)" --grib-expver pguw'
+   glbad "--grib-expver does nothing with --format netcdf: it applies only with --format grib2" --grib-expver pguw'
 
 # ---- files written before this layout: the same scores as today's files
 mkdir old truth48 && cp "$fx/old_det_2020020100.nc" "$fx/old_ens_2020020100.nc" old/
