@@ -58,8 +58,10 @@ int cli_step(int argc, char **argv) {
         (cfg_get(&opt, "time") && (status = util_time_parse(cfg_get(&opt, "time"), &time))) ||
         (status = model_precision_parse(cfg_get(&opt, "precision"), &precision)) ||
         (status = model_precision_check(precision)) || (status = model_precision_warn(precision, stderr)) ||
-        (status = util_check_output(output, (const char *const *)gin.gl_pathv, (int)gin.gl_pathc)) ||
-        (status = util_check_output(output, &model_path, 1)) ||
+        /* never an input or the model, never an existing file other than a forecast */
+        (status = util_output_check(output, (util_paths[]){{(const char *const *)gin.gl_pathv, (int)gin.gl_pathc},
+                                                           {&model_path, 1}},
+                                    2, "forecast file", io_forecast_is_forecast)) ||
         /* before the step, not after it: at 0.25 degrees that is half a minute */
         (!overwrite && io_forecast_is_complete(output) &&
          (status = util_fail(UTIL_EINVAL, "%s: a complete forecast file is there already: --overwrite rewrites it, "
@@ -321,6 +323,8 @@ int cli_init(int argc, char **argv) {
                     return fprintf(stderr, "pangu init: --levels '%s': %g hPa twice\n", v, c.levels[i]), 2;
     }
     if (!out) return fprintf(stderr, "pangu init: needs --output M.h5 (pangu init --help)\n"), 2;
+    if ((status = util_output_check(out, (util_paths[]){{&stats, 1}, {&constants, 1}}, 2, NULL, NULL)))
+        return cli_error("init", status);
     if ((status = model_config_derive(&c))) return cli_error("init", status);
     model m;
     if ((status = model_create(&m, &c))) return cli_error("init", status);
