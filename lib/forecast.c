@@ -112,7 +112,10 @@ static int request_for_init(char *out, size_t cap, const char *job, double init,
  * a readable length. */
 static void request_difference(const char *had, const char *want, char *out, size_t cap) {
     if (strncmp(had, REQUEST_HEADER ";", strlen(REQUEST_HEADER) + 1) != 0) {
-        snprintf(out, cap, "written by an older pangu-c, whose recorded request names neither the initial time nor the inputs");
+        if (!strncmp(had, "pangu-c forecast request 1;", 27))
+            snprintf(out, cap, "written by an older pangu-c, whose recorded request names neither the initial time nor "
+                               "the inputs");
+        else snprintf(out, cap, "its request is recorded in another form: '%.60s'", had);
         return;
     }
     for (const char *w = want; *w;) {
