@@ -34,7 +34,7 @@ static const cfg_key step_keys[] = {
      CFG_INT, 0, 100000},
     {"step", "precision", "fp32", "fp32, or bf16 on CPUs with AVX512_BF16 (faster where pangu tune measures it so, within about 1e-2 of each field's std; on AMX tiles where the CPU and Linux allow)"},
     {"step", "overwrite", "no", "rewrite OUT.nc if it is a complete forecast file already; without it that is an error, "
-     "found before the step is computed", CFG_SWITCH},
+     "found before the step is computed. A file there that is not a forecast is never replaced", CFG_SWITCH},
     {"step", "profile", NULL, "print the time in the GEMMs, in attention and in the rest", CFG_SWITCH},
     {"step", "repeat", "1", "run the step this many times, report the median, fail unless all agree to the bit",
      CFG_INT, 1, 100},
