@@ -90,13 +90,13 @@ static void build_request(text_buf *t, const char *source, const io_forecast_spe
 /* The whole request of one initial time: the header, the time, the job's
  * part and the files its state is read from, by canonical path and size
  * (another file there, or the same one grown or cut, is another request). */
-static int request_for_init(char *out, size_t cap, const char *job, double init, const io_series *series) {
+static int request_for_init(char *out, size_t cap, const char *job, double init, const io_series *series, int *nsources) {
     text_buf t = {out, cap, 0, 0};
     char when[64];
     util_time_format(init, when, sizeof when);
     append(&t, REQUEST_HEADER "; init: %s; %s; inputs:", when, job);
     const char *files[IO_NUPPER + IO_NSURFACE];
-    int n = io_series_sources(series, init, files, IO_NUPPER + IO_NSURFACE);
+    int n = *nsources = io_series_sources(series, init, files, IO_NUPPER + IO_NSURFACE);
     for (int i = 0; i < n; i++) {
         char canon[PATH_MAX];
         struct stat st;
@@ -130,8 +130,9 @@ static void request_difference(const char *had, const char *want, char *out, siz
             if (!found || hlen != wlen || strncmp(found, w, wlen)) {
                 int hn = found && hlen > klen + 1 ? (int)(hlen - klen - 1) : 0, wn = wlen > klen + 1 ? (int)(wlen - klen - 1) : 0;
                 const char *hv = hn ? found + klen + 1 : "", *wv = wn ? w + klen + 1 : "";
-                snprintf(out, cap, "%.*s the file's %s%.*s%s, this run's %.*s%s", (int)klen, w, found ? "" : "(none)",
-                         hn > 300 ? 300 : hn, hv, hn > 300 ? "..." : "", wn > 300 ? 300 : wn, wv, wn > 300 ? "..." : "");
+                snprintf(out, cap, "%.*s the file's %s%.*s%s, this run's %s%.*s%s", (int)klen, w, hn ? "" : "(none)",
+                         hn > 300 ? 300 : hn, hv, hn > 300 ? "..." : "", wn ? "" : "(none: no input holds it)",
+                         wn > 300 ? 300 : wn, wv, wn > 300 ? "..." : "");
                 return;
             }
         }
@@ -333,7 +334,7 @@ static int parse_selection(io_forecast_spec *spec, const char *variables, const 
     return status;
 }
 
-enum { OUTPUT_NEW, OUTPUT_DONE, OUTPUT_OTHER };
+enum { OUTPUT_NEW, OUTPUT_DONE, OUTPUT_OTHER, OUTPUT_NO_INPUT };
 
 /* The file of one initial time: to be written (none, or not complete),
  * complete for this very request (skipped), or complete for another (why
@@ -555,15 +556,18 @@ int pangu_forecast(const pangu_forecast_options *o) {
     long calls = (long)plan.ncalls * (members > 1 ? members : 1);
     for (int it = o->dry_run ? 0 : o->rank; it < ninit; it += o->dry_run ? 1 : ranks) {
         char out_path[4096], when[64], why[1024];
+        int nsources;
         util_time_format(inits[it], when, sizeof when);
         if ((status = format_path(output, inits[it], out_path, sizeof out_path)) ||
-            (status = request_for_init(request, REQUEST_MAX, job_request, inits[it], series)))
+            (status = request_for_init(request, REQUEST_MAX, job_request, inits[it], series, &nsources)))
             goto done;
-        int state = output_state(out_path, request, had, why, sizeof why);
+        /* no input holds the time: not judged here, reading it says what is missing */
+        int state = nsources ? output_state(out_path, request, had, why, sizeof why) : OUTPUT_NO_INPUT;
         skip[it] = state == OUTPUT_DONE;
         if (o->dry_run)
             fprintf(plan_out, "%s  %s  %ld model calls  %s%s%s\n", when, out_path, calls,
                     state == OUTPUT_NEW    ? "to write"
+                    : state == OUTPUT_NO_INPUT ? "no input holds this initial time: an error when run"
                     : state == OUTPUT_DONE ? "complete, skipped"
                     : overwrite            ? "complete for another request: rewritten (--overwrite)"
                                            : "complete for another request: an error (--overwrite rewrites it)",
@@ -616,9 +620,8 @@ int pangu_forecast(const pangu_forecast_options *o) {
             total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
             continue;
         }
-        if ((status = request_for_init(request, REQUEST_MAX, job_request, inits[it], series))) break;
-        if (io_forecast_is_complete(out_path) && log)
-            fprintf(log, "pangu forecast: %s: %s complete for another request, rewritten (--overwrite)\n", when, out_path);
+        int nsources;
+        if ((status = request_for_init(request, REQUEST_MAX, job_request, inits[it], series, &nsources))) break;
         {
             char dir[4096];
             snprintf(dir, sizeof dir, "%s", out_path);
@@ -629,6 +632,8 @@ int pangu_forecast(const pangu_forecast_options *o) {
             }
         }
         if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &initial))) break;
+        if (io_forecast_is_complete(out_path) && log)
+            fprintf(log, "pangu forecast: %s: %s complete for another request, rewritten (--overwrite)\n", when, out_path);
         if ((status = io_state_check_finite(&initial, inputs[0]))) break;
         if ((status = io_state_check_plausible(&initial, ref->upper_mean, ref->upper_std, ref->surface_mean,
                                                ref->surface_std)))
