@@ -6,8 +6,8 @@
 #define _DEFAULT_SOURCE
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +350,40 @@ static int output_state(const char *path, const char *request, char *had, char *
     return OUTPUT_OTHER;
 }
 
+/* Before any model call, the file of each initial time (it = first,
+ * first + stride, ...): to write, complete for this very request (skip[it]
+ * set), or complete for another: an error unless overwrite. A dry run
+ * (`dry` given) prints each state instead. request and had: REQUEST_MAX
+ * bytes of room. */
+static int judge_outputs(const char *output, const double *inits, int ninit, int first, int stride, const char *job_request,
+                         const io_series *series, int overwrite, FILE *dry, long calls, char *request, char *had,
+                         unsigned char *skip) {
+    int status = UTIL_OK;
+    for (int it = first; it < ninit && !status; it += stride) {
+        char out_path[4096], when[64], why[1024];
+        int nsources;
+        util_time_format(inits[it], when, sizeof when);
+        if ((status = format_path(output, inits[it], out_path, sizeof out_path)) ||
+            (status = request_for_init(request, REQUEST_MAX, job_request, inits[it], series, &nsources)))
+            break;
+        /* no input holds the time: not judged here, reading it says what is missing */
+        int state = nsources ? output_state(out_path, request, had, why, sizeof why) : OUTPUT_NO_INPUT;
+        skip[it] = state == OUTPUT_DONE;
+        if (dry)
+            fprintf(dry, "%s  %s  %ld model calls  %s%s%s\n", when, out_path, calls,
+                    state == OUTPUT_NEW        ? "to write"
+                    : state == OUTPUT_NO_INPUT ? "no input holds this initial time: an error when run"
+                    : state == OUTPUT_DONE     ? "complete, skipped"
+                    : overwrite                ? "complete for another request: rewritten (--overwrite)"
+                                               : "complete for another request: an error (--overwrite rewrites it)",
+                    state == OUTPUT_OTHER ? ": " : "", state == OUTPUT_OTHER ? why : "");
+        else if (state == OUTPUT_OTHER && !overwrite)
+            status = util_fail(UTIL_EINVAL, "%s: complete, but for another request (%s): --overwrite rewrites it, or choose "
+                                            "another output", out_path, why);
+    }
+    return status;
+}
+
 void pangu_forecast_options_init(pangu_forecast_options *o) {
     memset(o, 0, sizeof *o);
     o->version = PANGU_FORECAST_OPTIONS_VERSION;
@@ -549,35 +583,11 @@ int pangu_forecast(const pangu_forecast_options *o) {
     const char *const *inputs = o->input_files;
     const int ninputs = o->ninputs;
     if ((status = io_series_open(&series, inputs, ninputs))) goto done;
-    /* Before any model call, each file of the initial times (this rank's;
-     * all of them in a dry run): to write, complete for this very request
-     * (skipped), or complete for another (an error unless overwrite). */
     FILE *plan_out = o->plan ? o->plan : stdout;
     long calls = (long)plan.ncalls * (members > 1 ? members : 1);
-    for (int it = o->dry_run ? 0 : o->rank; it < ninit; it += o->dry_run ? 1 : ranks) {
-        char out_path[4096], when[64], why[1024];
-        int nsources;
-        util_time_format(inits[it], when, sizeof when);
-        if ((status = format_path(output, inits[it], out_path, sizeof out_path)) ||
-            (status = request_for_init(request, REQUEST_MAX, job_request, inits[it], series, &nsources)))
-            goto done;
-        /* no input holds the time: not judged here, reading it says what is missing */
-        int state = nsources ? output_state(out_path, request, had, why, sizeof why) : OUTPUT_NO_INPUT;
-        skip[it] = state == OUTPUT_DONE;
-        if (o->dry_run)
-            fprintf(plan_out, "%s  %s  %ld model calls  %s%s%s\n", when, out_path, calls,
-                    state == OUTPUT_NEW    ? "to write"
-                    : state == OUTPUT_NO_INPUT ? "no input holds this initial time: an error when run"
-                    : state == OUTPUT_DONE ? "complete, skipped"
-                    : overwrite            ? "complete for another request: rewritten (--overwrite)"
-                                           : "complete for another request: an error (--overwrite rewrites it)",
-                    state == OUTPUT_OTHER ? ": " : "", state == OUTPUT_OTHER ? why : "");
-        else if (state == OUTPUT_OTHER && !overwrite) {
-            status = util_fail(UTIL_EINVAL, "%s: complete, but for another request (%s): --overwrite rewrites it, or choose "
-                                            "another output", out_path, why);
-            goto done;
-        }
-    }
+    if ((status = judge_outputs(output, inits, ninit, o->dry_run ? 0 : o->rank, o->dry_run ? 1 : ranks, job_request, series,
+                                overwrite, o->dry_run ? plan_out : NULL, calls, request, had, skip)))
+        goto done;
     if (o->dry_run) {
         /* the plan without running it: files, calls, estimated time and memory */
         double gflop = model_flops_per_step(mc) / 1e9, params = 0;
