@@ -27,7 +27,7 @@ static const cfg_key schema[] = {
     {"output", "variables", "all", "variables to write (z,q,t,u,v,msl,u10,v10,t2m) or all"},
     {"output", "levels", "all", "pressure levels to write (hPa) or all"},
     {"output", "deflate", "1", "deflate level of the files (after shuffle): 1 (fast) to 9, 0 uncompressed (larger files, far less CPU)", CFG_INT, 0, 9},
-    {"output", "overwrite", "no", "rewrite a complete file whose recorded request (models, leads, variables, levels, members, precision, format) differs from this one's; without it that is an error", CFG_SWITCH},
+    {"output", "overwrite", "no", "rewrite a complete file whose recorded request (initial time, input files, models, leads, variables, levels, members, precision, format) differs from this one's; without it that is an error. Never a file that is not a forecast", CFG_SWITCH},
     {"output", "dry_run", "no", "print the plan (files, model calls, estimated time and memory) and exit", CFG_SWITCH},
     {"output", "format", "netcdf", "file format: netcdf, or grib2 (ECMWF's GRIB 2 encodings through ecCodes)"},
     {"output", "layout", "cf", "NetCDF layout: cf (CF-1.8, lead as a CF duration, one file per ensemble member), or wb2 (WeatherBench 2)"},

@@ -35,7 +35,7 @@ static const cfg_key step_keys[] = {
     {"step", "precision", "auto", "GEMM precision, as pangu forecast's: auto (bf16 where allow_bf16 = yes and this CPU runs BF16 faster than FP32, else fp32), fp32, or bf16 on CPUs with AVX512_BF16 (faster where pangu tune measures it so, within about 1e-2 of each field's std; on AMX tiles where the CPU and Linux allow)"},
     {"step", "allow_bf16", "no", "let precision = auto take BF16 (reduced precision) where it is faster", CFG_YESNO},
     {"step", "overwrite", "no", "rewrite OUT.nc if it is a complete forecast file already; without it that is an error, "
-     "found before the step is computed", CFG_SWITCH},
+     "found before the step is computed. A file there that is not a forecast is never replaced", CFG_SWITCH},
     {"step", "profile", NULL, "print the time in the GEMMs, in attention and in the rest", CFG_SWITCH},
     {"step", "repeat", "1", "run the step this many times, report the median, fail unless all agree to the bit",
      CFG_INT, 1, 100},
@@ -58,8 +58,10 @@ int cli_step(int argc, char **argv) {
     if ((status = cli_expand(&opt, "input", &gin)) ||
         (cfg_get(&opt, "time") && (status = util_time_parse(cfg_get(&opt, "time"), &time))) ||
         (status = cli_precision(cfg_get(&opt, "precision"), cfg_get_yesno(&opt, "allow_bf16"), &precision)) ||
-        (status = util_check_output(output, (const char *const *)gin.gl_pathv, (int)gin.gl_pathc)) ||
-        (status = util_check_output(output, &model_path, 1)) ||
+        /* never an input or the model, never an existing file other than a forecast */
+        (status = util_output_check(output, (util_paths[]){{(const char *const *)gin.gl_pathv, (int)gin.gl_pathc},
+                                                           {&model_path, 1}},
+                                    2, "forecast file", io_forecast_is_forecast)) ||
         /* before the step, not after it: at 0.25 degrees that is half a minute */
         (!overwrite && io_forecast_is_complete(output) &&
          (status = util_fail(UTIL_EINVAL, "%s: a complete forecast file is there already: --overwrite rewrites it, "
@@ -321,6 +323,8 @@ int cli_init(int argc, char **argv) {
                     return fprintf(stderr, "pangu init: --levels '%s': %g hPa twice\n", v, c.levels[i]), 2;
     }
     if (!out) return fprintf(stderr, "pangu init: needs --output M.h5 (pangu init --help)\n"), 2;
+    if ((status = util_output_check(out, (util_paths[]){{&stats, 1}, {&constants, 1}}, 2, NULL, NULL)))
+        return cli_error("init", status);
     if ((status = model_config_derive(&c))) return cli_error("init", status);
     model m;
     if ((status = model_create(&m, &c))) return cli_error("init", status);

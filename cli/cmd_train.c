@@ -232,6 +232,25 @@ int cli_train(int argc, char **argv) {
         goto done;
     if (!warmup) warmup = steps / 20;
     const char *ckpt = cfg_get(&c, "checkpoint");
+    {
+        char *copy = strdup(cfg_get(&c, "input"));
+        int k = 0;
+        for (char *w = copy ? strtok(copy, ", \t\n") : NULL; w; w = strtok(NULL, ", \t\n"))
+            if (glob(w, (k++ ? GLOB_APPEND : 0) | GLOB_NOCHECK, NULL, &g) != 0) break;
+        free(copy);
+        have_glob = k > 0;
+        if (!copy) {
+            status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    /* before any work: no output is the initial model or a training file */
+    {
+        const char *init_path = cfg_get(&c, "init"), *outs[3] = {ckpt, cfg_get(&c, "output"), cfg_get(&c, "log")};
+        const util_paths read[2] = {{&init_path, 1}, {(const char *const *)g.gl_pathv, (int)g.gl_pathc}};
+        for (int i = 0; i < 3 && !status; i++) status = util_output_check(outs[i], read, 2, NULL, NULL);
+        if (status) goto done;
+    }
     if (rank == 0) { /* one run of this job at a time: a second fails at once, naming the first's pid */
         if ((status = util_lock_output(ckpt))) goto done;
         locked = 1;
@@ -280,15 +299,6 @@ int cli_train(int argc, char **argv) {
     if (!am || !av || !grad || !drop || !vu || !vs || !bx[0] || !bx[1] || !by[0] || !by[1] || !batch_t[0] || !batch_t[1]) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
-    }
-    /* data */
-    {
-        char *copy = strdup(cfg_get(&c, "input"));
-        int k = 0;
-        for (char *w = strtok(copy, ", \t\n"); w; w = strtok(NULL, ", \t\n"))
-            if (glob(w, (k++ ? GLOB_APPEND : 0) | GLOB_NOCHECK, NULL, &g) != 0) break;
-        free(copy);
-        have_glob = k > 0;
     }
     double ta, tb, va = 0, vb = 0;
     if ((status = io_series_open(&series, (const char *const *)g.gl_pathv, (int)g.gl_pathc)) ||

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <threads.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,6 +134,15 @@ static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member,
     if (sp->history) NCW(text(nc, NC_GLOBAL, "history", sp->history));
     if (sp->licence && sp->licence[0]) NCW(text(nc, NC_GLOBAL, "licence", sp->licence));
     if (sp->request && sp->request[0] && kind != FILE_MEMBER) NCW(text(nc, NC_GLOBAL, "pangu_request", sp->request));
+    if (sp->request && sp->request[0] && kind == FILE_MEMBER) { /* the ensemble's request and this file's member */
+        size_t cap = strlen(sp->request) + 32;
+        char *own = malloc(cap);
+        if (!own) return NC_ENOMEM;
+        snprintf(own, cap, "%s; member: %d", sp->request, member);
+        rc = text(nc, NC_GLOBAL, "pangu_request", own);
+        free(own);
+        if (rc != NC_NOERR) goto fail;
+    }
     if (sp->layout == IO_LAYOUT_CF)
         /* xarray takes these as coordinates; CDO ignores a global attribute
          * (on a variable it would warn that it cannot assign them). */
@@ -410,12 +420,17 @@ int io_forecast_create(io_forecast **out, const char *path, const io_forecast_sp
      * the first's pid (never a mix of two jobs' files). */
     if ((status = util_lock_output(path))) goto done;
     f->locked = 1;
-    char had[4096];
-    if (!spec->overwrite && io_forecast_is_complete(path) &&
-        !(spec->request && io_forecast_request(path, had, sizeof had) && !strcmp(had, spec->request))) {
-        status = util_fail(UTIL_EINVAL, "%s: completed meanwhile by another job%s: --overwrite rewrites it, or choose "
-                                        "another output", path, spec->request ? " for another request" : "");
-        goto done;
+    if (!spec->overwrite && io_forecast_is_complete(path)) {
+        /* room for the same request and a byte more: a longer one differs */
+        size_t cap = spec->request ? strlen(spec->request) + 2 : 1;
+        char *had = malloc(cap);
+        int same = had && spec->request && io_forecast_request(path, had, cap) && !strcmp(had, spec->request);
+        free(had);
+        if (!same) {
+            status = util_fail(UTIL_EINVAL, "%s: completed meanwhile by another job%s: --overwrite rewrites it, or choose "
+                                            "another output", path, spec->request ? " for another request" : "");
+            goto done;
+        }
     }
     /* after the lock, temporaries of killed runs of this job: PATH.tmp.PID of a process that is gone */
     util_remove_stale_temps(path);
@@ -832,6 +847,20 @@ int io_forecast_request(const char *path, char *buf, size_t cap) {
              nc_get_att_text(nc, NC_GLOBAL, "pangu_request", buf) == NC_NOERR;
     nc_close(nc);
     buf[ok ? len : 0] = 0;
+    return ok;
+}
+
+int io_forecast_is_forecast(const char *path) {
+    if (io_grib_detect(path)) { /* a GRIB forecast has its request beside it */
+        char req[4200];
+        struct stat st;
+        return snprintf(req, sizeof req, "%s.request", path) < (int)sizeof req && stat(req, &st) == 0 && S_ISREG(st.st_mode);
+    }
+    int nc;
+    size_t len = 0;
+    if (nc_open(path, NC_NOWRITE, &nc) != NC_NOERR) return 0;
+    int ok = nc_inq_attlen(nc, NC_GLOBAL, "complete", &len) == NC_NOERR;
+    nc_close(nc);
     return ok;
 }
 

@@ -76,6 +76,9 @@ int io_series_read(io_series *s, double time, int H, int W, const float *levels,
  * content is undefined. */
 int io_series_read_into(io_series *s, double time, io_state *st);
 
+/* The files the state at `time` (NAN: the only time) is read from, as
+ * io_series_read chooses them: each once, at most cap, their number. */
+int io_series_sources(const io_series *s, double time, const char **paths, int cap);
 /* The series' grid and pressure levels (hPa, descending), taken from the
  * first file holding an upper-air variable (levels) and the first file. */
 int io_series_describe(const io_series *s, int *H, int *W, float *levels, int *nlev);
@@ -203,6 +206,10 @@ int io_forecast_finish(io_forecast *f);
 void io_forecast_abort(io_forecast *f);
 /* 1 when path exists and carries the completion mark. */
 int io_forecast_is_complete(const char *path);
+/* 1 when path is a forecast file pangu-c wrote (NetCDF with the completion
+ * attribute, complete or not; GRIB with PATH.request beside it): the only
+ * kind of existing file a forecast output may replace (util_output_check). */
+int io_forecast_is_forecast(const char *path);
 /* The request recorded in a forecast file (see io_forecast_spec.request):
  * 1 and buf filled when there is one, 0 when none (an older file). */
 int io_forecast_request(const char *path, char *buf, size_t cap);

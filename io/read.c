@@ -451,9 +451,69 @@ void io_series_close(io_series *s) {
     free(s);
 }
 
+static long file_time_index(const io_file *f, double t);
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* The coordinate values of a file, sorted (latitudes) or sorted from 0
+ * degrees east (longitudes): what two files of one grid have in common
+ * whatever their orientation. */
+static double *sorted_coords(const double *v, size_t n, int lon) {
+    double *c = malloc(sizeof(double) * (n ? n : 1));
+    if (!c) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        c[i] = lon ? fmod(v[i], 360.0) : v[i];
+        if (lon && c[i] < 0) c[i] += 360.0;
+    }
+    qsort(c, n, sizeof(double), cmp_double);
+    return c;
+}
+
+/* One grid for every input of a series: an input of another grid would
+ * otherwise be left unread (the first file holding a variable is read) or
+ * read for some times only. */
+static int check_one_grid(const io_series *s) {
+    const io_file *a = &s->files[0];
+    for (int i = 1; i < s->nfiles; i++) {
+        const io_file *b = &s->files[i];
+        if (a->nlat != b->nlat || a->nlon != b->nlon)
+            return util_fail(UTIL_EFORMAT, "%s is on a %zu x %zu grid (latitude x longitude), %s on %zu x %zu: the inputs "
+                                           "of one command share one grid (pangu regrid converts one)",
+                             b->path, b->nlat, b->nlon, a->path, a->nlat, a->nlon);
+        for (int lon = 0; lon < 2; lon++) {
+            size_t n = lon ? a->nlon : a->nlat;
+            double *ca = sorted_coords(lon ? a->lon : a->lat, n, lon), *cb = sorted_coords(lon ? b->lon : b->lat, n, lon);
+            size_t k = 0;
+            while (ca && cb && k < n && fabs(ca[k] - cb[k]) <= 1e-3) k++;
+            double x = ca && cb && k < n ? ca[k] : 0, y = ca && cb && k < n ? cb[k] : 0;
+            int short_of_memory = !ca || !cb;
+            free(ca), free(cb);
+            if (short_of_memory) return util_fail(UTIL_ENOMEM, "out of memory");
+            if (k < n)
+                return util_fail(UTIL_EFORMAT, "%s and %s: both %zu x %zu, but their %s differ (%g against %g): the inputs "
+                                               "of one command share one grid", b->path, a->path, a->nlat, a->nlon,
+                                 lon ? "longitudes" : "latitudes", y, x);
+        }
+    }
+    return UTIL_OK;
+}
+
+int io_series_sources(const io_series *s, double time, const char **paths, int cap) {
+    int n = 0;
+    if (isnan(time) && s->ntimes == 1) time = s->times[0];
+    for (int v = 0; v < NVARS; v++)
+        for (int i = 0; i < s->nfiles; i++) {
+            const io_file *f = &s->files[i];
+            if (!f->has[v] || (!isnan(time) && file_time_index(f, time) == -2)) continue;
+            int seen = 0;
+            for (int k = 0; k < n && !seen; k++) seen = paths[k] == f->path;
+            if (!seen && n < cap) paths[n++] = f->path;
+            break;
+        }
+    return n;
 }
 
 int io_series_open(io_series **out, const char *const *paths, int npaths) {
@@ -501,6 +561,7 @@ int io_series_open(io_series **out, const char *const *paths, int npaths) {
                                          "on its latitude x longitude grid", paths[0], npaths > 1 ? " and the other inputs" : "");
         goto done;
     }
+    if ((status = check_one_grid(s))) goto done;
     for (int i = 0; i < npaths && skipped >= 0; i++) {
         int kept = 0;
         for (int k = 0; k < s->nfiles && !kept; k++) kept = s->files[k].path == paths[i];

@@ -4,11 +4,14 @@
  * request are skipped). `pangu forecast` (cli/cmd_forecast.c) only parses
  * its options into a pangu_forecast_options and calls this. */
 #define _DEFAULT_SOURCE
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,33 +36,110 @@ static int parse_inits(const char *spec, double **out, int *n) {
     return status;
 }
 
+/* Text appended to a fixed buffer; `over` once it did not fit. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+    int over;
+} text_buf;
+
+static void append(text_buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(text_buf *t, const char *fmt, ...) {
+    if (t->over) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= t->cap - t->len) t->over = 1, t->buf[t->len] = 0;
+    else t->len += (size_t)n;
+}
+
+/* Requests of this version name the initial time and the inputs; those of
+ * version 1 (pangu-c before them) did not. */
+#define REQUEST_HEADER "pangu-c forecast request 2"
+#define REQUEST_MAX 65536
+
 /* The request a forecast file records (io_forecast_spec.request): what
- * decides its content, not where its inputs lie. The models by SHA-256 (as
+ * decides its content. This part is the job's: the models by SHA-256 (as
  * the source attribute names them), leads, variables, levels, members and
- * perturbation, precision and file format. */
-static void build_request(char *out, size_t cap, const char *source, const io_forecast_spec *sp, const int *leads,
-                          int nleads, int members, const char *perturb, double scale, unsigned long long seed,
-                          int precision, const char *format, const char *layout, long deflate, const char *bits) {
-    size_t o = (size_t)snprintf(out, cap, "pangu-c forecast request 1; models:");
-    for (const char *p = strstr(source, "; model"); p && (p = strstr(p, " h ")) && o < cap;) {
+ * perturbation, precision and file format; request_for_init adds the
+ * initial time and the input files. */
+static void build_request(text_buf *t, const char *source, const io_forecast_spec *sp, const int *leads, int nleads,
+                          int members, const char *perturb, double scale, unsigned long long seed, int precision,
+                          const char *format, const char *layout, long deflate, const char *bits) {
+    append(t, "models:");
+    for (const char *p = strstr(source, "; model"); p && (p = strstr(p, " h "));) {
         const char *h = p; /* "<lead> h PATH (sha256 HEX)" */
         while (h > source && h[-1] >= '0' && h[-1] <= '9') h--;
         const char *sha = strstr(p, "(sha256 ");
         if (!sha) break;
-        o += (size_t)snprintf(out + o, cap - o, " %.*sh %.64s", (int)(p - h), h, sha + 8);
+        append(t, " %.*sh %.64s", (int)(p - h), h, sha + 8);
         p = sha + 8;
     }
-    o += (size_t)snprintf(out + o, cap - o, "; leads:");
-    for (int i = 0; i < nleads && o < cap; i++) o += (size_t)snprintf(out + o, cap - o, " %d", leads[i]);
-    o += (size_t)snprintf(out + o, cap - o, "; variables:");
-    for (int v = 0; v < IO_NUPPER + IO_NSURFACE && o < cap; v++)
-        if (sp->write_var[v]) o += (size_t)snprintf(out + o, cap - o, " %s", v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]);
-    o += (size_t)snprintf(out + o, cap - o, "; levels:");
-    for (int k = 0; k < sp->nlev && o < cap; k++) o += (size_t)snprintf(out + o, cap - o, " %g", sp->levels[k]);
-    if (o < cap)
-        snprintf(out + o, cap - o, "; members: %d; perturb: %s %g seed %llu; precision: %s; format: %s %s; deflate: %ld; grib_bits: %s",
-                 members, members > 1 ? perturb : "none", members > 1 ? scale : 0.0, members > 1 ? seed : 0ULL,
-                 model_precision_name(precision), format, layout, deflate, bits);
+    append(t, "; leads:");
+    for (int i = 0; i < nleads; i++) append(t, " %d", leads[i]);
+    append(t, "; variables:");
+    for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++)
+        if (sp->write_var[v]) append(t, " %s", v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]);
+    append(t, "; levels:");
+    for (int k = 0; k < sp->nlev; k++) append(t, " %g", sp->levels[k]);
+    append(t, "; members: %d; perturb: %s %g seed %llu; precision: %s; format: %s %s; deflate: %ld; grib_bits: %s", members,
+           members > 1 ? perturb : "none", members > 1 ? scale : 0.0, members > 1 ? seed : 0ULL,
+           model_precision_name(precision), format, layout, deflate, bits);
+}
+
+/* The whole request of one initial time: the header, the time, the job's
+ * part and the files its state is read from, by canonical path and size
+ * (another file there, or the same one grown or cut, is another request). */
+static int request_for_init(char *out, size_t cap, const char *job, double init, const io_series *series, int *nsources) {
+    text_buf t = {out, cap, 0, 0};
+    char when[64];
+    util_time_format(init, when, sizeof when);
+    append(&t, REQUEST_HEADER "; init: %s; %s; inputs:", when, job);
+    const char *files[IO_NUPPER + IO_NSURFACE];
+    int n = *nsources = io_series_sources(series, init, files, IO_NUPPER + IO_NSURFACE);
+    for (int i = 0; i < n; i++) {
+        char canon[PATH_MAX];
+        struct stat st;
+        const char *name = realpath(files[i], canon) ? canon : files[i];
+        append(&t, "%s %s (%lld bytes)", i ? "," : "", name, stat(files[i], &st) == 0 ? (long long)st.st_size : -1LL);
+    }
+    return t.over ? util_fail(UTIL_EINVAL, "the request of %s (its input paths) is longer than %d bytes", when, REQUEST_MAX)
+                  : UTIL_OK;
+}
+
+/* What differs between a file's request and this run's, for the message:
+ * the first field ("key: value") whose value differs, both values cut to
+ * a readable length. */
+static void request_difference(const char *had, const char *want, char *out, size_t cap) {
+    if (strncmp(had, REQUEST_HEADER ";", strlen(REQUEST_HEADER) + 1) != 0) {
+        if (!strncmp(had, "pangu-c forecast request 1;", 27))
+            snprintf(out, cap, "written by an older pangu-c, whose recorded request names neither the initial time nor "
+                               "the inputs");
+        else snprintf(out, cap, "its request is recorded in another form: '%.60s'", had);
+        return;
+    }
+    for (const char *w = want; *w;) {
+        const char *wend = strstr(w, "; "), *colon = strchr(w, ':');
+        size_t wlen = wend ? (size_t)(wend - w) : strlen(w);
+        if (colon && (size_t)(colon - w) < wlen) {
+            size_t klen = (size_t)(colon - w) + 1; /* "key:" */
+            const char *h = had, *found = NULL;
+            for (; h && *h && !found; h = strstr(h, "; ") ? strstr(h, "; ") + 2 : NULL)
+                if (!strncmp(h, w, klen)) found = h;
+            size_t hlen = found ? (strstr(found, "; ") ? (size_t)(strstr(found, "; ") - found) : strlen(found)) : 0;
+            if (!found || hlen != wlen || strncmp(found, w, wlen)) {
+                int hn = found && hlen > klen + 1 ? (int)(hlen - klen - 1) : 0, wn = wlen > klen + 1 ? (int)(wlen - klen - 1) : 0;
+                const char *hv = hn ? found + klen + 1 : "", *wv = wn ? w + klen + 1 : "";
+                snprintf(out, cap, "%.*s the file's %s%.*s%s, this run's %s%.*s%s", (int)klen, w, hn ? "" : "(none)",
+                         hn > 300 ? 300 : hn, hv, hn > 300 ? "..." : "", wn ? "" : "(none: no input holds it)",
+                         wn > 300 ? 300 : wn, wv, wn > 300 ? "..." : "");
+                return;
+            }
+        }
+        w = wend ? wend + 2 : w + wlen;
+    }
+    snprintf(out, cap, "the requests differ");
 }
 
 /* Expand {init:FORMAT} (strftime-like %Y %m %d %H %M) in a path pattern. */
@@ -86,6 +166,61 @@ static int format_path(const char *pattern, double init, char *out, size_t cap) 
     }
     out[o] = 0;
     return UTIL_OK;
+}
+
+/* One file of the job's outputs: the file of an initial time, a member's
+ * file, or a GRIB file's request record beside it. */
+typedef struct {
+    char *path;
+    int init, member; /* member: -1 the file of the initial time, -2 its request record */
+} output_file;
+
+static int by_path(const void *a, const void *b) {
+    const output_file *x = a, *y = b;
+    int c = strcmp(x->path, y->path);
+    return c ? c : (x->init > y->init) - (x->init < y->init);
+}
+
+static void describe_output(const output_file *o, const double *inits, char *out, size_t cap) {
+    char when[64];
+    util_time_format(inits[o->init], when, sizeof when);
+    if (o->member >= 0) snprintf(out, cap, "%s member %d", when, o->member);
+    else snprintf(out, cap, "%s%s", when, o->member == -2 ? " (its request record)" : "");
+}
+
+/* Every file of every initial time (of all ranks) and member, before any
+ * work: the pattern must give each its own file, and none may be an input
+ * (data or model) or an existing file other than a forecast. */
+static int check_outputs(const char *pattern, const double *inits, int ninit, int member_files, int grib,
+                         const char *const *inputs, int ninputs, const char *const *models, int nmodels) {
+    int per_init = 1 + member_files + (grib != 0), n = 0, status = UTIL_OK;
+    output_file *all = calloc((size_t)ninit * per_init, sizeof *all);
+    if (!all) return util_fail(UTIL_ENOMEM, "out of memory");
+    const util_paths read[2] = {{inputs, ninputs}, {models, nmodels}};
+    for (int it = 0; it < ninit && !status; it++) {
+        char path[4096], other[4200];
+        if ((status = format_path(pattern, inits[it], path, sizeof path))) break;
+        for (int k = 0; k < per_init && !status; k++) {
+            int member = k == 0 ? -1 : grib ? -2 : k - 1;
+            if (member >= 0) io_forecast_member_path(path, member, member_files, other, sizeof other);
+            else snprintf(other, sizeof other, member == -2 ? "%s.request" : "%s", path);
+            if (!(all[n].path = strdup(other))) status = util_fail(UTIL_ENOMEM, "out of memory");
+            else all[n].init = it, all[n++].member = member;
+            if (!status) status = util_output_check(other, read, member == -2 ? 1 : 2, "forecast file",
+                                                    member == -2 ? NULL : io_forecast_is_forecast);
+        }
+    }
+    if (!status) qsort(all, (size_t)n, sizeof *all, by_path);
+    for (int i = 1; i < n && !status; i++)
+        if (!strcmp(all[i].path, all[i - 1].path)) {
+            char a[128], b[128];
+            describe_output(&all[i - 1], inits, a, sizeof a), describe_output(&all[i], inits, b, sizeof b);
+            status = util_fail(UTIL_EINVAL, "output '%s' gives %s and %s one file, %s: put {init:%%Y%%m%%d%%H} (or as "
+                                            "much of the time as tells them apart) in it", pattern, a, b, all[i].path);
+        }
+    for (int i = 0; i < n; i++) free(all[i].path);
+    free(all);
+    return status;
 }
 
 static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, sizeof(float) * n) == 0; }
@@ -210,6 +345,56 @@ static int parse_selection(io_forecast_spec *spec, const char *variables, const 
     return status;
 }
 
+enum { OUTPUT_NEW, OUTPUT_DONE, OUTPUT_OTHER, OUTPUT_NO_INPUT };
+
+/* The file of one initial time: to be written (none, or not complete),
+ * complete for this very request (skipped), or complete for another (why
+ * says what differs). had: REQUEST_MAX bytes of room. */
+static int output_state(const char *path, const char *request, char *had, char *why, size_t why_cap) {
+    if (!io_forecast_is_complete(path)) return OUTPUT_NEW;
+    if (!io_forecast_request(path, had, REQUEST_MAX)) {
+        snprintf(why, why_cap, "its request is not recorded (an older pangu-c)");
+        return OUTPUT_OTHER;
+    }
+    if (!strcmp(had, request)) return OUTPUT_DONE;
+    request_difference(had, request, why, why_cap);
+    return OUTPUT_OTHER;
+}
+
+/* Before any model call, the file of each initial time (it = first,
+ * first + stride, ...): to write, complete for this very request (skip[it]
+ * set), or complete for another: an error unless overwrite. A dry run
+ * (`dry` given) prints each state instead. request and had: REQUEST_MAX
+ * bytes of room. */
+static int judge_outputs(const char *output, const double *inits, int ninit, int first, int stride, const char *job_request,
+                         const io_series *series, int overwrite, FILE *dry, long calls, char *request, char *had,
+                         unsigned char *skip) {
+    int status = UTIL_OK;
+    for (int it = first; it < ninit && !status; it += stride) {
+        char out_path[4096], when[64], why[1024];
+        int nsources;
+        util_time_format(inits[it], when, sizeof when);
+        if ((status = format_path(output, inits[it], out_path, sizeof out_path)) ||
+            (status = request_for_init(request, REQUEST_MAX, job_request, inits[it], series, &nsources)))
+            break;
+        /* no input holds the time: not judged here, reading it says what is missing */
+        int state = nsources ? output_state(out_path, request, had, why, sizeof why) : OUTPUT_NO_INPUT;
+        skip[it] = state == OUTPUT_DONE;
+        if (dry)
+            fprintf(dry, "%s  %s  %ld model calls  %s%s%s\n", when, out_path, calls,
+                    state == OUTPUT_NEW        ? "to write"
+                    : state == OUTPUT_NO_INPUT ? "no input holds this initial time: an error when run"
+                    : state == OUTPUT_DONE     ? "complete, skipped"
+                    : overwrite                ? "complete for another request: rewritten (--overwrite)"
+                                               : "complete for another request: an error (--overwrite rewrites it)",
+                    state == OUTPUT_OTHER ? ": " : "", state == OUTPUT_OTHER ? why : "");
+        else if (state == OUTPUT_OTHER && !overwrite)
+            status = util_fail(UTIL_EINVAL, "%s: complete, but for another request (%s): --overwrite rewrites it, or choose "
+                                            "another output", out_path, why);
+    }
+    return status;
+}
+
 void pangu_forecast_options_init(pangu_forecast_options *o) {
     if (!o) {
         util_fail(UTIL_EINVAL, "pangu_forecast_options_init: the options are NULL");
@@ -256,6 +441,8 @@ int pangu_forecast(const pangu_forecast_options *o) {
     io_state *stack = NULL, initial = {0};
     int stack_n = 0, status = UTIL_OK;
     model_plan plan = {0};
+    char *job_request = NULL, *request = NULL, *had = NULL; /* REQUEST_MAX each */
+    unsigned char *skip = NULL;                            /* by initial time: complete for this request */
     if (nmodels < 1 || !model_paths || !model_leads) {
         status = util_fail(UTIL_EINVAL, "no models: give model_24h = FILE (and 1h, 3h, 6h) or --model-24h FILE");
         goto done;
@@ -310,6 +497,11 @@ int pangu_forecast(const pangu_forecast_options *o) {
         status = util_fail(UTIL_EINVAL, "%d members need perturb = perlin (members would be identical)", members);
         goto done;
     }
+    /* before any work: each initial time and member its own file, none an input or a file of another kind */
+    if ((status = check_outputs(output, inits, ninit,
+                                members > 1 && layout == IO_LAYOUT_CF && format == IO_FORMAT_NETCDF ? members : 0,
+                                format == IO_FORMAT_GRIB2, o->input_files, o->ninputs, model_paths, nmodels)))
+        goto done;
     if (precision != MODEL_FP32 && precision != MODEL_BF16) {
         status = util_fail(UTIL_EINVAL, "precision %d: expected PANGU_FP32 or PANGU_BF16", precision);
         goto done;
@@ -385,13 +577,24 @@ int pangu_forecast(const pangu_forecast_options *o) {
         spec.perturbation = perturb;
         spec.perturbation_scale = perturb_scale, spec.seed = (unsigned long long)seed;
     }
-    char request[4096];
-    build_request(request, sizeof request, source, &spec, leads, nleads, members, perturb, perturb_scale,
-                  (unsigned long long)seed, precision, format_name, layout_name, deflate, grib_bits_text);
-    if (format == IO_FORMAT_GRIB2) /* files of other labels are another request */
-        snprintf(request + strlen(request), sizeof request - strlen(request), "; grib labels: %s %s %s",
-                 grib_class ? grib_class : IO_GRIB_CLASS, grib_stream ? grib_stream : spec.members > 0 ? "enfo" : "oper",
-                 grib_expver ? grib_expver : IO_GRIB_EXPVER);
+    job_request = malloc(REQUEST_MAX), request = malloc(REQUEST_MAX), had = malloc(REQUEST_MAX);
+    skip = calloc((size_t)ninit, 1);
+    if (!job_request || !request || !had || !skip) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    {
+        text_buf t = {job_request, REQUEST_MAX, 0, 0};
+        build_request(&t, source, &spec, leads, nleads, members, perturb, perturb_scale, (unsigned long long)seed, precision,
+                      format_name, layout_name, deflate, grib_bits_text);
+        if (format == IO_FORMAT_GRIB2) /* files of other labels are another request */
+            append(&t, "; grib labels: %s %s %s", grib_class ? grib_class : IO_GRIB_CLASS,
+                   grib_stream ? grib_stream : spec.members > 0 ? "enfo" : "oper", grib_expver ? grib_expver : IO_GRIB_EXPVER);
+        if (t.over) {
+            status = util_fail(UTIL_EINVAL, "the forecast's request is longer than %d bytes", REQUEST_MAX);
+            goto done;
+        }
+    }
     spec.request = request;
     spec.overwrite = overwrite;
     /* A model this small (the demo's: 0.2 GFLOP a call, 20 ms) gains nothing
@@ -399,33 +602,28 @@ int pangu_forecast(const pangu_forecast_options *o) {
      * make bench (tests/bench_threads.sh) measured 2 threads 5% (quiet) and
      * 12% (beside a busy process) slower than 1 on the demo's forecast. */
     if (model_flops_per_step(mc) < SMALL_MODEL_FLOPS && threads_given > 1) omp_set_num_threads(1);
+    const char *const *inputs = o->input_files;
+    const int ninputs = o->ninputs;
+    if ((status = io_series_open(&series, inputs, ninputs))) goto done;
+    FILE *plan_out = o->plan ? o->plan : stdout;
+    long calls = (long)plan.ncalls * (members > 1 ? members : 1);
+    if ((status = judge_outputs(output, inits, ninit, o->dry_run ? 0 : o->rank, o->dry_run ? 1 : ranks, job_request, series,
+                                overwrite, o->dry_run ? plan_out : NULL, calls, request, had, skip)))
+        goto done;
     if (o->dry_run) {
         /* the plan without running it: files, calls, estimated time and memory */
-        FILE *out = o->plan ? o->plan : stdout;
         double gflop = model_flops_per_step(mc) / 1e9, params = 0;
         for (int i = 0; i < nmodels; i++)
             if (models[i]) params += (double)models[i]->nparams * sizeof(float) * 2; /* and their packed copies */
         double state = (double)(MODEL_NUPPER * mc->nlev + MODEL_NSURFACE) * mc->H * mc->W * sizeof(float);
         double memory = params + (double)model_workspace_bytes(mc, omp_get_max_threads()) + state * (plan.max_depth + 6);
-        long calls = (long)plan.ncalls * (members > 1 ? members : 1);
-        for (int it = 0; it < ninit; it++) {
-            char out_path[4096], when[64], had[4096];
-            util_time_format(inits[it], when, sizeof when);
-            if ((status = format_path(output, inits[it], out_path, sizeof out_path))) goto done;
-            const char *state_s = !io_forecast_is_complete(out_path) ? "to write"
-                                  : io_forecast_request(out_path, had, sizeof had) && !strcmp(had, request)
-                                      ? "complete, skipped"
-                                  : overwrite ? "complete for another request: rewritten (--overwrite)"
-                                              : "complete for another request: an error (--overwrite rewrites it)";
-            fprintf(out, "%s  %s  %ld model calls  %s\n", when, out_path, calls, state_s);
-        }
         const double rate = 100.0 * omp_get_max_threads(); /* GFLOP/s: the FP32 step per core measured on an AMD EPYC */
-        fprintf(out,
+        fprintf(plan_out,
                 "plan: %d initial times x %ld model calls (%d per member) of %.4g GFLOP each = %.4g TFLOP; about %.0f s at "
                 "%.0f GFLOP/s (%d threads); memory about %.2f GB\n",
                 ninit, calls, plan.ncalls, gflop, gflop * calls * ninit / 1e3, gflop * calls * ninit / rate, rate,
                 omp_get_max_threads(), memory / 1e9);
-        fflush(out);
+        fflush(plan_out);
         goto done;
     }
     /* Each lead is written on a background thread while the next model
@@ -434,9 +632,6 @@ int pangu_forecast(const pangu_forecast_options *o) {
     spec.background = 1, spec.writer_cpu_seconds = &writer_cpu;
     spec.deflate = deflate == 0 ? -1 : (int)deflate;
 
-    const char *const *inputs = o->input_files;
-    const int ninputs = o->ninputs;
-    if ((status = io_series_open(&series, inputs, ninputs))) goto done;
     stack_n = plan.max_depth + 1;
     stack = calloc((size_t)stack_n, sizeof(io_state));
     if (!stack) {
@@ -452,25 +647,13 @@ int pangu_forecast(const pangu_forecast_options *o) {
         char out_path[4096], when[64];
         util_time_format(inits[it], when, sizeof when);
         if ((status = format_path(output, inits[it], out_path, sizeof out_path))) break;
-        if (io_forecast_is_complete(out_path)) {
-            char had[4096];
-            if (io_forecast_request(out_path, had, sizeof had) && !strcmp(had, request)) {
-                if (log) fprintf(log, "pangu forecast: %s: %s complete already, skipped\n", when, out_path);
-                total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
-                continue;
-            }
-            if (!overwrite) {
-                status = util_fail(UTIL_EINVAL, "%s: complete, but %s: --overwrite rewrites it, or choose another output",
-                                   out_path, had[0] ? "for another request (models, leads, variables, levels, members, "
-                                                      "precision, format or GRIB labels differ)"
-                                                    : "its request is not recorded (an older pangu-c)");
-                break;
-            }
-            if (log) fprintf(log, "pangu forecast: %s: %s complete for another request, rewritten (--overwrite)\n", when, out_path);
+        if (skip[it]) {
+            if (log) fprintf(log, "pangu forecast: %s: %s complete already, skipped\n", when, out_path);
+            total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
+            continue;
         }
-        if ((status = util_check_output(out_path, inputs, ninputs)) ||
-            (status = util_check_output(out_path, model_paths, nmodels)))
-            break;
+        int nsources;
+        if ((status = request_for_init(request, REQUEST_MAX, job_request, inits[it], series, &nsources))) break;
         {
             char dir[4096];
             snprintf(dir, sizeof dir, "%s", out_path);
@@ -481,6 +664,8 @@ int pangu_forecast(const pangu_forecast_options *o) {
             }
         }
         if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &initial))) break;
+        if (io_forecast_is_complete(out_path) && log)
+            fprintf(log, "pangu forecast: %s: %s complete for another request, rewritten (--overwrite)\n", when, out_path);
         if ((status = io_state_check_finite(&initial, inputs[0]))) break;
         if ((status = io_state_check_plausible(&initial, ref->upper_mean, ref->upper_std, ref->surface_mean,
                                                ref->surface_std)))
@@ -549,6 +734,7 @@ int pangu_forecast(const pangu_forecast_options *o) {
                 done_calls, total, t_model, total - t_model, 100.0 * (total - t_model) / total, writer_cpu);
     }
 done:
+    free(job_request), free(request), free(had), free(skip);
     free(lead_hours);
     io_state_free(&initial);
     if (stack)

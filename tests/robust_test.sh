@@ -224,4 +224,53 @@ refused "forecast that fails after creating its output directories: none left" "
 refused "synth into a new directory on a full disk: none left" "$full" . -- limited 8 "$pangu" synth --grid 32,64 \
   --start 2020-01-01T00 --hours 24 --step-hours 6 --format legacy --out newsyn/a
 
+# ---- 9. "complete already" means the same request; one file per initial time; outputs never replace inputs or
+# files of another kind; the inputs of a command share one grid (issue 28)
+mkdir req
+F() { "$pangu" forecast --model-24h "$M/demo_24h.h5" --input "$tp" --input "$ts" --leads 24 "$@"; }
+refused "forecast of three initial times into one file: refused before any work, naming both times" \
+  "output 'req/fixed.nc' gives 2020-01-31T00:00:00 and 2020-01-31T12:00:00 one file, req/fixed.nc" req -- \
+  F --init 2020-01-31T00/2020-02-01T00/12 --output req/fixed.nc
+F --init 2020-01-31T12 --output req/r.nc >/dev/null 2>&1
+refused "a rerun for another initial time onto a complete file: an error naming the file and both times (the file keeps 12 UTC)" \
+  "req/r.nc: complete, but for another request \(init: the file's 2020-01-31T12:00:00, this run's 2020-01-31T00:00:00\)" \
+  req -- F --init 2020-01-31T00 --output req/r.nc
+F --init 2020-01-31T12 --output req/r.nc >/dev/null 2>req.err; rc=$?
+check "the same request again: skipped ($(head -c 120 req.err))" '[ $rc -eq 0 ] && grep -q "complete already, skipped" req.err'
+F --init 2020-01-31T00 --output req/r.nc --overwrite >/dev/null 2>&1; rc=$?
+check "--overwrite rewrites it for the new initial time (exit $rc)" \
+  '[ $rc -eq 0 ] && ncdump -v forecast_reference_time req/r.nc | grep -Eq "forecast_reference_time = 1052616 ;"'
+ncatted -h -a pangu_request,global,o,c,"pangu-c forecast request 1; models: 24h x; leads: 24" req/r.nc
+refused "a file whose request is of an older pangu-c (no initial time or inputs): an error suggesting --overwrite" \
+  "req/r.nc: complete, but for another request \(written by an older pangu-c.*--overwrite" req -- \
+  F --init 2020-01-31T00 --output req/r.nc
+cp "$M/demo_24h.h5" req/keep.h5
+refused "step --output onto a model file: refused, the model unchanged" "req/keep.h5: exists and is not a forecast file" req -- \
+  "$pangu" step --model "$M/demo_24h.h5" --input x_pl.nc --input x_sf.nc --output req/keep.h5
+refused "step --overwrite onto a model file: refused all the same" "req/keep.h5: exists and is not a forecast file" req -- \
+  "$pangu" step --model "$M/demo_24h.h5" --input x_pl.nc --input x_sf.nc --output req/keep.h5 --overwrite
+cp "$M/demo_6h.h5" req/m.h5
+refused "train --init m.h5 --output m.h5: refused, the model unchanged" "req/m.h5 is also an input \(req/m.h5\)" req -- \
+  "$pangu" train --init req/m.h5 --input "$tp" --input "$ts" --train-start 2020-01-31T00 --train-end 2020-02-01T00 \
+  --steps 1 --batch 1 --output req/m.h5 --checkpoint req/ck.h5
+refused "train --checkpoint onto its initial model: refused" "req/m.h5 is also an input" req -- \
+  "$pangu" train --init req/m.h5 --input "$tp" --input "$ts" --train-start 2020-01-31T00 --train-end 2020-02-01T00 \
+  --steps 1 --batch 1 --output req/tr.h5 --checkpoint req/m.h5
+cp x_sf.nc req/f_2020013112.nc # an input (the same data as the truth's) named as the second initial time's output
+refused "forecast whose second initial time's output is one of its inputs: refused before the first is written" \
+  "req/f_2020013112.nc is also an input \(req/f_2020013112.nc\)" req -- \
+  F --input req/f_2020013112.nc --init 2020-01-31T00/2020-01-31T12/12 --output 'req/f_{init:%Y%m%d%H}.nc'
+"$pangu" synth --grid 16,32 --start 2020-01-31T00 --hours 48 --step-hours 6 --format legacy --out small >/dev/null 2>&1
+sp="small/era5_pl_*.nc" ss="small/era5_sfc_*.nc"
+grids="is on a (16 x 32|32 x 64) grid \(latitude x longitude\), .* on (32 x 64|16 x 32): the inputs of one command share one grid"
+refused "step with inputs of two grids (32 x 64 first)" "$grids" req -- "$pangu" step --model "$M/demo_24h.h5" \
+  --input x_pl.nc --input x_sf.nc --input "$sp" --input "$ss" --time 2020-01-31T00 --output req/s.nc
+refused "step with inputs of two grids (16 x 32 first)" "$grids" req -- "$pangu" step --model "$M/demo_24h.h5" \
+  --input "$sp" --input "$ss" --input x_pl.nc --input x_sf.nc --time 2020-01-31T00 --output req/s.nc
+refused "stats with the 16 x 32 files first, then 32 x 64" "$grids" req -- "$pangu" stats --input "$sp" --input "$ss" \
+  --input "$tp" --input "$ts" --output req/st.nc
+refused "train with --input given twice, the second of another grid" "$grids" req -- "$pangu" train \
+  --init "$M/demo_6h.h5" --input "$tp $ts" --input "$sp $ss" --train-start 2020-01-31T00 --train-end 2020-02-01T00 \
+  --steps 1 --batch 1 --output req/tr.h5 --checkpoint req/ck.h5
+
 summary "robust tests"

@@ -375,3 +375,32 @@ void util_outdir_abort(const char *dir, const char *name, const char *tmp) {
     util_temp_unregister(tmp);
     if (snprintf(key, sizeof key, "%s/.%s", dir, name) < (int)sizeof key) util_unlock_output(key);
 }
+
+/* What a file is, by its first bytes: for a message about a file that is
+ * not of the kind an output may replace. */
+static const char *file_kind(const char *path) {
+    unsigned char b[8] = {0};
+    FILE *fp = fopen(path, "rb");
+    size_t n = fp ? fread(b, 1, sizeof b, fp) : 0;
+    if (fp) fclose(fp);
+    if (n >= 8 && !memcmp(b, "\x89HDF\r\n\x1a\n", 8)) return "an HDF5 or NetCDF-4 file";
+    if (n >= 4 && !memcmp(b, "CDF", 3) && (b[3] == 1 || b[3] == 2 || b[3] == 5)) return "a NetCDF-3 file";
+    if (n >= 4 && !memcmp(b, "GRIB", 4)) return "a GRIB file";
+    if (n >= 6 && !memcmp(b, "\x93NUMPY", 6)) return "a .npy file";
+    return n == 0 ? "an empty file" : "a file of another kind";
+}
+
+int util_output_check(const char *output, const util_paths *inputs, int nlists, const char *kind,
+                      int (*is_kind)(const char *path)) {
+    int status = UTIL_OK;
+    if (!output) return UTIL_OK;
+    for (int l = 0; l < nlists && !status; l++)
+        if (inputs[l].paths) status = util_check_output(output, inputs[l].paths, inputs[l].n);
+    if (!status && nlists == 0) status = util_check_output(output, NULL, 0);
+    struct stat st;
+    if (!status && is_kind && stat(output, &st) == 0 && !is_kind(output))
+        status = util_fail(UTIL_EINVAL, "%s: exists and is not a %s (%s): an output replaces only a %s, even with "
+                                        "--overwrite; remove it or choose another output",
+                           output, kind, file_kind(output), kind);
+    return status;
+}

@@ -88,6 +88,18 @@ int util_sha256_file(const char *path, char hex[65]);
  * is not a regular file (a device such as /dev/full, a directory). NULL
  * inputs are skipped. */
 int util_check_output(const char *output, const char *const *inputs, int ninputs);
+/* What every writing command checks of each output before any work
+ * (util/output.c): util_check_output against every list of its inputs
+ * (data, models, statistics: one line naming the output and the input),
+ * and, when is_kind is given, that a file already at `output` is one of
+ * `kind` (is_kind(path) 1): a forecast is never written over a model file,
+ * say, even with --overwrite. NULL paths and lists are skipped. */
+typedef struct {
+    const char *const *paths;
+    int n;
+} util_paths;
+int util_output_check(const char *output, const util_paths *inputs, int nlists, const char *kind,
+                      int (*is_kind)(const char *path));
 /* Two outputs of one run (say a checkpoint and the model) must be different files. */
 int util_check_distinct_outputs(const char *name_a, const char *a, const char *name_b, const char *b);
 /* 1 when a and b are the same file: by device and inode where both exist,
