@@ -483,8 +483,8 @@ static int path_inside(const char *real, const char *base) {
 
 /* Opens an external data file as the onnx project does (onnx/onnx
  * onnx/checker.cc, resolve_external_data_location and open_external_data;
- * docs/ExternalDataSecurity.md, after the symlink traversal advisory
- * GHSA-p433-9wv8-28xj): the path with every link resolved inside the model's
+ * docs/ExternalDataSecurity.md; the symlink checks of onnx pull request
+ * #7628 and later): the path with every link resolved inside the model's
  * folder, no link as its last part (O_NOFOLLOW), a regular file with one
  * link, the file opened being the one checked. O_NONBLOCK: a FIFO must not
  * block the open before fstat refuses it. */
@@ -520,12 +520,14 @@ static int open_external(const importer *x, int k, const char *file, int *fd, st
                      refusal);
 }
 
-/* Read external data: `location` relative to the model's directory, `offset`
- * and `length` in bytes. */
-static int read_external(const importer *x, int k, size_t count, float **owned) {
+/* The external data of tensor k, `count` floats: `location` relative to the
+ * model's folder, `offset` and `length` in bytes; its file opened into *fd
+ * and checked to hold them (file: its path, for messages). */
+static int external_file(const importer *x, int k, size_t count, int *fd, long long *offset, char *file) {
     const Onnx__TensorProto *t = x->found[k];
     const char *location = NULL;
-    long long offset = 0, length = -1;
+    long long length = -1;
+    *fd = -1, *offset = 0;
     for (size_t i = 0; i < t->n_external_data; i++) {
         const Onnx__StringStringEntryProto *e = t->external_data[i];
         if (!e || !e->key || !e->value) continue;
@@ -537,7 +539,7 @@ static int read_external(const importer *x, int k, size_t count, float **owned) 
             if (errno || end == e->value || *end || v < 0)
                 return util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data %s '%s' is not a byte count", x->path,
                                  names[k].onnx, e->key, e->value);
-            if (e->key[0] == 'o') offset = v;
+            if (e->key[0] == 'o') *offset = v;
             else length = v;
         }
     }
@@ -554,18 +556,24 @@ static int read_external(const importer *x, int k, size_t count, float **owned) 
     if (length >= 0 && (unsigned long long)length != bytes)
         return util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data length %lld, expected %zu bytes", x->path,
                          names[k].onnx, length, bytes);
-    char file[PATH_MAX];
-    if (snprintf(file, sizeof file, "%s/%s", x->dir, location) >= (int)sizeof file)
+    if (snprintf(file, PATH_MAX, "%s/%s", x->dir, location) >= PATH_MAX)
         return util_fail(UTIL_EINVAL, "%s: external data path too long", x->path);
-    int fd = -1;
     struct stat st;
-    int status = open_external(x, k, file, &fd, &st);
+    int status = open_external(x, k, file, fd, &st);
+    if (status || (st.st_size >= *offset && (unsigned long long)(st.st_size - *offset) >= bytes)) return status;
+    close(*fd);
+    *fd = -1;
+    return util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data file %s holds %lld bytes, needs %lld", x->path,
+                     names[k].onnx, file, (long long)st.st_size, *offset + (long long)bytes);
+}
+
+/* Read tensor k's `count` floats from its external data into *owned. */
+static int read_external(const importer *x, int k, size_t count, float **owned) {
+    char file[PATH_MAX];
+    long long offset;
+    int fd, status = external_file(x, k, count, &fd, &offset, file);
     if (status) return status;
-    if (st.st_size < offset || (unsigned long long)(st.st_size - offset) < bytes) {
-        status = util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data file %s holds %lld bytes, needs %lld", x->path,
-                           names[k].onnx, file, (long long)st.st_size, offset + (long long)bytes);
-        goto done;
-    }
+    size_t bytes = count * sizeof(float);
     if (!(*owned = util_aligned_alloc(bytes ? bytes : 1))) {
         status = util_fail(UTIL_ENOMEM, "out of memory reading tensor '%s' (%zu MB)", names[k].onnx, bytes >> 20);
         goto done;
@@ -625,8 +633,13 @@ static int tensor_values(const importer *x, int k, size_t count, const float **v
  * a file's shapes cannot make the importer allocate what its data lacks). */
 static int stored_count(const importer *x, int k, size_t count) {
     const Onnx__TensorProto *t = x->found[k];
-    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        return UTIL_OK; /* sized against its file when read */
+    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+        char file[PATH_MAX];
+        long long offset;
+        int fd, status = external_file(x, k, count, &fd, &offset, file);
+        if (!status) close(fd);
+        return status;
+    }
     if (t->raw_data.len == count * sizeof(float) || (!t->raw_data.len && t->n_float_data == count)) return UTIL_OK;
     if (t->raw_data.len)
         return util_fail(UTIL_EFORMAT, "%s: tensor '%s' holds %zu bytes, expected %zu (%zu floats)", x->path,

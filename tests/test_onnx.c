@@ -450,6 +450,35 @@ static void test_external_links(void) {
     model_free(&ref);
 }
 
+/* Shapes of a model with 2,500 times the channels (C = 10,000: about 230
+ * GB), its weights in an external file that is not there: refused from the
+ * file's entries before the model is allocated (each released dimension
+ * that is a multiple of C, 4 in the fixture, scaled; the attention biases,
+ * whose dimensions do not depend on C, kept in the file). */
+static void test_external_checked_first(void) {
+    Onnx__ModelProto *p = parse(fx("released/pangu_weather_24.onnx"));
+    static Onnx__StringStringEntryProto location = ONNX__STRING_STRING_ENTRY_PROTO__INIT;
+    static Onnx__StringStringEntryProto *list[1] = {&location};
+    location.key = "location", location.value = "absent.bin";
+    for (size_t i = 0; i < p->graph->n_initializer; i++) {
+        Onnx__TensorProto *t = p->graph->initializer[i];
+        if (t->n_dims == 5) continue;
+        for (size_t d = 0; d < t->n_dims; d++)
+            if (t->dims[d] == 4 || t->dims[d] == 8 || t->dims[d] == 12 || t->dims[d] == 16 || t->dims[d] == 24 ||
+                t->dims[d] == 32)
+                t->dims[d] *= 2500;
+        free(t->raw_data.data);
+        t->raw_data.data = NULL, t->raw_data.len = 0, t->has_raw_data = 0;
+        t->has_data_location = 1, t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+        t->external_data = list, t->n_external_data = 1;
+    }
+    save(p, tmp("huge.onnx"));
+    for (size_t i = 0; i < p->graph->n_initializer; i++) /* the entry is static, not the message's */
+        p->graph->initializer[i]->external_data = NULL, p->graph->initializer[i]->n_external_data = 0;
+    onnx__model_proto__free_unpacked(p, NULL);
+    CU_ASSERT(import_fails(tmp("huge.onnx"), 24, UTIL_EIO, "cannot open its external data file", "absent.bin"));
+}
+
 /* Writes backwards from *at: field `number` holding the len bytes now at *at. */
 static void wrap_field(unsigned char **at, int number, size_t len) {
     unsigned char v[10];
@@ -548,6 +577,7 @@ int tests_register_onnx(void) {
         !CU_add_test(s, "lead time from --lead or the file name", test_lead) ||
         !CU_add_test(s, "bad files: one clear error each", test_bad_files) ||
         !CU_add_test(s, "external data: regular files in the model's folder only", test_external_links) ||
+        !CU_add_test(s, "external data checked before the model is allocated", test_external_checked_first) ||
         !CU_add_test(s, "nesting deeper than 100 messages refused before unpacking", test_nesting) ||
         !CU_add_test(s, "tensor table equals official_onnx_names.csv", test_table_matches_reference))
         return -1;
