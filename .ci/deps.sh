@@ -11,7 +11,7 @@ pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcu
 pkgs="$pkgs libcurl4-gnutls-dev libcjson-dev python3"
 case "${1:-build}" in
   mpi) pkgs="$pkgs libopenmpi-dev openmpi-bin" ;;
-  fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+  fuzz) pkgs="$pkgs clang libclang-rt-14-dev libomp-dev" ;;
 esac
 case "${1:-build}" in
   reference|all) pkgs="$pkgs python3-torch python3-h5py python3-netcdf4 python3-numpy python3-onnx" ;;

@@ -326,6 +326,86 @@ static void pb_free(void *data, void *ptr) {
     else free(p);
 }
 
+/* ---- nesting depth, measured before protobuf-c unpacks ---- */
+
+/* protobuf-c unpacks each sub-message by recursion, so a file nesting
+ * messages thousands deep (a graph in an attribute in a node in a graph ...)
+ * overflows the stack. The depth is measured first without recursion and
+ * limited as the onnx project's own loader limits it: onnx/onnx
+ * onnx/proto_utils.h, ParseProtoFromBytes, parses with a CodedInputStream
+ * left at protobuf's default recursion limit of 100 nested messages
+ * (protocolbuffers/protobuf src/google/protobuf/io/coded_stream.cc,
+ * default_recursion_limit_). The released files nest 6 deep. */
+enum { MAX_NESTING = 100 };
+enum { NEST_OK, NEST_DEEP, NEST_MALFORMED };
+
+typedef struct {
+    const ProtobufCMessageDescriptor *desc;
+    size_t end;
+} nest_frame;
+
+/* A varint of at most max_bytes (protobuf-c reads tags and lengths of 5
+ * bytes at most, values of 10). */
+static int read_varint(const uint8_t *p, size_t end, size_t *at, int max_bytes, uint64_t *value) {
+    uint64_t v = 0;
+    for (int i = 0; i < max_bytes && *at < end; i++) {
+        uint8_t b = p[(*at)++];
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) return *value = v, 1;
+    }
+    return 0;
+}
+
+/* Skips one field's value, or enters it when the schema says it is a
+ * message (the fields protobuf-c would unpack by recursion). */
+static int nest_field(const uint8_t *p, nest_frame *stack, int *depth, size_t *at) {
+    const nest_frame *top = &stack[*depth];
+    uint64_t tag, v;
+    if (!read_varint(p, top->end, at, 5, &tag) || (uint32_t)(tag >> 3) == 0) return NEST_MALFORMED;
+    switch (tag & 7) {
+    case 0: return read_varint(p, top->end, at, 10, &v) ? NEST_OK : NEST_MALFORMED;
+    case 1: return top->end - *at < 8 ? NEST_MALFORMED : (*at += 8, NEST_OK);
+    case 5: return top->end - *at < 4 ? NEST_MALFORMED : (*at += 4, NEST_OK);
+    case 2: break;
+    default: return NEST_MALFORMED; /* groups: protobuf-c refuses them too */
+    }
+    if (!read_varint(p, top->end, at, 5, &v) || v > top->end - *at) return NEST_MALFORMED;
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(top->desc, (uint32_t)(tag >> 3));
+    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE) return *at += v, NEST_OK;
+    if (*depth == MAX_NESTING) return NEST_DEEP;
+    stack[++*depth] = (nest_frame){f->descriptor, *at + v};
+    return NEST_OK;
+}
+
+/* NEST_OK, NEST_DEEP or NEST_MALFORMED for a serialized ModelProto. */
+static int nesting(const uint8_t *p, size_t len) {
+    nest_frame stack[MAX_NESTING + 1] = {{&onnx__model_proto__descriptor, len}};
+    int depth = 0, status = NEST_OK;
+    size_t at = 0;
+    while (status == NEST_OK) {
+        if (at == stack[depth].end) {
+            if (depth-- == 0) break;
+        } else
+            status = nest_field(p, stack, &depth, &at);
+    }
+    return status;
+}
+
+/* protobuf-c's unpack into *mp, after the nesting is measured. */
+static int unpack_model(const char *name, const void *data, size_t len, ProtobufCAllocator *alloc,
+                        Onnx__ModelProto **mp) {
+    int nest = nesting(data, len);
+    if (nest == NEST_DEEP)
+        return util_fail(UTIL_EFORMAT, "%s: ONNX messages nested more than %d deep: not read (the onnx project's "
+                         "loader stops at %d too)", name, MAX_NESTING, MAX_NESTING);
+    *mp = nest == NEST_OK ? onnx__model_proto__unpack(alloc, len, data) : NULL;
+    if (*mp) return UTIL_OK;
+    if (((alloc_state *)alloc->allocator_data)->failed)
+        return util_fail(UTIL_ENOMEM, "%s: out of memory parsing the ONNX file (%zu MB)", name, len >> 20);
+    return util_fail(UTIL_EFORMAT, "%s: not an ONNX model (protobuf parse failed: truncated or another format?)",
+                     name);
+}
+
 /* ---- finding and reading tensors ---- */
 
 typedef struct {
@@ -394,12 +474,60 @@ static int check_dims(const importer *x, int k, const int64_t *want, int n) {
                      names[k].tensor, got, exp);
 }
 
-/* Read external data: `location` relative to the model's directory, `offset`
- * and `length` in bytes. */
-static int read_external(const importer *x, int k, size_t count, float **owned) {
+/* 1 when the resolved path `real` lies inside the resolved folder `base`. */
+static int path_inside(const char *real, const char *base) {
+    size_t n = strlen(base);
+    if (strncmp(real, base, n) != 0) return 0;
+    return n == 1 ? real[1] != 0 : real[n] == '/';
+}
+
+/* Opens an external data file as the onnx project does (onnx/onnx
+ * onnx/checker.cc, resolve_external_data_location and open_external_data;
+ * docs/ExternalDataSecurity.md; the symlink checks of onnx pull request
+ * #7628 and later): the path with every link resolved inside the model's
+ * folder, no link as its last part (O_NOFOLLOW), a regular file with one
+ * link, the file opened being the one checked. O_NONBLOCK: a FIFO must not
+ * block the open before fstat refuses it. */
+static int open_external(const importer *x, int k, const char *file, int *fd, struct stat *st) {
+    *fd = -1;
+    char base[PATH_MAX], real[PATH_MAX];
+    const char *tensor_name = names[k].onnx;
+    if (!realpath(x->dir, base))
+        return util_fail(UTIL_EIO, "%s: tensor '%s': cannot resolve the model's folder %s: %s", x->path,
+                         tensor_name, x->dir, strerror(errno));
+    if (!realpath(file, real))
+        return util_fail(UTIL_EIO, "%s: tensor '%s': cannot open its external data file %s: %s", x->path,
+                         tensor_name, file, strerror(errno));
+    if (!path_inside(real, base))
+        return util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data file %s leads to %s, outside the model's "
+                         "folder %s", x->path, tensor_name, file, real, base);
+    if ((*fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0 && errno == ELOOP)
+        return util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data file %s: a symbolic link (the onnx checker "
+                         "refuses them too: copy the file into the model's folder)", x->path, tensor_name, file);
+    if (*fd < 0)
+        return util_fail(UTIL_EIO, "%s: tensor '%s': cannot open its external data file %s: %s", x->path,
+                         tensor_name, file, strerror(errno));
+    struct stat named;
+    const char *refusal = NULL;
+    if (fstat(*fd, st) != 0 || stat(real, &named) != 0) refusal = strerror(errno);
+    else if (!S_ISREG(st->st_mode)) refusal = "not a regular file (a FIFO, device or folder)";
+    else if (st->st_nlink > 1) refusal = "a file with several hard links (the onnx checker refuses them too)";
+    else if (st->st_dev != named.st_dev || st->st_ino != named.st_ino) refusal = "replaced while it was opened";
+    if (!refusal) return UTIL_OK;
+    close(*fd);
+    *fd = -1;
+    return util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data file %s: %s", x->path, tensor_name, file,
+                     refusal);
+}
+
+/* The external data of tensor k, `count` floats: `location` relative to the
+ * model's folder, `offset` and `length` in bytes; its file opened into *fd
+ * and checked to hold them (file: its path, for messages). */
+static int external_file(const importer *x, int k, size_t count, int *fd, long long *offset, char *file) {
     const Onnx__TensorProto *t = x->found[k];
     const char *location = NULL;
-    long long offset = 0, length = -1;
+    long long length = -1;
+    *fd = -1, *offset = 0;
     for (size_t i = 0; i < t->n_external_data; i++) {
         const Onnx__StringStringEntryProto *e = t->external_data[i];
         if (!e || !e->key || !e->value) continue;
@@ -411,7 +539,7 @@ static int read_external(const importer *x, int k, size_t count, float **owned) 
             if (errno || end == e->value || *end || v < 0)
                 return util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data %s '%s' is not a byte count", x->path,
                                  names[k].onnx, e->key, e->value);
-            if (e->key[0] == 'o') offset = v;
+            if (e->key[0] == 'o') *offset = v;
             else length = v;
         }
     }
@@ -428,20 +556,24 @@ static int read_external(const importer *x, int k, size_t count, float **owned) 
     if (length >= 0 && (unsigned long long)length != bytes)
         return util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data length %lld, expected %zu bytes", x->path,
                          names[k].onnx, length, bytes);
-    char file[PATH_MAX];
-    if (snprintf(file, sizeof file, "%s/%s", x->dir, location) >= (int)sizeof file)
+    if (snprintf(file, PATH_MAX, "%s/%s", x->dir, location) >= PATH_MAX)
         return util_fail(UTIL_EINVAL, "%s: external data path too long", x->path);
-    int fd = open(file, O_RDONLY);
-    if (fd < 0)
-        return util_fail(UTIL_EIO, "%s: tensor '%s': cannot open its external data file %s: %s", x->path,
-                         names[k].onnx, file, strerror(errno));
     struct stat st;
-    int status = UTIL_OK;
-    if (fstat(fd, &st) != 0 || st.st_size < offset || (unsigned long long)(st.st_size - offset) < bytes) {
-        status = util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data file %s holds %lld bytes, needs %lld", x->path,
-                           names[k].onnx, file, (long long)st.st_size, offset + (long long)bytes);
-        goto done;
-    }
+    int status = open_external(x, k, file, fd, &st);
+    if (status || (st.st_size >= *offset && (unsigned long long)(st.st_size - *offset) >= bytes)) return status;
+    close(*fd);
+    *fd = -1;
+    return util_fail(UTIL_EFORMAT, "%s: tensor '%s': external data file %s holds %lld bytes, needs %lld", x->path,
+                     names[k].onnx, file, (long long)st.st_size, *offset + (long long)bytes);
+}
+
+/* Read tensor k's `count` floats from its external data into *owned. */
+static int read_external(const importer *x, int k, size_t count, float **owned) {
+    char file[PATH_MAX];
+    long long offset;
+    int fd, status = external_file(x, k, count, &fd, &offset, file);
+    if (status) return status;
+    size_t bytes = count * sizeof(float);
     if (!(*owned = util_aligned_alloc(bytes ? bytes : 1))) {
         status = util_fail(UTIL_ENOMEM, "out of memory reading tensor '%s' (%zu MB)", names[k].onnx, bytes >> 20);
         goto done;
@@ -501,8 +633,13 @@ static int tensor_values(const importer *x, int k, size_t count, const float **v
  * a file's shapes cannot make the importer allocate what its data lacks). */
 static int stored_count(const importer *x, int k, size_t count) {
     const Onnx__TensorProto *t = x->found[k];
-    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        return UTIL_OK; /* sized against its file when read */
+    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+        char file[PATH_MAX];
+        long long offset;
+        int fd, status = external_file(x, k, count, &fd, &offset, file);
+        if (!status) close(fd);
+        return status;
+    }
     if (t->raw_data.len == count * sizeof(float) || (!t->raw_data.len && t->n_float_data == count)) return UTIL_OK;
     if (t->raw_data.len)
         return util_fail(UTIL_EFORMAT, "%s: tensor '%s' holds %zu bytes, expected %zu (%zu floats)", x->path,
@@ -739,13 +876,10 @@ int model_onnx_import_memory(model *m, const void *data, size_t len, const char 
     alloc_state st = {0};
     ProtobufCAllocator alloc = {pb_alloc, pb_free, &st};
     importer x = {.path = name, .dir = dir, .alloc = &alloc};
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(&alloc, len, data);
-    if (!mp) {
-        if (st.failed) return util_fail(UTIL_ENOMEM, "%s: out of memory parsing the ONNX file (%zu MB)", name, len >> 20);
-        return util_fail(UTIL_EFORMAT, "%s: not an ONNX model (protobuf parse failed: truncated or another format?)",
-                         name);
-    }
-    int status = import_parsed(m, &x, mp, lead_hours);
+    Onnx__ModelProto *mp;
+    int status = unpack_model(name, data, len, &alloc, &mp);
+    if (status) return status;
+    status = import_parsed(m, &x, mp, lead_hours);
     onnx__model_proto__free_unpacked(mp, &alloc);
     return status;
 }
@@ -797,15 +931,10 @@ int model_onnx_import(model *m, const char *path, int lead_hours) {
     alloc_state as = {0};
     ProtobufCAllocator alloc = {pb_alloc, pb_free, &as};
     importer x = {.path = path, .dir = dir, .alloc = &alloc};
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(&alloc, (size_t)st.st_size, data);
+    Onnx__ModelProto *mp;
+    status = unpack_model(path, data, (size_t)st.st_size, &alloc, &mp);
     munmap(data, (size_t)st.st_size);
-    if (!mp) {
-        if (as.failed)
-            return util_fail(UTIL_ENOMEM, "%s: out of memory parsing the ONNX file (%lld MB)", path,
-                             (long long)st.st_size >> 20);
-        return util_fail(UTIL_EFORMAT, "%s: not an ONNX model (protobuf parse failed: truncated or another format?)",
-                         path);
-    }
+    if (status) return status;
     status = import_parsed(m, &x, mp, lead_hours);
     onnx__model_proto__free_unpacked(mp, &alloc);
     return status;

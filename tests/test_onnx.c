@@ -222,6 +222,44 @@ static void test_almost_compact_stays_full(void) {
     model_free(&m);
 }
 
+/* The released fixture with every initializer in one external data file
+ * (data_path), as onnx.save_model(..., save_as_external_data=True) writes it:
+ * location, offset and length as strings. Returns the data file's size. */
+static long save_external(const char *onnx_path, const char *data_path, const char *location) {
+    Onnx__ModelProto *p = parse(fx("released/pangu_weather_24.onnx"));
+    FILE *data = fopen(data_path, "wb");
+    CU_ASSERT_FATAL(data != NULL);
+    long offset = 0;
+    static Onnx__StringStringEntryProto entries[256][3];
+    static Onnx__StringStringEntryProto *lists[256][3];
+    static char values[256][2][32];
+    int ne = 0;
+    for (size_t i = 0; i < p->graph->n_initializer && ne < 256; i++, ne++) {
+        Onnx__TensorProto *t = p->graph->initializer[i];
+        CU_ASSERT_FATAL(fwrite(t->raw_data.data, 1, t->raw_data.len, data) == t->raw_data.len);
+        snprintf(values[ne][0], 32, "%ld", offset);
+        snprintf(values[ne][1], 32, "%zu", t->raw_data.len);
+        offset += (long)t->raw_data.len;
+        const char *keys[3] = {"location", "offset", "length"};
+        const char *vals[3] = {location, values[ne][0], values[ne][1]};
+        for (int k = 0; k < 3; k++) {
+            onnx__string_string_entry_proto__init(&entries[ne][k]);
+            entries[ne][k].key = (char *)keys[k], entries[ne][k].value = (char *)vals[k];
+            lists[ne][k] = &entries[ne][k];
+        }
+        free(t->raw_data.data);
+        t->raw_data.data = NULL, t->raw_data.len = 0, t->has_raw_data = 0;
+        t->has_data_location = 1, t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+        t->external_data = lists[ne], t->n_external_data = 3;
+    }
+    CU_ASSERT_FATAL(fclose(data) == 0);
+    save(p, onnx_path);
+    for (size_t i = 0; i < p->graph->n_initializer; i++) /* the entries are static, not the message's */
+        p->graph->initializer[i]->external_data = NULL, p->graph->initializer[i]->n_external_data = 0;
+    onnx__model_proto__free_unpacked(p, NULL);
+    return offset;
+}
+
 /* float_data instead of raw_data, and external data beside the file, give the same model. */
 static void test_storage_forms(void) {
     model ref, m;
@@ -244,39 +282,7 @@ static void test_storage_forms(void) {
     CU_ASSERT(same_params(&ref, &m));
     model_free(&m);
     onnx__model_proto__free_unpacked(p, NULL);
-    /* external data: the initializers in one file beside the model, as onnx.save_model(...,
-     * save_as_external_data=True) writes (location, offset and length as strings) */
-    p = parse(fx("released/pangu_weather_24.onnx"));
-    FILE *data = fopen(tmp("weights.bin"), "wb");
-    CU_ASSERT_FATAL(data != NULL);
-    long offset = 0;
-    static Onnx__StringStringEntryProto entries[256][3];
-    static Onnx__StringStringEntryProto *lists[256][3];
-    static char values[256][2][32];
-    int ne = 0;
-    for (size_t i = 0; i < p->graph->n_initializer && ne < 256; i++, ne++) {
-        Onnx__TensorProto *t = p->graph->initializer[i];
-        CU_ASSERT_FATAL(fwrite(t->raw_data.data, 1, t->raw_data.len, data) == t->raw_data.len);
-        snprintf(values[ne][0], 32, "%ld", offset);
-        snprintf(values[ne][1], 32, "%zu", t->raw_data.len);
-        offset += (long)t->raw_data.len;
-        const char *keys[3] = {"location", "offset", "length"};
-        char *vals[3] = {"weights.bin", values[ne][0], values[ne][1]};
-        for (int k = 0; k < 3; k++) {
-            onnx__string_string_entry_proto__init(&entries[ne][k]);
-            entries[ne][k].key = (char *)keys[k], entries[ne][k].value = vals[k];
-            lists[ne][k] = &entries[ne][k];
-        }
-        free(t->raw_data.data);
-        t->raw_data.data = NULL, t->raw_data.len = 0, t->has_raw_data = 0;
-        t->has_data_location = 1, t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
-        t->external_data = lists[ne], t->n_external_data = 3;
-    }
-    fclose(data);
-    save(p, tmp("external.onnx"));
-    for (size_t i = 0; i < p->graph->n_initializer; i++) /* the entries are static, not the message's */
-        p->graph->initializer[i]->external_data = NULL, p->graph->initializer[i]->n_external_data = 0;
-    onnx__model_proto__free_unpacked(p, NULL);
+    long offset = save_external(tmp("external.onnx"), tmp("weights.bin"), "weights.bin");
     CU_ASSERT_FATAL(model_onnx_import(&m, tmp("external.onnx"), 24) == 0);
     CU_ASSERT(same_params(&ref, &m));
     model_free(&m);
@@ -384,6 +390,147 @@ static void test_bad_files(void) {
     CU_ASSERT(import_fails(tmp("other.onnx"), 24, UTIL_EFORMAT, "not a Pangu-Weather ONNX file", "233 tensors missing"));
 }
 
+/* External data only as a regular file in the model's folder, links
+ * resolved, as the onnx project's checker (onnx/onnx onnx/checker.cc,
+ * resolve_external_data_location, open_external_data) opens it. */
+static int external_fails(const char *location, const char *a, const char *b) {
+    char model_path[600];
+    snprintf(model_path, sizeof model_path, "%s/folder/model.onnx", dir);
+    save_external(model_path, tmp("folder/scratch.bin"), location);
+    unlink(tmp("folder/scratch.bin"));
+    alarm(20); /* a FIFO opened for reading would block: SIGALRM ends the suite instead */
+    int ok = import_fails(model_path, 24, UTIL_EFORMAT, a, b);
+    alarm(0);
+    if (!ok) fprintf(stderr, "  (location %s)\n", location);
+    return ok;
+}
+
+static void test_external_links(void) {
+    model ref, m;
+    CU_ASSERT_FATAL(model_onnx_import(&ref, fx("released/pangu_weather_24.onnx"), 0) == 0);
+    CU_ASSERT_FATAL(mkdir(tmp("folder"), 0700) == 0 && mkdir(tmp("outside"), 0700) == 0);
+    CU_ASSERT_FATAL(mkdir(tmp("folder/sub"), 0700) == 0);
+    char model_path[600];
+    snprintf(model_path, sizeof model_path, "%s/folder/model.onnx", dir);
+    /* the weights outside the folder, reached through a link: by name, by a linked folder */
+    save_external(model_path, tmp("outside/w.bin"), "w.bin");
+    CU_ASSERT_FATAL(symlink("../outside/w.bin", tmp("folder/w.bin")) == 0);
+    CU_ASSERT_FATAL(symlink("../outside", tmp("folder/linked")) == 0);
+    CU_ASSERT(external_fails("w.bin", "folder/w.bin leads to", "outside the model's folder"));
+    CU_ASSERT(external_fails("linked/w.bin", "folder/linked/w.bin leads to", "outside the model's folder"));
+    /* a device through a link, and as the file itself (a model read from memory with /dev as its folder) */
+    CU_ASSERT_FATAL(symlink("/dev/zero", tmp("folder/zero.bin")) == 0);
+    CU_ASSERT(external_fails("zero.bin", "leads to /dev/zero", "outside the model's folder"));
+    save_external(model_path, tmp("folder/scratch.bin"), "zero");
+    size_t len;
+    unsigned char *bytes = slurp(model_path, &len);
+    CU_ASSERT_FATAL(bytes != NULL);
+    alarm(20);
+    CU_ASSERT(model_onnx_import_memory(&m, bytes, len, "memory.onnx", "/dev", 24) == UTIL_EFORMAT);
+    alarm(0);
+    CU_ASSERT(strstr(util_last_message(), "/dev/zero: not a regular file") != NULL);
+    free(bytes);
+    /* a FIFO in the folder: refused at once, not waited on */
+    CU_ASSERT_FATAL(mkfifo(tmp("folder/fifo.bin"), 0600) == 0);
+    CU_ASSERT(external_fails("fifo.bin", "fifo.bin: not a regular file", NULL));
+    CU_ASSERT(external_fails("sub", "folder/sub: not a regular file", NULL));
+    /* inside the folder but a link, or a hard link: refused as the onnx checker refuses them */
+    save_external(model_path, tmp("folder/sub/real.bin"), "sub/real.bin");
+    CU_ASSERT_FATAL(symlink("sub/real.bin", tmp("folder/inner.bin")) == 0);
+    CU_ASSERT(external_fails("inner.bin", "inner.bin: a symbolic link", NULL));
+    CU_ASSERT_FATAL(link(tmp("folder/sub/real.bin"), tmp("folder/hard.bin")) == 0);
+    CU_ASSERT(external_fails("sub/real.bin", "several hard links", NULL));
+    CU_ASSERT_FATAL(unlink(tmp("folder/hard.bin")) == 0);
+    /* a regular file in a subfolder, the folder named relatively through a link: read */
+    save_external(model_path, tmp("folder/sub/real.bin"), "sub/real.bin");
+    CU_ASSERT_FATAL(symlink("folder", tmp("alias")) == 0);
+    CU_ASSERT_FATAL(model_onnx_import(&m, tmp("alias/model.onnx"), 24) == 0);
+    CU_ASSERT(same_params(&ref, &m));
+    model_free(&m);
+    model_free(&ref);
+}
+
+/* Shapes of a model with 2,500 times the channels (C = 10,000: about 230
+ * GB), its weights in an external file that is not there: refused from the
+ * file's entries before the model is allocated (each released dimension
+ * that is a multiple of C, 4 in the fixture, scaled; the attention biases,
+ * whose dimensions do not depend on C, kept in the file). */
+static void test_external_checked_first(void) {
+    Onnx__ModelProto *p = parse(fx("released/pangu_weather_24.onnx"));
+    static Onnx__StringStringEntryProto location = ONNX__STRING_STRING_ENTRY_PROTO__INIT;
+    static Onnx__StringStringEntryProto *list[1] = {&location};
+    location.key = "location", location.value = "absent.bin";
+    for (size_t i = 0; i < p->graph->n_initializer; i++) {
+        Onnx__TensorProto *t = p->graph->initializer[i];
+        if (t->n_dims == 5) continue;
+        for (size_t d = 0; d < t->n_dims; d++)
+            if (t->dims[d] == 4 || t->dims[d] == 8 || t->dims[d] == 12 || t->dims[d] == 16 || t->dims[d] == 24 ||
+                t->dims[d] == 32)
+                t->dims[d] *= 2500;
+        free(t->raw_data.data);
+        t->raw_data.data = NULL, t->raw_data.len = 0, t->has_raw_data = 0;
+        t->has_data_location = 1, t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+        t->external_data = list, t->n_external_data = 1;
+    }
+    save(p, tmp("huge.onnx"));
+    for (size_t i = 0; i < p->graph->n_initializer; i++) /* the entry is static, not the message's */
+        p->graph->initializer[i]->external_data = NULL, p->graph->initializer[i]->n_external_data = 0;
+    onnx__model_proto__free_unpacked(p, NULL);
+    CU_ASSERT(import_fails(tmp("huge.onnx"), 24, UTIL_EIO, "cannot open its external data file", "absent.bin"));
+}
+
+/* Writes backwards from *at: field `number` holding the len bytes now at *at. */
+static void wrap_field(unsigned char **at, int number, size_t len) {
+    unsigned char v[10];
+    int n = 0;
+    do v[n++] = (unsigned char)((len & 0x7f) | (len > 0x7f ? 0x80 : 0)), len >>= 7;
+    while (len);
+    while (n) *--*at = v[--n];
+    *--*at = (unsigned char)(number << 3 | 2);
+}
+
+/* A ModelProto whose graph holds a node whose attribute holds a graph ...
+ * `levels` deep (GraphProto.node 1, NodeProto.attribute 5, AttributeProto.g
+ * 6, ModelProto.graph 7); *len gets its size. */
+static unsigned char *nested_model(int levels, size_t *len) {
+    size_t cap = (size_t)levels * 12 + 32;
+    unsigned char *buf = malloc(cap), *end = buf + cap, *at = end;
+    CU_ASSERT_FATAL(buf != NULL);
+    for (int i = 0; i < levels; i++) {
+        wrap_field(&at, 6, (size_t)(end - at)); /* the attribute's graph */
+        wrap_field(&at, 5, (size_t)(end - at)); /* the node's attribute */
+        wrap_field(&at, 1, (size_t)(end - at)); /* the graph's node */
+    }
+    wrap_field(&at, 7, (size_t)(end - at));
+    *len = (size_t)(end - at);
+    memmove(buf, at, *len);
+    return buf;
+}
+
+/* Nesting is limited to protobuf's default recursion limit of 100 messages
+ * before protobuf-c recurses: 33 levels put the innermost graph at depth 100
+ * (onnx.load of onnx 1.12 with protobuf 4.21's C++ parser reads it and
+ * refuses 34), 5,000 levels overflowed the stack. */
+static void test_nesting(void) {
+    size_t len;
+    unsigned char *b = nested_model(5000, &len);
+    CU_ASSERT(len < 65536); /* within make fuzz's -max_len */
+    spit(tmp("nested.onnx"), b, len);
+    CU_ASSERT(import_fails(tmp("nested.onnx"), 24, UTIL_EFORMAT, "nested.onnx", "nested more than 100 deep"));
+    model m;
+    CU_ASSERT(model_onnx_import_memory(&m, b, len, "memory.onnx", NULL, 24) == UTIL_EFORMAT);
+    CU_ASSERT(strstr(util_last_message(), "memory.onnx: ONNX messages nested more than 100 deep") != NULL);
+    free(b);
+    b = nested_model(34, &len);
+    spit(tmp("nested34.onnx"), b, len);
+    CU_ASSERT(import_fails(tmp("nested34.onnx"), 24, UTIL_EFORMAT, "nested34.onnx", "nested more than 100 deep"));
+    free(b);
+    b = nested_model(33, &len);
+    spit(tmp("nested33.onnx"), b, len);
+    CU_ASSERT(import_fails(tmp("nested33.onnx"), 24, UTIL_EFORMAT, "nested33.onnx", "not a Pangu-Weather ONNX file"));
+    free(b);
+}
+
 /* The importer's table is official_onnx_names.csv, row by row (when the
  * reference is beside the repository, as in CI). */
 static void test_table_matches_reference(void) {
@@ -429,6 +576,9 @@ int tests_register_onnx(void) {
         !CU_add_test(s, "float_data and external data give the same model", test_storage_forms) ||
         !CU_add_test(s, "lead time from --lead or the file name", test_lead) ||
         !CU_add_test(s, "bad files: one clear error each", test_bad_files) ||
+        !CU_add_test(s, "external data: regular files in the model's folder only", test_external_links) ||
+        !CU_add_test(s, "external data checked before the model is allocated", test_external_checked_first) ||
+        !CU_add_test(s, "nesting deeper than 100 messages refused before unpacking", test_nesting) ||
         !CU_add_test(s, "tensor table equals official_onnx_names.csv", test_table_matches_reference))
         return -1;
     return 0;
