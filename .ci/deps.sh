@@ -4,9 +4,9 @@
 # regenerating fixtures; nothing else is downloaded). notebooks adds Debian's
 # Jupyter, matplotlib and netCDF4-python for the optional notebooks.
 set -e
-# python3-xarray (with dask and netCDF4) and libeccodes-tools: tests/files_test.sh opens the
+# python3-xarray (with dask, netCDF4 and cfgrib) and libeccodes-tools: tests/files_test.sh opens the
 # forecast files as xarray's and ecCodes' users do.
-pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev help2man netcdf-bin nco hdf5-tools cdo gnuplot-nox libeccodes-tools python3-xarray python3-dask python3-netcdf4"
+pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcunit1-dev libinih-dev libeccodes-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev help2man netcdf-bin nco hdf5-tools cdo gnuplot-nox libeccodes-tools python3-xarray python3-dask python3-netcdf4 python3-cfgrib"
 # pangu fetch: libcurl and cJSON; its tests: ecCodes tools (grib_filter, grib_copy) and Python for the local server
 pkgs="$pkgs libcurl4-gnutls-dev libcjson-dev python3"
 case "${1:-build}" in

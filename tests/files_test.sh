@@ -24,7 +24,7 @@ fx="$top/tests/fixtures"
 models="$top/models"
 py=/usr/bin/python3 # Debian's, with python3-xarray (not a virtual environment's)
 t=$(mktemp -d)
-trap 'rm -rf "$t"' EXIT
+[ -n "${KEEP:-}" ] && echo "scratch: $t" || trap 'rm -rf "$t"' EXIT
 cd "$t" || exit 1
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "  ok: $1"; }
@@ -229,6 +229,33 @@ paste <(cdo -s -outputf,%.9g -fldmean -selname,z -sellevel,50000 g_2020020100.gr
       <(cdo -s -outputf,%.9g -fldmean -selname,z -sellevel,500 det_2020020100.nc 2>/dev/null) >gm
 check "GRIB: CDO's z500 field means equal the NetCDF file's within the packing precision ($(head -2 gm | tail -1))" \
   '[ $(wc -l <gm) -eq 5 ] && awk "NF != 2 { exit 1 } { d = \$1 - \$2; if (d < 0) d = -d; if (d > 0.1) exit 1 }" gm'
+# cfgrib (Debian's python3-cfgrib, the xarray engine ai-models' and ECMWF's users open GRIB with):
+# its CF mapping of our messages (cfgrib/dataset.py: time = the reference time, step a timedelta,
+# isobaricInhPa, valid_time), one hypercube per level type, values as the NetCDF file's within 16 bits
+$py - >cg.out 2>&1 <<'EOF2'
+import numpy as np, xarray as xr
+nc = xr.open_dataset("det_2020020100.nc")
+pl = xr.open_dataset("g_2020020100.grib2", engine="cfgrib", indexpath="",
+                     backend_kwargs={"filter_by_keys": {"typeOfLevel": "isobaricInhPa"},
+                                     "read_keys": ["expver", "stream"]})
+assert set(pl.data_vars) == {"z", "q", "t", "u", "v"}, list(pl.data_vars)
+assert pl.z.dims == ("step", "isobaricInhPa", "latitude", "longitude"), pl.z.dims
+assert pl.time.values == np.datetime64("2020-02-01T00"), pl.time.values
+assert list(pl.step.values) == [np.timedelta64(h, "h") for h in (0, 6, 12, 18, 24)]
+assert (pl.valid_time.values == nc.valid_time.values).all()
+assert pl.z.attrs["GRIB_expver"] == "pguw" and pl.z.attrs["GRIB_stream"] == "oper", pl.z.attrs
+a = pl.z.sel(isobaricInhPa=500, step=np.timedelta64(24, "h")).values
+b = nc.z.sel(level=500, step=np.timedelta64(24, "h")).values
+d = float(np.abs(a - b).max())
+assert d < 2.0, d
+sfc = xr.open_dataset("g_2020020100.grib2", engine="cfgrib", indexpath="",
+                      backend_kwargs={"filter_by_keys": {"typeOfLevel": "heightAboveGround", "level": 2}})
+d2 = float(np.abs(sfc.t2m.values - nc.t2m.values).max())
+assert d2 < 0.02, d2
+print(f"cfgrib ok: z500 +24 h max |grib - netcdf| {d:.3g} m2 s-2, t2m {d2:.3g} K")
+EOF2
+check "cfgrib opens the GRIB forecast: time the initial time, step, isobaricInhPa, valid_time, expver pguw; values as
+  the NetCDF file's within the packing ($(tail -1 cg.out))" 'grep -q "^cfgrib ok" cg.out'
 $pangu eval --forecast 'g_*.grib2' --name det --truth truth/era5_pl_202002.nc --truth truth/era5_sfc_202002.nc --output gr.csv 2>err
 # within what 16 bits over a field's range leave (z 0.1 to 3 m2 s-2, msl 0.1 Pa, ...)
 check "pangu eval scores the GRIB forecast as its NetCDF twin within the packing precision ($(tail -1 err))" \
