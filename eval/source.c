@@ -761,19 +761,35 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     return UTIL_OK;
 }
 
-/* ---- climatology ---- */
+/* ---- climatology ----
+ * Two layouts, told apart by names only: pangu stats --climatology-hours
+ * (short names on (dayofyear, hour, [level,] latitude, longitude)), and
+ * WeatherBench 2's as xarray exports it to NetCDF (google-research/
+ * weatherbench2 scripts/compute_climatology.py: long names on (hour,
+ * dayofyear, [level,] latitude, longitude), dayofyear 1..366, no hour for
+ * --frequency daily; evaluation.py falls back to VAR_mean names). Axes are
+ * found by dimension name in any order and selected by coordinate value, as
+ * WB2's metrics.py (ACC) selects: .sel(dayofyear=..., hour=... if hour is
+ * a coordinate). */
+
+typedef struct {
+    int varid, nd;
+    int doy_axis, hour_axis, lev_axis, lat_axis, lon_axis; /* -1: none */
+    double scale, offset, fill, missing;
+} clim_var;
 
 struct eval_clim {
     char path[4096];
     int nc, H, W;
-    int varid[NVARS];
-    int nhours, hours[24];
+    clim_var var[NVARS];
+    int doy_dim, hour_dim, lev_dim, lat_dim, lon_dim;
+    int nhours, hours[24];  /* nhours 0: a daily climatology */
     size_t ndays;
     int *days;              /* (ndays) day of year of each index */
-    double *lev;
+    double *lev;            /* hPa */
     size_t nlev;
     orient o;
-    float *tmp;
+    float *tmp;             /* (2, H, W) */
 };
 
 void eval_clim_close(eval_clim *c) {
@@ -784,9 +800,109 @@ void eval_clim_close(eval_clim *c) {
     free(c);
 }
 
-static int dim_named(int nc, int dimid, const char *name) {
-    char dn[NC_MAX_NAME + 1];
-    return nc_inq_dimname(nc, dimid, dn) == NC_NOERR && !strcmp(dn, name);
+/* The climatology's name of variable v: pangu's short name, WB2's name, or
+ * WB2's name with _mean (compute_climatology.py --statistics). */
+static int clim_find_var(int nc, int v, int *id, char *name, size_t cap) {
+    snprintf(name, cap, "%s", var_name(v));
+    if (nc_inq_varid(nc, name, id) == NC_NOERR) return 1;
+    snprintf(name, cap, "%s", wb2_names[v]);
+    if (nc_inq_varid(nc, name, id) == NC_NOERR) return 1;
+    snprintf(name, cap, "%s_mean", wb2_names[v]);
+    return nc_inq_varid(nc, name, id) == NC_NOERR;
+}
+
+/* The axes of one climatology variable by dimension; others of length 1. */
+static int clim_map_var(eval_clim *c, int v, int id, const char *name) {
+    clim_var *cv = &c->var[v];
+    int dims[NC_MAX_VAR_DIMS], upper = v < IO_NUPPER, ok;
+    cv->varid = id;
+    cv->doy_axis = cv->hour_axis = cv->lev_axis = cv->lat_axis = cv->lon_axis = -1;
+    ok = nc_inq_varndims(c->nc, id, &cv->nd) == NC_NOERR && cv->nd <= 8 && nc_inq_vardimid(c->nc, id, dims) == NC_NOERR;
+    for (int k = 0; ok && k < cv->nd; k++) {
+        size_t len = 0;
+        nc_inq_dimlen(c->nc, dims[k], &len);
+        if (dims[k] == c->doy_dim) cv->doy_axis = k;
+        else if (dims[k] == c->hour_dim) cv->hour_axis = k;
+        else if (dims[k] == c->lat_dim) cv->lat_axis = k;
+        else if (dims[k] == c->lon_dim) cv->lon_axis = k;
+        else if (upper && dims[k] == c->lev_dim) cv->lev_axis = k;
+        else ok = len == 1;
+    }
+    if (!ok || cv->doy_axis < 0 || cv->lat_axis < 0 || cv->lon_axis < 0 || (upper && cv->lev_axis < 0))
+        return util_fail(UTIL_EFORMAT, "%s: climatology variable '%s' should be on dayofyear,%s%s latitude and longitude "
+                                       "(in any order)", c->path, name, c->nhours ? " hour," : "", upper ? " level," : "");
+    cv->scale = 1, cv->offset = 0, cv->fill = NC_FILL_FLOAT, cv->missing = NAN;
+    nc_get_att_double(c->nc, id, "scale_factor", &cv->scale);
+    nc_get_att_double(c->nc, id, "add_offset", &cv->offset);
+    nc_get_att_double(c->nc, id, "_FillValue", &cv->fill);
+    nc_get_att_double(c->nc, id, "missing_value", &cv->missing);
+    return UTIL_OK;
+}
+
+/* dayofyear and (optional) hour coordinates. */
+static int clim_time_coords(eval_clim *c) {
+    int dv, hv, status = UTIL_OK;
+    double *hours = NULL, *days = NULL;
+    size_t nh = 0;
+    c->hour_dim = -1;
+    if (nc_inq_varid(c->nc, "dayofyear", &dv) != NC_NOERR)
+        return util_fail(UTIL_EFORMAT, "%s: not a climatology: no dayofyear coordinate (make one with pangu stats "
+                                       "--climatology-hours 6, or export WeatherBench 2's with xarray)", c->path);
+    if ((status = read_coord(c->nc, dv, c->path, "dayofyear", &days, &c->ndays, &c->doy_dim))) goto done;
+    if (nc_inq_varid(c->nc, "hour", &hv) == NC_NOERR) {
+        if ((status = read_coord(c->nc, hv, c->path, "hour", &hours, &nh, &c->hour_dim))) goto done;
+        if (nh < 1 || nh > 24) {
+            status = util_fail(UTIL_EFORMAT, "%s: %zu hours of day, expected 1 to 24", c->path, nh);
+            goto done;
+        }
+        c->nhours = (int)nh;
+        for (size_t i = 0; i < nh; i++) c->hours[i] = (int)lround(hours[i]);
+    }
+    c->days = malloc(sizeof(int) * (c->ndays ? c->ndays : 1));
+    if (!c->days) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < c->ndays; i++) c->days[i] = (int)lround(days[i]);
+done:
+    free(hours), free(days);
+    return status;
+}
+
+/* Latitude, longitude (the truth's grid, any orientation) and levels (hPa). */
+static int clim_space_coords(eval_clim *c) {
+    int varid, status = UTIL_OK;
+    double *lat = NULL, *lon = NULL;
+    size_t nlat = 0, nlon = 0;
+    c->lev_dim = -1;
+    if (!find_var(c->nc, lat_names, &varid) || (status = read_coord(c->nc, varid, c->path, "latitude", &lat, &nlat, &c->lat_dim)) ||
+        !find_var(c->nc, lon_names, &varid) || (status = read_coord(c->nc, varid, c->path, "longitude", &lon, &nlon, &c->lon_dim))) {
+        if (!status) status = util_fail(UTIL_EFORMAT, "%s: the climatology has no latitude or longitude coordinate", c->path);
+        goto done;
+    }
+    if (nlat != (size_t)c->H || nlon != (size_t)c->W) {
+        status = util_fail(UTIL_EFORMAT, "%s: the climatology's grid is %zu x %zu, the truth's %d x %d "
+                                         "(make it from data on the truth's grid, or put it there with pangu regrid)",
+                           c->path, nlat, nlon, c->H, c->W);
+        goto done;
+    }
+    if ((status = orient_init(&c->o, lat, c->H, lon, c->W, c->path))) goto done;
+    if (find_var(c->nc, lev_names, &varid)) {
+        if ((status = read_coord(c->nc, varid, c->path, "level", &c->lev, &c->nlev, &c->lev_dim))) goto done;
+        char units[64] = "";
+        io_text_att(c->nc, varid, "units", units, sizeof units);
+        if (!strcmp(units, "Pa") || !strcmp(units, "pascal"))
+            for (size_t i = 0; i < c->nlev; i++) c->lev[i] /= 100;
+    }
+done:
+    free(lat), free(lon);
+    return status;
+}
+
+static long clim_level_index(const eval_clim *c, float level) {
+    for (size_t i = 0; i < c->nlev; i++)
+        if (fabs(c->lev[i] - level) < 1e-3 * level) return (long)i;
+    return -1;
 }
 
 int eval_clim_open(eval_clim **out, const char *path, int H, int W, const float *levels, int nlev, const int *need) {
@@ -795,124 +911,95 @@ int eval_clim_open(eval_clim **out, const char *path, int H, int W, const float 
     if (!c) return util_fail(UTIL_ENOMEM, "out of memory");
     snprintf(c->path, sizeof c->path, "%s", path);
     c->nc = -1, c->H = H, c->W = W;
-    int status = UTIL_OK, varid, dim, hv, dv;
-    double *lat = NULL, *lon = NULL, *hours = NULL, *days = NULL;
-    size_t nlat = 0, nlon = 0, nh = 0;
+    int status = UTIL_OK;
     int rc = nc_open(path, NC_NOWRITE, &c->nc);
     if (rc != NC_NOERR) {
         c->nc = -1;
         status = util_fail(UTIL_EIO, "%s: cannot open the climatology (%s)", path, nc_strerror(rc));
         goto done;
     }
-    if (nc_inq_varid(c->nc, "hour", &hv) != NC_NOERR || nc_inq_varid(c->nc, "dayofyear", &dv) != NC_NOERR) {
-        status = util_fail(UTIL_EFORMAT, "%s: not a climatology: no dayofyear and hour coordinates "
-                                         "(make one with pangu stats --climatology-hours 6)", path);
-        goto done;
-    }
-    if ((status = read_coord(c->nc, hv, path, "hour", &hours, &nh, &dim)) ||
-        (status = read_coord(c->nc, dv, path, "dayofyear", &days, &c->ndays, &dim)))
-        goto done;
-    if (nh < 1 || nh > 24) {
-        status = util_fail(UTIL_EFORMAT, "%s: %zu hours of day, expected 1 to 24", path, nh);
-        goto done;
-    }
-    c->nhours = (int)nh;
-    for (size_t i = 0; i < nh; i++) c->hours[i] = (int)lround(hours[i]);
-    c->days = malloc(sizeof(int) * (c->ndays ? c->ndays : 1));
-    if (!c->days) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < c->ndays; i++) c->days[i] = (int)lround(days[i]);
-    if (!find_var(c->nc, lat_names, &varid) || (status = read_coord(c->nc, varid, path, "latitude", &lat, &nlat, &dim)) ||
-        !find_var(c->nc, lon_names, &varid) || (status = read_coord(c->nc, varid, path, "longitude", &lon, &nlon, &dim))) {
-        if (!status) status = util_fail(UTIL_EFORMAT, "%s: the climatology has no latitude or longitude coordinate", path);
-        goto done;
-    }
-    if (nlat != (size_t)H || nlon != (size_t)W) {
-        status = util_fail(UTIL_EFORMAT, "%s: the climatology's grid is %zu x %zu, the truth's %d x %d "
-                                         "(make it from data on the truth's grid, or put it there with pangu regrid)",
-                           path, nlat, nlon, H, W);
-        goto done;
-    }
-    if ((status = orient_init(&c->o, lat, H, lon, W, path))) goto done;
-    if (nc_inq_varid(c->nc, "level", &varid) == NC_NOERR &&
-        (status = read_coord(c->nc, varid, path, "level", &c->lev, &c->nlev, &dim)))
-        goto done;
-    for (int v = 0; v < NVARS; v++) {
-        c->varid[v] = -1;
+    if ((status = clim_time_coords(c)) || (status = clim_space_coords(c))) goto done;
+    for (int v = 0; v < NVARS && !status; v++) {
+        c->var[v].varid = -1;
         if (!need[v]) continue;
-        int id, nd, dims[NC_MAX_VAR_DIMS], upper = v < IO_NUPPER;
-        if (nc_inq_varid(c->nc, var_name(v), &id) != NC_NOERR) {
-            status = util_fail(UTIL_EFORMAT, "%s: the climatology lacks variable '%s' (pangu stats --climatology-hours "
-                                             "writes z q t u v msl u10 v10 t2m)", path, var_name(v));
-            goto done;
+        int id;
+        char name[NC_MAX_NAME + 1];
+        if (!clim_find_var(c->nc, v, &id, name, sizeof name)) {
+            status = util_fail(UTIL_EFORMAT, "%s: the climatology lacks variable '%s' (looked for %s, %s and %s_mean; pangu stats "
+                                             "--climatology-hours writes z q t u v msl u10 v10 t2m)",
+                               path, var_name(v), var_name(v), wb2_names[v], wb2_names[v]);
+            break;
         }
-        nc_inq_varndims(c->nc, id, &nd);
-        nc_inq_vardimid(c->nc, id, dims);
-        if (nd != (upper ? 5 : 4) || !dim_named(c->nc, dims[0], "dayofyear") || !dim_named(c->nc, dims[1], "hour") ||
-            (upper && !dim_named(c->nc, dims[2], "level"))) {
-            status = util_fail(UTIL_EFORMAT, "%s: climatology variable '%s' should be on (dayofyear, hour,%s latitude, longitude)",
-                               path, var_name(v), upper ? " level," : "");
-            goto done;
-        }
-        c->varid[v] = id;
-        for (int k = 0; upper && k < nlev; k++) {
-            int found = 0;
-            for (size_t i = 0; i < c->nlev; i++) found |= fabs(c->lev[i] - levels[k]) < 1e-3 * levels[k];
-            if (!found) {
+        if ((status = clim_map_var(c, v, id, name))) break;
+        for (int k = 0; v < IO_NUPPER && k < nlev && !status; k++)
+            if (clim_level_index(c, levels[k]) < 0)
                 status = util_fail(UTIL_EFORMAT, "%s: the climatology lacks level %g hPa (variable '%s')", path, levels[k],
                                    var_name(v));
-                goto done;
-            }
-        }
     }
-    c->tmp = malloc(sizeof(float) * (size_t)H * W);
-    if (!c->tmp) status = util_fail(UTIL_ENOMEM, "out of memory");
+    if (!status && !(c->tmp = malloc(sizeof(float) * 2 * (size_t)H * W))) status = util_fail(UTIL_ENOMEM, "out of memory");
 done:
-    free(lat), free(lon), free(hours), free(days);
     if (status) eval_clim_close(c);
     else *out = c;
     return status;
 }
 
-int eval_clim_read(eval_clim *c, double t, int v, float level, float *out) {
-    int y, mo, d, h, mi, s;
-    util_time_fields(t, &y, &mo, &d, &h, &mi, &s);
-    int doy = util_day_of_year(t), hi = -1;
-    long di = -1;
+/* The day-of-year and hour indices of valid time t (hour -1: daily). */
+static int clim_time_index(const eval_clim *c, double t, long *di, int *hi) {
+    int y, mo, d, h, mi, s, doy = util_day_of_year(t);
     char when[64];
+    util_time_fields(t, &y, &mo, &d, &h, &mi, &s);
     util_time_format(t, when, sizeof when);
+    *di = -1, *hi = -1;
     for (int i = 0; i < c->nhours; i++)
-        if (c->hours[i] == h && mi == 0 && s == 0) hi = i;
-    if (hi < 0) {
+        if (c->hours[i] == h && mi == 0 && s == 0) *hi = i;
+    if (c->nhours && *hi < 0) {
         char list[128] = "";
         for (int i = 0; i < c->nhours && strlen(list) < 100; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", c->hours[i]);
         return util_fail(UTIL_EFORMAT, "%s: the climatology has hours %s of the day, none for valid time %s", c->path, list, when);
     }
     for (size_t i = 0; i < c->ndays; i++)
-        if (c->days[i] == doy) di = (long)i;
-    if (di < 0) return util_fail(UTIL_EFORMAT, "%s: the climatology has no day of year %d (valid time %s)", c->path, doy, when);
-    size_t start[5] = {(size_t)di, (size_t)hi, 0, 0, 0}, count[5] = {1, 1, 1, (size_t)c->H, (size_t)c->W};
-    int upper = v < IO_NUPPER;
-    if (upper) {
-        long k = -1;
-        for (size_t i = 0; i < c->nlev; i++)
-            if (fabs(c->lev[i] - level) < 1e-3 * level) k = (long)i;
-        if (k < 0) return util_fail(UTIL_EFORMAT, "%s: the climatology lacks level %g hPa (variable '%s')", c->path, level, var_name(v));
-        start[2] = (size_t)k;
-    } else {
-        start[2] = 0, count[2] = (size_t)c->H, count[3] = (size_t)c->W;
+        if (c->days[i] == doy) *di = (long)i;
+    if (*di < 0) return util_fail(UTIL_EFORMAT, "%s: the climatology has no day of year %d (valid time %s)", c->path, doy, when);
+    return UTIL_OK;
+}
+
+int eval_clim_read(eval_clim *c, double t, int v, float level, float *out) {
+    const clim_var *cv = &c->var[v];
+    long di, k = -1;
+    int hi, status = clim_time_index(c, t, &di, &hi);
+    if (status) return status;
+    if (cv->varid < 0) return util_fail(UTIL_EINVAL, "%s: climatology variable '%s' was not opened", c->path, var_name(v));
+    size_t start[NC_MAX_VAR_DIMS] = {0}, count[NC_MAX_VAR_DIMS];
+    for (int a = 0; a < cv->nd; a++) count[a] = 1;
+    start[cv->doy_axis] = (size_t)di;
+    if (cv->hour_axis >= 0) start[cv->hour_axis] = (size_t)hi;
+    if (cv->lev_axis >= 0) {
+        if ((k = clim_level_index(c, level)) < 0)
+            return util_fail(UTIL_EFORMAT, "%s: the climatology lacks level %g hPa (variable '%s')", c->path, level, var_name(v));
+        start[cv->lev_axis] = (size_t)k;
     }
-    int rc = nc_get_vara_float(c->nc, c->varid[v], start, count, c->tmp);
+    count[cv->lat_axis] = (size_t)c->H, count[cv->lon_axis] = (size_t)c->W;
+    size_t HW = (size_t)c->H * c->W;
+    float *raw = c->tmp + HW, *field = c->tmp;
+    int rc = nc_get_vara_float(c->nc, cv->varid, start, count, raw);
     if (rc != NC_NOERR)
         return util_fail(UTIL_EFORMAT, "%s: cannot read climatology variable '%s' (%s)", c->path, var_name(v), nc_strerror(rc));
-    size_t HW = (size_t)c->H * c->W;
-    for (size_t i = 0; i < HW; i++)
-        if (!isfinite(c->tmp[i]) || c->tmp[i] == NC_FILL_FLOAT)
-            return util_fail(UTIL_EFORMAT, "%s: the climatology of '%s' has no data for day of year %d, hour %d (valid time %s): "
-                                           "make it from a longer period or with --smoothing", c->path, var_name(v), doy, h, when);
-    orient_apply(&c->o, c->tmp, c->H, c->W, out);
+    int transposed = cv->lon_axis < cv->lat_axis; /* (longitude, latitude) order */
+    float ffill = (float)cv->fill, fmiss = (float)cv->missing;
+    for (int i = 0; i < c->H; i++)
+        for (int j = 0; j < c->W; j++) {
+            float x = raw[transposed ? (size_t)j * c->H + i : (size_t)i * c->W + j];
+            if (!isfinite(x) || x == ffill || x == fmiss) {
+                char when[64], hour[32] = "";
+                util_time_format(t, when, sizeof when);
+                if (hi >= 0) snprintf(hour, sizeof hour, ", hour %d", c->hours[hi]);
+                return util_fail(UTIL_EFORMAT, "%s: the climatology of '%s' has no data for day of year %d%s (valid time %s): "
+                                               "make it from a longer period or with --smoothing", c->path, var_name(v),
+                                 c->days[di], hour, when);
+            }
+            field[(size_t)i * c->W + j] = (float)(x * cv->scale + cv->offset);
+        }
+    orient_apply(&c->o, field, c->H, c->W, out);
     return UTIL_OK;
 }
