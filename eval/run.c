@@ -23,7 +23,16 @@ typedef struct {
     double init;
     const char **files;
     int nfiles;
+    long init_index; /* of a WeatherBench 2 file with several initial times (-1: none) */
 } job;
+
+/* One forecast file at one of its initial times. */
+typedef struct {
+    const char *path;
+    double init;
+    long init_index;
+    int native, opt;
+} entry;
 
 typedef struct {
     double time;
@@ -223,7 +232,7 @@ static void keep_map(run *R, const char *field, double lead, const float *f, con
 static int score_file(run *R, const job *jb, int map_job, unsigned char *bl, io_state *fc, float *mbuf, int chunk) {
     const char *path = jb->files[0];
     eval_fc *f = NULL;
-    int status = eval_fc_open(&f, jb->files, jb->nfiles, jb->init);
+    int status = eval_fc_open_at(&f, jb->files, jb->nfiles, jb->init, jb->init_index);
     if (status) return status;
     const eval_fc_info *in = eval_fc_describe(f);
     int M = in->members, checked = 0;
@@ -364,78 +373,55 @@ static void common_name(char names[][128], int n, char *out, size_t cap) {
     snprintf(out, cap, "%.*s", (int)k, names[0]);
 }
 
-/* Options into forecasts (files of one option sharing an initial time) and
- * forecasts into sources; *pool holds every job's file list. */
-static int build_jobs(run *R, job **out, int *nout, const char ***pool) {
-    const eval_config *cfg = R->cfg;
-    int total = 0, status = UTIL_OK, nj = 0;
-    for (int o = 0; o < cfg->nsources; o++) total += cfg->sources[o].nfiles;
-    if (!total) return util_fail(UTIL_EINVAL, "no forecast files");
-    job *jobs = calloc((size_t)total, sizeof(job));
-    int *jof = malloc(sizeof(int) * total), *fill = calloc((size_t)total, sizeof(int));
-    char (*stem)[128] = malloc(sizeof *stem * total), (*tmp)[128] = malloc(sizeof *tmp * total);
-    const char **files = malloc(sizeof(char *) * total);
-    *out = NULL, *nout = 0, *pool = NULL;
-    if (!jobs || !jof || !fill || !stem || !tmp || !files) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    int f0 = 0;
+/* Every file of every option at each initial time it holds (WeatherBench 2
+ * files hold several; files that declare none take the option's). */
+static int list_entries(const eval_config *cfg, entry **out, int *nout) {
+    int n = 0, cap = 0, status = UTIL_OK;
+    entry *e = NULL;
     for (int o = 0; o < cfg->nsources && !status; o++) {
         const eval_source *src = &cfg->sources[o];
         for (int i = 0; i < src->nfiles && !status; i++) {
             const char *path = src->files[i];
-            double init = NAN;
-            int native = 0, found = eval_fc_peek(path, &init, &native);
-            if (found < 0) {
-                status = UTIL_EFORMAT;
-                break;
-            }
-            if (!found && isnan(src->init)) {
+            double *inits = NULL;
+            int native = 0, found = eval_fc_peek(path, &inits, &native);
+            if (found < 0) status = UTIL_EFORMAT;
+            else if (!found && isnan(src->init))
                 status = util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time (no forecast_period(step) or "
                                                  "forecast_reference_time variable, no init_time attribute, no GRIB "
                                                  "dataDate/dataTime): give it with --init T (for --forecast) or NAME=FILES@T "
                                                  "(for --baseline NAME=FILES)", path);
-                break;
-            }
-            if (found && !isnan(src->init) && fabs(init - src->init) > 0.5) {
+            else if (found > 1 && !isnan(src->init))
+                status = util_fail(UTIL_EINVAL, "%s holds %d initial times on its time axis: --init (or @T) is for files that "
+                                                "declare none", path, found);
+            else if (found == 1 && !isnan(src->init) && fabs(inits[0] - src->init) > 0.5) {
                 char a[64], b[64];
-                util_time_format(init, a, sizeof a), util_time_format(src->init, b, sizeof b);
+                util_time_format(inits[0], a, sizeof a), util_time_format(src->init, b, sizeof b);
                 status = util_fail(UTIL_EFORMAT, "%s declares the initial time %s, but %s is given for it", path, a, b);
-                break;
             }
-            if (!found) init = src->init;
-            eval_source_name(path, stem[f0 + i], sizeof stem[0]);
-            int j = -1;
-            for (int q = 0; q < nj && j < 0 && !native; q++)
-                if (jobs[q].opt == o && !jobs[q].native && fabs(jobs[q].init - init) < 0.5) j = q;
-            if (j < 0) {
-                j = nj++;
-                jobs[j] = (job){-1, o, native, init, NULL, 0};
+            for (int k = 0; k < (found ? found : 1) && !status; k++) {
+                if (n == cap) {
+                    entry *g = realloc(e, sizeof *e * (size_t)(cap = cap ? 2 * cap : 64));
+                    if (!g) {
+                        status = util_fail(UTIL_ENOMEM, "out of memory");
+                        break;
+                    }
+                    e = g;
+                }
+                e[n++] = (entry){path, found ? inits[k] : src->init, found > 1 ? k : -1, native, o};
             }
-            jof[f0 + i] = j, jobs[j].nfiles++;
-            files[f0 + i] = path;
+            free(inits);
         }
-        f0 += src->nfiles;
     }
-    if (status) goto done;
-    /* file lists in option order */
-    int at = 0;
-    for (int q = 0; q < nj; q++) fill[q] = at, at += jobs[q].nfiles;
-    const char **p = malloc(sizeof(char *) * total);
-    if (!p) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    *pool = p;
-    for (int q = 0; q < nj; q++) jobs[q].files = p + fill[q], jobs[q].nfiles = 0;
-    for (int i = 0; i < total; i++) {
-        job *jb = &jobs[jof[i]];
-        jb->files[jb->nfiles] = files[i];
-        snprintf(tmp[fill[jof[i]] + jb->nfiles], sizeof tmp[0], "%s", stem[i]);
-        jb->nfiles++;
-    }
-    /* sources: forecast options by name, each baseline by itself */
+    if (status) free(e);
+    else *out = e, *nout = n;
+    return status;
+}
+
+/* Forecasts into sources: forecast options by name, each baseline by
+ * itself; two forecasts of one source from one initial time are an error. */
+static int assign_sources(run *R, job *jobs, int nj, char (*tmp)[128], const int *fill) {
+    const eval_config *cfg = R->cfg;
+    int status = UTIL_OK;
     R->nfc = 0;
     int src_opt[EVAL_MAX_SOURCES];
     for (int q = 0; q < nj && !status; q++) {
@@ -477,8 +463,61 @@ static int build_jobs(run *R, job **out, int *nout, const char ***pool) {
                                                               : " (files of one forecast go in one option: a list or a glob)");
             }
     }
+    return status;
+}
+
+/* Options into forecasts (files of one option sharing an initial time) and
+ * forecasts into sources; *pool holds every job's file list. */
+static int build_jobs(run *R, job **out, int *nout, const char ***pool) {
+    const eval_config *cfg = R->cfg;
+    int total = 0, status = UTIL_OK, nj = 0;
+    entry *ent = NULL;
+    *out = NULL, *nout = 0, *pool = NULL;
+    if ((status = list_entries(cfg, &ent, &total))) return status;
+    if (!total) {
+        free(ent);
+        return util_fail(UTIL_EINVAL, "no forecast files");
+    }
+    job *jobs = calloc((size_t)total, sizeof(job));
+    int *jof = malloc(sizeof(int) * total), *fill = calloc((size_t)total, sizeof(int));
+    char (*stem)[128] = malloc(sizeof *stem * total), (*tmp)[128] = malloc(sizeof *tmp * total);
+    const char **files = malloc(sizeof(char *) * total);
+    if (!jobs || !jof || !fill || !stem || !tmp || !files) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < total; i++) {
+        const entry *en = &ent[i];
+        eval_source_name(en->path, stem[i], sizeof stem[0]);
+        int j = -1;
+        for (int q = 0; q < nj && j < 0 && !en->native; q++)
+            if (jobs[q].opt == en->opt && !jobs[q].native && fabs(jobs[q].init - en->init) < 0.5) j = q;
+        if (j < 0) {
+            j = nj++;
+            jobs[j] = (job){-1, en->opt, en->native, en->init, NULL, 0, en->init_index};
+        }
+        jof[i] = j, jobs[j].nfiles++;
+        files[i] = en->path;
+    }
+    /* file lists in option order */
+    int at = 0;
+    for (int q = 0; q < nj; q++) fill[q] = at, at += jobs[q].nfiles;
+    const char **p = malloc(sizeof(char *) * total);
+    if (!p) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    *pool = p;
+    for (int q = 0; q < nj; q++) jobs[q].files = p + fill[q], jobs[q].nfiles = 0;
+    for (int i = 0; i < total; i++) {
+        job *jb = &jobs[jof[i]];
+        jb->files[jb->nfiles] = files[i];
+        snprintf(tmp[fill[jof[i]] + jb->nfiles], sizeof tmp[0], "%s", stem[i]);
+        jb->nfiles++;
+    }
+    status = assign_sources(R, jobs, nj, tmp, fill);
 done:
-    free(jof), free(fill), free(stem), free(tmp), free(files);
+    free(ent), free(jof), free(fill), free(stem), free(tmp), free(files);
     if (status) {
         free(jobs), free(*pool);
         *pool = NULL;
@@ -595,7 +634,7 @@ int eval_run(const eval_config *cfg) {
             int s = jb->src, first_of_source = !seen[s];
             seen[s] = 1;
             eval_fc *f;
-            if ((status = eval_fc_open(&f, jb->files, jb->nfiles, jb->init))) break;
+            if ((status = eval_fc_open_at(&f, jb->files, jb->nfiles, jb->init, jb->init_index))) break;
             const eval_fc_info *in = eval_fc_describe(f);
             if (in->H != R.H || in->W != R.W) {
                 status = util_fail(UTIL_EFORMAT, "%s: the forecast's grid is %d x %d (latitude x longitude), the truth's (%s) "

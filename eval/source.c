@@ -122,6 +122,7 @@ static void orient_apply(const orient *o, const float *in, int H, int W, float *
 typedef struct {
     int nc;
     int varid[NVARS], ndims[NVARS], member_axis[NVARS], step_axis[NVARS], lev_axis[NVARS];
+    int init_axis[NVARS], lat_axis[NVARS], lon_axis[NVARS];
 } fc_vars;
 
 struct eval_fc {
@@ -131,6 +132,8 @@ struct eval_fc {
     /* pangu layouts */
     fc_vars main;
     int step_dim, member_dim, lev_dim, lat_dim, lon_dim;
+    int init_dim;     /* WeatherBench 2's time(time) of initial times (-1: none) */
+    long init_index;  /* the initial time read along it (-1: the file's only one) */
     double *file_lev; /* hPa, file order */
     size_t file_nlev;
     fc_vars *mem;     /* ensembles of one file per member: each member's file */
@@ -260,10 +263,41 @@ static int dim_is(int nc, int dim, const char *name) {
     return nc_inq_dimname(nc, dim, dn) == NC_NOERR && !strcmp(dn, name);
 }
 
-/* The variables of a pangu file on (..., step, [level,] latitude,
- * longitude), by short name (or WeatherBench 2 name); the dimensions before
- * the step may be a member dimension (member, realization) and dimensions of
- * length 1 (WeatherBench 2's time). Dimension ids are those of the file. */
+/* Ensemble dimensions: pangu's and WB2's metrics.py (realization), WB2's
+ * scripts/evaluate.py --ensemble_dim default and its IFS ENS datasets
+ * (number, docs/source/data-guide.ipynb). */
+static int is_member_dim(int nc, int dim) {
+    return dim_is(nc, dim, "member") || dim_is(nc, dim, "realization") || dim_is(nc, dim, "number");
+}
+
+/* The axes of one variable by dimension, in any order: step, latitude,
+ * longitude, level (upper-air), initial time (WB2's time), a member
+ * dimension; any other of length 1. 1 when they fit. */
+static int map_axes(eval_fc *f, int nc, fc_vars *fv, int v, const int *dims, int nd, int *member_dim) {
+    int upper = v < IO_NUPPER;
+    fv->member_axis[v] = fv->lev_axis[v] = fv->step_axis[v] = fv->init_axis[v] = fv->lat_axis[v] = fv->lon_axis[v] = -1;
+    for (int k = 0; k < nd; k++) {
+        int d = dims[k];
+        size_t len = 0;
+        nc_inq_dimlen(nc, d, &len);
+        if (d == f->lat_dim) fv->lat_axis[v] = k;
+        else if (d == f->lon_dim) fv->lon_axis[v] = k;
+        else if (d == f->step_dim) fv->step_axis[v] = k;
+        else if (upper && d == f->lev_dim) fv->lev_axis[v] = k;
+        else if (f->init_dim >= 0 && d == f->init_dim) fv->init_axis[v] = k;
+        else if (is_member_dim(nc, d)) {
+            if (*member_dim < 0) *member_dim = d;
+            if (d != *member_dim || fv->member_axis[v] >= 0) return 0;
+            fv->member_axis[v] = k;
+        } else if (len != 1)
+            return 0;
+    }
+    return fv->lat_axis[v] >= 0 && fv->lon_axis[v] >= 0 && fv->step_axis[v] >= 0 && (!upper || fv->lev_axis[v] >= 0) &&
+           (f->init_dim < 0 || fv->init_axis[v] >= 0);
+}
+
+/* The variables of a pangu or WB2 forecast file by short name (or WB2
+ * name): dimensions as map_axes takes them. Dimension ids are the file's. */
 static int scan_vars(eval_fc *f, int nc, const char *path, fc_vars *fv, int *has, int *member_dim) {
     fv->nc = nc;
     for (int v = 0; v < NVARS; v++) {
@@ -272,24 +306,10 @@ static int scan_vars(eval_fc *f, int nc, const char *path, fc_vars *fv, int *has
         if ((nc_inq_varid(nc, var_name(v), &id) != NC_NOERR && nc_inq_varid(nc, wb2_names[v], &id) != NC_NOERR) ||
             nc_inq_varndims(nc, id, &nd) != NC_NOERR || nd > 6 || nc_inq_vardimid(nc, id, dims) != NC_NOERR)
             continue;
-        int upper = v < IO_NUPPER, k = nd - 1, ok = nd >= 3 && dims[k] == f->lon_dim && dims[k - 1] == f->lat_dim;
-        fv->member_axis[v] = fv->lev_axis[v] = -1;
-        k -= 2;
-        if (ok && upper) ok = k >= 0 && dims[k] == f->lev_dim, fv->lev_axis[v] = k--;
-        if (ok) ok = k >= 0 && dims[k] == f->step_dim, fv->step_axis[v] = k--;
-        for (; ok && k >= 0; k--) {
-            size_t len = 0;
-            nc_inq_dimlen(nc, dims[k], &len);
-            if (dim_is(nc, dims[k], "member") || dim_is(nc, dims[k], "realization")) {
-                if (*member_dim < 0) *member_dim = dims[k];
-                ok = dims[k] == *member_dim && fv->member_axis[v] < 0;
-                fv->member_axis[v] = k;
-            } else
-                ok = len == 1;
-        }
-        if (!ok)
-            return util_fail(UTIL_EFORMAT, "%s: variable '%s' should be on ([member,] step,%s latitude, longitude)", path,
-                             var_name(v), upper ? " level," : "");
+        if (!map_axes(f, nc, fv, v, dims, nd, member_dim))
+            return util_fail(UTIL_EFORMAT, "%s: variable '%s' should be on %s[member or number,] step,%s latitude and longitude "
+                                           "(in any order)", path, var_name(v), f->init_dim >= 0 ? "time, " : "",
+                             v < IO_NUPPER ? " level," : "");
         fv->varid[v] = id, fv->ndims[v] = nd, has[v] = 1;
     }
     return UTIL_OK;
@@ -336,10 +356,11 @@ static int open_members(eval_fc *f, const char *list) {
                 status = util_fail(UTIL_EFORMAT, "%s: dimension '%s' differs from that of %s", p, dn, f->path);
         }
         if (status) break;
-        int save_dims[4] = {f->step_dim, f->lev_dim, f->lat_dim, f->lon_dim}, has[NVARS] = {0}, mdim = -1;
-        f->step_dim = ids[0], f->lev_dim = ids[1], f->lat_dim = ids[2], f->lon_dim = ids[3];
+        int save_dims[5] = {f->step_dim, f->lev_dim, f->lat_dim, f->lon_dim, f->init_dim}, has[NVARS] = {0}, mdim = -1;
+        f->step_dim = ids[0], f->lev_dim = ids[1], f->lat_dim = ids[2], f->lon_dim = ids[3], f->init_dim = -1;
         status = scan_vars(f, fv->nc, p, fv, has, &mdim);
         f->step_dim = save_dims[0], f->lev_dim = save_dims[1], f->lat_dim = save_dims[2], f->lon_dim = save_dims[3];
+        f->init_dim = save_dims[4];
         if (!status && mdim >= 0) status = util_fail(UTIL_EFORMAT, "%s: an ensemble member file with a member dimension", p);
         for (int v = 0; v < NVARS && !status; v++) {
             if (f->nmem == 1) in->has[v] = has[v];
@@ -418,16 +439,23 @@ static int open_native(eval_fc *f, int fp_var) {
         status = UTIL_EFORMAT;
         goto done;
     }
-    /* WeatherBench 2: the initial time is time(time), one of it per file. */
-    size_t one = 0;
+    /* WeatherBench 2: initial times on time(time), many per file (data-guide:
+     * forecasts on (time, prediction_timedelta, ...)); one is read. */
+    size_t ninit = 0;
     if (!found && nc_inq_varid(nc, "time", &tv) == NC_NOERR && nc_inq_varndims(nc, tv, &td) == NC_NOERR && td == 1 &&
-        nc_inq_vardimid(nc, tv, &dim) == NC_NOERR && nc_inq_dimlen(nc, dim, &one) == NC_NOERR && one == 1 &&
+        nc_inq_vardimid(nc, tv, &dim) == NC_NOERR && nc_inq_dimlen(nc, dim, &ninit) == NC_NOERR && ninit >= 1 &&
         dim != f->step_dim) {
+        if (ninit > 1 && (f->init_index < 0 || (size_t)f->init_index >= ninit)) {
+            status = util_fail(UTIL_EFORMAT, "%s: %zu initial times on time(time): one of them is read at a time", path, ninit);
+            goto done;
+        }
+        size_t at = ninit > 1 ? (size_t)f->init_index : 0;
         double v;
-        if (nc_get_var_double(nc, tv, &v) != NC_NOERR || to_seconds(nc, tv, path, "time", v, &in->init)) {
+        if (nc_get_var1_double(nc, tv, &at, &v) != NC_NOERR || to_seconds(nc, tv, path, "time", v, &in->init)) {
             status = util_fail(UTIL_EFORMAT, "%s: cannot read the initial time (time)", path);
             goto done;
         }
+        if (ninit > 1) f->init_dim = dim;
         found = 1;
     }
     static const char *const valid_names[] = {"valid_time", "time", NULL};
@@ -507,7 +535,7 @@ static int open_native(eval_fc *f, int fp_var) {
     }
     in->nlev = (int)f->file_nlev;
     for (size_t i = 0; i < f->file_nlev; i++) in->levels[i] = (float)f->file_lev[i];
-    f->tmp = malloc(sizeof(float) * H * W);
+    f->tmp = malloc(sizeof(float) * 2 * H * W);
     if (!f->tmp) status = util_fail(UTIL_ENOMEM, "out of memory");
 done:
     free(lat), free(lon), free(fp);
@@ -612,20 +640,26 @@ static int is_native(const char *path, int *nc, int *fp) {
         nc_inq_vardimid(*nc, *fp, &dim);
         nc_inq_dimname(*nc, dim, dn);
         io_text_att(*nc, *fp, "standard_name", sn, sizeof sn);
-        if (i > 0 && (strcmp(dn, lead_names[i]) || strcmp(sn, "forecast_period"))) continue; /* not a lead dimension */
+        if (i > 0 && strcmp(dn, lead_names[i])) continue; /* not a lead dimension */
+        /* xarray writes WB2's prediction_timedelta without a standard_name; a step may be something else */
+        if (i == 1 && strcmp(sn, "forecast_period")) continue;
         return 1;
     }
     return 0;
 }
 
 int eval_fc_open(eval_fc **out, const char *const *paths, int npaths, double init) {
+    return eval_fc_open_at(out, paths, npaths, init, -1);
+}
+
+int eval_fc_open_at(eval_fc **out, const char *const *paths, int npaths, double init, long init_index) {
     *out = NULL;
     if (npaths < 1) return util_fail(UTIL_EINVAL, "no forecast files");
     eval_fc *f = calloc(1, sizeof *f);
     if (!f) return util_fail(UTIL_ENOMEM, "out of memory");
     if (npaths == 1) snprintf(f->path, sizeof f->path, "%s", paths[0]);
     else snprintf(f->path, sizeof f->path, "%.3000s (and %d other file%s of that forecast)", paths[0], npaths - 1, npaths > 2 ? "s" : "");
-    f->nc = -1, f->cur_step = -1;
+    f->nc = -1, f->cur_step = -1, f->init_dim = -1, f->init_index = init_index;
     int status = UTIL_OK, fp;
     for (int i = 0; i < npaths && !status; i++) {
         FILE *t = fopen(paths[i], "rb");
@@ -661,34 +695,66 @@ done:
     return status;
 }
 
-int eval_fc_peek(const char *path, double *init, int *native) {
-    int nc, fp;
-    *native = 0;
-    if (io_grib_detect(path)) return io_grib_reference_time(path, init);
+/* The initial times of a WB2 file holding several on time(time): their
+ * count (0: not such a file, -1: error), *inits allocated. */
+static int wb2_init_times(int nc, int fp, const char *path, double **inits) {
+    int tv, td, dim, step_dim, status = UTIL_OK;
+    size_t n = 0;
+    if (find_init(nc, path, &(double){0}) != 0 || nc_inq_vardimid(nc, fp, &step_dim) != NC_NOERR ||
+        nc_inq_varid(nc, "time", &tv) != NC_NOERR || nc_inq_varndims(nc, tv, &td) != NC_NOERR || td != 1 ||
+        nc_inq_vardimid(nc, tv, &dim) != NC_NOERR || dim == step_dim || nc_inq_dimlen(nc, dim, &n) != NC_NOERR || n < 2)
+        return 0;
+    double *t = malloc(sizeof(double) * n);
+    if (!t) return util_fail(UTIL_ENOMEM, "out of memory"), -1;
+    if (nc_get_var_double(nc, tv, t) != NC_NOERR) status = util_fail(UTIL_EFORMAT, "%s: cannot read the initial times (time)", path);
+    for (size_t i = 0; i < n && !status; i++) status = to_seconds(nc, tv, path, "time", t[i], &t[i]);
+    if (status) {
+        free(t);
+        return -1;
+    }
+    *inits = t;
+    return (int)n;
+}
+
+/* One initial time into a fresh *inits: 1, or -1 when out of memory. */
+static int one_init(double t, double **inits) {
+    if (!(*inits = malloc(sizeof(double)))) return util_fail(UTIL_ENOMEM, "out of memory"), -1;
+    **inits = t;
+    return 1;
+}
+
+int eval_fc_peek(const char *path, double **inits, int *native) {
+    int nc, fp, n;
+    double t;
+    *native = 0, *inits = NULL;
+    if (io_grib_detect(path)) return (n = io_grib_reference_time(path, &t)) <= 0 ? n : one_init(t, inits);
     if (is_native(path, &nc, &fp)) {
+        n = wb2_init_times(nc, fp, path, inits);
         nc_close(nc);
+        *native = 1;
+        if (n != 0) return n;
         eval_fc *f;
         if (eval_fc_open(&f, &path, 1, NAN)) return -1;
-        *init = f->info.init, *native = 1;
+        t = f->info.init;
         eval_fc_close(f);
-        return 1;
+        return one_init(t, inits);
     }
     if (nc < 0) {
         unsigned char magic[6] = {0};
-        FILE *t = fopen(path, "rb");
-        if (!t) {
+        FILE *fh = fopen(path, "rb");
+        if (!fh) {
             util_fail(UTIL_EIO, "%s: cannot read the forecast file", path);
             return -1;
         }
-        size_t n = fread(magic, 1, 6, t);
-        fclose(t);
-        if (n == 6 && !memcmp(magic, "\x93NUMPY", 6)) return 0; /* .npy: no metadata */
+        size_t got = fread(magic, 1, 6, fh);
+        fclose(fh);
+        if (got == 6 && !memcmp(magic, "\x93NUMPY", 6)) return 0; /* .npy: no metadata */
         util_fail(UTIL_EFORMAT, "%s: not a forecast file (neither NetCDF, HDF5, GRIB nor .npy)", path);
         return -1;
     }
-    int found = find_init(nc, path, init);
+    int found = find_init(nc, path, &t);
     nc_close(nc);
-    return found;
+    return found <= 0 ? found : one_init(t, inits);
 }
 
 int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *out, double *lat, double *lon) {
@@ -733,6 +799,7 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     size_t start[6] = {0}, count[6] = {1, 1, 1, 1, 1, 1};
     int nd = fv->ndims[v];
     if (fv->member_axis[v] >= 0) start[fv->member_axis[v]] = (size_t)member;
+    if (fv->init_axis[v] >= 0) start[fv->init_axis[v]] = (size_t)f->init_index;
     start[fv->step_axis[v]] = (size_t)step;
     if (v < IO_NUPPER) {
         int k = -1;
@@ -741,8 +808,10 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
         if (k < 0) return util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (variable '%s')", f->path, level, var_name(v));
         start[fv->lev_axis[v]] = (size_t)k;
     }
-    count[nd - 2] = (size_t)in->H, count[nd - 1] = (size_t)in->W;
-    int rc = nc_get_vara_float(nc, varid, start, count, f->tmp);
+    for (int a = 0; a < nd; a++) count[a] = 1;
+    count[fv->lat_axis[v]] = (size_t)in->H, count[fv->lon_axis[v]] = (size_t)in->W;
+    float *raw = f->tmp + HW;
+    int rc = nc_get_vara_float(nc, varid, start, count, raw);
     if (rc != NC_NOERR)
         return util_fail(UTIL_EFORMAT, "%s: cannot read variable '%s' step %d (%s)", f->path, var_name(v), step, nc_strerror(rc));
     double scale = 1, offset = 0, fill = NC_FILL_FLOAT, missing = NAN;
@@ -751,10 +820,12 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     nc_get_att_double(nc, varid, "_FillValue", &fill);
     nc_get_att_double(nc, varid, "missing_value", &missing);
     float ffill = (float)fill, fmiss = (float)missing;
-    for (size_t i = 0; i < HW; i++) {
-        float x = f->tmp[i];
-        f->tmp[i] = (x == ffill || x == fmiss) ? NAN : (float)(x * scale + offset);
-    }
+    int transposed = fv->lon_axis[v] < fv->lat_axis[v]; /* (longitude, latitude) order */
+    for (int i = 0; i < in->H; i++)
+        for (int j = 0; j < in->W; j++) {
+            float x = raw[transposed ? (size_t)j * in->H + i : (size_t)i * in->W + j];
+            f->tmp[(size_t)i * in->W + j] = (x == ffill || x == fmiss) ? NAN : (float)(x * scale + offset);
+        }
     orient_apply(&f->o, f->tmp, in->H, in->W, out);
     if (lat) memcpy(lat, f->o.lat, sizeof(double) * in->H);
     if (lon) memcpy(lon, f->o.lon, sizeof(double) * in->W);
