@@ -207,11 +207,15 @@ typedef struct {
     int nmap;
     double cache_mb;              /* truth states kept for reuse (0: 1024 MB) */
     int quiet;
+    int truth_nan_error;          /* 1: a NaN in the truth at a scored point is an error (else counted, warned) */
 } eval_config;
 
 /* Scores every forecast of every source (and the baselines) and writes the
  * CSV `source,variable,level,lead_hours,region,metric,value` (temporary
- * file, then rename); then the report when asked. */
+ * file, then rename); then the report when asked. Truth points that are NaN
+ * are left out of the scores, counted per source, field, lead and region
+ * (CSV rows with metric truth_nan_points, only where there are some) and
+ * warned about on stderr, or refused (truth_nan_error). */
 int eval_run(const eval_config *cfg);
 
 /* ---- report (eval/report.c) ---- */

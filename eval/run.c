@@ -40,6 +40,7 @@ typedef struct {
     unsigned long stamp;
     io_state st;
     float *clim; /* (nf, H, W) */
+    long *nan;   /* (nf, nreg + 1): truth NaN points per field in each region and in any region */
 } slot;
 
 typedef struct {
@@ -59,6 +60,7 @@ typedef struct {
     eval_grid grid;
     int grid_ready;
     eval_accum *acc;
+    long *nan_acc; /* (nsrc, nleads, nf, nreg + 1): truth NaN points of the pairs scored, summed */
     slot *cache;
     int ncache;
     unsigned long clock;
@@ -80,6 +82,10 @@ static float *field_ptr(const run *R, const io_state *s, int f) {
     return f < IO_NUPPER * R->nlev ? s->upper + (size_t)f * R->HW : s->surface + (size_t)(f - IO_NUPPER * R->nlev) * R->HW;
 }
 static int field_index(const run *R, int v, int k) { return v < IO_NUPPER ? v * R->nlev + k : IO_NUPPER * R->nlev + v - IO_NUPPER; }
+
+static long *nan_at(const run *R, int src, int li, int f) {
+    return &R->nan_acc[(((size_t)src * R->nleads + li) * R->nf + f) * (R->nreg + 1)];
+}
 
 static eval_accum *acc_at(const run *R, int src, int li, int task, int r) {
     return &R->acc[(((size_t)src * R->nleads + li) * R->ntask + task) * R->nreg + r];
@@ -114,6 +120,42 @@ static int wrap(int status, const char *prefix) {
     return util_fail(status, "%s%s", prefix, msg);
 }
 
+/* NaN points of a truth state per field and region, for the fields scored;
+ * with --truth-nan error the first one inside a region is an error. */
+static int count_truth_nan(run *R, slot *s) {
+    const eval_grid *g = &R->grid;
+    int nr = R->nreg + 1;
+    memset(s->nan, 0, sizeof(long) * (size_t)R->nf * nr);
+    for (int f = 0; f < R->nf; f++) {
+        int v = field_var(R, f), scored = 0;
+        for (int q = 0; q < R->nsrc; q++) scored |= R->has[q][v];
+        const float *o = field_ptr(R, &s->st, f);
+        size_t bad = 0;
+        for (size_t i = 0; scored && i < R->HW; i++) bad += !isfinite(o[i]);
+        if (!bad) continue;
+        long *n = s->nan + (size_t)f * nr;
+        for (int i = 0; i < R->H; i++)
+            for (int j = 0; j < R->W; j++) {
+                if (isfinite(o[(size_t)i * R->W + j])) continue;
+                int any = 0;
+                for (int r = 0; r < R->nreg; r++)
+                    if (g->row[(size_t)r * R->H + i] && (g->all_lon[r] || g->col[(size_t)r * R->W + j])) n[r]++, any = 1;
+                n[R->nreg] += any;
+            }
+        if (n[R->nreg] && R->cfg->truth_nan_error) {
+            char when[64], lev[32] = "";
+            util_time_format(s->time, when, sizeof when);
+            if (v < IO_NUPPER) snprintf(lev, sizeof lev, " at %g hPa", field_level(R, f));
+            s->used = 0;
+            return util_fail(UTIL_EFORMAT, "truth: %s: variable '%s'%s, valid time %s: NaN at %ld scored point%s (--truth-nan "
+                                           "error refuses them; without it they are left out and counted)",
+                             s->st.source[v][0] ? s->st.source[v] : R->cfg->truth[0], var_name(v), lev, when, n[R->nreg],
+                             n[R->nreg] > 1 ? "s" : "");
+        }
+    }
+    return UTIL_OK;
+}
+
 /* The truth at valid time t, from the cache or read. */
 static int truth_at(run *R, double t, slot **out) {
     slot *s = NULL;
@@ -135,6 +177,7 @@ static int truth_at(run *R, double t, slot **out) {
             if ((status = eval_grid_init(&R->grid, s->st.lat, s->st.lon, R->H, R->W, reg, R->nreg))) return status;
             R->grid_ready = 1;
         }
+        if ((status = count_truth_nan(R, s))) return status;
     }
     s->stamp = ++R->clock;
     *out = s;
@@ -160,6 +203,7 @@ typedef struct {
     const float *clim; /* (nf, HW) or NULL */
     const float *mem;  /* (ntasks, M, HW) members by task position, or NULL */
     int M;
+    const long *nan;   /* the truth's NaN counts (slot.nan) */
 } score_in;
 
 /* Score tasks (fields, then vector winds) of one source at one lead; the
@@ -186,6 +230,9 @@ static void score_tasks(run *R, int src, int li, const score_in *in, const int *
         }
         for (int r = 0; r < R->nreg; r++) eval_accum_add(acc_at(R, src, li, t, r), &sums[r]);
     }
+    for (int q = 0; q < ntasks; q++) /* the truth's NaN points these pairs left out */
+        if (tasks[q] < R->nf)
+            for (int r = 0; r <= R->nreg; r++) nan_at(R, src, li, tasks[q])[r] += in->nan[(size_t)tasks[q] * (R->nreg + 1) + r];
 }
 
 /* Tasks of a source: its fields, then u/v per level and u10/v10. */
@@ -260,7 +307,7 @@ static int score_file(run *R, const job *jb, int map_job, unsigned char *bl, io_
         slot *tr;
         if ((status = truth_at(R, in->valid[s], &tr))) break;
         if (R->clim && (status = clim_of(R, tr))) break;
-        score_in sc = {fc, &tr->st, R->clim ? tr->clim : NULL, NULL, 0};
+        score_in sc = {fc, &tr->st, R->clim ? tr->clim : NULL, NULL, 0, tr->nan};
         if (M > 0) {
             /* members in chunks of fields; the ensemble mean into fc */
             for (int q0 = 0; q0 < nft && !status; q0 += chunk) {
@@ -334,7 +381,7 @@ static int score_baselines(run *R, double init, const unsigned char *bl, io_stat
             else {
                 if ((status = truth_at(R, init, &t0)) || (status = truth_at(R, valid, &tr))) break;
                 if (R->clim && (status = clim_of(R, tr))) break;
-                score_in sc = {&t0->st, &tr->st, R->clim ? tr->clim : NULL, NULL, 0};
+                score_in sc = {&t0->st, &tr->st, R->clim ? tr->clim : NULL, NULL, 0, tr->nan};
                 score_tasks(R, src, li, &sc, R->tasks[src], R->ntasks[src]);
             }
             src++;
@@ -345,11 +392,30 @@ static int score_baselines(run *R, double init, const unsigned char *bl, io_stat
                 int fi = R->tasks[src][q];
                 memcpy(field_ptr(R, fc, fi), tr->clim + (size_t)fi * R->HW, sizeof(float) * R->HW);
             }
-            score_in sc = {fc, &tr->st, tr->clim, NULL, 0};
+            score_in sc = {fc, &tr->st, tr->clim, NULL, 0, tr->nan};
             score_tasks(R, src, li, &sc, R->tasks[src], R->ntasks[src]);
         }
     }
     return status;
+}
+
+/* One warning line per source, field and lead whose truth had NaN at scored
+ * points (the first 20; then how many more). */
+static void warn_truth_nan(const run *R) {
+    long lines = 0;
+    for (int src = 0; src < R->nsrc; src++)
+        for (int f = 0; f < R->nf; f++)
+            for (int li = 0; li < R->nleads; li++) {
+                long n = nan_at(R, src, li, f)[R->nreg];
+                if (!n || ++lines > 20) continue;
+                int v = field_var(R, f);
+                char lev[32] = "";
+                if (v < IO_NUPPER) snprintf(lev, sizeof lev, " %g hPa", field_level(R, f));
+                fprintf(stderr, "pangu eval: warning: source %s, %s%s, lead %g h: the truth is NaN at %ld scored point%s, left out "
+                                "(rows truth_nan_points in the CSV; --truth-nan error refuses them)\n",
+                        R->names[src], var_name(v), lev, R->leads[li], n, n > 1 ? "s" : "");
+            }
+    if (lines > 20) fprintf(stderr, "pangu eval: warning: and %ld more (source, variable, lead) with NaN in the truth\n", lines - 20);
 }
 
 static int cmp_job(const void *a, const void *b) {
@@ -566,6 +632,10 @@ static int write_csv(run *R, const char *path, char *tmp, size_t cap) {
                             fprintf(f, "%s,%s,%s,%g,%s,%s,%.9g\n", R->names[src], vn, lev, R->leads[li], R->grid.reg[r].name,
                                     eval_metric_names[m], value);
                         }
+                        long nan = v < NVARS ? nan_at(R, src, li, task)[r] : 0;
+                        if (nan)
+                            fprintf(f, "%s,%s,%s,%g,%s,truth_nan_points,%ld\n", R->names[src], vn, lev, R->leads[li],
+                                    R->grid.reg[r].name, nan);
                     }
             }
     int bad = ferror(f);
@@ -728,6 +798,7 @@ int eval_run(const eval_config *cfg) {
         if ((status = eval_clim_open(&R.clim, cfg->climatology, R.H, R.W, R.levels, R.nlev, need))) goto done;
     }
     R.acc = calloc((size_t)R.nsrc * R.nleads * R.ntask * R.nreg, sizeof(eval_accum));
+    R.nan_acc = calloc((size_t)R.nsrc * R.nleads * R.nf * (R.nreg + 1), sizeof(long));
     double state_mb = (double)R.nf * R.HW * sizeof(float) * (cfg->climatology ? 2 : 1) / 1e6;
     double budget = cfg->cache_mb > 0 ? cfg->cache_mb : 1024;
     R.ncache = (int)fmin(fmax(2, budget / state_mb), R.nleads + 2);
@@ -737,12 +808,13 @@ int eval_run(const eval_config *cfg) {
     int chunk = maxm ? (int)fmax(1, fmin(R.nf, budget * 1e6 / 4 / ((double)maxm * R.HW * sizeof(float)))) : 0;
     if (maxm) mbuf = malloc(sizeof(float) * (size_t)chunk * maxm * R.HW);
     bl = calloc((size_t)R.nleads, 1);
-    if (!R.acc || !R.cache || (maxm && !mbuf) || !bl) {
+    if (!R.acc || !R.nan_acc || !R.cache || (maxm && !mbuf) || !bl) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; i < R.ncache && cfg->climatology; i++)
-        if (!(R.cache[i].clim = malloc(sizeof(float) * R.nf * R.HW))) {
+    for (int i = 0; i < R.ncache; i++)
+        if ((cfg->climatology && !(R.cache[i].clim = malloc(sizeof(float) * R.nf * R.HW))) ||
+            !(R.cache[i].nan = malloc(sizeof(long) * R.nf * (R.nreg + 1)))) {
             status = util_fail(UTIL_ENOMEM, "out of memory");
             goto done;
         }
@@ -772,7 +844,7 @@ int eval_run(const eval_config *cfg) {
         if (!status && (cfg->persistence || cfg->climatology_baseline)) status = score_baselines(&R, jobs[g0].init, bl, &fc);
         if (!cfg->quiet && util_now() - last_progress > 5) {
             last_progress = util_now();
-            fprintf(stderr, "pangu eval: %ld of %d files, %ld (forecast, truth) pairs, %.1f pairs/s\n", R.files_done, njobs,
+            fprintf(stderr, "pangu eval: %ld of %d forecasts, %ld (forecast, truth) pairs, %.1f pairs/s\n", R.files_done, njobs,
                     R.pairs, R.pairs / (last_progress - tstart));
         }
         g0 = g1;
@@ -790,7 +862,7 @@ int eval_run(const eval_config *cfg) {
     if ((status = write_csv(&R, cfg->output, csv_tmp, sizeof csv_tmp))) goto done;
     csv_pending = 1;
     if (!cfg->quiet) {
-        fprintf(stderr, "pangu eval: %ld (forecast, truth) pairs from %d file%s of %d source%s", R.pairs, njobs, njobs > 1 ? "s" : "", R.nfc,
+        fprintf(stderr, "pangu eval: %ld (forecast, truth) pairs from %d forecast%s of %d source%s", R.pairs, njobs, njobs > 1 ? "s" : "", R.nfc,
                 R.nfc > 1 ? "s" : "");
         if (R.nsrc > R.nfc) fprintf(stderr, " and %d baseline%s", R.nsrc - R.nfc, R.nsrc - R.nfc > 1 ? "s" : "");
         fprintf(stderr, ", %d leads, %d levels, %d regions; %.1f s, peak memory %ld MB; wrote %s\n", R.nleads, R.nlev, R.nreg,
@@ -801,6 +873,7 @@ int eval_run(const eval_config *cfg) {
             fprintf(stderr, "pangu eval: persistence skipped at %ld (initial time, lead) pairs: initial time not in the truth\n",
                     R.skipped_persistence);
     }
+    warn_truth_nan(&R);
     if (cfg->report) {
         char notes[2048], a[64], b[64];
         size_t n = 0;
@@ -823,12 +896,12 @@ done:
     if (csv_pending) util_output_abort(cfg->output, csv_tmp);
     io_series_close(R.truth);
     eval_clim_close(R.clim);
-    for (int i = 0; i < R.ncache; i++) io_state_free(&R.cache[i].st), free(R.cache[i].clim);
+    for (int i = 0; i < R.ncache; i++) io_state_free(&R.cache[i].st), free(R.cache[i].clim), free(R.cache[i].nan);
     free(R.cache);
     for (int s = 0; s < R.nsrc; s++) free(R.tasks[s]);
     for (int m = 0; m < R.nmaps; m++) free(R.maps[m].forecast), free(R.maps[m].truth);
     eval_grid_free(&R.grid);
     io_state_free(&fc);
-    free(R.acc), free(R.leads), free(R.times), free(jobs), free(pool), free(mbuf), free(bl);
+    free(R.acc), free(R.nan_acc), free(R.leads), free(R.times), free(jobs), free(pool), free(mbuf), free(bl);
     return status;
 }
