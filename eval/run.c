@@ -120,8 +120,7 @@ static int wrap(int status, const char *prefix) {
     return util_fail(status, "%s%s", prefix, msg);
 }
 
-/* NaN points of a truth state per field and region, for the fields scored;
- * with --truth-nan error the first one inside a region is an error. */
+/* NaN points of a truth state per field and region, for the fields scored. */
 static int count_truth_nan(run *R, slot *s) {
     const eval_grid *g = &R->grid;
     int nr = R->nreg + 1;
@@ -142,11 +141,20 @@ static int count_truth_nan(run *R, slot *s) {
                     if (g->row[(size_t)r * R->H + i] && (g->all_lon[r] || g->col[(size_t)r * R->W + j])) n[r]++, any = 1;
                 n[R->nreg] += any;
             }
-        if (n[R->nreg] && R->cfg->truth_nan_error) {
+    }
+    return UTIL_OK;
+}
+
+/* --truth-nan error: the truth at a valid time scored for source src must
+ * have no NaN inside the regions in the fields src scores. */
+static int refuse_truth_nan(const run *R, const slot *s, int src) {
+    for (int f = 0; f < R->nf && R->cfg->truth_nan_error; f++) {
+        int v = field_var(R, f);
+        const long *n = s->nan + (size_t)f * (R->nreg + 1);
+        if (R->has[src][v] && n[R->nreg]) {
             char when[64], lev[32] = "";
             util_time_format(s->time, when, sizeof when);
             if (v < IO_NUPPER) snprintf(lev, sizeof lev, " at %g hPa", field_level(R, f));
-            s->used = 0;
             return util_fail(UTIL_EFORMAT, "truth: %s: variable '%s'%s, valid time %s: NaN at %ld scored point%s (--truth-nan "
                                            "error refuses them; without it they are left out and counted)",
                              s->st.source[v][0] ? s->st.source[v] : R->cfg->truth[0], var_name(v), lev, when, n[R->nreg],
@@ -305,7 +313,7 @@ static int score_file(run *R, const job *jb, int map_job, unsigned char *bl, io_
             continue;
         }
         slot *tr;
-        if ((status = truth_at(R, in->valid[s], &tr))) break;
+        if ((status = truth_at(R, in->valid[s], &tr)) || (status = refuse_truth_nan(R, tr, jb->src))) break;
         if (R->clim && (status = clim_of(R, tr))) break;
         score_in sc = {fc, &tr->st, R->clim ? tr->clim : NULL, NULL, 0, tr->nan};
         if (M > 0) {
@@ -379,7 +387,9 @@ static int score_baselines(run *R, double init, const unsigned char *bl, io_stat
         if (R->cfg->persistence) {
             if (!have_init) R->skipped_persistence++;
             else {
-                if ((status = truth_at(R, init, &t0)) || (status = truth_at(R, valid, &tr))) break;
+                if ((status = truth_at(R, init, &t0)) || (status = truth_at(R, valid, &tr)) ||
+                    (status = refuse_truth_nan(R, tr, src)))
+                    break;
                 if (R->clim && (status = clim_of(R, tr))) break;
                 score_in sc = {&t0->st, &tr->st, R->clim ? tr->clim : NULL, NULL, 0, tr->nan};
                 score_tasks(R, src, li, &sc, R->tasks[src], R->ntasks[src]);
@@ -387,7 +397,7 @@ static int score_baselines(run *R, double init, const unsigned char *bl, io_stat
             src++;
         }
         if (R->cfg->climatology_baseline) {
-            if ((status = truth_at(R, valid, &tr)) || (status = clim_of(R, tr))) break;
+            if ((status = truth_at(R, valid, &tr)) || (status = refuse_truth_nan(R, tr, src)) || (status = clim_of(R, tr))) break;
             for (int q = 0; q < R->nfield_tasks[src]; q++) {
                 int fi = R->tasks[src][q];
                 memcpy(field_ptr(R, fc, fi), tr->clim + (size_t)fi * R->HW, sizeof(float) * R->HW);
