@@ -21,9 +21,10 @@ static const char *const usage_text =
     "                  [--climatology C] [--baseline persistence] [--baseline climatology]\n"
     "                  [--baseline NAME=FILE[,FILE...][@INIT]] [--name NAME] [--init T] [--rmse-per-time]\n"
     "                  [--regions global,tropics,NAME=LAT0:LAT1[:LON0:LON1],...] [--levels 500,850]\n"
-    "                  [--report DIR] [--map-leads 24,120] [--cache-mb 1024] [--quiet]\n"
+    "                  [--report DIR] [--map-leads 24,120] [--cache-mb 1024] [--truth-nan warn|error] [--quiet]\n"
     "  --forecast F     forecast files (shell globs and comma-separated lists allowed): pangu forecast files\n"
-    "                   (one per initial time, ensembles with a member dimension) or numerical forecasts as\n"
+    "                   (one per initial time, ensembles with a member dimension), WeatherBench 2 files (many\n"
+    "                   initial times on time, members on number or realization) or numerical forecasts as\n"
     "                   delivered: GRIB 1/2 (initial time from dataDate/dataTime, lead from step), NetCDF with\n"
     "                   valid times on a time axis and a forecast_reference_time (or init_time attribute); the\n"
     "                   files of one option that share an initial time are one forecast (pressure levels and\n"
@@ -31,7 +32,8 @@ static const char *const usage_text =
     "  --init T         the initial time of --forecast files that carry none (CDO conversions often lose it);\n"
     "                   for a baseline: NAME=FILES@T\n"
     "  --truth T        the verifying series, any layout the reader takes (globs allowed)\n"
-    "  --climatology C  pangu stats --climatology-hours output: ACC and the climatology baseline\n"
+    "  --climatology C  pangu stats --climatology-hours output, or WeatherBench 2's climatology exported to\n"
+    "                   NetCDF (long names, hour optional): ACC and the climatology baseline\n"
     "  --baseline       persistence (truth at the initial time), climatology, or another forecast source\n"
     "  --name NAME      source name of the --forecast files (default: file name without _YYYYMMDDHH)\n"
     "  --rmse-per-time  RMSE as the mean of per-time RMSEs (Pangu-Weather paper) instead of sqrt(mean MSE)\n"
@@ -39,6 +41,8 @@ static const char *const usage_text =
     "  --levels LIST    pressure levels to score (default: those of the first forecast)\n"
     "  --report DIR     report.md, report.html and gnuplot figures; --map-leads: leads of the maps\n"
     "  --cache-mb N     memory for truth states kept for reuse (default 1024)\n"
+    "  --truth-nan M    NaN in the truth at a scored point: warn (default: left out, counted in the CSV's\n"
+    "                   truth_nan_points rows and on stderr) or error (exit 2 naming file, variable and time)\n"
     "  CSV columns: source,variable,level,lead_hours,region,metric,value\n";
 
 typedef struct {
@@ -206,6 +210,10 @@ int cli_eval(int argc, char **argv) {
             int n = parse_list(v, map_leads, 16, "--map-leads");
             if (n < 0) status = UTIL_EINVAL;
             cfg.nmap = n > 0 ? n : 0;
+        } else if (!strcmp(a, "--truth-nan")) {
+            if (!strcmp(v, "error")) cfg.truth_nan_error = 1;
+            else if (!strcmp(v, "warn")) cfg.truth_nan_error = 0;
+            else status = util_fail(UTIL_EINVAL, "--truth-nan '%s': expected warn or error", v);
         } else if (!strcmp(a, "--cache-mb")) {
             char *end;
             cfg.cache_mb = strtod(v, &end);

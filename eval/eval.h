@@ -99,8 +99,10 @@ int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double 
  * Two layouts: pangu forecast files (the lead as forecast_period(step),
  * as step(step) with standard_name forecast_period, or WeatherBench 2's
  * prediction_timedelta; short or WeatherBench 2 variable names on
- * ([member,] step, [level,] latitude, longitude), any orientation; a
- * member (or realization) dimension makes an ensemble, and so does the
+ * ([member,] step, [level,] latitude, longitude) in any order, any
+ * orientation; WeatherBench 2's files hold many initial times on time(time),
+ * each one forecast; a member, realization or number dimension makes an
+ * ensemble, and so does the
  * mean and spread file of an ensemble written one file per member, which
  * names the member files in its attribute ensemble_member_files), and files as
  * users hold numerical forecasts: anything io_series_* reads (valid times
@@ -136,9 +138,14 @@ typedef struct {
  * the initial time for files that declare none (NAN: none given); files
  * declaring another one are an error. */
 int eval_fc_open(eval_fc **out, const char *const *paths, int npaths, double init);
-/* The initial time a file declares, without reading its fields: 1 when it
- * declares one, 0 when not, -1 on error; *native = 1 for a pangu forecast file. */
-int eval_fc_peek(const char *path, double *init, int *native);
+/* The same for the init_index-th initial time of a WeatherBench 2 file
+ * holding several on time(time) (-1: a file holding one). */
+int eval_fc_open_at(eval_fc **out, const char *const *paths, int npaths, double init, long init_index);
+/* The initial times a file declares, without reading its fields: how many
+ * (in *inits, to be freed; several only in WeatherBench 2 files, in the
+ * order of their time axis), 0 when none, -1 on error; *native = 1 for a
+ * pangu or WeatherBench 2 forecast file. */
+int eval_fc_peek(const char *path, double **inits, int *native);
 /* 1 when path is one member of an ensemble written one file per member;
  * ensemble receives the path of the ensemble's mean and spread file. */
 int eval_fc_member_of(const char *path, char *ensemble, size_t cap);
@@ -200,11 +207,15 @@ typedef struct {
     int nmap;
     double cache_mb;              /* truth states kept for reuse (0: 1024 MB) */
     int quiet;
+    int truth_nan_error;          /* 1: a NaN in the truth at a scored point is an error (else counted, warned) */
 } eval_config;
 
 /* Scores every forecast of every source (and the baselines) and writes the
  * CSV `source,variable,level,lead_hours,region,metric,value` (temporary
- * file, then rename); then the report when asked. */
+ * file, then rename); then the report when asked. Truth points that are NaN
+ * are left out of the scores, counted per source, field, lead and region
+ * (CSV rows with metric truth_nan_points, only where there are some) and
+ * warned about on stderr, or refused (truth_nan_error). */
 int eval_run(const eval_config *cfg);
 
 /* ---- report (eval/report.c) ---- */

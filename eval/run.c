@@ -23,7 +23,16 @@ typedef struct {
     double init;
     const char **files;
     int nfiles;
+    long init_index; /* of a WeatherBench 2 file with several initial times (-1: none) */
 } job;
+
+/* One forecast file at one of its initial times. */
+typedef struct {
+    const char *path;
+    double init;
+    long init_index;
+    int native, opt;
+} entry;
 
 typedef struct {
     double time;
@@ -31,6 +40,7 @@ typedef struct {
     unsigned long stamp;
     io_state st;
     float *clim; /* (nf, H, W) */
+    long *nan;   /* (nf, nreg + 1): truth NaN points per field in each region and in any region */
 } slot;
 
 typedef struct {
@@ -50,6 +60,7 @@ typedef struct {
     eval_grid grid;
     int grid_ready;
     eval_accum *acc;
+    long *nan_acc; /* (nsrc, nleads, nf, nreg + 1): truth NaN points of the pairs scored, summed */
     slot *cache;
     int ncache;
     unsigned long clock;
@@ -71,6 +82,10 @@ static float *field_ptr(const run *R, const io_state *s, int f) {
     return f < IO_NUPPER * R->nlev ? s->upper + (size_t)f * R->HW : s->surface + (size_t)(f - IO_NUPPER * R->nlev) * R->HW;
 }
 static int field_index(const run *R, int v, int k) { return v < IO_NUPPER ? v * R->nlev + k : IO_NUPPER * R->nlev + v - IO_NUPPER; }
+
+static long *nan_at(const run *R, int src, int li, int f) {
+    return &R->nan_acc[(((size_t)src * R->nleads + li) * R->nf + f) * (R->nreg + 1)];
+}
 
 static eval_accum *acc_at(const run *R, int src, int li, int task, int r) {
     return &R->acc[(((size_t)src * R->nleads + li) * R->ntask + task) * R->nreg + r];
@@ -105,6 +120,50 @@ static int wrap(int status, const char *prefix) {
     return util_fail(status, "%s%s", prefix, msg);
 }
 
+/* NaN points of a truth state per field and region, for the fields scored. */
+static int count_truth_nan(run *R, slot *s) {
+    const eval_grid *g = &R->grid;
+    int nr = R->nreg + 1;
+    memset(s->nan, 0, sizeof(long) * (size_t)R->nf * nr);
+    for (int f = 0; f < R->nf; f++) {
+        int v = field_var(R, f), scored = 0;
+        for (int q = 0; q < R->nsrc; q++) scored |= R->has[q][v];
+        const float *o = field_ptr(R, &s->st, f);
+        size_t bad = 0;
+        for (size_t i = 0; scored && i < R->HW; i++) bad += !isfinite(o[i]);
+        if (!bad) continue;
+        long *n = s->nan + (size_t)f * nr;
+        for (int i = 0; i < R->H; i++)
+            for (int j = 0; j < R->W; j++) {
+                if (isfinite(o[(size_t)i * R->W + j])) continue;
+                int any = 0;
+                for (int r = 0; r < R->nreg; r++)
+                    if (g->row[(size_t)r * R->H + i] && (g->all_lon[r] || g->col[(size_t)r * R->W + j])) n[r]++, any = 1;
+                n[R->nreg] += any;
+            }
+    }
+    return UTIL_OK;
+}
+
+/* --truth-nan error: the truth at a valid time scored for source src must
+ * have no NaN inside the regions in the fields src scores. */
+static int refuse_truth_nan(const run *R, const slot *s, int src) {
+    for (int f = 0; f < R->nf && R->cfg->truth_nan_error; f++) {
+        int v = field_var(R, f);
+        const long *n = s->nan + (size_t)f * (R->nreg + 1);
+        if (R->has[src][v] && n[R->nreg]) {
+            char when[64], lev[32] = "";
+            util_time_format(s->time, when, sizeof when);
+            if (v < IO_NUPPER) snprintf(lev, sizeof lev, " at %g hPa", field_level(R, f));
+            return util_fail(UTIL_EFORMAT, "truth: %s: variable '%s'%s, valid time %s: NaN at %ld scored point%s (--truth-nan "
+                                           "error refuses them; without it they are left out and counted)",
+                             s->st.source[v][0] ? s->st.source[v] : R->cfg->truth[0], var_name(v), lev, when, n[R->nreg],
+                             n[R->nreg] > 1 ? "s" : "");
+        }
+    }
+    return UTIL_OK;
+}
+
 /* The truth at valid time t, from the cache or read. */
 static int truth_at(run *R, double t, slot **out) {
     slot *s = NULL;
@@ -126,6 +185,7 @@ static int truth_at(run *R, double t, slot **out) {
             if ((status = eval_grid_init(&R->grid, s->st.lat, s->st.lon, R->H, R->W, reg, R->nreg))) return status;
             R->grid_ready = 1;
         }
+        if ((status = count_truth_nan(R, s))) return status;
     }
     s->stamp = ++R->clock;
     *out = s;
@@ -151,6 +211,7 @@ typedef struct {
     const float *clim; /* (nf, HW) or NULL */
     const float *mem;  /* (ntasks, M, HW) members by task position, or NULL */
     int M;
+    const long *nan;   /* the truth's NaN counts (slot.nan) */
 } score_in;
 
 /* Score tasks (fields, then vector winds) of one source at one lead; the
@@ -177,6 +238,9 @@ static void score_tasks(run *R, int src, int li, const score_in *in, const int *
         }
         for (int r = 0; r < R->nreg; r++) eval_accum_add(acc_at(R, src, li, t, r), &sums[r]);
     }
+    for (int q = 0; q < ntasks; q++) /* the truth's NaN points these pairs left out */
+        if (tasks[q] < R->nf)
+            for (int r = 0; r <= R->nreg; r++) nan_at(R, src, li, tasks[q])[r] += in->nan[(size_t)tasks[q] * (R->nreg + 1) + r];
 }
 
 /* Tasks of a source: its fields, then u/v per level and u10/v10. */
@@ -223,7 +287,7 @@ static void keep_map(run *R, const char *field, double lead, const float *f, con
 static int score_file(run *R, const job *jb, int map_job, unsigned char *bl, io_state *fc, float *mbuf, int chunk) {
     const char *path = jb->files[0];
     eval_fc *f = NULL;
-    int status = eval_fc_open(&f, jb->files, jb->nfiles, jb->init);
+    int status = eval_fc_open_at(&f, jb->files, jb->nfiles, jb->init, jb->init_index);
     if (status) return status;
     const eval_fc_info *in = eval_fc_describe(f);
     int M = in->members, checked = 0;
@@ -249,9 +313,9 @@ static int score_file(run *R, const job *jb, int map_job, unsigned char *bl, io_
             continue;
         }
         slot *tr;
-        if ((status = truth_at(R, in->valid[s], &tr))) break;
+        if ((status = truth_at(R, in->valid[s], &tr)) || (status = refuse_truth_nan(R, tr, jb->src))) break;
         if (R->clim && (status = clim_of(R, tr))) break;
-        score_in sc = {fc, &tr->st, R->clim ? tr->clim : NULL, NULL, 0};
+        score_in sc = {fc, &tr->st, R->clim ? tr->clim : NULL, NULL, 0, tr->nan};
         if (M > 0) {
             /* members in chunks of fields; the ensemble mean into fc */
             for (int q0 = 0; q0 < nft && !status; q0 += chunk) {
@@ -323,24 +387,45 @@ static int score_baselines(run *R, double init, const unsigned char *bl, io_stat
         if (R->cfg->persistence) {
             if (!have_init) R->skipped_persistence++;
             else {
-                if ((status = truth_at(R, init, &t0)) || (status = truth_at(R, valid, &tr))) break;
+                if ((status = truth_at(R, init, &t0)) || (status = truth_at(R, valid, &tr)) ||
+                    (status = refuse_truth_nan(R, tr, src)))
+                    break;
                 if (R->clim && (status = clim_of(R, tr))) break;
-                score_in sc = {&t0->st, &tr->st, R->clim ? tr->clim : NULL, NULL, 0};
+                score_in sc = {&t0->st, &tr->st, R->clim ? tr->clim : NULL, NULL, 0, tr->nan};
                 score_tasks(R, src, li, &sc, R->tasks[src], R->ntasks[src]);
             }
             src++;
         }
         if (R->cfg->climatology_baseline) {
-            if ((status = truth_at(R, valid, &tr)) || (status = clim_of(R, tr))) break;
+            if ((status = truth_at(R, valid, &tr)) || (status = refuse_truth_nan(R, tr, src)) || (status = clim_of(R, tr))) break;
             for (int q = 0; q < R->nfield_tasks[src]; q++) {
                 int fi = R->tasks[src][q];
                 memcpy(field_ptr(R, fc, fi), tr->clim + (size_t)fi * R->HW, sizeof(float) * R->HW);
             }
-            score_in sc = {fc, &tr->st, tr->clim, NULL, 0};
+            score_in sc = {fc, &tr->st, tr->clim, NULL, 0, tr->nan};
             score_tasks(R, src, li, &sc, R->tasks[src], R->ntasks[src]);
         }
     }
     return status;
+}
+
+/* One warning line per source, field and lead whose truth had NaN at scored
+ * points (the first 20; then how many more). */
+static void warn_truth_nan(const run *R) {
+    long lines = 0;
+    for (int src = 0; src < R->nsrc; src++)
+        for (int f = 0; f < R->nf; f++)
+            for (int li = 0; li < R->nleads; li++) {
+                long n = nan_at(R, src, li, f)[R->nreg];
+                if (!n || ++lines > 20) continue;
+                int v = field_var(R, f);
+                char lev[32] = "";
+                if (v < IO_NUPPER) snprintf(lev, sizeof lev, " %g hPa", field_level(R, f));
+                fprintf(stderr, "pangu eval: warning: source %s, %s%s, lead %g h: the truth is NaN at %ld scored point%s, left out "
+                                "(rows truth_nan_points in the CSV; --truth-nan error refuses them)\n",
+                        R->names[src], var_name(v), lev, R->leads[li], n, n > 1 ? "s" : "");
+            }
+    if (lines > 20) fprintf(stderr, "pangu eval: warning: and %ld more (source, variable, lead) with NaN in the truth\n", lines - 20);
 }
 
 static int cmp_job(const void *a, const void *b) {
@@ -364,78 +449,55 @@ static void common_name(char names[][128], int n, char *out, size_t cap) {
     snprintf(out, cap, "%.*s", (int)k, names[0]);
 }
 
-/* Options into forecasts (files of one option sharing an initial time) and
- * forecasts into sources; *pool holds every job's file list. */
-static int build_jobs(run *R, job **out, int *nout, const char ***pool) {
-    const eval_config *cfg = R->cfg;
-    int total = 0, status = UTIL_OK, nj = 0;
-    for (int o = 0; o < cfg->nsources; o++) total += cfg->sources[o].nfiles;
-    if (!total) return util_fail(UTIL_EINVAL, "no forecast files");
-    job *jobs = calloc((size_t)total, sizeof(job));
-    int *jof = malloc(sizeof(int) * total), *fill = calloc((size_t)total, sizeof(int));
-    char (*stem)[128] = malloc(sizeof *stem * total), (*tmp)[128] = malloc(sizeof *tmp * total);
-    const char **files = malloc(sizeof(char *) * total);
-    *out = NULL, *nout = 0, *pool = NULL;
-    if (!jobs || !jof || !fill || !stem || !tmp || !files) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    int f0 = 0;
+/* Every file of every option at each initial time it holds (WeatherBench 2
+ * files hold several; files that declare none take the option's). */
+static int list_entries(const eval_config *cfg, entry **out, int *nout) {
+    int n = 0, cap = 0, status = UTIL_OK;
+    entry *e = NULL;
     for (int o = 0; o < cfg->nsources && !status; o++) {
         const eval_source *src = &cfg->sources[o];
         for (int i = 0; i < src->nfiles && !status; i++) {
             const char *path = src->files[i];
-            double init = NAN;
-            int native = 0, found = eval_fc_peek(path, &init, &native);
-            if (found < 0) {
-                status = UTIL_EFORMAT;
-                break;
-            }
-            if (!found && isnan(src->init)) {
+            double *inits = NULL;
+            int native = 0, found = eval_fc_peek(path, &inits, &native);
+            if (found < 0) status = UTIL_EFORMAT;
+            else if (!found && isnan(src->init))
                 status = util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time (no forecast_period(step) or "
                                                  "forecast_reference_time variable, no init_time attribute, no GRIB "
                                                  "dataDate/dataTime): give it with --init T (for --forecast) or NAME=FILES@T "
                                                  "(for --baseline NAME=FILES)", path);
-                break;
-            }
-            if (found && !isnan(src->init) && fabs(init - src->init) > 0.5) {
+            else if (found > 1 && !isnan(src->init))
+                status = util_fail(UTIL_EINVAL, "%s holds %d initial times on its time axis: --init (or @T) is for files that "
+                                                "declare none", path, found);
+            else if (found == 1 && !isnan(src->init) && fabs(inits[0] - src->init) > 0.5) {
                 char a[64], b[64];
-                util_time_format(init, a, sizeof a), util_time_format(src->init, b, sizeof b);
+                util_time_format(inits[0], a, sizeof a), util_time_format(src->init, b, sizeof b);
                 status = util_fail(UTIL_EFORMAT, "%s declares the initial time %s, but %s is given for it", path, a, b);
-                break;
             }
-            if (!found) init = src->init;
-            eval_source_name(path, stem[f0 + i], sizeof stem[0]);
-            int j = -1;
-            for (int q = 0; q < nj && j < 0 && !native; q++)
-                if (jobs[q].opt == o && !jobs[q].native && fabs(jobs[q].init - init) < 0.5) j = q;
-            if (j < 0) {
-                j = nj++;
-                jobs[j] = (job){-1, o, native, init, NULL, 0};
+            for (int k = 0; k < (found ? found : 1) && !status; k++) {
+                if (n == cap) {
+                    entry *g = realloc(e, sizeof *e * (size_t)(cap = cap ? 2 * cap : 64));
+                    if (!g) {
+                        status = util_fail(UTIL_ENOMEM, "out of memory");
+                        break;
+                    }
+                    e = g;
+                }
+                e[n++] = (entry){path, found ? inits[k] : src->init, found > 1 ? k : -1, native, o};
             }
-            jof[f0 + i] = j, jobs[j].nfiles++;
-            files[f0 + i] = path;
+            free(inits);
         }
-        f0 += src->nfiles;
     }
-    if (status) goto done;
-    /* file lists in option order */
-    int at = 0;
-    for (int q = 0; q < nj; q++) fill[q] = at, at += jobs[q].nfiles;
-    const char **p = malloc(sizeof(char *) * total);
-    if (!p) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    *pool = p;
-    for (int q = 0; q < nj; q++) jobs[q].files = p + fill[q], jobs[q].nfiles = 0;
-    for (int i = 0; i < total; i++) {
-        job *jb = &jobs[jof[i]];
-        jb->files[jb->nfiles] = files[i];
-        snprintf(tmp[fill[jof[i]] + jb->nfiles], sizeof tmp[0], "%s", stem[i]);
-        jb->nfiles++;
-    }
-    /* sources: forecast options by name, each baseline by itself */
+    if (status) free(e);
+    else *out = e, *nout = n;
+    return status;
+}
+
+/* Forecasts into sources: forecast options by name, each baseline by
+ * itself; two forecasts of one source from one initial time are an error. */
+static int assign_sources(run *R, job *jobs, int nj, char (*tmp)[128], const int *fill) {
+    const eval_config *cfg = R->cfg;
+    int status = UTIL_OK;
     R->nfc = 0;
     int src_opt[EVAL_MAX_SOURCES];
     for (int q = 0; q < nj && !status; q++) {
@@ -477,8 +539,61 @@ static int build_jobs(run *R, job **out, int *nout, const char ***pool) {
                                                               : " (files of one forecast go in one option: a list or a glob)");
             }
     }
+    return status;
+}
+
+/* Options into forecasts (files of one option sharing an initial time) and
+ * forecasts into sources; *pool holds every job's file list. */
+static int build_jobs(run *R, job **out, int *nout, const char ***pool) {
+    const eval_config *cfg = R->cfg;
+    int total = 0, status = UTIL_OK, nj = 0;
+    entry *ent = NULL;
+    *out = NULL, *nout = 0, *pool = NULL;
+    if ((status = list_entries(cfg, &ent, &total))) return status;
+    if (!total) {
+        free(ent);
+        return util_fail(UTIL_EINVAL, "no forecast files");
+    }
+    job *jobs = calloc((size_t)total, sizeof(job));
+    int *jof = malloc(sizeof(int) * total), *fill = calloc((size_t)total, sizeof(int));
+    char (*stem)[128] = malloc(sizeof *stem * total), (*tmp)[128] = malloc(sizeof *tmp * total);
+    const char **files = malloc(sizeof(char *) * total);
+    if (!jobs || !jof || !fill || !stem || !tmp || !files) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < total; i++) {
+        const entry *en = &ent[i];
+        eval_source_name(en->path, stem[i], sizeof stem[0]);
+        int j = -1;
+        for (int q = 0; q < nj && j < 0 && !en->native; q++)
+            if (jobs[q].opt == en->opt && !jobs[q].native && fabs(jobs[q].init - en->init) < 0.5) j = q;
+        if (j < 0) {
+            j = nj++;
+            jobs[j] = (job){-1, en->opt, en->native, en->init, NULL, 0, en->init_index};
+        }
+        jof[i] = j, jobs[j].nfiles++;
+        files[i] = en->path;
+    }
+    /* file lists in option order */
+    int at = 0;
+    for (int q = 0; q < nj; q++) fill[q] = at, at += jobs[q].nfiles;
+    const char **p = malloc(sizeof(char *) * total);
+    if (!p) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    *pool = p;
+    for (int q = 0; q < nj; q++) jobs[q].files = p + fill[q], jobs[q].nfiles = 0;
+    for (int i = 0; i < total; i++) {
+        job *jb = &jobs[jof[i]];
+        jb->files[jb->nfiles] = files[i];
+        snprintf(tmp[fill[jof[i]] + jb->nfiles], sizeof tmp[0], "%s", stem[i]);
+        jb->nfiles++;
+    }
+    status = assign_sources(R, jobs, nj, tmp, fill);
 done:
-    free(jof), free(fill), free(stem), free(tmp), free(files);
+    free(ent), free(jof), free(fill), free(stem), free(tmp), free(files);
     if (status) {
         free(jobs), free(*pool);
         *pool = NULL;
@@ -527,6 +642,10 @@ static int write_csv(run *R, const char *path, char *tmp, size_t cap) {
                             fprintf(f, "%s,%s,%s,%g,%s,%s,%.9g\n", R->names[src], vn, lev, R->leads[li], R->grid.reg[r].name,
                                     eval_metric_names[m], value);
                         }
+                        long nan = v < NVARS ? nan_at(R, src, li, task)[r] : 0;
+                        if (nan)
+                            fprintf(f, "%s,%s,%s,%g,%s,truth_nan_points,%ld\n", R->names[src], vn, lev, R->leads[li],
+                                    R->grid.reg[r].name, nan);
                     }
             }
     int bad = ferror(f);
@@ -595,7 +714,7 @@ int eval_run(const eval_config *cfg) {
             int s = jb->src, first_of_source = !seen[s];
             seen[s] = 1;
             eval_fc *f;
-            if ((status = eval_fc_open(&f, jb->files, jb->nfiles, jb->init))) break;
+            if ((status = eval_fc_open_at(&f, jb->files, jb->nfiles, jb->init, jb->init_index))) break;
             const eval_fc_info *in = eval_fc_describe(f);
             if (in->H != R.H || in->W != R.W) {
                 status = util_fail(UTIL_EFORMAT, "%s: the forecast's grid is %d x %d (latitude x longitude), the truth's (%s) "
@@ -689,6 +808,7 @@ int eval_run(const eval_config *cfg) {
         if ((status = eval_clim_open(&R.clim, cfg->climatology, R.H, R.W, R.levels, R.nlev, need))) goto done;
     }
     R.acc = calloc((size_t)R.nsrc * R.nleads * R.ntask * R.nreg, sizeof(eval_accum));
+    R.nan_acc = calloc((size_t)R.nsrc * R.nleads * R.nf * (R.nreg + 1), sizeof(long));
     double state_mb = (double)R.nf * R.HW * sizeof(float) * (cfg->climatology ? 2 : 1) / 1e6;
     double budget = cfg->cache_mb > 0 ? cfg->cache_mb : 1024;
     R.ncache = (int)fmin(fmax(2, budget / state_mb), R.nleads + 2);
@@ -698,12 +818,13 @@ int eval_run(const eval_config *cfg) {
     int chunk = maxm ? (int)fmax(1, fmin(R.nf, budget * 1e6 / 4 / ((double)maxm * R.HW * sizeof(float)))) : 0;
     if (maxm) mbuf = malloc(sizeof(float) * (size_t)chunk * maxm * R.HW);
     bl = calloc((size_t)R.nleads, 1);
-    if (!R.acc || !R.cache || (maxm && !mbuf) || !bl) {
+    if (!R.acc || !R.nan_acc || !R.cache || (maxm && !mbuf) || !bl) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; i < R.ncache && cfg->climatology; i++)
-        if (!(R.cache[i].clim = malloc(sizeof(float) * R.nf * R.HW))) {
+    for (int i = 0; i < R.ncache; i++)
+        if ((cfg->climatology && !(R.cache[i].clim = malloc(sizeof(float) * R.nf * R.HW))) ||
+            !(R.cache[i].nan = malloc(sizeof(long) * R.nf * (R.nreg + 1)))) {
             status = util_fail(UTIL_ENOMEM, "out of memory");
             goto done;
         }
@@ -733,7 +854,7 @@ int eval_run(const eval_config *cfg) {
         if (!status && (cfg->persistence || cfg->climatology_baseline)) status = score_baselines(&R, jobs[g0].init, bl, &fc);
         if (!cfg->quiet && util_now() - last_progress > 5) {
             last_progress = util_now();
-            fprintf(stderr, "pangu eval: %ld of %d files, %ld (forecast, truth) pairs, %.1f pairs/s\n", R.files_done, njobs,
+            fprintf(stderr, "pangu eval: %ld of %d forecasts, %ld (forecast, truth) pairs, %.1f pairs/s\n", R.files_done, njobs,
                     R.pairs, R.pairs / (last_progress - tstart));
         }
         g0 = g1;
@@ -751,7 +872,7 @@ int eval_run(const eval_config *cfg) {
     if ((status = write_csv(&R, cfg->output, csv_tmp, sizeof csv_tmp))) goto done;
     csv_pending = 1;
     if (!cfg->quiet) {
-        fprintf(stderr, "pangu eval: %ld (forecast, truth) pairs from %d file%s of %d source%s", R.pairs, njobs, njobs > 1 ? "s" : "", R.nfc,
+        fprintf(stderr, "pangu eval: %ld (forecast, truth) pairs from %d forecast%s of %d source%s", R.pairs, njobs, njobs > 1 ? "s" : "", R.nfc,
                 R.nfc > 1 ? "s" : "");
         if (R.nsrc > R.nfc) fprintf(stderr, " and %d baseline%s", R.nsrc - R.nfc, R.nsrc - R.nfc > 1 ? "s" : "");
         fprintf(stderr, ", %d leads, %d levels, %d regions; %.1f s, peak memory %ld MB; wrote %s\n", R.nleads, R.nlev, R.nreg,
@@ -762,6 +883,7 @@ int eval_run(const eval_config *cfg) {
             fprintf(stderr, "pangu eval: persistence skipped at %ld (initial time, lead) pairs: initial time not in the truth\n",
                     R.skipped_persistence);
     }
+    warn_truth_nan(&R);
     if (cfg->report) {
         char notes[2048], a[64], b[64];
         size_t n = 0;
@@ -784,12 +906,12 @@ done:
     if (csv_pending) util_output_abort(cfg->output, csv_tmp);
     io_series_close(R.truth);
     eval_clim_close(R.clim);
-    for (int i = 0; i < R.ncache; i++) io_state_free(&R.cache[i].st), free(R.cache[i].clim);
+    for (int i = 0; i < R.ncache; i++) io_state_free(&R.cache[i].st), free(R.cache[i].clim), free(R.cache[i].nan);
     free(R.cache);
     for (int s = 0; s < R.nsrc; s++) free(R.tasks[s]);
     for (int m = 0; m < R.nmaps; m++) free(R.maps[m].forecast), free(R.maps[m].truth);
     eval_grid_free(&R.grid);
     io_state_free(&fc);
-    free(R.acc), free(R.leads), free(R.times), free(jobs), free(pool), free(mbuf), free(bl);
+    free(R.acc), free(R.nan_acc), free(R.leads), free(R.times), free(jobs), free(pool), free(mbuf), free(bl);
     return status;
 }

@@ -122,6 +122,7 @@ static void orient_apply(const orient *o, const float *in, int H, int W, float *
 typedef struct {
     int nc;
     int varid[NVARS], ndims[NVARS], member_axis[NVARS], step_axis[NVARS], lev_axis[NVARS];
+    int init_axis[NVARS], lat_axis[NVARS], lon_axis[NVARS];
 } fc_vars;
 
 struct eval_fc {
@@ -131,6 +132,8 @@ struct eval_fc {
     /* pangu layouts */
     fc_vars main;
     int step_dim, member_dim, lev_dim, lat_dim, lon_dim;
+    int init_dim;     /* WeatherBench 2's time(time) of initial times (-1: none) */
+    long init_index;  /* the initial time read along it (-1: the file's only one) */
     double *file_lev; /* hPa, file order */
     size_t file_nlev;
     fc_vars *mem;     /* ensembles of one file per member: each member's file */
@@ -260,10 +263,41 @@ static int dim_is(int nc, int dim, const char *name) {
     return nc_inq_dimname(nc, dim, dn) == NC_NOERR && !strcmp(dn, name);
 }
 
-/* The variables of a pangu file on (..., step, [level,] latitude,
- * longitude), by short name (or WeatherBench 2 name); the dimensions before
- * the step may be a member dimension (member, realization) and dimensions of
- * length 1 (WeatherBench 2's time). Dimension ids are those of the file. */
+/* Ensemble dimensions: pangu's and WB2's metrics.py (realization), WB2's
+ * scripts/evaluate.py --ensemble_dim default and its IFS ENS datasets
+ * (number, docs/source/data-guide.ipynb). */
+static int is_member_dim(int nc, int dim) {
+    return dim_is(nc, dim, "member") || dim_is(nc, dim, "realization") || dim_is(nc, dim, "number");
+}
+
+/* The axes of one variable by dimension, in any order: step, latitude,
+ * longitude, level (upper-air), initial time (WB2's time), a member
+ * dimension; any other of length 1. 1 when they fit. */
+static int map_axes(eval_fc *f, int nc, fc_vars *fv, int v, const int *dims, int nd, int *member_dim) {
+    int upper = v < IO_NUPPER;
+    fv->member_axis[v] = fv->lev_axis[v] = fv->step_axis[v] = fv->init_axis[v] = fv->lat_axis[v] = fv->lon_axis[v] = -1;
+    for (int k = 0; k < nd; k++) {
+        int d = dims[k];
+        size_t len = 0;
+        nc_inq_dimlen(nc, d, &len);
+        if (d == f->lat_dim) fv->lat_axis[v] = k;
+        else if (d == f->lon_dim) fv->lon_axis[v] = k;
+        else if (d == f->step_dim) fv->step_axis[v] = k;
+        else if (upper && d == f->lev_dim) fv->lev_axis[v] = k;
+        else if (f->init_dim >= 0 && d == f->init_dim) fv->init_axis[v] = k;
+        else if (is_member_dim(nc, d)) {
+            if (*member_dim < 0) *member_dim = d;
+            if (d != *member_dim || fv->member_axis[v] >= 0) return 0;
+            fv->member_axis[v] = k;
+        } else if (len != 1)
+            return 0;
+    }
+    return fv->lat_axis[v] >= 0 && fv->lon_axis[v] >= 0 && fv->step_axis[v] >= 0 && (!upper || fv->lev_axis[v] >= 0) &&
+           (f->init_dim < 0 || fv->init_axis[v] >= 0);
+}
+
+/* The variables of a pangu or WB2 forecast file by short name (or WB2
+ * name): dimensions as map_axes takes them. Dimension ids are the file's. */
 static int scan_vars(eval_fc *f, int nc, const char *path, fc_vars *fv, int *has, int *member_dim) {
     fv->nc = nc;
     for (int v = 0; v < NVARS; v++) {
@@ -272,24 +306,10 @@ static int scan_vars(eval_fc *f, int nc, const char *path, fc_vars *fv, int *has
         if ((nc_inq_varid(nc, var_name(v), &id) != NC_NOERR && nc_inq_varid(nc, wb2_names[v], &id) != NC_NOERR) ||
             nc_inq_varndims(nc, id, &nd) != NC_NOERR || nd > 6 || nc_inq_vardimid(nc, id, dims) != NC_NOERR)
             continue;
-        int upper = v < IO_NUPPER, k = nd - 1, ok = nd >= 3 && dims[k] == f->lon_dim && dims[k - 1] == f->lat_dim;
-        fv->member_axis[v] = fv->lev_axis[v] = -1;
-        k -= 2;
-        if (ok && upper) ok = k >= 0 && dims[k] == f->lev_dim, fv->lev_axis[v] = k--;
-        if (ok) ok = k >= 0 && dims[k] == f->step_dim, fv->step_axis[v] = k--;
-        for (; ok && k >= 0; k--) {
-            size_t len = 0;
-            nc_inq_dimlen(nc, dims[k], &len);
-            if (dim_is(nc, dims[k], "member") || dim_is(nc, dims[k], "realization")) {
-                if (*member_dim < 0) *member_dim = dims[k];
-                ok = dims[k] == *member_dim && fv->member_axis[v] < 0;
-                fv->member_axis[v] = k;
-            } else
-                ok = len == 1;
-        }
-        if (!ok)
-            return util_fail(UTIL_EFORMAT, "%s: variable '%s' should be on ([member,] step,%s latitude, longitude)", path,
-                             var_name(v), upper ? " level," : "");
+        if (!map_axes(f, nc, fv, v, dims, nd, member_dim))
+            return util_fail(UTIL_EFORMAT, "%s: variable '%s' should be on %s[member or number,] step,%s latitude and longitude "
+                                           "(in any order)", path, var_name(v), f->init_dim >= 0 ? "time, " : "",
+                             v < IO_NUPPER ? " level," : "");
         fv->varid[v] = id, fv->ndims[v] = nd, has[v] = 1;
     }
     return UTIL_OK;
@@ -336,10 +356,11 @@ static int open_members(eval_fc *f, const char *list) {
                 status = util_fail(UTIL_EFORMAT, "%s: dimension '%s' differs from that of %s", p, dn, f->path);
         }
         if (status) break;
-        int save_dims[4] = {f->step_dim, f->lev_dim, f->lat_dim, f->lon_dim}, has[NVARS] = {0}, mdim = -1;
-        f->step_dim = ids[0], f->lev_dim = ids[1], f->lat_dim = ids[2], f->lon_dim = ids[3];
+        int save_dims[5] = {f->step_dim, f->lev_dim, f->lat_dim, f->lon_dim, f->init_dim}, has[NVARS] = {0}, mdim = -1;
+        f->step_dim = ids[0], f->lev_dim = ids[1], f->lat_dim = ids[2], f->lon_dim = ids[3], f->init_dim = -1;
         status = scan_vars(f, fv->nc, p, fv, has, &mdim);
         f->step_dim = save_dims[0], f->lev_dim = save_dims[1], f->lat_dim = save_dims[2], f->lon_dim = save_dims[3];
+        f->init_dim = save_dims[4];
         if (!status && mdim >= 0) status = util_fail(UTIL_EFORMAT, "%s: an ensemble member file with a member dimension", p);
         for (int v = 0; v < NVARS && !status; v++) {
             if (f->nmem == 1) in->has[v] = has[v];
@@ -418,16 +439,23 @@ static int open_native(eval_fc *f, int fp_var) {
         status = UTIL_EFORMAT;
         goto done;
     }
-    /* WeatherBench 2: the initial time is time(time), one of it per file. */
-    size_t one = 0;
+    /* WeatherBench 2: initial times on time(time), many per file (data-guide:
+     * forecasts on (time, prediction_timedelta, ...)); one is read. */
+    size_t ninit = 0;
     if (!found && nc_inq_varid(nc, "time", &tv) == NC_NOERR && nc_inq_varndims(nc, tv, &td) == NC_NOERR && td == 1 &&
-        nc_inq_vardimid(nc, tv, &dim) == NC_NOERR && nc_inq_dimlen(nc, dim, &one) == NC_NOERR && one == 1 &&
+        nc_inq_vardimid(nc, tv, &dim) == NC_NOERR && nc_inq_dimlen(nc, dim, &ninit) == NC_NOERR && ninit >= 1 &&
         dim != f->step_dim) {
+        if (ninit > 1 && (f->init_index < 0 || (size_t)f->init_index >= ninit)) {
+            status = util_fail(UTIL_EFORMAT, "%s: %zu initial times on time(time): one of them is read at a time", path, ninit);
+            goto done;
+        }
+        size_t at = ninit > 1 ? (size_t)f->init_index : 0;
         double v;
-        if (nc_get_var_double(nc, tv, &v) != NC_NOERR || to_seconds(nc, tv, path, "time", v, &in->init)) {
+        if (nc_get_var1_double(nc, tv, &at, &v) != NC_NOERR || to_seconds(nc, tv, path, "time", v, &in->init)) {
             status = util_fail(UTIL_EFORMAT, "%s: cannot read the initial time (time)", path);
             goto done;
         }
+        if (ninit > 1) f->init_dim = dim;
         found = 1;
     }
     static const char *const valid_names[] = {"valid_time", "time", NULL};
@@ -507,7 +535,7 @@ static int open_native(eval_fc *f, int fp_var) {
     }
     in->nlev = (int)f->file_nlev;
     for (size_t i = 0; i < f->file_nlev; i++) in->levels[i] = (float)f->file_lev[i];
-    f->tmp = malloc(sizeof(float) * H * W);
+    f->tmp = malloc(sizeof(float) * 2 * H * W);
     if (!f->tmp) status = util_fail(UTIL_ENOMEM, "out of memory");
 done:
     free(lat), free(lon), free(fp);
@@ -612,20 +640,26 @@ static int is_native(const char *path, int *nc, int *fp) {
         nc_inq_vardimid(*nc, *fp, &dim);
         nc_inq_dimname(*nc, dim, dn);
         io_text_att(*nc, *fp, "standard_name", sn, sizeof sn);
-        if (i > 0 && (strcmp(dn, lead_names[i]) || strcmp(sn, "forecast_period"))) continue; /* not a lead dimension */
+        if (i > 0 && strcmp(dn, lead_names[i])) continue; /* not a lead dimension */
+        /* xarray writes WB2's prediction_timedelta without a standard_name; a step may be something else */
+        if (i == 1 && strcmp(sn, "forecast_period")) continue;
         return 1;
     }
     return 0;
 }
 
 int eval_fc_open(eval_fc **out, const char *const *paths, int npaths, double init) {
+    return eval_fc_open_at(out, paths, npaths, init, -1);
+}
+
+int eval_fc_open_at(eval_fc **out, const char *const *paths, int npaths, double init, long init_index) {
     *out = NULL;
     if (npaths < 1) return util_fail(UTIL_EINVAL, "no forecast files");
     eval_fc *f = calloc(1, sizeof *f);
     if (!f) return util_fail(UTIL_ENOMEM, "out of memory");
     if (npaths == 1) snprintf(f->path, sizeof f->path, "%s", paths[0]);
     else snprintf(f->path, sizeof f->path, "%.3000s (and %d other file%s of that forecast)", paths[0], npaths - 1, npaths > 2 ? "s" : "");
-    f->nc = -1, f->cur_step = -1;
+    f->nc = -1, f->cur_step = -1, f->init_dim = -1, f->init_index = init_index;
     int status = UTIL_OK, fp;
     for (int i = 0; i < npaths && !status; i++) {
         FILE *t = fopen(paths[i], "rb");
@@ -661,34 +695,66 @@ done:
     return status;
 }
 
-int eval_fc_peek(const char *path, double *init, int *native) {
-    int nc, fp;
-    *native = 0;
-    if (io_grib_detect(path)) return io_grib_reference_time(path, init);
+/* The initial times of a WB2 file holding several on time(time): their
+ * count (0: not such a file, -1: error), *inits allocated. */
+static int wb2_init_times(int nc, int fp, const char *path, double **inits) {
+    int tv, td, dim, step_dim, status = UTIL_OK;
+    size_t n = 0;
+    if (find_init(nc, path, &(double){0}) != 0 || nc_inq_vardimid(nc, fp, &step_dim) != NC_NOERR ||
+        nc_inq_varid(nc, "time", &tv) != NC_NOERR || nc_inq_varndims(nc, tv, &td) != NC_NOERR || td != 1 ||
+        nc_inq_vardimid(nc, tv, &dim) != NC_NOERR || dim == step_dim || nc_inq_dimlen(nc, dim, &n) != NC_NOERR || n < 2)
+        return 0;
+    double *t = malloc(sizeof(double) * n);
+    if (!t) return util_fail(UTIL_ENOMEM, "out of memory"), -1;
+    if (nc_get_var_double(nc, tv, t) != NC_NOERR) status = util_fail(UTIL_EFORMAT, "%s: cannot read the initial times (time)", path);
+    for (size_t i = 0; i < n && !status; i++) status = to_seconds(nc, tv, path, "time", t[i], &t[i]);
+    if (status) {
+        free(t);
+        return -1;
+    }
+    *inits = t;
+    return (int)n;
+}
+
+/* One initial time into a fresh *inits: 1, or -1 when out of memory. */
+static int one_init(double t, double **inits) {
+    if (!(*inits = malloc(sizeof(double)))) return util_fail(UTIL_ENOMEM, "out of memory"), -1;
+    **inits = t;
+    return 1;
+}
+
+int eval_fc_peek(const char *path, double **inits, int *native) {
+    int nc, fp, n;
+    double t;
+    *native = 0, *inits = NULL;
+    if (io_grib_detect(path)) return (n = io_grib_reference_time(path, &t)) <= 0 ? n : one_init(t, inits);
     if (is_native(path, &nc, &fp)) {
+        n = wb2_init_times(nc, fp, path, inits);
         nc_close(nc);
+        *native = 1;
+        if (n != 0) return n;
         eval_fc *f;
         if (eval_fc_open(&f, &path, 1, NAN)) return -1;
-        *init = f->info.init, *native = 1;
+        t = f->info.init;
         eval_fc_close(f);
-        return 1;
+        return one_init(t, inits);
     }
     if (nc < 0) {
         unsigned char magic[6] = {0};
-        FILE *t = fopen(path, "rb");
-        if (!t) {
+        FILE *fh = fopen(path, "rb");
+        if (!fh) {
             util_fail(UTIL_EIO, "%s: cannot read the forecast file", path);
             return -1;
         }
-        size_t n = fread(magic, 1, 6, t);
-        fclose(t);
-        if (n == 6 && !memcmp(magic, "\x93NUMPY", 6)) return 0; /* .npy: no metadata */
+        size_t got = fread(magic, 1, 6, fh);
+        fclose(fh);
+        if (got == 6 && !memcmp(magic, "\x93NUMPY", 6)) return 0; /* .npy: no metadata */
         util_fail(UTIL_EFORMAT, "%s: not a forecast file (neither NetCDF, HDF5, GRIB nor .npy)", path);
         return -1;
     }
-    int found = find_init(nc, path, init);
+    int found = find_init(nc, path, &t);
     nc_close(nc);
-    return found;
+    return found <= 0 ? found : one_init(t, inits);
 }
 
 int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *out, double *lat, double *lon) {
@@ -733,6 +799,7 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     size_t start[6] = {0}, count[6] = {1, 1, 1, 1, 1, 1};
     int nd = fv->ndims[v];
     if (fv->member_axis[v] >= 0) start[fv->member_axis[v]] = (size_t)member;
+    if (fv->init_axis[v] >= 0) start[fv->init_axis[v]] = (size_t)f->init_index;
     start[fv->step_axis[v]] = (size_t)step;
     if (v < IO_NUPPER) {
         int k = -1;
@@ -741,8 +808,10 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
         if (k < 0) return util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (variable '%s')", f->path, level, var_name(v));
         start[fv->lev_axis[v]] = (size_t)k;
     }
-    count[nd - 2] = (size_t)in->H, count[nd - 1] = (size_t)in->W;
-    int rc = nc_get_vara_float(nc, varid, start, count, f->tmp);
+    for (int a = 0; a < nd; a++) count[a] = 1;
+    count[fv->lat_axis[v]] = (size_t)in->H, count[fv->lon_axis[v]] = (size_t)in->W;
+    float *raw = f->tmp + HW;
+    int rc = nc_get_vara_float(nc, varid, start, count, raw);
     if (rc != NC_NOERR)
         return util_fail(UTIL_EFORMAT, "%s: cannot read variable '%s' step %d (%s)", f->path, var_name(v), step, nc_strerror(rc));
     double scale = 1, offset = 0, fill = NC_FILL_FLOAT, missing = NAN;
@@ -751,29 +820,47 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     nc_get_att_double(nc, varid, "_FillValue", &fill);
     nc_get_att_double(nc, varid, "missing_value", &missing);
     float ffill = (float)fill, fmiss = (float)missing;
-    for (size_t i = 0; i < HW; i++) {
-        float x = f->tmp[i];
-        f->tmp[i] = (x == ffill || x == fmiss) ? NAN : (float)(x * scale + offset);
-    }
+    int transposed = fv->lon_axis[v] < fv->lat_axis[v]; /* (longitude, latitude) order */
+    for (int i = 0; i < in->H; i++)
+        for (int j = 0; j < in->W; j++) {
+            float x = raw[transposed ? (size_t)j * in->H + i : (size_t)i * in->W + j];
+            f->tmp[(size_t)i * in->W + j] = (x == ffill || x == fmiss) ? NAN : (float)(x * scale + offset);
+        }
     orient_apply(&f->o, f->tmp, in->H, in->W, out);
     if (lat) memcpy(lat, f->o.lat, sizeof(double) * in->H);
     if (lon) memcpy(lon, f->o.lon, sizeof(double) * in->W);
     return UTIL_OK;
 }
 
-/* ---- climatology ---- */
+/* ---- climatology ----
+ * Two layouts, told apart by names only: pangu stats --climatology-hours
+ * (short names on (dayofyear, hour, [level,] latitude, longitude)), and
+ * WeatherBench 2's as xarray exports it to NetCDF (google-research/
+ * weatherbench2 scripts/compute_climatology.py: long names on (hour,
+ * dayofyear, [level,] latitude, longitude), dayofyear 1..366, no hour for
+ * --frequency daily; evaluation.py falls back to VAR_mean names). Axes are
+ * found by dimension name in any order and selected by coordinate value, as
+ * WB2's metrics.py (ACC) selects: .sel(dayofyear=..., hour=... if hour is
+ * a coordinate). */
+
+typedef struct {
+    int varid, nd;
+    int doy_axis, hour_axis, lev_axis, lat_axis, lon_axis; /* -1: none */
+    double scale, offset, fill, missing;
+} clim_var;
 
 struct eval_clim {
     char path[4096];
     int nc, H, W;
-    int varid[NVARS];
-    int nhours, hours[24];
+    clim_var var[NVARS];
+    int doy_dim, hour_dim, lev_dim, lat_dim, lon_dim;
+    int nhours, hours[24];  /* nhours 0: a daily climatology */
     size_t ndays;
     int *days;              /* (ndays) day of year of each index */
-    double *lev;
+    double *lev;            /* hPa */
     size_t nlev;
     orient o;
-    float *tmp;
+    float *tmp;             /* (2, H, W) */
 };
 
 void eval_clim_close(eval_clim *c) {
@@ -784,9 +871,109 @@ void eval_clim_close(eval_clim *c) {
     free(c);
 }
 
-static int dim_named(int nc, int dimid, const char *name) {
-    char dn[NC_MAX_NAME + 1];
-    return nc_inq_dimname(nc, dimid, dn) == NC_NOERR && !strcmp(dn, name);
+/* The climatology's name of variable v: pangu's short name, WB2's name, or
+ * WB2's name with _mean (compute_climatology.py --statistics). */
+static int clim_find_var(int nc, int v, int *id, char *name, size_t cap) {
+    snprintf(name, cap, "%s", var_name(v));
+    if (nc_inq_varid(nc, name, id) == NC_NOERR) return 1;
+    snprintf(name, cap, "%s", wb2_names[v]);
+    if (nc_inq_varid(nc, name, id) == NC_NOERR) return 1;
+    snprintf(name, cap, "%s_mean", wb2_names[v]);
+    return nc_inq_varid(nc, name, id) == NC_NOERR;
+}
+
+/* The axes of one climatology variable by dimension; others of length 1. */
+static int clim_map_var(eval_clim *c, int v, int id, const char *name) {
+    clim_var *cv = &c->var[v];
+    int dims[NC_MAX_VAR_DIMS], upper = v < IO_NUPPER, ok;
+    cv->varid = id;
+    cv->doy_axis = cv->hour_axis = cv->lev_axis = cv->lat_axis = cv->lon_axis = -1;
+    ok = nc_inq_varndims(c->nc, id, &cv->nd) == NC_NOERR && cv->nd <= 8 && nc_inq_vardimid(c->nc, id, dims) == NC_NOERR;
+    for (int k = 0; ok && k < cv->nd; k++) {
+        size_t len = 0;
+        nc_inq_dimlen(c->nc, dims[k], &len);
+        if (dims[k] == c->doy_dim) cv->doy_axis = k;
+        else if (dims[k] == c->hour_dim) cv->hour_axis = k;
+        else if (dims[k] == c->lat_dim) cv->lat_axis = k;
+        else if (dims[k] == c->lon_dim) cv->lon_axis = k;
+        else if (upper && dims[k] == c->lev_dim) cv->lev_axis = k;
+        else ok = len == 1;
+    }
+    if (!ok || cv->doy_axis < 0 || cv->lat_axis < 0 || cv->lon_axis < 0 || (upper && cv->lev_axis < 0))
+        return util_fail(UTIL_EFORMAT, "%s: climatology variable '%s' should be on dayofyear,%s%s latitude and longitude "
+                                       "(in any order)", c->path, name, c->nhours ? " hour," : "", upper ? " level," : "");
+    cv->scale = 1, cv->offset = 0, cv->fill = NC_FILL_FLOAT, cv->missing = NAN;
+    nc_get_att_double(c->nc, id, "scale_factor", &cv->scale);
+    nc_get_att_double(c->nc, id, "add_offset", &cv->offset);
+    nc_get_att_double(c->nc, id, "_FillValue", &cv->fill);
+    nc_get_att_double(c->nc, id, "missing_value", &cv->missing);
+    return UTIL_OK;
+}
+
+/* dayofyear and (optional) hour coordinates. */
+static int clim_time_coords(eval_clim *c) {
+    int dv, hv, status = UTIL_OK;
+    double *hours = NULL, *days = NULL;
+    size_t nh = 0;
+    c->hour_dim = -1;
+    if (nc_inq_varid(c->nc, "dayofyear", &dv) != NC_NOERR)
+        return util_fail(UTIL_EFORMAT, "%s: not a climatology: no dayofyear coordinate (make one with pangu stats "
+                                       "--climatology-hours 6, or export WeatherBench 2's with xarray)", c->path);
+    if ((status = read_coord(c->nc, dv, c->path, "dayofyear", &days, &c->ndays, &c->doy_dim))) goto done;
+    if (nc_inq_varid(c->nc, "hour", &hv) == NC_NOERR) {
+        if ((status = read_coord(c->nc, hv, c->path, "hour", &hours, &nh, &c->hour_dim))) goto done;
+        if (nh < 1 || nh > 24) {
+            status = util_fail(UTIL_EFORMAT, "%s: %zu hours of day, expected 1 to 24", c->path, nh);
+            goto done;
+        }
+        c->nhours = (int)nh;
+        for (size_t i = 0; i < nh; i++) c->hours[i] = (int)lround(hours[i]);
+    }
+    c->days = malloc(sizeof(int) * (c->ndays ? c->ndays : 1));
+    if (!c->days) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < c->ndays; i++) c->days[i] = (int)lround(days[i]);
+done:
+    free(hours), free(days);
+    return status;
+}
+
+/* Latitude, longitude (the truth's grid, any orientation) and levels (hPa). */
+static int clim_space_coords(eval_clim *c) {
+    int varid, status = UTIL_OK;
+    double *lat = NULL, *lon = NULL;
+    size_t nlat = 0, nlon = 0;
+    c->lev_dim = -1;
+    if (!find_var(c->nc, lat_names, &varid) || (status = read_coord(c->nc, varid, c->path, "latitude", &lat, &nlat, &c->lat_dim)) ||
+        !find_var(c->nc, lon_names, &varid) || (status = read_coord(c->nc, varid, c->path, "longitude", &lon, &nlon, &c->lon_dim))) {
+        if (!status) status = util_fail(UTIL_EFORMAT, "%s: the climatology has no latitude or longitude coordinate", c->path);
+        goto done;
+    }
+    if (nlat != (size_t)c->H || nlon != (size_t)c->W) {
+        status = util_fail(UTIL_EFORMAT, "%s: the climatology's grid is %zu x %zu, the truth's %d x %d "
+                                         "(make it from data on the truth's grid, or put it there with pangu regrid)",
+                           c->path, nlat, nlon, c->H, c->W);
+        goto done;
+    }
+    if ((status = orient_init(&c->o, lat, c->H, lon, c->W, c->path))) goto done;
+    if (find_var(c->nc, lev_names, &varid)) {
+        if ((status = read_coord(c->nc, varid, c->path, "level", &c->lev, &c->nlev, &c->lev_dim))) goto done;
+        char units[64] = "";
+        io_text_att(c->nc, varid, "units", units, sizeof units);
+        if (!strcmp(units, "Pa") || !strcmp(units, "pascal"))
+            for (size_t i = 0; i < c->nlev; i++) c->lev[i] /= 100;
+    }
+done:
+    free(lat), free(lon);
+    return status;
+}
+
+static long clim_level_index(const eval_clim *c, float level) {
+    for (size_t i = 0; i < c->nlev; i++)
+        if (fabs(c->lev[i] - level) < 1e-3 * level) return (long)i;
+    return -1;
 }
 
 int eval_clim_open(eval_clim **out, const char *path, int H, int W, const float *levels, int nlev, const int *need) {
@@ -795,124 +982,95 @@ int eval_clim_open(eval_clim **out, const char *path, int H, int W, const float 
     if (!c) return util_fail(UTIL_ENOMEM, "out of memory");
     snprintf(c->path, sizeof c->path, "%s", path);
     c->nc = -1, c->H = H, c->W = W;
-    int status = UTIL_OK, varid, dim, hv, dv;
-    double *lat = NULL, *lon = NULL, *hours = NULL, *days = NULL;
-    size_t nlat = 0, nlon = 0, nh = 0;
+    int status = UTIL_OK;
     int rc = nc_open(path, NC_NOWRITE, &c->nc);
     if (rc != NC_NOERR) {
         c->nc = -1;
         status = util_fail(UTIL_EIO, "%s: cannot open the climatology (%s)", path, nc_strerror(rc));
         goto done;
     }
-    if (nc_inq_varid(c->nc, "hour", &hv) != NC_NOERR || nc_inq_varid(c->nc, "dayofyear", &dv) != NC_NOERR) {
-        status = util_fail(UTIL_EFORMAT, "%s: not a climatology: no dayofyear and hour coordinates "
-                                         "(make one with pangu stats --climatology-hours 6)", path);
-        goto done;
-    }
-    if ((status = read_coord(c->nc, hv, path, "hour", &hours, &nh, &dim)) ||
-        (status = read_coord(c->nc, dv, path, "dayofyear", &days, &c->ndays, &dim)))
-        goto done;
-    if (nh < 1 || nh > 24) {
-        status = util_fail(UTIL_EFORMAT, "%s: %zu hours of day, expected 1 to 24", path, nh);
-        goto done;
-    }
-    c->nhours = (int)nh;
-    for (size_t i = 0; i < nh; i++) c->hours[i] = (int)lround(hours[i]);
-    c->days = malloc(sizeof(int) * (c->ndays ? c->ndays : 1));
-    if (!c->days) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < c->ndays; i++) c->days[i] = (int)lround(days[i]);
-    if (!find_var(c->nc, lat_names, &varid) || (status = read_coord(c->nc, varid, path, "latitude", &lat, &nlat, &dim)) ||
-        !find_var(c->nc, lon_names, &varid) || (status = read_coord(c->nc, varid, path, "longitude", &lon, &nlon, &dim))) {
-        if (!status) status = util_fail(UTIL_EFORMAT, "%s: the climatology has no latitude or longitude coordinate", path);
-        goto done;
-    }
-    if (nlat != (size_t)H || nlon != (size_t)W) {
-        status = util_fail(UTIL_EFORMAT, "%s: the climatology's grid is %zu x %zu, the truth's %d x %d "
-                                         "(make it from data on the truth's grid, or put it there with pangu regrid)",
-                           path, nlat, nlon, H, W);
-        goto done;
-    }
-    if ((status = orient_init(&c->o, lat, H, lon, W, path))) goto done;
-    if (nc_inq_varid(c->nc, "level", &varid) == NC_NOERR &&
-        (status = read_coord(c->nc, varid, path, "level", &c->lev, &c->nlev, &dim)))
-        goto done;
-    for (int v = 0; v < NVARS; v++) {
-        c->varid[v] = -1;
+    if ((status = clim_time_coords(c)) || (status = clim_space_coords(c))) goto done;
+    for (int v = 0; v < NVARS && !status; v++) {
+        c->var[v].varid = -1;
         if (!need[v]) continue;
-        int id, nd, dims[NC_MAX_VAR_DIMS], upper = v < IO_NUPPER;
-        if (nc_inq_varid(c->nc, var_name(v), &id) != NC_NOERR) {
-            status = util_fail(UTIL_EFORMAT, "%s: the climatology lacks variable '%s' (pangu stats --climatology-hours "
-                                             "writes z q t u v msl u10 v10 t2m)", path, var_name(v));
-            goto done;
+        int id;
+        char name[NC_MAX_NAME + 1];
+        if (!clim_find_var(c->nc, v, &id, name, sizeof name)) {
+            status = util_fail(UTIL_EFORMAT, "%s: the climatology lacks variable '%s' (looked for %s, %s and %s_mean; pangu stats "
+                                             "--climatology-hours writes z q t u v msl u10 v10 t2m)",
+                               path, var_name(v), var_name(v), wb2_names[v], wb2_names[v]);
+            break;
         }
-        nc_inq_varndims(c->nc, id, &nd);
-        nc_inq_vardimid(c->nc, id, dims);
-        if (nd != (upper ? 5 : 4) || !dim_named(c->nc, dims[0], "dayofyear") || !dim_named(c->nc, dims[1], "hour") ||
-            (upper && !dim_named(c->nc, dims[2], "level"))) {
-            status = util_fail(UTIL_EFORMAT, "%s: climatology variable '%s' should be on (dayofyear, hour,%s latitude, longitude)",
-                               path, var_name(v), upper ? " level," : "");
-            goto done;
-        }
-        c->varid[v] = id;
-        for (int k = 0; upper && k < nlev; k++) {
-            int found = 0;
-            for (size_t i = 0; i < c->nlev; i++) found |= fabs(c->lev[i] - levels[k]) < 1e-3 * levels[k];
-            if (!found) {
+        if ((status = clim_map_var(c, v, id, name))) break;
+        for (int k = 0; v < IO_NUPPER && k < nlev && !status; k++)
+            if (clim_level_index(c, levels[k]) < 0)
                 status = util_fail(UTIL_EFORMAT, "%s: the climatology lacks level %g hPa (variable '%s')", path, levels[k],
                                    var_name(v));
-                goto done;
-            }
-        }
     }
-    c->tmp = malloc(sizeof(float) * (size_t)H * W);
-    if (!c->tmp) status = util_fail(UTIL_ENOMEM, "out of memory");
+    if (!status && !(c->tmp = malloc(sizeof(float) * 2 * (size_t)H * W))) status = util_fail(UTIL_ENOMEM, "out of memory");
 done:
-    free(lat), free(lon), free(hours), free(days);
     if (status) eval_clim_close(c);
     else *out = c;
     return status;
 }
 
-int eval_clim_read(eval_clim *c, double t, int v, float level, float *out) {
-    int y, mo, d, h, mi, s;
-    util_time_fields(t, &y, &mo, &d, &h, &mi, &s);
-    int doy = util_day_of_year(t), hi = -1;
-    long di = -1;
+/* The day-of-year and hour indices of valid time t (hour -1: daily). */
+static int clim_time_index(const eval_clim *c, double t, long *di, int *hi) {
+    int y, mo, d, h, mi, s, doy = util_day_of_year(t);
     char when[64];
+    util_time_fields(t, &y, &mo, &d, &h, &mi, &s);
     util_time_format(t, when, sizeof when);
+    *di = -1, *hi = -1;
     for (int i = 0; i < c->nhours; i++)
-        if (c->hours[i] == h && mi == 0 && s == 0) hi = i;
-    if (hi < 0) {
+        if (c->hours[i] == h && mi == 0 && s == 0) *hi = i;
+    if (c->nhours && *hi < 0) {
         char list[128] = "";
         for (int i = 0; i < c->nhours && strlen(list) < 100; i++)
             snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", i ? "," : "", c->hours[i]);
         return util_fail(UTIL_EFORMAT, "%s: the climatology has hours %s of the day, none for valid time %s", c->path, list, when);
     }
     for (size_t i = 0; i < c->ndays; i++)
-        if (c->days[i] == doy) di = (long)i;
-    if (di < 0) return util_fail(UTIL_EFORMAT, "%s: the climatology has no day of year %d (valid time %s)", c->path, doy, when);
-    size_t start[5] = {(size_t)di, (size_t)hi, 0, 0, 0}, count[5] = {1, 1, 1, (size_t)c->H, (size_t)c->W};
-    int upper = v < IO_NUPPER;
-    if (upper) {
-        long k = -1;
-        for (size_t i = 0; i < c->nlev; i++)
-            if (fabs(c->lev[i] - level) < 1e-3 * level) k = (long)i;
-        if (k < 0) return util_fail(UTIL_EFORMAT, "%s: the climatology lacks level %g hPa (variable '%s')", c->path, level, var_name(v));
-        start[2] = (size_t)k;
-    } else {
-        start[2] = 0, count[2] = (size_t)c->H, count[3] = (size_t)c->W;
+        if (c->days[i] == doy) *di = (long)i;
+    if (*di < 0) return util_fail(UTIL_EFORMAT, "%s: the climatology has no day of year %d (valid time %s)", c->path, doy, when);
+    return UTIL_OK;
+}
+
+int eval_clim_read(eval_clim *c, double t, int v, float level, float *out) {
+    const clim_var *cv = &c->var[v];
+    long di, k = -1;
+    int hi, status = clim_time_index(c, t, &di, &hi);
+    if (status) return status;
+    if (cv->varid < 0) return util_fail(UTIL_EINVAL, "%s: climatology variable '%s' was not opened", c->path, var_name(v));
+    size_t start[NC_MAX_VAR_DIMS] = {0}, count[NC_MAX_VAR_DIMS];
+    for (int a = 0; a < cv->nd; a++) count[a] = 1;
+    start[cv->doy_axis] = (size_t)di;
+    if (cv->hour_axis >= 0) start[cv->hour_axis] = (size_t)hi;
+    if (cv->lev_axis >= 0) {
+        if ((k = clim_level_index(c, level)) < 0)
+            return util_fail(UTIL_EFORMAT, "%s: the climatology lacks level %g hPa (variable '%s')", c->path, level, var_name(v));
+        start[cv->lev_axis] = (size_t)k;
     }
-    int rc = nc_get_vara_float(c->nc, c->varid[v], start, count, c->tmp);
+    count[cv->lat_axis] = (size_t)c->H, count[cv->lon_axis] = (size_t)c->W;
+    size_t HW = (size_t)c->H * c->W;
+    float *raw = c->tmp + HW, *field = c->tmp;
+    int rc = nc_get_vara_float(c->nc, cv->varid, start, count, raw);
     if (rc != NC_NOERR)
         return util_fail(UTIL_EFORMAT, "%s: cannot read climatology variable '%s' (%s)", c->path, var_name(v), nc_strerror(rc));
-    size_t HW = (size_t)c->H * c->W;
-    for (size_t i = 0; i < HW; i++)
-        if (!isfinite(c->tmp[i]) || c->tmp[i] == NC_FILL_FLOAT)
-            return util_fail(UTIL_EFORMAT, "%s: the climatology of '%s' has no data for day of year %d, hour %d (valid time %s): "
-                                           "make it from a longer period or with --smoothing", c->path, var_name(v), doy, h, when);
-    orient_apply(&c->o, c->tmp, c->H, c->W, out);
+    int transposed = cv->lon_axis < cv->lat_axis; /* (longitude, latitude) order */
+    float ffill = (float)cv->fill, fmiss = (float)cv->missing;
+    for (int i = 0; i < c->H; i++)
+        for (int j = 0; j < c->W; j++) {
+            float x = raw[transposed ? (size_t)j * c->H + i : (size_t)i * c->W + j];
+            if (!isfinite(x) || x == ffill || x == fmiss) {
+                char when[64], hour[32] = "";
+                util_time_format(t, when, sizeof when);
+                if (hi >= 0) snprintf(hour, sizeof hour, ", hour %d", c->hours[hi]);
+                return util_fail(UTIL_EFORMAT, "%s: the climatology of '%s' has no data for day of year %d%s (valid time %s): "
+                                               "make it from a longer period or with --smoothing", c->path, var_name(v),
+                                 c->days[di], hour, when);
+            }
+            field[(size_t)i * c->W + j] = (float)(x * cv->scale + cv->offset);
+        }
+    orient_apply(&c->o, field, c->H, c->W, out);
     return UTIL_OK;
 }

@@ -29,6 +29,15 @@ value() { awk -F, -v s="$2" -v v="$3" -v l="$4" -v h="$5" -v r="$6" -v m="$7" \
 close() { awk -v a="$1" -v b="$2" -v r="$3" -v z="${4:-1e-12}" 'BEGIN { if (a == "" || b == "" || a != a + 0 || b != b + 0) exit 1;
   d = a - b; if (d < 0) d = -d; s = b < 0 ? -b : b; exit !(d <= r * s + z) }'; }
 reldiff() { awk -v a="$1" -v b="$2" 'BEGIN { d = (a - b) / b; printf "%.2e", d < 0 ? -d : d }'; }
+# expect_fail NAME PATTERN -- COMMAND...: exit 2, one line matching PATTERN, no CSV and no temporary file, nothing changed
+expect_fail() { # name pattern -- command...
+  local name=$1 pattern=$2; shift 3
+  rm -f bad.csv; local before changed; before=$(files_state "$t" "$fx")
+  "$@" >/dev/null 2>err; local rc=$?
+  changed=$(unchanged_since "$before" "$t" "$fx")
+  if [ $rc -eq 2 ] && grep -q -- "$pattern" err && { [ -n "${usage_ok:-}" ] || [ "$(wc -l <err)" -eq 1 ]; } && [ ! -e bad.csv ] && ! ls | grep -q 'bad.csv.tmp' &&
+     [ -z "$changed" ]; then ok "$name: $(tail -1 err)"
+  else bad "$name (exit $rc: $(tail -c 300 err); files changed: $changed)"; fi; }
 # timeaxis IN OUT: a pangu forecast (lead dimension step, valid_time) on a valid-time axis instead, time(time) in
 # hours since 1900 with forecast_period(time) and forecast_reference_time: the layout of numerical forecasts
 # converted by CDO or ecCodes, and of state series (drop forecast_period and forecast_reference_time)
@@ -224,6 +233,62 @@ check "--name: one source named pangu over every file" '[ "$(sed 1d named.csv | 
 $pangu eval --forecast fc_1900010118.nc $truth --levels 500,850 --output lv.csv 2>/dev/null
 check "--levels 500,850: only those levels" '[ "$(sed 1d lv.csv | cut -d, -f3 | sort -u | tr "\n" " ")" = " 500 850 " ]'
 
+# ---- WeatherBench 2 layouts, made from the files above with xarray as a WB2 user exports them
+# (tests/wb2_layout.py cites the WB2 sources of each layout): the same values score exactly the same
+if /usr/bin/python3 -c "import xarray, netCDF4" 2>/dev/null; then
+  /usr/bin/python3 "$top/tests/wb2_layout.py" climatology clim.nc . 2>wb2.err
+  check "WB2 climatologies written by xarray" \
+    'ncdump -h wb2_clim.nc | grep -q "float geopotential(hour, dayofyear, level, latitude, longitude)" &&
+     ncdump -h wb2_clim.nc | grep -q "2m_temperature(hour, dayofyear, latitude, longitude)" &&
+     ncdump -h wb2_daily.nc | grep -q "float geopotential(dayofyear, level, latitude, longitude)" &&
+     [ "$(ncks -H -C -v latitude -d latitude,0 wb2_clim.nc | grep -o "latitude\[0\]=[-0-9.]*")" != "latitude[0]=90" ]'
+  for c in clim wb2_clim wb2_clim_odd pangu_daily wb2_daily; do
+    $pangu eval --forecast 'fc_*.nc' $truth --climatology $c.nc --baseline climatology --output acc_$c.csv 2>err_$c || echo "exit $?" >>err_$c
+  done
+  check "WB2 climatology (long names, (hour, dayofyear, level, latitude, longitude), latitude ascending) scores exactly as \
+pangu's own layout: $(grep -c ',acc,' acc_wb2_clim.csv) ACC rows, every CSV row equal" \
+    '[ "$(grep -c ",acc," acc_clim.csv)" -gt 100 ] && cmp -s acc_clim.csv acc_wb2_clim.csv'
+  check "WB2 climatology with VAR_mean names in the dim order (dayofyear, level, longitude, latitude, hour) scores the same" \
+    'cmp -s acc_clim.csv acc_wb2_clim_odd.csv'
+  check "daily WB2 climatology (no hour) scores as the same values in pangu's layout at every hour, not as the hourly one" \
+    '[ "$(grep -c ",acc," acc_wb2_daily.csv)" -gt 100 ] && cmp -s acc_pangu_daily.csv acc_wb2_daily.csv && ! cmp -s acc_clim.csv acc_wb2_daily.csv'
+  # forecasts: 2 initial times and 2 members in one file, (time, number, prediction_timedelta, level, latitude, longitude)
+  $pangu forecast --model-6h f6.h5 --model-24h f24.h5 --input truth.nc --init 1900-01-01T06,1900-01-01T18 --leads 6-24/6 \
+    --members 2 --perturb perlin --seed 7 --output 'e2_{init:%Y%m%d%H}.nc' 2>/dev/null
+  /usr/bin/python3 "$top/tests/wb2_layout.py" forecast wb2_ens.nc e2_1900010106_m00.nc e2_1900010106_m01.nc -- \
+    e2_1900010118_m00.nc e2_1900010118_m01.nc 2>wb2.err
+  $pangu eval --forecast e2_1900010106.nc,e2_1900010118.nc --name ens2 $truth --climatology clim.nc --output split.csv 2>/dev/null
+  $pangu eval --forecast wb2_ens.nc --name ens2 $truth --climatology clim.nc --output joined.csv 2>err; rc=$?
+  check "WB2 ensemble file with 2 initial times on time and 2 members on number scores as the split pangu files \
+($(grep -c ',crps,' joined.csv) CRPS rows; $(tail -1 err))" \
+    '[ $rc -eq 0 ] && ncdump -h wb2_ens.nc | grep -q "geopotential(time, number, prediction_timedelta, level, latitude, longitude)" &&
+     [ "$(grep -c ",crps," split.csv)" -gt 100 ] && cmp -s split.csv joined.csv && grep -q "from 2 forecasts" err'
+  expect_fail "--init with a WB2 file of several initial times" "holds 2 initial times" -- \
+    $pangu eval --forecast wb2_ens.nc --init 1900-01-01T06 $truth --output bad.csv
+else
+  echo "  (/usr/bin/python3 with xarray and netCDF4 not installed: WeatherBench 2 layouts skipped)"
+fi
+
+# ---- NaN in the truth at scored points: counted per source, variable and lead, warned; refused on request
+ncap2 -O -s 'z(3,3,5,10)=0.0f/0.0f;t2m(3,2,3)=0.0f/0.0f;t2m(3,20,40)=0.0f/0.0f' truth.nc truth_nan.nc
+$pangu eval --forecast fc_1900010118.nc --truth truth_nan.nc --output nan.csv 2>err; rc=$?
+check "NaN in the truth: warned per source, variable and lead with the counts ($(grep -m1 warning err))" \
+  '[ $rc -eq 0 ] && grep -q "warning: source fc, z 500 hPa, lead 6 h: the truth is NaN at 1 scored point" err &&
+   grep -q "warning: source fc, t2m, lead 6 h: the truth is NaN at 2 scored points" err && [ "$(grep -c warning err)" -eq 2 ]'
+check "NaN in the truth: CSV rows truth_nan_points (z500 1, t2m 2 at 6 h global); none without NaN" \
+  '[ "$(value nan.csv fc z 500 6 global truth_nan_points)" = 1 ] && [ "$(value nan.csv fc t2m "" 6 global truth_nan_points)" = 2 ] &&
+   [ "$(grep -c truth_nan_points nan.csv)" -eq "$(awk -F, "\$6 == \"truth_nan_points\" && \$4 == 6" nan.csv | wc -l)" ] &&
+   ! grep -q truth_nan_points scores.csv'
+expect_fail "--truth-nan error: a NaN in the truth at a scored point names file, variable and time" \
+  "truth: truth_nan.nc: variable 'z' at 500 hPa, valid time 1900-01-02T00:00:00: NaN at 1 scored point" -- \
+  $pangu eval --forecast fc_1900010118.nc --truth truth_nan.nc --truth-nan error --output bad.csv
+ncap2 -O -s 'z(0,3,5,10)=0.0f/0.0f' truth.nc truth_nan0.nc # 1900-01-01T06: no valid time of the forecast of 18 UTC
+$pangu eval --forecast fc_1900010118.nc --truth truth_nan0.nc --truth-nan error --output nan0.csv 2>err; rc=$?
+check "--truth-nan error: a NaN at a truth time no pair scores is no error, and no warning" \
+  '[ $rc -eq 0 ] && ! grep -q "warning\|NaN" err && ! grep -q truth_nan_points nan0.csv'
+expect_fail "--truth-nan with another word" "expected warn or error" -- \
+  $pangu eval --forecast fc_1900010118.nc $truth --truth-nan ignore --output bad.csv
+
 # ---- memory independent of the number of initial times: 12 files (some past the truth) against 2
 for k in $(seq 0 11); do
   ncap2 -O -s "valid_time=valid_time+6*$k*3600000.0;forecast_reference_time=forecast_reference_time+6*$k" fc_1900010106.nc many_$k.nc
@@ -237,14 +302,6 @@ check "12 initial times in the peak memory of 2 (${p2} MB, ${p12} MB); valid tim
   '[ -n "$p2" ] && [ -n "$p12" ] && [ "$p12" -le $((p2 + 3)) ] && grep -q "pairs skipped: valid time not in the truth" m12.err'
 
 # ---- bad input: exit 2, one clear line, no CSV and no temporary file
-expect_fail() { # name pattern -- command...
-  local name=$1 pattern=$2; shift 3
-  rm -f bad.csv; local before changed; before=$(files_state "$t" "$fx")
-  "$@" >/dev/null 2>err; local rc=$?
-  changed=$(unchanged_since "$before" "$t" "$fx")
-  if [ $rc -eq 2 ] && grep -q -- "$pattern" err && { [ -n "${usage_ok:-}" ] || [ "$(wc -l <err)" -eq 1 ]; } && [ ! -e bad.csv ] && ! ls | grep -q 'bad.csv.tmp' &&
-     [ -z "$changed" ]; then ok "$name: $(tail -1 err)"
-  else bad "$name (exit $rc: $(tail -c 300 err); files changed: $changed)"; fi; }
 ncks -O -d latitude,0,,2 truth.nc coarse.nc
 expect_fail "truth on another grid: suggests pangu regrid" "pangu regrid" -- \
   $pangu eval --forecast fc_1900010118.nc --truth coarse.nc --output bad.csv

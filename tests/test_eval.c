@@ -4,6 +4,7 @@
 #define _DEFAULT_SOURCE
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <netcdf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,6 +368,79 @@ static void test_climatology_reader(void) {
     unlink(path);
 }
 
+/* WeatherBench 2's climatology layout (scripts/compute_climatology.py: long
+ * names, int64 hour and dayofyear coordinates), here with the dimensions in
+ * the order (hour, dayofyear, level, longitude, latitude) and latitude
+ * ascending; hourly, and daily without hour. Values encode their indices. */
+static double wb2_value(int hour_i, int day_i, int lev_i, int lon_i, int lat_i) {
+    return 10000.0 * hour_i + 100.0 * day_i + 10.0 * lev_i + lon_i + 0.01 * lat_i;
+}
+
+static int write_wb2_clim(const char *path, int hourly) {
+    enum { NH = 4, ND = 366, NL = 2, NX = 4, NY = 3 };
+    int nc, d[5], id, zid, tid, ok = nc_create(path, NC_NETCDF4 | NC_CLOBBER, &nc) == NC_NOERR;
+    long long hours[NH] = {0, 6, 12, 18}, days[ND], levels[NL] = {500, 850};
+    double lat[NY] = {-60, 0, 60}, lon[NX] = {0, 90, 180, 270};
+    for (int i = 0; i < ND; i++) days[i] = i + 1;
+    int k = 0;
+    if (hourly) ok = ok && nc_def_dim(nc, "hour", NH, &d[k++]) == NC_NOERR;
+    ok = ok && nc_def_dim(nc, "dayofyear", ND, &d[k++]) == NC_NOERR && nc_def_dim(nc, "level", NL, &d[k++]) == NC_NOERR &&
+         nc_def_dim(nc, "longitude", NX, &d[k++]) == NC_NOERR && nc_def_dim(nc, "latitude", NY, &d[k++]) == NC_NOERR;
+    int o = hourly ? 1 : 0;
+    if (hourly) ok = ok && nc_def_var(nc, "hour", NC_INT64, 1, &d[0], &id) == NC_NOERR && nc_put_var_longlong(nc, id, hours) == NC_NOERR;
+    ok = ok && nc_def_var(nc, "dayofyear", NC_INT64, 1, &d[o], &id) == NC_NOERR && nc_put_var_longlong(nc, id, days) == NC_NOERR;
+    ok = ok && nc_def_var(nc, "level", NC_INT64, 1, &d[o + 1], &id) == NC_NOERR && nc_put_var_longlong(nc, id, levels) == NC_NOERR;
+    ok = ok && nc_def_var(nc, "longitude", NC_DOUBLE, 1, &d[o + 2], &id) == NC_NOERR && nc_put_var_double(nc, id, lon) == NC_NOERR;
+    ok = ok && nc_def_var(nc, "latitude", NC_DOUBLE, 1, &d[o + 3], &id) == NC_NOERR && nc_put_var_double(nc, id, lat) == NC_NOERR;
+    int sd[4] = {d[0], d[1], d[o + 2], d[o + 3]}; /* surface: (hour,) dayofyear, longitude, latitude */
+    if (!hourly) sd[1] = d[o + 2], sd[2] = d[o + 3];
+    ok = ok && nc_def_var(nc, "geopotential", NC_FLOAT, 4 + o, d, &zid) == NC_NOERR &&
+         nc_def_var(nc, "2m_temperature", NC_FLOAT, 3 + o, sd, &tid) == NC_NOERR;
+    size_t n = (size_t)(hourly ? NH : 1) * ND * NL * NX * NY, m = (size_t)(hourly ? NH : 1) * ND * NX * NY, a = 0, b = 0;
+    float *z = malloc(sizeof(float) * n), *t = malloc(sizeof(float) * m);
+    for (int h = 0; ok && z && t && h < (hourly ? NH : 1); h++)
+        for (int dd = 0; dd < ND; dd++) {
+            for (int l = 0; l < NL; l++)
+                for (int x = 0; x < NX; x++)
+                    for (int y = 0; y < NY; y++) z[a++] = (float)wb2_value(h, dd, l, x, y);
+            for (int x = 0; x < NX; x++)
+                for (int y = 0; y < NY; y++) t[b++] = (float)-wb2_value(h, dd, 0, x, y);
+        }
+    ok = ok && z && t && nc_put_var_float(nc, zid, z) == NC_NOERR && nc_put_var_float(nc, tid, t) == NC_NOERR;
+    free(z), free(t);
+    return nc_close(nc) == NC_NOERR && ok;
+}
+
+static void test_climatology_wb2(void) {
+    int H = 3, W = 4, need[9] = {1, 0, 0, 0, 0, 0, 0, 0, 1};
+    float levels[2] = {850, 500}, x[12];
+    char path[64];
+    double valid; /* day of year 60 of a leap year (29 February), 12 UTC: hour index 2, day index 59 */
+    CU_ASSERT_FATAL(util_time_parse("2020-02-29T12", &valid) == 0);
+    for (int hourly = 1; hourly >= 0; hourly--) {
+        snprintf(path, sizeof path, "/tmp/pangu_test_wb2clim_%d_%d.nc", (int)getpid(), hourly);
+        CU_ASSERT_FATAL(write_wb2_clim(path, hourly));
+        eval_clim *c;
+        CU_ASSERT_FATAL(eval_clim_open(&c, path, H, W, levels, 2, need) == 0);
+        int hi = hourly ? 2 : 0, ok = 1;
+        /* the reader's orientation: row 0 is the northernmost latitude (file index 2) */
+        CU_ASSERT(eval_clim_read(c, valid, 0, 850, x) == 0);
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) ok &= x[i * W + j] == (float)wb2_value(hi, 59, 1, j, H - 1 - i);
+        CU_ASSERT(ok);
+        CU_ASSERT(eval_clim_read(c, valid, 8, 0, x) == 0 && x[0] == (float)-wb2_value(hi, 59, 0, 0, 2) &&
+                  x[11] == (float)-wb2_value(hi, 59, 0, 3, 0));
+        double other; /* 03 UTC: no such hour in an hourly climatology; a daily one has every hour */
+        CU_ASSERT_FATAL(util_time_parse("2020-02-29T03", &other) == 0);
+        int rc = eval_clim_read(c, other, 8, 0, x);
+        CU_ASSERT(hourly ? rc != 0 && strstr(util_last_message(), "hours 0,6,12,18") : rc == 0 && x[0] == (float)-wb2_value(0, 59, 0, 0, 2));
+        eval_clim_close(c);
+        int need_q[9] = {0, 1, 0, 0, 0, 0, 0, 0, 0};
+        CU_ASSERT(eval_clim_open(&c, path, H, W, levels, 2, need_q) != 0 && strstr(util_last_message(), "specific_humidity"));
+        unlink(path);
+    }
+}
+
 int tests_register_eval(void) {
     CU_pSuite s = CU_add_suite("eval", NULL, NULL);
     if (!s) return -1;
@@ -378,7 +452,8 @@ int tests_register_eval(void) {
         !CU_add_test(s, "over initial times: sqrt(mean MSE) and mean RMSE, means", test_over_times) ||
         !CU_add_test(s, "source names from file names", test_names) ||
         !CU_add_test(s, "forecast reader on an ensemble file", test_forecast_reader) ||
-        !CU_add_test(s, "climatology reader: day of year and hour, bad requests", test_climatology_reader))
+        !CU_add_test(s, "climatology reader: day of year and hour, bad requests", test_climatology_reader) ||
+        !CU_add_test(s, "climatology reader: WB2 layout, any dim order, hourly and daily", test_climatology_wb2))
         return -1;
     return 0;
 }
