@@ -273,4 +273,25 @@ refused "train with --input given twice, the second of another grid" "$grids" re
   --init "$M/demo_6h.h5" --input "$tp $ts" --input "$sp $ss" --train-start 2020-01-31T00 --train-end 2020-02-01T00 \
   --steps 1 --batch 1 --output req/tr.h5 --checkpoint req/ck.h5
 
+# ---- 10. an ONNX file nested 5,100 messages deep (graph > node > attribute > graph ...; field numbers of
+# onnx/onnx onnx/onnx.proto: ModelProto.graph 7, GraphProto.node 1, NodeProto.attribute 5,
+# AttributeProto.g 6): one line and exit 2 from import and step, no crash (protobuf-c's unpack recursed)
+mkdir -p deep
+python3 - <<'EOF2'
+def field(num, payload):
+    n, out = len(payload), bytearray([num << 3 | 2])
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0)); n >>= 7
+        if not n: break
+    return bytes(out) + payload
+g = b""
+for _ in range(1700):
+    g = field(1, field(5, field(6, g)))
+open("deep/pangu_weather_24.onnx", "wb").write(bytes([0x08, 8]) + field(7, g))
+EOF2
+refused "import of an ONNX file nested 5,100 deep" "nested more than 100 deep" deep -- "$pangu" import \
+  --onnx deep/pangu_weather_24.onnx --output deep/m.h5
+refused "step with that file as --model" "nested more than 100 deep" deep -- "$pangu" step \
+  --model deep/pangu_weather_24.onnx --input "$tp" --input "$ts" --time 2020-01-31T00 --output deep/s.nc
+
 summary "robust tests"
