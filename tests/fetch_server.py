@@ -347,7 +347,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.note(status, len(body))
 
-    # -- the CDS API
+    # -- the CDS API, as ECMWF's own client speaks to it (ecmwf/ecmwf-datastores-client, which
+    # cdsapi >= 0.7 delegates to): client.py Client._get_headers (the key in a PRIVATE-TOKEN header,
+    # the retrieve API under URL/retrieve/v1), processing.py Process.submit (POST
+    # processes/ID/execution with {"inputs": request}; the job is the reply's link rel="monitor"),
+    # Remote.results_ready (statuses accepted and running wait; successful; failed and rejected
+    # read the results' title / traceback / detail), Remote._make_results (URL/results when the job
+    # names no rel="results" link, as here), Results.location / content_length (asset.value.href,
+    # relative to the results URL, and asset.value["file:size"]). The request keys (year, month,
+    # day, time, data_format, pressure_level) are those of the CDS's ERA5 forms.
     def cds(self, path):
         if self.headers.get("PRIVATE-TOKEN") != S.key:
             return self.json(401, {"type": "authentication", "title": "Authentication failed",
