@@ -152,8 +152,10 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("pangu (pangu-c) %s\nPangu-Weather (Bi et al., Nature 2023) in C; built with netCDF-C %s, HDF5 %d.%d.%d\n",
-               PANGU_VERSION, nc_inq_libvers(), H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
+        /* nc_inq_libvers() reads "4.9.0 of <build date> $": the version is its first word */
+        const char *nc = nc_inq_libvers();
+        printf("pangu (pangu-c) %s\nPangu-Weather (Bi et al., Nature 2023) in C; built with netCDF-C %.*s, HDF5 %d.%d.%d\n",
+               PANGU_VERSION, (int)strcspn(nc, " "), nc, H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
         return 0;
     }
     /* pangu help [COMMAND]: the command's --help */

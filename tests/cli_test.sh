@@ -139,6 +139,7 @@ for c in step info import init plan forecast stats grad train synth eval regrid 
 done
 [ $allhelp = 1 ] && ok "--help of every command (and pangu help COMMAND)" || bad "--help of every command"
 if $pangu --version | grep -q "^pangu (pangu-c) [0-9]"; then ok "pangu --version: $($pangu --version | head -1)"; else bad "pangu --version"; fi
+if $pangu --version | sed -n 2p | grep -Eq "^Pangu-Weather .*netCDF-C [0-9][0-9.]*, HDF5 [0-9.]+$"; then ok "pangu --version names the libraries' versions only: $($pangu --version | sed -n 2p)"; else bad "pangu --version: stray text after the library versions: $($pangu --version | sed -n 2p)"; fi
 # the step's documented options are exactly those it takes
 for o in $($pangu step --help | sed -n 's/^  \(--[a-z0-9-]*\).*/\1/p' | grep -v -- "--config\|--threads\|--no-plausibility\|--help"); do
   $pangu step $o >/dev/null 2>"$t/err"; grep -q "unknown option" "$t/err" && { bad "step --help lists $o, which step refuses"; allhelp=2; }
