@@ -70,7 +70,7 @@ enum {
 /* A short description of a status ("invalid argument", ...). */
 PANGU_API const char *pangu_strerror(int status);
 /* The message of the last failure in the calling thread, e.g.
- * "cannot open model file x.h5: No such file or directory"; "" if none. */
+ * "x.h5: cannot read the model file: No such file or directory"; "" if none. */
 PANGU_API const char *pangu_last_error(void);
 
 /* ---- settings ---- */

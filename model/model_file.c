@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -231,7 +232,7 @@ int model_load(model *m, const char *path) {
     memset(m, 0, sizeof *m);
     memset(&c, 0, sizeof c);
     quiet_hdf5();
-    if (access(path, R_OK) != 0) return util_fail(UTIL_EIO, "%s: cannot read the model file", path);
+    if (access(path, R_OK) != 0) return util_fail(UTIL_EIO, "%s: cannot read the model file: %s", path, strerror(errno));
     if (H5Fis_hdf5(path) <= 0)
         return util_fail(UTIL_EFORMAT, "%s: not an HDF5 model file", path);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -35,6 +35,8 @@ static void test_errors(void) {
     CU_ASSERT_EQUAL(status, PANGU_EIO);
     CU_ASSERT_PTR_NULL(m);
     CU_ASSERT_PTR_NOT_NULL(strstr(pangu_last_error(), "/nonexistent/dir/model.h5"));
+    /* the operating system's reason, as pangu.h promises */
+    CU_ASSERT_PTR_NOT_NULL(strstr(pangu_last_error(), "No such file or directory"));
     CU_ASSERT_STRING_NOT_EQUAL(pangu_strerror(status), pangu_strerror(PANGU_OK));
     /* not a model: a NetCDF state file */
     CU_ASSERT_NOT_EQUAL(pangu_model_open(&m, path_in, 0), PANGU_OK);
