@@ -32,6 +32,7 @@ static const char *const usage_text =
     "  --init T         the initial time of --forecast files that carry none (CDO conversions often lose it);\n"
     "                   for a baseline: NAME=FILES@T\n"
     "  --truth T        the verifying series, any layout the reader takes (globs allowed)\n"
+    "  --output FILE    the scores CSV (columns below; also --out)\n"
     "  --climatology C  pangu stats --climatology-hours output, or WeatherBench 2's climatology exported to\n"
     "                   NetCDF (long names, hour optional): ACC and the climatology baseline\n"
     "  --baseline       persistence (truth at the initial time), climatology, or another forecast source\n"
@@ -173,7 +174,10 @@ int cli_eval(int argc, char **argv) {
             else status = add_paths(&fcs[nfcs].g, &fcs[nfcs].used, v), nfcs++;
         } else if (!strcmp(a, "--truth")) status = add_paths(&truth_g, &truth_used, v);
         else if (!strcmp(a, "--climatology")) cfg.climatology = v;
-        else if (!strcmp(a, "--output")) cfg.output = v;
+        else if (!strcmp(a, "--output") || !strcmp(a, "--out")) { /* one option, two spellings */
+            if (cfg.output) status = util_fail(UTIL_EINVAL, "%s given twice ('%s' and '%s'): it takes one value", a, cfg.output, v);
+            cfg.output = v;
+        }
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--init")) {
             if (util_time_parse(v, &init)) status = util_fail(UTIL_EINVAL, "--init '%s': expected an initial time (YYYY-MM-DDTHH)", v);

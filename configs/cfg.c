@@ -34,10 +34,12 @@ static const cfg_key *find_key(const cfg *c, const char *key) {
     return NULL;
 }
 
-/* The schema key an alias (an older spelling) stands for, else key itself. */
+/* The schema key an alias (an older spelling) stands for, else key itself.
+ * out is output's other spelling in every command that has an output. */
 static const char *canonical_key(const cfg *c, const char *key) {
     for (int i = 0; i < c->nschema; i++)
         if (c->schema[i].alias && strcmp(c->schema[i].alias, key) == 0) return c->schema[i].key;
+    if (strcmp(key, "out") == 0 && find_key(c, "output")) return "output";
     return key;
 }
 
@@ -341,7 +343,8 @@ void cfg_print_usage(const cfg *c, const char *command, const char *synopsis, co
         }
         printf("  %s%s\n      %s", flag, what, k->help);
         if (k->def) printf(" (default: %s)", k->def);
-        if (k->alias) printf(" (also --%s, an older spelling)", k->alias);
+        if (k->alias && strcmp(k->alias, "out") != 0) printf(" (also --%s, an older spelling)", k->alias);
+        if (strcmp(k->key, "output") == 0) printf(" (also --out)");
         if (files) printf(" [file section %s]", k->section);
         printf("\n");
     }

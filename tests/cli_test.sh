@@ -149,6 +149,23 @@ done
 $pangu init --preset tiny --out "$t/alias.h5" 2>/dev/null && [ -s "$t/alias.h5" ] && ok "init --out (the older spelling of --output)" ||
   bad "init --out"
 $pangu info --model "$t/alias.h5" | cmp -s - <($pangu info "$t/alias.h5") && ok "info --model M.h5 = info M.h5" || bad "info --model"
+# --out and --output: one option with two spellings in every command that writes (issue 31)
+outhelp=""
+for c in step import init forecast stats grad train synth eval regrid fetch tune; do
+  $pangu $c --help | grep -A1 -- "--output" | grep -q -- "also --out" || outhelp="$outhelp $c"
+done
+[ -z "$outhelp" ] && ok "every command that writes documents --output as also --out" || bad "--help without 'also --out':$outhelp"
+if $pangu forecast --model-6h "$fx/tiny.h5" --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --out "$t/fc_out.nc" 2>"$t/err" &&
+   $pangu forecast --model-6h "$fx/tiny.h5" --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 6 --output "$t/fc_output.nc" 2>>"$t/err" &&
+   cmp -s <(ncdump -v z,t2m "$t/fc_out.nc" | sed 1,/data:/d) <(ncdump -v z,t2m "$t/fc_output.nc" | sed 1,/data:/d) &&
+   $pangu step --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --out "$t/step_out.nc" 2>>"$t/err" && [ -s "$t/step_out.nc" ] &&
+   $pangu eval --forecast "$t/fc_out.nc" --truth "$t/step_out.nc" --no-plausibility-check --quiet --out "$t/ev_out.csv" 2>>"$t/err" && grep -q "^fc_out,z,1000,6,global,rmse," "$t/ev_out.csv"; then
+  ok "forecast, step and eval take --out as --output (forecast: the same data)"
+else bad "--out in forecast, step, eval ($(tail -3 "$t/err"))"; fi
+expect_fail "forecast --out and --output together" "--output given twice ('$t/o1.nc' and '$t/o2.nc')" "$t/o1.nc" -- \
+  $pangu forecast --model-6h "$fx/tiny.h5" --input "$fx/tiny_in.nc" --init 1900-01-01T00 --out "$t/o1.nc" --output "$t/o2.nc"
+expect_fail "eval --out and --output together" "--output given twice ('$t/o3.csv' and '$t/o4.csv')" "$t/o3.csv" -- \
+  $pangu eval --forecast "$fx/tiny_out.nc" --truth "$fx/tiny_in.nc" --out "$t/o3.csv" --output "$t/o4.csv"
 $pangu step --threads 1 --model "$fx/tiny.h5" --input "$fx/tiny_in.nc" --output "$t/th1.nc" 2>"$t/err" &&
   grep -q "1 threads" "$t/err" && cmp -s <(ncdump -v t2m "$t/out.nc" | sed 1,/data:/d) <(ncdump -v t2m "$t/th1.nc" | sed 1,/data:/d) &&
   ok "--threads 1: one thread, the same forecast" || bad "--threads 1 ($(cat "$t/err"))"
