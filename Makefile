@@ -112,7 +112,9 @@ $(BUILD)/$(SO_REAL): $(LIB_OBJ) lib/pangu.map
 	ln -sf libpangu.so.$(SO_MAJOR) $(BUILD)/libpangu.so
 
 # make install PREFIX=/opt/pangu [DESTDIR=staging]: bin/pangu, lib/libpangu.{so,a},
-# include/pangu.h, lib/pkgconfig/pangu.pc, share/man/man1/pangu*.1.
+# include/pangu.h, lib/pkgconfig/pangu.pc, share/man/man1/pangu*.1, and
+# share/modulefiles/pangu/VERSION (Environment Modules; Tcl) and VERSION.lua
+# (Lmod, which prefers it): module use PREFIX/share/modulefiles; module load pangu.
 # pangu.pc (lib/pc.sh): the dependencies in Requires.private, or their
 # flags in Libs.private, so that pkg-config --static links libpangu.a.
 PREFIX ?= /usr/local
@@ -120,7 +122,8 @@ DESTDIR ?=
 PC_DEPS = netcdf=-lnetcdf hdf5=-lhdf5 eccodes=-leccodes inih=-linih libprotobuf-c=-lprotobuf-c openblas=-lopenblas \
   $(if $(filter 1,$(CURL)),libcurl=-lcurl libcjson=-lcjson)
 I_DIRS = $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
-  $(DESTDIR)$(PREFIX)/share/man/man1
+  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/modulefiles/pangu
+I_MODULES = $(PANGU_VERSION_STRING) $(PANGU_VERSION_STRING).lua
 I_MAN = pangu.1 $(PANGU_COMMANDS:%=pangu-%.1)
 .PHONY: lib install uninstall install-check
 lib: $(BUILD)/libpangu.a $(BUILD)/$(SO_REAL)
@@ -136,12 +139,17 @@ install: $(BIN)/pangu lib man
 	install -m 644 lib/pangu.h $(DESTDIR)$(PREFIX)/include/pangu.h
 	install -m 644 $(BUILD)/pangu.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/pangu.pc
 	@for m in $(I_MAN); do [ ! -f $(BUILD)/man/$$m ] || install -m 644 $(BUILD)/man/$$m $(DESTDIR)$(PREFIX)/share/man/man1/$$m || exit 1; done
+	for f in tcl lua; do sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(PANGU_VERSION_STRING)|g' -e 's|@SO_MAJOR@|$(SO_MAJOR)|g' \
+	  lib/modulefile.$$f.in >$(BUILD)/modulefile.$$f || exit 1; done
+	install -m 644 $(BUILD)/modulefile.tcl $(DESTDIR)$(PREFIX)/share/modulefiles/pangu/$(PANGU_VERSION_STRING)
+	install -m 644 $(BUILD)/modulefile.lua $(DESTDIR)$(PREFIX)/share/modulefiles/pangu/$(PANGU_VERSION_STRING).lua
 # Removes what install put, then those of its directories left empty.
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/pangu $(DESTDIR)$(PREFIX)/include/pangu.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/pangu.pc \
 	  $(DESTDIR)$(PREFIX)/lib/libpangu.a $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) $(DESTDIR)$(PREFIX)/lib/libpangu.so.$(SO_MAJOR) \
-	  $(DESTDIR)$(PREFIX)/lib/libpangu.so $(I_MAN:%=$(DESTDIR)$(PREFIX)/share/man/man1/%)
-	-@for d in bin include lib/pkgconfig lib share/man/man1 share/man share; do \
+	  $(DESTDIR)$(PREFIX)/lib/libpangu.so $(I_MAN:%=$(DESTDIR)$(PREFIX)/share/man/man1/%) \
+	  $(I_MODULES:%=$(DESTDIR)$(PREFIX)/share/modulefiles/pangu/%)
+	-@for d in bin include lib/pkgconfig lib share/man/man1 share/man share/modulefiles/pangu share/modulefiles share; do \
 	  [ ! -d $(DESTDIR)$(PREFIX)/$$d ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(PREFIX)/$$d; done
 # The installed copy in a temporary prefix: a program built with pkg-config against it (tests/install_test.sh).
 install-check: $(BIN)/pangu lib man

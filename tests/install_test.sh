@@ -4,7 +4,10 @@
 # `pkg-config --cflags --libs pangu`, its step equal to the installed
 # `pangu step`'s to the bit, its forecast job equal to `pangu forecast`'s;
 # only pangu_* exported; --version and a man page of the installed copy;
-# the static library; DESTDIR staging; make uninstall leaving the prefix empty.
+# the static library; DESTDIR staging; make uninstall leaving the prefix empty;
+# in a clean shell (env -i) the loader's error without a module, and the
+# program built and run after `module load pangu` with Environment Modules and
+# with Lmod (the real tools), or with a run path linked in.
 # Usage: tests/install_test.sh   (from make check; MAKE, BUILD, BIN as there)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,7 +29,8 @@ else
   bad "make install ($(tail -5 "$t/install.log"))"
   echo "install: $pass passed, $fail failed"; exit 1
 fi
-want="bin/pangu include/pangu.h lib/libpangu.a lib/libpangu.so lib/libpangu.so.1 lib/libpangu.so.1.0.0 lib/pkgconfig/pangu.pc share/man/man1/pangu.1 share/man/man1/pangu-forecast.1"
+version=$(sed -n 's/^#define PANGU_VERSION "\(.*\)"/\1/p' util/util.h)
+want="bin/pangu include/pangu.h lib/libpangu.a lib/libpangu.so lib/libpangu.so.1 lib/libpangu.so.1.0.0 lib/pkgconfig/pangu.pc share/man/man1/pangu.1 share/man/man1/pangu-forecast.1 share/modulefiles/pangu/$version share/modulefiles/pangu/$version.lua"
 missing=""
 for f in $want; do [ -e "$p/$f" ] || missing="$missing $f"; done
 if [ -z "$missing" ] && [ "$(readlink "$p/lib/libpangu.so")" = libpangu.so.1 ] &&
@@ -76,6 +80,36 @@ LD_LIBRARY_PATH="$p/lib" "$t/api_example" "$t/no_such_model.h5" "$fx/tiny_in.nc"
 if [ $rc -eq 2 ] && grep -q "no_such_model.h5" "$t/err" && [ "$(wc -l <"$t/err")" -eq 1 ] && [ ! -e "$t/x.f32" ]; then
   ok "a missing model: exit 2, $(cat "$t/err")"
 else bad "a missing model (exit $rc: $(cat "$t/err"))"; fi
+
+# A program built with pkg-config as docs/library.md shows, in a clean shell (env -i): it does not start
+# without LD_LIBRARY_PATH, it does after `module load pangu` of the installed modulefile (Environment
+# Modules reads the Tcl file, Lmod the .lua beside it), and with a run path linked in, without a module.
+clean() { env -i HOME="$t" PATH=/usr/bin:/bin bash -c "$1" >"$t/clean.out" 2>&1; }
+build_run() { # the example built with pkg-config (and $1: extra link flags) in $t/ex, run on the fixture into $t/ex.f32
+  echo "rm -f '$t/ex' '$t/ex.f32' && cc -std=c11 -o '$t/ex' '$top/tests/api_example.c' \$(pkg-config --cflags --libs pangu) $1 &&
+    '$t/ex' '$fx/tiny.h5' '$fx/tiny_in.nc' '$t/ex.f32' >/dev/null && cmp '$t/ex.f32' '$t/api.f32'"
+}
+if clean "export PKG_CONFIG_PATH='$p/lib/pkgconfig'; $(build_run '')"; then bad "without a module or run path the example ran: $(tail -2 "$t/clean.out")"
+elif grep -q "libpangu.so.1: cannot open shared object file" "$t/clean.out"; then
+  ok "env -i, built with pkg-config, no module: $(grep -o 'error while loading.*' "$t/clean.out")"
+else bad "without a module: not the loader's message ($(tail -2 "$t/clean.out"))"; fi
+if clean "export PKG_CONFIG_PATH='$p/lib/pkgconfig'; $(build_run "-Wl,-rpath,\$(pkg-config --variable=libdir pangu)")"; then
+  ok "env -i, no module, linked with -Wl,-rpath,\$(pkg-config --variable=libdir pangu): runs, the same step"
+else bad "the run path ($(tail -3 "$t/clean.out"))"; fi
+lmod_init=/usr/share/lmod/lmod/init/bash # Debian's lmod, or the copy .ci/deps.sh unpacks beside environment-modules
+[ -e "$lmod_init" ] || lmod_init=${LMOD_DEB_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pangu-c/lmod}/usr/share/lmod/lmod/init/bash
+for tool in "Environment Modules:/usr/share/modules/init/bash:$version" "Lmod:$lmod_init:$version.lua"; do
+  name=${tool%%:*} init=${tool#*:} init=${init%:*} file=${tool##*:}
+  if [ ! -e "$init" ]; then bad "$name: no $init (.ci/deps.sh build installs it)"; continue; fi
+  manls=$(env -i PATH=/usr/bin:/bin man -w ls 2>&1)
+  if clean "source '$init' && module use '$p/share/modulefiles' && module load pangu && $(build_run '') &&
+        [ \"\$(command -v pangu)\" = '$p/bin/pangu' ] && [ \"\$PANGU_ROOT\" = '$p' ] &&
+        [ \"\$(man -w pangu-forecast)\" = '$p/share/man/man1/pangu-forecast.1' ] && [ \"\$(man -w ls 2>&1)\" = '$manls' ] &&
+        module show pangu 2>&1 | grep -q 'modulefiles/pangu/$file:\$' && module unload pangu &&
+        [ \"\$PATH\" = /usr/bin:/bin ] && [ -z \"\${LD_LIBRARY_PATH:-}\" ] && [ -z \"\${PANGU_ROOT:-}\" ]"; then
+    ok "$name ($init): module use; module load pangu (reads pangu/$file): built with pkg-config, runs, same step; pangu, man pangu-forecast (and man ls still) found; unload restores PATH"
+  else bad "$name: module load pangu ($(tail -4 "$t/clean.out" | tr '\n' ' '))"; fi
+done
 
 # the installed binary and manual
 if "$p/bin/pangu" --version | head -1 | grep -q "^pangu (pangu-c) $(pkg-config --modversion pangu)$" &&
