@@ -60,13 +60,18 @@ all: $(BIN)/pangu lib man
 
 # Man pages from every command's --help (Debian's help2man): pangu.1 and
 # pangu-COMMAND.1 in $(BUILD)/man; skipped, with a note, without help2man.
+# Each page is made from a one-line script named pangu-COMMAND (its title and
+# NAME), the NAME's line from pangu help --summary (cli/main.c) and the
+# EXAMPLES of cli/man/PAGE.h2m (commands of the docs).
 PANGU_COMMANDS = step info import init plan forecast stats grad train synth eval regrid fetch tune
-man: $(BIN)/pangu
-	@if command -v help2man >/dev/null; then mkdir -p $(BUILD)/man && \
-	  help2man -N -n "Pangu-Weather forecasts, training and verification" --version-string="$$($(BIN)/pangu --version | head -1 | cut -d' ' -f3)" \
-	    -o $(BUILD)/man/pangu.1 $(BIN)/pangu && \
-	  for c in $(PANGU_COMMANDS); do help2man -N -n "pangu $$c" --version-string="$$($(BIN)/pangu --version | head -1 | cut -d' ' -f3)" \
-	    -o $(BUILD)/man/pangu-$$c.1 "$(BIN)/pangu $$c" || exit 1; done; \
+man: $(BIN)/pangu $(wildcard cli/man/*.h2m)
+	@if command -v help2man >/dev/null; then mkdir -p $(BUILD)/man/cmd && v=$$($(BIN)/pangu --version | head -1 | cut -d' ' -f3) && \
+	  help2man -N -n "Pangu-Weather forecasts, training and verification" --version-string="$$v" \
+	    --include cli/man/pangu.h2m -o $(BUILD)/man/pangu.1 $(BIN)/pangu && \
+	  for c in $(PANGU_COMMANDS); do printf '#!/bin/sh\nexec "%s" %s "$$@"\n' "$(abspath $(BIN)/pangu)" $$c >$(BUILD)/man/cmd/pangu-$$c && \
+	    chmod +x $(BUILD)/man/cmd/pangu-$$c && \
+	    help2man -N -n "$$($(BIN)/pangu help --summary $$c)" --version-string="$$v" --include cli/man/pangu-$$c.h2m \
+	      -o $(BUILD)/man/pangu-$$c.1 $(BUILD)/man/cmd/pangu-$$c || exit 1; done; \
 	else echo "help2man not installed: no man pages (apt-get install help2man)"; fi
 
 deps:

@@ -20,58 +20,62 @@
 #include "../util/util.h"
 #include "cli.h"
 
-/* One row per subcommand: name, handler, usage lines. */
+/* One row per subcommand: name, handler, synopsis, summary (one line: the
+ * man page's NAME, help --summary) and what follows it in pangu --help. */
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
-    const char *usage;
+    const char *synopsis, *summary, *more;
 } commands[] = {
     {"step", cli_step,
      "--model M.h5|M.onnx --input FILE [--input FILE ...] --output OUT.nc [--time YYYY-MM-DDTHH]\n"
-     "         [--lead H] [--precision auto|fp32|bf16] [--profile] [--repeat N]\n"
-     "         one model step: the state at t + lead from the state at t"},
-    {"info", cli_info, "M.h5|M.onnx [--lead H]\n         configuration, variant, lead time, parameter count, FLOPs per step"},
+     "         [--lead H] [--precision auto|fp32|bf16] [--profile] [--repeat N]",
+     "one model step: the state at t + lead from the state at t", ""},
+    {"info", cli_info,
+     "M.h5|M.onnx [--lead H]",
+     "a model's configuration, variant, lead time, parameter count and FLOPs per step", ""},
     {"import", cli_import,
-     "--onnx pangu_weather_24.onnx [--lead 24] --output M.h5\n"
-     "         a released Pangu-Weather ONNX model into the HDF5 model format (version 2)"},
+     "--onnx pangu_weather_24.onnx [--lead 24] --output M.h5",
+     "a released Pangu-Weather ONNX model into the HDF5 model format (version 2)", ""},
     {"init", cli_init,
      "--preset tiny|small|full [--grid H,W] [--dim C] [--depths a,b,c,d] [--heads a,b,c,d]\n"
      "         [--window z,h,w] [--levels p1,p2,...] [--lead H] [--seed S] [--std X]\n"
-     "         [--stats STATS.nc] [--constants INVARIANT.nc] --output M.h5\n"
-     "         a randomly initialised model"},
+     "         [--stats STATS.nc] [--constants INVARIANT.nc] --output M.h5",
+     "a randomly initialised model", ""},
     {"plan", cli_plan,
-     "--leads SPEC [--models 1,3,6,24]\n"
-     "         the hierarchical lead-time plan: one line per model call, in execution order"},
+     "--leads SPEC [--models 1,3,6,24]",
+     "the hierarchical lead-time plan: one line per model call, in execution order", ""},
     {"forecast", cli_forecast,
-     "[--config FILE] [--model-24h M.h5 ...] [--input FILES] [--init TIMES] [--leads SPEC] [--output PATTERN]\n"
-     "         batch forecasts through the lead-time hierarchy (pangu forecast --help for every key)"},
+     "[--config FILE] [--model-24h M.h5 ...] [--input FILES] [--init TIMES] [--leads SPEC] [--output PATTERN]",
+     "batch forecasts through the lead-time hierarchy", " (pangu forecast --help for every key)"},
     {"stats", cli_stats,
-     "--input FILES [--start T] [--end T] [--every H] [--climatology-hours 6] [--smoothing 61] --output S.nc\n"
-     "         per variable and level mean and std (and a day-of-year climatology) over a period"},
+     "--input FILES [--start T] [--end T] [--every H] [--climatology-hours 6] [--smoothing 61] --output S.nc",
+     "per variable and level mean and std (and a day-of-year climatology) over a period", ""},
     {"grad", cli_grad,
-     "--model M.h5|M.onnx --input X.nc --target Y.nc --output G.h5 [--lead H]\n"
-     "         training loss and the gradient of every trainable tensor for one sample"},
+     "--model M.h5|M.onnx --input X.nc --target Y.nc --output G.h5 [--lead H]",
+     "training loss and the gradient of every trainable tensor for one sample", ""},
     {"train", cli_train,
-     "[--config FILE] [--init M.h5] [--input FILES] [--train-start T] [--train-end T] [--steps N] ...\n"
-     "         train one lead-time model (pangu train --help for every key); --resume yes continues"},
+     "[--config FILE] [--init M.h5] [--input FILES] [--train-start T] [--train-end T] [--steps N] ...",
+     "train one lead-time model", " (pangu train --help for every key); --resume yes continues"},
     {"synth", cli_synth,
-     "[--grid H,W] [--start T] [--hours N] [--step-hours K] [--format legacy|cds2024] --output DIR\n"
-     "         a synthetic reanalysis in ERA5 layouts (monthly pressure-level and single-level files);\n"
+     "[--grid H,W] [--start T] [--hours N] [--step-hours K] [--format legacy|cds2024] --output DIR",
+     "a synthetic reanalysis in ERA5 layouts", " (monthly pressure-level and single-level files);\n"
      "         --forecast-from T|T0/T1/H: synthetic numerical forecasts from those initial times"},
     {"eval", cli_eval,
      "--forecast F [...] --truth T [...] [--climatology C] [--baseline persistence|climatology|NAME=FILES[@T]]\n"
      "         [--name NAME] [--init T] [--rmse-per-time] [--regions LIST] [--levels LIST] [--report DIR [--map-leads 24,120]]\n"
-     "         --output scores.csv: verification scores per source, variable, level, lead and region"},
+     "         --output scores.csv",
+     "verification scores per source, variable, level, lead and region", ""},
     {"regrid", cli_regrid,
-     "--factor K --input IN.nc --output OUT.nc\n"
-     "         conservative (area-weighted, as cdo remapcon) coarsening of every latitude-longitude field by K"},
+     "--factor K --input IN.nc --output OUT.nc",
+     "conservative (area-weighted, as cdo remapcon) coarsening of every latitude-longitude field by K", ""},
     {"fetch", cli_fetch,
-     "--source ecmwf-opendata|gfs|cds --time T[/T1/H] [--leads SPEC] [--url ROOT] --output DIR\n"
-     "         initial conditions (or IFS, GFS forecasts) from ECMWF open data, NCEP or the CDS (pangu fetch --help);\n"
+     "--source ecmwf-opendata|gfs|cds --time T[/T1/H] [--leads SPEC] [--url ROOT] --output DIR",
+     "initial conditions (or IFS, GFS forecasts) from ECMWF open data, NCEP or the CDS", " (pangu fetch --help);\n"
      "         --source pangu-models [--leads 24,6] --output DIR: the released models from ai-models' mirror"},
     {"tune", cli_tune,
-     "[--seconds 3] [--show] [--output FILE]\n"
-     "         measure the FP32 kernels' blocking on this CPU and cache it for every command (--no-tune: not used)"},
+     "[--seconds 3] [--show] [--output FILE]",
+     "measure the FP32 kernels' blocking on this CPU and cache it for every command", " (--no-tune: not used)"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 
@@ -79,13 +83,14 @@ static void usage(FILE *f) {
     fprintf(f, "pangu %s: Pangu-Weather forecasts, training and verification\n", PANGU_VERSION);
     fprintf(f, "usage: pangu COMMAND [options]\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].usage);
+        fprintf(f, "  %-6s %s\n         %s%s\n", commands[i].name, commands[i].synopsis, commands[i].summary, commands[i].more);
     fprintf(f, "Every command: --help (every option, its range and default), --threads N, --no-plausibility-check,\n"
                "--no-tune (the blocking from the cache sizes, not pangu tune's cache: reproducible timing).\n"
                "Kernels: avx512, avx2 (PANGU_NO_AVX512=1), OpenBLAS (PANGU_NO_AVX2=1); BF16 on AMX tiles where available\n"
                "(PANGU_NO_AMX=1: AVX512_BF16; pangu tune --show says which).\n"
-               "pangu help COMMAND is pangu COMMAND --help; pangu --version prints the version.\n"
-               "Older spellings are accepted: --out for --output, pangu info M.h5 for --model M.h5.\n");
+               "pangu help COMMAND is pangu COMMAND --help; pangu help --summary COMMAND its one line above;\n"
+               "pangu --version prints the version.\n"
+               "--out is --output in every command that writes; pangu info M.h5 is pangu info --model M.h5.\n");
 }
 
 int cli_error(const char *cmd, int status) {
@@ -164,12 +169,15 @@ int main(int argc, char **argv) {
             usage(stdout);
             return 0;
         }
+        int summary = argc == 4 && strcmp(argv[2], "--summary") == 0; /* the man pages' NAME line */
+        const char *name = argv[summary ? 3 : 2];
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-            if (strcmp(argv[2], commands[i].name) == 0) {
+            if (strcmp(name, commands[i].name) == 0) {
+                if (summary) return puts(commands[i].summary) < 0;
                 char *hargv[3] = {argv[2], "--help", NULL};
                 return commands[i].run(2, hargv);
             }
-        fprintf(stderr, "pangu help: unknown command '%s'\n", argv[2]);
+        fprintf(stderr, "pangu help: unknown command '%s'\n", name);
         usage(stderr);
         return 2;
     }

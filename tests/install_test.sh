@@ -117,6 +117,28 @@ if "$p/bin/pangu" --version | head -1 | grep -q "^pangu (pangu-c) $(pkg-config -
   ok "installed pangu --version ($("$p/bin/pangu" --version | head -1)) and man -l pangu-forecast.1"
 else bad "installed --version or man page"; fi
 
+# the man pages: each titled PANGU-COMMAND(1), NAME "pangu-COMMAND - " and the command's summary, an EXAMPLES section
+badman=""
+for c in $("$p/bin/pangu" --help | sed -n 's/^  \([a-z]*\) .*/\1/p'); do
+  page=$(MANWIDTH=200 man -l "$p/share/man/man1/pangu-$c.1" 2>/dev/null) title=$(echo "PANGU-$c(1)" | tr a-z A-Z)
+  { [ "$(echo "$page" | head -1 | awk '{print $1}')" = "$title" ] &&
+    echo "$page" | grep -A1 '^NAME$' | grep -qxF "       pangu-$c - $("$p/bin/pangu" help --summary "$c")" &&
+    echo "$page" | grep -A3 '^EXAMPLES$' | grep -q "^              pangu "; } || badman="$badman $c"
+done
+if [ -z "$badman" ] && MANWIDTH=200 man -l "$p/share/man/man1/pangu.1" | grep -q '^EXAMPLES$'; then
+  ok "man -l: $(ls "$p/share/man/man1" | wc -l) pages, titled PANGU-COMMAND(1), NAME $(MANWIDTH=200 man -l "$p/share/man/man1/pangu-forecast.1" | grep -A1 '^NAME$' | tail -1 | sed 's/^ *//'), EXAMPLES"
+else bad "man pages without their title, NAME or EXAMPLES:$badman"; fi
+# the EXAMPLES are commands that work: those needing neither the network nor the released weights (nor
+# minutes: train), in their order, with the installed pangu, from a directory holding a clone's models/,
+# tests/ and configs/ (HOME there: pangu tune's cache is the test's)
+mkdir -p "$t/examples/home" && ln -s "$top/models" "$top/tests" "$top/configs" "$t/examples/"
+for page in synth step info init plan forecast grad eval regrid stats tune; do
+  sed -n '/^\.nf$/,/^\.fi$/p' "cli/man/pangu-$page.h2m" | grep -v '^\.[nf][fi]$' | sed -e 's/\\-/-/g' -e 's/\\e/\\/g'
+done | sed -e ':a' -e '/\\$/{N;s/\\\n *//;ba}' | grep -v 'released\|pangu fetch\|pangu_weather' >"$t/examples/examples.sh"
+if (cd "$t/examples" && HOME="$t/examples/home" XDG_CACHE_HOME="$t/examples/home/.cache" PATH="$p/bin:$PATH" OMP_NUM_THREADS=2 bash -e -x examples.sh >examples.log 2>&1); then
+  ok "the man pages' examples: $(grep -c '^pangu ' "$t/examples/examples.sh") commands run ($(cut -d' ' -f2 "$t/examples/examples.sh" | sort -u | tr '\n' ' '))"
+else bad "a man page's example failed: $(grep '^+ pangu' "$t/examples/examples.log" | tail -1 | cut -c1-200): $(tail -2 "$t/examples/examples.log")"; fi
+
 # static: the archive and pkg-config --static, no libpangu.so needed at run time
 if cc -std=c11 -o "$t/api_static" tests/api_example.c $(pkg-config --cflags pangu) "$p/lib/libpangu.a" \
      $(pkg-config --static --libs pangu | sed 's/-lpangu\b//') 2>"$t/cc.log" &&
