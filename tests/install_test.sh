@@ -150,9 +150,11 @@ else bad "static link ($(head -c 400 "$t/cc.log"))"; fi
 # DESTDIR stages under another root with the final prefix recorded
 if $make -s DEPS=0 install PREFIX=/opt/pangu DESTDIR="$t/stage" >"$t/stage.log" 2>&1 &&
    [ -x "$t/stage/opt/pangu/bin/pangu" ] && grep -q '^prefix=/opt/pangu$' "$t/stage/opt/pangu/lib/pkgconfig/pangu.pc" &&
+   grep -qx 'set root {/opt/pangu}' "$t/stage/opt/pangu/share/modulefiles/pangu/$version" &&
+   grep -qx 'local root = "/opt/pangu"' "$t/stage/opt/pangu/share/modulefiles/pangu/$version.lua" &&
    $make -s DEPS=0 uninstall PREFIX=/opt/pangu DESTDIR="$t/stage" >>"$t/stage.log" 2>&1 &&
    [ -z "$(find "$t/stage/opt/pangu" -mindepth 1)" ]; then
-  ok "DESTDIR staging: pangu.pc says prefix=/opt/pangu; uninstall with DESTDIR empties it"
+  ok "DESTDIR staging: pangu.pc and the modulefiles say /opt/pangu; uninstall with DESTDIR empties it"
 else bad "DESTDIR ($(tail -3 "$t/stage.log"))"; fi
 
 # uninstall removes what install put, and nothing of a neighbour's
