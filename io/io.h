@@ -103,7 +103,8 @@ void io_state_free(io_state *s);
  * fill value, and how many there are; 0 when all finite. */
 int io_state_check_finite(const io_state *s, const char *path);
 /* Write a CF-1.8 state file (temporary file, then rename). `source` goes in
- * the global attribute of that name. */
+ * the global attribute of that name. Only the tests use it (states written
+ * as inputs); the product writes states through io_forecast_*. */
 int io_state_write(const char *path, const io_state *s, const char *source);
 int io_time_add_hours(io_state *s, double hours);
 
