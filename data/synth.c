@@ -241,8 +241,9 @@ void synth_constants(const synth_spec *s, float *c) {
     }
 }
 
-/* The state at `time` with the waves `ws`. Levels are evaluated one by one (plus 1000 hPa for the surface
- * fields), so none depends on which others are requested. */
+/* The state at `time` (seconds since 1970) with the waves `ws`: upper (5, L, H, W) z q t u v, surface
+ * (4, H, W) msl u10 v10 t2m, on latitudes 90..-90 and longitudes 0..360-360/W. Levels are evaluated one by
+ * one (plus 1000 hPa for the surface fields), so none depends on which others are requested. */
 static int state_with(const synth_spec *s, const dynamics *d, double time, const wave_state *ws, float *upper,
                       float *surface) {
     int H = s->H, W = s->W, L = s->nlev, K = L + 1, status = UTIL_OK; /* level L: 1000 hPa, for the surface */
@@ -342,24 +343,6 @@ static int state_with(const synth_spec *s, const dynamics *d, double time, const
 done:
     free(own), free(lat), free(zm), free(tm), free(um), free(trig), free(row);
     return status;
-}
-
-int synth_state(const synth_spec *s, double time, float *upper, float *surface) {
-    dynamics d;
-    wave_state ws;
-    dynamics_of(&d);
-    truth_waves(&d, time, &ws);
-    return state_with(s, &d, time, &ws, upper, surface);
-}
-
-int synth_forecast_state(const synth_spec *s, double init, double time, float *upper, float *surface) {
-    dynamics d;
-    wave_state ws;
-    synth_spec quiet = *s;
-    quiet.noise = 0; /* a forecast of the noise-free state */
-    dynamics_of(&d);
-    forecast_waves(&d, init, time, &ws);
-    return state_with(&quiet, &d, time, &ws, upper, surface);
 }
 
 /* ---- files ---- */

@@ -24,9 +24,8 @@ enum {
 int util_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *util_last_message(void);
 /* One line "pangu: warning: ..." on stderr (for what is accepted but worth
- * knowing); util_warnings(0) silences them (tests). */
+ * knowing). */
 void util_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void util_warnings(int on);
 const char *util_strerror(int code);
 
 /* Strict numbers for options and configuration keys: the whole text is one
@@ -45,7 +44,6 @@ typedef struct {
 
 int util_arena_init(util_arena *a, size_t bytes);
 void *util_arena_alloc(util_arena *a, size_t bytes); /* NULL when exhausted */
-void util_arena_reset(util_arena *a, size_t mark);
 void util_arena_free(util_arena *a);
 #define UTIL_ALIGN 64
 static inline size_t util_align_up(size_t n) { return (n + UTIL_ALIGN - 1) & ~(size_t)(UTIL_ALIGN - 1); }
