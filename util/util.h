@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The software version written into every output file's provenance. */
+/* The software version written into every output file's provenance: the
+ * same as lib/pangu.h's numbers (the Makefile stops when they differ). */
 #define PANGU_VERSION "1.1"
 
 /* Status codes shared by every module; 0 is success. */
