@@ -1,5 +1,10 @@
-/* util: status codes with a detailed message, 64-byte aligned arena,
- * seedable random numbers, wall clock and peak memory. */
+/* util: the leaf every folder uses, including nothing outside util/:
+ * status codes with a detailed message and warnings, strict number parsing,
+ * a 64-byte aligned arena, seedable random numbers, times and dates,
+ * SHA-256 (sha256.c), output files written safely (output.c: checks, locks,
+ * temporary names, renames, cleanup on signals), provenance, wall clock,
+ * memory checks and peak memory; threads.h, how the threads share the
+ * cores. */
 #ifndef PANGU_UTIL_H
 #define PANGU_UTIL_H
 
