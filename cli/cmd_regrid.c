@@ -264,8 +264,8 @@ static int copy_global_atts(job *jb, int argc, char **argv) {
             }
             continue;
         }
-        NCW_CHECK(nc_copy_att(jb->nc, NC_GLOBAL, name, jb->file.nc, NC_GLOBAL), "%s: cannot copy global attribute '%s'", jb->out,
-           name);
+        NCW_CHECK(nc_copy_att(jb->nc, NC_GLOBAL, name, jb->file.nc, NC_GLOBAL), "%s: cannot copy global attribute '%s'",
+                  jb->out, name);
     }
     history_line(line, sizeof line, argc, argv);
     size_t n = (old ? strlen(old) : 0) + strlen(line) + 2;
@@ -274,8 +274,8 @@ static int copy_global_atts(job *jb, int argc, char **argv) {
         goto done;
     }
     snprintf(joined, n, "%s%s%s", old && old[0] ? old : "", old && old[0] ? "\n" : "", line);
-    NCW_CHECK(nc_put_att_text(jb->file.nc, NC_GLOBAL, "history", strlen(joined), joined), "%s: cannot write the history",
-       jb->out);
+    NCW_CHECK(nc_put_att_text(jb->file.nc, NC_GLOBAL, "history", strlen(joined), joined),
+              "%s: cannot write the history", jb->out);
 done:
     free(old);
     free(joined);
@@ -294,8 +294,8 @@ static int copy_regrid_atts(job *jb, const var_info *vi, int id) {
         if (!strcmp(name, "_FillValue") || !strcmp(name, "missing_value")) {
             if ((!strcmp(name, "_FillValue") && vi->has_fill_att) ||
                 (!strcmp(name, "missing_value") && vi->has_missing_att))
-                NCW_CHECK(nc_put_att_double(jb->file.nc, oid, name, vi->otype, 1, &vi->out_fill), "%s: cannot write %s of '%s'",
-                   jb->out, name, vi->name);
+                NCW_CHECK(nc_put_att_double(jb->file.nc, oid, name, vi->otype, 1, &vi->out_fill),
+                          "%s: cannot write %s of '%s'", jb->out, name, vi->name);
             continue;
         }
         if (!strcmp(name, "valid_min") || !strcmp(name, "valid_max") || !strcmp(name, "valid_range")) {
@@ -308,13 +308,13 @@ static int copy_regrid_atts(job *jb, const var_info *vi, int id) {
                     if (vi->is_unsigned && v[i] < 0) v[i] += unsigned_wrap(vi->type);
                     v[i] = v[i] * vi->scale + vi->offset;
                 }
-                NCW_CHECK(nc_put_att_double(jb->file.nc, oid, name, vi->otype, len, v), "%s: cannot write %s of '%s'", jb->out,
-                   name, vi->name);
+                NCW_CHECK(nc_put_att_double(jb->file.nc, oid, name, vi->otype, len, v), "%s: cannot write %s of '%s'",
+                          jb->out, name, vi->name);
             }
             continue;
         }
-        NCW_CHECK(nc_copy_att(jb->nc, id, name, jb->file.nc, oid), "%s: cannot copy attribute '%s' of '%s'", jb->out, name,
-           vi->name);
+        NCW_CHECK(nc_copy_att(jb->nc, id, name, jb->file.nc, oid), "%s: cannot copy attribute '%s' of '%s'", jb->out,
+                  name, vi->name);
     }
 done:
     return status;
@@ -350,33 +350,36 @@ static int define_output(job *jb, int argc, char **argv) {
             len = (size_t)jb->w.Wo;
         else if (is_unlim)
             len = NC_UNLIMITED;
-        NCW_CHECK(nc_def_dim(jb->file.nc, name, len, &dmap[dimids[d]]), "%s: cannot define dimension '%s'", jb->out, name);
+        NCW_CHECK(nc_def_dim(jb->file.nc, name, len, &dmap[dimids[d]]), "%s: cannot define dimension '%s'", jb->out,
+                  name);
     }
     for (int id = 0; id < jb->nvars; id++) {
         var_info *vi = &jb->v[id];
         int odims[NC_MAX_VAR_DIMS];
         for (int d = 0; d < vi->nd; d++) odims[d] = dmap[vi->dims[d]];
-        NCW_CHECK(nc_def_var(jb->file.nc, vi->name, vi->otype, vi->nd, odims, &vi->out_id), "%s: cannot define variable '%s'",
-           jb->out, vi->name);
+        NCW_CHECK(nc_def_var(jb->file.nc, vi->name, vi->otype, vi->nd, odims, &vi->out_id),
+                  "%s: cannot define variable '%s'", jb->out, vi->name);
         if (vi->kind == KIND_REGRID) {
             size_t chunk[NC_MAX_VAR_DIMS];
             for (int d = 0; d < vi->nd; d++) chunk[d] = 1;
             chunk[vi->nd - 2] = (size_t)jb->w.Ho, chunk[vi->nd - 1] = (size_t)jb->w.Wo;
             NCW_CHECK(nc_def_var_chunking(jb->file.nc, vi->out_id, NC_CHUNKED, chunk), "%s: cannot chunk '%s'", jb->out,
-               vi->name);
-            NCW_CHECK(nc_def_var_deflate(jb->file.nc, vi->out_id, 1, 1, 1), "%s: cannot compress '%s'", jb->out, vi->name);
+                      vi->name);
+            NCW_CHECK(nc_def_var_deflate(jb->file.nc, vi->out_id, 1, 1, 1), "%s: cannot compress '%s'", jb->out,
+                      vi->name);
             if ((status = copy_regrid_atts(jb, vi, id))) goto done;
             continue;
         }
         if (vi->nd > 0 && vi->type != NC_STRING)
-            NCW_CHECK(nc_def_var_deflate(jb->file.nc, vi->out_id, 1, 1, 1), "%s: cannot compress '%s'", jb->out, vi->name);
+            NCW_CHECK(nc_def_var_deflate(jb->file.nc, vi->out_id, 1, 1, 1), "%s: cannot compress '%s'", jb->out,
+                      vi->name);
         int natts = 0;
         NCW_CHECK(nc_inq_varnatts(jb->nc, id, &natts), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
         for (int a = 0; a < natts; a++) {
             char name[NC_MAX_NAME + 1];
             NCW_CHECK(nc_inq_attname(jb->nc, id, a, name), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
-            NCW_CHECK(nc_copy_att(jb->nc, id, name, jb->file.nc, vi->out_id), "%s: cannot copy attribute '%s' of '%s'", jb->out,
-               name, vi->name);
+            NCW_CHECK(nc_copy_att(jb->nc, id, name, jb->file.nc, vi->out_id), "%s: cannot copy attribute '%s' of '%s'",
+                      jb->out, name, vi->name);
         }
     }
     if ((status = copy_global_atts(jb, argc, argv))) goto done;
@@ -452,8 +455,8 @@ static int regrid_var(job *jb, const var_info *vi, int id) {
         if (declared)
             for (size_t i = 0; i < HWo; i++)
                 if (isnan(out[i])) out[i] = vi->out_fill;
-        NCW_CHECK(nc_put_vara_double(jb->file.nc, vi->out_id, ostart, ocount, out), "%s: cannot write variable '%s'", jb->out,
-           vi->name);
+        NCW_CHECK(nc_put_vara_double(jb->file.nc, vi->out_id, ostart, ocount, out), "%s: cannot write variable '%s'",
+                  jb->out, vi->name);
     }
 done:
     free(in);
@@ -468,10 +471,12 @@ static int write_data(job *jb) {
         var_info *vi = &jb->v[id];
         switch (vi->kind) {
         case KIND_LAT:
-            NCW_CHECK(nc_put_var_double(jb->file.nc, vi->out_id, w->lat_out), "%s: cannot write '%s'", jb->out, vi->name);
+            NCW_CHECK(nc_put_var_double(jb->file.nc, vi->out_id, w->lat_out), "%s: cannot write '%s'", jb->out,
+                      vi->name);
             break;
         case KIND_LON:
-            NCW_CHECK(nc_put_var_double(jb->file.nc, vi->out_id, w->lon_out), "%s: cannot write '%s'", jb->out, vi->name);
+            NCW_CHECK(nc_put_var_double(jb->file.nc, vi->out_id, w->lon_out), "%s: cannot write '%s'", jb->out,
+                      vi->name);
             break;
         case KIND_LAT_BOUNDS:
         case KIND_LON_BOUNDS: {

@@ -111,8 +111,8 @@ static int define_moment(int nc, const char *name, int v, int ndims, const int *
     /* over grid points, unweighted: the normalisation the model uses */
     snprintf(methods, sizeof methods, "area: time: %s (comment: unweighted over grid points)",
              strcmp(suffix, "std") ? what : "standard_deviation");
-    int rc = ncw_def(nc, vname, NC_DOUBLE, ndims, d_lev, id, "long_name", lname, "standard_name",
-                     meta[v].standard_name, "units", meta[v].units, "cell_methods", methods, NULL);
+    int rc = ncw_def(nc, vname, NC_DOUBLE, ndims, d_lev, id, "long_name", lname, "standard_name", meta[v].standard_name,
+                     "units", meta[v].units, "cell_methods", methods, NULL);
     if (rc == NC_NOERR && meta[v].height) rc = ncw_text(nc, *id, "coordinates", meta[v].height);
     return rc;
 }

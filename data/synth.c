@@ -482,10 +482,11 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
                      init, "history", hist, NULL));
     } else {
         NC(ncw_text(nc, NC_GLOBAL, "title", "SYNTHETIC reanalysis in ERA5 layout (pangu synth): not observations"));
-        NC(ncw_text(nc, NC_GLOBAL, "history",
-                "pangu synth: zonal-mean climate with seasons (jets, trades, geopotential in gradient-wind balance, "
-                "temperature hypsometric), Rossby-Haurwitz waves R=4 and R=6 at their analytic phase speeds in their "
-                "steering flow, diurnal cycle, idealised continents"));
+        NC(ncw_text(
+            nc, NC_GLOBAL, "history",
+            "pangu synth: zonal-mean climate with seasons (jets, trades, geopotential in gradient-wind balance, "
+            "temperature hypsometric), Rossby-Haurwitz waves R=4 and R=6 at their analytic phase speeds in their "
+            "steering flow, diurnal cycle, idealised continents"));
     }
     NC(nc_enddef(nc));
     {
@@ -569,7 +570,8 @@ static int write_invariant(const synth_spec *s, const char *path) {
     for (int k = 0; k < 3; k++) {
         NC(ncw_def(nc, names[k], NC_FLOAT, 3, dims, &vars[k], "long_name", ln[k], "units", un[k], NULL));
     }
-    NC(ncw_texts(nc, NC_GLOBAL, "title", "SYNTHETIC ERA5 invariants (pangu synth): not observations", "synthetic", "yes", NULL));
+    NC(ncw_texts(nc, NC_GLOBAL, "title", "SYNTHETIC ERA5 invariants (pangu synth): not observations", "synthetic",
+                 "yes", NULL));
     NC(nc_enddef(nc));
     int zero = 0;
     for (int i = 0; i < s->H; i++) lat[i] = s->H > 1 ? 90.0 - 180.0 * i / (s->H - 1) : 0;

@@ -111,14 +111,16 @@ static void member_tmp(const io_forecast *f, int m, char *out, size_t cap) {
 static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member, const char *path) {
     int rc;
     NCW_RC(ncw_text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
-    NCW_RC(ncw_text(nc, NC_GLOBAL, "title", kind == FILE_INDEX    ? "Pangu-Weather ensemble forecast: mean and spread"
-                                     : kind == FILE_MEMBER ? "Pangu-Weather ensemble forecast: one member"
-                                                           : "Pangu-Weather forecast"));
+    NCW_RC(ncw_text(nc, NC_GLOBAL, "title",
+                    kind == FILE_INDEX    ? "Pangu-Weather ensemble forecast: mean and spread"
+                    : kind == FILE_MEMBER ? "Pangu-Weather ensemble forecast: one member"
+                                          : "Pangu-Weather forecast"));
     if (sp->institution && sp->institution[0]) NCW_RC(ncw_text(nc, NC_GLOBAL, "institution", sp->institution));
     NCW_RC(ncw_text(nc, NC_GLOBAL, "source", sp->source ? sp->source : "pangu-c " PANGU_VERSION));
     if (sp->history) NCW_RC(ncw_text(nc, NC_GLOBAL, "history", sp->history));
     if (sp->licence && sp->licence[0]) NCW_RC(ncw_text(nc, NC_GLOBAL, "licence", sp->licence));
-    if (sp->request && sp->request[0] && kind != FILE_MEMBER) NCW_RC(ncw_text(nc, NC_GLOBAL, "pangu_request", sp->request));
+    if (sp->request && sp->request[0] && kind != FILE_MEMBER)
+        NCW_RC(ncw_text(nc, NC_GLOBAL, "pangu_request", sp->request));
     if (sp->request && sp->request[0] && kind == FILE_MEMBER) { /* the ensemble's request and this file's member */
         size_t cap = strlen(sp->request) + 32;
         char *own = malloc(cap);
@@ -132,13 +134,15 @@ static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member,
         /* xarray takes these as coordinates; CDO ignores a global attribute
          * (on a variable it would warn that it cannot assign them). */
         NCW_RC(ncw_text(nc, NC_GLOBAL, "coordinates",
-                 kind == FILE_MEMBER ? "valid_time forecast_reference_time realization" : "valid_time forecast_reference_time"));
+                        kind == FILE_MEMBER ? "valid_time forecast_reference_time realization"
+                                            : "valid_time forecast_reference_time"));
     if (sp->members > 0) {
         int m = sp->members;
         NCW_RC(nc_put_att_int(nc, NC_GLOBAL, "ensemble_members", NC_INT, 1, &m));
         if (sp->perturbation) {
             NCW_RC(ncw_text(nc, NC_GLOBAL, "ensemble_perturbation", sp->perturbation));
-            NCW_RC(nc_put_att_double(nc, NC_GLOBAL, "ensemble_perturbation_scale", NC_DOUBLE, 1, &sp->perturbation_scale));
+            NCW_RC(
+                nc_put_att_double(nc, NC_GLOBAL, "ensemble_perturbation_scale", NC_DOUBLE, 1, &sp->perturbation_scale));
             char seed[32];
             snprintf(seed, sizeof seed, "%llu", sp->seed);
             NCW_RC(ncw_text(nc, NC_GLOBAL, "ensemble_seed", seed));
@@ -181,10 +185,10 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
                          "hours since 1900-01-01 00:00:00", NULL, &v_time));
         NCW_RC(ncw_text(nc, v_time, "calendar", "proleptic_gregorian"));
         if (d_real >= 0)
-            NCW_RC(ncw_coord(nc, "realization", NC_INT, 1, &d_real, "realization", "ensemble member (0: unperturbed control)",
-                             NULL, NULL, &v_real));
-        NCW_RC(ncw_coord(nc, "prediction_timedelta", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours", NULL,
-                         &v_step));
+            NCW_RC(ncw_coord(nc, "realization", NC_INT, 1, &d_real, "realization",
+                             "ensemble member (0: unperturbed control)", NULL, NULL, &v_real));
+        NCW_RC(ncw_coord(nc, "prediction_timedelta", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours",
+                         NULL, &v_step));
     } else {
         /* The lead as a CF duration: xarray decodes it to timedelta64, so
          * sel(step=np.timedelta64(24, "h")) selects by lead, never by index. */
@@ -202,8 +206,8 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
                          "hours since 1900-01-01 00:00:00", NULL, &v_ref));
         NCW_RC(ncw_text(nc, v_ref, "calendar", "proleptic_gregorian"));
         if (kind == FILE_MEMBER)
-            NCW_RC(ncw_coord(nc, "realization", NC_INT, 0, NULL, "realization", "ensemble member (0: unperturbed control)",
-                             NULL, NULL, &v_real));
+            NCW_RC(ncw_coord(nc, "realization", NC_INT, 0, NULL, "realization",
+                             "ensemble member (0: unperturbed control)", NULL, NULL, &v_real));
     }
     if (d_lev >= 0) {
         NCW_RC(ncw_coord(nc, "level", NC_FLOAT, 1, &d_lev, "air_pressure", "pressure level", "hPa", "Z", &v_lev));
@@ -214,11 +218,13 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
     if (!wb2) {
         /* Scalar heights tell t2m from t and u10 from u (CF 5.7). */
         if (sp->write_var[8]) {
-            NCW_RC(ncw_coord(nc, "height_2m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, &v_h2));
+            NCW_RC(
+                ncw_coord(nc, "height_2m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, &v_h2));
             NCW_RC(ncw_text(nc, v_h2, "positive", "up"));
         }
         if (sp->write_var[6] || sp->write_var[7]) {
-            NCW_RC(ncw_coord(nc, "height_10m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, &v_h10));
+            NCW_RC(ncw_coord(nc, "height_10m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL,
+                             &v_h10));
             NCW_RC(ncw_text(nc, v_h10, "positive", "up"));
         }
     }
@@ -254,7 +260,8 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
             NCW_RC(ncw_text(nc, id, "standard_name", meta[v].standard_name));
             NCW_RC(ncw_text(nc, id, "units", meta[v].units));
             if (kind == FILE_INDEX)
-                NCW_RC(ncw_text(nc, id, "cell_methods", which ? "realization: standard_deviation" : "realization: mean"));
+                NCW_RC(
+                    ncw_text(nc, id, "cell_methods", which ? "realization: standard_deviation" : "realization: mean"));
             if (!wb2 && meta[v].height) NCW_RC(ncw_text(nc, id, "coordinates", meta[v].height));
             if (kind == FILE_MEMBER) {
                 /* CDI's ensemble attributes: CDO reads the member's number. */

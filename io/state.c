@@ -104,8 +104,9 @@ int io_state_write(const char *path, const io_state *s, const char *source) {
     NCW_CHECK(nc_def_dim(nc, "level", (size_t)s->nlev, &d_lev), "%s: cannot define dimensions", path);
     NCW_CHECK(nc_def_dim(nc, "latitude", (size_t)s->H, &d_lat), "%s: cannot define dimensions", path);
     NCW_CHECK(nc_def_dim(nc, "longitude", (size_t)s->W, &d_lon), "%s: cannot define dimensions", path);
-    NCW_CHECK(ncw_coord(nc, "time", NC_DOUBLE, 1, &d_time, "time", "time", "hours since 1900-01-01 00:00:00", NULL, &v_time),
-              "%s: cannot define time", path);
+    NCW_CHECK(
+        ncw_coord(nc, "time", NC_DOUBLE, 1, &d_time, "time", "time", "hours since 1900-01-01 00:00:00", NULL, &v_time),
+        "%s: cannot define time", path);
     NCW_CHECK(ncw_text(nc, v_time, "calendar", "proleptic_gregorian") || ncw_text(nc, v_time, "axis", "T"),
               "%s: cannot write time attributes", path);
     NCW_CHECK(ncw_coord(nc, "level", NC_FLOAT, 1, &d_lev, "air_pressure", "pressure level", "hPa", NULL, &v_lev),
@@ -121,10 +122,10 @@ int io_state_write(const char *path, const io_state *s, const char *source) {
         int dims4[4] = {d_time, d_lev, d_lat, d_lon}, dims3[3] = {d_time, d_lat, d_lon};
         size_t chunks4[4] = {1, 1, (size_t)s->H, (size_t)s->W}, chunks3[3] = {1, (size_t)s->H, (size_t)s->W};
         const char *name = var_meta[v].name;
-        NCW_CHECK(nc_def_var(nc, name, NC_FLOAT, upper ? 4 : 3, upper ? dims4 : dims3, &vars[v]), "%s: cannot define '%s'",
+        NCW_CHECK(nc_def_var(nc, name, NC_FLOAT, upper ? 4 : 3, upper ? dims4 : dims3, &vars[v]),
+                  "%s: cannot define '%s'", path, name);
+        NCW_CHECK(nc_def_var_chunking(nc, vars[v], NC_CHUNKED, upper ? chunks4 : chunks3), "%s: cannot chunk '%s'",
                   path, name);
-        NCW_CHECK(nc_def_var_chunking(nc, vars[v], NC_CHUNKED, upper ? chunks4 : chunks3), "%s: cannot chunk '%s'", path,
-                  name);
         float fill = NC_FILL_FLOAT;
         NCW_CHECK(nc_def_var_fill(nc, vars[v], 0, &fill), "%s: cannot set the fill value of '%s'", path, name);
         NCW_CHECK(ncw_text(nc, vars[v], "long_name", var_meta[v].long_name) ||

@@ -1392,7 +1392,8 @@ static int suite_clean(void) {
 int tests_register_io(void) {
     CU_pSuite s = CU_add_suite("io", suite_init, suite_clean);
     if (!s) return -1;
-    struct { const char *name; void (*fn)(void); } tests[] = {
+    struct { const char *name; void (*fn)(void);
+    } tests[] = {
         {"ERA5 2024 (NetCDF-4, separate files, valid_time) and the step on it", test_era5_2024},
         {"many files as one series", test_many_files},
         {"orientation: south to north, from -180, ascending Pa, days", test_orientation},
