@@ -160,6 +160,14 @@ uninstall:
 install-check: $(BIN)/pangu lib man
 	tests/install_test.sh
 PANGU_VERSION_STRING = $(shell sed -n 's/^\#define PANGU_VERSION "\(.*\)"/\1/p' util/util.h)
+# Three places say the version: lib/pangu.h's numbers (the public header, the
+# soname above), util/util.h's PANGU_VERSION (outputs' provenance, --version,
+# pangu.pc; util/ includes nothing outside util/) and lib/pangu.map's nodes
+# (new symbols only). The build stops when the first two disagree.
+PANGU_H_VERSION := $(shell sed -n 's/^\#define PANGU_VERSION_MAJOR \([0-9]*\).*/\1/p' lib/pangu.h).$(shell sed -n 's/^\#define PANGU_VERSION_MINOR \([0-9]*\).*/\1/p' lib/pangu.h)
+ifneq ($(PANGU_VERSION_STRING),$(PANGU_H_VERSION))
+$(error util/util.h: PANGU_VERSION "$(PANGU_VERSION_STRING)" differs from lib/pangu.h's version $(PANGU_H_VERSION) (PANGU_VERSION_MAJOR.PANGU_VERSION_MINOR): make them agree)
+endif
 
 # The tests: every kernel against a plain twin, the whole step against
 # committed fixtures made by ../shared/reference/pangu_ref.py.

@@ -23,6 +23,7 @@
 
 #include "../data/regrid.h"
 #include "../io/io.h"
+#include "../io/ncw.h"
 #include "../util/util.h"
 #include "cli.h"
 
@@ -46,36 +47,14 @@ typedef struct {
 
 typedef struct {
     const char *in, *out;
-    char tmp[4200];
-    int nc, ncout, in_open, out_open;
+    ncw_file file; /* the output */
+    int nc, in_open;
     int lat_var, lon_var, lat_dim, lon_dim;
     int nvars;
     var_info *v;
     double *lat, *lon;
     regrid_weights w;
 } job;
-
-/* Record "message (netCDF's reason)" for a failed netCDF call. */
-static int nc_fail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int nc_fail(int rc, const char *fmt, ...) {
-    char what[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    return util_fail(UTIL_EIO, "%s (%s)", what, nc_strerror(rc));
-}
-
-/* A netCDF call that must succeed: on failure record the message and leave
- * through `done`. */
-#define NC(call, ...)                                                                                                  \
-    do {                                                                                                               \
-        int nc_rc_ = (call);                                                                                           \
-        if (nc_rc_ != NC_NOERR) {                                                                                      \
-            status = nc_fail(nc_rc_, __VA_ARGS__);                                                                     \
-            goto done;                                                                                                 \
-        }                                                                                                              \
-    } while (0)
 
 /* Text attribute into buf ("" when absent or not text). */
 static void text_att(int nc, int varid, const char *name, char *buf, size_t cap) {
@@ -258,20 +237,20 @@ static void history_line(char *buf, size_t cap, int argc, char **argv) {
 static int copy_global_atts(job *jb, int argc, char **argv) {
     int status = UTIL_OK, natts = 0;
     char *old = NULL, *joined = NULL, line[2048];
-    NC(nc_inq_varnatts(jb->nc, NC_GLOBAL, &natts), "%s: cannot read global attributes", jb->in);
+    NCW_CHECK(nc_inq_varnatts(jb->nc, NC_GLOBAL, &natts), "%s: cannot read global attributes", jb->in);
     for (int a = 0; a < natts; a++) {
         char name[NC_MAX_NAME + 1];
-        NC(nc_inq_attname(jb->nc, NC_GLOBAL, a, name), "%s: cannot read global attributes", jb->in);
+        NCW_CHECK(nc_inq_attname(jb->nc, NC_GLOBAL, a, name), "%s: cannot read global attributes", jb->in);
         if (!strcmp(name, "history")) {
             nc_type t;
             size_t len;
-            NC(nc_inq_att(jb->nc, NC_GLOBAL, name, &t, &len), "%s: cannot read the history", jb->in);
+            NCW_CHECK(nc_inq_att(jb->nc, NC_GLOBAL, name, &t, &len), "%s: cannot read the history", jb->in);
             if (t == NC_CHAR) {
                 if (!(old = calloc(len + 1, 1))) {
                     status = util_fail(UTIL_ENOMEM, "cannot allocate the history");
                     goto done;
                 }
-                NC(nc_get_att_text(jb->nc, NC_GLOBAL, name, old), "%s: cannot read the history", jb->in);
+                NCW_CHECK(nc_get_att_text(jb->nc, NC_GLOBAL, name, old), "%s: cannot read the history", jb->in);
             } else if (t == NC_STRING && len >= 1) {
                 char **s = calloc(len, sizeof *s);
                 if (!s) {
@@ -285,8 +264,8 @@ static int copy_global_atts(job *jb, int argc, char **argv) {
             }
             continue;
         }
-        NC(nc_copy_att(jb->nc, NC_GLOBAL, name, jb->ncout, NC_GLOBAL), "%s: cannot copy global attribute '%s'", jb->out,
-           name);
+        NCW_CHECK(nc_copy_att(jb->nc, NC_GLOBAL, name, jb->file.nc, NC_GLOBAL), "%s: cannot copy global attribute '%s'",
+                  jb->out, name);
     }
     history_line(line, sizeof line, argc, argv);
     size_t n = (old ? strlen(old) : 0) + strlen(line) + 2;
@@ -295,8 +274,8 @@ static int copy_global_atts(job *jb, int argc, char **argv) {
         goto done;
     }
     snprintf(joined, n, "%s%s%s", old && old[0] ? old : "", old && old[0] ? "\n" : "", line);
-    NC(nc_put_att_text(jb->ncout, NC_GLOBAL, "history", strlen(joined), joined), "%s: cannot write the history",
-       jb->out);
+    NCW_CHECK(nc_put_att_text(jb->file.nc, NC_GLOBAL, "history", strlen(joined), joined),
+              "%s: cannot write the history", jb->out);
 done:
     free(old);
     free(joined);
@@ -307,16 +286,16 @@ done:
  * valid ranges converted to the output type and unpacked. */
 static int copy_regrid_atts(job *jb, const var_info *vi, int id) {
     int status = UTIL_OK, natts = 0, oid = vi->out_id;
-    NC(nc_inq_varnatts(jb->nc, id, &natts), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
+    NCW_CHECK(nc_inq_varnatts(jb->nc, id, &natts), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
     for (int a = 0; a < natts; a++) {
         char name[NC_MAX_NAME + 1];
-        NC(nc_inq_attname(jb->nc, id, a, name), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
+        NCW_CHECK(nc_inq_attname(jb->nc, id, a, name), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
         if (!strcmp(name, "scale_factor") || !strcmp(name, "add_offset") || !strcmp(name, "_Unsigned")) continue;
         if (!strcmp(name, "_FillValue") || !strcmp(name, "missing_value")) {
             if ((!strcmp(name, "_FillValue") && vi->has_fill_att) ||
                 (!strcmp(name, "missing_value") && vi->has_missing_att))
-                NC(nc_put_att_double(jb->ncout, oid, name, vi->otype, 1, &vi->out_fill), "%s: cannot write %s of '%s'",
-                   jb->out, name, vi->name);
+                NCW_CHECK(nc_put_att_double(jb->file.nc, oid, name, vi->otype, 1, &vi->out_fill),
+                          "%s: cannot write %s of '%s'", jb->out, name, vi->name);
             continue;
         }
         if (!strcmp(name, "valid_min") || !strcmp(name, "valid_max") || !strcmp(name, "valid_range")) {
@@ -329,13 +308,13 @@ static int copy_regrid_atts(job *jb, const var_info *vi, int id) {
                     if (vi->is_unsigned && v[i] < 0) v[i] += unsigned_wrap(vi->type);
                     v[i] = v[i] * vi->scale + vi->offset;
                 }
-                NC(nc_put_att_double(jb->ncout, oid, name, vi->otype, len, v), "%s: cannot write %s of '%s'", jb->out,
-                   name, vi->name);
+                NCW_CHECK(nc_put_att_double(jb->file.nc, oid, name, vi->otype, len, v), "%s: cannot write %s of '%s'",
+                          jb->out, name, vi->name);
             }
             continue;
         }
-        NC(nc_copy_att(jb->nc, id, name, jb->ncout, oid), "%s: cannot copy attribute '%s' of '%s'", jb->out, name,
-           vi->name);
+        NCW_CHECK(nc_copy_att(jb->nc, id, name, jb->file.nc, oid), "%s: cannot copy attribute '%s' of '%s'", jb->out,
+                  name, vi->name);
     }
 done:
     return status;
@@ -344,16 +323,16 @@ done:
 /* Dimensions, variables and attributes of the output. */
 static int define_output(job *jb, int argc, char **argv) {
     int status = UTIL_OK, ndims = 0, nunlim = 0, *dimids = NULL, *unlim = NULL, *dmap = NULL, maxdim = -1;
-    NC(nc_inq_dimids(jb->nc, &ndims, NULL, 0), "%s: cannot read the dimensions", jb->in);
-    NC(nc_inq_unlimdims(jb->nc, &nunlim, NULL), "%s: cannot read the dimensions", jb->in);
+    NCW_CHECK(nc_inq_dimids(jb->nc, &ndims, NULL, 0), "%s: cannot read the dimensions", jb->in);
+    NCW_CHECK(nc_inq_unlimdims(jb->nc, &nunlim, NULL), "%s: cannot read the dimensions", jb->in);
     dimids = malloc(sizeof(int) * (ndims + 1));
     unlim = malloc(sizeof(int) * (nunlim + 1));
     if (!dimids || !unlim) {
         status = util_fail(UTIL_ENOMEM, "cannot allocate dimensions");
         goto done;
     }
-    NC(nc_inq_dimids(jb->nc, &ndims, dimids, 0), "%s: cannot read the dimensions", jb->in);
-    NC(nc_inq_unlimdims(jb->nc, &nunlim, unlim), "%s: cannot read the dimensions", jb->in);
+    NCW_CHECK(nc_inq_dimids(jb->nc, &ndims, dimids, 0), "%s: cannot read the dimensions", jb->in);
+    NCW_CHECK(nc_inq_unlimdims(jb->nc, &nunlim, unlim), "%s: cannot read the dimensions", jb->in);
     for (int d = 0; d < ndims; d++) maxdim = dimids[d] > maxdim ? dimids[d] : maxdim;
     if (!(dmap = malloc(sizeof(int) * (maxdim + 2)))) {
         status = util_fail(UTIL_ENOMEM, "cannot allocate dimensions");
@@ -362,7 +341,7 @@ static int define_output(job *jb, int argc, char **argv) {
     for (int d = 0; d < ndims; d++) {
         char name[NC_MAX_NAME + 1];
         size_t len;
-        NC(nc_inq_dim(jb->nc, dimids[d], name, &len), "%s: cannot read the dimensions", jb->in);
+        NCW_CHECK(nc_inq_dim(jb->nc, dimids[d], name, &len), "%s: cannot read the dimensions", jb->in);
         int is_unlim = 0;
         for (int u = 0; u < nunlim; u++) is_unlim |= unlim[u] == dimids[d];
         if (dimids[d] == jb->lat_dim)
@@ -371,37 +350,40 @@ static int define_output(job *jb, int argc, char **argv) {
             len = (size_t)jb->w.Wo;
         else if (is_unlim)
             len = NC_UNLIMITED;
-        NC(nc_def_dim(jb->ncout, name, len, &dmap[dimids[d]]), "%s: cannot define dimension '%s'", jb->out, name);
+        NCW_CHECK(nc_def_dim(jb->file.nc, name, len, &dmap[dimids[d]]), "%s: cannot define dimension '%s'", jb->out,
+                  name);
     }
     for (int id = 0; id < jb->nvars; id++) {
         var_info *vi = &jb->v[id];
         int odims[NC_MAX_VAR_DIMS];
         for (int d = 0; d < vi->nd; d++) odims[d] = dmap[vi->dims[d]];
-        NC(nc_def_var(jb->ncout, vi->name, vi->otype, vi->nd, odims, &vi->out_id), "%s: cannot define variable '%s'",
-           jb->out, vi->name);
+        NCW_CHECK(nc_def_var(jb->file.nc, vi->name, vi->otype, vi->nd, odims, &vi->out_id),
+                  "%s: cannot define variable '%s'", jb->out, vi->name);
         if (vi->kind == KIND_REGRID) {
             size_t chunk[NC_MAX_VAR_DIMS];
             for (int d = 0; d < vi->nd; d++) chunk[d] = 1;
             chunk[vi->nd - 2] = (size_t)jb->w.Ho, chunk[vi->nd - 1] = (size_t)jb->w.Wo;
-            NC(nc_def_var_chunking(jb->ncout, vi->out_id, NC_CHUNKED, chunk), "%s: cannot chunk '%s'", jb->out,
-               vi->name);
-            NC(nc_def_var_deflate(jb->ncout, vi->out_id, 1, 1, 1), "%s: cannot compress '%s'", jb->out, vi->name);
+            NCW_CHECK(nc_def_var_chunking(jb->file.nc, vi->out_id, NC_CHUNKED, chunk), "%s: cannot chunk '%s'", jb->out,
+                      vi->name);
+            NCW_CHECK(nc_def_var_deflate(jb->file.nc, vi->out_id, 1, 1, 1), "%s: cannot compress '%s'", jb->out,
+                      vi->name);
             if ((status = copy_regrid_atts(jb, vi, id))) goto done;
             continue;
         }
         if (vi->nd > 0 && vi->type != NC_STRING)
-            NC(nc_def_var_deflate(jb->ncout, vi->out_id, 1, 1, 1), "%s: cannot compress '%s'", jb->out, vi->name);
+            NCW_CHECK(nc_def_var_deflate(jb->file.nc, vi->out_id, 1, 1, 1), "%s: cannot compress '%s'", jb->out,
+                      vi->name);
         int natts = 0;
-        NC(nc_inq_varnatts(jb->nc, id, &natts), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
+        NCW_CHECK(nc_inq_varnatts(jb->nc, id, &natts), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
         for (int a = 0; a < natts; a++) {
             char name[NC_MAX_NAME + 1];
-            NC(nc_inq_attname(jb->nc, id, a, name), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
-            NC(nc_copy_att(jb->nc, id, name, jb->ncout, vi->out_id), "%s: cannot copy attribute '%s' of '%s'", jb->out,
-               name, vi->name);
+            NCW_CHECK(nc_inq_attname(jb->nc, id, a, name), "%s: cannot read the attributes of '%s'", jb->in, vi->name);
+            NCW_CHECK(nc_copy_att(jb->nc, id, name, jb->file.nc, vi->out_id), "%s: cannot copy attribute '%s' of '%s'",
+                      jb->out, name, vi->name);
         }
     }
     if ((status = copy_global_atts(jb, argc, argv))) goto done;
-    NC(nc_enddef(jb->ncout), "%s: cannot define the output", jb->out);
+    NCW_CHECK(nc_enddef(jb->file.nc), "%s: cannot define the output", jb->out);
 done:
     free(dimids);
     free(unlim);
@@ -414,11 +396,11 @@ static int copy_var(job *jb, const var_info *vi, int id) {
     int status = UTIL_OK;
     size_t len[NC_MAX_VAR_DIMS], start[NC_MAX_VAR_DIMS] = {0}, count[NC_MAX_VAR_DIMS], esize = 0;
     void *buf = NULL;
-    NC(nc_inq_type(jb->nc, vi->type, NULL, &esize), "%s: cannot read '%s'", jb->in, vi->name);
+    NCW_CHECK(nc_inq_type(jb->nc, vi->type, NULL, &esize), "%s: cannot read '%s'", jb->in, vi->name);
     size_t inner = 1, outer = 1;
     int p = vi->nd; /* dimensions p.. are read whole */
     for (int d = 0; d < vi->nd; d++)
-        NC(nc_inq_dimlen(jb->nc, vi->dims[d], &len[d]), "%s: cannot read '%s'", jb->in, vi->name);
+        NCW_CHECK(nc_inq_dimlen(jb->nc, vi->dims[d], &len[d]), "%s: cannot read '%s'", jb->in, vi->name);
     while (p > 0 && inner * len[p - 1] * esize <= COPY_BYTES) inner *= len[--p];
     for (int d = 0; d < p; d++) outer *= len[d];
     if (inner == 0 || outer == 0) return UTIL_OK;
@@ -428,10 +410,10 @@ static int copy_var(job *jb, const var_info *vi, int id) {
     for (size_t o = 0; o < outer; o++) {
         size_t r = o;
         for (int d = p - 1; d >= 0; d--) start[d] = r % len[d], r /= len[d];
-        NC(nc_get_vara(jb->nc, id, start, count, buf), "%s: cannot read variable '%s'", jb->in, vi->name);
-        int rc = nc_put_vara(jb->ncout, vi->out_id, start, count, buf);
+        NCW_CHECK(nc_get_vara(jb->nc, id, start, count, buf), "%s: cannot read variable '%s'", jb->in, vi->name);
+        int rc = nc_put_vara(jb->file.nc, vi->out_id, start, count, buf);
         if (vi->type == NC_STRING) nc_free_string(inner, buf);
-        NC(rc, "%s: cannot write variable '%s'", jb->out, vi->name);
+        NCW_CHECK(rc, "%s: cannot write variable '%s'", jb->out, vi->name);
     }
 done:
     free(buf);
@@ -452,7 +434,7 @@ static int regrid_var(job *jb, const var_info *vi, int id) {
         goto done;
     }
     for (int d = 0; d < nd - 2; d++) {
-        NC(nc_inq_dimlen(jb->nc, vi->dims[d], &len[d]), "%s: cannot read '%s'", jb->in, vi->name);
+        NCW_CHECK(nc_inq_dimlen(jb->nc, vi->dims[d], &len[d]), "%s: cannot read '%s'", jb->in, vi->name);
         nslab *= len[d];
         count[d] = ocount[d] = 1;
     }
@@ -461,7 +443,7 @@ static int regrid_var(job *jb, const var_info *vi, int id) {
     for (size_t s = 0; s < nslab; s++) {
         size_t r = s;
         for (int d = nd - 3; d >= 0; d--) start[d] = ostart[d] = r % len[d], r /= len[d];
-        NC(nc_get_vara_double(jb->nc, id, start, count, in), "%s: cannot read variable '%s'", jb->in, vi->name);
+        NCW_CHECK(nc_get_vara_double(jb->nc, id, start, count, in), "%s: cannot read variable '%s'", jb->in, vi->name);
         for (size_t i = 0; i < HW; i++) {
             double x = in[i];
             if (vi->is_unsigned && x < 0) x += wrap;
@@ -473,8 +455,8 @@ static int regrid_var(job *jb, const var_info *vi, int id) {
         if (declared)
             for (size_t i = 0; i < HWo; i++)
                 if (isnan(out[i])) out[i] = vi->out_fill;
-        NC(nc_put_vara_double(jb->ncout, vi->out_id, ostart, ocount, out), "%s: cannot write variable '%s'", jb->out,
-           vi->name);
+        NCW_CHECK(nc_put_vara_double(jb->file.nc, vi->out_id, ostart, ocount, out), "%s: cannot write variable '%s'",
+                  jb->out, vi->name);
     }
 done:
     free(in);
@@ -489,10 +471,12 @@ static int write_data(job *jb) {
         var_info *vi = &jb->v[id];
         switch (vi->kind) {
         case KIND_LAT:
-            NC(nc_put_var_double(jb->ncout, vi->out_id, w->lat_out), "%s: cannot write '%s'", jb->out, vi->name);
+            NCW_CHECK(nc_put_var_double(jb->file.nc, vi->out_id, w->lat_out), "%s: cannot write '%s'", jb->out,
+                      vi->name);
             break;
         case KIND_LON:
-            NC(nc_put_var_double(jb->ncout, vi->out_id, w->lon_out), "%s: cannot write '%s'", jb->out, vi->name);
+            NCW_CHECK(nc_put_var_double(jb->file.nc, vi->out_id, w->lon_out), "%s: cannot write '%s'", jb->out,
+                      vi->name);
             break;
         case KIND_LAT_BOUNDS:
         case KIND_LON_BOUNDS: {
@@ -501,9 +485,9 @@ static int write_data(job *jb) {
             double *b = malloc(sizeof(double) * 2 * n);
             if (!b) return util_fail(UTIL_ENOMEM, "cannot allocate bounds");
             for (int j = 0; j < n; j++) b[2 * j] = e[j], b[2 * j + 1] = e[j + 1];
-            int rc = nc_put_var_double(jb->ncout, vi->out_id, b);
+            int rc = nc_put_var_double(jb->file.nc, vi->out_id, b);
             free(b);
-            NC(rc, "%s: cannot write '%s'", jb->out, vi->name);
+            NCW_CHECK(rc, "%s: cannot write '%s'", jb->out, vi->name);
             break;
         }
         case KIND_COPY:
@@ -566,18 +550,9 @@ static int run(job *jb, int K, int argc, char **argv) {
         return util_fail(status, "%s: %s", jb->in, msg);
     }
     if ((status = classify(jb)) || (status = check_output_dir(jb->out))) return status;
-    if ((status = util_output_begin(jb->out, jb->tmp, sizeof jb->tmp))) return status;
-    if ((rc = nc_create(jb->tmp, NC_CLOBBER | NC_NETCDF4, &jb->ncout)) != NC_NOERR)
-        return util_fail(UTIL_EIO, "%s: cannot create the output file (%s)", jb->out, nc_strerror(rc));
-    jb->out_open = 1;
+    if ((status = ncw_begin(&jb->file, jb->out)) || (status = ncw_create(&jb->file, NC_NETCDF4))) return status;
     if ((status = define_output(jb, argc, argv)) || (status = write_data(jb))) return status;
-    jb->out_open = 0;
-    if ((rc = nc_close(jb->ncout)) != NC_NOERR)
-        return util_fail(UTIL_EIO, "%s: cannot finish the output file (%s)", jb->out, nc_strerror(rc));
-    status = util_output_commit(jb->out, jb->tmp);
-    jb->tmp[0] = 0;
-    if (status) return status;
-    return UTIL_OK;
+    return ncw_commit(&jb->file);
 }
 
 static const cfg_key regrid_keys[] = {
@@ -589,7 +564,7 @@ static const cfg_key regrid_keys[] = {
 };
 
 int cli_regrid(int argc, char **argv) {
-    job jb = {.lat_var = -1, .lon_var = -1};
+    job jb = {.lat_var = -1, .lon_var = -1, .file.nc = -1};
     cfg opt;
     int rc = CLI_ARGS(&opt, regrid_keys, argc, argv, "regrid", "--factor K --input IN.nc --output OUT.nc",
                       "Conservative (area-weighted, as cdo remapcon) coarsening of every (..., latitude, longitude) "
@@ -601,8 +576,7 @@ int cli_regrid(int argc, char **argv) {
     long K = (long)cfg_get_int(&opt, "factor");
     if (util_check_output(jb.out, &jb.in, 1)) return cli_error("regrid", UTIL_EINVAL);
     int status = run(&jb, (int)K, argc, argv);
-    if (jb.out_open) nc_close(jb.ncout);
-    if (jb.tmp[0] && status) util_output_abort(jb.out, jb.tmp);
+    ncw_discard(&jb.file);
     if (jb.in_open) nc_close(jb.nc);
     int H = jb.w.H, W = jb.w.W, Ho = jb.w.Ho, Wo = jb.w.Wo, nreg = 0;
     for (int i = 0; i < jb.nvars && jb.v; i++) nreg += jb.v[i].kind == KIND_REGRID;

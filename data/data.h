@@ -1,5 +1,7 @@
-/* data: the meaning of fields: ensemble perturbations (and, with the data
- * issue, statistics, climatology and constant masks). */
+/* data: what the fields mean: ensemble perturbations (perturb.c),
+ * normalisation statistics and climatology (stats.c), constant masks
+ * (masks.c). Beside this header: synth.h, the synthetic data sets;
+ * regrid.h, conservative coarsening. */
 #ifndef PANGU_DATA_H
 #define PANGU_DATA_H
 

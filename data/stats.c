@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../io/io.h"
+#include "../io/ncw.h"
 #include "../util/util.h"
 #include "data.h"
 
@@ -77,18 +78,7 @@ static const char *field_var(int f, int nlev) {
     return f < 5 * nlev ? io_upper_names[f / nlev] : io_surface_names[f - 5 * nlev];
 }
 
-#define NC(call)                                                                                             \
-    do {                                                                                                     \
-        int rc_ = (call);                                                                                    \
-        if (rc_ != NC_NOERR) {                                                                               \
-            status = util_fail(UTIL_EIO, "%s: cannot write statistics (%s)", path, nc_strerror(rc_));        \
-            goto done;                                                                                       \
-        }                                                                                                    \
-    } while (0)
-
-static int text(int nc, int varid, const char *name, const char *value) {
-    return nc_put_att_text(nc, varid, name, strlen(value), value);
-}
+#define NC(call) NCW_CHECK(call, "%s: cannot write statistics", path)
 
 /* Units, CF standard names and heights of z q t u v msl u10 v10 t2m. */
 static const struct {
@@ -106,32 +96,41 @@ static const struct {
 };
 
 static int define_height(int nc, const char *name, int *id) {
-    int rc = nc_def_var(nc, name, NC_DOUBLE, 0, NULL, id);
-    if (!rc) rc = text(nc, *id, "standard_name", "height");
-    if (!rc) rc = text(nc, *id, "long_name", "height above the surface");
-    if (!rc) rc = text(nc, *id, "units", "m");
-    if (!rc) rc = text(nc, *id, "positive", "up");
+    int rc = ncw_coord(nc, name, NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, id);
+    if (!rc) rc = ncw_text(nc, *id, "positive", "up");
+    return rc;
+}
+
+/* NAME_SUFFIX: the mean or standard deviation over all grid points and times
+ * of variable v (per level when ndims is 1). NetCDF's status. */
+static int define_moment(int nc, const char *name, int v, int ndims, const int *d_lev, const char *suffix,
+                         const char *what, int *id) {
+    char vname[64], lname[160], methods[120];
+    snprintf(vname, sizeof vname, "%s_%s", name, suffix);
+    snprintf(lname, sizeof lname, "%s, %s over all grid points and times", meta[v].long_name, what);
+    /* over grid points, unweighted: the normalisation the model uses */
+    snprintf(methods, sizeof methods, "area: time: %s (comment: unweighted over grid points)",
+             strcmp(suffix, "std") ? what : "standard_deviation");
+    int rc = ncw_def(nc, vname, NC_DOUBLE, ndims, d_lev, id, "long_name", lname, "standard_name", meta[v].standard_name,
+                     "units", meta[v].units, "cell_methods", methods, NULL);
+    if (rc == NC_NOERR && meta[v].height) rc = ncw_text(nc, *id, "coordinates", meta[v].height);
     return rc;
 }
 
 int data_stats_write(const data_stats *st, const char *path, int smoothing_days, const char *source) {
     int status = UTIL_OK, nc = -1;
-    char tmp[4200];
+    ncw_file out = {.nc = -1};
     float *slab = NULL;
     if (smoothing_days < 0 || (smoothing_days > 0 && smoothing_days % 2 == 0) || smoothing_days > 365)
         return util_fail(UTIL_EINVAL, "smoothing window %d days: expected 0 or an odd number up to 365", smoothing_days);
-    if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
-    int begun = 1;
+    if ((status = ncw_begin(&out, path))) return status;
     int d_lev, d_doy = -1, d_hour = -1, d_lat = -1, d_lon = -1, v_lev, v_doy, v_hour, v_lat, v_lon;
     int mean_id[9], std_id[9], clim_id[9];
-    NC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
+    if ((status = ncw_create(&out, NC_NETCDF4))) goto done;
+    nc = out.nc;
     NC(nc_def_dim(nc, "level", (size_t)st->nlev, &d_lev));
-    NC(nc_def_var(nc, "level", NC_FLOAT, 1, &d_lev, &v_lev));
-    NC(text(nc, v_lev, "units", "hPa"));
-    NC(text(nc, v_lev, "standard_name", "air_pressure"));
-    NC(text(nc, v_lev, "long_name", "pressure level"));
-    NC(text(nc, v_lev, "positive", "down"));
-    NC(text(nc, v_lev, "axis", "Z"));
+    NC(ncw_def(nc, "level", NC_FLOAT, 1, &d_lev, &v_lev, "units", "hPa", "standard_name", "air_pressure", "long_name",
+               "pressure level", "positive", "down", "axis", "Z", NULL));
     int v_h2, v_h10;
     NC(define_height(nc, "height_2m", &v_h2));
     NC(define_height(nc, "height_10m", &v_h10));
@@ -140,41 +139,19 @@ int data_stats_write(const data_stats *st, const char *path, int smoothing_days,
         NC(nc_def_dim(nc, "hour", (size_t)st->clim_slots, &d_hour));
         NC(nc_def_dim(nc, "latitude", (size_t)st->H, &d_lat));
         NC(nc_def_dim(nc, "longitude", (size_t)st->W, &d_lon));
-        NC(nc_def_var(nc, "dayofyear", NC_INT, 1, &d_doy, &v_doy));
-        NC(text(nc, v_doy, "long_name", "day of year (1 = 1 January)"));
-        NC(nc_def_var(nc, "hour", NC_INT, 1, &d_hour, &v_hour));
-        NC(text(nc, v_hour, "long_name", "hour of day (UTC)"));
-        NC(nc_def_var(nc, "latitude", NC_DOUBLE, 1, &d_lat, &v_lat));
-        NC(text(nc, v_lat, "units", "degrees_north"));
-        NC(text(nc, v_lat, "standard_name", "latitude"));
-        NC(text(nc, v_lat, "long_name", "latitude"));
-        NC(nc_def_var(nc, "longitude", NC_DOUBLE, 1, &d_lon, &v_lon));
-        NC(text(nc, v_lon, "units", "degrees_east"));
-        NC(text(nc, v_lon, "standard_name", "longitude"));
-        NC(text(nc, v_lon, "long_name", "longitude"));
+        NC(ncw_def(nc, "dayofyear", NC_INT, 1, &d_doy, &v_doy, "long_name", "day of year (1 = 1 January)", NULL));
+        NC(ncw_def(nc, "hour", NC_INT, 1, &d_hour, &v_hour, "long_name", "hour of day (UTC)", NULL));
+        NC(ncw_def(nc, "latitude", NC_DOUBLE, 1, &d_lat, &v_lat, "units", "degrees_north", "standard_name", "latitude",
+                   "long_name", "latitude", NULL));
+        NC(ncw_def(nc, "longitude", NC_DOUBLE, 1, &d_lon, &v_lon, "units", "degrees_east", "standard_name", "longitude",
+                   "long_name", "longitude", NULL));
     }
     for (int v = 0; v < 9; v++) {
         int upper = v < 5;
         const char *name = upper ? io_upper_names[v] : io_surface_names[v - 5];
-        char vname[64];
-        snprintf(vname, sizeof vname, "%s_mean", name);
         char lname[160];
-        NC(nc_def_var(nc, vname, NC_DOUBLE, upper ? 1 : 0, &d_lev, &mean_id[v]));
-        snprintf(lname, sizeof lname, "%s, mean over all grid points and times", meta[v].long_name);
-        NC(text(nc, mean_id[v], "long_name", lname));
-        NC(text(nc, mean_id[v], "standard_name", meta[v].standard_name));
-        NC(text(nc, mean_id[v], "units", meta[v].units));
-        /* over grid points, unweighted: the normalisation the model uses */
-        NC(text(nc, mean_id[v], "cell_methods", "area: time: mean (comment: unweighted over grid points)"));
-        if (meta[v].height) NC(text(nc, mean_id[v], "coordinates", meta[v].height));
-        snprintf(vname, sizeof vname, "%s_std", name);
-        NC(nc_def_var(nc, vname, NC_DOUBLE, upper ? 1 : 0, &d_lev, &std_id[v]));
-        snprintf(lname, sizeof lname, "%s, standard deviation over all grid points and times", meta[v].long_name);
-        NC(text(nc, std_id[v], "long_name", lname));
-        NC(text(nc, std_id[v], "standard_name", meta[v].standard_name));
-        NC(text(nc, std_id[v], "units", meta[v].units));
-        NC(text(nc, std_id[v], "cell_methods", "area: time: standard_deviation (comment: unweighted over grid points)"));
-        if (meta[v].height) NC(text(nc, std_id[v], "coordinates", meta[v].height));
+        NC(define_moment(nc, name, v, upper ? 1 : 0, &d_lev, "mean", "mean", &mean_id[v]));
+        NC(define_moment(nc, name, v, upper ? 1 : 0, &d_lev, "std", "standard deviation", &std_id[v]));
         clim_id[v] = -1;
         if (st->clim_sum) {
             int dims[5] = {d_doy, d_hour, d_lev, d_lat, d_lon}, dims3[4] = {d_doy, d_hour, d_lat, d_lon};
@@ -185,27 +162,26 @@ int data_stats_write(const data_stats *st, const char *path, int smoothing_days,
             float fill = NC_FILL_FLOAT;
             NC(nc_def_var_fill(nc, clim_id[v], 0, &fill));
             snprintf(lname, sizeof lname, "%s, climatology by day of year and hour of day", meta[v].long_name);
-            NC(text(nc, clim_id[v], "long_name", lname));
-            NC(text(nc, clim_id[v], "standard_name", meta[v].standard_name));
-            NC(text(nc, clim_id[v], "units", meta[v].units));
+            NC(ncw_text(nc, clim_id[v], "long_name", lname));
+            NC(ncw_text(nc, clim_id[v], "standard_name", meta[v].standard_name));
+            NC(ncw_text(nc, clim_id[v], "units", meta[v].units));
             char methods[200];
             snprintf(methods, sizeof methods,
                      "time: mean (comment: over the times of this day of year and hour of day in the period%s)",
                      smoothing_days > 1 ? ", in a window of days around it" : "");
-            NC(text(nc, clim_id[v], "cell_methods", methods));
-            if (meta[v].height) NC(text(nc, clim_id[v], "coordinates", meta[v].height));
+            NC(ncw_text(nc, clim_id[v], "cell_methods", methods));
+            if (meta[v].height) NC(ncw_text(nc, clim_id[v], "coordinates", meta[v].height));
         }
     }
-    NC(text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
-    NC(text(nc, NC_GLOBAL, "title", "pangu-c statistics"));
-    NC(text(nc, NC_GLOBAL, "source", source ? source : "pangu stats"));
+    NC(ncw_texts(nc, NC_GLOBAL, "Conventions", "CF-1.8", "title", "pangu-c statistics", "source",
+                 source ? source : "pangu stats", NULL));
     char period[160] = "unknown", a[64], b[64];
     if (!isnan(st->first_time)) {
         util_time_format(st->first_time, a, sizeof a);
         util_time_format(st->last_time, b, sizeof b);
         snprintf(period, sizeof period, "%s to %s, %ld times", a, b, st->ntimes);
     }
-    NC(text(nc, NC_GLOBAL, "period", period));
+    NC(ncw_text(nc, NC_GLOBAL, "period", period));
     NC(nc_put_att_int(nc, NC_GLOBAL, "smoothing_days", NC_INT, 1, &smoothing_days));
     NC(nc_enddef(nc));
     NC(nc_put_var_float(nc, v_lev, st->levels));
@@ -279,15 +255,10 @@ int data_stats_write(const data_stats *st, const char *path, int smoothing_days,
         free(acc);
         if (status) goto done;
     }
-    int closing = nc;
-    nc = -1;
-    NC(nc_close(closing));
-    begun = 0;
-    status = util_output_commit(path, tmp);
+    status = ncw_commit(&out);
 done:
     free(slab);
-    if (nc >= 0) nc_close(nc);
-    if (begun) util_output_abort(path, tmp);
+    ncw_discard(&out);
     return status;
 }
 

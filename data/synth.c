@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../io/io.h"
+#include "../io/ncw.h"
 #include "../util/util.h"
 
 #define RD 287.05         /* dry air gas constant */
@@ -240,8 +241,9 @@ void synth_constants(const synth_spec *s, float *c) {
     }
 }
 
-/* The state at `time` with the waves `ws`. Levels are evaluated one by one (plus 1000 hPa for the surface
- * fields), so none depends on which others are requested. */
+/* The state at `time` (seconds since 1970) with the waves `ws`: upper (5, L, H, W) z q t u v, surface
+ * (4, H, W) msl u10 v10 t2m, on latitudes 90..-90 and longitudes 0..360-360/W. Levels are evaluated one by
+ * one (plus 1000 hPa for the surface fields), so none depends on which others are requested. */
 static int state_with(const synth_spec *s, const dynamics *d, double time, const wave_state *ws, float *upper,
                       float *surface) {
     int H = s->H, W = s->W, L = s->nlev, K = L + 1, status = UTIL_OK; /* level L: 1000 hPa, for the surface */
@@ -343,24 +345,6 @@ done:
     return status;
 }
 
-int synth_state(const synth_spec *s, double time, float *upper, float *surface) {
-    dynamics d;
-    wave_state ws;
-    dynamics_of(&d);
-    truth_waves(&d, time, &ws);
-    return state_with(s, &d, time, &ws, upper, surface);
-}
-
-int synth_forecast_state(const synth_spec *s, double init, double time, float *upper, float *surface) {
-    dynamics d;
-    wave_state ws;
-    synth_spec quiet = *s;
-    quiet.noise = 0; /* a forecast of the noise-free state */
-    dynamics_of(&d);
-    forecast_waves(&d, init, time, &ws);
-    return state_with(&quiet, &d, time, &ws, upper, surface);
-}
-
 /* ---- files ---- */
 
 static const char *const long_names[9] = {"Geopotential", "Specific humidity", "Temperature", "U component of wind",
@@ -386,27 +370,15 @@ static int produce(const source *src, double t, float *up, float *sf) {
     return state_with(src->s, &src->d, t, &ws, up, sf);
 }
 
-#define NC(call)                                                                                             \
-    do {                                                                                                     \
-        int rc_ = (call);                                                                                    \
-        if (rc_ != NC_NOERR) {                                                                               \
-            status = util_fail(UTIL_EIO, "%s: cannot write (%s)", path, nc_strerror(rc_));                   \
-            goto done;                                                                                       \
-        }                                                                                                    \
-    } while (0)
-
-static int text(int nc, int varid, const char *name, const char *value) {
-    return nc_put_att_text(nc, varid, name, strlen(value), value);
-}
+#define NC(call) NCW_CHECK(call, "%s: cannot write", path)
 
 /* One file of the upper (vars & 1) and/or surface (vars & 2) variables for times t[0..n). */
 static int write_file(const source *src, const char *path, int vars, int legacy, const double *t, long n, float *up,
                       float *sf) {
     const synth_spec *s = src->s;
     int status = UTIL_OK, nc = -1, pl = vars & 1;
-    char tmp[4200];
-    if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
-    int begun = 1;
+    ncw_file out = {.nc = -1};
+    if ((status = ncw_begin(&out, path))) return status;
     int H = s->H, W = s->W, L = s->nlev;
     size_t HW = (size_t)H * W;
     double lo[9], hi[9], scale[9], offset[9];
@@ -433,58 +405,41 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
         if (!packed) return util_fail(UTIL_ENOMEM, "out of memory");
     }
     int d_t, d_l = -1, d_y, d_x, v_t, v_l, v_y, v_x, v_frt = -1, vars_id[9];
-    NC(nc_create(tmp, NC_CLOBBER | (legacy ? NC_64BIT_OFFSET : NC_NETCDF4), &nc));
+    if ((status = ncw_create(&out, legacy ? NC_64BIT_OFFSET : NC_NETCDF4))) goto done;
+    nc = out.nc;
     NC(nc_def_dim(nc, legacy ? "time" : "valid_time", legacy ? NC_UNLIMITED : (size_t)n, &d_t));
     if (pl) NC(nc_def_dim(nc, legacy ? "level" : "pressure_level", (size_t)L, &d_l));
     NC(nc_def_dim(nc, "latitude", (size_t)H, &d_y));
     NC(nc_def_dim(nc, "longitude", (size_t)W, &d_x));
     if (src->forecast) { /* the initial time, as the CDS writes it for forecasts */
-        NC(nc_def_var(nc, "forecast_reference_time", legacy ? NC_INT : NC_INT64, 0, NULL, &v_frt));
-        NC(text(nc, v_frt, "long_name", "initial time of forecast"));
-        NC(text(nc, v_frt, "standard_name", "forecast_reference_time"));
-        NC(text(nc, v_frt, "units", legacy ? "hours since 1900-01-01 00:00:00.0" : "seconds since 1970-01-01"));
-        NC(text(nc, v_frt, "calendar", legacy ? "gregorian" : "proleptic_gregorian"));
+        NC(ncw_def(nc, "forecast_reference_time", legacy ? NC_INT : NC_INT64, 0, NULL, &v_frt, "long_name",
+                   "initial time of forecast", "standard_name", "forecast_reference_time", "units",
+                   legacy ? "hours since 1900-01-01 00:00:00.0" : "seconds since 1970-01-01", "calendar",
+                   legacy ? "gregorian" : "proleptic_gregorian", NULL));
     }
     if (legacy) {
-        NC(nc_def_var(nc, "longitude", NC_FLOAT, 1, &d_x, &v_x));
-        NC(text(nc, v_x, "units", "degrees_east"));
-        NC(text(nc, v_x, "long_name", "longitude"));
-        NC(nc_def_var(nc, "latitude", NC_FLOAT, 1, &d_y, &v_y));
-        NC(text(nc, v_y, "units", "degrees_north"));
-        NC(text(nc, v_y, "long_name", "latitude"));
+        NC(ncw_def(nc, "longitude", NC_FLOAT, 1, &d_x, &v_x, "units", "degrees_east", "long_name", "longitude", NULL));
+        NC(ncw_def(nc, "latitude", NC_FLOAT, 1, &d_y, &v_y, "units", "degrees_north", "long_name", "latitude", NULL));
         if (pl) {
-            NC(nc_def_var(nc, "level", NC_INT, 1, &d_l, &v_l));
-            NC(text(nc, v_l, "units", "millibars"));
-            NC(text(nc, v_l, "long_name", "pressure_level"));
+            NC(ncw_def(nc, "level", NC_INT, 1, &d_l, &v_l, "units", "millibars", "long_name", "pressure_level", NULL));
         }
-        NC(nc_def_var(nc, "time", NC_INT, 1, &d_t, &v_t));
-        NC(text(nc, v_t, "units", "hours since 1900-01-01 00:00:00.0"));
-        NC(text(nc, v_t, "long_name", "time"));
-        NC(text(nc, v_t, "calendar", "gregorian"));
+        NC(ncw_def(nc, "time", NC_INT, 1, &d_t, &v_t, "units", "hours since 1900-01-01 00:00:00.0", "long_name", "time",
+                   "calendar", "gregorian", NULL));
     } else {
         long long zero = 0;
         int v_n, v_e;
-        NC(nc_def_var(nc, "number", NC_INT64, 0, NULL, &v_n));
-        NC(text(nc, v_n, "long_name", "ensemble member numerical id"));
-        NC(nc_def_var(nc, "valid_time", NC_INT64, 1, &d_t, &v_t));
-        NC(text(nc, v_t, "long_name", "time"));
-        NC(text(nc, v_t, "standard_name", "time"));
-        NC(text(nc, v_t, "units", "seconds since 1970-01-01"));
-        NC(text(nc, v_t, "calendar", "proleptic_gregorian"));
+        NC(ncw_def(nc, "number", NC_INT64, 0, NULL, &v_n, "long_name", "ensemble member numerical id", NULL));
+        NC(ncw_def(nc, "valid_time", NC_INT64, 1, &d_t, &v_t, "long_name", "time", "standard_name", "time", "units",
+                   "seconds since 1970-01-01", "calendar", "proleptic_gregorian", NULL));
         if (pl) {
-            NC(nc_def_var(nc, "pressure_level", NC_DOUBLE, 1, &d_l, &v_l));
-            NC(text(nc, v_l, "units", "hPa"));
-            NC(text(nc, v_l, "long_name", "pressure"));
-            NC(text(nc, v_l, "standard_name", "air_pressure"));
+            NC(ncw_def(nc, "pressure_level", NC_DOUBLE, 1, &d_l, &v_l, "units", "hPa", "long_name", "pressure",
+                       "standard_name", "air_pressure", NULL));
         }
-        NC(nc_def_var(nc, "latitude", NC_DOUBLE, 1, &d_y, &v_y));
-        NC(text(nc, v_y, "units", "degrees_north"));
-        NC(text(nc, v_y, "standard_name", "latitude"));
-        NC(nc_def_var(nc, "longitude", NC_DOUBLE, 1, &d_x, &v_x));
-        NC(text(nc, v_x, "units", "degrees_east"));
-        NC(text(nc, v_x, "standard_name", "longitude"));
-        NC(nc_def_var(nc, "expver", NC_STRING, 1, &d_t, &v_e));
-        NC(text(nc, v_e, "long_name", "experiment version"));
+        NC(ncw_def(nc, "latitude", NC_DOUBLE, 1, &d_y, &v_y, "units", "degrees_north", "standard_name", "latitude",
+                   NULL));
+        NC(ncw_def(nc, "longitude", NC_DOUBLE, 1, &d_x, &v_x, "units", "degrees_east", "standard_name", "longitude",
+                   NULL));
+        NC(ncw_def(nc, "expver", NC_STRING, 1, &d_t, &v_e, "long_name", "experiment version", NULL));
         NC(nc_enddef(nc));
         NC(nc_put_var_longlong(nc, v_n, &zero));
         for (long i = 0; i < n; i++) {
@@ -510,12 +465,10 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
             NC(nc_def_var_chunking(nc, vars_id[v], NC_CHUNKED, v < 5 ? chunk4 : chunk3));
             NC(nc_def_var_deflate(nc, vars_id[v], 1, 1, 1));
         }
-        NC(text(nc, vars_id[v], "units", units[v]));
-        NC(text(nc, vars_id[v], "long_name", long_names[v]));
-        NC(text(nc, vars_id[v], "standard_name", std_names[v]));
+        NC(ncw_texts(nc, vars_id[v], "units", units[v], "long_name", long_names[v], "standard_name", std_names[v],
+                     NULL));
     }
-    NC(text(nc, NC_GLOBAL, "Conventions", "CF-1.6"));
-    NC(text(nc, NC_GLOBAL, "synthetic", "yes"));
+    NC(ncw_texts(nc, NC_GLOBAL, "Conventions", "CF-1.6", "synthetic", "yes", NULL));
     if (src->forecast) {
         char init[64], hist[512];
         util_time_format(src->init, init, sizeof init);
@@ -524,15 +477,16 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
                  "wave phase speeds of a steering rotation %.0f%% too weak, waves damped with a %.0f-day e-folding time, "
                  "a temperature drift of %+.2f K per day (z hypsometric with it)",
                  init, 100 * (1 - NWP_STEER), NWP_DAMP_DAYS, NWP_DRIFT_K_PER_DAY);
-        NC(text(nc, NC_GLOBAL, "title", "SYNTHETIC numerical forecast in ERA5 layout (pangu synth): not a real forecast"));
-        NC(text(nc, NC_GLOBAL, "init_time", init));
-        NC(text(nc, NC_GLOBAL, "history", hist));
+        NC(ncw_texts(nc, NC_GLOBAL, "title",
+                     "SYNTHETIC numerical forecast in ERA5 layout (pangu synth): not a real forecast", "init_time",
+                     init, "history", hist, NULL));
     } else {
-        NC(text(nc, NC_GLOBAL, "title", "SYNTHETIC reanalysis in ERA5 layout (pangu synth): not observations"));
-        NC(text(nc, NC_GLOBAL, "history",
-                "pangu synth: zonal-mean climate with seasons (jets, trades, geopotential in gradient-wind balance, "
-                "temperature hypsometric), Rossby-Haurwitz waves R=4 and R=6 at their analytic phase speeds in their "
-                "steering flow, diurnal cycle, idealised continents"));
+        NC(ncw_text(nc, NC_GLOBAL, "title", "SYNTHETIC reanalysis in ERA5 layout (pangu synth): not observations"));
+        NC(ncw_text(
+            nc, NC_GLOBAL, "history",
+            "pangu synth: zonal-mean climate with seasons (jets, trades, geopotential in gradient-wind balance, "
+            "temperature hypsometric), Rossby-Haurwitz waves R=4 and R=6 at their analytic phase speeds in their "
+            "steering flow, diurnal cycle, idealised continents"));
     }
     NC(nc_enddef(nc));
     {
@@ -582,23 +536,17 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
                 NC(nc_put_vara_float(nc, vars_id[v], v < 5 ? start4 : start3, v < 5 ? count4 : count3, x));
         }
     }
-    int closing = nc;
-    nc = -1;
-    NC(nc_close(closing));
-    begun = 0;
-    status = util_output_commit(path, tmp);
+    status = ncw_commit(&out);
 done:
-    if (nc >= 0) nc_close(nc);
-    if (begun) util_output_abort(path, tmp);
+    ncw_discard(&out);
     free(packed);
     return status;
 }
 
 static int write_invariant(const synth_spec *s, const char *path) {
     int status = UTIL_OK, nc = -1, d_t, d_y, d_x, v_t, v_y, v_x, vars[3];
-    char tmp[4200];
-    if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
-    int begun = 1;
+    ncw_file out = {.nc = -1};
+    if ((status = ncw_begin(&out, path))) return status;
     size_t HW = (size_t)s->H * s->W;
     float *c = malloc(sizeof(float) * 3 * HW);
     double *lat = malloc(sizeof(double) * s->H), *lon = malloc(sizeof(double) * s->W);
@@ -608,26 +556,22 @@ static int write_invariant(const synth_spec *s, const char *path) {
     }
     synth_constants(s, c);
     for (size_t i = 0; i < HW; i++) c[2 * HW + i] *= (float)G0; /* orography to surface geopotential */
-    NC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
+    if ((status = ncw_create(&out, NC_NETCDF4))) goto done;
+    nc = out.nc;
     NC(nc_def_dim(nc, "time", 1, &d_t));
     NC(nc_def_dim(nc, "latitude", (size_t)s->H, &d_y));
     NC(nc_def_dim(nc, "longitude", (size_t)s->W, &d_x));
-    NC(nc_def_var(nc, "time", NC_INT, 1, &d_t, &v_t));
-    NC(text(nc, v_t, "units", "hours since 1900-01-01 00:00:00.0"));
-    NC(nc_def_var(nc, "latitude", NC_DOUBLE, 1, &d_y, &v_y));
-    NC(text(nc, v_y, "units", "degrees_north"));
-    NC(nc_def_var(nc, "longitude", NC_DOUBLE, 1, &d_x, &v_x));
-    NC(text(nc, v_x, "units", "degrees_east"));
+    NC(ncw_def(nc, "time", NC_INT, 1, &d_t, &v_t, "units", "hours since 1900-01-01 00:00:00.0", NULL));
+    NC(ncw_def(nc, "latitude", NC_DOUBLE, 1, &d_y, &v_y, "units", "degrees_north", NULL));
+    NC(ncw_def(nc, "longitude", NC_DOUBLE, 1, &d_x, &v_x, "units", "degrees_east", NULL));
     static const char *const names[3] = {"lsm", "slt", "z"}, *const ln[3] = {"Land-sea mask", "Soil type", "Geopotential"};
     static const char *const un[3] = {"(0 - 1)", "~", "m**2 s**-2"};
     int dims[3] = {d_t, d_y, d_x};
     for (int k = 0; k < 3; k++) {
-        NC(nc_def_var(nc, names[k], NC_FLOAT, 3, dims, &vars[k]));
-        NC(text(nc, vars[k], "long_name", ln[k]));
-        NC(text(nc, vars[k], "units", un[k]));
+        NC(ncw_def(nc, names[k], NC_FLOAT, 3, dims, &vars[k], "long_name", ln[k], "units", un[k], NULL));
     }
-    NC(text(nc, NC_GLOBAL, "title", "SYNTHETIC ERA5 invariants (pangu synth): not observations"));
-    NC(text(nc, NC_GLOBAL, "synthetic", "yes"));
+    NC(ncw_texts(nc, NC_GLOBAL, "title", "SYNTHETIC ERA5 invariants (pangu synth): not observations", "synthetic",
+                 "yes", NULL));
     NC(nc_enddef(nc));
     int zero = 0;
     for (int i = 0; i < s->H; i++) lat[i] = s->H > 1 ? 90.0 - 180.0 * i / (s->H - 1) : 0;
@@ -636,14 +580,9 @@ static int write_invariant(const synth_spec *s, const char *path) {
     NC(nc_put_var_double(nc, v_y, lat));
     NC(nc_put_var_double(nc, v_x, lon));
     for (int k = 0; k < 3; k++) NC(nc_put_var_float(nc, vars[k], c + k * HW));
-    int closing = nc;
-    nc = -1;
-    NC(nc_close(closing));
-    begun = 0;
-    status = util_output_commit(path, tmp);
+    status = ncw_commit(&out);
 done:
-    if (nc >= 0) nc_close(nc);
-    if (begun) util_output_abort(path, tmp);
+    ncw_discard(&out);
     free(c), free(lat), free(lon);
     return status;
 }

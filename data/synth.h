@@ -25,16 +25,6 @@ typedef struct {
     float *constants;  /* optional (3, H, W) from synth_constants, to skip recomputing them */
 } synth_spec;
 
-/* The state at `time` (seconds since 1970): upper (5, L, H, W) z q t u v,
- * surface (4, H, W) msl u10 v10 t2m, on latitudes 90..-90 and longitudes
- * 0..360-360/W (W <= 4096, at most 64 levels). Pure and fast; 0 or a UTIL_ code. */
-int synth_state(const synth_spec *s, double time, float *upper, float *surface);
-/* A synthetic numerical forecast from `init` valid at `time` >= init: the
- * state at init evolved by the same dynamics with model error (wave phase
- * speeds from a steering rotation 10% too weak, waves damped with a
- * 15-day e-folding time, a temperature drift of -0.05 K per day with z consistent).
- * Equals synth_state at the initial time. */
-int synth_forecast_state(const synth_spec *s, double init, double time, float *upper, float *surface);
 /* Constants (3, H, W): land-sea mask (0..1), soil type (0 sea, 1..7),
  * orography (m). */
 void synth_constants(const synth_spec *s, float *constants);

@@ -16,6 +16,7 @@
 #include "../util/util.h"
 #include "grib.h"
 #include "io.h"
+#include "ncw.h"
 
 #define NVARS (IO_NUPPER + IO_NSURFACE)
 #define QUEUE_MAX 64
@@ -89,24 +90,8 @@ static const char *short_name(int v) { return v < IO_NUPPER ? io_upper_names[v] 
 
 static int writer_main(void *arg);
 
-static int text(int nc, int varid, const char *name, const char *value) {
-    return nc_put_att_text(nc, varid, name, strlen(value), value);
-}
-
-#define NC(call)                                                                                             \
-    do {                                                                                                     \
-        int rc_ = (call);                                                                                    \
-        if (rc_ != NC_NOERR) {                                                                               \
-            status = util_fail(UTIL_EIO, "%s: cannot write the forecast file (%s; disk full?)", path, nc_strerror(rc_)); \
-            goto done;                                                                                       \
-        }                                                                                                    \
-    } while (0)
-
-/* netCDF calls that may run on the writer thread: the first error's code. */
-#define NCW(call)                                                                                            \
-    do {                                                                                                     \
-        if ((rc = (call)) != NC_NOERR) goto fail;                                                            \
-    } while (0)
+/* NetCDF calls of the caller's thread: the message names the file. */
+#define NC(call) NCW_CHECK(call, "%s: cannot write the forecast file; disk full?", path)
 
 void io_forecast_member_path(const char *path, int m, int members, char *out, size_t cap) {
     int width = 2;
@@ -125,60 +110,51 @@ static void member_tmp(const io_forecast *f, int m, char *out, size_t cap) {
 /* Provenance and ensemble settings as global attributes. */
 static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member, const char *path) {
     int rc;
-    NCW(text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
-    NCW(text(nc, NC_GLOBAL, "title", kind == FILE_INDEX    ? "Pangu-Weather ensemble forecast: mean and spread"
-                                     : kind == FILE_MEMBER ? "Pangu-Weather ensemble forecast: one member"
-                                                           : "Pangu-Weather forecast"));
-    if (sp->institution && sp->institution[0]) NCW(text(nc, NC_GLOBAL, "institution", sp->institution));
-    NCW(text(nc, NC_GLOBAL, "source", sp->source ? sp->source : "pangu-c " PANGU_VERSION));
-    if (sp->history) NCW(text(nc, NC_GLOBAL, "history", sp->history));
-    if (sp->licence && sp->licence[0]) NCW(text(nc, NC_GLOBAL, "licence", sp->licence));
-    if (sp->request && sp->request[0] && kind != FILE_MEMBER) NCW(text(nc, NC_GLOBAL, "pangu_request", sp->request));
+    NCW_RC(ncw_text(nc, NC_GLOBAL, "Conventions", "CF-1.8"));
+    NCW_RC(ncw_text(nc, NC_GLOBAL, "title",
+                    kind == FILE_INDEX    ? "Pangu-Weather ensemble forecast: mean and spread"
+                    : kind == FILE_MEMBER ? "Pangu-Weather ensemble forecast: one member"
+                                          : "Pangu-Weather forecast"));
+    if (sp->institution && sp->institution[0]) NCW_RC(ncw_text(nc, NC_GLOBAL, "institution", sp->institution));
+    NCW_RC(ncw_text(nc, NC_GLOBAL, "source", sp->source ? sp->source : "pangu-c " PANGU_VERSION));
+    if (sp->history) NCW_RC(ncw_text(nc, NC_GLOBAL, "history", sp->history));
+    if (sp->licence && sp->licence[0]) NCW_RC(ncw_text(nc, NC_GLOBAL, "licence", sp->licence));
+    if (sp->request && sp->request[0] && kind != FILE_MEMBER)
+        NCW_RC(ncw_text(nc, NC_GLOBAL, "pangu_request", sp->request));
     if (sp->request && sp->request[0] && kind == FILE_MEMBER) { /* the ensemble's request and this file's member */
         size_t cap = strlen(sp->request) + 32;
         char *own = malloc(cap);
         if (!own) return NC_ENOMEM;
         snprintf(own, cap, "%s; member: %d", sp->request, member);
-        rc = text(nc, NC_GLOBAL, "pangu_request", own);
+        rc = ncw_text(nc, NC_GLOBAL, "pangu_request", own);
         free(own);
         if (rc != NC_NOERR) goto fail;
     }
     if (sp->layout == IO_LAYOUT_CF)
         /* xarray takes these as coordinates; CDO ignores a global attribute
          * (on a variable it would warn that it cannot assign them). */
-        NCW(text(nc, NC_GLOBAL, "coordinates",
-                 kind == FILE_MEMBER ? "valid_time forecast_reference_time realization" : "valid_time forecast_reference_time"));
+        NCW_RC(ncw_text(nc, NC_GLOBAL, "coordinates",
+                        kind == FILE_MEMBER ? "valid_time forecast_reference_time realization"
+                                            : "valid_time forecast_reference_time"));
     if (sp->members > 0) {
         int m = sp->members;
-        NCW(nc_put_att_int(nc, NC_GLOBAL, "ensemble_members", NC_INT, 1, &m));
+        NCW_RC(nc_put_att_int(nc, NC_GLOBAL, "ensemble_members", NC_INT, 1, &m));
         if (sp->perturbation) {
-            NCW(text(nc, NC_GLOBAL, "ensemble_perturbation", sp->perturbation));
-            NCW(nc_put_att_double(nc, NC_GLOBAL, "ensemble_perturbation_scale", NC_DOUBLE, 1, &sp->perturbation_scale));
+            NCW_RC(ncw_text(nc, NC_GLOBAL, "ensemble_perturbation", sp->perturbation));
+            NCW_RC(
+                nc_put_att_double(nc, NC_GLOBAL, "ensemble_perturbation_scale", NC_DOUBLE, 1, &sp->perturbation_scale));
             char seed[32];
             snprintf(seed, sizeof seed, "%llu", sp->seed);
-            NCW(text(nc, NC_GLOBAL, "ensemble_seed", seed));
+            NCW_RC(ncw_text(nc, NC_GLOBAL, "ensemble_seed", seed));
         }
         if (kind == FILE_MEMBER) {
             /* the file of the whole ensemble (mean, spread, the members' names) */
             const char *b = strrchr(path, '/');
-            NCW(nc_put_att_int(nc, NC_GLOBAL, "ensemble_member", NC_INT, 1, &member));
-            NCW(text(nc, NC_GLOBAL, "ensemble_file", b ? b + 1 : path));
+            NCW_RC(nc_put_att_int(nc, NC_GLOBAL, "ensemble_member", NC_INT, 1, &member));
+            NCW_RC(ncw_text(nc, NC_GLOBAL, "ensemble_file", b ? b + 1 : path));
         }
     }
-    NCW(text(nc, NC_GLOBAL, "complete", "no"));
-    return NC_NOERR;
-fail:
-    return rc;
-}
-
-static int define_coord(int nc, const char *name, nc_type type, int ndims, const int *dims, const char *standard_name,
-                        const char *long_name, const char *units, const char *axis, int *id) {
-    int rc;
-    NCW(nc_def_var(nc, name, type, ndims, dims, id));
-    if (standard_name) NCW(text(nc, *id, "standard_name", standard_name));
-    NCW(text(nc, *id, "long_name", long_name));
-    if (units) NCW(text(nc, *id, "units", units));
-    if (axis) NCW(text(nc, *id, "axis", axis));
+    NCW_RC(ncw_text(nc, NC_GLOBAL, "complete", "no"));
     return NC_NOERR;
 fail:
     return rc;
@@ -193,61 +169,63 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
     int d_time = -1, d_real = -1, d_step, d_lev = -1, d_lat, d_lon;
     int v_time = -1, v_real = -1, v_step, v_valid = -1, v_ref = -1, v_lev = -1, v_lat, v_lon, v_h2 = -1, v_h10 = -1;
     *out_nc = -1;
-    NCW(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
+    NCW_RC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
     if (wb2) {
-        NCW(nc_def_dim(nc, "time", 1, &d_time));
-        if (sp->members > 0) NCW(nc_def_dim(nc, "realization", (size_t)sp->members, &d_real));
-        NCW(nc_def_dim(nc, "prediction_timedelta", (size_t)sp->nsteps, &d_step));
+        NCW_RC(nc_def_dim(nc, "time", 1, &d_time));
+        if (sp->members > 0) NCW_RC(nc_def_dim(nc, "realization", (size_t)sp->members, &d_real));
+        NCW_RC(nc_def_dim(nc, "prediction_timedelta", (size_t)sp->nsteps, &d_step));
     } else
         /* Unlimited: NCO's ncrcat joins one-lead files (pangu step) into series. */
-        NCW(nc_def_dim(nc, "step", NC_UNLIMITED, &d_step));
-    if (sp->nlev > 0) NCW(nc_def_dim(nc, "level", (size_t)sp->nlev, &d_lev));
-    NCW(nc_def_dim(nc, "latitude", (size_t)sp->H, &d_lat));
-    NCW(nc_def_dim(nc, "longitude", (size_t)sp->W, &d_lon));
+        NCW_RC(nc_def_dim(nc, "step", NC_UNLIMITED, &d_step));
+    if (sp->nlev > 0) NCW_RC(nc_def_dim(nc, "level", (size_t)sp->nlev, &d_lev));
+    NCW_RC(nc_def_dim(nc, "latitude", (size_t)sp->H, &d_lat));
+    NCW_RC(nc_def_dim(nc, "longitude", (size_t)sp->W, &d_lon));
     if (wb2) {
-        NCW(define_coord(nc, "time", NC_DOUBLE, 1, &d_time, "forecast_reference_time", "initial time",
+        NCW_RC(ncw_coord(nc, "time", NC_DOUBLE, 1, &d_time, "forecast_reference_time", "initial time",
                          "hours since 1900-01-01 00:00:00", NULL, &v_time));
-        NCW(text(nc, v_time, "calendar", "proleptic_gregorian"));
+        NCW_RC(ncw_text(nc, v_time, "calendar", "proleptic_gregorian"));
         if (d_real >= 0)
-            NCW(define_coord(nc, "realization", NC_INT, 1, &d_real, "realization", "ensemble member (0: unperturbed control)",
-                             NULL, NULL, &v_real));
-        NCW(define_coord(nc, "prediction_timedelta", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours", NULL,
-                         &v_step));
+            NCW_RC(ncw_coord(nc, "realization", NC_INT, 1, &d_real, "realization",
+                             "ensemble member (0: unperturbed control)", NULL, NULL, &v_real));
+        NCW_RC(ncw_coord(nc, "prediction_timedelta", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours",
+                         NULL, &v_step));
     } else {
         /* The lead as a CF duration: xarray decodes it to timedelta64, so
          * sel(step=np.timedelta64(24, "h")) selects by lead, never by index. */
-        NCW(define_coord(nc, "step", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours", NULL, &v_step));
+        NCW_RC(ncw_coord(nc, "step", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours", NULL, &v_step));
         /* CDO takes the lead dimension's coordinate as its time axis and warns
          * about any second variable on it with units "<hours|days|...> since":
          * in milliseconds (which CDO does not read as a time unit) and marked
          * cdi = "ignore", the valid time is a coordinate for xarray and CF
          * tools and invisible to CDO. */
-        NCW(define_coord(nc, "valid_time", NC_DOUBLE, 1, &d_step, "time", "valid time",
+        NCW_RC(ncw_coord(nc, "valid_time", NC_DOUBLE, 1, &d_step, "time", "valid time",
                          "milliseconds since 1970-01-01 00:00:00", NULL, &v_valid));
-        NCW(text(nc, v_valid, "calendar", "proleptic_gregorian"));
-        NCW(text(nc, v_valid, "cdi", "ignore"));
-        NCW(define_coord(nc, "forecast_reference_time", NC_DOUBLE, 0, NULL, "forecast_reference_time", "initial time",
+        NCW_RC(ncw_text(nc, v_valid, "calendar", "proleptic_gregorian"));
+        NCW_RC(ncw_text(nc, v_valid, "cdi", "ignore"));
+        NCW_RC(ncw_coord(nc, "forecast_reference_time", NC_DOUBLE, 0, NULL, "forecast_reference_time", "initial time",
                          "hours since 1900-01-01 00:00:00", NULL, &v_ref));
-        NCW(text(nc, v_ref, "calendar", "proleptic_gregorian"));
+        NCW_RC(ncw_text(nc, v_ref, "calendar", "proleptic_gregorian"));
         if (kind == FILE_MEMBER)
-            NCW(define_coord(nc, "realization", NC_INT, 0, NULL, "realization", "ensemble member (0: unperturbed control)",
-                             NULL, NULL, &v_real));
+            NCW_RC(ncw_coord(nc, "realization", NC_INT, 0, NULL, "realization",
+                             "ensemble member (0: unperturbed control)", NULL, NULL, &v_real));
     }
     if (d_lev >= 0) {
-        NCW(define_coord(nc, "level", NC_FLOAT, 1, &d_lev, "air_pressure", "pressure level", "hPa", "Z", &v_lev));
-        NCW(text(nc, v_lev, "positive", "down"));
+        NCW_RC(ncw_coord(nc, "level", NC_FLOAT, 1, &d_lev, "air_pressure", "pressure level", "hPa", "Z", &v_lev));
+        NCW_RC(ncw_text(nc, v_lev, "positive", "down"));
     }
-    NCW(define_coord(nc, "latitude", NC_DOUBLE, 1, &d_lat, "latitude", "latitude", "degrees_north", "Y", &v_lat));
-    NCW(define_coord(nc, "longitude", NC_DOUBLE, 1, &d_lon, "longitude", "longitude", "degrees_east", "X", &v_lon));
+    NCW_RC(ncw_coord(nc, "latitude", NC_DOUBLE, 1, &d_lat, "latitude", "latitude", "degrees_north", "Y", &v_lat));
+    NCW_RC(ncw_coord(nc, "longitude", NC_DOUBLE, 1, &d_lon, "longitude", "longitude", "degrees_east", "X", &v_lon));
     if (!wb2) {
         /* Scalar heights tell t2m from t and u10 from u (CF 5.7). */
         if (sp->write_var[8]) {
-            NCW(define_coord(nc, "height_2m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, &v_h2));
-            NCW(text(nc, v_h2, "positive", "up"));
+            NCW_RC(
+                ncw_coord(nc, "height_2m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, &v_h2));
+            NCW_RC(ncw_text(nc, v_h2, "positive", "up"));
         }
         if (sp->write_var[6] || sp->write_var[7]) {
-            NCW(define_coord(nc, "height_10m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, &v_h10));
-            NCW(text(nc, v_h10, "positive", "up"));
+            NCW_RC(ncw_coord(nc, "height_10m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL,
+                             &v_h10));
+            NCW_RC(ncw_text(nc, v_h10, "positive", "up"));
         }
     }
     int level = sp->deflate == 0 ? 1 : sp->deflate < 0 ? 0 : sp->deflate > 9 ? 9 : sp->deflate;
@@ -270,31 +248,32 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
             int id;
             if (kind == FILE_INDEX) snprintf(name, sizeof name, "%s_%s", short_name(v), which ? "spread" : "mean");
             else snprintf(name, sizeof name, "%s", wb2 ? meta[v].wb2_name : short_name(v));
-            NCW(nc_def_var(nc, name, NC_FLOAT, n, dims, &id));
-            NCW(nc_def_var_chunking(nc, id, NC_CHUNKED, chunk));
-            if (level > 0) NCW(nc_def_var_deflate(nc, id, 1, 1, level));
-            NCW(nc_def_var_fill(nc, id, 0, &fill));
+            NCW_RC(nc_def_var(nc, name, NC_FLOAT, n, dims, &id));
+            NCW_RC(nc_def_var_chunking(nc, id, NC_CHUNKED, chunk));
+            if (level > 0) NCW_RC(nc_def_var_deflate(nc, id, 1, 1, level));
+            NCW_RC(nc_def_var_fill(nc, id, 0, &fill));
             char lname[160];
             snprintf(lname, sizeof lname, "%s%s", meta[v].long_name,
                      kind != FILE_INDEX ? "" : which ? ", ensemble spread (standard deviation over members, N - 1)"
                                                      : ", ensemble mean");
-            NCW(text(nc, id, "long_name", lname));
-            NCW(text(nc, id, "standard_name", meta[v].standard_name));
-            NCW(text(nc, id, "units", meta[v].units));
+            NCW_RC(ncw_text(nc, id, "long_name", lname));
+            NCW_RC(ncw_text(nc, id, "standard_name", meta[v].standard_name));
+            NCW_RC(ncw_text(nc, id, "units", meta[v].units));
             if (kind == FILE_INDEX)
-                NCW(text(nc, id, "cell_methods", which ? "realization: standard_deviation" : "realization: mean"));
-            if (!wb2 && meta[v].height) NCW(text(nc, id, "coordinates", meta[v].height));
+                NCW_RC(
+                    ncw_text(nc, id, "cell_methods", which ? "realization: standard_deviation" : "realization: mean"));
+            if (!wb2 && meta[v].height) NCW_RC(ncw_text(nc, id, "coordinates", meta[v].height));
             if (kind == FILE_MEMBER) {
                 /* CDI's ensemble attributes: CDO reads the member's number. */
                 int type = member == 0 ? 0 : 3; /* GRIB 2 table 4.6: unperturbed control, positively perturbed */
-                NCW(nc_put_att_int(nc, id, "realization", NC_INT, 1, &member));
-                NCW(nc_put_att_int(nc, id, "ensemble_members", NC_INT, 1, &sp->members));
-                NCW(nc_put_att_int(nc, id, "forecast_init_type", NC_INT, 1, &type));
+                NCW_RC(nc_put_att_int(nc, id, "realization", NC_INT, 1, &member));
+                NCW_RC(nc_put_att_int(nc, id, "ensemble_members", NC_INT, 1, &sp->members));
+                NCW_RC(nc_put_att_int(nc, id, "forecast_init_type", NC_INT, 1, &type));
             }
             (which ? f->spread_id : ids)[v] = id;
         }
     }
-    NCW(global_atts(nc, sp, kind, member, f->path));
+    NCW_RC(global_atts(nc, sp, kind, member, f->path));
     if (kind == FILE_INDEX) {
         size_t cap = (size_t)sp->members * 64 + 1, o = 0;
         char *list = malloc(cap);
@@ -309,46 +288,46 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
             o += (size_t)snprintf(list + o, cap - o, "%s%s", m ? " " : "", b ? b + 1 : p);
             if (o >= cap) o = cap - 1;
         }
-        rc = text(nc, NC_GLOBAL, "ensemble_member_files", list);
+        rc = ncw_text(nc, NC_GLOBAL, "ensemble_member_files", list);
         free(list);
         if (rc != NC_NOERR) goto fail;
     }
-    NCW(nc_enddef(nc));
+    NCW_RC(nc_enddef(nc));
     /* No chunk cache: each slab is one whole chunk, so it is compressed and
      * written at once (on the writer thread) instead of piling up for
      * nc_close. Set in data mode, when the HDF5 datasets exist. */
     for (int v = 0; v < NVARS; v++) {
-        if (kind != FILE_INDEX && f->varid[v] >= 0) NCW(nc_set_var_chunk_cache(nc, f->varid[v], 0, 0, 0.75f));
+        if (kind != FILE_INDEX && f->varid[v] >= 0) NCW_RC(nc_set_var_chunk_cache(nc, f->varid[v], 0, 0, 0.75f));
         if (kind == FILE_INDEX && f->mean_id[v] >= 0) {
-            NCW(nc_set_var_chunk_cache(nc, f->mean_id[v], 0, 0, 0.75f));
-            NCW(nc_set_var_chunk_cache(nc, f->spread_id[v], 0, 0, 0.75f));
+            NCW_RC(nc_set_var_chunk_cache(nc, f->mean_id[v], 0, 0, 0.75f));
+            NCW_RC(nc_set_var_chunk_cache(nc, f->spread_id[v], 0, 0, 0.75f));
         }
     }
     size_t zero = 0, ns = (size_t)sp->nsteps;
-    NCW(nc_put_vara_double(nc, v_step, &zero, &ns, sp->lead_hours));
+    NCW_RC(nc_put_vara_double(nc, v_step, &zero, &ns, sp->lead_hours));
     double ref = (sp->init_time - IO_EPOCH_1900) / 3600.0;
     if (wb2) {
-        NCW(nc_put_var_double(nc, v_time, &ref));
+        NCW_RC(nc_put_var_double(nc, v_time, &ref));
         if (v_real >= 0)
             for (int m = 0; m < sp->members; m++) {
                 size_t i = (size_t)m;
-                NCW(nc_put_var1_int(nc, v_real, &i, &m));
+                NCW_RC(nc_put_var1_int(nc, v_real, &i, &m));
             }
     } else {
         for (int s = 0; s < sp->nsteps; s++) {
             size_t i = (size_t)s;
             double ms = (sp->init_time + sp->lead_hours[s] * 3600.0) * 1000.0;
-            NCW(nc_put_var1_double(nc, v_valid, &i, &ms));
+            NCW_RC(nc_put_var1_double(nc, v_valid, &i, &ms));
         }
-        NCW(nc_put_var_double(nc, v_ref, &ref));
-        if (v_real >= 0) NCW(nc_put_var_int(nc, v_real, &member));
+        NCW_RC(nc_put_var_double(nc, v_ref, &ref));
+        if (v_real >= 0) NCW_RC(nc_put_var_int(nc, v_real, &member));
         double h2 = 2, h10 = 10;
-        if (v_h2 >= 0) NCW(nc_put_var_double(nc, v_h2, &h2));
-        if (v_h10 >= 0) NCW(nc_put_var_double(nc, v_h10, &h10));
+        if (v_h2 >= 0) NCW_RC(nc_put_var_double(nc, v_h2, &h2));
+        if (v_h10 >= 0) NCW_RC(nc_put_var_double(nc, v_h10, &h10));
     }
-    if (v_lev >= 0) NCW(nc_put_var_float(nc, v_lev, sp->levels));
-    NCW(nc_put_var_double(nc, v_lat, sp->lat));
-    NCW(nc_put_var_double(nc, v_lon, sp->lon));
+    if (v_lev >= 0) NCW_RC(nc_put_var_float(nc, v_lev, sp->levels));
+    NCW_RC(nc_put_var_double(nc, v_lat, sp->lat));
+    NCW_RC(nc_put_var_double(nc, v_lon, sp->lon));
     *out_nc = nc;
     return NC_NOERR;
 fail:
@@ -360,7 +339,7 @@ fail:
 /* Mark a netCDF file complete and close it. */
 static int close_complete(int nc) {
     int rc = nc_redef(nc);
-    if (rc == NC_NOERR) rc = text(nc, NC_GLOBAL, "complete", "yes");
+    if (rc == NC_NOERR) rc = ncw_text(nc, NC_GLOBAL, "complete", "yes");
     if (rc == NC_NOERR) rc = nc_enddef(nc);
     int rc2 = nc_close(nc);
     return rc != NC_NOERR ? rc : rc2;
@@ -513,12 +492,12 @@ static int put_state(io_forecast *f, const write_job *job, char *err, size_t cap
         if (f->nc >= 0) {
             int nc = f->nc;
             f->nc = -1;
-            NCW(close_complete(nc));
+            NCW_RC(close_complete(nc));
             f->members_done++;
         }
         char tmp[4200];
         member_tmp(f, job->member, tmp, sizeof tmp);
-        NCW(create_file(f, tmp, FILE_MEMBER, job->member, &f->nc));
+        NCW_RC(create_file(f, tmp, FILE_MEMBER, job->member, &f->nc));
         f->nc_member = job->member;
     }
     int wb2 = sp->layout == IO_LAYOUT_WB2;
@@ -536,7 +515,7 @@ static int put_state(io_forecast *f, const write_job *job, char *err, size_t cap
             start[n] = 0, count[n++] = (size_t)s->W;
             const float *src = upper ? s->upper + ((size_t)v * s->nlev + f->lev_index[k]) * HW
                                      : s->surface + (size_t)(v - IO_NUPPER) * HW;
-            NCW(nc_put_vara_float(f->nc, f->varid[v], start, count, src));
+            NCW_RC(nc_put_vara_float(f->nc, f->varid[v], start, count, src));
         }
     }
     return 0;

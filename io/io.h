@@ -1,6 +1,11 @@
-/* io: NetCDF state files. Reads the model state (upper (5, L, H, W) and
- * surface (4, H, W), physical units, model level order, latitude north to
- * south) from one or more files; writes CF-compliant state files. */
+/* io: the files pangu reads and writes. Reads the model state (upper
+ * (5, L, H, W) and surface (4, H, W), physical units, model level order,
+ * latitude north to south) from NetCDF or GRIB series (read.c, grib.c) and
+ * checks it is plausible (plausible.c); writes forecast files in NetCDF
+ * (CF or WeatherBench 2) or GRIB 2 (forecast.c, grib_write.c) and CF state
+ * files (state.c); reads NumPy arrays (npy.c). Beside this header: ncw.h,
+ * the NetCDF writers' shared scaffolding; grib.h; fetch.h, downloading
+ * inputs and the released models (fetch.c, fetch_models.c, http.c). */
 #ifndef PANGU_IO_H
 #define PANGU_IO_H
 
@@ -103,7 +108,8 @@ void io_state_free(io_state *s);
  * fill value, and how many there are; 0 when all finite. */
 int io_state_check_finite(const io_state *s, const char *path);
 /* Write a CF-1.8 state file (temporary file, then rename). `source` goes in
- * the global attribute of that name. */
+ * the global attribute of that name. Only the tests use it (states written
+ * as inputs); the product writes states through io_forecast_*. */
 int io_state_write(const char *path, const io_state *s, const char *source);
 int io_time_add_hours(io_state *s, double hours);
 

@@ -11,19 +11,10 @@
 
 #include "../util/util.h"
 #include "io.h"
+#include "ncw.h"
 
 const char *const io_upper_names[IO_NUPPER] = {"z", "q", "t", "u", "v"};
 const char *const io_surface_names[IO_NSURFACE] = {"msl", "u10", "v10", "t2m"};
-
-#define NC(call, ...)                                                                                        \
-    do {                                                                                                     \
-        int nc_rc_ = (call);                                                                                 \
-        if (nc_rc_ != NC_NOERR) {                                                                            \
-            status = util_fail(UTIL_EIO, __VA_ARGS__);                                                       \
-            snprintf(ncerr, sizeof ncerr, "%s", nc_strerror(nc_rc_));                                        \
-            goto done;                                                                                       \
-        }                                                                                                    \
-    } while (0)
 
 void io_state_free(io_state *s) {
     free(s->lat);
@@ -94,13 +85,9 @@ static const struct {
     {"t2m", "2 metre temperature", "air_temperature", "K"},
 };
 
-static int put_text(int nc, int varid, const char *name, const char *value) {
-    return nc_put_att_text(nc, varid, name, strlen(value), value);
-}
-
 int io_state_write(const char *path, const io_state *s, const char *source) {
-    int status = UTIL_OK, nc = -1, open = 0, begun = 0;
-    char ncerr[128] = "", tmp[4096];
+    int status = UTIL_OK;
+    ncw_file out = {.nc = -1};
     int d_time, d_lev, d_lat, d_lon, v_time, v_lev, v_lat, v_lon, vars[IO_NUPPER + IO_NSURFACE];
     {
         char dir[4096];
@@ -111,77 +98,63 @@ int io_state_write(const char *path, const io_state *s, const char *source) {
             return util_fail(UTIL_EIO, "%s: cannot create the output file in '%s': %s", path, slash ? dir : ".",
                              strerror(errno));
     }
-    if ((status = util_output_begin(path, tmp, sizeof tmp))) return status;
-    begun = 1;
-    NC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc), "%s: cannot create the output file", path);
-    open = 1;
-    NC(nc_def_dim(nc, "time", NC_UNLIMITED, &d_time), "%s: cannot define dimensions", path);
-    NC(nc_def_dim(nc, "level", (size_t)s->nlev, &d_lev), "%s: cannot define dimensions", path);
-    NC(nc_def_dim(nc, "latitude", (size_t)s->H, &d_lat), "%s: cannot define dimensions", path);
-    NC(nc_def_dim(nc, "longitude", (size_t)s->W, &d_lon), "%s: cannot define dimensions", path);
-    NC(nc_def_var(nc, "time", NC_DOUBLE, 1, &d_time, &v_time), "%s: cannot define time", path);
-    NC(put_text(nc, v_time, "standard_name", "time") || put_text(nc, v_time, "long_name", "time") ||
-           put_text(nc, v_time, "units", "hours since 1900-01-01 00:00:00") ||
-           put_text(nc, v_time, "calendar", "proleptic_gregorian") ||
-           put_text(nc, v_time, "axis", "T"),
-       "%s: cannot write time attributes", path);
-    NC(nc_def_var(nc, "level", NC_FLOAT, 1, &d_lev, &v_lev), "%s: cannot define level", path);
-    NC(put_text(nc, v_lev, "standard_name", "air_pressure") || put_text(nc, v_lev, "long_name", "pressure level") ||
-           put_text(nc, v_lev, "units", "hPa") || put_text(nc, v_lev, "positive", "down") || put_text(nc, v_lev, "axis", "Z"),
-       "%s: cannot write level attributes", path);
-    NC(nc_def_var(nc, "latitude", NC_DOUBLE, 1, &d_lat, &v_lat), "%s: cannot define latitude", path);
-    NC(put_text(nc, v_lat, "standard_name", "latitude") || put_text(nc, v_lat, "long_name", "latitude") ||
-           put_text(nc, v_lat, "units", "degrees_north") || put_text(nc, v_lat, "axis", "Y"),
-       "%s: cannot write latitude attributes", path);
-    NC(nc_def_var(nc, "longitude", NC_DOUBLE, 1, &d_lon, &v_lon), "%s: cannot define longitude", path);
-    NC(put_text(nc, v_lon, "standard_name", "longitude") || put_text(nc, v_lon, "long_name", "longitude") ||
-           put_text(nc, v_lon, "units", "degrees_east") || put_text(nc, v_lon, "axis", "X"),
-       "%s: cannot write longitude attributes", path);
+    if ((status = ncw_begin(&out, path)) || (status = ncw_create(&out, NC_NETCDF4))) goto done;
+    int nc = out.nc;
+    NCW_CHECK(nc_def_dim(nc, "time", NC_UNLIMITED, &d_time), "%s: cannot define dimensions", path);
+    NCW_CHECK(nc_def_dim(nc, "level", (size_t)s->nlev, &d_lev), "%s: cannot define dimensions", path);
+    NCW_CHECK(nc_def_dim(nc, "latitude", (size_t)s->H, &d_lat), "%s: cannot define dimensions", path);
+    NCW_CHECK(nc_def_dim(nc, "longitude", (size_t)s->W, &d_lon), "%s: cannot define dimensions", path);
+    NCW_CHECK(
+        ncw_coord(nc, "time", NC_DOUBLE, 1, &d_time, "time", "time", "hours since 1900-01-01 00:00:00", NULL, &v_time),
+        "%s: cannot define time", path);
+    NCW_CHECK(ncw_text(nc, v_time, "calendar", "proleptic_gregorian") || ncw_text(nc, v_time, "axis", "T"),
+              "%s: cannot write time attributes", path);
+    NCW_CHECK(ncw_coord(nc, "level", NC_FLOAT, 1, &d_lev, "air_pressure", "pressure level", "hPa", NULL, &v_lev),
+              "%s: cannot define level", path);
+    NCW_CHECK(ncw_text(nc, v_lev, "positive", "down") || ncw_text(nc, v_lev, "axis", "Z"),
+              "%s: cannot write level attributes", path);
+    NCW_CHECK(ncw_coord(nc, "latitude", NC_DOUBLE, 1, &d_lat, "latitude", "latitude", "degrees_north", "Y", &v_lat),
+              "%s: cannot define latitude", path);
+    NCW_CHECK(ncw_coord(nc, "longitude", NC_DOUBLE, 1, &d_lon, "longitude", "longitude", "degrees_east", "X", &v_lon),
+              "%s: cannot define longitude", path);
     for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) {
         int upper = v < IO_NUPPER;
         int dims4[4] = {d_time, d_lev, d_lat, d_lon}, dims3[3] = {d_time, d_lat, d_lon};
         size_t chunks4[4] = {1, 1, (size_t)s->H, (size_t)s->W}, chunks3[3] = {1, (size_t)s->H, (size_t)s->W};
-        NC(nc_def_var(nc, var_meta[v].name, NC_FLOAT, upper ? 4 : 3, upper ? dims4 : dims3, &vars[v]),
-           "%s: cannot define '%s'", path, var_meta[v].name);
-        NC(nc_def_var_chunking(nc, vars[v], NC_CHUNKED, upper ? chunks4 : chunks3), "%s: cannot chunk '%s'", path,
-           var_meta[v].name);
+        const char *name = var_meta[v].name;
+        NCW_CHECK(nc_def_var(nc, name, NC_FLOAT, upper ? 4 : 3, upper ? dims4 : dims3, &vars[v]),
+                  "%s: cannot define '%s'", path, name);
+        NCW_CHECK(nc_def_var_chunking(nc, vars[v], NC_CHUNKED, upper ? chunks4 : chunks3), "%s: cannot chunk '%s'",
+                  path, name);
         float fill = NC_FILL_FLOAT;
-        NC(nc_def_var_fill(nc, vars[v], 0, &fill), "%s: cannot set the fill value of '%s'", path, var_meta[v].name);
-        NC(put_text(nc, vars[v], "long_name", var_meta[v].long_name) ||
-               put_text(nc, vars[v], "standard_name", var_meta[v].standard_name) ||
-               put_text(nc, vars[v], "units", var_meta[v].units),
-           "%s: cannot write attributes of '%s'", path, var_meta[v].name);
+        NCW_CHECK(nc_def_var_fill(nc, vars[v], 0, &fill), "%s: cannot set the fill value of '%s'", path, name);
+        NCW_CHECK(ncw_text(nc, vars[v], "long_name", var_meta[v].long_name) ||
+                      ncw_text(nc, vars[v], "standard_name", var_meta[v].standard_name) ||
+                      ncw_text(nc, vars[v], "units", var_meta[v].units),
+                  "%s: cannot write attributes of '%s'", path, name);
     }
-    NC(put_text(nc, NC_GLOBAL, "Conventions", "CF-1.8") || put_text(nc, NC_GLOBAL, "source", source ? source : "pangu-c") ||
-           put_text(nc, NC_GLOBAL, "institution", "pangu-c"),
-       "%s: cannot write global attributes", path);
-    NC(nc_enddef(nc), "%s: cannot finish the header", path);
+    NCW_CHECK(ncw_text(nc, NC_GLOBAL, "Conventions", "CF-1.8") ||
+                  ncw_text(nc, NC_GLOBAL, "source", source ? source : "pangu-c") ||
+                  ncw_text(nc, NC_GLOBAL, "institution", "pangu-c"),
+              "%s: cannot write global attributes", path);
+    NCW_CHECK(nc_enddef(nc), "%s: cannot finish the header", path);
     size_t zero = 0;
     double hours = (s->time - IO_EPOCH_1900) / 3600.0;
-    NC(nc_put_var1_double(nc, v_time, &zero, &hours), "%s: cannot write time", path);
-    NC(nc_put_var_float(nc, v_lev, s->levels), "%s: cannot write levels", path);
-    NC(nc_put_var_double(nc, v_lat, s->lat), "%s: cannot write latitudes", path);
-    NC(nc_put_var_double(nc, v_lon, s->lon), "%s: cannot write longitudes", path);
+    NCW_CHECK(nc_put_var1_double(nc, v_time, &zero, &hours), "%s: cannot write time", path);
+    NCW_CHECK(nc_put_var_float(nc, v_lev, s->levels), "%s: cannot write levels", path);
+    NCW_CHECK(nc_put_var_double(nc, v_lat, s->lat), "%s: cannot write latitudes", path);
+    NCW_CHECK(nc_put_var_double(nc, v_lon, s->lon), "%s: cannot write longitudes", path);
     size_t HW = (size_t)s->H * s->W;
     for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) {
         int upper = v < IO_NUPPER;
         size_t start[4] = {0, 0, 0, 0};
         size_t count4[4] = {1, (size_t)s->nlev, (size_t)s->H, (size_t)s->W}, count3[3] = {1, (size_t)s->H, (size_t)s->W};
         const float *src = upper ? s->upper + (size_t)v * s->nlev * HW : s->surface + (size_t)(v - IO_NUPPER) * HW;
-        NC(nc_put_vara_float(nc, vars[v], start, upper ? count4 : count3, src), "%s: cannot write '%s' (disk full?)",
-           path, var_meta[v].name);
+        NCW_CHECK(nc_put_vara_float(nc, vars[v], start, upper ? count4 : count3, src),
+                  "%s: cannot write '%s' (disk full?)", path, var_meta[v].name);
     }
-    open = 0;
-    NC(nc_close(nc), "%s: cannot finish writing (disk full?)", path);
-    begun = 0;
-    status = util_output_commit(path, tmp);
+    status = ncw_commit(&out);
 done:
-    if (status && ncerr[0]) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s (%s)", util_last_message(), ncerr);
-        util_fail(status, "%s", msg);
-    }
-    if (open) nc_close(nc);
-    if (begun) util_output_abort(path, tmp);
+    ncw_discard(&out);
     return status;
 }

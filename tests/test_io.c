@@ -6,6 +6,7 @@
  * variable or thing at fault. */
 #define _DEFAULT_SOURCE
 #include <CUnit/CUnit.h>
+#include <glob.h>
 #include <hdf5.h>
 #include <math.h>
 #include <netcdf.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "io/io.h"
+#include "io/ncw.h"
 #include "model/model.h"
 #include "tests.h"
 #include "util/util.h"
@@ -1201,6 +1203,70 @@ static void fill_scaled(io_state *dst, const io_state *src, float factor) {
 
 static float scale_of(int step, int member) { return 1.0f + 0.125f * step + 0.0625f * member; }
 
+/* The writers' scaffolding (io/ncw.c): a committed file is in place with
+ * its attributes in the order given and no temporary left; a failed write
+ * leaves neither the file nor its temporary, and its message names the file,
+ * what was written and NetCDF's reason. */
+static int temporaries_of(const char *path) {
+    char pattern[600];
+    snprintf(pattern, sizeof pattern, "%s.tmp.*", path);
+    glob_t g;
+    int n = glob(pattern, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+    globfree(&g);
+    return n;
+}
+
+/* A variable x with three attributes and two global ones, committed. */
+static int write_x(const char *path) {
+    int status, d, id;
+    ncw_file out = {.nc = -1};
+    if ((status = ncw_begin(&out, path)) || (status = ncw_create(&out, NC_NETCDF4))) goto done;
+    CU_ASSERT(access(path, F_OK) != 0 && temporaries_of(path) == 1);
+    NCW_CHECK(nc_def_dim(out.nc, "x", 3, &d), "%s: cannot define x", path);
+    NCW_CHECK(ncw_def(out.nc, "x", NC_DOUBLE, 1, &d, &id, "units", "m", "long_name", "x", "axis", "X", NULL),
+              "%s: cannot define x", path);
+    NCW_CHECK(ncw_texts(out.nc, NC_GLOBAL, "title", "t", "Conventions", "CF-1.8", NULL), "%s: globals", path);
+    status = ncw_commit(&out);
+done:
+    ncw_discard(&out);
+    return status;
+}
+
+/* The same dimension defined twice: a failure. */
+static int define_x_twice(const char *path) {
+    int status, d;
+    ncw_file out = {.nc = -1};
+    if ((status = ncw_begin(&out, path)) || (status = ncw_create(&out, NC_NETCDF4))) goto done;
+    NCW_CHECK(nc_def_dim(out.nc, "x", 3, &d), "%s: cannot define x", path);
+    NCW_CHECK(nc_def_dim(out.nc, "x", 4, &d), "%s: cannot define x again", path);
+    status = ncw_commit(&out);
+done:
+    ncw_discard(&out);
+    return status;
+}
+
+static void test_ncw(void) {
+    const char *path = tmp("ncw.nc");
+    int nc, id, natts = 0;
+    CU_ASSERT_FATAL(write_x(path) == 0);
+    CU_ASSERT(temporaries_of(path) == 0);
+    CU_ASSERT_FATAL(nc_open(path, NC_NOWRITE, &nc) == NC_NOERR);
+    CU_ASSERT(nc_inq_varid(nc, "x", &id) == NC_NOERR && nc_inq_varnatts(nc, id, &natts) == NC_NOERR && natts == 3);
+    static const char *const order[] = {"units", "long_name", "axis", "title", "Conventions"};
+    for (int a = 0; a < 5; a++) {
+        char name[NC_MAX_NAME + 1] = "";
+        CU_ASSERT(nc_inq_attname(nc, a < 3 ? id : NC_GLOBAL, a < 3 ? a : a - 3, name) == NC_NOERR);
+        CU_ASSERT_STRING_EQUAL(name, order[a]);
+    }
+    nc_close(nc);
+    /* The failed write leaves the committed file as it was and no temporary. */
+    CU_ASSERT(define_x_twice(path) == UTIL_EIO);
+    CU_ASSERT(strstr(util_last_message(), "ncw.nc: cannot define x again (NetCDF: ") != NULL);
+    CU_ASSERT(temporaries_of(path) == 0);
+    CU_ASSERT(nc_open(path, NC_NOWRITE, &nc) == NC_NOERR && nc_inq_varid(nc, "x", &id) == NC_NOERR);
+    nc_close(nc);
+}
+
 static void test_forecast_writer(void) {
     BASE();
     enum { STEPS = 4, MEMBERS = 2 };
@@ -1326,7 +1392,8 @@ static int suite_clean(void) {
 int tests_register_io(void) {
     CU_pSuite s = CU_add_suite("io", suite_init, suite_clean);
     if (!s) return -1;
-    struct { const char *name; void (*fn)(void); } tests[] = {
+    struct { const char *name; void (*fn)(void);
+    } tests[] = {
         {"ERA5 2024 (NetCDF-4, separate files, valid_time) and the step on it", test_era5_2024},
         {"many files as one series", test_many_files},
         {"orientation: south to north, from -180, ascending Pa, days", test_orientation},
@@ -1345,6 +1412,7 @@ int tests_register_io(void) {
         {"bad input: not NetCDF", test_not_netcdf},
         {"bad input: another grid", test_wrong_grid},
         {"bad input: NaN and fill values", test_nan_and_fill},
+        {"NetCDF writers' scaffolding: commit, discard, messages, attribute order", test_ncw},
         {"forecast writer: synchronous and background", test_forecast_writer},
         {"SHA-256 test vectors, buffers and files", test_sha256},
     };

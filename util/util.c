@@ -30,10 +30,7 @@ int util_fail(int code, const char *fmt, ...) {
 
 const char *util_last_message(void) { return last_message; }
 
-static int warnings_on = 1;
-void util_warnings(int on) { warnings_on = on; }
 void util_warn(const char *fmt, ...) {
-    if (!warnings_on) return;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -113,7 +110,6 @@ void *util_arena_alloc(util_arena *a, size_t bytes) {
     return p;
 }
 
-void util_arena_reset(util_arena *a, size_t mark) { a->used = mark; }
 
 void util_arena_free(util_arena *a) {
     free(a->base);

@@ -1,12 +1,18 @@
-/* util: status codes with a detailed message, 64-byte aligned arena,
- * seedable random numbers, wall clock and peak memory. */
+/* util: the leaf every folder uses, including nothing outside util/:
+ * status codes with a detailed message and warnings, strict number parsing,
+ * a 64-byte aligned arena, seedable random numbers, times and dates,
+ * SHA-256 (sha256.c), output files written safely (output.c: checks, locks,
+ * temporary names, renames, cleanup on signals), provenance, wall clock,
+ * memory checks and peak memory; threads.h, how the threads share the
+ * cores. */
 #ifndef PANGU_UTIL_H
 #define PANGU_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* The software version written into every output file's provenance. */
+/* The software version written into every output file's provenance: the
+ * same as lib/pangu.h's numbers (the Makefile stops when they differ). */
 #define PANGU_VERSION "1.1"
 
 /* Status codes shared by every module; 0 is success. */
@@ -24,9 +30,8 @@ enum {
 int util_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *util_last_message(void);
 /* One line "pangu: warning: ..." on stderr (for what is accepted but worth
- * knowing); util_warnings(0) silences them (tests). */
+ * knowing). */
 void util_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void util_warnings(int on);
 const char *util_strerror(int code);
 
 /* Strict numbers for options and configuration keys: the whole text is one
@@ -45,7 +50,6 @@ typedef struct {
 
 int util_arena_init(util_arena *a, size_t bytes);
 void *util_arena_alloc(util_arena *a, size_t bytes); /* NULL when exhausted */
-void util_arena_reset(util_arena *a, size_t mark);
 void util_arena_free(util_arena *a);
 #define UTIL_ALIGN 64
 static inline size_t util_align_up(size_t n) { return (n + UTIL_ALIGN - 1) & ~(size_t)(UTIL_ALIGN - 1); }
