@@ -388,7 +388,7 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
     if (legacy) { /* packing needs each variable's range over the file: a first pass */
         for (int v = 0; v < 9; v++) lo[v] = INFINITY, hi[v] = -INFINITY;
         for (long i = 0; i < n; i++) {
-            if ((status = produce(src, t[i], up, sf))) return status;
+            if ((status = produce(src, t[i], up, sf))) goto done;
             for (int v = 0; v < 9; v++) {
                 if (!in[v]) continue;
                 const float *x = v < 5 ? up + (size_t)v * L * HW : sf + (size_t)(v - 5) * HW;
@@ -402,7 +402,10 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
             offset[v] = (hi[v] + lo[v]) / 2;
         }
         packed = malloc(sizeof(short) * (size_t)L * HW);
-        if (!packed) return util_fail(UTIL_ENOMEM, "out of memory");
+        if (!packed) {
+            status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
+        }
     }
     int d_t, d_l = -1, d_y, d_x, v_t, v_l, v_y, v_x, v_frt = -1, vars_id[9];
     if ((status = ncw_create(&out, legacy ? NC_64BIT_OFFSET : NC_NETCDF4))) goto done;
