@@ -171,26 +171,16 @@ endif
 
 # The tests: every kernel against a plain twin, the whole step against
 # committed fixtures made by ../shared/reference/pangu_ref.py.
+# The shell suites, in the order `make check` runs them (each takes the
+# binary; install_test.sh takes none); the sanitizer builds run SAN_SCRIPTS.
+TEST_SCRIPTS = cli_test regrid_cdo_test forecast_test data_test train_test synth_test eval_test fetch_test \
+  fetch_models_test chain_test released_test plausible_test configs_test files_test tune_test install_test robust_test
+SAN_SCRIPTS = cli_test forecast_test data_test fetch_test fetch_models_test
 check: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/pangu-tests
 	OMP_NUM_THREADS=2 $(BIN)/pangu-tests
-	tests/cli_test.sh $(BIN)/pangu
-	tests/regrid_cdo_test.sh $(BIN)/pangu
-	tests/forecast_test.sh $(BIN)/pangu
-	tests/data_test.sh $(BIN)/pangu
-	tests/train_test.sh $(BIN)/pangu
-	tests/synth_test.sh $(BIN)/pangu
-	tests/eval_test.sh $(BIN)/pangu
-	tests/fetch_test.sh $(BIN)/pangu
-	tests/fetch_models_test.sh $(BIN)/pangu
-	tests/chain_test.sh $(BIN)/pangu
-	tests/released_test.sh $(BIN)/pangu
-	tests/plausible_test.sh $(BIN)/pangu
-	tests/configs_test.sh $(BIN)/pangu
-	tests/files_test.sh $(BIN)/pangu
-	tests/tune_test.sh $(BIN)/pangu
-	tests/install_test.sh
-	tests/robust_test.sh $(BIN)/pangu
+	set -e; for t in $(TEST_SCRIPTS); do \
+	  if [ $$t = install_test ]; then tests/$$t.sh; else tests/$$t.sh $(BIN)/pangu; fi; done
 test: check
 
 # The build without libcurl: pangu fetch says it has no network access.
@@ -204,20 +194,12 @@ asan: deps
 	$(MAKE) BUILD=build-asan BIN=bin-asan OPT="$(SAN_FLAGS) -fsanitize=address,undefined" \
 	  bin-asan/pangu bin-asan/pangu-tests
 	ASAN_OPTIONS=detect_leaks=0 OMP_NUM_THREADS=2 bin-asan/pangu-tests
-	ASAN_OPTIONS=detect_leaks=0 tests/cli_test.sh bin-asan/pangu
-	ASAN_OPTIONS=detect_leaks=0 tests/forecast_test.sh bin-asan/pangu
-	ASAN_OPTIONS=detect_leaks=0 tests/data_test.sh bin-asan/pangu
-	ASAN_OPTIONS=detect_leaks=0 tests/fetch_test.sh bin-asan/pangu
-	ASAN_OPTIONS=detect_leaks=0 tests/fetch_models_test.sh bin-asan/pangu
+	set -e; for t in $(SAN_SCRIPTS); do ASAN_OPTIONS=detect_leaks=0 tests/$$t.sh bin-asan/pangu; done
 ubsan: deps
 	$(MAKE) BUILD=build-ubsan BIN=bin-ubsan OPT="$(SAN_FLAGS) -fsanitize=undefined -fno-sanitize-recover=undefined" \
 	  bin-ubsan/pangu bin-ubsan/pangu-tests
 	OMP_NUM_THREADS=2 bin-ubsan/pangu-tests
-	tests/cli_test.sh bin-ubsan/pangu
-	tests/forecast_test.sh bin-ubsan/pangu
-	tests/data_test.sh bin-ubsan/pangu
-	tests/fetch_test.sh bin-ubsan/pangu
-	tests/fetch_models_test.sh bin-ubsan/pangu
+	set -e; for t in $(SAN_SCRIPTS); do tests/$$t.sh bin-ubsan/pangu; done
 
 bench: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/sgemm-bench

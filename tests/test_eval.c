@@ -332,42 +332,6 @@ static void test_forecast_reader(void) {
     io_state_free(&st);
 }
 
-/* A climatology written by pangu stats' writer, read back at a valid time's day of year and hour. */
-static void test_climatology_reader(void) {
-    int H = 3, W = 4;
-    float levels[2] = {850, 500};
-    data_stats st;
-    CU_ASSERT_FATAL(data_stats_init(&st, H, W, levels, 2, 6) == 0);
-    size_t HW = (size_t)H * W;
-    float upper[5 * 2 * 12], surface[4 * 12];
-    double t;
-    CU_ASSERT_FATAL(util_time_parse("2020-01-02T18", &t) == 0);
-    for (size_t i = 0; i < 5 * 2 * HW; i++) upper[i] = (float)i;
-    for (size_t i = 0; i < 4 * HW; i++) surface[i] = 1000.0f + (float)i;
-    CU_ASSERT_FATAL(data_stats_add(&st, upper, surface, t) == 0);
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/pangu_test_clim_%d.nc", (int)getpid());
-    CU_ASSERT_FATAL(data_stats_write(&st, path, 0, "test") == 0);
-    data_stats_free(&st);
-    int need[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
-    eval_clim *c;
-    CU_ASSERT_FATAL(eval_clim_open(&c, path, H, W, levels, 2, need) == 0);
-    float x[12];
-    double valid; /* day 2, 18 UTC of another year */
-    CU_ASSERT_FATAL(util_time_parse("2023-01-02T18", &valid) == 0);
-    CU_ASSERT(eval_clim_read(c, valid, 2, 500, x) == 0 && x[0] == (float)((2 * 2 + 1) * HW) && x[11] == (float)((2 * 2 + 2) * HW - 1));
-    CU_ASSERT(eval_clim_read(c, valid, 8, 0, x) == 0 && x[5] == 1000.0f + 3 * HW + 5);
-    CU_ASSERT_FATAL(util_time_parse("2023-01-02T12", &valid) == 0);
-    CU_ASSERT(eval_clim_read(c, valid, 8, 0, x) != 0 && strstr(util_last_message(), "no data for day of year 2, hour 12"));
-    CU_ASSERT_FATAL(util_time_parse("2023-01-02T03", &valid) == 0);
-    CU_ASSERT(eval_clim_read(c, valid, 8, 0, x) != 0 && strstr(util_last_message(), "hours 0,6,12,18"));
-    eval_clim_close(c);
-    float other[1] = {700};
-    CU_ASSERT(eval_clim_open(&c, path, H, W, other, 1, need) != 0 && strstr(util_last_message(), "lacks level 700 hPa"));
-    CU_ASSERT(eval_clim_open(&c, path, H + 1, W, levels, 2, need) != 0 && strstr(util_last_message(), "grid"));
-    unlink(path);
-}
-
 /* WeatherBench 2's climatology layout (scripts/compute_climatology.py: long
  * names, int64 hour and dayofyear coordinates), here with the dimensions in
  * the order (hour, dayofyear, level, longitude, latitude) and latitude
@@ -452,7 +416,6 @@ int tests_register_eval(void) {
         !CU_add_test(s, "over initial times: sqrt(mean MSE) and mean RMSE, means", test_over_times) ||
         !CU_add_test(s, "source names from file names", test_names) ||
         !CU_add_test(s, "forecast reader on an ensemble file", test_forecast_reader) ||
-        !CU_add_test(s, "climatology reader: day of year and hour, bad requests", test_climatology_reader) ||
         !CU_add_test(s, "climatology reader: WB2 layout, any dim order, hourly and daily", test_climatology_wb2))
         return -1;
     return 0;

@@ -1339,43 +1339,6 @@ static void test_forecast_writer(void) {
     io_state_free(&scratch[1]);
 }
 
-/* SHA-256 against FIPS 180-2's test vectors, of buffers and of files
- * (read in blocks: a million bytes crosses block and buffer boundaries). */
-static void test_sha256(void) {
-    static const struct {
-        const char *text, *hex;
-    } vec[] = {
-        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
-    };
-    for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
-        unsigned char d[32];
-        char hex[65];
-        util_sha256(vec[i].text, strlen(vec[i].text), d);
-        for (int k = 0; k < 32; k++) snprintf(hex + 2 * k, 3, "%02x", d[k]);
-        CU_ASSERT_STRING_EQUAL(hex, vec[i].hex);
-        FILE *fp = fopen(tmp("sha.txt"), "wb");
-        CU_ASSERT_FATAL(fp != NULL);
-        fputs(vec[i].text, fp);
-        fclose(fp);
-        CU_ASSERT(util_sha256_file(tmp("sha.txt"), hex) == 0);
-        CU_ASSERT_STRING_EQUAL(hex, vec[i].hex);
-    }
-    FILE *fp = fopen(tmp("sha.txt"), "wb");
-    CU_ASSERT_FATAL(fp != NULL);
-    for (int i = 0; i < 1000000; i++) fputc('a', fp);
-    fclose(fp);
-    char hex[65];
-    CU_ASSERT(util_sha256_file(tmp("sha.txt"), hex) == 0);
-    CU_ASSERT_STRING_EQUAL(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-    CU_ASSERT(util_sha256_file(tmp("no_such_file"), hex) == UTIL_EIO && strstr(util_last_message(), "no_such_file"));
-    /* milliseconds since, as the valid_time of forecast files */
-    double unit, epoch;
-    CU_ASSERT(util_time_units("milliseconds since 1970-01-01 00:00:00", &unit, &epoch) == 0 && unit == 1e-3 && epoch == 0);
-}
-
 static int suite_init(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/pangu-io-tests-XXXXXX");
     return mkdtemp(tmpdir) ? 0 : -1;
@@ -1414,7 +1377,6 @@ int tests_register_io(void) {
         {"bad input: NaN and fill values", test_nan_and_fill},
         {"NetCDF writers' scaffolding: commit, discard, messages, attribute order", test_ncw},
         {"forecast writer: synchronous and background", test_forecast_writer},
-        {"SHA-256 test vectors, buffers and files", test_sha256},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn)) return -1;

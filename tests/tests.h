@@ -16,6 +16,12 @@ int tests_register_onnx(void);    /* tests/test_onnx.c */
 int tests_register_fetch(void);   /* tests/test_fetch.c */
 int tests_register_api(void);     /* tests/test_api.c */
 int tests_register_fetch_models(void); /* tests/test_fetch_models.c */
+int tests_register_util(void);    /* tests/test_util.c */
+int tests_register_stats(void);   /* tests/test_stats.c */
+int tests_register_plan(void);    /* tests/test_plan.c */
+int tests_register_cfg(void);     /* tests/test_cfg.c */
+int tests_register_perturb(void); /* tests/test_perturb.c */
+int tests_register_http(void);    /* tests/test_http.c */
 
 /* Directory holding the committed fixtures (tests/fixtures by default,
  * PANGU_FIXTURES overrides). */
