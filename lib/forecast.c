@@ -793,10 +793,9 @@ int pangu_forecast(const pangu_forecast_options *o) {
     if ((status = check_options(j)) || (status = plan_job(j)) || (status = load_models(j)) ||
         (status = describe_outputs(j)) || (status = job_request(j)))
         goto done;
-    /* A model this small (the demo's: 0.2 GFLOP a call, 20 ms) gains nothing
-     * from a second compute thread, while the writer thread needs that core:
-     * make bench (tests/bench_threads.sh) measured 2 threads 5% (quiet) and
-     * 12% (beside a busy process) slower than 1 on the demo's forecast. */
+    /* A model this small gains nothing from a second compute thread, while
+     * the writer thread needs that core (docs/speed.md, "Threads"; measured
+     * by tests/bench_threads.sh). */
     if (model_flops_per_step(j->mc) < SMALL_MODEL_FLOPS && j->threads_given > 1) omp_set_num_threads(1);
     if ((status = io_series_open(&j->series, o->input_files, o->ninputs))) goto done;
     /* the dry run lists every initial time; a run judges only its rank's */

@@ -6,7 +6,6 @@
 #define _DEFAULT_SOURCE
 #include <glob.h>
 #include <math.h>
-#include <omp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
