@@ -71,6 +71,18 @@ typedef struct {
     eval_map maps[16];
     int nmaps;
     char map_init[64];
+    /* eval_run's forecasts and scoring buffers */
+    job *jobs;
+    int njobs;
+    const char **pool;
+    io_state fc;
+    float *mbuf;         /* ensemble members of a chunk of fields */
+    int chunk;
+    unsigned char *bl;   /* by lead: the leads the baselines score at this initial time (score_file marks them) */
+    float truth_levels[IO_MAX_LEVELS];
+    int truth_nlev;
+    double fc_first, fc_last; /* the span of the forecasts' valid times */
+    double tstart;
 } run;
 
 static const char *var_name(int v) { return v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]; }
@@ -659,259 +671,301 @@ static int write_csv(run *R, const char *path, char *tmp, size_t cap) {
     return UTIL_OK;
 }
 
-int eval_run(const eval_config *cfg) {
-    run R;
-    memset(&R, 0, sizeof R);
-    R.cfg = cfg;
-    int status = UTIL_OK, csv_pending = 0;
-    char csv_tmp[4200] = "";
-    job *jobs = NULL;
-    const char **pool = NULL;
-    int njobs = 0;
-    io_state fc = {0};
-    float *mbuf = NULL;
-    unsigned char *bl = NULL;
-    double tstart = util_now(), last_progress = tstart;
+/* The configuration's counts, before anything is read. */
+static int check_config(const eval_config *cfg) {
     if (cfg->nsources < 1 || cfg->nsources > EVAL_MAX_SOURCES)
         return util_fail(UTIL_EINVAL, "%d forecast sources: expected 1 to %d", cfg->nsources, EVAL_MAX_SOURCES);
     if (cfg->ntruth < 1) return util_fail(UTIL_EINVAL, "no truth files (--truth)");
     if (cfg->climatology_baseline && !cfg->climatology)
         return util_fail(UTIL_EINVAL, "the climatology baseline needs --climatology FILE");
-    R.nreg = cfg->nregions ? cfg->nregions : EVAL_NDEFAULT_REGIONS;
-    if (R.nreg > EVAL_MAX_REGIONS) return util_fail(UTIL_EINVAL, "%d regions: at most %d", R.nreg, EVAL_MAX_REGIONS);
-    if ((status = build_jobs(&R, &jobs, &njobs, &pool))) goto done;
-    R.nsrc = R.nfc + (cfg->persistence != 0) + (cfg->climatology_baseline != 0);
-    if (cfg->persistence) snprintf(R.names[R.nfc], sizeof R.names[0], "persistence");
-    if (cfg->climatology_baseline) snprintf(R.names[R.nsrc - 1], sizeof R.names[0], "climatology");
+    int nreg = cfg->nregions ? cfg->nregions : EVAL_NDEFAULT_REGIONS;
+    if (nreg > EVAL_MAX_REGIONS) return util_fail(UTIL_EINVAL, "%d regions: at most %d", nreg, EVAL_MAX_REGIONS);
+    return UTIL_OK;
+}
 
-    /* the truth */
-    if ((status = io_series_open(&R.truth, cfg->truth, cfg->ntruth))) goto done;
-    R.ntimes = io_series_ntimes(R.truth);
-    if (!R.ntimes) {
-        status = util_fail(UTIL_EFORMAT, "%s: the truth has no time axis: cannot match valid times", cfg->truth[0]);
-        goto done;
-    }
-    R.times = malloc(sizeof(double) * R.ntimes);
-    if (!R.times) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < R.ntimes; i++) R.times[i] = io_series_time(R.truth, i);
-    float truth_levels[IO_MAX_LEVELS];
-    int truth_nlev = 0;
-    if ((status = io_series_describe(R.truth, &R.H, &R.W, truth_levels, &truth_nlev))) goto done;
-    R.HW = (size_t)R.H * R.W;
+/* The forecasts by source, the baselines after them. */
+static int list_sources(run *R) {
+    const eval_config *cfg = R->cfg;
+    int status = build_jobs(R, &R->jobs, &R->njobs, &R->pool);
+    if (status) return status;
+    R->nsrc = R->nfc + (cfg->persistence != 0) + (cfg->climatology_baseline != 0);
+    if (cfg->persistence) snprintf(R->names[R->nfc], sizeof R->names[0], "persistence");
+    if (cfg->climatology_baseline) snprintf(R->names[R->nsrc - 1], sizeof R->names[0], "climatology");
+    return UTIL_OK;
+}
 
-    /* scan the forecasts: initial times, leads, variables, levels, grids */
-    double *leads = NULL;
+/* The truth series: its valid times, grid and levels. */
+static int open_truth(run *R) {
+    const eval_config *cfg = R->cfg;
+    int status = io_series_open(&R->truth, cfg->truth, cfg->ntruth);
+    if (status) return status;
+    R->ntimes = io_series_ntimes(R->truth);
+    if (!R->ntimes)
+        return util_fail(UTIL_EFORMAT, "%s: the truth has no time axis: cannot match valid times", cfg->truth[0]);
+    if (!(R->times = malloc(sizeof(double) * R->ntimes))) return util_fail(UTIL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < R->ntimes; i++) R->times[i] = io_series_time(R->truth, i);
+    if ((status = io_series_describe(R->truth, &R->H, &R->W, R->truth_levels, &R->truth_nlev))) return status;
+    R->HW = (size_t)R->H * R->W;
+    return UTIL_OK;
+}
+
+/* The levels scored: the configured ones, else the first forecast's in
+ * descending pressure, as the model orders levels. */
+static void take_levels(run *R, const eval_fc_info *in) {
+    const eval_config *cfg = R->cfg;
+    if (cfg->nlev) {
+        R->nlev = cfg->nlev;
+        memcpy(R->levels, cfg->levels, sizeof(float) * cfg->nlev);
+        return;
+    }
+    R->nlev = in->nlev;
+    memcpy(R->levels, in->levels, sizeof(float) * in->nlev);
+    for (int a = 0; a < R->nlev; a++)
+        for (int b = a + 1; b < R->nlev; b++)
+            if (R->levels[b] > R->levels[a]) {
+                float t = R->levels[a];
+                R->levels[a] = R->levels[b], R->levels[b] = t;
+            }
+}
+
+/* One forecast file against the truth's grid and the first file of its
+ * source: the same variables, levels and kind (ensemble or not). */
+static int check_forecast(run *R, int jq, const eval_fc_info *in, int first_of_source) {
+    const job *jb = &R->jobs[jq];
+    const char *path = jb->files[0];
+    int s = jb->src, status = UTIL_OK;
+    if (in->H != R->H || in->W != R->W)
+        status = util_fail(UTIL_EFORMAT, "%s: the forecast's grid is %d x %d (latitude x longitude), the truth's (%s) "
+                                         "%d x %d: put both on one grid (pangu regrid, or cdo remapcon meanwhile)",
+                           path, in->H, in->W, R->cfg->truth[0], R->H, R->W);
+    if (!status && jq == 0) take_levels(R, in);
+    if (!status && first_of_source) {
+        memcpy(R->has[s], in->has, sizeof in->has);
+        R->members[s] = in->members;
+        if (!R->nlev)
+            for (int v = 0; v < IO_NUPPER; v++) R->has[s][v] = 0;
+    }
+    for (int v = 0; v < NVARS && !status; v++)
+        if (R->has[s][v] && !in->has[v])
+            status = util_fail(UTIL_EFORMAT, "%s: no variable '%s', which the first file of source '%s' (%s) has", path,
+                               var_name(v), R->names[s], R->first_file[s]);
+    for (int k = 0; k < R->nlev && !status; k++) {
+        int any_upper = 0, found = 0;
+        for (int v = 0; v < IO_NUPPER; v++) any_upper |= R->has[s][v];
+        for (int j = 0; j < in->nlev; j++) found |= fabsf(in->levels[j] - R->levels[k]) < 1e-3f * R->levels[k];
+        if (any_upper && !found)
+            status = util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (the forecast has %d levels)", path, R->levels[k], in->nlev);
+    }
+    if (!status && (in->members > 0) != (R->members[s] > 0))
+        status = util_fail(UTIL_EFORMAT, "%s: source '%s' mixes ensemble and deterministic files", path, R->names[s]);
+    return status;
+}
+
+/* Sorted leads without repeats (within 1e-6 h); returns the count. */
+static size_t dedupe_leads(double *leads, size_t n) {
+    qsort(leads, n, sizeof(double), cmp_double);
+    size_t u = 0;
+    for (size_t q = 0; q < n; q++)
+        if (!u || fabs(leads[q] - leads[u - 1]) > 1e-6) leads[u++] = leads[q];
+    return u;
+}
+
+/* The file's leads (those >= 0) appended to R->leads (*n of *cap), and the
+ * span of their valid times. */
+static int collect_leads(run *R, const eval_fc_info *in, size_t *n, size_t *cap) {
+    for (int k = 0; k < in->nsteps; k++) {
+        if (in->lead[k] < -1e-9) continue;
+        R->fc_first = fmin(R->fc_first, in->valid[k]), R->fc_last = fmax(R->fc_last, in->valid[k]);
+        if (*n == *cap) {
+            double *g = realloc(R->leads, sizeof(double) * (*cap = *cap ? 2 * *cap : 64));
+            if (!g) return util_fail(UTIL_ENOMEM, "out of memory");
+            R->leads = g;
+        }
+        R->leads[(*n)++] = in->lead[k];
+        if (*n > 4096) *n = dedupe_leads(R->leads, *n); /* keep the list short */
+    }
+    return UTIL_OK;
+}
+
+/* Every forecast file opened once, before any scoring: grids, variables,
+ * levels and leads checked and gathered; the jobs then in order of initial
+ * time. */
+static int scan_forecasts(run *R) {
     size_t nl = 0, lcap = 0;
-    double fc_first = INFINITY, fc_last = -INFINITY;
-    int seen[EVAL_MAX_SOURCES] = {0};
-    for (int jq = 0; jq < njobs && !status; jq++) {
-        {
-            const job *jb = &jobs[jq];
-            const char *path = jb->files[0];
-            int s = jb->src, first_of_source = !seen[s];
-            seen[s] = 1;
-            eval_fc *f;
-            if ((status = eval_fc_open_at(&f, jb->files, jb->nfiles, jb->init, jb->init_index))) break;
-            const eval_fc_info *in = eval_fc_describe(f);
-            if (in->H != R.H || in->W != R.W) {
-                status = util_fail(UTIL_EFORMAT, "%s: the forecast's grid is %d x %d (latitude x longitude), the truth's (%s) "
-                                                 "%d x %d: put both on one grid (pangu regrid, or cdo remapcon meanwhile)",
-                                   path, in->H, in->W, cfg->truth[0], R.H, R.W);
-            }
-            if (!status && jq == 0) {
-                if (cfg->nlev) {
-                    R.nlev = cfg->nlev;
-                    memcpy(R.levels, cfg->levels, sizeof(float) * cfg->nlev);
-                } else {
-                    R.nlev = in->nlev;
-                    memcpy(R.levels, in->levels, sizeof(float) * in->nlev);
-                    for (int a = 0; a < R.nlev; a++) /* descending pressure, as the model orders levels */
-                        for (int b = a + 1; b < R.nlev; b++)
-                            if (R.levels[b] > R.levels[a]) {
-                                float t = R.levels[a];
-                                R.levels[a] = R.levels[b], R.levels[b] = t;
-                            }
-                }
-            }
-            if (!status && first_of_source) {
-                memcpy(R.has[s], in->has, sizeof in->has);
-                R.members[s] = in->members;
-                if (!R.nlev)
-                    for (int v = 0; v < IO_NUPPER; v++) R.has[s][v] = 0;
-            }
-            for (int v = 0; v < NVARS && !status; v++)
-                if (R.has[s][v] && !in->has[v])
-                    status = util_fail(UTIL_EFORMAT, "%s: no variable '%s', which the first file of source '%s' (%s) has", path,
-                                       var_name(v), R.names[s], R.first_file[s]);
-            for (int k = 0; k < R.nlev && !status; k++) {
-                int any_upper = 0, found = 0;
-                for (int v = 0; v < IO_NUPPER; v++) any_upper |= R.has[s][v];
-                for (int j = 0; j < in->nlev; j++) found |= fabsf(in->levels[j] - R.levels[k]) < 1e-3f * R.levels[k];
-                if (any_upper && !found)
-                    status = util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (the forecast has %d levels)", path, R.levels[k], in->nlev);
-            }
-            if (!status && (in->members > 0) != (R.members[s] > 0))
-                status = util_fail(UTIL_EFORMAT, "%s: source '%s' mixes ensemble and deterministic files", path, R.names[s]);
-            for (int k = 0; k < in->nsteps && !status; k++) {
-                if (in->lead[k] < -1e-9) continue;
-                fc_first = fmin(fc_first, in->valid[k]), fc_last = fmax(fc_last, in->valid[k]);
-                if (nl == lcap) {
-                    double *g = realloc(leads, sizeof(double) * (lcap = lcap ? 2 * lcap : 64));
-                    if (!g) {
-                        status = util_fail(UTIL_ENOMEM, "out of memory");
-                        break;
-                    }
-                    leads = g;
-                }
-                leads[nl++] = in->lead[k];
-                if (nl > 4096) { /* keep the list short: sort and dedupe */
-                    qsort(leads, nl, sizeof(double), cmp_double);
-                    size_t u = 0;
-                    for (size_t q = 0; q < nl; q++)
-                        if (!u || fabs(leads[q] - leads[u - 1]) > 1e-6) leads[u++] = leads[q];
-                    nl = u;
-                }
-            }
-            eval_fc_close(f);
-        }
+    int seen[EVAL_MAX_SOURCES] = {0}, status = UTIL_OK;
+    R->fc_first = INFINITY, R->fc_last = -INFINITY;
+    for (int jq = 0; jq < R->njobs && !status; jq++) {
+        const job *jb = &R->jobs[jq];
+        int first_of_source = !seen[jb->src];
+        seen[jb->src] = 1;
+        eval_fc *f;
+        if ((status = eval_fc_open_at(&f, jb->files, jb->nfiles, jb->init, jb->init_index))) break;
+        const eval_fc_info *in = eval_fc_describe(f);
+        status = check_forecast(R, jq, in, first_of_source);
+        if (!status) status = collect_leads(R, in, &nl, &lcap);
+        eval_fc_close(f);
     }
-    if (!status && !nl) status = util_fail(UTIL_EFORMAT, "%s: no step with a lead time >= 0", jobs[0].files[0]);
-    if (status) {
-        free(leads);
-        goto done;
-    }
-    qsort(leads, nl, sizeof(double), cmp_double);
-    R.leads = leads;
-    for (size_t q = 0; q < nl; q++)
-        if (!R.nleads || fabs(leads[q] - leads[R.nleads - 1]) > 1e-6) leads[R.nleads++] = leads[q];
-    qsort(jobs, (size_t)njobs, sizeof(job), cmp_job);
+    if (!status && !nl) status = util_fail(UTIL_EFORMAT, "%s: no step with a lead time >= 0", R->jobs[0].files[0]);
+    if (status) return status;
+    R->nleads = (int)dedupe_leads(R->leads, nl);
+    qsort(R->jobs, (size_t)R->njobs, sizeof(job), cmp_job);
+    return UTIL_OK;
+}
 
-    if (!R.nlev && truth_nlev) { /* surface fields only: the truth is still read as a state with one level */
-        R.nlev = 1;
-        R.levels[0] = truth_levels[0];
+/* The fields and tasks of every source (baselines score what the
+ * forecasts score) and the climatology of those fields. */
+static int plan_fields(run *R) {
+    const eval_config *cfg = R->cfg;
+    int status = UTIL_OK;
+    if (!R->nlev && R->truth_nlev) { /* surface fields only: the truth is still read as a state with one level */
+        R->nlev = 1;
+        R->levels[0] = R->truth_levels[0];
     }
-    /* baselines score what the forecasts score */
-    R.nf = IO_NUPPER * R.nlev + IO_NSURFACE;
-    R.ntask = R.nf + R.nlev + 1;
-    for (int s = R.nfc; s < R.nsrc; s++)
+    R->nf = IO_NUPPER * R->nlev + IO_NSURFACE;
+    R->ntask = R->nf + R->nlev + 1;
+    for (int s = R->nfc; s < R->nsrc; s++)
         for (int v = 0; v < NVARS; v++)
-            for (int q = 0; q < R.nfc; q++) R.has[s][v] |= R.has[q][v];
-    for (int s = 0; s < R.nsrc && !status; s++) status = make_tasks(&R, s);
-    if (status) goto done;
-    if (cfg->climatology) {
-        int need[NVARS] = {0};
-        for (int s = 0; s < R.nsrc; s++)
-            for (int v = 0; v < NVARS; v++) need[v] |= R.has[s][v];
-        if ((status = eval_clim_open(&R.clim, cfg->climatology, R.H, R.W, R.levels, R.nlev, need))) goto done;
-    }
-    R.acc = calloc((size_t)R.nsrc * R.nleads * R.ntask * R.nreg, sizeof(eval_accum));
-    R.nan_acc = calloc((size_t)R.nsrc * R.nleads * R.nf * (R.nreg + 1), sizeof(long));
-    double state_mb = (double)R.nf * R.HW * sizeof(float) * (cfg->climatology ? 2 : 1) / 1e6;
-    double budget = cfg->cache_mb > 0 ? cfg->cache_mb : 1024;
-    R.ncache = (int)fmin(fmax(2, budget / state_mb), R.nleads + 2);
-    R.cache = calloc((size_t)R.ncache, sizeof(slot));
-    int maxm = 0;
-    for (int s = 0; s < R.nfc; s++) maxm = R.members[s] > maxm ? R.members[s] : maxm;
-    int chunk = maxm ? (int)fmax(1, fmin(R.nf, budget * 1e6 / 4 / ((double)maxm * R.HW * sizeof(float)))) : 0;
-    if (maxm) mbuf = malloc(sizeof(float) * (size_t)chunk * maxm * R.HW);
-    bl = calloc((size_t)R.nleads, 1);
-    if (!R.acc || !R.nan_acc || !R.cache || (maxm && !mbuf) || !bl) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < R.ncache; i++)
-        if ((cfg->climatology && !(R.cache[i].clim = malloc(sizeof(float) * R.nf * R.HW))) ||
-            !(R.cache[i].nan = malloc(sizeof(long) * R.nf * (R.nreg + 1)))) {
-            status = util_fail(UTIL_ENOMEM, "out of memory");
-            goto done;
-        }
-    if ((status = io_state_alloc(&fc, R.H, R.W, R.levels, R.nlev > 0 ? R.nlev : 1, NULL))) goto done;
-    if (!R.nlev) {
-        status = util_fail(UTIL_EFORMAT, "%s: no pressure levels", jobs[0].files[0]);
-        goto done;
-    }
-    /* the truth grid: weights and regions (the first truth read sets them) */
-    {
-        slot *s0;
-        if ((status = truth_at(&R, R.times[0], &s0))) goto done;
-    }
+            for (int q = 0; q < R->nfc; q++) R->has[s][v] |= R->has[q][v];
+    for (int s = 0; s < R->nsrc && !status; s++) status = make_tasks(R, s);
+    if (status || !cfg->climatology) return status;
+    int need[NVARS] = {0};
+    for (int s = 0; s < R->nsrc; s++)
+        for (int v = 0; v < NVARS; v++) need[v] |= R->has[s][v];
+    return eval_clim_open(&R->clim, cfg->climatology, R->H, R->W, R->levels, R->nlev, need);
+}
 
-    /* one pass in order of initial time */
-    int map_job = -1;
-    for (int q = 0; q < njobs && map_job < 0; q++)
-        if (jobs[q].src == 0) map_job = q;
-    for (int g0 = 0; g0 < njobs && !status;) {
+/* Accumulators, the truth cache (within cache_mb), the ensemble chunk
+ * buffer and the forecast state; the first truth read sets the grid's
+ * weights and regions. */
+static int alloc_scoring(run *R) {
+    const eval_config *cfg = R->cfg;
+    R->acc = calloc((size_t)R->nsrc * R->nleads * R->ntask * R->nreg, sizeof(eval_accum));
+    R->nan_acc = calloc((size_t)R->nsrc * R->nleads * R->nf * (R->nreg + 1), sizeof(long));
+    double state_mb = (double)R->nf * R->HW * sizeof(float) * (cfg->climatology ? 2 : 1) / 1e6;
+    double budget = cfg->cache_mb > 0 ? cfg->cache_mb : 1024;
+    R->ncache = (int)fmin(fmax(2, budget / state_mb), R->nleads + 2);
+    R->cache = calloc((size_t)R->ncache, sizeof(slot));
+    int maxm = 0, status;
+    for (int s = 0; s < R->nfc; s++) maxm = R->members[s] > maxm ? R->members[s] : maxm;
+    R->chunk = maxm ? (int)fmax(1, fmin(R->nf, budget * 1e6 / 4 / ((double)maxm * R->HW * sizeof(float)))) : 0;
+    if (maxm) R->mbuf = malloc(sizeof(float) * (size_t)R->chunk * maxm * R->HW);
+    R->bl = calloc((size_t)R->nleads, 1);
+    if (!R->acc || !R->nan_acc || !R->cache || (maxm && !R->mbuf) || !R->bl) return util_fail(UTIL_ENOMEM, "out of memory");
+    for (int i = 0; i < R->ncache; i++)
+        if ((cfg->climatology && !(R->cache[i].clim = malloc(sizeof(float) * R->nf * R->HW))) ||
+            !(R->cache[i].nan = malloc(sizeof(long) * R->nf * (R->nreg + 1))))
+            return util_fail(UTIL_ENOMEM, "out of memory");
+    if ((status = io_state_alloc(&R->fc, R->H, R->W, R->levels, R->nlev > 0 ? R->nlev : 1, NULL))) return status;
+    if (!R->nlev) return util_fail(UTIL_EFORMAT, "%s: no pressure levels", R->jobs[0].files[0]);
+    slot *s0;
+    return truth_at(R, R->times[0], &s0);
+}
+
+/* One pass in order of initial time: the forecasts of an initial time, then
+ * its baselines; progress every 5 s. */
+static int score_all(run *R) {
+    const eval_config *cfg = R->cfg;
+    int map_job = -1, status = UTIL_OK;
+    double last_progress = R->tstart;
+    for (int q = 0; q < R->njobs && map_job < 0; q++)
+        if (R->jobs[q].src == 0) map_job = q;
+    for (int g0 = 0; g0 < R->njobs && !status;) {
         int g1 = g0;
-        while (g1 < njobs && fabs(jobs[g1].init - jobs[g0].init) < 0.5) g1++;
-        memset(bl, 0, (size_t)R.nleads);
+        while (g1 < R->njobs && fabs(R->jobs[g1].init - R->jobs[g0].init) < 0.5) g1++;
+        memset(R->bl, 0, (size_t)R->nleads);
         for (int q = g0; q < g1 && !status; q++) {
-            status = score_file(&R, &jobs[q], q == map_job, bl, &fc, mbuf, chunk);
-            R.files_done++;
+            status = score_file(R, &R->jobs[q], q == map_job, R->bl, &R->fc, R->mbuf, R->chunk);
+            R->files_done++;
         }
-        if (!status && (cfg->persistence || cfg->climatology_baseline)) status = score_baselines(&R, jobs[g0].init, bl, &fc);
+        if (!status && (cfg->persistence || cfg->climatology_baseline)) status = score_baselines(R, R->jobs[g0].init, R->bl, &R->fc);
         if (!cfg->quiet && util_now() - last_progress > 5) {
             last_progress = util_now();
-            fprintf(stderr, "pangu eval: %ld of %d forecasts, %ld (forecast, truth) pairs, %.1f pairs/s\n", R.files_done, njobs,
-                    R.pairs, R.pairs / (last_progress - tstart));
+            fprintf(stderr, "pangu eval: %ld of %d forecasts, %ld (forecast, truth) pairs, %.1f pairs/s\n", R->files_done,
+                    R->njobs, R->pairs, R->pairs / (last_progress - R->tstart));
         }
         g0 = g1;
     }
-    if (status) goto done;
-    if (!R.pairs) {
-        char a[64], b[64], c[64], d[64];
-        util_time_format(fc_first, a, sizeof a), util_time_format(fc_last, b, sizeof b);
-        util_time_format(R.times[0], c, sizeof c), util_time_format(R.times[R.ntimes - 1], d, sizeof d);
-        status = util_fail(UTIL_EFORMAT, "no common valid times: the forecasts are valid from %s to %s, the truth (%s%s) "
-                                         "holds %zu times from %s to %s", a, b, cfg->truth[0], cfg->ntruth > 1 ? ", ..." : "",
-                           R.ntimes, c, d);
+    if (status || R->pairs) return status;
+    char a[64], b[64], c[64], d[64];
+    util_time_format(R->fc_first, a, sizeof a), util_time_format(R->fc_last, b, sizeof b);
+    util_time_format(R->times[0], c, sizeof c), util_time_format(R->times[R->ntimes - 1], d, sizeof d);
+    return util_fail(UTIL_EFORMAT, "no common valid times: the forecasts are valid from %s to %s, the truth (%s%s) "
+                                   "holds %zu times from %s to %s", a, b, cfg->truth[0], cfg->ntruth > 1 ? ", ..." : "",
+                     R->ntimes, c, d);
+}
+
+/* What was scored, on stderr (unless quiet). */
+static void print_summary(const run *R) {
+    const eval_config *cfg = R->cfg;
+    if (cfg->quiet) return;
+    int njobs = R->njobs;
+    fprintf(stderr, "pangu eval: %ld (forecast, truth) pairs from %d forecast%s of %d source%s", R->pairs, njobs, njobs > 1 ? "s" : "",
+            R->nfc, R->nfc > 1 ? "s" : "");
+    if (R->nsrc > R->nfc) fprintf(stderr, " and %d baseline%s", R->nsrc - R->nfc, R->nsrc - R->nfc > 1 ? "s" : "");
+    fprintf(stderr, ", %d leads, %d levels, %d regions; %.1f s, peak memory %ld MB; wrote %s\n", R->nleads, R->nlev, R->nreg,
+            util_now() - R->tstart, util_peak_rss_kb() / 1024, cfg->output);
+    if (R->skipped)
+        fprintf(stderr, "pangu eval: %ld (initial time, lead) pairs skipped: valid time not in the truth\n", R->skipped);
+    if (R->skipped_persistence)
+        fprintf(stderr, "pangu eval: persistence skipped at %ld (initial time, lead) pairs: initial time not in the truth\n",
+                R->skipped_persistence);
+}
+
+/* The report (eval_report) from the scores in csv_tmp, with notes on what
+ * was scored and how. */
+static int write_report(run *R, const char *csv_tmp) {
+    const eval_config *cfg = R->cfg;
+    char notes[2048], a[64], b[64];
+    size_t n = 0;
+    util_time_format(R->jobs[0].init, a, sizeof a), util_time_format(R->jobs[R->njobs - 1].init, b, sizeof b);
+    n += (size_t)snprintf(notes + n, sizeof notes - n,
+                          "%ld (forecast, truth) pairs from %d forecast files, initial times %s to %s; leads %g to %g h. ",
+                          R->pairs, R->njobs, a, b, R->leads[0], R->leads[R->nleads - 1]);
+    n += (size_t)snprintf(notes + n, sizeof notes - n, "Truth: `%s`%s. ", cfg->truth[0], cfg->ntruth > 1 ? " and others" : "");
+    if (cfg->climatology) n += (size_t)snprintf(notes + n, sizeof notes - n, "Climatology: `%s`. ", cfg->climatology);
+    snprintf(notes + n, sizeof notes - n, "RMSE is %s over initial times; bias, MAE and ACC are means over initial times.",
+             cfg->rmse_per_time ? "the mean of per-time RMSEs (--rmse-per-time)" : "the square root of the mean MSE");
+    eval_report_spec rs = {cfg->report, cfg->output, notes, R->names[0], R->map_init, R->maps, R->nmaps, R->H, R->W,
+                           R->grid.lat, R->grid.lon};
+    rs.csv_data = csv_tmp;
+    return eval_report(&rs);
+}
+
+static void run_free(run *R) {
+    io_series_close(R->truth);
+    eval_clim_close(R->clim);
+    for (int i = 0; i < R->ncache; i++) io_state_free(&R->cache[i].st), free(R->cache[i].clim), free(R->cache[i].nan);
+    free(R->cache);
+    for (int s = 0; s < R->nsrc; s++) free(R->tasks[s]);
+    for (int m = 0; m < R->nmaps; m++) free(R->maps[m].forecast), free(R->maps[m].truth);
+    eval_grid_free(&R->grid);
+    io_state_free(&R->fc);
+    free(R->acc), free(R->nan_acc), free(R->leads), free(R->times), free(R->jobs), free(R->pool), free(R->mbuf), free(R->bl);
+}
+
+int eval_run(const eval_config *cfg) {
+    int status = check_config(cfg);
+    if (status) return status;
+    run R;
+    memset(&R, 0, sizeof R);
+    R.cfg = cfg;
+    R.nreg = cfg->nregions ? cfg->nregions : EVAL_NDEFAULT_REGIONS;
+    R.tstart = util_now();
+    int csv_pending = 0;
+    char csv_tmp[4200] = "";
+    if ((status = list_sources(&R)) || (status = open_truth(&R)) || (status = scan_forecasts(&R)) ||
+        (status = plan_fields(&R)) || (status = alloc_scoring(&R)) || (status = score_all(&R)))
         goto done;
-    }
+    /* the CSV stays a temporary until the report is complete too */
     if ((status = write_csv(&R, cfg->output, csv_tmp, sizeof csv_tmp))) goto done;
     csv_pending = 1;
-    if (!cfg->quiet) {
-        fprintf(stderr, "pangu eval: %ld (forecast, truth) pairs from %d forecast%s of %d source%s", R.pairs, njobs, njobs > 1 ? "s" : "", R.nfc,
-                R.nfc > 1 ? "s" : "");
-        if (R.nsrc > R.nfc) fprintf(stderr, " and %d baseline%s", R.nsrc - R.nfc, R.nsrc - R.nfc > 1 ? "s" : "");
-        fprintf(stderr, ", %d leads, %d levels, %d regions; %.1f s, peak memory %ld MB; wrote %s\n", R.nleads, R.nlev, R.nreg,
-                util_now() - tstart, util_peak_rss_kb() / 1024, cfg->output);
-        if (R.skipped)
-            fprintf(stderr, "pangu eval: %ld (initial time, lead) pairs skipped: valid time not in the truth\n", R.skipped);
-        if (R.skipped_persistence)
-            fprintf(stderr, "pangu eval: persistence skipped at %ld (initial time, lead) pairs: initial time not in the truth\n",
-                    R.skipped_persistence);
-    }
+    print_summary(&R);
     warn_truth_nan(&R);
-    if (cfg->report) {
-        char notes[2048], a[64], b[64];
-        size_t n = 0;
-        util_time_format(jobs[0].init, a, sizeof a), util_time_format(jobs[njobs - 1].init, b, sizeof b);
-        n += (size_t)snprintf(notes + n, sizeof notes - n,
-                              "%ld (forecast, truth) pairs from %d forecast files, initial times %s to %s; leads %g to %g h. ",
-                              R.pairs, njobs, a, b, R.leads[0], R.leads[R.nleads - 1]);
-        n += (size_t)snprintf(notes + n, sizeof notes - n, "Truth: `%s`%s. ", cfg->truth[0], cfg->ntruth > 1 ? " and others" : "");
-        if (cfg->climatology) n += (size_t)snprintf(notes + n, sizeof notes - n, "Climatology: `%s`. ", cfg->climatology);
-        snprintf(notes + n, sizeof notes - n, "RMSE is %s over initial times; bias, MAE and ACC are means over initial times.",
-                 cfg->rmse_per_time ? "the mean of per-time RMSEs (--rmse-per-time)" : "the square root of the mean MSE");
-        eval_report_spec rs = {cfg->report, cfg->output, notes, R.names[0], R.map_init, R.maps, R.nmaps, R.H, R.W,
-                               R.grid.lat, R.grid.lon};
-        rs.csv_data = csv_tmp;
-        if ((status = eval_report(&rs))) goto done;
-    }
+    if (cfg->report && (status = write_report(&R, csv_tmp))) goto done;
     csv_pending = 0;
     status = util_output_commit(cfg->output, csv_tmp);
 done:
     if (csv_pending) util_output_abort(cfg->output, csv_tmp);
-    io_series_close(R.truth);
-    eval_clim_close(R.clim);
-    for (int i = 0; i < R.ncache; i++) io_state_free(&R.cache[i].st), free(R.cache[i].clim), free(R.cache[i].nan);
-    free(R.cache);
-    for (int s = 0; s < R.nsrc; s++) free(R.tasks[s]);
-    for (int m = 0; m < R.nmaps; m++) free(R.maps[m].forecast), free(R.maps[m].truth);
-    eval_grid_free(&R.grid);
-    io_state_free(&fc);
-    free(R.acc), free(R.nan_acc), free(R.leads), free(R.times), free(jobs), free(pool), free(mbuf), free(bl);
+    run_free(&R);
     return status;
 }

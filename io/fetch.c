@@ -982,162 +982,223 @@ static int resolve(const char *root, const char *href, char *out, size_t cap) {
     return fmt(out, cap, "%s/%s", root, href);
 }
 
-/* One CDS request: submit (or pick up the job of an earlier run), poll,
- * download, check, rename. */
-static int cds_request(ctx *c, const cds_dataset *ds, const char *name, const double *times, int nt, const int *years, int ny,
-                       const int *months, int nm, const int *days, int nd, const int *hours, int nh, const char *key,
-                       const char *key_where) {
-    const io_fetch_spec *sp = c->sp;
-    char final[2048], part[2100], jobfile[2100], job[2048] = "", url[2100], why[1024];
-    int status = UTIL_OK;
+/* One CDS request in progress: the dataset, the file and the job. */
+typedef struct {
+    ctx *c;
+    const cds_dataset *ds;
+    const char *name, *key, *key_where;
+    char final[2048], part[2100], jobfile[2100], job[2048];
+} cds_call;
+
+/* A reply the CDS refused (cds_refused), freed. */
+static int cds_refusal(cds_call *q, io_http_reply *r, const char *url) {
+    int status = cds_refused(q->c, r, url, q->key_where, q->key, q->ds->dataset);
+    io_http_reply_free(r);
+    return status;
+}
+
+/* The job of an earlier run (its URL in the job file), when the CDS still
+ * knows it. */
+static int cds_resume_job(cds_call *q) {
     io_http_reply r = {0};
-    snprintf(final, sizeof final, "%s/%s", sp->out, name);
-    snprintf(part, sizeof part, "%s/.%s.part", sp->out, name);
-    snprintf(jobfile, sizeof jobfile, "%s/.%s.job", sp->out, name);
-    if (exists(final)) {
-        if (holds_times(final, times, nt, why, sizeof why)) {
-            io_http_note(c->http, "%s exists, skipped", final);
-            c->files_skipped++;
-            return UTIL_OK;
-        }
-        return util_fail(UTIL_EINVAL, "%s exists but is not this request's (%s): move it away or fetch into another --out", final,
-                         why);
+    int status;
+    if (!read_small(q->jobfile, q->job, sizeof q->job)) return UTIL_OK;
+    if ((status = io_http_request(q->c->http, q->job, NULL, &r))) return status;
+    if (r.code != 200) {
+        io_http_note(q->c->http, "the CDS no longer knows job %s (HTTP %s): submitting again", q->job, io_http_reason(r.code));
+        q->job[0] = 0;
+        unlink(q->jobfile);
+    } else io_http_note(q->c->http, "%s: continuing CDS job %s of an earlier run", q->name, q->job);
+    io_http_reply_free(&r);
+    return UTIL_OK;
+}
+
+/* A new job for the request; its URL kept in the job file so that a rerun
+ * continues it. */
+static int cds_submit(cds_call *q, const int *years, int ny, const int *months, int nm, const int *days, int nd, const int *hours,
+                      int nh) {
+    ctx *c = q->c;
+    io_http_reply r = {0};
+    char url[2100];
+    char *body = cds_body(q->ds, years, ny, months, nm, days, nd, hours, nh, c->sp->grib);
+    if (!body) return util_fail(UTIL_ENOMEM, "out of memory");
+    snprintf(url, sizeof url, "%s/retrieve/v1/processes/%s/execution", c->root, q->ds->dataset);
+    int status = io_http_request(c->http, url, body, &r);
+    free(body);
+    if (status) return status;
+    if (r.code != 200 && r.code != 201 && r.code != 202) return cds_refusal(q, &r, url);
+    int named = job_url_of(c, &r, q->job, sizeof q->job);
+    io_http_reply_free(&r);
+    if (!named)
+        return util_fail(UTIL_EFORMAT, "%s: the CDS accepted the request but its reply names no job (no jobID, no "
+                                       "monitor link)", url);
+    if ((status = write_small(q->jobfile, q->job))) return status;
+    io_http_note(c->http, "%s: CDS job %s submitted", q->name, q->job);
+    return UTIL_OK;
+}
+
+/* The job's status ("accepted", "running", "successful", ...) into state. */
+static int cds_job_state(cds_call *q, char *state, size_t cap) {
+    io_http_reply r = {0};
+    int status = io_http_request(q->c->http, q->job, NULL, &r);
+    if (status) return status;
+    if (r.code != 200) {
+        status = cds_refusal(q, &r, q->job);
+        if (strstr(util_last_message(), "404")) unlink(q->jobfile);
+        return status;
     }
-    /* an earlier run's job, still known to the CDS? */
-    if (read_small(jobfile, job, sizeof job)) {
-        if ((status = io_http_request(c->http, job, NULL, &r))) return status;
-        if (r.code != 200) {
-            io_http_note(c->http, "the CDS no longer knows job %s (HTTP %s): submitting again", job, io_http_reason(r.code));
-            job[0] = 0;
-            unlink(jobfile);
-        } else io_http_note(c->http, "%s: continuing CDS job %s of an earlier run", name, job);
-        io_http_reply_free(&r);
-    }
-    if (!job[0]) {
-        char *body = cds_body(ds, years, ny, months, nm, days, nd, hours, nh, sp->grib);
-        if (!body) return util_fail(UTIL_ENOMEM, "out of memory");
-        snprintf(url, sizeof url, "%s/retrieve/v1/processes/%s/execution", c->root, ds->dataset);
-        status = io_http_request(c->http, url, body, &r);
-        free(body);
-        if (status) return status;
-        if (r.code != 200 && r.code != 201 && r.code != 202) {
-            status = cds_refused(c, &r, url, key_where, key, ds->dataset);
-            io_http_reply_free(&r);
-            return status;
-        }
-        if (!job_url_of(c, &r, job, sizeof job)) {
-            io_http_reply_free(&r);
-            return util_fail(UTIL_EFORMAT, "%s: the CDS accepted the request but its reply names no job (no jobID, no "
-                                           "monitor link)", url);
-        }
-        io_http_reply_free(&r);
-        if ((status = write_small(jobfile, job))) return status;
-        io_http_note(c->http, "%s: CDS job %s submitted", name, job);
-    }
-    /* poll with back-off (x1.5 up to backoff_max, as cdsapi) */
+    cJSON *o = cJSON_ParseWithLength(r.body, r.len);
+    const char *st = o ? json_string(o, "status") : NULL;
+    snprintf(state, cap, "%s", st ? st : "");
+    cJSON_Delete(o);
+    io_http_reply_free(&r);
+    return state[0] ? UTIL_OK : util_fail(UTIL_EFORMAT, "%s: the job's reply has no status", q->job);
+}
+
+/* Polls until the job is successful, with back-off (x1.5 up to
+ * backoff_max, as cdsapi); a failed, dismissed or rejected job is an error
+ * with the reason its results give. */
+static int cds_wait(cds_call *q) {
+    const io_fetch_spec *sp = q->c->sp;
     double wait = sp->backoff > 0 ? sp->backoff : 1, t0 = util_now(), t_note = t0;
-    char last[32] = "";
+    char last[32] = "", state[32];
+    int status;
     for (;;) {
-        if ((status = io_http_request(c->http, job, NULL, &r))) return status;
-        if (r.code != 200) {
-            status = cds_refused(c, &r, job, key_where, key, ds->dataset);
-            io_http_reply_free(&r);
-            if (strstr(util_last_message(), "404")) unlink(jobfile);
-            return status;
-        }
-        cJSON *o = cJSON_ParseWithLength(r.body, r.len);
-        const char *st = o ? json_string(o, "status") : NULL;
-        char state[32];
-        snprintf(state, sizeof state, "%s", st ? st : "");
-        cJSON_Delete(o);
-        io_http_reply_free(&r);
-        if (!state[0]) return util_fail(UTIL_EFORMAT, "%s: the job's reply has no status", job);
-        if (!strcmp(state, "successful")) break;
+        if ((status = cds_job_state(q, state, sizeof state))) return status;
+        if (!strcmp(state, "successful")) return UTIL_OK;
         if (strcmp(state, "accepted") && strcmp(state, "running")) {
-            /* failed, dismissed, rejected: the results say why */
-            char detail[600] = "";
-            snprintf(url, sizeof url, "%s/results", job);
-            if (!io_http_request(c->http, url, NULL, &r)) cds_error_text(&r, detail, sizeof detail);
+            char detail[600] = "", url[2100];
+            io_http_reply r = {0};
+            snprintf(url, sizeof url, "%s/results", q->job);
+            if (!io_http_request(q->c->http, url, NULL, &r)) cds_error_text(&r, detail, sizeof detail);
             io_http_reply_free(&r);
-            unlink(jobfile);
-            return util_fail(UTIL_EIO, "%s: the CDS job for %s is %s%s%s", job, name, state, detail[0] ? ": " : "", detail);
+            unlink(q->jobfile);
+            return util_fail(UTIL_EIO, "%s: the CDS job for %s is %s%s%s", q->job, q->name, state, detail[0] ? ": " : "", detail);
         }
         if (strcmp(state, last) || util_now() - t_note > 60) {
-            io_http_note(c->http, "%s: CDS job %s after %.0f s", name, state, util_now() - t0);
+            io_http_note(q->c->http, "%s: CDS job %s after %.0f s", q->name, state, util_now() - t0);
             snprintf(last, sizeof last, "%s", state);
             t_note = util_now();
         }
         sleep_s(wait);
         wait = fmin(wait * 1.5, sp->backoff_max > 0 ? sp->backoff_max : 120);
     }
-    /* the result */
-    snprintf(url, sizeof url, "%s/results", job);
-    if ((status = io_http_request(c->http, url, NULL, &r))) return status;
-    if (r.code != 200) {
-        status = cds_refused(c, &r, url, key_where, key, ds->dataset);
-        io_http_reply_free(&r);
-        return status;
-    }
+}
+
+/* The finished job's download link and size (-1 when not given). */
+static int cds_result(cds_call *q, char *link, size_t cap, long long *size) {
+    io_http_reply r = {0};
+    char url[2100];
+    snprintf(url, sizeof url, "%s/results", q->job);
+    int status = io_http_request(q->c->http, url, NULL, &r);
+    if (status) return status;
+    if (r.code != 200) return cds_refusal(q, &r, url);
     cJSON *o = cJSON_ParseWithLength(r.body, r.len);
     const cJSON *value = o ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "asset"), "value") : NULL;
     const char *href = value ? json_string(value, "href") : NULL;
-    long long size = -1;
-    if (value && !json_long(value, "file:size", &size)) size = -1;
-    char link[2048];
-    status = href ? resolve(c->root, href, link, sizeof link) : util_fail(UTIL_EFORMAT, "%s: the job's results name no asset to download (asset.value.href)", url);
+    *size = -1;
+    if (value && !json_long(value, "file:size", size)) *size = -1;
+    status = href ? resolve(q->c->root, href, link, cap)
+                  : util_fail(UTIL_EFORMAT, "%s: the job's results name no asset to download (asset.value.href)", url);
     cJSON_Delete(o);
     io_http_reply_free(&r);
-    if (status) return status;
-    long long have = exists(part) ? file_size(part) : 0;
-    FILE *fp = fopen(part, have > 0 ? "r+b" : "w+b");
-    if (!fp) return util_fail(UTIL_EIO, "%s: cannot write (%s)", part, strerror(errno));
-    if (have > 0) {
-        if (size >= 0 && have > size) have = 0;
-        if (fseeko(fp, have, SEEK_SET) || ftruncate(fileno(fp), have)) {
+    return status;
+}
+
+/* The downloaded file is one file of the format asked, holding the times
+ * asked. */
+static int cds_check_file(cds_call *q, const char *link, const double *times, int nt) {
+    int grib = q->c->sp->grib;
+    unsigned char magic[4] = {0};
+    char why[1024];
+    FILE *t = fopen(q->part, "rb");
+    size_t n = t ? fread(magic, 1, 4, t) : 0;
+    if (t) fclose(t);
+    int nc = n == 4 && (!memcmp(magic, "CDF\001", 4) || !memcmp(magic, "CDF\002", 4) || !memcmp(magic, "\211HDF", 4));
+    int gr = n == 4 && !memcmp(magic, "GRIB", 4);
+    if (n == 4 && !memcmp(magic, "PK\003\004", 4))
+        return util_fail(UTIL_EFORMAT, "%s: the CDS delivered a zip archive, not one %s file", link, grib ? "GRIB" : "NetCDF");
+    if (grib ? !gr : !nc)
+        return util_fail(UTIL_EFORMAT, "%s: the CDS delivered neither %s (first bytes %02x %02x %02x %02x)", link,
+                         grib ? "GRIB" : "NetCDF", magic[0], magic[1], magic[2], magic[3]);
+    if (!holds_times(q->part, times, nt, why, sizeof why))
+        return util_fail(UTIL_EFORMAT, "%s: the CDS result does not read as asked: %s", q->final, why);
+    return UTIL_OK;
+}
+
+/* The result into the .part file, continuing an earlier run's partial
+ * download; a download cut off (not a write error) is kept to resume, a
+ * bad one removed. *have and *got: bytes there before and after. */
+static int cds_download(cds_call *q, const char *link, long long size, const double *times, int nt, long long *have,
+                        long long *got) {
+    ctx *c = q->c;
+    *have = exists(q->part) ? file_size(q->part) : 0;
+    FILE *fp = fopen(q->part, *have > 0 ? "r+b" : "w+b");
+    if (!fp) return util_fail(UTIL_EIO, "%s: cannot write (%s)", q->part, strerror(errno));
+    if (*have > 0) {
+        if (size >= 0 && *have > size) *have = 0;
+        if (fseeko(fp, *have, SEEK_SET) || ftruncate(fileno(fp), *have)) {
             fclose(fp);
-            return util_fail(UTIL_EIO, "%s: cannot write (%s)", part, strerror(errno));
+            return util_fail(UTIL_EIO, "%s: cannot write (%s)", q->part, strerror(errno));
         }
-        if (have > 0) io_http_note(c->http, "%s: resuming after %lld bytes of an earlier run", final, have);
+        if (*have > 0) io_http_note(c->http, "%s: resuming after %lld bytes of an earlier run", q->final, *have);
     }
-    io_http_progress_add(c->http, size > have ? size - have : 0);
-    io_http_progress_label(c->http, name);
-    long long got = have;
+    io_http_progress_add(c->http, size > *have ? size - *have : 0);
+    io_http_progress_label(c->http, q->name);
+    *got = *have;
+    int status = UTIL_OK;
     /* all there already (the earlier run stopped before checking it): nothing to ask for */
-    if (size < 0 || have < size) status = io_http_get_file(c->http, link, fp, part, have, size, &got);
+    if (size < 0 || *have < size) status = io_http_get_file(c->http, link, fp, q->part, *have, size, got);
     int keep = status && !strstr(util_last_message(), "cannot write") && io_http_resumable(c->http);
+    if (!status) status = close_checked(fp, q->part);
+    else fclose(fp);
     if (!status) {
-        status = close_checked(fp, part);
-    } else fclose(fp);
-    if (!status) {
-        unsigned char magic[4] = {0};
-        FILE *t = fopen(part, "rb");
-        size_t n = t ? fread(magic, 1, 4, t) : 0;
-        if (t) fclose(t);
-        int nc = n == 4 && (!memcmp(magic, "CDF\001", 4) || !memcmp(magic, "CDF\002", 4) || !memcmp(magic, "\211HDF", 4));
-        int gr = n == 4 && !memcmp(magic, "GRIB", 4);
-        if (n == 4 && !memcmp(magic, "PK\003\004", 4))
-            status = util_fail(UTIL_EFORMAT, "%s: the CDS delivered a zip archive, not one %s file", link, sp->grib ? "GRIB" : "NetCDF");
-        else if (sp->grib ? !gr : !nc)
-            status = util_fail(UTIL_EFORMAT, "%s: the CDS delivered neither %s (first bytes %02x %02x %02x %02x)", link,
-                               sp->grib ? "GRIB" : "NetCDF", magic[0], magic[1], magic[2], magic[3]);
-        else if (!holds_times(part, times, nt, why, sizeof why))
-            status = util_fail(UTIL_EFORMAT, "%s: the CDS result does not read as asked: %s", final, why);
+        status = cds_check_file(q, link, times, nt);
         keep = 0;
     }
     if (status) {
-        if (keep && file_size(part) > 0) io_http_note(c->http, "the partial download is kept as %s: rerun to resume", part);
-        else unlink(part);
+        if (keep && file_size(q->part) > 0) io_http_note(c->http, "the partial download is kept as %s: rerun to resume", q->part);
+        else unlink(q->part);
+    }
+    return status;
+}
+
+/* One CDS request: submit (or pick up the job of an earlier run), poll,
+ * download, check, rename. */
+static int cds_request(ctx *c, const cds_dataset *ds, const char *name, const double *times, int nt, const int *years, int ny,
+                       const int *months, int nm, const int *days, int nd, const int *hours, int nh, const char *key,
+                       const char *key_where) {
+    const io_fetch_spec *sp = c->sp;
+    cds_call q = {c, ds, name, key, key_where, "", "", "", ""};
+    char why[1024], link[2048];
+    long long size, have, got;
+    int status;
+    snprintf(q.final, sizeof q.final, "%s/%s", sp->out, name);
+    snprintf(q.part, sizeof q.part, "%s/.%s.part", sp->out, name);
+    snprintf(q.jobfile, sizeof q.jobfile, "%s/.%s.job", sp->out, name);
+    if (exists(q.final)) {
+        if (holds_times(q.final, times, nt, why, sizeof why)) {
+            io_http_note(c->http, "%s exists, skipped", q.final);
+            c->files_skipped++;
+            return UTIL_OK;
+        }
+        return util_fail(UTIL_EINVAL, "%s exists but is not this request's (%s): move it away or fetch into another --out",
+                         q.final, why);
+    }
+    if ((status = cds_resume_job(&q))) return status;
+    if (!q.job[0] && (status = cds_submit(&q, years, ny, months, nm, days, nd, hours, nh))) return status;
+    if ((status = cds_wait(&q)) || (status = cds_result(&q, link, sizeof link, &size)) ||
+        (status = cds_download(&q, link, size, times, nt, &have, &got)))
+        return status;
+    if (rename(q.part, q.final)) {
+        status = util_fail(UTIL_EIO, "%s: cannot rename into place (%s)", q.final, strerror(errno));
+        unlink(q.part);
         return status;
     }
-    if (rename(part, final)) {
-        status = util_fail(UTIL_EIO, "%s: cannot rename into place (%s)", final, strerror(errno));
-        unlink(part);
-        return status;
-    }
-    unlink(jobfile);
+    unlink(q.jobfile);
     c->bytes += got - have;
     io_http_progress_line(c->http, 1);
-    io_http_note(c->http, "wrote %s (%d times, %.1f MB)", final, nt, got / 1e6);
+    io_http_note(c->http, "wrote %s (%d times, %.1f MB)", q.final, nt, got / 1e6);
     c->files_written++;
     return UTIL_OK;
 }

@@ -415,338 +415,399 @@ static const char *or_default(const char *value, const char *fallback) { return 
 /* Below this many FLOPs per model call the forecast computes on one thread. */
 #define SMALL_MODEL_FLOPS 2e9
 
+/* Everything a forecast job holds; freed in one place (forecast_free). */
+typedef struct {
+    const pangu_forecast_options *o;
+    int nmodels, members, ranks, precision, overwrite;
+    int threads_given; /* restored at the end (a library call) */
+    const char *output, *perturb, *format_name, *layout_name, *grib_bits_text;
+    const char *grib_class, *grib_stream, *grib_expver;
+    long deflate;
+    double perturb_scale;
+    uint64_t seed;
+    FILE *log;
+    const char *const *model_paths;
+    const int *model_leads;
+    model *models[MODEL_PLAN_MAX_MODELS];
+    const model *ref; /* the first loaded model: grid, statistics */
+    const model_config *mc;
+    model_workspace ws; /* one work arena for every step of the job */
+    model_plan plan;
+    int *leads, nleads, ninit;
+    double *inits, *lead_hours;
+    int layout, format, grib_bits[IO_NUPPER + IO_NSURFACE];
+    io_forecast_spec spec;
+    char source[8192], history[8192];
+    char *job_request, *request, *had; /* REQUEST_MAX each */
+    unsigned char *skip;               /* by initial time: complete for this request */
+    io_series *series;
+    io_state *stack, initial;
+    int stack_n;
+    /* progress */
+    long total_calls, done_calls;
+    double t_start, t_model, t_progress, writer_cpu;
+    int tty;
+} forecast_job;
+
+/* The options a call can get wrong before anything is read. */
+static int check_options(forecast_job *j) {
+    const pangu_forecast_options *o = j->o;
+    if (j->nmodels < 1 || !j->model_paths || !j->model_leads)
+        return util_fail(UTIL_EINVAL, "no models: give model_24h = FILE (and 1h, 3h, 6h) or --model-24h FILE");
+    if (j->nmodels > MODEL_PLAN_MAX_MODELS)
+        return util_fail(UTIL_EINVAL, "too many models (%d, at most %d)", j->nmodels, MODEL_PLAN_MAX_MODELS);
+    for (int i = 0; i < j->nmodels; i++)
+        if (!j->model_paths[i] || j->model_leads[i] < 1)
+            return util_fail(UTIL_EINVAL, "model %d: needs a file and a lead of at least 1 h", i + 1);
+    if (o->ninputs < 1 || !o->input_files) return util_fail(UTIL_EINVAL, "no input files: give input = FILES or --input FILES");
+    if (!o->init) return util_fail(UTIL_EINVAL, "no initial times: give init = TIMES or --init TIMES");
+    if (j->members < 0 || j->members > 1000) return util_fail(UTIL_EINVAL, "members %d: expected 0 to 1000", j->members);
+    if (j->deflate < 0 || j->deflate > 9) return util_fail(UTIL_EINVAL, "deflate %ld: expected 0 (uncompressed) to 9", j->deflate);
+    if (!(j->perturb_scale >= 0 && j->perturb_scale <= 10))
+        return util_fail(UTIL_EINVAL, "perturb_scale %g: expected 0 to 10", j->perturb_scale);
+    if (o->rank < 0 || o->rank >= j->ranks) return util_fail(UTIL_EINVAL, "rank %d of %d ranks", o->rank, j->ranks);
+    return UTIL_OK;
+}
+
+/* The plan, initial times, output format and perturbation; the output files
+ * checked before any work: each initial time and member its own file, none
+ * an input or a file of another kind. */
+static int plan_job(forecast_job *j) {
+    const pangu_forecast_options *o = j->o;
+    int status;
+    if ((status = model_plan_parse_leads(or_default(o->leads, "6-168/6"), &j->leads, &j->nleads)) ||
+        (status = model_plan_build(&j->plan, j->model_leads, j->nmodels, j->leads, j->nleads)) ||
+        (status = parse_inits(o->init, &j->inits, &j->ninit)))
+        return status;
+    j->layout = IO_LAYOUT_CF, j->format = IO_FORMAT_NETCDF;
+    if ((status = parse_output_format(j->format_name, j->layout_name, j->grib_bits_text, &j->layout, &j->format, j->grib_bits)))
+        return status;
+    j->grib_class = o->version >= 2 ? o->grib_class : NULL, j->grib_stream = o->version >= 2 ? o->grib_stream : NULL;
+    j->grib_expver = o->version >= 2 ? o->grib_expver : NULL;
+    if ((status = check_grib_labels(j->format, j->grib_class, j->grib_stream, j->grib_expver))) return status;
+    if (strcmp(j->perturb, "perlin") != 0 && strcmp(j->perturb, "none") != 0)
+        return util_fail(UTIL_EINVAL, "perturb '%s': expected none or perlin", j->perturb);
+    if (j->members > 1 && strcmp(j->perturb, "perlin") != 0)
+        return util_fail(UTIL_EINVAL, "%d members need perturb = perlin (members would be identical)", j->members);
+    int member_files = j->members > 1 && j->layout == IO_LAYOUT_CF && j->format == IO_FORMAT_NETCDF ? j->members : 0;
+    if ((status = check_outputs(j->output, j->inits, j->ninit, member_files, j->format == IO_FORMAT_GRIB2, o->input_files,
+                                o->ninputs, j->model_paths, j->nmodels)))
+        return status;
+    if (j->precision != MODEL_FP32 && j->precision != MODEL_BF16)
+        return util_fail(UTIL_EINVAL, "precision %d: expected PANGU_FP32 or PANGU_BF16", j->precision);
+    return model_precision_check(j->precision); /* before loading any model */
+}
+
+/* Model i into models[i]; NULL there when it failed. */
+static int open_model(forecast_job *j, int i) {
+    if (!(j->models[i] = malloc(sizeof(model)))) return util_fail(UTIL_ENOMEM, "out of memory");
+    int status = model_open(j->models[i], j->model_paths[i], j->model_leads[i]);
+    if (status) free(j->models[i]), j->models[i] = NULL;
+    return status;
+}
+
+/* Only the models the plan calls, at the precision asked. */
+static int load_models(forecast_job *j) {
+    int status;
+    for (int i = 0; i < j->nmodels; i++) {
+        int used = 0;
+        for (int k = 0; k < j->plan.ncalls; k++) used |= j->plan.calls[k].model == j->model_leads[i];
+        if (!used) continue;
+        if ((status = open_model(j, i)) || (status = model_set_precision(j->models[i], j->precision))) return status;
+    }
+    if ((status = check_models(j->models, j->model_leads, j->nmodels, j->model_paths))) return status;
+    for (int i = 0; i < j->nmodels && !j->ref; i++) j->ref = j->models[i];
+    if (!j->ref) { /* only lead 0 requested: no call; the first model gives the grid */
+        if ((status = open_model(j, 0))) return status;
+        j->ref = j->models[0];
+    }
+    j->mc = &j->ref->cfg;
+    return UTIL_OK;
+}
+
+/* Provenance: the command line (or the call), the version and the model
+ * files the plan calls with their SHA-256. */
+static int provenance(forecast_job *j) {
+    const char *paths[MODEL_PLAN_MAX_MODELS];
+    int hours[MODEL_PLAN_MAX_MODELS], n = 0;
+    for (int i = 0; i < j->nmodels; i++)
+        if (j->models[i]) paths[n] = j->model_paths[i], hours[n++] = j->model_leads[i];
+    char what[64];
+    snprintf(what, sizeof what, "hierarchical forecast (%s GEMMs)", model_precision_name(j->precision));
+    int status = util_source_attribute(j->source, sizeof j->source, what, hours, paths, n);
+    if (status) return status;
+    if (j->o->history) snprintf(j->history, sizeof j->history, "%s", j->o->history);
+    else {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(j->history, sizeof j->history, "%Y-%m-%dT%H:%M:%SZ: pangu_forecast (libpangu)", &tm);
+    }
+    return UTIL_OK;
+}
+
+/* What each output file holds: grid, leads, variables and levels, layout
+ * and format, provenance, licence, ensemble settings. */
+static int describe_outputs(forecast_job *j) {
+    const model_config *mc = j->mc;
+    io_forecast_spec *spec = &j->spec;
+    spec->H = mc->H, spec->W = mc->W, spec->nsteps = j->nleads, spec->members = j->members > 1 ? j->members : 0;
+    int status = parse_selection(spec, or_default(j->o->variables, "all"), or_default(j->o->levels, "all"), mc);
+    if (status) return status;
+    if (!(j->lead_hours = malloc(sizeof(double) * j->nleads))) return util_fail(UTIL_ENOMEM, "out of memory");
+    for (int i = 0; i < j->nleads; i++) j->lead_hours[i] = j->leads[i];
+    spec->lead_hours = j->lead_hours;
+    if ((status = provenance(j))) return status;
+    spec->source = j->source, spec->history = j->history;
+    spec->layout = j->layout, spec->format = j->format;
+    memcpy(spec->grib_bits, j->grib_bits, sizeof j->grib_bits);
+    spec->grib_class = j->grib_class, spec->grib_stream = j->grib_stream, spec->grib_expver = j->grib_expver;
+    spec->institution = j->o->institution;
+    /* the terms of the released weights, for models of their variant */
+    spec->licence = model_licence(mc);
+    if (spec->members > 0) {
+        spec->perturbation = j->perturb;
+        spec->perturbation_scale = j->perturb_scale, spec->seed = (unsigned long long)j->seed;
+    }
+    return UTIL_OK;
+}
+
+/* The job's part of every file's request (build_request), which decides
+ * whether an existing file is skipped. */
+static int job_request(forecast_job *j) {
+    j->job_request = malloc(REQUEST_MAX), j->request = malloc(REQUEST_MAX), j->had = malloc(REQUEST_MAX);
+    j->skip = calloc((size_t)j->ninit, 1);
+    if (!j->job_request || !j->request || !j->had || !j->skip) return util_fail(UTIL_ENOMEM, "out of memory");
+    text_buf t = {j->job_request, REQUEST_MAX, 0, 0};
+    build_request(&t, j->source, &j->spec, j->leads, j->nleads, j->members, j->perturb, j->perturb_scale,
+                  (unsigned long long)j->seed, j->precision, j->format_name, j->layout_name, j->deflate, j->grib_bits_text);
+    if (j->format == IO_FORMAT_GRIB2) /* files of other labels are another request */
+        append(&t, "; grib labels: %s %s %s", j->grib_class ? j->grib_class : IO_GRIB_CLASS,
+               j->grib_stream ? j->grib_stream : j->spec.members > 0 ? "enfo" : "oper",
+               j->grib_expver ? j->grib_expver : IO_GRIB_EXPVER);
+    if (t.over) return util_fail(UTIL_EINVAL, "the forecast's request is longer than %d bytes", REQUEST_MAX);
+    j->spec.request = j->request;
+    j->spec.overwrite = j->overwrite;
+    return UTIL_OK;
+}
+
+/* Model calls per initial time, over its members. */
+static long calls_per_init(const forecast_job *j) { return (long)j->plan.ncalls * (j->members > 1 ? j->members : 1); }
+
+/* The dry run's summary of the plan: calls, estimated time and memory. */
+static void print_estimate(const forecast_job *j, FILE *out) {
+    const model_config *mc = j->mc;
+    long calls = calls_per_init(j);
+    double gflop = model_flops_per_step(mc) / 1e9, params = 0;
+    for (int i = 0; i < j->nmodels; i++)
+        if (j->models[i]) params += (double)j->models[i]->nparams * sizeof(float) * 2; /* and their packed copies */
+    double state = (double)(MODEL_NUPPER * mc->nlev + MODEL_NSURFACE) * mc->H * mc->W * sizeof(float);
+    double memory = params + (double)model_workspace_bytes(mc, omp_get_max_threads()) + state * (j->plan.max_depth + 6);
+    const double rate = 100.0 * omp_get_max_threads(); /* GFLOP/s: the FP32 step per core measured on an AMD EPYC */
+    fprintf(out,
+            "plan: %d initial times x %ld model calls (%d per member) of %.4g GFLOP each = %.4g TFLOP; about %.0f s at "
+            "%.0f GFLOP/s (%d threads); memory about %.2f GB\n",
+            j->ninit, calls, j->plan.ncalls, gflop, gflop * calls * j->ninit / 1e3, gflop * calls * j->ninit / rate, rate,
+            omp_get_max_threads(), memory / 1e9);
+    fflush(out);
+}
+
+/* A terminal gets one line rewritten in place; a log file (batch jobs) a
+ * line every 10 s and at the last call of each initial time. */
+static void report_progress(forecast_job *j, const char *when, int member, int to, int last) {
+    j->done_calls++;
+    double now = util_now(), el = now - j->t_start, per = el / j->done_calls;
+    if (!(j->log && (j->tty || last || now - j->t_progress >= 10))) return;
+    fprintf(j->log, "%spangu forecast: %s member %d %4dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB%s",
+            j->tty ? "\r" : "", when, member, to, j->done_calls, j->total_calls, per,
+            per * (j->total_calls - j->done_calls), util_peak_rss_kb() / 1024.0, j->tty ? " " : "\n");
+    j->t_progress = now;
+}
+
+/* The model that makes a call of the plan. */
+static const model *model_of_call(const forecast_job *j, const model_plan_call *call) {
+    const model *m = NULL;
+    for (int i = 0; i < j->nmodels; i++)
+        if (j->model_leads[i] == call->model) m = j->models[i];
+    return m;
+}
+
+/* One member of initial time it: its initial state (member 0 the
+ * unperturbed control), then the plan's calls, each lead written as it is
+ * reached. */
+static int run_member(forecast_job *j, io_forecast *fc, int it, int member, const char *when) {
+    const model_config *mc = j->mc;
+    io_state *stack = j->stack;
+    size_t nu = (size_t)MODEL_NUPPER * mc->nlev * mc->H * mc->W, ns = (size_t)MODEL_NSURFACE * mc->H * mc->W;
+    int status;
+    if ((status = io_forecast_wait(fc, &stack[0]))) return status;
+    memcpy(stack[0].upper, j->initial.upper, sizeof(float) * nu);
+    memcpy(stack[0].surface, j->initial.surface, sizeof(float) * ns);
+    stack[0].time = j->initial.time;
+    if (member > 0 && (status = data_perturb_perlin(stack[0].upper, stack[0].surface, mc->nlev, mc->H, mc->W,
+                                                    j->ref->upper_std, j->ref->surface_std, j->perturb_scale,
+                                                    j->seed ^ ((uint64_t)it * 0x2545F4914F6CDD1DULL), member)))
+        return status;
+    for (int i = 0; i < j->nleads && !status; i++)
+        if (j->leads[i] == 0) status = io_forecast_write(fc, i, member, &stack[0]);
+    for (int k = 0; k < j->plan.ncalls && !status; k++) {
+        const model_plan_call *call = &j->plan.calls[k];
+        io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
+        if ((status = io_forecast_wait(fc, out))) break; /* its last lead may still be being written */
+        double t0 = util_now();
+        if ((status = model_step_in(model_of_call(j, call), &j->ws, out->upper, out->surface, in->upper, in->surface))) break;
+        j->t_model += util_now() - t0;
+        out->time = in->time + call->model * 3600.0;
+        if (call->writes)
+            for (int i = 0; i < j->nleads && !status; i++)
+                if (j->leads[i] == call->to) status = io_forecast_write(fc, i, member, out);
+        report_progress(j, when, member, call->to, k == j->plan.ncalls - 1);
+    }
+    return status;
+}
+
+/* The initial state's checks and the state stack, after the notice of a
+ * rewritten file. */
+static int check_initial(forecast_job *j) {
+    const model_config *mc = j->mc;
+    const model *ref = j->ref;
+    int status;
+    if ((status = io_state_check_finite(&j->initial, j->o->input_files[0])) ||
+        (status = io_state_check_plausible(&j->initial, ref->upper_mean, ref->upper_std, ref->surface_mean, ref->surface_std)))
+        return status;
+    for (int d = 0; d < j->stack_n; d++)
+        if (!j->stack[d].upper && (status = io_state_alloc(&j->stack[d], mc->H, mc->W, mc->levels, mc->nlev, &j->initial)))
+            return status;
+    return UTIL_OK;
+}
+
+/* The directory of an output file, made when missing. */
+static int make_parent(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return UTIL_OK;
+    *slash = 0;
+    return util_mkdirs(dir);
+}
+
+/* One initial time: skipped when its file is complete for this request,
+ * else every member forecast into one new file. */
+static int run_init(forecast_job *j, int it) {
+    char out_path[4096], when[64];
+    int status, nsources;
+    util_time_format(j->inits[it], when, sizeof when);
+    if ((status = format_path(j->output, j->inits[it], out_path, sizeof out_path))) return status;
+    if (j->skip[it]) {
+        if (j->log) fprintf(j->log, "pangu forecast: %s: %s complete already, skipped\n", when, out_path);
+        j->total_calls -= calls_per_init(j);
+        return UTIL_OK;
+    }
+    if ((status = request_for_init(j->request, REQUEST_MAX, j->job_request, j->inits[it], j->series, &nsources)) ||
+        (status = make_parent(out_path)) ||
+        (status = io_series_read(j->series, j->inits[it], j->mc->H, j->mc->W, j->mc->levels, j->mc->nlev, &j->initial)))
+        return status;
+    if (io_forecast_is_complete(out_path) && j->log)
+        fprintf(j->log, "pangu forecast: %s: %s complete for another request, rewritten (--overwrite)\n", when, out_path);
+    if ((status = check_initial(j))) return status;
+    j->spec.lat = j->initial.lat, j->spec.lon = j->initial.lon, j->spec.init_time = j->inits[it];
+    io_forecast *fc;
+    if ((status = io_forecast_create(&fc, out_path, &j->spec))) return status;
+    for (int member = 0; member < (j->members > 1 ? j->members : 1) && !status; member++)
+        status = run_member(j, fc, it, member, when);
+    io_state_free(&j->initial);
+    if (status) {
+        io_forecast_abort(fc);
+        return status;
+    }
+    if ((status = io_forecast_finish(fc))) return status;
+    if (j->log) fprintf(j->log, "%spangu forecast: wrote %s\n", j->tty ? "\n" : "", out_path);
+    return UTIL_OK;
+}
+
+/* This rank's initial times (it % ranks == rank), then the time summary. */
+static int run_inits(forecast_job *j) {
+    const pangu_forecast_options *o = j->o;
+    /* Each lead is written on a background thread while the next model
+     * call runs; between create and finish this thread makes no netCDF call. */
+    j->spec.background = 1, j->spec.writer_cpu_seconds = &j->writer_cpu;
+    j->spec.deflate = j->deflate == 0 ? -1 : (int)j->deflate;
+    j->stack_n = j->plan.max_depth + 1;
+    if (!(j->stack = calloc((size_t)j->stack_n, sizeof(io_state)))) return util_fail(UTIL_ENOMEM, "out of memory");
+    int mine = 0, status = UTIL_OK;
+    for (int it = o->rank; it < j->ninit; it += j->ranks) mine++;
+    j->total_calls = (long)mine * j->plan.ncalls * (j->members > 1 ? j->members : 1);
+    j->t_start = util_now(), j->t_progress = j->t_start;
+    j->tty = j->log && isatty(fileno(j->log));
+    for (int it = o->rank; it < j->ninit && !status; it += j->ranks) status = run_init(j, it);
+    if (!status && j->done_calls > 0 && j->log) {
+        double total = util_now() - j->t_start;
+        fprintf(j->log,
+                "pangu forecast: %ld model calls in %.2f s: model %.2f s, planning, reading and writing %.2f s (%.1f%%); "
+                "the writer thread used %.2f s of CPU beside the model\n",
+                j->done_calls, total, j->t_model, total - j->t_model, 100.0 * (total - j->t_model) / total, j->writer_cpu);
+    }
+    return status;
+}
+
+/* The job's settings: each option or its default. */
+static void job_settings(forecast_job *j, const pangu_forecast_options *o) {
+    j->o = o;
+    j->nmodels = o->nmodels, j->members = o->members, j->ranks = o->nranks > 0 ? o->nranks : 1;
+    j->threads_given = omp_get_max_threads();
+    j->output = or_default(o->output, "fc_{init:%Y%m%d%H}.nc"), j->perturb = or_default(o->perturb, "none");
+    j->format_name = or_default(o->format, "netcdf"), j->layout_name = or_default(o->layout, "cf");
+    j->grib_bits_text = or_default(o->grib_bits, "16");
+    j->deflate = o->deflate, j->perturb_scale = o->perturb_scale, j->seed = (uint64_t)o->seed;
+    j->precision = o->precision, j->overwrite = o->overwrite;
+    j->log = o->log, j->model_paths = o->model_files, j->model_leads = o->model_leads;
+}
+
+static void forecast_free(forecast_job *j) {
+    free(j->job_request), free(j->request), free(j->had), free(j->skip);
+    free(j->lead_hours);
+    io_state_free(&j->initial);
+    if (j->stack)
+        for (int d = 0; d < j->stack_n; d++) io_state_free(&j->stack[d]);
+    free(j->stack);
+    io_series_close(j->series);
+    for (int i = 0; i < MODEL_PLAN_MAX_MODELS; i++)
+        if (j->models[i]) model_free(j->models[i]), free(j->models[i]);
+    model_plan_free(&j->plan);
+    model_workspace_free(&j->ws);
+    free(j->leads);
+    free(j->inits);
+    omp_set_num_threads(j->threads_given);
+}
+
 int pangu_forecast(const pangu_forecast_options *o) {
     lib_init();
     if (!o || o->version < 1 || o->version > PANGU_FORECAST_OPTIONS_VERSION)
         return util_fail(UTIL_EINVAL, "pangu_forecast: options not set up by pangu_forecast_options_init of this "
                                       "library (version %d, this library knows 1 to %d)",
                          o ? o->version : 0, PANGU_FORECAST_OPTIONS_VERSION);
-    const int nmodels = o->nmodels, members = o->members, ranks = o->nranks > 0 ? o->nranks : 1;
-    const int threads_given = omp_get_max_threads(); /* restored at the end (a library call) */
-    const char *output = or_default(o->output, "fc_{init:%Y%m%d%H}.nc"), *perturb = or_default(o->perturb, "none");
-    const char *format_name = or_default(o->format, "netcdf"), *layout_name = or_default(o->layout, "cf");
-    const char *grib_bits_text = or_default(o->grib_bits, "16");
-    const long deflate = o->deflate;
-    const double perturb_scale = o->perturb_scale;
-    const uint64_t seed = (uint64_t)o->seed;
-    const int precision = o->precision, overwrite = o->overwrite;
-    model_workspace ws = {NULL, 0}; /* one work arena for every step of the job */
-    FILE *log = o->log;
-    model *models[MODEL_PLAN_MAX_MODELS] = {0};
-    const char *const *model_paths = o->model_files;
-    const int *model_leads = o->model_leads;
-    int *leads = NULL, nleads = 0, ninit = 0;
-    double *inits = NULL, *lead_hours = NULL;
-    io_series *series = NULL;
-    io_state *stack = NULL, initial = {0};
-    int stack_n = 0, status = UTIL_OK;
-    model_plan plan = {0};
-    char *job_request = NULL, *request = NULL, *had = NULL; /* REQUEST_MAX each */
-    unsigned char *skip = NULL;                            /* by initial time: complete for this request */
-    if (nmodels < 1 || !model_paths || !model_leads) {
-        status = util_fail(UTIL_EINVAL, "no models: give model_24h = FILE (and 1h, 3h, 6h) or --model-24h FILE");
+    forecast_job *j = calloc(1, sizeof *j); /* (its two 8 KB texts are off the caller's stack) */
+    if (!j) return util_fail(UTIL_ENOMEM, "out of memory");
+    job_settings(j, o);
+    int status;
+    if ((status = check_options(j)) || (status = plan_job(j)) || (status = load_models(j)) ||
+        (status = describe_outputs(j)) || (status = job_request(j)))
         goto done;
-    }
-    if (nmodels > MODEL_PLAN_MAX_MODELS) {
-        status = util_fail(UTIL_EINVAL, "too many models (%d, at most %d)", nmodels, MODEL_PLAN_MAX_MODELS);
-        goto done;
-    }
-    for (int i = 0; i < nmodels; i++)
-        if (!model_paths[i] || model_leads[i] < 1) {
-            status = util_fail(UTIL_EINVAL, "model %d: needs a file and a lead of at least 1 h", i + 1);
-            goto done;
-        }
-    if (o->ninputs < 1 || !o->input_files) {
-        status = util_fail(UTIL_EINVAL, "no input files: give input = FILES or --input FILES");
-        goto done;
-    }
-    if (!o->init) {
-        status = util_fail(UTIL_EINVAL, "no initial times: give init = TIMES or --init TIMES");
-        goto done;
-    }
-    if (members < 0 || members > 1000) {
-        status = util_fail(UTIL_EINVAL, "members %d: expected 0 to 1000", members);
-        goto done;
-    }
-    if (deflate < 0 || deflate > 9) {
-        status = util_fail(UTIL_EINVAL, "deflate %ld: expected 0 (uncompressed) to 9", deflate);
-        goto done;
-    }
-    if (!(perturb_scale >= 0 && perturb_scale <= 10)) {
-        status = util_fail(UTIL_EINVAL, "perturb_scale %g: expected 0 to 10", perturb_scale);
-        goto done;
-    }
-    if (o->rank < 0 || o->rank >= ranks) {
-        status = util_fail(UTIL_EINVAL, "rank %d of %d ranks", o->rank, ranks);
-        goto done;
-    }
-    if ((status = model_plan_parse_leads(or_default(o->leads, "6-168/6"), &leads, &nleads)) ||
-        (status = model_plan_build(&plan, model_leads, nmodels, leads, nleads)) ||
-        (status = parse_inits(o->init, &inits, &ninit)))
-        goto done;
-    int layout = IO_LAYOUT_CF, format = IO_FORMAT_NETCDF, grib_bits[IO_NUPPER + IO_NSURFACE] = {0};
-    if ((status = parse_output_format(format_name, layout_name, grib_bits_text, &layout, &format, grib_bits))) goto done;
-    const char *grib_class = o->version >= 2 ? o->grib_class : NULL, *grib_stream = o->version >= 2 ? o->grib_stream : NULL,
-               *grib_expver = o->version >= 2 ? o->grib_expver : NULL;
-    if ((status = check_grib_labels(format, grib_class, grib_stream, grib_expver))) goto done;
-    if (strcmp(perturb, "perlin") != 0 && strcmp(perturb, "none") != 0) {
-        status = util_fail(UTIL_EINVAL, "perturb '%s': expected none or perlin", perturb);
-        goto done;
-    }
-    if (members > 1 && strcmp(perturb, "perlin") != 0) {
-        status = util_fail(UTIL_EINVAL, "%d members need perturb = perlin (members would be identical)", members);
-        goto done;
-    }
-    /* before any work: each initial time and member its own file, none an input or a file of another kind */
-    if ((status = check_outputs(output, inits, ninit,
-                                members > 1 && layout == IO_LAYOUT_CF && format == IO_FORMAT_NETCDF ? members : 0,
-                                format == IO_FORMAT_GRIB2, o->input_files, o->ninputs, model_paths, nmodels)))
-        goto done;
-    if (precision != MODEL_FP32 && precision != MODEL_BF16) {
-        status = util_fail(UTIL_EINVAL, "precision %d: expected PANGU_FP32 or PANGU_BF16", precision);
-        goto done;
-    }
-    if ((status = model_precision_check(precision))) goto done; /* before loading any model */
-    /* Load only the models the plan calls. */
-    for (int i = 0; i < nmodels; i++) {
-        int used = 0;
-        for (int k = 0; k < plan.ncalls; k++) used |= plan.calls[k].model == model_leads[i];
-        if (!used) continue;
-        models[i] = malloc(sizeof(model));
-        if (!models[i]) {
-            status = util_fail(UTIL_ENOMEM, "out of memory");
-            goto done;
-        }
-        if ((status = model_open(models[i], model_paths[i], model_leads[i]))) {
-            free(models[i]);
-            models[i] = NULL;
-            goto done;
-        }
-        if ((status = model_set_precision(models[i], precision))) goto done;
-    }
-    if ((status = check_models(models, model_leads, nmodels, model_paths))) goto done;
-    const model *ref = NULL;
-    for (int i = 0; i < nmodels && !ref; i++) ref = models[i];
-    if (!ref) { /* only lead 0 requested: no call; the first model gives the grid */
-        models[0] = malloc(sizeof(model));
-        if (!models[0] || (status = model_open(models[0], model_paths[0], model_leads[0]))) {
-            free(models[0]), models[0] = NULL;
-            if (!status) status = util_fail(UTIL_ENOMEM, "out of memory");
-            goto done;
-        }
-        ref = models[0];
-    }
-    const model_config *mc = &ref->cfg;
-    /* Output variables and levels. */
-    io_forecast_spec spec = {0};
-    spec.H = mc->H, spec.W = mc->W, spec.nsteps = nleads, spec.members = members > 1 ? members : 0;
-    if ((status = parse_selection(&spec, or_default(o->variables, "all"), or_default(o->levels, "all"), mc))) goto done;
-    if (!(lead_hours = malloc(sizeof(double) * nleads))) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nleads; i++) lead_hours[i] = leads[i];
-    spec.lead_hours = lead_hours;
-    /* Provenance: the command line (or the call), the version and the model
-     * files the plan calls with their SHA-256, the ensemble settings. */
-    char source[8192], history[8192];
-    {
-        const char *paths[MODEL_PLAN_MAX_MODELS];
-        int hours[MODEL_PLAN_MAX_MODELS], n = 0;
-        for (int i = 0; i < nmodels; i++)
-            if (models[i]) paths[n] = model_paths[i], hours[n++] = model_leads[i];
-        char what[64];
-        snprintf(what, sizeof what, "hierarchical forecast (%s GEMMs)", model_precision_name(precision));
-        if ((status = util_source_attribute(source, sizeof source, what, hours, paths, n))) goto done;
-    }
-    if (o->history) snprintf(history, sizeof history, "%s", o->history);
-    else {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(history, sizeof history, "%Y-%m-%dT%H:%M:%SZ: pangu_forecast (libpangu)", &tm);
-    }
-    spec.source = source, spec.history = history;
-    spec.layout = layout, spec.format = format;
-    memcpy(spec.grib_bits, grib_bits, sizeof grib_bits);
-    spec.grib_class = grib_class, spec.grib_stream = grib_stream, spec.grib_expver = grib_expver;
-    spec.institution = o->institution;
-    /* the terms of the released weights, for models of their variant */
-    spec.licence = model_licence(mc);
-    if (spec.members > 0) {
-        spec.perturbation = perturb;
-        spec.perturbation_scale = perturb_scale, spec.seed = (unsigned long long)seed;
-    }
-    job_request = malloc(REQUEST_MAX), request = malloc(REQUEST_MAX), had = malloc(REQUEST_MAX);
-    skip = calloc((size_t)ninit, 1);
-    if (!job_request || !request || !had || !skip) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    {
-        text_buf t = {job_request, REQUEST_MAX, 0, 0};
-        build_request(&t, source, &spec, leads, nleads, members, perturb, perturb_scale, (unsigned long long)seed, precision,
-                      format_name, layout_name, deflate, grib_bits_text);
-        if (format == IO_FORMAT_GRIB2) /* files of other labels are another request */
-            append(&t, "; grib labels: %s %s %s", grib_class ? grib_class : IO_GRIB_CLASS,
-                   grib_stream ? grib_stream : spec.members > 0 ? "enfo" : "oper", grib_expver ? grib_expver : IO_GRIB_EXPVER);
-        if (t.over) {
-            status = util_fail(UTIL_EINVAL, "the forecast's request is longer than %d bytes", REQUEST_MAX);
-            goto done;
-        }
-    }
-    spec.request = request;
-    spec.overwrite = overwrite;
-    /* A model this small (the demo's: 0.2 GFLOP a call, 20 ms) gains nothing
-     * from a second compute thread, while the writer thread needs that core:
-     * make bench (tests/bench_threads.sh) measured 2 threads 5% (quiet) and
-     * 12% (beside a busy process) slower than 1 on the demo's forecast. */
-    if (model_flops_per_step(mc) < SMALL_MODEL_FLOPS && threads_given > 1) omp_set_num_threads(1);
-    const char *const *inputs = o->input_files;
-    const int ninputs = o->ninputs;
-    if ((status = io_series_open(&series, inputs, ninputs))) goto done;
+    /* A model this small gains nothing from a second compute thread, while
+     * the writer thread needs that core (docs/speed.md, "Threads"; measured
+     * by tests/bench_threads.sh). */
+    if (model_flops_per_step(j->mc) < SMALL_MODEL_FLOPS && j->threads_given > 1) omp_set_num_threads(1);
+    if ((status = io_series_open(&j->series, o->input_files, o->ninputs))) goto done;
+    /* the dry run lists every initial time; a run judges only its rank's */
     FILE *plan_out = o->plan ? o->plan : stdout;
-    long calls = (long)plan.ncalls * (members > 1 ? members : 1);
-    if ((status = judge_outputs(output, inits, ninit, o->dry_run ? 0 : o->rank, o->dry_run ? 1 : ranks, job_request, series,
-                                overwrite, o->dry_run ? plan_out : NULL, calls, request, had, skip)))
+    if ((status = judge_outputs(j->output, j->inits, j->ninit, o->dry_run ? 0 : o->rank, o->dry_run ? 1 : j->ranks,
+                                j->job_request, j->series, j->overwrite, o->dry_run ? plan_out : NULL, calls_per_init(j),
+                                j->request, j->had, j->skip)))
         goto done;
-    if (o->dry_run) {
-        /* the plan without running it: files, calls, estimated time and memory */
-        double gflop = model_flops_per_step(mc) / 1e9, params = 0;
-        for (int i = 0; i < nmodels; i++)
-            if (models[i]) params += (double)models[i]->nparams * sizeof(float) * 2; /* and their packed copies */
-        double state = (double)(MODEL_NUPPER * mc->nlev + MODEL_NSURFACE) * mc->H * mc->W * sizeof(float);
-        double memory = params + (double)model_workspace_bytes(mc, omp_get_max_threads()) + state * (plan.max_depth + 6);
-        const double rate = 100.0 * omp_get_max_threads(); /* GFLOP/s: the FP32 step per core measured on an AMD EPYC */
-        fprintf(plan_out,
-                "plan: %d initial times x %ld model calls (%d per member) of %.4g GFLOP each = %.4g TFLOP; about %.0f s at "
-                "%.0f GFLOP/s (%d threads); memory about %.2f GB\n",
-                ninit, calls, plan.ncalls, gflop, gflop * calls * ninit / 1e3, gflop * calls * ninit / rate, rate,
-                omp_get_max_threads(), memory / 1e9);
-        fflush(plan_out);
-        goto done;
-    }
-    /* Each lead is written on a background thread while the next model
-     * call runs; between create and finish this thread makes no netCDF call. */
-    double writer_cpu = 0;
-    spec.background = 1, spec.writer_cpu_seconds = &writer_cpu;
-    spec.deflate = deflate == 0 ? -1 : (int)deflate;
-
-    stack_n = plan.max_depth + 1;
-    stack = calloc((size_t)stack_n, sizeof(io_state));
-    if (!stack) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    int mine = 0; /* initial times of this rank: it % ranks == rank */
-    for (int it = o->rank; it < ninit; it += ranks) mine++;
-    long total_calls = (long)mine * plan.ncalls * (members > 1 ? members : 1), done_calls = 0;
-    double t_start = util_now(), t_model = 0, t_progress = t_start;
-    int tty = log && isatty(fileno(log));
-    for (int it = o->rank; it < ninit && !status; it += ranks) {
-        char out_path[4096], when[64];
-        util_time_format(inits[it], when, sizeof when);
-        if ((status = format_path(output, inits[it], out_path, sizeof out_path))) break;
-        if (skip[it]) {
-            if (log) fprintf(log, "pangu forecast: %s: %s complete already, skipped\n", when, out_path);
-            total_calls -= (long)plan.ncalls * (members > 1 ? members : 1);
-            continue;
-        }
-        int nsources;
-        if ((status = request_for_init(request, REQUEST_MAX, job_request, inits[it], series, &nsources))) break;
-        {
-            char dir[4096];
-            snprintf(dir, sizeof dir, "%s", out_path);
-            char *slash = strrchr(dir, '/');
-            if (slash && slash != dir) {
-                *slash = 0;
-                if ((status = util_mkdirs(dir))) break;
-            }
-        }
-        if ((status = io_series_read(series, inits[it], mc->H, mc->W, mc->levels, mc->nlev, &initial))) break;
-        if (io_forecast_is_complete(out_path) && log)
-            fprintf(log, "pangu forecast: %s: %s complete for another request, rewritten (--overwrite)\n", when, out_path);
-        if ((status = io_state_check_finite(&initial, inputs[0]))) break;
-        if ((status = io_state_check_plausible(&initial, ref->upper_mean, ref->upper_std, ref->surface_mean,
-                                               ref->surface_std)))
-            break;
-        for (int d = 0; d < stack_n; d++)
-            if (!stack[d].upper && (status = io_state_alloc(&stack[d], mc->H, mc->W, mc->levels, mc->nlev, &initial)))
-                break;
-        if (status) break;
-        spec.lat = initial.lat, spec.lon = initial.lon, spec.init_time = inits[it];
-        io_forecast *fc;
-        if ((status = io_forecast_create(&fc, out_path, &spec))) break;
-        size_t nu = (size_t)MODEL_NUPPER * mc->nlev * mc->H * mc->W, ns = (size_t)MODEL_NSURFACE * mc->H * mc->W;
-        for (int member = 0; member < (members > 1 ? members : 1) && !status; member++) {
-            if ((status = io_forecast_wait(fc, &stack[0]))) break;
-            memcpy(stack[0].upper, initial.upper, sizeof(float) * nu);
-            memcpy(stack[0].surface, initial.surface, sizeof(float) * ns);
-            stack[0].time = initial.time;
-            /* Member 0 is the unperturbed control. */
-            if (member > 0 &&
-                (status = data_perturb_perlin(stack[0].upper, stack[0].surface, mc->nlev, mc->H, mc->W, ref->upper_std,
-                                              ref->surface_std, perturb_scale,
-                                              seed ^ ((uint64_t)it * 0x2545F4914F6CDD1DULL), member)))
-                break;
-            for (int i = 0; i < nleads && !status; i++)
-                if (leads[i] == 0) status = io_forecast_write(fc, i, member, &stack[0]);
-            for (int k = 0; k < plan.ncalls && !status; k++) {
-                const model_plan_call *call = &plan.calls[k];
-                const model *m = NULL;
-                for (int i = 0; i < nmodels; i++)
-                    if (model_leads[i] == call->model) m = models[i];
-                io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
-                if ((status = io_forecast_wait(fc, out))) break; /* its last lead may still be being written */
-                double t0 = util_now();
-                if ((status = model_step_in(m, &ws, out->upper, out->surface, in->upper, in->surface))) break;
-                t_model += util_now() - t0;
-                out->time = in->time + call->model * 3600.0;
-                if (call->writes)
-                    for (int i = 0; i < nleads && !status; i++)
-                        if (leads[i] == call->to) status = io_forecast_write(fc, i, member, out);
-                done_calls++;
-                double now = util_now(), el = now - t_start, per = el / done_calls;
-                /* A terminal gets one line rewritten in place; a log file (batch
-                 * jobs) a line every 10 s and at the last call of each init. */
-                int last = k == plan.ncalls - 1;
-                if (log && (tty || last || now - t_progress >= 10)) {
-                    fprintf(log, "%spangu forecast: %s member %d %4dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB%s",
-                            tty ? "\r" : "", when, member, call->to, done_calls, total_calls, per,
-                            per * (total_calls - done_calls), util_peak_rss_kb() / 1024.0, tty ? " " : "\n");
-                    t_progress = now;
-                }
-            }
-        }
-        io_state_free(&initial);
-        if (status) {
-            io_forecast_abort(fc);
-            break;
-        }
-        if ((status = io_forecast_finish(fc))) break;
-        if (log) fprintf(log, "%spangu forecast: wrote %s\n", tty ? "\n" : "", out_path);
-    }
-    if (!status && done_calls > 0 && log) {
-        double total = util_now() - t_start;
-        fprintf(log,
-                "pangu forecast: %ld model calls in %.2f s: model %.2f s, planning, reading and writing %.2f s (%.1f%%); "
-                "the writer thread used %.2f s of CPU beside the model\n",
-                done_calls, total, t_model, total - t_model, 100.0 * (total - t_model) / total, writer_cpu);
-    }
+    if (o->dry_run) print_estimate(j, plan_out);
+    else status = run_inits(j);
 done:
-    free(job_request), free(request), free(had), free(skip);
-    free(lead_hours);
-    io_state_free(&initial);
-    if (stack)
-        for (int d = 0; d < stack_n; d++) io_state_free(&stack[d]);
-    free(stack);
-    io_series_close(series);
-    for (int i = 0; i < MODEL_PLAN_MAX_MODELS; i++)
-        if (models[i]) model_free(models[i]), free(models[i]);
-    model_plan_free(&plan);
-    model_workspace_free(&ws);
-    free(leads);
-    free(inits);
-    omp_set_num_threads(threads_given);
+    forecast_free(j);
+    free(j);
     return status;
 }
