@@ -973,13 +973,20 @@ static void sleep_s(double s) {
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
 }
 
-/* A relative href resolved against the API root's scheme and host. */
-static int resolve(const char *root, const char *href, char *out, size_t cap) {
+/* An href resolved against the URL of the reply that gave it, as the
+ * official client does (ecmwf-datastores-client processing.py,
+ * Results.location: urllib.parse.urljoin(response.url, href)): absolute
+ * as it is, "/path" on base's scheme and host, else beside base's last
+ * path segment. */
+static int resolve(const char *base, const char *href, char *out, size_t cap) {
     if (strstr(href, "://")) return fmt(out, cap, "%s", href);
-    const char *host = strstr(root, "://");
-    size_t n = host ? (size_t)(strchr(host + 3, '/') ? strchr(host + 3, '/') - root : (long)strlen(root)) : 0;
-    if (href[0] == '/') return fmt(out, cap, "%.*s%s", (int)n, root, href);
-    return fmt(out, cap, "%s/%s", root, href);
+    const char *host = strstr(base, "://");
+    const char *path = host ? strchr(host + 3, '/') : NULL;
+    size_t n = path ? (size_t)(path - base) : strlen(base);
+    if (href[0] == '/') return fmt(out, cap, "%.*s%s", (int)n, base, href);
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (!slash) return fmt(out, cap, "%s/%s", base, href);
+    return fmt(out, cap, "%.*s%s", (int)(slash + 1 - base), base, href);
 }
 
 /* One CDS request in progress: the dataset, the file and the job. */
@@ -1098,7 +1105,7 @@ static int cds_result(cds_call *q, char *link, size_t cap, long long *size) {
     const char *href = value ? json_string(value, "href") : NULL;
     *size = -1;
     if (value && !json_long(value, "file:size", size)) *size = -1;
-    status = href ? resolve(q->c->root, href, link, cap)
+    status = href ? resolve(url, href, link, cap)
                   : util_fail(UTIL_EFORMAT, "%s: the job's results name no asset to download (asset.value.href)", url);
     cJSON_Delete(o);
     io_http_reply_free(&r);
