@@ -15,9 +15,9 @@
  * input loads the two weight vectors and broadcasts one activation per row
  * (15 of 16 registers: the classic Haswell shape). A panel's slice of KC
  * inputs (KC x 64 B, contiguous) stays in L1 while the block's MC rows of
- * activations (L2) stream past. (Run on the AVX-512 kernel's 32-column
- * panels as two halves, the slice's 64-byte lines were 128 bytes apart: half
- * of L1's sets held it, and the kernel ran 20% slower.)
+ * activations (L2) stream past. (On the AVX-512 kernel's 32-column panels
+ * run as two halves, the slice's 64-byte lines were 128 bytes apart and only
+ * half of L1's sets held it: docs/speed.md, "Kernel design measurements".)
  * Sums run in input order with FMA from [out] + [bias], as the AVX-512
  * kernel: the two give the same bits, and neither depends on the blocking.
  *

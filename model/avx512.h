@@ -32,8 +32,8 @@ static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xffffffffu 
 
 
 /* ---- FP32 elementwise math, vectorised ----
- * AVX-512 versions of glibc's scalar erff and expf (a third of the BF16 step
- * and a sixth of the FP32 step when scalar). Twins: model_gelu_forward and
+ * AVX-512 versions of glibc's scalar erff and expf, which dominate the
+ * elementwise time when scalar (docs/speed.md). Twins: model_gelu_forward and
  * the softmax of model_window_attention (model/kernels.c). */
 
 /* erf(x) to about 1e-7 (a rational approximation on [-4, 4], odd numerator
@@ -140,7 +140,7 @@ AVX512_INLINE void epilogue_rows(const epilogue *e, float *out, size_t ldo, int 
  * rows 3C floats apart): prefetch the next head's q, k and v rows (the next
  * window's first head after the last). A window type's qkv is megabytes, so
  * they come from L3; fetched while this head computes, the strided loads of
- * the key and value packing no longer stall (5% faster attention). */
+ * the key and value packing no longer stall. */
 AVX512_INLINE void prefetch_next_head(const float *base, int w, int nW, int h, int heads, int N, int C) {
     if (w == nW - 1 && h == heads - 1) return;
     int d = C / heads;

@@ -19,7 +19,7 @@
  * head the keys and values are packed as its weights (vectorised), q and the
  * softmax weights are the activations. The softmax and GELU of the BF16 path
  * are FP32 but vectorised (AVX-512 exp and erf) instead of glibc's scalar
- * expf and erff, which took a third of the step once the GEMMs ran in BF16.
+ * expf and erff, which dominated the step once the GEMMs ran in BF16.
  *
  * Only the functions marked BF16_TARGET use AVX-512 instructions: the rest of
  * the build stays portable, and model_bf16_available() checks the CPU at run
@@ -739,7 +739,7 @@ static void release(model *m) {
     m->precision = MODEL_FP32;
 }
 
-void model_bf16_release(model *m) { release(m); }
+void model_release_packs(model *m) { release(m); }
 
 /* Pack one linear layer's W (n, k), element (j, i) at w[j * sn + i * sk],
  * for `precision` into the model's next slot and point *h or *f at it. */
@@ -801,7 +801,7 @@ int model_set_precision(model *m, int precision) {
         status = pack_all(m, MODEL_BF16);
         for (int l = 0; l < 4 && !status; l++)
             for (int d = 0; d < c->depths[l]; d++)
-                m->blocks[l][d].bf16_attention = 1; /* measured: 13% less CPU time, the same accuracy (see the README) */
+                m->blocks[l][d].bf16_attention = 1; /* less CPU time at the same accuracy (docs/speed.md) */
     } else {
         if (!(m->f32 = calloc((size_t)total, sizeof(model_f32_matrix))))
             return util_fail(UTIL_ENOMEM, "out of memory for packed FP32 weights");

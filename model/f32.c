@@ -1,12 +1,11 @@
 /* model f32: the FP32 GEMMs of the step on packed weights, AVX-512.
  *
  * Why not OpenBLAS for these: which OpenBLAS kernel runs depends on its CPU
- * detection and on OPENBLAS_CORETYPE, which environments set (these machines
- * pin the AVX2 "Haswell" kernel: 170-200 GFLOP/s on the model's shapes with 2
- * threads, against 330-388 for OpenBLAS's own AVX-512 kernel on the same
- * CPU). This kernel always uses the CPU it runs on, measures on a par with
- * OpenBLAS's AVX-512 kernel (make bench), packs each weight once where
- * OpenBLAS repacks it on every call, and adds the bias in the accumulators.
+ * detection and on OPENBLAS_CORETYPE, which environments set (some pin the
+ * AVX2 "Haswell" kernel on AVX-512 CPUs). This kernel always uses the CPU it
+ * runs on, packs each weight once where OpenBLAS repacks it on every call,
+ * and adds the bias in the accumulators (measurements: docs/speed.md,
+ * "Kernel design measurements").
  * OpenBLAS SGEMM stays the plain twin and the path for CPUs without AVX2
  * (model_linear_forward); CPUs with AVX2 + FMA but no AVX-512 run
  * model/avx2.c on the same panels. model_kernel() makes the choice.
@@ -19,9 +18,8 @@
  * keeps a 12 x 32 tile in 24 zmm registers and per input loads two weight
  * vectors and broadcasts one activation per row (12 rows, not the BF16
  * kernel's 14: attention's 144-row windows are 12 whole tiles, and the
- * addressing of 12 rows spills fewer registers: in alternating runs 2-5%
- * faster on 6 of the model's 8 GEMM shapes, 1-2% faster attention, the
- * whole step within the machine's noise; the same bits). Sums run in input order with FMA, so results
+ * addressing of 12 rows spills fewer registers; the same bits either way).
+ * Sums run in input order with FMA, so results
  * differ from SGEMM's by rounding only (a few 1e-7 relative). */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -83,10 +81,6 @@ void model_f32_pack_into_width(float *dst, int nr, const float *w, int n, int k,
                 o[j] = col < n ? w[(size_t)col * sn + (size_t)i * sk] : 0.0f;
             }
         }
-}
-
-void model_f32_pack_into(float *dst, const float *w, int n, int k, size_t sn, size_t sk) {
-    model_f32_pack_into_width(dst, NR, w, n, k, sn, sk);
 }
 
 int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, int k, size_t sn, size_t sk) {
@@ -166,15 +160,10 @@ void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size
     else {
         int n = w->n;
         packed_ref(y, (size_t)n, in, ldi, w, b, rows, 0, 0);
-        float *t = malloc(sizeof(float) * (size_t)n);
-        if (!t) abort(); /* test-only path */
         for (int r = 0; r < rows; r++) {
             long xr = tok ? tok[r] : r;
-            if (xr < 0) continue;
-            model_layernorm_forward(t, y + (size_t)r * n, norm_w, norm_b, 1, n);
-            for (int i = 0; i < n; i++) x[(size_t)xr * n + i] += t[i];
+            if (xr >= 0) model_layernorm_add(x + (size_t)xr * n, y + (size_t)r * n, norm_w, norm_b, n);
         }
-        free(t);
     }
 }
 
@@ -436,9 +425,7 @@ void model_layernorm_forward_avx512(float *out, const float *in, const float *w,
     model_layernorm_forward(out, in, w, b, rows, C);
 }
 void model_layernorm_add_avx512(float *x, const float *y, const float *w, const float *b, int C) {
-    float t[C > 0 ? C : 1];
-    model_layernorm_forward(t, y, w, b, 1, C);
-    for (int i = 0; i < C; i++) x[i] += t[i];
+    model_layernorm_add(x, y, w, b, C);
 }
 size_t model_f32_attention_floats(int N, int d) { return model_f32_packed_floats(N, d) + model_f32_packed_floats(d, N) + 16; }
 void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,

@@ -1,5 +1,7 @@
-/* model kernels: the forward pass one layer at a time. Plain C loops plus
- * OpenBLAS SGEMM; OpenMP over disjoint output rows, BLAS single-threaded
+/* model kernels: the forward pass one layer at a time, and the dispatch of
+ * each layer's GEMMs and elementwise steps to the chosen kernel set (BF16,
+ * packed FP32 on AVX-512 or AVX2, or the plain twins here: C loops plus
+ * OpenBLAS SGEMM). OpenMP over disjoint output rows, BLAS single-threaded
  * inside (the caller sets OpenBLAS to one thread). */
 #define _DEFAULT_SOURCE
 #include <cblas.h>
@@ -13,18 +15,29 @@
 static int ceil_to(int n, int m) { return (n + m - 1) / m * m; }
 static int mod(int a, int n) { return ((a % n) + n) % n; }
 
+/* mean and 1 / sqrt(var + 1e-5) of one row, summed in double */
+static void layernorm_moments(const float *x, int C, float *mean, float *rstd) {
+    double m = 0, var = 0;
+    for (int i = 0; i < C; i++) m += x[i];
+    m /= C;
+    for (int i = 0; i < C; i++) var += (x[i] - m) * (x[i] - m);
+    var /= C;
+    *mean = (float)m, *rstd = (float)(1.0 / sqrt(var + 1e-5));
+}
+
 void model_layernorm_forward(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     for (int r = 0; r < rows; r++) {
         const float *x = in + (size_t)r * C;
-        float *y = out + (size_t)r * C;
-        double mean = 0, var = 0;
-        for (int i = 0; i < C; i++) mean += x[i];
-        mean /= C;
-        for (int i = 0; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
-        var /= C;
-        float m = (float)mean, rstd = (float)(1.0 / sqrt(var + 1e-5));
+        float *y = out + (size_t)r * C, m, rstd;
+        layernorm_moments(x, C, &m, &rstd);
         for (int i = 0; i < C; i++) y[i] = (x[i] - m) * rstd * w[i] + b[i];
     }
+}
+
+void model_layernorm_add(float *x, const float *y, const float *w, const float *b, int C) {
+    float m, rstd;
+    layernorm_moments(y, C, &m, &rstd);
+    for (int i = 0; i < C; i++) x[i] += (y[i] - m) * rstd * w[i] + b[i];
 }
 
 void model_gelu_forward(float *out, const float *in, size_t n) {
@@ -224,7 +237,7 @@ static void profile_add(int what, double t0, double flops) {
 }
 
 /* A linear layer in the model's precision: wh is the BF16 copy of w, wf the
- * packed FP32 one (AVX-512), both NULL for OpenBLAS on w. */
+ * packed FP32 one (AVX-512 or AVX2), both NULL for OpenBLAS on w. */
 static void linear(float *out, const float *in, const float *w, const model_bf16_matrix *wh,
                    const model_f32_matrix *wf, const float *b, int rows, int in_dim, int out_dim) {
     double t0 = profile_start();
@@ -246,21 +259,18 @@ static void layernorm(int kern, float *out, const float *in, const float *w, con
     else if (kern == MODEL_KERNEL_AVX2) model_layernorm_forward_avx2(out, in, w, b, rows, C);
     else model_layernorm_forward(out, in, w, b, rows, C);
 }
-/* x (C) += LayerNorm(y); the scalar path normalises y in place */
-static void layernorm_add(int kern, float *x, float *y, const float *w, const float *b, int C) {
+/* x (C) += LayerNorm(y) */
+static void layernorm_add(int kern, float *x, const float *y, const float *w, const float *b, int C) {
     if (kern == MODEL_KERNEL_AVX512) model_layernorm_add_avx512(x, y, w, b, C);
     else if (kern == MODEL_KERNEL_AVX2) model_layernorm_add_avx2(x, y, w, b, C);
-    else {
-        model_layernorm_forward(y, y, w, b, 1, C);
-        for (int i = 0; i < C; i++) x[i] += y[i];
-    }
+    else model_layernorm_add(x, y, w, b, C);
 }
 
 enum { MLP_ROWS = 1024 }; /* rows per SGEMM: smaller ones run far below the BLAS peak */
 
-static int layer_width(const model_config *c, int l) { return (l == 1 || l == 2) ? 2 * c->dim : c->dim; }
-static int layer_h(const model_config *c, int l) { return (l == 1 || l == 2) ? c->H2 : c->Ht; }
-static int layer_w(const model_config *c, int l) { return (l == 1 || l == 2) ? c->W2 : c->Wt; }
+static int layer_channels(const model_config *c, int l) { return (l == 1 || l == 2) ? 2 * c->dim : c->dim; }
+static int layer_lat_tokens(const model_config *c, int l) { return (l == 1 || l == 2) ? c->H2 : c->Ht; }
+static int layer_lon_tokens(const model_config *c, int l) { return (l == 1 || l == 2) ? c->W2 : c->Wt; }
 
 /* One thread's attention scratch, offsets in floats from its start. The
  * attention kernels align their packs themselves (16 spare floats each). */
@@ -285,7 +295,7 @@ size_t model_scratch_floats(const model_config *c) {
     int N = c->window[0] * c->window[1] * c->window[2];
     size_t need = 0, C = c->dim;
     for (int l = 0; l < 4; l++) {
-        size_t Cl = layer_width(c, l), rows = (size_t)layer_w(c, l) / c->window[2] * N;
+        size_t Cl = layer_channels(c, l), rows = (size_t)layer_lon_tokens(c, l) / c->window[2] * N;
         size_t attn = attention_layout(rows, Cl, c->heads[l], N, c->window).total;
         size_t mlp = (size_t)MLP_ROWS * 5 * Cl;
         if (attn > need) need = attn;
@@ -304,11 +314,10 @@ size_t model_scratch_floats(const model_config *c) {
     return (need + 15) / 16 * 16;
 }
 
-/* Windows per attention group. A whole type's rows (4320 at 721 x 1440,
- * C = 192) overflowed L2 between the gather, the q, k, v GEMM, attention
- * and the projection: those ran 10-20% slower than the MLP's GEMMs beside
- * them; groups that fit L2 (the input and q, k, v: 16 C bytes a row) ran
- * 10-20% faster than whole types (2 cores of an AMD EPYC, 1 MB L2). */
+/* Windows per attention group: groups whose rows fit L2 (the input and
+ * q, k, v: 16 C bytes a row), because a whole type's rows overflowed L2
+ * between the gather, the q, k, v GEMM, attention and the projection
+ * (measurements: docs/speed.md, "Kernel design measurements"). */
 static int attention_rows_forced;
 void model_attention_rows_set(int rows) { attention_rows_forced = rows > 0 ? rows : 0; }
 int model_attention_group(int N, int C, int nW) {
@@ -323,7 +332,7 @@ int model_attention_group(int N, int C, int nW) {
 
 void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,
                          const int *bias_index, float *scratch, size_t scratch_stride) {
-    int Z = c->Z, Hl = layer_h(c, layer), Wl = layer_w(c, layer), C = layer_width(c, layer);
+    int Z = c->Z, Hl = layer_lat_tokens(c, layer), Wl = layer_lon_tokens(c, layer), C = layer_channels(c, layer);
     int heads = c->heads[layer];
     const int *win = c->window;
     int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
@@ -402,8 +411,7 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
 
     /* MLP in row chunks so the 4C hidden layer never exists whole. */
     /* Chunks of at most MLP_ROWS rows, as many as a multiple of the thread
-     * count and of equal size: 9 chunks of 1024 on 2 threads left one thread
-     * idle for a ninth of the MLP (the 2C layers at 181 x 384). */
+     * count and of equal size, so no thread idles through a last chunk. */
     long T = (long)Z * Hl * Wl, nth = omp_get_max_threads();
     long chunks = (T + MLP_ROWS - 1) / MLP_ROWS;
     chunks = (chunks + nth - 1) / nth * nth;

@@ -246,7 +246,7 @@ int model_create(model *m, const model_config *cfg) { return create(m, cfg, 1); 
 int model_create_table(model *m, const model_config *cfg) { return create(m, cfg, 0); }
 
 void model_free(model *m) {
-    model_bf16_release(m);
+    model_release_packs(m);
     free(m->params);
     free(m->tensors);
     free(m->bias_index);

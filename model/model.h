@@ -95,7 +95,7 @@ typedef struct {
     float *fc2_w, *fc2_b;       /* (C, 4C), (C) */
     /* BF16 copies of the four matrices, NULL in FP32 (model_set_precision) */
     const model_bf16_matrix *qkv_h, *proj_h, *fc1_h, *fc2_h;
-    /* packed FP32 copies for the AVX-512 kernel, NULL without AVX-512 or in BF16 */
+    /* packed FP32 copies for the AVX-512 or AVX2 kernel, NULL on the blas path or in BF16 */
     const model_f32_matrix *qkv_f, *proj_f, *fc1_f, *fc2_f;
     int bf16_attention; /* BF16 path: q k^T and p v in BF16 too */
 } model_block;
@@ -139,7 +139,8 @@ typedef struct {
     int nbf16;
     const model_bf16_matrix *embed_h, *embed_sh, *down_h, *up1_h, *up2_h;
     const model_bf16_matrix *rec_h[2], *rec_sh[2]; /* patch recovery: the skip's rows, then x's */
-    /* MODEL_FP32 on a CPU with AVX-512: the weights packed for model/f32.c */
+    /* MODEL_FP32 with the avx512 or avx2 kernel: the weights packed for
+     * model/f32.c or model/avx2.c (NULL on the blas path) */
     model_f32_matrix *f32;
     int nf32;
     const model_f32_matrix *embed_f, *embed_sf, *down_f, *up1_f, *up2_f;
@@ -278,11 +279,17 @@ int model_plan_build(model_plan *p, const int *models, int nmodels, const int *l
 void model_plan_free(model_plan *p);
 
 /* ---- kernels (model/kernels.c), one per layer and direction ----
- * Each is plain, single-threaded and allocation-free; callers parallelise
- * over disjoint rows. Token tensors are (rows, C) with channels last. */
+ * The plain twins (LayerNorm, GELU, linear, window attention, the window
+ * geometry) are single-threaded and allocation-free; callers parallelise
+ * over disjoint rows. The layer functions (model_block_forward, the patch
+ * embedding, down- and up-sampling, patch recovery) run OpenMP loops
+ * themselves over their own rows, each thread in its slice of scratch.
+ * Token tensors are (rows, C) with channels last. */
 
 /* out (rows, C) = LayerNorm(in) * w + b, eps 1e-5; out may equal in. */
 void model_layernorm_forward(float *out, const float *in, const float *w, const float *b, int rows, int C);
+/* x (C) += LayerNorm(y) * w + b: the post-norm residual add, no scratch. */
+void model_layernorm_add(float *x, const float *y, const float *w, const float *b, int C);
 /* exact (erf) GELU, elementwise; out may equal in. */
 void model_gelu_forward(float *out, const float *in, size_t n);
 /* out (rows, out_dim) = in (rows, in_dim) @ w^T (w is (out_dim, in_dim)) + b (may be NULL). */
@@ -361,12 +368,14 @@ const char *model_precision_name(int precision);
  * UTIL_EINVAL with a message saying so. */
 int model_precision_check(int precision);
 /* Pack the weights for the step's GEMMs: bf16 (MODEL_BF16), or FP32 panels
- * for model/f32.c (MODEL_FP32 on a CPU with AVX-512; without it, nothing is
- * packed and OpenBLAS runs the GEMMs); UTIL_EINVAL with
+ * for model/f32.c or model/avx2.c (MODEL_FP32 with the avx512 or avx2 kernel;
+ * on the blas path nothing is packed and OpenBLAS runs the GEMMs); UTIL_EINVAL with
  * a clear message for bf16 on a CPU without AVX512_BF16. Inference only:
  * repack after changing the parameters; model_grad refuses a BF16 model. */
 int model_set_precision(model *m, int precision);
-void model_bf16_release(model *m); /* back to unpacked FP32 (OpenBLAS), packed weights freed (model_free calls it) */
+/* Frees every packed copy of the weights, BF16 and packed FP32 alike: back to
+ * unpacked FP32 on OpenBLAS (model_free calls it). */
+void model_release_packs(model *m);
 
 uint16_t model_bf16_round(float x); /* scalar twin of the hardware rounding */
 float model_bf16_float(uint16_t h);
@@ -512,8 +521,7 @@ size_t model_f32_packed_floats(int n, int k);
 /* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data
  * (model_f32_packed_floats(n, k) floats, enough for either width).
  * model_f32_pack packs for model_kernel(), _pack_for for a given kernel;
- * _pack_into writes MODEL_F32_PANEL panels, _pack_into_width nr-column ones. */
-void model_f32_pack_into(float *dst, const float *w, int n, int k, size_t sn, size_t sk);
+ * _pack_into_width writes nr-column panels. */
 void model_f32_pack_into_width(float *dst, int nr, const float *w, int n, int k, size_t sn, size_t sk);
 int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk);
 int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, int k, size_t sn, size_t sk);
