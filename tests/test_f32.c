@@ -1,4 +1,4 @@
-/* Suite "f32": the packed FP32 AVX-512 kernels (model/f32.c) against their
+/* Suite "f32": the packed FP32 AVX-512 kernels (model/fast/avx512.c) against their
  * plain twins: the GEMM against a double-precision loop and OpenBLAS, the
  * packed layout against its definition, window attention against
  * model_window_attention, LayerNorm and GELU against the scalar ones, and the
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/internal.h"
 #include "tests.h"
 #include "util/util.h"
 

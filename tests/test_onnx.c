@@ -15,7 +15,7 @@
 #include "onnx.pb-c.h"
 
 #include "io/io.h"
-#include "model/model.h"
+#include "model/internal.h"
 #include "tests.h"
 #include "util/util.h"
 

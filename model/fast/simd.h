@@ -1,5 +1,5 @@
-/* model avx512: AVX-512F helpers shared by the packed FP32 kernels
- * (model/f32.c) and the BF16 ones (model/bf16.c). Internal to model/.
+/* model fast/simd.h: AVX-512F helpers shared by the packed FP32 kernels
+ * (fast/avx512.c, fast/avx2.c) and the BF16 ones (fast/bf16.c). Internal to model/.
  *
  * Only functions carrying AVX512_TARGET (or a superset) use AVX-512: the rest
  * of the build stays portable, and model_f32_available() /
@@ -12,20 +12,9 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "model.h"
+#include "../internal.h"
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #define AVX512_INLINE static inline __attribute__((always_inline)) AVX512_TARGET
-
-static inline int model_cpu_avx512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
-
-static inline int model_cpu_avx2(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xffffffffu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1); }
@@ -115,7 +104,7 @@ AVX512_INLINE void softmax_row(float *s, const float *bt, const int *labels, int
  * last input block, while it is in L1/L2 (a separate pass would read the
  * whole output back from L3 or memory): nothing, GELU in place (the MLP's
  * first layer), or x += LayerNorm(out) (its second layer with the block's
- * post-norm residual add). Used by model/f32.c and model/bf16.c. */
+ * post-norm residual add). Used by model/fast/avx512.c and model/fast/bf16.c. */
 typedef struct {
     enum { EPI_NONE, EPI_GELU, EPI_NORM_ADD } kind;
     float *x;                     /* EPI_NORM_ADD: (rows, n), row stride n */
@@ -154,8 +143,6 @@ AVX512_INLINE void prefetch_next_head(const float *base, int w, int nW, int h, i
 
 #else
 #define MODEL_X86 0
-static inline int model_cpu_avx512(void) { return 0; }
-static inline int model_cpu_avx2(void) { return 0; }
 #endif
 
 #endif

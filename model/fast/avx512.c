@@ -1,4 +1,4 @@
-/* model f32: the FP32 GEMMs of the step on packed weights, AVX-512.
+/* model fast/avx512: the FP32 GEMMs of the step on packed weights, AVX-512.
  *
  * Why not OpenBLAS for these: which OpenBLAS kernel runs depends on its CPU
  * detection and on OPENBLAS_CORETYPE, which environments set (some pin the
@@ -8,7 +8,7 @@
  * "Kernel design measurements").
  * OpenBLAS SGEMM stays the plain twin and the path for CPUs without AVX2
  * (model_linear_forward); CPUs with AVX2 + FMA but no AVX-512 run
- * model/avx2.c on the same panels. model_kernel() makes the choice.
+ * model/fast/avx2.c on the same panels. model_kernel() makes the choice.
  *
  * Layout: W (n, k) of y = x W^T is packed into panels of 32 output columns;
  * panel p holds, for each input i, the 32 floats W[32p + j][i] (zeros past n).
@@ -27,145 +27,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/util.h"
-#include "avx512.h"
-#include "model.h"
+#include "../../util/util.h"
+#include "../internal.h"
+#include "simd.h"
 
 enum {
     NR = MODEL_F32_PANEL, /* output columns per panel: two zmm vectors */
     MR = 12,              /* rows per micro-tile: 24 accumulators */
-    /* rows (MC) and inputs (KC) per block: model_blocking_get (model/tune.c) */
+    /* rows (MC) and inputs (KC) per block: model_blocking_get (model/cpu.c) */
 };
 
-static int env_on(const char *name) {
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0;
-}
 
-int model_kernel(void) {
-    if (env_on("PANGU_NO_AVX2")) return MODEL_KERNEL_BLAS; /* tests: act as a CPU without AVX2 (nor AVX-512) */
-    if (!env_on("PANGU_NO_AVX512") && model_cpu_avx512()) return MODEL_KERNEL_AVX512;
-    return model_cpu_avx2() ? MODEL_KERNEL_AVX2 : MODEL_KERNEL_BLAS;
-}
-
-const char *model_kernel_name(int kernel) {
-    return kernel == MODEL_KERNEL_AVX512 ? "avx512" : kernel == MODEL_KERNEL_AVX2 ? "avx2" : "blas";
-}
-
-int model_cpu_amx(void) {
-#if MODEL_X86
-    /* CPUID leaf 7, subleaf 0: EDX bit 22 is AMX-BF16 */
-    unsigned a, b, c, d;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
-    if (a < 7) return 0;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
-    return (d >> 22) & 1;
-#else
-    return 0;
-#endif
-}
-
-int model_f32_available(void) { return model_kernel() != MODEL_KERNEL_BLAS; }
-
-size_t model_f32_packed_floats(int n, int k) { return ((size_t)n + NR - 1) / NR * NR * (size_t)k; }
-
-int model_f32_panel_width(int kernel) { return kernel == MODEL_KERNEL_AVX2 ? MODEL_AVX2_PANEL : MODEL_F32_PANEL; }
-
-void model_f32_pack_into_width(float *dst, int nr, const float *w, int n, int k, size_t sn, size_t sk) {
-    int panels = (n + nr - 1) / nr;
-    for (int pn = 0; pn < panels; pn++)
-        for (int i = 0; i < k; i++) {
-            float *o = dst + ((size_t)pn * k + i) * nr;
-            for (int j = 0; j < nr; j++) {
-                int col = pn * nr + j;
-                o[j] = col < n ? w[(size_t)col * sn + (size_t)i * sk] : 0.0f;
-            }
-        }
-}
-
-int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, int k, size_t sn, size_t sk) {
-    memset(p, 0, sizeof *p);
-    if (n < 1 || k < 1) return util_fail(UTIL_EINVAL, "f32 pack: empty %d x %d matrix", n, k);
-    /* the AVX2 panels are narrower: never more floats than model_f32_packed_floats */
-    p->data = util_aligned_alloc(sizeof(float) * model_f32_packed_floats(n, k));
-    if (!p->data) return util_fail(UTIL_ENOMEM, "out of memory for packed FP32 weights");
-    int nr = model_f32_panel_width(kernel);
-    p->n = n, p->k = k, p->panels = (n + nr - 1) / nr, p->kernel = kernel;
-    model_f32_pack_into_width(p->data, nr, w, n, k, sn, sk);
-    return UTIL_OK;
-}
-
-int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk) {
-    /* a matrix packed while the choice is blas (tests) runs the scalar loop of packed_ref */
-    return model_f32_pack_for(p, model_kernel(), w, n, k, sn, sk);
-}
-
-void model_f32_matrix_free(model_f32_matrix *p) {
-    free(p->data);
-    memset(p, 0, sizeof *p);
-}
-
-void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
-                          const float *b, int rows, int k, int n, int accumulate) {
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < n; j++) {
-            double acc = accumulate ? out[(size_t)r * ldo + j] : 0.0;
-            if (b) acc += b[j];
-            for (int i = 0; i < k; i++) acc += (double)in[(size_t)r * ldi + i] * w[(size_t)j * sn + (size_t)i * sk];
-            out[(size_t)r * ldo + j] = (float)acc;
-        }
-}
-
-/* The packed matrix's own scalar loop (input order, float sums): what a
- * matrix packed under the blas choice runs. */
-static void packed_ref(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w, const float *b,
-                       int rows, int accumulate, int gelu) {
-    int nr = model_f32_panel_width(w->kernel);
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < w->n; j++) {
-            float acc = (accumulate ? out[(size_t)r * ldo + j] : 0.0f) + (b ? b[j] : 0.0f);
-            const float *col = w->data + (size_t)(j / nr) * w->k * nr + j % nr;
-            for (int i = 0; i < w->k; i++) acc = fmaf(in[(size_t)r * ldi + i], col[(size_t)i * nr], acc);
-            out[(size_t)r * ldo + j] = acc;
-        }
-    if (gelu)
-        for (int r = 0; r < rows; r++) model_gelu_forward(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)w->n);
-}
-
-static void avx512_linear(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                          const float *b, int rows, int accumulate);
-static void avx512_linear_gelu(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                               const float *b, int rows);
-static void avx512_linear_norm_add(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                   const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
-
-void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                              const float *b, int rows, int accumulate) {
-    if (w->kernel == MODEL_KERNEL_AVX512) avx512_linear(out, ldo, in, ldi, w, b, rows, accumulate);
-    else if (w->kernel == MODEL_KERNEL_AVX2) model_avx2_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate);
-    else packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
-}
-
-void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                   const float *b, int rows) {
-    if (w->kernel == MODEL_KERNEL_AVX512) avx512_linear_gelu(out, ldo, in, ldi, w, b, rows);
-    else if (w->kernel == MODEL_KERNEL_AVX2) model_avx2_linear_gelu_forward(out, ldo, in, ldi, w, b, rows);
-    else packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
-}
-
-void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                       const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    if (w->kernel == MODEL_KERNEL_AVX512) avx512_linear_norm_add(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
-    else if (w->kernel == MODEL_KERNEL_AVX2) model_avx2_linear_norm_add_forward(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
-    else {
-        int n = w->n;
-        packed_ref(y, (size_t)n, in, ldi, w, b, rows, 0, 0);
-        for (int r = 0; r < rows; r++) {
-            long xr = tok ? tok[r] : r;
-            if (xr >= 0) model_layernorm_add(x + (size_t)xr * n, y + (size_t)r * n, norm_w, norm_b, n);
-        }
-    }
-}
 
 #if MODEL_X86
 
@@ -248,19 +120,19 @@ AVX512_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_
     }
 }
 
-AVX512_TARGET static void avx512_linear(float *out, size_t ldo, const float *in, size_t ldi,
+AVX512_TARGET void model_avx512_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
                                        const model_f32_matrix *w, const float *b, int rows, int accumulate) {
     const epilogue none = {EPI_NONE, NULL, NULL, NULL};
     linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, &none);
 }
 
-AVX512_TARGET static void avx512_linear_gelu(float *out, size_t ldo, const float *in, size_t ldi,
+AVX512_TARGET void model_avx512_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,
                                             const model_f32_matrix *w, const float *b, int rows) {
     const epilogue gelu = {EPI_GELU, NULL, NULL, NULL};
     linear_forward(out, ldo, in, ldi, w, b, rows, 0, &gelu);
 }
 
-AVX512_TARGET static void avx512_linear_norm_add(float *x, float *y, const float *in, size_t ldi,
+AVX512_TARGET void model_avx512_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
                                                 const model_f32_matrix *w, const float *b, const float *norm_w,
                                                 const float *norm_b, int rows, const long *tok) {
     const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b, tok};
@@ -314,7 +186,6 @@ AVX512_TARGET void model_layernorm_add_avx512(float *x, const float *y, const fl
     }
 }
 
-size_t model_f32_attention_floats(int N, int d) { return model_f32_packed_floats(N, d) + model_f32_packed_floats(d, N) + 16; }
 
 /* r[i] (16 floats each) becomes column i: r[j][i] <- r[i][j]. */
 AVX512_INLINE void transpose16(__m512 r[16]) {
@@ -386,14 +257,14 @@ AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, cons
             const float *bt = bias_t + (size_t)h * N * N;
             prefetch_next_head(base, w, nW, h, heads, N, C);
             pack_keys(kw.data, k, (size_t)ld, N, d);
-            avx512_linear(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
+            model_avx512_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
             float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
             for (int i = 0; i < N; i++)
                 inv[i] = softmax_row_unscaled(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
                                               N, scale);
             pack_values(vw.data, v, (size_t)ld, N, d);
             float *o = out + (size_t)w * N * C + h * d;
-            avx512_linear(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
+            model_avx512_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
             for (int i = 0; i < N; i++) {
                 __m512 vi = _mm512_set1_ps(inv[i]);
                 for (int c = 0; c < d; c += 16) {
@@ -406,20 +277,20 @@ AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, cons
     }
 }
 
-#else /* no x86-64: model_kernel() is blas and these are never reached */
-static void avx512_linear(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                          const float *b, int rows, int accumulate) {
-    packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
+#else /* no x86-64: model_kernel() is blas and these are never reached; the twins stand in */
+void model_avx512_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                                 const float *b, int rows, int accumulate) {
+    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
 }
 void model_gelu_forward_avx512(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
-static void avx512_linear_gelu(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                               const float *b, int rows) {
-    packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
+void model_avx512_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
+                                      const float *b, int rows) {
+    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
 }
-static void avx512_linear_norm_add(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                   const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows, (void)tok;
-    abort();
+void model_avx512_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
+                                          const float *b, const float *norm_w, const float *norm_b, int rows,
+                                          const long *tok) {
+    model_f32_packed_norm_add_ref(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
 }
 void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     model_layernorm_forward(out, in, w, b, rows, C);
@@ -427,7 +298,6 @@ void model_layernorm_forward_avx512(float *out, const float *in, const float *w,
 void model_layernorm_add_avx512(float *x, const float *y, const float *w, const float *b, int C) {
     model_layernorm_add(x, y, w, b, C);
 }
-size_t model_f32_attention_floats(int N, int d) { return model_f32_packed_floats(N, d) + model_f32_packed_floats(d, N) + 16; }
 void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                 int C, int heads, float *scores, float *packs) {
     (void)packs;

@@ -7,9 +7,9 @@
  * CPU detection and OPENBLAS_CORETYPE; OpenBLAS repacks each weight on every
  * call; and the bias, GELU and the post-norm residual add are separate passes
  * over outputs that have left the caches. The kernel below packs each weight
- * once and fuses them, as model/f32.c does on AVX-512.
+ * once and fuses them, as model/fast/avx512.c does on AVX-512.
  *
- * Layout: panels of MODEL_AVX2_PANEL = 16 output columns (model/f32.c's
+ * Layout: panels of MODEL_AVX2_PANEL = 16 output columns (model/fast/avx512.c's
  * with 16 instead of 32: per input the 16 floats of its columns, zeros past
  * n). The micro-kernel keeps a 6 x 16 tile in 12 ymm accumulators and per
  * input loads the two weight vectors and broadcasts one activation per row
@@ -22,7 +22,7 @@
  * kernel: the two give the same bits, and neither depends on the blocking.
  *
  * Only the functions marked AVX2_TARGET use AVX2 instructions; model_kernel()
- * (model/f32.c) checks the CPU at run time. Twins: model_f32_linear_ref,
+ * (model/cpu.c) checks the CPU at run time. Twins: model_f32_linear_ref,
  * model_gelu_forward, model_layernorm_forward, model_window_attention. */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -30,9 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/util.h"
-#include "avx512.h"
-#include "model.h"
+#include "../../util/util.h"
+#include "../internal.h"
+#include "simd.h"
 
 #if MODEL_X86
 
@@ -223,7 +223,7 @@ AVX2_INLINE void epilogue_rows2(const epilogue *e, float *out, size_t ldo, int r
 }
 
 /* out = [out] + [b] + in W^T, then epi on each block of MC output rows once
- * complete; blocking from model_blocking_get (model/tune.c). */
+ * complete; blocking from model_blocking_get (model/cpu.c). */
 AVX2_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                 const float *b, int rows, int accumulate, const epilogue *epi) {
     int k = w->k, n = w->n;
@@ -293,7 +293,7 @@ AVX2_INLINE void transpose8(__m256 r[8]) {
     }
 }
 
-/* Keys as the weight of q k^T (as model/f32.c's pack_keys): panel p holds per
+/* Keys as the weight of q k^T (as model/fast/avx512.c's pack_keys): panel p holds per
  * channel the 16 keys 16p..16p+15, a transpose 8 x 8 at a time. */
 AVX2_INLINE void pack_keys(float *dst, const float *k, size_t ld, int N, int d) {
     int panels = (N + NR - 1) / NR;
@@ -390,30 +390,25 @@ AVX2_TARGET void model_avx2_window_attention(float *out, const float *qkv, const
     }
 }
 
-#else /* no x86-64: model_kernel() never chooses AVX2 and these are never reached */
+#else /* no x86-64: model_kernel() never chooses AVX2 and these are never reached; the twins stand in */
 void model_gelu_forward_avx2(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
 void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     model_layernorm_forward(out, in, w, b, rows, C);
 }
 void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C) {
-    float t[C > 0 ? C : 1];
-    model_layernorm_forward(t, y, w, b, 1, C);
-    for (int i = 0; i < C; i++) x[i] += t[i];
+    model_layernorm_add(x, y, w, b, C);
 }
 void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                const float *b, int rows, int accumulate) {
-    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows, (void)accumulate;
-    abort();
+    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
 }
 void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                     const float *b, int rows) {
-    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows;
-    abort();
+    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
 }
 void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                         const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows, (void)tok;
-    abort();
+    model_f32_packed_norm_add_ref(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
 }
 void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, float *packs) {
