@@ -210,50 +210,12 @@ AVX2_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda, 
 /* The last, partial tile of a block: one per thread, so the kernel needs no allocation. */
 static _Thread_local float abuf[MR * MODEL_KC_MAX] __attribute__((aligned(64)));
 
-AVX2_INLINE void epilogue_rows2(const epilogue *e, float *out, size_t ldo, int r0, int rows, int n) {
-    if (e->kind == EPI_GELU) {
-        if ((size_t)n == ldo) model_gelu_forward_avx2(out, out, (size_t)rows * (size_t)n);
-        else
-            for (int r = 0; r < rows; r++) model_gelu_forward_avx2(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
-    } else if (e->kind == EPI_NORM_ADD)
-        for (int r = 0; r < rows; r++) {
-            long xr = e->tok ? e->tok[r0 + r] : r0 + r;
-            if (xr >= 0) model_layernorm_add_avx2(e->x + (size_t)xr * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
-        }
-}
-
-/* out = [out] + [b] + in W^T, then epi on each block of MC output rows once
- * complete; blocking from model_blocking_get (model/cpu.c). */
-AVX2_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                const float *b, int rows, int accumulate, const epilogue *epi) {
-    int k = w->k, n = w->n;
-    model_blocking bl;
-    model_blocking_get(MODEL_KERNEL_AVX2, &bl);
-    int KC = bl.kc, MC = bl.mc / MR * MR;
-    if (MC < MR) MC = MR;
-    for (int k0 = 0; k0 < k; k0 += KC) {
-        int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0;
-        for (int r0 = 0; r0 < rows; r0 += MC) {
-            int mc = rows - r0 < MC ? rows - r0 : MC, mcp = (mc + MR - 1) / MR * MR, full = mc / MR * MR;
-            for (int i = full; i < mcp; i++) {
-                float *dst = abuf + (size_t)(i - full) * KC;
-                if (i < mc) memcpy(dst, in + (size_t)(r0 + i) * ldi + k0, sizeof(float) * (size_t)kc);
-                else memset(dst, 0, sizeof(float) * (size_t)kc);
-            }
-            for (int pn = 0; pn < w->panels; pn++) {
-                int n0 = pn * NR;
-                const float *bp = w->data + ((size_t)pn * k + k0) * NR;
-                for (int i0 = 0; i0 < mcp; i0 += MR) {
-                    const float *a = i0 < full ? in + (size_t)(r0 + i0) * ldi + k0 : abuf;
-                    size_t lda = i0 < full ? ldi : (size_t)KC;
-                    micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, a, lda, bp, kc, mc - i0, n - n0,
-                                 first && b ? b + n0 : NULL, accumulate || !first);
-                }
-            }
-            if (k0 + kc == k) epilogue_rows2(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
-        }
-    }
-}
+#define GEMM_INLINE AVX2_INLINE
+#define GEMM_GELU model_gelu_forward_avx2
+#define GEMM_NORM_ADD model_layernorm_add_avx2
+#define GEMM_DRIVER
+#define GEMM_KERNEL MODEL_KERNEL_AVX2
+#include "gemm.h"
 
 AVX2_TARGET void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
                                            const model_f32_matrix *w, const float *b, int rows, int accumulate) {

@@ -41,10 +41,11 @@ enum {
 
 #if MODEL_X86
 
-/* c (MR x 32 tile, rows < mvalid, columns by masks) = [c if load_c] + [bias]
+/* c (MR x 32 tile, rows < mvalid, columns < ncols) = [c if load_c] + [bias]
  * + a (MR rows of kc inputs, lda apart) . panel (kc inputs x 32). */
 AVX512_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda, const float *b, int kc, int mvalid,
-                                __mmask16 m0, __mmask16 m1, const float *bias, int load_c) {
+                                int ncols, const float *bias, int load_c) {
+    __mmask16 m0 = mask16(ncols), m1 = mask16(ncols - 16);
     __m512 c0[MR], c1[MR];
     __m512 i0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
     __m512 i1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
@@ -83,42 +84,12 @@ AVX512_TARGET void model_gelu_forward_avx512(float *out, const float *in, size_t
     }
 }
 
-/* out = [out] + [b] + in W^T, then epi on each block of MC output rows once complete (avx512.h) */
-AVX512_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                  const float *b, int rows, int accumulate, const epilogue *epi) {
-    int k = w->k, n = w->n;
-    model_blocking bl;
-    model_blocking_get(MODEL_KERNEL_AVX512, &bl);
-    int KC = bl.kc, MC = bl.mc / MR * MR;
-    if (MC < MR) MC = MR;
-    for (int k0 = 0; k0 < k; k0 += KC) {
-        int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0;
-        for (int r0 = 0; r0 < rows; r0 += MC) {
-            int mc = rows - r0 < MC ? rows - r0 : MC, mcp = (mc + MR - 1) / MR * MR, full = mc / MR * MR;
-            /* Whole tiles read the activations in place; only a last, partial
-             * tile is copied and padded with zero rows (copying every block
-             * cost a third of attention's p v, whose inputs are used by one
-             * 32-column panel only). */
-            for (int i = full; i < mcp; i++) {
-                float *dst = abuf + (size_t)(i - full) * KC;
-                if (i < mc) memcpy(dst, in + (size_t)(r0 + i) * ldi + k0, sizeof(float) * (size_t)kc);
-                else memset(dst, 0, sizeof(float) * (size_t)kc);
-            }
-            for (int pn = 0; pn < w->panels; pn++) {
-                int n0 = pn * NR;
-                __mmask16 m0 = mask16(n - n0), m1 = mask16(n - n0 - 16);
-                const float *bp = w->data + ((size_t)pn * k + k0) * NR;
-                for (int i0 = 0; i0 < mcp; i0 += MR) {
-                    const float *a = i0 < full ? in + (size_t)(r0 + i0) * ldi + k0 : abuf;
-                    size_t lda = i0 < full ? ldi : (size_t)KC;
-                    micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, a, lda, bp, kc, mc - i0, m0, m1,
-                                 first && b ? b + n0 : NULL, accumulate || !first);
-                }
-            }
-            if (k0 + kc == k) epilogue_rows(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
-        }
-    }
-}
+#define GEMM_INLINE AVX512_INLINE
+#define GEMM_GELU model_gelu_forward_avx512
+#define GEMM_NORM_ADD model_layernorm_add_avx512
+#define GEMM_DRIVER
+#define GEMM_KERNEL MODEL_KERNEL_AVX512
+#include "gemm.h"
 
 AVX512_TARGET void model_avx512_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
                                        const model_f32_matrix *w, const float *b, int rows, int accumulate) {

@@ -46,6 +46,10 @@
 #define BF16_X86 1
 #define BF16_TARGET __attribute__((target("avx512bf16,avx512f,avx512bw,avx512vl,avx512dq")))
 #define BF16_INLINE static inline __attribute__((always_inline)) BF16_TARGET
+#define GEMM_INLINE AVX512_INLINE
+#define GEMM_GELU model_gelu_forward_avx512
+#define GEMM_NORM_ADD model_layernorm_add_avx512
+#include "gemm.h"
 #else
 #define BF16_X86 0
 #endif

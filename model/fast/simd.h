@@ -100,31 +100,6 @@ AVX512_INLINE void softmax_row(float *s, const float *bt, const int *labels, int
     }
 }
 
-/* What a GEMM does with each block of output rows right after the block's
- * last input block, while it is in L1/L2 (a separate pass would read the
- * whole output back from L3 or memory): nothing, GELU in place (the MLP's
- * first layer), or x += LayerNorm(out) (its second layer with the block's
- * post-norm residual add). Used by model/fast/avx512.c and model/fast/bf16.c. */
-typedef struct {
-    enum { EPI_NONE, EPI_GELU, EPI_NORM_ADD } kind;
-    float *x;                     /* EPI_NORM_ADD: (rows, n), row stride n */
-    const float *norm_w, *norm_b; /* (n) */
-    const long *tok;              /* EPI_NORM_ADD: x's row for each GEMM row (< 0: none), or NULL for the same row */
-} epilogue;
-
-/* out: the block's first row (rows of n, ldo apart), row r0 of the GEMM. */
-AVX512_INLINE void epilogue_rows(const epilogue *e, float *out, size_t ldo, int r0, int rows, int n) {
-    if (e->kind == EPI_GELU) {
-        if ((size_t)n == ldo) model_gelu_forward_avx512(out, out, (size_t)rows * (size_t)n);
-        else
-            for (int r = 0; r < rows; r++) model_gelu_forward_avx512(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
-    } else if (e->kind == EPI_NORM_ADD)
-        for (int r = 0; r < rows; r++) {
-            long xr = e->tok ? e->tok[r0 + r] : r0 + r;
-            if (xr >= 0) model_layernorm_add_avx512(e->x + (size_t)xr * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
-        }
-}
-
 /* Window attention, head h of window w (base: the window's first qkv row,
  * rows 3C floats apart): prefetch the next head's q, k and v rows (the next
  * window's first head after the last). A window type's qkv is megabytes, so
