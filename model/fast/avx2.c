@@ -217,24 +217,12 @@ static _Thread_local float abuf[MR * MODEL_KC_MAX] __attribute__((aligned(64)));
 #define GEMM_KERNEL MODEL_KERNEL_AVX2
 #include "gemm.h"
 
-AVX2_TARGET void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                           const model_f32_matrix *w, const float *b, int rows, int accumulate) {
-    const epilogue none = {EPI_NONE, NULL, NULL, NULL};
-    linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, &none);
-}
-
-AVX2_TARGET void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                                const model_f32_matrix *w, const float *b, int rows) {
-    const epilogue gelu = {EPI_GELU, NULL, NULL, NULL};
-    linear_forward(out, ldo, in, ldi, w, b, rows, 0, &gelu);
-}
-
-AVX2_TARGET void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
-                                                    const model_f32_matrix *w, const float *b, const float *norm_w,
-                                                    const float *norm_b, int rows, const long *tok) {
-    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b, tok};
-    linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
-}
+#define GEMM_TARGET AVX2_TARGET
+#define GEMM_MATRIX model_f32_matrix
+#define GEMM_LINEAR model_avx2_linear_forward
+#define GEMM_LINEAR_GELU model_avx2_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_avx2_linear_norm_add_forward
+#include "gemm_entry.h"
 
 /* r[i] (8 floats each) becomes column i: r[j][i] <- r[i][j]. */
 AVX2_INLINE void transpose8(__m256 r[8]) {

@@ -91,24 +91,12 @@ AVX512_TARGET void model_gelu_forward_avx512(float *out, const float *in, size_t
 #define GEMM_KERNEL MODEL_KERNEL_AVX512
 #include "gemm.h"
 
-AVX512_TARGET void model_avx512_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                       const model_f32_matrix *w, const float *b, int rows, int accumulate) {
-    const epilogue none = {EPI_NONE, NULL, NULL, NULL};
-    linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, &none);
-}
-
-AVX512_TARGET void model_avx512_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                            const model_f32_matrix *w, const float *b, int rows) {
-    const epilogue gelu = {EPI_GELU, NULL, NULL, NULL};
-    linear_forward(out, ldo, in, ldi, w, b, rows, 0, &gelu);
-}
-
-AVX512_TARGET void model_avx512_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
-                                                const model_f32_matrix *w, const float *b, const float *norm_w,
-                                                const float *norm_b, int rows, const long *tok) {
-    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b, tok};
-    linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
-}
+#define GEMM_TARGET AVX512_TARGET
+#define GEMM_MATRIX model_f32_matrix
+#define GEMM_LINEAR model_avx512_linear_forward
+#define GEMM_LINEAR_GELU model_avx512_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_avx512_linear_norm_add_forward
+#include "gemm_entry.h"
 
 
 /* mean and 1 / sqrt(var + 1e-5) of one row, two passes in FP32 lanes; the

@@ -465,24 +465,12 @@ BF16_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t 
     }
 }
 
-BF16_TARGET void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                           const model_bf16_matrix *w, const float *b, int rows, int accumulate) {
-    const epilogue none = {EPI_NONE, NULL, NULL, NULL};
-    linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, &none);
-}
-
-BF16_TARGET void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                                const model_bf16_matrix *w, const float *b, int rows) {
-    const epilogue gelu = {EPI_GELU, NULL, NULL, NULL};
-    linear_forward(out, ldo, in, ldi, w, b, rows, 0, &gelu);
-}
-
-BF16_TARGET void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
-                                                    const model_bf16_matrix *w, const float *b, const float *norm_w,
-                                                    const float *norm_b, int rows, const long *tok) {
-    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b, tok};
-    linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
-}
+#define GEMM_TARGET BF16_TARGET
+#define GEMM_MATRIX model_bf16_matrix
+#define GEMM_LINEAR model_bf16_linear_forward
+#define GEMM_LINEAR_GELU model_bf16_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_bf16_linear_norm_add_forward
+#include "gemm_entry.h"
 
 
 /* Keys as the weight of q k^T: W (n = key, k = channel); each key's channel
