@@ -10,18 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <omp.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include "../util/util.h"
 #include "internal.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
-#define TUNE_X86 1
-#else
-#define TUNE_X86 0
-#endif
 
 /* ---- measurement ---- */
 
