@@ -45,7 +45,7 @@ BUILD = build-mpi
 BIN = bin-mpi
 endif
 
-LIB_SRC := $(wildcard util/*.c model/*.c io/*.c data/*.c eval/*.c configs/*.c lib/*.c)
+LIB_SRC := $(wildcard util/*.c model/*.c model/fast/*.c io/*.c data/*.c eval/*.c configs/*.c lib/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 GEN := $(BUILD)/gen
@@ -53,7 +53,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN)/onnx.pb-c.o
 CFLAGS += -I$(GEN)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
-HEADERS := $(wildcard */*.h)
+HEADERS := $(wildcard */*.h model/fast/*.h)
 
 .PHONY: all man deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz nocurl-check
 all: $(BIN)/pangu lib man

@@ -5,7 +5,7 @@
 
 #include "../util/threads.h"
 #include "../util/util.h"
-#include "model.h"
+#include "internal.h"
 
 size_t model_workspace_bytes(const model_config *c, int nthreads) {
     size_t T1 = (size_t)c->Z * c->Ht * c->Wt, T2 = (size_t)c->Z * c->H2 * c->W2, C = c->dim;

@@ -1,5 +1,7 @@
-/* model kernels: the forward pass one layer at a time. Plain C loops plus
- * OpenBLAS SGEMM; OpenMP over disjoint output rows, BLAS single-threaded
+/* model kernels: the forward pass one layer at a time, and the dispatch of
+ * each layer's GEMMs and elementwise steps to the chosen kernel set (BF16,
+ * packed FP32 on AVX-512 or AVX2, or the plain twins here: C loops plus
+ * OpenBLAS SGEMM). OpenMP over disjoint output rows, BLAS single-threaded
  * inside (the caller sets OpenBLAS to one thread). */
 #define _DEFAULT_SOURCE
 #include <cblas.h>
@@ -8,194 +10,9 @@
 #include <string.h>
 
 #include "../util/util.h"
-#include "model.h"
+#include "internal.h"
 
-static int ceil_to(int n, int m) { return (n + m - 1) / m * m; }
-static int mod(int a, int n) { return ((a % n) + n) % n; }
 
-void model_layernorm_forward(float *out, const float *in, const float *w, const float *b, int rows, int C) {
-    for (int r = 0; r < rows; r++) {
-        const float *x = in + (size_t)r * C;
-        float *y = out + (size_t)r * C;
-        double mean = 0, var = 0;
-        for (int i = 0; i < C; i++) mean += x[i];
-        mean /= C;
-        for (int i = 0; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
-        var /= C;
-        float m = (float)mean, rstd = (float)(1.0 / sqrt(var + 1e-5));
-        for (int i = 0; i < C; i++) y[i] = (x[i] - m) * rstd * w[i] + b[i];
-    }
-}
-
-void model_gelu_forward(float *out, const float *in, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * (float)M_SQRT1_2));
-}
-
-void model_linear_forward(float *out, const float *in, const float *w, const float *b,
-                          int rows, int in_dim, int out_dim) {
-    if (rows <= 0) return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out_dim, in_dim, 1.0f, in, in_dim, w, in_dim,
-                0.0f, out, out_dim);
-    if (b)
-        for (int r = 0; r < rows; r++) {
-            float *y = out + (size_t)r * out_dim;
-            for (int j = 0; j < out_dim; j++) y[j] += b[j];
-        }
-}
-
-void model_bias_index(int *idx, const int window[3]) {
-    int wz = window[0], wh = window[1], ww = window[2], N = wz * wh * ww;
-    for (int i = 0; i < N; i++) {
-        int zi = i / (wh * ww), hi = i / ww % wh, wi = i % ww;
-        for (int j = 0; j < N; j++) {
-            int zj = j / (wh * ww), hj = j / ww % wh, wj = j % ww;
-            idx[i * N + j] = (zi + wz * zj) * (wh * wh * (2 * ww - 1)) + (hi + wh * hj) * (2 * ww - 1) +
-                             (wi - wj + ww - 1);
-        }
-    }
-}
-
-/* Python slice [start, stop) bounds on an axis of n, None given as INT_MIN. */
-static void py_slice(int start, int stop, int has_stop, int n, int *lo, int *hi) {
-    if (start < 0) start += n;
-    if (start < 0) start = 0;
-    if (start > n) start = n;
-    if (!has_stop) stop = n;
-    else {
-        if (stop < 0) stop += n;
-        if (stop < 0) stop = 0;
-        if (stop > n) stop = n;
-    }
-    *lo = start;
-    *hi = stop > start ? stop : start;
-}
-
-/* Swin region of padded position (zp, hp): the last of the reference's nine
- * slice pairs ([0, -w), [-w, -w/2), [-w/2, end) per axis, assigned in order)
- * that covers it. */
-static int shift_label(int zp, int hp, int Zp, int Hp, int wz, int wh) {
-    int label = 0, cnt = 0;
-    for (int sz = 0; sz < 3; sz++) {
-        int zlo, zhi;
-        if (sz == 0) py_slice(0, -wz, 1, Zp, &zlo, &zhi);
-        else if (sz == 1) py_slice(-wz, -(wz / 2), 1, Zp, &zlo, &zhi);
-        else py_slice(-(wz / 2), 0, 0, Zp, &zlo, &zhi);
-        for (int sh = 0; sh < 3; sh++, cnt++) {
-            int hlo, hhi;
-            if (sh == 0) py_slice(0, -wh, 1, Hp, &hlo, &hhi);
-            else if (sh == 1) py_slice(-wh, -(wh / 2), 1, Hp, &hlo, &hhi);
-            else py_slice(-(wh / 2), 0, 0, Hp, &hlo, &hhi);
-            if (zp >= zlo && zp < zhi && hp >= hlo && hp < hhi) label = cnt;
-        }
-    }
-    return label;
-}
-
-void model_shift_labels(int *labels, int Zp, int Hp, const int window[3]) {
-    for (int z = 0; z < Zp; z++)
-        for (int h = 0; h < Hp; h++) labels[z * Hp + h] = shift_label(z, h, Zp, Hp, window[0], window[1]);
-}
-
-void model_window_labels(int *labels, int type, int Zp, int Hp, const int window[3]) {
-    int nWh = Hp / window[1], tz = type / nWh, th = type % nWh, N = window[0] * window[1] * window[2];
-    for (int i = 0; i < N; i++)
-        labels[i] = shift_label(tz * window[0] + i / (window[1] * window[2]), th * window[1] + i / window[2] % window[1],
-                                Zp, Hp, window[0], window[1]);
-}
-
-long model_window_token(int type, int r, int Z, int Hl, int Wl, const int window[3], const int shift[3]) {
-    int wz = window[0], wh = window[1], ww = window[2], N = wz * wh * ww;
-    int Zp = ceil_to(Z, wz), Hp = ceil_to(Hl, wh), nWh = Hp / wh;
-    int w = r / N, i = r % N;
-    int zp = type / nWh * wz + i / (wh * ww), hp = type % nWh * wh + i / ww % wh, wp = w * ww + i % ww;
-    int z = mod(zp + shift[0], Zp), h = mod(hp + shift[1], Hp), x = mod(wp + shift[2], Wl);
-    if (z >= Z || h >= Hl) return -1;
-    return ((long)z * Hl + h) * Wl + x;
-}
-
-void model_window_gather(float *out, const float *x, int type, int Z, int Hl, int Wl, int C,
-                         const int window[3], const int shift[3]) {
-    int N = window[0] * window[1] * window[2], rows = Wl / window[2] * N;
-    for (int r = 0; r < rows; r++) {
-        long t = model_window_token(type, r, Z, Hl, Wl, window, shift);
-        float *o = out + (size_t)r * C;
-        if (t < 0) memset(o, 0, sizeof(float) * C);
-        else memcpy(o, x + (size_t)t * C, sizeof(float) * C);
-    }
-}
-
-void model_bias_gather(float *out, const float *bias, const int *index, int type, int types, int heads, int N) {
-    /* position outer: each table row's heads are contiguous, each head's output a sequential stream */
-    size_t NN = (size_t)N * N;
-    for (size_t p = 0; p < NN; p++) {
-        const float *row = bias + ((size_t)index[p] * types + type) * heads;
-        for (int h = 0; h < heads; h++) out[(size_t)h * NN + p] = row[h];
-    }
-}
-
-size_t model_bias_table_rows(const int window[3]) {
-    return (size_t)window[0] * window[0] * window[1] * window[1] * (2 * window[2] - 1);
-}
-
-void model_bias_gather_staged(float *out, float *table, const float *bias, const int *index, int type, int types,
-                              int heads, int N, const int window[3]) {
-    /* The table's rows for this type are types * heads floats apart, so a
-     * gather straight from it waits on a cache miss per (position, head)
-     * (a few % of the step). Copied per head into one contiguous column
-     * first (tens of KB, in L1/L2), each head's gather then hits cache. */
-    size_t rows = model_bias_table_rows(window), NN = (size_t)N * N;
-    enum { AHEAD = 16 }; /* rows ahead: the table is larger than the caches, its lines come from memory */
-    for (size_t i = 0; i < rows; i++) {
-        const float *row = bias + (i * types + type) * heads;
-        if (i + AHEAD < rows) __builtin_prefetch(row + (size_t)AHEAD * types * heads);
-        for (int h = 0; h < heads; h++) table[(size_t)h * rows + i] = row[h];
-    }
-    for (int h = 0; h < heads; h++) {
-        const float *col = table + (size_t)h * rows;
-        float *o = out + (size_t)h * NN;
-        for (size_t p = 0; p < NN; p++) o[p] = col[index[p]];
-    }
-}
-
-const float *model_block_bias(float *scratch, float *table, const float *bias, int full_bias, const int *index,
-                              int type, int types, int heads, int N, const int window[3]) {
-    if (full_bias) return bias + (size_t)type * heads * N * N; /* stored as the attention adds it */
-    if (table) model_bias_gather_staged(scratch, table, bias, index, type, types, heads, N, window);
-    else model_bias_gather(scratch, bias, index, type, types, heads, N);
-    return scratch;
-}
-
-void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
-                            int nW, int N, int C, int heads, float *scores) {
-    int d = C / heads, ld = 3 * C;
-    float scale = (float)(1.0 / sqrt((double)d));
-    for (int w = 0; w < nW; w++) {
-        const float *base = qkv + (size_t)w * N * ld;
-        for (int h = 0; h < heads; h++) {
-            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
-            const float *bt = bias_t + (size_t)h * N * N;
-            /* scores (N, N) = (q * scale) k^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, d, scale, q, ld, k, ld, 0.0f, scores, N);
-            for (int i = 0; i < N; i++) {
-                float *s = scores + (size_t)i * N, mx = -INFINITY, sum = 0;
-                for (int j = 0; j < N; j++) {
-                    s[j] += bt[i * N + j];
-                    if (labels && labels[i] != labels[j]) s[j] += -100.0f;
-                    if (s[j] > mx) mx = s[j];
-                }
-                for (int j = 0; j < N; j++) {
-                    s[j] = expf(s[j] - mx);
-                    sum += s[j];
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j < N; j++) s[j] *= inv;
-            }
-            /* out (N, d) = softmax(scores) v, into this head's channels */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, N, 1.0f, scores, N, v, ld, 0.0f,
-                        out + (size_t)w * N * C + h * d, C);
-        }
-    }
-}
 
 /* ---- layers ---- */
 
@@ -224,7 +41,7 @@ static void profile_add(int what, double t0, double flops) {
 }
 
 /* A linear layer in the model's precision: wh is the BF16 copy of w, wf the
- * packed FP32 one (AVX-512), both NULL for OpenBLAS on w. */
+ * packed FP32 one (AVX-512 or AVX2), both NULL for OpenBLAS on w. */
 static void linear(float *out, const float *in, const float *w, const model_bf16_matrix *wh,
                    const model_f32_matrix *wf, const float *b, int rows, int in_dim, int out_dim) {
     double t0 = profile_start();
@@ -234,33 +51,8 @@ static void linear(float *out, const float *in, const float *w, const model_bf16
     profile_add(0, t0, 2.0 * rows * in_dim * out_dim);
 }
 
-/* The vectorised GELU and LayerNorms of the chosen kernel set (model_kernel()),
- * else the scalar twins. */
-static void gelu(int kern, float *out, const float *in, size_t n) {
-    if (kern == MODEL_KERNEL_AVX512) model_gelu_forward_avx512(out, in, n);
-    else if (kern == MODEL_KERNEL_AVX2) model_gelu_forward_avx2(out, in, n);
-    else model_gelu_forward(out, in, n);
-}
-static void layernorm(int kern, float *out, const float *in, const float *w, const float *b, int rows, int C) {
-    if (kern == MODEL_KERNEL_AVX512) model_layernorm_forward_avx512(out, in, w, b, rows, C);
-    else if (kern == MODEL_KERNEL_AVX2) model_layernorm_forward_avx2(out, in, w, b, rows, C);
-    else model_layernorm_forward(out, in, w, b, rows, C);
-}
-/* x (C) += LayerNorm(y); the scalar path normalises y in place */
-static void layernorm_add(int kern, float *x, float *y, const float *w, const float *b, int C) {
-    if (kern == MODEL_KERNEL_AVX512) model_layernorm_add_avx512(x, y, w, b, C);
-    else if (kern == MODEL_KERNEL_AVX2) model_layernorm_add_avx2(x, y, w, b, C);
-    else {
-        model_layernorm_forward(y, y, w, b, 1, C);
-        for (int i = 0; i < C; i++) x[i] += y[i];
-    }
-}
-
 enum { MLP_ROWS = 1024 }; /* rows per SGEMM: smaller ones run far below the BLAS peak */
 
-static int layer_width(const model_config *c, int l) { return (l == 1 || l == 2) ? 2 * c->dim : c->dim; }
-static int layer_h(const model_config *c, int l) { return (l == 1 || l == 2) ? c->H2 : c->Ht; }
-static int layer_w(const model_config *c, int l) { return (l == 1 || l == 2) ? c->W2 : c->Wt; }
 
 /* One thread's attention scratch, offsets in floats from its start. The
  * attention kernels align their packs themselves (16 spare floats each). */
@@ -285,7 +77,7 @@ size_t model_scratch_floats(const model_config *c) {
     int N = c->window[0] * c->window[1] * c->window[2];
     size_t need = 0, C = c->dim;
     for (int l = 0; l < 4; l++) {
-        size_t Cl = layer_width(c, l), rows = (size_t)layer_w(c, l) / c->window[2] * N;
+        size_t Cl = model_layer_channels(c, l), rows = (size_t)model_layer_lon_tokens(c, l) / c->window[2] * N;
         size_t attn = attention_layout(rows, Cl, c->heads[l], N, c->window).total;
         size_t mlp = (size_t)MLP_ROWS * 5 * Cl;
         if (attn > need) need = attn;
@@ -304,30 +96,13 @@ size_t model_scratch_floats(const model_config *c) {
     return (need + 15) / 16 * 16;
 }
 
-/* Windows per attention group. A whole type's rows (4320 at 721 x 1440,
- * C = 192) overflowed L2 between the gather, the q, k, v GEMM, attention
- * and the projection: those ran 10-20% slower than the MLP's GEMMs beside
- * them; groups that fit L2 (the input and q, k, v: 16 C bytes a row) ran
- * 10-20% faster than whole types (2 cores of an AMD EPYC, 1 MB L2). */
-static int attention_rows_forced;
-void model_attention_rows_set(int rows) { attention_rows_forced = rows > 0 ? rows : 0; }
-int model_attention_group(int N, int C, int nW) {
-    long rows = attention_rows_forced;
-    if (!rows) rows = model_cache_bytes(2) / (16L * (C > 0 ? C : 1));
-    long g = N > 0 ? rows / N : 1;
-    if (g < 1) g = 1;
-    if (g > nW) g = nW;
-    long ngroups = (nW + g - 1) / g; /* groups of a type of equal size */
-    return nW > 0 ? (int)((nW + ngroups - 1) / ngroups) : 1;
-}
-
 void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,
                          const int *bias_index, float *scratch, size_t scratch_stride) {
-    int Z = c->Z, Hl = layer_h(c, layer), Wl = layer_w(c, layer), C = layer_width(c, layer);
+    int Z = c->Z, Hl = model_layer_lat_tokens(c, layer), Wl = model_layer_lon_tokens(c, layer), C = model_layer_channels(c, layer);
     int heads = c->heads[layer];
     const int *win = c->window;
     int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
-    int Zp = ceil_to(Z, win[0]), Hp = ceil_to(Hl, win[1]), nWh = Hp / win[1];
+    int Zp = model_ceil_to(Z, win[0]), Hp = model_ceil_to(Hl, win[1]), nWh = Hp / win[1];
     int types = (Zp / win[0]) * nWh;
     int shift[3] = {0, 0, 0};
     if (roll)
@@ -336,7 +111,7 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
     /* AVX-512 and AVX2 GELU and LayerNorm agree with their scalar twins to a
      * few 1e-7 (test_f32, test_avx2); glibc's scalar erff alone was a tenth
      * of the FP32 step. */
-    int kern = model_kernel();
+    const model_ops *ops = model_ops_for(model_kernel());
     int group = model_attention_group(N, C, nW);
     /* Attention: each window type owns a disjoint set of tokens, so each
      * type's rows are gathered, attended and added back in place. */
@@ -370,12 +145,9 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
             if (blk->qkv_h) /* BF16 path */
                 model_bf16_window_attention(xw, qkv, bias_t, roll ? labels : NULL, gw, N, C, heads, scores,
                                             (uint32_t *)(s + at.packs), blk->bf16_attention);
-            else if (blk->qkv_f && blk->qkv_f->kernel == MODEL_KERNEL_AVX2) /* packed FP32 path, AVX2 */
-                model_avx2_window_attention(xw, qkv, bias_t, roll ? labels : NULL, gw, N, C, heads, scores,
-                                            s + at.packs);
-            else if (blk->qkv_f) /* packed FP32 path, AVX-512 */
-                model_f32_window_attention(xw, qkv, bias_t, roll ? labels : NULL, gw, N, C, heads, scores,
-                                           s + at.packs);
+            else if (blk->qkv_f) /* packed FP32 path: the kernel the weights were packed for */
+                model_ops_for(blk->qkv_f->kernel == MODEL_KERNEL_AVX2 ? MODEL_KERNEL_AVX2 : MODEL_KERNEL_AVX512)
+                    ->attention(xw, qkv, bias_t, roll ? labels : NULL, gw, N, C, heads, scores, s + at.packs);
             else model_window_attention(xw, qkv, bias_t, roll ? labels : NULL, gw, N, C, heads, scores);
             profile_add(1, ta, 4.0 * gw * N * N * C);
             float *pr = qkv;
@@ -396,14 +168,13 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
             linear(pr, xw, blk->proj_w, blk->proj_h, blk->proj_f, blk->proj_b, grows, C, C);
             for (int r = 0; r < grows; r++)
                 if (tok[r] >= 0)
-                    layernorm_add(kern, x + (size_t)tok[r] * C, pr + (size_t)r * C, blk->norm1_w, blk->norm1_b, C);
+                    ops->layernorm_add(x + (size_t)tok[r] * C, pr + (size_t)r * C, blk->norm1_w, blk->norm1_b, C);
         }
     }
 
     /* MLP in row chunks so the 4C hidden layer never exists whole. */
     /* Chunks of at most MLP_ROWS rows, as many as a multiple of the thread
-     * count and of equal size: 9 chunks of 1024 on 2 threads left one thread
-     * idle for a ninth of the MLP (the 2C layers at 181 x 384). */
+     * count and of equal size, so no thread idles through a last chunk. */
     long T = (long)Z * Hl * Wl, nth = omp_get_max_threads();
     long chunks = (T + MLP_ROWS - 1) / MLP_ROWS;
     chunks = (chunks + nth - 1) / nth * nth;
@@ -433,9 +204,9 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
             continue;
         }
         linear(hid, xr, blk->fc1_w, blk->fc1_h, blk->fc1_f, blk->fc1_b, n, C, 4 * C);
-        gelu(kern, hid, hid, (size_t)n * 4 * C);
+        ops->gelu(hid, hid, (size_t)n * 4 * C);
         linear(y, hid, blk->fc2_w, blk->fc2_h, blk->fc2_f, blk->fc2_b, n, 4 * C, C);
-        for (int r = 0; r < n; r++) layernorm_add(kern, xr + (size_t)r * C, y + (size_t)r * C, blk->norm2_w, blk->norm2_b, C);
+        for (int r = 0; r < n; r++) ops->layernorm_add(xr + (size_t)r * C, y + (size_t)r * C, blk->norm2_w, blk->norm2_b, C);
     }
 }
 
@@ -500,7 +271,8 @@ void model_patch_embed_forward(float *x, const model *m, const float *upper, con
 
 void model_downsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride) {
     const model_config *c = &m->cfg;
-    int C = c->dim, kern = model_kernel();
+    int C = c->dim;
+    const model_ops *ops = model_ops_for(model_kernel());
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->H2; row++) {
         int z = row / c->H2, h2 = row % c->H2;
@@ -515,7 +287,7 @@ void model_downsample_forward(float *out, const model *m, const float *in, float
                     else
                         memset(dst, 0, sizeof(float) * C);
                 }
-        layernorm(kern, g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
+        ops->layernorm(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
         linear(out + (size_t)row * c->W2 * 2 * C, g, m->down_w, m->down_h, m->down_f, NULL, c->W2, 4 * C, 2 * C);
     }
 }

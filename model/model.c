@@ -1,7 +1,7 @@
 /* model: configuration rules, the tensor table, parameter block, random
  * initialisation and FLOP count. */
 #define _DEFAULT_SOURCE
-#include "model.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +16,6 @@ const char *const model_constant_names[MODEL_NCONST] = {"land_sea_mask", "soil_t
 
 static const float levels13[13] = {1000, 925, 850, 700, 600, 500, 400, 300, 250, 200, 150, 100, 50};
 
-static int ceil_to(int n, int m) { return (n + m - 1) / m * m; }
 
 int model_config_preset(model_config *c, const char *name) {
     memset(c, 0, sizeof *c);
@@ -69,9 +68,9 @@ int model_config_derive(model_config *c) {
     for (int i = 0; i < c->nlev; i++)
         if (!(c->levels[i] > 0) || !isfinite(c->levels[i]))
             return util_fail(UTIL_EINVAL, "level %d is %g hPa: expected a positive pressure", i, c->levels[i]);
-    c->Lp = ceil_to(c->nlev, c->patch[0]);
-    c->Hp = ceil_to(c->H, c->patch[1]);
-    c->Wp = ceil_to(c->W, c->patch[2]);
+    c->Lp = model_ceil_to(c->nlev, c->patch[0]);
+    c->Hp = model_ceil_to(c->H, c->patch[1]);
+    c->Wp = model_ceil_to(c->W, c->patch[2]);
     c->Z = c->Lp / c->patch[0] + 1;
     c->Ht = c->Hp / c->patch[1];
     c->Wt = c->Wp / c->patch[2];
@@ -94,7 +93,7 @@ int model_config_derive(model_config *c) {
 }
 
 int model_window_types(const model_config *c, int Hl) {
-    return (ceil_to(c->Z, c->window[0]) / c->window[0]) * (ceil_to(Hl, c->window[1]) / c->window[1]);
+    return (model_ceil_to(c->Z, c->window[0]) / c->window[0]) * (model_ceil_to(Hl, c->window[1]) / c->window[1]);
 }
 
 /* ---- tensor table ---- */
@@ -246,7 +245,7 @@ int model_create(model *m, const model_config *cfg) { return create(m, cfg, 1); 
 int model_create_table(model *m, const model_config *cfg) { return create(m, cfg, 0); }
 
 void model_free(model *m) {
-    model_bf16_release(m);
+    model_release_packs(m);
     free(m->params);
     free(m->tensors);
     free(m->bias_index);
@@ -278,7 +277,7 @@ double model_flops_per_step(const model_config *c) {
     for (int l = 0; l < 4; l++) {
         int Hl = (l == 1 || l == 2) ? c->H2 : c->Ht, Wl = (l == 1 || l == 2) ? c->W2 : c->Wt;
         double Cl = (l == 1 || l == 2) ? 2 * C : C;
-        double Tp = (double)ceil_to(c->Z, c->window[0]) * ceil_to(Hl, c->window[1]) * Wl;
+        double Tp = (double)model_ceil_to(c->Z, c->window[0]) * model_ceil_to(Hl, c->window[1]) * Wl;
         double T = (double)c->Z * Hl * Wl;
         double per_block = Tp * (2 * Cl * 3 * Cl + 4 * N * Cl + 2 * Cl * Cl) + T * (2 * 8 * Cl * Cl);
         f += c->depths[l] * per_block;

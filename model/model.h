@@ -1,6 +1,8 @@
 /* model: the 3D Earth-Specific Transformer of Pangu-Weather (Bi et al. 2023).
  * Configuration, parameters (one contiguous block), the HDF5 model file, and
- * the forward step. Conventions: ../shared/reference/ARCHITECTURE.md. */
+ * the forward step: what the rest of the product (cli/, lib/, io/, eval/,
+ * data/) uses. The kernels and their internals: model/internal.h.
+ * Conventions: ../shared/reference/ARCHITECTURE.md. */
 #ifndef PANGU_MODEL_H
 #define PANGU_MODEL_H
 
@@ -63,7 +65,7 @@ int model_config_derive(model_config *c);
 int model_config_preset(model_config *c, const char *name);
 
 /* A weight matrix W (n, k) of y = x W^T packed for the BF16 kernel
- * (model/bf16.c): panels of MODEL_BF16_PANEL output columns, each holding
+ * (model/fast/bf16.c): panels of MODEL_BF16_PANEL output columns, each holding
  * per input pair (2q, 2q+1) one 32-bit word per column, bf16(W[j][2q]) in the
  * low half and bf16(W[j][2q+1]) in the high half; zeros past n and k. */
 #define MODEL_BF16_PANEL 32
@@ -73,8 +75,8 @@ typedef struct {
 } model_bf16_matrix;
 
 /* A weight matrix W (n, k) of y = x W^T packed for the FP32 kernels: panels
- * of MODEL_F32_PANEL output columns (model/f32.c, AVX-512) or of
- * MODEL_AVX2_PANEL (model/avx2.c, AVX2 + FMA), each holding per input i the
+ * of MODEL_F32_PANEL output columns (model/fast/avx512.c) or of
+ * MODEL_AVX2_PANEL (model/fast/avx2.c, AVX2 + FMA), each holding per input i the
  * floats W[j][i] of its columns; zeros past n. */
 #define MODEL_F32_PANEL 32
 #define MODEL_AVX2_PANEL 16
@@ -95,7 +97,7 @@ typedef struct {
     float *fc2_w, *fc2_b;       /* (C, 4C), (C) */
     /* BF16 copies of the four matrices, NULL in FP32 (model_set_precision) */
     const model_bf16_matrix *qkv_h, *proj_h, *fc1_h, *fc2_h;
-    /* packed FP32 copies for the AVX-512 kernel, NULL without AVX-512 or in BF16 */
+    /* packed FP32 copies for the AVX-512 or AVX2 kernel, NULL on the blas path or in BF16 */
     const model_f32_matrix *qkv_f, *proj_f, *fc1_f, *fc2_f;
     int bf16_attention; /* BF16 path: q k^T and p v in BF16 too */
 } model_block;
@@ -139,7 +141,8 @@ typedef struct {
     int nbf16;
     const model_bf16_matrix *embed_h, *embed_sh, *down_h, *up1_h, *up2_h;
     const model_bf16_matrix *rec_h[2], *rec_sh[2]; /* patch recovery: the skip's rows, then x's */
-    /* MODEL_FP32 on a CPU with AVX-512: the weights packed for model/f32.c */
+    /* MODEL_FP32 with the avx512 or avx2 kernel: the weights packed for
+     * model/fast/avx512.c or avx2.c (NULL on the blas path) */
     model_f32_matrix *f32;
     int nf32;
     const model_f32_matrix *embed_f, *embed_sf, *down_f, *up1_f, *up2_f;
@@ -277,74 +280,7 @@ int model_plan_parse_leads(const char *spec, int **leads, int *nleads);
 int model_plan_build(model_plan *p, const int *models, int nmodels, const int *leads, int nleads);
 void model_plan_free(model_plan *p);
 
-/* ---- kernels (model/kernels.c), one per layer and direction ----
- * Each is plain, single-threaded and allocation-free; callers parallelise
- * over disjoint rows. Token tensors are (rows, C) with channels last. */
-
-/* out (rows, C) = LayerNorm(in) * w + b, eps 1e-5; out may equal in. */
-void model_layernorm_forward(float *out, const float *in, const float *w, const float *b, int rows, int C);
-/* exact (erf) GELU, elementwise; out may equal in. */
-void model_gelu_forward(float *out, const float *in, size_t n);
-/* out (rows, out_dim) = in (rows, in_dim) @ w^T (w is (out_dim, in_dim)) + b (may be NULL). */
-void model_linear_forward(float *out, const float *in, const float *w, const float *b,
-                          int rows, int in_dim, int out_dim);
-/* idx (N*N): Earth-specific bias table row for each (query, key) pair. */
-void model_bias_index(int *idx, const int window[3]);
-/* labels (Zp, Hp): Swin region of each padded (level, latitude) token in
- * the rolled frame; keys whose label differs from the query's are masked. */
-void model_shift_labels(int *labels, int Zp, int Hp, const int window[3]);
-/* Gather the nW windows of window type `type` from x (Z, Hl, Wl, C) into
- * out (nW*N, C): zero padding at the end of z and h, then a roll by -shift
- * (periodic in longitude), then window order (z, h, w) inside a window. */
-void model_window_gather(float *out, const float *x, int type, int Z, int Hl, int Wl, int C,
-                         const int window[3], const int shift[3]);
-/* labels (N): the shift-mask region of each token of a window of type `type`. */
-void model_window_labels(int *labels, int type, int Zp, int Hp, const int window[3]);
-/* Token index in (Z, Hl, Wl) of row r of type `type`'s gathered windows, or
- * -1 for a padding token. */
-long model_window_token(int type, int r, int Z, int Hl, int Wl, const int window[3], const int shift[3]);
-/* Gather the bias of one window type: out (heads, N, N). */
-void model_bias_gather(float *out, const float *bias, const int *index, int type, int types, int heads, int N);
-/* Rows of the compact Earth-specific bias table: wz^2 wh^2 (2ww-1). */
-size_t model_bias_table_rows(const int window[3]);
-/* model_bias_gather's result (bit for bit) by way of table (heads *
- * model_bias_table_rows floats): the type's column copied contiguous first. */
-void model_bias_gather_staged(float *out, float *table, const float *bias, const int *index, int type, int types,
-                              int heads, int N, const int window[3]);
-/* The bias of window type `type` as (heads, N, N): a view into a full bias,
- * or the compact table gathered into scratch (heads * N * N floats), staged
- * through table when it is not NULL. */
-const float *model_block_bias(float *scratch, float *table, const float *bias, int full_bias, const int *index,
-                              int type, int types, int heads, int N, const int window[3]);
-/* Attention of nW windows of one type.
- * out (nW*N, C); qkv (nW*N, 3C) with q, k, v channel slices; bias_t (heads, N, N);
- * labels (N) region of each window token, or NULL for unshifted blocks;
- * scores is scratch of N*N floats. */
-void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
-                            int nW, int N, int C, int heads, float *scores);
-
-/* Per-thread scratch (floats) that the layer functions below need. */
-size_t model_scratch_floats(const model_config *c);
-/* Earth-specific block on x (Z, Hl, Wl, C), in place; roll for odd blocks.
- * scratch holds nthreads * model_scratch_floats floats. */
-void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,
-                         const int *bias_index, float *scratch, size_t scratch_stride);
-/* The normalised, zero-padded patches of token row `row` (z * Ht + ht):
- * p (Wt, ld) holds (7, ph, pw) values for z = 0 and (5, pz, ph, pw) above. */
-void model_patch_gather(float *p, size_t ld, const model *m, const float *upper, const float *surface, int row);
-/* x (Z, Ht, Wt, C) from normalising and embedding upper (5, L, H, W) and surface (4, H, W). */
-void model_patch_embed_forward(float *x, const model *m, const float *upper, const float *surface,
-                               float *scratch, size_t scratch_stride);
-/* out (Z, H2, W2, 2C) from in (Z, Ht, Wt, C). */
-void model_downsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride);
-/* out (Z, Ht, Wt, C) from in (Z, H2, W2, 2C). */
-void model_upsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride);
-/* upper (5, L, H, W), surface (4, H, W) in physical units from the skip
- * (Z, Ht, Wt, C) and layer-4 output x (Z, Ht, Wt, C), concatenated [skip, x]. */
-void model_patch_recovery_forward(float *upper, float *surface, const model *m, const float *skip,
-                                  const float *x, float *scratch, size_t scratch_stride);
-
-/* ---- reduced precision (model/bf16.c) ----
+/* ---- reduced precision (model/fast/bf16.c, packing model/pack.c) ----
  * `--precision bf16`: every linear layer (qkv, proj, fc1, fc2, patch
  * embedding, down- and up-sampling, patch recovery) multiplies bf16 weights
  * (packed once by model_set_precision) by activations rounded to bf16 as they
@@ -361,45 +297,15 @@ const char *model_precision_name(int precision);
  * UTIL_EINVAL with a message saying so. */
 int model_precision_check(int precision);
 /* Pack the weights for the step's GEMMs: bf16 (MODEL_BF16), or FP32 panels
- * for model/f32.c (MODEL_FP32 on a CPU with AVX-512; without it, nothing is
- * packed and OpenBLAS runs the GEMMs); UTIL_EINVAL with
+ * for model/fast/avx512.c or avx2.c (MODEL_FP32 with the avx512 or avx2 kernel;
+ * on the blas path nothing is packed and OpenBLAS runs the GEMMs); UTIL_EINVAL with
  * a clear message for bf16 on a CPU without AVX512_BF16. Inference only:
  * repack after changing the parameters; model_grad refuses a BF16 model. */
 int model_set_precision(model *m, int precision);
-void model_bf16_release(model *m); /* back to unpacked FP32 (OpenBLAS), packed weights freed (model_free calls it) */
+/* Frees every packed copy of the weights, BF16 and packed FP32 alike: back to
+ * unpacked FP32 on OpenBLAS (model_free calls it). */
+void model_release_packs(model *m);
 
-uint16_t model_bf16_round(float x); /* scalar twin of the hardware rounding */
-float model_bf16_float(uint16_t h);
-void model_bf16_convert(uint16_t *dst, const float *src, size_t n);     /* AVX512_BF16 */
-void model_bf16_convert_ref(uint16_t *dst, const float *src, size_t n); /* scalar twin */
-/* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data. */
-size_t model_bf16_packed_words(int n, int k);
-void model_bf16_pack_into(uint32_t *dst, const float *w, int n, int k, size_t sn, size_t sk);
-int model_bf16_pack(model_bf16_matrix *p, const float *w, int n, int k, size_t sn, size_t sk);
-void model_bf16_matrix_free(model_bf16_matrix *p);
-/* out (rows, n; row stride ldo) = [out if accumulate] + [b] + bf16(in) bf16(W)^T
- * with in (rows, k; row stride ldi), FP32 accumulation. Single-threaded,
- * no allocation; needs model_bf16_available(). */
-void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
-                               const float *b, int rows, int accumulate);
-/* The MLP's layers with GELU, and with the post-norm residual add, fused
- * (as model_f32_linear_gelu_forward and model_f32_linear_norm_add_forward). */
-void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
-                                    const float *b, int rows);
-void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_bf16_matrix *w,
-                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
-/* GELU and LayerNorm, AVX-512 (model/f32.c; twins: model_gelu_forward,
- * model_layernorm_forward); need model_f32_available(). */
-void model_gelu_forward_avx512(float *out, const float *in, size_t n);
-void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C);
-/* x (C) += LayerNorm(y) */
-void model_layernorm_add_avx512(float *x, const float *y, const float *w, const float *b, int C);
-/* model_window_attention for the BF16 path: AVX-512 softmax; q k^T and p v
- * in BF16 (q, k, p, v rounded, FP32 accumulation) when bf16_gemms, else SGEMM.
- * packs: model_bf16_attention_words(N, C / heads) words of scratch. */
-size_t model_bf16_attention_words(int N, int d);
-void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
-                                 int C, int heads, float *scores, uint32_t *packs, int bf16_gemms);
 /* Intel AMX: where the CPU has AMX-TILE and AMX-BF16, Linux grants the tile
  * state (arch_prctl, 5.16+) and the tile path matches the scalar twin on a
  * test GEMM at first use, every BF16 GEMM above (linear layers, attention's
@@ -413,17 +319,10 @@ const char *model_bf16_amx_status(void); /* "on: ...", "no: <why>", "off: ...", 
 /* Tests: force MODEL_AMX_OFF or MODEL_AMX_EMULATED (MODEL_AMX_ON only where
  * detected), -1 back to the detected mode. Not while GEMMs run. */
 int model_bf16_amx_select(int mode);
-/* The tile path (emulate: in C) against model_bf16_linear_ref on one GEMM
- * with every edge: the largest error relative to sum |x w| (INFINITY
- * without AVX512_BF16). The first-use check on AMX hardware. */
-double model_bf16_amx_check(int emulate);
-/* Scalar twin of model_bf16_window_attention with bf16_gemms (scores: N*N floats). */
-void model_bf16_window_attention_ref(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
-                                     int C, int heads, float *scores);
-/* ---- kernel choice (model/f32.c) ----
+/* ---- kernel choice (model/cpu.c) ----
  * The FP32 step runs one of three kernel sets, the widest this CPU runs:
- * avx512 (model/f32.c: AVX-512F/BW/VL/DQ), avx2 (model/avx2.c: AVX2 + FMA),
- * blas (OpenBLAS SGEMM and scalar loops, model/kernels.c: the plain twins).
+ * avx512 (model/fast/avx512.c: AVX-512F/BW/VL/DQ), avx2 (model/fast/avx2.c:
+ * AVX2 + FMA), blas (OpenBLAS SGEMM and scalar loops, model/ref.c: the plain twins).
  * PANGU_NO_AVX512=1 acts as a CPU without AVX-512 (avx2; no BF16 either),
  * PANGU_NO_AVX2=1 as one without AVX2 (blas), so every path runs on one
  * machine. Read from the environment at each call. The BF16 GEMMs' AMX
@@ -433,7 +332,7 @@ int model_kernel(void);
 const char *model_kernel_name(int kernel); /* "blas", "avx2", "avx512" */
 int model_cpu_amx(void);                   /* 1 when CPUID reports amx_bf16 */
 
-/* ---- blocking of the packed kernels (model/tune.c) ----
+/* ---- blocking of the packed kernels (model/cpu.c; measured by model/tune.c) ----
  * mc rows by kc inputs per block of activations (mc is rounded down to the
  * kernel's micro-tile, kc at most MODEL_KC_MAX). Defaults derived from the
  * cache sizes (sysconf, else CPUID); `pangu tune` measures a few candidates
@@ -449,11 +348,6 @@ void model_blocking_get(int kernel, model_blocking *b);
 int model_blocking_set(int kernel, const model_blocking *b);
 /* Data or unified cache of level 1, 2 or 3 in bytes (sysconf, else CPUID, else a typical size). */
 long model_cache_bytes(int level);
-/* Windows of one type attended together in a block (from the L2 size, or
- * about `rows` rows after model_attention_rows_set(rows); 0 restores the
- * default). The step's results are the same for any grouping. */
-int model_attention_group(int N, int C, int nW);
-void model_attention_rows_set(int rows);
 /* The CPU's model string (CPUID brand string, else /proc/cpuinfo), blanks trimmed. */
 void model_cpu_name(char *buf, size_t len);
 
@@ -504,66 +398,5 @@ int model_precision_rates(double *fp32, double *bf16, int save);
 int model_precision_warn(int precision, FILE *log);
 /* The blocking derived from the caches, without tuning. */
 void model_blocking_default(int kernel, model_blocking *b);
-
-/* ---- packed FP32 GEMMs (model/f32.c, model/avx2.c) ----
- * 1 when model_kernel() is avx512 or avx2: the weights are packed. */
-int model_f32_available(void);
-size_t model_f32_packed_floats(int n, int k);
-/* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data
- * (model_f32_packed_floats(n, k) floats, enough for either width).
- * model_f32_pack packs for model_kernel(), _pack_for for a given kernel;
- * _pack_into writes MODEL_F32_PANEL panels, _pack_into_width nr-column ones. */
-void model_f32_pack_into(float *dst, const float *w, int n, int k, size_t sn, size_t sk);
-void model_f32_pack_into_width(float *dst, int nr, const float *w, int n, int k, size_t sn, size_t sk);
-int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk);
-int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, int k, size_t sn, size_t sk);
-int model_f32_panel_width(int kernel); /* columns per panel of `kernel`'s packing */
-void model_f32_matrix_free(model_f32_matrix *p);
-/* out (rows, n; row stride ldo) = [out if accumulate] + [b] + in W^T with in
- * (rows, k; row stride ldi). Single-threaded, no allocation; needs
- * model_f32_available(). */
-void model_f32_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                              const float *b, int rows, int accumulate);
-/* out = GELU(b + in W^T): the MLP's first layer with its activation fused
- * (the same values as model_f32_linear_forward then model_gelu_forward_avx512). */
-void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                   const float *b, int rows);
-/* x (rows, n) += LayerNorm(b + in W^T) with norm_w, norm_b: the MLP's
- * second layer with the block's post-norm residual add fused; y (rows, n)
- * receives the GEMM's output (the same values as model_f32_linear_forward
- * then model_layernorm_add_avx512 row by row). With tok (rows) not NULL,
- * GEMM row r is added to x's row tok[r] instead, and to none where
- * tok[r] < 0 (the attention projection: window rows back to their tokens). */
-void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                       const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
-/* The plain twin, summing in double. */
-void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
-                          const float *b, int rows, int k, int n, int accumulate);
-/* model_window_attention with q k^T and p v through the packed kernel and
- * an AVX-512 softmax; packs: model_f32_attention_floats(N, C / heads) floats
- * of scratch. */
-size_t model_f32_attention_floats(int N, int d);
-void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
-                                int C, int heads, float *scores, float *packs);
-
-/* The AVX2 + FMA kernels (model/avx2.c) on the same panels, with the
- * contracts of the model_f32_ and _avx512 functions above; need AVX2 and FMA.
- * model_f32_linear_forward and its fused forms run a matrix packed for avx2
- * through these. */
-void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                               const float *b, int rows, int accumulate);
-void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                    const float *b, int rows);
-void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
-void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
-                                 int C, int heads, float *scores, float *packs);
-void model_gelu_forward_avx2(float *out, const float *in, size_t n);
-void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C);
-void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C);
-
-/* The plain scalar twin: the same sum in k order from the float W. */
-void model_bf16_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
-                           const float *b, int rows, int k, int n, int accumulate);
 
 #endif

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "../util/util.h"
-#include "model.h"
+#include "internal.h"
 
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 

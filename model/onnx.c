@@ -24,7 +24,7 @@
 #include "onnx.pb-c.h"
 
 #include "../util/util.h"
-#include "model.h"
+#include "internal.h"
 
 /* How a tensor of the released files maps onto the model's. */
 enum {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../util/util.h"
-#include "model.h"
+#include "internal.h"
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 static int cmp_int_desc(const void *a, const void *b) { return *(const int *)b - *(const int *)a; }

@@ -12,12 +12,8 @@
 
 #include "../util/threads.h"
 #include "../util/util.h"
-#include "model.h"
+#include "internal.h"
 
-static int ceil_to(int n, int m) { return (n + m - 1) / m * m; }
-static int lw(const model_config *c, int l) { return (l == 1 || l == 2) ? 2 * c->dim : c->dim; }
-static int lh(const model_config *c, int l) { return (l == 1 || l == 2) ? c->H2 : c->Ht; }
-static int lwd(const model_config *c, int l) { return (l == 1 || l == 2) ? c->W2 : c->Wt; }
 
 /* ---- row-parallel GEMMs (BLAS single-threaded inside) ---- */
 
@@ -119,10 +115,10 @@ typedef struct {
 
 static void block_forward_cached(float *xout, const float *xin, const model_block *blk, const model_config *c, int layer,
                                  int roll, const int *bias_index, block_cache *bc, const float *drop) {
-    int Z = c->Z, Hl = lh(c, layer), Wl = lwd(c, layer), C = lw(c, layer), heads = c->heads[layer];
+    int Z = c->Z, Hl = model_layer_lat_tokens(c, layer), Wl = model_layer_lon_tokens(c, layer), C = model_layer_channels(c, layer), heads = c->heads[layer];
     const int *win = c->window;
     int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
-    int Zp = ceil_to(Z, win[0]), Hp = ceil_to(Hl, win[1]), types = (Zp / win[0]) * (Hp / win[1]);
+    int Zp = model_ceil_to(Z, win[0]), Hp = model_ceil_to(Hl, win[1]), types = (Zp / win[0]) * (Hp / win[1]);
     int shift[3] = {0, 0, 0};
     if (roll)
         for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
@@ -210,10 +206,10 @@ static void attention_backward(float *dqkv, float *dbias_t, const float *datt, c
 static void block_backward(float *dx, const float *dxout, const float *xin, const model_block *blk, const grads *gr,
                            const model_config *c, int layer, int roll, const int *bias_index, block_cache *bc,
                            const float *drop) {
-    int Z = c->Z, Hl = lh(c, layer), Wl = lwd(c, layer), C = lw(c, layer), heads = c->heads[layer];
+    int Z = c->Z, Hl = model_layer_lat_tokens(c, layer), Wl = model_layer_lon_tokens(c, layer), C = model_layer_channels(c, layer), heads = c->heads[layer];
     const int *win = c->window;
     int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
-    int Zp = ceil_to(Z, win[0]), Hp = ceil_to(Hl, win[1]), types = (Zp / win[0]) * (Hp / win[1]);
+    int Zp = model_ceil_to(Z, win[0]), Hp = model_ceil_to(Hl, win[1]), types = (Zp / win[0]) * (Hp / win[1]);
     int shift[3] = {0, 0, 0};
     if (roll)
         for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
@@ -300,8 +296,8 @@ static void block_backward(float *dx, const float *dxout, const float *xin, cons
 /* Lay out one block's cache at base; returns the floats it spans (base may
  * be NULL to only measure). */
 static size_t block_cache_carve(block_cache *bc, float *base, const model_config *c, int layer, int nt) {
-    int Hl = lh(c, layer), Wl = lwd(c, layer), N = c->window[0] * c->window[1] * c->window[2];
-    size_t C = lw(c, layer), T = (size_t)c->Z * Hl * Wl;
+    int Hl = model_layer_lat_tokens(c, layer), Wl = model_layer_lon_tokens(c, layer), N = c->window[0] * c->window[1] * c->window[2];
+    size_t C = model_layer_channels(c, layer), T = (size_t)c->Z * Hl * Wl;
     size_t types = (size_t)model_window_types(c, Hl), Tp = types * (Wl / c->window[2]) * N;
     size_t big = Tp > T ? Tp : T;
     size_t used = 0;

@@ -35,7 +35,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "model/model.h"
+#include "model/internal.h"
 #include "util/util.h"
 
 static double now(void) {

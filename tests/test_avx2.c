@@ -1,4 +1,4 @@
-/* Suite "avx2": the AVX2 + FMA kernels (model/avx2.c) against their plain
+/* Suite "avx2": the AVX2 + FMA kernels (model/fast/avx2.c) against their plain
  * twins on odd shapes (rows not a multiple of the 6-row tile or of a block,
  * n not a multiple of the 16-column half panel or the 32-column panel,
  * accumulate, bias, fused GELU, fused LayerNorm add), the same bits as the
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "io/io.h"
-#include "model/model.h"
+#include "model/internal.h"
 #include "tests.h"
 #include "util/util.h"
 

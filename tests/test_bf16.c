@@ -1,4 +1,4 @@
-/* Suite "bf16": the reduced-precision path (model/bf16.c).
+/* Suite "bf16": the reduced-precision path (model/fast/bf16.c).
  * The AVX512_BF16 kernels against their plain scalar twins (rounding
  * bit for bit; GEMMs to FP32 summation-order differences), the packed layout
  * against its definition, and whole BF16 steps on the committed PyTorch
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "io/io.h"
-#include "model/model.h"
+#include "model/internal.h"
 #include "tests.h"
 #include "util/util.h"
 

@@ -1,4 +1,4 @@
-/* Suite "f32": the packed FP32 AVX-512 kernels (model/f32.c) against their
+/* Suite "f32": the packed FP32 AVX-512 kernels (model/fast/avx512.c) against their
  * plain twins: the GEMM against a double-precision loop and OpenBLAS, the
  * packed layout against its definition, window attention against
  * model_window_attention, LayerNorm and GELU against the scalar ones, and the
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/internal.h"
 #include "tests.h"
 #include "util/util.h"
 
@@ -201,6 +201,32 @@ static void test_linear_norm_add(void) {
 
 /* model_f32_window_attention against model_window_attention (OpenBLAS and
  * glibc's expf): outputs are averages of v (|v| ~ 1), errors absolute. */
+/* A matrix packed under the blas choice (any CPU): the fused norm-add runs
+ * the scalar loop and model_layernorm_add, with no scratch of its own; x
+ * gets the same bits as model_layernorm_forward then the add, y the GEMM. */
+static void test_linear_norm_add_plain(void) {
+    util_rng_seed(&rng, 12);
+    int rows = 7, k = 33, n = 40;
+    size_t len = (size_t)rows * n;
+    float *in = frand((size_t)rows * k, 1.0), *w = frand((size_t)n * k, 0.05), *b = frand((size_t)n, 1.0);
+    float *nw = frand((size_t)n, 1.0), *nb = frand((size_t)n, 1.0), *x = frand(len, 1.0);
+    float *want = malloc(sizeof(float) * len), *y = malloc(sizeof(float) * len), *yw = malloc(sizeof(float) * len);
+    float *t = malloc(sizeof(float) * (size_t)n);
+    memcpy(want, x, sizeof(float) * len);
+    model_f32_matrix p;
+    CU_ASSERT_FATAL(model_f32_pack_for(&p, MODEL_KERNEL_BLAS, w, n, k, (size_t)k, 1) == 0);
+    model_f32_linear_norm_add_forward(x, y, in, (size_t)k, &p, b, nw, nb, rows, NULL);
+    model_f32_linear_forward(yw, (size_t)n, in, (size_t)k, &p, b, rows, 0);
+    CU_ASSERT(memcmp(y, yw, sizeof(float) * len) == 0);
+    for (int r = 0; r < rows; r++) {
+        model_layernorm_forward(t, yw + (size_t)r * n, nw, nb, 1, n);
+        for (int i = 0; i < n; i++) want[(size_t)r * n + i] += t[i];
+    }
+    CU_ASSERT(memcmp(x, want, sizeof(float) * len) == 0);
+    model_f32_matrix_free(&p);
+    free(in), free(w), free(b), free(nw), free(nb), free(x), free(want), free(y), free(yw), free(t);
+}
+
 static void check_attention(const int window[3], int C, int heads, int nW, int masked) {
     int N = window[0] * window[1] * window[2], d = C / heads, rows = nW * N;
     float *qkv = frand((size_t)rows * 3 * C, 1.0), *bias = frand((size_t)heads * N * N, 0.5);
@@ -311,6 +337,7 @@ int tests_register_f32(void) {
         {"packed FP32 GEMM against double twin and OpenBLAS", test_linear_kernel},
         {"packed FP32 GEMM with fused GELU", test_linear_gelu},
         {"packed FP32 GEMM with fused LayerNorm and residual add", test_linear_norm_add},
+        {"fused LayerNorm add on the blas-packed path, no scratch", test_linear_norm_add_plain},
         {"packed FP32 window attention against model_window_attention", test_attention},
         {"AVX-512 LayerNorm against the scalar LayerNorm", test_layernorm},
         {"packed or OpenBLAS FP32 by CPU, dropped for bf16", test_switch},

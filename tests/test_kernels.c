@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "model/internal.h"
 #include "tests.h"
 #include "util/util.h"
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "io/io.h"
-#include "model/model.h"
+#include "model/internal.h"
 #include "tests.h"
 #include "util/util.h"
 
@@ -39,7 +39,7 @@ static double step_error(const char *name, int packed) {
     CU_ASSERT_FATAL(io_state_read(&in, &ip, 1, 0, c->H, c->W, c->levels, c->nlev) == 0);
     CU_ASSERT_FATAL(io_state_read(&ref, &op, 1, 0, c->H, c->W, c->levels, c->nlev) == 0);
     CU_ASSERT_FATAL(io_state_alloc(&out, c->H, c->W, c->levels, c->nlev, &in) == 0);
-    /* packed: as pangu runs it (model/f32.c where the CPU has AVX-512);
+    /* packed: as pangu runs it (model/fast/avx512.c where the CPU has AVX-512);
      * otherwise OpenBLAS on the weights as loaded */
     if (packed) CU_ASSERT_FATAL(model_set_precision(&m, MODEL_FP32) == 0);
     CU_ASSERT((m.f32 != NULL) == (packed && model_f32_available()));

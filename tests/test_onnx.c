@@ -15,7 +15,7 @@
 #include "onnx.pb-c.h"
 
 #include "io/io.h"
-#include "model/model.h"
+#include "model/internal.h"
 #include "tests.h"
 #include "util/util.h"
 
@@ -137,7 +137,7 @@ static void check_steps(model *m, const char *in_name, const char *out_name) {
         CU_ASSERT(e <= 1e-4);
         if (!(e <= 1e-4)) fprintf(stderr, "\n  %s (%s): max error %.3g std\n", out_name, packed ? "packed" : "OpenBLAS", e);
     }
-    model_bf16_release(m);
+    model_release_packs(m);
 }
 
 static int same_params(const model *a, const model *b) {
@@ -190,7 +190,7 @@ static void test_import_full(void) {
         CU_ASSERT_FATAL(model_set_precision(&m, MODEL_BF16) == 0);
         double e = step_error(&m, "released_full_in.nc", "released_full_out.nc");
         CU_ASSERT(e <= 5e-2);
-        model_bf16_release(&m);
+        model_release_packs(&m);
     }
     model_free(&m);
 }

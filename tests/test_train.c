@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "io/io.h"
-#include "model/model.h"
+#include "model/internal.h"
 #include "tests.h"
 #include "util/util.h"
 

@@ -7,22 +7,22 @@
  * CPU detection and OPENBLAS_CORETYPE; OpenBLAS repacks each weight on every
  * call; and the bias, GELU and the post-norm residual add are separate passes
  * over outputs that have left the caches. The kernel below packs each weight
- * once and fuses them, as model/f32.c does on AVX-512.
+ * once and fuses them, as model/fast/avx512.c does on AVX-512.
  *
- * Layout: panels of MODEL_AVX2_PANEL = 16 output columns (model/f32.c's
+ * Layout: panels of MODEL_AVX2_PANEL = 16 output columns (model/fast/avx512.c's
  * with 16 instead of 32: per input the 16 floats of its columns, zeros past
  * n). The micro-kernel keeps a 6 x 16 tile in 12 ymm accumulators and per
  * input loads the two weight vectors and broadcasts one activation per row
  * (15 of 16 registers: the classic Haswell shape). A panel's slice of KC
  * inputs (KC x 64 B, contiguous) stays in L1 while the block's MC rows of
- * activations (L2) stream past. (Run on the AVX-512 kernel's 32-column
- * panels as two halves, the slice's 64-byte lines were 128 bytes apart: half
- * of L1's sets held it, and the kernel ran 20% slower.)
+ * activations (L2) stream past. (On the AVX-512 kernel's 32-column panels
+ * run as two halves, the slice's 64-byte lines were 128 bytes apart and only
+ * half of L1's sets held it: docs/speed.md, "Kernel design measurements".)
  * Sums run in input order with FMA from [out] + [bias], as the AVX-512
  * kernel: the two give the same bits, and neither depends on the blocking.
  *
  * Only the functions marked AVX2_TARGET use AVX2 instructions; model_kernel()
- * (model/f32.c) checks the CPU at run time. Twins: model_f32_linear_ref,
+ * (model/cpu.c) checks the CPU at run time. Twins: model_f32_linear_ref,
  * model_gelu_forward, model_layernorm_forward, model_window_attention. */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -30,9 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/util.h"
-#include "avx512.h"
-#include "model.h"
+#include "../../util/util.h"
+#include "../internal.h"
+#include "simd.h"
 
 #if MODEL_X86
 
@@ -68,24 +68,16 @@ AVX2_INLINE float hmax8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* erf512 and exp512 of avx512.h, lane for lane: the same operations in the
+/* erf512 and exp512 of fast/simd.h (the same coefficient tables), lane for lane: the same operations in the
  * same order, so the same bits. */
 AVX2_INLINE __m256 erf256(__m256 x) {
     x = _mm256_max_ps(_mm256_set1_ps(-4.0f), _mm256_min_ps(_mm256_set1_ps(4.0f), x));
     __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_set1_ps(-2.72614225801306e-10f);
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.77068142495902e-08f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.10102402082508e-06f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-5.69250639462346e-05f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-7.34990630326855e-04f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-2.95459980854025e-03f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-1.60960333262415e-02f));
+    __m256 p = _mm256_set1_ps(simd_erf_p[0]);
+    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NP; i++) p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(simd_erf_p[i]));
     p = _mm256_mul_ps(p, x);
-    __m256 q = _mm256_set1_ps(-1.45660718464996e-05f);
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-2.13374055278905e-04f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.68282697438203e-03f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-7.37332916720468e-03f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(-1.42647390514189e-02f));
+    __m256 q = _mm256_set1_ps(simd_erf_q[0]);
+    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NQ; i++) q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(simd_erf_q[i]));
     return _mm256_div_ps(p, q);
 }
 
@@ -93,16 +85,11 @@ AVX2_INLINE __m256 erf256(__m256 x) {
  * y * 2^n is exact, as AVX-512's scalef. */
 AVX2_INLINE __m256 exp256(__m256 x) {
     x = _mm256_max_ps(_mm256_set1_ps(-87.0f), _mm256_min_ps(_mm256_set1_ps(88.0f), x));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(SIMD_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SIMD_LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SIMD_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(simd_exp_p[0]);
+    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_EXP_NP; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(simd_exp_p[i]));
     __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
@@ -210,69 +197,19 @@ AVX2_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda, 
 /* The last, partial tile of a block: one per thread, so the kernel needs no allocation. */
 static _Thread_local float abuf[MR * MODEL_KC_MAX] __attribute__((aligned(64)));
 
-AVX2_INLINE void epilogue_rows2(const epilogue *e, float *out, size_t ldo, int r0, int rows, int n) {
-    if (e->kind == EPI_GELU) {
-        if ((size_t)n == ldo) model_gelu_forward_avx2(out, out, (size_t)rows * (size_t)n);
-        else
-            for (int r = 0; r < rows; r++) model_gelu_forward_avx2(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
-    } else if (e->kind == EPI_NORM_ADD)
-        for (int r = 0; r < rows; r++) {
-            long xr = e->tok ? e->tok[r0 + r] : r0 + r;
-            if (xr >= 0) model_layernorm_add_avx2(e->x + (size_t)xr * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
-        }
-}
+#define GEMM_INLINE AVX2_INLINE
+#define GEMM_GELU model_gelu_forward_avx2
+#define GEMM_NORM_ADD model_layernorm_add_avx2
+#define GEMM_DRIVER
+#define GEMM_KERNEL MODEL_KERNEL_AVX2
+#include "gemm.h"
 
-/* out = [out] + [b] + in W^T, then epi on each block of MC output rows once
- * complete; blocking from model_blocking_get (model/tune.c). */
-AVX2_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                const float *b, int rows, int accumulate, const epilogue *epi) {
-    int k = w->k, n = w->n;
-    model_blocking bl;
-    model_blocking_get(MODEL_KERNEL_AVX2, &bl);
-    int KC = bl.kc, MC = bl.mc / MR * MR;
-    if (MC < MR) MC = MR;
-    for (int k0 = 0; k0 < k; k0 += KC) {
-        int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0;
-        for (int r0 = 0; r0 < rows; r0 += MC) {
-            int mc = rows - r0 < MC ? rows - r0 : MC, mcp = (mc + MR - 1) / MR * MR, full = mc / MR * MR;
-            for (int i = full; i < mcp; i++) {
-                float *dst = abuf + (size_t)(i - full) * KC;
-                if (i < mc) memcpy(dst, in + (size_t)(r0 + i) * ldi + k0, sizeof(float) * (size_t)kc);
-                else memset(dst, 0, sizeof(float) * (size_t)kc);
-            }
-            for (int pn = 0; pn < w->panels; pn++) {
-                int n0 = pn * NR;
-                const float *bp = w->data + ((size_t)pn * k + k0) * NR;
-                for (int i0 = 0; i0 < mcp; i0 += MR) {
-                    const float *a = i0 < full ? in + (size_t)(r0 + i0) * ldi + k0 : abuf;
-                    size_t lda = i0 < full ? ldi : (size_t)KC;
-                    micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, a, lda, bp, kc, mc - i0, n - n0,
-                                 first && b ? b + n0 : NULL, accumulate || !first);
-                }
-            }
-            if (k0 + kc == k) epilogue_rows2(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
-        }
-    }
-}
-
-AVX2_TARGET void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                           const model_f32_matrix *w, const float *b, int rows, int accumulate) {
-    const epilogue none = {EPI_NONE, NULL, NULL, NULL};
-    linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, &none);
-}
-
-AVX2_TARGET void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                                const model_f32_matrix *w, const float *b, int rows) {
-    const epilogue gelu = {EPI_GELU, NULL, NULL, NULL};
-    linear_forward(out, ldo, in, ldi, w, b, rows, 0, &gelu);
-}
-
-AVX2_TARGET void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,
-                                                    const model_f32_matrix *w, const float *b, const float *norm_w,
-                                                    const float *norm_b, int rows, const long *tok) {
-    const epilogue add = {EPI_NORM_ADD, x, norm_w, norm_b, tok};
-    linear_forward(y, (size_t)w->n, in, ldi, w, b, rows, 0, &add);
-}
+#define GEMM_TARGET AVX2_TARGET
+#define GEMM_MATRIX model_f32_matrix
+#define GEMM_LINEAR model_avx2_linear_forward
+#define GEMM_LINEAR_GELU model_avx2_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_avx2_linear_norm_add_forward
+#include "gemm_entry.h"
 
 /* r[i] (8 floats each) becomes column i: r[j][i] <- r[i][j]. */
 AVX2_INLINE void transpose8(__m256 r[8]) {
@@ -293,7 +230,7 @@ AVX2_INLINE void transpose8(__m256 r[8]) {
     }
 }
 
-/* Keys as the weight of q k^T (as model/f32.c's pack_keys): panel p holds per
+/* Keys as the weight of q k^T (as model/fast/avx512.c's pack_keys): panel p holds per
  * channel the 16 keys 16p..16p+15, a transpose 8 x 8 at a time. */
 AVX2_INLINE void pack_keys(float *dst, const float *k, size_t ld, int N, int d) {
     int panels = (N + NR - 1) / NR;
@@ -390,30 +327,25 @@ AVX2_TARGET void model_avx2_window_attention(float *out, const float *qkv, const
     }
 }
 
-#else /* no x86-64: model_kernel() never chooses AVX2 and these are never reached */
+#else /* no x86-64: model_kernel() never chooses AVX2 and these are never reached; the twins stand in */
 void model_gelu_forward_avx2(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
 void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     model_layernorm_forward(out, in, w, b, rows, C);
 }
 void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C) {
-    float t[C > 0 ? C : 1];
-    model_layernorm_forward(t, y, w, b, 1, C);
-    for (int i = 0; i < C; i++) x[i] += t[i];
+    model_layernorm_add(x, y, w, b, C);
 }
 void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                const float *b, int rows, int accumulate) {
-    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows, (void)accumulate;
-    abort();
+    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
 }
 void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                     const float *b, int rows) {
-    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows;
-    abort();
+    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
 }
 void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                         const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows, (void)tok;
-    abort();
+    model_f32_packed_norm_add_ref(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
 }
 void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, float *packs) {

@@ -1,5 +1,5 @@
-/* model avx512: AVX-512F helpers shared by the packed FP32 kernels
- * (model/f32.c) and the BF16 ones (model/bf16.c). Internal to model/.
+/* model fast/simd.h: AVX-512F helpers shared by the packed FP32 kernels
+ * (fast/avx512.c, fast/avx2.c) and the BF16 ones (fast/bf16.c). Internal to model/.
  *
  * Only functions carrying AVX512_TARGET (or a superset) use AVX-512: the rest
  * of the build stays portable, and model_f32_available() /
@@ -12,28 +12,32 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "model.h"
+#include "../internal.h"
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #define AVX512_INLINE static inline __attribute__((always_inline)) AVX512_TARGET
 
-static inline int model_cpu_avx512(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
-
-static inline int model_cpu_avx2(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+/* The coefficients of the erf and exp approximations, one table for the
+ * AVX-512 (erf512, exp512 below) and AVX2 (fast/avx2.c: erf256, exp256)
+ * versions, which run the same operations in the same order lane for lane. */
+enum { SIMD_ERF_NP = 7, SIMD_ERF_NQ = 5, SIMD_EXP_NP = 6 };
+static const float simd_erf_p[SIMD_ERF_NP] = {-2.72614225801306e-10f, 2.77068142495902e-08f, -2.10102402082508e-06f,
+                                             -5.69250639462346e-05f, -7.34990630326855e-04f, -2.95459980854025e-03f,
+                                             -1.60960333262415e-02f};
+static const float simd_erf_q[SIMD_ERF_NQ] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.68282697438203e-03f,
+                                             -7.37332916720468e-03f, -1.42647390514189e-02f};
+static const float simd_exp_p[SIMD_EXP_NP] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                                             4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+#define SIMD_LOG2E 1.44269504088896341f
+#define SIMD_LN2_HI 0.693359375f
+#define SIMD_LN2_LO (-2.12194440e-4f)
 
 static inline __mmask16 mask16(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xffffffffu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1); }
 
 
 /* ---- FP32 elementwise math, vectorised ----
- * AVX-512 versions of glibc's scalar erff and expf (a third of the BF16 step
- * and a sixth of the FP32 step when scalar). Twins: model_gelu_forward and
+ * AVX-512 versions of glibc's scalar erff and expf, which dominate the
+ * elementwise time when scalar (docs/speed.md). Twins: model_gelu_forward and
  * the softmax of model_window_attention (model/kernels.c). */
 
 /* erf(x) to about 1e-7 (a rational approximation on [-4, 4], odd numerator
@@ -41,19 +45,11 @@ static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xffffffffu 
 AVX512_INLINE __m512 erf512(__m512 x) {
     x = _mm512_max_ps(_mm512_set1_ps(-4.0f), _mm512_min_ps(_mm512_set1_ps(4.0f), x));
     __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.77068142495902e-08f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.10102402082508e-06f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-5.69250639462346e-05f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-7.34990630326855e-04f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-2.95459980854025e-03f));
-    p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-1.60960333262415e-02f));
+    __m512 p = _mm512_set1_ps(simd_erf_p[0]);
+    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NP; i++) p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(simd_erf_p[i]));
     p = _mm512_mul_ps(p, x);
-    __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-2.13374055278905e-04f));
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.68282697438203e-03f));
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-7.37332916720468e-03f));
-    q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(-1.42647390514189e-02f));
+    __m512 q = _mm512_set1_ps(simd_erf_q[0]);
+    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NQ; i++) q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(simd_erf_q[i]));
     return _mm512_div_ps(p, q);
 }
 
@@ -61,16 +57,12 @@ AVX512_INLINE __m512 erf512(__m512 x) {
  * two); below -87 it returns exp(-87) ~ 1.6e-38 instead of a denormal. */
 AVX512_INLINE __m512 exp512(__m512 x) {
     x = _mm512_max_ps(_mm512_set1_ps(-87.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(SIMD_LOG2E)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(SIMD_LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(SIMD_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(simd_exp_p[0]);
+    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_EXP_NP; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(simd_exp_p[i]));
     __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     return _mm512_scalef_ps(y, n);
 }
@@ -111,36 +103,11 @@ AVX512_INLINE void softmax_row(float *s, const float *bt, const int *labels, int
     }
 }
 
-/* What a GEMM does with each block of output rows right after the block's
- * last input block, while it is in L1/L2 (a separate pass would read the
- * whole output back from L3 or memory): nothing, GELU in place (the MLP's
- * first layer), or x += LayerNorm(out) (its second layer with the block's
- * post-norm residual add). Used by model/f32.c and model/bf16.c. */
-typedef struct {
-    enum { EPI_NONE, EPI_GELU, EPI_NORM_ADD } kind;
-    float *x;                     /* EPI_NORM_ADD: (rows, n), row stride n */
-    const float *norm_w, *norm_b; /* (n) */
-    const long *tok;              /* EPI_NORM_ADD: x's row for each GEMM row (< 0: none), or NULL for the same row */
-} epilogue;
-
-/* out: the block's first row (rows of n, ldo apart), row r0 of the GEMM. */
-AVX512_INLINE void epilogue_rows(const epilogue *e, float *out, size_t ldo, int r0, int rows, int n) {
-    if (e->kind == EPI_GELU) {
-        if ((size_t)n == ldo) model_gelu_forward_avx512(out, out, (size_t)rows * (size_t)n);
-        else
-            for (int r = 0; r < rows; r++) model_gelu_forward_avx512(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)n);
-    } else if (e->kind == EPI_NORM_ADD)
-        for (int r = 0; r < rows; r++) {
-            long xr = e->tok ? e->tok[r0 + r] : r0 + r;
-            if (xr >= 0) model_layernorm_add_avx512(e->x + (size_t)xr * n, out + (size_t)r * ldo, e->norm_w, e->norm_b, n);
-        }
-}
-
 /* Window attention, head h of window w (base: the window's first qkv row,
  * rows 3C floats apart): prefetch the next head's q, k and v rows (the next
  * window's first head after the last). A window type's qkv is megabytes, so
  * they come from L3; fetched while this head computes, the strided loads of
- * the key and value packing no longer stall (5% faster attention). */
+ * the key and value packing no longer stall. */
 AVX512_INLINE void prefetch_next_head(const float *base, int w, int nW, int h, int heads, int N, int C) {
     if (w == nW - 1 && h == heads - 1) return;
     int d = C / heads;
@@ -154,8 +121,6 @@ AVX512_INLINE void prefetch_next_head(const float *base, int w, int nW, int h, i
 
 #else
 #define MODEL_X86 0
-static inline int model_cpu_avx512(void) { return 0; }
-static inline int model_cpu_avx2(void) { return 0; }
 #endif
 
 #endif
