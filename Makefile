@@ -90,6 +90,7 @@ $(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
 $(BUILD)/model/onnx.o $(BUILD)/tests/test_onnx.o: $(GEN)/onnx.pb-c.h
 
 $(BUILD)/libpangu.a: $(LIB_OBJ)
+	@rm -f $@ # afresh: members of removed or renamed sources must not linger
 	ar rcs $@ $^
 
 $(BIN)/pangu: $(CLI_OBJ) $(BUILD)/libpangu.a
