@@ -1339,11 +1339,7 @@ int io_fetch_run(const io_fetch_spec *sp) {
             for (int k = 0; k < (sp->nleads ? sp->nleads : 1) && !status; k++)
                 status = fetch_grib_step(&c, sp->times[i], sp->nleads ? sp->leads[k] : 0);
     }
-    if (!status) {
-        double el = util_now() - t0;
-        io_http_note(c.http, "%d file%s written, %d already there; %.1f MB in %.1f s (%.1f MB/s)", c.files_written,
-                     c.files_written == 1 ? "" : "s", c.files_skipped, c.bytes / 1e6, el, el > 0 ? c.bytes / 1e6 / el : 0);
-    }
+    if (!status) io_http_summary(c.http, c.files_written, c.files_skipped, c.bytes, t0);
     io_http_close(c.http);
     return status;
 }

@@ -163,6 +163,8 @@ void io_http_progress_label(io_http *h, const char *label);
 void io_http_progress_line(io_http *h, int force);
 /* A message line on stderr ("pangu fetch: ...") that does not garble the progress line. */
 void io_http_note(io_http *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The closing line of a fetch: files written and already there, bytes, rate since t0. */
+void io_http_summary(io_http *h, int written, int skipped, long long bytes, double t0);
 /* A short reason for an HTTP status ("404 Not Found"). */
 const char *io_http_reason(long code);
 

@@ -274,11 +274,7 @@ int io_fetch_models_run(const io_fetch_spec *sp) {
     double t0 = util_now();
     for (int i = 0; i < 2 && !status; i++)
         if (wanted(sp, mirror_leads[i])) status = fetch_model(&c, mirror_leads[i]);
-    if (!status) {
-        double el = util_now() - t0;
-        io_http_note(c.http, "%d file%s written, %d already there; %.1f MB in %.1f s (%.1f MB/s)", c.written,
-                     c.written == 1 ? "" : "s", c.skipped, c.bytes / 1e6, el, el > 0 ? c.bytes / 1e6 / el : 0);
-    }
+    if (!status) io_http_summary(c.http, c.written, c.skipped, c.bytes, t0);
     io_http_close(c.http);
     return status;
 }

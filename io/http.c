@@ -586,6 +586,12 @@ int io_http_get_file(io_http *h, const char *url, FILE *fp, const char *path, lo
 
 int io_http_resumable(const io_http *h) { return h->resumable; }
 
+void io_http_summary(io_http *h, int written, int skipped, long long bytes, double t0) {
+    double el = util_now() - t0;
+    io_http_note(h, "%d file%s written, %d already there; %.1f MB in %.1f s (%.1f MB/s)", written, written == 1 ? "" : "s",
+                 skipped, bytes / 1e6, el, el > 0 ? bytes / 1e6 / el : 0);
+}
+
 void io_http_note(io_http *h, const char *fmt, ...) {
     va_list ap;
     char buf[2048];
