@@ -328,87 +328,47 @@ static size_t block_cache_floats(const model_config *c, int nt) {
     return need;
 }
 
-/* ---- the whole network ---- */
+/* ---- one function per layer and direction, outputs first ---- */
 
-int model_grad(const model *m, float *grad, double *loss_out, const float *upper_in, const float *surface_in,
-               const float *upper_tgt, const float *surface_tgt, const float *drop, float surface_weight) {
+static const float *drop_at(const float *drop, int block_index) { return drop ? drop + 2 * block_index : NULL; }
+
+/* One block forward in training: x (T, C) = block(xin). With drop path the
+ * activations go through the cached forward, so that the drop scales apply;
+ * without, through the inference forward. */
+static void block_forward_train(float *x, const float *xin, const model *m, int layer, int b, const float *drop_b,
+                                float *cache, int nt, float *scratch, size_t stride) {
     const model_config *c = &m->cfg;
-    if (m->precision != MODEL_FP32)
-        return util_fail(UTIL_EINVAL, "gradients are computed in FP32 only (the model is set to %s)",
-                         model_precision_name(m->precision));
-    int nt = omp_get_max_threads(), C = c->dim;
-    int pz = c->patch[0], ph = c->patch[1], pw = c->patch[2], L = c->nlev, H = c->H, W = c->W;
-    size_t T1 = (size_t)c->Z * c->Ht * c->Wt, T2 = (size_t)c->Z * c->H2 * c->W2, HW = (size_t)H * W;
-    /* K: the upper patch (constants included); Ku: the recovered variables' patch */
+    if (drop_b) {
+        block_cache bc;
+        block_cache_carve(&bc, cache, c, layer, nt);
+        block_forward_cached(x, xin, &m->blocks[layer][b], c, layer, b % 2, m->bias_index, &bc, drop_b);
+    } else
+        model_block_forward(x, &m->blocks[layer][b], c, layer, b % 2, m->bias_index, scratch, stride);
+}
+
+/* dx (T, C) in place: recompute the block's activations from its input xin,
+ * then its backward. tmp (T, C) takes the recomputed output. */
+static void block_recompute_backward(float *dx, float *tmp, const float *xin, const grads *gr, int layer, int b,
+                                     const float *drop_b, float *cache, int nt) {
+    const model *m = gr->m;
+    block_cache bc;
+    block_cache_carve(&bc, cache, &m->cfg, layer, nt);
+    block_forward_cached(tmp, xin, &m->blocks[layer][b], &m->cfg, layer, b % 2, m->bias_index, &bc, drop_b);
+    block_backward(dx, dx, xin, &m->blocks[layer][b], gr, &m->cfg, layer, b % 2, m->bias_index, &bc, drop_b);
+}
+
+/* Patch recovery forward, the loss and its gradient. skip, x4 are
+ * (Z, Ht, Wt, C); dY is (Z * Ht * Wt, Kr): each token's recovered patch
+ * gradient (k used entries of Kr). Returns the loss. */
+static double recovery_loss_backward(float *dY, const model *m, const float *skip, const float *x4,
+                                     const float *upper_tgt, const float *surface_tgt, float surface_weight,
+                                     float *scratch, size_t stride) {
+    const model_config *c = &m->cfg;
+    int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2], L = c->nlev, H = c->H, W = c->W;
+    size_t T1 = (size_t)c->Z * c->Ht * c->Wt, HW = (size_t)H * W;
     int K = model_upper_channels(c) * pz * ph * pw, Ku = MODEL_NUPPER * pz * ph * pw;
     int Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = Ks > K ? Ks : K;
     int pos = c->recovery_bias_position;
-    int nblocks = c->depths[0] + c->depths[1] + c->depths[2] + c->depths[3];
-    grads gr = {m, grad};
-    util_blas_serial();
-    /* block inputs: layers 0 and 3 at (T1, C), layers 1 and 2 at (T2, 2C) */
-    size_t inputs = (size_t)(c->depths[0] + c->depths[3] + 2) * T1 * C + (size_t)(c->depths[1] + c->depths[2] + 1) * T2 * 2 * C;
-    size_t total = inputs + 4 * T1 * C + 2 * T2 * 4 * C + T1 * C + T1 * (size_t)Kr + 2 * T2 * 2 * C +
-                   block_cache_floats(c, nt) + (size_t)nt * model_scratch_floats(c) + 64 * 64;
-    util_arena arena;
-    int status = util_arena_init(&arena, sizeof(float) * total);
-    if (status) return status;
-#define ALLOC(n) ((float *)util_arena_alloc(&arena, sizeof(float) * (n)))
-    float *in0 = ALLOC((size_t)(c->depths[0] + 1) * T1 * C);  /* layer 0 block inputs, then its output (skip) */
-    float *in1 = ALLOC((size_t)(c->depths[1] + c->depths[2] + 1) * T2 * 2 * C);
-    float *in3 = ALLOC((size_t)(c->depths[3] + 1) * T1 * C);
-    float *dx1 = ALLOC(T1 * C), *dx4 = ALLOC(T1 * C), *tmp1 = ALLOC(T1 * C), *dskip = ALLOC(T1 * C);
-    float *dx2 = ALLOC(T2 * 2 * C), *tmp2 = ALLOC(T2 * 2 * C);
-    float *gbuf = ALLOC(T2 * 4 * C), *ybuf = ALLOC(T2 * 4 * C), *fbuf = ALLOC(T1 * C);
-    float *dY = ALLOC(T1 * (size_t)Kr);
-    float *cache = ALLOC(block_cache_floats(c, nt));
-    size_t stride = model_scratch_floats(c);
-    float *scratch = ALLOC(stride * nt);
-    (void)tmp1;
-    if (!scratch) {
-        util_arena_free(&arena);
-        return util_fail(UTIL_ENOMEM, "training arena too small (internal error)");
-    }
-    block_cache bc;
-    const float *dropb = drop;
-    /* ---- forward, keeping block inputs ---- */
-    model_patch_embed_forward(in0, m, upper_in, surface_in, scratch, stride);
-    int bi = 0;
-    for (int b = 0; b < c->depths[0]; b++, bi++) {
-        memcpy(in0 + (size_t)(b + 1) * T1 * C, in0 + (size_t)b * T1 * C, sizeof(float) * T1 * C);
-        float *x = in0 + (size_t)(b + 1) * T1 * C;
-        if (dropb) {
-            block_cache_carve(&bc, cache, c, 0, nt);
-            block_forward_cached(x, in0 + (size_t)b * T1 * C, &m->blocks[0][b], c, 0, b % 2, m->bias_index, &bc, dropb + 2 * bi);
-        } else
-            model_block_forward(x, &m->blocks[0][b], c, 0, b % 2, m->bias_index, scratch, stride);
-    }
-    float *skip = in0 + (size_t)c->depths[0] * T1 * C;
-    model_downsample_forward(in1, m, skip, scratch, stride);
-    int d12 = c->depths[1] + c->depths[2];
-    for (int k = 0; k < d12; k++, bi++) {
-        int l = k < c->depths[1] ? 1 : 2, b = k < c->depths[1] ? k : k - c->depths[1];
-        float *x = in1 + (size_t)(k + 1) * T2 * 2 * C;
-        memcpy(x, in1 + (size_t)k * T2 * 2 * C, sizeof(float) * T2 * 2 * C);
-        if (dropb) {
-            block_cache_carve(&bc, cache, c, l, nt);
-            block_forward_cached(x, in1 + (size_t)k * T2 * 2 * C, &m->blocks[l][b], c, l, b % 2, m->bias_index, &bc,
-                                 dropb + 2 * bi);
-        } else
-            model_block_forward(x, &m->blocks[l][b], c, l, b % 2, m->bias_index, scratch, stride);
-    }
-    model_upsample_forward(in3, m, in1 + (size_t)d12 * T2 * 2 * C, scratch, stride);
-    for (int b = 0; b < c->depths[3]; b++, bi++) {
-        float *x = in3 + (size_t)(b + 1) * T1 * C;
-        memcpy(x, in3 + (size_t)b * T1 * C, sizeof(float) * T1 * C);
-        if (dropb) {
-            block_cache_carve(&bc, cache, c, 3, nt);
-            block_forward_cached(x, in3 + (size_t)b * T1 * C, &m->blocks[3][b], c, 3, b % 2, m->bias_index, &bc, dropb + 2 * bi);
-        } else
-            model_block_forward(x, &m->blocks[3][b], c, 3, b % 2, m->bias_index, scratch, stride);
-    }
-    float *x4 = in3 + (size_t)c->depths[3] * T1 * C;
-    /* ---- patch recovery, loss and its gradient ---- */
     double loss_u = 0, loss_s = 0;
     size_t nu = (size_t)MODEL_NUPPER * L * HW, ns = (size_t)MODEL_NSURFACE * HW;
     memset(dY, 0, sizeof(float) * T1 * Kr);
@@ -451,137 +411,263 @@ int model_grad(const model *m, float *grad, double *loss_out, const float *upper
                 }
             }
     }
-    *loss_out = loss_u / nu + surface_weight * loss_s / ns;
-    /* recovery weights: rows of z = 0 use the surface kernel */
-    {
-        size_t rows0 = (size_t)c->Ht * c->Wt, ks = (size_t)MODEL_NSURFACE * ph * pw;
-        /* dY rows have stride Kr; compact each part for the weight GEMMs */
-        float *dYs = gbuf, *dYu = ybuf; /* (rows0, ks), (T1 - rows0, K): both fit in T2*4C? use fresh views */
-        (void)dYs, (void)dYu;
-        /* surface part */
-        float *Ws = G(&gr, m->rec_sw), *Wu = G(&gr, m->rec_w);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)ks, (int)rows0, 1.0f, skip, C, dY, Kr, 1.0f, Ws, (int)ks);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)ks, (int)rows0, 1.0f, x4, C, dY, Kr, 1.0f,
-                    Ws + (size_t)C * ks, (int)ks);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ku, (int)(T1 - rows0), 1.0f, skip + rows0 * C, C,
-                    dY + rows0 * Kr, Kr, 1.0f, Wu, Ku);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ku, (int)(T1 - rows0), 1.0f, x4 + rows0 * C, C,
-                    dY + rows0 * Kr, Kr, 1.0f, Wu + (size_t)C * Ku, Ku);
-        float *bs = G(&gr, m->rec_sb), *bu = G(&gr, m->rec_b);
-        for (size_t r = 0; r < T1; r++)
-            for (int e = 0; e < (r < rows0 ? (int)ks : Ku); e++) {
-                float g = dY[r * Kr + e];
-                if (r < rows0) bs[pos ? e : e / (ph * pw)] += g;
-                else bu[pos ? e : e / (pz * ph * pw)] += g;
+    return loss_u / nu + surface_weight * loss_s / ns;
+}
+
+/* Patch recovery backward: weight and bias gradients, and dskip, dx4
+ * (Z, Ht, Wt, C) from dY (Z * Ht * Wt, Kr). Rows of z = 0 use the surface
+ * kernel (ks of Kr used), the others the upper-air one (Ku). */
+static void recovery_backward(float *dskip, float *dx4, const grads *gr, const float *dY, const float *skip,
+                              const float *x4) {
+    const model *m = gr->m;
+    const model_config *c = &m->cfg;
+    int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
+    int K = model_upper_channels(c) * pz * ph * pw, Ku = MODEL_NUPPER * pz * ph * pw;
+    int Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = Ks > K ? Ks : K;
+    int pos = c->recovery_bias_position;
+    size_t T1 = (size_t)c->Z * c->Ht * c->Wt, rows0 = (size_t)c->Ht * c->Wt, ks = (size_t)MODEL_NSURFACE * ph * pw;
+    float *Ws = G(gr, m->rec_sw), *Wu = G(gr, m->rec_w);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)ks, (int)rows0, 1.0f, skip, C, dY, Kr, 1.0f, Ws, (int)ks);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)ks, (int)rows0, 1.0f, x4, C, dY, Kr, 1.0f,
+                Ws + (size_t)C * ks, (int)ks);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ku, (int)(T1 - rows0), 1.0f, skip + rows0 * C, C,
+                dY + rows0 * Kr, Kr, 1.0f, Wu, Ku);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ku, (int)(T1 - rows0), 1.0f, x4 + rows0 * C, C,
+                dY + rows0 * Kr, Kr, 1.0f, Wu + (size_t)C * Ku, Ku);
+    float *bs = G(gr, m->rec_sb), *bu = G(gr, m->rec_b);
+    for (size_t r = 0; r < T1; r++)
+        for (int e = 0; e < (r < rows0 ? (int)ks : Ku); e++) {
+            float g = dY[r * Kr + e];
+            if (r < rows0) bs[pos ? e : e / (ph * pw)] += g;
+            else bu[pos ? e : e / (pz * ph * pw)] += g;
+        }
+    /* d[skip, x4] = dY @ W^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows0, C, (int)ks, 1.0f, dY, Kr, m->rec_sw, (int)ks, 0.0f,
+                dskip, C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows0, C, (int)ks, 1.0f, dY, Kr, m->rec_sw + (size_t)C * ks,
+                (int)ks, 0.0f, dx4, C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, Ku, 1.0f, dY + rows0 * Kr, Kr, m->rec_w,
+                Ku, 0.0f, dskip + rows0 * C, C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, Ku, 1.0f, dY + rows0 * Kr, Kr,
+                m->rec_w + (size_t)C * Ku, Ku, 0.0f, dx4 + rows0 * C, C);
+}
+
+/* Offset in (Z, H2, W2, 4C) of token (z, h, w) of (Z, Ht, Wt, C): up-sampling
+ * spreads each coarse token's 4C over a 2 x 2 patch. */
+static size_t upsample_source(const model_config *c, size_t z, int h, int w) {
+    return ((z * c->H2 + h / 2) * c->W2 + w / 2) * 4 * c->dim + (size_t)((h % 2) * 2 + w % 2) * c->dim;
+}
+
+/* Up-sampling backward: dx2 (Z, H2, W2, 2C) from dx4 (Z, Ht, Wt, C); xin is
+ * its input (Z, H2, W2, 2C). Work: ybuf, gbuf (Z, H2, W2, 4C), fbuf, df
+ * (Z, Ht, Wt, C). */
+static void upsample_backward(float *dx2, const grads *gr, const float *dx4, const float *xin, float *ybuf,
+                              float *gbuf, float *fbuf, float *df) {
+    const model *m = gr->m;
+    const model_config *c = &m->cfg;
+    int C = c->dim;
+    size_t T1 = (size_t)c->Z * c->Ht * c->Wt, T2 = (size_t)c->Z * c->H2 * c->W2;
+    /* recompute y = xin W1^T and f = LN(y scattered, cropped) */
+    par_linear(ybuf, xin, m->up_w1, NULL, (long)T2, 2 * C, 4 * C);
+    for (size_t z = 0; z < (size_t)c->Z; z++)
+        for (int h = 0; h < c->Ht; h++)
+            for (int w = 0; w < c->Wt; w++)
+                model_layernorm_forward(fbuf + ((z * c->Ht + h) * c->Wt + w) * C, ybuf + upsample_source(c, z, h, w),
+                                        m->up_norm_w, m->up_norm_b, 1, C);
+    par_linear_dweight(G(gr, m->up_w2), NULL, dx4, fbuf, (long)T1, C, C);
+    par_linear_dinput(df, dx4, m->up_w2, (long)T1, C, C, 0.0f);
+    memset(gbuf, 0, sizeof(float) * T2 * 4 * C); /* d y */
+    float *dnw = G(gr, m->up_norm_w), *dnb = G(gr, m->up_norm_b);
+    for (size_t z = 0; z < (size_t)c->Z; z++)
+        for (int h = 0; h < c->Ht; h++)
+            for (int w = 0; w < c->Wt; w++) {
+                size_t src = upsample_source(c, z, h, w);
+                layernorm_backward_row(gbuf + src, dnw, dnb, df + ((z * c->Ht + h) * c->Wt + w) * C, ybuf + src,
+                                       m->up_norm_w, C, 0);
             }
-        /* d[skip, x4] = dY @ W^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows0, C, (int)ks, 1.0f, dY, Kr, m->rec_sw, (int)ks,
-                    0.0f, dskip, C);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows0, C, (int)ks, 1.0f, dY, Kr,
-                    m->rec_sw + (size_t)C * ks, (int)ks, 0.0f, dx4, C);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, Ku, 1.0f, dY + rows0 * Kr, Kr, m->rec_w,
-                    Ku, 0.0f, dskip + rows0 * C, C);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T1 - rows0), C, Ku, 1.0f, dY + rows0 * Kr, Kr,
-                    m->rec_w + (size_t)C * Ku, Ku, 0.0f, dx4 + rows0 * C, C);
-    }
-    /* ---- layer 3 (recompute each block, then its backward) ---- */
-    bi = nblocks - 1;
-    for (int b = c->depths[3] - 1; b >= 0; b--, bi--) {
-        block_cache_carve(&bc, cache, c, 3, nt);
-        block_forward_cached(tmp1, in3 + (size_t)b * T1 * C, &m->blocks[3][b], c, 3, b % 2, m->bias_index, &bc,
-                             dropb ? dropb + 2 * bi : NULL);
-        block_backward(dx4, dx4, in3 + (size_t)b * T1 * C, &m->blocks[3][b], &gr, c, 3, b % 2, m->bias_index, &bc,
-                       dropb ? dropb + 2 * bi : NULL);
-    }
-    /* ---- up-sampling backward ---- */
-    {
-        const float *xin = in1 + (size_t)d12 * T2 * 2 * C;
-        /* recompute y = xin W1^T and f = LN(y scattered, cropped) */
-        par_linear(ybuf, xin, m->up_w1, NULL, (long)T2, 2 * C, 4 * C);
-        for (size_t z = 0; z < (size_t)c->Z; z++)
-            for (int h = 0; h < c->Ht; h++)
-                for (int w = 0; w < c->Wt; w++) {
-                    size_t src = ((z * c->H2 + h / 2) * c->W2 + w / 2) * 4 * C + (size_t)((h % 2) * 2 + w % 2) * C;
-                    model_layernorm_forward(fbuf + ((z * c->Ht + h) * c->Wt + w) * C, ybuf + src, m->up_norm_w,
-                                            m->up_norm_b, 1, C);
+    par_linear_dweight(G(gr, m->up_w1), NULL, gbuf, xin, (long)T2, 2 * C, 4 * C);
+    par_linear_dinput(dx2, gbuf, m->up_w1, (long)T2, 2 * C, 4 * C, 0.0f);
+}
+
+/* g (Z, H2, W2, 4C) = each 2 x 2 patch of skip (Z, Ht, Wt, C), zero past the edges. */
+static void downsample_gather(float *g, const model_config *c, const float *skip) {
+    int C = c->dim;
+    for (size_t z = 0; z < (size_t)c->Z; z++)
+        for (int h2 = 0; h2 < c->H2; h2++)
+            for (int w2 = 0; w2 < c->W2; w2++)
+                for (int q = 0; q < 4; q++) {
+                    int h = 2 * h2 + q / 2, w = 2 * w2 + q % 2;
+                    float *dst = g + (((z * c->H2 + h2) * c->W2 + w2) * 4 + q) * C;
+                    if (h < c->Ht && w < c->Wt) memcpy(dst, skip + ((z * c->Ht + h) * c->Wt + w) * C, sizeof(float) * C);
+                    else memset(dst, 0, sizeof(float) * C);
                 }
-        par_linear_dweight(G(&gr, m->up_w2), NULL, dx4, fbuf, (long)T1, C, C);
-        par_linear_dinput(tmp1, dx4, m->up_w2, (long)T1, C, C, 0.0f); /* d f */
-        memset(gbuf, 0, sizeof(float) * T2 * 4 * C);                   /* d y */
-        float *dnw = G(&gr, m->up_norm_w), *dnb = G(&gr, m->up_norm_b);
-        for (size_t z = 0; z < (size_t)c->Z; z++)
-            for (int h = 0; h < c->Ht; h++)
-                for (int w = 0; w < c->Wt; w++) {
-                    size_t src = ((z * c->H2 + h / 2) * c->W2 + w / 2) * 4 * C + (size_t)((h % 2) * 2 + w % 2) * C;
-                    layernorm_backward_row(gbuf + src, dnw, dnb, tmp1 + ((z * c->Ht + h) * c->Wt + w) * C, ybuf + src,
-                                           m->up_norm_w, C, 0);
-                }
-        par_linear_dweight(G(&gr, m->up_w1), NULL, gbuf, xin, (long)T2, 2 * C, 4 * C);
-        par_linear_dinput(dx2, gbuf, m->up_w1, (long)T2, 2 * C, 4 * C, 0.0f);
-    }
-    /* ---- layers 2 and 1 ---- */
-    for (int k = d12 - 1; k >= 0; k--, bi--) {
-        int l = k < c->depths[1] ? 1 : 2, b = k < c->depths[1] ? k : k - c->depths[1];
-        block_cache_carve(&bc, cache, c, l, nt);
-        block_forward_cached(tmp2, in1 + (size_t)k * T2 * 2 * C, &m->blocks[l][b], c, l, b % 2, m->bias_index, &bc,
-                             dropb ? dropb + 2 * bi : NULL);
-        block_backward(dx2, dx2, in1 + (size_t)k * T2 * 2 * C, &m->blocks[l][b], &gr, c, l, b % 2, m->bias_index, &bc,
-                       dropb ? dropb + 2 * bi : NULL);
-    }
-    /* ---- down-sampling backward ---- */
-    {
-        /* recompute g = gather(skip) (T2, 4C) and n = LN(g) */
-        for (size_t z = 0; z < (size_t)c->Z; z++)
-            for (int h2 = 0; h2 < c->H2; h2++)
-                for (int w2 = 0; w2 < c->W2; w2++)
-                    for (int q = 0; q < 4; q++) {
-                        int h = 2 * h2 + q / 2, w = 2 * w2 + q % 2;
-                        float *dst = gbuf + (((z * c->H2 + h2) * c->W2 + w2) * 4 + q) * C;
-                        if (h < c->Ht && w < c->Wt) memcpy(dst, skip + ((z * c->Ht + h) * c->Wt + w) * C, sizeof(float) * C);
-                        else memset(dst, 0, sizeof(float) * C);
-                    }
-        model_layernorm_forward(ybuf, gbuf, m->down_norm_w, m->down_norm_b, (int)T2, 4 * C);
-        par_linear_dweight(G(&gr, m->down_w), NULL, dx2, ybuf, (long)T2, 4 * C, 2 * C);
-        par_linear_dinput(ybuf, dx2, m->down_w, (long)T2, 4 * C, 2 * C, 0.0f); /* d n, overwrites n */
-        float *dnw = G(&gr, m->down_norm_w), *dnb = G(&gr, m->down_norm_b);
-        memcpy(dx1, dskip, sizeof(float) * T1 * C);
-        float g4[4 * C];
-        for (size_t r = 0; r < T2; r++) {
-            layernorm_backward_row(g4, dnw, dnb, ybuf + r * 4 * C, gbuf + r * 4 * C, m->down_norm_w, 4 * C, 0);
-            size_t z = r / ((size_t)c->H2 * c->W2);
-            int h2 = (int)(r / c->W2 % c->H2), w2 = (int)(r % c->W2);
-            for (int q = 0; q < 4; q++) {
-                int h = 2 * h2 + q / 2, w = 2 * w2 + q % 2;
-                if (h >= c->Ht || w >= c->Wt) continue;
-                float *d = dx1 + ((z * c->Ht + h) * c->Wt + w) * C;
-                for (int i = 0; i < C; i++) d[i] += g4[q * C + i];
-            }
+}
+
+/* Down-sampling backward: dx1 (Z, Ht, Wt, C) = dskip + the gradient through
+ * the down-sampling of skip, from dx2 (Z, H2, W2, 2C). Work: gbuf, ybuf
+ * (Z, H2, W2, 4C). */
+static void downsample_backward(float *dx1, const grads *gr, const float *dskip, const float *dx2, const float *skip,
+                                float *gbuf, float *ybuf) {
+    const model *m = gr->m;
+    const model_config *c = &m->cfg;
+    int C = c->dim;
+    size_t T1 = (size_t)c->Z * c->Ht * c->Wt, T2 = (size_t)c->Z * c->H2 * c->W2;
+    /* recompute g = gather(skip) and n = LN(g) */
+    downsample_gather(gbuf, c, skip);
+    model_layernorm_forward(ybuf, gbuf, m->down_norm_w, m->down_norm_b, (int)T2, 4 * C);
+    par_linear_dweight(G(gr, m->down_w), NULL, dx2, ybuf, (long)T2, 4 * C, 2 * C);
+    par_linear_dinput(ybuf, dx2, m->down_w, (long)T2, 4 * C, 2 * C, 0.0f); /* d n, overwrites n */
+    float *dnw = G(gr, m->down_norm_w), *dnb = G(gr, m->down_norm_b);
+    memcpy(dx1, dskip, sizeof(float) * T1 * C);
+    float g4[4 * C];
+    for (size_t r = 0; r < T2; r++) {
+        layernorm_backward_row(g4, dnw, dnb, ybuf + r * 4 * C, gbuf + r * 4 * C, m->down_norm_w, 4 * C, 0);
+        size_t z = r / ((size_t)c->H2 * c->W2);
+        int h2 = (int)(r / c->W2 % c->H2), w2 = (int)(r % c->W2);
+        for (int q = 0; q < 4; q++) {
+            int h = 2 * h2 + q / 2, w = 2 * w2 + q % 2;
+            if (h >= c->Ht || w >= c->Wt) continue;
+            float *d = dx1 + ((z * c->Ht + h) * c->Wt + w) * C;
+            for (int i = 0; i < C; i++) d[i] += g4[q * C + i];
         }
     }
-    /* ---- layer 0 ---- */
-    for (int b = c->depths[0] - 1; b >= 0; b--, bi--) {
-        block_cache_carve(&bc, cache, c, 0, nt);
-        block_forward_cached(tmp1, in0 + (size_t)b * T1 * C, &m->blocks[0][b], c, 0, b % 2, m->bias_index, &bc,
-                             dropb ? dropb + 2 * bi : NULL);
-        block_backward(dx1, dx1, in0 + (size_t)b * T1 * C, &m->blocks[0][b], &gr, c, 0, b % 2, m->bias_index, &bc,
-                       dropb ? dropb + 2 * bi : NULL);
-    }
-    /* ---- patch embedding: weight gradients from the patches ---- */
-    {
-        size_t rows0 = (size_t)c->Ht * c->Wt;
-        float *P = dY; /* (T1, Kr) patches, rebuilt as the forward gathers them */
+}
+
+/* Patch embedding backward: weight and bias gradients from dx1 (Z, Ht, Wt, C)
+ * and the patches, rebuilt into P (Z * Ht * Wt, Kr) as the forward gathers
+ * them. The input needs no gradient. */
+static void embed_backward(const grads *gr, const float *dx1, float *P, const float *upper_in, const float *surface_in) {
+    const model *m = gr->m;
+    const model_config *c = &m->cfg;
+    int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
+    int K = model_upper_channels(c) * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = Ks > K ? Ks : K;
+    size_t T1 = (size_t)c->Z * c->Ht * c->Wt, rows0 = (size_t)c->Ht * c->Wt;
 #pragma omp parallel for schedule(dynamic, 1)
-        for (int row = 0; row < c->Z * c->Ht; row++)
-            model_patch_gather(P + (size_t)row * c->Wt * Kr, (size_t)Kr, m, upper_in, surface_in, row);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ks, (int)rows0, 1.0f, dx1, C, P, Kr, 1.0f,
-                    G(&gr, m->embed_sw), Ks);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, K, (int)(T1 - rows0), 1.0f, dx1 + rows0 * C, C,
-                    P + rows0 * Kr, Kr, 1.0f, G(&gr, m->embed_w), K);
-        float *bs = G(&gr, m->embed_sb), *bu = G(&gr, m->embed_b);
-        for (size_t r = 0; r < T1; r++)
-            for (int i = 0; i < C; i++) (r < rows0 ? bs : bu)[i] += dx1[r * C + i];
-    }
+    for (int row = 0; row < c->Z * c->Ht; row++)
+        model_patch_gather(P + (size_t)row * c->Wt * Kr, (size_t)Kr, m, upper_in, surface_in, row);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, Ks, (int)rows0, 1.0f, dx1, C, P, Kr, 1.0f,
+                G(gr, m->embed_sw), Ks);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, K, (int)(T1 - rows0), 1.0f, dx1 + rows0 * C, C,
+                P + rows0 * Kr, Kr, 1.0f, G(gr, m->embed_w), K);
+    float *bs = G(gr, m->embed_sb), *bu = G(gr, m->embed_b);
+    for (size_t r = 0; r < T1; r++)
+        for (int i = 0; i < C; i++) (r < rows0 ? bs : bu)[i] += dx1[r * C + i];
+}
+
+/* ---- the whole network ---- */
+
+/* Buffers of one gradient: the block inputs the forward keeps, the
+ * gradients flowing back, work for the layers' recomputation. T1 tokens
+ * are (Z, Ht, Wt), T2 tokens (Z, H2, W2). */
+typedef struct {
+    float *in0, *in1, *in3;   /* block inputs (then output) of layer 0 (T1, C), layers 1-2 (T2, 2C), layer 3 (T1, C) */
+    float *dx1, *dx4, *dskip; /* (T1, C) gradients: layer 0, layer 3, the skip connection */
+    float *dx2;               /* (T2, 2C) gradient of layers 1-2 */
+    float *tmp1, *tmp2;       /* recomputed block outputs (T1, C), (T2, 2C) */
+    float *gbuf, *ybuf, *fbuf; /* (T2, 4C), (T2, 4C), (T1, C) sampling work */
+    float *dY;                /* (T1, Kr) recovered patch gradients, then embedding patches */
+    float *cache, *scratch;   /* one block's activations; per-thread scratch of the inference layers */
+    size_t stride;            /* floats per thread of scratch */
+} grad_buffers;
+
+static int grad_buffers_init(grad_buffers *gb, util_arena *arena, const model_config *c, int nt) {
+    int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
+    int K = model_upper_channels(c) * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw, Kr = Ks > K ? Ks : K;
+    size_t T1 = (size_t)c->Z * c->Ht * c->Wt, T2 = (size_t)c->Z * c->H2 * c->W2;
+    size_t inputs = (size_t)(c->depths[0] + c->depths[3] + 2) * T1 * C + (size_t)(c->depths[1] + c->depths[2] + 1) * T2 * 2 * C;
+    size_t total = inputs + 4 * T1 * C + 2 * T2 * 4 * C + T1 * C + T1 * (size_t)Kr + 2 * T2 * 2 * C +
+                   block_cache_floats(c, nt) + (size_t)nt * model_scratch_floats(c) + 64 * 64;
+    int status = util_arena_init(arena, sizeof(float) * total);
+    if (status) return status;
+#define ALLOC(n) ((float *)util_arena_alloc(arena, sizeof(float) * (n)))
+    gb->in0 = ALLOC((size_t)(c->depths[0] + 1) * T1 * C);
+    gb->in1 = ALLOC((size_t)(c->depths[1] + c->depths[2] + 1) * T2 * 2 * C);
+    gb->in3 = ALLOC((size_t)(c->depths[3] + 1) * T1 * C);
+    gb->dx1 = ALLOC(T1 * C), gb->dx4 = ALLOC(T1 * C), gb->tmp1 = ALLOC(T1 * C), gb->dskip = ALLOC(T1 * C);
+    gb->dx2 = ALLOC(T2 * 2 * C), gb->tmp2 = ALLOC(T2 * 2 * C);
+    gb->gbuf = ALLOC(T2 * 4 * C), gb->ybuf = ALLOC(T2 * 4 * C), gb->fbuf = ALLOC(T1 * C);
+    gb->dY = ALLOC(T1 * (size_t)Kr);
+    gb->cache = ALLOC(block_cache_floats(c, nt));
+    gb->stride = model_scratch_floats(c);
+    gb->scratch = ALLOC(gb->stride * nt);
 #undef ALLOC
+    if (!gb->scratch) {
+        util_arena_free(arena);
+        return util_fail(UTIL_ENOMEM, "training arena too small (internal error)");
+    }
+    return UTIL_OK;
+}
+
+/* The forward, keeping each block's input: block b of a layer reads
+ * in[b] and writes in[b + 1]. */
+static void grad_forward(grad_buffers *gb, const model *m, const float *upper_in, const float *surface_in,
+                         const float *drop, int nt) {
+    const model_config *c = &m->cfg;
+    size_t n1 = (size_t)c->Z * c->Ht * c->Wt * c->dim, n2 = (size_t)c->Z * c->H2 * c->W2 * 2 * c->dim;
+    int bi = 0, d12 = c->depths[1] + c->depths[2];
+    model_patch_embed_forward(gb->in0, m, upper_in, surface_in, gb->scratch, gb->stride); /* (Z, Ht, Wt, C) */
+    for (int b = 0; b < c->depths[0]; b++, bi++) {
+        memcpy(gb->in0 + (b + 1) * n1, gb->in0 + b * n1, sizeof(float) * n1);
+        block_forward_train(gb->in0 + (b + 1) * n1, gb->in0 + b * n1, m, 0, b, drop_at(drop, bi), gb->cache, nt,
+                            gb->scratch, gb->stride);
+    }
+    const float *skip = gb->in0 + c->depths[0] * n1;
+    model_downsample_forward(gb->in1, m, skip, gb->scratch, gb->stride); /* (Z, H2, W2, 2C) */
+    for (int k = 0; k < d12; k++, bi++) {
+        int l = k < c->depths[1] ? 1 : 2, b = k < c->depths[1] ? k : k - c->depths[1];
+        memcpy(gb->in1 + (k + 1) * n2, gb->in1 + k * n2, sizeof(float) * n2);
+        block_forward_train(gb->in1 + (k + 1) * n2, gb->in1 + k * n2, m, l, b, drop_at(drop, bi), gb->cache, nt,
+                            gb->scratch, gb->stride);
+    }
+    model_upsample_forward(gb->in3, m, gb->in1 + d12 * n2, gb->scratch, gb->stride); /* (Z, Ht, Wt, C) */
+    for (int b = 0; b < c->depths[3]; b++, bi++) {
+        memcpy(gb->in3 + (b + 1) * n1, gb->in3 + b * n1, sizeof(float) * n1);
+        block_forward_train(gb->in3 + (b + 1) * n1, gb->in3 + b * n1, m, 3, b, drop_at(drop, bi), gb->cache, nt,
+                            gb->scratch, gb->stride);
+    }
+}
+
+/* The backward, outputs first (gpt2_backward's shape): recovery, layer 3,
+ * up-sampling, layers 2 and 1, down-sampling, layer 0, embedding. */
+static double grad_backward(grad_buffers *gb, const grads *gr, const float *upper_in, const float *surface_in,
+                            const float *upper_tgt, const float *surface_tgt, const float *drop, float surface_weight,
+                            int nt) {
+    const model *m = gr->m;
+    const model_config *c = &m->cfg;
+    size_t n1 = (size_t)c->Z * c->Ht * c->Wt * c->dim, n2 = (size_t)c->Z * c->H2 * c->W2 * 2 * c->dim;
+    int d12 = c->depths[1] + c->depths[2], bi = d12 + c->depths[0] + c->depths[3] - 1;
+    const float *skip = gb->in0 + c->depths[0] * n1, *x4 = gb->in3 + c->depths[3] * n1; /* (Z, Ht, Wt, C) */
+    double loss = recovery_loss_backward(gb->dY, m, skip, x4, upper_tgt, surface_tgt, surface_weight, gb->scratch,
+                                         gb->stride);
+    recovery_backward(gb->dskip, gb->dx4, gr, gb->dY, skip, x4);
+    for (int b = c->depths[3] - 1; b >= 0; b--, bi--)
+        block_recompute_backward(gb->dx4, gb->tmp1, gb->in3 + b * n1, gr, 3, b, drop_at(drop, bi), gb->cache, nt);
+    upsample_backward(gb->dx2, gr, gb->dx4, gb->in1 + d12 * n2, gb->ybuf, gb->gbuf, gb->fbuf, gb->tmp1);
+    for (int k = d12 - 1; k >= 0; k--, bi--) {
+        int l = k < c->depths[1] ? 1 : 2, b = k < c->depths[1] ? k : k - c->depths[1];
+        block_recompute_backward(gb->dx2, gb->tmp2, gb->in1 + k * n2, gr, l, b, drop_at(drop, bi), gb->cache, nt);
+    }
+    downsample_backward(gb->dx1, gr, gb->dskip, gb->dx2, skip, gb->gbuf, gb->ybuf);
+    for (int b = c->depths[0] - 1; b >= 0; b--, bi--)
+        block_recompute_backward(gb->dx1, gb->tmp1, gb->in0 + b * n1, gr, 0, b, drop_at(drop, bi), gb->cache, nt);
+    embed_backward(gr, gb->dx1, gb->dY, upper_in, surface_in);
+    return loss;
+}
+
+int model_grad(const model *m, float *grad, double *loss_out, const float *upper_in, const float *surface_in,
+               const float *upper_tgt, const float *surface_tgt, const float *drop, float surface_weight) {
+    if (m->precision != MODEL_FP32)
+        return util_fail(UTIL_EINVAL, "gradients are computed in FP32 only (the model is set to %s)",
+                         model_precision_name(m->precision));
+    int nt = omp_get_max_threads();
+    grads gr = {m, grad};
+    util_blas_serial();
+    util_arena arena;
+    grad_buffers gb;
+    int status = grad_buffers_init(&gb, &arena, &m->cfg, nt);
+    if (status) return status;
+    grad_forward(&gb, m, upper_in, surface_in, drop, nt);
+    *loss_out = grad_backward(&gb, &gr, upper_in, surface_in, upper_tgt, surface_tgt, drop, surface_weight, nt);
     util_arena_free(&arena);
     return UTIL_OK;
 }
