@@ -76,6 +76,16 @@ void model_window_attention(float *out, const float *qkv, const float *bias_t, c
 
 /* Per-thread scratch (floats) that the layer functions below need. */
 size_t model_scratch_floats(const model_config *c);
+/* One block's window geometry, shared by its forward (inference and
+ * training) and its backward: tokens (Z, Hl, Wl) of C channels, T of them;
+ * windows of N tokens, nW of a type side by side in longitude, rows = nW * N
+ * rows per type; types window types on the padded (Zp, Hp) grid, Tp = types
+ * * rows window rows; shift the roll of odd blocks (zero otherwise). */
+typedef struct {
+    int Z, Hl, Wl, C, heads, N, nW, rows, Zp, Hp, types, shift[3];
+    long T, Tp;
+} model_block_shape;
+model_block_shape model_block_shape_of(const model_config *c, int layer, int roll);
 /* Earth-specific block on x (Z, Hl, Wl, C), in place; roll for odd blocks.
  * scratch holds nthreads * model_scratch_floats floats. */
 void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,

@@ -96,17 +96,24 @@ size_t model_scratch_floats(const model_config *c) {
     return (need + 15) / 16 * 16;
 }
 
+model_block_shape model_block_shape_of(const model_config *c, int layer, int roll) {
+    const int *win = c->window;
+    model_block_shape s = {.Z = c->Z, .Hl = model_layer_lat_tokens(c, layer), .Wl = model_layer_lon_tokens(c, layer),
+                           .C = model_layer_channels(c, layer), .heads = c->heads[layer]};
+    s.N = win[0] * win[1] * win[2], s.nW = s.Wl / win[2], s.rows = s.nW * s.N;
+    s.Zp = model_ceil_to(s.Z, win[0]), s.Hp = model_ceil_to(s.Hl, win[1]);
+    s.types = (s.Zp / win[0]) * (s.Hp / win[1]);
+    for (int i = 0; i < 3; i++) s.shift[i] = roll ? win[i] / 2 : 0;
+    s.T = (long)s.Z * s.Hl * s.Wl, s.Tp = (long)s.types * s.rows;
+    return s;
+}
+
 void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,
                          const int *bias_index, float *scratch, size_t scratch_stride) {
-    int Z = c->Z, Hl = model_layer_lat_tokens(c, layer), Wl = model_layer_lon_tokens(c, layer), C = model_layer_channels(c, layer);
-    int heads = c->heads[layer];
-    const int *win = c->window;
-    int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
-    int Zp = model_ceil_to(Z, win[0]), Hp = model_ceil_to(Hl, win[1]), nWh = Hp / win[1];
-    int types = (Zp / win[0]) * nWh;
-    int shift[3] = {0, 0, 0};
-    if (roll)
-        for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
+    const model_block_shape sh = model_block_shape_of(c, layer, roll);
+    int Z = sh.Z, Hl = sh.Hl, Wl = sh.Wl, C = sh.C, heads = sh.heads;
+    const int *win = c->window, *shift = sh.shift;
+    int N = sh.N, nW = sh.nW, rows = sh.rows, Zp = sh.Zp, Hp = sh.Hp, types = sh.types;
 
     /* AVX-512 and AVX2 GELU and LayerNorm agree with their scalar twins to a
      * few 1e-7 (test_f32, test_avx2); glibc's scalar erff alone was a tenth

@@ -115,14 +115,11 @@ typedef struct {
 
 static void block_forward_cached(float *xout, const float *xin, const model_block *blk, const model_config *c, int layer,
                                  int roll, const int *bias_index, block_cache *bc, const float *drop) {
-    int Z = c->Z, Hl = model_layer_lat_tokens(c, layer), Wl = model_layer_lon_tokens(c, layer), C = model_layer_channels(c, layer), heads = c->heads[layer];
-    const int *win = c->window;
-    int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
-    int Zp = model_ceil_to(Z, win[0]), Hp = model_ceil_to(Hl, win[1]), types = (Zp / win[0]) * (Hp / win[1]);
-    int shift[3] = {0, 0, 0};
-    if (roll)
-        for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
-    long T = (long)Z * Hl * Wl, Tp = (long)types * rows;
+    const model_block_shape sh = model_block_shape_of(c, layer, roll);
+    int Z = sh.Z, Hl = sh.Hl, Wl = sh.Wl, C = sh.C, heads = sh.heads;
+    const int *win = c->window, *shift = sh.shift;
+    int N = sh.N, nW = sh.nW, rows = sh.rows, Zp = sh.Zp, Hp = sh.Hp, types = sh.types;
+    long T = sh.T, Tp = sh.Tp;
     float s_attn = drop ? drop[0] : 1.0f, s_mlp = drop ? drop[1] : 1.0f;
     for (int t = 0; t < types; t++) model_window_gather(bc->xw + (size_t)t * rows * C, xin, t, Z, Hl, Wl, C, win, shift);
     par_linear(bc->qkv, bc->xw, blk->qkv_w, blk->qkv_b, Tp, C, 3 * C);
@@ -206,14 +203,11 @@ static void attention_backward(float *dqkv, float *dbias_t, const float *datt, c
 static void block_backward(float *dx, const float *dxout, const float *xin, const model_block *blk, const grads *gr,
                            const model_config *c, int layer, int roll, const int *bias_index, block_cache *bc,
                            const float *drop) {
-    int Z = c->Z, Hl = model_layer_lat_tokens(c, layer), Wl = model_layer_lon_tokens(c, layer), C = model_layer_channels(c, layer), heads = c->heads[layer];
-    const int *win = c->window;
-    int N = win[0] * win[1] * win[2], nW = Wl / win[2], rows = nW * N;
-    int Zp = model_ceil_to(Z, win[0]), Hp = model_ceil_to(Hl, win[1]), types = (Zp / win[0]) * (Hp / win[1]);
-    int shift[3] = {0, 0, 0};
-    if (roll)
-        for (int i = 0; i < 3; i++) shift[i] = win[i] / 2;
-    long T = (long)Z * Hl * Wl, Tp = (long)types * rows;
+    const model_block_shape sh = model_block_shape_of(c, layer, roll);
+    int Z = sh.Z, Hl = sh.Hl, Wl = sh.Wl, C = sh.C, heads = sh.heads;
+    const int *win = c->window, *shift = sh.shift;
+    int N = sh.N, nW = sh.nW, rows = sh.rows, Zp = sh.Zp, Hp = sh.Hp, types = sh.types;
+    long T = sh.T, Tp = sh.Tp;
     float s_attn = drop ? drop[0] : 1.0f, s_mlp = drop ? drop[1] : 1.0f;
     int nt = omp_get_max_threads();
     ln_acc acc = {bc->lnbuf, C, nt};

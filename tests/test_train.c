@@ -136,6 +136,27 @@ static void test_finite_differences(void) {
 
 /* Drop path: scales of 1 change nothing; a dropped branch has no gradient
  * into that branch's parameters; gradients accumulate. */
+/* The block geometry every block function shares, against its definition:
+ * windows tile the zero-padded grid, odd blocks roll by half a window. */
+static void test_block_shape(void) {
+    sample s;
+    CU_ASSERT_FATAL(load_sample(&s, "official") == 0);
+    const model_config *c = &s.m.cfg;
+    for (int layer = 0; layer < 4; layer++)
+        for (int roll = 0; roll < 2; roll++) {
+            model_block_shape sh = model_block_shape_of(c, layer, roll);
+            int Hl = layer == 1 || layer == 2 ? c->H2 : c->Ht, Wl = layer == 1 || layer == 2 ? c->W2 : c->Wt;
+            CU_ASSERT(sh.Hl == Hl && sh.Wl == Wl && sh.C == (layer == 1 || layer == 2 ? 2 : 1) * c->dim);
+            CU_ASSERT(sh.N == c->window[0] * c->window[1] * c->window[2] && sh.nW * c->window[2] == Wl);
+            CU_ASSERT(sh.types == model_window_types(c, Hl));
+            CU_ASSERT(sh.Zp % c->window[0] == 0 && sh.Zp >= c->Z && sh.Zp - c->Z < c->window[0]);
+            CU_ASSERT(sh.Hp % c->window[1] == 0 && sh.Hp >= Hl && sh.Hp - Hl < c->window[1]);
+            CU_ASSERT(sh.T == (long)c->Z * Hl * Wl && sh.Tp == (long)sh.Zp * sh.Hp * Wl);
+            for (int i = 0; i < 3; i++) CU_ASSERT(sh.shift[i] == (roll ? c->window[i] / 2 : 0));
+        }
+    free_sample(&s);
+}
+
 static void test_drop_path_and_accumulation(void) {
     sample s;
     CU_ASSERT_FATAL(load_sample(&s, "tiny") == 0);
@@ -183,7 +204,8 @@ int tests_register_train(void) {
         !CU_add_test(s, "gradients match reference: released variant, compact bias", test_grad_official) ||
         !CU_add_test(s, "gradients match reference: released variant, full bias", test_grad_official_full) ||
         !CU_add_test(s, "gradients match finite differences", test_finite_differences) ||
-        !CU_add_test(s, "drop path and accumulation", test_drop_path_and_accumulation))
+        !CU_add_test(s, "drop path and accumulation", test_drop_path_and_accumulation) ||
+        !CU_add_test(s, "block geometry: padded window tiling, roll of odd blocks", test_block_shape))
         return -1;
     return 0;
 }
