@@ -113,6 +113,12 @@ typedef struct {
     float *lnbuf;               /* nthreads * 2 * C */
 } block_cache;
 
+/* The block forward that keeps the activations the backward reads. It is
+ * apart from model_block_forward on purpose: inference fuses GELU and the
+ * norm-add into packed GEMMs, uses the SIMD GELU/LayerNorm and never holds
+ * the (T, 4C) hidden layer or the pre-norm projection whole; the backward
+ * needs those, in the scalar arithmetic the gradient fixtures were checked
+ * with, and the drop-path scales inference has no use for. */
 static void block_forward_cached(float *xout, const float *xin, const model_block *blk, const model_config *c, int layer,
                                  int roll, const int *bias_index, block_cache *bc, const float *drop) {
     const model_block_shape sh = model_block_shape_of(c, layer, roll);
