@@ -133,148 +133,190 @@ static int drop_members(char **paths, int n) {
     return kept;
 }
 
-int cli_eval(int argc, char **argv) {
-    /* every --forecast option, then every --baseline NAME=FILES */
-    static src_files fcs[EVAL_MAX_SOURCES], bls[EVAL_MAX_SOURCES];
-    int nfcs = 0, nbls = 0, status = UTIL_OK, usage = 0;
+/* What the command line asks for: the files of every source, the truth, and the run's settings. */
+typedef struct {
+    src_files fcs[EVAL_MAX_SOURCES], bls[EVAL_MAX_SOURCES]; /* every --forecast, then every --baseline NAME=FILES */
+    int nfcs, nbls, truth_used, help;
     glob_t truth_g;
-    int truth_used = 0;
-    double init = NAN;
-    memset(&truth_g, 0, sizeof truth_g);
-    memset(fcs, 0, sizeof fcs), memset(bls, 0, sizeof bls);
+    double init;
+    const char *name;
     eval_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    const char *name = NULL;
     eval_region regions[EVAL_MAX_REGIONS];
     float levels[IO_MAX_LEVELS];
     double map_leads[16];
-    static eval_source sources[2 * EVAL_MAX_SOURCES];
-    status = cli_check_repeats(argc, argv, (const char *const[]){"--forecast", "--truth", "--baseline", NULL});
-    for (int i = 1; i < argc && !status && !usage; i++) {
+} eval_args;
+
+/* --regions LIST: named or NAME=LAT0:LAT1[:LON0:LON1] regions, each once. */
+static int parse_regions(eval_args *e, const char *v) {
+    int status = UTIL_OK;
+    char *copy = strdup(v);
+    e->cfg.nregions = 0;
+    for (char *save = NULL, *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !status;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (e->cfg.nregions == EVAL_MAX_REGIONS) status = util_fail(UTIL_EINVAL, "--regions: at most %d", EVAL_MAX_REGIONS);
+        else status = eval_region_parse(tok, &e->regions[e->cfg.nregions++]);
+        for (int q = 0; q + 1 < e->cfg.nregions && !status; q++)
+            if (!strcmp(e->regions[q].name, e->regions[e->cfg.nregions - 1].name))
+                status = util_fail(UTIL_EINVAL, "--regions: '%s' twice", e->regions[q].name);
+    }
+    if (!copy) status = util_fail(UTIL_ENOMEM, "out of memory");
+    else if (!status && !e->cfg.nregions) status = util_fail(UTIL_EINVAL, "--regions: empty list");
+    free(copy);
+    return status;
+}
+
+/* --levels LIST: pressures in hPa (repeats are refused once all options are read). */
+static int parse_levels(eval_args *e, const char *v) {
+    int status = UTIL_OK;
+    double lv[IO_MAX_LEVELS];
+    int n = parse_list(v, lv, IO_MAX_LEVELS, "--levels");
+    if (n < 0) status = UTIL_EINVAL;
+    for (int k = 0; k < n && !status; k++) {
+        if (!(lv[k] > 0)) status = util_fail(UTIL_EINVAL, "--levels '%s': pressures in hPa > 0", v);
+        e->levels[k] = (float)lv[k];
+    }
+    e->cfg.nlev = n > 0 ? n : 0;
+    return status;
+}
+
+/* One option a with its value v. */
+static int parse_option(eval_args *e, const char *a, const char *v) {
+    eval_config *cfg = &e->cfg;
+    int status = UTIL_OK;
+    if (!strcmp(a, "--forecast")) {
+        if (e->nfcs == EVAL_MAX_SOURCES) status = util_fail(UTIL_EINVAL, "more than %d --forecast options", EVAL_MAX_SOURCES);
+        else status = add_paths(&e->fcs[e->nfcs].g, &e->fcs[e->nfcs].used, v), e->nfcs++;
+    } else if (!strcmp(a, "--truth")) status = add_paths(&e->truth_g, &e->truth_used, v);
+    else if (!strcmp(a, "--climatology")) cfg->climatology = v;
+    else if (!strcmp(a, "--output") || !strcmp(a, "--out")) { /* one option, two spellings */
+        if (cfg->output) status = util_fail(UTIL_EINVAL, "%s given twice ('%s' and '%s'): it takes one value", a, cfg->output, v);
+        cfg->output = v;
+    }
+    else if (!strcmp(a, "--name")) e->name = v;
+    else if (!strcmp(a, "--init")) {
+        if (util_time_parse(v, &e->init)) status = util_fail(UTIL_EINVAL, "--init '%s': expected an initial time (YYYY-MM-DDTHH)", v);
+    } else if (!strcmp(a, "--report")) cfg->report = v;
+    else if (!strcmp(a, "--baseline")) {
+        if (!strcmp(v, "persistence")) cfg->persistence = 1;
+        else if (!strcmp(v, "climatology")) cfg->climatology_baseline = 1;
+        else if (e->nbls == EVAL_MAX_SOURCES) status = util_fail(UTIL_EINVAL, "more than %d sources", EVAL_MAX_SOURCES);
+        else status = parse_baseline(v, &e->bls[e->nbls++]);
+    } else if (!strcmp(a, "--regions")) status = parse_regions(e, v);
+    else if (!strcmp(a, "--levels")) status = parse_levels(e, v);
+    else if (!strcmp(a, "--map-leads")) {
+        int n = parse_list(v, e->map_leads, 16, "--map-leads");
+        if (n < 0) status = UTIL_EINVAL;
+        cfg->nmap = n > 0 ? n : 0;
+    } else if (!strcmp(a, "--truth-nan")) {
+        if (!strcmp(v, "error")) cfg->truth_nan_error = 1;
+        else if (!strcmp(v, "warn")) cfg->truth_nan_error = 0;
+        else status = util_fail(UTIL_EINVAL, "--truth-nan '%s': expected warn or error", v);
+    } else if (!strcmp(a, "--cache-mb")) {
+        char *end;
+        cfg->cache_mb = strtod(v, &end);
+        if (*end || !(cfg->cache_mb > 0)) status = util_fail(UTIL_EINVAL, "--cache-mb '%s': expected megabytes > 0", v);
+    } else status = util_fail(UTIL_EINVAL, "unknown option '%s' (pangu eval --help)", a);
+    return status;
+}
+
+/* Every option in order; stops at the first error or at --help (e->help). */
+static int parse_args(eval_args *e, int argc, char **argv) {
+    int status = cli_check_repeats(argc, argv, (const char *const[]){"--forecast", "--truth", "--baseline", NULL});
+    for (int i = 1; i < argc && !status; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_text, stdout);
-            goto cleanup;
+            e->help = 1;
+            break;
         }
         if (!strcmp(a, "--rmse-per-time")) {
-            cfg.rmse_per_time = 1;
+            e->cfg.rmse_per_time = 1;
             continue;
         }
         if (!strcmp(a, "--quiet")) {
-            cfg.quiet = 1;
+            e->cfg.quiet = 1;
             continue;
         }
-        if (!v) {
-            status = util_fail(UTIL_EINVAL, "option %s needs a value", a);
-            break;
-        }
+        if (!v) return util_fail(UTIL_EINVAL, "option %s needs a value", a);
         i++;
-        if (!strcmp(a, "--forecast")) {
-            if (nfcs == EVAL_MAX_SOURCES) status = util_fail(UTIL_EINVAL, "more than %d --forecast options", EVAL_MAX_SOURCES);
-            else status = add_paths(&fcs[nfcs].g, &fcs[nfcs].used, v), nfcs++;
-        } else if (!strcmp(a, "--truth")) status = add_paths(&truth_g, &truth_used, v);
-        else if (!strcmp(a, "--climatology")) cfg.climatology = v;
-        else if (!strcmp(a, "--output") || !strcmp(a, "--out")) { /* one option, two spellings */
-            if (cfg.output) status = util_fail(UTIL_EINVAL, "%s given twice ('%s' and '%s'): it takes one value", a, cfg.output, v);
-            cfg.output = v;
-        }
-        else if (!strcmp(a, "--name")) name = v;
-        else if (!strcmp(a, "--init")) {
-            if (util_time_parse(v, &init)) status = util_fail(UTIL_EINVAL, "--init '%s': expected an initial time (YYYY-MM-DDTHH)", v);
-        } else if (!strcmp(a, "--report")) cfg.report = v;
-        else if (!strcmp(a, "--baseline")) {
-            if (!strcmp(v, "persistence")) cfg.persistence = 1;
-            else if (!strcmp(v, "climatology")) cfg.climatology_baseline = 1;
-            else if (nbls == EVAL_MAX_SOURCES) status = util_fail(UTIL_EINVAL, "more than %d sources", EVAL_MAX_SOURCES);
-            else status = parse_baseline(v, &bls[nbls++]);
-        } else if (!strcmp(a, "--regions")) {
-            char *copy = strdup(v);
-            cfg.nregions = 0;
-            for (char *save = NULL, *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !status;
-                 tok = strtok_r(NULL, ",", &save)) {
-                if (cfg.nregions == EVAL_MAX_REGIONS) status = util_fail(UTIL_EINVAL, "--regions: at most %d", EVAL_MAX_REGIONS);
-                else status = eval_region_parse(tok, &regions[cfg.nregions++]);
-                for (int q = 0; q + 1 < cfg.nregions && !status; q++)
-                    if (!strcmp(regions[q].name, regions[cfg.nregions - 1].name))
-                        status = util_fail(UTIL_EINVAL, "--regions: '%s' twice", regions[q].name);
-            }
-            if (!copy) status = util_fail(UTIL_ENOMEM, "out of memory");
-            else if (!status && !cfg.nregions) status = util_fail(UTIL_EINVAL, "--regions: empty list");
-            free(copy);
-        } else if (!strcmp(a, "--levels")) {
-            double lv[IO_MAX_LEVELS];
-            int n = parse_list(v, lv, IO_MAX_LEVELS, "--levels");
-            if (n < 0) status = UTIL_EINVAL;
-            for (int k = 0; k < n && !status; k++) {
-                if (!(lv[k] > 0)) status = util_fail(UTIL_EINVAL, "--levels '%s': pressures in hPa > 0", v);
-                levels[k] = (float)lv[k];
-            }
-            cfg.nlev = n > 0 ? n : 0;
-        } else if (!strcmp(a, "--map-leads")) {
-            int n = parse_list(v, map_leads, 16, "--map-leads");
-            if (n < 0) status = UTIL_EINVAL;
-            cfg.nmap = n > 0 ? n : 0;
-        } else if (!strcmp(a, "--truth-nan")) {
-            if (!strcmp(v, "error")) cfg.truth_nan_error = 1;
-            else if (!strcmp(v, "warn")) cfg.truth_nan_error = 0;
-            else status = util_fail(UTIL_EINVAL, "--truth-nan '%s': expected warn or error", v);
-        } else if (!strcmp(a, "--cache-mb")) {
-            char *end;
-            cfg.cache_mb = strtod(v, &end);
-            if (*end || !(cfg.cache_mb > 0)) status = util_fail(UTIL_EINVAL, "--cache-mb '%s': expected megabytes > 0", v);
-        } else status = util_fail(UTIL_EINVAL, "unknown option '%s' (pangu eval --help)", a);
+        status = parse_option(e, a, v);
     }
-    if (!status && (!nfcs || !truth_used || !cfg.output)) usage = 1;
-    if (!status && !usage && cfg.nmap && !cfg.report)
-        status = util_fail(UTIL_EINVAL, "--map-leads draws maps in the report: give --report DIR too");
-    for (int k = 0; k < cfg.nlev && !status; k++)
-        for (int q = 0; q < k && !status; q++)
-            if (levels[q] == levels[k]) status = util_fail(UTIL_EINVAL, "--levels: %g hPa twice", levels[k]);
-    /* the scores never replace an input */
-    for (int k = 0; k < nfcs && !status && !usage; k++)
-        status = util_check_output(cfg.output, (const char *const *)fcs[k].g.gl_pathv, (int)fcs[k].g.gl_pathc);
-    for (int k = 0; k < nbls && !status && !usage; k++)
-        status = util_check_output(cfg.output, (const char *const *)bls[k].g.gl_pathv, (int)bls[k].g.gl_pathc);
-    if (!status && !usage && truth_used)
-        status = util_check_output(cfg.output, (const char *const *)truth_g.gl_pathv, (int)truth_g.gl_pathc);
-    if (!status && !usage && cfg.climatology) status = util_check_output(cfg.output, &cfg.climatology, 1);
-    if (status || usage) goto cleanup;
+    return status;
+}
 
+/* Options that only make sense together, levels once each, and an output that replaces no input. */
+static int check_args(const eval_args *e) {
+    const eval_config *cfg = &e->cfg;
+    int status = UTIL_OK;
+    if (cfg->nmap && !cfg->report)
+        return util_fail(UTIL_EINVAL, "--map-leads draws maps in the report: give --report DIR too");
+    for (int k = 0; k < cfg->nlev; k++)
+        for (int q = 0; q < k; q++)
+            if (e->levels[q] == e->levels[k]) return util_fail(UTIL_EINVAL, "--levels: %g hPa twice", e->levels[k]);
+    /* the scores never replace an input */
+    for (int k = 0; k < e->nfcs && !status; k++)
+        status = util_check_output(cfg->output, (const char *const *)e->fcs[k].g.gl_pathv, (int)e->fcs[k].g.gl_pathc);
+    for (int k = 0; k < e->nbls && !status; k++)
+        status = util_check_output(cfg->output, (const char *const *)e->bls[k].g.gl_pathv, (int)e->bls[k].g.gl_pathc);
+    if (!status && e->truth_used)
+        status = util_check_output(cfg->output, (const char *const *)e->truth_g.gl_pathv, (int)e->truth_g.gl_pathc);
+    if (!status && cfg->climatology) status = util_check_output(cfg->output, &cfg->climatology, 1);
+    return status;
+}
+
+/* The sources to score, forecasts then named baselines, member files of a given ensemble left out. */
+static int fill_sources(eval_args *e, eval_source *sources) {
     int n = 0;
-    for (int k = 0; k < nfcs; k++, n++) {
-        int nk = drop_members(fcs[k].g.gl_pathv, (int)fcs[k].g.gl_pathc);
-        if (!nk) {
-            status = util_fail(UTIL_EINVAL, "--forecast %s: no forecast files left to score", fcs[k].g.gl_pathv[0]);
-            goto cleanup;
-        }
-        sources[n] = (eval_source){{0}, (const char *const *)fcs[k].g.gl_pathv, nk, init, 0};
-        if (name) snprintf(sources[n].name, sizeof sources[n].name, "%.127s", name);
+    for (int k = 0; k < e->nfcs; k++, n++) {
+        int nk = drop_members(e->fcs[k].g.gl_pathv, (int)e->fcs[k].g.gl_pathc);
+        if (!nk) return util_fail(UTIL_EINVAL, "--forecast %s: no forecast files left to score", e->fcs[k].g.gl_pathv[0]);
+        sources[n] = (eval_source){{0}, (const char *const *)e->fcs[k].g.gl_pathv, nk, e->init, 0};
+        if (e->name) snprintf(sources[n].name, sizeof sources[n].name, "%.127s", e->name);
     }
-    for (int k = 0; k < nbls; k++, n++) {
-        int nk = drop_members(bls[k].g.gl_pathv, (int)bls[k].g.gl_pathc);
-        sources[n] = (eval_source){{0}, (const char *const *)bls[k].g.gl_pathv, nk, bls[k].init, 1};
-        snprintf(sources[n].name, sizeof sources[n].name, "%.127s", bls[k].name);
+    for (int k = 0; k < e->nbls; k++, n++) {
+        int nk = drop_members(e->bls[k].g.gl_pathv, (int)e->bls[k].g.gl_pathc);
+        sources[n] = (eval_source){{0}, (const char *const *)e->bls[k].g.gl_pathv, nk, e->bls[k].init, 1};
+        snprintf(sources[n].name, sizeof sources[n].name, "%.127s", e->bls[k].name);
     }
-    cfg.sources = sources;
-    cfg.nsources = n;
-    cfg.truth = (const char *const *)truth_g.gl_pathv;
-    cfg.ntruth = (int)truth_g.gl_pathc;
-    cfg.levels = levels;
-    cfg.regions = regions;
-    cfg.map_leads = map_leads;
+    e->cfg.sources = sources;
+    e->cfg.nsources = n;
+    e->cfg.truth = (const char *const *)e->truth_g.gl_pathv;
+    e->cfg.ntruth = (int)e->truth_g.gl_pathc;
+    e->cfg.levels = e->levels;
+    e->cfg.regions = e->regions;
+    e->cfg.map_leads = e->map_leads;
+    return UTIL_OK;
+}
+
+static void free_args(eval_args *e) {
+    for (int k = 0; k < e->nfcs; k++)
+        if (e->fcs[k].used) globfree(&e->fcs[k].g);
+    for (int k = 0; k < e->nbls; k++)
+        if (e->bls[k].used) globfree(&e->bls[k].g);
+    if (e->truth_used) globfree(&e->truth_g);
+}
+
+int cli_eval(int argc, char **argv) {
+    static eval_args e; /* static: the glob lists of every source are large */
+    static eval_source sources[2 * EVAL_MAX_SOURCES];
+    int status, usage = 0;
+    memset(&e, 0, sizeof e);
+    e.init = NAN;
+    status = parse_args(&e, argc, argv);
+    if (e.help) {
+        fputs(usage_text, stdout);
+        goto done;
+    }
+    if (!status && (!e.nfcs || !e.truth_used || !e.cfg.output)) usage = 1;
+    if (status || usage || (status = check_args(&e)) || (status = fill_sources(&e, sources))) goto done;
 #ifdef __GLIBC__
     /* States are allocated and freed at every step: a fixed mmap threshold returns them to the
      * system, where glibc's sliding threshold would move them to a heap that fragments and
      * grows with the number of files read. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
 #endif
-    status = eval_run(&cfg);
-cleanup:
-    for (int k = 0; k < nfcs; k++)
-        if (fcs[k].used) globfree(&fcs[k].g);
-    for (int k = 0; k < nbls; k++)
-        if (bls[k].used) globfree(&bls[k].g);
-    if (truth_used) globfree(&truth_g);
+    status = eval_run(&e.cfg);
+done:
+    free_args(&e);
     if (usage) {
         fputs(usage_text, stderr);
         return 2;

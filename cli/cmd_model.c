@@ -41,6 +41,136 @@ static const cfg_key step_keys[] = {
      CFG_INT, 1, 100},
 };
 
+/* What pangu step was asked for, once its options are read and checked. */
+typedef struct {
+    const char *model_path, *output;
+    int precision, profile, overwrite, repeat, lead;
+    double time;
+    glob_t gin;
+} step_job;
+
+/* The options, and the output judged before any work: never an input or the model, never an existing
+ * file other than a forecast, a complete forecast only with --overwrite. gin is filled even on failure. */
+static int check_step_options(cfg *opt, step_job *j) {
+    int status;
+    j->model_path = cfg_get(opt, "model"), j->output = cfg_get(opt, "output");
+    j->precision = MODEL_FP32, j->profile = cfg_get_yesno(opt, "profile");
+    j->overwrite = cfg_get_yesno(opt, "overwrite");
+    j->repeat = (int)cfg_get_int(opt, "repeat"), j->lead = (int)cfg_get_int(opt, "lead");
+    j->time = NAN;
+    if ((status = cli_expand(opt, "input", &j->gin)) ||
+        (cfg_get(opt, "time") && (status = util_time_parse(cfg_get(opt, "time"), &j->time))) ||
+        (status = cli_precision(cfg_get(opt, "precision"), cfg_get_yesno(opt, "allow_bf16"), &j->precision)) ||
+        (status = util_output_check(j->output,
+                                    (util_paths[]){{(const char *const *)j->gin.gl_pathv, (int)j->gin.gl_pathc},
+                                                   {&j->model_path, 1}},
+                                    2, "forecast file", io_forecast_is_forecast)))
+        return status;
+    /* before the step, not after it: at 0.25 degrees that is half a minute */
+    if (!j->overwrite && io_forecast_is_complete(j->output))
+        return util_fail(UTIL_EINVAL, "%s: a complete forecast file is there already: --overwrite rewrites it, "
+                                      "or choose another output", j->output);
+    return UTIL_OK;
+}
+
+/* The initial state on the model's grid and levels, checked, and the output state at init + lead. */
+static int read_initial_state(const model *m, const step_job *j, io_series **series, io_state *in, io_state *out) {
+    const model_config *c = &m->cfg;
+    const char *const *inputs = (const char *const *)j->gin.gl_pathv;
+    int status;
+    if ((status = io_series_open(series, inputs, (int)j->gin.gl_pathc))) return status;
+    if (isnan(j->time) && io_series_ntimes(*series) == 0)
+        return util_fail(UTIL_EINVAL, "%s has no time coordinate: give the valid time with --time", inputs[0]);
+    if ((status = io_series_read(*series, j->time, c->H, c->W, c->levels, c->nlev, in)) ||
+        (status = io_state_check_finite(in, inputs[0])) ||
+        (status = io_state_check_plausible(in, m->upper_mean, m->upper_std, m->surface_mean, m->surface_std)) ||
+        (status = io_state_alloc(out, c->H, c->W, c->levels, c->nlev, in)) ||
+        (status = io_time_add_hours(out, c->lead_hours)))
+        return status;
+    return UTIL_OK;
+}
+
+/* --repeat: the same step again into the same buffers, as a forecast
+ * job repeats it; each repeat's output must hash (64-bit FNV-1a) as the
+ * first one's: a second state would add its size to the
+ * peak memory measured. secs[r]: the time of repeat r. */
+static int run_steps(model *m, model_workspace *ws, const io_state *in, io_state *out, int repeat, double *secs) {
+    const model_config *c = &m->cfg;
+    size_t nu = (size_t)MODEL_NUPPER * c->nlev * c->H * c->W, ns = (size_t)MODEL_NSURFACE * c->H * c->W;
+    uint64_t first_hash = 0;
+    int status;
+    for (int r = 0; r < repeat; r++) {
+        double ts = util_now();
+        if ((status = model_step_in(m, ws, out->upper, out->surface, in->upper, in->surface))) return status;
+        secs[r] = util_now() - ts;
+        if (repeat == 1) break;
+        uint64_t h = fnv1a(fnv1a(0xcbf29ce484222325ULL, out->upper, sizeof(float) * nu), out->surface, sizeof(float) * ns);
+        if (r == 0) first_hash = h;
+        else if (h != first_hash)
+            return util_fail(UTIL_EINVAL, "repeat %d of the step differs from the first: the step is not deterministic",
+                             r + 1);
+    }
+    return UTIL_OK;
+}
+
+/* The output: the layout of pangu forecast with one lead. */
+static int write_step(int argc, char **argv, const step_job *j, const model *m, const io_state *in,
+                      const io_state *out) {
+    const model_config *c = &m->cfg;
+    char source[8192], history[8192], what[64];
+    snprintf(what, sizeof what, "%d h step (%s GEMMs)", c->lead_hours, model_precision_name(j->precision));
+    int lead = c->lead_hours, status;
+    if ((status = util_source_attribute(source, sizeof source, what, &lead, &j->model_path, 1))) return status;
+    cli_history(argc, argv, history, sizeof history);
+    double lead_h = c->lead_hours;
+    io_forecast_spec spec = {0};
+    spec.H = c->H, spec.W = c->W, spec.lat = out->lat, spec.lon = out->lon, spec.nlev = c->nlev;
+    memcpy(spec.levels, c->levels, sizeof(float) * c->nlev);
+    for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) spec.write_var[v] = 1;
+    spec.nsteps = 1, spec.lead_hours = &lead_h, spec.init_time = in->time;
+    spec.source = source, spec.history = history, spec.licence = model_licence(c);
+    spec.overwrite = j->overwrite;
+    io_forecast *fc;
+    if ((status = io_forecast_create(&fc, j->output, &spec))) return status;
+    if ((status = io_forecast_write(fc, 0, -1, out))) {
+        io_forecast_abort(fc);
+        return status;
+    }
+    return io_forecast_finish(fc);
+}
+
+/* One line: grid, lead, precision, read time, the median step and its rate, threads, peak memory. */
+static void print_summary(const step_job *j, const model_config *c, double read_secs, const double *sorted,
+                          double median) {
+    double flops = model_flops_per_step(c);
+    int repeat = j->repeat;
+    char spread[96] = "";
+    if (repeat > 1)
+        snprintf(spread, sizeof spread, ", median of %d: %.2f to %.2f s, outputs identical", repeat, sorted[0],
+                 sorted[repeat - 1]);
+    int amx = j->precision == MODEL_BF16 ? model_bf16_amx() : MODEL_AMX_OFF;
+    fprintf(stderr, "pangu step: %d x %d grid, lead %d h, %s%s: read %.2f s, step %.2f s (%.1f GFLOP/s, %d threads%s), "
+                    "peak RSS %.0f MB\n",
+            c->H, c->W, c->lead_hours, model_precision_name(j->precision),
+            amx == MODEL_AMX_ON ? " on AMX tiles" : amx == MODEL_AMX_EMULATED ? " on emulated AMX tiles" : "", read_secs,
+            median, flops / median / 1e9,
+            omp_get_max_threads(), spread, util_peak_rss_kb() / 1024.0);
+}
+
+/* --profile: thread-seconds over the threads, as the share of the step's wall time. */
+static void print_profile(int repeat, double total) {
+    model_profile p;
+    model_profile_get(&p);
+    p.gemm_flops /= repeat, p.attention_flops /= repeat;
+    double nt = omp_get_max_threads() * (double)repeat, wall = total / repeat; /* per step */
+    fprintf(stderr, "pangu step: profile: linear-layer GEMMs %.2f s of the step (%.0f%%, %.1f GFLOP/s in them); "
+                    "window attention %.2f s (%.0f%%, %.1f GFLOP/s); everything else %.2f s (%.0f%%)\n",
+            p.gemm_seconds / nt, 100 * p.gemm_seconds / nt / wall, p.gemm_flops / (p.gemm_seconds / nt) / 1e9,
+            p.attention_seconds / nt, 100 * p.attention_seconds / nt / wall,
+            p.attention_flops / (p.attention_seconds / nt) / 1e9, wall - (p.gemm_seconds + p.attention_seconds) / nt,
+            100 * (1 - (p.gemm_seconds + p.attention_seconds) / nt / wall));
+}
+
 int cli_step(int argc, char **argv) {
     cfg opt;
     int rc = CLI_ARGS(&opt, step_keys, argc, argv, "step", "--model M.h5|M.onnx --input FILE [--input FILE ...] --output OUT.nc",
@@ -48,133 +178,45 @@ int cli_step(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     static const char *const need[] = {"model", "input", "output"};
     if (cli_require(&opt, "step", need, 3)) return cfg_free(&opt), 2;
-    const char *model_path = cfg_get(&opt, "model"), *output = cfg_get(&opt, "output");
-    int status = UTIL_OK, precision = MODEL_FP32, profile = cfg_get_yesno(&opt, "profile");
-    int overwrite = cfg_get_yesno(&opt, "overwrite");
-    int repeat = (int)cfg_get_int(&opt, "repeat"), lead = (int)cfg_get_int(&opt, "lead");
-    double time = NAN;
-    model_workspace ws = {NULL, 0}; /* kept across --repeat, as a forecast keeps it across its steps */
-    glob_t gin;
-    if ((status = cli_expand(&opt, "input", &gin)) ||
-        (cfg_get(&opt, "time") && (status = util_time_parse(cfg_get(&opt, "time"), &time))) ||
-        (status = cli_precision(cfg_get(&opt, "precision"), cfg_get_yesno(&opt, "allow_bf16"), &precision)) ||
-        /* never an input or the model, never an existing file other than a forecast */
-        (status = util_output_check(output, (util_paths[]){{(const char *const *)gin.gl_pathv, (int)gin.gl_pathc},
-                                                           {&model_path, 1}},
-                                    2, "forecast file", io_forecast_is_forecast)) ||
-        /* before the step, not after it: at 0.25 degrees that is half a minute */
-        (!overwrite && io_forecast_is_complete(output) &&
-         (status = util_fail(UTIL_EINVAL, "%s: a complete forecast file is there already: --overwrite rewrites it, "
-                                          "or choose another output", output)))) {
-        globfree(&gin);
+    step_job j;
+    int status = check_step_options(&opt, &j);
+    if (status) {
+        globfree(&j.gin);
         cfg_free(&opt);
         return cli_error("step", status);
     }
-    const char *const *inputs = (const char *const *)gin.gl_pathv;
-    int ninputs = (int)gin.gl_pathc;
+    model_workspace ws = {NULL, 0}; /* kept across --repeat, as a forecast keeps it across its steps */
     model m;
     io_state in = {0}, out = {0};
     double *secs = NULL;
     io_series *series = NULL;
     double t0 = util_now();
-    if ((status = model_open(&m, model_path, lead))) return cli_error("step", status);
-    const model_config *c = &m.cfg;
-    if ((status = model_set_precision(&m, precision))) goto done;
-    if ((status = io_series_open(&series, inputs, ninputs))) goto done;
-    if (isnan(time) && io_series_ntimes(series) == 0) {
-        status = util_fail(UTIL_EINVAL, "%s has no time coordinate: give the valid time with --time", inputs[0]);
+    if ((status = model_open(&m, j.model_path, j.lead))) return cli_error("step", status);
+    if ((status = model_set_precision(&m, j.precision)) || (status = read_initial_state(&m, &j, &series, &in, &out)))
         goto done;
-    }
-    if ((status = io_series_read(series, time, c->H, c->W, c->levels, c->nlev, &in)) ||
-        (status = io_state_check_finite(&in, inputs[0])) ||
-        (status = io_state_check_plausible(&in, m.upper_mean, m.upper_std, m.surface_mean, m.surface_std)) ||
-        (status = io_state_alloc(&out, c->H, c->W, c->levels, c->nlev, &in)) ||
-        (status = io_time_add_hours(&out, c->lead_hours)))
-        goto done;
-    if (!(secs = malloc(sizeof(double) * (size_t)repeat))) {
+    if (!(secs = malloc(sizeof(double) * (size_t)j.repeat))) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
-    model_profile_enable(profile);
+    model_profile_enable(j.profile);
     model_profile_reset();
-    /* --repeat: the same step again into the same buffers, as a forecast
-     * job repeats it; each repeat's output must hash (64-bit FNV-1a) as the
-     * first one's: a second state would add its size to the
-     * peak memory measured. */
-    size_t nu = (size_t)MODEL_NUPPER * c->nlev * c->H * c->W, ns = (size_t)MODEL_NSURFACE * c->H * c->W;
-    uint64_t first_hash = 0;
     double t1 = util_now();
-    for (int r = 0; r < repeat; r++) {
-        double ts = util_now();
-        if ((status = model_step_in(&m, &ws, out.upper, out.surface, in.upper, in.surface))) goto done;
-        secs[r] = util_now() - ts;
-        if (repeat == 1) break;
-        uint64_t h = fnv1a(fnv1a(0xcbf29ce484222325ULL, out.upper, sizeof(float) * nu), out.surface, sizeof(float) * ns);
-        if (r == 0) first_hash = h;
-        else if (h != first_hash) {
-            status = util_fail(UTIL_EINVAL, "repeat %d of the step differs from the first: the step is not deterministic", r + 1);
-            goto done;
-        }
-    }
+    if ((status = run_steps(&m, &ws, &in, &out, j.repeat, secs))) goto done;
     model_profile_enable(0);
     double total = 0, sorted[100];
-    for (int r = 0; r < repeat; r++) total += secs[r], sorted[r] = secs[r];
-    for (int r = 1; r < repeat; r++) /* insertion sort: at most 100 */
+    for (int r = 0; r < j.repeat; r++) total += secs[r], sorted[r] = secs[r];
+    for (int r = 1; r < j.repeat; r++) /* insertion sort: at most 100 */
         for (int q = r; q > 0 && sorted[q] < sorted[q - 1]; q--) {
             double t = sorted[q];
             sorted[q] = sorted[q - 1], sorted[q - 1] = t;
         }
+    int repeat = j.repeat;
     double median = repeat % 2 ? sorted[repeat / 2] : 0.5 * (sorted[repeat / 2 - 1] + sorted[repeat / 2]);
-    /* The output: the layout of pangu forecast with one lead. */
-    {
-        char source[8192], history[8192], what[64];
-        snprintf(what, sizeof what, "%d h step (%s GEMMs)", c->lead_hours, model_precision_name(precision));
-        int lead = c->lead_hours;
-        if ((status = util_source_attribute(source, sizeof source, what, &lead, &model_path, 1))) goto done;
-        cli_history(argc, argv, history, sizeof history);
-        double lead_h = c->lead_hours;
-        io_forecast_spec spec = {0};
-        spec.H = c->H, spec.W = c->W, spec.lat = out.lat, spec.lon = out.lon, spec.nlev = c->nlev;
-        memcpy(spec.levels, c->levels, sizeof(float) * c->nlev);
-        for (int v = 0; v < IO_NUPPER + IO_NSURFACE; v++) spec.write_var[v] = 1;
-        spec.nsteps = 1, spec.lead_hours = &lead_h, spec.init_time = in.time;
-        spec.source = source, spec.history = history, spec.licence = model_licence(c);
-        spec.overwrite = overwrite;
-        io_forecast *fc;
-        if ((status = io_forecast_create(&fc, output, &spec))) goto done;
-        if ((status = io_forecast_write(fc, 0, -1, &out))) {
-            io_forecast_abort(fc);
-            goto done;
-        }
-        if ((status = io_forecast_finish(fc))) goto done;
-    }
-    double flops = model_flops_per_step(c);
-    char spread[96] = "";
-    if (repeat > 1)
-        snprintf(spread, sizeof spread, ", median of %d: %.2f to %.2f s, outputs identical", repeat, sorted[0],
-                 sorted[repeat - 1]);
-    int amx = precision == MODEL_BF16 ? model_bf16_amx() : MODEL_AMX_OFF;
-    fprintf(stderr, "pangu step: %d x %d grid, lead %d h, %s%s: read %.2f s, step %.2f s (%.1f GFLOP/s, %d threads%s), "
-                    "peak RSS %.0f MB\n",
-            c->H, c->W, c->lead_hours, model_precision_name(precision),
-            amx == MODEL_AMX_ON ? " on AMX tiles" : amx == MODEL_AMX_EMULATED ? " on emulated AMX tiles" : "", t1 - t0,
-            median, flops / median / 1e9,
-            omp_get_max_threads(), spread, util_peak_rss_kb() / 1024.0);
-    if (profile) {
-        /* thread-seconds over the threads: the share of the step's wall time */
-        model_profile p;
-        model_profile_get(&p);
-        p.gemm_flops /= repeat, p.attention_flops /= repeat;
-        double nt = omp_get_max_threads() * (double)repeat, wall = total / repeat; /* per step */
-        fprintf(stderr, "pangu step: profile: linear-layer GEMMs %.2f s of the step (%.0f%%, %.1f GFLOP/s in them); "
-                        "window attention %.2f s (%.0f%%, %.1f GFLOP/s); everything else %.2f s (%.0f%%)\n",
-                p.gemm_seconds / nt, 100 * p.gemm_seconds / nt / wall, p.gemm_flops / (p.gemm_seconds / nt) / 1e9,
-                p.attention_seconds / nt, 100 * p.attention_seconds / nt / wall,
-                p.attention_flops / (p.attention_seconds / nt) / 1e9, wall - (p.gemm_seconds + p.attention_seconds) / nt,
-                100 * (1 - (p.gemm_seconds + p.attention_seconds) / nt / wall));
-    }
+    if ((status = write_step(argc, argv, &j, &m, &in, &out))) goto done;
+    print_summary(&j, &m.cfg, t1 - t0, sorted, median);
+    if (j.profile) print_profile(repeat, total);
 done:
-    globfree(&gin);
+    globfree(&j.gin);
     cfg_free(&opt);
     free(secs);
     io_series_close(series);

@@ -372,77 +372,86 @@ static int produce(const source *src, double t, float *up, float *sf) {
 
 #define NC(call) NCW_CHECK(call, "%s: cannot write", path)
 
-/* One file of the upper (vars & 1) and/or surface (vars & 2) variables for times t[0..n). */
-static int write_file(const source *src, const char *path, int vars, int legacy, const double *t, long n, float *up,
-                      float *sf) {
-    const synth_spec *s = src->s;
-    int status = UTIL_OK, nc = -1, pl = vars & 1;
-    ncw_file out = {.nc = -1};
-    if ((status = ncw_begin(&out, path))) return status;
-    int H = s->H, W = s->W, L = s->nlev;
-    size_t HW = (size_t)H * W;
-    double lo[9], hi[9], scale[9], offset[9];
+/* One file being written: which variables it holds, its layout and, for the legacy format, the packing. */
+typedef struct {
+    const source *src;
+    const char *path;
+    int legacy, pl, H, W, L;
+    size_t HW;
     int in[9];
-    for (int v = 0; v < 9; v++) in[v] = v < 5 ? vars & 1 : (vars & 2) != 0;
-    short *packed = NULL;
-    if (legacy) { /* packing needs each variable's range over the file: a first pass */
-        for (int v = 0; v < 9; v++) lo[v] = INFINITY, hi[v] = -INFINITY;
-        for (long i = 0; i < n; i++) {
-            if ((status = produce(src, t[i], up, sf))) goto done;
-            for (int v = 0; v < 9; v++) {
-                if (!in[v]) continue;
-                const float *x = v < 5 ? up + (size_t)v * L * HW : sf + (size_t)(v - 5) * HW;
-                size_t cnt = v < 5 ? (size_t)L * HW : HW;
-                for (size_t k = 0; k < cnt; k++) lo[v] = fmin(lo[v], x[k]), hi[v] = fmax(hi[v], x[k]);
-            }
-        }
+    double scale[9], offset[9];
+    int d_t, d_l, d_y, d_x, v_t, v_l, v_y, v_x, v_frt, vars_id[9];
+} synth_file;
+
+/* Variable v of the fields just produced, and its number of values. */
+static const float *field_of(const synth_file *f, int v, const float *up, const float *sf, size_t *cnt) {
+    *cnt = v < 5 ? (size_t)f->L * f->HW : f->HW;
+    return v < 5 ? up + (size_t)v * f->L * f->HW : sf + (size_t)(v - 5) * f->HW;
+}
+
+/* Legacy files pack to shorts, which needs each variable's range over the whole file: a first pass. */
+static int packing_ranges(synth_file *f, const double *t, long n, float *up, float *sf) {
+    int status = UTIL_OK;
+    double lo[9], hi[9];
+    for (int v = 0; v < 9; v++) lo[v] = INFINITY, hi[v] = -INFINITY;
+    for (long i = 0; i < n; i++) {
+        if ((status = produce(f->src, t[i], up, sf))) return status;
         for (int v = 0; v < 9; v++) {
-            scale[v] = (hi[v] - lo[v]) / 65532.0;
-            if (!(scale[v] > 0)) scale[v] = 1;
-            offset[v] = (hi[v] + lo[v]) / 2;
-        }
-        packed = malloc(sizeof(short) * (size_t)L * HW);
-        if (!packed) {
-            status = util_fail(UTIL_ENOMEM, "out of memory");
-            goto done;
+            if (!f->in[v]) continue;
+            size_t cnt;
+            const float *x = field_of(f, v, up, sf, &cnt);
+            for (size_t k = 0; k < cnt; k++) lo[v] = fmin(lo[v], x[k]), hi[v] = fmax(hi[v], x[k]);
         }
     }
-    int d_t, d_l = -1, d_y, d_x, v_t, v_l, v_y, v_x, v_frt = -1, vars_id[9];
-    if ((status = ncw_create(&out, legacy ? NC_64BIT_OFFSET : NC_NETCDF4))) goto done;
-    nc = out.nc;
-    NC(nc_def_dim(nc, legacy ? "time" : "valid_time", legacy ? NC_UNLIMITED : (size_t)n, &d_t));
-    if (pl) NC(nc_def_dim(nc, legacy ? "level" : "pressure_level", (size_t)L, &d_l));
-    NC(nc_def_dim(nc, "latitude", (size_t)H, &d_y));
-    NC(nc_def_dim(nc, "longitude", (size_t)W, &d_x));
-    if (src->forecast) { /* the initial time, as the CDS writes it for forecasts */
-        NC(ncw_def(nc, "forecast_reference_time", legacy ? NC_INT : NC_INT64, 0, NULL, &v_frt, "long_name",
+    for (int v = 0; v < 9; v++) {
+        f->scale[v] = (hi[v] - lo[v]) / 65532.0;
+        if (!(f->scale[v] > 0)) f->scale[v] = 1;
+        f->offset[v] = (hi[v] + lo[v]) / 2;
+    }
+    return status;
+}
+
+/* Dimensions and coordinate variables, named and typed as the CDS writes each format. */
+static int define_coordinates(synth_file *f, int nc, long n) {
+    const char *path = f->path;
+    int status = UTIL_OK, legacy = f->legacy, pl = f->pl;
+    NC(nc_def_dim(nc, legacy ? "time" : "valid_time", legacy ? NC_UNLIMITED : (size_t)n, &f->d_t));
+    if (pl) NC(nc_def_dim(nc, legacy ? "level" : "pressure_level", (size_t)f->L, &f->d_l));
+    NC(nc_def_dim(nc, "latitude", (size_t)f->H, &f->d_y));
+    NC(nc_def_dim(nc, "longitude", (size_t)f->W, &f->d_x));
+    if (f->src->forecast) { /* the initial time, as the CDS writes it for forecasts */
+        NC(ncw_def(nc, "forecast_reference_time", legacy ? NC_INT : NC_INT64, 0, NULL, &f->v_frt, "long_name",
                    "initial time of forecast", "standard_name", "forecast_reference_time", "units",
                    legacy ? "hours since 1900-01-01 00:00:00.0" : "seconds since 1970-01-01", "calendar",
                    legacy ? "gregorian" : "proleptic_gregorian", NULL));
     }
     if (legacy) {
-        NC(ncw_def(nc, "longitude", NC_FLOAT, 1, &d_x, &v_x, "units", "degrees_east", "long_name", "longitude", NULL));
-        NC(ncw_def(nc, "latitude", NC_FLOAT, 1, &d_y, &v_y, "units", "degrees_north", "long_name", "latitude", NULL));
+        NC(ncw_def(nc, "longitude", NC_FLOAT, 1, &f->d_x, &f->v_x, "units", "degrees_east", "long_name", "longitude",
+                   NULL));
+        NC(ncw_def(nc, "latitude", NC_FLOAT, 1, &f->d_y, &f->v_y, "units", "degrees_north", "long_name", "latitude",
+                   NULL));
         if (pl) {
-            NC(ncw_def(nc, "level", NC_INT, 1, &d_l, &v_l, "units", "millibars", "long_name", "pressure_level", NULL));
+            NC(ncw_def(nc, "level", NC_INT, 1, &f->d_l, &f->v_l, "units", "millibars", "long_name", "pressure_level",
+                       NULL));
         }
-        NC(ncw_def(nc, "time", NC_INT, 1, &d_t, &v_t, "units", "hours since 1900-01-01 00:00:00.0", "long_name", "time",
-                   "calendar", "gregorian", NULL));
+        NC(ncw_def(nc, "time", NC_INT, 1, &f->d_t, &f->v_t, "units", "hours since 1900-01-01 00:00:00.0", "long_name",
+                   "time", "calendar", "gregorian", NULL));
     } else {
         long long zero = 0;
         int v_n, v_e;
         NC(ncw_def(nc, "number", NC_INT64, 0, NULL, &v_n, "long_name", "ensemble member numerical id", NULL));
-        NC(ncw_def(nc, "valid_time", NC_INT64, 1, &d_t, &v_t, "long_name", "time", "standard_name", "time", "units",
-                   "seconds since 1970-01-01", "calendar", "proleptic_gregorian", NULL));
+        NC(ncw_def(nc, "valid_time", NC_INT64, 1, &f->d_t, &f->v_t, "long_name", "time", "standard_name", "time",
+                   "units", "seconds since 1970-01-01", "calendar", "proleptic_gregorian", NULL));
         if (pl) {
-            NC(ncw_def(nc, "pressure_level", NC_DOUBLE, 1, &d_l, &v_l, "units", "hPa", "long_name", "pressure",
+            NC(ncw_def(nc, "pressure_level", NC_DOUBLE, 1, &f->d_l, &f->v_l, "units", "hPa", "long_name", "pressure",
                        "standard_name", "air_pressure", NULL));
         }
-        NC(ncw_def(nc, "latitude", NC_DOUBLE, 1, &d_y, &v_y, "units", "degrees_north", "standard_name", "latitude",
-                   NULL));
-        NC(ncw_def(nc, "longitude", NC_DOUBLE, 1, &d_x, &v_x, "units", "degrees_east", "standard_name", "longitude",
-                   NULL));
-        NC(ncw_def(nc, "expver", NC_STRING, 1, &d_t, &v_e, "long_name", "experiment version", NULL));
+        NC(ncw_def(nc, "latitude", NC_DOUBLE, 1, &f->d_y, &f->v_y, "units", "degrees_north", "standard_name",
+                   "latitude", NULL));
+        NC(ncw_def(nc, "longitude", NC_DOUBLE, 1, &f->d_x, &f->v_x, "units", "degrees_east", "standard_name",
+                   "longitude", NULL));
+        NC(ncw_def(nc, "expver", NC_STRING, 1, &f->d_t, &v_e, "long_name", "experiment version", NULL));
+        /* NC_STRING values go in data mode; then back to define mode for the fields */
         NC(nc_enddef(nc));
         NC(nc_put_var_longlong(nc, v_n, &zero));
         for (long i = 0; i < n; i++) {
@@ -452,25 +461,43 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
         }
         NC(nc_redef(nc));
     }
+done:
+    return status;
+}
+
+/* The fields: packed shorts in the legacy format, chunked and deflated floats in the 2024 one. */
+static int define_fields(synth_file *f, int nc) {
+    const char *path = f->path;
+    int status = UTIL_OK;
     for (int v = 0; v < 9; v++) {
-        if (!in[v]) continue;
+        if (!f->in[v]) continue;
         const char *name = v < 5 ? io_upper_names[v] : io_surface_names[v - 5];
-        int dims4[4] = {d_t, d_l, d_y, d_x}, dims3[3] = {d_t, d_y, d_x};
-        NC(nc_def_var(nc, name, legacy ? NC_SHORT : NC_FLOAT, v < 5 ? 4 : 3, v < 5 ? dims4 : dims3, &vars_id[v]));
-        if (legacy) {
+        int dims4[4] = {f->d_t, f->d_l, f->d_y, f->d_x}, dims3[3] = {f->d_t, f->d_y, f->d_x};
+        NC(nc_def_var(nc, name, f->legacy ? NC_SHORT : NC_FLOAT, v < 5 ? 4 : 3, v < 5 ? dims4 : dims3,
+                      &f->vars_id[v]));
+        if (f->legacy) {
             short fill = -32767;
-            NC(nc_put_att_double(nc, vars_id[v], "scale_factor", NC_DOUBLE, 1, &scale[v]));
-            NC(nc_put_att_double(nc, vars_id[v], "add_offset", NC_DOUBLE, 1, &offset[v]));
-            NC(nc_put_att_short(nc, vars_id[v], "_FillValue", NC_SHORT, 1, &fill));
-            NC(nc_put_att_short(nc, vars_id[v], "missing_value", NC_SHORT, 1, &fill));
+            NC(nc_put_att_double(nc, f->vars_id[v], "scale_factor", NC_DOUBLE, 1, &f->scale[v]));
+            NC(nc_put_att_double(nc, f->vars_id[v], "add_offset", NC_DOUBLE, 1, &f->offset[v]));
+            NC(nc_put_att_short(nc, f->vars_id[v], "_FillValue", NC_SHORT, 1, &fill));
+            NC(nc_put_att_short(nc, f->vars_id[v], "missing_value", NC_SHORT, 1, &fill));
         } else {
-            size_t chunk4[4] = {1, 1, (size_t)H, (size_t)W}, chunk3[3] = {1, (size_t)H, (size_t)W};
-            NC(nc_def_var_chunking(nc, vars_id[v], NC_CHUNKED, v < 5 ? chunk4 : chunk3));
-            NC(nc_def_var_deflate(nc, vars_id[v], 1, 1, 1));
+            size_t chunk4[4] = {1, 1, (size_t)f->H, (size_t)f->W}, chunk3[3] = {1, (size_t)f->H, (size_t)f->W};
+            NC(nc_def_var_chunking(nc, f->vars_id[v], NC_CHUNKED, v < 5 ? chunk4 : chunk3));
+            NC(nc_def_var_deflate(nc, f->vars_id[v], 1, 1, 1));
         }
-        NC(ncw_texts(nc, vars_id[v], "units", units[v], "long_name", long_names[v], "standard_name", std_names[v],
+        NC(ncw_texts(nc, f->vars_id[v], "units", units[v], "long_name", long_names[v], "standard_name", std_names[v],
                      NULL));
     }
+done:
+    return status;
+}
+
+/* Global attributes that say loudly the data are synthetic, and how they were made. */
+static int put_global_attributes(const synth_file *f, int nc) {
+    const char *path = f->path;
+    const source *src = f->src;
+    int status = UTIL_OK;
     NC(ncw_texts(nc, NC_GLOBAL, "Conventions", "CF-1.6", "synthetic", "yes", NULL));
     if (src->forecast) {
         char init[64], hist[512];
@@ -491,54 +518,99 @@ static int write_file(const source *src, const char *path, int vars, int legacy,
             "temperature hypsometric), Rossby-Haurwitz waves R=4 and R=6 at their analytic phase speeds in their "
             "steering flow, diurnal cycle, idealised continents"));
     }
-    NC(nc_enddef(nc));
-    {
-        double *lat = malloc(sizeof(double) * H), *lon = malloc(sizeof(double) * W);
-        int rc = lat && lon ? NC_NOERR : NC_ENOMEM;
-        for (int i = 0; lat && i < H; i++) lat[i] = H > 1 ? 90.0 - 180.0 * i / (H - 1) : 0;
-        for (int i = 0; lon && i < W; i++) lon[i] = 360.0 * i / W;
-        if (rc == NC_NOERR) rc = nc_put_var_double(nc, v_y, lat);
-        if (rc == NC_NOERR) rc = nc_put_var_double(nc, v_x, lon);
-        if (rc == NC_NOERR && pl) {
-            double lev[64];
-            for (int k = 0; k < L; k++) lev[k] = s->levels[k];
-            rc = nc_put_var_double(nc, v_l, lev);
-        }
-        free(lat), free(lon);
-        NC(rc);
+done:
+    return status;
+}
+
+/* Coordinate values (data mode): the regular grid, the levels, the initial time of a forecast. */
+static int put_coordinates(const synth_file *f, int nc) {
+    const char *path = f->path;
+    const source *src = f->src;
+    int status = UTIL_OK, H = f->H, W = f->W;
+    double *lat = malloc(sizeof(double) * H), *lon = malloc(sizeof(double) * W);
+    int rc = lat && lon ? NC_NOERR : NC_ENOMEM;
+    for (int i = 0; lat && i < H; i++) lat[i] = H > 1 ? 90.0 - 180.0 * i / (H - 1) : 0;
+    for (int i = 0; lon && i < W; i++) lon[i] = 360.0 * i / W;
+    if (rc == NC_NOERR) rc = nc_put_var_double(nc, f->v_y, lat);
+    if (rc == NC_NOERR) rc = nc_put_var_double(nc, f->v_x, lon);
+    if (rc == NC_NOERR && f->pl) {
+        double lev[64];
+        for (int k = 0; k < f->L; k++) lev[k] = src->s->levels[k];
+        rc = nc_put_var_double(nc, f->v_l, lev);
     }
+    NC(rc);
     if (src->forecast) {
-        if (legacy) {
+        if (f->legacy) {
             int hours = (int)lround((src->init - IO_EPOCH_1900) / 3600.0);
-            NC(nc_put_var_int(nc, v_frt, &hours));
+            NC(nc_put_var_int(nc, f->v_frt, &hours));
         } else {
             long long secs = (long long)llround(src->init);
-            NC(nc_put_var_longlong(nc, v_frt, &secs));
+            NC(nc_put_var_longlong(nc, f->v_frt, &secs));
         }
     }
-    for (long i = 0; i < n; i++) {
-        size_t at = (size_t)i;
-        if (legacy) {
-            int hours = (int)lround((t[i] - IO_EPOCH_1900) / 3600.0);
-            NC(nc_put_var1_int(nc, v_t, &at, &hours));
-        } else {
-            long long secs = (long long)llround(t[i]);
-            NC(nc_put_var1_longlong(nc, v_t, &at, &secs));
-        }
-        if ((status = produce(src, t[i], up, sf))) goto done;
-        for (int v = 0; v < 9; v++) {
-            if (!in[v]) continue;
-            const float *x = v < 5 ? up + (size_t)v * L * HW : sf + (size_t)(v - 5) * HW;
-            size_t cnt = v < 5 ? (size_t)L * HW : HW;
-            size_t start4[4] = {at, 0, 0, 0}, count4[4] = {1, (size_t)L, (size_t)H, (size_t)W};
-            size_t start3[3] = {at, 0, 0}, count3[3] = {1, (size_t)H, (size_t)W};
-            if (legacy) {
-                for (size_t k = 0; k < cnt; k++) packed[k] = (short)lrint((x[k] - offset[v]) / scale[v]);
-                NC(nc_put_vara_short(nc, vars_id[v], v < 5 ? start4 : start3, v < 5 ? count4 : count3, packed));
-            } else
-                NC(nc_put_vara_float(nc, vars_id[v], v < 5 ? start4 : start3, v < 5 ? count4 : count3, x));
+done:
+    free(lat), free(lon);
+    return status;
+}
+
+/* Time i and its fields, produced afresh (packed into `packed` for the legacy format). */
+static int put_time(const synth_file *f, int nc, long i, double t, float *up, float *sf, short *packed) {
+    const char *path = f->path;
+    int status = UTIL_OK, H = f->H, W = f->W, L = f->L;
+    size_t at = (size_t)i;
+    if (f->legacy) {
+        int hours = (int)lround((t - IO_EPOCH_1900) / 3600.0);
+        NC(nc_put_var1_int(nc, f->v_t, &at, &hours));
+    } else {
+        long long secs = (long long)llround(t);
+        NC(nc_put_var1_longlong(nc, f->v_t, &at, &secs));
+    }
+    if ((status = produce(f->src, t, up, sf))) goto done;
+    for (int v = 0; v < 9; v++) {
+        if (!f->in[v]) continue;
+        size_t cnt;
+        const float *x = field_of(f, v, up, sf, &cnt);
+        size_t start4[4] = {at, 0, 0, 0}, count4[4] = {1, (size_t)L, (size_t)H, (size_t)W};
+        size_t start3[3] = {at, 0, 0}, count3[3] = {1, (size_t)H, (size_t)W};
+        if (f->legacy) {
+            for (size_t k = 0; k < cnt; k++) packed[k] = (short)lrint((x[k] - f->offset[v]) / f->scale[v]);
+            NC(nc_put_vara_short(nc, f->vars_id[v], v < 5 ? start4 : start3, v < 5 ? count4 : count3, packed));
+        } else
+            NC(nc_put_vara_float(nc, f->vars_id[v], v < 5 ? start4 : start3, v < 5 ? count4 : count3, x));
+    }
+done:
+    return status;
+}
+
+/* One file of the upper (vars & 1) and/or surface (vars & 2) variables for times t[0..n). */
+static int write_file(const source *src, const char *path, int vars, int legacy, const double *t, long n, float *up,
+                      float *sf) {
+    const synth_spec *s = src->s;
+    int status = UTIL_OK, nc = -1;
+    ncw_file out = {.nc = -1};
+    short *packed = NULL;
+    if ((status = ncw_begin(&out, path))) return status;
+    synth_file f = {.src = src, .path = path, .legacy = legacy, .pl = vars & 1, .H = s->H, .W = s->W, .L = s->nlev,
+                    .d_l = -1, .v_frt = -1};
+    f.HW = (size_t)f.H * f.W;
+    for (int v = 0; v < 9; v++) f.in[v] = v < 5 ? vars & 1 : (vars & 2) != 0;
+    if (legacy) {
+        if ((status = packing_ranges(&f, t, n, up, sf))) goto done;
+        packed = malloc(sizeof(short) * (size_t)f.L * f.HW);
+        if (!packed) {
+            status = util_fail(UTIL_ENOMEM, "out of memory");
+            goto done;
         }
     }
+    if ((status = ncw_create(&out, legacy ? NC_64BIT_OFFSET : NC_NETCDF4))) goto done;
+    nc = out.nc;
+    if ((status = define_coordinates(&f, nc, n)) || (status = define_fields(&f, nc)) ||
+        (status = put_global_attributes(&f, nc)))
+        goto done;
+    NC(nc_enddef(nc));
+    if ((status = put_coordinates(&f, nc))) goto done;
+    for (long i = 0; i < n; i++)
+        if ((status = put_time(&f, nc, i, t[i], up, sf, packed))) goto done;
     status = ncw_commit(&out);
 done:
     ncw_discard(&out);

@@ -375,22 +375,12 @@ static int open_members(eval_fc *f, const char *list) {
     return status;
 }
 
-/* pangu forecast layouts: the lead lead_var(step) (forecast_period, or step
- * as a CF duration, or WeatherBench 2's prediction_timedelta), variables on
- * ([member,] step, [level,] latitude, longitude); ensembles with a member
- * dimension or one file per member. */
-static int open_native(eval_fc *f, int fp_var) {
-    int nc = f->nc, status, varid, dim;
+/* The grid (oriented north to south, longitudes from 0) and the pressure levels in hPa. */
+static int read_grid(eval_fc *f, int nc, const char *path) {
     eval_fc_info *in = &f->info;
-    const char *path = f->path;
-    double *lat = NULL, *lon = NULL, *fp = NULL;
-    size_t H, W, nsteps;
-    char complete[16];
-    if (io_text_att(nc, NC_GLOBAL, "complete", complete, sizeof complete) && strcmp(complete, "yes"))
-        return util_fail(UTIL_EFORMAT, "%s: an unfinished forecast (complete = \"%s\"): rerun pangu forecast to finish it", path,
-                         complete);
-    if (nc_inq_vardimid(nc, fp_var, &f->step_dim) != NC_NOERR || nc_inq_dimlen(nc, f->step_dim, &nsteps) != NC_NOERR)
-        return util_fail(UTIL_EFORMAT, "%s: cannot read the lead coordinate", path);
+    int status = UTIL_OK, varid;
+    double *lat = NULL, *lon = NULL;
+    size_t H, W;
     if (!find_var(nc, lat_names, &varid)) return util_fail(UTIL_EFORMAT, "%s: no latitude coordinate", path);
     if ((status = read_coord(nc, varid, path, "latitude", &lat, &H, &f->lat_dim))) goto done;
     if (!find_var(nc, lon_names, &varid)) {
@@ -407,6 +397,7 @@ static int open_native(eval_fc *f, int fp_var) {
         io_text_att(nc, varid, "units", units, sizeof units);
         double mx = 0;
         for (size_t i = 0; i < f->file_nlev; i++) mx = fmax(mx, f->file_lev[i]);
+        /* levels in Pa, said or evident from their size */
         if (!strcmp(units, "Pa") || !strcmp(units, "pascal") || (!units[0] && mx > 2000))
             for (size_t i = 0; i < f->file_nlev; i++) f->file_lev[i] /= 100;
         if (f->file_nlev > IO_MAX_LEVELS) {
@@ -414,8 +405,16 @@ static int open_native(eval_fc *f, int fp_var) {
             goto done;
         }
     }
-    /* steps: leads from the lead coordinate, valid times from valid_time(step), time(step) or init + lead */
-    fp = malloc(sizeof(double) * (nsteps ? nsteps : 1));
+done:
+    free(lat), free(lon);
+    return status;
+}
+
+/* The leads in hours from the lead coordinate fp_var, whatever its time unit. */
+static int read_leads(eval_fc *f, int nc, const char *path, int fp_var, size_t nsteps) {
+    eval_fc_info *in = &f->info;
+    int status = UTIL_OK;
+    double *fp = malloc(sizeof(double) * (nsteps ? nsteps : 1));
     in->valid = malloc(sizeof(double) * (nsteps ? nsteps : 1)), in->lead = malloc(sizeof(double) * (nsteps ? nsteps : 1));
     if (!fp || !in->valid || !in->lead) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
@@ -434,89 +433,91 @@ static int open_native(eval_fc *f, int fp_var) {
         goto done;
     }
     for (size_t s = 0; s < nsteps; s++) in->lead[s] = fp[s] * hpu;
-    int found = find_init(nc, path, &in->init), tv = -1, td;
-    if (found < 0) {
-        status = UTIL_EFORMAT;
-        goto done;
-    }
-    /* WeatherBench 2: initial times on time(time), many per file (data-guide:
-     * forecasts on (time, prediction_timedelta, ...)); one is read. */
+done:
+    free(fp);
+    return status;
+}
+
+/* WeatherBench 2: initial times on time(time), many per file (data-guide:
+ * forecasts on (time, prediction_timedelta, ...)); one is read. *found is set when one is. */
+static int read_wb2_init(eval_fc *f, int nc, const char *path, int *found) {
+    eval_fc_info *in = &f->info;
+    int tv = -1, td, dim;
     size_t ninit = 0;
-    if (!found && nc_inq_varid(nc, "time", &tv) == NC_NOERR && nc_inq_varndims(nc, tv, &td) == NC_NOERR && td == 1 &&
-        nc_inq_vardimid(nc, tv, &dim) == NC_NOERR && nc_inq_dimlen(nc, dim, &ninit) == NC_NOERR && ninit >= 1 &&
-        dim != f->step_dim) {
-        if (ninit > 1 && (f->init_index < 0 || (size_t)f->init_index >= ninit)) {
-            status = util_fail(UTIL_EFORMAT, "%s: %zu initial times on time(time): one of them is read at a time", path, ninit);
-            goto done;
-        }
-        size_t at = ninit > 1 ? (size_t)f->init_index : 0;
-        double v;
-        if (nc_get_var1_double(nc, tv, &at, &v) != NC_NOERR || to_seconds(nc, tv, path, "time", v, &in->init)) {
-            status = util_fail(UTIL_EFORMAT, "%s: cannot read the initial time (time)", path);
-            goto done;
-        }
-        if (ninit > 1) f->init_dim = dim;
-        found = 1;
-    }
+    if (*found || nc_inq_varid(nc, "time", &tv) != NC_NOERR || nc_inq_varndims(nc, tv, &td) != NC_NOERR || td != 1 ||
+        nc_inq_vardimid(nc, tv, &dim) != NC_NOERR || nc_inq_dimlen(nc, dim, &ninit) != NC_NOERR || ninit < 1 ||
+        dim == f->step_dim)
+        return UTIL_OK;
+    if (ninit > 1 && (f->init_index < 0 || (size_t)f->init_index >= ninit))
+        return util_fail(UTIL_EFORMAT, "%s: %zu initial times on time(time): one of them is read at a time", path, ninit);
+    size_t at = ninit > 1 ? (size_t)f->init_index : 0;
+    double v;
+    if (nc_get_var1_double(nc, tv, &at, &v) != NC_NOERR || to_seconds(nc, tv, path, "time", v, &in->init))
+        return util_fail(UTIL_EFORMAT, "%s: cannot read the initial time (time)", path);
+    if (ninit > 1) f->init_dim = dim;
+    *found = 1;
+    return UTIL_OK;
+}
+
+/* Valid times from valid_time(step) or time(step), checked against init + lead; or init + lead when the
+ * file has none. found says whether the initial time is known yet. */
+static int read_valid_times(eval_fc *f, int nc, const char *path, int found, size_t nsteps) {
+    eval_fc_info *in = &f->info;
+    int status = UTIL_OK, varid, td, dim, tv = -1;
     static const char *const valid_names[] = {"valid_time", "time", NULL};
-    tv = -1;
     for (int i = 0; valid_names[i] && tv < 0; i++)
         if (nc_inq_varid(nc, valid_names[i], &varid) == NC_NOERR && nc_inq_varndims(nc, varid, &td) == NC_NOERR && td == 1 &&
             nc_inq_vardimid(nc, varid, &dim) == NC_NOERR && dim == f->step_dim)
             tv = varid;
-    if (tv >= 0) {
-        if (nc_get_var_double(nc, tv, in->valid) != NC_NOERR) {
-            status = util_fail(UTIL_EFORMAT, "%s: cannot read the valid times", path);
-            goto done;
-        }
-        for (size_t s = 0; s < nsteps && !status; s++) status = to_seconds(nc, tv, path, "the valid time", in->valid[s], &in->valid[s]);
-        if (status) goto done;
-        if (!found && nsteps) in->init = in->valid[0] - in->lead[0] * 3600, found = 1;
-        for (size_t s = 0; s < nsteps; s++)
-            if (fabs(in->valid[s] - (in->init + in->lead[s] * 3600)) > 1) {
-                char a[64], b[64];
-                util_time_format(in->valid[s], a, sizeof a), util_time_format(in->init, b, sizeof b);
-                status = util_fail(UTIL_EFORMAT, "%s: step %zu is valid at %s, but the initial time %s plus the lead "
-                                                 "%g h differs", path, s, a, b, in->lead[s]);
-                goto done;
-            }
-    } else {
-        if (!found) {
-            status = util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time: no forecast_reference_time and no valid_time "
-                                             "(keep them when extracting variables, e.g. ncks -v z,valid_time,forecast_reference_time)",
-                               path);
-            goto done;
-        }
+    if (tv < 0) {
+        if (!found)
+            return util_fail(UTIL_EFORMAT, "%s: cannot tell the initial time: no forecast_reference_time and no valid_time "
+                                           "(keep them when extracting variables, e.g. ncks -v z,valid_time,forecast_reference_time)",
+                             path);
         for (size_t s = 0; s < nsteps; s++) in->valid[s] = in->init + in->lead[s] * 3600;
+        return UTIL_OK;
     }
-    /* variables and the members: a member dimension, or one file per member */
+    if (nc_get_var_double(nc, tv, in->valid) != NC_NOERR)
+        return util_fail(UTIL_EFORMAT, "%s: cannot read the valid times", path);
+    for (size_t s = 0; s < nsteps && !status; s++) status = to_seconds(nc, tv, path, "the valid time", in->valid[s], &in->valid[s]);
+    if (status) return status;
+    if (!found && nsteps) in->init = in->valid[0] - in->lead[0] * 3600;
+    for (size_t s = 0; s < nsteps; s++)
+        if (fabs(in->valid[s] - (in->init + in->lead[s] * 3600)) > 1) {
+            char a[64], b[64];
+            util_time_format(in->valid[s], a, sizeof a), util_time_format(in->init, b, sizeof b);
+            return util_fail(UTIL_EFORMAT, "%s: step %zu is valid at %s, but the initial time %s plus the lead "
+                                           "%g h differs", path, s, a, b, in->lead[s]);
+        }
+    return UTIL_OK;
+}
+
+/* The variables and the members: a member dimension, or one file per member (this file may list them in
+ * ensemble_member_files, or be one of them). */
+static int read_members(eval_fc *f, int nc, const char *path) {
+    eval_fc_info *in = &f->info;
+    int status;
     f->member_dim = -1;
-    if ((status = scan_vars(f, nc, path, &f->main, in->has, &f->member_dim))) goto done;
+    if ((status = scan_vars(f, nc, path, &f->main, in->has, &f->member_dim))) return status;
     if (f->member_dim >= 0) {
         size_t m;
         nc_inq_dimlen(nc, f->member_dim, &m);
         in->members = (int)m;
-        if (m < 1 || m > 256) {
-            status = util_fail(UTIL_EFORMAT, "%s: %zu ensemble members, expected 1 to 256", path, m);
-            goto done;
-        }
+        if (m < 1 || m > 256) return util_fail(UTIL_EFORMAT, "%s: %zu ensemble members, expected 1 to 256", path, m);
     }
     size_t len = 0;
     if (nc_inq_attlen(nc, NC_GLOBAL, "ensemble_member_files", &len) == NC_NOERR) {
         char *list = malloc(len + 1);
         if (!list || nc_get_att_text(nc, NC_GLOBAL, "ensemble_member_files", list) != NC_NOERR) {
             free(list);
-            status = util_fail(UTIL_EFORMAT, "%s: cannot read ensemble_member_files", path);
-            goto done;
+            return util_fail(UTIL_EFORMAT, "%s: cannot read ensemble_member_files", path);
         }
         list[len] = 0;
         status = open_members(f, list);
         free(list);
-        if (status) goto done;
-        if (in->members > 256) {
-            status = util_fail(UTIL_EFORMAT, "%s: %d ensemble members, expected 1 to 256", path, in->members);
-            goto done;
-        }
+        if (status) return status;
+        if (in->members > 256)
+            return util_fail(UTIL_EFORMAT, "%s: %d ensemble members, expected 1 to 256", path, in->members);
     }
     /* One member of an ensemble written one file per member. */
     if (nc_inq_att(nc, NC_GLOBAL, "ensemble_member", NULL, NULL) == NC_NOERR) {
@@ -527,19 +528,41 @@ static int open_native(eval_fc *f, int fp_var) {
             snprintf(in->ensemble_file, sizeof in->ensemble_file, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path, name);
         }
     }
+    return UTIL_OK;
+}
+
+/* pangu forecast layouts: the lead lead_var(step) (forecast_period, or step
+ * as a CF duration, or WeatherBench 2's prediction_timedelta), variables on
+ * ([member,] step, [level,] latitude, longitude); ensembles with a member
+ * dimension or one file per member. */
+static int open_native(eval_fc *f, int fp_var) {
+    int nc = f->nc, status;
+    eval_fc_info *in = &f->info;
+    const char *path = f->path;
+    size_t nsteps;
+    char complete[16];
+    if (io_text_att(nc, NC_GLOBAL, "complete", complete, sizeof complete) && strcmp(complete, "yes"))
+        return util_fail(UTIL_EFORMAT, "%s: an unfinished forecast (complete = \"%s\"): rerun pangu forecast to finish it", path,
+                         complete);
+    if (nc_inq_vardimid(nc, fp_var, &f->step_dim) != NC_NOERR || nc_inq_dimlen(nc, f->step_dim, &nsteps) != NC_NOERR)
+        return util_fail(UTIL_EFORMAT, "%s: cannot read the lead coordinate", path);
+    if ((status = read_grid(f, nc, path))) return status;
+    /* steps: leads from the lead coordinate, valid times from valid_time(step), time(step) or init + lead */
+    if ((status = read_leads(f, nc, path, fp_var, nsteps))) return status;
+    int found = find_init(nc, path, &in->init);
+    if (found < 0) return UTIL_EFORMAT;
+    if ((status = read_wb2_init(f, nc, path, &found)) || (status = read_valid_times(f, nc, path, found, nsteps)) ||
+        (status = read_members(f, nc, path)))
+        return status;
     int any = 0;
     for (int v = 0; v < NVARS; v++) any |= in->has[v];
-    if (!any) {
-        status = util_fail(UTIL_EFORMAT, "%s: none of z q t u v msl u10 v10 t2m on (step, [level,] latitude, longitude)", path);
-        goto done;
-    }
+    if (!any)
+        return util_fail(UTIL_EFORMAT, "%s: none of z q t u v msl u10 v10 t2m on (step, [level,] latitude, longitude)", path);
     in->nlev = (int)f->file_nlev;
     for (size_t i = 0; i < f->file_nlev; i++) in->levels[i] = (float)f->file_lev[i];
-    f->tmp = malloc(sizeof(float) * 2 * H * W);
-    if (!f->tmp) status = util_fail(UTIL_ENOMEM, "out of memory");
-done:
-    free(lat), free(lon), free(fp);
-    return status;
+    f->tmp = malloc(sizeof(float) * 2 * (size_t)in->H * (size_t)in->W);
+    if (!f->tmp) return util_fail(UTIL_ENOMEM, "out of memory");
+    return UTIL_OK;
 }
 
 static const char *const init_help =

@@ -680,126 +680,130 @@ static int fetch_grib_step(ctx *c, double init, int step) {
     return status;
 }
 
-static int fetch_grib_step_locked(ctx *c, double init, int step) {
-    const io_fetch_spec *sp = c->sp;
-    int gfs = sp->source == IO_FETCH_GFS, status = UTIL_OK;
-    char name[128], final[2048], part[2048], url[2048], index_url[2100], what[2200];
-    grib_name(gfs ? "gfs" : "ifs", init, step, sp->nleads > 0, name, sizeof name);
-    snprintf(final, sizeof final, "%s/%s", sp->out, name);
-    snprintf(part, sizeof part, "%s/.%s.part", sp->out, name);
-    if (exists(final)) {
-        io_http_note(c->http, "%s exists, skipped", final);
-        c->files_skipped++;
-        return UTIL_OK;
-    }
-    if ((status = io_fetch_grib_urls(sp->source, c->root, init, step, url, sizeof url, index_url, sizeof index_url))) return status;
-    io_http_reply r;
-    if ((status = io_http_request(c->http, index_url, NULL, &r))) return status;
-    if (gfs && is_missing(r.code) && init < utc("2021-03-23T00") && gfs_v16(init)) {
-        /* the runs where NCEP's v16 date and Herbie's differ: the other layout */
+/* The step's index (url: the GRIB file, index_url: its index), 200 in *r; GFS runs where NCEP's v16 date
+ * and Herbie's differ are tried in the other layout too. A missing file is explained. */
+static int request_index(ctx *c, double init, int step, char *url, size_t url_size, char *index_url,
+                         size_t index_size, io_http_reply *r) {
+    int gfs = c->sp->source == IO_FETCH_GFS, status;
+    if ((status = io_fetch_grib_urls(c->sp->source, c->root, init, step, url, url_size, index_url, index_size)))
+        return status;
+    if ((status = io_http_request(c->http, index_url, NULL, r))) return status;
+    if (gfs && is_missing(r->code) && init < utc("2021-03-23T00") && gfs_v16(init)) {
         char url2[2048], index2[2100];
         io_http_reply r2;
         if ((status = gfs_urls(c->root, init, step, 0, url2, sizeof url2, index2, sizeof index2)) ||
             (status = io_http_request(c->http, index2, NULL, &r2))) {
-            io_http_reply_free(&r);
+            io_http_reply_free(r);
             return status;
         }
         if (r2.code == 200) {
-            io_http_reply_free(&r);
-            r = r2;
-            snprintf(url, sizeof url, "%s", url2), snprintf(index_url, sizeof index_url, "%s", index2);
+            io_http_reply_free(r);
+            *r = r2;
+            snprintf(url, url_size, "%s", url2), snprintf(index_url, index_size, "%s", index2);
         } else io_http_reply_free(&r2);
     }
-    if (is_missing(r.code)) {
-        long code = r.code;
-        io_http_reply_free(&r);
+    if (is_missing(r->code)) {
+        long code = r->code;
+        io_http_reply_free(r);
         return explain_missing(c, code, index_url, url, init, step);
     }
-    if (r.code != 200) {
-        status = util_fail(UTIL_EIO, "%s: HTTP %s", index_url, io_http_reason(r.code));
-        io_http_reply_free(&r);
+    if (r->code != 200) {
+        status = util_fail(UTIL_EIO, "%s: HTTP %s", index_url, io_http_reason(r->code));
+        io_http_reply_free(r);
         return status;
     }
-    io_fetch_field f[IO_FETCH_NFIELDS];
+    return UTIL_OK;
+}
+
+/* The fields' byte ranges from the index (freed here); GFS's last field runs to the end of the file,
+ * whose size the server must give. */
+static int read_index(ctx *c, io_http_reply *r, double init, int step, const char *url, const char *index_url,
+                      io_fetch_field *f) {
+    char what[2200];
+    int status;
     snprintf(what, sizeof what, "%s", index_url);
-    status = gfs ? io_fetch_parse_gfs_idx(r.body, r.len, init, step, what, f)
-                 : io_fetch_parse_ecmwf_index(r.body, r.len, init, step, what, f);
-    io_http_reply_free(&r);
+    status = c->sp->source == IO_FETCH_GFS ? io_fetch_parse_gfs_idx(r->body, r->len, init, step, what, f)
+                                           : io_fetch_parse_ecmwf_index(r->body, r->len, init, step, what, f);
+    io_http_reply_free(r);
     if (status) return status;
-    if (f[IO_FETCH_NFIELDS - 1].length < 0) { /* GFS: the last field runs to the end of the file */
+    io_fetch_field *last = &f[IO_FETCH_NFIELDS - 1];
+    if (last->length < 0) {
         long long size;
         if ((status = io_http_size(c->http, url, &size))) return status;
         if (size < 0)
             return util_fail(UTIL_EIO, "%s: the server does not give the file's size, so the length of its last field "
-                                       "(%s) is unknown", url, var_label[f[IO_FETCH_NFIELDS - 1].v]);
-        f[IO_FETCH_NFIELDS - 1].length = size - f[IO_FETCH_NFIELDS - 1].offset;
-        if (f[IO_FETCH_NFIELDS - 1].length < 16)
-            return util_fail(UTIL_EFORMAT, "%s: %lld bytes, but its index puts a field at %lld", url, size,
-                             f[IO_FETCH_NFIELDS - 1].offset);
+                                       "(%s) is unknown", url, var_label[last->v]);
+        last->length = size - last->offset;
+        if (last->length < 16)
+            return util_fail(UTIL_EFORMAT, "%s: %lld bytes, but its index puts a field at %lld", url, size, last->offset);
     }
-    long long total = 0;
-    for (int i = 0; i < IO_FETCH_NFIELDS; i++) total += f[i].length > 0 ? f[i].length : 0;
+    return UTIL_OK;
+}
 
-    /* resume: keep the whole, valid fields of an earlier partial file */
+/* The .part file, positioned to resume: the whole, valid fields of an earlier partial file are kept
+ * (*first: the first field to fetch), and a field begun if it starts as a GRIB message (*skip: its bytes);
+ * *resumed: the bytes kept. */
+static int open_part(ctx *c, const char *part, const char *final, const io_fetch_field *f, FILE **fpp, int *first,
+                     long long *skip, long long *resumed) {
     FILE *fp = fopen(part, exists(part) ? "r+b" : "w+b");
     if (!fp) return util_fail(UTIL_EIO, "%s: cannot write (%s)", part, strerror(errno));
     long long have = file_size(part), pos = 0;
-    int first = 0;
-    long long skip = 0;
-    while (first < IO_FETCH_NFIELDS && pos + f[first].length <= have && check_field(fp, pos, f[first].length))
-        pos += f[first].length, first++;
-    if (first < IO_FETCH_NFIELDS && have > pos) {
+    *first = 0, *skip = 0;
+    while (*first < IO_FETCH_NFIELDS && pos + f[*first].length <= have && check_field(fp, pos, f[*first].length))
+        pos += f[*first].length, (*first)++;
+    if (*first < IO_FETCH_NFIELDS && have > pos) {
         unsigned char head[4];
-        /* a field begun: keep it if it starts as a GRIB message */
         if (fseeko(fp, pos, SEEK_SET) == 0 && have - pos >= 4 && fread(head, 1, 4, fp) == 4 && !memcmp(head, "GRIB", 4) &&
-            have - pos < f[first].length)
-            skip = have - pos;
+            have - pos < f[*first].length)
+            *skip = have - pos;
     }
-    if (fflush(fp) || ftruncate(fileno(fp), pos + skip) || fseeko(fp, pos + skip, SEEK_SET)) {
-        status = util_fail(UTIL_EIO, "%s: cannot write (%s)", part, strerror(errno));
+    if (fflush(fp) || ftruncate(fileno(fp), pos + *skip) || fseeko(fp, pos + *skip, SEEK_SET)) {
+        int status = util_fail(UTIL_EIO, "%s: cannot write (%s)", part, strerror(errno));
         fclose(fp);
         unlink(part);
         return status;
     }
-    if (pos + skip > 0) io_http_note(c->http, "%s: resuming after %lld bytes (%d whole fields) of an earlier run", final, pos + skip, first);
-    io_http_progress_add(c->http, total - pos - skip);
-    io_http_progress_label(c->http, name);
-    int disk = 0;
-    /* consecutive fields in one range request each */
+    if (pos + *skip > 0)
+        io_http_note(c->http, "%s: resuming after %lld bytes (%d whole fields) of an earlier run", final, pos + *skip, *first);
+    *fpp = fp, *resumed = pos + *skip;
+    return UTIL_OK;
+}
+
+/* Fields first.. into fp, consecutive fields in one range request each; *disk when writing failed. */
+static int download_fields(ctx *c, const char *url, const char *part, FILE *fp, const io_fetch_field *f, int first,
+                           long long skip, int *disk) {
+    int status = UTIL_OK;
     for (int i = first; i < IO_FETCH_NFIELDS && !status;) {
         int j = i + 1;
         while (j < IO_FETCH_NFIELDS && f[j].offset == f[j - 1].offset + f[j - 1].length) j++;
         long long from = f[i].offset + skip, len = 0, got = 0;
         for (int k = i; k < j; k++) len += f[k].length;
         status = io_http_get_range(c->http, url, from, len - skip, fp, part, &got);
-        if (status && strstr(util_last_message(), "cannot write")) disk = 1;
+        if (status && strstr(util_last_message(), "cannot write")) *disk = 1;
         c->bytes += got;
         skip = 0;
         i = j;
     }
-    /* each field against the index: GRIB's own length and end marker */
-    for (int i = 0; i < IO_FETCH_NFIELDS && !status; i++) {
+    return status;
+}
+
+/* Each field against the index: GRIB's own length and end marker. */
+static int check_fields(FILE *fp, const io_fetch_field *f, const char *final, const char *url) {
+    for (int i = 0; i < IO_FETCH_NFIELDS; i++) {
         long long at = 0;
         for (int k = 0; k < i; k++) at += f[k].length;
-        if (fflush(fp) || !check_field(fp, at, f[i].length)) {
-            status = util_fail(UTIL_EFORMAT, "%s: %s%s%d from bytes %lld-%lld of %s is not one GRIB message of the %lld bytes its "
-                                             "index gives", final, var_label[f[i].v], f[i].v < 5 ? " at " : "",
-                               f[i].v < 5 ? f[i].level : 0, f[i].offset, f[i].offset + f[i].length - 1, url, f[i].length);
-            disk = 1; /* nothing to resume from */
-        }
+        if (fflush(fp) || !check_field(fp, at, f[i].length))
+            return util_fail(UTIL_EFORMAT, "%s: %s%s%d from bytes %lld-%lld of %s is not one GRIB message of the %lld bytes its "
+                                           "index gives", final, var_label[f[i].v], f[i].v < 5 ? " at " : "",
+                             f[i].v < 5 ? f[i].level : 0, f[i].offset, f[i].offset + f[i].length - 1, url, f[i].length);
     }
-    if (status) {
-        fclose(fp);
-        /* keep it only when a rerun can finish it */
-        if (disk || !io_http_resumable(c->http) || file_size(part) <= 0) unlink(part);
-        else io_http_note(c->http, "the partial download is kept as %s: rerun to resume", part);
-        return status;
-    }
-    if ((status = close_checked(fp, part))) {
-        unlink(part);
-        return status;
-    }
-    if ((status = verify_grib(part, final, init + step * 3600.0))) {
+    return UTIL_OK;
+}
+
+/* The complete .part: closed, read back as the fields of this valid time, renamed into place. */
+static int commit_part(FILE *fp, const char *part, const char *final, double valid) {
+    int status;
+    if ((status = close_checked(fp, part)) || (status = verify_grib(part, final, valid))) {
         unlink(part);
         return status;
     }
@@ -808,6 +812,44 @@ static int fetch_grib_step_locked(ctx *c, double init, int step) {
         unlink(part);
         return status;
     }
+    return UTIL_OK;
+}
+
+static int fetch_grib_step_locked(ctx *c, double init, int step) {
+    const io_fetch_spec *sp = c->sp;
+    int status = UTIL_OK;
+    char name[128], final[2048], part[2048], url[2048], index_url[2100];
+    grib_name(sp->source == IO_FETCH_GFS ? "gfs" : "ifs", init, step, sp->nleads > 0, name, sizeof name);
+    snprintf(final, sizeof final, "%s/%s", sp->out, name);
+    snprintf(part, sizeof part, "%s/.%s.part", sp->out, name);
+    if (exists(final)) {
+        io_http_note(c->http, "%s exists, skipped", final);
+        c->files_skipped++;
+        return UTIL_OK;
+    }
+    io_http_reply r;
+    io_fetch_field f[IO_FETCH_NFIELDS];
+    if ((status = request_index(c, init, step, url, sizeof url, index_url, sizeof index_url, &r)) ||
+        (status = read_index(c, &r, init, step, url, index_url, f)))
+        return status;
+    long long total = 0;
+    for (int i = 0; i < IO_FETCH_NFIELDS; i++) total += f[i].length > 0 ? f[i].length : 0;
+    FILE *fp = NULL;
+    int first = 0, disk = 0;
+    long long skip = 0, resumed = 0;
+    if ((status = open_part(c, part, final, f, &fp, &first, &skip, &resumed))) return status;
+    io_http_progress_add(c->http, total - resumed);
+    io_http_progress_label(c->http, name);
+    status = download_fields(c, url, part, fp, f, first, skip, &disk);
+    if (!status && (status = check_fields(fp, f, final, url))) disk = 1; /* nothing to resume from */
+    if (status) {
+        fclose(fp);
+        /* keep it only when a rerun can finish it */
+        if (disk || !io_http_resumable(c->http) || file_size(part) <= 0) unlink(part);
+        else io_http_note(c->http, "the partial download is kept as %s: rerun to resume", part);
+        return status;
+    }
+    if ((status = commit_part(fp, part, final, init + step * 3600.0))) return status;
     io_http_progress_line(c->http, 1);
     io_http_note(c->http, "wrote %s (%d fields, %.1f MB)", final, IO_FETCH_NFIELDS, total / 1e6);
     c->files_written++;

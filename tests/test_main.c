@@ -13,7 +13,7 @@ int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS) return 2;
     if (tests_register_kernels() || tests_register_model() || tests_register_train() || tests_register_eval() ||
         tests_register_io() || tests_register_grib() || tests_register_regrid() ||
-        tests_register_bf16() || tests_register_f32() || tests_register_avx2() || tests_register_onnx() ||
+        tests_register_bf16() || tests_register_f32() || tests_register_avx2() || tests_register_tune() || tests_register_onnx() ||
         tests_register_fetch() || tests_register_api() ||
         tests_register_fetch_models() || tests_register_util() || tests_register_stats() || tests_register_plan() ||
         tests_register_cfg() || tests_register_perturb() || tests_register_http()) {

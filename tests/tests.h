@@ -12,6 +12,7 @@ int tests_register_regrid(void);  /* tests/test_regrid.c */
 int tests_register_bf16(void);    /* tests/test_bf16.c */
 int tests_register_f32(void);     /* tests/test_f32.c */
 int tests_register_avx2(void);    /* tests/test_avx2.c */
+int tests_register_tune(void);    /* tests/test_tune.c */
 int tests_register_onnx(void);    /* tests/test_onnx.c */
 int tests_register_fetch(void);   /* tests/test_fetch.c */
 int tests_register_api(void);     /* tests/test_api.c */

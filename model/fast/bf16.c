@@ -540,7 +540,24 @@ BF16_TARGET void model_bf16_window_attention(float *out, const float *qkv, const
     }
 }
 
-#else /* no x86-64: model_bf16_available() is 0 and these are never reached */
+#else /* no x86-64: model_bf16_available() is 0 and these are never reached; the twins stand in */
+/* W's element (j, i) as packed: the bf16 halves of the word holding inputs 2q and 2q + 1 */
+static float packed_weight(const model_bf16_matrix *w, int j, int i) {
+    uint32_t word = w->data[((size_t)(j / NR) * w->kp + (size_t)(i / 2)) * NR + (size_t)(j % NR)];
+    return model_bf16_float((uint16_t)(i % 2 ? word >> 16 : word & 0xffffu));
+}
+/* model_bf16_linear_ref's sum (float, in input order) on the packed weights */
+static void packed_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
+                              const float *b, int rows, int accumulate) {
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < w->n; j++) {
+            float acc = accumulate ? out[(size_t)r * ldo + j] : 0.0f;
+            if (b) acc += b[j];
+            for (int i = 0; i < w->k; i++)
+                acc += model_bf16_float(model_bf16_round(in[(size_t)r * ldi + i])) * packed_weight(w, j, i);
+            out[(size_t)r * ldo + j] = acc;
+        }
+}
 int model_bf16_amx(void) { return MODEL_AMX_OFF; }
 const char *model_bf16_amx_status(void) { return "no: not an x86-64 build"; }
 int model_bf16_amx_select(int mode) {
@@ -553,23 +570,27 @@ double model_bf16_amx_check(int emulate) {
 void model_bf16_convert(uint16_t *dst, const float *src, size_t n) { model_bf16_convert_ref(dst, src, n); }
 void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                const float *b, int rows, int accumulate) {
-    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows, (void)accumulate;
-    abort();
+    packed_linear_ref(out, ldo, in, ldi, w, b, rows, accumulate);
 }
 void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                     const float *b, int rows) {
-    (void)out, (void)ldo, (void)in, (void)ldi, (void)w, (void)b, (void)rows;
-    abort();
+    packed_linear_ref(out, ldo, in, ldi, w, b, rows, 0);
+    for (int r = 0; r < rows; r++) model_gelu_forward(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)w->n);
 }
 void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_bf16_matrix *w,
                                         const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    (void)x, (void)y, (void)in, (void)ldi, (void)w, (void)b, (void)norm_w, (void)norm_b, (void)rows, (void)tok;
-    abort();
+    int n = w->n;
+    packed_linear_ref(y, (size_t)n, in, ldi, w, b, rows, 0);
+    for (int r = 0; r < rows; r++) {
+        long xr = tok ? tok[r] : r;
+        if (xr >= 0) model_layernorm_add(x + (size_t)xr * n, y + (size_t)r * n, norm_w, norm_b, n);
+    }
 }
 void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms) {
-    (void)packs, (void)bf16_gemms;
-    model_window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores);
+    (void)packs;
+    if (bf16_gemms) model_bf16_window_attention_ref(out, qkv, bias_t, labels, nW, N, C, heads, scores);
+    else model_window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores);
 }
 #endif
 
