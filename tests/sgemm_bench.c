@@ -20,7 +20,7 @@
  * AVX512_BF16, "bf16 median X GFLOP/s best Y GFLOP/s", and on CPUs with
  * AVX-512, "f32 median X GFLOP/s best Y GFLOP/s"; the BF16 rows also
  * print the largest difference from the FP32 result relative to sum |a b|.
- * On CPUs with AVX2 + FMA, pangu-c's AVX2 kernel (model/avx2.c, the FP32
+ * On CPUs with AVX2 + FMA, pangu-c's AVX2 kernel (model/fast/avx2.c, the FP32
  * step's kernel where the CPU has no AVX-512) on the same panels:
  * "avx2 median X GFLOP/s best Y GFLOP/s". The first lines name the CPU, the
  * kernel the step chooses and the blockings in use. */
