@@ -160,142 +160,206 @@ fail:
     return rc;
 }
 
-/* Create and fill the header and coordinates of one netCDF file of the
- * forecast (kind FILE_*, member for FILE_MEMBER): library calls only, so the
- * writer thread can create member files. */
-static int create_file(io_forecast *f, const char *tmp, int kind, int member, int *out_nc) {
-    const io_forecast_spec *sp = &f->spec;
-    int rc, nc = -1, wb2 = sp->layout == IO_LAYOUT_WB2;
-    int d_time = -1, d_real = -1, d_step, d_lev = -1, d_lat, d_lon;
-    int v_time = -1, v_real = -1, v_step, v_valid = -1, v_ref = -1, v_lev = -1, v_lat, v_lon, v_h2 = -1, v_h10 = -1;
-    *out_nc = -1;
-    NCW_RC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
+/* The dimension and coordinate ids of one file being created, shared by the
+ * steps of create_file (-1: not in this layout). */
+typedef struct {
+    int d_time, d_real, d_step, d_lev, d_lat, d_lon;
+    int v_time, v_real, v_step, v_valid, v_ref, v_lev, v_lat, v_lon, v_h2, v_h10;
+} file_ids;
+
+/* WB2 keeps the lead as a fixed dimension under its initial time (and
+ * members); CF keeps it unlimited so one-lead files can be joined. */
+static int define_dims(int nc, const io_forecast_spec *sp, int wb2, file_ids *id) {
+    int rc;
     if (wb2) {
-        NCW_RC(nc_def_dim(nc, "time", 1, &d_time));
-        if (sp->members > 0) NCW_RC(nc_def_dim(nc, "realization", (size_t)sp->members, &d_real));
-        NCW_RC(nc_def_dim(nc, "prediction_timedelta", (size_t)sp->nsteps, &d_step));
+        NCW_RC(nc_def_dim(nc, "time", 1, &id->d_time));
+        if (sp->members > 0) NCW_RC(nc_def_dim(nc, "realization", (size_t)sp->members, &id->d_real));
+        NCW_RC(nc_def_dim(nc, "prediction_timedelta", (size_t)sp->nsteps, &id->d_step));
     } else
         /* Unlimited: NCO's ncrcat joins one-lead files (pangu step) into series. */
-        NCW_RC(nc_def_dim(nc, "step", NC_UNLIMITED, &d_step));
-    if (sp->nlev > 0) NCW_RC(nc_def_dim(nc, "level", (size_t)sp->nlev, &d_lev));
-    NCW_RC(nc_def_dim(nc, "latitude", (size_t)sp->H, &d_lat));
-    NCW_RC(nc_def_dim(nc, "longitude", (size_t)sp->W, &d_lon));
-    if (wb2) {
-        NCW_RC(ncw_coord(nc, "time", NC_DOUBLE, 1, &d_time, "forecast_reference_time", "initial time",
-                         "hours since 1900-01-01 00:00:00", NULL, &v_time));
-        NCW_RC(ncw_text(nc, v_time, "calendar", "proleptic_gregorian"));
-        if (d_real >= 0)
-            NCW_RC(ncw_coord(nc, "realization", NC_INT, 1, &d_real, "realization",
-                             "ensemble member (0: unperturbed control)", NULL, NULL, &v_real));
-        NCW_RC(ncw_coord(nc, "prediction_timedelta", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours",
-                         NULL, &v_step));
-    } else {
-        /* The lead as a CF duration: xarray decodes it to timedelta64, so
-         * sel(step=np.timedelta64(24, "h")) selects by lead, never by index. */
-        NCW_RC(ncw_coord(nc, "step", NC_DOUBLE, 1, &d_step, "forecast_period", "lead time", "hours", NULL, &v_step));
-        /* CDO takes the lead dimension's coordinate as its time axis and warns
-         * about any second variable on it with units "<hours|days|...> since":
-         * in milliseconds (which CDO does not read as a time unit) and marked
-         * cdi = "ignore", the valid time is a coordinate for xarray and CF
-         * tools and invisible to CDO. */
-        NCW_RC(ncw_coord(nc, "valid_time", NC_DOUBLE, 1, &d_step, "time", "valid time",
-                         "milliseconds since 1970-01-01 00:00:00", NULL, &v_valid));
-        NCW_RC(ncw_text(nc, v_valid, "calendar", "proleptic_gregorian"));
-        NCW_RC(ncw_text(nc, v_valid, "cdi", "ignore"));
-        NCW_RC(ncw_coord(nc, "forecast_reference_time", NC_DOUBLE, 0, NULL, "forecast_reference_time", "initial time",
-                         "hours since 1900-01-01 00:00:00", NULL, &v_ref));
-        NCW_RC(ncw_text(nc, v_ref, "calendar", "proleptic_gregorian"));
-        if (kind == FILE_MEMBER)
-            NCW_RC(ncw_coord(nc, "realization", NC_INT, 0, NULL, "realization",
-                             "ensemble member (0: unperturbed control)", NULL, NULL, &v_real));
+        NCW_RC(nc_def_dim(nc, "step", NC_UNLIMITED, &id->d_step));
+    if (sp->nlev > 0) NCW_RC(nc_def_dim(nc, "level", (size_t)sp->nlev, &id->d_lev));
+    NCW_RC(nc_def_dim(nc, "latitude", (size_t)sp->H, &id->d_lat));
+    NCW_RC(nc_def_dim(nc, "longitude", (size_t)sp->W, &id->d_lon));
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* WB2's time coordinates: what WeatherBench 2 reads (initial time, members,
+ * lead), nothing more. */
+static int define_wb2_time(int nc, file_ids *id) {
+    int rc;
+    NCW_RC(ncw_coord(nc, "time", NC_DOUBLE, 1, &id->d_time, "forecast_reference_time", "initial time",
+                     "hours since 1900-01-01 00:00:00", NULL, &id->v_time));
+    NCW_RC(ncw_text(nc, id->v_time, "calendar", "proleptic_gregorian"));
+    if (id->d_real >= 0)
+        NCW_RC(ncw_coord(nc, "realization", NC_INT, 1, &id->d_real, "realization",
+                         "ensemble member (0: unperturbed control)", NULL, NULL, &id->v_real));
+    NCW_RC(ncw_coord(nc, "prediction_timedelta", NC_DOUBLE, 1, &id->d_step, "forecast_period", "lead time", "hours",
+                     NULL, &id->v_step));
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* CF's time coordinates: written so that xarray, CF tools and CDO each read
+ * the lead, valid and initial time the way they expect. */
+static int define_cf_time(int nc, int kind, file_ids *id) {
+    int rc;
+    /* The lead as a CF duration: xarray decodes it to timedelta64, so
+     * sel(step=np.timedelta64(24, "h")) selects by lead, never by index. */
+    NCW_RC(ncw_coord(nc, "step", NC_DOUBLE, 1, &id->d_step, "forecast_period", "lead time", "hours", NULL,
+                     &id->v_step));
+    /* CDO takes the lead dimension's coordinate as its time axis and warns
+     * about any second variable on it with units "<hours|days|...> since":
+     * in milliseconds (which CDO does not read as a time unit) and marked
+     * cdi = "ignore", the valid time is a coordinate for xarray and CF
+     * tools and invisible to CDO. */
+    NCW_RC(ncw_coord(nc, "valid_time", NC_DOUBLE, 1, &id->d_step, "time", "valid time",
+                     "milliseconds since 1970-01-01 00:00:00", NULL, &id->v_valid));
+    NCW_RC(ncw_text(nc, id->v_valid, "calendar", "proleptic_gregorian"));
+    NCW_RC(ncw_text(nc, id->v_valid, "cdi", "ignore"));
+    NCW_RC(ncw_coord(nc, "forecast_reference_time", NC_DOUBLE, 0, NULL, "forecast_reference_time", "initial time",
+                     "hours since 1900-01-01 00:00:00", NULL, &id->v_ref));
+    NCW_RC(ncw_text(nc, id->v_ref, "calendar", "proleptic_gregorian"));
+    if (kind == FILE_MEMBER)
+        NCW_RC(ncw_coord(nc, "realization", NC_INT, 0, NULL, "realization", "ensemble member (0: unperturbed control)",
+                         NULL, NULL, &id->v_real));
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* Level, latitude, longitude, and in CF the scalar heights: the coordinates
+ * both layouts share, apart from the heights WB2 does not know. */
+static int define_space(int nc, const io_forecast_spec *sp, int wb2, file_ids *id) {
+    int rc;
+    if (id->d_lev >= 0) {
+        NCW_RC(ncw_coord(nc, "level", NC_FLOAT, 1, &id->d_lev, "air_pressure", "pressure level", "hPa", "Z",
+                         &id->v_lev));
+        NCW_RC(ncw_text(nc, id->v_lev, "positive", "down"));
     }
-    if (d_lev >= 0) {
-        NCW_RC(ncw_coord(nc, "level", NC_FLOAT, 1, &d_lev, "air_pressure", "pressure level", "hPa", "Z", &v_lev));
-        NCW_RC(ncw_text(nc, v_lev, "positive", "down"));
-    }
-    NCW_RC(ncw_coord(nc, "latitude", NC_DOUBLE, 1, &d_lat, "latitude", "latitude", "degrees_north", "Y", &v_lat));
-    NCW_RC(ncw_coord(nc, "longitude", NC_DOUBLE, 1, &d_lon, "longitude", "longitude", "degrees_east", "X", &v_lon));
+    NCW_RC(ncw_coord(nc, "latitude", NC_DOUBLE, 1, &id->d_lat, "latitude", "latitude", "degrees_north", "Y",
+                     &id->v_lat));
+    NCW_RC(ncw_coord(nc, "longitude", NC_DOUBLE, 1, &id->d_lon, "longitude", "longitude", "degrees_east", "X",
+                     &id->v_lon));
     if (!wb2) {
         /* Scalar heights tell t2m from t and u10 from u (CF 5.7). */
         if (sp->write_var[8]) {
-            NCW_RC(
-                ncw_coord(nc, "height_2m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL, &v_h2));
-            NCW_RC(ncw_text(nc, v_h2, "positive", "up"));
+            NCW_RC(ncw_coord(nc, "height_2m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL,
+                             &id->v_h2));
+            NCW_RC(ncw_text(nc, id->v_h2, "positive", "up"));
         }
         if (sp->write_var[6] || sp->write_var[7]) {
             NCW_RC(ncw_coord(nc, "height_10m", NC_DOUBLE, 0, NULL, "height", "height above the surface", "m", NULL,
-                             &v_h10));
-            NCW_RC(ncw_text(nc, v_h10, "positive", "up"));
+                             &id->v_h10));
+            NCW_RC(ncw_text(nc, id->v_h10, "positive", "up"));
         }
     }
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* The attributes of one field: the index file names its statistic (so CF
+ * tools know mean from spread), a member file carries CDI's ensemble
+ * attributes (so CDO knows the member). */
+static int field_atts(int nc, int id, const io_forecast_spec *sp, int v, int kind, int which, int member) {
+    int rc, wb2 = sp->layout == IO_LAYOUT_WB2;
+    char lname[160];
+    snprintf(lname, sizeof lname, "%s%s", meta[v].long_name,
+             kind != FILE_INDEX ? "" : which ? ", ensemble spread (standard deviation over members, N - 1)"
+                                             : ", ensemble mean");
+    NCW_RC(ncw_text(nc, id, "long_name", lname));
+    NCW_RC(ncw_text(nc, id, "standard_name", meta[v].standard_name));
+    NCW_RC(ncw_text(nc, id, "units", meta[v].units));
+    if (kind == FILE_INDEX)
+        NCW_RC(ncw_text(nc, id, "cell_methods", which ? "realization: standard_deviation" : "realization: mean"));
+    if (!wb2 && meta[v].height) NCW_RC(ncw_text(nc, id, "coordinates", meta[v].height));
+    if (kind == FILE_MEMBER) {
+        /* CDI's ensemble attributes: CDO reads the member's number. */
+        int type = member == 0 ? 0 : 3; /* GRIB 2 table 4.6: unperturbed control, positively perturbed */
+        NCW_RC(nc_put_att_int(nc, id, "realization", NC_INT, 1, &member));
+        NCW_RC(nc_put_att_int(nc, id, "ensemble_members", NC_INT, 1, &sp->members));
+        NCW_RC(nc_put_att_int(nc, id, "forecast_init_type", NC_INT, 1, &type));
+    }
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* One field (two in the index file: mean and spread), chunked one level of
+ * one lead at a time so each slab the writer hands over is a whole chunk. */
+static int define_field(io_forecast *f, int nc, int v, int kind, int member, const file_ids *id) {
+    const io_forecast_spec *sp = &f->spec;
+    int rc, wb2 = sp->layout == IO_LAYOUT_WB2, upper = v < IO_NUPPER, dims[6], n = 0;
     int level = sp->deflate == 0 ? 1 : sp->deflate < 0 ? 0 : sp->deflate > 9 ? 9 : sp->deflate;
     float fill = NC_FILL_FLOAT;
     int *ids = kind == FILE_INDEX ? f->mean_id : f->varid;
+    size_t chunk[6];
+    if (wb2) dims[n] = id->d_time, chunk[n++] = 1;
+    if (id->d_real >= 0) dims[n] = id->d_real, chunk[n++] = 1;
+    dims[n] = id->d_step, chunk[n++] = 1;
+    if (upper) dims[n] = id->d_lev, chunk[n++] = 1;
+    dims[n] = id->d_lat, chunk[n++] = (size_t)sp->H;
+    dims[n] = id->d_lon, chunk[n++] = (size_t)sp->W;
+    for (int which = 0; which < (kind == FILE_INDEX ? 2 : 1); which++) {
+        char name[64];
+        int var;
+        if (kind == FILE_INDEX) snprintf(name, sizeof name, "%s_%s", short_name(v), which ? "spread" : "mean");
+        else snprintf(name, sizeof name, "%s", wb2 ? meta[v].wb2_name : short_name(v));
+        NCW_RC(nc_def_var(nc, name, NC_FLOAT, n, dims, &var));
+        NCW_RC(nc_def_var_chunking(nc, var, NC_CHUNKED, chunk));
+        if (level > 0) NCW_RC(nc_def_var_deflate(nc, var, 1, 1, level));
+        NCW_RC(nc_def_var_fill(nc, var, 0, &fill));
+        NCW_RC(field_atts(nc, var, sp, v, kind, which, member));
+        (which ? f->spread_id : ids)[v] = var;
+    }
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* Every field asked for; ids of fields not written stay -1, which is how
+ * the writer and set_chunk_caches know to skip them. */
+static int define_fields(io_forecast *f, int nc, int kind, int member, const file_ids *id) {
+    int rc;
     for (int v = 0; v < NVARS; v++) {
         if (kind == FILE_INDEX) f->mean_id[v] = f->spread_id[v] = -1;
         else f->varid[v] = -1;
-        int upper = v < IO_NUPPER, dims[6], n = 0;
-        if (!sp->write_var[v] || (upper && d_lev < 0)) continue;
-        size_t chunk[6];
-        if (wb2) dims[n] = d_time, chunk[n++] = 1;
-        if (d_real >= 0) dims[n] = d_real, chunk[n++] = 1;
-        dims[n] = d_step, chunk[n++] = 1;
-        if (upper) dims[n] = d_lev, chunk[n++] = 1;
-        dims[n] = d_lat, chunk[n++] = (size_t)sp->H;
-        dims[n] = d_lon, chunk[n++] = (size_t)sp->W;
-        for (int which = 0; which < (kind == FILE_INDEX ? 2 : 1); which++) {
-            char name[64];
-            int id;
-            if (kind == FILE_INDEX) snprintf(name, sizeof name, "%s_%s", short_name(v), which ? "spread" : "mean");
-            else snprintf(name, sizeof name, "%s", wb2 ? meta[v].wb2_name : short_name(v));
-            NCW_RC(nc_def_var(nc, name, NC_FLOAT, n, dims, &id));
-            NCW_RC(nc_def_var_chunking(nc, id, NC_CHUNKED, chunk));
-            if (level > 0) NCW_RC(nc_def_var_deflate(nc, id, 1, 1, level));
-            NCW_RC(nc_def_var_fill(nc, id, 0, &fill));
-            char lname[160];
-            snprintf(lname, sizeof lname, "%s%s", meta[v].long_name,
-                     kind != FILE_INDEX ? "" : which ? ", ensemble spread (standard deviation over members, N - 1)"
-                                                     : ", ensemble mean");
-            NCW_RC(ncw_text(nc, id, "long_name", lname));
-            NCW_RC(ncw_text(nc, id, "standard_name", meta[v].standard_name));
-            NCW_RC(ncw_text(nc, id, "units", meta[v].units));
-            if (kind == FILE_INDEX)
-                NCW_RC(
-                    ncw_text(nc, id, "cell_methods", which ? "realization: standard_deviation" : "realization: mean"));
-            if (!wb2 && meta[v].height) NCW_RC(ncw_text(nc, id, "coordinates", meta[v].height));
-            if (kind == FILE_MEMBER) {
-                /* CDI's ensemble attributes: CDO reads the member's number. */
-                int type = member == 0 ? 0 : 3; /* GRIB 2 table 4.6: unperturbed control, positively perturbed */
-                NCW_RC(nc_put_att_int(nc, id, "realization", NC_INT, 1, &member));
-                NCW_RC(nc_put_att_int(nc, id, "ensemble_members", NC_INT, 1, &sp->members));
-                NCW_RC(nc_put_att_int(nc, id, "forecast_init_type", NC_INT, 1, &type));
-            }
-            (which ? f->spread_id : ids)[v] = id;
-        }
+        if (!f->spec.write_var[v] || (v < IO_NUPPER && id->d_lev < 0)) continue;
+        NCW_RC(define_field(f, nc, v, kind, member, id));
     }
-    NCW_RC(global_atts(nc, sp, kind, member, f->path));
-    if (kind == FILE_INDEX) {
-        size_t cap = (size_t)sp->members * 64 + 1, o = 0;
-        char *list = malloc(cap);
-        if (!list) {
-            rc = NC_ENOMEM;
-            goto fail;
-        }
-        for (int m = 0; m < sp->members; m++) {
-            char p[4096];
-            io_forecast_member_path(f->path, m, sp->members, p, sizeof p);
-            const char *b = strrchr(p, '/');
-            o += (size_t)snprintf(list + o, cap - o, "%s%s", m ? " " : "", b ? b + 1 : p);
-            if (o >= cap) o = cap - 1;
-        }
-        rc = ncw_text(nc, NC_GLOBAL, "ensemble_member_files", list);
-        free(list);
-        if (rc != NC_NOERR) goto fail;
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* The index file lists its members' files (names only, as they sit beside
+ * it) so a reader finds them without guessing the naming. */
+static int member_files_att(const io_forecast *f, int nc) {
+    const io_forecast_spec *sp = &f->spec;
+    size_t cap = (size_t)sp->members * 64 + 1, o = 0;
+    char *list = malloc(cap);
+    if (!list) return NC_ENOMEM;
+    for (int m = 0; m < sp->members; m++) {
+        char p[4096];
+        io_forecast_member_path(f->path, m, sp->members, p, sizeof p);
+        const char *b = strrchr(p, '/');
+        o += (size_t)snprintf(list + o, cap - o, "%s%s", m ? " " : "", b ? b + 1 : p);
+        if (o >= cap) o = cap - 1;
     }
-    NCW_RC(nc_enddef(nc));
-    /* No chunk cache: each slab is one whole chunk, so it is compressed and
-     * written at once (on the writer thread) instead of piling up for
-     * nc_close. Set in data mode, when the HDF5 datasets exist. */
+    int rc = ncw_text(nc, NC_GLOBAL, "ensemble_member_files", list);
+    free(list);
+    return rc;
+}
+
+/* No chunk cache: each slab is one whole chunk, so it is compressed and
+ * written at once (on the writer thread) instead of piling up for
+ * nc_close. Set in data mode, when the HDF5 datasets exist. */
+static int set_chunk_caches(const io_forecast *f, int nc, int kind) {
+    int rc;
     for (int v = 0; v < NVARS; v++) {
         if (kind != FILE_INDEX && f->varid[v] >= 0) NCW_RC(nc_set_var_chunk_cache(nc, f->varid[v], 0, 0, 0.75f));
         if (kind == FILE_INDEX && f->mean_id[v] >= 0) {
@@ -303,31 +367,64 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
             NCW_RC(nc_set_var_chunk_cache(nc, f->spread_id[v], 0, 0, 0.75f));
         }
     }
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* The coordinate values, known before any lead is computed, so a file cut
+ * short still says what it was meant to hold. */
+static int put_coords(int nc, const io_forecast_spec *sp, int member, const file_ids *id) {
+    int rc;
     size_t zero = 0, ns = (size_t)sp->nsteps;
-    NCW_RC(nc_put_vara_double(nc, v_step, &zero, &ns, sp->lead_hours));
+    NCW_RC(nc_put_vara_double(nc, id->v_step, &zero, &ns, sp->lead_hours));
     double ref = (sp->init_time - IO_EPOCH_1900) / 3600.0;
-    if (wb2) {
-        NCW_RC(nc_put_var_double(nc, v_time, &ref));
-        if (v_real >= 0)
+    if (sp->layout == IO_LAYOUT_WB2) {
+        NCW_RC(nc_put_var_double(nc, id->v_time, &ref));
+        if (id->v_real >= 0)
             for (int m = 0; m < sp->members; m++) {
                 size_t i = (size_t)m;
-                NCW_RC(nc_put_var1_int(nc, v_real, &i, &m));
+                NCW_RC(nc_put_var1_int(nc, id->v_real, &i, &m));
             }
     } else {
         for (int s = 0; s < sp->nsteps; s++) {
             size_t i = (size_t)s;
             double ms = (sp->init_time + sp->lead_hours[s] * 3600.0) * 1000.0;
-            NCW_RC(nc_put_var1_double(nc, v_valid, &i, &ms));
+            NCW_RC(nc_put_var1_double(nc, id->v_valid, &i, &ms));
         }
-        NCW_RC(nc_put_var_double(nc, v_ref, &ref));
-        if (v_real >= 0) NCW_RC(nc_put_var_int(nc, v_real, &member));
+        NCW_RC(nc_put_var_double(nc, id->v_ref, &ref));
+        if (id->v_real >= 0) NCW_RC(nc_put_var_int(nc, id->v_real, &member));
         double h2 = 2, h10 = 10;
-        if (v_h2 >= 0) NCW_RC(nc_put_var_double(nc, v_h2, &h2));
-        if (v_h10 >= 0) NCW_RC(nc_put_var_double(nc, v_h10, &h10));
+        if (id->v_h2 >= 0) NCW_RC(nc_put_var_double(nc, id->v_h2, &h2));
+        if (id->v_h10 >= 0) NCW_RC(nc_put_var_double(nc, id->v_h10, &h10));
     }
-    if (v_lev >= 0) NCW_RC(nc_put_var_float(nc, v_lev, sp->levels));
-    NCW_RC(nc_put_var_double(nc, v_lat, sp->lat));
-    NCW_RC(nc_put_var_double(nc, v_lon, sp->lon));
+    if (id->v_lev >= 0) NCW_RC(nc_put_var_float(nc, id->v_lev, sp->levels));
+    NCW_RC(nc_put_var_double(nc, id->v_lat, sp->lat));
+    NCW_RC(nc_put_var_double(nc, id->v_lon, sp->lon));
+    return NC_NOERR;
+fail:
+    return rc;
+}
+
+/* Create and fill the header and coordinates of one netCDF file of the
+ * forecast (kind FILE_*, member for FILE_MEMBER): library calls only, so the
+ * writer thread can create member files. A failed file is removed: no
+ * half-written output is left behind. */
+static int create_file(io_forecast *f, const char *tmp, int kind, int member, int *out_nc) {
+    const io_forecast_spec *sp = &f->spec;
+    int rc, nc = -1, wb2 = sp->layout == IO_LAYOUT_WB2;
+    file_ids id = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+    *out_nc = -1;
+    NCW_RC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
+    NCW_RC(define_dims(nc, sp, wb2, &id));
+    NCW_RC(wb2 ? define_wb2_time(nc, &id) : define_cf_time(nc, kind, &id));
+    NCW_RC(define_space(nc, sp, wb2, &id));
+    NCW_RC(define_fields(f, nc, kind, member, &id));
+    NCW_RC(global_atts(nc, sp, kind, member, f->path));
+    if (kind == FILE_INDEX) NCW_RC(member_files_att(f, nc));
+    NCW_RC(nc_enddef(nc));
+    NCW_RC(set_chunk_caches(f, nc, kind));
+    NCW_RC(put_coords(nc, sp, member, &id));
     *out_nc = nc;
     return NC_NOERR;
 fail:

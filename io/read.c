@@ -764,166 +764,211 @@ int io_series_read(io_series *s, double time, int H, int W, const float *levels,
     return status;
 }
 
+/* What the steps of io_series_read_into share: the request, the state being
+ * filled and the buffers reused for every field. */
+typedef struct {
+    io_series *s;
+    double time;
+    const char *when; /* the time as printed in messages ("" when none) */
+    io_state *st;
+    size_t *perm; /* longitude order of the current source */
+    float *field, *tmp;
+    int grid_set; /* st->lat, st->lon hold the first source's grid */
+} read_ctx;
+
+/* The first input holding variable v at this time. When none does, say
+ * whether the variable or only the time is missing: the fixes differ. */
+static int find_source(const read_ctx *c, int v, io_file **out, long *out_t) {
+    const io_series *s = c->s;
+    const char *others = s->nfiles > 1 ? " and the other inputs" : "";
+    int seen = 0, grib = 0;
+    for (int i = 0; i < s->nfiles; i++) {
+        if (!s->files[i].has[v]) continue;
+        seen = 1;
+        long k = isnan(c->time) ? -1 : file_time_index(&s->files[i], c->time);
+        if (k == -2) continue;
+        *out = &s->files[i], *out_t = k;
+        return UTIL_OK;
+    }
+    if (seen) {
+        char a[64] = "", b[64] = "";
+        if (s->ntimes) {
+            util_time_format(s->times[0], a, sizeof a);
+            util_time_format(s->times[s->ntimes - 1], b, sizeof b);
+        }
+        return util_fail(UTIL_EFORMAT, "%s%s: no time %s for variable '%s' (the inputs cover %s to %s)",
+                         s->files[0].path, others, c->when, var_label(v), a, b);
+    }
+    for (int i = 0; i < s->nfiles; i++) grib |= s->files[i].kind == KIND_GRIB;
+    return util_fail(UTIL_EFORMAT, "%s%s: no variable '%s' (looked for %s, %s and CF standard_name %s%s%s)",
+                     s->files[0].path, others, var_label(v), lookup[v].names[0], lookup[v].names[1],
+                     lookup[v].standard_name, grib ? "; GRIB shortName " : "", grib ? io_grib_shortnames(v) : "");
+}
+
+/* The model's grid runs north to south with longitudes ascending from 0
+ * whatever the file's order (c->perm, *flip), and every input must share
+ * it: fields of two grids would be mixed silently. */
+static int check_source_grid(read_ctx *c, io_file *f, int *flip) {
+    io_state *st = c->st;
+    int H = st->H, W = st->W, status;
+    if (f->nlat != (size_t)H || f->nlon != (size_t)W)
+        return util_fail(UTIL_EFORMAT,
+                         "%s: grid is %zu x %zu (latitude x longitude), the model expects %d x %d "
+                         "(coarsen with pangu regrid)",
+                         f->path, f->nlat, f->nlon, H, W);
+    *flip = H > 1 && f->lat[0] < f->lat[H - 1];
+    double *lon_sorted = malloc(sizeof(double) * W);
+    if (!lon_sorted) return util_fail(UTIL_ENOMEM, "out of memory");
+    status = lon_order(f, c->perm, lon_sorted);
+    if (!status) status = check_grid(f, lon_sorted);
+    if (!status && !c->grid_set) {
+        for (int i = 0; i < H; i++) st->lat[i] = *flip ? f->lat[H - 1 - i] : f->lat[i];
+        memcpy(st->lon, lon_sorted, sizeof(double) * W);
+        c->grid_set = 1;
+    } else if (!status) {
+        for (int i = 0; i < H && !status; i++)
+            if (fabs(st->lat[i] - (*flip ? f->lat[H - 1 - i] : f->lat[i])) > 1e-3)
+                status = util_fail(UTIL_EFORMAT, "%s: latitudes differ from those of the other inputs", f->path);
+        for (int i = 0; i < W && !status; i++)
+            if (fabs(st->lon[i] - lon_sorted[i]) > 1e-3)
+                status = util_fail(UTIL_EFORMAT, "%s: longitudes differ from those of the other inputs", f->path);
+    }
+    free(lon_sorted);
+    return status;
+}
+
+/* Another record of this variable at this time (in a later file, or again
+ * in this file's time axis) must hold the same data: find the first. */
+static io_file *find_duplicate(const read_ctx *c, io_file *f, long t, int v, long *dup_t) {
+    io_series *s = c->s;
+    if (isnan(c->time)) return NULL;
+    for (size_t q = (size_t)t + 1; f->times && q < f->ntime; q++)
+        if (fabs(f->times[q] - c->time) < 0.5) {
+            *dup_t = (long)q;
+            return f;
+        }
+    for (int i = (int)(f - s->files) + 1; i < s->nfiles; i++) {
+        long k = s->files[i].has[v] ? file_time_index(&s->files[i], c->time) : -2;
+        if (k != -2 && s->files[i].nlat == f->nlat && s->files[i].nlon == f->nlon) {
+            *dup_t = k;
+            return &s->files[i];
+        }
+    }
+    return NULL;
+}
+
+/* Level indices by value, within a relative 1e-3: files store levels as
+ * floats or doubles, in any order. -1 when absent. */
+static int level_index(const io_file *f, float level) {
+    int lev = -1;
+    for (size_t i = 0; i < f->nlev; i++)
+        if (fabs(f->lev[i] - level) < 1e-3 * level) lev = (int)i;
+    return lev;
+}
+
+/* One field, whatever the file kind; GRIB finds its level by value itself
+ * (levels[k] is read only there: surface-only states may have no levels). */
+static int read_field(const read_ctx *c, io_file *f, int v, long t, int lev, int k) {
+    return f->kind == KIND_NPY    ? read_npy_field(f, &f->var[v], lev, c->field)
+           : f->kind == KIND_GRIB ? io_grib_read(f->grib, v, c->st->levels[k], c->time, c->field)
+                                  : read_nc_field(f, &f->var[v], t, lev, c->field, c->tmp);
+}
+
+/* Two records that differ beyond rounding are an ambiguity for the user
+ * to resolve, not one to pick from silently. */
+static int compare_duplicate(const read_ctx *c, const io_file *f, const io_file *dup, const size_t *dperm, int dflip,
+                             int v, const float *dst) {
+    const io_state *st = c->st;
+    int H = st->H, W = st->W;
+    for (int i = 0; i < H; i++) {
+        const float *row = c->field + (size_t)(dflip ? H - 1 - i : i) * W;
+        for (int j = 0; j < W; j++) {
+            float a = dst[(size_t)i * W + j], b = row[dperm[j]];
+            if (a != b && !(isnan(a) && isnan(b)) && !(fabsf(a - b) <= 1e-5f * fabsf(a)))
+                return util_fail(UTIL_EFORMAT, "%s and %s: two records of '%s'%s at %s with different data "
+                                               "(%g against %g at latitude %g, longitude %g): which one is meant?",
+                                 f->path, dup->path, f->var[v].name, v < IO_NUPPER ? " (an upper-air level)" : "",
+                                 c->when, a, b, st->lat[i], st->lon[j]);
+        }
+    }
+    return UTIL_OK;
+}
+
+/* One variable, every level asked for, into the state in the model's order
+ * and orientation, each level checked against a second record of it. */
+static int read_variable(read_ctx *c, int v) {
+    io_state *st = c->st;
+    int H = st->H, W = st->W, upper = v < IO_NUPPER, flip = 0, dflip = 0, status;
+    size_t HW = (size_t)H * W, *dperm = NULL;
+    io_file *f = NULL, *dup;
+    long t = -1, dup_t = -1;
+    if ((status = find_source(c, v, &f, &t))) return status;
+    if ((status = check_source_grid(c, f, &flip))) return status;
+    snprintf(st->source[v], sizeof st->source[v], "%s", f->path);
+    if ((dup = find_duplicate(c, f, t, v, &dup_t))) {
+        double *dl = malloc(sizeof(double) * W);
+        if (!(dperm = malloc(sizeof(size_t) * W)) || !dl) status = util_fail(UTIL_ENOMEM, "out of memory");
+        else status = lon_order(dup, dperm, dl);
+        free(dl);
+        dflip = H > 1 && dup->lat[0] < dup->lat[H - 1];
+        if (status) goto done;
+    }
+    for (int k = 0; k < (upper ? st->nlev : 1); k++) {
+        int lev = -1;
+        if (upper && f->kind != KIND_GRIB) { /* GRIB: io_grib_read names what is missing */
+            if ((lev = level_index(f, st->levels[k])) < 0) {
+                status = util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (variable '%s')", f->path, st->levels[k],
+                                   f->var[v].name);
+                goto done;
+            }
+        }
+        if ((status = read_field(c, f, v, t, lev, k))) goto done;
+        float *dst = upper ? st->upper + ((size_t)v * st->nlev + k) * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
+        for (int i = 0; i < H; i++) {
+            const float *row = c->field + (size_t)(flip ? H - 1 - i : i) * W;
+            for (int j = 0; j < W; j++) dst[(size_t)i * W + j] = row[c->perm[j]];
+        }
+        if (!dup) continue;
+        int dlev = upper && dup->kind != KIND_GRIB ? level_index(dup, st->levels[k]) : -1;
+        if (upper && dup->kind != KIND_GRIB && dlev < 0) continue; /* the other file lacks this level */
+        if ((status = read_field(c, dup, v, dup_t, dlev, k))) goto done;
+        if ((status = compare_duplicate(c, f, dup, dperm, dflip, v, dst))) goto done;
+    }
+done:
+    free(dperm);
+    return status;
+}
+
 int io_series_read_into(io_series *s, double time, io_state *st) {
-    int status, H = st->H, W = st->W, nlev = st->nlev;
-    const float *levels = st->levels;
+    int status = UTIL_OK;
     char when[64] = "";
     if (isnan(time) && s->ntimes > 1)
         return util_fail(UTIL_EINVAL, "%s: the inputs hold %zu times: choose one (--time)", s->files[0].path, s->ntimes);
     if (isnan(time) && s->ntimes == 1) time = s->times[0];
     if (!isnan(time)) util_time_format(time, when, sizeof when);
     st->time = time;
-    size_t HW = (size_t)H * W, *perm = malloc(sizeof(size_t) * W), *dperm = NULL;
-    float *field = malloc(sizeof(float) * HW), *tmp = malloc(sizeof(float) * HW);
-    int grid_set = 0;
-    if (!perm || !field || !tmp) {
+    size_t HW = (size_t)st->H * st->W;
+    read_ctx c = {.s = s, .time = time, .when = when, .st = st};
+    c.perm = malloc(sizeof(size_t) * st->W);
+    c.field = malloc(sizeof(float) * HW);
+    c.tmp = malloc(sizeof(float) * HW);
+    if (!c.perm || !c.field || !c.tmp) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
-    for (int v = 0; v < NVARS; v++) {
-        io_file *f = NULL;
-        long t = -1;
-        int seen = 0;
-        for (int i = 0; i < s->nfiles && !f; i++) {
-            if (!s->files[i].has[v]) continue;
-            seen = 1;
-            long k = isnan(time) ? -1 : file_time_index(&s->files[i], time);
-            if (k == -2) continue;
-            f = &s->files[i], t = k;
-        }
-        if (!f) {
-            if (seen)
-                status = util_fail(UTIL_EFORMAT, "%s%s: no time %s for variable '%s' (the inputs cover %s to %s)",
-                                   s->files[0].path, s->nfiles > 1 ? " and the other inputs" : "", when, var_label(v),
-                                   "", "");
-            else {
-                int grib = 0;
-                for (int i = 0; i < s->nfiles; i++) grib |= s->files[i].kind == KIND_GRIB;
-                status = util_fail(UTIL_EFORMAT, "%s%s: no variable '%s' (looked for %s, %s and CF standard_name %s%s%s)",
-                                   s->files[0].path, s->nfiles > 1 ? " and the other inputs" : "", var_label(v),
-                                   lookup[v].names[0], lookup[v].names[1], lookup[v].standard_name,
-                                   grib ? "; GRIB shortName " : "", grib ? io_grib_shortnames(v) : "");
-            }
-            if (seen && s->ntimes) {
-                char a[64], b[64];
-                util_time_format(s->times[0], a, sizeof a);
-                util_time_format(s->times[s->ntimes - 1], b, sizeof b);
-                status = util_fail(UTIL_EFORMAT, "%s%s: no time %s for variable '%s' (the inputs cover %s to %s)",
-                                   s->files[0].path, s->nfiles > 1 ? " and the other inputs" : "", when, var_label(v), a, b);
-            }
-            goto done;
-        }
-        if (f->nlat != (size_t)H || f->nlon != (size_t)W) {
-            status = util_fail(UTIL_EFORMAT,
-                               "%s: grid is %zu x %zu (latitude x longitude), the model expects %d x %d "
-                               "(coarsen with pangu regrid)",
-                               f->path, f->nlat, f->nlon, H, W);
-            goto done;
-        }
-        int flip = H > 1 && f->lat[0] < f->lat[H - 1];
-        double *lon_sorted = malloc(sizeof(double) * W);
-        if (!lon_sorted) {
-            status = util_fail(UTIL_ENOMEM, "out of memory");
-            goto done;
-        }
-        status = lon_order(f, perm, lon_sorted);
-        if (!status) status = check_grid(f, lon_sorted);
-        if (!status && !grid_set) {
-            for (int i = 0; i < H; i++) st->lat[i] = flip ? f->lat[H - 1 - i] : f->lat[i];
-            memcpy(st->lon, lon_sorted, sizeof(double) * W);
-            grid_set = 1;
-        } else if (!status) {
-            for (int i = 0; i < H && !status; i++)
-                if (fabs(st->lat[i] - (flip ? f->lat[H - 1 - i] : f->lat[i])) > 1e-3)
-                    status = util_fail(UTIL_EFORMAT, "%s: latitudes differ from those of the other inputs", f->path);
-            for (int i = 0; i < W && !status; i++)
-                if (fabs(st->lon[i] - lon_sorted[i]) > 1e-3)
-                    status = util_fail(UTIL_EFORMAT, "%s: longitudes differ from those of the other inputs", f->path);
-        }
-        free(lon_sorted);
-        if (status) goto done;
-        const var_handle *h = &f->var[v];
-        int upper = v < IO_NUPPER;
-        snprintf(st->source[v], sizeof st->source[v], "%s", f->path);
-        /* Another record of this variable at this time (in a later file, or
-         * again in this file's time axis) must hold the same data. */
-        io_file *dup = NULL;
-        long dup_t = -1;
-        if (!isnan(time)) {
-            for (size_t q = (size_t)t + 1; f->times && q < f->ntime && !dup; q++)
-                if (fabs(f->times[q] - time) < 0.5) dup = f, dup_t = (long)q;
-            for (int i = (int)(f - s->files) + 1; i < s->nfiles && !dup; i++) {
-                long k = s->files[i].has[v] ? file_time_index(&s->files[i], time) : -2;
-                if (k != -2 && s->files[i].nlat == f->nlat && s->files[i].nlon == f->nlon) dup = &s->files[i], dup_t = k;
-            }
-        }
-        dperm = NULL;
-        int dflip = 0;
-        if (dup) {
-            double *dl = malloc(sizeof(double) * W);
-            if (!(dperm = malloc(sizeof(size_t) * W)) || !dl) status = util_fail(UTIL_ENOMEM, "out of memory");
-            else status = lon_order(dup, dperm, dl);
-            free(dl);
-            dflip = H > 1 && dup->lat[0] < dup->lat[H - 1];
-            if (status) goto done;
-        }
-        for (int k = 0; k < (upper ? nlev : 1); k++) {
-            int lev = -1;
-            if (upper && f->kind != KIND_GRIB) { /* GRIB: io_grib_read names what is missing */
-                for (size_t i = 0; i < f->nlev; i++)
-                    if (fabs(f->lev[i] - levels[k]) < 1e-3 * levels[k]) lev = (int)i;
-                if (lev < 0) {
-                    status = util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (variable '%s')", f->path, levels[k], h->name);
-                    goto done;
-                }
-            }
-            status = f->kind == KIND_NPY    ? read_npy_field(f, h, lev, field)
-                     : f->kind == KIND_GRIB ? io_grib_read(f->grib, v, levels[k], time, field)
-                                            : read_nc_field(f, h, t, lev, field, tmp);
-            if (status) goto done;
-            float *dst = upper ? st->upper + ((size_t)v * nlev + k) * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
-            for (int i = 0; i < H; i++) {
-                const float *row = field + (size_t)(flip ? H - 1 - i : i) * W;
-                for (int j = 0; j < W; j++) dst[(size_t)i * W + j] = row[perm[j]];
-            }
-            if (dup) {
-                int dlev = -1;
-                if (upper && dup->kind != KIND_GRIB)
-                    for (size_t i = 0; i < dup->nlev; i++)
-                        if (fabs(dup->lev[i] - levels[k]) < 1e-3 * levels[k]) dlev = (int)i;
-                if (upper && dup->kind != KIND_GRIB && dlev < 0) continue; /* the other file lacks this level */
-                status = dup->kind == KIND_NPY    ? read_npy_field(dup, &dup->var[v], dlev, field)
-                         : dup->kind == KIND_GRIB ? io_grib_read(dup->grib, v, levels[k], time, field)
-                                                  : read_nc_field(dup, &dup->var[v], dup_t, dlev, field, tmp);
-                for (int i = 0; i < H && !status; i++) {
-                    const float *row = field + (size_t)(dflip ? H - 1 - i : i) * W;
-                    for (int j = 0; j < W; j++) {
-                        float a = dst[(size_t)i * W + j], b = row[dperm[j]];
-                        if (a != b && !(isnan(a) && isnan(b)) && !(fabsf(a - b) <= 1e-5f * fabsf(a))) {
-                            status = util_fail(UTIL_EFORMAT, "%s and %s: two records of '%s'%s at %s with different data "
-                                                             "(%g against %g at latitude %g, longitude %g): which one is meant?",
-                                               f->path, dup->path, h->name, upper ? " (an upper-air level)" : "", when, a, b,
-                                               st->lat[i], st->lon[j]);
-                            break;
-                        }
-                    }
-                }
-                if (status) goto done;
-            }
-        }
-        free(dperm);
-        dperm = NULL;
-    }
+    for (int v = 0; v < NVARS; v++)
+        if ((status = read_variable(&c, v))) goto done;
+    /* z without units may be geopotential height: the first file holding
+     * such a z decides, once the whole state is read. */
     for (int i = 0; i < s->nfiles; i++)
         if (s->files[i].has[0] && s->files[i].var[0].check_height) {
-            if ((status = check_not_height(s->files[i].path, s->files[i].var[0].name, st))) goto done;
+            status = check_not_height(s->files[i].path, s->files[i].var[0].name, st);
             break;
         }
 done:
-    free(dperm);
-    free(perm);
-    free(field);
-    free(tmp);
+    free(c.perm);
+    free(c.field);
+    free(c.tmp);
     return status;
 }
 
