@@ -37,6 +37,8 @@ import sys
 import threading
 import time
 import uuid
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from http_range import byte_range  # noqa: E402
 
 # ---- layout ---------------------------------------------------------------
 
@@ -296,17 +298,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not os.path.isfile(local):
             return self.answer(404, "<html><body>404 Not Found</body></html>", "text/html")
         data = open(local, "rb").read()
-        size, start, end, status = len(data), 0, len(data) - 1, 200
+        size = len(data)
         rng = self.headers.get("Range")
-        if rng and not (f and f["kind"] == "norange"):
-            m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())
-            if not m:
-                return self.answer(400, "one range only")
-            start = int(m.group(1))
-            end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
-            if start >= size or end < start:
-                return self.answer(416, "", headers=[("Content-Range", f"bytes */{size}")])
-            status = 206
+        status, start, end = byte_range(None if f and f["kind"] == "norange" else rng, size)
+        if status == 400:
+            return self.answer(400, "one range only")
+        if status == 416:
+            return self.answer(416, "", headers=[("Content-Range", f"bytes */{size}")])
         body = data[start:end + 1]
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
