@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "../eval/eval.h"
+#include "../eval/trackeval.h"
 #include "../util/util.h"
 #include "cli.h"
 
@@ -44,7 +45,15 @@ static const char *const usage_text =
     "  --cache-mb N     memory for truth states kept for reuse (default 1024)\n"
     "  --truth-nan M    NaN in the truth at a scored point: warn (default: left out, counted in the CSV's\n"
     "                   truth_nan_points rows and on stderr) or error (exit 2 naming file, variable and time)\n"
-    "  CSV columns: source,variable,level,lead_hours,region,metric,value\n";
+    "  CSV columns: source,variable,level,lead_hours,region,metric,value\n"
+    "pangu eval --tracks tracks.csv [--tracks other.csv ...] --best-track IBTRACS.csv --output track_scores.csv\n"
+    "                  [--report DIR] [--heterogeneous] [--quiet]\n"
+    "  --tracks FILE    pangu track's tracks.csv (globs and comma-separated lists allowed): its errors against\n"
+    "                   --best-track (IBTrACS v04 CSV or an ATCF b-deck) at each valid time, by source and lead\n"
+    "  --heterogeneous  score every tracked case of each source (default: only the (storm, initial time, lead)\n"
+    "                   that every source has)\n"
+    "  CSV columns: source,lead_hours,n,dpe_mean_km,dpe_median_km,along_track_mean_km,cross_track_mean_km,\n"
+    "               msl_error_mean_hpa,wind_error_mean_ms (docs/cyclones.md, \"Scoring tracks\")\n";
 
 typedef struct {
     char name[128];
@@ -295,10 +304,68 @@ static void free_args(eval_args *e) {
     if (e->truth_used) globfree(&e->truth_g);
 }
 
+/* ---- pangu eval --tracks: scores of cyclone tracks (eval/trackeval.c) */
+
+typedef struct {
+    glob_t tracks;
+    int tracks_used, help;
+    trackeval_config cfg;
+} tracks_args;
+
+static int tracks_option(tracks_args *t, const char *a, const char *v) {
+    trackeval_config *cfg = &t->cfg;
+    if (!strcmp(a, "--tracks")) return add_paths(&t->tracks, &t->tracks_used, v);
+    if (!strcmp(a, "--best-track")) cfg->best_track = v;
+    else if (!strcmp(a, "--output") || !strcmp(a, "--out")) {
+        if (cfg->output) return util_fail(UTIL_EINVAL, "%s given twice ('%s' and '%s'): it takes one value", a, cfg->output, v);
+        cfg->output = v;
+    } else if (!strcmp(a, "--report")) cfg->report = v;
+    else return util_fail(UTIL_EINVAL, "option '%s' does not go with --tracks (pangu eval --help)", a);
+    return UTIL_OK;
+}
+
+static int tracks_parse(tracks_args *t, int argc, char **argv) {
+    int status = cli_check_repeats(argc, argv, (const char *const[]){"--tracks", NULL});
+    for (int i = 1; i < argc && !status; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            t->help = 1;
+            return UTIL_OK;
+        }
+        if (!strcmp(a, "--heterogeneous") || !strcmp(a, "--quiet")) {
+            *(!strcmp(a, "--quiet") ? &t->cfg.quiet : &t->cfg.heterogeneous) = 1;
+            continue;
+        }
+        if (!v) return util_fail(UTIL_EINVAL, "option %s needs a value", a);
+        i++;
+        status = tracks_option(t, a, v);
+    }
+    if (status) return status;
+    if (!t->cfg.best_track) return util_fail(UTIL_EINVAL, "--tracks needs --best-track IBTRACS.csv (the observed tracks)");
+    if (!t->cfg.output) return util_fail(UTIL_EINVAL, "--tracks needs --output track_scores.csv");
+    t->cfg.tracks = (const char *const *)t->tracks.gl_pathv;
+    t->cfg.ntracks = (int)t->tracks.gl_pathc;
+    status = util_check_output(t->cfg.output, t->cfg.tracks, t->cfg.ntracks);
+    if (!status) status = util_check_output(t->cfg.output, &t->cfg.best_track, 1);
+    return status;
+}
+
+static int cli_eval_tracks(int argc, char **argv) {
+    tracks_args t;
+    memset(&t, 0, sizeof t);
+    int status = tracks_parse(&t, argc, argv);
+    if (!status && t.help) fputs(usage_text, stdout);
+    else if (!status) status = trackeval_run(&t.cfg);
+    if (t.tracks_used) globfree(&t.tracks);
+    return status ? cli_error("eval", status) : 0;
+}
+
 int cli_eval(int argc, char **argv) {
     static eval_args e; /* static: the glob lists of every source are large */
     static eval_source sources[2 * EVAL_MAX_SOURCES];
     int status, usage = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--tracks")) return cli_eval_tracks(argc, argv);
     memset(&e, 0, sizeof e);
     e.init = NAN;
     status = parse_args(&e, argc, argv);

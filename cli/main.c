@@ -64,8 +64,9 @@ static const struct {
     {"eval", cli_eval,
      "--forecast F [...] --truth T [...] [--climatology C] [--baseline persistence|climatology|NAME=FILES[@T]]\n"
      "         [--name NAME] [--init T] [--rmse-per-time] [--regions LIST] [--levels LIST] [--report DIR [--map-leads 24,120]]\n"
-     "         --output scores.csv",
-     "verification scores per source, variable, level, lead and region", ""},
+     "         --output scores.csv\n"
+     "         or --tracks tracks.csv [...] --best-track IBTRACS.csv [--report DIR] [--heterogeneous] --output track_scores.csv",
+     "verification scores per source, variable, level, lead and region", "; cyclone track errors by source and lead"},
     {"regrid", cli_regrid,
      "--factor K --input IN.nc --output OUT.nc",
      "conservative (area-weighted, as cdo remapcon) coarsening of every latitude-longitude field by K", ""},

@@ -1,0 +1,420 @@
+/* The report of pangu eval --tracks: the errors by lead per source (gnuplot
+ * figures and a table) and a map of each storm's best track with the
+ * sources' tracks from a few initial times, over coastlines; report.md and
+ * report.html in DIR as eval's report (eval/report.c), written into a
+ * temporary directory and moved into place when complete. */
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../util/util.h"
+#include "trackeval.h"
+
+#define MAX_SOURCES 16
+#define MAP_INITS 3 /* initial times drawn per storm */
+
+static const struct {
+    const char *file, *title, *ylabel;
+    size_t offset;
+} curves[] = {
+    {"dpe_mean", "Mean direct position error", "km", offsetof(trackeval_score, dpe_mean_km)},
+    {"dpe_median", "Median direct position error", "km", offsetof(trackeval_score, dpe_median_km)},
+    {"along_track", "Mean along-track error (+ ahead)", "km", offsetof(trackeval_score, along_mean_km)},
+    {"cross_track", "Mean cross-track error (+ right NH, left SH)", "km", offsetof(trackeval_score, cross_mean_km)},
+    {"msl_error", "Mean central pressure error", "hPa", offsetof(trackeval_score, msl_error_mean_hpa)},
+    {"wind_error", "Mean maximum wind error", "m/s", offsetof(trackeval_score, wind_error_mean_ms)},
+};
+#define NCURVES (int)(sizeof curves / sizeof curves[0])
+
+typedef struct {
+    const trackeval_report_spec *sp;
+    char dir[4200], path[4400];
+    const char *src[MAX_SOURCES];
+    int ns, gnuplot, figures;
+    FILE *gp, *md, *html;
+    char (*storms)[32]; /* storms with a scored row */
+    int nstorms;
+} report;
+
+static double value_of(const trackeval_score *s, int c) { return *(const double *)((const char *)s + curves[c].offset); }
+
+static int have_gnuplot(void) {
+    const char *path = getenv("PATH");
+    char buf[4096];
+    for (const char *p = path ? path : ""; *p;) {
+        const char *e = strchr(p, ':');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        snprintf(buf, sizeof buf, "%.*s/gnuplot", (int)n, n ? p : ".");
+        if (access(buf, X_OK) == 0) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* gnuplot on script inside dir, its messages in dir/gnuplot.log; its exit status. */
+static int run_gnuplot(const char *dir, const char *script) {
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(126);
+        int fd = open("gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
+        execlp("gnuplot", "gnuplot", script, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void html_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else fputc(*s, f);
+    }
+}
+
+/* A name usable in a file name: letters, digits, '-', '.', the rest '_'. */
+static void file_name(char *out, size_t cap, const char *s) {
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++) {
+        char c = s[i];
+        out[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ? c : '_';
+    }
+    out[i] = 0;
+}
+
+static int closed(FILE *f, const char *what, const report *r) {
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    return bad ? util_fail(UTIL_EIO, "%s: cannot write %s (disk full?)", r->sp->dir, what) : UTIL_OK;
+}
+
+/* ---- errors by lead */
+
+/* data/errors_SOURCE.dat: a line per lead, the columns of the scores CSV. */
+static int write_error_data(report *r, int k) {
+    char name[128];
+    file_name(name, sizeof name, r->src[k]);
+    snprintf(r->path, sizeof r->path, "%s/data/errors_%s.dat", r->dir, name);
+    FILE *f = fopen(r->path, "w");
+    if (!f) return util_fail(UTIL_EIO, "%s: cannot write the figure data (%s)", r->sp->dir, strerror(errno));
+    fprintf(f, "# lead_hours n dpe_mean dpe_median along_track cross_track msl_error wind_error (%s)\n", r->src[k]);
+    for (int i = 0; i < r->sp->nscores; i++) {
+        const trackeval_score *s = &r->sp->scores[i];
+        if (strcmp(s->source, r->src[k]) || !s->n) continue;
+        fprintf(f, "%g %d", s->lead_hours, s->n);
+        for (int c = 0; c < NCURVES; c++) fprintf(f, " %.9g", value_of(s, c));
+        fputc('\n', f);
+    }
+    return closed(f, "the figure data", r);
+}
+
+/* One figure per error: a line per source against lead. */
+static void plot_curves(report *r) {
+    fprintf(r->gp, "set terminal png size 800,520 noenhanced\nset grid\nset key top left\nset xlabel 'lead time (h)'\n"
+                   "set datafile missing 'nan'\n");
+    for (int c = 0; c < NCURVES; c++) {
+        fprintf(r->gp, "set output '%s.png'\nset title '%s'\nset ylabel '%s'\nplot ", curves[c].file, curves[c].title,
+                curves[c].ylabel);
+        for (int k = 0; k < r->ns; k++) {
+            char name[128];
+            file_name(name, sizeof name, r->src[k]);
+            fprintf(r->gp, "%s'data/errors_%s.dat' using 1:%d with linespoints lw 2 title '%s'", k ? ", " : "", name, c + 3,
+                    name);
+        }
+        fputc('\n', r->gp);
+    }
+}
+
+/* ---- maps */
+
+/* Longitude within 180 degrees of ref: tracks across the date line stay continuous. */
+static double near_lon(double lon, double ref) {
+    while (lon - ref > 180) lon -= 360;
+    while (lon - ref < -180) lon += 360;
+    return lon;
+}
+
+typedef struct {
+    double lon0, lon1, lat0, lat1, ref;
+} box;
+
+static void grow(box *b, double lat, double lon) {
+    lon = near_lon(lon, b->ref);
+    b->lon0 = fmin(b->lon0, lon), b->lon1 = fmax(b->lon1, lon);
+    b->lat0 = fmin(b->lat0, lat), b->lat1 = fmax(b->lat1, lat);
+}
+
+/* Up to MAP_INITS initial times of storm sid that every source tracked in
+ * the sample, spread over the storm's life (first, middle, last). */
+static int choose_inits(const report *r, const char *sid, double *inits) {
+    const trackeval_rows *rows = r->sp->rows;
+    double all[512];
+    int n = 0;
+    for (int i = 0; i < rows->n && n < 512; i++) {
+        const trackeval_row *w = &rows->rows[i];
+        if (strcmp(w->sid, sid) || !w->in_sample || strcmp(w->source, r->src[0])) continue;
+        int seen = 0;
+        for (int q = 0; q < n && !seen; q++) seen = all[q] == w->init;
+        if (!seen) all[n++] = w->init;
+    }
+    for (int a = 1; a < n; a++)
+        for (int b = a; b > 0 && all[b - 1] > all[b]; b--) {
+            double t = all[b];
+            all[b] = all[b - 1], all[b - 1] = t;
+        }
+    int m = n < MAP_INITS ? n : MAP_INITS;
+    for (int q = 0; q < m; q++) inits[q] = all[m == 1 ? 0 : (int)((double)q * (n - 1) / (m - 1) + 0.5)];
+    return m;
+}
+
+/* data/track_SID_SOURCE_INIT.dat: a source's track from one initial time. */
+static int write_forecast_track(report *r, const char *sid, int k, double init, box *b, char *out, size_t cap) {
+    char name[128], sname[64];
+    file_name(name, sizeof name, r->src[k]);
+    file_name(sname, sizeof sname, sid);
+    int hour = (int)fmod(init / 3600, 1e6);
+    snprintf(out, cap, "data/track_%s_%s_%d.dat", sname, name, hour);
+    snprintf(r->path, sizeof r->path, "%s/%s", r->dir, out);
+    FILE *f = fopen(r->path, "w");
+    if (!f) return util_fail(UTIL_EIO, "%s: cannot write the map data (%s)", r->sp->dir, strerror(errno));
+    const trackeval_rows *rows = r->sp->rows;
+    for (int i = 0; i < rows->n; i++) { /* (rows of one source, storm and init are in lead order in tracks.csv) */
+        const trackeval_row *w = &rows->rows[i];
+        if (strcmp(w->sid, sid) || strcmp(w->source, r->src[k]) || w->init != init) continue;
+        fprintf(f, "%.4f %.4f %g\n", near_lon(w->lon, b->ref), w->lat, w->lead_hours);
+        grow(b, w->lat, w->lon);
+    }
+    return closed(f, "the map data", r);
+}
+
+/* data/best_SID.dat: the whole best track. */
+static int write_best_track(report *r, const char *sid, box *b) {
+    double *lat = NULL, *lon = NULL, *time = NULL;
+    int n = 0, status = r->sp->best(r->sp->best_ctx, sid, &lat, &lon, &time, &n);
+    char sname[64];
+    file_name(sname, sizeof sname, sid);
+    snprintf(r->path, sizeof r->path, "%s/data/best_%s.dat", r->dir, sname);
+    FILE *f = status ? NULL : fopen(r->path, "w");
+    if (!status && !f) status = util_fail(UTIL_EIO, "%s: cannot write the map data (%s)", r->sp->dir, strerror(errno));
+    if (f) {
+        b->ref = n ? lon[0] : 0;
+        for (int i = 0; i < n; i++) {
+            grow(b, lat[i], lon[i]);
+            fprintf(f, "%.4f %.4f\n", near_lon(lon[i], b->ref), lat[i]);
+        }
+        status = closed(f, "the map data", r);
+    }
+    free(lat), free(lon), free(time);
+    return status;
+}
+
+/* The map of one storm: coastlines, the best track, each source's tracks from the chosen initial times. */
+static int plot_storm(report *r, const char *sid) {
+    static const char *const colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+    box b = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0};
+    double inits[MAP_INITS];
+    char tracks[MAX_SOURCES * MAP_INITS][256], sname[64];
+    int ni = choose_inits(r, sid, inits), status = write_best_track(r, sid, &b);
+    for (int k = 0; k < r->ns && !status; k++)
+        for (int q = 0; q < ni && !status; q++)
+            status = write_forecast_track(r, sid, k, inits[q], &b, tracks[k * ni + q], sizeof tracks[0]);
+    if (status || !isfinite(b.lon0)) return status;
+    double pad = 4;
+    b.lon0 -= pad, b.lon1 += pad, b.lat0 = fmax(-90, b.lat0 - pad), b.lat1 = fmin(90, b.lat1 + pad);
+    file_name(sname, sizeof sname, sid);
+    FILE *gp = r->gp;
+    fprintf(gp, "set output 'map_%s.png'\nset title 'Storm %s: best track (black) and tracks from %d initial times'\n", sname,
+            sid, ni);
+    fprintf(gp, "set xrange [%.3f:%.3f]\nset yrange [%.3f:%.3f]\n", b.lon0, b.lon1, b.lat0, b.lat1);
+    fprintf(gp, "plot for [s=-1:1] 'data/coast.dat' using ($1+360*s):2 with lines lc rgb '#888888' notitle");
+    fprintf(gp, ", 'data/best_%s.dat' using 1:2 with linespoints lc rgb 'black' lw 2 pt 7 ps 0.5 title 'best track'", sname);
+    for (int k = 0; k < r->ns; k++) {
+        char name[128];
+        file_name(name, sizeof name, r->src[k]); /* (a title gnuplot cannot misread) */
+        for (int q = 0; q < ni; q++) {
+            fprintf(gp, ", '%s' using 1:2 with linespoints lc rgb '%s' lw 1.5 pt %d ps 0.6", tracks[k * ni + q], colours[k % 6],
+                    4 + q);
+            if (q) fprintf(gp, " notitle");
+            else fprintf(gp, " title '%s'", name);
+        }
+    }
+    fputc('\n', gp);
+    return UTIL_OK;
+}
+
+/* data/coast.dat: coastlines as lon lat segments (blank lines between),
+ * longitudes in -180..180 (the maps shift them by 360 where needed). */
+static int write_coast(report *r) {
+    snprintf(r->path, sizeof r->path, "%s/data/coast.dat", r->dir);
+    FILE *f = fopen(r->path, "w");
+    if (!f) return util_fail(UTIL_EIO, "%s: cannot write the map data (%s)", r->sp->dir, strerror(errno));
+    fprintf(f, "# coastlines: lon lat\n");
+    return closed(f, "the coastlines", r);
+}
+
+/* The storms with a case in the sample, in order of appearance. */
+static int list_storms(report *r) {
+    const trackeval_rows *rows = r->sp->rows;
+    r->storms = malloc(sizeof *r->storms * (size_t)(rows->n + 1));
+    if (!r->storms) return util_fail(UTIL_ENOMEM, "out of memory");
+    for (int i = 0; i < rows->n; i++) {
+        const trackeval_row *w = &rows->rows[i];
+        int seen = !w->in_sample;
+        for (int q = 0; q < r->nstorms && !seen; q++) seen = !strcmp(r->storms[q], w->sid);
+        if (!seen) snprintf(r->storms[r->nstorms++], sizeof r->storms[0], "%s", w->sid);
+    }
+    return UTIL_OK;
+}
+
+/* data/tracks.gp: the error curves, then a map per storm; run by gnuplot. */
+static int draw_figures(report *r) {
+    int status = UTIL_OK;
+    if (!(r->gnuplot = have_gnuplot())) return UTIL_OK;
+    snprintf(r->path, sizeof r->path, "%s/data/tracks.gp", r->dir);
+    if (!(r->gp = fopen(r->path, "w"))) return util_fail(UTIL_EIO, "%s: cannot write", r->path);
+    fprintf(r->gp, "# pangu eval --tracks figures: gnuplot data/tracks.gp (run inside the report directory)\n");
+    for (int k = 0; k < r->ns && !status; k++) status = write_error_data(r, k);
+    if (!status) plot_curves(r);
+    if (!status && r->sp->best) {
+        fprintf(r->gp, "set terminal png size 900,700 noenhanced\nset key outside right top\nset size ratio -1\n"
+                       "set xlabel 'longitude (degrees east)'\nset ylabel 'latitude (degrees north)'\n");
+        status = write_coast(r);
+        for (int q = 0; q < r->nstorms && !status; q++) status = plot_storm(r, r->storms[q]);
+    }
+    FILE *gp = r->gp;
+    r->gp = NULL;
+    int closing = closed(gp, "the gnuplot script", r);
+    if (status || (status = closing)) return status;
+    if ((r->figures = run_gnuplot(r->dir, "data/tracks.gp") == 0)) return UTIL_OK;
+    return util_fail(UTIL_EIO, "%s: gnuplot failed drawing the figures (see gnuplot.log in the report's temporary directory)",
+                     r->sp->dir);
+}
+
+/* The table: a row per source and lead (every 24 h when the leads include such). */
+static void write_table(report *r) {
+    const trackeval_report_spec *sp = r->sp;
+    int daily = 0;
+    for (int i = 0; i < sp->nscores; i++) daily |= sp->scores[i].lead_hours > 0 && fmod(sp->scores[i].lead_hours, 24) == 0;
+    fprintf(r->md, "## Errors by lead\n\n| source | lead (h) | n | DPE mean (km) | DPE median (km) | along-track (km) | "
+                   "cross-track (km) | MSL error (hPa) | wind error (m/s) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    fprintf(r->html, "<h2>Errors by lead</h2>\n<table><tr><th>source</th><th>lead (h)</th><th>n</th><th>DPE mean (km)</th>"
+                     "<th>DPE median (km)</th><th>along-track (km)</th><th>cross-track (km)</th><th>MSL error (hPa)</th>"
+                     "<th>wind error (m/s)</th></tr>\n");
+    for (int i = 0; i < sp->nscores; i++) {
+        const trackeval_score *s = &sp->scores[i];
+        if (daily && fmod(s->lead_hours, 24) != 0) continue;
+        fprintf(r->md, "| %s | %g | %d |", s->source, s->lead_hours, s->n);
+        fprintf(r->html, "<tr><th>");
+        html_text(r->html, s->source);
+        fprintf(r->html, "</th><td>%g</td><td>%d</td>", s->lead_hours, s->n);
+        for (int c = 0; c < NCURVES; c++) {
+            double v = value_of(s, c);
+            if (isfinite(v)) fprintf(r->md, " %.1f |", v), fprintf(r->html, "<td>%.1f</td>", v);
+            else fprintf(r->md, " - |"), fprintf(r->html, "<td>-</td>");
+        }
+        fprintf(r->md, "\n"), fprintf(r->html, "</tr>\n");
+    }
+    fprintf(r->md, "\n%s sample; errors as the Met Office defines them (along-track positive ahead of the observed storm, "
+                   "cross-track positive right of its track in the northern hemisphere and left in the southern).\n\n",
+            sp->heterogeneous ? "Heterogeneous (every case of each source)" : "Homogeneous (the cases every source has)");
+    fprintf(r->html, "</table>\n<p>%s sample; along-track positive ahead of the observed storm, cross-track positive right "
+                     "of its track in the northern hemisphere and left in the southern (Met Office).</p>\n",
+            sp->heterogeneous ? "Heterogeneous" : "Homogeneous");
+}
+
+/* An image in both documents when gnuplot drew it. */
+static void image(report *r, const char *png, const char *alt, int width) {
+    snprintf(r->path, sizeof r->path, "%s/%s", r->dir, png);
+    if (access(r->path, R_OK) != 0) return;
+    fprintf(r->md, "![%s](%s)\n", alt, png);
+    fprintf(r->html, "<img src=\"%s\" width=\"%d\" alt=\"", png, width);
+    html_text(r->html, alt);
+    fprintf(r->html, "\">\n");
+}
+
+static void list_figures(report *r) {
+    fprintf(r->md, "## Figures\n\n"), fprintf(r->html, "<h2>Figures</h2>\n");
+    if (!r->gnuplot) {
+        fprintf(r->md, "gnuplot is not installed (Debian package gnuplot-nox): figures skipped.\n");
+        fprintf(r->html, "<p>gnuplot is not installed (Debian package gnuplot-nox): figures skipped.</p>\n");
+        return;
+    }
+    for (int c = 0; c < NCURVES; c++) {
+        char png[64];
+        snprintf(png, sizeof png, "%s.png", curves[c].file);
+        image(r, png, curves[c].title, 560);
+    }
+    fprintf(r->md, "\n## Storms\n\n"), fprintf(r->html, "<h2>Storms</h2>\n");
+    for (int q = 0; q < r->nstorms; q++) {
+        char png[128], sname[64];
+        file_name(sname, sizeof sname, r->storms[q]);
+        snprintf(png, sizeof png, "map_%s.png", sname);
+        image(r, png, r->storms[q], 600);
+    }
+}
+
+static int write_docs(report *r) {
+    snprintf(r->path, sizeof r->path, "%s/report.md", r->dir);
+    r->md = fopen(r->path, "w");
+    snprintf(r->path, sizeof r->path, "%s/report.html", r->dir);
+    r->html = fopen(r->path, "w");
+    if (!r->md || !r->html) return util_fail(UTIL_EIO, "%s: cannot write the report", r->sp->dir);
+    fprintf(r->md, "# Cyclone track verification\n\nScores: `%s`.\n\n", r->sp->csv);
+    fprintf(r->html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Cyclone track verification</title>\n"
+                     "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;margin:1em 0}"
+                     "td,th{border:1px solid #999;padding:3px 8px;text-align:right}img{margin:4px}</style></head><body>\n"
+                     "<h1>Cyclone track verification</h1>\n<p>Scores: <code>");
+    html_text(r->html, r->sp->csv);
+    fprintf(r->html, "</code></p>\n");
+    write_table(r);
+    list_figures(r);
+    fprintf(r->html, "</body></html>\n");
+    FILE *md = r->md, *html = r->html;
+    r->md = r->html = NULL;
+    int status = closed(md, "the report", r), s2 = closed(html, "the report", r);
+    return status ? status : s2;
+}
+
+int trackeval_report(const trackeval_report_spec *sp) {
+    report *r = calloc(1, sizeof *r);
+    if (!r) return util_fail(UTIL_ENOMEM, "out of memory");
+    r->sp = sp;
+    for (int i = 0; i < sp->nscores; i++) {
+        int k = 0;
+        while (k < r->ns && strcmp(r->src[k], sp->scores[i].source)) k++;
+        if (k == r->ns && r->ns < MAX_SOURCES) r->src[r->ns++] = sp->scores[i].source;
+    }
+    int status = util_outdir_begin(sp->dir, "report", r->dir, sizeof r->dir);
+    if (status) {
+        free(r);
+        return status;
+    }
+    snprintf(r->path, sizeof r->path, "%s/data", r->dir);
+    if (mkdir(r->path, 0755) != 0 && errno != EEXIST)
+        status = util_fail(UTIL_EIO, "%s: cannot create the report directory (%s)", sp->dir, strerror(errno));
+    if (!status) status = list_storms(r);
+    if (!status) status = draw_figures(r);
+    if (!status) status = write_docs(r);
+    if (r->gp) fclose(r->gp);
+    if (r->md) fclose(r->md);
+    if (r->html) fclose(r->html);
+    free(r->storms);
+    if (status) util_outdir_abort(sp->dir, "report", r->dir);
+    else status = util_outdir_commit(sp->dir, "report", r->dir);
+    free(r);
+    return status;
+}
