@@ -1,0 +1,302 @@
+/* Suite "track": best tracks (eval/besttrack.c) and the cyclone tracker
+ * (eval/track.c).
+ *
+ * The IBTrACS reader is tested on the first lines of NCEI's file as
+ * published: tests/fixtures/ibtracs_v04r01_head.csv holds the names line,
+ * the units line and the first record of ibtracs.WP.list.v04r01.csv
+ * verbatim (174 columns; the ALL file has the same columns: NCEI, IBTrACS
+ * v04r01 column documentation); further records are made on that header,
+ * with blanks written as NCEI writes them (one space). ATCF lines follow
+ * NRL's "Best Track/Objective Aid/Wind Radii Format" (abrdeck.html). */
+#define _DEFAULT_SOURCE
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eval/besttrack.h"
+#include "tests.h"
+#include "util/util.h"
+
+#define IB_COLS 174
+
+static char ib_head[2][4096];
+static char *ib_name[IB_COLS];
+static char ib_names_buf[4096];
+
+/* the names and units lines of the fixture, and the column names */
+static int load_head(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/ibtracs_v04r01_head.csv", tests_fixture_dir());
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int ok = fgets(ib_head[0], sizeof ib_head[0], f) && fgets(ib_head[1], sizeof ib_head[1], f);
+    fclose(f);
+    if (!ok) return -1;
+    snprintf(ib_names_buf, sizeof ib_names_buf, "%s", ib_head[0]);
+    ib_names_buf[strcspn(ib_names_buf, "\r\n")] = 0;
+    int n = 0;
+    for (char *p = strtok(ib_names_buf, ","); p && n < IB_COLS; p = strtok(NULL, ",")) ib_name[n++] = p;
+    return n == IB_COLS ? 0 : -1;
+}
+
+/* One record: "COLUMN=value;..." set, every other field one space. */
+static void ib_row(FILE *f, const char *sets) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", sets);
+    const char *val[IB_COLS];
+    for (int c = 0; c < IB_COLS; c++) val[c] = " ";
+    for (char *kv = strtok(buf, ";"); kv; kv = strtok(NULL, ";")) {
+        char *eq = strchr(kv, '=');
+        *eq = 0;
+        for (int c = 0; c < IB_COLS; c++)
+            if (!strcmp(ib_name[c], kv)) val[c] = eq + 1;
+    }
+    for (int c = 0; c < IB_COLS; c++) fprintf(f, "%s%s", c ? "," : "", val[c]);
+    fprintf(f, "\n");
+}
+
+static void tmp_path(char *out, size_t cap, const char *what) {
+    snprintf(out, cap, "/tmp/pangu_test_track_%d_%s", (int)getpid(), what);
+}
+
+/* The fixture as published: names, units and a record with blank fields
+ * ("NR", no wind or pressure) read as one storm. */
+static void test_ibtracs_published_head(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/ibtracs_v04r01_head.csv", tests_fixture_dir());
+    besttrack_set set = {0};
+    CU_ASSERT_FATAL(besttrack_read(path, &set) == 0);
+    CU_ASSERT_EQUAL_FATAL(set.n, 1);
+    const besttrack_storm *s = &set.storm[0];
+    CU_ASSERT_STRING_EQUAL(s->sid, "1884177N17124");
+    CU_ASSERT_STRING_EQUAL(s->basin, "WP");
+    CU_ASSERT_STRING_EQUAL(s->name, "UNNAMED");
+    CU_ASSERT_STRING_EQUAL(s->atcf, "");
+    CU_ASSERT_EQUAL(s->n, 1);
+    CU_ASSERT_STRING_EQUAL(s->pt[0].nature, "NR");
+    CU_ASSERT_DOUBLE_EQUAL(s->pt[0].lat, 16.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(s->pt[0].lon, 124.0, 1e-12);
+    CU_ASSERT(isnan(s->pt[0].wind) && isnan(s->pt[0].msl));
+    double t;
+    util_time_parse("1884-06-24T16:00", &t);
+    CU_ASSERT_DOUBLE_EQUAL(s->pt[0].time, t, 1e-6);
+    CU_ASSERT(!besttrack_is_tropical(s, &s->pt[0]));
+    besttrack_free(&set);
+}
+
+/* Writes the fixture's two header lines then the rows. */
+static void write_ib(const char *path, const char *const *rows, int n) {
+    FILE *f = fopen(path, "w");
+    fputs(ib_head[0], f), fputs(ib_head[1], f);
+    for (int i = 0; i < n; i++) ib_row(f, rows[i]);
+    fclose(f);
+}
+
+/* BASIN NA is the North Atlantic; longitudes west of the date line and
+ * beyond 180 both come out in [0, 360); WMO values first, USA where the
+ * WMO agency gives none; positions interpolated across the date line. */
+static void test_ibtracs_records(void) {
+    CU_ASSERT_FATAL(load_head() == 0);
+    char path[512];
+    tmp_path(path, sizeof path, "ib.csv");
+    const char *rows[] = {
+        "SID=2018242N13343;BASIN=NA;NAME=FLORENCE;ISO_TIME=2018-09-01 00:00:00;NATURE=TS;LAT=13.5;LON=-17.0;WMO_WIND=30;"
+        "WMO_PRES=1008;USA_ATCF_ID=AL062018",
+        "SID=2018242N13343;BASIN=NA;NAME=FLORENCE;ISO_TIME=2018-09-01 03:00:00;NATURE=TS;LAT=13.6;LON=-17.8;USA_WIND=32;"
+        "USA_PRES=1007;USA_ATCF_ID=AL062018",
+        "SID=2018300N10180;BASIN=WP;NAME=DATELINE;ISO_TIME=2018-10-27 00:00:00;NATURE=TS;LAT=10.0;LON=179.0",
+        "SID=2018300N10180;BASIN=WP;NAME=DATELINE;ISO_TIME=2018-10-27 06:00:00;NATURE=ET;LAT=11.0;LON=-179.0",
+        "SID=2018300N10180;BASIN=WP;NAME=DATELINE;ISO_TIME=2018-10-27 12:00:00;NATURE=ET;LAT=12.0;LON=182.0",
+    };
+    write_ib(path, rows, 5);
+    besttrack_set set = {0};
+    CU_ASSERT_FATAL(besttrack_read(path, &set) == 0);
+    CU_ASSERT_EQUAL_FATAL(set.n, 2);
+    const besttrack_storm *a = &set.storm[0], *b = &set.storm[1];
+    CU_ASSERT_STRING_EQUAL(a->basin, "NA");
+    CU_ASSERT_STRING_EQUAL(a->atcf, "AL062018");
+    CU_ASSERT_DOUBLE_EQUAL(a->pt[0].lon, 343.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(a->pt[0].wind, 30 * 1852.0 / 3600.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(a->pt[0].msl, 100800.0, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(a->pt[1].wind, 32 * 1852.0 / 3600.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(a->pt[1].msl, 100700.0, 1e-6);
+    CU_ASSERT(besttrack_is_tropical(a, &a->pt[0]));
+    CU_ASSERT_DOUBLE_EQUAL(b->pt[1].lon, 181.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(b->pt[2].lon, 182.0, 1e-9);
+    CU_ASSERT(!besttrack_is_tropical(b, &b->pt[1]));
+    CU_ASSERT_EQUAL(besttrack_find(&set, "florence", 0), 0);
+    CU_ASSERT_EQUAL(besttrack_find(&set, "2018300N10180", 0), 1);
+    CU_ASSERT_EQUAL(besttrack_find(&set, "AL062018", 0), 0);
+    CU_ASSERT_EQUAL(besttrack_find(&set, "NONE", 0), -1);
+    /* halfway between 179 E and 179 W is the date line, not 0 E */
+    double lat, lon, msl, wind, t0;
+    util_time_parse("2018-10-27T03", &t0);
+    CU_ASSERT_FATAL(besttrack_position(b, t0, &lat, &lon, &msl, &wind) == 1);
+    CU_ASSERT_DOUBLE_EQUAL(lat, 10.5, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(lon, 180.0, 1e-9);
+    CU_ASSERT(isnan(msl));
+    util_time_parse("2018-09-01T01:30", &t0);
+    CU_ASSERT_FATAL(besttrack_position(a, t0, &lat, &lon, &msl, NULL) == 1);
+    CU_ASSERT_DOUBLE_EQUAL(lon, 342.6, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(msl, 100750.0, 1e-6);
+    CU_ASSERT(besttrack_position(a, t0 - 86400, &lat, &lon, NULL, NULL) == 0);
+    CU_ASSERT_EQUAL(besttrack_find_time(a, t0 + 1.5 * 3600), 1);
+    CU_ASSERT_EQUAL(besttrack_find_time(a, t0), -1);
+    besttrack_free(&set);
+    unlink(path);
+}
+
+/* A bad record fails with the file, line and column named. */
+static void expect_ib_error(const char *row, const char *line_col) {
+    char path[512];
+    tmp_path(path, sizeof path, "bad.csv");
+    const char *rows[2] = {"SID=2018242N13343;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 00:00:00;NATURE=TS;LAT=13.5;LON=-17.0", row};
+    write_ib(path, rows, 2);
+    besttrack_set set = {0};
+    CU_ASSERT(besttrack_read(path, &set) == UTIL_EFORMAT);
+    CU_ASSERT_EQUAL(set.n, 0);
+    const char *m = util_last_message();
+    if (!strstr(m, path) || !strstr(m, line_col)) printf("\nunexpected message: %s\n", m);
+    CU_ASSERT(strstr(m, path) != NULL && strstr(m, line_col) != NULL);
+    unlink(path);
+}
+
+static void test_ibtracs_strict(void) {
+    CU_ASSERT_FATAL(load_head() == 0);
+    expect_ib_error("SID=2018242N13343;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 03:00:00;NATURE=TS;LAT= ;LON=-17.0", "line 4, column LAT");
+    expect_ib_error("SID=2018242N13343;BASIN=NA;NAME=X;ISO_TIME=2018-09-01T03:00:00;NATURE=TS;LAT=1;LON=-17.0",
+                    "line 4, column ISO_TIME");
+    expect_ib_error("SID=2018242N13343;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 00:00:00;NATURE=TS;LAT=1;LON=-17.0",
+                    "line 4, column ISO_TIME");
+    expect_ib_error("SID=2018242N13343;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 03:00:00;NATURE=XX;LAT=1;LON=-17.0",
+                    "line 4, column NATURE");
+    expect_ib_error("SID=2018242N13343;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 03:00:00;NATURE=TS;LAT=1;LON=-17.0;WMO_WIND=3O",
+                    "line 4, column WMO_WIND");
+    expect_ib_error("SID=;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 03:00:00;NATURE=TS;LAT=1;LON=-17.0", "line 4, column SID");
+    /* a record with a field too few */
+    char path[512];
+    tmp_path(path, sizeof path, "short.csv");
+    FILE *f = fopen(path, "w");
+    fputs(ib_head[0], f), fputs(ib_head[1], f);
+    fputs("2018242N13343,2018,1,NA,MM,X,2018-09-01 00:00:00,TS,13.5,-17.0\n", f);
+    fclose(f);
+    besttrack_set set = {0};
+    CU_ASSERT(besttrack_read(path, &set) == UTIL_EFORMAT);
+    CU_ASSERT(strstr(util_last_message(), "line 3: expected 174 fields") != NULL);
+    /* without the units line */
+    f = fopen(path, "w");
+    fputs(ib_head[0], f);
+    fputs(ib_head[0], f);
+    fclose(f);
+    CU_ASSERT(besttrack_read(path, &set) == UTIL_EFORMAT);
+    CU_ASSERT(strstr(util_last_message(), "line 2") != NULL);
+    unlink(path);
+}
+
+/* b-deck lines as NRL's format gives them, with the RAD 34/50/64 lines of
+ * one record repeated; a storm's records kept apart from another TECH. */
+static void test_atcf_bdeck(void) {
+    char path[512];
+    tmp_path(path, sizeof path, "bal.dat");
+    FILE *f = fopen(path, "w");
+    fputs("AL, 06, 2018090100,   , BEST,   0, 135N,  170W,  30, 1008, TD,   0,    ,    0,    0,    0,    0, 1012,  150,  40,"
+          "   0,   0,   L,   0,    ,   0,   0,     FLORENCE, M,\n"
+          "AL, 06, 2018090106,   , BEST,   0, 136N,  178W,  35, 1006, TS,  34, NEQ,   60,    0,    0,   40, 1012,  150,  40,"
+          "   0,   0,   L,   0,    ,   0,   0,     FLORENCE, M,\n"
+          "AL, 06, 2018090106,   , BEST,   0, 136N,  178W,  35, 1006, TS,  50, NEQ,   20,    0,    0,    0, 1012,  150,  40,"
+          "   0,   0,   L,   0,    ,   0,   0,     FLORENCE, M,\n"
+          "SH, 01, 2018110112,   , BEST,   0, 123S, 1795E,  45,    0, TS,\n", f);
+    fclose(f);
+    besttrack_set set = {0};
+    CU_ASSERT_FATAL(besttrack_read(path, &set) == 0);
+    CU_ASSERT_EQUAL_FATAL(set.n, 2);
+    const besttrack_storm *s = &set.storm[0];
+    CU_ASSERT_STRING_EQUAL(s->sid, "AL062018");
+    CU_ASSERT_STRING_EQUAL(s->name, "FLORENCE");
+    CU_ASSERT_STRING_EQUAL(s->tech, "BEST");
+    CU_ASSERT(isnan(s->init));
+    CU_ASSERT_EQUAL_FATAL(s->n, 2);
+    CU_ASSERT_DOUBLE_EQUAL(s->pt[1].lat, 13.6, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->pt[1].lon, 360 - 17.8, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->pt[1].wind, 35 * 1852.0 / 3600.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s->pt[1].msl, 100600.0, 1e-6);
+    CU_ASSERT(besttrack_is_tropical(s, &s->pt[0])); /* TD is tropical */
+    const besttrack_storm *h = &set.storm[1];
+    CU_ASSERT_DOUBLE_EQUAL(h->pt[0].lat, -12.3, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(h->pt[0].lon, 179.5, 1e-9);
+    CU_ASSERT(isnan(h->pt[0].msl)); /* MSLP 0: missing */
+    besttrack_free(&set);
+    /* a latitude without its hemisphere letter */
+    f = fopen(path, "w");
+    fputs("AL, 06, 2018090100,   , BEST,   0, 135N,  170W,  30, 1008, TD,\nAL, 06, 2018090106,   , BEST,   0, 136,  178W,  35,\n", f);
+    fclose(f);
+    CU_ASSERT(besttrack_read(path, &set) == UTIL_EFORMAT);
+    CU_ASSERT(strstr(util_last_message(), "line 2, column 7 (LatN/S)") != NULL);
+    CU_ASSERT_EQUAL(set.n, 0);
+    unlink(path);
+}
+
+/* An a-deck written and read back: the same track to the format's
+ * precision (0.1 degree, 1 kt, 1 hPa), both hemispheres, both sides of
+ * the date line. */
+static void test_atcf_round_trip(void) {
+    besttrack_point pts[4] = {
+        {0, 15.04, 140.0, 99000, 30.0, ""}, {0, 17.26, 179.96, 98512, 35.2, ""},
+        {0, -12.34, 181.5, NAN, NAN, ""},   {0, -0.04, 359.94, 100100, 10.0, ""},
+    };
+    besttrack_storm s = {"WP312018", "YUTU", "WP", "WP312018", "PANG", 0, BESTTRACK_ATCF, 4, pts};
+    util_time_parse("2018-10-25T12", &s.init);
+    for (int k = 0; k < 4; k++) pts[k].time = s.init + 6 * 3600.0 * k;
+    char path[512];
+    tmp_path(path, sizeof path, "awp.dat");
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(besttrack_write_adeck(f, &s, "pang") == 0);
+    fclose(f);
+    f = fopen(path, "r");
+    char first[256];
+    CU_ASSERT_FATAL(fgets(first, sizeof first, f) != NULL);
+    fclose(f);
+    CU_ASSERT_STRING_EQUAL(first, "WP, 31, 2018102512, 03, PANG,   0, 150N, 1400E,  58,  990, XX,\n");
+    besttrack_set set = {0};
+    CU_ASSERT_FATAL(besttrack_read(path, &set) == 0);
+    CU_ASSERT_EQUAL_FATAL(set.n, 1);
+    const besttrack_storm *r = &set.storm[0];
+    CU_ASSERT_STRING_EQUAL(r->tech, "PANG");
+    CU_ASSERT_DOUBLE_EQUAL(r->init, s.init, 1e-6);
+    CU_ASSERT_EQUAL_FATAL(r->n, 4);
+    for (int k = 0; k < 4; k++) {
+        double dlon = fabs(r->pt[k].lon - pts[k].lon);
+        if (dlon > 180) dlon = 360 - dlon;
+        CU_ASSERT_DOUBLE_EQUAL(r->pt[k].time, pts[k].time, 1e-6);
+        CU_ASSERT_DOUBLE_EQUAL(r->pt[k].lat, pts[k].lat, 0.05 + 1e-9);
+        CU_ASSERT(dlon <= 0.05 + 1e-9);
+        if (isnan(pts[k].wind)) {
+            CU_ASSERT(isnan(r->pt[k].wind) && isnan(r->pt[k].msl));
+        } else {
+            CU_ASSERT_DOUBLE_EQUAL(r->pt[k].wind, pts[k].wind, 0.5 * BESTTRACK_KT + 1e-9);
+            CU_ASSERT_DOUBLE_EQUAL(r->pt[k].msl, pts[k].msl, 50 + 1e-9);
+        }
+    }
+    besttrack_free(&set);
+    unlink(path);
+    /* TECH is four characters at most */
+    f = fopen(path, "w");
+    CU_ASSERT(besttrack_write_adeck(f, &s, "pangu") == UTIL_EINVAL);
+    fclose(f);
+    unlink(path);
+}
+
+int tests_register_track(void) {
+    CU_pSuite s = CU_add_suite("track", NULL, NULL);
+    if (!s) return 1;
+    if (!CU_add_test(s, "IBTrACS v04r01: the published header lines and first record", test_ibtracs_published_head) ||
+        !CU_add_test(s, "IBTrACS: basins, longitudes, WMO and USA values, interpolation", test_ibtracs_records) ||
+        !CU_add_test(s, "IBTrACS: bad records named by file, line and column", test_ibtracs_strict) ||
+        !CU_add_test(s, "ATCF b-deck: records, wind radii lines, hemispheres", test_atcf_bdeck) ||
+        !CU_add_test(s, "ATCF a-deck: written and read back", test_atcf_round_trip))
+        return 1;
+    return 0;
+}
