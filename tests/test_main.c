@@ -16,7 +16,8 @@ int main(void) {
         tests_register_bf16() || tests_register_f32() || tests_register_avx2() || tests_register_tune() || tests_register_onnx() ||
         tests_register_fetch() || tests_register_api() ||
         tests_register_fetch_models() || tests_register_util() || tests_register_stats() || tests_register_plan() ||
-        tests_register_cfg() || tests_register_perturb() || tests_register_http()) {
+        tests_register_cfg() || tests_register_perturb() || tests_register_http() ||
+        tests_register_coast()) {
         CU_cleanup_registry();
         return 2;
     }

@@ -23,6 +23,7 @@ int tests_register_plan(void);    /* tests/test_plan.c */
 int tests_register_cfg(void);     /* tests/test_cfg.c */
 int tests_register_perturb(void); /* tests/test_perturb.c */
 int tests_register_http(void);    /* tests/test_http.c */
+int tests_register_coast(void);   /* tests/test_coast.c */
 
 /* Directory holding the committed fixtures (tests/fixtures by default,
  * PANGU_FIXTURES overrides). */
