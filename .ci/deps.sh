@@ -10,6 +10,9 @@ pkgs="build-essential pkg-config libnetcdf-dev libhdf5-dev libopenblas-dev libcu
 # make install's modulefiles, tested with the real tools (tests/install_test.sh): Environment Modules,
 # and Lmod's dependencies (Debian's lmod conflicts with environment-modules: it is unpacked below).
 pkgs="$pkgs environment-modules lua5.3 lua-posix lua-filesystem lua-term lua-json tcl"
+# eval report maps: Natural Earth coastlines (public domain) as PLplot ships them (eval/coast.c reads
+# /usr/share/plplot*/globe.shp).
+pkgs="$pkgs libplplot-data"
 # pangu fetch: libcurl and cJSON; its tests: ecCodes tools (grib_filter, grib_copy) and Python for the local server
 pkgs="$pkgs libcurl4-gnutls-dev libcjson-dev python3"
 case "${1:-build}" in
