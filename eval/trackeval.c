@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../util/util.h"
+#include "besttrack.h"
 
 #define DEG (M_PI / 180.0)
 
@@ -409,4 +411,86 @@ int trackeval_write_scores(const char *path, const trackeval_score *s, int n) {
         return util_fail(UTIL_EIO, "--output %s: cannot write (disk full?)", path);
     }
     return util_output_commit(path, tmp);
+}
+
+/* ---- pangu eval --tracks */
+
+/* The best tracks (forecast tracks of an a-deck left out) and the storm found last. */
+typedef struct {
+    besttrack_set set;
+    const char *path;
+    int last;
+} best_tracks;
+
+static const besttrack_storm *find_storm(best_tracks *b, const char *sid) {
+    if (b->last >= 0 && !strcasecmp(b->set.storm[b->last].sid, sid)) return &b->set.storm[b->last];
+    for (int pass = 0; pass < 2; pass++) /* the SID, else the ATCF identifier */
+        for (int i = 0; i < b->set.n; i++) {
+            const besttrack_storm *s = &b->set.storm[i];
+            if (isfinite(s->init) || strcasecmp(pass ? s->atcf : s->sid, sid)) continue;
+            b->last = i;
+            return s;
+        }
+    return NULL;
+}
+
+static int observed(void *ctx, const char *sid, double t, trackeval_fix *fix) {
+    best_tracks *b = ctx;
+    const besttrack_storm *s = find_storm(b, sid);
+    if (!s) return -1;
+    double msl = NAN, wind = NAN;
+    if (!besttrack_position(s, t, &fix->lat, &fix->lon, &msl, &wind)) return 0;
+    fix->msl_hpa = msl / 100, fix->wind_ms = wind;
+    return 1;
+}
+
+static int whole_track(void *ctx, const char *sid, double **lat, double **lon, double **time, int *n) {
+    const besttrack_storm *s = find_storm(ctx, sid);
+    *n = 0;
+    if (!s) return UTIL_OK;
+    *lat = malloc(sizeof(double) * (size_t)(s->n + 1)), *lon = malloc(sizeof(double) * (size_t)(s->n + 1));
+    *time = malloc(sizeof(double) * (size_t)(s->n + 1));
+    if (!*lat || !*lon || !*time) return util_fail(UTIL_ENOMEM, "out of memory");
+    for (int i = 0; i < s->n; i++) (*lat)[i] = s->pt[i].lat, (*lon)[i] = s->pt[i].lon, (*time)[i] = s->pt[i].time;
+    *n = s->n;
+    return UTIL_OK;
+}
+
+/* Every storm of the tracks in the best track: a missing one is most likely the wrong best-track file. */
+static int check_storms(const trackeval_rows *r, best_tracks *b) {
+    for (int i = 0; i < r->n; i++)
+        if (!find_storm(b, r->rows[i].sid))
+            return util_fail(UTIL_EFORMAT, "%s line %d: storm %s is not in the best track %s (expected an IBTrACS SID or ATCF id)",
+                             r->rows[i].file, r->rows[i].line, r->rows[i].sid, b->path);
+    return UTIL_OK;
+}
+
+static void summary(const trackeval_config *cfg, const trackeval_rows *r, int nscores) {
+    int scored = 0, sample = 0;
+    for (int i = 0; i < r->n; i++) scored += r->rows[i].scored, sample += r->rows[i].in_sample;
+    printf("pangu eval --tracks: %d tracked positions, %d with a best-track position, %d in the %s sample; %d scores in %s\n",
+           r->n, scored, sample, cfg->heterogeneous ? "heterogeneous" : "homogeneous", nscores, cfg->output);
+}
+
+int trackeval_run(const trackeval_config *cfg) {
+    trackeval_rows rows = {0};
+    best_tracks best = {{0}, cfg->best_track, -1};
+    trackeval_score *scores = NULL;
+    int nscores = 0, status = UTIL_OK;
+    if (!cfg->ntracks) return util_fail(UTIL_EINVAL, "--tracks: no files");
+    for (int k = 0; k < cfg->ntracks && !status; k++) status = trackeval_read_tracks(cfg->tracks[k], &rows);
+    if (!status) status = besttrack_read(cfg->best_track, &best.set);
+    if (!status) status = check_storms(&rows, &best);
+    if (!status) status = trackeval_score_rows(&rows, observed, &best, cfg->heterogeneous);
+    if (!status) status = trackeval_aggregate(&rows, &scores, &nscores);
+    if (!status) status = trackeval_write_scores(cfg->output, scores, nscores);
+    if (!status && cfg->report) {
+        trackeval_report_spec spec = {cfg->report, cfg->output, &rows, scores, nscores, whole_track, &best, cfg->heterogeneous};
+        status = trackeval_report(&spec);
+    }
+    if (!status && !cfg->quiet) summary(cfg, &rows, nscores);
+    free(scores);
+    besttrack_free(&best.set);
+    trackeval_rows_free(&rows);
+    return status;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../util/util.h"
+#include "coast.h"
 #include "trackeval.h"
 
 #define MAX_SOURCES 16
@@ -41,6 +42,8 @@ typedef struct {
     int ns, gnuplot, figures;
     FILE *gp, *md, *html;
     char (*storms)[32]; /* storms with a scored row */
+    int coast_missing;
+    char coast_message[512];
     int nstorms;
 } report;
 
@@ -222,6 +225,25 @@ static int write_best_track(report *r, const char *sid, box *b) {
     return status;
 }
 
+/* data/coast_SID.dat: the coastlines in the map's box and longitudes (eval/coast.c); without them
+ * (no libplplot-data) the maps are drawn bare and the report says why. */
+static int write_coast(report *r, const char *sname, const box *b) {
+    if (r->coast_missing) return 0;
+    coast_lines c;
+    int status = coast_load(&c, NULL, b->lat0, b->lat1, b->lon0, fmin(b->lon1, b->lon0 + 360));
+    if (status) {
+        snprintf(r->coast_message, sizeof r->coast_message, "%s", util_last_message());
+        r->coast_missing = 1;
+        coast_free(&c);
+        return 0;
+    }
+    int any = c.n > 0; /* (open ocean: no line to draw) */
+    snprintf(r->path, sizeof r->path, "%s/data/coast_%s.dat", r->dir, sname);
+    if (any) status = coast_write_gnuplot(&c, r->path);
+    coast_free(&c);
+    return status ? -1 : any;
+}
+
 /* The map of one storm: coastlines, the best track, each source's tracks from the chosen initial times. */
 static int plot_storm(report *r, const char *sid) {
     static const char *const colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
@@ -233,15 +255,19 @@ static int plot_storm(report *r, const char *sid) {
         for (int q = 0; q < ni && !status; q++)
             status = write_forecast_track(r, sid, k, inits[q], &b, tracks[k * ni + q], sizeof tracks[0]);
     if (status || !isfinite(b.lon0)) return status;
-    double pad = 4;
-    b.lon0 -= pad, b.lon1 += pad, b.lat0 = fmax(-90, b.lat0 - pad), b.lat1 = fmin(90, b.lat1 + pad);
+    /* at least 24 by 16 degrees round the tracks: enough coast to place them */
+    double pad_lon = fmax(4, (24 - (b.lon1 - b.lon0)) / 2), pad_lat = fmax(4, (16 - (b.lat1 - b.lat0)) / 2);
+    b.lon0 -= pad_lon, b.lon1 += pad_lon, b.lat0 = fmax(-90, b.lat0 - pad_lat), b.lat1 = fmin(90, b.lat1 + pad_lat);
     file_name(sname, sizeof sname, sid);
     FILE *gp = r->gp;
-    fprintf(gp, "set output 'map_%s.png'\nset title 'Storm %s: best track (black) and tracks from %d initial times'\n", sname,
-            sid, ni);
+    fprintf(gp, "set output 'map_%s.png'\nset title 'Storm %s: best track (black), tracks from %d initial time%s'\n", sname,
+            sid, ni, ni == 1 ? "" : "s");
     fprintf(gp, "set xrange [%.3f:%.3f]\nset yrange [%.3f:%.3f]\n", b.lon0, b.lon1, b.lat0, b.lat1);
-    fprintf(gp, "plot for [s=-1:1] 'data/coast.dat' using ($1+360*s):2 with lines lc rgb '#888888' notitle");
-    fprintf(gp, ", 'data/best_%s.dat' using 1:2 with linespoints lc rgb 'black' lw 2 pt 7 ps 0.5 title 'best track'", sname);
+    int coast = write_coast(r, sname, &b);
+    if (coast < 0) return UTIL_EIO;
+    fprintf(gp, "plot ");
+    if (coast) fprintf(gp, "'data/coast_%s.dat' using 1:2 with lines lc rgb '#888888' notitle, ", sname);
+    fprintf(gp, "'data/best_%s.dat' using 1:2 with linespoints lc rgb 'black' lw 2 pt 7 ps 0.5 title 'best track'", sname);
     for (int k = 0; k < r->ns; k++) {
         char name[128];
         file_name(name, sizeof name, r->src[k]); /* (a title gnuplot cannot misread) */
@@ -254,16 +280,6 @@ static int plot_storm(report *r, const char *sid) {
     }
     fputc('\n', gp);
     return UTIL_OK;
-}
-
-/* data/coast.dat: coastlines as lon lat segments (blank lines between),
- * longitudes in -180..180 (the maps shift them by 360 where needed). */
-static int write_coast(report *r) {
-    snprintf(r->path, sizeof r->path, "%s/data/coast.dat", r->dir);
-    FILE *f = fopen(r->path, "w");
-    if (!f) return util_fail(UTIL_EIO, "%s: cannot write the map data (%s)", r->sp->dir, strerror(errno));
-    fprintf(f, "# coastlines: lon lat\n");
-    return closed(f, "the coastlines", r);
 }
 
 /* The storms with a case in the sample, in order of appearance. */
@@ -292,7 +308,6 @@ static int draw_figures(report *r) {
     if (!status && r->sp->best) {
         fprintf(r->gp, "set terminal png size 900,700 noenhanced\nset key outside right top\nset size ratio -1\n"
                        "set xlabel 'longitude (degrees east)'\nset ylabel 'latitude (degrees north)'\n");
-        status = write_coast(r);
         for (int q = 0; q < r->nstorms && !status; q++) status = plot_storm(r, r->storms[q]);
     }
     FILE *gp = r->gp;
@@ -307,8 +322,12 @@ static int draw_figures(report *r) {
 /* The table: a row per source and lead (every 24 h when the leads include such). */
 static void write_table(report *r) {
     const trackeval_report_spec *sp = r->sp;
-    int daily = 0;
-    for (int i = 0; i < sp->nscores; i++) daily |= sp->scores[i].lead_hours > 0 && fmod(sp->scores[i].lead_hours, 24) == 0;
+    int daily = 0, nleads = 0; /* many leads: the daily ones */
+    for (int i = 0; i < sp->nscores; i++) {
+        daily |= sp->scores[i].lead_hours > 0 && fmod(sp->scores[i].lead_hours, 24) == 0;
+        nleads += !strcmp(sp->scores[i].source, sp->scores[0].source);
+    }
+    daily &= nleads > 12;
     fprintf(r->md, "## Errors by lead\n\n| source | lead (h) | n | DPE mean (km) | DPE median (km) | along-track (km) | "
                    "cross-track (km) | MSL error (hPa) | wind error (m/s) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     fprintf(r->html, "<h2>Errors by lead</h2>\n<table><tr><th>source</th><th>lead (h)</th><th>n</th><th>DPE mean (km)</th>"
@@ -358,7 +377,16 @@ static void list_figures(report *r) {
         snprintf(png, sizeof png, "%s.png", curves[c].file);
         image(r, png, curves[c].title, 560);
     }
-    fprintf(r->md, "\n## Storms\n\n"), fprintf(r->html, "<h2>Storms</h2>\n");
+    fprintf(r->md, "\n## Storms\n\nEach storm's best track (black) and the sources' tracks from up to %d of the initial "
+                   "times every source has, spread over the storm's life (markers: first, middle, last).\n\n", MAP_INITS);
+    fprintf(r->html, "<h2>Storms</h2>\n<p>Each storm's best track (black) and the sources' tracks from up to %d of the "
+                     "initial times every source has, spread over the storm's life.</p>\n", MAP_INITS);
+    if (r->coast_missing) {
+        fprintf(r->md, "No coastlines: %s\n\n", r->coast_message);
+        fprintf(r->html, "<p>No coastlines: ");
+        html_text(r->html, r->coast_message);
+        fprintf(r->html, "</p>\n");
+    }
     for (int q = 0; q < r->nstorms; q++) {
         char png[128], sname[64];
         file_name(sname, sizeof sname, r->storms[q]);

@@ -1,0 +1,136 @@
+#!/bin/bash
+# pangu eval --tracks end to end: a best track written as NCEI writes
+# IBTrACS v04 (the published header and units lines of
+# tests/fixtures/ibtracs_v04r01_head.csv, blank fields as one space, LON
+# beyond 180 across the date line, 3- and 6-hourly records), tracks of two
+# sources, and the scores against a haversine, along- and cross-track
+# errors and means worked here in awk (independently of eval/trackeval.c);
+# homogeneous and heterogeneous samples; the report; bad input.
+# Usage: tests/trackeval_test.sh bin/pangu
+set -u
+pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
+top=$(cd "$(dirname "$0")/.." && pwd)
+fx="$top/tests/fixtures"
+t=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$t"' EXIT
+cd "$t" || exit 1
+. "$top/tests/lib.sh"
+echo "pangu eval --tracks tests"
+
+# ---- the best track: IBTrACS v04r01 columns (174), a record per line.
+# ib SID NAME BASIN "YYYY-MM-DD HH:MM:SS" NATURE LAT LON WMO_WIND(kt) WMO_PRES(hPa)
+head -2 "$fx/ibtracs_v04r01_head.csv" >best.csv
+ib() {
+  awk -F, -v OFS=, -v sid="$1" -v name="$2" -v basin="$3" -v time="$4" -v nature="$5" -v lat="$6" -v lon="$7" \
+    -v wind="$8" -v pres="$9" 'NR == 1 {
+      for (i = 1; i <= NF; i++) { c[$i] = i; $i = " " }
+      $c["SID"] = sid; $c["SEASON"] = substr(time, 1, 4); $c["NUMBER"] = 1; $c["BASIN"] = basin; $c["SUBBASIN"] = "MM"
+      $c["NAME"] = name; $c["ISO_TIME"] = time; $c["NATURE"] = nature; $c["LAT"] = lat; $c["LON"] = lon
+      $c["WMO_WIND"] = wind; $c["WMO_PRES"] = pres; $c["TRACK_TYPE"] = "main"; print; exit }' "$fx/ibtracs_v04r01_head.csv" >>best.csv
+}
+# storm N: north along 130E, 0.5 degree every 3 h from 10N at 2018-09-01 00, 1000 hPa deepening 1 hPa per 3 h, 40 kt
+for k in $(seq 0 16); do
+  h=$((k * 3)); d=$((1 + h / 24)); hh=$((h % 24))
+  ib 2018244N10130 NORTHER WP "$(printf '2018-09-%02d %02d:00:00' $d $hh)" TS "$(awk -v k=$k 'BEGIN { print 10 + k / 2 }')" 130 40 $((1000 - k))
+done
+# storm E: east along 15N across the date line, 6-hourly, 1 degree per 6 h: 179.5, 180.5 (as NCEI writes past 180), -178.5
+ib 2018244N15180 EASTER NA "2018-09-01 00:00:00" TS 15 179.5 50 990
+ib 2018244N15180 EASTER NA "2018-09-01 06:00:00" TS 15 180.5 50 990
+ib 2018244N15180 EASTER NA "2018-09-01 12:00:00" TS 15 -178.5 50 990
+check "best track: header, units and 20 records, 174 columns each" \
+  '[ $(wc -l <best.csv) -eq 22 ] && [ $(awk -F, "{ print NF }" best.csv | sort -u) = 174 ]'
+
+# ---- tracks of two sources (columns in the documented order; hres's in another order with one more)
+hdr=source,sid,name,basin,init_time,lead_hours,valid_time,lat,lon,msl_min_pa,wind10_max_ms
+cat >pangu.csv <<EOF
+$hdr
+pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,0,2018-09-01T00:00:00,10,130,100000,20
+pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T06:00:00,11,131,99500,25
+pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,12,2018-09-01T12:00:00,13,130,99000,22
+pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,48,2018-09-03T00:00:00,20,130,99000,22
+pangu,2018244N15180,EASTER,NA,2018-09-01T00:00:00,3,2018-09-01T03:00:00,15,180,,
+pangu,2018244N15180,EASTER,NA,2018-09-01T00:00:00,9,2018-09-01T09:00:00,16,-179,,
+EOF
+cat >hres.csv <<EOF
+lat,lon,source,sid,name,basin,init_time,lead_hours,valid_time,msl_min_pa,wind10_max_ms,vo850_max
+10,130,hres,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,0,2018-09-01T00:00:00,100000,20,1e-4
+11,129,hres,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T06:00:00,100000,20,1e-4
+15,180,hres,2018244N15180,EASTER,NA,2018-09-01T00:00:00,3,2018-09-01T03:00:00,,,1e-4
+15,-179,hres,2018244N15180,EASTER,NA,2018-09-01T00:00:00,9,2018-09-01T09:00:00,,,1e-4
+EOF
+
+# hand: haversine (R = 6371 km), the bearing, and a row of the scores CSV
+hav() { awk -v a="$1" -v b="$2" -v c="$3" -v d="$4" 'BEGIN { r = atan2(0, -1) / 180
+  h = sin((c - a) * r / 2) ^ 2 + cos(a * r) * cos(c * r) * sin((d - b) * r / 2) ^ 2
+  printf "%.6f", 2 * 6371 * atan2(sqrt(h), sqrt(1 - h)) }'; }
+col() { awk -F, -v s="$2" -v l="$3" -v name="$4" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+  $1 == s && $2 == l { print $c[name] }' "$1"; }
+close() { awk -v a="$1" -v b="$2" -v e="$3" 'BEGIN { if (a == "" || b == "") exit 1; d = a - b; exit !(d <= e && -d <= e) }'; }
+
+$pangu eval --tracks pangu.csv --tracks hres.csv --best-track best.csv --output scores.csv >out 2>err
+check "runs (exit 0, a summary line)" '[ $? -eq 0 ] && grep -q "homogeneous sample" out && [ ! -s err ]'
+check "header exactly as documented" \
+  '[ "$(head -1 scores.csv)" = source,lead_hours,n,dpe_mean_km,dpe_median_km,along_track_mean_km,cross_track_mean_km,msl_error_mean_hpa,wind_error_mean_ms ]'
+check "a row per source and lead (pangu 0 3 6 9 12 48, hres 0 3 6 9)" '[ "$(tail -n +2 scores.csv | cut -d, -f1,2 | tr "\n" " ")" = "pangu,0 pangu,3 pangu,6 pangu,9 pangu,12 pangu,48 hres,0 hres,3 hres,6 hres,9 " ]'
+e6=$(hav 11 130 11 131) # pangu at 6 h: a degree east of (11N, 130E): right of a northward track
+w6=$(hav 11 130 11 129)
+check "DPE at 6 h = hand haversine ($e6 km), cross-track +, the storm moving north" \
+  'close "$(col scores.csv pangu 6 dpe_mean_km)" $e6 0.0006 && close "$(col scores.csv pangu 6 cross_track_mean_km)" $e6 0.01 &&
+   close "$(col scores.csv pangu 6 along_track_mean_km)" 0 0.35'
+check "hres a degree west: cross-track - ($w6 km)" 'close "$(col scores.csv hres 6 cross_track_mean_km)" -$w6 0.01'
+check "msl error at 6 h: 995 hPa against 998 (records at 03 and 06: 999, 998) = -3 hPa; wind 25 m/s against 40 kt" \
+  'close "$(col scores.csv pangu 6 msl_error_mean_hpa)" -3 0.0005 &&
+   close "$(col scores.csv pangu 6 wind_error_mean_ms)" $(awk "BEGIN { printf \"%.6f\", 25 - 40 * 1852 / 3600 }") 0.0005'
+check "homogeneous: pangu's 12 and 48 h cases, which hres lacks, are left out (n 0, empty means)" \
+  '[ "$(grep "^pangu,12," scores.csv)" = "pangu,12,0,,,,,," ] && [ "$(col scores.csv pangu 48 n)" = 0 ]'
+# storm E: at 03 between the 00 (179.5) and 06 (180.5) records -> 180.0 exactly: pangu and hres at 180 score 0
+check "interpolation between best-track records across the date line: 0 km at 3 h" \
+  'close "$(col scores.csv pangu 3 dpe_mean_km)" 0 0.0005 && close "$(col scores.csv hres 3 dpe_mean_km)" 0 0.0005'
+# at 09: between 180.5 and -178.5 (181.5) -> 181.0 = -179.0; pangu a degree north (left of an eastward track: -)
+n9=$(hav 15 -179 16 -179)
+# (the motion, 3 h to 9 h along the parallel, starts 0.13 degrees north of east on the great circle: along 0.25 km)
+check "date line at 9 h: pangu a degree north of (15N, 179W) = $n9 km, cross-track -, along 0; hres 0" \
+  'close "$(col scores.csv pangu 9 dpe_mean_km)" $n9 0.0006 && close "$(col scores.csv pangu 9 cross_track_mean_km)" -$n9 0.01 &&
+   close "$(col scores.csv pangu 9 along_track_mean_km)" 0 0.3 && close "$(col scores.csv hres 9 dpe_mean_km)" 0 0.0005'
+# the direct position errors agree with the tracks: the 6 h mean over storm N alone (E has no 6 h case)
+check "n and mean DPE at 0 h (storm N only: 1 case, 0 km)" '[ "$(col scores.csv pangu 0 n)" = 1 ] && close "$(col scores.csv pangu 0 dpe_mean_km)" 0 0.0005'
+
+$pangu eval --tracks pangu.csv,hres.csv --best-track best.csv --output het.csv --heterogeneous --quiet >out 2>err
+a12=$(hav 12 130 13 130) a48=$(hav 18 130 20 130)
+check "heterogeneous: pangu's 12 h case scored alone ($a12 km, a degree ahead: along +); 48 h on the last record ($a48 km)" \
+  '[ "$(col het.csv pangu 12 n)" = 1 ] && close "$(col het.csv pangu 12 dpe_mean_km)" $a12 0.0006 &&
+   close "$(col het.csv pangu 12 along_track_mean_km)" $a12 0.01 && [ "$(col het.csv pangu 48 n)" = 1 ] &&
+   close "$(col het.csv pangu 48 dpe_mean_km)" $a48 0.0006 && close "$(col het.csv pangu 48 along_track_mean_km)" $a48 0.01 && [ ! -s out ]'
+check "heterogeneous and homogeneous agree where the samples are the same (hres, 6 h)" \
+  '[ "$(grep "^hres,6," het.csv)" = "$(grep "^hres,6," scores.csv)" ]'
+
+# ---- the report
+$pangu eval --tracks pangu.csv --tracks hres.csv --best-track best.csv --output rep.csv --report rep --quiet 2>err
+check "report: report.md, report.html, the error figures and a map per storm" \
+  '[ -s rep/report.md ] && [ -s rep/report.html ] && { ! command -v gnuplot >/dev/null ||
+   { [ -s rep/dpe_mean.png ] && [ -s rep/cross_track.png ] && [ -s rep/map_2018244N10130.png ] && [ -s rep/map_2018244N15180.png ]; }; }'
+check "report table: pangu at 6 h" "grep -q '| pangu | 6 | 1 | $(awk -v e=$e6 'BEGIN { printf "%.1f", e }') |' rep/report.md"
+check "report maps drawn over coastlines (libplplot-data) or say why not" \
+  'grep -q "No coastlines" rep/report.md || [ -s rep/data/coast_2018244N10130.dat ]'
+check "no temporary left" '! ls -a rep . | grep -q "tmp\."'
+
+# ---- bad input: exit 2, one line naming the file/option, nothing written
+sed 's/^pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T06:00:00/pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T07:00:00/' pangu.csv >badvalid.csv
+grep -v "^pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,0," pangu.csv | sed 's/,msl_min_pa,wind10_max_ms$/,msl_min_pa/; s/,[0-9]*,[0-9]*$/,1/' >nowind.csv
+sed 's/2018244N15180/2018244N99999/' pangu.csv >nostorm.csv
+cat pangu.csv <(tail -1 pangu.csv) >dup.csv
+mkdir -p out_dir
+refused "no --best-track" "needs --best-track" "$t" -- $pangu eval --tracks pangu.csv --output bad.csv
+refused "no --output" "needs --output" "$t" -- $pangu eval --tracks pangu.csv --best-track best.csv
+refused "--forecast with --tracks" "'--forecast' does not go with --tracks" "$t" -- $pangu eval --tracks pangu.csv --forecast x.nc --best-track best.csv --output bad.csv
+refused "missing tracks file" "missing.csv: cannot read" "$t" -- $pangu eval --tracks missing.csv --best-track best.csv --output bad.csv
+refused "valid_time not init + lead" "badvalid.csv line 3: valid_time" "$t" -- $pangu eval --tracks badvalid.csv --best-track best.csv --output bad.csv
+refused "a required column missing" "nowind.csv: no column 'wind10_max_ms'" "$t" -- $pangu eval --tracks nowind.csv --best-track best.csv --output bad.csv
+refused "a storm not in the best track" "nostorm.csv line 6: storm 2018244N99999 is not in the best track" "$t" -- $pangu eval --tracks nostorm.csv --best-track best.csv --output bad.csv
+refused "a case twice" "dup.csv line 8: source pangu, storm 2018244N15180" "$t" -- $pangu eval --tracks dup.csv --best-track best.csv --output bad.csv
+refused "output over an input" "pangu.csv" "$t" -- $pangu eval --tracks pangu.csv --best-track best.csv --output pangu.csv
+refused "output a directory" "out_dir" "$t" -- $pangu eval --tracks pangu.csv --best-track best.csv --output out_dir
+refused "best track not IBTrACS or ATCF" "pangu.csv" "$t" -- $pangu eval --tracks hres.csv --best-track pangu.csv --output bad.csv
+
+echo "trackeval: $pass passed, $fail failed"
+[ $fail -eq 0 ]
