@@ -28,8 +28,8 @@ ib() {
       $c["NAME"] = name; $c["ISO_TIME"] = time; $c["NATURE"] = nature; $c["LAT"] = lat; $c["LON"] = lon
       $c["WMO_WIND"] = wind; $c["WMO_PRES"] = pres; $c["TRACK_TYPE"] = "main"; print; exit }' "$fx/ibtracs_v04r01_head.csv" >>best.csv
 }
-# storm N: north along 130E, 0.5 degree every 3 h from 10N at 2018-09-01 00, 1000 hPa deepening 1 hPa per 3 h, 40 kt
-for k in $(seq 0 16); do
+# storm N: north along 130E, 0.5 degree every 3 h from 10N at 2018-09-01 00 for 5 days, 1000 hPa deepening 1 hPa per 3 h, 40 kt
+for k in $(seq 0 40); do
   h=$((k * 3)); d=$((1 + h / 24)); hh=$((h % 24))
   ib 2018244N10130 NORTHER WP "$(printf '2018-09-%02d %02d:00:00' $d $hh)" TS "$(awk -v k=$k 'BEGIN { print 10 + k / 2 }')" 130 40 $((1000 - k))
 done
@@ -37,8 +37,8 @@ done
 ib 2018244N15180 EASTER NA "2018-09-01 00:00:00" TS 15 179.5 50 990
 ib 2018244N15180 EASTER NA "2018-09-01 06:00:00" TS 15 180.5 50 990
 ib 2018244N15180 EASTER NA "2018-09-01 12:00:00" TS 15 -178.5 50 990
-check "best track: header, units and 20 records, 174 columns each" \
-  '[ $(wc -l <best.csv) -eq 22 ] && [ $(awk -F, "{ print NF }" best.csv | sort -u) = 174 ]'
+check "best track: header, units and 44 records, 174 columns each" \
+  '[ $(wc -l <best.csv) -eq 46 ] && [ $(awk -F, "{ print NF }" best.csv | sort -u) = 174 ]'
 
 # ---- tracks of two sources (columns in the documented order; hres's in another order with one more)
 hdr=source,sid,name,basin,init_time,lead_hours,valid_time,lat,lon,msl_min_pa,wind10_max_ms
@@ -48,6 +48,8 @@ pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,0,2018-09-01T00:00:00,10,130,
 pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T06:00:00,11,131,99500,25
 pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,12,2018-09-01T12:00:00,13,130,99000,22
 pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,48,2018-09-03T00:00:00,20,130,99000,22
+pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,72,2018-09-04T00:00:00,22,131,99000,22
+pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,120,2018-09-06T00:00:00,31,130,99000,22
 pangu,2018244N15180,EASTER,NA,2018-09-01T00:00:00,3,2018-09-01T03:00:00,15,180,,
 pangu,2018244N15180,EASTER,NA,2018-09-01T00:00:00,9,2018-09-01T09:00:00,16,-179,,
 EOF
@@ -57,6 +59,8 @@ lat,lon,source,sid,name,basin,init_time,lead_hours,valid_time,msl_min_pa,wind10_
 11,129,hres,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T06:00:00,100000,20,1e-4
 15,180,hres,2018244N15180,EASTER,NA,2018-09-01T00:00:00,3,2018-09-01T03:00:00,,,1e-4
 15,-179,hres,2018244N15180,EASTER,NA,2018-09-01T00:00:00,9,2018-09-01T09:00:00,,,1e-4
+22,132,hres,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,72,2018-09-04T00:00:00,99000,22,1e-4
+30,130,hres,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,120,2018-09-06T00:00:00,99000,22,1e-4
 EOF
 
 # hand: haversine (R = 6371 km), the bearing, and a row of the scores CSV
@@ -71,7 +75,8 @@ $pangu eval --tracks pangu.csv --tracks hres.csv --best-track best.csv --output 
 check "runs (exit 0, a summary line)" '[ $? -eq 0 ] && grep -q "homogeneous sample" out && [ ! -s err ]'
 check "header exactly as documented" \
   '[ "$(head -1 scores.csv)" = source,lead_hours,n,dpe_mean_km,dpe_median_km,along_track_mean_km,cross_track_mean_km,msl_error_mean_hpa,wind_error_mean_ms ]'
-check "a row per source and lead (pangu 0 3 6 9 12 48, hres 0 3 6 9)" '[ "$(tail -n +2 scores.csv | cut -d, -f1,2 | tr "\n" " ")" = "pangu,0 pangu,3 pangu,6 pangu,9 pangu,12 pangu,48 hres,0 hres,3 hres,6 hres,9 " ]'
+check "a row per source and lead (pangu 0 3 6 9 12 48 72 120, hres 0 3 6 9 72 120)" \
+  '[ "$(tail -n +2 scores.csv | cut -d, -f1,2 | tr "\n" " ")" = "pangu,0 pangu,3 pangu,6 pangu,9 pangu,12 pangu,48 pangu,72 pangu,120 hres,0 hres,3 hres,6 hres,9 hres,72 hres,120 " ]'
 e6=$(hav 11 130 11 131) # pangu at 6 h: a degree east of (11N, 130E): right of a northward track
 w6=$(hav 11 130 11 129)
 check "DPE at 6 h = hand haversine ($e6 km), cross-track +, the storm moving north" \
@@ -126,11 +131,39 @@ refused "--forecast with --tracks" "'--forecast' does not go with --tracks" "$t"
 refused "missing tracks file" "missing.csv: cannot read" "$t" -- $pangu eval --tracks missing.csv --best-track best.csv --output bad.csv
 refused "valid_time not init + lead" "badvalid.csv line 3: valid_time" "$t" -- $pangu eval --tracks badvalid.csv --best-track best.csv --output bad.csv
 refused "a required column missing" "nowind.csv: no column 'wind10_max_ms'" "$t" -- $pangu eval --tracks nowind.csv --best-track best.csv --output bad.csv
-refused "a storm not in the best track" "nostorm.csv line 6: storm 2018244N99999 is not in the best track" "$t" -- $pangu eval --tracks nostorm.csv --best-track best.csv --output bad.csv
-refused "a case twice" "dup.csv line 8: source pangu, storm 2018244N15180" "$t" -- $pangu eval --tracks dup.csv --best-track best.csv --output bad.csv
+refused "a storm not in the best track" "nostorm.csv line 8: storm 2018244N99999 is not in the best track" "$t" -- $pangu eval --tracks nostorm.csv --best-track best.csv --output bad.csv
+refused "a case twice" "dup.csv line 10: source pangu, storm 2018244N15180, init 2018-09-01T00:00:00, lead 9 h also at dup.csv line 9" "$t" -- $pangu eval --tracks dup.csv --best-track best.csv --output bad.csv
 refused "output over an input" "pangu.csv" "$t" -- $pangu eval --tracks pangu.csv --best-track best.csv --output pangu.csv
 refused "output a directory" "out_dir" "$t" -- $pangu eval --tracks pangu.csv --best-track best.csv --output out_dir
 refused "best track not IBTrACS or ATCF" "pangu.csv" "$t" -- $pangu eval --tracks hres.csv --best-track pangu.csv --output bad.csv
+
+# ---- configs/reproduce/tracks.sh: arguments, dry run, the table (pangu track itself needs real forecasts)
+rs="$top/configs/reproduce/tracks.sh"
+mkdir -p fc hr models
+for i in 2018090100 2018090112; do : >fc/pangu_$i.nc; : >hr/hres_$i.nc; done
+check "tracks.sh --help" '"$rs" --help | grep -q "Fig. 4c"'
+refused "tracks.sh: no --best-track" "needs --best-track" "$t" -- "$rs" --forecasts "fc/*.nc" --pangu "$pangu"
+refused "tracks.sh: best track missing" "--best-track nothere.csv: cannot read" "$t" -- "$rs" --best-track nothere.csv --forecasts "fc/*.nc" --pangu "$pangu"
+refused "tracks.sh: best track not IBTrACS" "hres.csv: not an IBTrACS v04 CSV" "$t" -- "$rs" --best-track hres.csv --forecasts "fc/*.nc" --pangu "$pangu"
+refused "tracks.sh: no forecasts" "--forecasts \"none/\*.nc\": no file matches" "$t" -- "$rs" --best-track best.csv --forecasts "none/*.nc" --pangu "$pangu"
+refused "tracks.sh: neither forecasts nor models" "needs --forecasts" "$t" -- "$rs" --best-track best.csv --pangu "$pangu"
+refused "tracks.sh: models without ONNX" "--models models: no pangu_weather_1.onnx" "$t" -- "$rs" --best-track best.csv --models models --input "fc/*.nc" --pangu "$pangu"
+refused "tracks.sh: unknown option" "unknown option '--year'" "$t" -- "$rs" --year 2018
+refused "tracks.sh: option without value" "option --out needs a value" "$t" -- "$rs" --best-track best.csv --out
+refused "tracks.sh: no hres files" "--hres \"nohres\*\": no file matches" "$t" -- "$rs" --best-track best.csv --forecasts "fc/*.nc" --hres "nohres*" --pangu "$pangu"
+"$rs" --best-track best.csv --forecasts "fc/*.nc" --hres "hr/*.nc" --out rp --pangu "$pangu" --dry-run >dry 2>err
+check "tracks.sh --dry-run: pangu track per source over every forecast file, then pangu eval --tracks; nothing written" \
+  '[ $? -eq 0 ] && grep -q "track --forecast fc/pangu_2018090100.nc --forecast fc/pangu_2018090112.nc --best-track best.csv --name pangu --output rp/tracks_pangu.csv" dry &&
+   grep -q "track --forecast hr/hres_2018090100.nc --forecast hr/hres_2018090112.nc --best-track best.csv --name hres" dry &&
+   grep -q "eval --tracks rp/tracks_pangu.csv --tracks rp/tracks_hres.csv --best-track best.csv --output rp/track_scores.csv" dry && [ ! -e rp ]'
+mkdir -p rp && cp pangu.csv rp/tracks_pangu.csv && cp hres.csv rp/tracks_hres.csv
+"$rs" --best-track best.csv --forecasts "fc/*.nc" --hres "hr/*.nc" --out rp --pangu "$pangu" >table 2>err
+p72=$(hav 22 130 22 131) h72=$(hav 22 130 22 132) p120=$(hav 30 130 31 130)
+check "tracks.sh: the tracks kept, the paper's Fig. 4c beside these scores ($p72, $h72; $p120 km)" \
+  '[ $? -eq 0 ] && grep -q "tracks of pangu: rp/tracks_pangu.csv exists" table &&
+   grep -q "| 3 days | 120.29 | 162.28 | $(printf %.2f $p72) (n 1) | $(printf %.2f $h72) (n 1) |" table &&
+   grep -q "| 5 days | 195.65 | 272.10 | $(printf %.2f $p120) (n 1) | 0.00 (n 1) |" table &&
+   grep -q "storms tracked by pangu: 2 (paper: 88)" table && [ -s rp/tracks_report/report.html ]'
 
 echo "trackeval: $pass passed, $fail failed"
 [ $fail -eq 0 ]
