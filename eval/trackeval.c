@@ -247,14 +247,18 @@ static int score_row(trackeval_row *w, trackeval_obs_fn obs, void *ctx) {
     return 1;
 }
 
-static int count_sources(const trackeval_rows *r) {
-    int n = 0;
-    for (int i = 0; i < r->n; i++) {
-        int seen = 0;
-        for (int j = 0; j < i && !seen; j++) seen = !strcmp(r->rows[j].source, r->rows[i].source);
-        n += !seen;
+/* The number of sources: distinct names over the rows sorted by case (each case's rows are sorted by source). */
+static int count_sources(trackeval_row *const *s, int n) {
+    const char *seen[64];
+    int ns = 0, overflow = 0;
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        while (k < ns && strcmp(seen[k], s[i]->source)) k++;
+        if (k < ns) continue;
+        if (ns < 64) seen[ns++] = s[i]->source;
+        else overflow = 1;
     }
-    return n;
+    return overflow ? -1 : ns;
 }
 
 /* Mark the sample over rows sorted by case: every scored row, or the cases
@@ -289,7 +293,9 @@ int trackeval_score_rows(trackeval_rows *r, trackeval_obs_fn obs, void *ctx, int
     }
     if (!status) {
         qsort(s, (size_t)r->n, sizeof *s, cmp_case);
-        status = mark_sample(s, r->n, count_sources(r), heterogeneous);
+        int nsources = count_sources(s, r->n);
+        if (nsources < 0) status = util_fail(UTIL_EINVAL, "--tracks: more than 64 sources");
+        else status = mark_sample(s, r->n, nsources, heterogeneous);
     }
     free(s);
     return status;

@@ -19,7 +19,7 @@
 #include "coast.h"
 #include "trackeval.h"
 
-#define MAX_SOURCES 16
+#define MAX_SOURCES 64 /* as the scoring */
 #define MAP_INITS 3 /* initial times drawn per storm */
 
 static const struct {
