@@ -393,9 +393,8 @@ static void put_value(FILE *f, double v) {
     else fputc(',', f); /* nothing to average: an empty field */
 }
 
-int trackeval_write_scores(const char *path, const trackeval_score *s, int n) {
-    char tmp[4200];
-    int status = util_output_begin(path, tmp, sizeof tmp);
+int trackeval_write_scores_tmp(const char *path, const trackeval_score *s, int n, char *tmp, size_t cap) {
+    int status = util_output_begin(path, tmp, cap);
     if (status) return status;
     FILE *f = fopen(tmp, "w");
     if (!f) {
@@ -416,7 +415,13 @@ int trackeval_write_scores(const char *path, const trackeval_score *s, int n) {
         util_output_abort(path, tmp);
         return util_fail(UTIL_EIO, "--output %s: cannot write (disk full?)", path);
     }
-    return util_output_commit(path, tmp);
+    return UTIL_OK;
+}
+
+int trackeval_write_scores(const char *path, const trackeval_score *s, int n) {
+    char tmp[4200];
+    int status = trackeval_write_scores_tmp(path, s, n, tmp, sizeof tmp);
+    return status ? status : util_output_commit(path, tmp);
 }
 
 /* ---- pangu eval --tracks */
@@ -489,11 +494,15 @@ int trackeval_run(const trackeval_config *cfg) {
     if (!status) status = check_storms(&rows, &best);
     if (!status) status = trackeval_score_rows(&rows, observed, &best, cfg->heterogeneous);
     if (!status) status = trackeval_aggregate(&rows, &scores, &nscores);
-    if (!status) status = trackeval_write_scores(cfg->output, scores, nscores);
+    /* the CSV stays a temporary until the report is complete too */
+    char tmp[4200];
+    int csv_pending = !status && !(status = trackeval_write_scores_tmp(cfg->output, scores, nscores, tmp, sizeof tmp));
     if (!status && cfg->report) {
         trackeval_report_spec spec = {cfg->report, cfg->output, &rows, scores, nscores, whole_track, &best, cfg->heterogeneous};
         status = trackeval_report(&spec);
     }
+    if (csv_pending && status) util_output_abort(cfg->output, tmp);
+    else if (csv_pending) status = util_output_commit(cfg->output, tmp);
     if (!status && !cfg->quiet) summary(cfg, &rows, nscores);
     free(scores);
     besttrack_free(&best.set);

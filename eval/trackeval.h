@@ -5,6 +5,8 @@
 #ifndef PANGU_TRACKEVAL_H
 #define PANGU_TRACKEVAL_H
 
+#include <stddef.h>
+
 #define TRACKEVAL_EARTH_RADIUS_KM 6371.0
 /* The observed direction of motion at a valid time: from the best track
  * this many hours before to as many after (one side alone at the ends). */
@@ -66,8 +68,10 @@ typedef struct {
 
 /* One score per source (in order of first appearance) and lead (ascending). */
 int trackeval_aggregate(const trackeval_rows *r, trackeval_score **scores, int *nscores);
-/* The scores CSV, written to a temporary file and renamed into place. */
+/* The scores CSV, written to a temporary file and renamed into place; the
+ * _tmp form leaves the temporary (tmp) to util_output_commit or _abort. */
 int trackeval_write_scores(const char *path, const trackeval_score *s, int n);
+int trackeval_write_scores_tmp(const char *path, const trackeval_score *s, int n, char *tmp, size_t cap);
 
 /* The report: errors by lead per source (figure and table) and a map of each
  * storm's best track with the sources' tracks from chosen initial times. */

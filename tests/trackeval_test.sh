@@ -135,6 +135,7 @@ refused "a storm not in the best track" "nostorm.csv line 8: storm 2018244N99999
 refused "a case twice" "dup.csv line 10: source pangu, storm 2018244N15180, init 2018-09-01T00:00:00, lead 9 h also at dup.csv line 9" "$t" -- $pangu eval --tracks dup.csv --best-track best.csv --output bad.csv
 refused "output over an input" "pangu.csv" "$t" -- $pangu eval --tracks pangu.csv --best-track best.csv --output pangu.csv
 refused "output a directory" "out_dir" "$t" -- $pangu eval --tracks pangu.csv --best-track best.csv --output out_dir
+refused "--report where no directory can be: no scores either" "best.csv: exists and is not a directory" "$t" -- $pangu eval --tracks pangu.csv --best-track best.csv --output bad.csv --report best.csv
 refused "best track not IBTrACS or ATCF" "pangu.csv" "$t" -- $pangu eval --tracks hres.csv --best-track pangu.csv --output bad.csv
 
 # ---- configs/reproduce/tracks.sh: arguments, dry run, the table (pangu track itself needs real forecasts)
