@@ -5,26 +5,27 @@
 # IBTrACS v04 (pangu eval --tracks, homogeneous sample) and the mean direct
 # position errors at 3 and 5 days printed beside the paper's.
 #   configs/reproduce/tracks.sh --best-track IBTrACS.csv (--forecasts "GLOBS" | --models DIR --input "ERA5 GLOBS")
-#                               [--hres "GLOBS"] [--init SPEC] [--out DIR] [--pangu bin/pangu] [--dry-run]
+#                               [--hres "GLOBS"] [--land-sea-mask FILE] [--init SPEC] [--out DIR] [--pangu bin/pangu] [--dry-run]
 # --best-track: IBTrACS v04 CSV as NCEI publishes it (ibtracs.ALL.list.v04r01.csv or the year's basin files);
 # --forecasts: pangu forecasts of 2018 with msl, u10, v10, z and u, v at 850 and 200 hPa every 6 h to 120 h;
 # or --models (pangu_weather_{1,3,6,24}.onnx or .h5) and --input (ERA5) to make them first (configs/reproduce_2018.ini
 # with 6-hourly leads); --hres: ECMWF-HRES forecasts of the same initial times, tracked as a second source;
+# --land-sea-mask: ERA5's lsm on the forecast grid, for the tracker's 10 m wind test over land (the paper's);
 # --dry-run: check the inputs and print the commands. A rerun keeps the tracks already in DIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-pangu=bin/pangu best="" forecasts="" models="" input="" hres="" init="" out=out/reproduce_tracks dry=0
+pangu=bin/pangu best="" forecasts="" models="" input="" hres="" lsm="" init="" out=out/reproduce_tracks dry=0
 fail() { echo "tracks.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) dry=1; shift; continue ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    --pangu|--best-track|--forecasts|--models|--input|--hres|--init|--out) [ $# -ge 2 ] || fail "option $1 needs a value" ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --pangu|--best-track|--forecasts|--models|--input|--hres|--land-sea-mask|--init|--out) [ $# -ge 2 ] || fail "option $1 needs a value" ;;
     *) fail "unknown option '$1' (see --help)" ;;
   esac
   case "$1" in
     --pangu) pangu=$2 ;; --best-track) best=$2 ;; --forecasts) forecasts=$2 ;; --models) models=$2 ;;
-    --input) input=$2 ;; --hres) hres=$2 ;; --init) init=$2 ;; --out) out=$2 ;;
+    --input) input=$2 ;; --hres) hres=$2 ;; --land-sea-mask) lsm=$2 ;; --init) init=$2 ;; --out) out=$2 ;;
   esac
   shift 2
 done
@@ -53,6 +54,7 @@ else
   [ -n "$(matching "$forecasts")" ] || fail "--forecasts \"$forecasts\": no file matches"
 fi
 if [ -n "$hres" ]; then [ -n "$(matching "$hres")" ] || fail "--hres \"$hres\": no file matches"; fi
+if [ -n "$lsm" ]; then [ -r "$lsm" ] || fail "--land-sea-mask $lsm: cannot read"; fi
 
 # ---- the commands (printed; run unless --dry-run)
 run() {
@@ -66,7 +68,8 @@ track() {
   echo "== tracks of $1 (pangu track from the best track's positions at each initial time)"
   while IFS= read -r f; do args+=(--forecast "$f"); done < <(matching "$2")
   if [ $dry -eq 0 ] && ! "$pangu" track --help >/dev/null 2>&1; then fail "$pangu has no track command (a pangu-c with issue 30's tracker)"; fi
-  run "$pangu" track "${args[@]}" --best-track "$best" --name "$1" --output "$csv"
+  [ -n "$lsm" ] && args+=(--land-sea-mask "$lsm")
+  run "$pangu" track "${args[@]}" --best-track "$best" --name "$1" --output "$csv" --quiet
 }
 [ $dry -eq 1 ] || mkdir -p "$out"
 if [ -n "$models" ]; then
