@@ -226,6 +226,8 @@ static int cmp_case(const void *pa, const void *pb) {
     if (!c) c = cmp_num(a->init, b->init);
     if (!c) c = cmp_num(a->lead_hours, b->lead_hours);
     if (!c) c = cmp_text(a->source, b->source);
+    if (!c) c = cmp_text(a->file, b->file); /* (duplicates: named in the order they were read) */
+    if (!c) c = (a->line > b->line) - (a->line < b->line);
     return c;
 }
 
