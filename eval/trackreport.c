@@ -261,7 +261,7 @@ static int plot_storm(report *r, const char *sid) {
     file_name(sname, sizeof sname, sid);
     FILE *gp = r->gp;
     fprintf(gp, "set output 'map_%s.png'\nset title 'Storm %s: best track (black), tracks from %d initial time%s'\n", sname,
-            sid, ni, ni == 1 ? "" : "s");
+            sname, ni, ni == 1 ? "" : "s"); /* (sname: a title gnuplot cannot misread) */
     fprintf(gp, "set xrange [%.3f:%.3f]\nset yrange [%.3f:%.3f]\n", b.lon0, b.lon1, b.lat0, b.lat1);
     int coast = write_coast(r, sname, &b);
     if (coast < 0) return UTIL_EIO;
