@@ -24,6 +24,7 @@ int tests_register_cfg(void);     /* tests/test_cfg.c */
 int tests_register_perturb(void); /* tests/test_perturb.c */
 int tests_register_http(void);    /* tests/test_http.c */
 int tests_register_coast(void);   /* tests/test_coast.c */
+int tests_register_scorecard(void); /* tests/test_scorecard.c */
 
 /* Directory holding the committed fixtures (tests/fixtures by default,
  * PANGU_FIXTURES overrides). */
