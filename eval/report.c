@@ -354,7 +354,7 @@ static void write_table(report *r, int m, int g, int level) {
     fprintf(md, "\n");
     fprintf(html, "</tr>\n");
     for (int s = 0; s < t->ns; s++) {
-        int any = 0;
+        int any = m != REP_CRPS && m != REP_SPREAD_SKILL; /* ensemble scores: only the ensembles' rows */
         for (int h = 0; h < NHEAD; h++)
             for (int l = 0; l < t->nl; l++) any |= isfinite(*rep_at(t, s, h, l, g, m));
         if (any) table_row(r, s, m, g);
@@ -376,7 +376,7 @@ static void write_tables(report *r) {
     int g = global_region(t);
     const int global_metrics[] = {REP_RMSE, REP_ACC, REP_BIAS};
     for (int k = 0; k < 3; k++)
-        if (t->has_metric[global_metrics[k]] || k == REP_RMSE) write_table(r, global_metrics[k], g, 2);
+        if (t->has_metric[global_metrics[k]] || k == 0) write_table(r, global_metrics[k], g, 2);
     explain(r, "Units: z500 m2 s-2, t850 and t2m K, u10 m s-1, msl Pa. ACC: uncentred anomaly correlation with the "
                "climatology at the valid day of year and hour. Bias: mean of forecast - truth.");
     if (t->nr > 1) {
