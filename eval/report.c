@@ -184,6 +184,9 @@ static int write_curve_data(report *r, int h, int s) {
     for (int m = 0; m < REP_NMETRIC; m++) fprintf(f, " %s", rep_metric_csv[m]);
     fprintf(f, " (%s, %s, %s)\n", t->src[s], headline[h].label, t->reg[g]);
     for (int l = 0; l < t->nl; l++) {
+        int any = 0; /* leads this source has no score at would stretch the axis */
+        for (int m = 0; m < REP_NMETRIC; m++) any |= isfinite(*rep_at(t, s, h, l, g, m));
+        if (!any) continue;
         fprintf(f, "%g", t->lead[l]);
         for (int m = 0; m < REP_NMETRIC; m++) fprintf(f, " %.9g", *rep_at(t, s, h, l, g, m));
         fprintf(f, "\n");
@@ -215,9 +218,10 @@ static void plot_curves(report *r, int h) {
         fprintf(r->gp, "set output '%s_%s.png'\nset title '%s %s (%s)'\nset ylabel '%s%s%s%s'\n", rep_metric_csv[m],
                 headline[h].label, headline[h].label, metric_title[m], t->reg[global_region(t)], metric_title[m],
                 units[0] ? " (" : "", units, units[0] ? ")" : "");
-        fprintf(r->gp, "plot ");
+        /* the spread-skill line at 1 inside the plot, not on its edge */
+        fprintf(r->gp, "%splot ", m == REP_SPREAD_SKILL ? "set yrange [0:1.2<*]\n" : "set autoscale y\n");
         int first = 1;
-        if (m == REP_SPREAD_SKILL) fprintf(r->gp, "1 with lines dt 2 lc rgb 'gray40' title 'spread = skill'"), first = 0;
+        if (m == REP_SPREAD_SKILL) fprintf(r->gp, "1 with lines dt 2 lw 2 lc rgb 'gray40' title 'spread = skill'"), first = 0;
         if (m == REP_BIAS) fprintf(r->gp, "0 with lines lc rgb 'gray40' notitle"), first = 0;
         for (int s = 0; s < t->ns; s++) {
             if (!source_has(t, s, h, m)) continue;

@@ -97,7 +97,9 @@ check "ensemble: CRPS and spread-skill sections, the scorecard against the first
   '[ $rc -eq 0 ] && grep -q "^## Ensemble" erep/report.md && grep -q "^### CRPS (global)" erep/report.md &&
    grep -q "^### Spread-skill ratio (tropics)" erep/report.md && grep -q "^## Scorecard against nwp" erep/report.md &&
    [ "$(sed 1d erep/scorecard.csv | cut -d, -f1,2 | sort -u)" = "ens,nwp" ]'
-[ $have_gnuplot = 1 ] && check "ensemble curves: CRPS and spread-skill against lead" 'png erep/crps_z500.png erep/spread_skill_t2m.png'
+[ $have_gnuplot = 1 ] && check "ensemble curves: CRPS and spread-skill against lead (the line at 1 inside the plot, leads of the ensemble only)" \
+  'png erep/crps_z500.png erep/spread_skill_t2m.png && grep -q "set yrange \[0:1.2<\*\]" erep/data/figures.gp &&
+   [ "$(grep -v "^#" erep/data/z500_ens.dat | cut -d" " -f1 | tr "\n" " ")" = "6 12 18 24 " ]'
 $pangu eval --forecast "ens_*.nc" --truth "truth/era5_*.nc" --baseline "nwp=nwp/nwp_*.nc" --baseline persistence --levels 500 \
   --scorecard persistence --output e2.csv --report erep2 2>/dev/null
 check "--scorecard persistence: ens and nwp against persistence... only forecasts get one (ens)" \
