@@ -22,7 +22,8 @@ static const char *const usage_text =
     "                  [--climatology C] [--baseline persistence] [--baseline climatology]\n"
     "                  [--baseline NAME=FILE[,FILE...][@INIT]] [--name NAME] [--init T] [--rmse-per-time]\n"
     "                  [--regions global,tropics,NAME=LAT0:LAT1[:LON0:LON1],...] [--levels 500,850]\n"
-    "                  [--report DIR] [--map-leads 24,120] [--cache-mb 1024] [--truth-nan warn|error] [--quiet]\n"
+    "                  [--report DIR] [--map-leads 24,120] [--scorecard SOURCE] [--cache-mb 1024]\n"
+    "                  [--truth-nan warn|error] [--quiet]\n"
     "  --forecast F     forecast files (shell globs and comma-separated lists allowed): pangu forecast files\n"
     "                   (one per initial time, ensembles with a member dimension), WeatherBench 2 files (many\n"
     "                   initial times on time, members on number or realization) or numerical forecasts as\n"
@@ -42,6 +43,8 @@ static const char *const usage_text =
     "  --regions LIST   regions to score (default global,n_extratropics,tropics,s_extratropics)\n"
     "  --levels LIST    pressure levels to score (default: those of the first forecast)\n"
     "  --report DIR     report.md, report.html and gnuplot figures; --map-leads: leads of the maps\n"
+    "  --scorecard S    the source the report's scorecard compares the forecasts against (default: the\n"
+    "                   first --baseline NAME=FILES, else persistence, else climatology)\n"
     "  --cache-mb N     memory for truth states kept for reuse (default 1024)\n"
     "  --truth-nan M    NaN in the truth at a scored point: warn (default: left out, counted in the CSV's\n"
     "                   truth_nan_points rows and on stderr) or error (exit 2 naming file, variable and time)\n"
@@ -205,6 +208,7 @@ static int parse_option(eval_args *e, const char *a, const char *v) {
     else if (!strcmp(a, "--init")) {
         if (util_time_parse(v, &e->init)) status = util_fail(UTIL_EINVAL, "--init '%s': expected an initial time (YYYY-MM-DDTHH)", v);
     } else if (!strcmp(a, "--report")) cfg->report = v;
+    else if (!strcmp(a, "--scorecard")) cfg->scorecard = v;
     else if (!strcmp(a, "--baseline")) {
         if (!strcmp(v, "persistence")) cfg->persistence = 1;
         else if (!strcmp(v, "climatology")) cfg->climatology_baseline = 1;
@@ -258,6 +262,8 @@ static int check_args(const eval_args *e) {
     int status = UTIL_OK;
     if (cfg->nmap && !cfg->report)
         return util_fail(UTIL_EINVAL, "--map-leads draws maps in the report: give --report DIR too");
+    if (cfg->scorecard && !cfg->report)
+        return util_fail(UTIL_EINVAL, "--scorecard compares sources in the report: give --report DIR too");
     for (int k = 0; k < cfg->nlev; k++)
         for (int q = 0; q < k; q++)
             if (e->levels[q] == e->levels[k]) return util_fail(UTIL_EINVAL, "--levels: %g hPa twice", e->levels[k]);

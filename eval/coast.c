@@ -142,7 +142,7 @@ static int clip(const box *bx, double x0, double y0, double x1, double y1, doubl
 static int add_segment(builder *b, const box *bx, double x0, double y0, double x1, double y1) {
     double t0, t1;
     int status;
-    if (!clip(bx, x0, y0, x1, y1, &t0, &t1)) return end_line(b);
+    if (!clip(bx, x0, y0, x1, y1, &t0, &t1) || t0 == t1) return end_line(b); /* outside, or touching the box at a point */
     double ax = x0 + t0 * (x1 - x0), ay = y0 + t0 * (y1 - y0);
     double bx_ = t1 == 1 ? x1 : x0 + t1 * (x1 - x0), by = t1 == 1 ? y1 : y0 + t1 * (y1 - y0);
     coast_lines *c = b->c;

@@ -202,6 +202,7 @@ typedef struct {
     int nregions;
     int rmse_per_time;
     const char *output;           /* scores CSV */
+    const char *scorecard;        /* source the report's scorecard compares against (NULL: the first baseline) */
     const char *report;           /* report directory, may be NULL */
     const double *map_leads;      /* nmap 0: the first and last lead */
     int nmap;
@@ -225,6 +226,34 @@ typedef struct {
     float *forecast, *truth; /* (H, W) */
 } eval_map;
 
+/* Per-initial-time MSE of the first region of every source, field and
+ * lead, for the scorecard's paired test over initial times. */
+typedef struct {
+    int nsrc, nleads, nfield, ninit;
+    const char (*names)[128];  /* (nsrc) source names as in the CSV */
+    const double *leads;       /* (nleads) hours */
+    const char *const *var;    /* (nfield) variable short names */
+    const float *level;        /* (nfield) hPa, 0 for surface fields */
+    const double *mse;         /* (nsrc, nleads, nfield, ninit), NAN where not scored; initial times ascending */
+    int reference;             /* the source compared against (-1: none) */
+    const unsigned char *baseline; /* (nsrc) 1: a baseline (gets no scorecard of its own) */
+    const char *region;        /* the region scored (the run's first) */
+} eval_init_scores;
+
+/* Paired test of score differences d[n] (in order of initial time; NaN
+ * entries left out): Student's t on their mean with the variance inflated
+ * for serial correlation by an AR(1) model (n_eff = n (1 - r1) / (1 + r1),
+ * r1 the lag-1 autocorrelation, taken as 0 when negative), df = n_eff - 1,
+ * two-sided p. Geer (2016), Tellus A 68, 30229. Returns 1 when defined
+ * (n >= 2, n_eff > 1 and a non-zero spread, or all differences zero: p = 1). */
+typedef struct {
+    int n;
+    double mean, sd, r1, n_eff, t, p;
+} eval_paired;
+int eval_paired_test(const double *d, int n, eval_paired *out);
+/* Two-sided p-value of Student's t with df (> 0, not necessarily whole) degrees of freedom. */
+double eval_student_p(double t, double df);
+
 typedef struct {
     const char *dir, *csv;
     const char *notes;    /* markdown paragraph about the run (may be NULL) */
@@ -233,6 +262,7 @@ typedef struct {
     int nmaps, H, W;
     const double *lat, *lon;
     const char *csv_data; /* where the CSV is read from while not yet at csv (its temporary), or NULL */
+    const eval_init_scores *by_init; /* for the scorecard's significance (may be NULL: no scorecard) */
 } eval_report_spec;
 
 /* report.md and report.html in dir: headline tables (z500, t850, t2m,

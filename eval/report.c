@@ -1,5 +1,8 @@
-/* eval report: headline tables from the scores CSV and figures drawn by
- * gnuplot (run as a subprocess on a generated script, png terminal). */
+/* eval report: tables of the headline variables from the scores CSV (global
+ * RMSE, ACC and bias, every region, the ensemble's CRPS and spread-skill
+ * where computed), the scorecard (report_scorecard.c) and figures drawn by
+ * gnuplot (run as a subprocess on a generated script, png terminal): curves
+ * against lead, maps (report_maps.c). */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,27 +15,19 @@
 #include <unistd.h>
 
 #include "../util/util.h"
-#include "eval.h"
+#include "report.h"
 
-#define MAX_SRC 66
-#define MAX_LEADS 1024
+const char *const rep_metric_csv[REP_NMETRIC] = {"rmse", "acc", "bias", "mae", "crps", "spread_skill"};
+static const char *const metric_title[REP_NMETRIC] = {"RMSE", "ACC", "Bias", "MAE", "CRPS", "Spread-skill ratio"};
 
-static const struct {
-    const char *label, *variable, *level, *units;
-} headline[] = {{"z500", "z", "500", "m2 s-2"}, {"t850", "t", "850", "K"}, {"t2m", "t2m", "", "K"},
-                {"u10", "u10", "", "m s-1"},   {"msl", "msl", "", "Pa"}};
-#define NHEAD (int)(sizeof headline / sizeof headline[0])
+const rep_head rep_headline[REP_NHEAD] = {{"z500", "z", "500", "m2 s-2"}, {"t850", "t", "850", "K"}, {"t2m", "t2m", "", "K"},
+                                          {"u10", "u10", "", "m s-1"},   {"msl", "msl", "", "Pa"}};
+#define NHEAD REP_NHEAD
+#define headline rep_headline
 
-/* Global RMSE and ACC of the headline variables: value[src][head][lead][metric]. */
-typedef struct {
-    int ns, nl;
-    char src[MAX_SRC][128];
-    double lead[MAX_LEADS];
-    double *value; /* (ns, NHEAD, nl, 2) */
-    int has_head[NHEAD], has_acc;
-} table;
-
-static double *at(table *t, int s, int h, int l, int m) { return &t->value[(((size_t)s * NHEAD + h) * t->nl + l) * 2 + m]; }
+double *rep_at(const rep_table *t, int s, int h, int l, int r, int m) {
+    return &t->value[((((size_t)s * NHEAD + h) * t->nl + l) * t->nr + r) * REP_NMETRIC + m];
+}
 
 static int split_csv(char *line, char **fields) {
     int n = 0;
@@ -49,25 +44,19 @@ static int split_csv(char *line, char **fields) {
     return n;
 }
 
-static int read_table(const char *path, table *t) {
-    memset(t, 0, sizeof *t);
-    FILE *f = fopen(path, "r");
-    if (!f) return util_fail(UTIL_EIO, "%s: cannot read the scores", path);
+/* First pass: the sources, regions and leads, leads sorted. */
+static void scan_table(FILE *f, rep_table *t) {
     char line[1024], *fl[7];
-    /* first pass: sources and leads */
-    if (!fgets(line, sizeof line, f)) {
-        fclose(f);
-        return util_fail(UTIL_EFORMAT, "%s: empty scores file", path);
-    }
     while (fgets(line, sizeof line, f)) {
         if (split_csv(line, fl) != 7) continue;
-        int s = 0;
+        int s = 0, r = 0, l = 0;
         while (s < t->ns && strcmp(t->src[s], fl[0])) s++;
-        if (s == t->ns && t->ns < MAX_SRC) snprintf(t->src[t->ns++], sizeof t->src[0], "%s", fl[0]);
+        if (s == t->ns && t->ns < REP_MAX_SRC) snprintf(t->src[t->ns++], sizeof t->src[0], "%s", fl[0]);
+        while (r < t->nr && strcmp(t->reg[r], fl[4])) r++;
+        if (r == t->nr && t->nr < EVAL_MAX_REGIONS) snprintf(t->reg[t->nr++], sizeof t->reg[0], "%s", fl[4]);
         double lead = atof(fl[3]);
-        int l = 0;
         while (l < t->nl && t->lead[l] != lead) l++;
-        if (l == t->nl && t->nl < MAX_LEADS) t->lead[t->nl++] = lead;
+        if (l == t->nl && t->nl < REP_MAX_LEADS) t->lead[t->nl++] = lead;
     }
     for (int a = 0; a < t->nl; a++)
         for (int b = a + 1; b < t->nl; b++)
@@ -75,32 +64,55 @@ static int read_table(const char *path, table *t) {
                 double x = t->lead[a];
                 t->lead[a] = t->lead[b], t->lead[b] = x;
             }
-    t->value = malloc(sizeof(double) * (size_t)(t->ns ? t->ns : 1) * NHEAD * (t->nl ? t->nl : 1) * 2);
-    if (!t->value) {
-        fclose(f);
-        return util_fail(UTIL_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < (size_t)t->ns * NHEAD * t->nl * 2; i++) t->value[i] = NAN;
-    rewind(f);
-    if (!fgets(line, sizeof line, f)) line[0] = 0;
+}
+
+/* Second pass: the headline variables' values. */
+static void fill_table(FILE *f, rep_table *t) {
+    char line[1024], *fl[7];
     while (fgets(line, sizeof line, f)) {
-        if (split_csv(line, fl) != 7 || strcmp(fl[4], "global")) continue;
-        int m = !strcmp(fl[5], "rmse") ? 0 : !strcmp(fl[5], "acc") ? 1 : -1;
-        if (m < 0) continue;
-        int h = 0;
+        if (split_csv(line, fl) != 7) continue;
+        int m = 0, h = 0, s = 0, l = 0, r = 0;
+        while (m < REP_NMETRIC && strcmp(rep_metric_csv[m], fl[5])) m++;
         while (h < NHEAD && (strcmp(headline[h].variable, fl[1]) || strcmp(headline[h].level, fl[2]))) h++;
-        if (h == NHEAD) continue;
-        int s = 0, l = 0;
+        if (m == REP_NMETRIC || h == NHEAD) continue;
         double lead = atof(fl[3]);
         while (s < t->ns && strcmp(t->src[s], fl[0])) s++;
         while (l < t->nl && t->lead[l] != lead) l++;
-        if (s == t->ns || l == t->nl) continue;
-        *at(t, s, h, l, m) = atof(fl[6]);
-        t->has_head[h] = 1;
-        t->has_acc |= m == 1;
+        while (r < t->nr && strcmp(t->reg[r], fl[4])) r++;
+        if (s == t->ns || l == t->nl || r == t->nr) continue;
+        *rep_at(t, s, h, l, r, m) = atof(fl[6]);
+        t->has[h][m] = t->has_metric[m] = 1;
     }
+}
+
+static int read_table(const char *path, rep_table *t) {
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "r");
+    if (!f) return util_fail(UTIL_EIO, "%s: cannot read the scores", path);
+    char line[1024];
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        return util_fail(UTIL_EFORMAT, "%s: empty scores file", path);
+    }
+    scan_table(f, t);
+    size_t n = (size_t)(t->ns ? t->ns : 1) * NHEAD * (t->nl ? t->nl : 1) * (t->nr ? t->nr : 1) * REP_NMETRIC;
+    if (!(t->value = malloc(sizeof(double) * n))) {
+        fclose(f);
+        return util_fail(UTIL_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) t->value[i] = NAN;
+    rewind(f);
+    if (!fgets(line, sizeof line, f)) line[0] = 0;
+    fill_table(f, t);
     fclose(f);
     return UTIL_OK;
+}
+
+/* The global region's index (the first region when none is called global). */
+static int global_region(const rep_table *t) {
+    for (int r = 0; r < t->nr; r++)
+        if (!strcmp(t->reg[r], "global")) return r;
+    return 0;
 }
 
 /* gnuplot on PATH? */
@@ -136,7 +148,7 @@ static int run_gnuplot(const char *dir, const char *script) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void html_text(FILE *f, const char *s) {
+void rep_html_text(FILE *f, const char *s) {
     for (; *s; s++) {
         if (*s == '<') fputs("&lt;", f);
         else if (*s == '>') fputs("&gt;", f);
@@ -145,36 +157,12 @@ static void html_text(FILE *f, const char *s) {
         else fputc(*s, f);
     }
 }
-
-/* gnuplot matrix data (lon lat value, a blank line after each row), longitudes ascending. */
-static int write_map(const char *path, const float *x, const double *lat, const double *lon, int H, int W) {
-    FILE *f = fopen(path, "w");
-    if (!f) return -1;
-    for (int i = 0; i < H; i++) {
-        for (int j = 0; j < W; j++) {
-            fprintf(f, "%.6g %.6g %.7g\n", lon[j], lat[i], x[(size_t)i * W + j]);
-        }
-        fprintf(f, "\n");
-    }
-    int bad = ferror(f);
-    return fclose(f) != 0 || bad ? -1 : 0;
-}
-
-/* A report being written: the scores, the temporary directory and its
- * open files. */
-typedef struct {
-    const eval_report_spec *sp;
-    table t;
-    char path[4400], data[4300], dir[4200];
-    FILE *md, *html, *gp;
-    double show[4]; /* headline leads */
-    int nshow, gnuplot, figures;
-} report;
+#define html_text rep_html_text
 
 /* Headline leads: 24, 72, 120, 168 h where scored, else up to four spread
  * over the leads. */
 static void choose_leads(report *r) {
-    const table *t = &r->t;
+    const rep_table *t = &r->t;
     const double want[4] = {24, 72, 120, 168};
     for (int q = 0; q < 4; q++)
         for (int l = 0; l < t->nl; l++)
@@ -184,101 +172,84 @@ static void choose_leads(report *r) {
             r->show[r->nshow++] = t->lead[t->nl <= 4 ? q : (int)((double)q * (t->nl - 1) / 3 + 0.5)];
 }
 
-/* data/HEAD_SOURCE.dat: lead, RMSE and ACC of one headline variable. */
+/* data/HEAD_SOURCE.dat: lead and the global value of every metric (columns
+ * 2.. in rep_metric_csv's order) of one headline variable. */
 static int write_curve_data(report *r, int h, int s) {
-    table *t = &r->t;
+    rep_table *t = &r->t;
+    int g = global_region(t);
     snprintf(r->path, sizeof r->path, "%s/%s_%s.dat", r->data, headline[h].label, t->src[s]);
     FILE *f = fopen(r->path, "w");
     if (!f) return util_fail(UTIL_EIO, "%s: cannot write the figure data (%s)", r->sp->dir, strerror(errno));
-    fprintf(f, "# lead_hours rmse acc (%s, %s, global)\n", t->src[s], headline[h].label);
-    for (int l = 0; l < t->nl; l++) fprintf(f, "%g %.9g %.9g\n", t->lead[l], *at(t, s, h, l, 0), *at(t, s, h, l, 1));
+    fprintf(f, "# lead_hours");
+    for (int m = 0; m < REP_NMETRIC; m++) fprintf(f, " %s", rep_metric_csv[m]);
+    fprintf(f, " (%s, %s, %s)\n", t->src[s], headline[h].label, t->reg[g]);
+    for (int l = 0; l < t->nl; l++) {
+        int any = 0; /* leads this source has no score at would stretch the axis */
+        for (int m = 0; m < REP_NMETRIC; m++) any |= isfinite(*rep_at(t, s, h, l, g, m));
+        if (!any) continue;
+        fprintf(f, "%g", t->lead[l]);
+        for (int m = 0; m < REP_NMETRIC; m++) fprintf(f, " %.9g", *rep_at(t, s, h, l, g, m));
+        fprintf(f, "\n");
+    }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) return util_fail(UTIL_EIO, "%s: cannot write the figure data (disk full?)", r->sp->dir);
     return UTIL_OK;
 }
 
-/* The RMSE (and ACC) curves of one headline variable: a line per source
- * with values. */
+/* The metrics drawn against lead, with their files' names. */
+static const int curve_metrics[] = {REP_RMSE, REP_ACC, REP_BIAS, REP_CRPS, REP_SPREAD_SKILL};
+#define NCURVE (int)(sizeof curve_metrics / sizeof curve_metrics[0])
+
+static int source_has(const rep_table *t, int s, int h, int m) {
+    int g = global_region(t);
+    for (int l = 0; l < t->nl; l++)
+        if (isfinite(*rep_at(t, s, h, l, g, m))) return 1;
+    return 0;
+}
+
+/* The curves of one headline variable: a plot per metric present, a line
+ * per source with values, the legend beside the plot (off the data). */
 static void plot_curves(report *r, int h) {
-    table *t = &r->t;
-    for (int m = 0; m < 1 + t->has_acc; m++) {
-        int any = 0;
-        for (int s = 0; s < t->ns; s++)
-            for (int l = 0; l < t->nl; l++) any |= isfinite(*at(t, s, h, l, m));
-        if (!any) continue;
-        fprintf(r->gp, "set output '%s_%s.png'\nset title '%s %s (global)'\nset ylabel '%s%s%s%s'\n", m ? "acc" : "rmse",
-                headline[h].label, headline[h].label, m ? "ACC" : "RMSE", m ? "ACC" : "RMSE", m ? "" : " (",
-                m ? "" : headline[h].units, m ? "" : ")");
-        fprintf(r->gp, "plot ");
+    rep_table *t = &r->t;
+    for (int c = 0; c < NCURVE; c++) {
+        int m = curve_metrics[c];
+        if (!t->has[h][m]) continue;
+        const char *units = m == REP_ACC || m == REP_SPREAD_SKILL ? "" : headline[h].units;
+        fprintf(r->gp, "set output '%s_%s.png'\nset title '%s %s (%s)'\nset ylabel '%s%s%s%s'\n", rep_metric_csv[m],
+                headline[h].label, headline[h].label, metric_title[m], t->reg[global_region(t)], metric_title[m],
+                units[0] ? " (" : "", units, units[0] ? ")" : "");
+        /* the spread-skill line at 1 inside the plot, not on its edge */
+        fprintf(r->gp, "%splot ", m == REP_SPREAD_SKILL ? "set yrange [0:1.2<*]\n" : "set autoscale y\n");
         int first = 1;
+        if (m == REP_SPREAD_SKILL) fprintf(r->gp, "1 with lines dt 2 lw 2 lc rgb 'gray40' title 'spread = skill'"), first = 0;
+        if (m == REP_BIAS) fprintf(r->gp, "0 with lines lc rgb 'gray40' notitle"), first = 0;
         for (int s = 0; s < t->ns; s++) {
-            int has = 0;
-            for (int l = 0; l < t->nl; l++) has |= isfinite(*at(t, s, h, l, m));
-            if (!has) continue;
-            fprintf(r->gp, "%s'data/%s_%s.dat' using 1:%d with linespoints lw 2 title '%s'", first ? "" : ", ",
-                    headline[h].label, t->src[s], m ? 3 : 2, t->src[s]);
+            if (!source_has(t, s, h, m)) continue;
+            fprintf(r->gp, "%s'data/%s_%s.dat' using 1:%d with linespoints lw 2 title '%s'", first ? "" : ", ", headline[h].label,
+                    t->src[s], m + 2, t->src[s]);
             first = 0;
         }
         fprintf(r->gp, "\n");
     }
 }
 
-/* Map q: forecast, truth and error data and their plots; forecast and
- * truth share one colour range, the error is centred on zero. */
-static int plot_map(report *r, int q) {
-    const eval_report_spec *sp = r->sp;
-    const eval_map *m = &sp->maps[q];
-    size_t n = (size_t)sp->H * sp->W;
-    float *err = malloc(sizeof(float) * n);
-    if (!err) return UTIL_OK; /* (the figure is left out) */
-    for (size_t i = 0; i < n; i++) err[i] = m->forecast[i] - m->truth[i];
-    const char *part[3] = {"forecast", "truth", "error"};
-    const float *x[3] = {m->forecast, m->truth, err};
-    int ok = 1;
-    for (int p = 0; p < 3; p++) {
-        snprintf(r->path, sizeof r->path, "%s/map_%s_%gh_%s.dat", r->data, m->field, m->lead, part[p]);
-        ok &= write_map(r->path, x[p], sp->lat, sp->lon, sp->H, sp->W) == 0;
-    }
-    double lo = INFINITY, hi = -INFINITY, emax = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isfinite(m->forecast[i])) lo = fmin(lo, m->forecast[i]), hi = fmax(hi, m->forecast[i]);
-        if (isfinite(m->truth[i])) lo = fmin(lo, m->truth[i]), hi = fmax(hi, m->truth[i]);
-    }
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(err[i])) emax = fmax(emax, fabs(err[i]));
-    free(err);
-    if (!ok) return util_fail(UTIL_EIO, "%s: cannot write the map data (disk full?)", sp->dir);
-    if (!(hi > lo)) hi = lo + 1;
-    if (!(emax > 0)) emax = 1;
-    for (int p = 0; p < 3; p++) {
-        fprintf(r->gp, "set output 'map_%s_%gh_%s.png'\n", m->field, m->lead, part[p]);
-        fprintf(r->gp, "set title '%s %s, %s from %s, +%g h'\n", m->field, part[p], sp->map_source ? sp->map_source : "",
-                sp->map_init ? sp->map_init : "", m->lead);
-        if (p < 2) fprintf(r->gp, "set palette rgbformulae 33,13,10\nset cbrange [%.9g:%.9g]\n", lo, hi);
-        else fprintf(r->gp, "set palette defined (-1 'blue', 0 'white', 1 'red')\nset cbrange [%.9g:%.9g]\n", -emax, emax);
-        fprintf(r->gp, "plot 'data/map_%s_%gh_%s.dat' using 1:2:3 with image\n", m->field, m->lead, part[p]);
-    }
-    return UTIL_OK;
-}
-
 /* The gnuplot script data/figures.gp: curves of the headline variables,
- * then the maps. */
+ * the maps, the scorecard. */
 static int write_script(report *r, const char *gp_name) {
     int status;
     snprintf(r->path, sizeof r->path, "%s/%s", r->dir, gp_name);
     if (!(r->gp = fopen(r->path, "w"))) return util_fail(UTIL_EIO, "%s: cannot write", r->path);
     fprintf(r->gp, "# pangu eval figures: gnuplot %s (run inside the report directory)\n", gp_name);
-    fprintf(r->gp, "set terminal png size 800,520 noenhanced\nset grid\nset key top left\nset xlabel 'lead time (h)'\n");
+    fprintf(r->gp, "set terminal png size 900,520 noenhanced\nset grid\nset key outside right top\nset xlabel 'lead time (h)'\n");
     for (int h = 0; h < NHEAD; h++) {
-        if (!r->t.has_head[h]) continue;
+        int any = 0;
+        for (int m = 0; m < REP_NMETRIC; m++) any |= r->t.has[h][m];
+        if (!any) continue;
         for (int s = 0; s < r->t.ns; s++)
             if ((status = write_curve_data(r, h, s))) return status;
         plot_curves(r, h);
     }
-    fprintf(r->gp, "unset grid\nset key off\nset xlabel 'longitude (degrees east)'\nset ylabel 'latitude (degrees north)'\n"
-                   "set size ratio -1\nset autoscale xfix\nset autoscale yfix\nset terminal png size 900,560 noenhanced\n");
-    for (int q = 0; q < r->sp->nmaps; q++)
-        if ((status = plot_map(r, q))) return status;
+    if ((status = rep_plot_maps(r)) || (status = rep_scorecard(r))) return status;
     int bad = ferror(r->gp);
     bad |= fclose(r->gp) != 0;
     r->gp = NULL;
@@ -287,11 +258,18 @@ static int write_script(report *r, const char *gp_name) {
 
 /* The figures, when gnuplot is installed; a report without the figures it
  * should have (a full disk leaves broken PNGs) is an error naming
- * gnuplot's last message. */
+ * gnuplot's last message. Without gnuplot the scorecard's CSV and tables
+ * are still written. */
 static int draw_figures(report *r) {
     const char *gp_name = "data/figures.gp";
     int status;
-    if (!(r->gnuplot = have_gnuplot())) return UTIL_OK;
+    if (!(r->gnuplot = have_gnuplot())) {
+        snprintf(r->path, sizeof r->path, "%s/%s", r->dir, gp_name);
+        if (!(r->gp = fopen("/dev/null", "w"))) return util_fail(UTIL_EIO, "/dev/null: cannot open");
+        status = rep_scorecard(r);
+        fclose(r->gp), r->gp = NULL;
+        return status;
+    }
     if ((status = write_script(r, gp_name))) return status;
     if ((r->figures = run_gnuplot(r->dir, gp_name) == 0)) return UTIL_OK;
     char line[512] = "", last[512] = "";
@@ -313,16 +291,17 @@ static int begin_docs(report *r) {
     r->html = fopen(r->path, "w");
     if (!r->md || !r->html) return util_fail(UTIL_EIO, "%s: cannot write the report", sp->dir);
     FILE *md = r->md, *html = r->html;
-    fprintf(md, "# Verification report\n\nScores: `%s` (global scores below; every region in the CSV). Latitude weights as "
-                "WeatherBench 2 (cell areas between midpoints, poles as half cells).\n\n",
+    fprintf(md, "# Verification report\n\nScores: `%s` (every variable, level and region; the headline variables below). "
+                "Latitude weights as WeatherBench 2 (cell areas between midpoints, poles as half cells).\n\n",
             sp->csv);
     fprintf(html, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Verification report</title>\n"
                   "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;margin:1em 0}"
-                  "td,th{border:1px solid #999;padding:3px 8px;text-align:right}img{margin:4px}</style></head><body>\n"
+                  "td,th{border:1px solid #999;padding:3px 8px;text-align:right}img{margin:4px}"
+                  "table.card td{border:1px solid #fff;padding:1px 3px;font-size:75%%;min-width:2.5em}</style></head><body>\n"
                   "<h1>Verification report</h1>\n<p>Scores: <code>");
     html_text(html, sp->csv);
-    fprintf(html, "</code> (global scores below; every region in the CSV). Latitude weights as WeatherBench 2 (cell areas "
-                  "between midpoints, poles as half cells).</p>\n");
+    fprintf(html, "</code> (every variable, level and region; the headline variables below). Latitude weights as "
+                  "WeatherBench 2 (cell areas between midpoints, poles as half cells).</p>\n");
     if (sp->notes) {
         fprintf(md, "%s\n\n", sp->notes);
         fprintf(html, "<p>");
@@ -332,18 +311,18 @@ static int begin_docs(report *r) {
     return UTIL_OK;
 }
 
-/* One headline row: source s's metric m at the headline leads. */
-static void table_row(report *r, int s, int m) {
-    table *t = &r->t;
+/* One headline row: source s's metric m in region g at the headline leads. */
+static void table_row(report *r, int s, int m, int g) {
+    rep_table *t = &r->t;
     fprintf(r->md, "| %s |", t->src[s]);
     fprintf(r->html, "<tr><th>");
     html_text(r->html, t->src[s]);
     fprintf(r->html, "</th>");
     for (int h = 0; h < NHEAD; h++)
-        for (int q = 0; q < r->nshow && t->has_head[h]; q++) {
+        for (int q = 0; q < r->nshow && t->has[h][m]; q++) {
             int l = 0;
             while (l < t->nl && t->lead[l] != r->show[q]) l++;
-            double v = l < t->nl ? *at(t, s, h, l, m) : NAN;
+            double v = l < t->nl ? *rep_at(t, s, h, l, g, m) : NAN;
             if (isfinite(v)) fprintf(r->md, " %.4g |", v), fprintf(r->html, "<td>%.4g</td>", v);
             else fprintf(r->md, " - |"), fprintf(r->html, "<td>-</td>");
         }
@@ -351,15 +330,17 @@ static void table_row(report *r, int s, int m) {
     fprintf(r->html, "</tr>\n");
 }
 
-/* The headline table of metric m (RMSE, ACC): a row per source. */
-static void write_table(report *r, int m) {
-    table *t = &r->t;
+/* The headline table of metric m in region g under a heading of `level`
+ * (2: ##, 3: ###): a row per source that has the metric there. */
+static void write_table(report *r, int m, int g, int level) {
+    rep_table *t = &r->t;
     FILE *md = r->md, *html = r->html;
-    const char *name = m ? "ACC" : "RMSE";
     int nhead = 0;
-    for (int h = 0; h < NHEAD; h++) nhead += t->has_head[h];
-    fprintf(md, "## %s\n\n", name);
-    fprintf(html, "<h2>%s</h2>\n", name);
+    for (int h = 0; h < NHEAD; h++) nhead += t->has[h][m];
+    fprintf(md, "%s %s (%s)\n\n", level == 2 ? "##" : "###", metric_title[m], t->reg[g]);
+    fprintf(html, "<h%d>%s (", level, metric_title[m]);
+    html_text(html, t->reg[g]);
+    fprintf(html, ")</h%d>\n", level);
     if (!nhead) {
         fprintf(md, "None of z500, t850, t2m, u10, msl was scored.\n\n");
         fprintf(html, "<p>None of z500, t850, t2m, u10, msl was scored.</p>\n");
@@ -368,7 +349,7 @@ static void write_table(report *r, int m) {
     fprintf(md, "| source |");
     fprintf(html, "<table><tr><th>source</th>");
     for (int h = 0; h < NHEAD; h++)
-        for (int q = 0; q < r->nshow && t->has_head[h]; q++) {
+        for (int q = 0; q < r->nshow && t->has[h][m]; q++) {
             fprintf(md, " %s %gh |", headline[h].label, r->show[q]);
             fprintf(html, "<th>%s %gh</th>", headline[h].label, r->show[q]);
         }
@@ -376,36 +357,48 @@ static void write_table(report *r, int m) {
     for (int i = 0; i < nhead * r->nshow; i++) fprintf(md, "---:|");
     fprintf(md, "\n");
     fprintf(html, "</tr>\n");
-    for (int s = 0; s < t->ns; s++) table_row(r, s, m);
-    if (m) fprintf(md, "\nUncentred anomaly correlation with the climatology at the valid day of year and hour.\n\n");
-    else fprintf(md, "\nUnits: z500 m2 s-2, t850 and t2m K, u10 m s-1, msl Pa.\n\n");
+    for (int s = 0; s < t->ns; s++) {
+        int any = m != REP_CRPS && m != REP_SPREAD_SKILL; /* ensemble scores: only the ensembles' rows */
+        for (int h = 0; h < NHEAD; h++)
+            for (int l = 0; l < t->nl; l++) any |= isfinite(*rep_at(t, s, h, l, g, m));
+        if (any) table_row(r, s, m, g);
+    }
     fprintf(html, "</table>\n");
+    fprintf(md, "\n");
 }
 
-/* The maps section: forecast, truth and error of each map. */
-static void list_maps(report *r) {
-    const eval_report_spec *sp = r->sp;
-    FILE *md = r->md, *html = r->html;
-    if (!sp->nmaps) {
-        fprintf(md, "\nNo maps: neither z500 nor t2m was scored at the map leads.\n");
-        fprintf(html, "<p>No maps: neither z500 nor t2m was scored at the map leads.</p>\n");
-        return;
+/* What the tables' numbers are. */
+static void explain(report *r, const char *text) {
+    fprintf(r->md, "%s\n\n", text);
+    fprintf(r->html, "<p>%s</p>\n", text);
+}
+
+/* Global RMSE, ACC, bias; every other region's RMSE and bias; the
+ * ensemble's CRPS and spread-skill ratio: each where it was computed. */
+static void write_tables(report *r) {
+    const rep_table *t = &r->t;
+    int g = global_region(t);
+    const int global_metrics[] = {REP_RMSE, REP_ACC, REP_BIAS};
+    for (int k = 0; k < 3; k++)
+        if (t->has_metric[global_metrics[k]] || k == 0) write_table(r, global_metrics[k], g, 2);
+    explain(r, "Units: z500 m2 s-2, t850 and t2m K, u10 m s-1, msl Pa. ACC: uncentred anomaly correlation with the "
+               "climatology at the valid day of year and hour. Bias: mean of forecast - truth.");
+    if (t->nr > 1) {
+        fprintf(r->md, "## Regions\n\n");
+        fprintf(r->html, "<h2>Regions</h2>\n");
+        for (int q = 0; q < t->nr; q++)
+            for (int k = 0; k < 3 && q != g; k++)
+                if (global_metrics[k] != REP_ACC && t->has_metric[global_metrics[k]]) write_table(r, global_metrics[k], q, 3);
     }
-    fprintf(md, "\n### Maps: %s from %s\n", sp->map_source ? sp->map_source : "", sp->map_init ? sp->map_init : "");
-    fprintf(html, "<h3>Maps: ");
-    html_text(html, sp->map_source ? sp->map_source : "");
-    fprintf(html, " from %s</h3>\n", sp->map_init ? sp->map_init : "");
-    for (int q = 0; q < sp->nmaps; q++) {
-        const eval_map *m = &sp->maps[q];
-        fprintf(md, "\n%s at +%g h (forecast, truth, forecast - truth):\n\n", m->field, m->lead);
-        fprintf(html, "<p>%s at +%g h (forecast, truth, forecast - truth)</p>\n", m->field, m->lead);
-        const char *part[3] = {"forecast", "truth", "error"};
-        for (int p = 0; p < 3; p++) {
-            fprintf(md, "![%s %s +%gh](map_%s_%gh_%s.png) ", m->field, part[p], m->lead, m->field, m->lead, part[p]);
-            fprintf(html, "<img src=\"map_%s_%gh_%s.png\" width=\"380\" alt=\"%s %s\">\n", m->field, m->lead, part[p],
-                    m->field, part[p]);
+    if (t->has_metric[REP_CRPS] || t->has_metric[REP_SPREAD_SKILL]) {
+        fprintf(r->md, "## Ensemble\n\n");
+        fprintf(r->html, "<h2>Ensemble</h2>\n");
+        for (int q = 0; q < t->nr; q++) {
+            if (t->has_metric[REP_CRPS]) write_table(r, REP_CRPS, q, 3);
+            if (t->has_metric[REP_SPREAD_SKILL]) write_table(r, REP_SPREAD_SKILL, q, 3);
         }
-        fprintf(md, "\n");
+        explain(r, "CRPS: the fair estimator over the members (units of the variable); spread-skill: sqrt(mean ensemble "
+                   "variance) / RMSE of the ensemble mean (1 for a reliable ensemble).");
     }
 }
 
@@ -426,15 +419,16 @@ static void list_figures(report *r) {
         return;
     }
     for (int h = 0; h < NHEAD; h++)
-        for (int m = 0; m < 2; m++) {
-            snprintf(r->path, sizeof r->path, "%s/%s_%s.png", r->dir, m ? "acc" : "rmse", headline[h].label);
+        for (int c = 0; c < NCURVE; c++) {
+            const char *m = rep_metric_csv[curve_metrics[c]];
+            snprintf(r->path, sizeof r->path, "%s/%s_%s.png", r->dir, m, headline[h].label);
             if (access(r->path, R_OK) != 0) continue;
-            fprintf(md, "![%s %s against lead time](%s_%s.png)\n", headline[h].label, m ? "ACC" : "RMSE", m ? "acc" : "rmse",
+            fprintf(md, "![%s %s against lead time](%s_%s.png)\n", headline[h].label, metric_title[curve_metrics[c]], m,
                     headline[h].label);
-            fprintf(html, "<img src=\"%s_%s.png\" width=\"560\" alt=\"%s %s\">\n", m ? "acc" : "rmse", headline[h].label,
-                    headline[h].label, m ? "ACC" : "RMSE");
+            fprintf(html, "<img src=\"%s_%s.png\" width=\"560\" alt=\"%s %s\">\n", m, headline[h].label, headline[h].label,
+                    metric_title[curve_metrics[c]]);
         }
-    list_maps(r);
+    rep_list_maps(r);
 }
 
 int eval_report(const eval_report_spec *sp) {
@@ -460,7 +454,8 @@ int eval_report(const eval_report_spec *sp) {
     }
     choose_leads(r);
     if ((status = draw_figures(r)) || (status = begin_docs(r))) goto done;
-    for (int m = 0; m < 1 + r->t.has_acc; m++) write_table(r, m);
+    write_tables(r);
+    rep_list_scorecard(r);
     list_figures(r);
     fprintf(r->html, "</body></html>\n");
     int bad = fclose(r->md) != 0;
@@ -472,6 +467,7 @@ done:
     if (r->md) fclose(r->md);
     if (r->html) fclose(r->html);
     free(r->t.value);
+    free(r->card);
     if (status) util_outdir_abort(sp->dir, "report", r->dir);
     else status = util_outdir_commit(sp->dir, "report", r->dir);
     free(r);

@@ -15,6 +15,7 @@
 #include "eval.h"
 
 #define NVARS (IO_NUPPER + IO_NSURFACE)
+#define EVAL_MAX_FIELDS (IO_NUPPER * IO_MAX_LEVELS + IO_NSURFACE)
 
 /* One forecast: the files of one option that share an initial time (a
  * pangu forecast file alone). */
@@ -83,6 +84,10 @@ typedef struct {
     int truth_nlev;
     double fc_first, fc_last; /* the span of the forecasts' valid times */
     double tstart;
+    /* the report's scorecard: per-initial-time MSE of the first region (src, lead, field, init) */
+    double *init_mse;
+    int ninit, cur_init, reference;
+    unsigned char is_baseline[EVAL_MAX_SOURCES + 2];
 } run;
 
 static const char *var_name(int v) { return v < IO_NUPPER ? io_upper_names[v] : io_surface_names[v - IO_NUPPER]; }
@@ -249,6 +254,8 @@ static void score_tasks(run *R, int src, int li, const score_in *in, const int *
                       field_ptr(R, in->truth, fv));
         }
         for (int r = 0; r < R->nreg; r++) eval_accum_add(acc_at(R, src, li, t, r), &sums[r]);
+        if (R->init_mse && t < R->nf && sums[0].w > 0)
+            R->init_mse[(((size_t)src * R->nleads + li) * R->nf + t) * R->ninit + R->cur_init] = sums[0].se / sums[0].w;
     }
     for (int q = 0; q < ntasks; q++) /* the truth's NaN points these pairs left out */
         if (tasks[q] < R->nf)
@@ -873,6 +880,7 @@ static int score_all(run *R) {
         int g1 = g0;
         while (g1 < R->njobs && fabs(R->jobs[g1].init - R->jobs[g0].init) < 0.5) g1++;
         memset(R->bl, 0, (size_t)R->nleads);
+        if (R->init_mse && g0) R->cur_init++;
         for (int q = g0; q < g1 && !status; q++) {
             status = score_file(R, &R->jobs[q], q == map_job, R->bl, &R->fc, R->mbuf, R->chunk);
             R->files_done++;
@@ -928,7 +936,45 @@ static int write_report(run *R, const char *csv_tmp) {
     eval_report_spec rs = {cfg->report, cfg->output, notes, R->names[0], R->map_init, R->maps, R->nmaps, R->H, R->W,
                            R->grid.lat, R->grid.lon};
     rs.csv_data = csv_tmp;
+    const char *var[EVAL_MAX_FIELDS];
+    float level[EVAL_MAX_FIELDS];
+    for (int f = 0; f < R->nf && f < EVAL_MAX_FIELDS; f++) var[f] = var_name(field_var(R, f)), level[f] = field_level(R, f);
+    eval_init_scores by_init = {R->nsrc, R->nleads, R->nf, R->ninit, (const char(*)[128])R->names, R->leads, var, level,
+                                R->init_mse, R->reference, R->is_baseline, R->grid.reg[0].name};
+    if (R->init_mse && R->nf <= EVAL_MAX_FIELDS) rs.by_init = &by_init;
     return eval_report(&rs);
+}
+
+/* The scorecard's reference source (--scorecard NAME, else the first
+ * --baseline NAME=FILES, persistence or climatology; -1: none) and the
+ * per-initial-time MSE it is tested with. */
+static int plan_scorecard(run *R) {
+    const eval_config *cfg = R->cfg;
+    const char *want = cfg->scorecard;
+    R->reference = -1;
+    for (int k = 0; k < cfg->nsources; k++)
+        for (int s = 0; s < R->nfc && cfg->sources[k].baseline; s++)
+            if (!strcmp(R->names[s], cfg->sources[k].name)) R->is_baseline[s] = 1;
+    for (int s = R->nfc; s < R->nsrc; s++) R->is_baseline[s] = 1;
+    for (int s = 0; s < R->nsrc && !want; s++)
+        if (R->is_baseline[s]) want = R->names[s];
+    if (!cfg->report || !want) return UTIL_OK;
+    for (int s = 0; s < R->nsrc; s++)
+        if (!strcmp(R->names[s], want)) R->reference = s;
+    if (R->reference < 0) {
+        char list[2048] = "";
+        for (int s = 0; s < R->nsrc; s++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", s ? ", " : "", R->names[s]);
+        return util_fail(UTIL_EINVAL, "--scorecard '%s': no source of that name (the sources: %s)", want, list);
+    }
+    R->ninit = 1;
+    for (int q = 1; q < R->njobs; q++) R->ninit += fabs(R->jobs[q].init - R->jobs[q - 1].init) >= 0.5;
+    size_t n = (size_t)R->nsrc * R->nleads * R->nf * R->ninit;
+    int status = util_check_memory(sizeof(double) * n, "the scorecard's scores by initial time");
+    if (status) return status;
+    if (!(R->init_mse = malloc(sizeof(double) * n))) return util_fail(UTIL_ENOMEM, "out of memory (the scorecard's scores by initial time)");
+    for (size_t i = 0; i < n; i++) R->init_mse[i] = NAN;
+    return UTIL_OK;
 }
 
 static void run_free(run *R) {
@@ -941,6 +987,7 @@ static void run_free(run *R) {
     eval_grid_free(&R->grid);
     io_state_free(&R->fc);
     free(R->acc), free(R->nan_acc), free(R->leads), free(R->times), free(R->jobs), free(R->pool), free(R->mbuf), free(R->bl);
+    free(R->init_mse);
 }
 
 int eval_run(const eval_config *cfg) {
@@ -954,7 +1001,7 @@ int eval_run(const eval_config *cfg) {
     int csv_pending = 0;
     char csv_tmp[4200] = "";
     if ((status = list_sources(&R)) || (status = open_truth(&R)) || (status = scan_forecasts(&R)) ||
-        (status = plan_fields(&R)) || (status = alloc_scoring(&R)) || (status = score_all(&R)))
+        (status = plan_fields(&R)) || (status = alloc_scoring(&R)) || (status = plan_scorecard(&R)) || (status = score_all(&R)))
         goto done;
     /* the CSV stays a temporary until the report is complete too */
     if ((status = write_csv(&R, cfg->output, csv_tmp, sizeof csv_tmp))) goto done;

@@ -17,7 +17,7 @@ int main(void) {
         tests_register_fetch() || tests_register_api() ||
         tests_register_fetch_models() || tests_register_util() || tests_register_stats() || tests_register_plan() ||
         tests_register_cfg() || tests_register_perturb() || tests_register_http() ||
-        tests_register_track() || tests_register_trackeval() || tests_register_coast()) {
+        tests_register_track() || tests_register_trackeval() || tests_register_coast() || tests_register_scorecard()) {
         CU_cleanup_registry();
         return 2;
     }

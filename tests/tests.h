@@ -26,6 +26,7 @@ int tests_register_http(void);    /* tests/test_http.c */
 int tests_register_track(void);   /* tests/test_track.c */
 int tests_register_trackeval(void); /* tests/test_trackeval.c */
 int tests_register_coast(void);   /* tests/test_coast.c */
+int tests_register_scorecard(void); /* tests/test_scorecard.c */
 
 /* Directory holding the committed fixtures (tests/fixtures by default,
  * PANGU_FIXTURES overrides). */
