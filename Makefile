@@ -63,7 +63,7 @@ all: $(BIN)/pangu lib man
 # Each page is made from a one-line script named pangu-COMMAND (its title and
 # NAME), the NAME's line from pangu help --summary (cli/main.c) and the
 # EXAMPLES of cli/man/PAGE.h2m (commands of the docs).
-PANGU_COMMANDS = step info import init plan forecast stats grad train synth eval regrid fetch tune
+PANGU_COMMANDS = step info import init plan forecast stats grad train synth eval regrid fetch tune track
 man: $(BIN)/pangu $(wildcard cli/man/*.h2m)
 	@if command -v help2man >/dev/null; then mkdir -p $(BUILD)/man/cmd && v=$$($(BIN)/pangu --version | head -1 | cut -d' ' -f3) && \
 	  help2man -N -n "Pangu-Weather forecasts, training and verification" --version-string="$$v" \

@@ -84,9 +84,9 @@ void besttrack_free(besttrack_set *set) {
 /* ---- IBTrACS v04 CSV ---- */
 
 enum { IB_SID, IB_NAME, IB_BASIN, IB_TIME, IB_NATURE, IB_LAT, IB_LON, IB_NREQUIRED = 7,
-       IB_WMO_WIND = 7, IB_WMO_PRES, IB_USA_WIND, IB_USA_PRES, IB_ATCF, IB_NUMBER, IB_NCOLS };
+       IB_WMO_WIND = 7, IB_WMO_PRES, IB_USA_WIND, IB_USA_PRES, IB_ATCF, IB_NUMBER, IB_TRACK_TYPE, IB_NCOLS };
 static const char *const ib_names[IB_NCOLS] = {"SID", "NAME", "BASIN", "ISO_TIME", "NATURE", "LAT", "LON",
-                                               "WMO_WIND", "WMO_PRES", "USA_WIND", "USA_PRES", "USA_ATCF_ID", "NUMBER"};
+                                               "WMO_WIND", "WMO_PRES", "USA_WIND", "USA_PRES", "USA_ATCF_ID", "NUMBER", "TRACK_TYPE"};
 
 typedef struct {
     const char *path;
@@ -207,6 +207,12 @@ static int ib_new_storm(ib_reader *r, besttrack_set *set, const char *sid) {
         (status = ib_text(r, IB_BASIN, s->basin, sizeof s->basin, 1)) ||
         (status = ib_text(r, IB_ATCF, s->atcf, sizeof s->atcf, 0)))
         return status;
+    char type[32];
+    if ((status = ib_text(r, IB_TRACK_TYPE, type, sizeof type, 0))) return status;
+    s->spur = !strncasecmp(type, "spur", 4);
+    double number;
+    if ((status = ib_optional(r, IB_NUMBER, &number))) return status;
+    s->number = isnan(number) ? 0 : (int)number;
     if (!in_list(s->basin, basins))
         return util_fail(UTIL_EFORMAT, "%s: line %ld, column BASIN: expected NA, SA, EP, WP, SP, NI, SI or MM, found '%s'",
                          r->path, r->line, s->basin);
@@ -368,6 +374,7 @@ static int at_group(const at_reader *r, besttrack_set *set, int first, int *stor
         snprintf(s->sid, sizeof s->sid, "%s", atcf);
         snprintf(s->basin, sizeof s->basin, "%s", basin);
         snprintf(s->tech, sizeof s->tech, "%s", tech);
+        s->number = atoi(r->field[AT_CY]);
     }
     *index = i;
     return UTIL_OK;
