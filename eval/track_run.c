@@ -356,6 +356,17 @@ done:
 
 /* ---- outputs ---- */
 
+/* rows by source, storm, initial time, member and lead: each track together, in order */
+static int cmp_row(const void *a, const void *b) {
+    const track_row *x = a, *y = b;
+    int c = strcmp(x->source, y->source);
+    if (!c) c = strcmp(x->sid, y->sid);
+    if (!c) c = (x->init > y->init) - (x->init < y->init);
+    if (!c) c = (x->member > y->member) - (x->member < y->member);
+    if (!c) c = (x->lead > y->lead) - (x->lead < y->lead);
+    return c;
+}
+
 static int write_rows(FILE *f, const run *R) {
     if (fprintf(f, "source,sid,name,basin,init_time,lead_hours,valid_time,lat,lon,msl_min_pa,wind10_max_ms,member\n") < 0)
         return UTIL_EIO;
@@ -498,6 +509,7 @@ int track_run(const track_config *cfg) {
     if (!cfg->has_start && !cfg->best_track) return util_fail(UTIL_EINVAL, "a best track (--best-track) or --start LAT,LON");
     if ((status = read_best_track(&R)) || (status = list_forecasts(cfg, &jobs, &njobs))) goto done;
     for (int q = 0; q < njobs && !status; q++) status = track_forecast(&R, &jobs[q]);
+    if (R.nrows) qsort(R.rows, (size_t)R.nrows, sizeof *R.rows, cmp_row);
     if (!status) status = write_csv(&R);
     if (!status && cfg->atcf_dir) status = write_adecks(&R);
     if (!status && !cfg->quiet) {

@@ -1,0 +1,100 @@
+#!/bin/bash
+# pangu track end to end on synthetic Holland (1980) vortices with known
+# paths (tests/track_synth.py: a pangu CF forecast file on a 0.5-degree
+# grid, the storms' best track written on NCEI's IBTrACS v04r01 header and
+# units lines, a land-sea mask):
+#  - a western Pacific storm and a southern hemisphere one crossing the date
+#    line (its best-track longitudes beyond 180 as NCEI sometimes writes
+#    them) are followed at every lead within one grid length (55.6 km);
+#  - a storm dying at 36 h 4 degrees from a broad weak cold-core low: rows
+#    at 12 and 24 h only, none near the low;
+#  - a weak storm moving over land: with the mask it ends on land (10 m wind
+#    below 8 m/s), without it (a warning) it is followed throughout;
+#  - a storm extratropical (NATURE ET) at the initial time is not tracked;
+#  - --storm, --basin, --name, --start, --atcf (a-decks in NRL's format);
+#  - bad input: exit status 2, one line on stderr naming the problem,
+#    nothing written.
+# Usage: tests/track_test.sh bin/pangu
+set -u
+pangu=$(cd "$(dirname "${1:-bin/pangu}")" && pwd)/$(basename "${1:-bin/pangu}")
+src=$(cd "$(dirname "$0")/.." && pwd)
+t=$(mktemp -d)
+. "$src/tests/lib.sh"
+trap 'rm -rf "$t"' EXIT
+cd "$t" || exit 1
+pass=0 fail=0
+
+/usr/bin/python3 "$src/tests/track_synth.py" "$t" "$src/tests/fixtures/ibtracs_v04r01_head.csv" || { echo "track_synth.py failed"; exit 1; }
+fc=$t/fc_2018102500.nc bt=$t/ibtracs.csv
+
+# errors FILE SID: the largest distance (km, haversine R = 6371 km) of the
+# storm's rows to its true centres, and how many rows were compared
+errors() {
+  awk -F, -v sid="$2" 'function rad(x) { return x * 3.14159265358979 / 180 }
+    NR == FNR { if (FNR > 1) { tl[$1 "," $2] = $3; tn[$1 "," $2] = $4 }; next }
+    FNR > 1 && $2 == sid { k = $2 "," $6; if (!(k in tl)) { print "no truth for " k; exit 1 }
+      a = sin(rad($8 - tl[k]) / 2) ^ 2 + cos(rad($8)) * cos(rad(tl[k])) * sin(rad($9 - tn[k]) / 2) ^ 2
+      d = 2 * 6371 * atan2(sqrt(a), sqrt(1 - a)); if (d > m) m = d; n++ }
+    END { printf "%.1f %d\n", m, n }' "$t/truth.csv" "$1"
+}
+leads() { awk -F, -v sid="$2" '$2 == sid { printf "%s%s", s, $6; s = " " }' "$1"; }
+
+"$pangu" track --forecast "$fc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" --atcf "$t/atcf" --output "$t/tracks.csv" \
+  >"$t/out" 2>"$t/err"
+check "exit 0 and one summary line" '[ $? -eq 0 ] && [ "$(wc -l <"$t/err")" -eq 1 ] && grep -q "pangu track: 4 tracks, 15 positions" "$t/err"'
+check "the columns, named as the issue names them" \
+  '[ "$(head -1 "$t/tracks.csv")" = "source,sid,name,basin,init_time,lead_hours,valid_time,lat,lon,msl_min_pa,wind10_max_ms,member" ]'
+read -r e n < <(errors "$t/tracks.csv" 2018298N15140)
+check "western Pacific storm: 6 leads within one grid length (largest error $e km)" '[ "$n" -eq 6 ] && awk -v e="$e" "BEGIN { exit !(e < 55.6) }"'
+read -r e n < <(errors "$t/tracks.csv" 2018298S15176)
+check "southern hemisphere storm across the date line: 6 leads within one grid length ($e km)" \
+  '[ "$n" -eq 6 ] && awk -v e="$e" "BEGIN { exit !(e < 55.6) }"'
+check "longitudes in 0..360 (past the date line: 184.6, not -175.4)" \
+  'awk -F, "NR > 1 && (\$9 < 0 || \$9 >= 360) { bad = 1 } END { exit bad }" "$t/tracks.csv" && grep -q "^pangu,2018298S15176,BRAVO,SP,.*,72,.*,-17\.9[0-9]*,184\.[0-9]*," "$t/tracks.csv"'
+check "the dying storm: rows at 12 and 24 h, none after ($(leads "$t/tracks.csv" 2018298N20300))" \
+  '[ "$(leads "$t/tracks.csv" 2018298N20300)" = "12 24" ]'
+check "never at the broad cold-core low (20 N, 296 E)" \
+  'awk -F, "\$2 == \"2018298N20300\" && \$9 < 297.5 { bad = 1 } END { exit bad }" "$t/tracks.csv"'
+check "the weak storm ends over land ($(leads "$t/tracks.csv" 2018298N18100))" '[ "$(leads "$t/tracks.csv" 2018298N18100)" = "12" ]'
+check "a storm extratropical at the initial time is not tracked" '! grep -q 2018298N25030 "$t/tracks.csv"'
+check "init and valid times, msl in Pa, 10 m wind in m/s" \
+  'grep -q "^pangu,2018298N15140,ALPHA,WP,2018-10-25T00:00:00,24,2018-10-26T00:00:00,16\.[0-9]*,137\.[0-9]*,97[0-9][0-9][0-9]\.[0-9],3[0-9]\.[0-9][0-9],$" "$t/tracks.csv"'
+check "a-decks: one per storm, named aBBNNYYYY.dat" '[ "$(cd "$t/atcf" && ls | tr "\n" " ")" = "aal072018.dat aio072018.dat ash072018.dat awp072018.dat " ]'
+check "a-deck lines in NRL's format (tenths, hemisphere letters, kt, hPa; TECH from --name)" \
+  'head -1 "$t/atcf/awp072018.dat" | grep -Eq "^WP, 07, 2018102500, 03, PANG,  12, 15[0-9]N, 13[89][0-9]E,  [0-9]{2},  9[0-9]{2}, XX,$" &&
+   grep -q "^SH, 07, 2018102500, 03, PANG,  36, 16[0-9]S, 179[0-9]W," "$t/atcf/ash072018.dat"'
+check "no temporaries or locks left" '[ -z "$(leftovers "$t")" ]'
+
+"$pangu" track --forecast "$fc" --best-track "$bt" --output "$t/nomask.csv" 2>"$t/err"
+check "without a mask every point is sea, with a warning: the weak storm goes on ($(leads "$t/nomask.csv" 2018298N18100))" \
+  '[ "$(leads "$t/nomask.csv" 2018298N18100)" = "12 24 36 48 60 72" ] && grep -q "warning: no --land-sea-mask" "$t/err"'
+
+"$pangu" track --forecast "$fc" --best-track "$bt" --output "$t/alpha.csv" --storm alpha --name ifs --quiet 2>"$t/err"
+check "--storm NAME (any case) and --name: one storm, source ifs" \
+  '[ "$(cut -d, -f1,2 "$t/alpha.csv" | sort -u | tr "\n" " ")" = "ifs,2018298N15140 source,sid " ]'
+"$pangu" track --forecast "$fc" --best-track "$bt" --output "$t/basin.csv" --basin SP,NA --quiet 2>"$t/err"
+check "--basin SP,NA (NA the North Atlantic)" '[ "$(cut -d, -f4 "$t/basin.csv" | sort -u | tr "\n" " ")" = "NA SP basin " ]'
+"$pangu" track --forecast "$fc" --start 15,140 --output "$t/start.csv" --quiet 2>"$t/err"
+sed 's/,START,,,/,2018298N15140,,,/' "$t/start.csv" >"$t/start_as_alpha.csv"
+read -r e n < <(errors "$t/start_as_alpha.csv" 2018298N15140)
+check "--start LAT,LON without a best track: the storm there, 6 leads within one grid length ($e km)" \
+  '[ "$n" -eq 6 ] && awk -v e="$e" "BEGIN { exit !(e < 55.6) }"'
+
+# ---- bad input ----
+mkdir -p "$t/in" && cp "$bt" "$t/in/bt.csv"
+awk -F, 'BEGIN { OFS = "," } NR == 5 { $9 = " " } { print }' "$bt" >"$t/in/bad.csv"
+nccopy -V z,t,v,msl,u10,v10,time,forecast_period,forecast_reference_time,level,latitude,longitude "$fc" "$t/in/no_u.nc"
+o=$t/in/tracks.csv
+refused "a blank LAT in the best track" "bad\.csv: line 5, column LAT: expected a number" "$t/in" -- \
+  "$pangu" track --forecast "$fc" --best-track "$t/in/bad.csv" --output "$o"
+refused "a forecast without u" "no_u\.nc: no u at 850 hPa" "$t/in" -- "$pangu" track --forecast "$t/in/no_u.nc" --best-track "$bt" --output "$o"
+refused "--storm of no storm" "--storm NOSUCH: no storm" "$t/in" -- "$pangu" track --forecast "$fc" --best-track "$bt" --storm NOSUCH --output "$o"
+refused "--start and --best-track" "give one" "$t/in" -- "$pangu" track --forecast "$fc" --best-track "$bt" --start 15,140 --output "$o"
+refused "--start out of range" "--start '95,140'" "$t/in" -- "$pangu" track --forecast "$fc" --start 95,140 --output "$o"
+refused "--storm with --start" "--storm does nothing with --start" "$t/in" -- "$pangu" track --forecast "$fc" --start 15,140 --storm X --output "$o"
+refused "the output over the best track" "bt\.csv" "$t/in" -- "$pangu" track --forecast "$fc" --best-track "$t/in/bt.csv" --output "$t/in/bt.csv"
+refused "no --best-track nor --start" "missing --best-track" "$t/in" -- "$pangu" track --forecast "$fc" --output "$o"
+refused "a best track that is not one" "line 1.*expected at least 8 comma-separated fields" "$t/in" -- \
+  "$pangu" track --forecast "$fc" --best-track "$t/in/no_u.nc" --output "$o"
+
+summary track_test
