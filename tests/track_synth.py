@@ -17,6 +17,9 @@ and 3-hourly records, blanks as NCEI writes them (one space).
 
 Usage: track_synth.py OUTDIR FIXTURE_HEAD
   OUTDIR/fc_2018102500.nc   forecast from 2018-10-25 00 UTC, leads 12..72 h every 12 h, 0.5 degree grid
+  OUTDIR/ens_2018102500.nc  the same as a two-member ensemble (member 1: ALPHA one degree further north)
+  OUTDIR/fc_pl_2018102500.nc, OUTDIR/fc_sfc_2018102500.nc  the forecast split into pressure-level and
+                            single-level files on a valid-time axis time(time)
   OUTDIR/ibtracs.csv        best track of the storms
   OUTDIR/lsm.nc             land-sea mask (lsm: land 90-104 E, 10-26 N)
   OUTDIR/truth.csv          sid,lead_hours,lat,lon of every storm at every lead
@@ -75,54 +78,105 @@ def fields(lat, lon, hour):
     return p, u, v, thick
 
 
-def write_forecast(path):
-    lat = 90 - 0.5 * np.arange(361)
-    lon = 0.5 * np.arange(720)
-    nc = Dataset(path, "w", format="NETCDF4")
-    nc.Conventions = "CF-1.8"
-    nc.title = "Pangu-Weather forecast"
-    for name, n in (("step", len(LEADS)), ("level", 2), ("latitude", lat.size), ("longitude", lon.size)):
-        nc.createDimension(name, n)
-    since = datetime(1900, 1, 1)
-    init_h = (INIT - since).total_seconds() / 3600
-    t = nc.createVariable("time", "f8", ("step",))
-    t.standard_name, t.units, t.calendar = "time", "hours since 1900-01-01 00:00:00", "proleptic_gregorian"
-    t[:] = [init_h + h for h in LEADS]
-    fp = nc.createVariable("forecast_period", "f8", ("step",))
-    fp.standard_name, fp.units = "forecast_period", "hours"
-    fp[:] = LEADS
-    frt = nc.createVariable("forecast_reference_time", "f8", ())
-    frt.standard_name, frt.units, frt.calendar = "forecast_reference_time", "hours since 1900-01-01 00:00:00", "proleptic_gregorian"
-    frt.assignValue(init_h)
-    lev = nc.createVariable("level", "f4", ("level",))
-    lev.standard_name, lev.units, lev.positive = "air_pressure", "hPa", "down"
-    lev[:] = [850, 200]
+def coords(nc, lat, lon):
     for name, vals, units in (("latitude", lat, "degrees_north"), ("longitude", lon, "degrees_east")):
+        nc.createDimension(name, vals.size)
         c = nc.createVariable(name, "f8", (name,))
         c.standard_name, c.units = name, units
         c[:] = vals
-    upper = {k: nc.createVariable(k, "f4", ("step", "level", "latitude", "longitude"), zlib=True) for k in ("z", "t", "u", "v")}
-    surf = {k: nc.createVariable(k, "f4", ("step", "latitude", "longitude"), zlib=True) for k in ("msl", "u10", "v10")}
-    for k, units in (("z", "m**2 s**-2"), ("t", "K"), ("u", "m s**-1"), ("v", "m s**-1"), ("msl", "Pa"),
-                     ("u10", "m s**-1"), ("v10", "m s**-1")):
-        (upper.get(k) or surf[k]).units = units
+
+
+def times(nc, lead_dim, lead_axis):
+    """valid times on lead_dim, the initial time as a scalar; lead_axis: also forecast_period(step)"""
+    init_h = (INIT - datetime(1900, 1, 1)).total_seconds() / 3600
+    t = nc.createVariable("time", "f8", (lead_dim,))
+    t.standard_name, t.units, t.calendar = "time", "hours since 1900-01-01 00:00:00", "proleptic_gregorian"
+    t[:] = [init_h + h for h in LEADS]
+    if lead_axis:
+        fp = nc.createVariable("forecast_period", "f8", (lead_dim,))
+        fp.standard_name, fp.units = "forecast_period", "hours"
+        fp[:] = LEADS
+    frt = nc.createVariable("forecast_reference_time", "f8", ())
+    frt.standard_name, frt.units, frt.calendar = "forecast_reference_time", "hours since 1900-01-01 00:00:00", "proleptic_gregorian"
+    frt.assignValue(init_h)
+
+
+def levels(nc):
+    nc.createDimension("level", 2)
+    lev = nc.createVariable("level", "f4", ("level",))
+    lev.standard_name, lev.units, lev.positive = "air_pressure", "hPa", "down"
+    lev[:] = [850, 200]
+
+
+UNITS = {"z": "m**2 s**-2", "t": "K", "u": "m s**-1", "v": "m s**-1", "msl": "Pa", "u10": "m s**-1", "v10": "m s**-1",
+         "q": "kg kg**-1", "t2m": "K"}
+UPPER = ("z", "q", "t", "u", "v")
+
+
+def step_values(lat, lon, h, shift):
+    """z t u v (2 levels each) and msl u10 v10 at lead h; shift: ALPHA's latitude moved by this (degrees)"""
+    STORMS[0] = STORMS[0][:3] + (15.0 + shift,) + STORMS[0][4:]
+    p, u, v, thick = fields(lat, lon, h)
+    STORMS[0] = STORMS[0][:3] + (15.0,) + STORMS[0][4:]
     g = 9.80665
+    z850 = np.full(p.shape, 1500 * g)
+    zero = np.zeros(p.shape)
+    return {"z": (z850, z850 + thick * g), "t": (zero + 288.0, zero + 220.0), "u": (0.9 * u, zero), "v": (0.9 * v, zero),
+            "msl": p, "u10": 0.8 * u, "v10": 0.8 * v, "q": (zero + 0.01, zero + 1e-5), "t2m": zero + 300.0}
+
+
+def write_forecasts(out, lat, lon):
+    """fc_2018102500.nc (pangu's CF layout), ens_2018102500.nc (two members on member(member), the second with
+    ALPHA one degree further north), fc_pl_2018102500.nc and fc_sfc_2018102500.nc (a forecast split into
+    pressure-level and single-level files on a valid-time axis, as users hold numerical forecasts, with q and
+    t2m as well)"""
+    det = Dataset(out + "/fc_2018102500.nc", "w", format="NETCDF4")
+    ens = Dataset(out + "/ens_2018102500.nc", "w", format="NETCDF4")
+    pl = Dataset(out + "/fc_pl_2018102500.nc", "w", format="NETCDF4")
+    sfc = Dataset(out + "/fc_sfc_2018102500.nc", "w", format="NETCDF4")
+    var = {}
+    for nc, lead_dim, member in ((det, "step", False), (ens, "step", True), (pl, "time", False), (sfc, "time", False)):
+        nc.Conventions = "CF-1.8"
+        nc.createDimension(lead_dim, len(LEADS))
+        if member:
+            nc.createDimension("member", 2)
+            m = nc.createVariable("member", "i4", ("member",))
+            m.standard_name = "realization"
+            m[:] = [0, 1]
+        times(nc, lead_dim, lead_dim == "step")
+        if nc is not sfc:
+            levels(nc)
+        coords(nc, lat, lon)
+        lead = ("member", lead_dim) if member else (lead_dim,)
+        for k in UNITS:
+            upper = k in UPPER
+            # the valid-time files hold every variable (pangu's reader reads such states whole);
+            # pangu's own layout only those the tracker needs (a subset, as eval reads it)
+            if (nc is pl and not upper) or (nc is sfc and upper) or (nc in (det, ens) and k in ("q", "t2m")):
+                continue
+            dims = lead + (("level",) if upper else ()) + ("latitude", "longitude")
+            var[(id(nc), k)] = nc.createVariable(k, "f4", dims, zlib=True)
+            var[(id(nc), k)].units = UNITS[k]
     for i, h in enumerate(LEADS):
-        p, u, v, thick = fields(lat, lon, h)
-        z850 = 1500 * g + 0 * p
-        upper["z"][i, 0], upper["z"][i, 1] = z850, z850 + thick * g
-        upper["t"][i, 0], upper["t"][i, 1] = 288.0 - 0 * p, 220.0 - 0 * p
-        upper["u"][i, 0], upper["v"][i, 0] = 0.9 * u, 0.9 * v
-        upper["u"][i, 1], upper["v"][i, 1] = 0 * u, 0 * v
-        surf["msl"][i], surf["u10"][i], surf["v10"][i] = p, 0.8 * u, 0.8 * v
-    nc.close()
-    lsm = Dataset(path.rsplit("/", 1)[0] + "/lsm.nc", "w", format="NETCDF4")
-    lsm.createDimension("latitude", lat.size)
-    lsm.createDimension("longitude", lon.size)
-    for name, vals, units in (("latitude", lat, "degrees_north"), ("longitude", lon, "degrees_east")):
-        c = lsm.createVariable(name, "f8", (name,))
-        c.standard_name, c.units = name, units
-        c[:] = vals
+        for member, shift in ((0, 0.0), (1, 1.0)):
+            vals = step_values(lat, lon, h, shift)
+            targets = [(ens, (member, i))] + ([(det, (i,)), (pl, (i,)), (sfc, (i,))] if member == 0 else [])
+            for nc, at in targets:
+                for k, x in vals.items():
+                    if (id(nc), k) not in var:
+                        continue
+                    if isinstance(x, tuple):
+                        for lev in range(2):
+                            var[(id(nc), k)][at + (lev,)] = x[lev]
+                    else:
+                        var[(id(nc), k)][at] = x
+    for nc in (det, ens, pl, sfc):
+        nc.close()
+
+
+def write_land_sea_mask(path, lat, lon):
+    lsm = Dataset(path, "w", format="NETCDF4")
+    coords(lsm, lat, lon)
     m = lsm.createVariable("lsm", "f4", ("latitude", "longitude"))
     la, lo = np.meshgrid(lat, lon, indexing="ij")
     m[:] = ((lo >= 102) & (lo <= 104) & (la >= 10) & (la <= 26)).astype("f4")
@@ -164,6 +218,8 @@ if __name__ == "__main__":
     out, head_path = sys.argv[1], sys.argv[2]
     with open(head_path) as f:
         head = [f.readline(), f.readline()]
-    write_forecast(out + "/fc_2018102500.nc")
+    lat, lon = 90 - 0.5 * np.arange(361), 0.5 * np.arange(720)
+    write_forecasts(out, lat, lon)
+    write_land_sea_mask(out + "/lsm.nc", lat, lon)
     write_best_track(out + "/ibtracs.csv", head)
     write_truth(out + "/truth.csv")

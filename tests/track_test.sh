@@ -12,6 +12,8 @@
 #    below 8 m/s), without it (a warning) it is followed throughout;
 #  - a storm extratropical (NATURE ET) at the initial time is not tracked;
 #  - --storm, --basin, --name, --start, --atcf (a-decks in NRL's format);
+#  - the forecast split over two files gives the same rows; an ensemble's
+#    members are tracked one by one;
 #  - bad input: exit status 2, one line on stderr naming the problem,
 #    nothing written.
 # Usage: tests/track_test.sh bin/pangu
@@ -79,6 +81,23 @@ sed 's/,START,,,/,2018298N15140,,,/' "$t/start.csv" >"$t/start_as_alpha.csv"
 read -r e n < <(errors "$t/start_as_alpha.csv" 2018298N15140)
 check "--start LAT,LON without a best track: the storm there, 6 leads within one grid length ($e km)" \
   '[ "$n" -eq 6 ] && awk -v e="$e" "BEGIN { exit !(e < 55.6) }"'
+
+# the same forecast split into pressure-level and single-level files on a valid-time axis (one forecast: files
+# sharing an initial time), and as a two-member ensemble (pangu's member(member) layout)
+"$pangu" track --forecast "$t/fc_pl_*.nc" --forecast "$t/fc_sfc_2018102500.nc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" \
+  --output "$t/split.csv" --quiet 2>"$t/err"
+check "a forecast split over two files: the same rows" 'cmp -s "$t/split.csv" "$t/tracks.csv"'
+"$pangu" track --forecast "$t/ens_2018102500.nc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" --atcf "$t/ens_atcf" \
+  --output "$t/ens.csv" --quiet 2>"$t/err"
+check "ensemble member 0: the deterministic rows, source pangu_m00, member 0" \
+  '[ "$(grep "^pangu_m00," "$t/ens.csv" | cut -d, -f2-11 | sed "s/\$/,/")" = "$(tail -n +2 "$t/tracks.csv" | cut -d, -f2-11 | sed "s/\$/,/")" ] &&
+   grep "^pangu_m00," "$t/ens.csv" | awk -F, "\$12 != 0 { bad = 1 } END { exit bad }"'
+awk -F, 'BEGIN { OFS = "," } NR == 1 || $1 == "pangu_m01" { if (NR > 1) $8 -= 1; print }' "$t/ens.csv" >"$t/m01_moved.csv"
+read -r e n < <(errors "$t/m01_moved.csv" 2018298N15140)
+check "ensemble member 1: its storm one degree further north, within a grid length ($e km)" \
+  '[ "$n" -eq 6 ] && awk -v e="$e" "BEGIN { exit !(e < 55.6) }"'
+check "ensemble a-decks: TECH PA00 and PA01" \
+  '[ "$(cut -d, -f5 "$t/ens_atcf/awp072018.dat" | sort -u | tr -d " " | tr "\n" " ")" = "PA00 PA01 " ]'
 
 # ---- bad input ----
 mkdir -p "$t/in" && cp "$bt" "$t/in/bt.csv"
