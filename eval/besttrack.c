@@ -45,6 +45,7 @@ static int split_fields(char *line, char **field, int cap) {
 /* A number filling the whole field; UTIL_EFORMAT naming the place when not. */
 static int field_number(const char *path, long line, const char *column, const char *text, double *out) {
     char *end;
+    if (!*text) return util_fail(UTIL_EFORMAT, "%s: line %ld, column %s: expected a number, found a blank field", path, line, column);
     errno = 0;
     double x = strtod(text, &end);
     if (!*text || *end || errno || !isfinite(x))

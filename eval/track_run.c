@@ -107,7 +107,9 @@ static int has_level(const eval_fc_info *in, float level) {
 }
 
 /* What the forecast must hold: msl, u and v at 850 hPa; z (or t) at 850
- * and 200 hPa for the thickness; u10, v10 for the wind column and the land test. */
+ * and 200 hPa for the thickness (asked for before any storm needs it, so
+ * that a run never fails halfway); u10, v10 for the wind column and the
+ * land test, when present. */
 static int check_fields(const char *path, const eval_fc_info *in, int *use_t) {
     const char *missing = !in->has[V_MSL] ? "msl"
                         : !in->has[V_U] || !has_level(in, 850) ? "u at 850 hPa"
@@ -117,6 +119,9 @@ static int check_fields(const char *path, const eval_fc_info *in, int *use_t) {
     *use_t = -1;
     if (in->has[V_Z] && has_level(in, 850) && has_level(in, 200)) *use_t = 0;
     else if (in->has[V_T] && has_level(in, 850) && has_level(in, 200)) *use_t = 1;
+    else
+        return util_fail(UTIL_EFORMAT, "%s: no z (nor t) at 850 and 200 hPa (pangu track needs the 850-200 hPa thickness "
+                         "for storms poleward of 30 degrees)", path);
     return UTIL_OK;
 }
 

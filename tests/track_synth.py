@@ -41,6 +41,8 @@ STORMS = [
     ("2018298N20300", "CHARLIE", "NA", 20.0, -60.0, 0.0, -0.05, 30, 36, 60, 1.5, 60, "TS"),  # dies at 36 h
     ("2018298N18100", "DELTA", "NI", 18.0, 100.0, 0.0, 0.1, 1.2, 0, 150, 1.5, 40, "TS"),  # weak, onto land at 102 E
     ("2018298N25030", "ECHO", "NA", 25.0, 330.0, 0.0, -0.1, 30, 0, 60, 1.5, 60, "ET"),  # not tropical at the start
+    ("2018298N33160", "FOXTROT", "WP", 33.0, 160.0, 0.03, 0.1, 35, 0, 60, 1.5, 80, "TS"),  # warm core poleward of 30
+    ("2018298N33200", "GOLF", "EP", 33.0, 200.0, 0.03, 0.1, 35, 0, 60, 1.5, -80, "TS"),  # cold core poleward of 30
 ]
 # a broad, weak cold-core low 4 degrees west of CHARLIE (no best track)
 LOW = (20.0, -64.0, 0.0, 0.0, 4, 0, 800, 1.0, -40)
@@ -121,7 +123,9 @@ def step_values(lat, lon, h, shift):
     g = 9.80665
     z850 = np.full(p.shape, 1500 * g)
     zero = np.zeros(p.shape)
-    return {"z": (z850, z850 + thick * g), "t": (zero + 288.0, zero + 220.0), "u": (0.9 * u, zero), "v": (0.9 * v, zero),
+    # t at 850 and 200 hPa whose layer mean gives the same thickness by the hypsometric equation
+    tmean = thick * g / (287.05 * np.log(850 / 200))
+    return {"z": (z850, z850 + thick * g), "t": (tmean + 34.0, tmean - 34.0), "u": (0.9 * u, zero), "v": (0.9 * v, zero),
             "msl": p, "u10": 0.8 * u, "v10": 0.8 * v, "q": (zero + 0.01, zero + 1e-5), "t2m": zero + 300.0}
 
 
@@ -189,7 +193,7 @@ def write_best_track(path, head):
     with open(path, "w") as f:
         f.write(head[0])
         f.write(head[1])
-        for sid, name, basin, *s, nature in STORMS:
+        for number, (sid, name, basin, *s, nature) in enumerate(STORMS, 1):
             for h in range(-12, 73, 3):
                 lat, lon, dp = position(s, h)
                 row = [" "] * len(names)
@@ -197,7 +201,7 @@ def write_best_track(path, head):
                 if sid.startswith("2018298S15176") and h >= 60:
                     lon += 360  # "sometimes beyond 180", as NCEI's file has them
                 when = INIT + timedelta(hours=h)
-                for k, val in (("SID", sid), ("SEASON", "2018"), ("NUMBER", "7"), ("BASIN", basin), ("SUBBASIN", "MM"),
+                for k, val in (("SID", sid), ("SEASON", "2018"), ("NUMBER", str(number)), ("BASIN", basin), ("SUBBASIN", "MM"),
                                ("NAME", name), ("ISO_TIME", when.strftime("%Y-%m-%d %H:%M:%S")), ("NATURE", nature),
                                ("LAT", "%.1f" % lat), ("LON", "%.1f" % lon), ("TRACK_TYPE", "main"),
                                ("USA_WIND", "%d" % round(dp * 2)), ("USA_PRES", "%d" % round(1010 - dp))):

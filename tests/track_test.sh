@@ -11,6 +11,8 @@
 #  - a weak storm moving over land: with the mask it ends on land (10 m wind
 #    below 8 m/s), without it (a warning) it is followed throughout;
 #  - a storm extratropical (NATURE ET) at the initial time is not tracked;
+#  - poleward of 30 degrees a warm-core storm is followed, a cold-core one
+#    not (the thickness from z, and from t without z);
 #  - --storm, --basin, --name, --start, --atcf (a-decks in NRL's format);
 #  - the forecast split over two files gives the same rows; an ensemble's
 #    members are tracked one by one;
@@ -43,7 +45,7 @@ leads() { awk -F, -v sid="$2" '$2 == sid { printf "%s%s", s, $6; s = " " }' "$1"
 
 "$pangu" track --forecast "$fc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" --atcf "$t/atcf" --output "$t/tracks.csv" \
   >"$t/out" 2>"$t/err"
-check "exit 0 and one summary line" '[ $? -eq 0 ] && [ "$(wc -l <"$t/err")" -eq 1 ] && grep -q "pangu track: 4 tracks, 15 positions" "$t/err"'
+check "exit 0 and one summary line" '[ $? -eq 0 ] && [ "$(wc -l <"$t/err")" -eq 1 ] && grep -q "pangu track: 5 tracks, 21 positions" "$t/err"'
 check "the columns, named as the issue names them" \
   '[ "$(head -1 "$t/tracks.csv")" = "source,sid,name,basin,init_time,lead_hours,valid_time,lat,lon,msl_min_pa,wind10_max_ms,member" ]'
 read -r e n < <(errors "$t/tracks.csv" 2018298N15140)
@@ -59,12 +61,17 @@ check "never at the broad cold-core low (20 N, 296 E)" \
   'awk -F, "\$2 == \"2018298N20300\" && \$9 < 297.5 { bad = 1 } END { exit bad }" "$t/tracks.csv"'
 check "the weak storm ends over land ($(leads "$t/tracks.csv" 2018298N18100))" '[ "$(leads "$t/tracks.csv" 2018298N18100)" = "12" ]'
 check "a storm extratropical at the initial time is not tracked" '! grep -q 2018298N25030 "$t/tracks.csv"'
+read -r e n < <(errors "$t/tracks.csv" 2018298N33160)
+check "poleward of 30 degrees a warm-core storm (a thickness maximum) is followed ($n leads, $e km)" \
+  '[ "$n" -eq 6 ] && awk -v e="$e" "BEGIN { exit !(e < 55.6) }"'
+check "poleward of 30 degrees a cold-core storm is not" '! grep -q 2018298N33200 "$t/tracks.csv"'
 check "init and valid times, msl in Pa, 10 m wind in m/s" \
   'grep -q "^pangu,2018298N15140,ALPHA,WP,2018-10-25T00:00:00,24,2018-10-26T00:00:00,16\.[0-9]*,137\.[0-9]*,97[0-9][0-9][0-9]\.[0-9],3[0-9]\.[0-9][0-9],$" "$t/tracks.csv"'
-check "a-decks: one per storm, named aBBNNYYYY.dat" '[ "$(cd "$t/atcf" && ls | tr "\n" " ")" = "aal072018.dat aio072018.dat ash072018.dat awp072018.dat " ]'
+check "a-decks: one per storm, named aBBNNYYYY.dat" \
+  '[ "$(cd "$t/atcf" && ls | tr "\n" " ")" = "aal032018.dat aio042018.dat ash022018.dat awp012018.dat awp062018.dat " ]'
 check "a-deck lines in NRL's format (tenths, hemisphere letters, kt, hPa; TECH from --name)" \
-  'head -1 "$t/atcf/awp072018.dat" | grep -Eq "^WP, 07, 2018102500, 03, PANG,  12, 15[0-9]N, 13[89][0-9]E,  [0-9]{2},  9[0-9]{2}, XX,$" &&
-   grep -q "^SH, 07, 2018102500, 03, PANG,  36, 16[0-9]S, 179[0-9]W," "$t/atcf/ash072018.dat"'
+  'head -1 "$t/atcf/awp012018.dat" | grep -Eq "^WP, 01, 2018102500, 03, PANG,  12, 15[0-9]N, 13[89][0-9]E,  [0-9]{2},  9[0-9]{2}, XX,$" &&
+   grep -q "^SH, 02, 2018102500, 03, PANG,  36, 16[0-9]S, 179[0-9]W," "$t/atcf/ash022018.dat"'
 check "no temporaries or locks left" '[ -z "$(leftovers "$t")" ]'
 
 "$pangu" track --forecast "$fc" --best-track "$bt" --output "$t/nomask.csv" 2>"$t/err"
@@ -97,16 +104,24 @@ read -r e n < <(errors "$t/m01_moved.csv" 2018298N15140)
 check "ensemble member 1: its storm one degree further north, within a grid length ($e km)" \
   '[ "$n" -eq 6 ] && awk -v e="$e" "BEGIN { exit !(e < 55.6) }"'
 check "ensemble a-decks: TECH PA00 and PA01" \
-  '[ "$(cut -d, -f5 "$t/ens_atcf/awp072018.dat" | sort -u | tr -d " " | tr "\n" " ")" = "PA00 PA01 " ]'
+  '[ "$(cut -d, -f5 "$t/ens_atcf/awp012018.dat" | sort -u | tr -d " " | tr "\n" " ")" = "PA00 PA01 " ]'
+
+nccopy -V t,u,v,msl,u10,v10,time,forecast_period,forecast_reference_time,level,latitude,longitude "$fc" "$t/no_z.nc"
+"$pangu" track --forecast "$t/no_z.nc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" --output "$t/no_z.csv" --quiet 2>"$t/err"
+check "without z the thickness from t (hypsometric): the same rows, the warm-core storm poleward of 30 degrees too" \
+  'cmp -s "$t/no_z.csv" "$t/tracks.csv" && grep -q 2018298N33160 "$t/no_z.csv"'
 
 # ---- bad input ----
 mkdir -p "$t/in" && cp "$bt" "$t/in/bt.csv"
 awk -F, 'BEGIN { OFS = "," } NR == 5 { $9 = " " } { print }' "$bt" >"$t/in/bad.csv"
 nccopy -V z,t,v,msl,u10,v10,time,forecast_period,forecast_reference_time,level,latitude,longitude "$fc" "$t/in/no_u.nc"
 o=$t/in/tracks.csv
-refused "a blank LAT in the best track" "bad\.csv: line 5, column LAT: expected a number" "$t/in" -- \
+refused "a blank LAT in the best track" "bad\.csv: line 5, column LAT: expected a number, found a blank field" "$t/in" -- \
   "$pangu" track --forecast "$fc" --best-track "$t/in/bad.csv" --output "$o"
 refused "a forecast without u" "no_u\.nc: no u at 850 hPa" "$t/in" -- "$pangu" track --forecast "$t/in/no_u.nc" --best-track "$bt" --output "$o"
+nccopy -V u,v,msl,u10,v10,time,forecast_period,forecast_reference_time,level,latitude,longitude "$fc" "$t/in/no_zt.nc"
+refused "a forecast without z or t" "no_zt\.nc: no z \(nor t\) at 850 and 200 hPa" "$t/in" -- \
+  "$pangu" track --forecast "$t/in/no_zt.nc" --best-track "$bt" --output "$o"
 refused "--storm of no storm" "--storm NOSUCH: no storm" "$t/in" -- "$pangu" track --forecast "$fc" --best-track "$bt" --storm NOSUCH --output "$o"
 refused "--start and --best-track" "give one" "$t/in" -- "$pangu" track --forecast "$fc" --best-track "$bt" --start 15,140 --output "$o"
 refused "--start out of range" "--start '95,140'" "$t/in" -- "$pangu" track --forecast "$fc" --start 95,140 --output "$o"
