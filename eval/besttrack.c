@@ -76,6 +76,13 @@ static int add_storm(besttrack_set *set, int *cap) {
     return UTIL_OK;
 }
 
+/* After a failed read: the set as it was before (its first `first` storms). */
+static void drop_storms(besttrack_set *set, int first) {
+    for (int i = first; i < set->n; i++) free(set->storm[i].pt);
+    set->n = first;
+    if (!first) free(set->storm), set->storm = NULL;
+}
+
 void besttrack_free(besttrack_set *set) {
     for (int i = 0; i < set->n; i++) free(set->storm[i].pt);
     free(set->storm);
@@ -257,11 +264,7 @@ int besttrack_read_ibtracs(const char *path, besttrack_set *set) {
     if (!status && r.line < 2) status = util_fail(UTIL_EFORMAT, "%s: expected IBTrACS v04 CSV (a names line and a units line)", path);
     fclose(f);
     free(line), free(r.field);
-    if (status) {
-        /* one cleanup: drop this file's storms */
-        for (int i = r.first; i < set->n; i++) free(set->storm[i].pt);
-        set->n = r.first;
-    }
+    if (status) drop_storms(set, r.first);
     return status;
 }
 
@@ -447,10 +450,7 @@ int besttrack_read_atcf(const char *path, besttrack_set *set) {
             if (s->pt[k].time - s->pt[k - 1].time < 0.5)
                 status = util_fail(UTIL_EFORMAT, "%s: two records of %s %s at one time", path, s->sid, s->tech);
     }
-    if (status) {
-        for (int i = first; i < set->n; i++) free(set->storm[i].pt);
-        set->n = first;
-    }
+    if (status) drop_storms(set, first);
     return status;
 }
 
