@@ -106,6 +106,10 @@ check "ensemble member 1: its storm one degree further north, within a grid leng
 check "ensemble a-decks: TECH PA00 and PA01" \
   '[ "$(cut -d, -f5 "$t/ens_atcf/awp012018.dat" | sort -u | tr -d " " | tr "\n" " ")" = "PA00 PA01 " ]'
 
+"$pangu" track --forecast "$fc" --best-track "$bt" --output "$t/echo.csv" --storm ECHO 2>"$t/err"
+check "a storm not tropical at the initial time alone: the header only, and a warning saying why" \
+  '[ "$(wc -l <"$t/echo.csv")" -eq 1 ] && grep -q "warning: no storm followed: none of the storms selected has a tropical record" "$t/err"'
+
 nccopy -V t,u,v,msl,u10,v10,time,forecast_period,forecast_reference_time,level,latitude,longitude "$fc" "$t/no_z.nc"
 "$pangu" track --forecast "$t/no_z.nc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" --output "$t/no_z.csv" --quiet 2>"$t/err"
 check "without z the thickness from t (hypsometric): the same rows, the warm-core storm poleward of 30 degrees too" \
