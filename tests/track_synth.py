@@ -16,7 +16,7 @@ and units lines of tests/fixtures/ibtracs_v04r01_head.csv (NCEI's, verbatim)
 and 3-hourly records, blanks as NCEI writes them (one space).
 
 Usage: track_synth.py OUTDIR FIXTURE_HEAD
-  OUTDIR/fc_2018102500.nc   forecast from 2018-10-25 00 UTC, leads 12..72 h every 12 h, 0.5 degree grid
+  OUTDIR/fc_2018102500.nc   forecast from 2018-10-25 00 UTC, leads 0..72 h every 12 h, 0.5 degree grid
   OUTDIR/ens_2018102500.nc  the same as a two-member ensemble (member 1: ALPHA one degree further north)
   OUTDIR/fc_pl_2018102500.nc, OUTDIR/fc_sfc_2018102500.nc  the forecast split into pressure-level and
                             single-level files on a valid-time axis time(time)
@@ -32,7 +32,7 @@ from netCDF4 import Dataset
 
 R_EARTH = 6371e3
 INIT = datetime(2018, 10, 25, 0)
-LEADS = list(range(12, 73, 12))
+LEADS = list(range(0, 73, 12))  # lead 0 too: the centre at the initial time is tracked as well
 
 # sid, name, basin, lat0, lon0, dlat/h, dlon/h, dp0 (hPa), hour dp reaches 0 (0: never), Rmax (km), B, core (m), nature
 STORMS = [
