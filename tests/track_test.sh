@@ -135,4 +135,10 @@ refused "no --best-track nor --start" "missing --best-track" "$t/in" -- "$pangu"
 refused "a best track that is not one" "line 1.*expected at least 8 comma-separated fields" "$t/in" -- \
   "$pangu" track --forecast "$fc" --best-track "$t/in/no_u.nc" --output "$o"
 
+head -c 300000 "$fc" >"$t/in/truncated.nc"
+refused "a truncated forecast file" "truncated\.nc" "$t/in" -- "$pangu" track --forecast "$t/in/truncated.nc" --best-track "$bt" --output "$o"
+refused "a full disk (ulimit -f 1): one line, no file" "tracks\.csv" "$t/in" -- \
+  limited 1 "$pangu" track --forecast "$fc" --best-track "$bt" --output "$o" --quiet
+check "nothing left of the failed runs" '[ ! -e "$o" ] && [ -z "$(leftovers "$t/in")" ]'
+
 summary track_test
