@@ -209,6 +209,9 @@ static int find_minima(const grid *g, const track_params *p, double glat, double
         for (long k = b.c0; k <= b.c1; k++) {
             int j = col_wrap(g, k);
             if (j < 0) continue;
+            /* a minimum on the edge of the grid (the poles' rows, a regional grid's sides) may be
+             * the slope of a low outside it, not a centre */
+            if (i == 0 || i == f->H - 1 || (!g->global && (j == 0 || j == f->W - 1))) continue;
             double d = track_distance_km(glat, glon, f->lat[i], f->lon[j]);
             if (d <= p->search_km && isfinite(AT(f->msl, i, j)) && local_min(g, f->msl, i, j)) c[n++] = (candidate){i, j, d};
         }

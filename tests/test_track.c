@@ -496,6 +496,36 @@ static void test_holland_extratropical(void) {
     synth_free(g);
 }
 
+/* On a regional grid (0..40 N, 100..180 E) a storm just east of its edge
+ * leaves the lowest pressure on the edge column, with strong vorticity
+ * inside the grid (a broad storm, Rmax 150 km, B 1): that is not a centre;
+ * the same storm inside the grid is found. */
+static void test_regional_edge(void) {
+    synth *g = synth_new();
+    enum { RH = 81, RW = 161 }; /* rows 40 N..0, columns 100..180 E */
+    float *block = malloc(sizeof(float) * RH * RW * 6);
+    track_fields r = g->f;
+    r.H = RH, r.W = RW, r.lat = g->lat + 100, r.lon = g->lon + 200, r.land = NULL;
+    float *dst[6] = {block, block + RH * RW, block + 2 * RH * RW, block + 3 * RH * RW, block + 4 * RH * RW, block + 5 * RH * RW};
+    const float **fld[6] = {&r.msl, &r.u850, &r.v850, &r.thickness, &r.u10, &r.v10};
+    track_params p;
+    track_default_params(&p);
+    track_fix fix;
+    for (int pass = 0; pass < 2; pass++) {
+        vortex v = {20.0, pass ? 175.0 : 181.5, 0, 0, 40, 0, 150, 1.0, 60};
+        synth_fields(g, &v, 1, 0);
+        const float *src[6] = {g->msl, g->u850, g->v850, g->thick, g->u10, g->v10};
+        for (int k = 0; k < 6; k++) {
+            for (int i = 0; i < RH; i++) memcpy(dst[k] + (size_t)i * RW, src[k] + (size_t)(100 + i) * GW + 200, sizeof(float) * RW);
+            *fld[k] = dst[k];
+        }
+        CU_ASSERT_EQUAL(track_find_centre(&r, &p, 20.0, pass ? 175.0 : 179.5, &fix), pass ? 1 : 0);
+        if (pass) CU_ASSERT(track_distance_km(fix.lat, fix.lon, 20.0, 175.0) < GRID_KM);
+    }
+    free(block);
+    synth_free(g);
+}
+
 static void test_distance_guess(void) {
     /* a quarter of the equator, and one degree of a meridian */
     CU_ASSERT_DOUBLE_EQUAL(track_distance_km(0, 0, 0, 90), 6371.0 * M_PI / 2, 1e-6);
@@ -521,7 +551,8 @@ int tests_register_track(void) {
         !CU_add_test(s, "tracker: Holland vortices in both hemispheres, across the date line and 0", test_holland_hemispheres) ||
         !CU_add_test(s, "tracker: a dying storm beside a broad cold-core low", test_holland_dissipating) ||
         !CU_add_test(s, "tracker: over land, 10 m wind above 8 m/s", test_holland_land) ||
-        !CU_add_test(s, "tracker: extratropical storms need a thickness maximum", test_holland_extratropical))
+        !CU_add_test(s, "tracker: extratropical storms need a thickness maximum", test_holland_extratropical) ||
+        !CU_add_test(s, "tracker: a regional grid's edge is not a centre", test_regional_edge))
         return 1;
     return 0;
 }
