@@ -63,7 +63,7 @@ all: $(BIN)/pangu lib man
 # Each page is made from a one-line script named pangu-COMMAND (its title and
 # NAME), the NAME's line from pangu help --summary (cli/main.c) and the
 # EXAMPLES of cli/man/PAGE.h2m (commands of the docs).
-PANGU_COMMANDS = step info import init plan forecast stats grad train synth eval regrid fetch tune
+PANGU_COMMANDS = step info import init plan forecast stats grad train synth eval regrid fetch tune track
 man: $(BIN)/pangu $(wildcard cli/man/*.h2m)
 	@if command -v help2man >/dev/null; then mkdir -p $(BUILD)/man/cmd && v=$$($(BIN)/pangu --version | head -1 | cut -d' ' -f3) && \
 	  help2man -N -n "Pangu-Weather forecasts, training and verification" --version-string="$$v" \
@@ -175,7 +175,7 @@ endif
 # The shell suites, in the order `make check` runs them (each takes the
 # binary; install_test.sh takes none); the sanitizer builds run SAN_SCRIPTS.
 TEST_SCRIPTS = cli_test regrid_cdo_test forecast_test data_test train_test synth_test eval_test report_test fetch_test \
-  fetch_models_test chain_test released_test plausible_test configs_test files_test tune_test install_test robust_test \
+  fetch_models_test chain_test released_test plausible_test configs_test files_test tune_test track_test install_test robust_test \
   trackeval_test
 SAN_SCRIPTS = cli_test forecast_test data_test fetch_test fetch_models_test
 check: deps

@@ -46,6 +46,7 @@ static const struct {
     {"train", "validate_every", "valid_start", WHEN_GIVEN, NULL, NULL},
     {"train", "valid_samples", "valid_start", WHEN_GIVEN, NULL, NULL},
     {"fetch", "format", "source", WHEN_ONE_OF, "cds", NULL},
+    {"track", "storm", "start", WHEN_NOT_GIVEN, NULL, NULL}, /* --start follows one position, not best-track storms */
 };
 
 static const cfg_key *schema_key(const cfg *c, const char *key) {

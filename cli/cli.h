@@ -23,6 +23,7 @@ int cli_eval(int argc, char **argv);
 int cli_regrid(int argc, char **argv);
 int cli_fetch(int argc, char **argv);
 int cli_tune(int argc, char **argv);
+int cli_track(int argc, char **argv);
 /* The --precision vocabulary of every command (cli/cmd_forecast.c): fp32,
  * bf16 (refused without AVX512_BF16), or auto (model_precision_auto: bf16
  * only where allow_bf16 and faster); a util status. */

@@ -77,6 +77,10 @@ static const struct {
     {"tune", cli_tune,
      "[--seconds 3] [--show] [--output FILE]",
      "measure the FP32 kernels' blocking on this CPU and cache it for every command", " (--no-tune: not used)"},
+    {"track", cli_track,
+     "--forecast FILES --best-track IBTRACS.csv|BDECK --output tracks.csv [--name SOURCE] [--storm SID|NAME ...]\n"
+     "         [--basin LIST] [--land-sea-mask FILE] [--atcf DIR] [--start LAT,LON]",
+     "tropical cyclone tracks through forecasts from best-track initial positions", " (docs/cyclones.md)"},
     /* new subcommands: add a row here and declare the handler in cli.h */
 };
 

@@ -45,6 +45,7 @@ static int split_fields(char *line, char **field, int cap) {
 /* A number filling the whole field; UTIL_EFORMAT naming the place when not. */
 static int field_number(const char *path, long line, const char *column, const char *text, double *out) {
     char *end;
+    if (!*text) return util_fail(UTIL_EFORMAT, "%s: line %ld, column %s: expected a number, found a blank field", path, line, column);
     errno = 0;
     double x = strtod(text, &end);
     if (!*text || *end || errno || !isfinite(x))
@@ -75,6 +76,13 @@ static int add_storm(besttrack_set *set, int *cap) {
     return UTIL_OK;
 }
 
+/* After a failed read: the set as it was before (its first `first` storms). */
+static void drop_storms(besttrack_set *set, int first) {
+    for (int i = first; i < set->n; i++) free(set->storm[i].pt);
+    set->n = first;
+    if (!first) free(set->storm), set->storm = NULL;
+}
+
 void besttrack_free(besttrack_set *set) {
     for (int i = 0; i < set->n; i++) free(set->storm[i].pt);
     free(set->storm);
@@ -84,9 +92,9 @@ void besttrack_free(besttrack_set *set) {
 /* ---- IBTrACS v04 CSV ---- */
 
 enum { IB_SID, IB_NAME, IB_BASIN, IB_TIME, IB_NATURE, IB_LAT, IB_LON, IB_NREQUIRED = 7,
-       IB_WMO_WIND = 7, IB_WMO_PRES, IB_USA_WIND, IB_USA_PRES, IB_ATCF, IB_NUMBER, IB_NCOLS };
+       IB_WMO_WIND = 7, IB_WMO_PRES, IB_USA_WIND, IB_USA_PRES, IB_ATCF, IB_NUMBER, IB_TRACK_TYPE, IB_NCOLS };
 static const char *const ib_names[IB_NCOLS] = {"SID", "NAME", "BASIN", "ISO_TIME", "NATURE", "LAT", "LON",
-                                               "WMO_WIND", "WMO_PRES", "USA_WIND", "USA_PRES", "USA_ATCF_ID", "NUMBER"};
+                                               "WMO_WIND", "WMO_PRES", "USA_WIND", "USA_PRES", "USA_ATCF_ID", "NUMBER", "TRACK_TYPE"};
 
 typedef struct {
     const char *path;
@@ -207,6 +215,12 @@ static int ib_new_storm(ib_reader *r, besttrack_set *set, const char *sid) {
         (status = ib_text(r, IB_BASIN, s->basin, sizeof s->basin, 1)) ||
         (status = ib_text(r, IB_ATCF, s->atcf, sizeof s->atcf, 0)))
         return status;
+    char type[32];
+    if ((status = ib_text(r, IB_TRACK_TYPE, type, sizeof type, 0))) return status;
+    s->spur = !strncasecmp(type, "spur", 4);
+    double number;
+    if ((status = ib_optional(r, IB_NUMBER, &number))) return status;
+    s->number = isnan(number) ? 0 : (int)number;
     if (!in_list(s->basin, basins))
         return util_fail(UTIL_EFORMAT, "%s: line %ld, column BASIN: expected NA, SA, EP, WP, SP, NI, SI or MM, found '%s'",
                          r->path, r->line, s->basin);
@@ -250,11 +264,7 @@ int besttrack_read_ibtracs(const char *path, besttrack_set *set) {
     if (!status && r.line < 2) status = util_fail(UTIL_EFORMAT, "%s: expected IBTrACS v04 CSV (a names line and a units line)", path);
     fclose(f);
     free(line), free(r.field);
-    if (status) {
-        /* one cleanup: drop this file's storms */
-        for (int i = r.first; i < set->n; i++) free(set->storm[i].pt);
-        set->n = r.first;
-    }
+    if (status) drop_storms(set, r.first);
     return status;
 }
 
@@ -368,6 +378,7 @@ static int at_group(const at_reader *r, besttrack_set *set, int first, int *stor
         snprintf(s->sid, sizeof s->sid, "%s", atcf);
         snprintf(s->basin, sizeof s->basin, "%s", basin);
         snprintf(s->tech, sizeof s->tech, "%s", tech);
+        s->number = atoi(r->field[AT_CY]);
     }
     *index = i;
     return UTIL_OK;
@@ -439,10 +450,7 @@ int besttrack_read_atcf(const char *path, besttrack_set *set) {
             if (s->pt[k].time - s->pt[k - 1].time < 0.5)
                 status = util_fail(UTIL_EFORMAT, "%s: two records of %s %s at one time", path, s->sid, s->tech);
     }
-    if (status) {
-        for (int i = first; i < set->n; i++) free(set->storm[i].pt);
-        set->n = first;
-    }
+    if (status) drop_storms(set, first);
     return status;
 }
 

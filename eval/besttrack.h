@@ -45,6 +45,8 @@ typedef struct {
     char tech[16];     /* ATCF TECH: BEST for best tracks (IBTrACS too), else the forecast's */
     double init;       /* forecast initial time; NAN for best tracks */
     int format;        /* BESTTRACK_IBTRACS or BESTTRACK_ATCF */
+    int number;        /* IBTrACS NUMBER (of the season, all basins), ATCF CY; 0 when not given */
+    int spur;          /* 1: an IBTrACS spur track (TRACK_TYPE spur...), a duplicate of a main one */
     int n;
     besttrack_point *pt; /* n points, time ascending, no two at one time */
 } besttrack_storm;

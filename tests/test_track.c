@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "eval/besttrack.h"
+#include "eval/track.h"
 #include "tests.h"
 #include "util/util.h"
 
@@ -247,7 +248,8 @@ static void test_atcf_round_trip(void) {
         {0, 15.04, 140.0, 99000, 30.0, ""}, {0, 17.26, 179.96, 98512, 35.2, ""},
         {0, -12.34, 181.5, NAN, NAN, ""},   {0, -0.04, 359.94, 100100, 10.0, ""},
     };
-    besttrack_storm s = {"WP312018", "YUTU", "WP", "WP312018", "PANG", 0, BESTTRACK_ATCF, 4, pts};
+    besttrack_storm s = {.sid = "WP312018", .name = "YUTU", .basin = "WP", .atcf = "WP312018", .tech = "PANG",
+                         .format = BESTTRACK_ATCF, .n = 4, .pt = pts};
     util_time_parse("2018-10-25T12", &s.init);
     for (int k = 0; k < 4; k++) pts[k].time = s.init + 6 * 3600.0 * k;
     char path[512];
@@ -289,6 +291,254 @@ static void test_atcf_round_trip(void) {
     unlink(path);
 }
 
+
+/* ---- the tracker on synthetic Holland vortices ----
+ * Holland (1980): p(r) = pc + dp exp(-(Rmax/r)^B), and the gradient wind
+ * V(r) = sqrt(B dp / rho (Rmax/r)^B exp(-(Rmax/r)^B) + (r f / 2)^2) - r |f| / 2,
+ * cyclonic in each vortex's hemisphere; 850 hPa wind 0.9 V, 10 m wind
+ * 0.8 V; the 850-200 hPa thickness a smooth background plus a warm (or
+ * cold) core anomaly of 300 km e-folding radius. Fields on a global
+ * 0.5-degree grid, north to south, longitudes 0..359.5. */
+
+enum { GH = 361, GW = 720 };
+#define GSTEP 0.5
+
+typedef struct {
+    double lat0, lon0, dlat, dlon; /* position at hour 0, degrees per hour */
+    double dp0, dp_end_hour;       /* hPa; dp falls linearly to 0 at dp_end_hour (0: never) */
+    double rmax_km, b, core_m;     /* core_m > 0 warm core, < 0 cold core (thickness anomaly, m) */
+} vortex;
+
+typedef struct {
+    double lat[GH], lon[GW];
+    float *msl, *u850, *v850, *thick, *u10, *v10, *land;
+    track_fields f;
+} synth;
+
+static void vortex_at(const vortex *v, double hour, double *lat, double *lon, double *dp) {
+    *lat = v->lat0 + v->dlat * hour;
+    *lon = fmod(v->lon0 + v->dlon * hour + 720.0, 360.0);
+    *dp = v->dp0 * (v->dp_end_hour > 0 ? fmax(0.0, 1.0 - hour / v->dp_end_hour) : 1.0);
+}
+
+static double bearing(double lat1, double lon1, double lat2, double lon2) {
+    double p1 = lat1 * M_PI / 180, p2 = lat2 * M_PI / 180, dl = (lon2 - lon1) * M_PI / 180;
+    return atan2(sin(dl) * cos(p2), cos(p1) * sin(p2) - sin(p1) * cos(p2) * cos(dl));
+}
+
+static void synth_fields(synth *g, const vortex *v, int nv, double hour) {
+    for (int i = 0; i < GH; i++)
+        for (int j = 0; j < GW; j++) {
+            size_t at = (size_t)i * GW + j;
+            double lat = g->lat[i], lon = g->lon[j], p = 101000.0, u = 0, w = 0;
+            double thick = 9000.0 + 1500.0 * cos(lat * M_PI / 180);
+            for (int k = 0; k < nv; k++) {
+                double clat, clon, dp;
+                vortex_at(&v[k], hour, &clat, &clon, &dp);
+                double r = track_distance_km(clat, clon, lat, lon) * 1000.0, R = v[k].rmax_km * 1000.0;
+                thick += v[k].core_m * exp(-pow(r / 3e5, 2));
+                if (dp <= 0) continue;
+                if (r < 1.0) { /* the centre: the full deficit, calm */
+                    p -= dp * 100.0;
+                    continue;
+                }
+                double x = pow(R / r, v[k].b), f = fabs(2 * 7.292e-5 * sin(clat * M_PI / 180));
+                p -= dp * 100.0 * (1 - exp(-x));
+                double V = sqrt(v[k].b * dp * 100.0 / 1.15 * x * exp(-x) + pow(r * f / 2, 2)) - r * f / 2;
+                double beta = bearing(clat, clon, lat, lon) + (clat >= 0 ? -M_PI / 2 : M_PI / 2);
+                u += V * sin(beta), w += V * cos(beta);
+            }
+            g->msl[at] = (float)p, g->thick[at] = (float)thick;
+            g->u850[at] = (float)(0.9 * u), g->v850[at] = (float)(0.9 * w);
+            g->u10[at] = (float)(0.8 * u), g->v10[at] = (float)(0.8 * w);
+        }
+}
+
+static synth *synth_new(void) {
+    synth *g = calloc(1, sizeof *g);
+    size_t HW = (size_t)GH * GW;
+    float *block = calloc(HW * 7, sizeof(float));
+    g->msl = block, g->u850 = block + HW, g->v850 = block + 2 * HW, g->thick = block + 3 * HW;
+    g->u10 = block + 4 * HW, g->v10 = block + 5 * HW, g->land = block + 6 * HW;
+    for (int i = 0; i < GH; i++) g->lat[i] = 90.0 - GSTEP * i;
+    for (int j = 0; j < GW; j++) g->lon[j] = GSTEP * j;
+    g->f = (track_fields){GH, GW, g->lat, g->lon, g->msl, g->u850, g->v850, g->thick, g->u10, g->v10, NULL};
+    return g;
+}
+
+static void synth_free(synth *g) {
+    free(g->msl);
+    free(g);
+}
+
+/* Follows vortex 0 every 6 h to `hours`, as pangu track does: the first
+ * guess extrapolated from the last two fixes (before the start: the true
+ * position 6 h earlier). Returns the fixes made; err_km the largest
+ * distance to the true centre. */
+static int follow_synth(synth *g, const vortex *v, int nv, int hours, double *err_km, track_fix *last) {
+    track_params p;
+    track_default_params(&p);
+    double t[64], lat[64], lon[64], dp;
+    int n = 0, fixes = 0;
+    *err_km = 0;
+    for (int h = -6; h <= 0; h += 6, n++) vortex_at(&v[0], h, &lat[n], &lon[n], &dp), t[n] = h;
+    for (int h = 6; h <= hours; h += 6) {
+        double glat, glon, tlat, tlon;
+        synth_fields(g, v, nv, h);
+        track_first_guess(t, lat, lon, n, h, &glat, &glon);
+        track_fix fix;
+        int found = track_find_centre(&g->f, &p, glat, glon, &fix);
+        CU_ASSERT(found >= 0);
+        if (found <= 0) break;
+        vortex_at(&v[0], h, &tlat, &tlon, &dp);
+        double e = track_distance_km(tlat, tlon, fix.lat, fix.lon);
+        if (getenv("TRACK_DEBUG")) printf("\n  h %d true %.2f %.2f fix %.2f %.2f err %.1f km msl %.0f vort %.2e wind10 %.1f", h, tlat, tlon, fix.lat, fix.lon, e, fix.msl, fix.vorticity, fix.wind10);
+        if (e > *err_km) *err_km = e;
+        t[n] = h, lat[n] = fix.lat, lon[n++] = fix.lon;
+        if (last) *last = fix;
+        fixes++;
+    }
+    return fixes;
+}
+
+#define GRID_KM (GSTEP * 111.195)
+
+/* Northern hemisphere, westward and poleward; southern hemisphere across
+ * the date line eastward: every lead within a grid length of the centre. */
+static void test_holland_hemispheres(void) {
+    synth *g = synth_new();
+    double err;
+    track_fix fix;
+    vortex nh = {15.0, 140.0, 0.05, -0.12, 40, 0, 60, 1.5, 60};
+    CU_ASSERT_EQUAL(follow_synth(g, &nh, 1, 120, &err, &fix), 20);
+    CU_ASSERT(err < GRID_KM);
+    CU_ASSERT(fix.vorticity > 5e-5);
+    CU_ASSERT(fix.msl < 101000 - 3500);
+    CU_ASSERT(fix.wind10 > 20);
+    vortex sh = {-15.0, 176.0, -0.04, 0.12, 35, 0, 60, 1.5, 60}; /* 176 E to 174.4 W */
+    CU_ASSERT_EQUAL(follow_synth(g, &sh, 1, 120, &err, &fix), 20);
+    CU_ASSERT(err < GRID_KM);
+    CU_ASSERT(fix.vorticity < -5e-5);
+    CU_ASSERT(fix.lon > 180 && fix.lon < 192);
+    vortex zero = {12.0, 358.5, 0.02, 0.1, 35, 0, 60, 1.5, 60}; /* across 0 E */
+    CU_ASSERT_EQUAL(follow_synth(g, &zero, 1, 60, &err, NULL), 10);
+    CU_ASSERT(err < GRID_KM);
+    synth_free(g);
+}
+
+/* A storm that dies 400 km from a weak, broad cold-core low: the track
+ * ends when the storm is gone, never jumping to the low (its vorticity is
+ * below 5e-5 s-1 though its pressure is lowest). */
+static void test_holland_dissipating(void) {
+    synth *g = synth_new();
+    double err;
+    track_fix fix;
+    vortex v[2] = {{20.0, 130.0, 0.0, -0.05, 30, 48, 60, 1.5, 60},
+                   {20.0, 126.0, 0.0, 0.0, 4, 0, 800, 1.0, -40}};
+    int n = follow_synth(g, v, 2, 96, &err, &fix);
+    CU_ASSERT(n >= 6 && n <= 7); /* dp 0 at 48 h: not found then */
+    CU_ASSERT(err < GRID_KM);
+    /* the low alone: a pressure minimum, but it fails the vorticity test */
+    synth_fields(g, &v[1], 1, 0);
+    track_params p;
+    track_default_params(&p);
+    CU_ASSERT_EQUAL(track_find_centre(&g->f, &p, 20.0, 127.0, &fix), 0);
+    /* control: the same low with a tighter core is taken */
+    vortex tight = v[1];
+    tight.rmax_km = 80, tight.b = 1.5, tight.dp0 = 20;
+    synth_fields(g, &tight, 1, 0);
+    CU_ASSERT_EQUAL(track_find_centre(&g->f, &p, 20.0, 127.0, &fix), 1);
+    synth_free(g);
+}
+
+/* Over land (the mask's land fraction >= 0.5) a storm with weak 10 m winds
+ * (< 8 m/s) ends where the same storm over the sea goes on; a strong one
+ * goes on over land. */
+static void test_holland_land(void) {
+    synth *g = synth_new();
+    double err;
+    vortex weak = {18.0, 100.0, 0.0, 0.1, 1.2, 0, 150, 1.5, 40};
+    vortex strong = {18.0, 100.0, 0.0, 0.1, 40, 0, 60, 1.5, 40};
+    CU_ASSERT_EQUAL(follow_synth(g, &weak, 1, 48, &err, NULL), 8); /* no mask: all sea */
+    for (int i = 0; i < GH; i++)
+        for (int j = 0; j < GW; j++) g->land[(size_t)i * GW + j] = g->lon[j] >= 102.0 && g->lon[j] <= 140.0 ? 1.0f : 0.0f;
+    g->f.land = g->land;
+    int n = follow_synth(g, &weak, 1, 48, &err, NULL);
+    CU_ASSERT(n >= 2 && n <= 4); /* lon 102 at 20 h: found at 6, 12, 18 h only */
+    track_fix fix;
+    CU_ASSERT_EQUAL(follow_synth(g, &strong, 1, 48, &err, &fix), 8);
+    CU_ASSERT(fix.over_land && fix.wind10 > 8);
+    CU_ASSERT(err < GRID_KM);
+    synth_free(g);
+}
+
+/* Extratropical (poleward of 30 degrees): a warm-core storm (a thickness
+ * maximum within 278 km) is followed, a cold-core one ends; equatorward of
+ * 30 degrees the thickness is not asked for. */
+static void test_holland_extratropical(void) {
+    synth *g = synth_new();
+    double err;
+    vortex warm = {34.0, 150.0, 0.05, 0.1, 30, 0, 80, 1.5, 60};
+    vortex cold = warm;
+    cold.core_m = -60;
+    CU_ASSERT_EQUAL(follow_synth(g, &warm, 1, 48, &err, NULL), 8);
+    CU_ASSERT(err < GRID_KM);
+    CU_ASSERT_EQUAL(follow_synth(g, &cold, 1, 48, &err, NULL), 0);
+    cold.lat0 = 24.0;
+    CU_ASSERT_EQUAL(follow_synth(g, &cold, 1, 48, &err, NULL), 8);
+    /* without a thickness field a storm poleward of 30 degrees is an error, not a guess */
+    g->f.thickness = NULL;
+    track_fix fix;
+    track_params p;
+    track_default_params(&p);
+    synth_fields(g, &warm, 1, 0);
+    CU_ASSERT_EQUAL(track_find_centre(&g->f, &p, 34.0, 150.0, &fix), -1);
+    synth_free(g);
+}
+
+/* On a regional grid (0..40 N, 100..180 E) a storm just east of its edge
+ * leaves the lowest pressure on the edge column, with strong vorticity
+ * inside the grid (a broad storm, Rmax 150 km, B 1): that is not a centre;
+ * the same storm inside the grid is found. */
+static void test_regional_edge(void) {
+    synth *g = synth_new();
+    enum { RH = 81, RW = 161 }; /* rows 40 N..0, columns 100..180 E */
+    float *block = malloc(sizeof(float) * RH * RW * 6);
+    track_fields r = g->f;
+    r.H = RH, r.W = RW, r.lat = g->lat + 100, r.lon = g->lon + 200, r.land = NULL;
+    float *dst[6] = {block, block + RH * RW, block + 2 * RH * RW, block + 3 * RH * RW, block + 4 * RH * RW, block + 5 * RH * RW};
+    const float **fld[6] = {&r.msl, &r.u850, &r.v850, &r.thickness, &r.u10, &r.v10};
+    track_params p;
+    track_default_params(&p);
+    track_fix fix;
+    for (int pass = 0; pass < 2; pass++) {
+        vortex v = {20.0, pass ? 175.0 : 181.5, 0, 0, 40, 0, 150, 1.0, 60};
+        synth_fields(g, &v, 1, 0);
+        const float *src[6] = {g->msl, g->u850, g->v850, g->thick, g->u10, g->v10};
+        for (int k = 0; k < 6; k++) {
+            for (int i = 0; i < RH; i++) memcpy(dst[k] + (size_t)i * RW, src[k] + (size_t)(100 + i) * GW + 200, sizeof(float) * RW);
+            *fld[k] = dst[k];
+        }
+        CU_ASSERT_EQUAL(track_find_centre(&r, &p, 20.0, pass ? 175.0 : 179.5, &fix), pass ? 1 : 0);
+        if (pass) CU_ASSERT(track_distance_km(fix.lat, fix.lon, 20.0, 175.0) < GRID_KM);
+    }
+    free(block);
+    synth_free(g);
+}
+
+static void test_distance_guess(void) {
+    /* a quarter of the equator, and one degree of a meridian */
+    CU_ASSERT_DOUBLE_EQUAL(track_distance_km(0, 0, 0, 90), 6371.0 * M_PI / 2, 1e-6);
+    CU_ASSERT_DOUBLE_EQUAL(track_distance_km(10, 179.5, 10, -179.5), track_distance_km(10, 0, 10, 1), 1e-9);
+    double t[2] = {0, 6}, lat[2] = {10, 11}, lon[2] = {179.0, 181.0}, glat, glon;
+    track_first_guess(t, lat, lon, 2, 12, &glat, &glon);
+    CU_ASSERT_DOUBLE_EQUAL(glat, 12.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(glon, 183.0, 1e-9);
+    lon[0] = 359.5, lon[1] = 0.5;
+    track_first_guess(t, lat, lon, 2, 9, &glat, &glon);
+    CU_ASSERT_DOUBLE_EQUAL(glon, 1.0, 1e-9);
+}
+
 int tests_register_track(void) {
     CU_pSuite s = CU_add_suite("track", NULL, NULL);
     if (!s) return 1;
@@ -296,7 +546,13 @@ int tests_register_track(void) {
         !CU_add_test(s, "IBTrACS: basins, longitudes, WMO and USA values, interpolation", test_ibtracs_records) ||
         !CU_add_test(s, "IBTrACS: bad records named by file, line and column", test_ibtracs_strict) ||
         !CU_add_test(s, "ATCF b-deck: records, wind radii lines, hemispheres", test_atcf_bdeck) ||
-        !CU_add_test(s, "ATCF a-deck: written and read back", test_atcf_round_trip))
+        !CU_add_test(s, "ATCF a-deck: written and read back", test_atcf_round_trip) ||
+        !CU_add_test(s, "tracker: great-circle distance, first guess across the date line and 0", test_distance_guess) ||
+        !CU_add_test(s, "tracker: Holland vortices in both hemispheres, across the date line and 0", test_holland_hemispheres) ||
+        !CU_add_test(s, "tracker: a dying storm beside a broad cold-core low", test_holland_dissipating) ||
+        !CU_add_test(s, "tracker: over land, 10 m wind above 8 m/s", test_holland_land) ||
+        !CU_add_test(s, "tracker: extratropical storms need a thickness maximum", test_holland_extratropical) ||
+        !CU_add_test(s, "tracker: a regional grid's edge is not a centre", test_regional_edge))
         return 1;
     return 0;
 }
