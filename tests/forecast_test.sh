@@ -33,7 +33,7 @@ for h in 1 3 6 24; do $pangu init --preset tiny --lead $h --seed $h --std 0.05 -
 models="--model-1h m1.h5 --model-3h m3.h5 --model-6h m6.h5 --model-24h m24.h5"
 run() { $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 "$@" 2>log; }
 run --leads 0-30/6,53 --output 'fc_{init:%Y%m%d%H}.nc'
-check "forecast writes a complete CF file" 'ncdump -h fc_1900010100.nc | grep -q ":complete = \"yes\"" && ncdump -h fc_1900010100.nc | grep -q "step = UNLIMITED ; // (7 currently)"'
+check "forecast writes a complete CF file" 'ncdump -h fc_1900010100.nc | grep -q ":complete = \"yes\"" && ncdump -h fc_1900010100.nc | grep -q "time = UNLIMITED ; // (7 currently)"'
 # The 24 h lead of the hierarchy is one step of the 24 h model; 30 h adds one 6 h step.
 $pangu step --model m24.h5 --input "$fx/tiny_in.nc" --output s24.nc 2>/dev/null
 $pangu step --model m6.h5 --input s24.nc --output s30.nc 2>/dev/null
@@ -147,7 +147,7 @@ run --leads 6 --variables z,t --output 'req/r_{init:%Y%m%d%H}.nc'; rc=$?
 check "other variables: an error too" '[ $rc -eq 2 ] && grep -q "for another request" log'
 run --leads 6,18 --overwrite --output 'req/r_{init:%Y%m%d%H}.nc'; rc=$?
 check "--overwrite rewrites it with the new leads" '[ $rc -eq 0 ] && grep -q "rewritten (--overwrite)" log &&
-  [ "$(ncdump -v step req/r_1900010100.nc | sed -n "s/^ *step = \(.*\) ;/\1/p")" = "6, 18" ]'
+  [ "$(ncdump -v forecast_period req/r_1900010100.nc | sed -n "s/^ *forecast_period = \(.*\) ;/\1/p")" = "6, 18" ]'
 # the same data from another file is another request (the inputs are recorded by path and size)
 cp "$fx/tiny_in.nc" moved_in.nc
 cp req/r_1900010100.nc keep.nc
