@@ -189,7 +189,7 @@ check "NCO: ncks -v z keeps time, forecast_period and forecast_reference_time (n
    $pangu step --model "$m6" --input step24.nc --output step30.nc 2>/dev/null && ncrcat -O step24.nc step30.nc joined.nc &&
    [ "$(ncks -H -C -s "%g " -v forecast_period joined.nc)" = "24 6 " ] &&
    nces -O ens_2020020100_m00.nc ens_2020020100_m01.nc ens_2020020100_m02.nc nmean.nc &&
-   [ "$(ncdump -t -v time nmean.nc | sed -n "s/^ *time = \(.*\) ;/\1/p")" = "\"2020-02-01\", \"2020-02-01 06\", \"2020-02-01 12\", \"2020-02-01 18\", \"2020-02-02\"" ] &&
+   [ "$(ncks -H -C -s "%g " -v time nmean.nc)" = "0 6 12 18 24 " ] && ncdump -h nmean.nc | grep -q "time:units = \"hours since 2020-02-01 00:00:00\"" &&
    [ "$(ncdump -t -v time joined.nc | sed -n "s/^ *time = \(.*\) ;/\1/p")" = "\"2020-02-02\", \"2020-02-02 06\"" ] &&
    for f in det_2020020100.nc ens_2020020100.nc ens_2020020100_m00.nc wb2_2020020100.nc step24.nc; do ncdump -h $f >/dev/null || exit 1; done'
 ncks -O -v z det_2020020100.nc nz.nc
@@ -400,7 +400,7 @@ fields() { ncks -H -C -v z,q,t,u,v,msl,u10,v10,t2m,time "$1" | tail -n +2; }
 check "files of the lead-axis layout of 2026-12 (step(step), valid_time in ms) score as today's; pangu step starts
   from one as from today's" \
   '[ $(wc -l <ld.csv) -gt 50 ] && cmp -s ld.csv nd.csv && [ $(grep -c ",crps," le.csv) -gt 5 ] && cmp -s le.csv ne.csv &&
-   [ -s lstep.nc ] && [ "$(fields lstep.nc | wc -l)" -gt 1000 ] && cmp -s <(fields lstep.nc) <(fields nstep.nc)'
+   [ -s lstep.nc ] && [ "$(fields lstep.nc | wc -l)" -gt 500 ] && cmp -s <(fields lstep.nc) <(fields nstep.nc)'
 
 echo "files: $pass passed, $fail failed"
 [ $fail -eq 0 ]
