@@ -212,7 +212,7 @@ static int define_cf_time(int nc, int kind, const io_forecast_spec *sp, file_ids
     int rc;
     char units[64], when[32];
     util_time_format(sp->init_time, when, sizeof when);
-    when[10] = ' '; /* "2020-02-01 00:00:00": the form of UDUNITS' and CF's examples */
+    if (when[10] == 'T') when[10] = ' '; /* "2020-02-01 00:00:00": the form of UDUNITS' and CF's examples */
     snprintf(units, sizeof units, "hours since %s", when);
     NCW_RC(ncw_coord(nc, "time", NC_DOUBLE, 1, &id->d_step, "time", "valid time", units, "T", &id->v_valid));
     NCW_RC(ncw_text(nc, id->v_valid, "calendar", "proleptic_gregorian"));
