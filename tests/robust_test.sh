@@ -25,7 +25,7 @@ fc() {
   "$pangu" forecast --model-24h "$M/demo_24h.h5" --input "$tp" --input "$ts" --init 2020-01-31T00/2020-01-31T12/12 \
     --leads "$leads" --output "$d/f_{init:%Y%m%d%H}.nc" "$@"
 }
-nsteps() { ncdump -h "$1" 2>/dev/null | sed -n 's/^\tstep = .*(\([0-9]*\) currently).*/\1/p'; }
+nsteps() { ncdump -h "$1" 2>/dev/null | sed -n 's/^\ttime = .*(\([0-9]*\) currently).*/\1/p'; } # the record axis: the valid time
 complete() { ncdump -h "$1" 2>/dev/null | grep -q ':complete = "yes"'; }
 # wait_for GLOB [TENTHS]: until a file matches (at most TENTHS/10 s)
 wait_for() { for _ in $(seq "${2:-300}"); do compgen -G "$1" >/dev/null && return 0; sleep 0.1; done; return 1; }
