@@ -646,8 +646,9 @@ int eval_fc_member_of(const char *path, char *ensemble, size_t cap) {
 }
 
 /* A pangu forecast file? Then *fp is its lead variable and *nc open. pangu's
- * layouts by their lead coordinate: forecast_period(step) (before 2026-12),
- * step as a CF duration, prediction_timedelta (WB2). */
+ * layouts by their lead coordinate: forecast_period(time) (CF's forecast
+ * form, today's) or forecast_period(step) (before 2026-12), step as a CF
+ * duration (2026-12), prediction_timedelta (WB2). */
 static int is_native(const char *path, int *nc, int *fp) {
     *nc = -1;
     if (io_grib_detect(path) || nc_open(path, NC_NOWRITE, nc) != NC_NOERR) {

@@ -130,12 +130,6 @@ static int global_atts(int nc, const io_forecast_spec *sp, int kind, int member,
         free(own);
         if (rc != NC_NOERR) goto fail;
     }
-    if (sp->layout == IO_LAYOUT_CF)
-        /* xarray takes these as coordinates; CDO ignores a global attribute
-         * (on a variable it would warn that it cannot assign them). */
-        NCW_RC(ncw_text(nc, NC_GLOBAL, "coordinates",
-                        kind == FILE_MEMBER ? "valid_time forecast_reference_time realization"
-                                            : "valid_time forecast_reference_time"));
     if (sp->members > 0) {
         int m = sp->members;
         NCW_RC(nc_put_att_int(nc, NC_GLOBAL, "ensemble_members", NC_INT, 1, &m));
@@ -176,8 +170,11 @@ static int define_dims(int nc, const io_forecast_spec *sp, int wb2, file_ids *id
         if (sp->members > 0) NCW_RC(nc_def_dim(nc, "realization", (size_t)sp->members, &id->d_real));
         NCW_RC(nc_def_dim(nc, "prediction_timedelta", (size_t)sp->nsteps, &id->d_step));
     } else
-        /* Unlimited: NCO's ncrcat joins one-lead files (pangu step) into series. */
-        NCW_RC(nc_def_dim(nc, "step", NC_UNLIMITED, &id->d_step));
+        /* The valid time is the record axis (CF 1.x section 4.4, and CF's
+         * forecast form: time the valid time, forecast_period and
+         * forecast_reference_time beside it), so CDO reads dates and NCO's
+         * ncrcat joins one-lead files (pangu step) into series. */
+        NCW_RC(nc_def_dim(nc, "time", NC_UNLIMITED, &id->d_step));
     if (sp->nlev > 0) NCW_RC(nc_def_dim(nc, "level", (size_t)sp->nlev, &id->d_lev));
     NCW_RC(nc_def_dim(nc, "latitude", (size_t)sp->H, &id->d_lat));
     NCW_RC(nc_def_dim(nc, "longitude", (size_t)sp->W, &id->d_lon));
@@ -203,23 +200,24 @@ fail:
     return rc;
 }
 
-/* CF's time coordinates: written so that xarray, CF tools and CDO each read
- * the lead, valid and initial time the way they expect. */
-static int define_cf_time(int nc, int kind, file_ids *id) {
+/* CF's forecast form of the time coordinates (CF conventions 1.x, section
+ * 4.4 "Time coordinate", and the standard names forecast_period and
+ * forecast_reference_time of CF's standard name table): time(time) the
+ * valid time in "hours since <initial time>", which CDO reads as dates and
+ * xarray as datetime64; forecast_period(time) the lead in hours, an
+ * auxiliary coordinate (section 5) that CDO keeps as its lead time and
+ * xarray decodes to timedelta64; forecast_reference_time a scalar
+ * coordinate variable (section 5.7). */
+static int define_cf_time(int nc, int kind, const io_forecast_spec *sp, file_ids *id) {
     int rc;
-    /* The lead as a CF duration: xarray decodes it to timedelta64, so
-     * sel(step=np.timedelta64(24, "h")) selects by lead, never by index. */
-    NCW_RC(ncw_coord(nc, "step", NC_DOUBLE, 1, &id->d_step, "forecast_period", "lead time", "hours", NULL,
-                     &id->v_step));
-    /* CDO takes the lead dimension's coordinate as its time axis and warns
-     * about any second variable on it with units "<hours|days|...> since":
-     * in milliseconds (which CDO does not read as a time unit) and marked
-     * cdi = "ignore", the valid time is a coordinate for xarray and CF
-     * tools and invisible to CDO. */
-    NCW_RC(ncw_coord(nc, "valid_time", NC_DOUBLE, 1, &id->d_step, "time", "valid time",
-                     "milliseconds since 1970-01-01 00:00:00", NULL, &id->v_valid));
+    char units[64], when[32];
+    util_time_format(sp->init_time, when, sizeof when);
+    if (when[10] == 'T') when[10] = ' '; /* "2020-02-01 00:00:00": the form of UDUNITS' and CF's examples */
+    snprintf(units, sizeof units, "hours since %s", when);
+    NCW_RC(ncw_coord(nc, "time", NC_DOUBLE, 1, &id->d_step, "time", "valid time", units, "T", &id->v_valid));
     NCW_RC(ncw_text(nc, id->v_valid, "calendar", "proleptic_gregorian"));
-    NCW_RC(ncw_text(nc, id->v_valid, "cdi", "ignore"));
+    NCW_RC(ncw_coord(nc, "forecast_period", NC_DOUBLE, 1, &id->d_step, "forecast_period", "lead time", "hours", NULL,
+                     &id->v_step));
     NCW_RC(ncw_coord(nc, "forecast_reference_time", NC_DOUBLE, 0, NULL, "forecast_reference_time", "initial time",
                      "hours since 1900-01-01 00:00:00", NULL, &id->v_ref));
     NCW_RC(ncw_text(nc, id->v_ref, "calendar", "proleptic_gregorian"));
@@ -276,7 +274,14 @@ static int field_atts(int nc, int id, const io_forecast_spec *sp, int v, int kin
     NCW_RC(ncw_text(nc, id, "units", meta[v].units));
     if (kind == FILE_INDEX)
         NCW_RC(ncw_text(nc, id, "cell_methods", which ? "realization: standard_deviation" : "realization: mean"));
-    if (!wb2 && meta[v].height) NCW_RC(ncw_text(nc, id, "coordinates", meta[v].height));
+    if (!wb2) {
+        /* Every auxiliary and scalar coordinate named on each variable (CF
+         * section 5, 5.7): NCO's ncks -v z keeps them, xarray attaches them. */
+        char coords[128];
+        snprintf(coords, sizeof coords, "forecast_period forecast_reference_time%s%s%s",
+                 kind == FILE_MEMBER ? " realization" : "", meta[v].height ? " " : "", meta[v].height ? meta[v].height : "");
+        NCW_RC(ncw_text(nc, id, "coordinates", coords));
+    }
     if (kind == FILE_MEMBER) {
         /* CDI's ensemble attributes: CDO reads the member's number. */
         int type = member == 0 ? 0 : 3; /* GRIB 2 table 4.6: unperturbed control, positively perturbed */
@@ -387,11 +392,8 @@ static int put_coords(int nc, const io_forecast_spec *sp, int member, const file
                 NCW_RC(nc_put_var1_int(nc, id->v_real, &i, &m));
             }
     } else {
-        for (int s = 0; s < sp->nsteps; s++) {
-            size_t i = (size_t)s;
-            double ms = (sp->init_time + sp->lead_hours[s] * 3600.0) * 1000.0;
-            NCW_RC(nc_put_var1_double(nc, id->v_valid, &i, &ms));
-        }
+        /* valid times in hours since the initial time: the leads themselves */
+        NCW_RC(nc_put_vara_double(nc, id->v_valid, &zero, &ns, sp->lead_hours));
         NCW_RC(nc_put_var_double(nc, id->v_ref, &ref));
         if (id->v_real >= 0) NCW_RC(nc_put_var_int(nc, id->v_real, &member));
         double h2 = 2, h10 = 10;
@@ -417,7 +419,7 @@ static int create_file(io_forecast *f, const char *tmp, int kind, int member, in
     *out_nc = -1;
     NCW_RC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
     NCW_RC(define_dims(nc, sp, wb2, &id));
-    NCW_RC(wb2 ? define_wb2_time(nc, &id) : define_cf_time(nc, kind, &id));
+    NCW_RC(wb2 ? define_wb2_time(nc, &id) : define_cf_time(nc, kind, sp, &id));
     NCW_RC(define_space(nc, sp, wb2, &id));
     NCW_RC(define_fields(f, nc, kind, member, &id));
     NCW_RC(global_atts(nc, sp, kind, member, f->path));

@@ -115,14 +115,15 @@ int io_time_add_hours(io_state *s, double hours);
 
 /* ---- forecast files (io/forecast.c) ----
  * Layouts (spec.layout, spec.format):
- * - IO_LAYOUT_CF (default), CF-1.8 NetCDF-4 that xarray, CDO, NCO and
- *   ncdump read as their users expect: z q t u v on (step, level,
- *   latitude, longitude), msl u10 v10 t2m on (step, latitude, longitude);
- *   step (unlimited) is the lead as a CF duration (hours, standard_name
- *   forecast_period: xarray decodes it to timedelta64), valid_time(step)
- *   and the scalar forecast_reference_time are coordinates (named in the
- *   global coordinates attribute), scalar height_2m / height_10m on t2m and
- *   u10, v10. An ensemble is one file per member (io_forecast_member_path:
+ * - IO_LAYOUT_CF (default), CF-1.8 NetCDF-4 in CF's forecast form (CF
+ *   conventions sections 4.4, 5, 5.7): z q t u v on (time, level,
+ *   latitude, longitude), msl u10 v10 t2m on (time, latitude, longitude);
+ *   time (unlimited) the valid time in "hours since <initial time>" (CDO
+ *   reads dates, xarray datetime64), forecast_period(time) the lead in
+ *   hours (xarray: timedelta64; CDO keeps it as its leadtime), the scalar
+ *   forecast_reference_time the initial time, all named in each
+ *   variable's coordinates attribute with the scalar height_2m /
+ *   height_10m of t2m and u10, v10. An ensemble is one file per member (io_forecast_member_path:
  *   PATH with _mNN before the extension, scalar realization, CDI's
  *   realization / ensemble_members attributes so CDO reads the members) and
  *   PATH itself holding <var>_mean and <var>_spread (cell_methods

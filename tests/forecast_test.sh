@@ -33,14 +33,14 @@ for h in 1 3 6 24; do $pangu init --preset tiny --lead $h --seed $h --std 0.05 -
 models="--model-1h m1.h5 --model-3h m3.h5 --model-6h m6.h5 --model-24h m24.h5"
 run() { $pangu forecast $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 "$@" 2>log; }
 run --leads 0-30/6,53 --output 'fc_{init:%Y%m%d%H}.nc'
-check "forecast writes a complete CF file" 'ncdump -h fc_1900010100.nc | grep -q ":complete = \"yes\"" && ncdump -h fc_1900010100.nc | grep -q "step = UNLIMITED ; // (7 currently)"'
+check "forecast writes a complete CF file" 'ncdump -h fc_1900010100.nc | grep -q ":complete = \"yes\"" && ncdump -h fc_1900010100.nc | grep -q "time = UNLIMITED ; // (7 currently)"'
 # The 24 h lead of the hierarchy is one step of the 24 h model; 30 h adds one 6 h step.
 $pangu step --model m24.h5 --input "$fx/tiny_in.nc" --output s24.nc 2>/dev/null
 $pangu step --model m6.h5 --input s24.nc --output s30.nc 2>/dev/null
 check "lead 24 h equals pangu step with the 24 h model" \
-  '[ "$(ncks -H -C -d step,4 -v t2m fc_1900010100.nc | md5sum)" = "$(ncks -H -C -v t2m s24.nc | sed "s/time\[0\]/step[4]/" | md5sum)" ] || cmp -s <(ncks -H -C -s "%.9g\n" -d step,4 -v t2m fc_1900010100.nc) <(ncks -H -C -s "%.9g\n" -v t2m s24.nc)'
+  '[ "$(ncks -H -C -d time,4 -v t2m fc_1900010100.nc | md5sum)" = "$(ncks -H -C -v t2m s24.nc | sed "s/time\[0\]/time[4]/" | md5sum)" ] || cmp -s <(ncks -H -C -s "%.9g\n" -d time,4 -v t2m fc_1900010100.nc) <(ncks -H -C -s "%.9g\n" -v t2m s24.nc)'
 check "lead 30 h equals 24 h then 6 h steps" \
-  'cmp -s <(ncks -H -C -s "%.9g\n" -d step,5 -v z fc_1900010100.nc) <(ncks -H -C -s "%.9g\n" -v z s30.nc)'
+  'cmp -s <(ncks -H -C -s "%.9g\n" -d time,5 -v z fc_1900010100.nc) <(ncks -H -C -s "%.9g\n" -v z s30.nc)'
 run --leads 0-30/6,53 --output 'fc_{init:%Y%m%d%H}.nc'
 check "rerun skips a finished file" 'grep -q "complete already, skipped" log'
 
@@ -58,14 +58,14 @@ done
 run --leads 0,24 --members 3 --perturb perlin --seed 7 --output 'ens_a.nc'
 run --leads 0,24 --members 3 --perturb perlin --seed 7 --output 'ens_b.nc'
 check "ensemble: one file per member beside the mean and spread file" \
-  'ls ens_a.nc ens_a_m00.nc ens_a_m01.nc ens_a_m02.nc >/dev/null && ncdump -h ens_a.nc | grep -q "float t2m_spread(step, latitude, longitude)" &&
+  'ls ens_a.nc ens_a_m00.nc ens_a_m01.nc ens_a_m02.nc >/dev/null && ncdump -h ens_a.nc | grep -q "float t2m_spread(time, latitude, longitude)" &&
    ncdump -h ens_a.nc | grep -q ":ensemble_member_files = \"ens_a_m00.nc ens_a_m01.nc ens_a_m02.nc\"" &&
-   ncdump -h ens_a_m02.nc | grep -q "float t2m(step, latitude, longitude)" && [ "$(ncks -H -C -s "%d" -v realization ens_a_m02.nc)" = 2 ]'
+   ncdump -h ens_a_m02.nc | grep -q "float t2m(time, latitude, longitude)" && [ "$(ncks -H -C -s "%d" -v realization ens_a_m02.nc)" = 2 ]'
 check "ensemble: seeded and reproducible" 'for f in ens_a.nc ens_a_m00.nc ens_a_m01.nc ens_a_m02.nc; do cmp -s <(data $f) <(data ${f/ens_a/ens_b} | sed "s/ens_b/ens_a/g") || exit 1; done'
 check "ensemble: member 0 is the unperturbed control" \
-  'cmp -s <(ncks -H -C -s "%.9g\n" -d step,1 -v t2m ens_a_m00.nc) <(ncks -H -C -s "%.9g\n" -d step,4 -v t2m fc_1900010100.nc)'
+  'cmp -s <(ncks -H -C -s "%.9g\n" -d time,1 -v t2m ens_a_m00.nc) <(ncks -H -C -s "%.9g\n" -d time,4 -v t2m fc_1900010100.nc)'
 check "ensemble: members 1 and 2 differ from the control" \
-  '! cmp -s <(ncks -H -C -s "%.9g\n" -d step,0 -v t2m ens_a_m00.nc) <(ncks -H -C -s "%.9g\n" -d step,0 -v t2m ens_a_m01.nc)'
+  '! cmp -s <(ncks -H -C -s "%.9g\n" -d time,0 -v t2m ens_a_m00.nc) <(ncks -H -C -s "%.9g\n" -d time,0 -v t2m ens_a_m01.nc)'
 check "ensemble: mean and spread of the members (NCO nces)" \
   'nces -O -y avg ens_a_m00.nc ens_a_m01.nc ens_a_m02.nc avg.nc &&
    paste <(ncks -H -C -s "%.9g\n" -v t2m avg.nc) <(ncks -H -C -s "%.9g\n" -v t2m_mean ens_a.nc) |
@@ -111,8 +111,8 @@ if PANGU_NO_BF16=0 "$pangu" step --precision bf16 --model m24.h5 --input "$fx/ti
   $pangu forecast --config bf16.ini $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --leads 0-30/6 --output bfc.nc 2>/dev/null
   check "forecast --precision bf16: complete, marked bf16, close to FP32 but not equal" \
     'ncdump -h bf_1900010100.nc | grep -q "bf16 GEMMs" &&
-     ! cmp -s <(ncks -H -C -s "%.9g\n" -d step,5 -v z bf_1900010100.nc) <(ncks -H -C -s "%.9g\n" -d step,5 -v z fc_1900010100.nc) &&
-     paste <(ncks -H -C -s "%.9g\n" -d step,5 -v t bf_1900010100.nc) <(ncks -H -C -s "%.9g\n" -d step,5 -v t fc_1900010100.nc) |
+     ! cmp -s <(ncks -H -C -s "%.9g\n" -d time,5 -v z bf_1900010100.nc) <(ncks -H -C -s "%.9g\n" -d time,5 -v z fc_1900010100.nc) &&
+     paste <(ncks -H -C -s "%.9g\n" -d time,5 -v t bf_1900010100.nc) <(ncks -H -C -s "%.9g\n" -d time,5 -v t fc_1900010100.nc) |
        awk "NF == 2 { d = \$1 - \$2; if (d < 0) d = -d; if (d > m) m = d } END { exit !(m > 0 && m < 1) }"'
   check "precision = bf16 in the configuration file equals the flag" 'cmp -s <(data bfc.nc) <(data bf_1900010100.nc)'
 else
@@ -147,7 +147,7 @@ run --leads 6 --variables z,t --output 'req/r_{init:%Y%m%d%H}.nc'; rc=$?
 check "other variables: an error too" '[ $rc -eq 2 ] && grep -q "for another request" log'
 run --leads 6,18 --overwrite --output 'req/r_{init:%Y%m%d%H}.nc'; rc=$?
 check "--overwrite rewrites it with the new leads" '[ $rc -eq 0 ] && grep -q "rewritten (--overwrite)" log &&
-  [ "$(ncdump -v step req/r_1900010100.nc | sed -n "s/^ *step = \(.*\) ;/\1/p")" = "6, 18" ]'
+  [ "$(ncdump -v forecast_period req/r_1900010100.nc | sed -n "s/^ *forecast_period = \(.*\) ;/\1/p")" = "6, 18" ]'
 # the same data from another file is another request (the inputs are recorded by path and size)
 cp "$fx/tiny_in.nc" moved_in.nc
 cp req/r_1900010100.nc keep.nc

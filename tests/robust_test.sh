@@ -25,7 +25,7 @@ fc() {
   "$pangu" forecast --model-24h "$M/demo_24h.h5" --input "$tp" --input "$ts" --init 2020-01-31T00/2020-01-31T12/12 \
     --leads "$leads" --output "$d/f_{init:%Y%m%d%H}.nc" "$@"
 }
-nsteps() { ncdump -h "$1" 2>/dev/null | sed -n 's/^\tstep = .*(\([0-9]*\) currently).*/\1/p'; }
+nsteps() { ncdump -h "$1" 2>/dev/null | sed -n 's/^\ttime = .*(\([0-9]*\) currently).*/\1/p'; } # the record axis: the valid time
 complete() { ncdump -h "$1" 2>/dev/null | grep -q ':complete = "yes"'; }
 # wait_for GLOB [TENTHS]: until a file matches (at most TENTHS/10 s)
 wait_for() { for _ in $(seq "${2:-300}"); do compgen -G "$1" >/dev/null && return 0; sleep 0.1; done; return 1; }
@@ -215,7 +215,7 @@ refused "step onto a complete output of an earlier step" "out/s.nc: a complete f
   . -- "$pangu" step --model "$M/demo_6h.h5" --input x_pl.nc --input x_sf.nc --output out/s.nc
 "$pangu" step --model "$M/demo_6h.h5" --input x_pl.nc --input x_sf.nc --output out/s.nc --overwrite 2>err; rc=$?
 check "step --overwrite rewrites it (now the 6 h step)" \
-  '[ $rc -eq 0 ] && ncdump -v step out/s.nc | grep -Eq "step = 6 ;|step = 21600" && ! ls out/s.nc.tmp.* >/dev/null 2>&1'
+  '[ $rc -eq 0 ] && ncdump -v forecast_period out/s.nc | grep -q "forecast_period = 6 ;" && ! ls out/s.nc.tmp.* >/dev/null 2>&1'
 
 # ---- 8. a failed command leaves no output directory it created (forecast, synth)
 refused "forecast that fails after creating its output directories: none left" "no time 2021-01-01T00:00:00" . -- \

@@ -67,8 +67,11 @@ def forecast(out, groups):
         m = xr.concat([d[list(LONG)] for d in members], dim="number")
         m = m.assign_coords(number=np.arange(1, len(files) + 1))
         init = pd.Timestamp(members[0].forecast_reference_time.values)  # xarray decodes pangu's CF times
-        m = m.rename({"step": "prediction_timedelta"}).drop_vars("valid_time", errors="ignore")
-        m = m.assign_coords(prediction_timedelta=pd.to_timedelta(members[0].step.values, "h"))
+        if "forecast_period" in m.coords:  # pangu's CF layout: the valid time the record axis, the lead beside it
+            m = m.swap_dims(time="forecast_period").drop_vars("time").rename(forecast_period="prediction_timedelta")
+        else:  # the lead-axis layout of 2026-12
+            m = m.rename({"step": "prediction_timedelta"}).drop_vars("valid_time", errors="ignore")
+        m = m.assign_coords(prediction_timedelta=pd.to_timedelta(m.prediction_timedelta.values))
         m = m.drop_vars([c for c in m.coords if c not in ("number", "prediction_timedelta", "level", "latitude", "longitude")])
         inits.append(m.expand_dims(time=[init]))
     ds = xr.concat(inits, dim="time").rename(LONG).sortby("latitude")
