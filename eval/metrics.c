@@ -17,7 +17,7 @@ const eval_region eval_default_regions[EVAL_NDEFAULT_REGIONS] = {
     {"s_extratropics", -90, -20, NAN, NAN},
 };
 
-const char *const eval_metric_names[EVAL_NMETRICS] = {"rmse", "bias", "mae", "acc", "crps", "spread_skill", "wind_rmse"};
+const char *const eval_metric_names[EVAL_NMETRICS] = {"rmse", "bias", "mae", "acc", "crps", "spread_skill", "wind_rmse", "rqe"};
 
 int eval_region_parse(const char *spec, eval_region *out) {
     memset(out, 0, sizeof *out);
@@ -234,6 +234,7 @@ void eval_accum_add(eval_accum *a, const eval_sums *s) {
     a->bias += s->e / s->w, a->mae += s->ae / s->w;
     if (s->has_clim && s->ff > 0 && s->oo > 0) a->nacc += 1, a->acc += s->fo / sqrt(s->ff * s->oo);
     if (s->has_ens) a->nens += 1, a->crps += s->crps / s->w, a->var += s->var / s->w, a->ens_mse += mse;
+    if (s->has_rqe) a->nrqe += 1, a->rqe += s->rqe;
 }
 
 int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double *value) {
@@ -256,6 +257,89 @@ int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double 
         if (!(a->nens > 0) || !(a->ens_mse > 0)) return 0;
         *value = sqrt(a->var / a->nens) / sqrt(a->ens_mse / a->nens);
         return 1;
+    case EVAL_RQE:
+        if (!(a->nrqe > 0)) return 0;
+        *value = a->rqe / a->nrqe;
+        return 1;
     default: return 0;
     }
+}
+
+double eval_rqe_quantile(int i) { return 1 - pow(10.0, -1 - 3.0 * i / (EVAL_RQE_NQ - 1)); }
+
+static void swapf(float *x, size_t a, size_t b) {
+    float t = x[a];
+    x[a] = x[b], x[b] = t;
+}
+
+/* Partially order x[0..n) so that x[k] is the k-th smallest and no
+ * element after it is smaller (Hoare's selection, median of three). */
+static void select_kth(float *x, size_t n, size_t k) {
+    size_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x[mid] < x[lo]) swapf(x, mid, lo);
+        if (x[hi] < x[lo]) swapf(x, hi, lo);
+        if (x[hi] < x[mid]) swapf(x, hi, mid);
+        float pivot = x[mid];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] < pivot) i++;
+            while (x[j] > pivot) j--;
+            if (i <= j) {
+                swapf(x, i, j), i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return;
+    }
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sort the upper tail of x[0..n) from the lowest order statistic the
+ * quantiles need: the rest is never read. */
+static void sort_tail(float *x, size_t n) {
+    size_t k = (size_t)floor((double)(n - 1) * eval_rqe_quantile(0));
+    select_kth(x, n, k);
+    qsort(x + k, n - k, sizeof(float), cmp_float);
+}
+
+/* numpy's default ("linear") quantile of x, its tail sorted by sort_tail. */
+static double tail_quantile(const float *x, size_t n, double q) {
+    double h = (double)(n - 1) * q, lo = floor(h);
+    size_t i = (size_t)lo;
+    return i + 1 < n ? x[i] + (h - lo) * ((double)x[i + 1] - x[i]) : x[i];
+}
+
+int eval_rqe(const eval_grid *g, int r, const float *f, const float *o, float *scratch, double *out) {
+    size_t n = 0, cap = (size_t)g->H * g->W;
+    float *fs = scratch, *os = scratch + cap;
+    *out = NAN;
+    for (int i = 0; i < g->H; i++) {
+        if (!g->row[(size_t)r * g->H + i]) continue;
+        for (int j = 0; j < g->W; j++) {
+            size_t at = (size_t)i * g->W + j;
+            if ((!g->all_lon[r] && !g->col[(size_t)r * g->W + j]) || !isfinite(f[at]) || !isfinite(o[at])) continue;
+            fs[n] = f[at], os[n] = o[at], n++;
+        }
+    }
+    if (!n) return 0;
+    sort_tail(fs, n), sort_tail(os, n);
+    double sum = 0;
+    int used = 0;
+    for (int q = 0; q < EVAL_RQE_NQ; q++) {
+        double qf = tail_quantile(fs, n, eval_rqe_quantile(q)), qo = tail_quantile(os, n, eval_rqe_quantile(q));
+        if (qo == 0) continue;
+        sum += (qf - qo) / fabs(qo), used++;
+    }
+    if (!used) return 0;
+    *out = sum / used;
+    return 1;
 }
