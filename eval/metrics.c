@@ -298,20 +298,32 @@ static void select_kth(float *x, size_t n, size_t k) {
     }
 }
 
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+/* Place the order statistics k[0] < k[1] < ... (indices into x, within
+ * [lo, hi)) where a full sort would: each selection splits the range for
+ * the others, so the cost is that of a few passes, not of a sort. */
+static void select_many(float *x, size_t lo, size_t hi, const size_t *k, int nk) {
+    if (nk == 0 || hi - lo < 2) return;
+    int mid = nk / 2;
+    select_kth(x + lo, hi - lo, k[mid] - lo);
+    select_many(x, lo, k[mid], k, mid);
+    select_many(x, k[mid] + 1, hi, k + mid + 1, nk - mid - 1);
 }
 
-/* Sort the upper tail of x[0..n) from the lowest order statistic the
- * quantiles need: the rest is never read. */
-static void sort_tail(float *x, size_t n) {
-    size_t k = (size_t)floor((double)(n - 1) * eval_rqe_quantile(0));
-    select_kth(x, n, k);
-    qsort(x + k, n - k, sizeof(float), cmp_float);
+/* The order statistics the quantiles read (floor h and the one above it)
+ * put in place. */
+static void order_tail(float *x, size_t n) {
+    size_t k[2 * EVAL_RQE_NQ];
+    int nk = 0;
+    for (int q = 0; q < EVAL_RQE_NQ; q++) {
+        size_t i = (size_t)floor((double)(n - 1) * eval_rqe_quantile(q));
+        for (size_t m = i; m <= i + 1 && m < n; m++)
+            if (!nk || k[nk - 1] < m) k[nk++] = m;
+    }
+    select_kth(x, n, k[0]); /* the rest is at or above it: the others are found there */
+    select_many(x, k[0] + 1, n, k + 1, nk - 1);
 }
 
-/* numpy's default ("linear") quantile of x, its tail sorted by sort_tail. */
+/* numpy's default ("linear") quantile of x, its order statistics placed by order_tail. */
 static double tail_quantile(const float *x, size_t n, double q) {
     double h = (double)(n - 1) * q, lo = floor(h);
     size_t i = (size_t)lo;
@@ -331,7 +343,7 @@ int eval_rqe(const eval_grid *g, int r, const float *f, const float *o, float *s
         }
     }
     if (!n) return 0;
-    sort_tail(fs, n), sort_tail(os, n);
+    order_tail(fs, n), order_tail(os, n);
     double sum = 0;
     int used = 0;
     for (int q = 0; q < EVAL_RQE_NQ; q++) {
