@@ -154,6 +154,10 @@ $pangu eval --forecast t2m_1900010106.grib2 $truth --output t2m.csv 2>t2m.err; r
 check "a GRIB forecast of t2m alone: t2m scored, the eight others named ($(grep scored t2m.err))" \
   '[ $rc -eq 0 ] && grep -q "has no z, q, t, u, v, msl, u10, v10: .* not scored" t2m.err && [ "$(sed 1d t2m.csv | cut -d, -f2 | sort -u)" = t2m ]'
 
+ncks -O -v z truth.nc zonly.nc && ncrename -O -v z,foo zonly.nc nov.nc >/dev/null && ncatted -O -a standard_name,foo,d,, -a long_name,foo,d,, nov.nc
+expect_fail "a forecast holding none of the nine variables: still an error" "none of z q t u v msl u10 v10 t2m" -- \
+  $pangu eval --forecast nov.nc --init 1900-01-01T06 $truth --output bad.csv
+
 # ---- against CDO on the same files. CDO's fldmean weights by cell area; its own areas are
 # spherical polygons with great-circle edges (a few 1e-4 from the latitude-circle cells of WB2 on
 # this coarse grid), so it is given the WB2 areas (sin differences, edges midway, poles as half cells).
