@@ -309,45 +309,85 @@ static void select_many(float *x, size_t lo, size_t hi, const size_t *k, int nk)
     select_many(x, k[mid] + 1, hi, k + mid + 1, nk - mid - 1);
 }
 
-/* The order statistics the quantiles read (floor h and the one above it)
- * put in place. */
-static void order_tail(float *x, size_t n) {
+/* Order statistics below .. n - 1 of n values are in t[0 .. n - below) in
+ * some order (all the others are smaller); put those the quantiles read
+ * (floor h and the one above it) in place. */
+static void order_tail(float *t, size_t below, size_t n) {
     size_t k[2 * EVAL_RQE_NQ];
     int nk = 0;
     for (int q = 0; q < EVAL_RQE_NQ; q++) {
         size_t i = (size_t)floor((double)(n - 1) * eval_rqe_quantile(q));
         for (size_t m = i; m <= i + 1 && m < n; m++)
-            if (!nk || k[nk - 1] < m) k[nk++] = m;
+            if (!nk || k[nk - 1] < m - below) k[nk++] = m - below;
     }
-    select_kth(x, n, k[0]); /* the rest is at or above it: the others are found there */
-    select_many(x, k[0] + 1, n, k + 1, nk - 1);
+    size_t len = n - below;
+    select_kth(t, len, k[0]); /* the rest is at or above it: the others are found there */
+    select_many(t, k[0] + 1, len, k + 1, nk - 1);
 }
 
-/* numpy's default ("linear") quantile of x, its order statistics placed by order_tail. */
-static double tail_quantile(const float *x, size_t n, double q) {
+/* numpy's default ("linear") quantile of the n values whose order
+ * statistics from `below` up order_tail placed in t. */
+static double tail_quantile(const float *t, size_t below, size_t n, double q) {
     double h = (double)(n - 1) * q, lo = floor(h);
-    size_t i = (size_t)lo;
-    return i + 1 < n ? x[i] + (h - lo) * ((double)x[i + 1] - x[i]) : x[i];
+    size_t i = (size_t)lo - below;
+    return (size_t)lo + 1 < n ? t[i] + (h - lo) * ((double)t[i + 1] - t[i]) : t[i];
 }
 
-int eval_rqe(const eval_grid *g, int r, const float *f, const float *o, float *scratch, double *out) {
-    size_t n = 0, cap = (size_t)g->H * g->W;
-    float *fs = scratch, *os = scratch + cap;
-    *out = NAN;
+static int in_region(const eval_grid *g, int r, int i, int j) {
+    return g->row[(size_t)r * g->H + i] && (g->all_lon[r] || g->col[(size_t)r * g->W + j]);
+}
+
+/* Thresholds below the 90% quantiles of f and o (at the 85% of a strided
+ * sample of the region's points): only the values above them need
+ * ordering. -inf when the region is small (every value kept). */
+static void tail_thresholds(const eval_grid *g, int r, const float *f, const float *o, float *tf, float *to) {
+    enum { NSAMPLE = 4096 };
+    float sf[NSAMPLE], so[NSAMPLE];
+    size_t cap = (size_t)g->H * g->W, stride = cap / NSAMPLE + 1, m = 0;
+    *tf = *to = -INFINITY;
+    for (size_t at = 0; at < cap && m < NSAMPLE; at += stride)
+        if (in_region(g, r, (int)(at / g->W), (int)(at % g->W)) && isfinite(f[at]) && isfinite(o[at]))
+            sf[m] = f[at], so[m] = o[at], m++;
+    if (m < 256) return;
+    size_t k = (size_t)(0.85 * (double)(m - 1));
+    select_kth(sf, m, k), select_kth(so, m, k);
+    *tf = sf[k], *to = so[k];
+}
+
+/* The region's values of f and o (both finite) at or above the thresholds
+ * into fs and os: how many values there are, and how many of each fell below. */
+static size_t gather_tails(const eval_grid *g, int r, const float *f, const float *o, float tf, float to, float *fs,
+                           float *os, size_t *below_f, size_t *below_o) {
+    size_t n = 0, nf = 0, no = 0;
     for (int i = 0; i < g->H; i++) {
         if (!g->row[(size_t)r * g->H + i]) continue;
         for (int j = 0; j < g->W; j++) {
             size_t at = (size_t)i * g->W + j;
             if ((!g->all_lon[r] && !g->col[(size_t)r * g->W + j]) || !isfinite(f[at]) || !isfinite(o[at])) continue;
-            fs[n] = f[at], os[n] = o[at], n++;
+            n++;
+            if (f[at] >= tf) fs[nf++] = f[at];
+            if (o[at] >= to) os[no++] = o[at];
         }
     }
+    *below_f = n - nf, *below_o = n - no;
+    return n;
+}
+
+int eval_rqe(const eval_grid *g, int r, const float *f, const float *o, float *scratch, double *out) {
+    size_t cap = (size_t)g->H * g->W, bf, bo;
+    float *fs = scratch, *os = scratch + cap, tf, to;
+    *out = NAN;
+    tail_thresholds(g, r, f, o, &tf, &to);
+    size_t n = gather_tails(g, r, f, o, tf, to, fs, os, &bf, &bo);
     if (!n) return 0;
-    order_tail(fs, n), order_tail(os, n);
+    size_t k0 = (size_t)floor((double)(n - 1) * eval_rqe_quantile(0));
+    if (bf > k0 || bo > k0) /* a sample threshold above the 90% quantile: every value, then */
+        n = gather_tails(g, r, f, o, -INFINITY, -INFINITY, fs, os, &bf, &bo);
+    order_tail(fs, bf, n), order_tail(os, bo, n);
     double sum = 0;
     int used = 0;
     for (int q = 0; q < EVAL_RQE_NQ; q++) {
-        double qf = tail_quantile(fs, n, eval_rqe_quantile(q)), qo = tail_quantile(os, n, eval_rqe_quantile(q));
+        double qf = tail_quantile(fs, bf, n, eval_rqe_quantile(q)), qo = tail_quantile(os, bo, n, eval_rqe_quantile(q));
         if (qo == 0) continue;
         sum += (qf - qo) / fabs(qo), used++;
     }
