@@ -471,6 +471,23 @@ static void test_rqe(void) {
     }
     CU_ASSERT(eval_rqe(&g, 0, b, a, big_scratch, &rqe) == 1 && fabs(rqe - want) < 1e-9);
     eval_grid_free(&g);
+    /* a field whose strided sample (every other point here) sees only its large half: the sample's
+     * threshold lies above the 90% quantile, and every value is ordered instead */
+    for (int i = 0; i < N; i++) a[i] = (float)(i % 2 ? i : 10000 + i), b[i] = (float)(i % 2 ? 2 * i : 10000 + i / 2);
+    want = 0;
+    for (int i = 0; i < 50; i++) {
+        memcpy(sa, a, sizeof a), memcpy(sb, b, sizeof b);
+        double q = eval_rqe_quantile(i), qa = full_sort_quantile(sa, N, q), qb = full_sort_quantile(sb, N, q);
+        want += (qb - qa) / qa / 50;
+    }
+    double lat3[64], lon3[125];
+    for (int i = 0; i < 64; i++) lat3[i] = 87.1875 - 2.8125 * i;
+    for (int j = 0; j < 125; j++) lon3[j] = 2.88 * j;
+    static float a3[64 * 125], b3[64 * 125], scratch3[2 * 64 * 125];
+    for (int i = 0; i < 64 * 125; i++) a3[i] = i < N ? a[i] : NAN, b3[i] = i < N ? b[i] : NAN;
+    CU_ASSERT_FATAL(eval_grid_init(&g, lat3, lon3, 64, 125, reg, 1) == 0);
+    CU_ASSERT(eval_rqe(&g, 0, b3, a3, scratch3, &rqe) == 1 && fabs(rqe - want) < 1e-9);
+    eval_grid_free(&g);
     /* over times: the mean of each time's RQE */
     eval_accum acc = {0};
     eval_sums s1 = {.w = 1, .rqe = 0.2, .has_rqe = 1}, s2 = {.w = 1, .rqe = -0.4, .has_rqe = 1}, s3 = {.w = 1};
