@@ -128,6 +128,8 @@ int cli_stats(int argc, char **argv) {
     if ((status = check_times(s, &g, t0, t1, every, n)) || (status = data_stats_init(&st, H, W, levels, nlev, clim_hours)))
         goto done;
     double tstart = util_now();
+    util_progress prog;
+    util_progress_init(&prog, fileno(stderr), 10);
     for (size_t i = 0; i < n; i++) {
         if ((status = io_series_read(s, times[i], H, W, levels, nlev, &x)) ||
             (status = io_state_check_finite(&x, g.gl_pathv[0])) || (status = io_state_check_plausible(&x, NULL, NULL, NULL, NULL)))
@@ -135,15 +137,16 @@ int cli_stats(int argc, char **argv) {
         data_stats_add(&st, x.upper, x.surface, times[i]);
         io_state_free(&x);
         used++;
-        if (used % 50 == 0) {
+        if ((!prog.tty || used % 50 == 0 || used == n) && util_progress_due(&prog, used == n)) {
             double el = util_now() - tstart;
-            fprintf(stderr, "\rpangu stats: %zu times, %.1f per s, ETA %.0f s   ", used, used / el, (n - used) / (used / el));
+            fprintf(stderr, "%spangu stats: %zu of %zu times, %.1f per s, ETA %.0f s%s", util_progress_start(&prog), used, n,
+                    used / el, (n - used) / (used / el), util_progress_end(&prog));
         }
     }
     char source[256];
     snprintf(source, sizeof source, "pangu stats over %zu times of %zu input files", used, (size_t)g.gl_pathc);
     if ((status = data_stats_write(&st, output, clim_hours ? smoothing : 0, source))) goto done;
-    fprintf(stderr, "\npangu stats: wrote %s (%zu times, %d x %d, %d levels)\n", output, used, H, W, nlev);
+    fprintf(stderr, "%spangu stats: wrote %s (%zu times, %d x %d, %d levels)\n", prog.tty ? "\n" : "", output, used, H, W, nlev);
 done:
     free(times);
     io_state_free(&x);

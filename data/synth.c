@@ -704,6 +704,8 @@ int synth_write(const synth_spec *s, const char *dir, const char *format, double
     if ((status = write_invariant(&prepared, path))) goto done;
     double t0 = util_now();
     long first = 0, files = 0;
+    util_progress prog;
+    util_progress_init(&prog, fileno(stderr), 10);
     while (first < n && !status) {
         int y, mo, d, h, mi, sec, y2, mo2;
         util_time_fields(start + first * step_hours * 3600.0, &y, &mo, &d, &h, &mi, &sec);
@@ -719,11 +721,13 @@ int synth_write(const synth_spec *s, const char *dir, const char *format, double
             status = write_file(&src, path, pl ? 1 : 2, legacy, t, last - first, up, sf);
             files++;
         }
-        fprintf(stderr, "\rpangu synth: %04d-%02d written, %ld files, %.0f times/s   ", y, mo, files,
-                last / (util_now() - t0));
+        double rate = last / (util_now() - t0);
+        if (!status && util_progress_due(&prog, last == n))
+            fprintf(stderr, "%spangu synth: %04d-%02d written, %ld of %ld times, %ld files, %.0f times/s, ETA %.0f s%s",
+                    util_progress_start(&prog), y, mo, last, n, files, rate, (n - last) / rate, util_progress_end(&prog));
         first = last;
     }
-    fprintf(stderr, "\n");
+    if (prog.tty) fprintf(stderr, "\n");
     if (!status) {
         begun = 0;
         status = util_outdir_commit(dir, "synth", out);

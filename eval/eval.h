@@ -60,7 +60,8 @@ typedef struct {
     double se, e, ae;   /* sums of w e^2, w e, w |e| with e = f - o */
     double fo, ff, oo;  /* sums of w f'o', w f'^2, w o'^2, anomalies from the climatology */
     double crps, var;   /* sums of w fair CRPS and w ensemble variance (N - 1) */
-    int has_clim, has_ens;
+    double rqe;         /* relative quantile error of the field (eval_rqe), when has_rqe */
+    int has_clim, has_ens, has_rqe;
 } eval_sums;
 
 /* Weighted sums of forecast f against truth o (H, W) into sums[g->nreg]:
@@ -75,8 +76,25 @@ void eval_wind(const eval_grid *g, eval_sums *sums, const float *fu, const float
  * mean |x_i - y| - sum_ij |x_i - x_j| / (2 M (M - 1)). */
 double eval_crps_fair(const float *x, int M, double y);
 
+/* Relative quantile error (Pangu-Weather paper, Methods): over the
+ * EVAL_RQE_NQ quantiles q_i = 1 - 10^(-1 - 3 i / 49), i = 0..49 (the
+ * exceedance probability 1 - q log-spaced from 10% to 0.01%, so q runs
+ * from 90% to 99.99%), the mean of (Qf(q_i) - Qo(q_i)) / |Qo(q_i)|, where
+ * Qf and Qo are the quantiles of the forecast's and the truth's values at
+ * the region's grid points (each point one sample, not area-weighted;
+ * points where either is NaN left out), interpolated linearly between
+ * order statistics (numpy's default: h = (n - 1) q, x_(floor h) + (h -
+ * floor h) (x_(floor h + 1) - x_(floor h)), x sorted ascending from 0).
+ * Quantiles where Qo is 0 are left out of the mean. Negative: the forecast
+ * underestimates the extremes. */
+#define EVAL_RQE_NQ 50
+double eval_rqe_quantile(int i);
+/* RQE of f against o over region r of g; scratch holds 2 H W floats.
+ * 1 when defined (a scored point and a quantile with Qo != 0). */
+int eval_rqe(const eval_grid *g, int r, const float *f, const float *o, float *scratch, double *out);
+
 /* ---- over initial times (eval/metrics.c) ---- */
-enum { EVAL_RMSE, EVAL_BIAS, EVAL_MAE, EVAL_ACC, EVAL_CRPS, EVAL_SPREAD_SKILL, EVAL_WIND_RMSE, EVAL_NMETRICS };
+enum { EVAL_RMSE, EVAL_BIAS, EVAL_MAE, EVAL_ACC, EVAL_CRPS, EVAL_SPREAD_SKILL, EVAL_WIND_RMSE, EVAL_RQE, EVAL_NMETRICS };
 extern const char *const eval_metric_names[EVAL_NMETRICS];
 
 typedef struct {
@@ -85,6 +103,7 @@ typedef struct {
     double bias, mae;   /* sums over times */
     double nacc, acc;   /* times with a defined ACC and the sum of their ACC */
     double nens, crps, var, ens_mse; /* ensemble times: sums of CRPS, of mean variance, of MSE of the mean */
+    double nrqe, rqe;   /* times with a defined RQE and the sum of their RQE */
 } eval_accum;
 
 /* Add one time's sums of one region (ignored when no point was scored). */
@@ -92,7 +111,8 @@ void eval_accum_add(eval_accum *a, const eval_sums *s);
 /* The score over times; 1 when defined. rmse_per_time: mean of per-time
  * RMSEs (Pangu-Weather paper) instead of sqrt(mean MSE) (WB2, ECMWF); for
  * EVAL_WIND_RMSE as for EVAL_RMSE. spread_skill = sqrt(mean variance) /
- * sqrt(mean MSE of the ensemble mean). */
+ * sqrt(mean MSE of the ensemble mean); rqe the mean over times of each
+ * time's RQE. */
 int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double *value);
 
 /* ---- forecast files (eval/source.c) ----

@@ -17,7 +17,7 @@ const eval_region eval_default_regions[EVAL_NDEFAULT_REGIONS] = {
     {"s_extratropics", -90, -20, NAN, NAN},
 };
 
-const char *const eval_metric_names[EVAL_NMETRICS] = {"rmse", "bias", "mae", "acc", "crps", "spread_skill", "wind_rmse"};
+const char *const eval_metric_names[EVAL_NMETRICS] = {"rmse", "bias", "mae", "acc", "crps", "spread_skill", "wind_rmse", "rqe"};
 
 int eval_region_parse(const char *spec, eval_region *out) {
     memset(out, 0, sizeof *out);
@@ -234,6 +234,7 @@ void eval_accum_add(eval_accum *a, const eval_sums *s) {
     a->bias += s->e / s->w, a->mae += s->ae / s->w;
     if (s->has_clim && s->ff > 0 && s->oo > 0) a->nacc += 1, a->acc += s->fo / sqrt(s->ff * s->oo);
     if (s->has_ens) a->nens += 1, a->crps += s->crps / s->w, a->var += s->var / s->w, a->ens_mse += mse;
+    if (s->has_rqe) a->nrqe += 1, a->rqe += s->rqe;
 }
 
 int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double *value) {
@@ -256,6 +257,141 @@ int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double 
         if (!(a->nens > 0) || !(a->ens_mse > 0)) return 0;
         *value = sqrt(a->var / a->nens) / sqrt(a->ens_mse / a->nens);
         return 1;
+    case EVAL_RQE:
+        if (!(a->nrqe > 0)) return 0;
+        *value = a->rqe / a->nrqe;
+        return 1;
     default: return 0;
     }
+}
+
+double eval_rqe_quantile(int i) { return 1 - pow(10.0, -1 - 3.0 * i / (EVAL_RQE_NQ - 1)); }
+
+static void swapf(float *x, size_t a, size_t b) {
+    float t = x[a];
+    x[a] = x[b], x[b] = t;
+}
+
+/* Partially order x[0..n) so that x[k] is the k-th smallest and no
+ * element after it is smaller (Hoare's selection, median of three). */
+static void select_kth(float *x, size_t n, size_t k) {
+    size_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x[mid] < x[lo]) swapf(x, mid, lo);
+        if (x[hi] < x[lo]) swapf(x, hi, lo);
+        if (x[hi] < x[mid]) swapf(x, hi, mid);
+        float pivot = x[mid];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] < pivot) i++;
+            while (x[j] > pivot) j--;
+            if (i <= j) {
+                swapf(x, i, j), i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return;
+    }
+}
+
+/* Place the order statistics k[0] < k[1] < ... (indices into x, within
+ * [lo, hi)) where a full sort would: each selection splits the range for
+ * the others, so the cost is that of a few passes, not of a sort. */
+static void select_many(float *x, size_t lo, size_t hi, const size_t *k, int nk) {
+    if (nk == 0 || hi - lo < 2) return;
+    int mid = nk / 2;
+    select_kth(x + lo, hi - lo, k[mid] - lo);
+    select_many(x, lo, k[mid], k, mid);
+    select_many(x, k[mid] + 1, hi, k + mid + 1, nk - mid - 1);
+}
+
+/* Order statistics below .. n - 1 of n values are in t[0 .. n - below) in
+ * some order (all the others are smaller); put those the quantiles read
+ * (floor h and the one above it) in place. */
+static void order_tail(float *t, size_t below, size_t n) {
+    size_t k[2 * EVAL_RQE_NQ];
+    int nk = 0;
+    for (int q = 0; q < EVAL_RQE_NQ; q++) {
+        size_t i = (size_t)floor((double)(n - 1) * eval_rqe_quantile(q));
+        for (size_t m = i; m <= i + 1 && m < n; m++)
+            if (!nk || k[nk - 1] < m - below) k[nk++] = m - below;
+    }
+    size_t len = n - below;
+    select_kth(t, len, k[0]); /* the rest is at or above it: the others are found there */
+    select_many(t, k[0] + 1, len, k + 1, nk - 1);
+}
+
+/* numpy's default ("linear") quantile of the n values whose order
+ * statistics from `below` up order_tail placed in t. */
+static double tail_quantile(const float *t, size_t below, size_t n, double q) {
+    double h = (double)(n - 1) * q, lo = floor(h);
+    size_t i = (size_t)lo - below;
+    return (size_t)lo + 1 < n ? t[i] + (h - lo) * ((double)t[i + 1] - t[i]) : t[i];
+}
+
+static int in_region(const eval_grid *g, int r, int i, int j) {
+    return g->row[(size_t)r * g->H + i] && (g->all_lon[r] || g->col[(size_t)r * g->W + j]);
+}
+
+/* Thresholds below the 90% quantiles of f and o (at the 85% of a strided
+ * sample of the region's points): only the values above them need
+ * ordering. -inf when the region is small (every value kept). */
+static void tail_thresholds(const eval_grid *g, int r, const float *f, const float *o, float *tf, float *to) {
+    enum { NSAMPLE = 4096 };
+    float sf[NSAMPLE], so[NSAMPLE];
+    size_t cap = (size_t)g->H * g->W, stride = cap / NSAMPLE + 1, m = 0;
+    *tf = *to = -INFINITY;
+    for (size_t at = 0; at < cap && m < NSAMPLE; at += stride)
+        if (in_region(g, r, (int)(at / g->W), (int)(at % g->W)) && isfinite(f[at]) && isfinite(o[at]))
+            sf[m] = f[at], so[m] = o[at], m++;
+    if (m < 256) return;
+    size_t k = (size_t)(0.85 * (double)(m - 1));
+    select_kth(sf, m, k), select_kth(so, m, k);
+    *tf = sf[k], *to = so[k];
+}
+
+/* The region's values of f and o (both finite) at or above the thresholds
+ * into fs and os: how many values there are, and how many of each fell below. */
+static size_t gather_tails(const eval_grid *g, int r, const float *f, const float *o, float tf, float to, float *fs,
+                           float *os, size_t *below_f, size_t *below_o) {
+    size_t n = 0, nf = 0, no = 0;
+    for (int i = 0; i < g->H; i++) {
+        if (!g->row[(size_t)r * g->H + i]) continue;
+        for (int j = 0; j < g->W; j++) {
+            size_t at = (size_t)i * g->W + j;
+            if ((!g->all_lon[r] && !g->col[(size_t)r * g->W + j]) || !isfinite(f[at]) || !isfinite(o[at])) continue;
+            n++;
+            if (f[at] >= tf) fs[nf++] = f[at];
+            if (o[at] >= to) os[no++] = o[at];
+        }
+    }
+    *below_f = n - nf, *below_o = n - no;
+    return n;
+}
+
+int eval_rqe(const eval_grid *g, int r, const float *f, const float *o, float *scratch, double *out) {
+    size_t cap = (size_t)g->H * g->W, bf, bo;
+    float *fs = scratch, *os = scratch + cap, tf, to;
+    *out = NAN;
+    tail_thresholds(g, r, f, o, &tf, &to);
+    size_t n = gather_tails(g, r, f, o, tf, to, fs, os, &bf, &bo);
+    if (!n) return 0;
+    size_t k0 = (size_t)floor((double)(n - 1) * eval_rqe_quantile(0));
+    if (bf > k0 || bo > k0) /* a sample threshold above the 90% quantile: every value, then */
+        n = gather_tails(g, r, f, o, -INFINITY, -INFINITY, fs, os, &bf, &bo);
+    order_tail(fs, bf, n), order_tail(os, bo, n);
+    double sum = 0;
+    int used = 0;
+    for (int q = 0; q < EVAL_RQE_NQ; q++) {
+        double qf = tail_quantile(fs, bf, n, eval_rqe_quantile(q)), qo = tail_quantile(os, bo, n, eval_rqe_quantile(q));
+        if (qo == 0) continue;
+        sum += (qf - qo) / fabs(qo), used++;
+    }
+    if (!used) return 0;
+    *out = sum / used;
+    return 1;
 }

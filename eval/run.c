@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <omp.h>
 
 #include "../util/util.h"
 #include "eval.h"
@@ -79,6 +80,8 @@ typedef struct {
     io_state fc;
     float *mbuf;         /* ensemble members of a chunk of fields */
     int chunk;
+    float *rqe_scratch;  /* 2 H W floats per OpenMP thread (eval_rqe) */
+    int nthreads;
     unsigned char *bl;   /* by lead: the leads the baselines score at this initial time (score_file marks them) */
     float truth_levels[IO_MAX_LEVELS];
     int truth_nlev;
@@ -247,6 +250,10 @@ static void score_tasks(run *R, int src, int li, const score_in *in, const int *
             for (int m = 0; m < M; m++) ens[m] = in->mem + ((size_t)q * M + m) * R->HW;
             eval_field(&R->grid, sums, field_ptr(R, in->fc, t), field_ptr(R, in->truth, t),
                        in->clim ? in->clim + (size_t)t * R->HW : NULL, M > 1 ? ens : NULL, M);
+            int th = omp_get_thread_num();
+            float *scratch = R->rqe_scratch + (size_t)(th < R->nthreads ? th : 0) * 2 * R->HW;
+            for (int r = 0; r < R->nreg; r++)
+                sums[r].has_rqe = eval_rqe(&R->grid, r, field_ptr(R, in->fc, t), field_ptr(R, in->truth, t), scratch, &sums[r].rqe);
         } else {
             int k = t - R->nf, surface = k == R->nlev;
             int fu = surface ? field_index(R, 6, 0) : field_index(R, 3, k), fv = surface ? field_index(R, 7, 0) : field_index(R, 4, k);
@@ -768,6 +775,23 @@ static int check_forecast(run *R, int jq, const eval_fc_info *in, int first_of_s
     return status;
 }
 
+/* The variables a source's forecasts lack, in one line on stderr: the
+ * others are scored. A source holding none of them is an error. */
+static int name_skipped(const run *R, int s) {
+    char list[128] = "";
+    int nskip = 0;
+    for (int v = 0; v < NVARS; v++)
+        if (!R->has[s][v]) {
+            size_t n = strlen(list);
+            snprintf(list + n, sizeof list - n, "%s%s", nskip++ ? ", " : "", var_name(v));
+        }
+    if (nskip == NVARS)
+        return util_fail(UTIL_EFORMAT, "%s: none of z q t u v msl u10 v10 t2m to score%s", R->first_file[s],
+                         R->nlev ? "" : " (upper-air variables without the levels scored)");
+    if (nskip) fprintf(stderr, "pangu eval: forecast '%s' (%s) has no %s: %s not scored\n", R->names[s], R->first_file[s], list, list);
+    return UTIL_OK;
+}
+
 /* Sorted leads without repeats (within 1e-6 h); returns the count. */
 static size_t dedupe_leads(double *leads, size_t n) {
     qsort(leads, n, sizeof(double), cmp_double);
@@ -813,6 +837,7 @@ static int scan_forecasts(run *R) {
         eval_fc_close(f);
     }
     if (!status && !nl) status = util_fail(UTIL_EFORMAT, "%s: no step with a lead time >= 0", R->jobs[0].files[0]);
+    for (int s = 0; s < R->nfc && !status; s++) status = name_skipped(R, s);
     if (status) return status;
     R->nleads = (int)dedupe_leads(R->leads, nl);
     qsort(R->jobs, (size_t)R->njobs, sizeof(job), cmp_job);
@@ -857,7 +882,10 @@ static int alloc_scoring(run *R) {
     R->chunk = maxm ? (int)fmax(1, fmin(R->nf, budget * 1e6 / 4 / ((double)maxm * R->HW * sizeof(float)))) : 0;
     if (maxm) R->mbuf = malloc(sizeof(float) * (size_t)R->chunk * maxm * R->HW);
     R->bl = calloc((size_t)R->nleads, 1);
-    if (!R->acc || !R->nan_acc || !R->cache || (maxm && !R->mbuf) || !R->bl) return util_fail(UTIL_ENOMEM, "out of memory");
+    R->nthreads = omp_get_max_threads();
+    R->rqe_scratch = malloc(sizeof(float) * 2 * R->HW * (size_t)R->nthreads);
+    if (!R->acc || !R->nan_acc || !R->cache || (maxm && !R->mbuf) || !R->bl || !R->rqe_scratch)
+        return util_fail(UTIL_ENOMEM, "out of memory");
     for (int i = 0; i < R->ncache; i++)
         if ((cfg->climatology && !(R->cache[i].clim = malloc(sizeof(float) * R->nf * R->HW))) ||
             !(R->cache[i].nan = malloc(sizeof(long) * R->nf * (R->nreg + 1))))
@@ -986,7 +1014,7 @@ static void run_free(run *R) {
     for (int m = 0; m < R->nmaps; m++) free(R->maps[m].forecast), free(R->maps[m].truth);
     eval_grid_free(&R->grid);
     io_state_free(&R->fc);
-    free(R->acc), free(R->nan_acc), free(R->leads), free(R->times), free(R->jobs), free(R->pool), free(R->mbuf), free(R->bl);
+    free(R->acc), free(R->nan_acc), free(R->leads), free(R->times), free(R->jobs), free(R->pool), free(R->mbuf), free(R->bl), free(R->rqe_scratch);
     free(R->init_mse);
 }
 

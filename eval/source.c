@@ -625,7 +625,9 @@ static int open_series(eval_fc *f, const char *const *paths, int npaths, double 
         in->valid[s] = io_series_time(f->series, s);
         in->lead[s] = (in->valid[s] - in->init) / 3600.0;
     }
-    for (int v = 0; v < NVARS; v++) in->has[v] = 1; /* the reader reads states whole */
+    /* the reader reads states whole: the variables no file holds as NaN, never scored */
+    io_series_allow_absent(f->series);
+    for (int v = 0; v < NVARS; v++) in->has[v] = io_series_has(f->series, v);
     f->cur_step = -1;
     return UTIL_OK;
 }

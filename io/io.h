@@ -80,6 +80,11 @@ int io_series_read(io_series *s, double time, int H, int W, const float *levels,
  * degrees) does not pay for fresh memory each time. On failure the state's
  * content is undefined. */
 int io_series_read_into(io_series *s, double time, io_state *st);
+/* 1 when a file of the series holds variable v (0..8: z q t u v msl u10 v10 t2m). */
+int io_series_has(const io_series *s, int v);
+/* From now on variables no file of the series holds are read as NaN
+ * instead of failing: pangu eval scores what a forecast holds. */
+void io_series_allow_absent(io_series *s);
 
 /* The files the state at `time` (NAN: the only time) is read from, as
  * io_series_read chooses them: each once, at most cap, their number. */

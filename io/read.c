@@ -52,6 +52,7 @@ struct io_series {
     int nfiles;
     double *times;
     size_t ntimes;
+    int absent_as_nan; /* io_series_allow_absent */
 };
 
 /* Names by which each model variable is found, in order of preference:
@@ -939,6 +940,14 @@ done:
     return status;
 }
 
+int io_series_has(const io_series *s, int v) {
+    for (int i = 0; i < s->nfiles; i++)
+        if (s->files[i].has[v]) return 1;
+    return 0;
+}
+
+void io_series_allow_absent(io_series *s) { s->absent_as_nan = 1; }
+
 int io_series_read_into(io_series *s, double time, io_state *st) {
     int status = UTIL_OK;
     char when[64] = "";
@@ -956,8 +965,16 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
         status = util_fail(UTIL_ENOMEM, "out of memory");
         goto done;
     }
-    for (int v = 0; v < NVARS; v++)
+    for (int v = 0; v < NVARS; v++) {
+        if (s->absent_as_nan && !io_series_has(s, v)) {
+            size_t n = v < IO_NUPPER ? (size_t)st->nlev * HW : HW;
+            float *dst = v < IO_NUPPER ? st->upper + (size_t)v * st->nlev * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
+            for (size_t i = 0; i < n; i++) dst[i] = NAN;
+            st->source[v][0] = 0;
+            continue;
+        }
         if ((status = read_variable(&c, v))) goto done;
+    }
     /* z without units may be geopotential height: the first file holding
      * such a z decides, once the whole state is read. */
     for (int i = 0; i < s->nfiles; i++)

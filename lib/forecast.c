@@ -445,8 +445,10 @@ typedef struct {
     int stack_n;
     /* progress */
     long total_calls, done_calls;
-    double t_start, t_model, t_progress, writer_cpu;
+    double t_start, t_model, writer_cpu;
     int tty;
+    util_progress prog;
+    unsigned char *written; /* (nleads) of the member being run: its progress in lead order */
 } forecast_job;
 
 /* The options a call can get wrong before anything is read. */
@@ -577,7 +579,8 @@ static int describe_outputs(forecast_job *j) {
 static int job_request(forecast_job *j) {
     j->job_request = malloc(REQUEST_MAX), j->request = malloc(REQUEST_MAX), j->had = malloc(REQUEST_MAX);
     j->skip = calloc((size_t)j->ninit, 1);
-    if (!j->job_request || !j->request || !j->had || !j->skip) return util_fail(UTIL_ENOMEM, "out of memory");
+    j->written = calloc((size_t)j->nleads + 1, 1);
+    if (!j->job_request || !j->request || !j->had || !j->skip || !j->written) return util_fail(UTIL_ENOMEM, "out of memory");
     text_buf t = {j->job_request, REQUEST_MAX, 0, 0};
     build_request(&t, j->source, &j->spec, j->leads, j->nleads, j->members, j->perturb, j->perturb_scale,
                   (unsigned long long)j->seed, j->precision, j->format_name, j->layout_name, j->deflate, j->grib_bits_text);
@@ -612,16 +615,27 @@ static void print_estimate(const forecast_job *j, FILE *out) {
     fflush(out);
 }
 
+/* The lead up to which every requested lead of the member is written: the
+ * plan runs depth first (24 h, 48 h, ..., then 6 h, 12 h, 18 h), so the
+ * lead of the last call would go back and forth and end short of the last. */
+static int written_through(const forecast_job *j) {
+    int first_missing = INT_MAX, through = 0;
+    for (int i = 0; i < j->nleads; i++)
+        if (!j->written[i] && j->leads[i] < first_missing) first_missing = j->leads[i];
+    for (int i = 0; i < j->nleads; i++)
+        if (j->written[i] && j->leads[i] < first_missing && j->leads[i] > through) through = j->leads[i];
+    return through;
+}
+
 /* A terminal gets one line rewritten in place; a log file (batch jobs) a
- * line every 10 s and at the last call of each initial time. */
-static void report_progress(forecast_job *j, const char *when, int member, int to, int last) {
+ * line every 10 s and at the last call of each initial time, in lead order. */
+static void report_progress(forecast_job *j, const char *when, int member, int last) {
     j->done_calls++;
     double now = util_now(), el = now - j->t_start, per = el / j->done_calls;
-    if (!(j->log && (j->tty || last || now - j->t_progress >= 10))) return;
-    fprintf(j->log, "%spangu forecast: %s member %d %4dh  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB%s",
-            j->tty ? "\r" : "", when, member, to, j->done_calls, j->total_calls, per,
+    if (!j->log || !util_progress_due(&j->prog, last)) return;
+    fprintf(j->log, "%spangu forecast: %s member %d  leads to %dh written  calls %ld/%ld  %.2f s/call  ETA %.0f s  peak %.0f MB%s",
+            j->tty ? "\r" : "", when, member, written_through(j), j->done_calls, j->total_calls, per,
             per * (j->total_calls - j->done_calls), util_peak_rss_kb() / 1024.0, j->tty ? " " : "\n");
-    j->t_progress = now;
 }
 
 /* The model that makes a call of the plan. */
@@ -648,8 +662,9 @@ static int run_member(forecast_job *j, io_forecast *fc, int it, int member, cons
                                                     j->ref->upper_std, j->ref->surface_std, j->perturb_scale,
                                                     j->seed ^ ((uint64_t)it * 0x2545F4914F6CDD1DULL), member)))
         return status;
+    memset(j->written, 0, (size_t)j->nleads);
     for (int i = 0; i < j->nleads && !status; i++)
-        if (j->leads[i] == 0) status = io_forecast_write(fc, i, member, &stack[0]);
+        if (j->leads[i] == 0) status = io_forecast_write(fc, i, member, &stack[0]), j->written[i] = 1;
     for (int k = 0; k < j->plan.ncalls && !status; k++) {
         const model_plan_call *call = &j->plan.calls[k];
         io_state *in = &stack[call->depth - 1], *out = &stack[call->depth];
@@ -660,8 +675,8 @@ static int run_member(forecast_job *j, io_forecast *fc, int it, int member, cons
         out->time = in->time + call->model * 3600.0;
         if (call->writes)
             for (int i = 0; i < j->nleads && !status; i++)
-                if (j->leads[i] == call->to) status = io_forecast_write(fc, i, member, out);
-        report_progress(j, when, member, call->to, k == j->plan.ncalls - 1);
+                if (j->leads[i] == call->to) status = io_forecast_write(fc, i, member, out), j->written[i] = 1;
+        report_progress(j, when, member, k == j->plan.ncalls - 1);
     }
     return status;
 }
@@ -737,8 +752,9 @@ static int run_inits(forecast_job *j) {
     int mine = 0, status = UTIL_OK;
     for (int it = o->rank; it < j->ninit; it += j->ranks) mine++;
     j->total_calls = (long)mine * j->plan.ncalls * (j->members > 1 ? j->members : 1);
-    j->t_start = util_now(), j->t_progress = j->t_start;
+    j->t_start = util_now();
     j->tty = j->log && isatty(fileno(j->log));
+    if (j->log) util_progress_init(&j->prog, fileno(j->log), 10);
     for (int it = o->rank; it < j->ninit && !status; it += j->ranks) status = run_init(j, it);
     if (!status && j->done_calls > 0 && j->log) {
         double total = util_now() - j->t_start;
@@ -764,7 +780,7 @@ static void job_settings(forecast_job *j, const pangu_forecast_options *o) {
 }
 
 static void forecast_free(forecast_job *j) {
-    free(j->job_request), free(j->request), free(j->had), free(j->skip);
+    free(j->job_request), free(j->request), free(j->had), free(j->skip), free(j->written);
     free(j->lead_hours);
     io_state_free(&j->initial);
     if (j->stack)

@@ -23,6 +23,18 @@ in2021="$t/s2021/era5_pl_*.nc $t/s2021/era5_sfc_*.nc"
   --members 3 --output "$t/research/fc_{init:%Y%m%d%H}.nc" 2>"$t/err"; rc=$?
 [ $rc -eq 0 ] && [ -s "$t/research/fc_2021010100.nc" ] && [ -s "$t/research/fc_2021010100_m02.nc" ] &&
   ok "configs/forecast_research.ini (3 members, 4 leads)" || bad "configs/forecast_research.ini (exit $rc: $(tail -1 "$t/err"))"
+# forecast_research.ini from a clean clone: the commands its header names, as written (in a copy of the
+# tree's models and configs, bin/pangu this one), the forecast with fewer members and leads but every
+# initial time, so the inputs the synth line makes must cover them all
+mkdir -p "$t/clone/bin" && ln -s "$pangu" "$t/clone/bin/pangu" && ln -s "$top/models" "$t/clone/models" && cp -r configs "$t/clone/"
+documented=$(sed -n 's/^;   \(bin\/pangu .*\)$/\1/p' configs/forecast_research.ini)
+if [ "$(echo "$documented" | wc -l)" -eq 2 ] && echo "$documented" | head -1 | grep -q "^bin/pangu synth " &&
+   (cd "$t/clone" && eval "$(echo "$documented" | head -1)" >/dev/null 2>"$t/err" &&
+    eval "$(echo "$documented" | tail -1) --members 2 --leads 6-24/6" 2>"$t/err"); then
+  n=$(ls "$t/clone/out/research/" | grep -c "^fc_20210[0-9]*00\.nc$")
+  [ "$n" -eq 10 ] && ok "configs/forecast_research.ini from a clean clone: its header's synth and forecast lines (10 initial times)" ||
+    bad "configs/forecast_research.ini from a clean clone: $n of 10 forecasts"
+else bad "configs/forecast_research.ini from a clean clone (the header's commands: $documented; $(tail -1 "$t/err"))"; fi
 "$pangu" forecast --config configs/forecast_full.ini "${demo[@]}" --input "$in2021" --init 2021-01-01T00 --leads 6,30 \
   --output "$t/full/pangu_{init:%Y%m%d%H}.nc" 2>"$t/err"; rc=$?
 [ $rc -eq 0 ] && [ -s "$t/full/pangu_2021010100.nc" ] && ok "configs/forecast_full.ini (the demo models in place of the released ones)" ||

@@ -80,8 +80,8 @@ check "sources: fc (file stem), persistence, climatology" \
 check "every lead 6..48 h, every region" \
   '[ "$(sed 1d scores.csv | cut -d, -f4 | sort -un | tr "\n" " ")" = "6 12 18 24 30 36 42 48 " ] &&
    [ "$(sed 1d scores.csv | cut -d, -f5 | sort -u | tr "\n" " ")" = "global n_extratropics s_extratropics tropics " ]'
-check "metrics rmse bias mae acc wind_rmse; surface fields with an empty level" \
-  '[ "$(sed 1d scores.csv | cut -d, -f6 | sort -u | tr "\n" " ")" = "acc bias mae rmse wind_rmse " ] &&
+check "metrics rmse bias mae acc rqe wind_rmse; surface fields with an empty level" \
+  '[ "$(sed 1d scores.csv | cut -d, -f6 | sort -u | tr "\n" " ")" = "acc bias mae rmse rqe wind_rmse " ] &&
    [ -n "$(value scores.csv fc t2m "" 24 global rmse)" ] && [ -n "$(value scores.csv fc z 500 24 tropics acc)" ]'
 check "vector wind per level and at 10 m" \
   '[ -n "$(value scores.csv fc wind 850 24 global wind_rmse)" ] && [ -n "$(value scores.csv fc wind10 "" 24 global wind_rmse)" ]'
@@ -102,6 +102,59 @@ check "without gnuplot: the report says so, no figures" \
 $pangu eval --forecast fc_1900010106.nc $truth --output ml.csv --report ml --map-leads 24,30 2>/dev/null
 command -v gnuplot >/dev/null 2>&1 && check "--map-leads 24,30: maps at those leads only" \
   'ls ml/map_z500_24h_error.png ml/map_t2m_30h_truth.png >/dev/null && ! ls ml | grep -q "map_.*_6h_"'
+
+# ---- relative quantile error (docs/verification.md): rows for every field and region, and the
+# value against numpy's quantile (its default linear interpolation) on the same files. The forecast
+# is the truth squared over 280 K for t2m (a wider upper tail), scored from 1900-01-01T06.
+check "rqe rows for every source, field and region, none for the vector winds" \
+  '[ -n "$(value scores.csv fc z 500 24 tropics rqe)" ] && [ -n "$(value scores.csv persistence t2m "" 48 global rqe)" ] &&
+   ! grep -q ",wind1\?0\?,.*,rqe," scores.csv'
+ncap2 -O -s 't2m=t2m*t2m/280.0f' truth.nc sq.nc
+$pangu eval --forecast sq.nc --init 1900-01-01T06 $truth --regions global,tropics --output sq.csv 2>/dev/null
+rqe_numpy() { # FORECAST TRUTH TIME_INDEX LAT_MIN LAT_MAX: RQE of t2m over those latitudes, every point one sample
+  /usr/bin/python3 - "$@" <<'PY'
+import sys, numpy as np, netCDF4
+f, o, k, lo, hi = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+def field(path):
+    d = netCDF4.Dataset(path); lat = d["latitude"][:]; x = np.asarray(d["t2m"][k], dtype=np.float64)
+    return x[(lat >= lo) & (lat <= hi)].ravel()
+q = 1 - 10.0 ** (-1 - 3 * np.arange(50) / 49)
+qf, qo = np.quantile(field(f), q), np.quantile(field(o), q)
+print("%.9g" % np.mean((qf - qo) / np.abs(qo)))
+PY
+}
+if /usr/bin/python3 -c "import numpy, netCDF4" 2>/dev/null; then
+  want_g=$(rqe_numpy sq.nc truth.nc 2 -90 90) want_t=$(rqe_numpy sq.nc truth.nc 2 -20 20)
+  got_g=$(value sq.csv sq t2m "" 12 global rqe) got_t=$(value sq.csv sq t2m "" 12 tropics rqe)
+  check "rqe of t2m at 12 h, global and tropics, as numpy computes it ($got_g $want_g, $got_t $want_t)" \
+    'close "$got_g" "$want_g" 1e-6 && close "$got_t" "$want_t" 1e-6 && close "$(value sq.csv sq z 500 12 global rqe)" 0 0 1e-12'
+else
+  echo "  (/usr/bin/python3 with numpy and netCDF4 not installed: rqe against numpy skipped)"
+fi
+
+# ---- forecasts holding a subset of the variables (variables = ... in a job, --variables): GRIB and
+# NetCDF alike score what they hold and name what they skip in one line
+for fmt in netcdf grib2; do
+  $pangu forecast --model-6h f6.h5 --model-24h f24.h5 --input truth.nc --init 1900-01-01T06 --leads 6-24/6 \
+    --variables z,t,u,v,msl,t2m,u10,v10 --format $fmt --output "sub_{init:%Y%m%d%H}.$fmt" 2>/dev/null
+  $pangu eval --forecast sub_1900010106.$fmt $truth --output sub_$fmt.csv 2>sub_$fmt.err; rc=$?
+  check "$fmt forecast without q: scored, q named as skipped in one line ($(grep skip\\\|scored sub_$fmt.err))" \
+    '[ $rc -eq 0 ] && [ "$(grep -c "has no q: q not scored" sub_$fmt.err)" = 1 ] && ! grep -q ",q," sub_$fmt.csv &&
+     [ -n "$(value sub_$fmt.csv sub t 850 24 global rmse)" ] && [ -n "$(value sub_$fmt.csv sub wind10 "" 24 global wind_rmse)" ]'
+done
+check "GRIB and NetCDF subsets give the same rows" \
+  '[ "$(cut -d, -f2-6 sub_netcdf.csv | sort)" = "$(cut -d, -f2-6 sub_grib2.csv | sort)" ]'
+$pangu eval --forecast fc_1900010106.nc $truth --output full.csv 2>full.err
+check "a full forecast names nothing as skipped" '[ -s full.csv ] && ! grep -q "not scored" full.err'
+$pangu forecast --model-6h f6.h5 --model-24h f24.h5 --input truth.nc --init 1900-01-01T06 --leads 6-24/6 \
+  --variables t2m --format grib2 --output "t2m_{init:%Y%m%d%H}.grib2" 2>/dev/null
+$pangu eval --forecast t2m_1900010106.grib2 $truth --output t2m.csv 2>t2m.err; rc=$?
+check "a GRIB forecast of t2m alone: t2m scored, the eight others named ($(grep scored t2m.err))" \
+  '[ $rc -eq 0 ] && grep -q "has no z, q, t, u, v, msl, u10, v10: .* not scored" t2m.err && [ "$(sed 1d t2m.csv | cut -d, -f2 | sort -u)" = t2m ]'
+
+ncks -O -v z truth.nc zonly.nc && ncrename -O -v z,foo zonly.nc nov.nc >/dev/null && ncatted -O -a standard_name,foo,d,, -a long_name,foo,d,, nov.nc
+expect_fail "a forecast holding none of the nine variables: still an error" "none of z q t u v msl u10 v10 t2m" -- \
+  $pangu eval --forecast nov.nc --init 1900-01-01T06 $truth --output bad.csv
 
 # ---- against CDO on the same files. CDO's fldmean weights by cell area; its own areas are
 # spherical polygons with great-circle edges (a few 1e-4 from the latitude-circle cells of WB2 on

@@ -198,5 +198,22 @@ expect_fail "a directory as --config" "a directory, not a configuration file" x1
   $pangu forecast --config "$t" $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --output x10.nc
 expect_fail "/dev/zero as --config (no hang)" "not a regular file" x11.nc -- \
   timeout 10 $pangu forecast --config /dev/zero $models --input "$fx/tiny_in.nc" --init 1900-01-01T00 --output x11.nc
+# ---- progress in a log (stderr a file): plain lines in lead order, the last of each member at the final
+# lead. The plan runs depth first (24 h, 48 h, then 6 h, 12 h, 18 h, 30 h, ...); a line names the lead up
+# to which every requested lead is written. PANGU_PROGRESS_INTERVAL=0: a line at every model call.
+PANGU_PROGRESS_INTERVAL=0 run --leads 6-48/6 --members 2 --perturb perlin --output 'prog_{init:%Y%m%d%H}.nc'; rc=$?
+leads_of() { grep "member $1 " log | sed -n "s/.* leads to \([0-9]*\)h written .*/\1/p" | tr "\n" " "; }
+# in_order M: member M's leads ascending (repeats allowed), the last 48 h
+in_order() { local l; l=$(leads_of "$1"); [ -n "$l" ] && [ "$(echo $l | tr " " "\n" | sort -n | tr "\n" " ")" = "$l" ] &&
+  [ "$(echo $l | awk '{ print $NF }')" = 48 ]; }
+check "progress into a log: no carriage return, each member's leads in order ($(leads_of 0)), the last 48 h" \
+  '[ $rc -eq 0 ] && ! grep -q $'"'"'\r'"'"' log && in_order 0 && in_order 1'
+check "progress into a log: the last progress line is the final lead of the last member, then wrote" \
+  '[ "$(grep "leads to" log | tail -1 | sed "s/.*member \([0-9]*\)  leads to \([0-9]*\)h.*/\1 \2/")" = "1 48" ] &&
+   grep -A1 "calls 16/16" log | tail -1 | grep -q "^pangu forecast: wrote prog_1900010100.nc"'
+run --leads 6-48/6 --output 'prog2_{init:%Y%m%d%H}.nc'; rc=$?
+check "progress into a log at the default interval: one line, at 48 h ($(grep "leads to" log))" \
+  '[ $rc -eq 0 ] && ! grep -q $'"'"'\r'"'"' log && [ "$(grep -c "leads to" log)" -eq 1 ] && grep -q "member 0  leads to 48h written  calls 8/8" log'
+
 echo "forecast: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -137,5 +137,24 @@ check "a missing output directory is created" '[ $rc -eq 0 ] && [ -s made/here/i
 echo file >afile
 $pangu synth --grid 32,64 --hours 3 --output afile/dir 2>err; rc=$?
 check "a directory that cannot be made: exit 2 ($(cat err))" '[ $rc -eq 2 ] && grep -q "not a directory" err'
+# ---- progress into a log file (stderr not a terminal): plain lines, no carriage return, in order, the
+# last one the end; PANGU_PROGRESS_INTERVAL=0 asks for a line at every step (months for synth, times for stats)
+mkdir prog
+PANGU_PROGRESS_INTERVAL=0 $pangu synth --grid 8,16 --start 2019-01-31T00 --hours 1440 --step-hours 24 --out prog 2>synth.log
+check "synth into a log: no carriage return, one line per month in order, the last at 61 of 61 times ($(grep written synth.log | tail -1))" \
+  '! grep -q $'"'"'\r'"'"' synth.log && [ "$(grep -o "^pangu synth: [0-9-]* written" synth.log | cut -d" " -f3 | tr "\n" " ")" = "2019-01 2019-02 2019-03 2019-04 " ] &&
+   grep "written" synth.log | tail -1 | grep -q "61 of 61 times, 8 files, [0-9.e+]* times/s, ETA 0 s$"'
+$pangu synth --grid 8,16 --start 2019-01-31T00 --hours 1440 --step-hours 24 --out prog2 2>synth2.log
+check "synth into a log at the default interval: no carriage return, the final line" \
+  '! grep -q $'"'"'\r'"'"' synth2.log && grep "written" synth2.log | tail -1 | grep -q "^pangu synth: 2019-04 written, 61 of 61 times"'
+PANGU_PROGRESS_INTERVAL=0 $pangu stats --input 'prog/era5_*.nc' --output pst.nc 2>stats.log
+check "stats into a log: no carriage return, lines 1..61 of 61 times in order, then wrote ($(tail -1 stats.log))" \
+  '! grep -q $'"'"'\r'"'"' stats.log && [ "$(grep -c "times, .* per s, ETA" stats.log)" -eq 61 ] &&
+   [ "$(grep -o "^pangu stats: [0-9]* of 61 times" stats.log | cut -d" " -f3 | tr "\n" " ")" = "$(seq 1 61 | tr "\n" " ")" ] &&
+   tail -1 stats.log | grep -q "^pangu stats: wrote pst.nc"'
+$pangu stats --input 'prog/era5_*.nc' --output pst2.nc 2>stats2.log
+check "stats into a log at the default interval: no carriage return, the final line" \
+  '! grep -q $'"'"'\r'"'"' stats2.log && grep -q "^pangu stats: 61 of 61 times" stats2.log'
+
 echo "synth: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -405,6 +405,98 @@ static void test_climatology_wb2(void) {
     }
 }
 
+/* Relative quantile error by hand: truth 1..10, forecast 1..9 and 20 (in
+ * scrambled order, one NaN point left out). With n = 10 and q >= 0.9 the
+ * linear quantile interpolates between the two largest values at h = 9 q:
+ * Qo = 9 + (h - 8) = 1 + 9 q, Qf = 9 + 11 (h - 8) = 99 q - 79. */
+static int cmp_f(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static double full_sort_quantile(float *x, size_t n, double q) {
+    qsort(x, n, sizeof(float), cmp_f);
+    double h = (n - 1) * q;
+    size_t i = (size_t)h;
+    return i + 1 < n ? x[i] + (h - i) * ((double)x[i + 1] - x[i]) : x[i];
+}
+
+static void test_rqe(void) {
+    CU_ASSERT(fabs(eval_rqe_quantile(0) - 0.9) < 1e-15 && fabs(eval_rqe_quantile(EVAL_RQE_NQ - 1) - 0.9999) < 1e-15);
+    CU_ASSERT(fabs(eval_rqe_quantile(1) - (1 - pow(10, -1 - 3.0 / 49))) < 1e-15 && EVAL_RQE_NQ == 50);
+    double lat[2] = {45, -45}, lon[6] = {0, 60, 120, 180, 240, 300};
+    eval_grid g;
+    eval_region reg[2] = {eval_default_regions[0], eval_default_regions[1]}; /* global, n_extratropics */
+    CU_ASSERT_FATAL(eval_grid_init(&g, lat, lon, 2, 6, reg, 2) == 0);
+    float o[12] = {3, 10, 1, 7, NAN, 5, 2, 9, 8, 4, 6, 11};
+    float f[12] = {3, 20, 1, 7, 50, 5, 2, 9, 8, 4, 6, 0}; /* the last point: the truth 11 left out too */
+    o[11] = NAN;
+    float scratch[24];
+    double rqe, want = 0;
+    for (int i = 0; i < 50; i++) {
+        double q = 1 - pow(10, -1 - 3.0 * i / 49);
+        want += (99 * q - 79 - (1 + 9 * q)) / (1 + 9 * q) / 50;
+    }
+    CU_ASSERT(eval_rqe(&g, 0, f, o, scratch, &rqe) == 1 && fabs(rqe - want) < 1e-6);
+    CU_ASSERT(fabs(want - 0.8705579070016571) < 1e-12); /* the same sum in Python */
+    /* a smoother forecast: negative; itself: 0 */
+    CU_ASSERT(eval_rqe(&g, 0, o, f, scratch, &rqe) == 1 && rqe < 0);
+    CU_ASSERT(eval_rqe(&g, 0, o, o, scratch, &rqe) == 1 && rqe == 0);
+    /* northern row only: truth 3 10 1 7 5, forecast 3 20 1 7 5; h = 4 q in [3.6, 4): Qo = 7 + 3 (h - 3),
+     * Qf = 7 + 13 (h - 3) */
+    want = 0;
+    for (int i = 0; i < 50; i++) {
+        double h = 4 * (1 - pow(10, -1 - 3.0 * i / 49)), qo = 7 + 3 * (h - 3), qf = 7 + 13 * (h - 3);
+        want += (qf - qo) / qo / 50;
+    }
+    CU_ASSERT(eval_rqe(&g, 1, f, o, scratch, &rqe) == 1 && fabs(rqe - want) < 1e-6);
+    eval_grid_free(&g);
+    /* the partial selection against a full sort: 4000 values with ties */
+    enum { N = 4000 };
+    static float a[N], b[N], big_scratch[2 * N], sa[N], sb[N];
+    double lat2[40], lon2[100];
+    for (int i = 0; i < 40; i++) lat2[i] = 87.75 - 4.5 * i;
+    for (int j = 0; j < 100; j++) lon2[j] = 3.6 * j;
+    unsigned x = 12345;
+    for (int i = 0; i < N; i++) {
+        x = x * 1103515245u + 12345u;
+        a[i] = (float)((x >> 8) % 500) + 1, b[i] = a[i] * (1 + 0.1f * (float)(i % 7));
+    }
+    CU_ASSERT_FATAL(eval_grid_init(&g, lat2, lon2, 40, 100, reg, 1) == 0);
+    want = 0;
+    for (int i = 0; i < 50; i++) {
+        memcpy(sa, a, sizeof a), memcpy(sb, b, sizeof b);
+        double q = eval_rqe_quantile(i), qa = full_sort_quantile(sa, N, q), qb = full_sort_quantile(sb, N, q);
+        want += (qb - qa) / qa / 50;
+    }
+    CU_ASSERT(eval_rqe(&g, 0, b, a, big_scratch, &rqe) == 1 && fabs(rqe - want) < 1e-9);
+    eval_grid_free(&g);
+    /* a field whose strided sample (every other point here) sees only its large half: the sample's
+     * threshold lies above the 90% quantile, and every value is ordered instead */
+    for (int i = 0; i < N; i++) a[i] = (float)(i % 2 ? i : 10000 + i), b[i] = (float)(i % 2 ? 2 * i : 10000 + i / 2);
+    want = 0;
+    for (int i = 0; i < 50; i++) {
+        memcpy(sa, a, sizeof a), memcpy(sb, b, sizeof b);
+        double q = eval_rqe_quantile(i), qa = full_sort_quantile(sa, N, q), qb = full_sort_quantile(sb, N, q);
+        want += (qb - qa) / qa / 50;
+    }
+    double lat3[64], lon3[125];
+    for (int i = 0; i < 64; i++) lat3[i] = 87.1875 - 2.8125 * i;
+    for (int j = 0; j < 125; j++) lon3[j] = 2.88 * j;
+    static float a3[64 * 125], b3[64 * 125], scratch3[2 * 64 * 125];
+    for (int i = 0; i < 64 * 125; i++) a3[i] = i < N ? a[i] : NAN, b3[i] = i < N ? b[i] : NAN;
+    CU_ASSERT_FATAL(eval_grid_init(&g, lat3, lon3, 64, 125, reg, 1) == 0);
+    CU_ASSERT(eval_rqe(&g, 0, b3, a3, scratch3, &rqe) == 1 && fabs(rqe - want) < 1e-9);
+    eval_grid_free(&g);
+    /* over times: the mean of each time's RQE */
+    eval_accum acc = {0};
+    eval_sums s1 = {.w = 1, .rqe = 0.2, .has_rqe = 1}, s2 = {.w = 1, .rqe = -0.4, .has_rqe = 1}, s3 = {.w = 1};
+    eval_accum_add(&acc, &s1), eval_accum_add(&acc, &s2), eval_accum_add(&acc, &s3);
+    double v;
+    CU_ASSERT(eval_accum_value(&acc, EVAL_RQE, 0, &v) == 1 && fabs(v + 0.1) < 1e-15);
+    CU_ASSERT(!strcmp(eval_metric_names[EVAL_RQE], "rqe"));
+}
+
 int tests_register_eval(void) {
     CU_pSuite s = CU_add_suite("eval", NULL, NULL);
     if (!s) return -1;
@@ -414,6 +506,7 @@ int tests_register_eval(void) {
         !CU_add_test(s, "uncentred ACC: itself 1, negative -1, by hand", test_acc) ||
         !CU_add_test(s, "fair CRPS, spread-skill, vector wind error by hand", test_crps_spread_wind) ||
         !CU_add_test(s, "over initial times: sqrt(mean MSE) and mean RMSE, means", test_over_times) ||
+        !CU_add_test(s, "relative quantile error by hand, regions, against a full sort", test_rqe) ||
         !CU_add_test(s, "source names from file names", test_names) ||
         !CU_add_test(s, "forecast reader on an ensemble file", test_forecast_reader) ||
         !CU_add_test(s, "climatology reader: WB2 layout, any dim order, hourly and daily", test_climatology_wb2))

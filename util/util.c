@@ -446,3 +446,22 @@ int util_source_attribute(char *out, size_t cap, const char *what, const int *le
     if (o >= cap) return util_fail(UTIL_EINVAL, "model file paths too long for the source attribute");
     return UTIL_OK;
 }
+
+void util_progress_init(util_progress *p, int fd, double seconds) {
+    const char *env = getenv("PANGU_PROGRESS_INTERVAL");
+    char *end;
+    double given = env ? strtod(env, &end) : NAN;
+    p->tty = isatty(fd);
+    p->interval = env && *env && !*end && given >= 0 ? given : seconds;
+    p->last = util_now();
+}
+
+int util_progress_due(util_progress *p, int final) {
+    double now = util_now();
+    if (!p->tty && !final && now - p->last < p->interval) return 0;
+    p->last = now;
+    return 1;
+}
+
+const char *util_progress_start(const util_progress *p) { return p->tty ? "\r" : ""; }
+const char *util_progress_end(const util_progress *p) { return p->tty ? "   " : "\n"; }

@@ -152,6 +152,21 @@ int util_remove_tree(const char *path);
 double util_now(void);            /* monotonic seconds */
 long util_peak_rss_kb(void);      /* peak resident set size of this process */
 
+/* Progress lines: a terminal gets one line redrawn in place ("\r"), a log
+ * file (stderr not a terminal) plain lines, at most one every `seconds`
+ * (the environment's PANGU_PROGRESS_INTERVAL, in seconds, overrides it: 0
+ * writes one at every step) and the final one. */
+typedef struct {
+    int tty;
+    double interval, last;
+} util_progress;
+void util_progress_init(util_progress *p, int fd, double seconds);
+/* 1 when a line is due (final: the last step). */
+int util_progress_due(util_progress *p, int final);
+/* What begins and ends a line: "\r" and "   " on a terminal, "" and "\n" in a log. */
+const char *util_progress_start(const util_progress *p);
+const char *util_progress_end(const util_progress *p);
+
 /* The source attribute: "pangu-c VERSION WHAT; models: 24 h PATH (sha256 HEX), ...". */
 int util_source_attribute(char *out, size_t cap, const char *what, const int *leads, const char *const *paths, int n);
 
