@@ -136,8 +136,8 @@ static int plot_map(report *r, int q, const map_box *b) {
         fprintf(r->gp, "set title '%s %s, %s from %s, +%g h%s'\n", m->field, part[p], sp->map_source ? sp->map_source : "",
                 sp->map_init ? sp->map_init : "", m->lead, contours ? " (contours every 6 dam)" : "");
         fputs(p < 2 ? viridis : rdbu, r->gp);
-        if (p < 2) fprintf(r->gp, "set cbrange [%.9g:%.9g]\nset cblabel '%s (%s)'\n", lo, hi, k.quantity, k.units);
-        else fprintf(r->gp, "set cbrange [%.9g:%.9g]\nset cblabel 'forecast - truth (%s)'\n", -emax, emax, k.units);
+        if (p < 2) fprintf(r->gp, "set cbrange [%.9g:%.9g]\nset cblabel '%s (%s)' offset 2,0\n", lo, hi, k.quantity, k.units);
+        else fprintf(r->gp, "set cbrange [%.9g:%.9g]\nset cblabel 'forecast - truth (%s)' offset 2,0\n", -emax, emax, k.units);
         fprintf(r->gp, "plot '%s' using 1:2:3 with image", dat);
         if (contours) fprintf(r->gp, ", '%s' using 1:2 with lines lc rgb '#f0f0f0' lw 1", cont);
         if (!r->coast_note[0]) fprintf(r->gp, ", 'data/coast.dat' using 1:2 with lines lc rgb 'black' lw 1.3");
