@@ -144,7 +144,7 @@ void model_layernorm_add_avx512(float *x, const float *y, const float *w, const 
 size_t model_bf16_attention_words(int N, int d);
 void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms);
-/* The tile path (emulate: in C) against model_bf16_linear_ref on one GEMM
+/* The tile path (emulate: in C) against model_ref_gemm (bf16) on one GEMM
  * with every edge: the largest error relative to sum |x w| (INFINITY
  * without AVX512_BF16). The first-use check on AMX hardware. */
 double model_bf16_amx_check(int emulate);
@@ -165,6 +165,43 @@ int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, i
 /* columns per panel of `kernel`'s packing */
 static inline int model_f32_panel_width(int kernel) { return kernel == MODEL_KERNEL_AVX2 ? MODEL_AVX2_PANEL : MODEL_F32_PANEL; }
 void model_f32_matrix_free(model_f32_matrix *p);
+
+/* ---- the one reference GEMM (model/ref.c) ----
+ * W (n, k) as model_ref_gemm reads it: element (j, i) at
+ * f[(j / nr) * panel + (j % nr) * col + i * step] (a row-major W: nr 1; a
+ * packed FP32 matrix: its panels), or, for a packed BF16 matrix, half i % 2
+ * of words[(j / nr) * panel + (j % nr) * col + (i / 2) * step].
+ * bf16: both operands rounded to bf16 before they are multiplied. */
+typedef struct {
+    const float *f;
+    const uint32_t *words;
+    int n, k, nr, bf16;
+    size_t panel, col, step;
+} model_ref_matrix;
+/* W (n, k), element (j, i) at w[j * sn + i * sk] */
+static inline model_ref_matrix model_ref_plain(const float *w, int n, int k, size_t sn, size_t sk, int bf16) {
+    return (model_ref_matrix){w, NULL, n, k, 1, bf16, sn, 0, sk};
+}
+static inline model_ref_matrix model_ref_f32(const model_f32_matrix *p) {
+    int nr = model_f32_panel_width(p->kernel);
+    return (model_ref_matrix){p->data, NULL, p->n, p->k, nr, 0, (size_t)p->k * (size_t)nr, 1, (size_t)nr};
+}
+static inline model_ref_matrix model_ref_bf16(const model_bf16_matrix *p) {
+    return (model_ref_matrix){NULL, p->data, p->n, p->k, MODEL_BF16_PANEL, 1, (size_t)p->kp * MODEL_BF16_PANEL, 1,
+                              MODEL_BF16_PANEL};
+}
+/* out (rows, n; row stride ldo) = [b] + [out if accumulate] + in W^T, each
+ * output summed in input order with fmaf: the packed kernels' order (the FP32
+ * kernels give these bits; the BF16 ones these values to summation-order
+ * rounding). Single-threaded, no allocation. */
+void model_ref_gemm(float *out, size_t ldo, const float *in, size_t ldi, const model_ref_matrix *w, const float *b,
+                    int rows, int accumulate);
+/* Then GELU (model_gelu_forward); and x (tok[r] or r; none where < 0) +=
+ * LayerNorm(y) with y (rows, n) the GEMM's output: the fused forms' twins. */
+void model_ref_gemm_gelu(float *out, size_t ldo, const float *in, size_t ldi, const model_ref_matrix *w, const float *b,
+                         int rows);
+void model_ref_gemm_norm_add(float *x, float *y, const float *in, size_t ldi, const model_ref_matrix *w, const float *b,
+                             const float *norm_w, const float *norm_b, int rows, const long *tok);
 /* out (rows, n; row stride ldo) = [out if accumulate] + [b] + in W^T with in
  * (rows, k; row stride ldi). Single-threaded, no allocation; needs
  * model_f32_available(). */
@@ -182,9 +219,6 @@ void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size
  * tok[r] < 0 (the attention projection: window rows back to their tokens). */
 void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
-/* The plain twin, summing in double. */
-void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
-                          const float *b, int rows, int k, int n, int accumulate);
 /* model_window_attention with q k^T and p v through the packed kernel and
  * an AVX-512 softmax; packs: model_f32_attention_floats(N, C / heads) floats
  * of scratch. */
@@ -208,10 +242,6 @@ void model_gelu_forward_avx2(float *out, const float *in, size_t n);
 void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C);
 void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C);
 
-/* The plain scalar twin: the same sum in k order from the float W. */
-void model_bf16_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
-                           const float *b, int rows, int k, int n, int accumulate);
-
 /* The AVX-512 kernels of the packed FP32 GEMM (model/fast/avx512.c), with
  * the contracts of model_f32_linear_forward and its fused forms. */
 void model_avx512_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
@@ -221,14 +251,6 @@ void model_avx512_linear_gelu_forward(float *out, size_t ldo, const float *in, s
 void model_avx512_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                           const float *b, const float *norm_w, const float *norm_b, int rows,
                                           const long *tok);
-/* The packed matrix's own scalar loop (input order, float FMA sums; gelu:
- * then GELU): what a matrix packed under the blas choice runs (model/ref.c). */
-void model_f32_packed_ref(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w, const float *b,
-                          int rows, int accumulate, int gelu);
-/* Its fused norm-add form, no scratch. */
-void model_f32_packed_norm_add_ref(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                   const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
-
 /* 1 when a blocking was set for `kernel` (model_blocking_set), 0 on the default (model/cpu.c). */
 int model_blocking_is_set(int kernel);
 

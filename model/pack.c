@@ -39,7 +39,7 @@ int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, i
 }
 
 int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk) {
-    /* a matrix packed while the choice is blas (tests) runs the scalar loop of packed_ref */
+    /* a matrix packed while the choice is blas (tests) runs the reference GEMM (model_ref_gemm) on its panels */
     return model_f32_pack_for(p, model_kernel(), w, n, k, sn, sk);
 }
 

@@ -1,8 +1,10 @@
 #!/bin/bash
-# layers_test: model/ calls only downward (issue 29). From the object files
+# layers_test: model/ calls only downward and reads in screens (issue 29).
+# From the object files
 # of model/ (nm: each file's defined and undefined symbols), the file-level
 # call graph (A -> B when A uses a symbol B defines) must have no circle,
-# and the #include graph of model/'s sources neither. Prints the layers,
+# and the #include graph of model/'s sources neither; and no function of
+# model/ is longer than 120 lines (tests/function_length.sh). Prints the layers,
 # bottom first (a file's layer: 1 + the highest layer it calls).
 #
 #   tests/layers_test.sh [bin/pangu]   (objects from BUILD, default build/)
@@ -35,6 +37,8 @@ for g in calls includes; do
         echo "FAIL: model/ $g graph has a circle:"; sed 's/^/  /' "$tmp/err"; fail=1
     fi
 done
+long=$(tests/function_length.sh 120 $(find model -name '*.c' | sort))
+if [ -n "$long" ]; then echo "FAIL: functions of model/ over 120 lines:"; echo "$long" | sed 's/^/  /'; fail=1; fi
 [ $fail = 0 ] || exit 1
 # layers, bottom first
 awk '{callee[$1] = callee[$1] " " $2; files[$1]; files[$2]}
@@ -46,4 +50,4 @@ awk '{callee[$1] = callee[$1] " " $2; files[$1]; files[$2]}
      }
      END { for (f in files) print layer(f), f }' "$tmp/calls" | sort -n -k1,1 -k2 |
     awk '{line[$1] = line[$1] " " $2} END {for (l = 1; l in line; l++) printf "layer %d:%s\n", l, line[l]}'
-echo "PASS: model/ calls and includes only downward ($(wc -l <"$tmp/calls") file-to-file call edges)"
+echo "PASS: model/ calls and includes only downward, no function over 120 lines ($(wc -l <"$tmp/calls") file-to-file call edges)"

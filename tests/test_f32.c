@@ -60,7 +60,7 @@ static void test_pack_layout(void) {
     free(w), free(wt);
 }
 
-/* out = [out] + [b] + x W^T against the double twin (and OpenBLAS for plain
+/* out = [out] + [b] + x W^T against the reference GEMM (and OpenBLAS for plain
  * shapes), in units of sum |x w|; the gaps between output rows untouched. */
 static void check_linear(int rows, int k, int n, int ldi_extra, int ldo_extra, int with_bias, int accumulate) {
     size_t ldi = (size_t)k + ldi_extra, ldo = (size_t)n + ldo_extra;
@@ -72,7 +72,8 @@ static void check_linear(int rows, int k, int n, int ldi_extra, int ldo_extra, i
     model_f32_matrix p;
     CU_ASSERT_FATAL(model_f32_pack(&p, w, n, k, (size_t)k, 1) == 0);
     model_f32_linear_forward(got, ldo, x, ldi, &p, b, rows, accumulate);
-    model_f32_linear_ref(want, ldo, x, ldi, w, (size_t)k, 1, b, rows, k, n, accumulate);
+    model_ref_matrix twin = model_ref_plain(w, n, k, (size_t)k, 1, 0);
+    model_ref_gemm(want, ldo, x, ldi, &twin, b, rows, accumulate);
     int plain = !ldi_extra && !ldo_extra && !accumulate;
     if (plain) model_linear_forward(blas, x, w, b, rows, k, n);
     double worst = 0, worst_blas = 0;
@@ -131,7 +132,8 @@ static void check_linear_gelu(int rows, int k, int n) {
     model_f32_linear_gelu_forward(fused, (size_t)n, x, (size_t)k, &p, b, rows);
     model_f32_linear_forward(split, (size_t)n, x, (size_t)k, &p, b, rows, 0);
     model_gelu_forward_avx512(split, split, len);
-    model_f32_linear_ref(want, (size_t)n, x, (size_t)k, w, (size_t)k, 1, b, rows, k, n, 0);
+    model_ref_matrix twin = model_ref_plain(w, n, k, (size_t)k, 1, 0);
+    model_ref_gemm(want, (size_t)n, x, (size_t)k, &twin, b, rows, 0);
     model_gelu_forward(want, want, len);
     double worst = 0;
     for (size_t i = 0; i < len; i++) worst = fmax(worst, fabs((double)fused[i] - want[i]) / (1.0 + fabs(want[i])));
@@ -153,7 +155,7 @@ static void test_linear_gelu(void) {
 
 /* The MLP's second layer with the post-norm residual add fused: x gets the
  * same bits as the GEMM then model_layernorm_add_avx512 row by row, and
- * stays close to the double twin then the scalar LayerNorm. */
+ * stays close to the reference GEMM then the scalar LayerNorm. */
 static void check_linear_norm_add(int rows, int k, int n) {
     float *in = frand((size_t)rows * k, 1.0), *w = frand((size_t)n * k, 0.05), *b = frand((size_t)n, 1.0);
     float *nw = frand((size_t)n, 1.0), *nb = frand((size_t)n, 1.0), *x0 = frand((size_t)rows * n, 1.0);
@@ -166,7 +168,8 @@ static void check_linear_norm_add(int rows, int k, int n) {
     model_f32_linear_norm_add_forward(fused, y, in, (size_t)k, &p, b, nw, nb, rows, NULL);
     model_f32_linear_forward(yw, (size_t)n, in, (size_t)k, &p, b, rows, 0);
     for (int r = 0; r < rows; r++) model_layernorm_add_avx512(split + (size_t)r * n, yw + (size_t)r * n, nw, nb, n);
-    model_f32_linear_ref(yw, (size_t)n, in, (size_t)k, w, (size_t)k, 1, b, rows, k, n, 0);
+    model_ref_matrix twin = model_ref_plain(w, n, k, (size_t)k, 1, 0);
+    model_ref_gemm(yw, (size_t)n, in, (size_t)k, &twin, b, rows, 0);
     model_layernorm_forward(yw, yw, nw, nb, rows, n);
     double worst = 0;
     for (size_t i = 0; i < len; i++) {
@@ -334,7 +337,7 @@ int tests_register_f32(void) {
         void (*fn)(void);
     } tests[] = {
         {"packed FP32 layout", test_pack_layout},
-        {"packed FP32 GEMM against double twin and OpenBLAS", test_linear_kernel},
+        {"packed FP32 GEMM against the reference GEMM and OpenBLAS", test_linear_kernel},
         {"packed FP32 GEMM with fused GELU", test_linear_gelu},
         {"packed FP32 GEMM with fused LayerNorm and residual add", test_linear_norm_add},
         {"fused LayerNorm add on the blas-packed path, no scratch", test_linear_norm_add_plain},

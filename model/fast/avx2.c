@@ -22,7 +22,7 @@
  * kernel: the two give the same bits, and neither depends on the blocking.
  *
  * Only the functions marked AVX2_TARGET use AVX2 instructions; model_kernel()
- * (model/cpu.c) checks the CPU at run time. Twins: model_f32_linear_ref,
+ * (model/cpu.c) checks the CPU at run time. Twins: model_ref_gemm,
  * model_gelu_forward, model_layernorm_forward, model_window_attention. */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -337,15 +337,18 @@ void model_layernorm_add_avx2(float *x, const float *y, const float *w, const fl
 }
 void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                const float *b, int rows, int accumulate) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm(out, ldo, in, ldi, &v, b, rows, accumulate);
 }
 void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                     const float *b, int rows) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_gelu(out, ldo, in, ldi, &v, b, rows);
 }
 void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                         const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    model_f32_packed_norm_add_ref(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_norm_add(x, y, in, ldi, &v, b, norm_w, norm_b, rows, tok);
 }
 void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, float *packs) {

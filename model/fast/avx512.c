@@ -239,17 +239,20 @@ AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, cons
 #else /* no x86-64: model_kernel() is blas and these are never reached; the twins stand in */
 void model_avx512_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                  const float *b, int rows, int accumulate) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm(out, ldo, in, ldi, &v, b, rows, accumulate);
 }
 void model_gelu_forward_avx512(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
 void model_avx512_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                       const float *b, int rows) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_gelu(out, ldo, in, ldi, &v, b, rows);
 }
 void model_avx512_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                           const float *b, const float *norm_w, const float *norm_b, int rows,
                                           const long *tok) {
-    model_f32_packed_norm_add_ref(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_norm_add(x, y, in, ldi, &v, b, norm_w, norm_b, rows, tok);
 }
 void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     model_layernorm_forward(out, in, w, b, rows, C);
