@@ -14,6 +14,8 @@
 #ifndef PANGU_MODEL_INTERNAL_H
 #define PANGU_MODEL_INTERNAL_H
 
+#include <string.h>
+
 #include "model.h"
 
 /* ---- layer geometry: layer l's channels, latitude and longitude tokens ---- */
@@ -112,8 +114,23 @@ int model_attention_group(int N, int C, int nW);
 void model_attention_rows_set(int rows);
 
 /* ---- BF16 internals (model/fast/bf16.c; twins in model/ref.c) ---- */
-uint16_t model_bf16_round(float x); /* scalar twin of the hardware rounding */
-float model_bf16_float(uint16_t h);
+/* The scalar twin of the hardware rounding (VCVTNE2PS2BF16): nearest, ties
+ * to even; denormals to signed zero; NaN kept quiet. Inline: the packers
+ * (model/pack.c) round every weight, key and value with it. */
+static inline uint16_t model_bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN, quiet */
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);      /* zero, denormal: signed zero */
+    u += 0x7fffu + ((u >> 16) & 1u);                                          /* nearest, ties to even */
+    return (uint16_t)(u >> 16);
+}
+static inline float model_bf16_float(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
 void model_bf16_convert(uint16_t *dst, const float *src, size_t n);     /* AVX512_BF16 */
 void model_bf16_convert_ref(uint16_t *dst, const float *src, size_t n); /* scalar twin */
 /* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data. */
@@ -239,6 +256,12 @@ void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, siz
 void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, float *packs);
 void model_gelu_forward_avx2(float *out, const float *in, size_t n);
+/* A head's keys (N rows of d channels, ld apart) as the packed W (n = key,
+ * k = channel) of q k^T, and its values as the W (n = channel, k = key) of
+ * p v, in nr-column panels (nr a multiple of 8): model_f32_pack_into_width's
+ * panels, vectorised (AVX2, so on either FP32 kernel's CPUs). */
+void model_f32_pack_keys(float *dst, int nr, const float *k, size_t ld, int N, int d);
+void model_f32_pack_values(float *dst, int nr, const float *v, size_t ld, int N, int d);
 void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C);
 void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C);
 

@@ -139,22 +139,6 @@ void model_ref_gemm_norm_add(float *x, float *y, const float *in, size_t ldi, co
 
 /* ---- bf16 (the scalar twins of model/fast/bf16.c) ---- */
 
-uint16_t model_bf16_round(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN, quiet */
-    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);      /* zero, denormal: signed zero */
-    u += 0x7fffu + ((u >> 16) & 1u);                                          /* nearest, ties to even */
-    return (uint16_t)(u >> 16);
-}
-
-float model_bf16_float(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
 void model_bf16_convert_ref(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = model_bf16_round(src[i]);
 }

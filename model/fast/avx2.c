@@ -230,29 +230,33 @@ AVX2_INLINE void transpose8(__m256 r[8]) {
     }
 }
 
-/* Keys as the weight of q k^T (as model/fast/avx512.c's pack_keys): panel p holds per
- * channel the 16 keys 16p..16p+15, a transpose 8 x 8 at a time. */
-AVX2_INLINE void pack_keys(float *dst, const float *k, size_t ld, int N, int d) {
-    int panels = (N + NR - 1) / NR;
-    for (int kb = 0; kb < panels * NR; kb += 8) {
-        int pn = kb / NR, jo = kb % NR;
+/* The attention's keys and values packed as the weights of q k^T and p v,
+ * for both FP32 kernels (AVX2 runs on every AVX-512 CPU): the panels of
+ * model_f32_pack_into_width (model/pack.c), which a scalar loop wrote about
+ * half as fast again as the whole attention (docs/speed.md).
+ * Keys: W (n = key, k = channel), panel p holds per channel the nr keys
+ * nr p.. nr p + nr - 1, a transpose 8 x 8 at a time (nr a multiple of 8). */
+AVX2_TARGET void model_f32_pack_keys(float *dst, int nr, const float *k, size_t ld, int N, int d) {
+    int panels = (N + nr - 1) / nr;
+    for (int kb = 0; kb < panels * nr; kb += 8) {
+        int pn = kb / nr, jo = kb % nr;
         for (int c0 = 0; c0 < d; c0 += 8) {
             __m256 r[8];
             for (int i = 0; i < 8; i++) r[i] = kb + i < N ? loadn(k + (size_t)(kb + i) * ld + c0, d - c0) : _mm256_setzero_ps();
             transpose8(r);
-            for (int i = 0; i < 8 && c0 + i < d; i++) _mm256_store_ps(dst + ((size_t)pn * d + c0 + i) * NR + jo, r[i]);
+            for (int i = 0; i < 8 && c0 + i < d; i++) _mm256_store_ps(dst + ((size_t)pn * d + c0 + i) * nr + jo, r[i]);
         }
     }
 }
 
-/* Values as the weight of p v: per key, the 16 channels of the panel. */
-AVX2_INLINE void pack_values(float *dst, const float *v, size_t ld, int N, int d) {
-    int panels = (d + NR - 1) / NR;
+/* Values: W (n = channel, k = key), per key the nr channels of the panel. */
+AVX2_TARGET void model_f32_pack_values(float *dst, int nr, const float *v, size_t ld, int N, int d) {
+    int panels = (d + nr - 1) / nr;
     for (int pn = 0; pn < panels; pn++)
         for (int key = 0; key < N; key++)
-            for (int j = 0; j < NR; j += 8) {
-                int c0 = pn * NR + j;
-                _mm256_store_ps(dst + ((size_t)pn * N + key) * NR + j,
+            for (int j = 0; j < nr; j += 8) {
+                int c0 = pn * nr + j;
+                _mm256_store_ps(dst + ((size_t)pn * N + key) * nr + j,
                                 c0 < d ? loadn(v + (size_t)key * ld + c0, d - c0) : _mm256_setzero_ps());
             }
 }
@@ -307,13 +311,13 @@ AVX2_TARGET void model_avx2_window_attention(float *out, const float *qkv, const
                         for (int c = 0; c < d; c += 16)
                             _mm_prefetch((const char *)(next + (size_t)i * ld + (size_t)part * C + c), _MM_HINT_T0);
             }
-            pack_keys(kw.data, k, (size_t)ld, N, d);
+            model_f32_pack_keys(kw.data, NR, k, (size_t)ld, N, d);
             model_avx2_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
             float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
             for (int i = 0; i < N; i++)
                 inv[i] = softmax_row8(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
                                               N, scale);
-            pack_values(vw.data, v, (size_t)ld, N, d);
+            model_f32_pack_values(vw.data, NR, v, (size_t)ld, N, d);
             float *o = out + (size_t)w * N * C + h * d;
             model_avx2_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
             for (int i = 0; i < N; i++) {
@@ -328,6 +332,12 @@ AVX2_TARGET void model_avx2_window_attention(float *out, const float *qkv, const
 }
 
 #else /* no x86-64: model_kernel() never chooses AVX2 and these are never reached; the twins stand in */
+void model_f32_pack_keys(float *dst, int nr, const float *k, size_t ld, int N, int d) {
+    model_f32_pack_into_width(dst, nr, k, N, d, ld, 1);
+}
+void model_f32_pack_values(float *dst, int nr, const float *v, size_t ld, int N, int d) {
+    model_f32_pack_into_width(dst, nr, v, d, N, 1, ld);
+}
 void model_gelu_forward_avx2(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
 void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     model_layernorm_forward(out, in, w, b, rows, C);

@@ -146,62 +146,6 @@ AVX512_TARGET void model_layernorm_add_avx512(float *x, const float *y, const fl
 }
 
 
-/* r[i] (16 floats each) becomes column i: r[j][i] <- r[i][j]. */
-AVX512_INLINE void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-    }
-    /* r[4a + b] now holds, per 128-bit lane L, the 4 values of column 4L + b.. from rows 4a..4a+3 */
-    for (int b = 0; b < 4; b++) {
-        __m512 x0 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0x88), x1 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0xdd);
-        __m512 y0 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0x88), y1 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0xdd);
-        t[b] = _mm512_shuffle_f32x4(x0, y0, 0x88);      /* column b */
-        t[8 + b] = _mm512_shuffle_f32x4(x0, y0, 0xdd);  /* column 8 + b */
-        t[4 + b] = _mm512_shuffle_f32x4(x1, y1, 0x88);  /* column 4 + b */
-        t[12 + b] = _mm512_shuffle_f32x4(x1, y1, 0xdd); /* column 12 + b */
-    }
-    for (int i = 0; i < 16; i++) r[i] = t[i];
-}
-
-/* Keys as the weight of q k^T: W (n = key, k = channel), so panel p holds per
- * channel the 32 keys 32p..32p+31: a transpose, 16 x 16 blocks at a time
- * (zero keys past N, masked channels past d). */
-AVX512_INLINE void pack_keys(float *dst, const float *k, size_t ld, int N, int d) {
-    int panels = (N + NR - 1) / NR;
-    for (int kb = 0; kb < panels * NR; kb += 16) {
-        int pn = kb / NR, jo = kb % NR;
-        for (int c0 = 0; c0 < d; c0 += 16) {
-            __mmask16 m = mask16(d - c0);
-            __m512 r[16];
-            for (int i = 0; i < 16; i++)
-                r[i] = kb + i < N ? _mm512_maskz_loadu_ps(m, k + (size_t)(kb + i) * ld + c0) : _mm512_setzero_ps();
-            transpose16(r);
-            for (int i = 0; i < 16 && c0 + i < d; i++) _mm512_store_ps(dst + ((size_t)pn * d + c0 + i) * NR + jo, r[i]);
-        }
-    }
-}
-
-/* Values as the weight of p v: W (n = channel, k = key): per key, the 32
- * channels of the panel, a straight copy of each value row. */
-AVX512_INLINE void pack_values(float *dst, const float *v, size_t ld, int N, int d) {
-    int panels = (d + NR - 1) / NR;
-    for (int pn = 0; pn < panels; pn++)
-        for (int key = 0; key < N; key++)
-            for (int j = 0; j < NR; j += 16) {
-                int c0 = pn * NR + j;
-                _mm512_store_ps(dst + ((size_t)pn * N + key) * NR + j,
-                                _mm512_maskz_loadu_ps(mask16(d - c0), v + (size_t)key * ld + c0));
-            }
-}
-
 AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
                                               int nW, int N, int C, int heads, float *scores, float *packs) {
     int d = C / heads, ld = 3 * C;
@@ -215,13 +159,13 @@ AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, cons
             const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
             const float *bt = bias_t + (size_t)h * N * N;
             prefetch_next_head(base, w, nW, h, heads, N, C);
-            pack_keys(kw.data, k, (size_t)ld, N, d);
+            model_f32_pack_keys(kw.data, NR, k, (size_t)ld, N, d);
             model_avx512_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
             float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
             for (int i = 0; i < N; i++)
                 inv[i] = softmax_row_unscaled(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
                                               N, scale);
-            pack_values(vw.data, v, (size_t)ld, N, d);
+            model_f32_pack_values(vw.data, NR, v, (size_t)ld, N, d);
             float *o = out + (size_t)w * N * C + h * d;
             model_avx512_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
             for (int i = 0; i < N; i++) {

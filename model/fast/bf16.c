@@ -466,7 +466,11 @@ BF16_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t 
 
 
 /* Keys as the weight of q k^T: W (n = key, k = channel); each key's channel
- * pairs are one vector, scattered to the 32 keys of its panel. */
+ * pairs are one vector, scattered to the 32 keys of its panel. The same
+ * words as model_bf16_pack_into (model/pack.c), which the FP32 attention's
+ * packing shares with the weights; here vectorised because the scalar
+ * rounding of every key and value cost the BF16 attention about 40% more
+ * time (docs/speed.md). */
 BF16_INLINE void pack_keys(uint32_t *dst, const float *k, size_t ld, int N, int d) {
     int kp = (d + 1) / 2, panels = (N + NR - 1) / NR;
     __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
