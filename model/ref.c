@@ -64,6 +64,23 @@ void model_linear_forward(float *out, const float *in, const float *w, const flo
         }
 }
 
+/* s (query i's N scores, scaled) = softmax(s + bias row bt (- 100 where the
+ * key's label differs from the query's)) */
+static void softmax_row(float *s, const float *bt, const int *labels, int i, int N) {
+    float mx = -INFINITY, sum = 0;
+    for (int j = 0; j < N; j++) {
+        s[j] += bt[j];
+        if (labels && labels[i] != labels[j]) s[j] += -100.0f;
+        if (s[j] > mx) mx = s[j];
+    }
+    for (int j = 0; j < N; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < N; j++) s[j] *= inv;
+}
+
 void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
                             int nW, int N, int C, int heads, float *scores) {
     int d = C / heads, ld = 3 * C;
@@ -75,20 +92,7 @@ void model_window_attention(float *out, const float *qkv, const float *bias_t, c
             const float *bt = bias_t + (size_t)h * N * N;
             /* scores (N, N) = (q * scale) k^T */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, d, scale, q, ld, k, ld, 0.0f, scores, N);
-            for (int i = 0; i < N; i++) {
-                float *s = scores + (size_t)i * N, mx = -INFINITY, sum = 0;
-                for (int j = 0; j < N; j++) {
-                    s[j] += bt[i * N + j];
-                    if (labels && labels[i] != labels[j]) s[j] += -100.0f;
-                    if (s[j] > mx) mx = s[j];
-                }
-                for (int j = 0; j < N; j++) {
-                    s[j] = expf(s[j] - mx);
-                    sum += s[j];
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j < N; j++) s[j] *= inv;
-            }
+            for (int i = 0; i < N; i++) softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, i, N);
             /* out (N, d) = softmax(scores) v, into this head's channels */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, N, 1.0f, scores, N, v, ld, 0.0f,
                         out + (size_t)w * N * C + h * d, C);
@@ -159,16 +163,8 @@ void model_bf16_window_attention_ref(float *out, const float *qkv, const float *
             model_ref_matrix keys = model_ref_plain(k, N, d, (size_t)ld, 1, 1);
             model_ref_matrix values = model_ref_plain(v, d, N, 1, (size_t)ld, 1);
             model_ref_gemm(scores, (size_t)N, q, (size_t)ld, &keys, NULL, N, 0);
-            for (int i = 0; i < N; i++) {
-                float *s = scores + (size_t)i * N, mx = -INFINITY, sum = 0;
-                for (int j = 0; j < N; j++) {
-                    s[j] = s[j] * scale + bt[i * N + j];
-                    if (labels && labels[i] != labels[j]) s[j] += -100.0f;
-                    if (s[j] > mx) mx = s[j];
-                }
-                for (int j = 0; j < N; j++) sum += s[j] = expf(s[j] - mx);
-                for (int j = 0; j < N; j++) s[j] *= 1.0f / sum;
-            }
+            for (size_t i = 0; i < (size_t)N * N; i++) scores[i] *= scale;
+            for (int i = 0; i < N; i++) softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, i, N);
             model_ref_gemm(out + (size_t)w * N * C + h * d, (size_t)C, scores, (size_t)N, &values, NULL, N, 0);
         }
     }

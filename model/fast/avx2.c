@@ -68,32 +68,26 @@ AVX2_INLINE float hmax8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* erf512 and exp512 of fast/simd.h (the same coefficient tables), lane for lane: the same operations in the
- * same order, so the same bits. */
-AVX2_INLINE __m256 erf256(__m256 x) {
-    x = _mm256_max_ps(_mm256_set1_ps(-4.0f), _mm256_min_ps(_mm256_set1_ps(4.0f), x));
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_set1_ps(simd_erf_p[0]);
-    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NP; i++) p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(simd_erf_p[i]));
-    p = _mm256_mul_ps(p, x);
-    __m256 q = _mm256_set1_ps(simd_erf_q[0]);
-    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NQ; i++) q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(simd_erf_q[i]));
-    return _mm256_div_ps(p, q);
+/* erf256 and exp256: fast/simd_math.h at 8 lanes (erf512 and exp512's bits). 2^n
+ * is built in the exponent field (n in [-126, 127] after the clamp): y * 2^n
+ * is exact, as AVX-512's scalef. */
+AVX2_INLINE __m256 scale2_256(__m256 y, __m256 n) {
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)));
 }
-
-/* 2^n is built in the exponent field (n in [-126, 127] after the clamp):
- * y * 2^n is exact, as AVX-512's scalef. */
-AVX2_INLINE __m256 exp256(__m256 x) {
-    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), _mm256_min_ps(_mm256_set1_ps(88.0f), x));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(SIMD_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SIMD_LN2_HI), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SIMD_LN2_LO), r);
-    __m256 p = _mm256_set1_ps(simd_exp_p[0]);
-    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_EXP_NP; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(simd_exp_p[i]));
-    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
+#define SIMD_INLINE AVX2_INLINE
+#define SIMD_V __m256
+#define SIMD_FN(name) name##256
+#define SIMD_SET1 _mm256_set1_ps
+#define SIMD_ADD _mm256_add_ps
+#define SIMD_MUL _mm256_mul_ps
+#define SIMD_DIV _mm256_div_ps
+#define SIMD_MIN _mm256_min_ps
+#define SIMD_MAX _mm256_max_ps
+#define SIMD_FMADD _mm256_fmadd_ps
+#define SIMD_FNMADD _mm256_fnmadd_ps
+#define SIMD_ROUND(x) _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define SIMD_SCALE2 scale2_256
+#include "simd_math.h"
 
 AVX2_TARGET void model_gelu_forward_avx2(float *out, const float *in, size_t n) {
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), rs2 = _mm256_set1_ps((float)M_SQRT1_2);
@@ -291,45 +285,18 @@ AVX2_INLINE float softmax_row8(float *s, const float *bt, const int *labels, int
     return 1.0f / hsum8(sum);
 }
 
-AVX2_TARGET void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
-                                             int nW, int N, int C, int heads, float *scores, float *packs) {
-    int d = C / heads, ld = 3 * C;
-    float scale = (float)(1.0 / sqrt((double)d));
-    float *kbuf = (float *)(((uintptr_t)packs + 63) & ~(uintptr_t)63);
-    model_f32_matrix kw = {N, d, (N + NR - 1) / NR, kbuf, MODEL_KERNEL_AVX2};
-    model_f32_matrix vw = {d, N, (d + NR - 1) / NR, kbuf + model_f32_packed_floats(N, d), MODEL_KERNEL_AVX2};
-    for (int w = 0; w < nW; w++) {
-        const float *base = qkv + (size_t)w * N * ld;
-        for (int h = 0; h < heads; h++) {
-            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
-            const float *bt = bias_t + (size_t)h * N * N;
-            /* the next head's rows while this one computes (see avx512.h) */
-            if (!(w == nW - 1 && h == heads - 1)) {
-                const float *next = h + 1 < heads ? base + (size_t)(h + 1) * d : base + (size_t)N * ld;
-                for (int i = 0; i < N; i++)
-                    for (int part = 0; part < 3; part++)
-                        for (int c = 0; c < d; c += 16)
-                            _mm_prefetch((const char *)(next + (size_t)i * ld + (size_t)part * C + c), _MM_HINT_T0);
-            }
-            model_f32_pack_keys(kw.data, NR, k, (size_t)ld, N, d);
-            model_avx2_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
-            float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
-            for (int i = 0; i < N; i++)
-                inv[i] = softmax_row8(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
-                                              N, scale);
-            model_f32_pack_values(vw.data, NR, v, (size_t)ld, N, d);
-            float *o = out + (size_t)w * N * C + h * d;
-            model_avx2_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
-            for (int i = 0; i < N; i++) {
-                __m256 vi = _mm256_set1_ps(inv[i]);
-                for (int c = 0; c < d; c += 8) {
-                    float *oc = o + (size_t)i * C + c;
-                    storen(oc, _mm256_mul_ps(loadn(oc, d - c), vi), d - c);
-                }
-            }
-        }
-    }
+/* o[0, d) *= inv */
+AVX2_INLINE void scale_row(float *o, int d, float inv) {
+    __m256 vi = _mm256_set1_ps(inv);
+    for (int c = 0; c < d; c += 8) storen(o + c, _mm256_mul_ps(loadn(o + c, d - c), vi), d - c);
 }
+
+#define ATT_TARGET AVX2_TARGET
+#define ATT_NAME model_avx2_window_attention
+#define ATT_LINEAR model_avx2_linear_forward
+#define ATT_SOFTMAX softmax_row8
+#define ATT_SCALE_ROW scale_row
+#include "attention.h"
 
 #else /* no x86-64: model_kernel() never chooses AVX2 and these are never reached; the twins stand in */
 void model_f32_pack_keys(float *dst, int nr, const float *k, size_t ld, int N, int d) {

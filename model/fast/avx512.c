@@ -47,15 +47,7 @@ AVX512_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda
                                 int ncols, const float *bias, int load_c) {
     __mmask16 m0 = mask16(ncols), m1 = mask16(ncols - 16);
     __m512 c0[MR], c1[MR];
-    __m512 i0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-    __m512 i1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {
-        c0[i] = i0, c1[i] = i1;
-        if (load_c && i < mvalid) {
-            c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, c + (size_t)i * ldc));
-            c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, c + (size_t)i * ldc + 16));
-        }
-    }
+    tile_start(c0, c1, MR, c, ldc, mvalid, m0, m1, bias, load_c);
     for (int q = 0; q < kc; q++) {
         __m512 b0 = _mm512_load_ps(b + (size_t)q * NR), b1 = _mm512_load_ps(b + (size_t)q * NR + 16);
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {
@@ -64,11 +56,7 @@ AVX512_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda
             c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
         }
     }
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
-        if (i < mvalid) {
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc, m0, c0[i]);
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, m1, c1[i]);
-        }
+    tile_store(c, ldc, c0, c1, MR, mvalid, m0, m1);
 }
 
 /* The last, partial tile of a block: one per thread, so the kernel needs no allocation. */
@@ -146,39 +134,21 @@ AVX512_TARGET void model_layernorm_add_avx512(float *x, const float *y, const fl
 }
 
 
-AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
-                                              int nW, int N, int C, int heads, float *scores, float *packs) {
-    int d = C / heads, ld = 3 * C;
-    float scale = (float)(1.0 / sqrt((double)d));
-    float *kbuf = (float *)(((uintptr_t)packs + 63) & ~(uintptr_t)63);
-    model_f32_matrix kw = {N, d, (N + NR - 1) / NR, kbuf, MODEL_KERNEL_AVX512};
-    model_f32_matrix vw = {d, N, (d + NR - 1) / NR, kbuf + model_f32_packed_floats(N, d), MODEL_KERNEL_AVX512};
-    for (int w = 0; w < nW; w++) {
-        const float *base = qkv + (size_t)w * N * ld;
-        for (int h = 0; h < heads; h++) {
-            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
-            const float *bt = bias_t + (size_t)h * N * N;
-            prefetch_next_head(base, w, nW, h, heads, N, C);
-            model_f32_pack_keys(kw.data, NR, k, (size_t)ld, N, d);
-            model_avx512_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
-            float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
-            for (int i = 0; i < N; i++)
-                inv[i] = softmax_row_unscaled(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
-                                              N, scale);
-            model_f32_pack_values(vw.data, NR, v, (size_t)ld, N, d);
-            float *o = out + (size_t)w * N * C + h * d;
-            model_avx512_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
-            for (int i = 0; i < N; i++) {
-                __m512 vi = _mm512_set1_ps(inv[i]);
-                for (int c = 0; c < d; c += 16) {
-                    __mmask16 m = mask16(d - c);
-                    float *oc = o + (size_t)i * C + c;
-                    _mm512_mask_storeu_ps(oc, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, oc), vi));
-                }
-            }
-        }
+/* o[0, d) *= inv */
+AVX512_INLINE void scale_row(float *o, int d, float inv) {
+    __m512 vi = _mm512_set1_ps(inv);
+    for (int c = 0; c < d; c += 16) {
+        __mmask16 m = mask16(d - c);
+        _mm512_mask_storeu_ps(o + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, o + c), vi));
     }
 }
+
+#define ATT_TARGET AVX512_TARGET
+#define ATT_NAME model_f32_window_attention
+#define ATT_LINEAR model_avx512_linear_forward
+#define ATT_SOFTMAX softmax_row_unscaled
+#define ATT_SCALE_ROW scale_row
+#include "attention.h"
 
 #else /* no x86-64: model_kernel() is blas and these are never reached; the twins stand in */
 void model_avx512_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,

@@ -94,15 +94,7 @@ BF16_TARGET void model_bf16_convert(uint16_t *dst, const float *src, size_t n) {
 BF16_INLINE void micro_kernel(float *c, size_t ldc, const uint32_t *a, size_t lda, const uint32_t *b, int kc,
                               int mvalid, __mmask16 m0, __mmask16 m1, const float *bias, int load_c) {
     __m512 c0[MR], c1[MR];
-    __m512 i0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-    __m512 i1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {
-        c0[i] = i0, c1[i] = i1;
-        if (load_c && i < mvalid) {
-            c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, c + (size_t)i * ldc));
-            c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, c + (size_t)i * ldc + 16));
-        }
-    }
+    tile_start(c0, c1, MR, c, ldc, mvalid, m0, m1, bias, load_c);
     for (int q = 0; q < kc; q++) {
         __m512bh b0 = (__m512bh)_mm512_load_si512(b + (size_t)q * NR);
         __m512bh b1 = (__m512bh)_mm512_load_si512(b + (size_t)q * NR + 16);
@@ -112,11 +104,7 @@ BF16_INLINE void micro_kernel(float *c, size_t ldc, const uint32_t *a, size_t ld
             c1[i] = _mm512_dpbf16_ps(c1[i], ai, b1);
         }
     }
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
-        if (i < mvalid) {
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc, m0, c0[i]);
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, m1, c1[i]);
-        }
+    tile_store(c, ldc, c0, c1, MR, mvalid, m0, m1);
 }
 
 /* Activation blocks: one per thread, so the kernel needs no allocation. */
