@@ -7,10 +7,14 @@
  *   forward.c, train.c            the step and its gradient
  *   kernels.c                     the layers, one function per layer
  *   ops.c                         the FP32 table chosen per kernel set
- *   fast/avx512.c avx2.c bf16.c   the vectorised kernels (fast/simd.h)
- *   pack.c window.c ref.c         packing, window geometry, plain twins
- *   cpu.c                         CPU features, kernel choice, blocking
- * (tune.c measures the kernels through ops.c and fast/bf16.c.) */
+ *   fast/bf16.c avx512.c avx2.c   the vectorised kernels, each above the next
+ *                                 (avx2.c packs the attention's keys and
+ *                                 values for both FP32 kernels)
+ *   pack.c                        packing
+ *   window.c ref.c cpu.c          window geometry; plain twins; CPU features,
+ *                                 kernel choice, blocking
+ * (tune.c measures the kernels through ops.c and fast/bf16.c;
+ * tests/layers_test.sh checks the order and prints it.) */
 #ifndef PANGU_MODEL_INTERNAL_H
 #define PANGU_MODEL_INTERNAL_H
 
