@@ -1,5 +1,5 @@
 /* Suite "f32": the packed FP32 AVX-512 kernels (model/fast/avx512.c) against their
- * plain twins: the GEMM against a double-precision loop and OpenBLAS, the
+ * plain twins: the GEMM against the one reference GEMM (its bits) and OpenBLAS, the
  * packed layout against its definition, window attention against
  * model_window_attention, LayerNorm and GELU against the scalar ones, and the
  * switch between packed and OpenBLAS FP32 (PANGU_NO_AVX2 stands in for a
@@ -329,6 +329,52 @@ static void test_switch(void) {
     model_free(&m);
 }
 
+/* The one reference GEMM (model_ref_gemm) sums in the packed kernels' order:
+ * the AVX-512 and AVX2 kernels give its bits exactly (bias, accumulation,
+ * two input blocks, edge tiles), and it reads W alike plain, transposed or
+ * packed (FP32 panels of either width; BF16 pairs against bf16 operands). */
+static void test_reference_gemm(void) {
+    util_rng_seed(&rng, 11);
+    int rows = 29, k = 301, n = 45;
+    size_t len = (size_t)rows * n;
+    float *x = frand((size_t)rows * k, 1.0), *w = frand((size_t)n * k, 0.05), *b = frand((size_t)n, 1.0);
+    float *y0 = frand(len, 1.0), *want = malloc(sizeof(float) * len), *got = malloc(sizeof(float) * len);
+    float *wt = malloc(sizeof(float) * (size_t)n * k);
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < k; i++) wt[(size_t)i * n + j] = w[(size_t)j * k + i];
+    model_ref_matrix plain = model_ref_plain(w, n, k, (size_t)k, 1, 0), trans = model_ref_plain(wt, n, k, 1, (size_t)n, 0);
+    const int kernels[] = {MODEL_KERNEL_AVX512, MODEL_KERNEL_AVX2};
+    for (int acc = 0; acc < 2; acc++) {
+        memcpy(want, y0, sizeof(float) * len), memcpy(got, y0, sizeof(float) * len);
+        model_ref_gemm(want, (size_t)n, x, (size_t)k, &plain, b, rows, acc);
+        model_ref_gemm(got, (size_t)n, x, (size_t)k, &trans, b, rows, acc);
+        CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
+        for (int i = 0; i < 2; i++) {
+            model_f32_matrix p;
+            CU_ASSERT_FATAL(model_f32_pack_for(&p, kernels[i], w, n, k, (size_t)k, 1) == 0);
+            model_ref_matrix packed = model_ref_f32(&p);
+            memcpy(got, y0, sizeof(float) * len);
+            model_ref_gemm(got, (size_t)n, x, (size_t)k, &packed, b, rows, acc);
+            CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
+            if (model_kernel() >= kernels[i]) { /* the kernel itself, through the table */
+                memcpy(got, y0, sizeof(float) * len);
+                model_ops_for(kernels[i])->linear(got, (size_t)n, x, (size_t)k, &p, b, rows, acc);
+                CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
+            }
+            model_f32_matrix_free(&p);
+        }
+        model_bf16_matrix h;
+        CU_ASSERT_FATAL(model_bf16_pack(&h, w, n, k, (size_t)k, 1) == 0);
+        model_ref_matrix rounded = model_ref_plain(w, n, k, (size_t)k, 1, 1), pairs = model_ref_bf16(&h);
+        memcpy(want, y0, sizeof(float) * len), memcpy(got, y0, sizeof(float) * len);
+        model_ref_gemm(want, (size_t)n, x, (size_t)k, &rounded, b, rows, acc);
+        model_ref_gemm(got, (size_t)n, x, (size_t)k, &pairs, b, rows, acc);
+        CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
+        model_bf16_matrix_free(&h);
+    }
+    free(x), free(w), free(b), free(y0), free(want), free(got), free(wt);
+}
+
 int tests_register_f32(void) {
     CU_pSuite s = CU_add_suite("f32", NULL, NULL);
     if (!s) return -1;
@@ -337,6 +383,7 @@ int tests_register_f32(void) {
         void (*fn)(void);
     } tests[] = {
         {"packed FP32 layout", test_pack_layout},
+        {"one reference GEMM: the packed kernels' bits, any layout of W", test_reference_gemm},
         {"packed FP32 GEMM against the reference GEMM and OpenBLAS", test_linear_kernel},
         {"packed FP32 GEMM with fused GELU", test_linear_gelu},
         {"packed FP32 GEMM with fused LayerNorm and residual add", test_linear_norm_add},
