@@ -124,32 +124,19 @@ AVX2_INLINE void row_moments(const float *x, int C, float *mean, float *rstd) {
     *rstd = 1.0f / sqrtf(hsum8(v) / (float)C + 1e-5f);
 }
 
-AVX2_TARGET void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows,
-                                              int C) {
-    for (int r = 0; r < rows; r++) {
-        const float *x = in + (size_t)r * C;
-        float *y = out + (size_t)r * C, m, rs;
-        row_moments(x, C, &m, &rs);
-        __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(rs);
-        for (int i = 0; i < C; i += 8) {
-            int k = C - i;
-            __m256 t = _mm256_mul_ps(_mm256_sub_ps(loadn(x + i, k), vm), vr);
-            storen(y + i, _mm256_fmadd_ps(t, loadn(w + i, k), loadn(b + i, k)), k);
-        }
-    }
-}
-
-AVX2_TARGET void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C) {
-    float m, rs;
-    row_moments(y, C, &m, &rs);
-    __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(rs);
-    for (int i = 0; i < C; i += 8) {
-        int k = C - i;
-        __m256 t = _mm256_mul_ps(_mm256_sub_ps(loadn(y + i, k), vm), vr);
-        t = _mm256_fmadd_ps(t, loadn(w + i, k), loadn(b + i, k));
-        storen(x + i, _mm256_add_ps(loadn(x + i, k), t), k);
-    }
-}
+#define LN_TARGET AVX2_TARGET
+#define LN_V __m256
+#define LN_LANES 8
+#define LN_FORWARD model_layernorm_forward_avx2
+#define LN_ADD model_layernorm_add_avx2
+#define LN_SET1 _mm256_set1_ps
+#define LN_SUB _mm256_sub_ps
+#define LN_MUL _mm256_mul_ps
+#define LN_ADD_PS _mm256_add_ps
+#define LN_FMADD _mm256_fmadd_ps
+#define LN_LOADN loadn
+#define LN_STOREN storen
+#include "layernorm.h"
 
 /* c (MR x 16 tile: rows < mvalid, columns < ncols) = [c if load_c] + [bias]
  * + a (MR rows of kc inputs, lda apart) . b (kc inputs, NR floats apart). */

@@ -106,32 +106,19 @@ AVX512_INLINE void row_moments(const float *x, int C, float *mean, float *rstd) 
     *rstd = 1.0f / sqrtf(_mm512_reduce_add_ps(v) / (float)C + 1e-5f);
 }
 
-AVX512_TARGET void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows,
-                                                  int C) {
-    for (int r = 0; r < rows; r++) {
-        const float *x = in + (size_t)r * C;
-        float *y = out + (size_t)r * C, m, rs;
-        row_moments(x, C, &m, &rs);
-        __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(rs);
-        for (int i = 0; i < C; i += 16) {
-            __mmask16 k = mask16(C - i);
-            __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm), vr);
-            _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i)));
-        }
-    }
-}
-
-AVX512_TARGET void model_layernorm_add_avx512(float *x, const float *y, const float *w, const float *b, int C) {
-    float m, rs;
-    row_moments(y, C, &m, &rs);
-    __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(rs);
-    for (int i = 0; i < C; i += 16) {
-        __mmask16 k = mask16(C - i);
-        __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, y + i), vm), vr);
-        t = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i));
-        _mm512_mask_storeu_ps(x + i, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, x + i), t));
-    }
-}
+#define LN_TARGET AVX512_TARGET
+#define LN_V __m512
+#define LN_LANES 16
+#define LN_FORWARD model_layernorm_forward_avx512
+#define LN_ADD model_layernorm_add_avx512
+#define LN_SET1 _mm512_set1_ps
+#define LN_SUB _mm512_sub_ps
+#define LN_MUL _mm512_mul_ps
+#define LN_ADD_PS _mm512_add_ps
+#define LN_FMADD _mm512_fmadd_ps
+#define LN_LOADN(p, n) _mm512_maskz_loadu_ps(mask16(n), p)
+#define LN_STOREN(p, v, n) _mm512_mask_storeu_ps(p, mask16(n), v)
+#include "layernorm.h"
 
 
 /* o[0, d) *= inv */
