@@ -176,7 +176,7 @@ endif
 # binary; install_test.sh takes none); the sanitizer builds run SAN_SCRIPTS.
 TEST_SCRIPTS = cli_test regrid_cdo_test forecast_test data_test train_test synth_test eval_test report_test fetch_test \
   fetch_models_test chain_test released_test plausible_test configs_test files_test tune_test track_test install_test robust_test \
-  trackeval_test
+  trackeval_test layers_test
 SAN_SCRIPTS = cli_test forecast_test data_test fetch_test fetch_models_test
 check: deps
 	$(MAKE) $(BIN)/pangu $(BIN)/pangu-tests

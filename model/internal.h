@@ -7,12 +7,18 @@
  *   forward.c, train.c            the step and its gradient
  *   kernels.c                     the layers, one function per layer
  *   ops.c                         the FP32 table chosen per kernel set
- *   fast/avx512.c avx2.c bf16.c   the vectorised kernels (fast/simd.h)
- *   pack.c window.c ref.c         packing, window geometry, plain twins
- *   cpu.c                         CPU features, kernel choice, blocking
- * (tune.c measures the kernels through ops.c and fast/bf16.c.) */
+ *   fast/bf16.c avx512.c avx2.c   the vectorised kernels, each above the next
+ *                                 (avx2.c packs the attention's keys and
+ *                                 values for both FP32 kernels)
+ *   pack.c                        packing
+ *   window.c ref.c cpu.c          window geometry; plain twins; CPU features,
+ *                                 kernel choice, blocking
+ * (tune.c measures the kernels through ops.c and fast/bf16.c;
+ * tests/layers_test.sh checks the order and prints it.) */
 #ifndef PANGU_MODEL_INTERNAL_H
 #define PANGU_MODEL_INTERNAL_H
+
+#include <string.h>
 
 #include "model.h"
 
@@ -112,8 +118,23 @@ int model_attention_group(int N, int C, int nW);
 void model_attention_rows_set(int rows);
 
 /* ---- BF16 internals (model/fast/bf16.c; twins in model/ref.c) ---- */
-uint16_t model_bf16_round(float x); /* scalar twin of the hardware rounding */
-float model_bf16_float(uint16_t h);
+/* The scalar twin of the hardware rounding (VCVTNE2PS2BF16): nearest, ties
+ * to even; denormals to signed zero; NaN kept quiet. Inline: the packers
+ * (model/pack.c) round every weight, key and value with it. */
+static inline uint16_t model_bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN, quiet */
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);      /* zero, denormal: signed zero */
+    u += 0x7fffu + ((u >> 16) & 1u);                                          /* nearest, ties to even */
+    return (uint16_t)(u >> 16);
+}
+static inline float model_bf16_float(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
 void model_bf16_convert(uint16_t *dst, const float *src, size_t n);     /* AVX512_BF16 */
 void model_bf16_convert_ref(uint16_t *dst, const float *src, size_t n); /* scalar twin */
 /* Pack W (n, k), element (j, i) at w[j * sn + i * sk]; allocates p->data. */
@@ -144,7 +165,7 @@ void model_layernorm_add_avx512(float *x, const float *y, const float *w, const 
 size_t model_bf16_attention_words(int N, int d);
 void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms);
-/* The tile path (emulate: in C) against model_bf16_linear_ref on one GEMM
+/* The tile path (emulate: in C) against model_ref_gemm (bf16) on one GEMM
  * with every edge: the largest error relative to sum |x w| (INFINITY
  * without AVX512_BF16). The first-use check on AMX hardware. */
 double model_bf16_amx_check(int emulate);
@@ -165,6 +186,43 @@ int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, i
 /* columns per panel of `kernel`'s packing */
 static inline int model_f32_panel_width(int kernel) { return kernel == MODEL_KERNEL_AVX2 ? MODEL_AVX2_PANEL : MODEL_F32_PANEL; }
 void model_f32_matrix_free(model_f32_matrix *p);
+
+/* ---- the one reference GEMM (model/ref.c) ----
+ * W (n, k) as model_ref_gemm reads it: element (j, i) at
+ * f[(j / nr) * panel + (j % nr) * col + i * step] (a row-major W: nr 1; a
+ * packed FP32 matrix: its panels), or, for a packed BF16 matrix, half i % 2
+ * of words[(j / nr) * panel + (j % nr) * col + (i / 2) * step].
+ * bf16: both operands rounded to bf16 before they are multiplied. */
+typedef struct {
+    const float *f;
+    const uint32_t *words;
+    int n, k, nr, bf16;
+    size_t panel, col, step;
+} model_ref_matrix;
+/* W (n, k), element (j, i) at w[j * sn + i * sk] */
+static inline model_ref_matrix model_ref_plain(const float *w, int n, int k, size_t sn, size_t sk, int bf16) {
+    return (model_ref_matrix){w, NULL, n, k, 1, bf16, sn, 0, sk};
+}
+static inline model_ref_matrix model_ref_f32(const model_f32_matrix *p) {
+    int nr = model_f32_panel_width(p->kernel);
+    return (model_ref_matrix){p->data, NULL, p->n, p->k, nr, 0, (size_t)p->k * (size_t)nr, 1, (size_t)nr};
+}
+static inline model_ref_matrix model_ref_bf16(const model_bf16_matrix *p) {
+    return (model_ref_matrix){NULL, p->data, p->n, p->k, MODEL_BF16_PANEL, 1, (size_t)p->kp * MODEL_BF16_PANEL, 1,
+                              MODEL_BF16_PANEL};
+}
+/* out (rows, n; row stride ldo) = [b] + [out if accumulate] + in W^T, each
+ * output summed in input order with fmaf: the packed kernels' order (the FP32
+ * kernels give these bits; the BF16 ones these values to summation-order
+ * rounding). Single-threaded, no allocation. */
+void model_ref_gemm(float *out, size_t ldo, const float *in, size_t ldi, const model_ref_matrix *w, const float *b,
+                    int rows, int accumulate);
+/* Then GELU (model_gelu_forward); and x (tok[r] or r; none where < 0) +=
+ * LayerNorm(y) with y (rows, n) the GEMM's output: the fused forms' twins. */
+void model_ref_gemm_gelu(float *out, size_t ldo, const float *in, size_t ldi, const model_ref_matrix *w, const float *b,
+                         int rows);
+void model_ref_gemm_norm_add(float *x, float *y, const float *in, size_t ldi, const model_ref_matrix *w, const float *b,
+                             const float *norm_w, const float *norm_b, int rows, const long *tok);
 /* out (rows, n; row stride ldo) = [out if accumulate] + [b] + in W^T with in
  * (rows, k; row stride ldi). Single-threaded, no allocation; needs
  * model_f32_available(). */
@@ -182,9 +240,6 @@ void model_f32_linear_gelu_forward(float *out, size_t ldo, const float *in, size
  * tok[r] < 0 (the attention projection: window rows back to their tokens). */
 void model_f32_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
-/* The plain twin, summing in double. */
-void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
-                          const float *b, int rows, int k, int n, int accumulate);
 /* model_window_attention with q k^T and p v through the packed kernel and
  * an AVX-512 softmax; packs: model_f32_attention_floats(N, C / heads) floats
  * of scratch. */
@@ -205,12 +260,14 @@ void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, siz
 void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, float *packs);
 void model_gelu_forward_avx2(float *out, const float *in, size_t n);
+/* A head's keys (N rows of d channels, ld apart) as the packed W (n = key,
+ * k = channel) of q k^T, and its values as the W (n = channel, k = key) of
+ * p v, in nr-column panels (nr a multiple of 8): model_f32_pack_into_width's
+ * panels, vectorised (AVX2, so on either FP32 kernel's CPUs). */
+void model_f32_pack_keys(float *dst, int nr, const float *k, size_t ld, int N, int d);
+void model_f32_pack_values(float *dst, int nr, const float *v, size_t ld, int N, int d);
 void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C);
 void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C);
-
-/* The plain scalar twin: the same sum in k order from the float W. */
-void model_bf16_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
-                           const float *b, int rows, int k, int n, int accumulate);
 
 /* The AVX-512 kernels of the packed FP32 GEMM (model/fast/avx512.c), with
  * the contracts of model_f32_linear_forward and its fused forms. */
@@ -221,14 +278,6 @@ void model_avx512_linear_gelu_forward(float *out, size_t ldo, const float *in, s
 void model_avx512_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                           const float *b, const float *norm_w, const float *norm_b, int rows,
                                           const long *tok);
-/* The packed matrix's own scalar loop (input order, float FMA sums; gelu:
- * then GELU): what a matrix packed under the blas choice runs (model/ref.c). */
-void model_f32_packed_ref(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w, const float *b,
-                          int rows, int accumulate, int gelu);
-/* Its fused norm-add form, no scratch. */
-void model_f32_packed_norm_add_ref(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                   const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok);
-
 /* 1 when a blocking was set for `kernel` (model_blocking_set), 0 on the default (model/cpu.c). */
 int model_blocking_is_set(int kernel);
 

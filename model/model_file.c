@@ -309,26 +309,24 @@ int model_open(model *m, const char *path, int lead_hours) {
 
 /* ---- writing ---- */
 
-static int write_int_attr(hid_t file, const char *name, const int *v, int n, int scalar) {
+/* attribute `name` of n values (a scalar when scalar), stored as file_type */
+static int write_attr(hid_t file, const char *name, hid_t file_type, hid_t mem_type, const void *v, int n, int scalar) {
     hsize_t dims[1] = {(hsize_t)n};
     hid_t space = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
     if (space < 0) return -1;
-    hid_t attr = H5Acreate2(file, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = attr < 0 || H5Awrite(attr, H5T_NATIVE_INT, v) < 0 ? -1 : 0;
+    hid_t attr = H5Acreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = attr < 0 || H5Awrite(attr, mem_type, v) < 0 ? -1 : 0;
     if (attr >= 0 && H5Aclose(attr) < 0) rc = -1;
     H5Sclose(space);
     return rc;
 }
 
+static int write_int_attr(hid_t file, const char *name, const int *v, int n, int scalar) {
+    return write_attr(file, name, H5T_STD_I32LE, H5T_NATIVE_INT, v, n, scalar);
+}
+
 static int write_float_attr(hid_t file, const char *name, const float *v, int n) {
-    hsize_t dims[1] = {(hsize_t)n};
-    hid_t space = H5Screate_simple(1, dims, NULL);
-    if (space < 0) return -1;
-    hid_t attr = H5Acreate2(file, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = attr < 0 || H5Awrite(attr, H5T_NATIVE_FLOAT, v) < 0 ? -1 : 0;
-    if (attr >= 0 && H5Aclose(attr) < 0) rc = -1;
-    H5Sclose(space);
-    return rc;
+    return write_attr(file, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, v, n, 0);
 }
 
 /* Variable-length UTF-8, as h5py writes Python strings. */

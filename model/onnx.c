@@ -740,47 +740,34 @@ static int is_compact(const float *full, const int *index, const int *first, int
     return 1;
 }
 
-static int import_parsed(model *m, importer *x, const Onnx__ModelProto *mp, int lead_hours) {
-    model_config c;
-    int status, *first = NULL;
-    if (!mp->graph) return util_fail(UTIL_EFORMAT, "%s: an ONNX model without a graph", x->path);
-    if ((status = collect(x, mp->graph)) || (status = infer_config(x, &c, lead_hours))) return status;
-    int N = c.window[0] * c.window[1] * c.window[2], NN = N * N;
-    int P = c.window[0] * c.window[0] * c.window[1] * c.window[1] * (2 * c.window[2] - 1);
-    int *index = malloc(sizeof(int) * (size_t)NN);
-    first = malloc(sizeof(int) * (size_t)P);
-    if (!index || !first) {
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-        goto done;
-    }
-    model_bias_index(index, c.window);
-    first_pairs(first, index, P, NN);
-    /* Pass 1, before anything is allocated for the model: every tensor's
-     * shape, and whether every bias has the compact structure. */
+/* Pass 1, before anything is allocated for the model: every tensor's shape
+ * and stored size; *compact: whether every bias has the compact structure. */
+static int check_tensors(importer *x, const model_config *c, const int *index, const int *first, int *compact) {
+    int status = UTIL_OK, N = c->window[0] * c->window[1] * c->window[2], NN = N * N;
     model table;
-    if ((status = model_create_table(&table, &c))) goto done;
+    if ((status = model_create_table(&table, c))) return status;
     for (int k = 0; k < NNAMES && !status; k++) {
         if (names[k].how == HOW_BIAS) continue;
         const model_tensor *t = model_find_tensor(&table, names[k].tensor);
         int64_t want[8];
         if (!t) status = util_fail(UTIL_EINVAL, "internal: no model tensor '%s'", names[k].tensor);
-        else status = check_dims(x, k, want, expected_dims(&c, names[k].how, t, want));
+        else status = check_dims(x, k, want, expected_dims(c, names[k].how, t, want));
     }
     model_free(&table);
-    int compact = 1;
+    *compact = 1;
     for (int k = 0; k < NNAMES && !status; k++) {
         if (names[k].how != HOW_BIAS) continue;
         int l = names[k].tensor[7] - '0'; /* "layers.L.blocks..." */
-        int Hl = (l == 1 || l == 2) ? c.H2 : c.Ht;
-        int64_t want[5] = {1, model_window_types(&c, Hl), c.heads[l], N, N};
+        int Hl = (l == 1 || l == 2) ? c->H2 : c->Ht;
+        int64_t want[5] = {1, model_window_types(c, Hl), c->heads[l], N, N};
         if ((status = check_dims(x, k, want, 5))) break;
         size_t count = (size_t)want[1] * want[2] * NN;
         if ((status = stored_count(x, k, count))) break;
-        if (!compact) continue;
+        if (!*compact) continue;
         const float *v;
         float *owned;
         if ((status = tensor_values(x, k, count, &v, &owned))) break;
-        compact = is_compact(v, index, first, (int)(want[1] * want[2]), NN);
+        *compact = is_compact(v, index, first, (int)(want[1] * want[2]), NN);
         free(owned);
     }
     for (int k = 0; k < NNAMES && !status; k++) {
@@ -789,57 +776,71 @@ static int import_parsed(model *m, importer *x, const Onnx__ModelProto *mp, int 
         for (size_t i = 0; i < x->found[k]->n_dims; i++) count *= (size_t)x->found[k]->dims[i];
         status = stored_count(x, k, count);
     }
-    if (status) goto done;
-    c.full_bias = !compact;
-    if ((status = model_create(m, &c))) goto done;
-    /* Pass 2: every tensor into the model, each released once converted. */
+    return status;
+}
+
+/* ONNX tensor k's values v into the model's tensor t at dst; a bias
+ * (types x heads slices of NN pairs) kept whole or as its compact table. */
+static void convert_tensor(float *dst, const float *v, int k, const model_tensor *t, const model_config *c,
+                           const int *first, int types, int heads) {
+    int how = names[k].how, N = c->window[0] * c->window[1] * c->window[2], NN = N * N;
+    int P = c->window[0] * c->window[0] * c->window[1] * c->window[1] * (2 * c->window[2] - 1);
+    switch (how) {
+    case HOW_TRANSPOSE:
+    case HOW_RECOVERY: { /* onnx (rows, cols) -> model (cols, rows) */
+        size_t rows = how == HOW_TRANSPOSE ? (size_t)t->shape[1] : t->count / (size_t)t->shape[0];
+        size_t cols = (size_t)t->shape[0];
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++) dst[j * rows + i] = v[i * cols + j];
+        break;
+    }
+    case HOW_LEVELS_REVERSED:
+        for (int var = 0; var < MODEL_NUPPER; var++)
+            for (int lev = 0; lev < c->nlev; lev++)
+                dst[var * c->nlev + lev] = v[(size_t)(c->nlev - 1 - lev) * MODEL_NUPPER + var];
+        break;
+    case HOW_BIAS:
+        if (c->full_bias) memcpy(dst, v, sizeof(float) * (size_t)types * heads * NN);
+        else /* table (P, types, heads) from the first pair reading each row */
+            for (int p = 0; p < P; p++)
+                for (int s = 0; s < types * heads; s++)
+                    dst[(size_t)p * types * heads + s] = v[(size_t)s * NN + first[p]];
+        break;
+    default: memcpy(dst, v, sizeof(float) * t->count);
+    }
+}
+
+/* Pass 2: every tensor into the model, each released once converted (the
+ * output statistics, checks only, are left for check_statistics). */
+static int import_tensors(model *m, importer *x, const int *first) {
+    const model_config *c = &m->cfg;
+    int status = UTIL_OK, N = c->window[0] * c->window[1] * c->window[2];
     for (int k = 0; k < NNAMES && !status; k++) {
         int how = names[k].how;
         const model_tensor *t = model_find_tensor(m, names[k].tensor);
-        if (!t) {
-            status = util_fail(UTIL_EINVAL, "internal: no model tensor '%s'", names[k].tensor);
-            break;
-        }
-        float *dst = m->params + t->offset;
-        int64_t want[8];
+        if (!t) return util_fail(UTIL_EINVAL, "internal: no model tensor '%s'", names[k].tensor);
         const float *v;
         float *owned = NULL;
         int types = 0, heads = 0;
         if (how == HOW_BIAS) {
             int l = names[k].tensor[7] - '0';
-            types = model_window_types(&c, (l == 1 || l == 2) ? c.H2 : c.Ht), heads = c.heads[l];
+            types = model_window_types(c, (l == 1 || l == 2) ? c->H2 : c->Ht), heads = c->heads[l];
         }
-        size_t count = how == HOW_BIAS ? (size_t)types * heads * NN : t->count;
-        (void)want;
+        size_t count = how == HOW_BIAS ? (size_t)types * heads * N * N : t->count;
         if (how == HOW_CHECK_UPPER || how == HOW_CHECK_SURFACE) continue; /* after every input statistic */
         if ((status = tensor_values(x, k, count, &v, &owned))) break;
-        switch (how) {
-        case HOW_TRANSPOSE:
-        case HOW_RECOVERY: { /* onnx (rows, cols) -> model (cols, rows) */
-            size_t rows = how == HOW_TRANSPOSE ? (size_t)t->shape[1] : t->count / (size_t)t->shape[0];
-            size_t cols = (size_t)t->shape[0];
-            for (size_t i = 0; i < rows; i++)
-                for (size_t j = 0; j < cols; j++) dst[j * rows + i] = v[i * cols + j];
-            break;
-        }
-        case HOW_LEVELS_REVERSED:
-            for (int var = 0; var < MODEL_NUPPER; var++)
-                for (int lev = 0; lev < c.nlev; lev++)
-                    dst[var * c.nlev + lev] = v[(size_t)(c.nlev - 1 - lev) * MODEL_NUPPER + var];
-            break;
-        case HOW_BIAS:
-            if (c.full_bias) memcpy(dst, v, sizeof(float) * count);
-            else /* table (P, types, heads) from the first pair reading each row */
-                for (int p = 0; p < P; p++)
-                    for (int s = 0; s < types * heads; s++)
-                        dst[(size_t)p * types * heads + s] = v[(size_t)s * NN + first[p]];
-            break;
-        default: memcpy(dst, v, sizeof(float) * count);
-        }
+        convert_tensor(m->params + t->offset, v, k, t, c, first, types, heads);
         free(owned);
         release(x, k);
     }
-    /* The graph de-normalises its outputs itself: with the same statistics. */
+    return status;
+}
+
+/* The graph de-normalises its outputs itself: with the same statistics;
+ * and every std positive. */
+static int check_statistics(const model *m, importer *x) {
+    const model_config *c = &m->cfg;
+    int status = UTIL_OK;
     for (int k = 0; k < NNAMES && !status; k++) {
         if (names[k].how != HOW_CHECK_UPPER && names[k].how != HOW_CHECK_SURFACE) continue;
         const model_tensor *t = model_find_tensor(m, names[k].tensor);
@@ -854,15 +855,36 @@ static int import_parsed(model *m, importer *x, const Onnx__ModelProto *mp, int 
                                    x->path, names[k].onnx, names[k].tensor, i, v[i], have[i]);
         free(owned);
     }
-    for (int i = 0; i < MODEL_NUPPER * c.nlev && !status; i++)
+    for (int i = 0; i < MODEL_NUPPER * c->nlev && !status; i++)
         if (!(m->upper_std[i] > 0))
             status = util_fail(UTIL_EFORMAT, "%s: upper-air std of %s at %g hPa is %g, expected > 0", x->path,
-                               model_upper_names[i / c.nlev], c.levels[i % c.nlev], m->upper_std[i]);
+                               model_upper_names[i / c->nlev], c->levels[i % c->nlev], m->upper_std[i]);
     for (int i = 0; i < MODEL_NSURFACE && !status; i++)
         if (!(m->surface_std[i] > 0))
             status = util_fail(UTIL_EFORMAT, "%s: surface std of %s is %g, expected > 0", x->path,
                                model_surface_names[i], m->surface_std[i]);
-    if (status) model_free(m);
+    return status;
+}
+
+static int import_parsed(model *m, importer *x, const Onnx__ModelProto *mp, int lead_hours) {
+    model_config c;
+    int status, *first = NULL, compact;
+    if (!mp->graph) return util_fail(UTIL_EFORMAT, "%s: an ONNX model without a graph", x->path);
+    if ((status = collect(x, mp->graph)) || (status = infer_config(x, &c, lead_hours))) return status;
+    int N = c.window[0] * c.window[1] * c.window[2], NN = N * N;
+    int P = c.window[0] * c.window[0] * c.window[1] * c.window[1] * (2 * c.window[2] - 1);
+    int *index = malloc(sizeof(int) * (size_t)NN);
+    first = malloc(sizeof(int) * (size_t)P);
+    if (!index || !first) {
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+        goto done;
+    }
+    model_bias_index(index, c.window);
+    first_pairs(first, index, P, NN);
+    if ((status = check_tensors(x, &c, index, first, &compact))) goto done;
+    c.full_bias = !compact;
+    if ((status = model_create(m, &c))) goto done;
+    if ((status = import_tensors(m, x, first)) || (status = check_statistics(m, x))) model_free(m);
 done:
     free(index);
     free(first);

@@ -6,13 +6,21 @@
  * AMX or AVX512_BF16 inside), called by the layers directly. */
 #include "internal.h"
 
+/* a matrix packed under the blas choice (tests, tune): the reference GEMM on its panels */
 static void blas_linear(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w, const float *b,
                         int rows, int accumulate) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm(out, ldo, in, ldi, &v, b, rows, accumulate);
 }
 static void blas_linear_gelu(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                              const float *b, int rows) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_gelu(out, ldo, in, ldi, &v, b, rows);
+}
+static void blas_linear_norm_add(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
+                                 const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_norm_add(x, y, in, ldi, &v, b, norm_w, norm_b, rows, tok);
 }
 static void blas_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N, int C,
                            int heads, float *scores, float *packs) {
@@ -21,7 +29,7 @@ static void blas_attention(float *out, const float *qkv, const float *bias_t, co
 }
 
 static const model_ops ops_blas = {
-    MODEL_KERNEL_BLAS, blas_linear, blas_linear_gelu, model_f32_packed_norm_add_ref, blas_attention,
+    MODEL_KERNEL_BLAS, blas_linear, blas_linear_gelu, blas_linear_norm_add, blas_attention,
     model_gelu_forward, model_layernorm_forward, model_layernorm_add,
 };
 static const model_ops ops_avx2 = {

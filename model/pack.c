@@ -1,7 +1,8 @@
 /* model pack: the weights packed once for the step's precision and CPU
  * (model_set_precision): the FP32 panels of the avx512 and avx2 kernels, the
- * BF16 pairs, and freeing them. Calls model/cpu.c (which kernel) and
- * model/ref.c (bf16 rounding) only. */
+ * BF16 pairs, and freeing them; the attention kernels pack each head's
+ * keys and values with the same functions. Calls model/cpu.c (which
+ * kernel) only. */
 #define _DEFAULT_SOURCE
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +15,18 @@ enum { NR = MODEL_F32_PANEL }; /* the widest FP32 panel: packed_floats holds eit
 size_t model_f32_packed_floats(int n, int k) { return ((size_t)n + NR - 1) / NR * NR * (size_t)k; }
 
 
+/* Both packers visit W in the order its strides make contiguous: one row of
+ * W (a panel column) at a time when sk < sn (weights, attention keys), one
+ * input (a panel row) at a time otherwise (attention values); the same
+ * panels either way. */
 void model_f32_pack_into_width(float *dst, int nr, const float *w, int n, int k, size_t sn, size_t sk) {
-    int panels = (n + nr - 1) / nr;
+    int panels = (n + nr - 1) / nr, by_row = sk < sn;
     for (int pn = 0; pn < panels; pn++)
-        for (int i = 0; i < k; i++) {
-            float *o = dst + ((size_t)pn * k + i) * nr;
-            for (int j = 0; j < nr; j++) {
-                int col = pn * nr + j;
-                o[j] = col < n ? w[(size_t)col * sn + (size_t)i * sk] : 0.0f;
+        for (int a = 0; a < (by_row ? nr : k); a++)
+            for (int b = 0; b < (by_row ? k : nr); b++) {
+                int j = by_row ? a : b, i = by_row ? b : a, col = pn * nr + j;
+                dst[((size_t)pn * k + i) * nr + j] = col < n ? w[(size_t)col * sn + (size_t)i * sk] : 0.0f;
             }
-        }
 }
 
 int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, int k, size_t sn, size_t sk) {
@@ -39,7 +42,7 @@ int model_f32_pack_for(model_f32_matrix *p, int kernel, const float *w, int n, i
 }
 
 int model_f32_pack(model_f32_matrix *p, const float *w, int n, int k, size_t sn, size_t sk) {
-    /* a matrix packed while the choice is blas (tests) runs the scalar loop of packed_ref */
+    /* a matrix packed while the choice is blas (tests) runs the reference GEMM (model_ref_gemm) on its panels */
     return model_f32_pack_for(p, model_kernel(), w, n, k, sn, sk);
 }
 
@@ -54,20 +57,19 @@ size_t model_bf16_packed_words(int n, int k) {
 }
 
 void model_bf16_pack_into(uint32_t *dst, const float *w, int n, int k, size_t sn, size_t sk) {
-    int kp = (k + 1) / 2, panels = (n + MODEL_BF16_PANEL - 1) / MODEL_BF16_PANEL;
+    int kp = (k + 1) / 2, panels = (n + MODEL_BF16_PANEL - 1) / MODEL_BF16_PANEL, by_row = sk < sn;
     for (int pn = 0; pn < panels; pn++)
-        for (int q = 0; q < kp; q++) {
-            uint32_t *o = dst + ((size_t)pn * kp + q) * MODEL_BF16_PANEL;
-            for (int j = 0; j < MODEL_BF16_PANEL; j++) {
-                int col = pn * MODEL_BF16_PANEL + j, k0 = 2 * q, k1 = 2 * q + 1;
+        for (int a = 0; a < (by_row ? MODEL_BF16_PANEL : kp); a++)
+            for (int b = 0; b < (by_row ? kp : MODEL_BF16_PANEL); b++) {
+                int j = by_row ? a : b, q = by_row ? b : a, col = pn * MODEL_BF16_PANEL + j;
+                const float *wj = w + (size_t)col * sn;
                 uint32_t lo = 0, hi = 0;
                 if (col < n) {
-                    lo = model_bf16_round(w[(size_t)col * sn + (size_t)k0 * sk]);
-                    if (k1 < k) hi = model_bf16_round(w[(size_t)col * sn + (size_t)k1 * sk]);
+                    lo = model_bf16_round(wj[(size_t)(2 * q) * sk]);
+                    if (2 * q + 1 < k) hi = model_bf16_round(wj[(size_t)(2 * q + 1) * sk]);
                 }
-                o[j] = lo | hi << 16;
+                dst[((size_t)pn * kp + q) * MODEL_BF16_PANEL + j] = lo | hi << 16;
             }
-        }
 }
 
 int model_bf16_pack(model_bf16_matrix *p, const float *w, int n, int k, size_t sn, size_t sk) {

@@ -3,20 +3,19 @@
  * against, and the blas path of the step on CPUs without AVX2. They call
  * nothing else in model/.
  *
- * Summation orders (why there is more than one reference GEMM): each twin
- * sums as the kernel it stands for, so that a test can ask for the same bits
- * where the kernel promises them:
- *   model_linear_forward      OpenBLAS SGEMM (its own order), then the bias:
- *                             the blas path of the step itself;
- *   model_f32_packed_ref      float FMA in input order from [out] + [bias]:
- *                             the packed FP32 kernels' order (a matrix
- *                             packed under the blas choice runs it);
- *   model_f32_linear_ref      double sums in input order: the accuracy
- *                             yardstick for the packed FP32 kernels;
- *   model_bf16_linear_ref     float sums of bf16-rounded products in input
- *                             order: the BF16 kernels' arithmetic.
- * The step's outputs and the tests' expectations depend on each of these
- * orders, so merging them would change bits. */
+ * One reference GEMM, model_ref_gemm: every output summed in input order
+ * with fmaf from [bias] + [out], the order of every packed kernel of
+ * model/fast/ (so the FP32 kernels give its bits exactly), on FP32 or
+ * bf16-rounded operands (bf16 products are exact in FP32, so fmaf adds them
+ * as the BF16 kernels do), reading W plain (row-major, any strides) or as
+ * packed (model_ref_matrix). The tests, the blas table's packed entries,
+ * the non-x86 stand-ins and the AMX first-use check all use it.
+ *
+ * The generic step itself (model_kernel() blas: no AVX2) does not: its
+ * GEMMs are OpenBLAS SGEMM (model_linear_forward, model_window_attention),
+ * whose summation order is OpenBLAS's own; the outputs of that path have
+ * always been OpenBLAS's, and a scalar loop would be both slower and
+ * different in the last bits. */
 #define _DEFAULT_SOURCE
 #include <cblas.h>
 #include <math.h>
@@ -65,6 +64,23 @@ void model_linear_forward(float *out, const float *in, const float *w, const flo
         }
 }
 
+/* s (query i's N scores, scaled) = softmax(s + bias row bt (- 100 where the
+ * key's label differs from the query's)) */
+static void softmax_row(float *s, const float *bt, const int *labels, int i, int N) {
+    float mx = -INFINITY, sum = 0;
+    for (int j = 0; j < N; j++) {
+        s[j] += bt[j];
+        if (labels && labels[i] != labels[j]) s[j] += -100.0f;
+        if (s[j] > mx) mx = s[j];
+    }
+    for (int j = 0; j < N; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < N; j++) s[j] *= inv;
+}
+
 void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
                             int nW, int N, int C, int heads, float *scores) {
     int d = C / heads, ld = 3 * C;
@@ -76,20 +92,7 @@ void model_window_attention(float *out, const float *qkv, const float *bias_t, c
             const float *bt = bias_t + (size_t)h * N * N;
             /* scores (N, N) = (q * scale) k^T */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, d, scale, q, ld, k, ld, 0.0f, scores, N);
-            for (int i = 0; i < N; i++) {
-                float *s = scores + (size_t)i * N, mx = -INFINITY, sum = 0;
-                for (int j = 0; j < N; j++) {
-                    s[j] += bt[i * N + j];
-                    if (labels && labels[i] != labels[j]) s[j] += -100.0f;
-                    if (s[j] > mx) mx = s[j];
-                }
-                for (int j = 0; j < N; j++) {
-                    s[j] = expf(s[j] - mx);
-                    sum += s[j];
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j < N; j++) s[j] *= inv;
-            }
+            for (int i = 0; i < N; i++) softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, i, N);
             /* out (N, d) = softmax(scores) v, into this head's channels */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, N, 1.0f, scores, N, v, ld, 0.0f,
                         out + (size_t)w * N * C + h * d, C);
@@ -97,39 +100,41 @@ void model_window_attention(float *out, const float *qkv, const float *bias_t, c
     }
 }
 
-void model_f32_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
-                          const float *b, int rows, int k, int n, int accumulate) {
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < n; j++) {
-            double acc = accumulate ? out[(size_t)r * ldo + j] : 0.0;
-            if (b) acc += b[j];
-            for (int i = 0; i < k; i++) acc += (double)in[(size_t)r * ldi + i] * w[(size_t)j * sn + (size_t)i * sk];
-            out[(size_t)r * ldo + j] = (float)acc;
-        }
+/* W's element (j, i) as the view reads it (model_ref_matrix in internal.h) */
+static float ref_weight(const model_ref_matrix *w, size_t at, int i) {
+    if (!w->words) return w->f[at + (size_t)i * w->step];
+    uint32_t word = w->words[at + (size_t)(i / 2) * w->step];
+    return model_bf16_float((uint16_t)(i % 2 ? word >> 16 : word & 0xffffu));
 }
 
-/* The packed matrix's own scalar loop (input order, float sums): what a
- * matrix packed under the blas choice runs. */
-void model_f32_packed_ref(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w, const float *b,
-                       int rows, int accumulate, int gelu) {
-    int nr = model_f32_panel_width(w->kernel);
+void model_ref_gemm(float *out, size_t ldo, const float *in, size_t ldi, const model_ref_matrix *w, const float *b,
+                    int rows, int accumulate) {
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < w->n; j++) {
-            float acc = (accumulate ? out[(size_t)r * ldo + j] : 0.0f) + (b ? b[j] : 0.0f);
-            const float *col = w->data + (size_t)(j / nr) * w->k * nr + j % nr;
-            for (int i = 0; i < w->k; i++) acc = fmaf(in[(size_t)r * ldi + i], col[(size_t)i * nr], acc);
+            size_t at = (size_t)(j / w->nr) * w->panel + (size_t)(j % w->nr) * w->col;
+            float acc = b ? b[j] : 0.0f; /* the kernels' order: bias, then the output added */
+            if (accumulate) acc += out[(size_t)r * ldo + j];
+            for (int i = 0; i < w->k; i++) {
+                float x = in[(size_t)r * ldi + i], v = ref_weight(w, at, i);
+                if (w->bf16) x = model_bf16_float(model_bf16_round(x)), v = model_bf16_float(model_bf16_round(v));
+                acc = fmaf(x, v, acc);
+            }
             out[(size_t)r * ldo + j] = acc;
         }
-    if (gelu)
-        for (int r = 0; r < rows; r++) model_gelu_forward(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)w->n);
 }
 
-/* x (tok[r] or r) += LayerNorm(y) after y = packed GEMM: the fused
- * norm-add's twin, with no scratch. */
-void model_f32_packed_norm_add_ref(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                   const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
+void model_ref_gemm_gelu(float *out, size_t ldo, const float *in, size_t ldi, const model_ref_matrix *w, const float *b,
+                         int rows) {
+    model_ref_gemm(out, ldo, in, ldi, w, b, rows, 0);
+    for (int r = 0; r < rows; r++) model_gelu_forward(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)w->n);
+}
+
+/* x (tok[r] or r) += LayerNorm(y) after y = the GEMM: the fused norm-add's
+ * twin, with no scratch. */
+void model_ref_gemm_norm_add(float *x, float *y, const float *in, size_t ldi, const model_ref_matrix *w, const float *b,
+                             const float *norm_w, const float *norm_b, int rows, const long *tok) {
     int n = w->n;
-    model_f32_packed_ref(y, (size_t)n, in, ldi, w, b, rows, 0, 0);
+    model_ref_gemm(y, (size_t)n, in, ldi, w, b, rows, 0);
     for (int r = 0; r < rows; r++) {
         long xr = tok ? tok[r] : r;
         if (xr >= 0) model_layernorm_add(x + (size_t)xr * n, y + (size_t)r * n, norm_w, norm_b, n);
@@ -138,37 +143,8 @@ void model_f32_packed_norm_add_ref(float *x, float *y, const float *in, size_t l
 
 /* ---- bf16 (the scalar twins of model/fast/bf16.c) ---- */
 
-uint16_t model_bf16_round(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN, quiet */
-    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);      /* zero, denormal: signed zero */
-    u += 0x7fffu + ((u >> 16) & 1u);                                          /* nearest, ties to even */
-    return (uint16_t)(u >> 16);
-}
-
-float model_bf16_float(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
 void model_bf16_convert_ref(uint16_t *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = model_bf16_round(src[i]);
-}
-
-void model_bf16_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const float *w, size_t sn, size_t sk,
-                           const float *b, int rows, int k, int n, int accumulate) {
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < n; j++) {
-            float acc = accumulate ? out[(size_t)r * ldo + j] : 0.0f;
-            if (b) acc += b[j];
-            for (int i = 0; i < k; i++)
-                acc += model_bf16_float(model_bf16_round(in[(size_t)r * ldi + i])) *
-                       model_bf16_float(model_bf16_round(w[(size_t)j * sn + (size_t)i * sk]));
-            out[(size_t)r * ldo + j] = acc;
-        }
 }
 
 /* The twin of model_bf16_window_attention with bf16_gemms: q, k, the
@@ -178,31 +154,18 @@ void model_bf16_window_attention_ref(float *out, const float *qkv, const float *
                                      int C, int heads, float *scores) {
     int d = C / heads, ld = 3 * C;
     float scale = (float)(1.0 / sqrt((double)d));
-#define BF(x) model_bf16_float(model_bf16_round(x))
     for (int w = 0; w < nW; w++) {
         const float *base = qkv + (size_t)w * N * ld;
         for (int h = 0; h < heads; h++) {
             const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
             const float *bt = bias_t + (size_t)h * N * N;
-            for (int i = 0; i < N; i++) {
-                float *s = scores + (size_t)i * N, mx = -INFINITY, sum = 0;
-                for (int j = 0; j < N; j++) {
-                    float acc = 0;
-                    for (int c = 0; c < d; c++) acc += BF(q[(size_t)i * ld + c]) * BF(k[(size_t)j * ld + c]);
-                    s[j] = acc * scale + bt[i * N + j];
-                    if (labels && labels[i] != labels[j]) s[j] += -100.0f;
-                    if (s[j] > mx) mx = s[j];
-                }
-                for (int j = 0; j < N; j++) sum += s[j] = expf(s[j] - mx);
-                for (int j = 0; j < N; j++) s[j] *= 1.0f / sum;
-            }
-            for (int i = 0; i < N; i++)
-                for (int c = 0; c < d; c++) {
-                    float acc = 0;
-                    for (int j = 0; j < N; j++) acc += BF(scores[(size_t)i * N + j]) * BF(v[(size_t)j * ld + c]);
-                    out[((size_t)w * N + i) * C + h * d + c] = acc;
-                }
+            /* q k^T: keys as W (n = key, k = channel); p v: values as W (n = channel, k = key) */
+            model_ref_matrix keys = model_ref_plain(k, N, d, (size_t)ld, 1, 1);
+            model_ref_matrix values = model_ref_plain(v, d, N, 1, (size_t)ld, 1);
+            model_ref_gemm(scores, (size_t)N, q, (size_t)ld, &keys, NULL, N, 0);
+            for (size_t i = 0; i < (size_t)N * N; i++) scores[i] *= scale;
+            for (int i = 0; i < N; i++) softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, i, N);
+            model_ref_gemm(out + (size_t)w * N * C + h * d, (size_t)C, scores, (size_t)N, &values, NULL, N, 0);
         }
     }
-#undef BF
 }

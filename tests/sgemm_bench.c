@@ -117,6 +117,35 @@ static double median_of(const double *rate, int n, double *best) {
     return 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
 }
 
+/* The packed FP32 kernel `kernel` on shape s: its rate into *rate and its
+ * row ("f32  " or "avx2 " then the shape); 1 when B cannot be packed. */
+static int measure_packed(double *rate, int kernel, const char *label, int s, float *A, const float *B, float *C,
+                          const float *Cf, double sumab, double seconds) {
+    int N = shapes[s].n, K = shapes[s].k;
+    model_f32_matrix Bq;
+    if (model_f32_pack_for(&Bq, kernel, B, N, K, (size_t)K, 1)) {
+        fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
+        return 1;
+    }
+    job jf = {3, N, K, A, NULL, NULL, NULL, NULL, &Bq, NULL, C};
+    *rate = rate_of(&jf, seconds);
+    size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
+    printf("%s %s (pangu-c):   %7.1f GFLOP/s  (|diff from sgemm| / sum|ab| %.2g)\n", label, shapes[s].name, *rate,
+           fabs((double)C[at] - Cf[at]) / sumab);
+    model_f32_matrix_free(&Bq);
+    return 0;
+}
+
+/* "NAME median X GFLOP/s best Y GFLOP/s (T threads)", or why NAME was not measured (n 0) */
+static void print_median(const char *name, const double *rate, int n, int threads, const char *why_not) {
+    if (n == 0) {
+        printf("%s: %s: not measured\n", name, why_not);
+        return;
+    }
+    double best, median = median_of(rate, n, &best);
+    printf("%s median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", name, median, best, threads);
+}
+
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     double seconds = argc > 2 ? atof(argv[2]) : 1.0;
@@ -196,32 +225,8 @@ int main(int argc, char **argv) {
                    rate_bf[nbf - 1], fabs((double)C[at] - Cf[at]) / sumab);
             model_bf16_matrix_free(&Bp);
         }
-        if (have_f32) {
-            model_f32_matrix Bq;
-            if (model_f32_pack_for(&Bq, MODEL_KERNEL_AVX512, B, N, K, (size_t)K, 1)) {
-                fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
-                return 1;
-            }
-            job jf = {3, N, K, A, NULL, NULL, NULL, NULL, &Bq, NULL, C};
-            rate_f[nf++] = rate_of(&jf, seconds);
-            size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
-            printf("f32   %s (pangu-c):   %7.1f GFLOP/s  (|diff from sgemm| / sum|ab| %.2g)\n", shapes[s].name,
-                   rate_f[nf - 1], fabs((double)C[at] - Cf[at]) / sumab);
-            model_f32_matrix_free(&Bq);
-        }
-        if (have_avx2) {
-            model_f32_matrix Bq;
-            if (model_f32_pack_for(&Bq, MODEL_KERNEL_AVX2, B, N, K, (size_t)K, 1)) {
-                fprintf(stderr, "sgemm-bench: %s\n", util_last_message());
-                return 1;
-            }
-            job jf = {3, N, K, A, NULL, NULL, NULL, NULL, &Bq, NULL, C};
-            rate_a[na++] = rate_of(&jf, seconds);
-            size_t at = (size_t)(M / 2) * (size_t)N + (size_t)(N / 2);
-            printf("avx2  %s (pangu-c):   %7.1f GFLOP/s  (|diff from sgemm| / sum|ab| %.2g)\n", shapes[s].name,
-                   rate_a[na - 1], fabs((double)C[at] - Cf[at]) / sumab);
-            model_f32_matrix_free(&Bq);
-        }
+        if (have_f32 && measure_packed(&rate_f[nf++], MODEL_KERNEL_AVX512, "f32  ", s, A, B, C, Cf, sumab, seconds)) return 1;
+        if (have_avx2 && measure_packed(&rate_a[na++], MODEL_KERNEL_AVX2, "avx2 ", s, A, B, C, Cf, sumab, seconds)) return 1;
         free(A);
         free(B);
         free(C);
@@ -234,29 +239,14 @@ int main(int argc, char **argv) {
         printf("sgemm median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", median, best, threads);
         return 0;
     }
-    if (!sbgemm)
-        printf("sbgemm: cblas_sbgemm is not exported by this OpenBLAS (built without BUILD_BFLOAT16): not measured\n");
-    else {
-        double b2, m2 = median_of(rate_sb, nsb, &b2);
-        printf("sbgemm median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
-    }
-    if (!have_bf16) printf("bf16: this CPU has no AVX512_BF16: not measured\n");
-    else {
-        double b2, m2 = median_of(rate_bf, nbf, &b2);
-        printf("bf16 median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
+    print_median("sbgemm", rate_sb, sbgemm ? nsb : 0, threads,
+                 "cblas_sbgemm is not exported by this OpenBLAS (built without BUILD_BFLOAT16)");
+    print_median("bf16", rate_bf, have_bf16 ? nbf : 0, threads, "this CPU has no AVX512_BF16");
+    if (have_bf16)
         printf("bf16 kernel: %s (amx tile path: %s)\n", model_bf16_amx() == MODEL_AMX_ON ? "AMX tiles" : "AVX512_BF16",
                model_bf16_amx_status());
-    }
-    if (!have_f32) printf("f32: this CPU has no AVX-512: not measured\n");
-    else {
-        double b2, m2 = median_of(rate_f, nf, &b2);
-        printf("f32 median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
-    }
-    if (!have_avx2) printf("avx2: this CPU has no AVX2 + FMA (or PANGU_NO_AVX2 is set): not measured\n");
-    else {
-        double b2, m2 = median_of(rate_a, na, &b2);
-        printf("avx2 median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", m2, b2, threads);
-    }
+    print_median("f32", rate_f, have_f32 ? nf : 0, threads, "this CPU has no AVX-512");
+    print_median("avx2", rate_a, have_avx2 ? na : 0, threads, "this CPU has no AVX2 + FMA (or PANGU_NO_AVX2 is set)");
     printf("sgemm median %.1f GFLOP/s best %.1f GFLOP/s (%d threads)\n", median, best, threads);
     return 0;
 }

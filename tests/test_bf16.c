@@ -139,7 +139,8 @@ static void test_linear_twin(void) {
     int rows = 5, k = 33, n = 9;
     float *x = frand((size_t)rows * k, 1.0), *w = frand((size_t)n * k, 0.1), *b = frand((size_t)n, 1.0);
     float *y = malloc(sizeof(float) * (size_t)rows * n);
-    model_bf16_linear_ref(y, (size_t)n, x, (size_t)k, w, (size_t)k, 1, b, rows, k, n, 0);
+    model_ref_matrix twin = model_ref_plain(w, n, k, (size_t)k, 1, 1);
+    model_ref_gemm(y, (size_t)n, x, (size_t)k, &twin, b, rows, 0);
     double worst = 0, worst_fp32 = 0;
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < n; j++) {
@@ -171,7 +172,8 @@ static void check_linear(int rows, int k, int n, int ldi_extra, int ldo_extra, i
     model_bf16_matrix p;
     CU_ASSERT_FATAL(model_bf16_pack(&p, w, n, k, (size_t)k, 1) == 0);
     model_bf16_linear_forward(got, ldo, x, ldi, &p, b, rows, accumulate);
-    model_bf16_linear_ref(want, ldo, x, ldi, w, (size_t)k, 1, b, rows, k, n, accumulate);
+    model_ref_matrix twin = model_ref_plain(w, n, k, (size_t)k, 1, 1);
+    model_ref_gemm(want, ldo, x, ldi, &twin, b, rows, accumulate);
     double worst = 0;
     int untouched = 1;
     for (int r = 0; r < rows; r++) {

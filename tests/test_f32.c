@@ -1,5 +1,5 @@
 /* Suite "f32": the packed FP32 AVX-512 kernels (model/fast/avx512.c) against their
- * plain twins: the GEMM against a double-precision loop and OpenBLAS, the
+ * plain twins: the GEMM against the one reference GEMM (its bits) and OpenBLAS, the
  * packed layout against its definition, window attention against
  * model_window_attention, LayerNorm and GELU against the scalar ones, and the
  * switch between packed and OpenBLAS FP32 (PANGU_NO_AVX2 stands in for a
@@ -60,7 +60,7 @@ static void test_pack_layout(void) {
     free(w), free(wt);
 }
 
-/* out = [out] + [b] + x W^T against the double twin (and OpenBLAS for plain
+/* out = [out] + [b] + x W^T against the reference GEMM (and OpenBLAS for plain
  * shapes), in units of sum |x w|; the gaps between output rows untouched. */
 static void check_linear(int rows, int k, int n, int ldi_extra, int ldo_extra, int with_bias, int accumulate) {
     size_t ldi = (size_t)k + ldi_extra, ldo = (size_t)n + ldo_extra;
@@ -72,7 +72,8 @@ static void check_linear(int rows, int k, int n, int ldi_extra, int ldo_extra, i
     model_f32_matrix p;
     CU_ASSERT_FATAL(model_f32_pack(&p, w, n, k, (size_t)k, 1) == 0);
     model_f32_linear_forward(got, ldo, x, ldi, &p, b, rows, accumulate);
-    model_f32_linear_ref(want, ldo, x, ldi, w, (size_t)k, 1, b, rows, k, n, accumulate);
+    model_ref_matrix twin = model_ref_plain(w, n, k, (size_t)k, 1, 0);
+    model_ref_gemm(want, ldo, x, ldi, &twin, b, rows, accumulate);
     int plain = !ldi_extra && !ldo_extra && !accumulate;
     if (plain) model_linear_forward(blas, x, w, b, rows, k, n);
     double worst = 0, worst_blas = 0;
@@ -131,7 +132,8 @@ static void check_linear_gelu(int rows, int k, int n) {
     model_f32_linear_gelu_forward(fused, (size_t)n, x, (size_t)k, &p, b, rows);
     model_f32_linear_forward(split, (size_t)n, x, (size_t)k, &p, b, rows, 0);
     model_gelu_forward_avx512(split, split, len);
-    model_f32_linear_ref(want, (size_t)n, x, (size_t)k, w, (size_t)k, 1, b, rows, k, n, 0);
+    model_ref_matrix twin = model_ref_plain(w, n, k, (size_t)k, 1, 0);
+    model_ref_gemm(want, (size_t)n, x, (size_t)k, &twin, b, rows, 0);
     model_gelu_forward(want, want, len);
     double worst = 0;
     for (size_t i = 0; i < len; i++) worst = fmax(worst, fabs((double)fused[i] - want[i]) / (1.0 + fabs(want[i])));
@@ -153,7 +155,7 @@ static void test_linear_gelu(void) {
 
 /* The MLP's second layer with the post-norm residual add fused: x gets the
  * same bits as the GEMM then model_layernorm_add_avx512 row by row, and
- * stays close to the double twin then the scalar LayerNorm. */
+ * stays close to the reference GEMM then the scalar LayerNorm. */
 static void check_linear_norm_add(int rows, int k, int n) {
     float *in = frand((size_t)rows * k, 1.0), *w = frand((size_t)n * k, 0.05), *b = frand((size_t)n, 1.0);
     float *nw = frand((size_t)n, 1.0), *nb = frand((size_t)n, 1.0), *x0 = frand((size_t)rows * n, 1.0);
@@ -166,7 +168,8 @@ static void check_linear_norm_add(int rows, int k, int n) {
     model_f32_linear_norm_add_forward(fused, y, in, (size_t)k, &p, b, nw, nb, rows, NULL);
     model_f32_linear_forward(yw, (size_t)n, in, (size_t)k, &p, b, rows, 0);
     for (int r = 0; r < rows; r++) model_layernorm_add_avx512(split + (size_t)r * n, yw + (size_t)r * n, nw, nb, n);
-    model_f32_linear_ref(yw, (size_t)n, in, (size_t)k, w, (size_t)k, 1, b, rows, k, n, 0);
+    model_ref_matrix twin = model_ref_plain(w, n, k, (size_t)k, 1, 0);
+    model_ref_gemm(yw, (size_t)n, in, (size_t)k, &twin, b, rows, 0);
     model_layernorm_forward(yw, yw, nw, nb, rows, n);
     double worst = 0;
     for (size_t i = 0; i < len; i++) {
@@ -326,6 +329,52 @@ static void test_switch(void) {
     model_free(&m);
 }
 
+/* The one reference GEMM (model_ref_gemm) sums in the packed kernels' order:
+ * the AVX-512 and AVX2 kernels give its bits exactly (bias, accumulation,
+ * two input blocks, edge tiles), and it reads W alike plain, transposed or
+ * packed (FP32 panels of either width; BF16 pairs against bf16 operands). */
+static void test_reference_gemm(void) {
+    util_rng_seed(&rng, 11);
+    int rows = 29, k = 301, n = 45;
+    size_t len = (size_t)rows * n;
+    float *x = frand((size_t)rows * k, 1.0), *w = frand((size_t)n * k, 0.05), *b = frand((size_t)n, 1.0);
+    float *y0 = frand(len, 1.0), *want = malloc(sizeof(float) * len), *got = malloc(sizeof(float) * len);
+    float *wt = malloc(sizeof(float) * (size_t)n * k);
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < k; i++) wt[(size_t)i * n + j] = w[(size_t)j * k + i];
+    model_ref_matrix plain = model_ref_plain(w, n, k, (size_t)k, 1, 0), trans = model_ref_plain(wt, n, k, 1, (size_t)n, 0);
+    const int kernels[] = {MODEL_KERNEL_AVX512, MODEL_KERNEL_AVX2};
+    for (int acc = 0; acc < 2; acc++) {
+        memcpy(want, y0, sizeof(float) * len), memcpy(got, y0, sizeof(float) * len);
+        model_ref_gemm(want, (size_t)n, x, (size_t)k, &plain, b, rows, acc);
+        model_ref_gemm(got, (size_t)n, x, (size_t)k, &trans, b, rows, acc);
+        CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
+        for (int i = 0; i < 2; i++) {
+            model_f32_matrix p;
+            CU_ASSERT_FATAL(model_f32_pack_for(&p, kernels[i], w, n, k, (size_t)k, 1) == 0);
+            model_ref_matrix packed = model_ref_f32(&p);
+            memcpy(got, y0, sizeof(float) * len);
+            model_ref_gemm(got, (size_t)n, x, (size_t)k, &packed, b, rows, acc);
+            CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
+            if (model_kernel() >= kernels[i]) { /* the kernel itself, through the table */
+                memcpy(got, y0, sizeof(float) * len);
+                model_ops_for(kernels[i])->linear(got, (size_t)n, x, (size_t)k, &p, b, rows, acc);
+                CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
+            }
+            model_f32_matrix_free(&p);
+        }
+        model_bf16_matrix h;
+        CU_ASSERT_FATAL(model_bf16_pack(&h, w, n, k, (size_t)k, 1) == 0);
+        model_ref_matrix rounded = model_ref_plain(w, n, k, (size_t)k, 1, 1), pairs = model_ref_bf16(&h);
+        memcpy(want, y0, sizeof(float) * len), memcpy(got, y0, sizeof(float) * len);
+        model_ref_gemm(want, (size_t)n, x, (size_t)k, &rounded, b, rows, acc);
+        model_ref_gemm(got, (size_t)n, x, (size_t)k, &pairs, b, rows, acc);
+        CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
+        model_bf16_matrix_free(&h);
+    }
+    free(x), free(w), free(b), free(y0), free(want), free(got), free(wt);
+}
+
 int tests_register_f32(void) {
     CU_pSuite s = CU_add_suite("f32", NULL, NULL);
     if (!s) return -1;
@@ -334,7 +383,8 @@ int tests_register_f32(void) {
         void (*fn)(void);
     } tests[] = {
         {"packed FP32 layout", test_pack_layout},
-        {"packed FP32 GEMM against double twin and OpenBLAS", test_linear_kernel},
+        {"one reference GEMM: the packed kernels' bits, any layout of W", test_reference_gemm},
+        {"packed FP32 GEMM against the reference GEMM and OpenBLAS", test_linear_kernel},
         {"packed FP32 GEMM with fused GELU", test_linear_gelu},
         {"packed FP32 GEMM with fused LayerNorm and residual add", test_linear_norm_add},
         {"fused LayerNorm add on the blas-packed path, no scratch", test_linear_norm_add_plain},

@@ -22,7 +22,7 @@
  * kernel: the two give the same bits, and neither depends on the blocking.
  *
  * Only the functions marked AVX2_TARGET use AVX2 instructions; model_kernel()
- * (model/cpu.c) checks the CPU at run time. Twins: model_f32_linear_ref,
+ * (model/cpu.c) checks the CPU at run time. Twins: model_ref_gemm,
  * model_gelu_forward, model_layernorm_forward, model_window_attention. */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -68,32 +68,26 @@ AVX2_INLINE float hmax8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* erf512 and exp512 of fast/simd.h (the same coefficient tables), lane for lane: the same operations in the
- * same order, so the same bits. */
-AVX2_INLINE __m256 erf256(__m256 x) {
-    x = _mm256_max_ps(_mm256_set1_ps(-4.0f), _mm256_min_ps(_mm256_set1_ps(4.0f), x));
-    __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_set1_ps(simd_erf_p[0]);
-    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NP; i++) p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(simd_erf_p[i]));
-    p = _mm256_mul_ps(p, x);
-    __m256 q = _mm256_set1_ps(simd_erf_q[0]);
-    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NQ; i++) q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(simd_erf_q[i]));
-    return _mm256_div_ps(p, q);
+/* erf256 and exp256: fast/simd_math.h at 8 lanes (erf512 and exp512's bits). 2^n
+ * is built in the exponent field (n in [-126, 127] after the clamp): y * 2^n
+ * is exact, as AVX-512's scalef. */
+AVX2_INLINE __m256 scale2_256(__m256 y, __m256 n) {
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)));
 }
-
-/* 2^n is built in the exponent field (n in [-126, 127] after the clamp):
- * y * 2^n is exact, as AVX-512's scalef. */
-AVX2_INLINE __m256 exp256(__m256 x) {
-    x = _mm256_max_ps(_mm256_set1_ps(-87.0f), _mm256_min_ps(_mm256_set1_ps(88.0f), x));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(SIMD_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SIMD_LN2_HI), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(SIMD_LN2_LO), r);
-    __m256 p = _mm256_set1_ps(simd_exp_p[0]);
-    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_EXP_NP; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(simd_exp_p[i]));
-    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
+#define SIMD_INLINE AVX2_INLINE
+#define SIMD_V __m256
+#define SIMD_FN(name) name##256
+#define SIMD_SET1 _mm256_set1_ps
+#define SIMD_ADD _mm256_add_ps
+#define SIMD_MUL _mm256_mul_ps
+#define SIMD_DIV _mm256_div_ps
+#define SIMD_MIN _mm256_min_ps
+#define SIMD_MAX _mm256_max_ps
+#define SIMD_FMADD _mm256_fmadd_ps
+#define SIMD_FNMADD _mm256_fnmadd_ps
+#define SIMD_ROUND(x) _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define SIMD_SCALE2 scale2_256
+#include "simd_math.h"
 
 AVX2_TARGET void model_gelu_forward_avx2(float *out, const float *in, size_t n) {
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), rs2 = _mm256_set1_ps((float)M_SQRT1_2);
@@ -130,32 +124,19 @@ AVX2_INLINE void row_moments(const float *x, int C, float *mean, float *rstd) {
     *rstd = 1.0f / sqrtf(hsum8(v) / (float)C + 1e-5f);
 }
 
-AVX2_TARGET void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows,
-                                              int C) {
-    for (int r = 0; r < rows; r++) {
-        const float *x = in + (size_t)r * C;
-        float *y = out + (size_t)r * C, m, rs;
-        row_moments(x, C, &m, &rs);
-        __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(rs);
-        for (int i = 0; i < C; i += 8) {
-            int k = C - i;
-            __m256 t = _mm256_mul_ps(_mm256_sub_ps(loadn(x + i, k), vm), vr);
-            storen(y + i, _mm256_fmadd_ps(t, loadn(w + i, k), loadn(b + i, k)), k);
-        }
-    }
-}
-
-AVX2_TARGET void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C) {
-    float m, rs;
-    row_moments(y, C, &m, &rs);
-    __m256 vm = _mm256_set1_ps(m), vr = _mm256_set1_ps(rs);
-    for (int i = 0; i < C; i += 8) {
-        int k = C - i;
-        __m256 t = _mm256_mul_ps(_mm256_sub_ps(loadn(y + i, k), vm), vr);
-        t = _mm256_fmadd_ps(t, loadn(w + i, k), loadn(b + i, k));
-        storen(x + i, _mm256_add_ps(loadn(x + i, k), t), k);
-    }
-}
+#define LN_TARGET AVX2_TARGET
+#define LN_V __m256
+#define LN_LANES 8
+#define LN_FORWARD model_layernorm_forward_avx2
+#define LN_ADD model_layernorm_add_avx2
+#define LN_SET1 _mm256_set1_ps
+#define LN_SUB _mm256_sub_ps
+#define LN_MUL _mm256_mul_ps
+#define LN_ADD_PS _mm256_add_ps
+#define LN_FMADD _mm256_fmadd_ps
+#define LN_LOADN loadn
+#define LN_STOREN storen
+#include "layernorm.h"
 
 /* c (MR x 16 tile: rows < mvalid, columns < ncols) = [c if load_c] + [bias]
  * + a (MR rows of kc inputs, lda apart) . b (kc inputs, NR floats apart). */
@@ -230,29 +211,33 @@ AVX2_INLINE void transpose8(__m256 r[8]) {
     }
 }
 
-/* Keys as the weight of q k^T (as model/fast/avx512.c's pack_keys): panel p holds per
- * channel the 16 keys 16p..16p+15, a transpose 8 x 8 at a time. */
-AVX2_INLINE void pack_keys(float *dst, const float *k, size_t ld, int N, int d) {
-    int panels = (N + NR - 1) / NR;
-    for (int kb = 0; kb < panels * NR; kb += 8) {
-        int pn = kb / NR, jo = kb % NR;
+/* The attention's keys and values packed as the weights of q k^T and p v,
+ * for both FP32 kernels (AVX2 runs on every AVX-512 CPU): the panels of
+ * model_f32_pack_into_width (model/pack.c), which a scalar loop wrote about
+ * half as fast again as the whole attention (docs/speed.md).
+ * Keys: W (n = key, k = channel), panel p holds per channel the nr keys
+ * nr p.. nr p + nr - 1, a transpose 8 x 8 at a time (nr a multiple of 8). */
+AVX2_TARGET void model_f32_pack_keys(float *dst, int nr, const float *k, size_t ld, int N, int d) {
+    int panels = (N + nr - 1) / nr;
+    for (int kb = 0; kb < panels * nr; kb += 8) {
+        int pn = kb / nr, jo = kb % nr;
         for (int c0 = 0; c0 < d; c0 += 8) {
             __m256 r[8];
             for (int i = 0; i < 8; i++) r[i] = kb + i < N ? loadn(k + (size_t)(kb + i) * ld + c0, d - c0) : _mm256_setzero_ps();
             transpose8(r);
-            for (int i = 0; i < 8 && c0 + i < d; i++) _mm256_store_ps(dst + ((size_t)pn * d + c0 + i) * NR + jo, r[i]);
+            for (int i = 0; i < 8 && c0 + i < d; i++) _mm256_store_ps(dst + ((size_t)pn * d + c0 + i) * nr + jo, r[i]);
         }
     }
 }
 
-/* Values as the weight of p v: per key, the 16 channels of the panel. */
-AVX2_INLINE void pack_values(float *dst, const float *v, size_t ld, int N, int d) {
-    int panels = (d + NR - 1) / NR;
+/* Values: W (n = channel, k = key), per key the nr channels of the panel. */
+AVX2_TARGET void model_f32_pack_values(float *dst, int nr, const float *v, size_t ld, int N, int d) {
+    int panels = (d + nr - 1) / nr;
     for (int pn = 0; pn < panels; pn++)
         for (int key = 0; key < N; key++)
-            for (int j = 0; j < NR; j += 8) {
-                int c0 = pn * NR + j;
-                _mm256_store_ps(dst + ((size_t)pn * N + key) * NR + j,
+            for (int j = 0; j < nr; j += 8) {
+                int c0 = pn * nr + j;
+                _mm256_store_ps(dst + ((size_t)pn * N + key) * nr + j,
                                 c0 < d ? loadn(v + (size_t)key * ld + c0, d - c0) : _mm256_setzero_ps());
             }
 }
@@ -287,47 +272,26 @@ AVX2_INLINE float softmax_row8(float *s, const float *bt, const int *labels, int
     return 1.0f / hsum8(sum);
 }
 
-AVX2_TARGET void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
-                                             int nW, int N, int C, int heads, float *scores, float *packs) {
-    int d = C / heads, ld = 3 * C;
-    float scale = (float)(1.0 / sqrt((double)d));
-    float *kbuf = (float *)(((uintptr_t)packs + 63) & ~(uintptr_t)63);
-    model_f32_matrix kw = {N, d, (N + NR - 1) / NR, kbuf, MODEL_KERNEL_AVX2};
-    model_f32_matrix vw = {d, N, (d + NR - 1) / NR, kbuf + model_f32_packed_floats(N, d), MODEL_KERNEL_AVX2};
-    for (int w = 0; w < nW; w++) {
-        const float *base = qkv + (size_t)w * N * ld;
-        for (int h = 0; h < heads; h++) {
-            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
-            const float *bt = bias_t + (size_t)h * N * N;
-            /* the next head's rows while this one computes (see avx512.h) */
-            if (!(w == nW - 1 && h == heads - 1)) {
-                const float *next = h + 1 < heads ? base + (size_t)(h + 1) * d : base + (size_t)N * ld;
-                for (int i = 0; i < N; i++)
-                    for (int part = 0; part < 3; part++)
-                        for (int c = 0; c < d; c += 16)
-                            _mm_prefetch((const char *)(next + (size_t)i * ld + (size_t)part * C + c), _MM_HINT_T0);
-            }
-            pack_keys(kw.data, k, (size_t)ld, N, d);
-            model_avx2_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
-            float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
-            for (int i = 0; i < N; i++)
-                inv[i] = softmax_row8(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
-                                              N, scale);
-            pack_values(vw.data, v, (size_t)ld, N, d);
-            float *o = out + (size_t)w * N * C + h * d;
-            model_avx2_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
-            for (int i = 0; i < N; i++) {
-                __m256 vi = _mm256_set1_ps(inv[i]);
-                for (int c = 0; c < d; c += 8) {
-                    float *oc = o + (size_t)i * C + c;
-                    storen(oc, _mm256_mul_ps(loadn(oc, d - c), vi), d - c);
-                }
-            }
-        }
-    }
+/* o[0, d) *= inv */
+AVX2_INLINE void scale_row(float *o, int d, float inv) {
+    __m256 vi = _mm256_set1_ps(inv);
+    for (int c = 0; c < d; c += 8) storen(o + c, _mm256_mul_ps(loadn(o + c, d - c), vi), d - c);
 }
 
+#define ATT_TARGET AVX2_TARGET
+#define ATT_NAME model_avx2_window_attention
+#define ATT_LINEAR model_avx2_linear_forward
+#define ATT_SOFTMAX softmax_row8
+#define ATT_SCALE_ROW scale_row
+#include "attention.h"
+
 #else /* no x86-64: model_kernel() never chooses AVX2 and these are never reached; the twins stand in */
+void model_f32_pack_keys(float *dst, int nr, const float *k, size_t ld, int N, int d) {
+    model_f32_pack_into_width(dst, nr, k, N, d, ld, 1);
+}
+void model_f32_pack_values(float *dst, int nr, const float *v, size_t ld, int N, int d) {
+    model_f32_pack_into_width(dst, nr, v, d, N, 1, ld);
+}
 void model_gelu_forward_avx2(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
 void model_layernorm_forward_avx2(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     model_layernorm_forward(out, in, w, b, rows, C);
@@ -337,15 +301,18 @@ void model_layernorm_add_avx2(float *x, const float *y, const float *w, const fl
 }
 void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                const float *b, int rows, int accumulate) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm(out, ldo, in, ldi, &v, b, rows, accumulate);
 }
 void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                     const float *b, int rows) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_gelu(out, ldo, in, ldi, &v, b, rows);
 }
 void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                         const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    model_f32_packed_norm_add_ref(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_norm_add(x, y, in, ldi, &v, b, norm_w, norm_b, rows, tok);
 }
 void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, float *packs) {

@@ -47,15 +47,7 @@ AVX512_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda
                                 int ncols, const float *bias, int load_c) {
     __mmask16 m0 = mask16(ncols), m1 = mask16(ncols - 16);
     __m512 c0[MR], c1[MR];
-    __m512 i0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-    __m512 i1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {
-        c0[i] = i0, c1[i] = i1;
-        if (load_c && i < mvalid) {
-            c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, c + (size_t)i * ldc));
-            c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, c + (size_t)i * ldc + 16));
-        }
-    }
+    tile_start(c0, c1, MR, c, ldc, mvalid, m0, m1, bias, load_c);
     for (int q = 0; q < kc; q++) {
         __m512 b0 = _mm512_load_ps(b + (size_t)q * NR), b1 = _mm512_load_ps(b + (size_t)q * NR + 16);
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {
@@ -64,11 +56,7 @@ AVX512_INLINE void micro_kernel(float *c, size_t ldc, const float *a, size_t lda
             c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
         }
     }
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
-        if (i < mvalid) {
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc, m0, c0[i]);
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, m1, c1[i]);
-        }
+    tile_store(c, ldc, c0, c1, MR, mvalid, m0, m1);
 }
 
 /* The last, partial tile of a block: one per thread, so the kernel needs no allocation. */
@@ -118,138 +106,54 @@ AVX512_INLINE void row_moments(const float *x, int C, float *mean, float *rstd) 
     *rstd = 1.0f / sqrtf(_mm512_reduce_add_ps(v) / (float)C + 1e-5f);
 }
 
-AVX512_TARGET void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows,
-                                                  int C) {
-    for (int r = 0; r < rows; r++) {
-        const float *x = in + (size_t)r * C;
-        float *y = out + (size_t)r * C, m, rs;
-        row_moments(x, C, &m, &rs);
-        __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(rs);
-        for (int i = 0; i < C; i += 16) {
-            __mmask16 k = mask16(C - i);
-            __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm), vr);
-            _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i)));
-        }
+#define LN_TARGET AVX512_TARGET
+#define LN_V __m512
+#define LN_LANES 16
+#define LN_FORWARD model_layernorm_forward_avx512
+#define LN_ADD model_layernorm_add_avx512
+#define LN_SET1 _mm512_set1_ps
+#define LN_SUB _mm512_sub_ps
+#define LN_MUL _mm512_mul_ps
+#define LN_ADD_PS _mm512_add_ps
+#define LN_FMADD _mm512_fmadd_ps
+#define LN_LOADN(p, n) _mm512_maskz_loadu_ps(mask16(n), p)
+#define LN_STOREN(p, v, n) _mm512_mask_storeu_ps(p, mask16(n), v)
+#include "layernorm.h"
+
+
+/* o[0, d) *= inv */
+AVX512_INLINE void scale_row(float *o, int d, float inv) {
+    __m512 vi = _mm512_set1_ps(inv);
+    for (int c = 0; c < d; c += 16) {
+        __mmask16 m = mask16(d - c);
+        _mm512_mask_storeu_ps(o + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, o + c), vi));
     }
 }
 
-AVX512_TARGET void model_layernorm_add_avx512(float *x, const float *y, const float *w, const float *b, int C) {
-    float m, rs;
-    row_moments(y, C, &m, &rs);
-    __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(rs);
-    for (int i = 0; i < C; i += 16) {
-        __mmask16 k = mask16(C - i);
-        __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, y + i), vm), vr);
-        t = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(k, w + i), _mm512_maskz_loadu_ps(k, b + i));
-        _mm512_mask_storeu_ps(x + i, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, x + i), t));
-    }
-}
-
-
-/* r[i] (16 floats each) becomes column i: r[j][i] <- r[i][j]. */
-AVX512_INLINE void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-    }
-    /* r[4a + b] now holds, per 128-bit lane L, the 4 values of column 4L + b.. from rows 4a..4a+3 */
-    for (int b = 0; b < 4; b++) {
-        __m512 x0 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0x88), x1 = _mm512_shuffle_f32x4(r[b], r[4 + b], 0xdd);
-        __m512 y0 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0x88), y1 = _mm512_shuffle_f32x4(r[8 + b], r[12 + b], 0xdd);
-        t[b] = _mm512_shuffle_f32x4(x0, y0, 0x88);      /* column b */
-        t[8 + b] = _mm512_shuffle_f32x4(x0, y0, 0xdd);  /* column 8 + b */
-        t[4 + b] = _mm512_shuffle_f32x4(x1, y1, 0x88);  /* column 4 + b */
-        t[12 + b] = _mm512_shuffle_f32x4(x1, y1, 0xdd); /* column 12 + b */
-    }
-    for (int i = 0; i < 16; i++) r[i] = t[i];
-}
-
-/* Keys as the weight of q k^T: W (n = key, k = channel), so panel p holds per
- * channel the 32 keys 32p..32p+31: a transpose, 16 x 16 blocks at a time
- * (zero keys past N, masked channels past d). */
-AVX512_INLINE void pack_keys(float *dst, const float *k, size_t ld, int N, int d) {
-    int panels = (N + NR - 1) / NR;
-    for (int kb = 0; kb < panels * NR; kb += 16) {
-        int pn = kb / NR, jo = kb % NR;
-        for (int c0 = 0; c0 < d; c0 += 16) {
-            __mmask16 m = mask16(d - c0);
-            __m512 r[16];
-            for (int i = 0; i < 16; i++)
-                r[i] = kb + i < N ? _mm512_maskz_loadu_ps(m, k + (size_t)(kb + i) * ld + c0) : _mm512_setzero_ps();
-            transpose16(r);
-            for (int i = 0; i < 16 && c0 + i < d; i++) _mm512_store_ps(dst + ((size_t)pn * d + c0 + i) * NR + jo, r[i]);
-        }
-    }
-}
-
-/* Values as the weight of p v: W (n = channel, k = key): per key, the 32
- * channels of the panel, a straight copy of each value row. */
-AVX512_INLINE void pack_values(float *dst, const float *v, size_t ld, int N, int d) {
-    int panels = (d + NR - 1) / NR;
-    for (int pn = 0; pn < panels; pn++)
-        for (int key = 0; key < N; key++)
-            for (int j = 0; j < NR; j += 16) {
-                int c0 = pn * NR + j;
-                _mm512_store_ps(dst + ((size_t)pn * N + key) * NR + j,
-                                _mm512_maskz_loadu_ps(mask16(d - c0), v + (size_t)key * ld + c0));
-            }
-}
-
-AVX512_TARGET void model_f32_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
-                                              int nW, int N, int C, int heads, float *scores, float *packs) {
-    int d = C / heads, ld = 3 * C;
-    float scale = (float)(1.0 / sqrt((double)d));
-    float *kbuf = (float *)(((uintptr_t)packs + 63) & ~(uintptr_t)63);
-    model_f32_matrix kw = {N, d, (N + NR - 1) / NR, kbuf, MODEL_KERNEL_AVX512};
-    model_f32_matrix vw = {d, N, (d + NR - 1) / NR, kbuf + model_f32_packed_floats(N, d), MODEL_KERNEL_AVX512};
-    for (int w = 0; w < nW; w++) {
-        const float *base = qkv + (size_t)w * N * ld;
-        for (int h = 0; h < heads; h++) {
-            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
-            const float *bt = bias_t + (size_t)h * N * N;
-            prefetch_next_head(base, w, nW, h, heads, N, C);
-            pack_keys(kw.data, k, (size_t)ld, N, d);
-            model_avx512_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
-            float inv[N > 0 ? N : 1]; /* 1 / sum of each row: applied to p v's d outputs, not N weights */
-            for (int i = 0; i < N; i++)
-                inv[i] = softmax_row_unscaled(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0,
-                                              N, scale);
-            pack_values(vw.data, v, (size_t)ld, N, d);
-            float *o = out + (size_t)w * N * C + h * d;
-            model_avx512_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
-            for (int i = 0; i < N; i++) {
-                __m512 vi = _mm512_set1_ps(inv[i]);
-                for (int c = 0; c < d; c += 16) {
-                    __mmask16 m = mask16(d - c);
-                    float *oc = o + (size_t)i * C + c;
-                    _mm512_mask_storeu_ps(oc, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, oc), vi));
-                }
-            }
-        }
-    }
-}
+#define ATT_TARGET AVX512_TARGET
+#define ATT_NAME model_f32_window_attention
+#define ATT_LINEAR model_avx512_linear_forward
+#define ATT_SOFTMAX softmax_row_unscaled
+#define ATT_SCALE_ROW scale_row
+#include "attention.h"
 
 #else /* no x86-64: model_kernel() is blas and these are never reached; the twins stand in */
 void model_avx512_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                  const float *b, int rows, int accumulate) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, accumulate, 0);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm(out, ldo, in, ldi, &v, b, rows, accumulate);
 }
 void model_gelu_forward_avx512(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
 void model_avx512_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
                                       const float *b, int rows) {
-    model_f32_packed_ref(out, ldo, in, ldi, w, b, rows, 0, 1);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_gelu(out, ldo, in, ldi, &v, b, rows);
 }
 void model_avx512_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
                                           const float *b, const float *norm_w, const float *norm_b, int rows,
                                           const long *tok) {
-    model_f32_packed_norm_add_ref(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);
+    model_ref_matrix v = model_ref_f32(w);
+    model_ref_gemm_norm_add(x, y, in, ldi, &v, b, norm_w, norm_b, rows, tok);
 }
 void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     model_layernorm_forward(out, in, w, b, rows, C);

@@ -25,7 +25,7 @@
  * the build stays portable, and model_bf16_available() checks the CPU at run
  * time. Rounding is round-to-nearest-even with denormal inputs flushed to
  * signed zero and NaN kept quiet: what VCVTNE2PS2BF16 does, so the scalar
- * twins (model_bf16_round, model_bf16_linear_ref) give the same bf16 values. */
+ * twins (model_bf16_round, model_ref_gemm with bf16) give the same bf16 values. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -61,15 +61,6 @@ enum {
     KCP = 192,             /* input pairs per block: 384 inputs, a 24 KB weight panel */
 };
 
-/* ---- scalar conversions (the twins) ---- */
-
-
-/* ---- packing ---- */
-
-
-/* ---- the scalar twin of the GEMM ---- */
-
-
 #if BF16_X86
 /* ---- AVX512_BF16 ---- */
 
@@ -103,15 +94,7 @@ BF16_TARGET void model_bf16_convert(uint16_t *dst, const float *src, size_t n) {
 BF16_INLINE void micro_kernel(float *c, size_t ldc, const uint32_t *a, size_t lda, const uint32_t *b, int kc,
                               int mvalid, __mmask16 m0, __mmask16 m1, const float *bias, int load_c) {
     __m512 c0[MR], c1[MR];
-    __m512 i0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-    __m512 i1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {
-        c0[i] = i0, c1[i] = i1;
-        if (load_c && i < mvalid) {
-            c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, c + (size_t)i * ldc));
-            c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, c + (size_t)i * ldc + 16));
-        }
-    }
+    tile_start(c0, c1, MR, c, ldc, mvalid, m0, m1, bias, load_c);
     for (int q = 0; q < kc; q++) {
         __m512bh b0 = (__m512bh)_mm512_load_si512(b + (size_t)q * NR);
         __m512bh b1 = (__m512bh)_mm512_load_si512(b + (size_t)q * NR + 16);
@@ -121,11 +104,7 @@ BF16_INLINE void micro_kernel(float *c, size_t ldc, const uint32_t *a, size_t ld
             c1[i] = _mm512_dpbf16_ps(c1[i], ai, b1);
         }
     }
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)
-        if (i < mvalid) {
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc, m0, c0[i]);
-            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, m1, c1[i]);
-        }
+    tile_store(c, ldc, c0, c1, MR, mvalid, m0, m1);
 }
 
 /* Activation blocks: one per thread, so the kernel needs no allocation. */
@@ -151,7 +130,7 @@ static _Thread_local uint32_t abuf[MC * KCP] __attribute__((aligned(64)));
  * (amx_emu_*): the same kernel runs with `emulate` set on any AVX512_BF16 CPU
  * and the emulation gives the scalar twin's bits (TDPBF16PS, as documented,
  * adds the two exact products of each pair in turn, in input order, as
- * model_bf16_linear_ref does). The hardware also flushes denormal inputs
+ * model_ref_gemm does). The hardware also flushes denormal inputs
  * and outputs to zero and its rounding is not observable here, so on a CPU
  * with AMX the tile path is used only after it has matched the twin to
  * 1e-5 of sum |x w| on a test GEMM at first use; otherwise pangu warns
@@ -350,7 +329,8 @@ static double amx_check(int emulate) {
         for (int acc = 0; acc < 2; acc++) {
             for (int i = 0; i < R * N; i++) got[i] = want[i] = (float)(i % 13) - 6.0f;
             amx_linear_forward(got, N, x, K, &p, bias, R, acc, &none, emulate);
-            model_bf16_linear_ref(want, N, x, K, wt, K, 1, bias, R, K, N, acc);
+            model_ref_matrix twin = model_ref_plain(wt, N, K, K, 1, 1);
+            model_ref_gemm(want, N, x, K, &twin, bias, R, acc);
             for (int r = 0; r < R; r++)
                 for (int j = 0; j < N; j++) {
                     double scale = 1e-30 + (acc ? fabs(want[r * N + j]) : 0);
@@ -474,7 +454,11 @@ BF16_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t 
 
 
 /* Keys as the weight of q k^T: W (n = key, k = channel); each key's channel
- * pairs are one vector, scattered to the 32 keys of its panel. */
+ * pairs are one vector, scattered to the 32 keys of its panel. The same
+ * words as model_bf16_pack_into (model/pack.c), which the FP32 attention's
+ * packing shares with the weights; here vectorised because the scalar
+ * rounding of every key and value cost the BF16 attention about 40% more
+ * time (docs/speed.md). */
 BF16_INLINE void pack_keys(uint32_t *dst, const float *k, size_t ld, int N, int d) {
     int kp = (d + 1) / 2, panels = (N + NR - 1) / NR;
     __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -541,23 +525,6 @@ BF16_TARGET void model_bf16_window_attention(float *out, const float *qkv, const
 }
 
 #else /* no x86-64: model_bf16_available() is 0 and these are never reached; the twins stand in */
-/* W's element (j, i) as packed: the bf16 halves of the word holding inputs 2q and 2q + 1 */
-static float packed_weight(const model_bf16_matrix *w, int j, int i) {
-    uint32_t word = w->data[((size_t)(j / NR) * w->kp + (size_t)(i / 2)) * NR + (size_t)(j % NR)];
-    return model_bf16_float((uint16_t)(i % 2 ? word >> 16 : word & 0xffffu));
-}
-/* model_bf16_linear_ref's sum (float, in input order) on the packed weights */
-static void packed_linear_ref(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
-                              const float *b, int rows, int accumulate) {
-    for (int r = 0; r < rows; r++)
-        for (int j = 0; j < w->n; j++) {
-            float acc = accumulate ? out[(size_t)r * ldo + j] : 0.0f;
-            if (b) acc += b[j];
-            for (int i = 0; i < w->k; i++)
-                acc += model_bf16_float(model_bf16_round(in[(size_t)r * ldi + i])) * packed_weight(w, j, i);
-            out[(size_t)r * ldo + j] = acc;
-        }
-}
 int model_bf16_amx(void) { return MODEL_AMX_OFF; }
 const char *model_bf16_amx_status(void) { return "no: not an x86-64 build"; }
 int model_bf16_amx_select(int mode) {
@@ -570,21 +537,18 @@ double model_bf16_amx_check(int emulate) {
 void model_bf16_convert(uint16_t *dst, const float *src, size_t n) { model_bf16_convert_ref(dst, src, n); }
 void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                const float *b, int rows, int accumulate) {
-    packed_linear_ref(out, ldo, in, ldi, w, b, rows, accumulate);
+    model_ref_matrix v = model_ref_bf16(w);
+    model_ref_gemm(out, ldo, in, ldi, &v, b, rows, accumulate);
 }
 void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                     const float *b, int rows) {
-    packed_linear_ref(out, ldo, in, ldi, w, b, rows, 0);
-    for (int r = 0; r < rows; r++) model_gelu_forward(out + (size_t)r * ldo, out + (size_t)r * ldo, (size_t)w->n);
+    model_ref_matrix v = model_ref_bf16(w);
+    model_ref_gemm_gelu(out, ldo, in, ldi, &v, b, rows);
 }
 void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_bf16_matrix *w,
                                         const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    int n = w->n;
-    packed_linear_ref(y, (size_t)n, in, ldi, w, b, rows, 0);
-    for (int r = 0; r < rows; r++) {
-        long xr = tok ? tok[r] : r;
-        if (xr >= 0) model_layernorm_add(x + (size_t)xr * n, y + (size_t)r * n, norm_w, norm_b, n);
-    }
+    model_ref_matrix v = model_ref_bf16(w);
+    model_ref_gemm_norm_add(x, y, in, ldi, &v, b, norm_w, norm_b, rows, tok);
 }
 void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms) {

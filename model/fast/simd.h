@@ -37,34 +37,48 @@ static inline __mmask32 mask32(int n) { return n >= 32 ? (__mmask32)0xffffffffu 
 
 /* ---- FP32 elementwise math, vectorised ----
  * AVX-512 versions of glibc's scalar erff and expf, which dominate the
- * elementwise time when scalar (docs/speed.md). Twins: model_gelu_forward and
- * the softmax of model_window_attention (model/kernels.c). */
+ * elementwise time when scalar (docs/speed.md): erf512, exp512. */
+#define SIMD_INLINE AVX512_INLINE
+#define SIMD_V __m512
+#define SIMD_FN(name) name##512
+#define SIMD_SET1 _mm512_set1_ps
+#define SIMD_ADD _mm512_add_ps
+#define SIMD_MUL _mm512_mul_ps
+#define SIMD_DIV _mm512_div_ps
+#define SIMD_MIN _mm512_min_ps
+#define SIMD_MAX _mm512_max_ps
+#define SIMD_FMADD _mm512_fmadd_ps
+#define SIMD_FNMADD _mm512_fnmadd_ps
+#define SIMD_ROUND(x) _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define SIMD_SCALE2 _mm512_scalef_ps
+#include "simd_math.h"
 
-/* erf(x) to about 1e-7 (a rational approximation on [-4, 4], odd numerator
- * of degree 13, even denominator of degree 8; erf(4) = 1 - 1.5e-8). */
-AVX512_INLINE __m512 erf512(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-4.0f), _mm512_min_ps(_mm512_set1_ps(4.0f), x));
-    __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_set1_ps(simd_erf_p[0]);
-    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NP; i++) p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(simd_erf_p[i]));
-    p = _mm512_mul_ps(p, x);
-    __m512 q = _mm512_set1_ps(simd_erf_q[0]);
-    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_ERF_NQ; i++) q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(simd_erf_q[i]));
-    return _mm512_div_ps(p, q);
+/* ---- the accumulators of a micro-tile of 32 columns (two zmm per row),
+ * for the FP32 (fast/avx512.c) and BF16 (fast/bf16.c) micro-kernels ---- */
+
+/* c0[i], c1[i] (i < mr) = [bias] + [c's row i if load_c and i < mvalid], the
+ * columns past the masks zero. */
+AVX512_INLINE void tile_start(__m512 *c0, __m512 *c1, int mr, const float *c, size_t ldc, int mvalid, __mmask16 m0,
+                              __mmask16 m1, const float *bias, int load_c) {
+    __m512 i0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    __m512 i1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+    _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++) {
+        c0[i] = i0, c1[i] = i1;
+        if (load_c && i < mvalid) {
+            c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, c + (size_t)i * ldc));
+            c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, c + (size_t)i * ldc + 16));
+        }
+    }
 }
 
-/* exp(x) for x <= 88 to about 1 ulp (Cephes' expf polynomial, ln 2 split in
- * two); below -87 it returns exp(-87) ~ 1.6e-38 instead of a denormal. */
-AVX512_INLINE __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), _mm512_min_ps(_mm512_set1_ps(88.0f), x));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(SIMD_LOG2E)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(SIMD_LN2_HI), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(SIMD_LN2_LO), r);
-    __m512 p = _mm512_set1_ps(simd_exp_p[0]);
-    _Pragma("GCC unroll 8") for (int i = 1; i < SIMD_EXP_NP; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(simd_exp_p[i]));
-    __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(y, n);
+/* c's rows i < mvalid (columns by the masks) = c0[i], c1[i] */
+AVX512_INLINE void tile_store(float *c, size_t ldc, const __m512 *c0, const __m512 *c1, int mr, int mvalid,
+                              __mmask16 m0, __mmask16 m1) {
+    _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++)
+        if (i < mvalid) {
+            _mm512_mask_storeu_ps(c + (size_t)i * ldc, m0, c0[i]);
+            _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16, m1, c1[i]);
+        }
 }
 
 /* One row of scores, unnormalised: s = exp(v - max v) with v = s * scale +
@@ -107,8 +121,9 @@ AVX512_INLINE void softmax_row(float *s, const float *bt, const int *labels, int
  * rows 3C floats apart): prefetch the next head's q, k and v rows (the next
  * window's first head after the last). A window type's qkv is megabytes, so
  * they come from L3; fetched while this head computes, the strided loads of
- * the key and value packing no longer stall. */
-AVX512_INLINE void prefetch_next_head(const float *base, int w, int nW, int h, int heads, int N, int C) {
+ * the key and value packing no longer stall. SSE only: the AVX2 kernel
+ * uses it too. */
+static inline __attribute__((always_inline)) void prefetch_next_head(const float *base, int w, int nW, int h, int heads, int N, int C) {
     if (w == nW - 1 && h == heads - 1) return;
     int d = C / heads;
     size_t ld = 3 * (size_t)C;
