@@ -258,6 +258,9 @@ fuzz: deps
 	$(FUZZ_LINK) tests/fuzz_npy.c $(FUZZ_BUILD)/libpangu.a $(LDLIBS) -o bin-fuzz/fuzz_npy
 	$(FUZZ_LINK) tests/fuzz_cfg.c $(FUZZ_BUILD)/libpangu.a $(LDLIBS) -o bin-fuzz/fuzz_cfg
 	$(FUZZ_LINK) tests/fuzz_onnx.c $(FUZZ_BUILD)/libpangu.a $(LDLIBS) -o bin-fuzz/fuzz_onnx
+	set -e; for t in besttrack coast tracks; do \
+	  $(FUZZ_LINK) tests/fuzz_$$t.c $(FUZZ_BUILD)/libpangu.a $(LDLIBS) -o bin-fuzz/fuzz_$$t; \
+	  mkdir -p out/fuzz/$$t; cp tests/fixtures/fuzz-seeds/$$t/* out/fuzz/$$t/; done
 	printf '\x93NUMPY\x01\x00v\x00{"descr": "<f4", "fortran_order": False, "shape": (5, 13, 721, 1440), }' >out/fuzz/npy/seed
 	printf '[a]\nx = 2\nmodel_24h = m.h5\n[b]\ny = 3\n' >out/fuzz/cfg/seed
 	cc -O1 -std=c11 -Wall -Wextra -Werror -I$(FUZZ_BUILD)/gen tests/fuzz_onnx_seed.c $(FUZZ_BUILD)/gen/onnx.pb-c.c \
@@ -266,6 +269,9 @@ fuzz: deps
 	bin-fuzz/fuzz_npy $(FUZZ_RUN) out/fuzz/npy
 	bin-fuzz/fuzz_cfg $(FUZZ_RUN) out/fuzz/cfg
 	FUZZ_ONNX_DATA=out/fuzz/onnx-data bin-fuzz/fuzz_onnx $(FUZZ_RUN) -max_len=65536 out/fuzz/onnx
+	bin-fuzz/fuzz_besttrack $(FUZZ_RUN) -max_len=8192 out/fuzz/besttrack
+	bin-fuzz/fuzz_coast $(FUZZ_RUN) -max_len=8192 out/fuzz/coast
+	bin-fuzz/fuzz_tracks $(FUZZ_RUN) -max_len=8192 out/fuzz/tracks
 
 clean:
 	rm -rf bin-fuzz build-fuzz build build-asan build-ubsan build-mpi build-nocurl bin bin-asan bin-ubsan bin-mpi bin-nocurl out
