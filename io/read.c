@@ -53,6 +53,7 @@ struct io_series {
     double *times;
     size_t ntimes;
     int absent_as_nan; /* io_series_allow_absent */
+    int skip[NVARS];   /* io_series_only: variables not read */
 };
 
 /* Names by which each model variable is found, in order of preference:
@@ -948,6 +949,10 @@ int io_series_has(const io_series *s, int v) {
 
 void io_series_allow_absent(io_series *s) { s->absent_as_nan = 1; }
 
+void io_series_only(io_series *s, const int *want) {
+    for (int v = 0; v < NVARS; v++) s->skip[v] = !want[v];
+}
+
 int io_series_read_into(io_series *s, double time, io_state *st) {
     int status = UTIL_OK;
     char when[64] = "";
@@ -966,7 +971,7 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
         goto done;
     }
     for (int v = 0; v < NVARS; v++) {
-        if (s->absent_as_nan && !io_series_has(s, v)) {
+        if (s->skip[v] || (s->absent_as_nan && !io_series_has(s, v))) {
             size_t n = v < IO_NUPPER ? (size_t)st->nlev * HW : HW;
             float *dst = v < IO_NUPPER ? st->upper + (size_t)v * st->nlev * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
             for (size_t i = 0; i < n; i++) dst[i] = NAN;
@@ -978,7 +983,7 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
     /* z without units may be geopotential height: the first file holding
      * such a z decides, once the whole state is read. */
     for (int i = 0; i < s->nfiles; i++)
-        if (s->files[i].has[0] && s->files[i].var[0].check_height) {
+        if (!s->skip[0] && s->files[i].has[0] && s->files[i].var[0].check_height) {
             status = check_not_height(s->files[i].path, s->files[i].var[0].name, st);
             break;
         }
