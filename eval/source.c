@@ -864,7 +864,7 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     return UTIL_OK;
 }
 
-int eval_fc_only(eval_fc *f, const int *want, const float *levels, int nlev) {
+int eval_fc_only(eval_fc *f, const int *want, const float *level, const float *levels, int nlev) {
     if (nlev < 0 || nlev > IO_MAX_LEVELS) return util_fail(UTIL_EINVAL, "%s: %d levels asked for", f->path, nlev);
     for (int k = 0; k < nlev; k++) {
         int found = 0;
@@ -874,7 +874,7 @@ int eval_fc_only(eval_fc *f, const int *want, const float *levels, int nlev) {
     f->only = 1, f->only_nlev = nlev, f->cur_step = -1;
     memcpy(f->only_var, want, sizeof f->only_var);
     memcpy(f->only_lev, levels, sizeof(float) * (size_t)nlev);
-    if (f->series) io_series_only(f->series, want);
+    if (f->series) io_series_only(f->series, want, level);
     return UTIL_OK;
 }
 

@@ -133,15 +133,16 @@ static int check_fields(const char *path, const eval_fc_info *in, int *use_t) {
  * files) is decoded whole whatever part of it is used. */
 static int select_fields(eval_fc *fc, const eval_fc_info *in, int use_t) {
     int want[IO_NUPPER + IO_NSURFACE] = {0}, nlev = 0;
-    float lev[IO_MAX_LEVELS];
+    float lev[IO_MAX_LEVELS], only[IO_NUPPER + IO_NSURFACE] = {0};
     want[V_MSL] = want[V_U] = want[V_V] = 1;
+    only[V_U] = only[V_V] = 850;
     want[use_t ? V_T : V_Z] = 1;
     want[V_U10] = want[V_V10] = in->has[V_U10] && in->has[V_V10];
     for (int k = 0; k < in->nlev; k++)
         if (use_t ? in->levels[k] >= 199.99f && in->levels[k] <= 850.01f
                   : fabsf(in->levels[k] - 850) < 0.01f || fabsf(in->levels[k] - 200) < 0.01f)
             lev[nlev++] = in->levels[k];
-    return eval_fc_only(fc, want, lev, nlev);
+    return eval_fc_only(fc, want, only, lev, nlev);
 }
 
 /* One line, once a run, on the optional fields a forecast lacks. */

@@ -53,7 +53,8 @@ struct io_series {
     double *times;
     size_t ntimes;
     int absent_as_nan; /* io_series_allow_absent */
-    int skip[NVARS];   /* io_series_only: variables not read */
+    int skip[NVARS];   /* io_series_only: variables not read, */
+    float only_level[NVARS]; /* and the only level read (> 0) */
 };
 
 /* Names by which each model variable is found, in order of preference:
@@ -917,6 +918,12 @@ static int read_variable(read_ctx *c, int v) {
     }
     for (int k = 0; k < (upper ? st->nlev : 1); k++) {
         int lev = -1;
+        float *dst = upper ? st->upper + ((size_t)v * st->nlev + k) * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
+        float only = c->s->only_level[v];
+        if (upper && only > 0 && fabsf(st->levels[k] - only) > 1e-3f * only) { /* io_series_only: not wanted */
+            for (size_t i = 0; i < HW; i++) dst[i] = NAN;
+            continue;
+        }
         if (upper && f->kind != KIND_GRIB) { /* GRIB: io_grib_read names what is missing */
             if ((lev = level_index(f, st->levels[k])) < 0) {
                 status = util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (variable '%s')", f->path, st->levels[k],
@@ -925,7 +932,6 @@ static int read_variable(read_ctx *c, int v) {
             }
         }
         if ((status = read_field(c, f, v, t, lev, k))) goto done;
-        float *dst = upper ? st->upper + ((size_t)v * st->nlev + k) * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
         for (int i = 0; i < H; i++) {
             const float *row = c->field + (size_t)(flip ? H - 1 - i : i) * W;
             for (int j = 0; j < W; j++) dst[(size_t)i * W + j] = row[c->perm[j]];
@@ -949,8 +955,8 @@ int io_series_has(const io_series *s, int v) {
 
 void io_series_allow_absent(io_series *s) { s->absent_as_nan = 1; }
 
-void io_series_only(io_series *s, const int *want) {
-    for (int v = 0; v < NVARS; v++) s->skip[v] = !want[v];
+void io_series_only(io_series *s, const int *want, const float *level) {
+    for (int v = 0; v < NVARS; v++) s->skip[v] = !want[v], s->only_level[v] = level ? level[v] : 0;
 }
 
 int io_series_read_into(io_series *s, double time, io_state *st) {

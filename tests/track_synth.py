@@ -24,6 +24,7 @@ Usage: track_synth.py OUTDIR FIXTURE_HEAD
                             further north)
   OUTDIR/fc_pl_2018102500.nc, OUTDIR/fc_sfc_2018102500.nc  the forecast split into pressure-level and
                             single-level files on a valid-time axis time(time)
+  OUTDIR/fc13_2018102500.nc lead 0 alone, z q t u v at 13 levels and msl u10 v10 t2m, uncompressed
   OUTDIR/ibtracs.csv        best track of the storms
   OUTDIR/lsm.nc             land-sea mask (lsm: land 90-104 E, 10-26 N)
   OUTDIR/truth.csv          sid,lead_hours,lat,lon of every storm at every lead
@@ -192,6 +193,37 @@ def write_forecasts(out, lat, lon):
         nc.close()
 
 
+LEVELS13 = [1000, 925, 850, 700, 600, 500, 400, 300, 250, 200, 150, 100, 50]
+
+
+def write_levels13(path, lat, lon):
+    """lead 0 only on a valid-time axis, every variable pangu's models have at pangu's 13 levels, uncompressed: z, t, u, v below 500 hPa
+    as at 850, above as at 200; q noise (the bytes the tracker must not read)"""
+    nc = Dataset(path, "w", format="NETCDF4")
+    nc.createDimension("time", 1)
+    saved = LEADS[:]
+    LEADS[:] = [0]
+    times(nc, "time", "valid")  # not pangu's layout: read through the series reader, as split files and GRIB are
+    LEADS[:] = saved
+    nc.createDimension("level", len(LEVELS13))
+    lev = nc.createVariable("level", "f4", ("level",))
+    lev.standard_name, lev.units = "air_pressure", "hPa"
+    lev[:] = LEVELS13
+    coords(nc, lat, lon)
+    vals = step_values(lat, lon, 0, 0.0)
+    vals["q"] = (np.random.default_rng(1).random(vals["msl"].shape) * 0.02,) * 2
+    for k in UNITS:
+        upper = k in UPPER
+        dims = ("time",) + (("level",) if upper else ()) + ("latitude", "longitude")
+        v = nc.createVariable(k, "f4", dims)  # contiguous: a field read is its bytes read
+        v.units = UNITS[k]
+        if upper:
+            v[0] = np.stack([vals[k][0 if p >= 500 else 1] for p in LEVELS13])
+        else:
+            v[0] = vals[k]
+    nc.close()
+
+
 def write_land_sea_mask(path, lat, lon):
     lsm = Dataset(path, "w", format="NETCDF4")
     coords(lsm, lat, lon)
@@ -239,5 +271,6 @@ if __name__ == "__main__":
     lat, lon = 90 - 0.5 * np.arange(361), 0.5 * np.arange(720)
     write_forecasts(out, lat, lon)
     write_land_sea_mask(out + "/lsm.nc", lat, lon)
+    write_levels13(out + "/fc13_2018102500.nc", lat, lon)
     write_best_track(out + "/ibtracs.csv", head)
     write_truth(out + "/truth.csv")
