@@ -547,7 +547,10 @@ int track_run(const track_config *cfg) {
     if ((status = read_best_track(&R)) || (status = list_forecasts(cfg, &jobs, &njobs))) goto done;
     for (int q = 0; q < njobs && !status; q++) status = track_forecast(&R, &jobs[q]);
     if (R.nrows) qsort(R.rows, (size_t)R.nrows, sizeof *R.rows, cmp_row);
-    if (!status && !R.nrows && !cfg->quiet)
+    if (!status && !R.nrows && !cfg->quiet && cfg->has_start)
+        util_warn("no storm followed: near --start %g,%g no mean sea level pressure minimum passed the tests at the first "
+                  "lead of any forecast", cfg->start_lat, cfg->start_lon);
+    else if (!status && !R.nrows && !cfg->quiet)
         util_warn("no storm followed: none of the storms selected has a tropical record at a forecast's initial time "
                   "(or none passed the tests at the first lead)");
     if (!status) status = write_csv(&R);

@@ -160,6 +160,21 @@ else
   echo "  skipped: bytes read (no strace)"
 fi
 
+# files pangu forecast writes (the demo models on a synthetic 32 x 64 state: no storm forms, so a header and the
+# warning; the command reads each layout): CF NetCDF, GRIB 2, an ensemble of one file per member
+"$pangu" synth --grid 32,64 --start 2020-02-01T00 --hours 24 --step-hours 6 --format legacy --out "$t/truth" 2>/dev/null
+demo=(--model-6h "$src/models/demo_6h.h5" --model-24h "$src/models/demo_24h.h5" --input "$t/truth/era5_pl_*.nc $t/truth/era5_sfc_*.nc"
+  --init 2020-02-01T00 --leads 0-24/6)
+"$pangu" forecast "${demo[@]}" --output "$t/pf_det.nc" 2>/dev/null
+"$pangu" forecast "${demo[@]}" --format grib2 --output "$t/pf_grib.grib2" 2>/dev/null
+"$pangu" forecast "${demo[@]}" --members 2 --perturb perlin --seed 4 --output "$t/pf_ens.nc" 2>/dev/null
+for f in pf_det.nc pf_grib.grib2 pf_ens.nc; do
+  "$pangu" track --forecast "$t/$f" --start 10,100 --output "$t/$f.csv" >/dev/null 2>"$t/err"
+  check "a file of pangu forecast ($f): exit 0, the header alone, the warning naming --start" \
+    '[ $? -eq 0 ] && [ "$(cat "$t/$f.csv")" = "$(head -1 "$t/tracks.csv")" ] &&
+     grep -q "warning: no storm followed: near --start 10,100 no mean sea level pressure minimum passed" "$t/err"'
+done
+
 # ---- bad input ----
 mkdir -p "$t/in" && cp "$bt" "$t/in/bt.csv"
 awk -F, 'BEGIN { OFS = "," } NR == 5 { $9 = " " } { print }' "$bt" >"$t/in/bad.csv"
