@@ -174,6 +174,12 @@ const eval_fc_info *eval_fc_describe(const eval_fc *f);
  * for upper-air variables) of step `step` into out (H, W); member -1 for a
  * deterministic file. lat/lon (may be NULL) receive the canonical coordinates. */
 int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *out, double *lat, double *lon);
+/* From now on read only the variables with want[v] set, at these levels
+ * (hPa, nlev of them; where level[v] > 0 at that one alone): forecasts on
+ * a valid-time axis (GRIB, split files) are otherwise read a whole state
+ * per step; pangu's layouts are read a field at a time anyway. Reading
+ * another variable is then an error. */
+int eval_fc_only(eval_fc *f, const int *want, const float *level, const float *levels, int nlev);
 void eval_fc_close(eval_fc *f);
 
 /* Source name of a forecast file: the file name without directories,

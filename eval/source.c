@@ -144,6 +144,9 @@ struct eval_fc {
     io_series *series;
     int cur_step;
     io_state cur;
+    int only;                         /* eval_fc_only: only these variables and levels */
+    int only_var[NVARS], only_nlev;
+    float only_lev[IO_MAX_LEVELS];
 };
 
 const eval_fc_info *eval_fc_describe(const eval_fc *f) { return &f->info; }
@@ -788,6 +791,8 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     size_t HW = (size_t)in->H * in->W;
     if (step < 0 || step >= in->nsteps) return util_fail(UTIL_EINVAL, "%s: step %d of %d", f->path, step, in->nsteps);
     if (!in->has[v]) return util_fail(UTIL_EFORMAT, "%s: no variable '%s'", f->path, var_name(v));
+    if (f->only && !f->only_var[v])
+        return util_fail(UTIL_EINVAL, "%s: variable '%s' read, but not asked for (eval_fc_only)", f->path, var_name(v));
     if (!f->info.native) {
         if (member >= 0) return util_fail(UTIL_EFORMAT, "%s: not an ensemble file", f->path);
         if (f->cur_step != step) {
@@ -796,6 +801,7 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
             int nlev = in->nlev > 0 ? in->nlev : 1;
             if (in->nlev > 0) memcpy(lev, in->levels, sizeof(float) * in->nlev);
             else lev[0] = level > 0 ? level : 1000;
+            if (f->only && f->only_nlev > 0) memcpy(lev, f->only_lev, sizeof(float) * (size_t)(nlev = f->only_nlev));
             /* Keep the buffers from step to step (see io_series_read_into). */
             if (f->cur.upper && (f->cur.nlev != nlev || memcmp(f->cur.levels, lev, sizeof(float) * nlev)))
                 io_state_free(&f->cur);
@@ -855,6 +861,20 @@ int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *ou
     orient_apply(&f->o, f->tmp, in->H, in->W, out);
     if (lat) memcpy(lat, f->o.lat, sizeof(double) * in->H);
     if (lon) memcpy(lon, f->o.lon, sizeof(double) * in->W);
+    return UTIL_OK;
+}
+
+int eval_fc_only(eval_fc *f, const int *want, const float *level, const float *levels, int nlev) {
+    if (nlev < 0 || nlev > IO_MAX_LEVELS) return util_fail(UTIL_EINVAL, "%s: %d levels asked for", f->path, nlev);
+    for (int k = 0; k < nlev; k++) {
+        int found = 0;
+        for (int i = 0; i < f->info.nlev; i++) found |= fabsf(f->info.levels[i] - levels[k]) < 1e-3f * levels[k];
+        if (!found) return util_fail(UTIL_EFORMAT, "%s: no level %g hPa", f->path, levels[k]);
+    }
+    f->only = 1, f->only_nlev = nlev, f->cur_step = -1;
+    memcpy(f->only_var, want, sizeof f->only_var);
+    memcpy(f->only_lev, levels, sizeof(float) * (size_t)nlev);
+    if (f->series) io_series_only(f->series, want, level);
     return UTIL_OK;
 }
 

@@ -50,7 +50,7 @@ typedef struct {
     int H, W;
     track_row *rows;
     int nrows, caprows;
-    int warned_land;
+    int warned_land, warned_absent;
 } run;
 
 /* ---- forecasts ---- */
@@ -123,6 +123,35 @@ static int check_fields(const char *path, const eval_fc_info *in, int *use_t) {
         return util_fail(UTIL_EFORMAT, "%s: no z (nor t) at 850 and 200 hPa (pangu track needs the 850-200 hPa thickness "
                          "for storms poleward of 30 degrees)", path);
     return UTIL_OK;
+}
+
+/* Only what the tracker uses is read: msl, u and v at 850 hPa, z at 850 and
+ * 200 hPa (or t at the levels from 850 to 200), u10 and v10 when present;
+ * not q or t2m, not the other levels. Whole fields, not a region round each
+ * storm: every storm of a forecast is looked for in the same fields, and a
+ * GRIB message or a NetCDF chunk (one latitude-longitude slab in pangu's
+ * files) is decoded whole whatever part of it is used. */
+static int select_fields(eval_fc *fc, const eval_fc_info *in, int use_t) {
+    int want[IO_NUPPER + IO_NSURFACE] = {0}, nlev = 0;
+    float lev[IO_MAX_LEVELS], only[IO_NUPPER + IO_NSURFACE] = {0};
+    want[V_MSL] = want[V_U] = want[V_V] = 1;
+    only[V_U] = only[V_V] = 850;
+    want[use_t ? V_T : V_Z] = 1;
+    want[V_U10] = want[V_V10] = in->has[V_U10] && in->has[V_V10];
+    for (int k = 0; k < in->nlev; k++)
+        if (use_t ? in->levels[k] >= 199.99f && in->levels[k] <= 850.01f
+                  : fabsf(in->levels[k] - 850) < 0.01f || fabsf(in->levels[k] - 200) < 0.01f)
+            lev[nlev++] = in->levels[k];
+    return eval_fc_only(fc, want, only, lev, nlev);
+}
+
+/* One line, once a run, on the optional fields a forecast lacks. */
+static void warn_absent(const char *path, const eval_fc_info *in, int use_t, int *warned) {
+    int no_wind = !(in->has[V_U10] && in->has[V_V10]);
+    if (*warned || (!no_wind && !use_t)) return;
+    *warned = 1;
+    util_warn("%s: no %s%s%s", path, no_wind ? "u10, v10 (wind10_max_ms left empty, no 10 m wind test over land)" : "",
+              no_wind && use_t ? "; no " : "", use_t ? "z (the 850-200 hPa thickness from t)" : "");
 }
 
 /* 850-200 hPa thickness (m): from z, or from t by the hypsometric equation
@@ -332,7 +361,10 @@ static int track_forecast(run *R, const fc_job *jb) {
     if (status) return status;
     const eval_fc_info *in = eval_fc_describe(fc);
     int nst = R->cfg->has_start ? 1 : R->bt.n;
-    if ((status = check_fields(jb->files[0], in, &use_t)) || (status = land_mask(R, in, jb->files[0]))) goto done;
+    if ((status = check_fields(jb->files[0], in, &use_t)) || (status = select_fields(fc, in, use_t)) ||
+        (status = land_mask(R, in, jb->files[0])))
+        goto done;
+    if (!R->cfg->quiet) warn_absent(jb->files[0], in, use_t, &R->warned_absent);
     fw = calloc((size_t)nst, sizeof *fw);
     order = malloc(sizeof *order * (size_t)in->nsteps);
     if (!fw || !order) {
@@ -515,7 +547,10 @@ int track_run(const track_config *cfg) {
     if ((status = read_best_track(&R)) || (status = list_forecasts(cfg, &jobs, &njobs))) goto done;
     for (int q = 0; q < njobs && !status; q++) status = track_forecast(&R, &jobs[q]);
     if (R.nrows) qsort(R.rows, (size_t)R.nrows, sizeof *R.rows, cmp_row);
-    if (!status && !R.nrows && !cfg->quiet)
+    if (!status && !R.nrows && !cfg->quiet && cfg->has_start)
+        util_warn("no storm followed: near --start %g,%g no mean sea level pressure minimum passed the tests at the first "
+                  "lead of any forecast", cfg->start_lat, cfg->start_lon);
+    else if (!status && !R.nrows && !cfg->quiet)
         util_warn("no storm followed: none of the storms selected has a tropical record at a forecast's initial time "
                   "(or none passed the tests at the first lead)");
     if (!status) status = write_csv(&R);

@@ -85,6 +85,11 @@ int io_series_has(const io_series *s, int v);
 /* From now on variables no file of the series holds are read as NaN
  * instead of failing: pangu eval scores what a forecast holds. */
 void io_series_allow_absent(io_series *s);
+/* From now on only the variables with want[v] (0..8) set are read, and
+ * where level[v] > 0 (hPa) an upper-air variable only at that level; the
+ * rest is NaN without a byte of it read: a caller needing a few fields of
+ * large files (pangu track) does not pay for the others. */
+void io_series_only(io_series *s, const int *want, const float *level);
 
 /* The files the state at `time` (NAN: the only time) is read from, as
  * io_series_read chooses them: each once, at most cap, their number. */

@@ -53,6 +53,8 @@ struct io_series {
     double *times;
     size_t ntimes;
     int absent_as_nan; /* io_series_allow_absent */
+    int skip[NVARS];   /* io_series_only: variables not read, */
+    float only_level[NVARS]; /* and the only level read (> 0) */
 };
 
 /* Names by which each model variable is found, in order of preference:
@@ -916,6 +918,12 @@ static int read_variable(read_ctx *c, int v) {
     }
     for (int k = 0; k < (upper ? st->nlev : 1); k++) {
         int lev = -1;
+        float *dst = upper ? st->upper + ((size_t)v * st->nlev + k) * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
+        float only = c->s->only_level[v];
+        if (upper && only > 0 && fabsf(st->levels[k] - only) > 1e-3f * only) { /* io_series_only: not wanted */
+            for (size_t i = 0; i < HW; i++) dst[i] = NAN;
+            continue;
+        }
         if (upper && f->kind != KIND_GRIB) { /* GRIB: io_grib_read names what is missing */
             if ((lev = level_index(f, st->levels[k])) < 0) {
                 status = util_fail(UTIL_EFORMAT, "%s: level %g hPa missing (variable '%s')", f->path, st->levels[k],
@@ -924,7 +932,6 @@ static int read_variable(read_ctx *c, int v) {
             }
         }
         if ((status = read_field(c, f, v, t, lev, k))) goto done;
-        float *dst = upper ? st->upper + ((size_t)v * st->nlev + k) * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
         for (int i = 0; i < H; i++) {
             const float *row = c->field + (size_t)(flip ? H - 1 - i : i) * W;
             for (int j = 0; j < W; j++) dst[(size_t)i * W + j] = row[c->perm[j]];
@@ -948,6 +955,10 @@ int io_series_has(const io_series *s, int v) {
 
 void io_series_allow_absent(io_series *s) { s->absent_as_nan = 1; }
 
+void io_series_only(io_series *s, const int *want, const float *level) {
+    for (int v = 0; v < NVARS; v++) s->skip[v] = !want[v], s->only_level[v] = level ? level[v] : 0;
+}
+
 int io_series_read_into(io_series *s, double time, io_state *st) {
     int status = UTIL_OK;
     char when[64] = "";
@@ -966,7 +977,7 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
         goto done;
     }
     for (int v = 0; v < NVARS; v++) {
-        if (s->absent_as_nan && !io_series_has(s, v)) {
+        if (s->skip[v] || (s->absent_as_nan && !io_series_has(s, v))) {
             size_t n = v < IO_NUPPER ? (size_t)st->nlev * HW : HW;
             float *dst = v < IO_NUPPER ? st->upper + (size_t)v * st->nlev * HW : st->surface + (size_t)(v - IO_NUPPER) * HW;
             for (size_t i = 0; i < n; i++) dst[i] = NAN;
@@ -978,7 +989,7 @@ int io_series_read_into(io_series *s, double time, io_state *st) {
     /* z without units may be geopotential height: the first file holding
      * such a z decides, once the whole state is read. */
     for (int i = 0; i < s->nfiles; i++)
-        if (s->files[i].has[0] && s->files[i].var[0].check_height) {
+        if (!s->skip[0] && s->files[i].has[0] && s->files[i].var[0].check_height) {
             status = check_not_height(s->files[i].path, s->files[i].var[0].name, st);
             break;
         }

@@ -8,18 +8,23 @@ cyclonic in the vortex's hemisphere; 850 hPa wind 0.9 V, 10 m wind 0.8 V;
 z850 and z200 carry a warm (or cold) core thickness anomaly of 300 km
 e-folding radius. The same fields as tests/test_track.c builds in C.
 
-The forecast file is in pangu's CF layout (forecast_period(step),
-forecast_reference_time, time(step); z t u v on (step, level, latitude,
-longitude) at 850 and 200 hPa, msl u10 v10 on (step, latitude, longitude)),
-a subset of pangu's variables as eval reads them. The best track: the names
+The forecast file is in pangu's CF layout as pangu forecast writes it
+since 2026-12 (docs/forecast-files.md: time(time) the valid time in hours
+since the initial time, forecast_period(time), a scalar
+forecast_reference_time; z t u v on (time, level, latitude, longitude) at
+850 and 200 hPa, msl u10 v10 on (time, latitude, longitude)), a subset of
+pangu's variables as eval reads them; the ensemble file in the layout
+before (member(member), forecast_period(step), time(step)). The best track: the names
 and units lines of tests/fixtures/ibtracs_v04r01_head.csv (NCEI's, verbatim)
 and 3-hourly records, blanks as NCEI writes them (one space).
 
 Usage: track_synth.py OUTDIR FIXTURE_HEAD
   OUTDIR/fc_2018102500.nc   forecast from 2018-10-25 00 UTC, leads 0..72 h every 12 h, 0.5 degree grid
-  OUTDIR/ens_2018102500.nc  the same as a two-member ensemble (member 1: ALPHA one degree further north)
+  OUTDIR/ens_2018102500.nc  the same as a two-member ensemble in the older layout (member 1: ALPHA one degree
+                            further north)
   OUTDIR/fc_pl_2018102500.nc, OUTDIR/fc_sfc_2018102500.nc  the forecast split into pressure-level and
                             single-level files on a valid-time axis time(time)
+  OUTDIR/fc13_2018102500.nc lead 0 alone, z q t u v at 13 levels and msl u10 v10 t2m, uncompressed
   OUTDIR/ibtracs.csv        best track of the storms
   OUTDIR/lsm.nc             land-sea mask (lsm: land 90-104 E, 10-26 N)
   OUTDIR/truth.csv          sid,lead_hours,lat,lon of every storm at every lead
@@ -88,19 +93,27 @@ def coords(nc, lat, lon):
         c[:] = vals
 
 
-def times(nc, lead_dim, lead_axis):
-    """valid times on lead_dim, the initial time as a scalar; lead_axis: also forecast_period(step)"""
+def times(nc, lead_dim, layout):
+    """valid times on lead_dim, the initial time as a scalar. layout "cf": pangu's layout since 2026-12 (CF's
+    forecast form, docs/forecast-files.md): time(time) in hours since the initial time, forecast_period(time);
+    "step": the older forecast_period(step) with time(step) in hours since 1900; "valid": time only"""
     init_h = (INIT - datetime(1900, 1, 1)).total_seconds() / 3600
     t = nc.createVariable("time", "f8", (lead_dim,))
-    t.standard_name, t.units, t.calendar = "time", "hours since 1900-01-01 00:00:00", "proleptic_gregorian"
-    t[:] = [init_h + h for h in LEADS]
-    if lead_axis:
+    t.standard_name, t.calendar = "time", "proleptic_gregorian"
+    if layout == "cf":
+        t.units = INIT.strftime("hours since %Y-%m-%d %H:%M:%S")
+        t[:] = LEADS
+    else:
+        t.units = "hours since 1900-01-01 00:00:00"
+        t[:] = [init_h + h for h in LEADS]
+    if layout != "valid":
         fp = nc.createVariable("forecast_period", "f8", (lead_dim,))
         fp.standard_name, fp.units = "forecast_period", "hours"
         fp[:] = LEADS
     frt = nc.createVariable("forecast_reference_time", "f8", ())
-    frt.standard_name, frt.units, frt.calendar = "forecast_reference_time", "hours since 1900-01-01 00:00:00", "proleptic_gregorian"
-    frt.assignValue(init_h)
+    frt.standard_name, frt.calendar = "forecast_reference_time", "proleptic_gregorian"
+    frt.units = t.units
+    frt.assignValue(0 if layout == "cf" else init_h)
 
 
 def levels(nc):
@@ -139,15 +152,15 @@ def write_forecasts(out, lat, lon):
     pl = Dataset(out + "/fc_pl_2018102500.nc", "w", format="NETCDF4")
     sfc = Dataset(out + "/fc_sfc_2018102500.nc", "w", format="NETCDF4")
     var = {}
-    for nc, lead_dim, member in ((det, "step", False), (ens, "step", True), (pl, "time", False), (sfc, "time", False)):
+    for nc, lead_dim, member in ((det, "time", False), (ens, "step", True), (pl, "time", False), (sfc, "time", False)):
         nc.Conventions = "CF-1.8"
-        nc.createDimension(lead_dim, len(LEADS))
+        nc.createDimension(lead_dim, None if nc is det else len(LEADS))
         if member:
             nc.createDimension("member", 2)
             m = nc.createVariable("member", "i4", ("member",))
             m.standard_name = "realization"
             m[:] = [0, 1]
-        times(nc, lead_dim, lead_dim == "step")
+        times(nc, lead_dim, "cf" if nc is det else "step" if nc is ens else "valid")
         if nc is not sfc:
             levels(nc)
         coords(nc, lat, lon)
@@ -161,6 +174,8 @@ def write_forecasts(out, lat, lon):
             dims = lead + (("level",) if upper else ()) + ("latitude", "longitude")
             var[(id(nc), k)] = nc.createVariable(k, "f4", dims, zlib=True)
             var[(id(nc), k)].units = UNITS[k]
+            if nc is det:
+                var[(id(nc), k)].coordinates = "forecast_period forecast_reference_time"
     for i, h in enumerate(LEADS):
         for member, shift in ((0, 0.0), (1, 1.0)):
             vals = step_values(lat, lon, h, shift)
@@ -176,6 +191,37 @@ def write_forecasts(out, lat, lon):
                         var[(id(nc), k)][at] = x
     for nc in (det, ens, pl, sfc):
         nc.close()
+
+
+LEVELS13 = [1000, 925, 850, 700, 600, 500, 400, 300, 250, 200, 150, 100, 50]
+
+
+def write_levels13(path, lat, lon):
+    """lead 0 only on a valid-time axis, every variable pangu's models have at pangu's 13 levels, uncompressed: z, t, u, v below 500 hPa
+    as at 850, above as at 200; q noise (the bytes the tracker must not read)"""
+    nc = Dataset(path, "w", format="NETCDF4")
+    nc.createDimension("time", 1)
+    saved = LEADS[:]
+    LEADS[:] = [0]
+    times(nc, "time", "valid")  # not pangu's layout: read through the series reader, as split files and GRIB are
+    LEADS[:] = saved
+    nc.createDimension("level", len(LEVELS13))
+    lev = nc.createVariable("level", "f4", ("level",))
+    lev.standard_name, lev.units = "air_pressure", "hPa"
+    lev[:] = LEVELS13
+    coords(nc, lat, lon)
+    vals = step_values(lat, lon, 0, 0.0)
+    vals["q"] = (np.random.default_rng(1).random(vals["msl"].shape) * 0.02,) * 2
+    for k in UNITS:
+        upper = k in UPPER
+        dims = ("time",) + (("level",) if upper else ()) + ("latitude", "longitude")
+        v = nc.createVariable(k, "f4", dims)  # contiguous: a field read is its bytes read
+        v.units = UNITS[k]
+        if upper:
+            v[0] = np.stack([vals[k][0 if p >= 500 else 1] for p in LEVELS13])
+        else:
+            v[0] = vals[k]
+    nc.close()
 
 
 def write_land_sea_mask(path, lat, lon):
@@ -225,5 +271,6 @@ if __name__ == "__main__":
     lat, lon = 90 - 0.5 * np.arange(361), 0.5 * np.arange(720)
     write_forecasts(out, lat, lon)
     write_land_sea_mask(out + "/lsm.nc", lat, lon)
+    write_levels13(out + "/fc13_2018102500.nc", lat, lon)
     write_best_track(out + "/ibtracs.csv", head)
     write_truth(out + "/truth.csv")

@@ -115,6 +115,66 @@ nccopy -V t,u,v,msl,u10,v10,time,forecast_period,forecast_reference_time,level,l
 check "without z the thickness from t (hypsometric): the same rows, the warm-core storm poleward of 30 degrees too" \
   'cmp -s "$t/no_z.csv" "$t/tracks.csv" && grep -q 2018298N33160 "$t/no_z.csv"'
 
+# GRIB as IFS open data and ai-models deliver it: ECMWF paramIds (z 129, t 130, u 131, v 132, msl 151, 10u 165,
+# 10v 166; ecmwf/ecmwf-opendata's and ai-models-panguweather's parameters), isobaricInhPa, dataDate/dataTime the
+# initial time, step the lead; 16-bit simple packing. Made as a user converts a NetCDF file: CDO per variable,
+# then grib_set for the paramId (CDO 2.1 names msl sp and knows no u10, v10); forecast_period dropped first,
+# because CDO 2.1 writes ecCodes' template date (2007-03-23) when a file has forecast_period(time).
+ncks -O -C -x -v forecast_period "$fc" "$t/nofp.nc" && ncatted -O -a coordinates,,o,c,forecast_reference_time "$t/nofp.nc"
+to_grib() { # OUT VAR:PARAMID ...: the variables of nofp.nc as GRIB 2
+  local out=$1 p; shift; : >"$out"
+  for p in "$@"; do
+    cdo -s -f grb2 -b 16 -selname,"${p%:*}" "$t/nofp.nc" "$t/one.tmp" >/dev/null 2>&1 &&
+      grib_set -s paramId="${p#*:}" "$t/one.tmp" "$t/one.grib2" && cat "$t/one.grib2" >>"$out" || return 1
+  done
+}
+to_grib "$t/fc.grib2" z:129 t:130 u:131 v:132 msl:151 u10:165 v10:166
+"$pangu" track --forecast "$t/fc.grib2" --best-track "$bt" --land-sea-mask "$t/lsm.nc" --output "$t/grib.csv" 2>"$t/err"
+# same_rows A B: the same tracks, positions within 0.01 degree, msl within 2 Pa, 10 m wind within 0.05 m/s
+same_rows() {
+  awk -F, 'NR == FNR { a[FNR] = $0; n = FNR; next }
+    { split(a[FNR], x, ","); if ($1 $2 $5 $6 != x[1] x[2] x[5] x[6] || ($11 == "") != (x[11] == "")) bad = 1
+      if (FNR > 1 && (($8 - x[8]) ^ 2 > 1e-4 || ($9 - x[9]) ^ 2 > 1e-4 || ($10 - x[10]) ^ 2 > 4 || ($11 - x[11]) ^ 2 > 0.0025)) bad = 1 }
+    END { exit bad || n != FNR }' "$1" "$2"
+}
+check "GRIB 2 (ECMWF paramIds, 16-bit packing, no q or t2m): the NetCDF file's rows within the packing, no warning" \
+  'same_rows "$t/tracks.csv" "$t/grib.csv" && [ "$(wc -l <"$t/err")" -eq 1 ]'
+to_grib "$t/only.grib2" z:129 u:131 v:132 msl:151
+grib_copy -w shortName=z/msl "$t/only.grib2" "$t/zmsl.grib2" && grib_copy -w shortName=u/v,level=850 "$t/only.grib2" "$t/uv.grib2"
+"$pangu" track --forecast "$t/zmsl.grib2" --forecast "$t/uv.grib2" --best-track "$bt" --output "$t/only.csv" 2>"$t/err"
+check "only the tracker's fields (GRIB: msl, z at 850 and 200 hPa, u and v at 850 hPa in two files): the same
+  positions, wind10_max_ms empty, one warning line naming u10, v10 ($(grep -c 'no u10, v10' "$t/err"))" \
+  'same_rows <(cut -d, -f1-10 "$t/nomask.csv") <(cut -d, -f1-10 "$t/only.csv") && awk -F, "NR > 1 && \$11 != \"\" { bad = 1 } END { exit bad }" "$t/only.csv" &&
+   [ "$(grep -c "warning: .*zmsl.grib2: no u10, v10 (wind10_max_ms left empty" "$t/err")" -eq 1 ]'
+
+# only the fields used are read: of z q t u v at 13 levels and msl u10 v10 t2m (one lead, uncompressed, on a
+# valid-time axis: the series reader), msl u10 v10, z at 850 and 200 hPa, u and v at 850 hPa: 7 of 69 fields
+if command -v strace >/dev/null; then
+  strace -f -y -e trace=read,pread64 -o "$t/strace" "$pangu" track --forecast "$t/fc13_2018102500.nc" --start 15,140 \
+    --output "$t/fc13.csv" --quiet 2>"$t/err"
+  bytes=$(awk '/fc13_2018102500/ && /= [0-9]+$/ { s += $NF } END { print s + 0 }' "$t/strace")
+  size=$(stat -c %s "$t/fc13_2018102500.nc")
+  check "a 13-level forecast: $bytes of its $size bytes read (under 15%), the storm found at lead 0" \
+    '[ "$bytes" -gt 0 ] && [ "$bytes" -lt $((size * 15 / 100)) ] && grep -q "^pangu,START,,,2018-10-25T00:00:00,0,.*,15\.0[0-9]*,140\.0[0-9]*," "$t/fc13.csv"'
+else
+  echo "  skipped: bytes read (no strace)"
+fi
+
+# files pangu forecast writes (the demo models on a synthetic 32 x 64 state: no storm forms, so a header and the
+# warning; the command reads each layout): CF NetCDF, GRIB 2, an ensemble of one file per member
+"$pangu" synth --grid 32,64 --start 2020-02-01T00 --hours 24 --step-hours 6 --format legacy --out "$t/truth" 2>/dev/null
+demo=(--model-6h "$src/models/demo_6h.h5" --model-24h "$src/models/demo_24h.h5" --input "$t/truth/era5_pl_*.nc $t/truth/era5_sfc_*.nc"
+  --init 2020-02-01T00 --leads 0-24/6)
+"$pangu" forecast "${demo[@]}" --output "$t/pf_det.nc" 2>/dev/null
+"$pangu" forecast "${demo[@]}" --format grib2 --output "$t/pf_grib.grib2" 2>/dev/null
+"$pangu" forecast "${demo[@]}" --members 2 --perturb perlin --seed 4 --output "$t/pf_ens.nc" 2>/dev/null
+for f in pf_det.nc pf_grib.grib2 pf_ens.nc; do
+  "$pangu" track --forecast "$t/$f" --start 10,100 --output "$t/$f.csv" >/dev/null 2>"$t/err"
+  check "a file of pangu forecast ($f): exit 0, the header alone, the warning naming --start" \
+    '[ $? -eq 0 ] && [ "$(cat "$t/$f.csv")" = "$(head -1 "$t/tracks.csv")" ] &&
+     grep -q "warning: no storm followed: near --start 10,100 no mean sea level pressure minimum passed" "$t/err"'
+done
+
 # ---- bad input ----
 mkdir -p "$t/in" && cp "$bt" "$t/in/bt.csv"
 awk -F, 'BEGIN { OFS = "," } NR == 5 { $9 = " " } { print }' "$bt" >"$t/in/bad.csv"
