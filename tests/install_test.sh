@@ -128,13 +128,13 @@ done
 if [ -z "$badman" ] && MANWIDTH=200 man -l "$p/share/man/man1/pangu.1" | grep -q '^EXAMPLES$'; then
   ok "man -l: $(ls "$p/share/man/man1" | wc -l) pages, titled PANGU-COMMAND(1), NAME $(MANWIDTH=200 man -l "$p/share/man/man1/pangu-forecast.1" | grep -A1 '^NAME$' | tail -1 | sed 's/^ *//'), EXAMPLES"
 else bad "man pages without their title, NAME or EXAMPLES:$badman"; fi
-# the EXAMPLES are commands that work: those needing neither the network nor the released weights (nor
+# the EXAMPLES are commands that work: those needing neither the network, the released weights, IBTrACS (nor
 # minutes: train), in their order, with the installed pangu, from a directory holding a clone's models/,
 # tests/ and configs/ (HOME there: pangu tune's cache is the test's)
 mkdir -p "$t/examples/home" && ln -s "$top/models" "$top/tests" "$top/configs" "$t/examples/"
 for page in synth step info init plan forecast grad eval regrid stats tune; do
   sed -n '/^\.nf$/,/^\.fi$/p' "cli/man/pangu-$page.h2m" | grep -v '^\.[nf][fi]$' | sed -e 's/\\-/-/g' -e 's/\\e/\\/g'
-done | sed -e ':a' -e '/\\$/{N;s/\\\n *//;ba}' | grep -v 'released\|pangu fetch\|pangu_weather' >"$t/examples/examples.sh"
+done | sed -e ':a' -e '/\\$/{N;s/\\\n *//;ba}' | grep -v 'released\|pangu fetch\|pangu_weather\|ibtracs' >"$t/examples/examples.sh"
 if (cd "$t/examples" && HOME="$t/examples/home" XDG_CACHE_HOME="$t/examples/home/.cache" PATH="$p/bin:$PATH" OMP_NUM_THREADS=2 bash -e -x examples.sh >examples.log 2>&1); then
   ok "the man pages' examples: $(grep -c '^pangu ' "$t/examples/examples.sh") commands run ($(cut -d' ' -f2 "$t/examples/examples.sh" | sort -u | tr '\n' ' '))"
 else bad "a man page's example failed: $(grep '^+ pangu' "$t/examples/examples.log" | tail -1 | cut -c1-200): $(tail -2 "$t/examples/examples.log")"; fi

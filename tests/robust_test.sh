@@ -141,7 +141,7 @@ refused "grad on a full disk" "$full" . -- limited 8 "$pangu" grad --model "$M/d
 refused "import on a full disk" "$full" . -- limited 8 "$pangu" import --onnx "$fx/released/pangu_weather_24.onnx" \
   --output out/im.h5
 refused "init on a full disk" "$full" . -- limited 8 "$pangu" init --preset tiny --out out/in.h5
-refused "stats on a full disk" "$full" . -- limited 8 "$pangu" stats --input "$tp" --input "$ts" --output out/st.nc
+progress="^pangu stats: [0-9]+ of [0-9]+ times" refused "stats on a full disk" "$full" . -- limited 8 "$pangu" stats --input "$tp" --input "$ts" --output out/st.nc
 "$pangu" synth --grid 33,64 --start 2020-01-31T00 --hours 6 --step-hours 6 --format legacy --out rgin >/dev/null 2>&1
 refused "regrid on a full disk" "$full" . -- limited 8 "$pangu" regrid --factor 2 --input rgin/era5_pl_202001.nc \
   --output out/rg.nc
