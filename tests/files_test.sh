@@ -192,6 +192,13 @@ check "NCO: ncks -v z keeps time, forecast_period and forecast_reference_time (n
    [ "$(ncks -H -C -s "%g " -v time nmean.nc)" = "0 6 12 18 24 " ] && ncdump -h nmean.nc | grep -q "time:units = \"hours since 2020-02-01 00:00:00\"" &&
    [ "$(ncdump -t -v time joined.nc | sed -n "s/^ *time = \(.*\) ;/\1/p")" = "\"2020-02-02\", \"2020-02-02 06\"" ] &&
    for f in det_2020020100.nc ens_2020020100.nc ens_2020020100_m00.nc wb2_2020020100.nc step24.nc; do ncdump -h $f >/dev/null || exit 1; done'
+# docs/forecast-files.md's GRIB recipe: CDO 2.1 writes the template's date (20070323 12 UTC, step 0)
+# when forecast_period is there; without it, the initial time and the leads
+ncks -O -C -x -v forecast_period det_2020020100.nc nofp.nc && cdo -s -f grb2 copy nofp.nc nofp.grib2 2>/dev/null
+check "CDO's GRIB of the file without forecast_period: dataDate/dataTime the initial time, steps the leads
+  ($(grib_get -w shortName=z,level=500 -p dataDate,dataTime,step nofp.grib2 2>&1 | tr '\n' ';'))" \
+  '[ "$(grib_get -w shortName=z,level=500 -p dataDate,dataTime,step nofp.grib2 | tr "\n" ";")" = \
+     "$(ncks -H -C -s "20200201 0 %g;" -v forecast_period det_2020020100.nc)" ]'
 ncks -O -v z det_2020020100.nc nz.nc
 $pangu eval --forecast nz.nc --name det --truth truth/era5_pl_202002.nc --truth truth/era5_sfc_202002.nc --output nz.csv 2>err; rc=$?
 $pangu eval --forecast det_2020020100.nc --name det --truth truth/era5_pl_202002.nc --truth truth/era5_sfc_202002.nc --output d0.csv 2>/dev/null
