@@ -96,6 +96,11 @@ int eval_rqe(const eval_grid *g, int r, const float *f, const float *o, float *s
 /* ---- over initial times (eval/metrics.c) ---- */
 enum { EVAL_RMSE, EVAL_BIAS, EVAL_MAE, EVAL_ACC, EVAL_CRPS, EVAL_SPREAD_SKILL, EVAL_WIND_RMSE, EVAL_RQE, EVAL_NMETRICS };
 extern const char *const eval_metric_names[EVAL_NMETRICS];
+/* The metrics to compute, a bit (1u << EVAL_*) each; 0 stands for all. */
+#define EVAL_ALL_METRICS ((1u << EVAL_NMETRICS) - 1)
+/* "rmse,acc,rqe" (the CSV's names) into *mask; an unknown name fails with
+ * one line listing the valid ones. */
+int eval_metrics_parse(const char *list, unsigned *mask);
 
 typedef struct {
     double n;           /* times added */
@@ -221,6 +226,7 @@ typedef struct {
     const eval_region *regions;   /* nregions 0: the four default regions */
     int nregions;
     int rmse_per_time;
+    unsigned metrics;             /* 1u << EVAL_* per metric computed and written (0: all) */
     const char *output;           /* scores CSV */
     const char *scorecard;        /* source the report's scorecard compares against (NULL: the first baseline) */
     const char *report;           /* report directory, may be NULL */
