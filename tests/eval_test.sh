@@ -131,6 +131,23 @@ expect_fail "--metrics with an unknown name" \
 expect_fail "--metrics with an empty name" "'rmse,': an empty name" -- \
   $pangu eval --forecast fc_1900010118.nc $truth --metrics rmse, --output bad.csv
 
+# --help names every metric --metrics takes (the list its error gives) and is laid out for help2man:
+# the man page built as the Makefile's man target does has the sections of the other commands' pages
+valid=$(sed -n "s/.*expected a list of \([a-z_,]*\)).*/\1/p" err)
+$pangu eval --help >help.txt
+check "--help: 'Usage: pangu eval' first, every metric name ($valid) listed" \
+  '[ -n "$valid" ] && head -1 help.txt | grep -q "^Usage: pangu eval --forecast" &&
+   [ -z "$(for m in $(echo "$valid" | tr , " "); do grep -A3 "^  --metrics" help.txt | grep -qw "$m" || echo "$m"; done)" ]'
+if command -v help2man >/dev/null 2>&1 && command -v man >/dev/null 2>&1; then
+  printf '#!/bin/sh\nexec "%s" eval "$@"\n' "$pangu" >pangu-eval && chmod +x pangu-eval
+  help2man -N -n "verification scores" --version-string=test --include "$top/cli/man/pangu-eval.h2m" -o pangu-eval.1 ./pangu-eval 2>/dev/null
+  MANWIDTH=200 man -l pangu-eval.1 2>/dev/null >man.txt
+  check "man page: NAME, SYNOPSIS (both forms), DESCRIPTION, OPTIONS (--metrics), EXAMPLES" \
+    '[ "$(grep -E "^[A-Z][A-Z ]+$" man.txt | tr "\n" " ")" = "NAME SYNOPSIS DESCRIPTION OPTIONS EXAMPLES " ] &&
+     grep -A2 "^SYNOPSIS" man.txt | grep -q "^       pangu eval --forecast F" &&
+     grep -A2 "^SYNOPSIS" man.txt | grep -q "^       pangu eval --tracks" && grep -q "^       --metrics LIST" man.txt'
+fi
+
 ncap2 -O -s 't2m=t2m*t2m/280.0f' truth.nc sq.nc
 $pangu eval --forecast sq.nc --init 1900-01-01T06 $truth --regions global,tropics --output sq.csv 2>/dev/null
 rqe_numpy() { # FORECAST TRUTH TIME_INDEX LAT_MIN LAT_MAX: RQE of t2m over those latitudes, every point one sample
