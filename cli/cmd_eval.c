@@ -17,13 +17,19 @@
 #include "../util/util.h"
 #include "cli.h"
 
+/* Laid out for help2man (the Makefile's man target): the "Usage:" and "or:"
+ * lines make the SYNOPSIS, the paragraph after them the DESCRIPTION, the
+ * indented options under "Options:" the OPTIONS. */
 static const char *const usage_text =
-    "usage: pangu eval --forecast F [--forecast F ...] --truth T [--truth T ...] --output scores.csv\n"
-    "                  [--climatology C] [--baseline persistence] [--baseline climatology]\n"
-    "                  [--baseline NAME=FILE[,FILE...][@INIT]] [--name NAME] [--init T] [--rmse-per-time]\n"
-    "                  [--regions global,tropics,NAME=LAT0:LAT1[:LON0:LON1],...] [--levels 500,850]\n"
-    "                  [--report DIR] [--map-leads 24,120] [--scorecard SOURCE] [--cache-mb 1024]\n"
-    "                  [--truth-nan warn|error] [--quiet]\n"
+    "Usage: pangu eval --forecast F [--forecast F ...] --truth T [--truth T ...] --output scores.csv [OPTION ...]\n"
+    "  or: pangu eval --tracks tracks.csv [--tracks ...] --best-track IBTRACS.csv --output track_scores.csv [OPTION ...]\n"
+    "\n"
+    "Verification scores of forecasts against a truth series per source, variable, level, lead and region, with\n"
+    "persistence, climatology and other forecasts as baselines: a CSV (columns\n"
+    "source,variable,level,lead_hours,region,metric,value) and optionally a report with tables and figures\n"
+    "(docs/verification.md). With --tracks: the errors of cyclone tracks against a best track (docs/cyclones.md).\n"
+    "\n"
+    "Options:\n"
     "  --forecast F     forecast files (shell globs and comma-separated lists allowed): pangu forecast files\n"
     "                   (one per initial time, ensembles with a member dimension), WeatherBench 2 files (many\n"
     "                   initial times on time, members on number or realization) or numerical forecasts as\n"
@@ -34,29 +40,38 @@ static const char *const usage_text =
     "  --init T         the initial time of --forecast files that carry none (CDO conversions often lose it);\n"
     "                   for a baseline: NAME=FILES@T\n"
     "  --truth T        the verifying series, any layout the reader takes (globs allowed)\n"
-    "  --output FILE    the scores CSV (columns below; also --out)\n"
+    "  --output FILE    the scores CSV (also --out)\n"
+    "  --metrics LIST   the metrics computed, comma-separated (default: all): rmse, bias, mae, acc (needs\n"
+    "                   --climatology), crps and spread_skill (ensembles), wind_rmse (vector wind), rqe (relative\n"
+    "                   quantile error of the extremes, the costliest); the names of the CSV's metric column\n"
     "  --climatology C  pangu stats --climatology-hours output, or WeatherBench 2's climatology exported to\n"
     "                   NetCDF (long names, hour optional): ACC and the climatology baseline\n"
-    "  --baseline       persistence (truth at the initial time), climatology, or another forecast source\n"
+    "  --baseline B     persistence (truth at the initial time), climatology, or another forecast source\n"
+    "                   NAME=FILE[,FILE...][@INIT]; repeatable\n"
     "  --name NAME      source name of the --forecast files (default: file name without _YYYYMMDDHH)\n"
     "  --rmse-per-time  RMSE as the mean of per-time RMSEs (Pangu-Weather paper) instead of sqrt(mean MSE)\n"
-    "  --regions LIST   regions to score (default global,n_extratropics,tropics,s_extratropics)\n"
-    "  --levels LIST    pressure levels to score (default: those of the first forecast)\n"
-    "  --report DIR     report.md, report.html and gnuplot figures; --map-leads: leads of the maps\n"
+    "  --regions LIST   regions to score: global, n_extratropics, tropics, s_extratropics or\n"
+    "                   NAME=LAT0:LAT1[:LON0:LON1] (default: the four named)\n"
+    "  --levels LIST    pressure levels to score in hPa, like 500,850 (default: those of the first forecast)\n"
+    "  --report DIR     report.md, report.html and gnuplot figures\n"
+    "  --map-leads L    leads of the report's maps in hours, like 24,120 (default: the first and last)\n"
     "  --scorecard S    the source the report's scorecard compares the forecasts against (default: the\n"
     "                   first --baseline NAME=FILES, else persistence, else climatology)\n"
     "  --cache-mb N     memory for truth states kept for reuse (default 1024)\n"
     "  --truth-nan M    NaN in the truth at a scored point: warn (default: left out, counted in the CSV's\n"
     "                   truth_nan_points rows and on stderr) or error (exit 2 naming file, variable and time)\n"
-    "  CSV columns: source,variable,level,lead_hours,region,metric,value\n"
-    "pangu eval --tracks tracks.csv [--tracks other.csv ...] --best-track IBTRACS.csv --output track_scores.csv\n"
-    "                  [--report DIR] [--heterogeneous] [--quiet]\n"
+    "  --quiet          no progress or summary lines\n"
+    "  -h, --help       this help\n"
+    "\n"
+    "Options with --tracks:\n"
     "  --tracks FILE    pangu track's tracks.csv (globs and comma-separated lists allowed): its errors against\n"
     "                   --best-track (IBTrACS v04 CSV or an ATCF b-deck) at each valid time, by source and lead\n"
+    "  --best-track B   the observed tracks: IBTrACS v04 CSV or an ATCF b-deck\n"
     "  --heterogeneous  score every tracked case of each source (default: only the (storm, initial time, lead)\n"
     "                   that every source has)\n"
-    "  CSV columns: source,lead_hours,n,dpe_mean_km,dpe_median_km,along_track_mean_km,cross_track_mean_km,\n"
-    "               msl_error_mean_hpa,wind_error_mean_ms (docs/cyclones.md, \"Scoring tracks\")\n";
+    "  --output FILE    the CSV: source,lead_hours,n,dpe_mean_km,dpe_median_km,along_track_mean_km,\n"
+    "                   cross_track_mean_km,msl_error_mean_hpa,wind_error_mean_ms (docs/cyclones.md,\n"
+    "                   \"Scoring tracks\"); --report DIR and --quiet as above\n";
 
 typedef struct {
     char name[128];
@@ -215,6 +230,7 @@ static int parse_option(eval_args *e, const char *a, const char *v) {
         else if (e->nbls == EVAL_MAX_SOURCES) status = util_fail(UTIL_EINVAL, "more than %d sources", EVAL_MAX_SOURCES);
         else status = parse_baseline(v, &e->bls[e->nbls++]);
     } else if (!strcmp(a, "--regions")) status = parse_regions(e, v);
+    else if (!strcmp(a, "--metrics")) status = eval_metrics_parse(v, &cfg->metrics);
     else if (!strcmp(a, "--levels")) status = parse_levels(e, v);
     else if (!strcmp(a, "--map-leads")) {
         int n = parse_list(v, e->map_leads, 16, "--map-leads");

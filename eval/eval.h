@@ -96,6 +96,11 @@ int eval_rqe(const eval_grid *g, int r, const float *f, const float *o, float *s
 /* ---- over initial times (eval/metrics.c) ---- */
 enum { EVAL_RMSE, EVAL_BIAS, EVAL_MAE, EVAL_ACC, EVAL_CRPS, EVAL_SPREAD_SKILL, EVAL_WIND_RMSE, EVAL_RQE, EVAL_NMETRICS };
 extern const char *const eval_metric_names[EVAL_NMETRICS];
+/* The metrics to compute, a bit (1u << EVAL_*) each; 0 stands for all. */
+#define EVAL_ALL_METRICS ((1u << EVAL_NMETRICS) - 1)
+/* "rmse,acc,rqe" (the CSV's names) into *mask; an unknown name fails with
+ * one line listing the valid ones. */
+int eval_metrics_parse(const char *list, unsigned *mask);
 
 typedef struct {
     double n;           /* times added */
@@ -116,37 +121,43 @@ void eval_accum_add(eval_accum *a, const eval_sums *s);
 int eval_accum_value(const eval_accum *a, int metric, int rmse_per_time, double *value);
 
 /* ---- forecast files (eval/source.c) ----
- * Two layouts: pangu forecast files (the lead as forecast_period(step),
- * as step(step) with standard_name forecast_period, or WeatherBench 2's
- * prediction_timedelta; short or WeatherBench 2 variable names on
- * ([member,] step, [level,] latitude, longitude) in any order, any
- * orientation; WeatherBench 2's files hold many initial times on time(time),
- * each one forecast; a member, realization or number dimension makes an
- * ensemble, and so does the
- * mean and spread file of an ensemble written one file per member, which
- * names the member files in its attribute ensemble_member_files), and files as
- * users hold numerical forecasts: anything io_series_* reads (valid times
- * on a time axis, or GRIB messages), one file or several read as one
- * series (pressure levels and single levels apart, one file per step), with
- * the initial time from a scalar forecast_reference_time variable, an
- * init-time attribute (forecast_reference_time, init_time, initial_time,
- * reference_time, analysis_time: global or on the time variable, ISO text
- * or a number in the time units), a scalar time next to valid_time
- * (cfgrib), GRIB's dataDate/dataTime (every message of the files the same),
- * or, for files that carry none, the time given (--init, NAME=FILES@T).
- * Fields come out north to south, longitudes ascending from the first at or
- * east of 0, as the reader gives the truth. */
+ * Two layouts. pangu forecast files (docs/forecast-files.md), told by their
+ * lead coordinate: today's CF forecast form, the record axis time(time) the
+ * valid time ("hours since" the initial time), the lead forecast_period(time)
+ * an auxiliary coordinate and the initial time a scalar
+ * forecast_reference_time; the files written before 2026-12 with the lead as
+ * forecast_period(step) or as step(step) with standard_name forecast_period
+ * (valid times in valid_time(step) or time(step)); WeatherBench 2's
+ * prediction_timedelta, its files holding many initial times on time(time),
+ * each one forecast. Short or WeatherBench 2 variable names on ([member,]
+ * record, [level,] latitude, longitude) in any order, any orientation; a
+ * member, realization or number dimension makes an ensemble, and so does
+ * the mean and spread file of an ensemble written one file per member
+ * (PATH_mNN.nc, scalar realization), which names the member files in its
+ * attribute ensemble_member_files. And files as users hold numerical
+ * forecasts: anything io_series_* reads (valid times on a time axis, or
+ * GRIB messages), one file or several read as one series (pressure levels
+ * and single levels apart, one file per step), with the initial time from a
+ * scalar forecast_reference_time variable, an init-time attribute
+ * (forecast_reference_time, init_time, initial_time, reference_time,
+ * analysis_time: global or on the time variable, ISO text or a number in
+ * the time units), a scalar time next to valid_time (cfgrib), the valid time
+ * minus a forecast_period on the time axis (CDO's leadtime), GRIB's
+ * dataDate/dataTime (every message of the files the same), or, for files
+ * that carry none, the time given (--init, NAME=FILES@T). Fields come out
+ * north to south, longitudes ascending from the first at or east of 0, as
+ * the reader gives the truth. */
 typedef struct eval_fc eval_fc;
 
 typedef struct {
     double init;           /* seconds since 1970 */
-    int nsteps;
-    double *valid, *lead;  /* (nsteps) seconds since 1970, hours */
+    int nsteps;            /* records: leads of the forecast */
+    double *valid, *lead;  /* (nsteps) valid times in seconds since 1970, leads in hours */
     int members;           /* 0: deterministic */
     int H, W, nlev;
     float levels[IO_MAX_LEVELS]; /* hPa */
     int has[IO_NUPPER + IO_NSURFACE];
-    int native;            /* 1: pangu forecast layout */
+    int native;            /* 1: a pangu (any of its layouts) or WeatherBench 2 forecast file */
     /* 1: one member of an ensemble written one file per member, whose
      * mean and spread file (ensemble_file, "" when not recorded) opens the
      * whole ensemble */
@@ -171,7 +182,9 @@ int eval_fc_peek(const char *path, double **inits, int *native);
 int eval_fc_member_of(const char *path, char *ensemble, size_t cap);
 const eval_fc_info *eval_fc_describe(const eval_fc *f);
 /* One field (variable v: 0..8 as z q t u v msl u10 v10 t2m; level in hPa
- * for upper-air variables) of step `step` into out (H, W); member -1 for a
+ * for upper-air variables) of step `step` (the index on the record axis:
+ * time in the CF forecast form, step or prediction_timedelta before) into
+ * out (H, W); member -1 for a
  * deterministic file. lat/lon (may be NULL) receive the canonical coordinates. */
 int eval_fc_read(eval_fc *f, int step, int member, int v, float level, float *out, double *lat, double *lon);
 /* From now on read only the variables with want[v] set, at these levels
@@ -227,6 +240,7 @@ typedef struct {
     const eval_region *regions;   /* nregions 0: the four default regions */
     int nregions;
     int rmse_per_time;
+    unsigned metrics;             /* 1u << EVAL_* per metric computed and written (0: all) */
     const char *output;           /* scores CSV */
     const char *scorecard;        /* source the report's scorecard compares against (NULL: the first baseline) */
     const char *report;           /* report directory, may be NULL */

@@ -19,6 +19,29 @@ const eval_region eval_default_regions[EVAL_NDEFAULT_REGIONS] = {
 
 const char *const eval_metric_names[EVAL_NMETRICS] = {"rmse", "bias", "mae", "acc", "crps", "spread_skill", "wind_rmse", "rqe"};
 
+static int metric_named(const char *name, size_t len) {
+    for (int m = 0; m < EVAL_NMETRICS; m++)
+        if (strlen(eval_metric_names[m]) == len && !strncmp(eval_metric_names[m], name, len)) return m;
+    return -1;
+}
+
+int eval_metrics_parse(const char *list, unsigned *mask) {
+    char valid[160] = "";
+    for (int m = 0; m < EVAL_NMETRICS; m++)
+        snprintf(valid + strlen(valid), sizeof valid - strlen(valid), "%s%s", m ? "," : "", eval_metric_names[m]);
+    *mask = 0;
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        int m = metric_named(p, len);
+        if (m < 0 && !len) return util_fail(UTIL_EINVAL, "--metrics '%s': an empty name (expected a list of %s)", list, valid);
+        if (m < 0)
+            return util_fail(UTIL_EINVAL, "--metrics '%s': '%.*s' is not a metric (expected a list of %s)", list, (int)len, p, valid);
+        *mask |= 1u << m;
+        if (!p[len]) return UTIL_OK;
+        p += len + 1;
+    }
+}
+
 int eval_region_parse(const char *spec, eval_region *out) {
     memset(out, 0, sizeof *out);
     const char *eq = strchr(spec, '=');

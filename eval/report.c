@@ -1,6 +1,6 @@
 /* eval report: tables of the headline variables from the scores CSV (global
- * RMSE, ACC and bias, every region, the ensemble's CRPS and spread-skill
- * where computed), the scorecard (report_scorecard.c) and figures drawn by
+ * RMSE, ACC and bias, every region, the ensemble's CRPS and spread-skill and
+ * the relative quantile error where computed), the scorecard (report_scorecard.c) and figures drawn by
  * gnuplot (run as a subprocess on a generated script, png terminal): curves
  * against lead, maps (report_maps.c). */
 #define _DEFAULT_SOURCE
@@ -17,8 +17,9 @@
 #include "../util/util.h"
 #include "report.h"
 
-const char *const rep_metric_csv[REP_NMETRIC] = {"rmse", "acc", "bias", "mae", "crps", "spread_skill"};
-static const char *const metric_title[REP_NMETRIC] = {"RMSE", "ACC", "Bias", "MAE", "CRPS", "Spread-skill ratio"};
+const char *const rep_metric_csv[REP_NMETRIC] = {"rmse", "acc", "bias", "mae", "crps", "spread_skill", "rqe"};
+static const char *const metric_title[REP_NMETRIC] = {"RMSE", "ACC", "Bias", "MAE", "CRPS", "Spread-skill ratio",
+                                                          "Relative quantile error"};
 
 const rep_head rep_headline[REP_NHEAD] = {{"z500", "z", "500", "m2 s-2"}, {"t850", "t", "850", "K"}, {"t2m", "t2m", "", "K"},
                                           {"u10", "u10", "", "m s-1"},   {"msl", "msl", "", "Pa"}};
@@ -197,7 +198,7 @@ static int write_curve_data(report *r, int h, int s) {
 }
 
 /* The metrics drawn against lead, with their files' names. */
-static const int curve_metrics[] = {REP_RMSE, REP_ACC, REP_BIAS, REP_CRPS, REP_SPREAD_SKILL};
+static const int curve_metrics[] = {REP_RMSE, REP_ACC, REP_BIAS, REP_CRPS, REP_SPREAD_SKILL, REP_RQE};
 #define NCURVE (int)(sizeof curve_metrics / sizeof curve_metrics[0])
 
 static int source_has(const rep_table *t, int s, int h, int m) {
@@ -214,7 +215,7 @@ static void plot_curves(report *r, int h) {
     for (int c = 0; c < NCURVE; c++) {
         int m = curve_metrics[c];
         if (!t->has[h][m]) continue;
-        const char *units = m == REP_ACC || m == REP_SPREAD_SKILL ? "" : headline[h].units;
+        const char *units = m == REP_ACC || m == REP_SPREAD_SKILL || m == REP_RQE ? "" : headline[h].units;
         fprintf(r->gp, "set output '%s_%s.png'\nset title '%s %s (%s)'\nset ylabel '%s%s%s%s'\n", rep_metric_csv[m],
                 headline[h].label, headline[h].label, metric_title[m], t->reg[global_region(t)], metric_title[m],
                 units[0] ? " (" : "", units, units[0] ? ")" : "");
@@ -222,7 +223,7 @@ static void plot_curves(report *r, int h) {
         fprintf(r->gp, "%splot ", m == REP_SPREAD_SKILL ? "set yrange [0:1.2<*]\n" : "set autoscale y\n");
         int first = 1;
         if (m == REP_SPREAD_SKILL) fprintf(r->gp, "1 with lines dt 2 lw 2 lc rgb 'gray40' title 'spread = skill'"), first = 0;
-        if (m == REP_BIAS) fprintf(r->gp, "0 with lines lc rgb 'gray40' notitle"), first = 0;
+        if (m == REP_BIAS || m == REP_RQE) fprintf(r->gp, "0 with lines lc rgb 'gray40' notitle"), first = 0;
         for (int s = 0; s < t->ns; s++) {
             if (!source_has(t, s, h, m)) continue;
             fprintf(r->gp, "%s'data/%s_%s.dat' using 1:%d with linespoints lw 2 title '%s'", first ? "" : ", ", headline[h].label,
@@ -358,7 +359,7 @@ static void write_table(report *r, int m, int g, int level) {
     fprintf(md, "\n");
     fprintf(html, "</tr>\n");
     for (int s = 0; s < t->ns; s++) {
-        int any = m != REP_CRPS && m != REP_SPREAD_SKILL; /* ensemble scores: only the ensembles' rows */
+        int any = m != REP_CRPS && m != REP_SPREAD_SKILL && m != REP_RQE; /* only the rows of sources scored so */
         for (int h = 0; h < NHEAD; h++)
             for (int l = 0; l < t->nl; l++) any |= isfinite(*rep_at(t, s, h, l, g, m));
         if (any) table_row(r, s, m, g);
@@ -371,6 +372,19 @@ static void write_table(report *r, int m, int g, int level) {
 static void explain(report *r, const char *text) {
     fprintf(r->md, "%s\n\n", text);
     fprintf(r->html, "<p>%s</p>\n", text);
+}
+
+/* The relative quantile errors, a table per region, where computed. */
+static void write_extremes(report *r) {
+    const rep_table *t = &r->t;
+    if (!t->has_metric[REP_RQE]) return;
+    fprintf(r->md, "## Extremes\n\n");
+    fprintf(r->html, "<h2>Extremes</h2>\n");
+    for (int q = 0; q < t->nr; q++) write_table(r, REP_RQE, q, 3);
+    explain(r, "Relative quantile error (Pangu-Weather paper): the mean over 50 quantiles from 90% to 99.99% of "
+               "(forecast quantile - truth quantile) / |truth quantile| over the region's grid points, averaged over "
+               "initial times; dimensionless, negative where the forecast underestimates the extremes, 0 for "
+               "matching distributions.");
 }
 
 /* Global RMSE, ACC, bias; every other region's RMSE and bias; the
@@ -400,6 +414,7 @@ static void write_tables(report *r) {
         explain(r, "CRPS: the fair estimator over the members (units of the variable); spread-skill: sqrt(mean ensemble "
                    "variance) / RMSE of the ensemble mean (1 for a reliable ensemble).");
     }
+    write_extremes(r);
 }
 
 /* The figures section: the curves drawn, then the maps; or why there are

@@ -12,7 +12,7 @@
 #define REP_MAX_LEADS 1024
 
 /* The metrics the report shows, by their CSV names. */
-enum { REP_RMSE, REP_ACC, REP_BIAS, REP_MAE, REP_CRPS, REP_SPREAD_SKILL, REP_NMETRIC };
+enum { REP_RMSE, REP_ACC, REP_BIAS, REP_MAE, REP_CRPS, REP_SPREAD_SKILL, REP_RQE, REP_NMETRIC };
 extern const char *const rep_metric_csv[REP_NMETRIC];
 
 typedef struct {

@@ -103,6 +103,9 @@ static float *field_ptr(const run *R, const io_state *s, int f) {
 }
 static int field_index(const run *R, int v, int k) { return v < IO_NUPPER ? v * R->nlev + k : IO_NUPPER * R->nlev + v - IO_NUPPER; }
 
+/* Metric m asked for (--metrics; all by default). */
+static int wanted(const run *R, int m) { return !R->cfg->metrics || (R->cfg->metrics >> m & 1u); }
+
 static long *nan_at(const run *R, int src, int li, int f) {
     return &R->nan_acc[(((size_t)src * R->nleads + li) * R->nf + f) * (R->nreg + 1)];
 }
@@ -252,7 +255,7 @@ static void score_tasks(run *R, int src, int li, const score_in *in, const int *
                        in->clim ? in->clim + (size_t)t * R->HW : NULL, M > 1 ? ens : NULL, M);
             int th = omp_get_thread_num();
             float *scratch = R->rqe_scratch + (size_t)(th < R->nthreads ? th : 0) * 2 * R->HW;
-            for (int r = 0; r < R->nreg; r++)
+            for (int r = 0; r < R->nreg && wanted(R, EVAL_RQE); r++) /* the costliest score: only when asked */
                 sums[r].has_rqe = eval_rqe(&R->grid, r, field_ptr(R, in->fc, t), field_ptr(R, in->truth, t), scratch, &sums[r].rqe);
         } else {
             int k = t - R->nf, surface = k == R->nlev;
@@ -276,9 +279,9 @@ static int make_tasks(run *R, int src) {
     for (int f = 0; f < R->nf; f++)
         if (R->has[src][field_var(R, f)]) t[n++] = f;
     R->nfield_tasks[src] = n;
-    if (R->has[src][3] && R->has[src][4])
+    if (R->has[src][3] && R->has[src][4] && wanted(R, EVAL_WIND_RMSE))
         for (int k = 0; k < R->nlev; k++) t[n++] = R->nf + k;
-    if (R->has[src][6] && R->has[src][7]) t[n++] = R->nf + R->nlev;
+    if (R->has[src][6] && R->has[src][7] && wanted(R, EVAL_WIND_RMSE)) t[n++] = R->nf + R->nlev;
     R->tasks[src] = t, R->ntasks[src] = n;
     return UTIL_OK;
 }
@@ -663,7 +666,7 @@ static int write_csv(run *R, const char *path, char *tmp, size_t cap) {
                         const eval_accum *a = acc_at(R, src, li, task, r);
                         for (int m = 0; m < EVAL_NMETRICS; m++) {
                             double value;
-                            if ((v < NVARS) == (m == EVAL_WIND_RMSE)) continue;
+                            if ((v < NVARS) == (m == EVAL_WIND_RMSE) || !wanted(R, m)) continue;
                             if (!eval_accum_value(a, m, R->cfg->rmse_per_time, &value)) continue;
                             fprintf(f, "%s,%s,%s,%g,%s,%s,%.9g\n", R->names[src], vn, lev, R->leads[li], R->grid.reg[r].name,
                                     eval_metric_names[m], value);

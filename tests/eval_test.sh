@@ -109,6 +109,45 @@ command -v gnuplot >/dev/null 2>&1 && check "--map-leads 24,30: maps at those le
 check "rqe rows for every source, field and region, none for the vector winds" \
   '[ -n "$(value scores.csv fc z 500 24 tropics rqe)" ] && [ -n "$(value scores.csv persistence t2m "" 48 global rqe)" ] &&
    ! grep -q ",wind1\?0\?,.*,rqe," scores.csv'
+# ---- --metrics: only the metrics named are computed and written, the others' values unchanged;
+# all named is the default's CSV byte for byte; a metric that needs a missing input (acc without
+# --climatology) is left out as without --metrics; an unknown name is refused listing the valid ones
+$pangu eval --forecast 'fc_*.nc' $truth --climatology clim.nc --baseline persistence --baseline climatology \
+  --metrics rmse --output m_rmse.csv --report m_rep 2>err; rc=$?
+check "--metrics rmse: only rmse rows, the values of the default run: $(tail -1 err)" \
+  '[ $rc -eq 0 ] && [ "$(sed 1d m_rmse.csv | cut -d, -f6 | sort -u)" = rmse ] &&
+   [ "$(sed 1d m_rmse.csv)" = "$(grep ",rmse," scores.csv)" ] && grep -q "^## RMSE (global)" m_rep/report.md &&
+   ! grep -q "^## Extremes" m_rep/report.md'
+$pangu eval --forecast 'fc_*.nc' $truth --climatology clim.nc --baseline persistence --baseline climatology \
+  --metrics rqe,wind_rmse,spread_skill,crps,acc,mae,bias,rmse --output m_all.csv 2>/dev/null
+check "--metrics naming every metric: the default's CSV" 'cmp -s m_all.csv scores.csv'
+$pangu eval --forecast 'fc_*.nc' $truth --metrics acc,rqe --output m_acc.csv 2>err; rc=$?
+check "--metrics acc,rqe without --climatology: rqe rows only, as the default leaves acc out" \
+  '[ $rc -eq 0 ] && [ "$(sed 1d m_acc.csv | cut -d, -f6 | sort -u)" = rqe ] &&
+   [ "$(sed 1d m_acc.csv)" = "$(grep "^fc,.*,rqe," scores.csv)" ]'
+expect_fail "--metrics with an unknown name" \
+  "'rsme' is not a metric (expected a list of rmse,bias,mae,acc,crps,spread_skill,wind_rmse,rqe)" -- \
+  $pangu eval --forecast fc_1900010118.nc $truth --metrics rmse,rsme --output bad.csv
+expect_fail "--metrics with an empty name" "'rmse,': an empty name" -- \
+  $pangu eval --forecast fc_1900010118.nc $truth --metrics rmse, --output bad.csv
+
+# --help names every metric --metrics takes (the list its error gives) and is laid out for help2man:
+# the man page built as the Makefile's man target does has the sections of the other commands' pages
+valid=$(sed -n "s/.*expected a list of \([a-z_,]*\)).*/\1/p" err)
+$pangu eval --help >help.txt
+check "--help: 'Usage: pangu eval' first, every metric name ($valid) listed" \
+  '[ -n "$valid" ] && head -1 help.txt | grep -q "^Usage: pangu eval --forecast" &&
+   [ -z "$(for m in $(echo "$valid" | tr , " "); do grep -A3 "^  --metrics" help.txt | grep -qw "$m" || echo "$m"; done)" ]'
+if command -v help2man >/dev/null 2>&1 && command -v man >/dev/null 2>&1; then
+  printf '#!/bin/sh\nexec "%s" eval "$@"\n' "$pangu" >pangu-eval && chmod +x pangu-eval
+  help2man -N -n "verification scores" --version-string=test --include "$top/cli/man/pangu-eval.h2m" -o pangu-eval.1 ./pangu-eval 2>/dev/null
+  MANWIDTH=200 man -l pangu-eval.1 2>/dev/null >man.txt
+  check "man page: NAME, SYNOPSIS (both forms), DESCRIPTION, OPTIONS (--metrics), EXAMPLES" \
+    '[ "$(grep -E "^[A-Z][A-Z ]+$" man.txt | tr "\n" " ")" = "NAME SYNOPSIS DESCRIPTION OPTIONS EXAMPLES " ] &&
+     grep -A2 "^SYNOPSIS" man.txt | grep -q "^       pangu eval --forecast F" &&
+     grep -A2 "^SYNOPSIS" man.txt | grep -q "^       pangu eval --tracks" && grep -q "^       --metrics LIST" man.txt'
+fi
+
 ncap2 -O -s 't2m=t2m*t2m/280.0f' truth.nc sq.nc
 $pangu eval --forecast sq.nc --init 1900-01-01T06 $truth --regions global,tropics --output sq.csv 2>/dev/null
 rqe_numpy() { # FORECAST TRUTH TIME_INDEX LAT_MIN LAT_MAX: RQE of t2m over those latitudes, every point one sample
@@ -384,7 +423,7 @@ expect_fail "climatology baseline without a climatology" "needs --climatology" -
 expect_fail "a bad region" "region 'arctic'" -- $pangu eval --forecast fc_1900010118.nc $truth --regions arctic --output bad.csv
 expect_fail "a missing forecast file" "nofile.nc" -- $pangu eval --forecast nofile.nc $truth --output bad.csv
 expect_fail "unknown option" "unknown option" -- $pangu eval --forecast fc_1900010118.nc $truth --output bad.csv --frobnicate 1
-usage_ok=1 expect_fail "no arguments: usage" "usage: pangu eval" -- $pangu eval # the usage text, not one line
+usage_ok=1 expect_fail "no arguments: usage" "^Usage: pangu eval" -- $pangu eval # the usage text, not one line
 expect_fail "unwritable output directory" "cannot write the scores" -- \
   $pangu eval --forecast fc_1900010118.nc $truth --output nodir/bad.csv
 

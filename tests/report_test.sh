@@ -67,6 +67,20 @@ check "report.html: the same sections and the coloured scorecard table" \
   'grep -q "<h2>Bias (global)</h2>" rep/report.html && grep -q "<h3>RMSE (n_extratropics)</h3>" rep/report.html &&
    grep -q "<table class=\"card\">" rep/report.html && grep -q "<td style=\"background:#" rep/report.html'
 
+# ---- extremes: the relative quantile error's tables (per region) and curves, only when computed
+rqe_csv=$(awk -F, '$1 == "nwp" && $2 == "z" && $3 == 500 && $4 == 24 && $5 == "tropics" && $6 == "rqe" { printf "%.4g", $7 }' s.csv)
+rqe_md=$(sed -n '/^### Relative quantile error (tropics)/,/^#/p' rep/report.md | awk -F'|' '$2 == " nwp " { gsub(/ /, "", $3); print $3 }')
+check "report.md: Extremes, the RQE table of every region, z500 24 h in the tropics as in the CSV ($rqe_md, CSV $rqe_csv)" \
+  'grep -q "^## Extremes" rep/report.md && [ $(grep -c "^### Relative quantile error (" rep/report.md) -eq 4 ] &&
+   [ -n "$rqe_csv" ] && [ "$rqe_md" = "$rqe_csv" ] && grep -q "<h2>Extremes</h2>" rep/report.html'
+[ $have_gnuplot = 1 ] && check "RQE curves against lead, a line at 0, listed in the report" \
+  'png rep/rqe_z500.png rep/rqe_t2m.png && grep -q "rqe_z500.png" rep/report.md && grep -A5 "^set output .rqe_z500.png" $gp | grep -q "^plot 0 with lines.*using 1:8 "'
+$pangu eval --forecast "nwp/nwp_*.nc" --truth "truth/era5_*.nc" --baseline persistence --levels 500 --metrics rmse,bias \
+  --output nr.csv --report nr 2>err; rc=$?
+check "--metrics rmse,bias: no Extremes section and no RQE curves, RMSE and bias as before" \
+  '[ $rc -eq 0 ] && ! grep -q "Extremes\|quantile" nr/report.md && ! ls nr | grep -q "^rqe_" &&
+   grep -q "^## RMSE (global)" nr/report.md && grep -q "^## Bias (global)" nr/report.md'
+
 # ---- scorecard: the paired test recomputed from runs of one initial time each
 card=rep/scorecard.csv
 check "scorecard.csv: a row per variable, level and lead of nwp against persistence" \
