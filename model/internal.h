@@ -166,6 +166,26 @@ void model_layernorm_add_avx512(float *x, const float *y, const float *w, const 
 size_t model_bf16_attention_words(int N, int d);
 void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms);
+/* The BF16 GEMMs and attention above on one kernel each, for the table of
+ * operations (model/ops.c), which picks them once: _dot_ on AVX512_BF16's
+ * dot products, _tile_ on the AMX tile unit (after model_bf16_amx() said
+ * MODEL_AMX_ON), _emulated_tile_ on its C emulation. The unprefixed ones
+ * above pick at each call from model_bf16_amx() (tests, tune). */
+#define MODEL_BF16_KERNEL_DECLARE(kind)                                                                             \
+    void model_bf16_##kind##_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,                    \
+                                            const model_bf16_matrix *w, const float *b, int rows, int accumulate);  \
+    void model_bf16_##kind##_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,               \
+                                                 const model_bf16_matrix *w, const float *b, int rows);             \
+    void model_bf16_##kind##_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,               \
+                                                     const model_bf16_matrix *w, const float *b, const float *norm_w, \
+                                                     const float *norm_b, int rows, const long *tok);               \
+    void model_bf16_##kind##_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, \
+                                              int nW, int N, int C, int heads, float *scores, uint32_t *packs,      \
+                                              int bf16_gemms);
+MODEL_BF16_KERNEL_DECLARE(dot)
+MODEL_BF16_KERNEL_DECLARE(tile)
+MODEL_BF16_KERNEL_DECLARE(emulated_tile)
+#undef MODEL_BF16_KERNEL_DECLARE
 /* The tile path (emulate: in C) against model_ref_gemm (bf16) on one GEMM
  * with every edge: the largest error relative to sum |x w| (INFINITY
  * without AVX512_BF16). The first-use check on AMX hardware. */

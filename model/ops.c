@@ -58,7 +58,18 @@ static void blas_attention(float *out, const float *qkv, const float *bias_t, co
 PACKED_GEMMS(avx512, f32, model_avx512_linear_forward, model_avx512_linear_gelu_forward,
              model_avx512_linear_norm_add_forward)
 PACKED_GEMMS(avx2, f32, model_avx2_linear_forward, model_avx2_linear_gelu_forward, model_avx2_linear_norm_add_forward)
-PACKED_GEMMS(bf16, bf16, model_bf16_linear_forward, model_bf16_linear_gelu_forward, model_bf16_linear_norm_add_forward)
+#define BF16_KERNEL(kind)                                                                                          \
+    PACKED_GEMMS(kind, bf16, model_bf16_##kind##_linear_forward, model_bf16_##kind##_linear_gelu_forward,          \
+                 model_bf16_##kind##_linear_norm_add_forward)                                                      \
+    static void kind##_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW,     \
+                                 int N, int C, int heads, float *scores, float *packs, int bf16_gemms) {           \
+        model_bf16_##kind##_window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores, (uint32_t *)packs, \
+                                             bf16_gemms);                                                          \
+    }
+BF16_KERNEL(dot)
+BF16_KERNEL(tile)
+BF16_KERNEL(emulated_tile)
+#undef BF16_KERNEL
 #undef PACKED_GEMMS
 
 static void avx512_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
@@ -70,10 +81,6 @@ static void avx2_attention(float *out, const float *qkv, const float *bias_t, co
                            int C, int heads, float *scores, float *packs, int bf16_gemms) {
     (void)bf16_gemms;
     model_avx2_window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores, packs);
-}
-static void bf16_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
-                           int C, int heads, float *scores, float *packs, int bf16_gemms) {
-    model_bf16_window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores, (uint32_t *)packs, bf16_gemms);
 }
 
 static const model_ops ops_blas = {
@@ -88,18 +95,24 @@ static const model_ops ops_avx512 = {
     MODEL_FP32, MODEL_KERNEL_AVX512, avx512_linear, avx512_linear_gelu, avx512_linear_norm_add, avx512_attention,
     model_gelu_forward_avx512, model_layernorm_forward_avx512, model_layernorm_add_avx512,
 };
-/* BF16 needs AVX512_BF16, so its elementwise steps are AVX-512's */
-static const model_ops ops_bf16 = {
-    MODEL_BF16, MODEL_KERNEL_AVX512, bf16_linear, bf16_linear_gelu, bf16_linear_norm_add, bf16_attention,
-    model_gelu_forward_avx512, model_layernorm_forward_avx512, model_layernorm_add_avx512,
-};
+/* BF16 needs AVX512_BF16, so its elementwise steps are AVX-512's; its GEMMs
+ * on AVX512_BF16's dot products, the AMX tile unit or the tiles' emulation */
+#define BF16_OPS(kind)                                                                                             \
+    {MODEL_BF16, MODEL_KERNEL_AVX512, kind##_linear, kind##_linear_gelu, kind##_linear_norm_add, kind##_attention,  \
+     model_gelu_forward_avx512, model_layernorm_forward_avx512, model_layernorm_add_avx512}
+static const model_ops ops_bf16_dot = BF16_OPS(dot), ops_bf16_tile = BF16_OPS(tile),
+                       ops_bf16_emulated_tile = BF16_OPS(emulated_tile);
+#undef BF16_OPS
 
 const model_ops *model_ops_for(int kernel) {
     return kernel == MODEL_KERNEL_AVX512 ? &ops_avx512 : kernel == MODEL_KERNEL_AVX2 ? &ops_avx2 : &ops_blas;
 }
 
 const model_ops *model_ops_of(const model *m) {
-    if (m->precision == MODEL_BF16) return &ops_bf16;
+    if (m->precision == MODEL_BF16) { /* AMX or not: decided here, for the whole step */
+        int amx = model_bf16_amx();
+        return amx == MODEL_AMX_ON ? &ops_bf16_tile : amx == MODEL_AMX_EMULATED ? &ops_bf16_emulated_tile : &ops_bf16_dot;
+    }
     /* FP32: the kernel the weights were packed for, OpenBLAS when none were */
     return model_ops_for(m->nf32 > 0 ? m->f32[0].kernel : MODEL_KERNEL_BLAS);
 }
