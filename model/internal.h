@@ -6,7 +6,7 @@
  * Layers, each calling only the ones below it:
  *   forward.c, train.c            the step and its gradient
  *   kernels.c                     the layers, one function per layer
- *   ops.c                         the FP32 table chosen per kernel set
+ *   ops.c                         the table per precision and kernel set
  *   fast/bf16.c avx512.c avx2.c   the vectorised kernels, each above the next
  *                                 (avx2.c packs the attention's keys and
  *                                 values for both FP32 kernels)
