@@ -36,16 +36,17 @@ int model_step_in(const model *m, model_workspace *ws, float *upper_out, float *
     size_t stride = model_scratch_floats(c);
     float *scratch = util_arena_alloc(&arena, sizeof(float) * stride * nthreads);
 
+    const model_ops *ops = model_ops_of(m); /* chosen once for the step */
     model_patch_embed_forward(x1, m, upper_in, surface_in, scratch, stride);
     for (int b = 0; b < c->depths[0]; b++)
-        model_block_forward(x1, &m->blocks[0][b], c, 0, b % 2, m->bias_index, scratch, stride);
+        model_block_forward(x1, &m->blocks[0][b], c, 0, b % 2, m->bias_index, scratch, stride, ops);
     model_downsample_forward(x2, m, x1, scratch, stride);
     for (int l = 1; l <= 2; l++)
         for (int b = 0; b < c->depths[l]; b++)
-            model_block_forward(x2, &m->blocks[l][b], c, l, b % 2, m->bias_index, scratch, stride);
+            model_block_forward(x2, &m->blocks[l][b], c, l, b % 2, m->bias_index, scratch, stride, ops);
     model_upsample_forward(x4, m, x2, scratch, stride);
     for (int b = 0; b < c->depths[3]; b++)
-        model_block_forward(x4, &m->blocks[3][b], c, 3, b % 2, m->bias_index, scratch, stride);
+        model_block_forward(x4, &m->blocks[3][b], c, 3, b % 2, m->bias_index, scratch, stride, ops);
     model_patch_recovery_forward(upper_out, surface_out, m, x1, x4, scratch, stride);
     return UTIL_OK;
 }

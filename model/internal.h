@@ -6,7 +6,7 @@
  * Layers, each calling only the ones below it:
  *   forward.c, train.c            the step and its gradient
  *   kernels.c                     the layers, one function per layer
- *   ops.c                         the FP32 table chosen per kernel set
+ *   ops.c                         the table per precision and kernel set
  *   fast/bf16.c avx512.c avx2.c   the vectorised kernels, each above the next
  *                                 (avx2.c packs the attention's keys and
  *                                 values for both FP32 kernels)
@@ -92,10 +92,11 @@ typedef struct {
     long T, Tp;
 } model_block_shape;
 model_block_shape model_block_shape_of(const model_config *c, int layer, int roll);
+typedef struct model_ops model_ops; /* the table of operations, below */
 /* Earth-specific block on x (Z, Hl, Wl, C), in place; roll for odd blocks.
  * scratch holds nthreads * model_scratch_floats floats. */
 void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,
-                         const int *bias_index, float *scratch, size_t scratch_stride);
+                         const int *bias_index, float *scratch, size_t scratch_stride, const model_ops *ops);
 /* The normalised, zero-padded patches of token row `row` (z * Ht + ht):
  * p (Wt, ld) holds (7, ph, pw) values for z = 0 and (5, pz, ph, pw) above. */
 void model_patch_gather(float *p, size_t ld, const model *m, const float *upper, const float *surface, int row);
@@ -165,6 +166,26 @@ void model_layernorm_add_avx512(float *x, const float *y, const float *w, const 
 size_t model_bf16_attention_words(int N, int d);
 void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms);
+/* The BF16 GEMMs and attention above on one kernel each, for the table of
+ * operations (model/ops.c), which picks them once: _dot_ on AVX512_BF16's
+ * dot products, _tile_ on the AMX tile unit (after model_bf16_amx() said
+ * MODEL_AMX_ON), _emulated_tile_ on its C emulation. The unprefixed ones
+ * above pick at each call from model_bf16_amx() (tests, tune). */
+#define MODEL_BF16_KERNEL_DECLARE(kind)                                                                             \
+    void model_bf16_##kind##_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,                    \
+                                            const model_bf16_matrix *w, const float *b, int rows, int accumulate);  \
+    void model_bf16_##kind##_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,               \
+                                                 const model_bf16_matrix *w, const float *b, int rows);             \
+    void model_bf16_##kind##_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,               \
+                                                     const model_bf16_matrix *w, const float *b, const float *norm_w, \
+                                                     const float *norm_b, int rows, const long *tok);               \
+    void model_bf16_##kind##_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, \
+                                              int nW, int N, int C, int heads, float *scores, uint32_t *packs,      \
+                                              int bf16_gemms);
+MODEL_BF16_KERNEL_DECLARE(dot)
+MODEL_BF16_KERNEL_DECLARE(tile)
+MODEL_BF16_KERNEL_DECLARE(emulated_tile)
+#undef MODEL_BF16_KERNEL_DECLARE
 /* The tile path (emulate: in C) against model_ref_gemm (bf16) on one GEMM
  * with every edge: the largest error relative to sum |x w| (INFINITY
  * without AVX512_BF16). The first-use check on AMX hardware. */
@@ -281,22 +302,38 @@ void model_avx512_linear_norm_add_forward(float *x, float *y, const float *in, s
 /* 1 when a blocking was set for `kernel` (model_blocking_set), 0 on the default (model/cpu.c). */
 int model_blocking_is_set(int kernel);
 
-/* ---- the table of FP32 operations (model/ops.c) ---- */
+/* ---- the table of operations (model/ops.c) ---- */
+/* One linear layer's weights as the layers hand them to a table: every copy
+ * the model may hold, of which a table reads its own precision's (OpenBLAS:
+ * plain; packed FP32: f32; BF16: bf16). plain is W (n, k) row-major, or
+ * (k, n) when plain_kn (the patch recovery's halves). */
 typedef struct {
-    int kernel; /* MODEL_KERNEL_* */
-    void (*linear)(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w, const float *b,
+    const float *plain;
+    int n, k, plain_kn;
+    const model_f32_matrix *f32;
+    const model_bf16_matrix *bf16;
+} model_weight;
+struct model_ops {
+    int precision; /* MODEL_FP32 or MODEL_BF16 */
+    int kernel;    /* MODEL_KERNEL_*: the kernel set of the elementwise steps */
+    /* the contracts of model_f32_linear_forward and its fused forms; for
+     * OpenBLAS, the fused forms are the GEMM then the elementwise step */
+    void (*linear)(float *out, size_t ldo, const float *in, size_t ldi, const model_weight *w, const float *b,
                    int rows, int accumulate);
-    void (*linear_gelu)(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w, const float *b,
+    void (*linear_gelu)(float *out, size_t ldo, const float *in, size_t ldi, const model_weight *w, const float *b,
                         int rows);
-    void (*linear_norm_add)(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w, const float *b,
+    void (*linear_norm_add)(float *x, float *y, const float *in, size_t ldi, const model_weight *w, const float *b,
                             const float *norm_w, const float *norm_b, int rows, const long *tok);
+    /* model_window_attention; packs: the kernel's scratch; bf16_gemms: BF16's q k^T and p v in BF16 */
     void (*attention)(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N, int C,
-                      int heads, float *scores, float *packs);
+                      int heads, float *scores, float *packs, int bf16_gemms);
     void (*gelu)(float *out, const float *in, size_t n);
     void (*layernorm)(float *out, const float *in, const float *w, const float *b, int rows, int C);
     void (*layernorm_add)(float *x, const float *y, const float *w, const float *b, int C);
-} model_ops;
-/* The table of MODEL_KERNEL_* `kernel` (blas: the plain twins). */
+};
+/* The FP32 table of MODEL_KERNEL_* `kernel` (blas: the plain twins and OpenBLAS). */
 const model_ops *model_ops_for(int kernel);
+/* The table of the model's precision and of the kernel its weights were packed for. */
+const model_ops *model_ops_of(const model *m);
 
 #endif

@@ -1,10 +1,9 @@
-/* model kernels: the forward pass one layer at a time, and the dispatch of
- * each layer's GEMMs and elementwise steps to the chosen kernel set (BF16,
- * packed FP32 on AVX-512 or AVX2, or the plain twins here: C loops plus
- * OpenBLAS SGEMM). OpenMP over disjoint output rows, BLAS single-threaded
- * inside (the caller sets OpenBLAS to one thread). */
+/* model kernels: the forward pass one layer at a time; each layer's GEMMs
+ * and elementwise steps go through the model's table of operations
+ * (model/ops.c: BF16, packed FP32 on AVX-512 or AVX2, or OpenBLAS), which
+ * reads its precision's copy of the weights. OpenMP over disjoint output
+ * rows, BLAS single-threaded inside (the caller sets OpenBLAS to one thread). */
 #define _DEFAULT_SOURCE
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -40,15 +39,15 @@ static void profile_add(int what, double t0, double flops) {
     profile[slot].v[2 * what + 1] += flops;
 }
 
-/* A linear layer in the model's precision: wh is the BF16 copy of w, wf the
- * packed FP32 one (AVX-512 or AVX2), both NULL for OpenBLAS on w. */
-static void linear(float *out, const float *in, const float *w, const model_bf16_matrix *wh,
-                   const model_f32_matrix *wf, const float *b, int rows, int in_dim, int out_dim) {
+/* A linear layer (rows, k) -> (rows, n) on the table's copy of its weights */
+static void linear(const model_ops *ops, float *out, const float *in, model_weight w, const float *b, int rows) {
     double t0 = profile_start();
-    if (wh) model_bf16_linear_forward(out, (size_t)out_dim, in, (size_t)in_dim, wh, b, rows, 0);
-    else if (wf) model_f32_linear_forward(out, (size_t)out_dim, in, (size_t)in_dim, wf, b, rows, 0);
-    else model_linear_forward(out, in, w, b, rows, in_dim, out_dim);
-    profile_add(0, t0, 2.0 * rows * in_dim * out_dim);
+    ops->linear(out, (size_t)w.n, in, (size_t)w.k, &w, b, rows, 0);
+    profile_add(0, t0, 2.0 * rows * w.k * w.n);
+}
+/* The handle of a layer's W (n, k): the float weights and the packed copies */
+static model_weight weight(const float *plain, const model_bf16_matrix *h, const model_f32_matrix *f, int n, int k) {
+    return (model_weight){plain, n, k, 0, f, h};
 }
 
 enum { MLP_ROWS = 1024 }; /* rows per SGEMM: smaller ones run far below the BLAS peak */
@@ -109,16 +108,16 @@ model_block_shape model_block_shape_of(const model_config *c, int layer, int rol
 }
 
 void model_block_forward(float *x, const model_block *blk, const model_config *c, int layer, int roll,
-                         const int *bias_index, float *scratch, size_t scratch_stride) {
+                         const int *bias_index, float *scratch, size_t scratch_stride, const model_ops *ops) {
     const model_block_shape sh = model_block_shape_of(c, layer, roll);
     int Z = sh.Z, Hl = sh.Hl, Wl = sh.Wl, C = sh.C, heads = sh.heads;
     const int *win = c->window, *shift = sh.shift;
     int N = sh.N, nW = sh.nW, rows = sh.rows, Zp = sh.Zp, Hp = sh.Hp, types = sh.types;
 
-    /* AVX-512 and AVX2 GELU and LayerNorm agree with their scalar twins to a
-     * few 1e-7 (test_f32, test_avx2); glibc's scalar erff alone was a tenth
-     * of the FP32 step. */
-    const model_ops *ops = model_ops_for(model_kernel());
+    const model_weight qkv_w = weight(blk->qkv_w, blk->qkv_h, blk->qkv_f, 3 * C, C),
+                       proj_w = weight(blk->proj_w, blk->proj_h, blk->proj_f, C, C),
+                       fc1_w = weight(blk->fc1_w, blk->fc1_h, blk->fc1_f, 4 * C, C),
+                       fc2_w = weight(blk->fc2_w, blk->fc2_h, blk->fc2_f, C, 4 * C);
     int group = model_attention_group(N, C, nW);
     /* Attention: each window type owns a disjoint set of tokens, so each
      * type's rows are gathered, attended and added back in place. */
@@ -147,35 +146,16 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
                 if (tok[r] < 0) memset(o, 0, sizeof(float) * C);
                 else memcpy(o, x + (size_t)tok[r] * C, sizeof(float) * C);
             }
-            linear(qkv, xw, blk->qkv_w, blk->qkv_h, blk->qkv_f, blk->qkv_b, grows, C, 3 * C);
+            linear(ops, qkv, xw, qkv_w, blk->qkv_b, grows);
             double ta = profile_start();
-            if (blk->qkv_h) /* BF16 path */
-                model_bf16_window_attention(xw, qkv, bias_t, roll ? labels : NULL, gw, N, C, heads, scores,
-                                            (uint32_t *)(s + at.packs), blk->bf16_attention);
-            else if (blk->qkv_f) /* packed FP32 path: the kernel the weights were packed for */
-                model_ops_for(blk->qkv_f->kernel == MODEL_KERNEL_AVX2 ? MODEL_KERNEL_AVX2 : MODEL_KERNEL_AVX512)
-                    ->attention(xw, qkv, bias_t, roll ? labels : NULL, gw, N, C, heads, scores, s + at.packs);
-            else model_window_attention(xw, qkv, bias_t, roll ? labels : NULL, gw, N, C, heads, scores);
+            ops->attention(xw, qkv, bias_t, roll ? labels : NULL, gw, N, C, heads, scores, s + at.packs,
+                           blk->bf16_attention);
             profile_add(1, ta, 4.0 * gw * N * N * C);
-            float *pr = qkv;
-            if (blk->proj_f || blk->proj_h) {
-                /* packed FP32 or BF16: the post-norm residual add fused into
-                 * the projection, each block of rows added to its tokens
-                 * while in cache */
-                double t0 = profile_start();
-                if (blk->proj_f)
-                    model_f32_linear_norm_add_forward(x, pr, xw, (size_t)C, blk->proj_f, blk->proj_b, blk->norm1_w,
-                                                      blk->norm1_b, grows, tok);
-                else
-                    model_bf16_linear_norm_add_forward(x, pr, xw, (size_t)C, blk->proj_h, blk->proj_b,
-                                                       blk->norm1_w, blk->norm1_b, grows, tok);
-                profile_add(0, t0, 2.0 * grows * C * C);
-                continue;
-            }
-            linear(pr, xw, blk->proj_w, blk->proj_h, blk->proj_f, blk->proj_b, grows, C, C);
-            for (int r = 0; r < grows; r++)
-                if (tok[r] >= 0)
-                    ops->layernorm_add(x + (size_t)tok[r] * C, pr + (size_t)r * C, blk->norm1_w, blk->norm1_b, C);
+            /* the post-norm residual add fused into the projection (packed
+             * kernels: each block of rows added to its tokens while in cache) */
+            double t0 = profile_start();
+            ops->linear_norm_add(x, qkv, xw, (size_t)C, &proj_w, blk->proj_b, blk->norm1_w, blk->norm1_b, grows, tok);
+            profile_add(0, t0, 2.0 * grows * C * C);
         }
     }
 
@@ -195,25 +175,13 @@ void model_block_forward(float *x, const model_block *blk, const model_config *c
         int n = (int)((k + 1) * per <= T ? per : T - k * per);
         float *xr = x + (size_t)k * per * C;
         float *hid = s, *y = s + (size_t)MLP_ROWS * 4 * C;
-        if ((blk->fc1_f && blk->fc2_f) || (blk->fc1_h && blk->fc2_h)) {
-            /* packed FP32 or BF16: GELU and the post-norm residual add fused
-             * into the GEMMs (their time counted as GEMM time in the profile) */
-            double t0 = profile_start();
-            size_t ld = (size_t)4 * C;
-            if (blk->fc1_f) {
-                model_f32_linear_gelu_forward(hid, ld, xr, (size_t)C, blk->fc1_f, blk->fc1_b, n);
-                model_f32_linear_norm_add_forward(xr, y, hid, ld, blk->fc2_f, blk->fc2_b, blk->norm2_w, blk->norm2_b, n, NULL);
-            } else {
-                model_bf16_linear_gelu_forward(hid, ld, xr, (size_t)C, blk->fc1_h, blk->fc1_b, n);
-                model_bf16_linear_norm_add_forward(xr, y, hid, ld, blk->fc2_h, blk->fc2_b, blk->norm2_w, blk->norm2_b, n, NULL);
-            }
-            profile_add(0, t0, 4.0 * n * C * 4 * C);
-            continue;
-        }
-        linear(hid, xr, blk->fc1_w, blk->fc1_h, blk->fc1_f, blk->fc1_b, n, C, 4 * C);
-        ops->gelu(hid, hid, (size_t)n * 4 * C);
-        linear(y, hid, blk->fc2_w, blk->fc2_h, blk->fc2_f, blk->fc2_b, n, 4 * C, C);
-        for (int r = 0; r < n; r++) ops->layernorm_add(xr + (size_t)r * C, y + (size_t)r * C, blk->norm2_w, blk->norm2_b, C);
+        /* GELU and the post-norm residual add fused into the GEMMs (their
+         * time counted as GEMM time in the profile) */
+        double t0 = profile_start();
+        size_t ld = (size_t)4 * C;
+        ops->linear_gelu(hid, ld, xr, (size_t)C, &fc1_w, blk->fc1_b, n);
+        ops->linear_norm_add(xr, y, hid, ld, &fc2_w, blk->fc2_b, blk->norm2_w, blk->norm2_b, n, NULL);
+        profile_add(0, t0, 4.0 * n * C * 4 * C);
     }
 }
 
@@ -265,21 +233,23 @@ void model_patch_embed_forward(float *x, const model *m, const float *upper, con
     const model_config *c = &m->cfg;
     int C = c->dim, pz = c->patch[0], ph = c->patch[1], pw = c->patch[2];
     int K = model_upper_channels(c) * pz * ph * pw, Ks = (MODEL_NSURFACE + MODEL_NCONST) * ph * pw;
+    const model_ops *ops = model_ops_of(m);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->Ht; row++) {
         int surface_row = row < c->Ht;
         float *p = scratch + (size_t)omp_get_thread_num() * scratch_stride; // (Wt, K or Ks)
         model_patch_gather(p, surface_row ? (size_t)Ks : (size_t)K, m, upper, surface, row);
-        linear(x + (size_t)row * c->Wt * C, p, surface_row ? m->embed_sw : m->embed_w,
-               surface_row ? m->embed_sh : m->embed_h, surface_row ? m->embed_sf : m->embed_f,
-               surface_row ? m->embed_sb : m->embed_b, c->Wt, surface_row ? Ks : K, C);
+        model_weight w = surface_row ? weight(m->embed_sw, m->embed_sh, m->embed_sf, C, Ks)
+                                     : weight(m->embed_w, m->embed_h, m->embed_f, C, K);
+        linear(ops, x + (size_t)row * c->Wt * C, p, w, surface_row ? m->embed_sb : m->embed_b, c->Wt);
     }
 }
 
 void model_downsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride) {
     const model_config *c = &m->cfg;
     int C = c->dim;
-    const model_ops *ops = model_ops_for(model_kernel());
+    const model_ops *ops = model_ops_of(m);
+    const model_weight w = weight(m->down_w, m->down_h, m->down_f, 2 * C, 4 * C);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->H2; row++) {
         int z = row / c->H2, h2 = row % c->H2;
@@ -295,19 +265,22 @@ void model_downsample_forward(float *out, const model *m, const float *in, float
                         memset(dst, 0, sizeof(float) * C);
                 }
         ops->layernorm(g, g, m->down_norm_w, m->down_norm_b, c->W2, 4 * C);
-        linear(out + (size_t)row * c->W2 * 2 * C, g, m->down_w, m->down_h, m->down_f, NULL, c->W2, 4 * C, 2 * C);
+        linear(ops, out + (size_t)row * c->W2 * 2 * C, g, w, NULL, c->W2);
     }
 }
 
 void model_upsample_forward(float *out, const model *m, const float *in, float *scratch, size_t scratch_stride) {
     const model_config *c = &m->cfg;
     int C = c->dim;
+    const model_ops *ops = model_ops_of(m);
+    const model_weight w1 = weight(m->up_w1, m->up1_h, m->up1_f, 4 * C, 2 * C),
+                       w2 = weight(m->up_w2, m->up2_h, m->up2_f, C, C);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->H2; row++) {
         int z = row / c->H2, h2 = row % c->H2;
         float *y = scratch + (size_t)omp_get_thread_num() * scratch_stride; // (W2, 4C)
         float *f = y + (size_t)c->W2 * 4 * C;                               // (Wt, C)
-        linear(y, in + (size_t)row * c->W2 * 2 * C, m->up_w1, m->up1_h, m->up1_f, NULL, c->W2, 2 * C, 4 * C);
+        linear(ops, y, in + (size_t)row * c->W2 * 2 * C, w1, NULL, c->W2);
         for (int dh = 0; dh < 2; dh++) {
             int h = 2 * h2 + dh;
             if (h >= c->Ht) continue;
@@ -315,7 +288,7 @@ void model_upsample_forward(float *out, const model *m, const float *in, float *
                 /* scalar on purpose: forecasts stay bit-identical to earlier versions' (tests/files_test.sh) */
                 model_layernorm_forward(f + (size_t)w * C, y + (size_t)(w / 2) * 4 * C + (dh * 2 + w % 2) * C,
                                         m->up_norm_w, m->up_norm_b, 1, C);
-            linear(out + ((size_t)z * c->Ht + h) * c->Wt * C, f, m->up_w2, m->up2_h, m->up2_f, NULL, c->Wt, C, C);
+            linear(ops, out + ((size_t)z * c->Ht + h) * c->Wt * C, f, w2, NULL, c->Wt);
         }
     }
 }
@@ -327,6 +300,7 @@ void model_patch_recovery_forward(float *upper, float *surface, const model *m, 
     int K = MODEL_NUPPER * pz * ph * pw, Ks = MODEL_NSURFACE * ph * pw;
     int pos = c->recovery_bias_position; /* bias per (variable, patch position) or per variable */
     size_t HW = (size_t)H * W;
+    const model_ops *ops = model_ops_of(m);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int row = 0; row < c->Z * c->Ht; row++) {
         int z = row / c->Ht, ht = row % c->Ht;
@@ -334,21 +308,13 @@ void model_patch_recovery_forward(float *upper, float *surface, const model *m, 
         const float *a = skip + (size_t)row * c->Wt * C, *b = x + (size_t)row * c->Wt * C;
         int k = z == 0 ? Ks : K;
         const float *w = z == 0 ? m->rec_sw : m->rec_w; // (2C, k): the skip's C rows first
-        /* [skip, x] @ W without building the 2C concatenation. */
+        /* [skip, x] @ W without building the 2C concatenation: W's two halves (C, k) */
         const model_bf16_matrix *const *wh = z == 0 ? m->rec_sh : m->rec_h;
         const model_f32_matrix *const *wf = z == 0 ? m->rec_sf : m->rec_f;
+        model_weight skip_w = {w, k, C, 1, wf[0], wh[0]}, x_w = {w + (size_t)C * k, k, C, 1, wf[1], wh[1]};
         double t0 = profile_start();
-        if (wh[0]) {
-            model_bf16_linear_forward(y, (size_t)k, a, (size_t)C, wh[0], NULL, c->Wt, 0);
-            model_bf16_linear_forward(y, (size_t)k, b, (size_t)C, wh[1], NULL, c->Wt, 1);
-        } else if (wf[0]) {
-            model_f32_linear_forward(y, (size_t)k, a, (size_t)C, wf[0], NULL, c->Wt, 0);
-            model_f32_linear_forward(y, (size_t)k, b, (size_t)C, wf[1], NULL, c->Wt, 1);
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Wt, k, C, 1.0f, a, C, w, k, 0.0f, y, k);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->Wt, k, C, 1.0f, b, C, w + (size_t)C * k, k,
-                        1.0f, y, k);
-        }
+        ops->linear(y, (size_t)k, a, (size_t)C, &skip_w, NULL, c->Wt, 0);
+        ops->linear(y, (size_t)k, b, (size_t)C, &x_w, NULL, c->Wt, 1);
         profile_add(0, t0, 4.0 * c->Wt * C * k);
         for (int wt = 0; wt < c->Wt; wt++) {
             const float *yt = y + (size_t)wt * k;

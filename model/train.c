@@ -343,7 +343,7 @@ static void block_forward_train(float *x, const float *xin, const model *m, int 
         block_cache_carve(&bc, cache, c, layer, nt);
         block_forward_cached(x, xin, &m->blocks[layer][b], c, layer, b % 2, m->bias_index, &bc, drop_b);
     } else
-        model_block_forward(x, &m->blocks[layer][b], c, layer, b % 2, m->bias_index, scratch, stride);
+        model_block_forward(x, &m->blocks[layer][b], c, layer, b % 2, m->bias_index, scratch, stride, model_ops_of(m));
 }
 
 /* dx (T, C) in place: recompute the block's activations from its input xin,

@@ -374,6 +374,39 @@ static void test_amx_kernels(void) {
     CU_ASSERT(model_bf16_amx() != MODEL_AMX_EMULATED || getenv("PANGU_AMX_EMULATE"));
 }
 
+/* The table of operations picks the BF16 GEMM once: a table taken with the
+ * dot products keeps them after the AMX state changes, and the table taken
+ * afterwards runs the (emulated) tiles; each gives the bits of the per-call
+ * entry model_bf16_linear_forward in its mode. FP32 without packed weights:
+ * OpenBLAS's table. */
+static void test_ops_table(void) {
+    model m = {0};
+    CU_ASSERT(model_ops_of(&m)->precision == MODEL_FP32 && model_ops_of(&m)->kernel == MODEL_KERNEL_BLAS);
+    if (!have_bf16("the BF16 table of operations")) return;
+    enum { ROWS = 40, N = 64, K = 256 };
+    util_rng_seed(&rng, 5);
+    float *x = frand((size_t)ROWS * K, 1), *w = frand((size_t)N * K, 0.1), *b = frand(N, 0.1);
+    float dot[ROWS * N], tile[ROWS * N], want[ROWS * N];
+    model_bf16_matrix p;
+    CU_ASSERT_FATAL(model_bf16_pack(&p, w, N, K, K, 1) == 0);
+    model_weight h = {.n = N, .k = K, .bf16 = &p};
+    m.precision = MODEL_BF16;
+    CU_ASSERT_FATAL(model_bf16_amx_select(MODEL_AMX_OFF) == 0);
+    const model_ops *dot_ops = model_ops_of(&m);
+    CU_ASSERT(dot_ops->precision == MODEL_BF16);
+    model_bf16_linear_forward(want, N, x, K, &p, b, ROWS, 0);
+    CU_ASSERT_FATAL(model_bf16_amx_select(MODEL_AMX_EMULATED) == 0);
+    dot_ops->linear(dot, N, x, K, &h, b, ROWS, 0);
+    CU_ASSERT(memcmp(dot, want, sizeof dot) == 0); /* still the dot products */
+    model_ops_of(&m)->linear(tile, N, x, K, &h, b, ROWS, 0);
+    model_bf16_linear_forward(want, N, x, K, &p, b, ROWS, 0);
+    CU_ASSERT(memcmp(tile, want, sizeof tile) == 0);
+    CU_ASSERT(memcmp(tile, dot, sizeof tile) != 0); /* the two GEMMs' summation orders differ here */
+    CU_ASSERT(model_bf16_amx_select(-1) == 0);
+    model_bf16_matrix_free(&p);
+    free(x), free(w), free(b);
+}
+
 /* ---- whole steps ---- */
 
 /* |a - b| in units of each variable's (and level's) normalisation std:
@@ -519,6 +552,7 @@ int tests_register_bf16(void) {
         {"BF16 step within 1e-2 std (RMS) of reference: small preset", test_step_small},
         {"BF16 step within 1e-2 std (RMS) of reference: custom configuration", test_step_custom},
         {"AMX tile path (tile instructions emulated) against the twins", test_amx_kernels},
+        {"the table of operations picks the BF16 GEMM once", test_ops_table},
         {"BF16 step on the AMX tile path (emulated) within 1e-2 std (RMS) of reference", test_step_amx},
         {"bf16 refused without AVX512_BF16, and by training", test_refusal},
     };

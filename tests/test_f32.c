@@ -357,8 +357,9 @@ static void test_reference_gemm(void) {
             model_ref_gemm(got, (size_t)n, x, (size_t)k, &packed, b, rows, acc);
             CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
             if (model_kernel() >= kernels[i]) { /* the kernel itself, through the table */
+                model_weight handle = {.n = n, .k = k, .f32 = &p};
                 memcpy(got, y0, sizeof(float) * len);
-                model_ops_for(kernels[i])->linear(got, (size_t)n, x, (size_t)k, &p, b, rows, acc);
+                model_ops_for(kernels[i])->linear(got, (size_t)n, x, (size_t)k, &handle, b, rows, acc);
                 CU_ASSERT(memcmp(got, want, sizeof(float) * len) == 0);
             }
             model_f32_matrix_free(&p);

@@ -700,7 +700,7 @@ static void test_block(void) {
                     double *want = dalloc(T * C);
                     fill(x, T * C, 0, 1);
                     twin_block(want, x, &m, layer, roll);
-                    model_block_forward(x, &m.blocks[layer][roll], &c, layer, roll, m.bias_index, s, stride);
+                    model_block_forward(x, &m.blocks[layer][roll], &c, layer, roll, m.bias_index, s, stride, model_ops_of(&m));
                     char what[112];
                     snprintf(what, sizeof what, "block variant %d layer %d roll %d (%dx%dx%d, C %d)%s", variant, layer,
                              roll, c.Z, Hl, Wl, C, pass ? ", packed FP32" : "");

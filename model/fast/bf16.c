@@ -415,14 +415,10 @@ int model_bf16_amx_select(int mode) {
 }
 
 
-/* out = [out] + [b] + bf16(in) bf16(W)^T, then epi on each block of MC output rows once complete (avx512.h) */
-BF16_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
-                                const float *b, int rows, int accumulate, const epilogue *epi) {
-    int amx = amx_mode();
-    if (amx != MODEL_AMX_OFF) {
-        amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi, amx == MODEL_AMX_EMULATED);
-        return;
-    }
+/* out = [out] + [b] + bf16(in) bf16(W)^T, then epi on each block of MC output rows once complete (avx512.h),
+ * on AVX512_BF16's dot products */
+BF16_INLINE void dot_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
+                                    const float *b, int rows, int accumulate, const epilogue *epi) {
     int k = w->k, n = w->n;
     for (int q0 = 0; q0 < w->kp; q0 += KCP) {
         int kc = w->kp - q0 < KCP ? w->kp - q0 : KCP, first = q0 == 0;
@@ -445,12 +441,63 @@ BF16_INLINE void linear_forward(float *out, size_t ldo, const float *in, size_t 
     }
 }
 
+/* The same on the tile unit, and on its C emulation */
+BF16_INLINE void tile_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
+                                     const float *b, int rows, int accumulate, const epilogue *epi) {
+    amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi, 0);
+}
+BF16_INLINE void emulated_tile_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
+                                              const model_bf16_matrix *w, const float *b, int rows, int accumulate,
+                                              const epilogue *epi) {
+    amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi, 1);
+}
+/* Either, as the AMX state says at each call (the entries for tests and tune) */
+BF16_INLINE void any_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
+                                    const float *b, int rows, int accumulate, const epilogue *epi) {
+    int amx = amx_mode();
+    if (amx != MODEL_AMX_OFF) amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi, amx == MODEL_AMX_EMULATED);
+    else dot_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi);
+}
+
+/* gemm_entry.h's three entry points once per GEMM above */
 #define GEMM_TARGET BF16_TARGET
 #define GEMM_MATRIX model_bf16_matrix
+#define linear_forward any_linear_forward
 #define GEMM_LINEAR model_bf16_linear_forward
 #define GEMM_LINEAR_GELU model_bf16_linear_gelu_forward
 #define GEMM_LINEAR_NORM_ADD model_bf16_linear_norm_add_forward
 #include "gemm_entry.h"
+#undef linear_forward
+#undef GEMM_LINEAR
+#undef GEMM_LINEAR_GELU
+#undef GEMM_LINEAR_NORM_ADD
+#define linear_forward dot_linear_forward
+#define GEMM_LINEAR model_bf16_dot_linear_forward
+#define GEMM_LINEAR_GELU model_bf16_dot_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_bf16_dot_linear_norm_add_forward
+#include "gemm_entry.h"
+#undef linear_forward
+#undef GEMM_LINEAR
+#undef GEMM_LINEAR_GELU
+#undef GEMM_LINEAR_NORM_ADD
+#define linear_forward tile_linear_forward
+#define GEMM_LINEAR model_bf16_tile_linear_forward
+#define GEMM_LINEAR_GELU model_bf16_tile_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_bf16_tile_linear_norm_add_forward
+#include "gemm_entry.h"
+#undef linear_forward
+#undef GEMM_LINEAR
+#undef GEMM_LINEAR_GELU
+#undef GEMM_LINEAR_NORM_ADD
+#define linear_forward emulated_tile_linear_forward
+#define GEMM_LINEAR model_bf16_emulated_tile_linear_forward
+#define GEMM_LINEAR_GELU model_bf16_emulated_tile_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_bf16_emulated_tile_linear_norm_add_forward
+#include "gemm_entry.h"
+#undef linear_forward
+#undef GEMM_LINEAR
+#undef GEMM_LINEAR_GELU
+#undef GEMM_LINEAR_NORM_ADD
 
 
 /* Keys as the weight of q k^T: W (n = key, k = channel); each key's channel
@@ -493,9 +540,11 @@ BF16_INLINE void pack_values(uint32_t *dst, const float *v, size_t ld, int N, in
 }
 
 
-BF16_TARGET void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
-                                             int nW, int N, int C, int heads, float *scores, uint32_t *packs,
-                                             int bf16_gemms) {
+typedef void bf16_gemm(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
+                       const float *b, int rows, int accumulate);
+/* the window attention with q k^T and p v on `gemm` (one of the GEMMs above) */
+BF16_INLINE void window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms, bf16_gemm *gemm) {
     int d = C / heads, ld = 3 * C;
     float scale = (float)(1.0 / sqrt((double)d));
     uint32_t *kbuf = (uint32_t *)(((uintptr_t)packs + 63) & ~(uintptr_t)63);
@@ -510,19 +559,30 @@ BF16_TARGET void model_bf16_window_attention(float *out, const float *qkv, const
             prefetch_next_head(base, w, nW, h, heads, N, C);
             if (bf16_gemms) {
                 pack_keys(kw.data, k, (size_t)ld, N, d);
-                model_bf16_linear_forward(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
+                gemm(scores, (size_t)N, q, (size_t)ld, &kw, NULL, N, 0);
             } else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, d, 1.0f, q, ld, k, ld, 0.0f, scores, N);
             for (int i = 0; i < N; i++)
                 softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, labels ? labels[i] : 0, N, scale);
             if (bf16_gemms) {
                 pack_values(vw.data, v, (size_t)ld, N, d);
-                model_bf16_linear_forward(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
+                gemm(o, (size_t)C, scores, (size_t)N, &vw, NULL, N, 0);
             } else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, N, 1.0f, scores, N, v, ld, 0.0f, o, C);
         }
     }
 }
+
+#define WINDOW_ATTENTION(name, gemm)                                                                               \
+    BF16_TARGET void name(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N, int C, \
+                          int heads, float *scores, uint32_t *packs, int bf16_gemms) {                             \
+        window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores, packs, bf16_gemms, gemm);              \
+    }
+WINDOW_ATTENTION(model_bf16_window_attention, model_bf16_linear_forward)
+WINDOW_ATTENTION(model_bf16_dot_window_attention, model_bf16_dot_linear_forward)
+WINDOW_ATTENTION(model_bf16_tile_window_attention, model_bf16_tile_linear_forward)
+WINDOW_ATTENTION(model_bf16_emulated_tile_window_attention, model_bf16_emulated_tile_linear_forward)
+#undef WINDOW_ATTENTION
 
 #else /* no x86-64: model_bf16_available() is 0 and these are never reached; the twins stand in */
 int model_bf16_amx(void) { return MODEL_AMX_OFF; }
@@ -556,5 +616,29 @@ void model_bf16_window_attention(float *out, const float *qkv, const float *bias
     if (bf16_gemms) model_bf16_window_attention_ref(out, qkv, bias_t, labels, nW, N, C, heads, scores);
     else model_window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores);
 }
+/* the kernel-specific names of the table (model/ops.c): the same twins */
+#define SAME_AS_TWINS(kind)                                                                                         \
+    void model_bf16_##kind##_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,                    \
+                                            const model_bf16_matrix *w, const float *b, int rows, int accumulate) { \
+        model_bf16_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate);                                       \
+    }                                                                                                               \
+    void model_bf16_##kind##_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,               \
+                                                 const model_bf16_matrix *w, const float *b, int rows) {            \
+        model_bf16_linear_gelu_forward(out, ldo, in, ldi, w, b, rows);                                              \
+    }                                                                                                               \
+    void model_bf16_##kind##_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,               \
+                                                     const model_bf16_matrix *w, const float *b, const float *norm_w, \
+                                                     const float *norm_b, int rows, const long *tok) {              \
+        model_bf16_linear_norm_add_forward(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);                         \
+    }                                                                                                               \
+    void model_bf16_##kind##_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, \
+                                              int nW, int N, int C, int heads, float *scores, uint32_t *packs,      \
+                                              int bf16_gemms) {                                                     \
+        model_bf16_window_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores, packs, bf16_gemms);          \
+    }
+SAME_AS_TWINS(dot)
+SAME_AS_TWINS(tile)
+SAME_AS_TWINS(emulated_tile)
+#undef SAME_AS_TWINS
 #endif
 
