@@ -240,6 +240,40 @@ static void test_atcf_bdeck(void) {
     unlink(path);
 }
 
+/* A concatenated b-deck (cat bal*.dat): AL06 of 2017 and of 2018 are two
+ * storms; a storm going on across 31 December keeps its genesis year, and
+ * an SH storm from 1 July on takes the next season year (ATCF BBCCYYYY). */
+static void test_atcf_bdeck_years(void) {
+    char path[512];
+    tmp_path(path, sizeof path, "bal_cat.dat");
+    FILE *f = fopen(path, "w");
+    fputs("AL, 06, 2017083012, , BEST, 0, 161N, 269W, 35, 1004, TS,\n"
+          "AL, 06, 2017083018, , BEST, 0, 163N, 282W, 40, 1002, TS,\n"
+          "AL, 06, 2018090100, , BEST, 0, 135N, 170W, 30, 1008, TD,\n"
+          "AL, 06, 2018090106, , BEST, 0, 136N, 178W, 35, 1006, TS,\n"
+          "AL, 30, 2005123118, , BEST, 0, 245N, 350W, 45, 1000, TS,\n"
+          "AL, 30, 2006010100, , BEST, 0, 246N, 352W, 45, 1000, TS,\n"
+          "SH, 01, 2018063018, , BEST, 0, 123S, 795E, 30, 1000, TS,\n"
+          "SH, 01, 2018070100, , BEST, 0, 124S, 794E, 30, 1000, TS,\n"
+          "SH, 01, 2018081500, , BEST, 0, 101S, 901E, 30, 1000, TS,\n", f);
+    fclose(f);
+    besttrack_set set = {0};
+    CU_ASSERT_FATAL(besttrack_read(path, &set) == 0);
+    CU_ASSERT_EQUAL_FATAL(set.n, 5);
+    CU_ASSERT_STRING_EQUAL(set.storm[0].atcf, "AL062017");
+    CU_ASSERT_EQUAL(set.storm[0].n, 2);
+    CU_ASSERT_STRING_EQUAL(set.storm[1].atcf, "AL062018");
+    CU_ASSERT_EQUAL(set.storm[1].n, 2);
+    CU_ASSERT_STRING_EQUAL(set.storm[2].atcf, "AL302005");
+    CU_ASSERT_EQUAL(set.storm[2].n, 2);
+    CU_ASSERT_STRING_EQUAL(set.storm[3].atcf, "SH012018");
+    CU_ASSERT_EQUAL(set.storm[3].n, 2);
+    CU_ASSERT_STRING_EQUAL(set.storm[4].atcf, "SH012019");
+    CU_ASSERT_EQUAL(set.storm[4].n, 1);
+    besttrack_free(&set);
+    unlink(path);
+}
+
 /* An a-deck written and read back: the same track to the format's
  * precision (0.1 degree, 1 kt, 1 hPa), both hemispheres, both sides of
  * the date line. */
@@ -546,6 +580,7 @@ int tests_register_track(void) {
         !CU_add_test(s, "IBTrACS: basins, longitudes, WMO and USA values, interpolation", test_ibtracs_records) ||
         !CU_add_test(s, "IBTrACS: bad records named by file, line and column", test_ibtracs_strict) ||
         !CU_add_test(s, "ATCF b-deck: records, wind radii lines, hemispheres", test_atcf_bdeck) ||
+        !CU_add_test(s, "ATCF b-deck: storms of one number kept apart by season year", test_atcf_bdeck_years) ||
         !CU_add_test(s, "ATCF a-deck: written and read back", test_atcf_round_trip) ||
         !CU_add_test(s, "tracker: great-circle distance, first guess across the date line and 0", test_distance_guess) ||
         !CU_add_test(s, "tracker: Holland vortices in both hemispheres, across the date line and 0", test_holland_hemispheres) ||
