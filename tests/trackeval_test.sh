@@ -118,6 +118,25 @@ check "report table: pangu at 6 h" "grep -q '| pangu | 6 | 1 | $(awk -v e=$e6 'B
 check "report maps drawn over coastlines (libplplot-data) or say why not" \
   'grep -q "No coastlines" rep/report.md || [ -s rep/data/coast_2018244N10130.dat ]'
 check "no temporary left" '! ls -a rep . | grep -q "tmp\."'
+# tracks without pressure and wind (pangu track leaves them blank without u10/v10): no such figures, said so;
+# sources "x y" and "x_y" (one file name once made safe) get figure data of their own
+awk -F, -v OFS=, 'NR > 1 { $10 = ""; $11 = "" } 1' pangu.csv >blank.csv
+awk -F, -v OFS=, 'NR > 1 { $1 = "x y" } 1' pangu.csv >xsp.csv
+awk -F, -v OFS=, 'NR > 1 { $1 = "x_y"; $8 += 1 } NR == 1 || FNR > 1' pangu.csv >xund.csv
+$pangu eval --tracks blank.csv --best-track best.csv --output blank_scores.csv --report blank_rep --quiet 2>err
+check "report of tracks without pressure or wind: written, the empty figures named as skipped" \
+  '[ $? = 0 ] && [ -s blank_rep/report.md ] && grep -q "Mean maximum wind error: no figure" blank_rep/report.md &&
+   grep -q "Mean central pressure error: no figure" blank_rep/report.md && [ ! -s err ] &&
+   { ! command -v gnuplot >/dev/null || [ -s blank_rep/dpe_mean.png ]; }'
+$pangu eval --tracks xsp.csv --tracks xund.csv --best-track best.csv --output x_scores.csv --report x_rep --heterogeneous --quiet 2>err
+# a gnuplot that fails (a stub: gnuplot reports errors on stderr as `"script", line N: message` and exits 1,
+# gnuplot 5 documentation, "Batch/Interactive operation"): exit 2 quoting its last message, nothing left
+mkdir -p fakebin && printf '#!/bin/sh\necho "\"$1\", line 3: x range is invalid" >&2\nexit 1\n' >fakebin/gnuplot && chmod +x fakebin/gnuplot
+refused "gnuplot failing: its last message quoted" 'gnuplot failed drawing the figures: .*data/tracks.gp.*, line 3: x range is invalid$' \
+  "$t" -- env PATH="$t/fakebin:$PATH" $pangu eval --tracks pangu.csv --best-track best.csv --output gp_scores.csv --report gp_rep
+check "sources whose safe names collide keep figure data files of their own" \
+  '[ -s x_rep/data/errors_x_y.dat ] && [ -s "x_rep/data/errors_x_y+1.dat" ] &&
+   ! cmp -s x_rep/data/errors_x_y.dat "x_rep/data/errors_x_y+1.dat"'
 
 # ---- bad input: exit 2, one line naming the file/option, nothing written
 sed 's/^pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T06:00:00/pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T07:00:00/' pangu.csv >badvalid.csv
