@@ -144,6 +144,19 @@ static int ib_optional(const ib_reader *r, int c, double *out) {
     return field_number(r->path, r->line, ib_names[c], r->field[r->col[c]], out);
 }
 
+/* NUMBER: the storm's number in its season, a whole number (blank: 0) */
+static int ib_number(const ib_reader *r, int *out) {
+    const char *t = r->col[IB_NUMBER] >= 0 ? r->field[r->col[IB_NUMBER]] : "";
+    size_t n = strlen(t);
+    *out = 0;
+    if (!n) return UTIL_OK;
+    if (n > 4 || strspn(t, "0123456789") != n)
+        return util_fail(UTIL_EFORMAT, "%s: line %ld, column NUMBER: expected a whole number 0..9999, found '%s'", r->path,
+                         r->line, t);
+    *out = atoi(t);
+    return UTIL_OK;
+}
+
 static int ib_text(const ib_reader *r, int c, char *out, size_t cap, int required) {
     const char *t = r->col[c] >= 0 ? r->field[r->col[c]] : "";
     if (required && !*t) return util_fail(UTIL_EFORMAT, "%s: line %ld, column %s: blank", r->path, r->line, ib_names[c]);
@@ -218,9 +231,7 @@ static int ib_new_storm(ib_reader *r, besttrack_set *set, const char *sid) {
     char type[32];
     if ((status = ib_text(r, IB_TRACK_TYPE, type, sizeof type, 0))) return status;
     s->spur = !strncasecmp(type, "spur", 4);
-    double number;
-    if ((status = ib_optional(r, IB_NUMBER, &number))) return status;
-    s->number = isnan(number) ? 0 : (int)number;
+    if ((status = ib_number(r, &s->number))) return status;
     if (!in_list(s->basin, basins))
         return util_fail(UTIL_EFORMAT, "%s: line %ld, column BASIN: expected NA, SA, EP, WP, SP, NI, SI or MM, found '%s'",
                          r->path, r->line, s->basin);

@@ -176,6 +176,11 @@ static void test_ibtracs_strict(void) {
                     "line 4, column NATURE");
     expect_ib_error("SID=2018242N13343;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 03:00:00;NATURE=TS;LAT=1;LON=-17.0;WMO_WIND=3O",
                     "line 4, column WMO_WIND");
+    /* NUMBER a whole number (1e20 was undefined behaviour, 7.9 read as 7) */
+    expect_ib_error("SID=2018250N10100;BASIN=NA;NAME=Y;ISO_TIME=2018-09-07 00:00:00;NATURE=TS;LAT=1;LON=-17.0;NUMBER=1e20",
+                    "line 4, column NUMBER");
+    expect_ib_error("SID=2018250N10100;BASIN=NA;NAME=Y;ISO_TIME=2018-09-07 00:00:00;NATURE=TS;LAT=1;LON=-17.0;NUMBER=7.9",
+                    "line 4, column NUMBER");
     expect_ib_error("SID=;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 03:00:00;NATURE=TS;LAT=1;LON=-17.0", "line 4, column SID");
     /* a record with a field too few */
     char path[512];
