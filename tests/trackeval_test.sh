@@ -109,6 +109,23 @@ check "heterogeneous: pangu's 12 h case scored alone ($a12 km, a degree ahead: a
 check "heterogeneous and homogeneous agree where the samples are the same (hres, 6 h)" \
   '[ "$(grep "^hres,6," het.csv)" = "$(grep "^hres,6," scores.csv)" ]'
 
+# a spur track (TRACK_TYPE spur, NCEI's IBTrACS v04 column documentation) first, with the main track's
+# USA_ATCF_ID: tracks named by that id are scored against the main track, as pangu track follows main tracks only
+head -2 "$fx/ibtracs_v04r01_head.csv" >spur.csv
+for type in spur-2018244N10130 main; do
+  for h in 0 6; do
+    awk -F, -v OFS=, -v type=$type -v h=$h 'NR == 1 { for (i = 1; i <= NF; i++) { c[$i] = i; $i = " " }
+      $c["SID"] = type == "main" ? "2018244N10130" : "2018244N11131"; $c["SEASON"] = 2018; $c["NUMBER"] = 1; $c["BASIN"] = "WP"
+      $c["SUBBASIN"] = "MM"; $c["NAME"] = "NORTHER"; $c["ISO_TIME"] = sprintf("2018-09-01 %02d:00:00", h); $c["NATURE"] = "TS"
+      $c["LAT"] = type == "main" ? 10 + h / 6 : 30; $c["LON"] = 130; $c["WMO_WIND"] = 40; $c["WMO_PRES"] = 1000
+      $c["USA_ATCF_ID"] = "WP252018"; $c["TRACK_TYPE"] = type; print; exit }' "$fx/ibtracs_v04r01_head.csv" >>spur.csv
+  done
+done
+printf '%s\npangu,WP252018,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T06:00:00,11,130,99500,25\n' "$hdr" >spur_tracks.csv
+$pangu eval --tracks spur_tracks.csv --best-track spur.csv --output spur_scores.csv --quiet 2>err
+check "a storm named by its ATCF id is scored against its main track, not a spur (0 km)" \
+  '[ "$(col spur_scores.csv pangu 6 n)" = 1 ] && close "$(col spur_scores.csv pangu 6 dpe_mean_km)" 0 0.0005'
+
 # ---- the report
 $pangu eval --tracks pangu.csv --tracks hres.csv --best-track best.csv --output rep.csv --report rep --quiet 2>err
 check "report: report.md, report.html, the error figures and a map per storm" \
