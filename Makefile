@@ -191,7 +191,8 @@ nocurl-check: deps
 	bin-nocurl/pangu fetch --source gfs --time 2026-12-01 --out /tmp/pangu-nocurl 2>&1 | grep -q "built without network access"
 	@echo "nocurl: pangu fetch says it was built without network access"
 
-SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
+# gcc leaves float-cast-overflow (a double too large for an int: undefined) out of -fsanitize=undefined
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=float-cast-overflow -fno-sanitize-recover=float-cast-overflow
 asan: deps
 	$(MAKE) BUILD=build-asan BIN=bin-asan OPT="$(SAN_FLAGS) -fsanitize=address,undefined" \
 	  bin-asan/pangu bin-asan/pangu-tests
@@ -250,10 +251,11 @@ FUZZ_SEC ?= 60
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_LINK = clang -g -O1 -fsanitize=fuzzer $(FUZZ_SAN) -fopenmp -I. -I$(FUZZ_BUILD)/gen $(PKG_CFLAGS)
 FUZZ_BUILD = build-fuzz
-FUZZ_RUN = -max_total_time=$(FUZZ_SEC) -timeout=20 -rss_limit_mb=4096 -print_final_stats=1
+# crash inputs go to out/fuzz/artifacts/, not the tree's root
+FUZZ_RUN = -max_total_time=$(FUZZ_SEC) -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix=out/fuzz/artifacts/
 fuzz: deps
 	$(DEPS_SH) fuzz
-	@mkdir -p bin-fuzz out/fuzz/npy out/fuzz/cfg out/fuzz/onnx
+	@mkdir -p bin-fuzz out/fuzz/npy out/fuzz/cfg out/fuzz/onnx out/fuzz/artifacts
 	$(MAKE) CC=clang WERROR= BUILD=$(FUZZ_BUILD) OPT="-g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BUILD)/libpangu.a
 	$(FUZZ_LINK) tests/fuzz_npy.c $(FUZZ_BUILD)/libpangu.a $(LDLIBS) -o bin-fuzz/fuzz_npy
 	$(FUZZ_LINK) tests/fuzz_cfg.c $(FUZZ_BUILD)/libpangu.a $(LDLIBS) -o bin-fuzz/fuzz_cfg

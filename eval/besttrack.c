@@ -144,6 +144,19 @@ static int ib_optional(const ib_reader *r, int c, double *out) {
     return field_number(r->path, r->line, ib_names[c], r->field[r->col[c]], out);
 }
 
+/* NUMBER: the storm's number in its season, a whole number (blank: 0) */
+static int ib_number(const ib_reader *r, int *out) {
+    const char *t = r->col[IB_NUMBER] >= 0 ? r->field[r->col[IB_NUMBER]] : "";
+    size_t n = strlen(t);
+    *out = 0;
+    if (!n) return UTIL_OK;
+    if (n > 4 || strspn(t, "0123456789") != n)
+        return util_fail(UTIL_EFORMAT, "%s: line %ld, column NUMBER: expected a whole number 0..9999, found '%s'", r->path,
+                         r->line, t);
+    *out = atoi(t);
+    return UTIL_OK;
+}
+
 static int ib_text(const ib_reader *r, int c, char *out, size_t cap, int required) {
     const char *t = r->col[c] >= 0 ? r->field[r->col[c]] : "";
     if (required && !*t) return util_fail(UTIL_EFORMAT, "%s: line %ld, column %s: blank", r->path, r->line, ib_names[c]);
@@ -218,9 +231,7 @@ static int ib_new_storm(ib_reader *r, besttrack_set *set, const char *sid) {
     char type[32];
     if ((status = ib_text(r, IB_TRACK_TYPE, type, sizeof type, 0))) return status;
     s->spur = !strncasecmp(type, "spur", 4);
-    double number;
-    if ((status = ib_optional(r, IB_NUMBER, &number))) return status;
-    s->number = isnan(number) ? 0 : (int)number;
+    if ((status = ib_number(r, &s->number))) return status;
     if (!in_list(s->basin, basins))
         return util_fail(UTIL_EFORMAT, "%s: line %ld, column BASIN: expected NA, SA, EP, WP, SP, NI, SI or MM, found '%s'",
                          r->path, r->line, s->basin);
@@ -336,11 +347,38 @@ static int at_optional(const at_reader *r, int c, long hi, double *out) {
     return status;
 }
 
-static int at_find_group(const besttrack_set *set, int first, const char *atcf, const char *tech, double init) {
+/* Records of one storm further apart than this are never merged on the
+ * season year alone (see at_find_group). */
+#define AT_STORM_GAP (5 * 86400.0)
+
+/* ATCF's YYYY is the season year: the calendar year in the northern
+ * hemisphere; in the southern one (SH, SL) the season begins on 1 July
+ * and takes the next calendar year (NRL/ATCF storm identifier definition
+ * BBCCYYYY, as proposed to CF by NRL, cf-metadata 2014-04-14). */
+static int at_season_year(const char *basin, double dtg) {
+    int year, mon, day, hour, min, sec;
+    util_time_fields(dtg, &year, &mon, &day, &hour, &min, &sec);
+    int south = !strcmp(basin, "SH") || !strcmp(basin, "SL");
+    return year + (south && mon >= 7);
+}
+
+static int at_near_track(const besttrack_storm *s, double t) {
+    for (int k = 0; k < s->n; k++)
+        if (fabs(s->pt[k].time - t) <= AT_STORM_GAP) return 1;
+    return 0;
+}
+
+/* A record joins a group of the same basin, number, TECH and initial time
+ * when it has the group's season year (a concatenated b-deck holds AL06 of
+ * several years), or lies within a few days of the group's records (a
+ * storm going on across 31 December or, in the south, 1 July keeps the
+ * identifier of its genesis). */
+static int at_find_group(const besttrack_set *set, int first, const char *atcf, const char *tech, double init, double t) {
     for (int i = set->n - 1; i >= first; i--) {
         const besttrack_storm *s = &set->storm[i];
         if (!strncmp(s->atcf, atcf, 4) && !strcmp(s->tech, tech) &&
-            ((isnan(init) && isnan(s->init)) || fabs(s->init - init) < 0.5))
+            ((isnan(init) && isnan(s->init)) || fabs(s->init - init) < 0.5) &&
+            (!strcmp(s->atcf, atcf) || at_near_track(s, t)))
             return i;
     }
     return -1;
@@ -355,7 +393,8 @@ static int at_parse_time(const at_reader *r, double *t) {
     return UTIL_OK;
 }
 
-static int at_group(const at_reader *r, besttrack_set *set, int first, int *storm_cap, double dtg, int *index) {
+/* dtg: the record's YYYYMMDDHH, t: its valid time (dtg + TAU) */
+static int at_group(const at_reader *r, besttrack_set *set, int first, int *storm_cap, double dtg, double t, int *index) {
     const char *basin = r->field[AT_BASIN], *tech = r->field[AT_TECH];
     if (strlen(basin) != 2 || !isupper((unsigned char)basin[0]) || !isupper((unsigned char)basin[1]))
         return at_bad(r, AT_BASIN, "a basin of two letters (AL, EP, CP, WP, IO, SH)");
@@ -364,10 +403,8 @@ static int at_group(const at_reader *r, besttrack_set *set, int first, int *stor
     int best = !strcmp(tech, "BEST");
     double init = best ? NAN : dtg;
     char atcf[12];
-    int year, mon, day, hour, min, sec;
-    util_time_fields(dtg, &year, &mon, &day, &hour, &min, &sec);
-    snprintf(atcf, sizeof atcf, "%s%02d%04d", basin, atoi(r->field[AT_CY]) % 100, year % 10000);
-    int i = at_find_group(set, first, atcf, tech, init);
+    snprintf(atcf, sizeof atcf, "%s%02d%04d", basin, atoi(r->field[AT_CY]) % 100, at_season_year(basin, dtg) % 10000);
+    int i = at_find_group(set, first, atcf, tech, init, t);
     if (i < 0) {
         int status = add_storm(set, storm_cap);
         if (status) return status;
@@ -397,7 +434,7 @@ static int at_record(at_reader *r, besttrack_set *set, int first, int *storm_cap
     if ((status = at_parse_time(r, &dtg)) || (status = at_int(r, AT_TAU, -240, 9999, &tau)) ||
         (status = at_coord(r, AT_LAT, &p.lat)) || (status = at_coord(r, AT_LON, &p.lon)) ||
         (status = at_optional(r, AT_VMAX, 300, &vmax)) || (status = at_optional(r, AT_MSLP, 1100, &mslp)) ||
-        (status = at_group(r, set, first, storm_cap, dtg, &g)))
+        (status = at_group(r, set, first, storm_cap, dtg, dtg + 3600.0 * (double)tau, &g)))
         return status;
     p.time = dtg + 3600.0 * (double)tau;
     p.lon = wrap360(p.lon);

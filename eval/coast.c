@@ -169,6 +169,8 @@ static int add_edge(builder *b, const box *bx, double lon0, double lat0, double 
     if (fabs(x1 - x0) <= 180) return add_segment(b, bx, x0, lat0, x1, lat1);
     int east = x1 < x0; /* across lon0 + 360 going east */
     double seam = east ? bx->lon0 + 360 : bx->lon0, x1u = east ? x1 + 360 : x1 - 360;
+    /* 360 to 0 (or 180 to -180): one meridian written both ways, the segment lies on the seam (no crossing to find) */
+    if (x1u == x0) return add_segment(b, bx, x0, lat0, x0, lat1);
     double ys = lat0 + (seam - x0) / (x1u - x0) * (lat1 - lat0);
     int status = add_segment(b, bx, x0, lat0, seam, ys);
     if (!status) status = end_line(b);

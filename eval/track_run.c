@@ -421,34 +421,28 @@ static int write_rows(FILE *f, const run *R) {
     return UTIL_OK;
 }
 
-static int write_csv(const run *R) {
-    char tmp[4200];
+/* tracks.csv into tmp (cap bytes), left uncommitted: committed once the a-decks are written. */
+static int write_csv(const run *R, char *tmp, size_t cap) {
     const char *path = R->cfg->output;
-    int status = util_output_begin(path, tmp, sizeof tmp);
-    if (status) return status;
+    int status = util_output_begin(path, tmp, cap);
+    if (status) return *tmp = 0, status;
     FILE *f = fopen(tmp, "w");
     if (!f) status = util_fail(UTIL_EIO, "%s: cannot write: %s", tmp, strerror(errno));
     else {
         status = write_rows(f, R);
         if (fclose(f) || status) status = util_fail(UTIL_EIO, "%s: cannot write: %s", path, strerror(errno));
     }
-    if (status) util_output_abort(path, tmp);
-    else status = util_output_commit(path, tmp);
+    if (status) util_output_abort(path, tmp), *tmp = 0;
     return status;
 }
 
-/* The a-deck identifier BBNNYYYY of a row's storm: the best track's, else
- * made from its basin, number and the year of the initial time. */
+/* The a-deck identifier BBNNYYYY of a row's storm: the best track's (ATCF
+ * CY or IBTrACS USA_ATCF_ID), else "". IBTrACS NUMBER is not the basin's
+ * cyclone number (it counts the season's storms of every basin: 5 and 105
+ * would collide), so no identifier is made from it. */
 static void row_atcf(const run *R, const track_row *r, char *out, size_t cap) {
-    if (strlen(r->atcf) == 8) {
-        snprintf(out, cap, "%s", r->atcf);
-        return;
-    }
-    int k = R->cfg->has_start ? -1 : besttrack_find(&R->bt, r->sid, 0);
-    int number = k >= 0 ? R->bt.storm[k].number % 100 : 0;
-    int y, mo, d, h, mi, s;
-    util_time_fields(r->init, &y, &mo, &d, &h, &mi, &s);
-    snprintf(out, cap, "%.2s%02d%04d", k >= 0 ? besttrack_atcf_basin(r->basin, r->lon) : "XX", number, y % 10000);
+    (void)R;
+    snprintf(out, cap, "%s", strlen(r->atcf) == 8 ? r->atcf : "");
 }
 
 /* TECH: the source name's first four characters upper case; ensemble
@@ -507,6 +501,22 @@ static int write_adeck_file(const run *R, const char *atcf, unsigned char *done)
     return status;
 }
 
+/* One warning line naming the storms that get no a-deck (no ATCF id). */
+static void warn_no_atcf(const run *R) {
+    char list[512] = "";
+    int n = 0;
+    for (int k = 0; k < R->nrows; k++) {
+        const track_row *r = &R->rows[k];
+        if (strlen(r->atcf) == 8 || strstr(list, r->sid)) continue;
+        size_t len = strlen(list);
+        if (len + strlen(r->sid) + 8 < sizeof list) snprintf(list + len, sizeof list - len, "%s%s", n ? ", " : "", r->sid);
+        n++;
+    }
+    if (n && !R->cfg->quiet)
+        util_warn("--atcf: no a-deck for %d storm%s without an ATCF id in the best track (IBTrACS USA_ATCF_ID blank): %s", n,
+                  n == 1 ? "" : "s", list);
+}
+
 static int write_adecks(const run *R) {
     int status = util_mkdirs(R->cfg->atcf_dir);
     unsigned char *done = calloc((size_t)R->nrows + 1, 1);
@@ -515,9 +525,10 @@ static int write_adecks(const run *R) {
         if (!done[k]) {
             char atcf[12];
             row_atcf(R, &R->rows[k], atcf, sizeof atcf);
-            status = write_adeck_file(R, atcf, done);
+            if (*atcf) status = write_adeck_file(R, atcf, done);
         }
     free(done);
+    if (!status) warn_no_atcf(R);
     return status;
 }
 
@@ -553,8 +564,13 @@ int track_run(const track_config *cfg) {
     else if (!status && !R.nrows && !cfg->quiet)
         util_warn("no storm followed: none of the storms selected has a tropical record at a forecast's initial time "
                   "(or none passed the tests at the first lead)");
-    if (!status) status = write_csv(&R);
+    char csv_tmp[4200] = "";
+    if (!status) status = write_csv(&R, csv_tmp, sizeof csv_tmp);
     if (!status && cfg->atcf_dir) status = write_adecks(&R);
+    if (*csv_tmp) { /* tracks.csv only with its a-decks */
+        if (status) util_output_abort(cfg->output, csv_tmp);
+        else status = util_output_commit(cfg->output, csv_tmp);
+    }
     if (!status && !cfg->quiet) {
         int tracks = 0;
         for (int k = 0; k < R.nrows; k++) tracks += !k || !same_track(&R.rows[k - 1], &R.rows[k]);

@@ -440,7 +440,8 @@ static const besttrack_storm *find_storm(best_tracks *b, const char *sid) {
     for (int pass = 0; pass < 2; pass++) /* the SID, else the ATCF identifier */
         for (int i = 0; i < b->set.n; i++) {
             const besttrack_storm *s = &b->set.storm[i];
-            if (isfinite(s->init) || strcasecmp(pass ? s->atcf : s->sid, sid)) continue;
+            /* (spur tracks duplicate a main one and share its ATCF id; pangu track skips them too) */
+            if (isfinite(s->init) || s->spur || strcasecmp(pass ? s->atcf : s->sid, sid)) continue;
             b->last = i;
             return s;
         }
@@ -450,7 +451,10 @@ static const besttrack_storm *find_storm(best_tracks *b, const char *sid) {
 static int observed(void *ctx, const char *sid, double t, trackeval_fix *fix) {
     best_tracks *b = ctx;
     const besttrack_storm *s = find_storm(b, sid);
-    if (!s) return -1;
+    if (!s) {
+        util_fail(UTIL_EFORMAT, "storm %s is not in the best track %s", sid, b->path);
+        return -1;
+    }
     double msl = NAN, wind = NAN;
     if (!besttrack_position(s, t, &fix->lat, &fix->lon, &msl, &wind)) return 0;
     fix->msl_hpa = msl / 100, fix->wind_ms = wind;

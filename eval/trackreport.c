@@ -41,7 +41,10 @@ typedef struct {
     const char *src[MAX_SOURCES];
     int ns, gnuplot, figures;
     FILE *gp, *md, *html;
+    char src_file[MAX_SOURCES][128]; /* the sources' names in file names, unique */
     char (*storms)[32]; /* storms with a scored row */
+    char (*storm_file)[64]; /* their names in file names, unique */
+    int curve_empty[NCURVES]; /* no source has a value of this error: no figure */
     int coast_missing;
     char coast_message[512];
     int nstorms;
@@ -99,6 +102,20 @@ static void file_name(char *out, size_t cap, const char *s) {
     out[i] = 0;
 }
 
+/* Names made unique by the index where file_name maps two to one
+ * ("x y" and "x_y"): file_name never writes '+'. */
+static void unique_names(char *names, size_t width, int n) {
+    for (int i = 0; i < n; i++) {
+        char *a = names + (size_t)i * width;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(a, names + (size_t)j * width)) {
+                size_t len = strlen(a), room = width > 12 ? width - 12 : 0;
+                snprintf(a + (len < room ? len : room), 12, "+%d", i);
+                break;
+            }
+    }
+}
+
 static int closed(FILE *f, const char *what, const report *r) {
     int bad = ferror(f);
     bad |= fclose(f) != 0;
@@ -109,9 +126,7 @@ static int closed(FILE *f, const char *what, const report *r) {
 
 /* data/errors_SOURCE.dat: a line per lead, the columns of the scores CSV. */
 static int write_error_data(report *r, int k) {
-    char name[128];
-    file_name(name, sizeof name, r->src[k]);
-    snprintf(r->path, sizeof r->path, "%s/data/errors_%s.dat", r->dir, name);
+    snprintf(r->path, sizeof r->path, "%s/data/errors_%s.dat", r->dir, r->src_file[k]);
     FILE *f = fopen(r->path, "w");
     if (!f) return util_fail(UTIL_EIO, "%s: cannot write the figure data (%s)", r->sp->dir, strerror(errno));
     fprintf(f, "# lead_hours n dpe_mean dpe_median along_track cross_track msl_error wind_error (%s)\n", r->src[k]);
@@ -125,19 +140,25 @@ static int write_error_data(report *r, int k) {
     return closed(f, "the figure data", r);
 }
 
-/* One figure per error: a line per source against lead. */
+/* No value of error c at any lead (tracks without wind or pressure): gnuplot
+ * cannot draw such a figure ("x range is invalid"). */
+static int curve_has_data(const report *r, int c) {
+    for (int i = 0; i < r->sp->nscores; i++)
+        if (r->sp->scores[i].n && isfinite(value_of(&r->sp->scores[i], c))) return 1;
+    return 0;
+}
+
+/* One figure per error with data: a line per source against lead. */
 static void plot_curves(report *r) {
     fprintf(r->gp, "set terminal png size 800,520 noenhanced\nset grid\nset key top left\nset xlabel 'lead time (h)'\n"
                    "set datafile missing 'nan'\n");
     for (int c = 0; c < NCURVES; c++) {
+        if ((r->curve_empty[c] = !curve_has_data(r, c))) continue;
         fprintf(r->gp, "set output '%s.png'\nset title '%s'\nset ylabel '%s'\nplot ", curves[c].file, curves[c].title,
                 curves[c].ylabel);
-        for (int k = 0; k < r->ns; k++) {
-            char name[128];
-            file_name(name, sizeof name, r->src[k]);
-            fprintf(r->gp, "%s'data/errors_%s.dat' using 1:%d with linespoints lw 2 title '%s'", k ? ", " : "", name, c + 3,
-                    name);
-        }
+        for (int k = 0; k < r->ns; k++)
+            fprintf(r->gp, "%s'data/errors_%s.dat' using 1:%d with linespoints lw 2 title '%s'", k ? ", " : "", r->src_file[k],
+                    c + 3, r->src_file[k]);
         fputc('\n', r->gp);
     }
 }
@@ -185,12 +206,10 @@ static int choose_inits(const report *r, const char *sid, double *inits) {
 }
 
 /* data/track_SID_SOURCE_INIT.dat: a source's track from one initial time. */
-static int write_forecast_track(report *r, const char *sid, int k, double init, box *b, char *out, size_t cap) {
-    char name[128], sname[64];
-    file_name(name, sizeof name, r->src[k]);
-    file_name(sname, sizeof sname, sid);
+static int write_forecast_track(report *r, int q, int k, double init, box *b, char *out, size_t cap) {
+    const char *sid = r->storms[q];
     int hour = (int)fmod(init / 3600, 1e6);
-    snprintf(out, cap, "data/track_%s_%s_%d.dat", sname, name, hour);
+    snprintf(out, cap, "data/track_%s_%s_%d.dat", r->storm_file[q], r->src_file[k], hour);
     snprintf(r->path, sizeof r->path, "%s/%s", r->dir, out);
     FILE *f = fopen(r->path, "w");
     if (!f) return util_fail(UTIL_EIO, "%s: cannot write the map data (%s)", r->sp->dir, strerror(errno));
@@ -205,12 +224,10 @@ static int write_forecast_track(report *r, const char *sid, int k, double init, 
 }
 
 /* data/best_SID.dat: the whole best track. */
-static int write_best_track(report *r, const char *sid, box *b) {
+static int write_best_track(report *r, int q, box *b) {
     double *lat = NULL, *lon = NULL, *time = NULL;
-    int n = 0, status = r->sp->best(r->sp->best_ctx, sid, &lat, &lon, &time, &n);
-    char sname[64];
-    file_name(sname, sizeof sname, sid);
-    snprintf(r->path, sizeof r->path, "%s/data/best_%s.dat", r->dir, sname);
+    int n = 0, status = r->sp->best(r->sp->best_ctx, r->storms[q], &lat, &lon, &time, &n);
+    snprintf(r->path, sizeof r->path, "%s/data/best_%s.dat", r->dir, r->storm_file[q]);
     FILE *f = status ? NULL : fopen(r->path, "w");
     if (!status && !f) status = util_fail(UTIL_EIO, "%s: cannot write the map data (%s)", r->sp->dir, strerror(errno));
     if (f) {
@@ -245,20 +262,20 @@ static int write_coast(report *r, const char *sname, const box *b) {
 }
 
 /* The map of one storm: coastlines, the best track, each source's tracks from the chosen initial times. */
-static int plot_storm(report *r, const char *sid) {
+static int plot_storm(report *r, int storm) {
+    const char *sid = r->storms[storm], *sname = r->storm_file[storm];
     static const char *const colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
     box b = {INFINITY, -INFINITY, INFINITY, -INFINITY, 0};
     double inits[MAP_INITS];
-    char tracks[MAX_SOURCES * MAP_INITS][256], sname[64];
-    int ni = choose_inits(r, sid, inits), status = write_best_track(r, sid, &b);
+    char tracks[MAX_SOURCES * MAP_INITS][256];
+    int ni = choose_inits(r, sid, inits), status = write_best_track(r, storm, &b);
     for (int k = 0; k < r->ns && !status; k++)
         for (int q = 0; q < ni && !status; q++)
-            status = write_forecast_track(r, sid, k, inits[q], &b, tracks[k * ni + q], sizeof tracks[0]);
+            status = write_forecast_track(r, storm, k, inits[q], &b, tracks[k * ni + q], sizeof tracks[0]);
     if (status || !isfinite(b.lon0)) return status;
     /* at least 24 by 16 degrees round the tracks: enough coast to place them */
     double pad_lon = fmax(4, (24 - (b.lon1 - b.lon0)) / 2), pad_lat = fmax(4, (16 - (b.lat1 - b.lat0)) / 2);
     b.lon0 -= pad_lon, b.lon1 += pad_lon, b.lat0 = fmax(-90, b.lat0 - pad_lat), b.lat1 = fmin(90, b.lat1 + pad_lat);
-    file_name(sname, sizeof sname, sid);
     FILE *gp = r->gp;
     fprintf(gp, "set output 'map_%s.png'\nset title 'Storm %s: best track (black), tracks from %d initial time%s'\n", sname,
             sname, ni, ni == 1 ? "" : "s"); /* (sname: a title gnuplot cannot misread) */
@@ -269,8 +286,7 @@ static int plot_storm(report *r, const char *sid) {
     if (coast) fprintf(gp, "'data/coast_%s.dat' using 1:2 with lines lc rgb '#888888' notitle, ", sname);
     fprintf(gp, "'data/best_%s.dat' using 1:2 with linespoints lc rgb 'black' lw 2 pt 7 ps 0.5 title 'best track'", sname);
     for (int k = 0; k < r->ns; k++) {
-        char name[128];
-        file_name(name, sizeof name, r->src[k]); /* (a title gnuplot cannot misread) */
+        const char *name = r->src_file[k]; /* (a title gnuplot cannot misread) */
         for (int q = 0; q < ni; q++) {
             fprintf(gp, ", '%s' using 1:2 with linespoints lc rgb '%s' lw 1.5 pt %d ps 0.6", tracks[k * ni + q], colours[k % 6],
                     4 + q);
@@ -286,14 +302,29 @@ static int plot_storm(report *r, const char *sid) {
 static int list_storms(report *r) {
     const trackeval_rows *rows = r->sp->rows;
     r->storms = malloc(sizeof *r->storms * (size_t)(rows->n + 1));
-    if (!r->storms) return util_fail(UTIL_ENOMEM, "out of memory");
+    r->storm_file = malloc(sizeof *r->storm_file * (size_t)(rows->n + 1));
+    if (!r->storms || !r->storm_file) return util_fail(UTIL_ENOMEM, "out of memory");
     for (int i = 0; i < rows->n; i++) {
         const trackeval_row *w = &rows->rows[i];
         int seen = !w->in_sample;
         for (int q = 0; q < r->nstorms && !seen; q++) seen = !strcmp(r->storms[q], w->sid);
         if (!seen) snprintf(r->storms[r->nstorms++], sizeof r->storms[0], "%s", w->sid);
     }
+    for (int q = 0; q < r->nstorms; q++) file_name(r->storm_file[q], sizeof r->storm_file[0], r->storms[q]);
+    unique_names(r->storm_file[0], sizeof r->storm_file[0], r->nstorms);
     return UTIL_OK;
+}
+
+/* The last non-blank line of gnuplot.log, "" when none. */
+static void gnuplot_last_line(report *r, char *last, size_t cap) {
+    char line[512];
+    last[0] = 0;
+    snprintf(r->path, sizeof r->path, "%s/gnuplot.log", r->dir);
+    FILE *f = fopen(r->path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (line[0] != '\n') snprintf(last, cap, "%s", line);
+    if (f) fclose(f);
+    last[strcspn(last, "\n")] = 0;
 }
 
 /* data/tracks.gp: the error curves, then a map per storm; run by gnuplot. */
@@ -308,15 +339,16 @@ static int draw_figures(report *r) {
     if (!status && r->sp->best) {
         fprintf(r->gp, "set terminal png size 900,700 noenhanced\nset key outside right top\nset size ratio -1\n"
                        "set xlabel 'longitude (degrees east)'\nset ylabel 'latitude (degrees north)'\n");
-        for (int q = 0; q < r->nstorms && !status; q++) status = plot_storm(r, r->storms[q]);
+        for (int q = 0; q < r->nstorms && !status; q++) status = plot_storm(r, q);
     }
     FILE *gp = r->gp;
     r->gp = NULL;
     int closing = closed(gp, "the gnuplot script", r);
     if (status || (status = closing)) return status;
     if ((r->figures = run_gnuplot(r->dir, "data/tracks.gp") == 0)) return UTIL_OK;
-    return util_fail(UTIL_EIO, "%s: gnuplot failed drawing the figures (see gnuplot.log in the report's temporary directory)",
-                     r->sp->dir);
+    char last[512];
+    gnuplot_last_line(r, last, sizeof last); /* (the temporary directory goes with the failure) */
+    return util_fail(UTIL_EIO, "%s: gnuplot failed drawing the figures%s%s", r->sp->dir, last[0] ? ": " : "", last);
 }
 
 /* The table: a row per source and lead (every 24 h when the leads include such). */
@@ -375,7 +407,12 @@ static void list_figures(report *r) {
     for (int c = 0; c < NCURVES; c++) {
         char png[64];
         snprintf(png, sizeof png, "%s.png", curves[c].file);
-        image(r, png, curves[c].title, 560);
+        if (!r->curve_empty[c]) image(r, png, curves[c].title, 560);
+        else {
+            fprintf(r->md, "%s: no figure, no source has this error at any lead (tracks without the value).\n\n", curves[c].title);
+            fprintf(r->html, "<p>%s: no figure, no source has this error at any lead (tracks without the value).</p>\n",
+                    curves[c].title);
+        }
     }
     fprintf(r->md, "\n## Storms\n\nEach storm's best track (black) and the sources' tracks from up to %d of the initial "
                    "times every source has, spread over the storm's life (markers: first, middle, last).\n\n", MAP_INITS);
@@ -388,9 +425,8 @@ static void list_figures(report *r) {
         fprintf(r->html, "</p>\n");
     }
     for (int q = 0; q < r->nstorms; q++) {
-        char png[128], sname[64];
-        file_name(sname, sizeof sname, r->storms[q]);
-        snprintf(png, sizeof png, "map_%s.png", sname);
+        char png[128];
+        snprintf(png, sizeof png, "map_%s.png", r->storm_file[q]);
         image(r, png, r->storms[q], 600);
     }
 }
@@ -426,6 +462,8 @@ int trackeval_report(const trackeval_report_spec *sp) {
         while (k < r->ns && strcmp(r->src[k], sp->scores[i].source)) k++;
         if (k == r->ns && r->ns < MAX_SOURCES) r->src[r->ns++] = sp->scores[i].source;
     }
+    for (int k = 0; k < r->ns; k++) file_name(r->src_file[k], sizeof r->src_file[0], r->src[k]);
+    unique_names(r->src_file[0], sizeof r->src_file[0], r->ns);
     int status = util_outdir_begin(sp->dir, "report", r->dir, sizeof r->dir);
     if (status) {
         free(r);
@@ -440,7 +478,7 @@ int trackeval_report(const trackeval_report_spec *sp) {
     if (r->gp) fclose(r->gp);
     if (r->md) fclose(r->md);
     if (r->html) fclose(r->html);
-    free(r->storms);
+    free(r->storms), free(r->storm_file);
     if (status) util_outdir_abort(sp->dir, "report", r->dir);
     else status = util_outdir_commit(sp->dir, "report", r->dir);
     free(r);

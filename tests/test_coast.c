@@ -77,6 +77,28 @@ static void test_seam(void) {
     unlink(p);
 }
 
+/* A segment on the seam itself, (360, 10) to (0, 20) in the box 0..360 or
+ * (180, 10) to (-180, 20) in -180..180 (fuzz_coast found it: the crossing
+ * was 0/0, NaN points with UTIL_OK): one line along the meridian, on the
+ * first point's side, every point finite. */
+static void test_on_seam(void) {
+    const double seams[2][6] = {{360, 10, 0, 20, 0, 360}, {180, 10, -180, 20, -180, 180}};
+    const char *p = tmp_shp();
+    for (int k = 0; k < 2; k++) {
+        const double *q = seams[k];
+        write_shp(p, q, 2, 0);
+        coast_lines c;
+        CU_ASSERT_EQUAL_FATAL(coast_load(&c, p, -90, 90, q[4], q[5]), UTIL_OK);
+        CU_ASSERT_EQUAL(c.n, 1);
+        for (int i = 0; i < c.start[c.n]; i++) CU_ASSERT(isfinite(c.lon[i]) && isfinite(c.lat[i]));
+        if (c.n == 1 && c.start[1] == 2) {
+            NEAR(c.lon[0], q[0], 0); NEAR(c.lat[0], 10, 0); NEAR(c.lon[1], q[0], 0); NEAR(c.lat[1], 20, 0);
+        } else CU_FAIL("expected one line of two points");
+        coast_free(&c);
+    }
+    unlink(p);
+}
+
 /* (-10, 0) (10, 0) (10, 40): in 0..360 split at 0 E; clipped to 0..20 N,
  * 5..360 E: (5, 0) (10, 0) (10, 20) and (350, 0) (360, 0). */
 static void test_clip(void) {
@@ -167,6 +189,7 @@ static void test_natural_earth(void) {
 int tests_register_coast(void) {
     CU_pSuite s = CU_add_suite("coast", NULL, NULL);
     if (!s) return 1;
-    return !CU_add_test(s, "seam", test_seam) || !CU_add_test(s, "clip", test_clip) ||
+    return !CU_add_test(s, "seam", test_seam) || !CU_add_test(s, "on_seam", test_on_seam) ||
+           !CU_add_test(s, "clip", test_clip) ||
            !CU_add_test(s, "bad_files", test_bad_files) || !CU_add_test(s, "natural_earth", test_natural_earth);
 }

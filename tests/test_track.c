@@ -176,6 +176,11 @@ static void test_ibtracs_strict(void) {
                     "line 4, column NATURE");
     expect_ib_error("SID=2018242N13343;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 03:00:00;NATURE=TS;LAT=1;LON=-17.0;WMO_WIND=3O",
                     "line 4, column WMO_WIND");
+    /* NUMBER a whole number (1e20 was undefined behaviour, 7.9 read as 7) */
+    expect_ib_error("SID=2018250N10100;BASIN=NA;NAME=Y;ISO_TIME=2018-09-07 00:00:00;NATURE=TS;LAT=1;LON=-17.0;NUMBER=1e20",
+                    "line 4, column NUMBER");
+    expect_ib_error("SID=2018250N10100;BASIN=NA;NAME=Y;ISO_TIME=2018-09-07 00:00:00;NATURE=TS;LAT=1;LON=-17.0;NUMBER=7.9",
+                    "line 4, column NUMBER");
     expect_ib_error("SID=;BASIN=NA;NAME=X;ISO_TIME=2018-09-01 03:00:00;NATURE=TS;LAT=1;LON=-17.0", "line 4, column SID");
     /* a record with a field too few */
     char path[512];
@@ -237,6 +242,40 @@ static void test_atcf_bdeck(void) {
     CU_ASSERT(besttrack_read(path, &set) == UTIL_EFORMAT);
     CU_ASSERT(strstr(util_last_message(), "line 2, column 7 (LatN/S)") != NULL);
     CU_ASSERT_EQUAL(set.n, 0);
+    unlink(path);
+}
+
+/* A concatenated b-deck (cat bal*.dat): AL06 of 2017 and of 2018 are two
+ * storms; a storm going on across 31 December keeps its genesis year, and
+ * an SH storm from 1 July on takes the next season year (ATCF BBCCYYYY). */
+static void test_atcf_bdeck_years(void) {
+    char path[512];
+    tmp_path(path, sizeof path, "bal_cat.dat");
+    FILE *f = fopen(path, "w");
+    fputs("AL, 06, 2017083012, , BEST, 0, 161N, 269W, 35, 1004, TS,\n"
+          "AL, 06, 2017083018, , BEST, 0, 163N, 282W, 40, 1002, TS,\n"
+          "AL, 06, 2018090100, , BEST, 0, 135N, 170W, 30, 1008, TD,\n"
+          "AL, 06, 2018090106, , BEST, 0, 136N, 178W, 35, 1006, TS,\n"
+          "AL, 30, 2005123118, , BEST, 0, 245N, 350W, 45, 1000, TS,\n"
+          "AL, 30, 2006010100, , BEST, 0, 246N, 352W, 45, 1000, TS,\n"
+          "SH, 01, 2018063018, , BEST, 0, 123S, 795E, 30, 1000, TS,\n"
+          "SH, 01, 2018070100, , BEST, 0, 124S, 794E, 30, 1000, TS,\n"
+          "SH, 01, 2018081500, , BEST, 0, 101S, 901E, 30, 1000, TS,\n", f);
+    fclose(f);
+    besttrack_set set = {0};
+    CU_ASSERT_FATAL(besttrack_read(path, &set) == 0);
+    CU_ASSERT_EQUAL_FATAL(set.n, 5);
+    CU_ASSERT_STRING_EQUAL(set.storm[0].atcf, "AL062017");
+    CU_ASSERT_EQUAL(set.storm[0].n, 2);
+    CU_ASSERT_STRING_EQUAL(set.storm[1].atcf, "AL062018");
+    CU_ASSERT_EQUAL(set.storm[1].n, 2);
+    CU_ASSERT_STRING_EQUAL(set.storm[2].atcf, "AL302005");
+    CU_ASSERT_EQUAL(set.storm[2].n, 2);
+    CU_ASSERT_STRING_EQUAL(set.storm[3].atcf, "SH012018");
+    CU_ASSERT_EQUAL(set.storm[3].n, 2);
+    CU_ASSERT_STRING_EQUAL(set.storm[4].atcf, "SH012019");
+    CU_ASSERT_EQUAL(set.storm[4].n, 1);
+    besttrack_free(&set);
     unlink(path);
 }
 
@@ -546,6 +585,7 @@ int tests_register_track(void) {
         !CU_add_test(s, "IBTrACS: basins, longitudes, WMO and USA values, interpolation", test_ibtracs_records) ||
         !CU_add_test(s, "IBTrACS: bad records named by file, line and column", test_ibtracs_strict) ||
         !CU_add_test(s, "ATCF b-deck: records, wind radii lines, hemispheres", test_atcf_bdeck) ||
+        !CU_add_test(s, "ATCF b-deck: storms of one number kept apart by season year", test_atcf_bdeck_years) ||
         !CU_add_test(s, "ATCF a-deck: written and read back", test_atcf_round_trip) ||
         !CU_add_test(s, "tracker: great-circle distance, first guess across the date line and 0", test_distance_guess) ||
         !CU_add_test(s, "tracker: Holland vortices in both hemispheres, across the date line and 0", test_holland_hemispheres) ||

@@ -224,6 +224,28 @@ static int suite_init(void) {
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 
+/* util_time_parse: the documented forms (YYYY-MM-DD, T or a blank, then HH,
+ * HH:MM, HH:MM:SS) with fixed digits and whole seconds; anything else
+ * refused (1e300 seconds was undefined behaviour, fuzz_tracks). A CF units
+ * reference date stays lenient as UDUNITS writes it ("1990-1-1 0:0:0"). */
+static void test_time_parse(void) {
+    double t = -1, u;
+    const char *good[] = {"2017-09-01", "2017-09-01T06", "2017-09-01T06:30", "2017-09-01T06:30:15", "2017-09-01 06:30:15"};
+    const double want[] = {1504224000, 1504224000 + 21600, 1504224000 + 23400, 1504224000 + 23415, 1504224000 + 23415};
+    for (int i = 0; i < 5; i++) CU_ASSERT(util_time_parse(good[i], &t) == 0 && t == want[i]);
+    const char *bad[] = {"2017-9-1T0:0:0.9", " 2017-09-01", "+2017-09-01", "2017-09-01T00Z", "2017-09-01T00:00:00.9",
+                         "2017-09-01T24", "2017-09-01T23:60", "2017-09-01T23:59:60", "2018-09-01T00:00:1e300",
+                         "2017-09-01T", "2017-09-01T00:", "217-09-01", "2017-09-01T00:00:00 ", "2017-09-01x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        t = -1;
+        CU_ASSERT(util_time_parse(bad[i], &t) == UTIL_EINVAL && t == -1);
+        CU_ASSERT(strstr(util_last_message(), bad[i]) != NULL);
+    }
+    CU_ASSERT(util_time_units("days since 1990-1-1 0:0:0", &u, &t) == 0 && t == 631152000);
+    CU_ASSERT(util_time_units("seconds since 1970-01-01T00:00:00Z", &u, &t) == 0 && t == 0);
+    CU_ASSERT(util_time_units("hours since 1900-01-01 00:00:00.0", &u, &t) == 0 && t == -2208988800.0);
+}
+
 static int suite_clean(void) { return util_remove_tree(tmpdir) == 0 ? 0 : -1; }
 
 int tests_register_util(void) {
@@ -237,6 +259,7 @@ int tests_register_util(void) {
         {"output: names too long (with the temporaries' suffix) refused", test_output_name_length},
         {"output: never an input, a directory or a file of another kind", test_output_check},
         {"output directories: moved in on commit, nothing on abort", test_outdir},
+        {"times: YYYY-MM-DD[THH[:MM[:SS]]] strictly, CF reference dates leniently", test_time_parse},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         if (!CU_add_test(s, tests[i].name, tests[i].fn)) return -1;

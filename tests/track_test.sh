@@ -43,7 +43,12 @@ errors() {
 }
 leads() { awk -F, -v sid="$2" '$2 == sid { printf "%s%s", s, $6; s = " " }' "$1"; }
 
-"$pangu" track --forecast "$fc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" --atcf "$t/atcf" --output "$t/tracks.csv" \
+# the a-decks are named by the best track's ATCF id (IBTrACS USA_ATCF_ID, NCEI's column documentation):
+# here made from BASIN, NUMBER and SEASON as an agency would have numbered these storms
+awk -F, -v OFS=, 'BEGIN { split("NA AL EP EP WP WP NI IO SI SH SP SH SA SL", m, " "); for (i = 1; i < 14; i += 2) b[m[i]] = m[i + 1] }
+  NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR > 2 { $c["USA_ATCF_ID"] = sprintf("%s%02d%s", b[$c["BASIN"]], $c["NUMBER"], $c["SEASON"]) } 1' \
+  "$bt" >"$t/ibtracs_atcf.csv"
+"$pangu" track --forecast "$fc" --best-track "$t/ibtracs_atcf.csv" --land-sea-mask "$t/lsm.nc" --atcf "$t/atcf" --output "$t/tracks.csv" \
   >"$t/out" 2>"$t/err"
 check "exit 0 and one summary line" '[ $? -eq 0 ] && [ "$(wc -l <"$t/err")" -eq 1 ] && grep -q "pangu track: 5 tracks, 26 positions" "$t/err"'
 check "the columns, named as the issue names them" \
@@ -73,6 +78,18 @@ check "a-deck lines in NRL's format (tenths, hemisphere letters, kt, hPa; TECH f
   'head -1 "$t/atcf/awp012018.dat" | grep -Eq "^WP, 01, 2018102500, 03, PANG,   0, 150N, 1400E,  [0-9]{2},  9[0-9]{2}, XX,$" &&
    grep -q "^SH, 02, 2018102500, 03, PANG,  36, 16[0-9]S, 179[0-9]W," "$t/atcf/ash022018.dat"'
 check "no temporaries or locks left" '[ -z "$(leftovers "$t")" ]'
+# without USA_ATCF_ID no a-deck (IBTrACS NUMBER counts the season's storms of all basins, not a basin's
+# cyclone number: 5 and 105 would both be 05), one warning line naming the storms
+"$pangu" track --forecast "$fc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" --atcf "$t/noid_atcf" --output "$t/noid.csv" \
+  >"$t/out" 2>"$t/err"
+check "no ATCF id: tracks.csv, no a-deck, one warning naming the 5 storms" \
+  '[ $? -eq 0 ] && [ -s "$t/noid.csv" ] && [ -z "$(ls "$t/noid_atcf")" ] &&
+   [ "$(grep -c "no a-deck for 5 storms without an ATCF id" "$t/err")" = 1 ] && grep -q 2018298N15140 "$t/err"'
+# a-decks that cannot be written: no tracks.csv either (all or nothing)
+touch "$t/atcf_file"
+"$pangu" track --forecast "$fc" --best-track "$t/ibtracs_atcf.csv" --land-sea-mask "$t/lsm.nc" --atcf "$t/atcf_file/sub" \
+  --output "$t/half.csv" >"$t/out" 2>"$t/err"
+check "a-deck directory not writable: exit 2, no tracks.csv left" '[ $? -eq 2 ] && [ ! -e "$t/half.csv" ] && [ -z "$(leftovers "$t")" ]'
 
 "$pangu" track --forecast "$fc" --best-track "$bt" --output "$t/nomask.csv" 2>"$t/err"
 check "without a mask every point is sea, with a warning: the weak storm goes on ($(leads "$t/nomask.csv" 2018298N18100))" \
@@ -94,7 +111,7 @@ check "--start LAT,LON without a best track: the storm there, 7 leads within one
 "$pangu" track --forecast "$t/fc_pl_*.nc" --forecast "$t/fc_sfc_2018102500.nc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" \
   --output "$t/split.csv" --quiet 2>"$t/err"
 check "a forecast split over two files: the same rows" 'cmp -s "$t/split.csv" "$t/tracks.csv"'
-"$pangu" track --forecast "$t/ens_2018102500.nc" --best-track "$bt" --land-sea-mask "$t/lsm.nc" --atcf "$t/ens_atcf" \
+"$pangu" track --forecast "$t/ens_2018102500.nc" --best-track "$t/ibtracs_atcf.csv" --land-sea-mask "$t/lsm.nc" --atcf "$t/ens_atcf" \
   --output "$t/ens.csv" --quiet 2>"$t/err"
 check "ensemble member 0: the deterministic rows, source pangu_m00, member 0" \
   '[ "$(grep "^pangu_m00," "$t/ens.csv" | cut -d, -f2-11 | sed "s/\$/,/")" = "$(tail -n +2 "$t/tracks.csv" | cut -d, -f2-11 | sed "s/\$/,/")" ] &&

@@ -109,6 +109,23 @@ check "heterogeneous: pangu's 12 h case scored alone ($a12 km, a degree ahead: a
 check "heterogeneous and homogeneous agree where the samples are the same (hres, 6 h)" \
   '[ "$(grep "^hres,6," het.csv)" = "$(grep "^hres,6," scores.csv)" ]'
 
+# a spur track (TRACK_TYPE spur, NCEI's IBTrACS v04 column documentation) first, with the main track's
+# USA_ATCF_ID: tracks named by that id are scored against the main track, as pangu track follows main tracks only
+head -2 "$fx/ibtracs_v04r01_head.csv" >spur.csv
+for type in spur-2018244N10130 main; do
+  for h in 0 6; do
+    awk -F, -v OFS=, -v type=$type -v h=$h 'NR == 1 { for (i = 1; i <= NF; i++) { c[$i] = i; $i = " " }
+      $c["SID"] = type == "main" ? "2018244N10130" : "2018244N11131"; $c["SEASON"] = 2018; $c["NUMBER"] = 1; $c["BASIN"] = "WP"
+      $c["SUBBASIN"] = "MM"; $c["NAME"] = "NORTHER"; $c["ISO_TIME"] = sprintf("2018-09-01 %02d:00:00", h); $c["NATURE"] = "TS"
+      $c["LAT"] = type == "main" ? 10 + h / 6 : 30; $c["LON"] = 130; $c["WMO_WIND"] = 40; $c["WMO_PRES"] = 1000
+      $c["USA_ATCF_ID"] = "WP252018"; $c["TRACK_TYPE"] = type; print; exit }' "$fx/ibtracs_v04r01_head.csv" >>spur.csv
+  done
+done
+printf '%s\npangu,WP252018,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T06:00:00,11,130,99500,25\n' "$hdr" >spur_tracks.csv
+$pangu eval --tracks spur_tracks.csv --best-track spur.csv --output spur_scores.csv --quiet 2>err
+check "a storm named by its ATCF id is scored against its main track, not a spur (0 km)" \
+  '[ "$(col spur_scores.csv pangu 6 n)" = 1 ] && close "$(col spur_scores.csv pangu 6 dpe_mean_km)" 0 0.0005'
+
 # ---- the report
 $pangu eval --tracks pangu.csv --tracks hres.csv --best-track best.csv --output rep.csv --report rep --quiet 2>err
 check "report: report.md, report.html, the error figures and a map per storm" \
@@ -118,6 +135,25 @@ check "report table: pangu at 6 h" "grep -q '| pangu | 6 | 1 | $(awk -v e=$e6 'B
 check "report maps drawn over coastlines (libplplot-data) or say why not" \
   'grep -q "No coastlines" rep/report.md || [ -s rep/data/coast_2018244N10130.dat ]'
 check "no temporary left" '! ls -a rep . | grep -q "tmp\."'
+# tracks without pressure and wind (pangu track leaves them blank without u10/v10): no such figures, said so;
+# sources "x y" and "x_y" (one file name once made safe) get figure data of their own
+awk -F, -v OFS=, 'NR > 1 { $10 = ""; $11 = "" } 1' pangu.csv >blank.csv
+awk -F, -v OFS=, 'NR > 1 { $1 = "x y" } 1' pangu.csv >xsp.csv
+awk -F, -v OFS=, 'NR > 1 { $1 = "x_y"; $8 += 1 } NR == 1 || FNR > 1' pangu.csv >xund.csv
+$pangu eval --tracks blank.csv --best-track best.csv --output blank_scores.csv --report blank_rep --quiet 2>err
+check "report of tracks without pressure or wind: written, the empty figures named as skipped" \
+  '[ $? = 0 ] && [ -s blank_rep/report.md ] && grep -q "Mean maximum wind error: no figure" blank_rep/report.md &&
+   grep -q "Mean central pressure error: no figure" blank_rep/report.md && [ ! -s err ] &&
+   { ! command -v gnuplot >/dev/null || [ -s blank_rep/dpe_mean.png ]; }'
+$pangu eval --tracks xsp.csv --tracks xund.csv --best-track best.csv --output x_scores.csv --report x_rep --heterogeneous --quiet 2>err
+# a gnuplot that fails (a stub: gnuplot reports errors on stderr as `"script", line N: message` and exits 1,
+# gnuplot 5 documentation, "Batch/Interactive operation"): exit 2 quoting its last message, nothing left
+mkdir -p fakebin && printf '#!/bin/sh\necho "\"$1\", line 3: x range is invalid" >&2\nexit 1\n' >fakebin/gnuplot && chmod +x fakebin/gnuplot
+refused "gnuplot failing: its last message quoted" 'gnuplot failed drawing the figures: .*data/tracks.gp.*, line 3: x range is invalid$' \
+  "$t" -- env PATH="$t/fakebin:$PATH" $pangu eval --tracks pangu.csv --best-track best.csv --output gp_scores.csv --report gp_rep
+check "sources whose safe names collide keep figure data files of their own" \
+  '[ -s x_rep/data/errors_x_y.dat ] && [ -s "x_rep/data/errors_x_y+1.dat" ] &&
+   ! cmp -s x_rep/data/errors_x_y.dat "x_rep/data/errors_x_y+1.dat"'
 
 # ---- bad input: exit 2, one line naming the file/option, nothing written
 sed 's/^pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T06:00:00/pangu,2018244N10130,NORTHER,WP,2018-09-01T00:00:00,6,2018-09-01T07:00:00/' pangu.csv >badvalid.csv

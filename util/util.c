@@ -182,41 +182,42 @@ static void civil_from_days(long z, int *y, int *m, int *d) {
     *y = (int)(yy + (*m <= 2));
 }
 
-int util_time_parse(const char *text, double *seconds) {
-    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
-    char sep = 0;
-    if (sscanf(text, "%d-%d-%d%n", &y, &mo, &d, &n) != 3)
-        return util_fail(UTIL_EINVAL, "time '%s': expected YYYY-MM-DD[THH[:MM[:SS]]]", text);
-    const char *p = text + n;
-    if (*p == 'T' || *p == ' ') {
-        sep = *p++;
-        int k = 0;
-        if (sscanf(p, "%d%n", &h, &k) != 1) return util_fail(UTIL_EINVAL, "time '%s': bad hour", text);
-        p += k;
-        if (*p == ':') {
-            if (sscanf(p + 1, "%d%n", &mi, &k) != 1) return util_fail(UTIL_EINVAL, "time '%s': bad minute", text);
-            p += 1 + k;
-            if (*p == ':') {
-                double fs;
-                if (sscanf(p + 1, "%lf%n", &fs, &k) != 1) return util_fail(UTIL_EINVAL, "time '%s': bad second", text);
-                sec = (int)fs;
-                p += 1 + k;
-            }
-        }
+/* min to max decimal digits at *p (no sign, no blank), advancing *p. */
+static int time_digits(const char **p, int min, int max, int *out) {
+    int n = 0, v = 0;
+    while (n < max && (*p)[n] >= '0' && (*p)[n] <= '9') v = v * 10 + ((*p)[n++] - '0');
+    if (n < min) return 0;
+    *p += n, *out = v;
+    return 1;
+}
+
+/* YYYY-MM-DD[(T| )HH[:MM[:SS]]], integer fields in range. lenient (a CF
+ * units reference date, which UDUNITS lets write "1990-1-1 0:0:0" and end
+ * in Z): fields of 1 digit and more, a final 'Z'. */
+static int time_parse(const char *text, int lenient, double *seconds) {
+    int y, mo, d, h = 0, mi = 0, sec = 0, one = lenient ? 1 : 2;
+    const char *p = text;
+    int ok = time_digits(&p, lenient ? 1 : 4, 4, &y) && *p++ == '-' && time_digits(&p, one, 2, &mo) && *p++ == '-' &&
+             time_digits(&p, one, 2, &d);
+    if (ok && (*p == 'T' || *p == ' ')) {
+        p++;
+        ok = time_digits(&p, one, 2, &h);
+        if (ok && *p == ':') p++, ok = time_digits(&p, one, 2, &mi);
+        if (ok && *p == ':') p++, ok = time_digits(&p, one, 2, &sec);
     }
-    (void)sep;
-    if (*p == 'Z') p++;
+    if (ok && lenient && *p == 'Z') p++;
+    if (!ok || *p || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59)
+        return util_fail(UTIL_EINVAL, "time '%s': expected YYYY-MM-DD[THH[:MM[:SS]]] (UTC, whole seconds)", text);
     /* days in the month (proleptic Gregorian): 2019-02-30 is refused, not read as March 2 */
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (*p || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 24 || (h == 24 && (mi || sec)) || mi < 0 || mi > 59 || sec < 0 ||
-        sec > 60)
-        return util_fail(UTIL_EINVAL, "time '%s': expected YYYY-MM-DD[THH[:MM[:SS]]]", text);
     if (d > mdays[mo - 1] + (mo == 2 && leap))
         return util_fail(UTIL_EINVAL, "time '%s': %04d-%02d has %d days", text, y, mo, mdays[mo - 1] + (mo == 2 && leap));
     *seconds = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400.0 + h * 3600.0 + mi * 60.0 + sec;
     return UTIL_OK;
 }
+
+int util_time_parse(const char *text, double *seconds) { return time_parse(text, 0, seconds); }
 
 int util_time_list(const char *spec, const char *what, double **out, int *n) {
     enum { MAX_TIMES = 1000000 };
@@ -314,7 +315,7 @@ int util_time_units(const char *units, double *unit_seconds, double *epoch) {
     if (dot && strchr(dot, ':') == NULL && dot > strrchr(text, ':')) *dot = 0; /* drop fractional seconds ".0" */
     size_t len = strlen(text);
     if (len > 6 && (strcmp(text + len - 6, "+00:00") == 0 || strcmp(text + len - 6, " UTC") == 0)) text[len - 6] = 0;
-    if (util_time_parse(text, epoch) != UTIL_OK)
+    if (time_parse(text, 1, epoch) != UTIL_OK)
         return util_fail(UTIL_EFORMAT, "time units '%s': cannot read the reference date", units);
     return UTIL_OK;
 }

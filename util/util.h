@@ -70,7 +70,7 @@ double util_rng_trunc_normal(util_rng *r, double std, double lim); /* |x| <= lim
 
 /* Times are seconds since 1970-01-01 00:00 UTC (proleptic Gregorian, no
  * leap seconds) held in a double: exact for whole seconds over millennia. */
-int util_time_parse(const char *text, double *seconds);   /* "2020-01-31", "2020-01-31T06", "...T06:30[:00][Z]" or "2020-01-31 06:00:00" */
+int util_time_parse(const char *text, double *seconds);   /* "2020-01-31", "2020-01-31T06", "...T06:30[:00]" or "2020-01-31 06:00:00": fixed digits, UTC, whole seconds */
 /* "T", "T0/T1/STEP_HOURS" or several of these (comma- or blank-separated)
  * into *out (malloc'ed, *n times; none for an empty spec); `what` names the
  * option in errors. At most 1,000,000 times, counted before allocating. */
