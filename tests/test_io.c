@@ -219,93 +219,103 @@ static int put_text(int nc, int id, const char *att, const char *value) {
     return value ? nc_put_att_text(nc, id, att, strlen(value), value) : NC_NOERR;
 }
 
-static int write_nc(const char *path, layout *L) {
+/* the ids write_nc's steps share */
+typedef struct {
+    int dt, de, dl, dy, dx, vt, vl, vy, vx, ve, ids[NV];
+} nc_ids;
+
+/* dimensions and coordinate variables */
+static int def_coords(int nc, layout *L, int any_upper, nc_ids *I) {
     const io_state *s0 = L->data[0];
-    int H = s0->H, W = s0->W, nlev = s0->nlev, nc;
-    int any_upper = 0, dt = -1, de = -1, dl = -1, dy, dx, vt = -1, vl = -1, vy, vx, ve = -1, ids[NV];
-    for (int v = 0; v < IO_NUPPER; v++) any_upper |= L->name[v] != NULL;
-    if (L->packed) pack_params(L);
-    NCK(nc_create(path, L->cmode, &nc));
-    if (L->tdim) NCK(nc_def_dim(nc, L->tdim, L->unlimited ? NC_UNLIMITED : (size_t)L->nt, &dt));
-    if (L->expver) NCK(nc_def_dim(nc, "expver", 2, &de));
-    if (any_upper) NCK(nc_def_dim(nc, L->ldim, (size_t)nlev, &dl));
-    NCK(nc_def_dim(nc, L->ydim, (size_t)H, &dy));
-    NCK(nc_def_dim(nc, L->xdim, (size_t)W, &dx));
+    if (L->tdim) NCK(nc_def_dim(nc, L->tdim, L->unlimited ? NC_UNLIMITED : (size_t)L->nt, &I->dt));
+    if (L->expver) NCK(nc_def_dim(nc, "expver", 2, &I->de));
+    if (any_upper) NCK(nc_def_dim(nc, L->ldim, (size_t)s0->nlev, &I->dl));
+    NCK(nc_def_dim(nc, L->ydim, (size_t)s0->H, &I->dy));
+    NCK(nc_def_dim(nc, L->xdim, (size_t)s0->W, &I->dx));
     if (L->era5_extras) {
         int vn;
         NCK(nc_def_var(nc, "number", NC_INT64, 0, NULL, &vn));
         NCK(put_text(nc, vn, "long_name", "ensemble member numerical id"));
     }
     if (L->tdim) {
-        NCK(nc_def_var(nc, L->tdim, L->ttype, 1, &dt, &vt));
-        NCK(put_text(nc, vt, "units", L->tunits));
-        NCK(put_text(nc, vt, "calendar", L->calendar));
-        NCK(put_text(nc, vt, "standard_name", "time"));
+        NCK(nc_def_var(nc, L->tdim, L->ttype, 1, &I->dt, &I->vt));
+        NCK(put_text(nc, I->vt, "units", L->tunits));
+        NCK(put_text(nc, I->vt, "calendar", L->calendar));
+        NCK(put_text(nc, I->vt, "standard_name", "time"));
     }
     if (L->expver) {
-        NCK(nc_def_var(nc, "expver", NC_INT, 1, &de, &ve));
-        NCK(put_text(nc, ve, "long_name", "expver"));
+        NCK(nc_def_var(nc, "expver", NC_INT, 1, &I->de, &I->ve));
+        NCK(put_text(nc, I->ve, "long_name", "expver"));
     }
-    if (L->era5_extras) NCK(nc_def_var(nc, "expver", NC_STRING, 1, &dt, &ve));
+    if (L->era5_extras) NCK(nc_def_var(nc, "expver", NC_STRING, 1, &I->dt, &I->ve));
     if (any_upper) {
-        NCK(nc_def_var(nc, L->ldim, L->ltype, 1, &dl, &vl));
-        NCK(put_text(nc, vl, "units", L->lunits));
-        NCK(put_text(nc, vl, "standard_name", "air_pressure"));
+        NCK(nc_def_var(nc, L->ldim, L->ltype, 1, &I->dl, &I->vl));
+        NCK(put_text(nc, I->vl, "units", L->lunits));
+        NCK(put_text(nc, I->vl, "standard_name", "air_pressure"));
     }
-    NCK(nc_def_var(nc, L->ydim, L->ctype, 1, &dy, &vy));
-    NCK(put_text(nc, vy, "units", "degrees_north"));
-    NCK(nc_def_var(nc, L->xdim, L->ctype, 1, &dx, &vx));
-    NCK(put_text(nc, vx, "units", "degrees_east"));
+    NCK(nc_def_var(nc, L->ydim, L->ctype, 1, &I->dy, &I->vy));
+    NCK(put_text(nc, I->vy, "units", "degrees_north"));
+    NCK(nc_def_var(nc, L->xdim, L->ctype, 1, &I->dx, &I->vx));
+    NCK(put_text(nc, I->vx, "units", "degrees_east"));
+    return 0;
+}
+
+/* the fields' variables, in the layout's order */
+static int def_fields(int nc, layout *L, nc_ids *I) {
     int identity = 1;
     for (int v = 0; v < NV; v++) identity &= L->order[v] == 0;
     for (int n = 0; n < NV; n++) {
         int v = identity ? n : L->order[n];
-        ids[v] = -1;
+        I->ids[v] = -1;
         if (!L->name[v]) continue;
         int dims[5], nd = 0;
-        if (L->tdim) dims[nd++] = dt;
-        if (L->expver) dims[nd++] = de;
-        if (v < IO_NUPPER) dims[nd++] = dl;
-        dims[nd++] = dy, dims[nd++] = dx;
-        NCK(nc_def_var(nc, L->name[v], L->packed ? NC_SHORT : NC_FLOAT, nd, dims, &ids[v]));
-        if (L->deflate) NCK(nc_def_var_deflate(nc, ids[v], 1, 1, 4));
-        NCK(put_text(nc, ids[v], "standard_name", L->standard_name[v]));
-        NCK(put_text(nc, ids[v], "units", L->units[v]));
+        if (L->tdim) dims[nd++] = I->dt;
+        if (L->expver) dims[nd++] = I->de;
+        if (v < IO_NUPPER) dims[nd++] = I->dl;
+        dims[nd++] = I->dy, dims[nd++] = I->dx;
+        NCK(nc_def_var(nc, L->name[v], L->packed ? NC_SHORT : NC_FLOAT, nd, dims, &I->ids[v]));
+        if (L->deflate) NCK(nc_def_var_deflate(nc, I->ids[v], 1, 1, 4));
+        NCK(put_text(nc, I->ids[v], "standard_name", L->standard_name[v]));
+        NCK(put_text(nc, I->ids[v], "units", L->units[v]));
         if (L->packed) {
             short fill = -32767;
-            NCK(nc_put_att_double(nc, ids[v], "scale_factor", NC_DOUBLE, 1, &L->scale[v]));
-            NCK(nc_put_att_double(nc, ids[v], "add_offset", NC_DOUBLE, 1, &L->offset[v]));
-            NCK(nc_put_att_short(nc, ids[v], "_FillValue", NC_SHORT, 1, &fill));
-            NCK(nc_put_att_short(nc, ids[v], "missing_value", NC_SHORT, 1, &fill));
+            NCK(nc_put_att_double(nc, I->ids[v], "scale_factor", NC_DOUBLE, 1, &L->scale[v]));
+            NCK(nc_put_att_double(nc, I->ids[v], "add_offset", NC_DOUBLE, 1, &L->offset[v]));
+            NCK(nc_put_att_short(nc, I->ids[v], "_FillValue", NC_SHORT, 1, &fill));
+            NCK(nc_put_att_short(nc, I->ids[v], "missing_value", NC_SHORT, 1, &fill));
         } else if (L->nan_fill) {
             float fill = NAN;
-            NCK(nc_put_att_float(nc, ids[v], "_FillValue", NC_FLOAT, 1, &fill));
+            NCK(nc_put_att_float(nc, I->ids[v], "_FillValue", NC_FLOAT, 1, &fill));
         }
     }
-    NCK(put_text(nc, NC_GLOBAL, "Conventions", "CF-1.7"));
-    NCK(nc_enddef(nc));
+    return 0;
+}
 
-    /* coordinates in file order */
+/* coordinates in file order */
+static int put_coords(int nc, layout *L, int any_upper, const nc_ids *I) {
+    const io_state *s0 = L->data[0];
+    int H = s0->H, W = s0->W, nlev = s0->nlev;
     double *c = malloc(sizeof(double) * (size_t)(H + W + nlev + 4));
     if (!c) return -1;
     for (int i = 0; i < H; i++) c[i] = s0->lat[L->south_north ? H - 1 - i : i];
-    NCK(nc_put_var_double(nc, vy, c));
+    NCK(nc_put_var_double(nc, I->vy, c));
     for (int j = 0; j < W; j++) {
         double lon = s0->lon[L->lon_west ? (j + W / 2) % W : j];
         c[j] = L->lon_west && lon >= 180 ? lon - 360 : lon;
     }
-    NCK(nc_put_var_double(nc, vx, c));
+    NCK(nc_put_var_double(nc, I->vx, c));
     if (any_upper) {
         for (int k = 0; k < nlev; k++) c[k] = s0->levels[L->ascending ? nlev - 1 - k : k] * (L->pascal ? 100.0 : 1.0);
-        NCK(nc_put_var_double(nc, vl, c));
+        NCK(nc_put_var_double(nc, I->vl, c));
     }
+    free(c);
     if (L->tdim) {
         size_t st = 0, cnt = (size_t)L->nt;
-        NCK(nc_put_vara_double(nc, vt, &st, &cnt, L->tval));
+        NCK(nc_put_vara_double(nc, I->vt, &st, &cnt, L->tval));
     }
     if (L->expver) {
         int e[2] = {1, 5};
-        NCK(nc_put_var_int(nc, ve, e));
+        NCK(nc_put_var_int(nc, I->ve, e));
     }
     if (L->era5_extras) {
         const char *ev[16];
@@ -315,46 +325,65 @@ static int write_nc(const char *path, layout *L) {
         NCK(nc_inq_varid(nc, "number", &vn));
         NCK(nc_put_var_longlong(nc, vn, &zero));
         size_t st = 0, cnt = (size_t)L->nt;
-        NCK(nc_put_vara_string(nc, ve, &st, &cnt, ev));
+        NCK(nc_put_vara_string(nc, I->ve, &st, &cnt, ev));
     }
-    free(c);
+    return 0;
+}
 
-    /* fields, one (latitude, longitude) slab at a time */
-    float *f = malloc(sizeof(float) * (size_t)H * W);
-    short *q = malloc(sizeof(short) * (size_t)H * W);
-    if (!f || !q) return -1;
-    for (int t = 0; t < L->nt; t++)
-        for (int v = 0; v < NV; v++) {
-            if (ids[v] < 0) continue;
-            double div = L->divide[v] ? L->divide[v] : 1;
-            for (int k = 0; k < (v < IO_NUPPER ? nlev : 1); k++) {
-                const float *src = field_of(L->data[t], v, L->ascending ? nlev - 1 - k : k);
-                for (int e = 0; e < (L->expver ? 2 : 1); e++) {
-                    int missing = L->expver && e != t % 2; /* this time lives in the other slice */
-                    for (int i = 0; i < H; i++)
-                        for (int j = 0; j < W; j++) {
-                            float x = src[(size_t)(L->south_north ? H - 1 - i : i) * W +
-                                          (size_t)(L->lon_west ? (j + W / 2) % W : j)];
-                            size_t o = (size_t)i * W + j;
-                            f[o] = missing ? NC_FILL_FLOAT : div == 1 ? x : (float)(x / div);
-                            if (L->packed)
-                                q[o] = missing || !isfinite(x) ? (short)-32767
-                                                               : (short)lrint((x / div - L->offset[v]) / L->scale[v]);
-                        }
-                    size_t start[5], count[5];
-                    int nd = 0;
-                    if (L->tdim) start[nd] = (size_t)t, count[nd++] = 1;
-                    if (L->expver) start[nd] = (size_t)e, count[nd++] = 1;
-                    if (v < IO_NUPPER) start[nd] = (size_t)k, count[nd++] = 1;
-                    start[nd] = 0, count[nd++] = (size_t)H;
-                    start[nd] = 0, count[nd++] = (size_t)W;
-                    if (L->packed) NCK(nc_put_vara_short(nc, ids[v], start, count, q));
-                    else NCK(nc_put_vara_float(nc, ids[v], start, count, f));
-                }
-            }
+/* one (latitude, longitude) slab: time t, variable v, level k, expver slice e */
+static int put_slab(int nc, layout *L, const nc_ids *I, int t, int v, int k, int e, float *f, short *q) {
+    const io_state *s0 = L->data[0];
+    int H = s0->H, W = s0->W, nlev = s0->nlev;
+    double div = L->divide[v] ? L->divide[v] : 1;
+    const float *src = field_of(L->data[t], v, L->ascending ? nlev - 1 - k : k);
+    int missing = L->expver && e != t % 2; /* this time lives in the other slice */
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) {
+            float x = src[(size_t)(L->south_north ? H - 1 - i : i) * W + (size_t)(L->lon_west ? (j + W / 2) % W : j)];
+            size_t o = (size_t)i * W + j;
+            f[o] = missing ? NC_FILL_FLOAT : div == 1 ? x : (float)(x / div);
+            if (L->packed)
+                q[o] = missing || !isfinite(x) ? (short)-32767 : (short)lrint((x / div - L->offset[v]) / L->scale[v]);
+        }
+    size_t start[5], count[5];
+    int nd = 0;
+    if (L->tdim) start[nd] = (size_t)t, count[nd++] = 1;
+    if (L->expver) start[nd] = (size_t)e, count[nd++] = 1;
+    if (v < IO_NUPPER) start[nd] = (size_t)k, count[nd++] = 1;
+    start[nd] = 0, count[nd++] = (size_t)H;
+    start[nd] = 0, count[nd++] = (size_t)W;
+    if (L->packed) NCK(nc_put_vara_short(nc, I->ids[v], start, count, q));
+    else NCK(nc_put_vara_float(nc, I->ids[v], start, count, f));
+    return 0;
+}
+
+/* fields, one (latitude, longitude) slab at a time */
+static int put_fields(int nc, layout *L, const nc_ids *I) {
+    const io_state *s0 = L->data[0];
+    float *f = malloc(sizeof(float) * (size_t)s0->H * s0->W);
+    short *q = malloc(sizeof(short) * (size_t)s0->H * s0->W);
+    int rc = f && q ? 0 : -1;
+    for (int t = 0; t < L->nt && !rc; t++)
+        for (int v = 0; v < NV && !rc; v++) {
+            if (I->ids[v] < 0) continue;
+            for (int k = 0; k < (v < IO_NUPPER ? s0->nlev : 1) && !rc; k++)
+                for (int e = 0; e < (L->expver ? 2 : 1) && !rc; e++) rc = put_slab(nc, L, I, t, v, k, e, f, q);
         }
     free(f);
     free(q);
+    return rc;
+}
+
+static int write_nc(const char *path, layout *L) {
+    int any_upper = 0, nc;
+    nc_ids I = {.dt = -1, .de = -1, .dl = -1, .vt = -1, .vl = -1, .ve = -1};
+    for (int v = 0; v < IO_NUPPER; v++) any_upper |= L->name[v] != NULL;
+    if (L->packed) pack_params(L);
+    NCK(nc_create(path, L->cmode, &nc));
+    if (def_coords(nc, L, any_upper, &I) || def_fields(nc, L, &I)) return -1;
+    NCK(put_text(nc, NC_GLOBAL, "Conventions", "CF-1.7"));
+    NCK(nc_enddef(nc));
+    if (put_coords(nc, L, any_upper, &I) || put_fields(nc, L, &I)) return -1;
     NCK(nc_close(nc));
     return 0;
 }
