@@ -117,7 +117,7 @@ static int global_region(const rep_table *t) {
 }
 
 /* gnuplot on PATH? */
-static int have_gnuplot(void) {
+int report_have_gnuplot(void) {
     const char *path = getenv("PATH");
     if (!path) return 0;
     char buf[4096];
@@ -133,7 +133,7 @@ static int have_gnuplot(void) {
 }
 
 /* Run gnuplot on `script` inside dir; its messages go to dir/gnuplot.log. */
-static int run_gnuplot(const char *dir, const char *script) {
+int report_run_gnuplot(const char *dir, const char *script) {
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
@@ -264,7 +264,7 @@ static int write_script(report *r, const char *gp_name) {
 static int draw_figures(report *r) {
     const char *gp_name = "data/figures.gp";
     int status;
-    if (!(r->gnuplot = have_gnuplot())) {
+    if (!(r->gnuplot = report_have_gnuplot())) {
         snprintf(r->path, sizeof r->path, "%s/%s", r->dir, gp_name);
         if (!(r->gp = fopen("/dev/null", "w"))) return util_fail(UTIL_EIO, "/dev/null: cannot open");
         status = rep_scorecard(r);
@@ -272,7 +272,7 @@ static int draw_figures(report *r) {
         return status;
     }
     if ((status = write_script(r, gp_name))) return status;
-    if ((r->figures = run_gnuplot(r->dir, gp_name) == 0)) return UTIL_OK;
+    if ((r->figures = report_run_gnuplot(r->dir, gp_name) == 0)) return UTIL_OK;
     char line[512] = "", last[512] = "";
     snprintf(r->path, sizeof r->path, "%s/gnuplot.log", r->dir);
     FILE *lf = fopen(r->path, "r");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "eval.h"
+#include "report_gnuplot.h"
 
 #define REP_MAX_SRC 66
 #define REP_MAX_LEADS 1024

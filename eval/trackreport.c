@@ -5,18 +5,17 @@
  * temporary directory and moved into place when complete. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../util/util.h"
 #include "coast.h"
+#include "report_gnuplot.h"
 #include "trackeval.h"
 
 #define MAX_SOURCES 64 /* as the scoring */
@@ -51,37 +50,6 @@ typedef struct {
 } report;
 
 static double value_of(const trackeval_score *s, int c) { return *(const double *)((const char *)s + curves[c].offset); }
-
-static int have_gnuplot(void) {
-    const char *path = getenv("PATH");
-    char buf[4096];
-    for (const char *p = path ? path : ""; *p;) {
-        const char *e = strchr(p, ':');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        snprintf(buf, sizeof buf, "%.*s/gnuplot", (int)n, n ? p : ".");
-        if (access(buf, X_OK) == 0) return 1;
-        if (!e) break;
-        p = e + 1;
-    }
-    return 0;
-}
-
-/* gnuplot on script inside dir, its messages in dir/gnuplot.log; its exit status. */
-static int run_gnuplot(const char *dir, const char *script) {
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        if (chdir(dir) != 0) _exit(126);
-        int fd = open("gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
-        execlp("gnuplot", "gnuplot", script, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void html_text(FILE *f, const char *s) {
     for (; *s; s++) {
@@ -330,7 +298,7 @@ static void gnuplot_last_line(report *r, char *last, size_t cap) {
 /* data/tracks.gp: the error curves, then a map per storm; run by gnuplot. */
 static int draw_figures(report *r) {
     int status = UTIL_OK;
-    if (!(r->gnuplot = have_gnuplot())) return UTIL_OK;
+    if (!(r->gnuplot = report_have_gnuplot())) return UTIL_OK;
     snprintf(r->path, sizeof r->path, "%s/data/tracks.gp", r->dir);
     if (!(r->gp = fopen(r->path, "w"))) return util_fail(UTIL_EIO, "%s: cannot write", r->path);
     fprintf(r->gp, "# pangu eval --tracks figures: gnuplot data/tracks.gp (run inside the report directory)\n");
@@ -345,7 +313,7 @@ static int draw_figures(report *r) {
     r->gp = NULL;
     int closing = closed(gp, "the gnuplot script", r);
     if (status || (status = closing)) return status;
-    if ((r->figures = run_gnuplot(r->dir, "data/tracks.gp") == 0)) return UTIL_OK;
+    if ((r->figures = report_run_gnuplot(r->dir, "data/tracks.gp") == 0)) return UTIL_OK;
     char last[512];
     gnuplot_last_line(r, last, sizeof last); /* (the temporary directory goes with the failure) */
     return util_fail(UTIL_EIO, "%s: gnuplot failed drawing the figures%s%s", r->sp->dir, last[0] ? ": " : "", last);
