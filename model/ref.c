@@ -81,25 +81,6 @@ static void softmax_row(float *s, const float *bt, const int *labels, int i, int
     for (int j = 0; j < N; j++) s[j] *= inv;
 }
 
-void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
-                            int nW, int N, int C, int heads, float *scores) {
-    int d = C / heads, ld = 3 * C;
-    float scale = (float)(1.0 / sqrt((double)d));
-    for (int w = 0; w < nW; w++) {
-        const float *base = qkv + (size_t)w * N * ld;
-        for (int h = 0; h < heads; h++) {
-            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
-            const float *bt = bias_t + (size_t)h * N * N;
-            /* scores (N, N) = (q * scale) k^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, d, scale, q, ld, k, ld, 0.0f, scores, N);
-            for (int i = 0; i < N; i++) softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, i, N);
-            /* out (N, d) = softmax(scores) v, into this head's channels */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, N, 1.0f, scores, N, v, ld, 0.0f,
-                        out + (size_t)w * N * C + h * d, C);
-        }
-    }
-}
-
 /* W's element (j, i) as the view reads it (model_ref_matrix in internal.h) */
 static float ref_weight(const model_ref_matrix *w, size_t at, int i) {
     if (!w->words) return w->f[at + (size_t)i * w->step];
@@ -141,31 +122,53 @@ void model_ref_gemm_norm_add(float *x, float *y, const float *in, size_t ldi, co
     }
 }
 
-/* ---- bf16 (the scalar twins of model/fast/bf16.c) ---- */
+/* ---- window attention: FP32 (OpenBLAS) and bf16 ---- */
 
-void model_bf16_convert_ref(uint16_t *dst, const float *src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = model_bf16_round(src[i]);
+/* One window and head: scores (N, N) = softmax((q * scale) k^T + bias), then
+ * o (N, d; row stride C) = scores v. FP32: OpenBLAS. bf16: the twin of
+ * model_bf16_window_attention with bf16_gemms: q, k, the softmax weights p
+ * and v rounded to bf16, sums in FP32 (model_ref_gemm's order). */
+static void head_attention(float *o, const float *q, const float *k, const float *v, int ld, const float *bt,
+                           const int *labels, int N, int d, int C, float scale, float *scores, int bf16) {
+    if (bf16) {
+        /* q k^T: keys as W (n = key, k = channel); p v: values as W (n = channel, k = key) */
+        model_ref_matrix keys = model_ref_plain(k, N, d, (size_t)ld, 1, 1);
+        model_ref_gemm(scores, (size_t)N, q, (size_t)ld, &keys, NULL, N, 0);
+        for (size_t i = 0; i < (size_t)N * N; i++) scores[i] *= scale;
+    } else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, d, scale, q, ld, k, ld, 0.0f, scores, N);
+    for (int i = 0; i < N; i++) softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, i, N);
+    if (bf16) {
+        model_ref_matrix values = model_ref_plain(v, d, N, 1, (size_t)ld, 1);
+        model_ref_gemm(o, (size_t)C, scores, (size_t)N, &values, NULL, N, 0);
+    } else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, N, 1.0f, scores, N, v, ld, 0.0f, o, C);
 }
 
-/* The twin of model_bf16_window_attention with bf16_gemms: q, k, the
- * softmax weights p and v rounded to bf16, sums in FP32, softmax as
- * model_window_attention's. */
-void model_bf16_window_attention_ref(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
-                                     int C, int heads, float *scores) {
+static void windows_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                              int C, int heads, float *scores, int bf16) {
     int d = C / heads, ld = 3 * C;
     float scale = (float)(1.0 / sqrt((double)d));
     for (int w = 0; w < nW; w++) {
         const float *base = qkv + (size_t)w * N * ld;
-        for (int h = 0; h < heads; h++) {
-            const float *q = base + h * d, *k = base + C + h * d, *v = base + 2 * C + h * d;
-            const float *bt = bias_t + (size_t)h * N * N;
-            /* q k^T: keys as W (n = key, k = channel); p v: values as W (n = channel, k = key) */
-            model_ref_matrix keys = model_ref_plain(k, N, d, (size_t)ld, 1, 1);
-            model_ref_matrix values = model_ref_plain(v, d, N, 1, (size_t)ld, 1);
-            model_ref_gemm(scores, (size_t)N, q, (size_t)ld, &keys, NULL, N, 0);
-            for (size_t i = 0; i < (size_t)N * N; i++) scores[i] *= scale;
-            for (int i = 0; i < N; i++) softmax_row(scores + (size_t)i * N, bt + (size_t)i * N, labels, i, N);
-            model_ref_gemm(out + (size_t)w * N * C + h * d, (size_t)C, scores, (size_t)N, &values, NULL, N, 0);
-        }
+        for (int h = 0; h < heads; h++)
+            head_attention(out + (size_t)w * N * C + h * d, base + h * d, base + C + h * d, base + 2 * C + h * d, ld,
+                           bias_t + (size_t)h * N * N, labels, N, d, C, scale, scores, bf16);
     }
+}
+
+void model_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels,
+                            int nW, int N, int C, int heads, float *scores) {
+    windows_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores, 0);
+}
+
+void model_bf16_window_attention_ref(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
+                                     int C, int heads, float *scores) {
+    windows_attention(out, qkv, bias_t, labels, nW, N, C, heads, scores, 1);
+}
+
+/* ---- bf16 rounding ---- */
+
+void model_bf16_convert_ref(uint16_t *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = model_bf16_round(src[i]);
 }

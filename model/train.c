@@ -122,37 +122,36 @@ typedef struct {
 static void block_forward_cached(float *xout, const float *xin, const model_block *blk, const model_config *c, int layer,
                                  int roll, const int *bias_index, block_cache *bc, const float *drop) {
     const model_block_shape sh = model_block_shape_of(c, layer, roll);
-    int Z = sh.Z, Hl = sh.Hl, Wl = sh.Wl, C = sh.C, heads = sh.heads;
-    const int *win = c->window, *shift = sh.shift;
-    int N = sh.N, nW = sh.nW, rows = sh.rows, Zp = sh.Zp, Hp = sh.Hp, types = sh.types;
-    long T = sh.T, Tp = sh.Tp;
+    int C = sh.C, N = sh.N;
     float s_attn = drop ? drop[0] : 1.0f, s_mlp = drop ? drop[1] : 1.0f;
-    for (int t = 0; t < types; t++) model_window_gather(bc->xw + (size_t)t * rows * C, xin, t, Z, Hl, Wl, C, win, shift);
-    par_linear(bc->qkv, bc->xw, blk->qkv_w, blk->qkv_b, Tp, C, 3 * C);
+    for (int t = 0; t < sh.types; t++)
+        model_window_gather(bc->xw + (size_t)t * sh.rows * C, xin, t, sh.Z, sh.Hl, sh.Wl, C, c->window, sh.shift);
+    par_linear(bc->qkv, bc->xw, blk->qkv_w, blk->qkv_b, sh.Tp, C, 3 * C);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int t = 0; t < types; t++) {
-        float *sc = bc->scores + (size_t)omp_get_thread_num() * (heads + 2) * N * N;
+    for (int t = 0; t < sh.types; t++) {
+        float *sc = bc->scores + (size_t)omp_get_thread_num() * (sh.heads + 2) * N * N;
         int labels[N];
-        model_window_labels(labels, t, Zp, Hp, win);
-        const float *bias_t = model_block_bias(sc + (size_t)N * N, NULL, blk->bias, c->full_bias, bias_index, t, types, heads, N, win);
-        model_window_attention(bc->att + (size_t)t * rows * C, bc->qkv + (size_t)t * rows * 3 * C, bias_t,
-                               roll ? labels : NULL, nW, N, C, heads, sc);
+        model_window_labels(labels, t, sh.Zp, sh.Hp, c->window);
+        const float *bias_t = model_block_bias(sc + (size_t)N * N, NULL, blk->bias, c->full_bias, bias_index, t,
+                                               sh.types, sh.heads, N, c->window);
+        model_window_attention(bc->att + (size_t)t * sh.rows * C, bc->qkv + (size_t)t * sh.rows * 3 * C, bias_t,
+                               roll ? labels : NULL, sh.nW, N, C, sh.heads, sc);
     }
-    par_linear(bc->pr, bc->att, blk->proj_w, blk->proj_b, Tp, C, C);
-    memcpy(bc->xmid, xin, sizeof(float) * T * C);
+    par_linear(bc->pr, bc->att, blk->proj_w, blk->proj_b, sh.Tp, C, C);
+    memcpy(bc->xmid, xin, sizeof(float) * sh.T * C);
 #pragma omp parallel for schedule(static)
-    for (long r = 0; r < Tp; r++) {
-        long tok = model_window_token((int)(r / rows), (int)(r % rows), Z, Hl, Wl, win, shift);
+    for (long r = 0; r < sh.Tp; r++) {
+        long tok = model_window_token((int)(r / sh.rows), (int)(r % sh.rows), sh.Z, sh.Hl, sh.Wl, c->window, sh.shift);
         if (tok < 0) continue;
         float y[C];
         model_layernorm_forward(y, bc->pr + r * C, blk->norm1_w, blk->norm1_b, 1, C);
         for (int i = 0; i < C; i++) bc->xmid[tok * C + i] += s_attn * y[i];
     }
-    par_linear(bc->h, bc->xmid, blk->fc1_w, blk->fc1_b, T, C, 4 * C);
-    model_gelu_forward(bc->tmp4, bc->h, (size_t)T * 4 * C);
-    par_linear(bc->y, bc->tmp4, blk->fc2_w, blk->fc2_b, T, 4 * C, C);
+    par_linear(bc->h, bc->xmid, blk->fc1_w, blk->fc1_b, sh.T, C, 4 * C);
+    model_gelu_forward(bc->tmp4, bc->h, (size_t)sh.T * 4 * C);
+    par_linear(bc->y, bc->tmp4, blk->fc2_w, blk->fc2_b, sh.T, 4 * C, C);
 #pragma omp parallel for schedule(static)
-    for (long r = 0; r < T; r++) {
+    for (long r = 0; r < sh.T; r++) {
         float z[C];
         model_layernorm_forward(z, bc->y + r * C, blk->norm2_w, blk->norm2_b, 1, C);
         for (int i = 0; i < C; i++) xout[r * C + i] = bc->xmid[r * C + i] + s_mlp * z[i];
@@ -210,10 +209,7 @@ static void block_backward(float *dx, const float *dxout, const float *xin, cons
                            const model_config *c, int layer, int roll, const int *bias_index, block_cache *bc,
                            const float *drop) {
     const model_block_shape sh = model_block_shape_of(c, layer, roll);
-    int Z = sh.Z, Hl = sh.Hl, Wl = sh.Wl, C = sh.C, heads = sh.heads;
-    const int *win = c->window, *shift = sh.shift;
-    int N = sh.N, nW = sh.nW, rows = sh.rows, Zp = sh.Zp, Hp = sh.Hp, types = sh.types;
-    long T = sh.T, Tp = sh.Tp;
+    int C = sh.C, N = sh.N;
     float s_attn = drop ? drop[0] : 1.0f, s_mlp = drop ? drop[1] : 1.0f;
     int nt = omp_get_max_threads();
     ln_acc acc = {bc->lnbuf, C, nt};
@@ -222,30 +218,30 @@ static void block_backward(float *dx, const float *dxout, const float *xin, cons
     float *dy = bc->d1; /* (T, C) */
     memset(acc.buf, 0, sizeof(float) * 2 * C * nt);
 #pragma omp parallel for schedule(static)
-    for (long r = 0; r < T; r++) {
+    for (long r = 0; r < sh.T; r++) {
         float *a = acc.buf + (size_t)omp_get_thread_num() * 2 * C, g[C];
         for (int i = 0; i < C; i++) g[i] = s_mlp * dxout[r * C + i];
         layernorm_backward_row(dy + r * C, a, a + C, g, bc->y + r * C, blk->norm2_w, C, 0);
     }
     ln_acc_reduce(&acc, G(gr, blk->norm2_w), G(gr, blk->norm2_b));
-    model_gelu_forward(bc->tmp4, bc->h, (size_t)T * 4 * C);
-    par_linear_dweight(G(gr, blk->fc2_w), G(gr, blk->fc2_b), dy, bc->tmp4, T, 4 * C, C);
-    par_linear_dinput(bc->tmp4, dy, blk->fc2_w, T, 4 * C, C, 0.0f); /* d gelu output */
+    model_gelu_forward(bc->tmp4, bc->h, (size_t)sh.T * 4 * C);
+    par_linear_dweight(G(gr, blk->fc2_w), G(gr, blk->fc2_b), dy, bc->tmp4, sh.T, 4 * C, C);
+    par_linear_dinput(bc->tmp4, dy, blk->fc2_w, sh.T, 4 * C, C, 0.0f); /* d gelu output */
 #pragma omp parallel for schedule(static)
-    for (long i = 0; i < T * 4 * C; i++) {
+    for (long i = 0; i < sh.T * 4 * C; i++) {
         double x = bc->h[i];
         double dg = 0.5 * (1 + erf(x * M_SQRT1_2)) + x * exp(-0.5 * x * x) * 0.3989422804014327;
         bc->tmp4[i] = (float)(bc->tmp4[i] * dg);
     }
-    par_linear_dweight(G(gr, blk->fc1_w), G(gr, blk->fc1_b), bc->tmp4, bc->xmid, T, C, 4 * C);
-    memcpy(dxmid, dxout, sizeof(float) * T * C);
-    par_linear_dinput(dxmid, bc->tmp4, blk->fc1_w, T, C, 4 * C, 1.0f);
+    par_linear_dweight(G(gr, blk->fc1_w), G(gr, blk->fc1_b), bc->tmp4, bc->xmid, sh.T, C, 4 * C);
+    memcpy(dxmid, dxout, sizeof(float) * sh.T * C);
+    par_linear_dinput(dxmid, bc->tmp4, blk->fc1_w, sh.T, C, 4 * C, 1.0f);
     /* Attention branch: xmid = xin + s * LN1(pr) at each token's window row. */
     float *dpr = bc->d1; /* (Tp, C) */
     memset(acc.buf, 0, sizeof(float) * 2 * C * nt);
 #pragma omp parallel for schedule(static)
-    for (long r = 0; r < Tp; r++) {
-        long tok = model_window_token((int)(r / rows), (int)(r % rows), Z, Hl, Wl, win, shift);
+    for (long r = 0; r < sh.Tp; r++) {
+        long tok = model_window_token((int)(r / sh.rows), (int)(r % sh.rows), sh.Z, sh.Hl, sh.Wl, c->window, sh.shift);
         if (tok < 0) {
             memset(dpr + r * C, 0, sizeof(float) * C);
             continue;
@@ -255,38 +251,40 @@ static void block_backward(float *dx, const float *dxout, const float *xin, cons
         layernorm_backward_row(dpr + r * C, a, a + C, g, bc->pr + r * C, blk->norm1_w, C, 0);
     }
     ln_acc_reduce(&acc, G(gr, blk->norm1_w), G(gr, blk->norm1_b));
-    par_linear_dweight(G(gr, blk->proj_w), G(gr, blk->proj_b), dpr, bc->att, Tp, C, C);
+    par_linear_dweight(G(gr, blk->proj_w), G(gr, blk->proj_b), dpr, bc->att, sh.Tp, C, C);
     float *datt = bc->att; /* the attention output is no longer needed */
-    par_linear_dinput(datt, dpr, blk->proj_w, Tp, C, C, 0.0f);
+    par_linear_dinput(datt, dpr, blk->proj_w, sh.Tp, C, C, 0.0f);
     float *dqkv = bc->d1; /* (Tp, 3C): the projection gradient is no longer needed */
     float *dbias = G(gr, blk->bias);
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int t = 0; t < types; t++) {
-        float *sc = bc->scores + (size_t)omp_get_thread_num() * (heads + 2) * N * N;
+    for (int t = 0; t < sh.types; t++) {
+        float *sc = bc->scores + (size_t)omp_get_thread_num() * (sh.heads + 2) * N * N;
         /* a full bias's gradient accumulates in place: each type owns its slice */
-        float *dbias_t = c->full_bias ? dbias + (size_t)t * heads * N * N
-                                      : bc->scores + (size_t)nt * (heads + 2) * N * N + (size_t)t * heads * N * N;
+        float *dbias_t = c->full_bias ? dbias + (size_t)t * sh.heads * N * N
+                                      : bc->scores + (size_t)nt * (sh.heads + 2) * N * N + (size_t)t * sh.heads * N * N;
         int labels[N];
-        model_window_labels(labels, t, Zp, Hp, win);
+        model_window_labels(labels, t, sh.Zp, sh.Hp, c->window);
         const float *bias_t =
-            model_block_bias(sc + 2 * (size_t)N * N, NULL, blk->bias, c->full_bias, bias_index, t, types, heads, N, win);
-        if (!c->full_bias) memset(dbias_t, 0, sizeof(float) * heads * N * N);
-        attention_backward(dqkv + (size_t)t * rows * 3 * C, dbias_t, datt + (size_t)t * rows * C,
-                           bc->qkv + (size_t)t * rows * 3 * C, bias_t, roll ? labels : NULL, nW, N, C, heads, sc);
+            model_block_bias(sc + 2 * (size_t)N * N, NULL, blk->bias, c->full_bias, bias_index, t, sh.types, sh.heads,
+                             N, c->window);
+        if (!c->full_bias) memset(dbias_t, 0, sizeof(float) * sh.heads * N * N);
+        attention_backward(dqkv + (size_t)t * sh.rows * 3 * C, dbias_t, datt + (size_t)t * sh.rows * C,
+                           bc->qkv + (size_t)t * sh.rows * 3 * C, bias_t, roll ? labels : NULL, sh.nW, N, C, sh.heads,
+                           sc);
         /* Scatter into the bias table: each type owns its column, so threads never collide. */
         if (!c->full_bias)
-            for (int h = 0; h < heads; h++)
+            for (int h = 0; h < sh.heads; h++)
                 for (int p = 0; p < N * N; p++)
-                    dbias[((size_t)bias_index[p] * types + t) * heads + h] += dbias_t[(size_t)h * N * N + p];
+                    dbias[((size_t)bias_index[p] * sh.types + t) * sh.heads + h] += dbias_t[(size_t)h * N * N + p];
     }
-    par_linear_dweight(G(gr, blk->qkv_w), G(gr, blk->qkv_b), dqkv, bc->xw, Tp, C, 3 * C);
+    par_linear_dweight(G(gr, blk->qkv_w), G(gr, blk->qkv_b), dqkv, bc->xw, sh.Tp, C, 3 * C);
     float *dxw = bc->xw; /* (Tp, C) */
-    par_linear_dinput(dxw, dqkv, blk->qkv_w, Tp, C, 3 * C, 0.0f);
+    par_linear_dinput(dxw, dqkv, blk->qkv_w, sh.Tp, C, 3 * C, 0.0f);
     /* dx = dxmid (residual) + window rows scattered back to their tokens. */
-    if (dx != dxmid) memcpy(dx, dxmid, sizeof(float) * T * C);
+    if (dx != dxmid) memcpy(dx, dxmid, sizeof(float) * sh.T * C);
 #pragma omp parallel for schedule(static)
-    for (long r = 0; r < Tp; r++) {
-        long tok = model_window_token((int)(r / rows), (int)(r % rows), Z, Hl, Wl, win, shift);
+    for (long r = 0; r < sh.Tp; r++) {
+        long tok = model_window_token((int)(r / sh.rows), (int)(r % sh.rows), sh.Z, sh.Hl, sh.Wl, c->window, sh.shift);
         if (tok < 0) continue;
         for (int i = 0; i < C; i++) dx[tok * C + i] += dxw[r * C + i];
     }

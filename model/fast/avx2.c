@@ -181,9 +181,8 @@ static _Thread_local float abuf[MR * MODEL_KC_MAX] __attribute__((aligned(64)));
 #define GEMM_INLINE AVX2_INLINE
 #define GEMM_GELU model_gelu_forward_avx2
 #define GEMM_NORM_ADD model_layernorm_add_avx2
-#define GEMM_DRIVER
 #define GEMM_KERNEL MODEL_KERNEL_AVX2
-#include "gemm.h"
+#include "gemm_f32.h"
 
 #define GEMM_TARGET AVX2_TARGET
 #define GEMM_MATRIX model_f32_matrix
@@ -299,21 +298,13 @@ void model_layernorm_forward_avx2(float *out, const float *in, const float *w, c
 void model_layernorm_add_avx2(float *x, const float *y, const float *w, const float *b, int C) {
     model_layernorm_add(x, y, w, b, C);
 }
-void model_avx2_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                               const float *b, int rows, int accumulate) {
-    model_ref_matrix v = model_ref_f32(w);
-    model_ref_gemm(out, ldo, in, ldi, &v, b, rows, accumulate);
-}
-void model_avx2_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                    const float *b, int rows) {
-    model_ref_matrix v = model_ref_f32(w);
-    model_ref_gemm_gelu(out, ldo, in, ldi, &v, b, rows);
-}
-void model_avx2_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    model_ref_matrix v = model_ref_f32(w);
-    model_ref_gemm_norm_add(x, y, in, ldi, &v, b, norm_w, norm_b, rows, tok);
-}
+#define GEMM_TARGET
+#define GEMM_MATRIX model_f32_matrix
+#define GEMM_REF model_ref_f32
+#define GEMM_LINEAR model_avx2_linear_forward
+#define GEMM_LINEAR_GELU model_avx2_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_avx2_linear_norm_add_forward
+#include "gemm_entry.h"
 void model_avx2_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, float *packs) {
     (void)packs;

@@ -75,9 +75,8 @@ AVX512_TARGET void model_gelu_forward_avx512(float *out, const float *in, size_t
 #define GEMM_INLINE AVX512_INLINE
 #define GEMM_GELU model_gelu_forward_avx512
 #define GEMM_NORM_ADD model_layernorm_add_avx512
-#define GEMM_DRIVER
 #define GEMM_KERNEL MODEL_KERNEL_AVX512
-#include "gemm.h"
+#include "gemm_f32.h"
 
 #define GEMM_TARGET AVX512_TARGET
 #define GEMM_MATRIX model_f32_matrix
@@ -138,23 +137,14 @@ AVX512_INLINE void scale_row(float *o, int d, float inv) {
 #include "attention.h"
 
 #else /* no x86-64: model_kernel() is blas and these are never reached; the twins stand in */
-void model_avx512_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                 const float *b, int rows, int accumulate) {
-    model_ref_matrix v = model_ref_f32(w);
-    model_ref_gemm(out, ldo, in, ldi, &v, b, rows, accumulate);
-}
+#define GEMM_TARGET
+#define GEMM_MATRIX model_f32_matrix
+#define GEMM_REF model_ref_f32
+#define GEMM_LINEAR model_avx512_linear_forward
+#define GEMM_LINEAR_GELU model_avx512_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_avx512_linear_norm_add_forward
+#include "gemm_entry.h"
 void model_gelu_forward_avx512(float *out, const float *in, size_t n) { model_gelu_forward(out, in, n); }
-void model_avx512_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_f32_matrix *w,
-                                      const float *b, int rows) {
-    model_ref_matrix v = model_ref_f32(w);
-    model_ref_gemm_gelu(out, ldo, in, ldi, &v, b, rows);
-}
-void model_avx512_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_f32_matrix *w,
-                                          const float *b, const float *norm_w, const float *norm_b, int rows,
-                                          const long *tok) {
-    model_ref_matrix v = model_ref_f32(w);
-    model_ref_gemm_norm_add(x, y, in, ldi, &v, b, norm_w, norm_b, rows, tok);
-}
 void model_layernorm_forward_avx512(float *out, const float *in, const float *w, const float *b, int rows, int C) {
     model_layernorm_forward(out, in, w, b, rows, C);
 }

@@ -146,8 +146,8 @@ static _Thread_local uint32_t amx_abuf[AMX_MC * KCP] __attribute__((aligned(64))
 typedef union {
     uint32_t u[16][16];
     float f[16][16];
-} amx_tile;
-static _Thread_local amx_tile amx_emu[8];
+} amx_emu_tile;
+static _Thread_local amx_emu_tile amx_emu[8];
 
 /* tile t = 16 rows of 64 bytes, `stride` bytes apart */
 static void amx_emu_load(int t, const void *base, size_t stride) {
@@ -243,10 +243,21 @@ AMX_INLINE void amx_micro(float *c, size_t ldc, const uint32_t *a, size_t lda, c
     }
 }
 
-/* linear_forward's contract on the tile unit (emulate: the C tile file) */
-__attribute__((noinline)) AMX_TARGET static void amx_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
-                                                                    const model_bf16_matrix *w, const float *b, int rows,
-                                                                    int accumulate, const epilogue *epi, int emulate) {
+/* gemm.h's hooks on the tile unit (emulate: the C tile file). A block's
+ * rows are rounded to bf16 pairs in amx_abuf, padded with zeros to 32 rows
+ * and to whole 16-pair steps; a panel's last partial step of weights is
+ * copied to a zeroed tile, its bias to 16 rows a tile load can read. */
+typedef struct {
+    int depth, kc_max, mc_max;
+    int k, emulate;
+    int steps, part;        /* 16-pair steps of the block; pairs in a last partial step (0: none) */
+    const uint32_t *bp;     /* the panel's weights at the block's depth */
+    uint32_t tail[AMX_KT][NR] __attribute__((aligned(64)));
+    float bias_rows[16][NR] __attribute__((aligned(64)));
+} amx_state;
+
+AMX_INLINE void amx_start(amx_state *s, const model_bf16_matrix *w, int emulate) {
+    s->depth = w->kp, s->kc_max = KCP, s->mc_max = AMX_MC, s->k = w->k, s->emulate = emulate;
     /* palette 1; tiles 0-7 all 16 rows of 64 bytes */
     struct {
         uint8_t palette, start_row, reserved[14];
@@ -258,39 +269,55 @@ __attribute__((noinline)) AMX_TARGET static void amx_linear_forward(float *out, 
     for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
     /* not _tile_loadconfig: its asm says it reads 8 bytes, so the compiler could drop the stores to the rest */
     if (!emulate) __asm__ volatile("ldtilecfg %0" ::"m"(cfg));
-    uint32_t tail[AMX_KT][NR] __attribute__((aligned(64)));
-    float bias_rows[16][NR] __attribute__((aligned(64)));
-    int k = w->k, n = w->n;
-    for (int q0 = 0; q0 < w->kp; q0 += KCP) {
-        int kc = w->kp - q0 < KCP ? w->kp - q0 : KCP, first = q0 == 0;
-        int kvalid = k - 2 * q0 < 2 * kc ? k - 2 * q0 : 2 * kc;
-        int steps = (kc + AMX_KT - 1) / AMX_KT, part = kc % AMX_KT; /* KCP is a multiple of AMX_KT */
-        for (int r0 = 0; r0 < rows; r0 += AMX_MC) {
-            int mc = rows - r0 < AMX_MC ? rows - r0 : AMX_MC, mcp = (mc + AMX_MR - 1) / AMX_MR * AMX_MR;
-            for (int i = 0; i < mcp; i++)
-                convert_row((uint16_t *)(amx_abuf + (size_t)i * KCP), in + (size_t)(r0 + i) * ldi + 2 * q0,
-                            i < mc ? kvalid : 0, 2 * steps * AMX_KT);
-            for (int pn = 0; pn < w->panels; pn++) {
-                int n0 = pn * NR;
-                const uint32_t *bp = w->data + ((size_t)pn * w->kp + q0) * NR;
-                const float *bias = first && b ? b + n0 : NULL;
-                if (part) {
-                    memset(tail, 0, sizeof tail);
-                    memcpy(tail, bp + (size_t)(steps - 1) * AMX_KT * NR, sizeof(uint32_t) * (size_t)part * NR);
-                }
-                if (bias)
-                    for (int r = 0; r < 16; r++)
-                        for (int j = 0; j < NR; j++) bias_rows[r][j] = n0 + j < n ? bias[j] : 0.0f;
-                for (int i0 = 0; i0 < mcp; i0 += AMX_MR)
-                    amx_micro(out + (size_t)(r0 + i0) * ldo + n0, ldo, amx_abuf + (size_t)i0 * KCP, KCP, bp,
-                              part ? &tail[0][0] : NULL, steps, mc - i0, n - n0, bias, &bias_rows[0][0],
-                              accumulate || !first, emulate);
-            }
-            if (q0 + kc == w->kp) epilogue_rows(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
-        }
-    }
-    if (!emulate) _tile_release();
 }
+
+AMX_INLINE void amx_rows(amx_state *s, const float *in, size_t ldi, int r0, int q0, int kc, int mc, int mcp) {
+    int kvalid = s->k - 2 * q0 < 2 * kc ? s->k - 2 * q0 : 2 * kc;
+    s->steps = (kc + AMX_KT - 1) / AMX_KT, s->part = kc % AMX_KT; /* KCP is a multiple of AMX_KT */
+    for (int i = 0; i < mcp; i++)
+        convert_row((uint16_t *)(amx_abuf + (size_t)i * KCP), in + (size_t)(r0 + i) * ldi + 2 * q0,
+                    i < mc ? kvalid : 0, 2 * s->steps * AMX_KT);
+}
+
+AMX_INLINE void amx_panel(amx_state *s, const model_bf16_matrix *w, int pn, int q0, int kc, const float *bias) {
+    (void)kc;
+    int n0 = pn * NR;
+    s->bp = w->data + ((size_t)pn * w->kp + q0) * NR;
+    if (s->part) {
+        memset(s->tail, 0, sizeof s->tail);
+        memcpy(s->tail, s->bp + (size_t)(s->steps - 1) * AMX_KT * NR, sizeof(uint32_t) * (size_t)s->part * NR);
+    }
+    if (bias)
+        for (int r = 0; r < 16; r++)
+            for (int j = 0; j < NR; j++) s->bias_rows[r][j] = n0 + j < w->n ? bias[j] : 0.0f;
+}
+
+AMX_INLINE void amx_tile(amx_state *s, float *c, size_t ldc, int i0, int kc, int mvalid, int nvalid,
+                         const float *bias, int load_c) {
+    (void)kc;
+    amx_micro(c, ldc, amx_abuf + (size_t)i0 * KCP, KCP, s->bp, s->part ? &s->tail[0][0] : NULL, s->steps, mvalid,
+              nvalid, bias, &s->bias_rows[0][0], load_c, s->emulate);
+}
+
+AMX_INLINE void amx_finish(amx_state *s) {
+    if (!s->emulate) _tile_release();
+}
+
+/* Two drivers, so the hardware's has no emulation branches; not inlined:
+ * their callers lack the AMX target. */
+#define GEMM_DRIVER amx_linear_forward
+#define GEMM_DRIVER_ATTR static __attribute__((noinline)) AMX_TARGET
+#define GEMM_MATRIX model_bf16_matrix
+#define GEMM_MR AMX_MR
+#define GEMM_HOOK(name) amx_##name
+#include "gemm.h"
+#define GEMM_DRIVER amx_emulated_linear_forward
+#define GEMM_DRIVER_ATTR static __attribute__((noinline)) AMX_TARGET
+#define GEMM_MATRIX model_bf16_matrix
+#define GEMM_MR AMX_MR
+#define GEMM_HOOK(name) amx_##name
+#define GEMM_VARIANT 1
+#include "gemm.h"
 
 /* AMX state: decided once (first BF16 GEMM or model_bf16_amx()), or set by model_bf16_amx_select */
 static int amx_forced = -1, amx_detected = MODEL_AMX_OFF, amx_permitted;
@@ -328,7 +355,8 @@ static double amx_check(int emulate) {
         worst = 0;
         for (int acc = 0; acc < 2; acc++) {
             for (int i = 0; i < R * N; i++) got[i] = want[i] = (float)(i % 13) - 6.0f;
-            amx_linear_forward(got, N, x, K, &p, bias, R, acc, &none, emulate);
+            if (emulate) amx_emulated_linear_forward(got, N, x, K, &p, bias, R, acc, &none);
+            else amx_linear_forward(got, N, x, K, &p, bias, R, acc, &none);
             model_ref_matrix twin = model_ref_plain(wt, N, K, K, 1, 1);
             model_ref_gemm(want, N, x, K, &twin, bias, R, acc);
             for (int r = 0; r < R; r++)
@@ -415,47 +443,65 @@ int model_bf16_amx_select(int mode) {
 }
 
 
-/* out = [out] + [b] + bf16(in) bf16(W)^T, then epi on each block of MC output rows once complete (avx512.h),
- * on AVX512_BF16's dot products */
-BF16_INLINE void dot_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
-                                    const float *b, int rows, int accumulate, const epilogue *epi) {
-    int k = w->k, n = w->n;
-    for (int q0 = 0; q0 < w->kp; q0 += KCP) {
-        int kc = w->kp - q0 < KCP ? w->kp - q0 : KCP, first = q0 == 0;
-        int kvalid = k - 2 * q0 < 2 * kc ? k - 2 * q0 : 2 * kc;
-        for (int r0 = 0; r0 < rows; r0 += MC) {
-            int mc = rows - r0 < MC ? rows - r0 : MC, mcp = (mc + MR - 1) / MR * MR;
-            for (int i = 0; i < mcp; i++)
-                convert_row((uint16_t *)(abuf + (size_t)i * KCP), in + (size_t)(r0 + i) * ldi + 2 * q0,
-                            i < mc ? kvalid : 0, 2 * kc);
-            for (int pn = 0; pn < w->panels; pn++) {
-                int n0 = pn * NR;
-                __mmask16 m0 = mask16(n - n0), m1 = mask16(n - n0 - 16);
-                const uint32_t *bp = w->data + ((size_t)pn * w->kp + q0) * NR;
-                for (int i0 = 0; i0 < mcp; i0 += MR)
-                    micro_kernel(out + (size_t)(r0 + i0) * ldo + n0, ldo, abuf + (size_t)i0 * KCP, KCP, bp, kc,
-                                 mc - i0, m0, m1, first && b ? b + n0 : NULL, accumulate || !first);
-            }
-            if (q0 + kc == w->kp) epilogue_rows(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
-        }
-    }
+/* gemm.h's hooks for AVX512_BF16's dot products: every row of a block is
+ * rounded to bf16 pairs in abuf, so each element once per GEMM. */
+typedef struct {
+    int depth, kc_max, mc_max;
+    int k;
+    const uint32_t *bp; /* the panel's weights at the block's depth */
+    __mmask16 m0, m1;   /* the panel's columns */
+} dot_state;
+
+BF16_INLINE void dot_start(dot_state *s, const model_bf16_matrix *w, int variant) {
+    (void)variant;
+    s->depth = w->kp, s->kc_max = KCP, s->mc_max = MC, s->k = w->k;
 }
+
+BF16_INLINE void dot_rows(dot_state *s, const float *in, size_t ldi, int r0, int q0, int kc, int mc, int mcp) {
+    int kvalid = s->k - 2 * q0 < 2 * kc ? s->k - 2 * q0 : 2 * kc;
+    for (int i = 0; i < mcp; i++)
+        convert_row((uint16_t *)(abuf + (size_t)i * KCP), in + (size_t)(r0 + i) * ldi + 2 * q0, i < mc ? kvalid : 0,
+                    2 * kc);
+}
+
+BF16_INLINE void dot_panel(dot_state *s, const model_bf16_matrix *w, int pn, int q0, int kc, const float *bias) {
+    (void)kc, (void)bias;
+    int n0 = pn * NR;
+    s->m0 = mask16(w->n - n0), s->m1 = mask16(w->n - n0 - 16);
+    s->bp = w->data + ((size_t)pn * w->kp + q0) * NR;
+}
+
+BF16_INLINE void dot_tile(dot_state *s, float *c, size_t ldc, int i0, int kc, int mvalid, int nvalid,
+                          const float *bias, int load_c) {
+    (void)nvalid;
+    micro_kernel(c, ldc, abuf + (size_t)i0 * KCP, KCP, s->bp, kc, mvalid, s->m0, s->m1, bias, load_c);
+}
+
+BF16_INLINE void dot_finish(dot_state *s) { (void)s; }
+
+#define GEMM_DRIVER dot_linear_forward
+#define GEMM_DRIVER_ATTR BF16_INLINE
+#define GEMM_MATRIX model_bf16_matrix
+#define GEMM_MR MR
+#define GEMM_HOOK(name) dot_##name
+#include "gemm.h"
 
 /* The same on the tile unit, and on its C emulation */
 BF16_INLINE void tile_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                      const float *b, int rows, int accumulate, const epilogue *epi) {
-    amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi, 0);
+    amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi);
 }
 BF16_INLINE void emulated_tile_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,
                                               const model_bf16_matrix *w, const float *b, int rows, int accumulate,
                                               const epilogue *epi) {
-    amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi, 1);
+    amx_emulated_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi);
 }
 /* Either, as the AMX state says at each call (the entries for tests and tune) */
 BF16_INLINE void any_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
                                     const float *b, int rows, int accumulate, const epilogue *epi) {
     int amx = amx_mode();
-    if (amx != MODEL_AMX_OFF) amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi, amx == MODEL_AMX_EMULATED);
+    if (amx == MODEL_AMX_EMULATED) amx_emulated_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi);
+    else if (amx == MODEL_AMX_ON) amx_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi);
     else dot_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate, epi);
 }
 
@@ -468,36 +514,24 @@ BF16_INLINE void any_linear_forward(float *out, size_t ldo, const float *in, siz
 #define GEMM_LINEAR_NORM_ADD model_bf16_linear_norm_add_forward
 #include "gemm_entry.h"
 #undef linear_forward
-#undef GEMM_LINEAR
-#undef GEMM_LINEAR_GELU
-#undef GEMM_LINEAR_NORM_ADD
 #define linear_forward dot_linear_forward
 #define GEMM_LINEAR model_bf16_dot_linear_forward
 #define GEMM_LINEAR_GELU model_bf16_dot_linear_gelu_forward
 #define GEMM_LINEAR_NORM_ADD model_bf16_dot_linear_norm_add_forward
 #include "gemm_entry.h"
 #undef linear_forward
-#undef GEMM_LINEAR
-#undef GEMM_LINEAR_GELU
-#undef GEMM_LINEAR_NORM_ADD
 #define linear_forward tile_linear_forward
 #define GEMM_LINEAR model_bf16_tile_linear_forward
 #define GEMM_LINEAR_GELU model_bf16_tile_linear_gelu_forward
 #define GEMM_LINEAR_NORM_ADD model_bf16_tile_linear_norm_add_forward
 #include "gemm_entry.h"
 #undef linear_forward
-#undef GEMM_LINEAR
-#undef GEMM_LINEAR_GELU
-#undef GEMM_LINEAR_NORM_ADD
 #define linear_forward emulated_tile_linear_forward
 #define GEMM_LINEAR model_bf16_emulated_tile_linear_forward
 #define GEMM_LINEAR_GELU model_bf16_emulated_tile_linear_gelu_forward
 #define GEMM_LINEAR_NORM_ADD model_bf16_emulated_tile_linear_norm_add_forward
 #include "gemm_entry.h"
 #undef linear_forward
-#undef GEMM_LINEAR
-#undef GEMM_LINEAR_GELU
-#undef GEMM_LINEAR_NORM_ADD
 
 
 /* Keys as the weight of q k^T: W (n = key, k = channel); each key's channel
@@ -595,21 +629,13 @@ double model_bf16_amx_check(int emulate) {
     return INFINITY;
 }
 void model_bf16_convert(uint16_t *dst, const float *src, size_t n) { model_bf16_convert_ref(dst, src, n); }
-void model_bf16_linear_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
-                               const float *b, int rows, int accumulate) {
-    model_ref_matrix v = model_ref_bf16(w);
-    model_ref_gemm(out, ldo, in, ldi, &v, b, rows, accumulate);
-}
-void model_bf16_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi, const model_bf16_matrix *w,
-                                    const float *b, int rows) {
-    model_ref_matrix v = model_ref_bf16(w);
-    model_ref_gemm_gelu(out, ldo, in, ldi, &v, b, rows);
-}
-void model_bf16_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi, const model_bf16_matrix *w,
-                                        const float *b, const float *norm_w, const float *norm_b, int rows, const long *tok) {
-    model_ref_matrix v = model_ref_bf16(w);
-    model_ref_gemm_norm_add(x, y, in, ldi, &v, b, norm_w, norm_b, rows, tok);
-}
+#define GEMM_TARGET
+#define GEMM_MATRIX model_bf16_matrix
+#define GEMM_REF model_ref_bf16
+#define GEMM_LINEAR model_bf16_linear_forward
+#define GEMM_LINEAR_GELU model_bf16_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_bf16_linear_norm_add_forward
+#include "gemm_entry.h"
 void model_bf16_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, int nW, int N,
                                  int C, int heads, float *scores, uint32_t *packs, int bf16_gemms) {
     (void)packs;
@@ -618,19 +644,6 @@ void model_bf16_window_attention(float *out, const float *qkv, const float *bias
 }
 /* the kernel-specific names of the table (model/ops.c): the same twins */
 #define SAME_AS_TWINS(kind)                                                                                         \
-    void model_bf16_##kind##_linear_forward(float *out, size_t ldo, const float *in, size_t ldi,                    \
-                                            const model_bf16_matrix *w, const float *b, int rows, int accumulate) { \
-        model_bf16_linear_forward(out, ldo, in, ldi, w, b, rows, accumulate);                                       \
-    }                                                                                                               \
-    void model_bf16_##kind##_linear_gelu_forward(float *out, size_t ldo, const float *in, size_t ldi,               \
-                                                 const model_bf16_matrix *w, const float *b, int rows) {            \
-        model_bf16_linear_gelu_forward(out, ldo, in, ldi, w, b, rows);                                              \
-    }                                                                                                               \
-    void model_bf16_##kind##_linear_norm_add_forward(float *x, float *y, const float *in, size_t ldi,               \
-                                                     const model_bf16_matrix *w, const float *b, const float *norm_w, \
-                                                     const float *norm_b, int rows, const long *tok) {              \
-        model_bf16_linear_norm_add_forward(x, y, in, ldi, w, b, norm_w, norm_b, rows, tok);                         \
-    }                                                                                                               \
     void model_bf16_##kind##_window_attention(float *out, const float *qkv, const float *bias_t, const int *labels, \
                                               int nW, int N, int C, int heads, float *scores, uint32_t *packs,      \
                                               int bf16_gemms) {                                                     \
@@ -640,5 +653,17 @@ SAME_AS_TWINS(dot)
 SAME_AS_TWINS(tile)
 SAME_AS_TWINS(emulated_tile)
 #undef SAME_AS_TWINS
+#define GEMM_LINEAR model_bf16_dot_linear_forward
+#define GEMM_LINEAR_GELU model_bf16_dot_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_bf16_dot_linear_norm_add_forward
+#include "gemm_entry.h"
+#define GEMM_LINEAR model_bf16_tile_linear_forward
+#define GEMM_LINEAR_GELU model_bf16_tile_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_bf16_tile_linear_norm_add_forward
+#include "gemm_entry.h"
+#define GEMM_LINEAR model_bf16_emulated_tile_linear_forward
+#define GEMM_LINEAR_GELU model_bf16_emulated_tile_linear_gelu_forward
+#define GEMM_LINEAR_NORM_ADD model_bf16_emulated_tile_linear_norm_add_forward
+#include "gemm_entry.h"
 #endif
 
