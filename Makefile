@@ -55,7 +55,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 HEADERS := $(wildcard */*.h model/fast/*.h)
 
-.PHONY: all man deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz nocurl-check
+.PHONY: all man deps check test asan ubsan bench demo demo-models notebooks clean fixtures mpi-check fuzz nocurl-check portable-check
 all: $(BIN)/pangu lib man
 
 # Man pages from every command's --help (Debian's help2man): pangu.1 and
@@ -190,6 +190,14 @@ nocurl-check: deps
 	$(MAKE) CURL=0 bin-nocurl/pangu
 	bin-nocurl/pangu fetch --source gfs --time 2026-12-01 --out /tmp/pangu-nocurl 2>&1 | grep -q "built without network access"
 	@echo "nocurl: pangu fetch says it was built without network access"
+
+# The build a CPU other than x86-64 gets (PANGU_PORTABLE: no x86 kernels;
+# OpenBLAS and the plain twins fill the tables): it compiles, links and passes
+# the CUnit suite, and a step gives the x86 build's OpenBLAS bits.
+portable-check: deps
+	$(MAKE) BUILD=build-portable BIN=bin-portable OPT="-O2 -DPANGU_PORTABLE" bin-portable/pangu bin-portable/pangu-tests
+	OMP_NUM_THREADS=2 bin-portable/pangu-tests
+	tests/portable_test.sh bin-portable/pangu $(BIN)/pangu
 
 # gcc leaves float-cast-overflow (a double too large for an int: undefined) out of -fsanitize=undefined
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=float-cast-overflow -fno-sanitize-recover=float-cast-overflow

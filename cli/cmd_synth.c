@@ -9,29 +9,22 @@
 #include "../util/util.h"
 #include "cli.h"
 
-static const char *const usage_text =
-    "usage: pangu synth [--grid H,W] [--start T] [--hours N] [--step-hours K] [--format legacy|cds2024]\n"
-    "                   [--levels p1,p2,...] [--noise X] [--seed S] --out DIR\n"
-    "       pangu synth --forecast-from T|T0/T1/H [--hours N] [--step-hours K] [--grid H,W] [--format ...]\n"
-    "                   [--levels ...] --out DIR\n"
-    "  A SYNTHETIC reanalysis in ERA5 layouts: DIR/era5_pl_YYYYMM.nc, DIR/era5_sfc_YYYYMM.nc and\n"
-    "  DIR/invariant.nc, every file with the global attribute synthetic = \"yes\".\n"
-    "  --grid H,W         latitudes 90..-90 and longitudes from 0 (default 32,64)\n"
-    "  --start T          first time, e.g. 2019-01-01T00 (default 2019-01-01T00)\n"
-    "  --hours N          hours after the first time (default 24; with --forecast-from the forecast length,\n"
-    "                     default 168)\n"
-    "  --step-hours K     hours between times (default 1; with --forecast-from 6)\n"
-    "  --format F         legacy (NetCDF-3, packed shorts, hours since 1900; the default) or cds2024\n"
-    "                     (NetCDF-4, valid_time, compressed floats)\n"
-    "  --levels LIST      pressure levels in hPa (default the 13 of Pangu-Weather)\n"
-    "  --noise X, --seed S  seeded white noise on the surface fields (default none)\n"
-    "  --forecast-from T  instead, SYNTHETIC numerical weather prediction forecasts from initial time T, or\n"
-    "                     from T0 to T1 every H hours: the truth's state at T evolved by the same dynamics\n"
-    "                     with model error (wave phase speeds a few percent off, waves damped, a temperature\n"
-    "                     drift growing with lead). One file per initial time, DIR/nwp_YYYYMMDDHH.nc, with\n"
-    "                     the pressure-level and surface variables at leads 0..N every K hours, a scalar\n"
-    "                     forecast_reference_time and an init_time attribute: use it as\n"
-    "                     pangu eval ... --baseline nwp=DIR/nwp_2020020100.nc,DIR/nwp_2020020300.nc\n";
+/* Laid out for help2man (the Makefile's man target): the "Usage:" and "or:"
+ * lines make the SYNOPSIS, the summary the DESCRIPTION. */
+static const char *const synopsis =
+    "[--grid H,W] [--start T] [--hours N] [--step-hours K] [--format legacy|cds2024] [--levels LIST] [--noise X] "
+    "[--seed S] --output DIR\n"
+    "  or: pangu synth --forecast-from T|T0/T1/H [--hours N] [--step-hours K] [--grid H,W] [--format F] [--levels LIST] "
+    "--output DIR";
+static const char *const summary =
+    "A SYNTHETIC reanalysis in ERA5 layouts: DIR/era5_pl_YYYYMM.nc, DIR/era5_sfc_YYYYMM.nc and DIR/invariant.nc,\n"
+    "every file with the global attribute synthetic = \"yes\". With --forecast-from, instead, SYNTHETIC numerical\n"
+    "weather prediction forecasts from initial time T, or from T0 to T1 every H hours: the truth's state at T\n"
+    "evolved by the same dynamics with model error (wave phase speeds a few percent off, waves damped, a\n"
+    "temperature drift growing with lead). One file per initial time, DIR/nwp_YYYYMMDDHH.nc, with the\n"
+    "pressure-level and surface variables at leads 0..N every K hours, a scalar forecast_reference_time and an\n"
+    "init_time attribute: use it as\n"
+    "pangu eval ... --baseline nwp=DIR/nwp_2020020100.nc,DIR/nwp_2020020300.nc";
 
 /* "T" or "T0/T1/H" (as pangu forecast --init) into initial times. */
 static int parse_inits(const char *spec, double *out, int cap, int *n) {
@@ -80,16 +73,10 @@ static const cfg_key synth_keys[] = {
 int cli_synth(int argc, char **argv) {
     synth_spec s = {.H = 32, .W = 64, .nlev = 13, .levels = {1000, 925, 850, 700, 600, 500, 400, 300, 250, 200, 150, 100, 50}};
     cfg opt;
-    if (cfg_wants_help(argc, argv)) {
-        cfg_init(&opt, synth_keys, (int)(sizeof synth_keys / sizeof synth_keys[0]));
-        fputs(usage_text, stdout);
-        printf("\n");
-        cfg_print_usage(&opt, "synth", "[--grid H,W] [--start T] [--hours N] ... --output DIR",
-                        "A SYNTHETIC reanalysis in ERA5 layouts, or synthetic numerical forecasts of it.", 0);
-        return 0;
-    }
-    int rc = CLI_ARGS(&opt, synth_keys, argc, argv, "synth", "", "");
+    int rc = CLI_ARGS(&opt, synth_keys, argc, argv, "synth", synopsis, summary);
     if (rc) return rc < 0 ? 0 : rc;
+    static const char *const need[] = {"output"};
+    if (cli_require(&opt, "synth", need, 1)) return 2;
     const char *format = cfg_get(&opt, "format"), *out = cfg_get(&opt, "output"), *start_s = cfg_get(&opt, "start");
     const char *from = cfg_get(&opt, "forecast_from");
     long hours = cfg_get(&opt, "hours") ? (long)cfg_get_int(&opt, "hours") : -1;
@@ -117,8 +104,7 @@ int cli_synth(int argc, char **argv) {
         }
         if (!s.nlev) return fprintf(stderr, "pangu synth: --levels '': expected 1 to 64 pressures in hPa\n"), 2;
     }
-    if (out && (status = util_mkdirs(out))) return cli_error("synth", status);
-    if (!out) return fputs(usage_text, stderr), 2;
+    if ((status = util_mkdirs(out))) return cli_error("synth", status);
     if (hours < 0) hours = from ? 168 : 24;
     if (step < 0) step = from ? 6 : 1;
     if (from) {

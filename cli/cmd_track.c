@@ -72,8 +72,8 @@ static int configure(const cfg *opt, track_config *tc, glob_t *storms) {
 int cli_track(int argc, char **argv) {
     cfg opt;
     int rc = CLI_ARGS(&opt, track_keys, argc, argv, "track",
-                      "--forecast FILES --best-track IBTRACS.csv --output tracks.csv [--name SOURCE] [--storm SID|NAME ...]\n"
-                      "       [--basin LIST] [--land-sea-mask FILE] [--atcf DIR] [--start LAT,LON]",
+                      "--forecast FILES --best-track IBTRACS.csv --output tracks.csv [--name SOURCE] [--storm SID|NAME ...] "
+                      "[--basin LIST] [--land-sea-mask FILE] [--atcf DIR] [--start LAT,LON]",
                       "Tropical cyclone tracks through forecasts (Bi et al. 2023, after ECMWF's tracker).");
     if (rc) return rc < 0 ? 0 : rc;
     static const char *const need[] = {"forecast", "output"};

@@ -86,7 +86,7 @@ static const struct {
 
 static void usage(FILE *f) {
     fprintf(f, "pangu %s: Pangu-Weather forecasts, training and verification\n", PANGU_VERSION);
-    fprintf(f, "usage: pangu COMMAND [options]\n");
+    fprintf(f, "Usage: pangu COMMAND [options]\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-6s %s\n         %s%s\n", commands[i].name, commands[i].synopsis, commands[i].summary, commands[i].more);
     fprintf(f, "Every command: --help (every option, its range and default), --threads N, --no-plausibility-check,\n"

@@ -13,7 +13,7 @@
 #include "../util/util.h"
 #include "internal.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(PANGU_PORTABLE)
 #include <cpuid.h>
 #define MODEL_CPU_X86 1
 #define TUNE_X86 1

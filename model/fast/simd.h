@@ -7,7 +7,8 @@
 #ifndef PANGU_MODEL_AVX512_H
 #define PANGU_MODEL_AVX512_H
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* PANGU_PORTABLE: build as for a CPU other than x86-64 (make portable-check) */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(PANGU_PORTABLE)
 #define MODEL_X86 1
 #include <immintrin.h>
 #include <math.h>
