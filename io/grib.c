@@ -57,14 +57,7 @@ static void describe(char *buf, size_t cap, int v, double lev, double time) {
     else snprintf(buf, cap, "%s valid at %s", lookup[v].label, when);
 }
 
-int io_grib_detect(const char *path) {
-    unsigned char magic[4];
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return 0;
-    size_t n = fread(magic, 1, 4, fp);
-    fclose(fp);
-    return n == 4 && memcmp(magic, "GRIB", 4) == 0;
-}
+int io_grib_detect(const char *path) { return util_file_starts_with(path, "GRIB", 4); }
 
 void io_grib_close(io_grib *g) {
     if (!g) return;

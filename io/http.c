@@ -386,6 +386,17 @@ static int deadline_fail(const char *url, double deadline, double spent, long lo
                      url, spent, received, spent > 0 ? received / spent : 0, deadline);
 }
 
+/* One attempt of a request (head: HEAD) in what is left of the deadline: rc,
+ * code and a reason for messages; a status once the deadline has passed. */
+static int attempt_within(io_http *h, const char *url, const char *json, int head, sink *s, double deadline,
+                          CURLcode *rc, long *code, char *reason, size_t cap) {
+    s->budget = fmax(deadline - s->spent, 0.001); /* spent: this attempt times out at once */
+    perform(h, url, json, head, s, rc, code);
+    reason_of(*rc, *code, s, reason, cap);
+    if (over_deadline(s, *rc, deadline)) return deadline_fail(url, deadline, s->spent, head ? 0 : (long long)s->len);
+    return UTIL_OK;
+}
+
 int io_http_request(io_http *h, const char *url, const char *json, io_http_reply *r) {
     memset(r, 0, sizeof *r);
     sink s = {0};
@@ -395,14 +406,8 @@ int io_http_request(io_http *h, const char *url, const char *json, io_http_reply
     for (;;) {
         CURLcode rc;
         long code;
-        s.budget = fmax(deadline - s.spent, 0.001); /* spent: this attempt times out at once */
-        perform(h, url, json, 0, &s, &rc, &code);
         char reason[256];
-        reason_of(rc, code, &s, reason, sizeof reason);
-        if (over_deadline(&s, rc, deadline)) {
-            status = deadline_fail(url, deadline, s.spent, (long long)s.len);
-            break;
-        }
+        if ((status = attempt_within(h, url, json, 0, &s, deadline, &rc, &code, reason, sizeof reason))) break;
         if (s.too_long) {
             status = util_fail(UTIL_EFORMAT, "%s: the answer is larger than %u MB, not an index or a reply", url, MEM_MAX >> 20);
             break;
@@ -438,14 +443,8 @@ int io_http_size(io_http *h, const char *url, long long *size) {
     for (;;) {
         CURLcode rc;
         long code;
-        s.budget = fmax(deadline - s.spent, 0.001); /* spent: this attempt times out at once */
-        perform(h, url, NULL, 1, &s, &rc, &code);
         char reason[256];
-        reason_of(rc, code, &s, reason, sizeof reason);
-        if (over_deadline(&s, rc, deadline)) {
-            status = deadline_fail(url, deadline, s.spent, 0);
-            break;
-        }
+        if ((status = attempt_within(h, url, NULL, 1, &s, deadline, &rc, &code, reason, sizeof reason))) break;
         if (rc == CURLE_OK && code == 200) {
             curl_off_t n = -1;
             if (curl_easy_getinfo(h->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &n) == CURLE_OK) *size = n;

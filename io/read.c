@@ -408,14 +408,7 @@ static int open_npy(io_file *f) {
     return UTIL_OK;
 }
 
-static int is_npy(const char *path) {
-    unsigned char magic[6];
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return 0;
-    size_t n = fread(magic, 1, 6, fp);
-    fclose(fp);
-    return n == 6 && memcmp(magic, "\x93NUMPY", 6) == 0;
-}
+static int is_npy(const char *path) { return util_file_starts_with(path, "\x93NUMPY", 6); }
 
 /* GRIB (io/grib.c indexes the file): the coordinates and variables found. */
 static int open_grib(io_file *f) {

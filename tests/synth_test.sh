@@ -156,5 +156,12 @@ $pangu stats --input 'prog/era5_*.nc' --output pst2.nc 2>stats2.log
 check "stats into a log at the default interval: no carriage return, the final line" \
   '! grep -q $'"'"'\r'"'"' stats2.log && grep -q "^pangu stats: 61 of 61 times" stats2.log'
 
+for bad in abc -1 inf 1e999 "2 s"; do
+  PANGU_PROGRESS_INTERVAL="$bad" $pangu synth --grid 4,8 --hours 2 --out "badint" 2>badint.log; rc=$?
+  check "PANGU_PROGRESS_INTERVAL='$bad': one warning naming it, the default used, the job done (rc $rc)" \
+    '[ $rc = 0 ] && [ "$(grep -c "PANGU_PROGRESS_INTERVAL=.*expected seconds" badint.log)" = 1 ] && grep -q "^pangu synth: wrote badint" badint.log'
+  rm -rf badint
+done
+
 echo "synth: $pass passed, $fail failed"
 [ $fail -eq 0 ]

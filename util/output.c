@@ -376,6 +376,16 @@ void util_outdir_abort(const char *dir, const char *name, const char *tmp) {
     if (snprintf(key, sizeof key, "%s/.%s", dir, name) < (int)sizeof key) util_unlock_output(key);
 }
 
+int util_file_starts_with(const char *path, const void *magic, size_t n) {
+    unsigned char b[16];
+    if (n > sizeof b) return 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    size_t got = fread(b, 1, n, fp);
+    fclose(fp);
+    return got == n && memcmp(b, magic, n) == 0;
+}
+
 /* What a file is, by its first bytes: for a message about a file that is
  * not of the kind an output may replace. */
 static const char *file_kind(const char *path) {

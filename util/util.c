@@ -449,11 +449,18 @@ int util_source_attribute(char *out, size_t cap, const char *what, const int *le
 }
 
 void util_progress_init(util_progress *p, int fd, double seconds) {
+    static int warned; /* once per process: every job step starts its own progress */
     const char *env = getenv("PANGU_PROGRESS_INTERVAL");
-    char *end;
-    double given = env ? strtod(env, &end) : NAN;
+    char *end = NULL;
+    double given = env && *env ? strtod(env, &end) : NAN;
+    int valid = env && *env && !*end && isfinite(given) && given >= 0;
+    if (env && *env && !valid && !warned) {
+        warned = 1;
+        util_warn("PANGU_PROGRESS_INTERVAL='%s': expected seconds between progress lines (a number >= 0); using %g s",
+                  env, seconds);
+    }
     p->tty = isatty(fd);
-    p->interval = env && *env && !*end && given >= 0 ? given : seconds;
+    p->interval = valid ? given : seconds;
     p->last = util_now();
 }
 

@@ -109,6 +109,8 @@ int util_check_distinct_outputs(const char *name_a, const char *a, const char *n
 /* 1 when a and b are the same file: by device and inode where both exist,
  * else by their canonical paths. */
 int util_same_file(const char *a, const char *b);
+/* 1 when the file's first n bytes are magic (0 when shorter or unreadable). */
+int util_file_starts_with(const char *path, const void *magic, size_t n);
 
 /* mkdir -p: the directory and its parents (0777 & umask); UTIL_EIO naming it. */
 int util_mkdirs(const char *dir);
