@@ -56,7 +56,7 @@ static void append(text_buf *t, const char *fmt, ...) {
 
 /* Requests of this version name the initial time and the inputs; those of
  * version 1 (pangu-c before them) did not. */
-#define REQUEST_HEADER "pangu-c forecast request 2"
+#define REQUEST_HEADER "pangu-c forecast request 3"
 #define REQUEST_MAX 65536
 
 /* The request a forecast file records (io_forecast_spec.request): what
@@ -89,8 +89,10 @@ static void build_request(text_buf *t, const char *source, const io_forecast_spe
 }
 
 /* The whole request of one initial time: the header, the time, the job's
- * part and the files its state is read from, by canonical path and size
- * (another file there, or the same one grown or cut, is another request). */
+ * part and the files its state is read from, by canonical path, size and
+ * modification time (another file there, or the same one rewritten, even
+ * to the same size, is another request; a copy that keeps the time, cp -p
+ * or rsync -a, is the same). */
 static int request_for_init(char *out, size_t cap, const char *job, double init, const io_series *series, int *nsources) {
     text_buf t = {out, cap, 0, 0};
     char when[64];
@@ -102,7 +104,13 @@ static int request_for_init(char *out, size_t cap, const char *job, double init,
         char canon[PATH_MAX];
         struct stat st;
         const char *name = realpath(files[i], canon) ? canon : files[i];
-        append(&t, "%s %s (%lld bytes)", i ? "," : "", name, stat(files[i], &st) == 0 ? (long long)st.st_size : -1LL);
+        char mtime[64] = "unknown";
+        int known = stat(files[i], &st) == 0;
+        if (known) {
+            util_time_format((double)st.st_mtim.tv_sec, mtime, sizeof mtime);
+            snprintf(mtime + strlen(mtime), sizeof mtime - strlen(mtime), ".%09ldZ", (long)st.st_mtim.tv_nsec);
+        }
+        append(&t, "%s %s (%lld bytes, modified %s)", i ? "," : "", name, known ? (long long)st.st_size : -1LL, mtime);
     }
     return t.over ? util_fail(UTIL_EINVAL, "the request of %s (its input paths) is longer than %d bytes", when, REQUEST_MAX)
                   : UTIL_OK;
@@ -116,6 +124,9 @@ static void request_difference(const char *had, const char *want, char *out, siz
         if (!strncmp(had, "pangu-c forecast request 1;", 27))
             snprintf(out, cap, "written by an older pangu-c, whose recorded request names neither the initial time nor "
                                "the inputs");
+        else if (!strncmp(had, "pangu-c forecast request 2;", 27))
+            snprintf(out, cap, "written by an older pangu-c, whose recorded request has no modification times of the "
+                               "inputs");
         else snprintf(out, cap, "its request is recorded in another form: '%.60s'", had);
         return;
     }

@@ -148,13 +148,13 @@ check "other variables: an error too" '[ $rc -eq 2 ] && grep -q "for another req
 run --leads 6,18 --overwrite --output 'req/r_{init:%Y%m%d%H}.nc'; rc=$?
 check "--overwrite rewrites it with the new leads" '[ $rc -eq 0 ] && grep -q "rewritten (--overwrite)" log &&
   [ "$(ncdump -v forecast_period req/r_1900010100.nc | sed -n "s/^ *forecast_period = \(.*\) ;/\1/p")" = "6, 18" ]'
-# the same data from another file is another request (the inputs are recorded by path and size)
+# the same data from another file is another request (the inputs are recorded by path, size and modification time)
 cp "$fx/tiny_in.nc" moved_in.nc
 cp req/r_1900010100.nc keep.nc
 $pangu forecast $models --input moved_in.nc --init 1900-01-01T00 --leads 6,18 --dry-run \
   --output 'req/r_{init:%Y%m%d%H}.nc' >dry2.txt 2>log; rc=$?
 check "--dry-run says what differs: the input file ($(cut -c1-160 dry2.txt | head -1))" \
-  '[ $rc -eq 0 ] && grep -Eq "complete for another request: an error \(--overwrite rewrites it\): inputs: the file.s .*/tiny_in.nc \([0-9]+ bytes\), this run.s .*/moved_in.nc" dry2.txt'
+  '[ $rc -eq 0 ] && grep -Eq "complete for another request: an error \(--overwrite rewrites it\): inputs: the file.s .*/tiny_in.nc \([0-9]+ bytes, modified [0-9T:.-]+Z\), this run.s .*/moved_in.nc" dry2.txt'
 $pangu forecast $models --input moved_in.nc --init 1900-01-01T00 --leads 6,18 --output 'req/r_{init:%Y%m%d%H}.nc' 2>log; rc=$?
 check "another input file: an error naming it, the file kept ($(tail -1 log | cut -c1-140))" \
   '[ $rc -eq 2 ] && grep -q "req/r_1900010100.nc: complete, but for another request (inputs: .*moved_in.nc" log && cmp -s keep.nc req/r_1900010100.nc'

@@ -237,6 +237,18 @@ refused "a rerun for another initial time onto a complete file: an error naming 
   req -- F --init 2020-01-31T00 --output req/r.nc
 F --init 2020-01-31T12 --output req/r.nc >/dev/null 2>req.err; rc=$?
 check "the same request again: skipped ($(head -c 120 req.err))" '[ $rc -eq 0 ] && grep -q "complete already, skipped" req.err'
+# an input rewritten in place to the same size (a corrected file, the same name): another request, not skipped
+mkdir req/in && cp $ts req/in/
+G() { "$pangu" forecast --model-24h "$M/demo_24h.h5" --input "$tp" --input 'req/in/*.nc' --leads 24 --init 2020-01-31T12 \
+  --output req/g.nc "$@"; }
+G >/dev/null 2>&1
+G >/dev/null 2>req.err; rc=$?
+check "the same inputs again (size and modification time): skipped" '[ $rc -eq 0 ] && grep -q "complete already, skipped" req.err'
+g_in=$(ls req/in/*.nc | head -1) g_size=$(stat -c %s "$(ls req/in/*.nc | head -1)")
+printf '\177' | dd of="$g_in" bs=1 seek=$((g_size - 5)) conv=notrunc 2>/dev/null
+refused "an input rewritten in place to the same size: another request, the input named (the file keeps its forecast)" \
+  "req/g.nc: complete, but for another request \(inputs: the file's .*era5_sfc_[0-9]*.nc \($g_size bytes, modified .*this run's" \
+  req -- G
 F --init 2020-01-31T00 --output req/r.nc --overwrite >/dev/null 2>&1; rc=$?
 check "--overwrite rewrites it for the new initial time (exit $rc)" \
   '[ $rc -eq 0 ] && ncdump -v forecast_reference_time req/r.nc | grep -Eq "forecast_reference_time = 1052616 ;"'
