@@ -476,14 +476,20 @@ static int same_track(const track_row *a, const track_row *b) {
     return !strcmp(a->sid, b->sid) && fabs(a->init - b->init) < 0.5 && a->member == b->member;
 }
 
-static int write_adeck_file(const run *R, const char *atcf, unsigned char *done) {
-    char path[4200], tmp[4300], lower[12];
+/* The a-decks written under temporary names, renamed together with
+ * tracks.csv once all are written (a failure leaves none of them). */
+typedef struct {
+    char path[4200], tmp[4300];
+} adeck_file;
+
+static int write_adeck_file(const run *R, const char *atcf, unsigned char *done, adeck_file *out) {
+    char lower[12];
     for (int k = 0; k < 9; k++) lower[k] = (char)tolower((unsigned char)atcf[k]);
-    snprintf(path, sizeof path, "%s/a%s.dat", R->cfg->atcf_dir, lower);
-    int status = util_output_begin(path, tmp, sizeof tmp);
+    snprintf(out->path, sizeof out->path, "%s/a%s.dat", R->cfg->atcf_dir, lower);
+    int status = util_output_begin(out->path, out->tmp, sizeof out->tmp);
     if (status) return status;
-    FILE *f = fopen(tmp, "w");
-    if (!f) status = util_fail(UTIL_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+    FILE *f = fopen(out->tmp, "w");
+    if (!f) status = util_fail(UTIL_EIO, "%s: cannot write: %s", out->tmp, strerror(errno));
     for (int a = 0; f && a < R->nrows && !status;) {
         char id[12];
         row_atcf(R, &R->rows[a], id, sizeof id);
@@ -495,9 +501,8 @@ static int write_adeck_file(const run *R, const char *atcf, unsigned char *done)
         }
         a = b;
     }
-    if (f && fclose(f) && !status) status = util_fail(UTIL_EIO, "%s: cannot write: %s", path, strerror(errno));
-    if (status) util_output_abort(path, tmp);
-    else status = util_output_commit(path, tmp);
+    if (f && fclose(f) && !status) status = util_fail(UTIL_EIO, "%s: cannot write: %s", out->path, strerror(errno));
+    if (status) util_output_abort(out->path, out->tmp);
     return status;
 }
 
@@ -517,7 +522,8 @@ static void warn_no_atcf(const run *R) {
                   n == 1 ? "" : "s", list);
 }
 
-static int write_adecks(const run *R) {
+/* Every storm's a-deck under a temporary name: files[0..*n) (at most one per row). */
+static int write_adecks(const run *R, adeck_file *files, int *n) {
     int status = util_mkdirs(R->cfg->atcf_dir);
     unsigned char *done = calloc((size_t)R->nrows + 1, 1);
     if (!done) return util_fail(UTIL_ENOMEM, "out of memory");
@@ -525,10 +531,22 @@ static int write_adecks(const run *R) {
         if (!done[k]) {
             char atcf[12];
             row_atcf(R, &R->rows[k], atcf, sizeof atcf);
-            if (*atcf) status = write_adeck_file(R, atcf, done);
+            if (*atcf && !(status = write_adeck_file(R, atcf, done, &files[*n]))) (*n)++;
         }
     free(done);
     if (!status) warn_no_atcf(R);
+    return status;
+}
+
+/* tracks.csv and its a-decks renamed into place together, or all removed */
+static int commit_outputs(const track_config *cfg, const char *csv_tmp, adeck_file *files, int n, int status) {
+    for (int i = 0; i < n; i++)
+        if (status) util_output_abort(files[i].path, files[i].tmp);
+        else status = util_output_commit(files[i].path, files[i].tmp);
+    if (*csv_tmp) {
+        if (status) util_output_abort(cfg->output, csv_tmp);
+        else status = util_output_commit(cfg->output, csv_tmp);
+    }
     return status;
 }
 
@@ -565,12 +583,14 @@ int track_run(const track_config *cfg) {
         util_warn("no storm followed: none of the storms selected has a tropical record at a forecast's initial time "
                   "(or none passed the tests at the first lead)");
     char csv_tmp[4200] = "";
+    adeck_file *adecks = NULL;
+    int nadecks = 0;
     if (!status) status = write_csv(&R, csv_tmp, sizeof csv_tmp);
-    if (!status && cfg->atcf_dir) status = write_adecks(&R);
-    if (*csv_tmp) { /* tracks.csv only with its a-decks */
-        if (status) util_output_abort(cfg->output, csv_tmp);
-        else status = util_output_commit(cfg->output, csv_tmp);
-    }
+    if (!status && cfg->atcf_dir && !(adecks = calloc((size_t)R.nrows + 1, sizeof *adecks)))
+        status = util_fail(UTIL_ENOMEM, "out of memory");
+    if (!status && cfg->atcf_dir) status = write_adecks(&R, adecks, &nadecks);
+    status = commit_outputs(cfg, csv_tmp, adecks, nadecks, status);
+    free(adecks);
     if (!status && !cfg->quiet) {
         int tracks = 0;
         for (int k = 0; k < R.nrows; k++) tracks += !k || !same_track(&R.rows[k - 1], &R.rows[k]);

@@ -90,6 +90,14 @@ touch "$t/atcf_file"
 "$pangu" track --forecast "$fc" --best-track "$t/ibtracs_atcf.csv" --land-sea-mask "$t/lsm.nc" --atcf "$t/atcf_file/sub" \
   --output "$t/half.csv" >"$t/out" 2>"$t/err"
 check "a-deck directory not writable: exit 2, no tracks.csv left" '[ $? -eq 2 ] && [ ! -e "$t/half.csv" ] && [ -z "$(leftovers "$t")" ]'
+# one a-deck of five cannot be written (a directory in its place; asw is after the others in their order):
+# none of the other four, no tracks.csv
+mkdir -p "$t/part_atcf/awp062018.dat"
+"$pangu" track --forecast "$fc" --best-track "$t/ibtracs_atcf.csv" --land-sea-mask "$t/lsm.nc" --atcf "$t/part_atcf" \
+  --output "$t/part.csv" >"$t/out" 2>"$t/err"; rc=$?
+check "one a-deck not writable (exit $rc: $(tail -1 "$t/err" | cut -c1-120)): no other a-deck, no tracks.csv" \
+  '[ $rc -eq 2 ] && [ ! -e "$t/part.csv" ] && [ "$(ls "$t/part_atcf")" = awp062018.dat ] && [ -d "$t/part_atcf/awp062018.dat" ] &&
+   [ -z "$(leftovers "$t")" ]'
 
 "$pangu" track --forecast "$fc" --best-track "$bt" --output "$t/nomask.csv" 2>"$t/err"
 check "without a mask every point is sea, with a warning: the weak storm goes on ($(leads "$t/nomask.csv" 2018298N18100))" \

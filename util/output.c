@@ -297,6 +297,11 @@ int util_output_begin(const char *path, char *tmp, size_t cap) {
     /* after the lock: a live job elsewhere (another node of a cluster, whose
      * pids this one cannot see) holds it, so its temporaries are never taken for stale */
     util_remove_stale_temps(path);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) { /* found now, not at the rename after all the work */
+        util_unlock_output(path);
+        return util_fail(UTIL_EINVAL, "%s: is a directory: an output file cannot replace it", path);
+    }
     if (snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid()) >= (int)cap) {
         util_unlock_output(path);
         return util_fail(UTIL_EINVAL, "%s: path too long", path);
