@@ -69,6 +69,8 @@ int model_cpu_amx(void) {
 #endif
 }
 
+int model_x86_kernels(void) { return MODEL_CPU_X86; }
+
 int model_f32_available(void) { return model_kernel() != MODEL_KERNEL_BLAS; }
 
 int model_bf16_available(void) {

@@ -290,6 +290,8 @@ void model_plan_free(model_plan *p);
 enum { MODEL_FP32 = 0, MODEL_BF16 = 1 };
 /* 1 when the CPU (and OS) run AVX512_BF16, and PANGU_NO_BF16 is unset or 0. */
 int model_bf16_available(void);
+/* 1 when this build has the x86-64 kernels (0: built for another CPU, or with PANGU_PORTABLE). */
+int model_x86_kernels(void);
 /* "fp32" or "bf16" -> MODEL_FP32 / MODEL_BF16; UTIL_EINVAL otherwise. */
 int model_precision_parse(const char *text, int *precision);
 const char *model_precision_name(int precision);

@@ -106,6 +106,9 @@ const char *model_precision_name(int precision) { return precision == MODEL_BF16
 int model_precision_check(int precision) {
     if (precision == MODEL_FP32) return UTIL_OK;
     if (precision != MODEL_BF16) return util_fail(UTIL_EINVAL, "precision %d: expected fp32 or bf16", precision);
+    if (!model_x86_kernels())
+        return util_fail(UTIL_EINVAL, "precision bf16 needs the x86-64 kernels (AVX512_BF16), which this build lacks "
+                                      "(built for another CPU, or with PANGU_PORTABLE): use precision fp32");
     if (!model_bf16_available())
         return util_fail(UTIL_EINVAL, "precision bf16 needs a CPU with AVX512_BF16 (vdpbf16ps), which this one "
                                       "lacks: use precision fp32");
