@@ -116,9 +116,31 @@ static int request_for_init(char *out, size_t cap, const char *job, double init,
                   : UTIL_OK;
 }
 
+/* In two values of a list field ("PATH (N bytes, modified T), PATH ..."),
+ * the first item that differs, so that a long list cut to a readable length
+ * cannot hide it; *more: items follow it. Values without items are kept. */
+static void first_differing_item(const char **hv, int *hn, const char **wv, int *wn, int *more) {
+    int same = 0, start = 0;
+    while (same < *hn && same < *wn && (*hv)[same] == (*wv)[same]) same++;
+    for (int j = 0; j + 3 <= same; j++)
+        if (!strncmp(*hv + j, "), ", 3)) start = j + 3;
+    if (start >= *hn || start >= *wn) return;
+    *more = 0;
+    const char **v[2] = {hv, wv};
+    int *n[2] = {hn, wn};
+    for (int i = 0; i < 2; i++) {
+        *v[i] += start, *n[i] -= start;
+        for (int j = 0; j + 3 <= *n[i]; j++)
+            if (!strncmp(*v[i] + j, "), ", 3)) {
+                *n[i] = j + 1, *more = 1;
+                break;
+            }
+    }
+}
+
 /* What differs between a file's request and this run's, for the message:
  * the first field ("key: value") whose value differs, both values cut to
- * a readable length. */
+ * a readable length (in a list, from the first item that differs). */
 static void request_difference(const char *had, const char *want, char *out, size_t cap) {
     if (strncmp(had, REQUEST_HEADER ";", strlen(REQUEST_HEADER) + 1) != 0) {
         if (!strncmp(had, "pangu-c forecast request 1;", 27))
@@ -142,9 +164,14 @@ static void request_difference(const char *had, const char *want, char *out, siz
             if (!found || hlen != wlen || strncmp(found, w, wlen)) {
                 int hn = found && hlen > klen + 1 ? (int)(hlen - klen - 1) : 0, wn = wlen > klen + 1 ? (int)(wlen - klen - 1) : 0;
                 const char *hv = hn ? found + klen + 1 : "", *wv = wn ? w + klen + 1 : "";
-                snprintf(out, cap, "%.*s the file's %s%.*s%s, this run's %s%.*s%s", (int)klen, w, hn ? "" : "(none)",
-                         hn > 300 ? 300 : hn, hv, hn > 300 ? "..." : "", wn ? "" : "(none: no input holds it)",
-                         wn > 300 ? 300 : wn, wv, wn > 300 ? "..." : "");
+                int more = 0;
+                const char *from = hv;
+                first_differing_item(&hv, &hn, &wv, &wn, &more);
+                const char *skipped = hv != from ? "..., " : "", *then = more ? ", ..." : "";
+                snprintf(out, cap, "%.*s the file's %s%s%.*s%s%s, this run's %s%s%.*s%s%s", (int)klen, w,
+                         hn ? "" : "(none)", skipped, hn > 300 ? 300 : hn, hv, hn > 300 ? "..." : "", then,
+                         wn ? "" : "(none: no input holds it)", skipped, wn > 300 ? 300 : wn, wv, wn > 300 ? "..." : "",
+                         then);
                 return;
             }
         }

@@ -249,6 +249,16 @@ printf '\177' | dd of="$g_in" bs=1 seek=$((g_size - 5)) conv=notrunc 2>/dev/null
 refused "an input rewritten in place to the same size: another request, the input named (the file keeps its forecast)" \
   "req/g.nc: complete, but for another request \(inputs: the file's .*era5_sfc_[0-9]*.nc \($g_size bytes, modified .*this run's" \
   req -- G
+# under a long directory name the changed input is the second, past where a whole list would be cut:
+# the message shows the input that differs, both times
+long=req/$(printf 'a%.0s' $(seq 1 200)) && mkdir -p "$long" && cp $tp $ts "$long/"
+H() { "$pangu" forecast --model-24h "$M/demo_24h.h5" --input "$long/era5_pl_*.nc" --input "$long/era5_sfc_*.nc" --leads 24 \
+  --init 2020-01-31T12 --output req/h.nc "$@"; }
+H >/dev/null 2>&1
+touch -d '2001-02-03 04:05:06 UTC' "$long"/era5_sfc_*.nc
+refused "a long list of inputs: the one that differs named, both times" \
+  "req/h.nc: complete, but for another request \(inputs: the file's .*/era5_sfc_[0-9]*.nc \([0-9]+ bytes, modified [0-9T:.-]+Z\).*this run's .*/era5_sfc_[0-9]*.nc \([0-9]+ bytes, modified 2001-02-03T04:05:06.000000000Z\)" \
+  req -- H
 F --init 2020-01-31T00 --output req/r.nc --overwrite >/dev/null 2>&1; rc=$?
 check "--overwrite rewrites it for the new initial time (exit $rc)" \
   '[ $rc -eq 0 ] && ncdump -v forecast_reference_time req/r.nc | grep -Eq "forecast_reference_time = 1052616 ;"'

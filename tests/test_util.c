@@ -107,6 +107,33 @@ static void test_output_commit_abort(void) {
     unlink(path);
 }
 
+/* pangu track --atcf holds tracks.csv and every storm's a-deck open until
+ * all are written (a season of global storms: a hundred or more): so many
+ * outputs begin at once, each lock and temporary held, and all abort clean. */
+static void test_output_many_open(void) {
+    enum { MANY = 300 };
+    static char t[MANY][1024];
+    char name[64];
+    int began = 0;
+    for (int i = 0; i < MANY; i++) {
+        snprintf(name, sizeof name, "many%03d.dat", i);
+        if (util_output_begin(tmp(name), t[i], sizeof t[i]) != 0) break;
+        write_text(t[i], "part");
+        began++;
+    }
+    CU_ASSERT(began == MANY);
+    /* the signal handler's registry still takes one more temporary */
+    CU_ASSERT(util_temp_register(tmp("one_more.tmp")) == 0);
+    util_temp_unregister(tmp("one_more.tmp"));
+    for (int i = 0; i < began; i++) {
+        snprintf(name, sizeof name, "many%03d.dat", i);
+        util_output_abort(tmp(name), t[i]);
+        CU_ASSERT(!exists(t[i]) && !exists(tmp(name)));
+    }
+    snprintf(name, sizeof name, "many%03d.dat.lock", MANY - 1);
+    CU_ASSERT(!exists(tmp(name)));
+}
+
 /* A lock another process holds is refused at once, naming that process's
  * pid; the holder's own job may take it again (counted). The child takes the
  * lock (a fresh lock table: a forked copy of ours would count as ours). */
@@ -254,6 +281,7 @@ int tests_register_util(void) {
     struct { const char *name; void (*fn)(void); } tests[] = {
         {"SHA-256 test vectors, buffers and files", test_sha256},
         {"output: temporary renamed on commit, removed on abort, lock released", test_output_commit_abort},
+        {"output: hundreds open at once (track's a-decks), all locked and registered", test_output_many_open},
         {"output: another process refused the lock, named by pid", test_output_lock},
         {"output: temporaries of dead processes removed, others kept", test_output_stale_temps},
         {"output: names too long (with the temporaries' suffix) refused", test_output_name_length},

@@ -25,7 +25,7 @@
 
 /* The registry the signal handler reads: fixed slots, no allocation, a slot
  * is published (used = 1) only after its path is complete. */
-enum { TEMP_SLOTS = 256 };
+enum { TEMP_SLOTS = 1024 }; /* two per open output (its temporary, its lock file) */
 static struct {
     volatile sig_atomic_t used; /* 0 free, 1 a file, 2 a directory (its entries, then itself) */
     char path[PATH_MAX];
@@ -128,13 +128,31 @@ void util_cleanup_on_signals(void) {
 }
 
 /* Locks this process holds: a job may take the lock of a file it writes
- * again and again (checkpoints) or around several writers (train). */
-enum { LOCK_SLOTS = 64 };
-static struct {
+ * again and again (checkpoints) or around several writers (train), or hold
+ * many at once (track: every a-deck until all are written). The table grows;
+ * only the signal handler's registry above must be fixed. */
+typedef struct {
     int fd, count;
     char path[PATH_MAX]; /* the output's path */
-} locks[LOCK_SLOTS];
+} lock_slot;
+static lock_slot *locks;
+static int nlocks;
 static pthread_mutex_t lock_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* A free slot of the table, grown when full; -1 out of memory. Under lock_mutex. */
+static int free_lock_slot(void) {
+    for (int i = 0; i < nlocks; i++)
+        if (locks[i].count == 0) return i;
+    int grown = nlocks ? 2 * nlocks : 64;
+    lock_slot *more = realloc(locks, sizeof *more * (size_t)grown);
+    if (!more) return -1;
+    memset(more + nlocks, 0, sizeof *more * (size_t)(grown - nlocks));
+    for (int i = nlocks; i < grown; i++) more[i].fd = -1;
+    locks = more;
+    int slot = nlocks;
+    nlocks = grown;
+    return slot;
+}
 
 static int lock_path(const char *path, char *out, size_t cap) {
     return snprintf(out, cap, "%s.lock", path) >= (int)cap ? -1 : 0;
@@ -178,15 +196,13 @@ int util_lock_output(const char *path) {
     if ((status = check_name_length(path))) return status;
     if (lock_path(path, lp, sizeof lp)) return util_fail(UTIL_EINVAL, "%s: path too long", path);
     pthread_mutex_lock(&lock_mutex);
-    for (int i = 0; i < LOCK_SLOTS; i++)
+    for (int i = 0; i < nlocks; i++)
         if (locks[i].count > 0 && strcmp(locks[i].path, path) == 0) {
             locks[i].count++;
             goto done;
         }
-    for (int i = 0; i < LOCK_SLOTS && slot < 0; i++)
-        if (locks[i].count == 0) slot = i;
-    if (slot < 0) {
-        status = util_fail(UTIL_ENOMEM, "%s: more than %d outputs open at once", path, LOCK_SLOTS);
+    if ((slot = free_lock_slot()) < 0) {
+        status = util_fail(UTIL_ENOMEM, "%s: out of memory for its lock", path);
         goto done;
     }
     for (int tries = 0;; tries++) {
@@ -247,7 +263,7 @@ void util_unlock_output(const char *path) {
     char lp[PATH_MAX];
     if (lock_path(path, lp, sizeof lp)) return;
     pthread_mutex_lock(&lock_mutex);
-    for (int i = 0; i < LOCK_SLOTS; i++)
+    for (int i = 0; i < nlocks; i++)
         if (locks[i].count > 0 && strcmp(locks[i].path, path) == 0) {
             if (--locks[i].count == 0) {
                 util_temp_unregister(lp);
