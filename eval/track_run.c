@@ -522,16 +522,25 @@ static void warn_no_atcf(const run *R) {
                   n == 1 ? "" : "s", list);
 }
 
-/* Every storm's a-deck under a temporary name: files[0..*n) (at most one per row). */
-static int write_adecks(const run *R, adeck_file *files, int *n) {
-    int status = util_mkdirs(R->cfg->atcf_dir);
+/* Every storm's a-deck under a temporary name: (*files)[0..*n), one per storm. */
+static int write_adecks(const run *R, adeck_file **files, int *n) {
+    int status = util_mkdirs(R->cfg->atcf_dir), cap = 0;
     unsigned char *done = calloc((size_t)R->nrows + 1, 1);
     if (!done) return util_fail(UTIL_ENOMEM, "out of memory");
     for (int k = 0; k < R->nrows && !status; k++)
         if (!done[k]) {
             char atcf[12];
             row_atcf(R, &R->rows[k], atcf, sizeof atcf);
-            if (*atcf && !(status = write_adeck_file(R, atcf, done, &files[*n]))) (*n)++;
+            if (!*atcf) continue;
+            if (*n == cap) {
+                adeck_file *grown = realloc(*files, sizeof **files * (size_t)(cap = cap ? 2 * cap : 16));
+                if (!grown) {
+                    status = util_fail(UTIL_ENOMEM, "out of memory");
+                    break;
+                }
+                *files = grown;
+            }
+            if (!(status = write_adeck_file(R, atcf, done, &(*files)[*n]))) (*n)++;
         }
     free(done);
     if (!status) warn_no_atcf(R);
@@ -586,9 +595,7 @@ int track_run(const track_config *cfg) {
     adeck_file *adecks = NULL;
     int nadecks = 0;
     if (!status) status = write_csv(&R, csv_tmp, sizeof csv_tmp);
-    if (!status && cfg->atcf_dir && !(adecks = calloc((size_t)R.nrows + 1, sizeof *adecks)))
-        status = util_fail(UTIL_ENOMEM, "out of memory");
-    if (!status && cfg->atcf_dir) status = write_adecks(&R, adecks, &nadecks);
+    if (!status && cfg->atcf_dir) status = write_adecks(&R, &adecks, &nadecks);
     status = commit_outputs(cfg, csv_tmp, adecks, nadecks, status);
     free(adecks);
     if (!status && !cfg->quiet) {

@@ -249,7 +249,7 @@ AMX_INLINE void amx_micro(float *c, size_t ldc, const uint32_t *a, size_t lda, c
  * copied to a zeroed tile, its bias to 16 rows a tile load can read. */
 typedef struct {
     int depth, kc_max, mc_max;
-    int k, emulate;
+    int k;
     int steps, part;        /* 16-pair steps of the block; pairs in a last partial step (0: none) */
     const uint32_t *bp;     /* the panel's weights at the block's depth */
     uint32_t tail[AMX_KT][NR] __attribute__((aligned(64)));
@@ -257,7 +257,7 @@ typedef struct {
 } amx_state;
 
 AMX_INLINE void amx_start(amx_state *s, const model_bf16_matrix *w, int emulate) {
-    s->depth = w->kp, s->kc_max = KCP, s->mc_max = AMX_MC, s->k = w->k, s->emulate = emulate;
+    s->depth = w->kp, s->kc_max = KCP, s->mc_max = AMX_MC, s->k = w->k;
     /* palette 1; tiles 0-7 all 16 rows of 64 bytes */
     struct {
         uint8_t palette, start_row, reserved[14];
@@ -293,14 +293,15 @@ AMX_INLINE void amx_panel(amx_state *s, const model_bf16_matrix *w, int pn, int 
 }
 
 AMX_INLINE void amx_tile(amx_state *s, float *c, size_t ldc, int i0, int kc, int mvalid, int nvalid,
-                         const float *bias, int load_c) {
+                         const float *bias, int load_c, int emulate) {
     (void)kc;
     amx_micro(c, ldc, amx_abuf + (size_t)i0 * KCP, KCP, s->bp, s->part ? &s->tail[0][0] : NULL, s->steps, mvalid,
-              nvalid, bias, &s->bias_rows[0][0], load_c, s->emulate);
+              nvalid, bias, &s->bias_rows[0][0], load_c, emulate);
 }
 
-AMX_INLINE void amx_finish(amx_state *s) {
-    if (!s->emulate) _tile_release();
+AMX_INLINE void amx_finish(amx_state *s, int emulate) {
+    (void)s;
+    if (!emulate) _tile_release();
 }
 
 /* Two drivers, so the hardware's has no emulation branches; not inlined:
@@ -472,12 +473,12 @@ BF16_INLINE void dot_panel(dot_state *s, const model_bf16_matrix *w, int pn, int
 }
 
 BF16_INLINE void dot_tile(dot_state *s, float *c, size_t ldc, int i0, int kc, int mvalid, int nvalid,
-                          const float *bias, int load_c) {
-    (void)nvalid;
+                          const float *bias, int load_c, int variant) {
+    (void)nvalid, (void)variant;
     micro_kernel(c, ldc, abuf + (size_t)i0 * KCP, KCP, s->bp, kc, mvalid, s->m0, s->m1, bias, load_c);
 }
 
-BF16_INLINE void dot_finish(dot_state *s) { (void)s; }
+BF16_INLINE void dot_finish(dot_state *s, int variant) { (void)s, (void)variant; }
 
 #define GEMM_DRIVER dot_linear_forward
 #define GEMM_DRIVER_ATTR BF16_INLINE

@@ -70,9 +70,12 @@ GEMM_INLINE void epilogue_rows(const epilogue *e, float *out, size_t ldo, int r0
  *   rows(s, in, ldi, r0, k0, kc, mc, mcp)  activations of rows r0..r0+mc,
  *                           depth k0..k0+kc, ready for tiles up to mcp
  *   panel(s, w, pn, k0, kc, bias)  panel pn's weights at depth k0
- *   tile(s, c, ldc, i0, kc, mvalid, nvalid, bias, load_c)  the micro-tile at
- *                           row i0 of the block: c = [c if load_c] + [bias] + a . b
- *   finish(s) */
+ *   tile(s, c, ldc, i0, kc, mvalid, nvalid, bias, load_c, variant)  the
+ *                           micro-tile at row i0 of the block: c = [c if load_c]
+ *                           + [bias] + a . b
+ *   finish(s, variant)
+ * variant is GEMM_VARIANT, a constant where the hooks are inlined (AMX: the
+ * hardware or its emulation), so a driver carries only its own branch. */
 GEMM_DRIVER_ATTR void GEMM_DRIVER(float *out, size_t ldo, const float *in, size_t ldi, const GEMM_MATRIX *w,
                                   const float *b, int rows, int accumulate, const epilogue *epi) {
     GEMM_HOOK(state) s;
@@ -89,12 +92,12 @@ GEMM_DRIVER_ATTR void GEMM_DRIVER(float *out, size_t ldo, const float *in, size_
                 GEMM_HOOK(panel)(&s, w, pn, k0, kc, bias);
                 for (int i0 = 0; i0 < mcp; i0 += GEMM_MR)
                     GEMM_HOOK(tile)(&s, out + (size_t)(r0 + i0) * ldo + n0, ldo, i0, kc, mc - i0, n - n0, bias,
-                                    accumulate || !first);
+                                    accumulate || !first, GEMM_VARIANT);
             }
             if (k0 + kc == s.depth) epilogue_rows(epi, out + (size_t)r0 * ldo, ldo, r0, mc, n);
         }
     }
-    GEMM_HOOK(finish)(&s);
+    GEMM_HOOK(finish)(&s, GEMM_VARIANT);
 }
 #undef GEMM_DRIVER
 #undef GEMM_DRIVER_ATTR

@@ -44,13 +44,14 @@ GEMM_INLINE void f32_panel(f32_state *s, const model_f32_matrix *w, int pn, int 
 }
 
 GEMM_INLINE void f32_tile(f32_state *s, float *c, size_t ldc, int i0, int kc, int mvalid, int nvalid,
-                          const float *bias, int load_c) {
+                          const float *bias, int load_c, int variant) {
+    (void)variant;
     int in_place = i0 < s->full;
     micro_kernel(c, ldc, in_place ? s->a + (size_t)i0 * s->lda : abuf, in_place ? s->lda : (size_t)s->kc_max, s->bp,
                  kc, mvalid, nvalid, bias, load_c);
 }
 
-GEMM_INLINE void f32_finish(f32_state *s) { (void)s; }
+GEMM_INLINE void f32_finish(f32_state *s, int variant) { (void)s, (void)variant; }
 
 #define GEMM_DRIVER linear_forward
 #define GEMM_DRIVER_ATTR GEMM_INLINE
