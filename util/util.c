@@ -449,13 +449,12 @@ int util_source_attribute(char *out, size_t cap, const char *what, const int *le
 }
 
 void util_progress_init(util_progress *p, int fd, double seconds) {
-    static int warned; /* once per process: every job step starts its own progress */
+    static int warned; /* once per process: every job step starts its own progress (atomic: any thread) */
     const char *env = getenv("PANGU_PROGRESS_INTERVAL");
     char *end = NULL;
     double given = env && *env ? strtod(env, &end) : NAN;
     int valid = env && *env && !*end && isfinite(given) && given >= 0;
-    if (env && *env && !valid && !warned) {
-        warned = 1;
+    if (env && *env && !valid && !__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) {
         util_warn("PANGU_PROGRESS_INTERVAL='%s': expected seconds between progress lines (a number >= 0); using %g s",
                   env, seconds);
     }
